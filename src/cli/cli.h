@@ -1,0 +1,9 @@
+/* The gradsweep command line: one function per command. Each returns the
+ * process exit status: 0 success, 1 a run that failed, 2 bad input. */
+#ifndef GS_CLI_CLI_H
+#define GS_CLI_CLI_H
+
+int gs_cmd_probe(int argc, char **argv);
+int gs_cmd_train(int argc, char **argv);
+
+#endif

@@ -1,0 +1,232 @@
+#include <config.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "cli/cli.h"
+#include "experiment/experiment.h"
+#include "sweep/cell.h"
+
+typedef struct {
+    gs_cell_t cell;
+    int csv;
+    int threads;   /* 0: OpenMP's default */
+} options_t;
+
+static void command_help(const char *cmd, const char *what, const char *output)
+{
+    printf("usage: gradsweep %s [KEY=VALUE...] [--csv] [--threads N]\n\n%s\n\n%s\n\n"
+           "options:\n"
+           "  --csv         machine-readable output (see above)\n"
+           "  --threads N   OpenMP threads (default: all cores; results do not depend on it)\n"
+           "  --help        this text;  --version  the version\n\n"
+           "keys (the same words as in sweep configs):\n",
+           cmd, what, output);
+    gs_cell_print_keys(stdout);
+}
+
+/* 0: parsed; 1: --help or --version printed (exit 0); 2: bad input. */
+static int parse_args(int argc, char **argv, options_t *o, gs_task_t task, const char *cmd,
+                      const char *what, const char *output)
+{
+    char err[1024];
+    gs_cell_defaults(&o->cell);
+    o->csv = 0;
+    o->threads = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            command_help(cmd, what, output);
+            return 1;
+        } else if (strcmp(a, "--version") == 0) {
+            printf("gradsweep %s\n", PACKAGE_VERSION);
+            return 1;
+        } else if (strcmp(a, "--csv") == 0) {
+            o->csv = 1;
+        } else if (strcmp(a, "--threads") == 0 || strncmp(a, "--threads=", 10) == 0) {
+            const char *v = a[9] == '=' ? a + 10 : (i + 1 < argc ? argv[++i] : "");
+            char *end;
+            long t = strtol(v, &end, 10);
+            if (*v == '\0' || *end != '\0' || t < 1 || t > 4096) {
+                fprintf(stderr, "gradsweep %s: --threads %s: not a thread count; allowed: an "
+                        "integer from 1 to 4096\n", cmd, v);
+                return 2;
+            }
+            o->threads = (int)t;
+        } else if (a[0] == '-') {
+            fprintf(stderr, "gradsweep %s: unknown option '%s'; options: --csv, --threads N, "
+                    "--help, --version\n", cmd, a);
+            return 2;
+        } else if (gs_cell_set_word(&o->cell, a, err, sizeof err) != 0) {
+            fprintf(stderr, "gradsweep %s: %s\n", cmd, err);
+            return 2;
+        }
+    }
+    o->cell.task = task;
+    if (gs_experiment_check(&o->cell, err, sizeof err) != 0) {
+        fprintf(stderr, "gradsweep %s: %s\n", cmd, err);
+        return 2;
+    }
+#ifdef _OPENMP
+    if (o->threads)
+        omp_set_num_threads(o->threads);
+#endif
+    return 0;
+}
+
+static void print_config(FILE *out, const gs_cell_t *c)
+{
+    char key[2048];
+    gs_cell_key(c, key, sizeof key);
+    fprintf(out, "config: %s\nseed: %llu (cell seed %llu)\n", key, (unsigned long long)c->seed,
+            (unsigned long long)gs_cell_seed(c));
+}
+
+static int report_failure(const char *cmd, const gs_result_t *r)
+{
+    fprintf(stderr, "gradsweep %s: failed: %s\n", cmd, r->error);
+    return 1;
+}
+
+static const char probe_what[] =
+    "Builds the configured model, runs one batch forward and backward at initialization\n"
+    "and prints, for each hidden layer l = 1..depth: act_mean and act_std of its output x_l,\n"
+    "saturated_frac (|phi'| < 5% of its maximum), dead_frac (phi' = 0), grad_pre_norm\n"
+    "||dL/dh_l||, grad_w_norm ||dL/dW_l|| and w_norm ||W_l||.";
+static const char probe_output[] =
+    "The last line is 'result: diagnosis=<healthy|vanishing|exploding|diverged>\n"
+    "grad_ratio=<grad_w_norm(1)/grad_w_norm(depth)>'. With --csv, stdout is a CSV with the\n"
+    "header layer,act_mean,act_std,saturated_frac,dead_frac,grad_pre_norm,grad_w_norm,w_norm\n"
+    "and the result line goes to stderr.";
+
+int gs_cmd_probe(int argc, char **argv)
+{
+    options_t o;
+    int rc = parse_args(argc, argv, &o, GS_TASK_PROBE, "probe", probe_what, probe_output);
+    if (rc)
+        return rc == 1 ? 0 : rc;
+    gs_result_t r;
+    if (gs_experiment_run(&o.cell, &r, NULL) != 0) {
+        rc = report_failure("probe", &r);
+        gs_result_free(&r);
+        return rc;
+    }
+    FILE *res = stdout;
+    if (o.csv) {
+        printf("layer,act_mean,act_std,saturated_frac,dead_frac,grad_pre_norm,grad_w_norm,w_norm\n");
+        for (size_t l = 0; l + 1 < r.n_layers; l++) {
+            const gs_layer_stats_t *s = &r.layers[l];
+            printf("%zu,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g\n", l + 1, s->act_mean,
+                   s->act_std, s->saturated_frac, s->dead_frac, s->grad_pre_norm,
+                   s->grad_w_norm, s->w_norm);
+        }
+        res = stderr;
+    } else {
+        print_config(stdout, &o.cell);
+        printf("loss at init: %.6g\n\n", r.init_loss);
+        printf("%5s %11s %11s %10s %8s %14s %12s %10s\n", "layer", "act_mean", "act_std",
+               "saturated", "dead", "grad_pre_norm", "grad_w_norm", "w_norm");
+        for (size_t l = 0; l + 1 < r.n_layers; l++) {
+            const gs_layer_stats_t *s = &r.layers[l];
+            printf("%5zu %11.4g %11.4g %10.4f %8.4f %14.4e %12.4e %10.4g\n", l + 1, s->act_mean,
+                   s->act_std, s->saturated_frac, s->dead_frac, s->grad_pre_norm,
+                   s->grad_w_norm, s->w_norm);
+        }
+        printf("\n");
+    }
+    fflush(stdout);
+    fprintf(res, "result: diagnosis=%s grad_ratio=%.6e\n", gs_diag_names[r.diagnosis],
+            r.grad_ratio);
+    gs_result_free(&r);
+    return 0;
+}
+
+/* Training progress on stderr: a bar redrawn in place on a terminal, a
+ * plain line every ~10 s otherwise. With --csv the rows go to stdout. */
+typedef struct {
+    int csv, tty;
+    struct timespec start;
+    double last_print;
+} train_view_t;
+
+static double since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + 1e-9 * (double)(t.tv_nsec - t0->tv_nsec);
+}
+
+static void on_log(void *ctx, const gs_train_row_t *row, long steps)
+{
+    train_view_t *v = ctx;
+    if (v->csv) {
+        printf("%ld,%.17g,%.17g,%.17g,%d\n", row->step, row->loss, row->grad_norm,
+               row->grad_norm_clipped, row->clipped);
+        return;
+    }
+    double el = since(&v->start);
+    if (!v->tty && el - v->last_print < 10.0 && row->step != steps)
+        return;
+    v->last_print = el;
+    double frac = (double)row->step / (double)steps;
+    double eta = frac > 0 ? el / frac - el : 0.0;
+    char bar[31];
+    int fill = (int)(frac * 30.0);
+    for (int i = 0; i < 30; i++)
+        bar[i] = i < fill ? '#' : '.';
+    bar[30] = '\0';
+    fprintf(stderr, "%s[%s] step %ld/%ld  loss %.4g  |g| %.3e  %.1fs elapsed, eta %.1fs%s",
+            v->tty ? "\r" : "", bar, row->step, steps, row->loss, row->grad_norm, el, eta,
+            v->tty ? "   " : "\n");
+}
+
+static const char train_what[] =
+    "Trains the configured model for `steps` steps on its data set (softmax cross-entropy,\n"
+    "80/20 train/test split), clipping gradients when clip is set. Progress goes to stderr.";
+static const char train_output[] =
+    "The last line is 'result: status=<done|diverged> diagnosis=<...> train_loss=<...>\n"
+    "test_loss=<...> test_acc=<...> clip_fraction=<...> diverged_step=<step|none>'.\n"
+    "With --csv, stdout is a CSV with the header step,loss,grad_norm,grad_norm_clipped,clipped\n"
+    "(one row every log_every steps, plus the first and last step) and the result line goes\n"
+    "to stderr.";
+
+int gs_cmd_train(int argc, char **argv)
+{
+    options_t o;
+    int rc = parse_args(argc, argv, &o, GS_TASK_TRAIN, "train", train_what, train_output);
+    if (rc)
+        return rc == 1 ? 0 : rc;
+    train_view_t view = {.csv = o.csv, .tty = isatty(STDERR_FILENO), .last_print = 0.0};
+    clock_gettime(CLOCK_MONOTONIC, &view.start);
+    if (o.csv)
+        printf("step,loss,grad_norm,grad_norm_clipped,clipped\n");
+    else
+        print_config(stderr, &o.cell);
+    gs_progress_t progress = {on_log, &view};
+    gs_result_t r;
+    if (gs_experiment_run(&o.cell, &r, &progress) != 0) {
+        rc = report_failure("train", &r);
+        gs_result_free(&r);
+        return rc;
+    }
+    if (!o.csv && view.tty)
+        fputc('\n', stderr);
+    fflush(stdout);
+    char dstep[32] = "none";
+    if (r.diverged_step)
+        snprintf(dstep, sizeof dstep, "%ld", r.diverged_step);
+    fprintf(o.csv ? stderr : stdout,
+            "result: status=%s diagnosis=%s train_loss=%.6g test_loss=%.6g test_acc=%.4f "
+            "clip_fraction=%.4f diverged_step=%s\n",
+            gs_status_names[r.status], gs_diag_names[r.diagnosis], r.train_loss, r.test_loss,
+            r.test_acc, r.clip_fraction, dstep);
+    gs_result_free(&r);
+    return 0;
+}

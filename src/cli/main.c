@@ -1,0 +1,56 @@
+#include <config.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command_t;
+
+static const command_t commands[] = {
+    {"probe", gs_cmd_probe, "one forward/backward at initialization: per-layer gradient table"},
+    {"train", gs_cmd_train, "train one configuration: loss, gradient norms, clipping, accuracy"},
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "gradsweep %s - measure vanishing and exploding gradients\n\n"
+            "usage: gradsweep COMMAND [KEY=VALUE...] [options]\n\n"
+            "commands:\n",
+            PACKAGE_VERSION);
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n'gradsweep COMMAND --help' lists the keys, their values and defaults.\n"
+                 "Example: gradsweep probe depth=50 activation=tanh init=lecun gain=1.2\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+        printf("gradsweep %s\n", PACKAGE_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "gradsweep: unknown command '%s'; commands: ", argv[1]);
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(stderr, "%s%s", i ? ", " : "", commands[i].name);
+    fprintf(stderr, " (gradsweep --help)\n");
+    return 2;
+}

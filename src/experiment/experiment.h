@@ -1,0 +1,63 @@
+/* Run one cell: build its data and model, probe at initialization or
+ * train, and return every measurement. No MPI, no SQLite, no printing:
+ * callers decide where the numbers go. */
+#ifndef GS_EXPERIMENT_EXPERIMENT_H
+#define GS_EXPERIMENT_EXPERIMENT_H
+
+#include <stddef.h>
+
+#include "nn/mlp.h"
+#include "sweep/cell.h"
+
+typedef enum { GS_STATUS_DONE, GS_STATUS_DIVERGED, GS_STATUS_FAILED } gs_status_t;
+typedef enum {
+    GS_DIAG_HEALTHY, GS_DIAG_VANISHING, GS_DIAG_EXPLODING, GS_DIAG_DIVERGED
+} gs_diag_t;
+
+extern const char *const gs_status_names[];
+extern const char *const gs_diag_names[];
+
+typedef struct {
+    long step;
+    double loss;                /* training loss of that step's batch */
+    double grad_norm;           /* global L2 norm before clipping */
+    double grad_norm_clipped;   /* after clipping (= grad_norm when it did not fire) */
+    int clipped;
+} gs_train_row_t;
+
+typedef struct {
+    gs_status_t status;
+    gs_diag_t diagnosis;
+    double grad_ratio;          /* grad_w_norm(1) / grad_w_norm(depth), at init */
+    double init_loss;           /* loss of the probe batch at init */
+    size_t n_layers;            /* depth + 1: hidden layers, then the readout */
+    gs_layer_stats_t *layers;   /* at initialization */
+    /* training (task=train) */
+    size_t n_log;
+    gs_train_row_t *log;
+    long steps_run, diverged_step;   /* diverged_step 0: did not diverge */
+    double clip_fraction;
+    double train_loss, test_loss, test_acc;
+    char error[512];            /* status failed: why */
+} gs_result_t;
+
+typedef struct {
+    /* called after every logged training step; may be NULL */
+    void (*on_log)(void *ctx, const gs_train_row_t *row, long steps);
+    void *ctx;
+} gs_progress_t;
+
+/* Checks that need more than one key or the machine: combinations, sizes
+ * against the data set, memory. -1 with a message naming the keys. */
+int gs_experiment_check(const gs_cell_t *cell, char *err, size_t errlen);
+
+/* Run the cell. Returns 0 with the result filled in (status done or
+ * diverged), or -1 with status failed and result->error set. */
+int gs_experiment_run(const gs_cell_t *cell, gs_result_t *result,
+                      const gs_progress_t *progress);
+
+gs_diag_t gs_diagnose(double grad_ratio, double vanishing_below, double exploding_above);
+
+void gs_result_free(gs_result_t *r);   /* frees the arrays; NULL is fine */
+
+#endif

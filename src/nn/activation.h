@@ -1,0 +1,47 @@
+/* Activation functions: one table row each (name, f, f', traits).
+ *
+ *   identity   f = x
+ *   sigmoid    f = 1/(1+e^-x)                  f' = f(1-f)
+ *   tanh       f = tanh x                      f' = 1-f^2
+ *   relu       f = max(0, x)                   f' = [x > 0]
+ *   leaky_relu f = x if x > 0 else a x         (a = 0.01)
+ *   elu        f = x if x > 0 else a(e^x - 1)  (a = 1)
+ *   selu       f = l x if x > 0 else l A(e^x - 1), l = 1.0507..., A = 1.6733...
+ *   gelu       f = x Phi(x)                    (exact, erf form)
+ *   silu       f = x sigmoid(x)
+ *   softplus   f = log(1 + e^x)                f' = sigmoid(x)
+ *
+ * f and f' take the activation's input x (the pre-activation after any
+ * normalization) and the parameter a (ignored by rows without one). */
+#ifndef GS_NN_ACTIVATION_H
+#define GS_NN_ACTIVATION_H
+
+#include <stddef.h>
+
+typedef double (*gs_act_fn)(double x, double a);
+
+typedef struct {
+    const char *name;
+    gs_act_fn f;
+    gs_act_fn df;
+    int has_param;        /* written name(a), e.g. leaky_relu(0.2) */
+    double default_param;
+    /* max over x of |f'(x)| for the default parameter; with a parameter the
+     * maximum is max(1, |a|) for leaky_relu and elu (see gs_act_max_slope). */
+    double max_slope;
+    int can_die;          /* f' is exactly 0 on a half-line */
+} gs_activation_t;
+
+extern const gs_activation_t gs_activations[];
+extern const size_t gs_n_activations;
+
+/* Row by name, or NULL. */
+const gs_activation_t *gs_activation_find(const char *name);
+/* max |f'| for this row and parameter: the saturation threshold's scale. */
+double gs_act_max_slope(const gs_activation_t *act, double a);
+
+/* Elementwise over n values: out = f(x). */
+void gs_act_forward(double *out, const double *x, size_t n,
+                    const gs_activation_t *act, double a);
+
+#endif

@@ -1,0 +1,339 @@
+#include <config.h>
+
+#include "nn/mlp.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/linear.h"
+
+/* Views into the parameter and activation arenas, one per layer. */
+typedef struct {
+    double *w, *b, *gamma, *beta;       /* parameters */
+    double *dw, *db, *dgamma, *dbeta;   /* their gradients */
+    size_t in, out;
+    double *h;                          /* (cap, out) pre-activation */
+    double *xhat, *a;                   /* (cap, out) with norm; a = h without */
+    double *mean, *rstd;                /* (max(cap, out)) normalization stats */
+    double *run_mean, *run_var;         /* (out) batch norm */
+    double *x;                          /* (cap, out) layer output */
+    double grad_pre_norm;
+} mlp_layer_t;
+
+typedef struct {
+    gs_net_t net;          /* first: a gs_net_t* is a gs_mlp_t* */
+    gs_mlp_spec_t spec;
+    mlp_layer_t *layers;   /* depth hidden layers, then the readout */
+    const double *input;   /* (cap, in_dim) rows of the last forward */
+    double *acts;          /* activation arena */
+    double *dx, *dx_prev, *da, *dh;   /* (cap, width) backward scratch */
+    double *ortho_work;    /* width*max(in,width) for orthogonal init */
+    gs_tensor_t tensor_store[];
+} gs_mlp_t;
+
+static size_t n_layer_tensors(const gs_mlp_spec_t *s)
+{
+    return s->norm != GS_NORM_NONE ? 4 : 2;
+}
+
+static size_t n_tensors(const gs_mlp_spec_t *s)
+{
+    return s->depth * n_layer_tensors(s) + 2;
+}
+
+/* Count parameters and activation doubles; 0 on overflow. */
+static int arena_sizes(const gs_mlp_spec_t *s, size_t *n_params, size_t *n_acts)
+{
+    size_t np = 0, na = 0;
+    size_t cap = s->capacity, w = s->width;
+    size_t stat = cap > w ? cap : w;
+    for (size_t l = 0; l <= s->depth; l++) {
+        size_t in = l == 0 ? s->in_dim : w;
+        size_t out = l == s->depth ? s->n_out : w;
+        if (out != 0 && in > SIZE_MAX / 8 / out)
+            return 0;
+        np += out * in + out;
+        if (l == s->depth) {
+            na += 2 * cap * out;   /* out and dout */
+            break;
+        }
+        if (s->norm != GS_NORM_NONE)
+            np += 2 * out;
+        if (cap > SIZE_MAX / 16 / out)
+            return 0;
+        na += cap * out * (s->norm != GS_NORM_NONE ? 4 : 2) + 2 * stat + 2 * out;
+    }
+    na += 4 * cap * w;                       /* backward scratch */
+    na += w * (s->in_dim > w ? s->in_dim : w); /* orthogonal init work */
+    *n_params = np;
+    *n_acts = na;
+    return np < SIZE_MAX / 64 && na < SIZE_MAX / 16;
+}
+
+size_t gs_mlp_bytes(const gs_mlp_spec_t *spec)
+{
+    size_t np, na;
+    if (!arena_sizes(spec, &np, &na))
+        return SIZE_MAX;
+    return (2 * np + na) * sizeof(double) + n_tensors(spec) * sizeof(gs_tensor_t)
+           + (spec->depth + 1) * sizeof(mlp_layer_t);
+}
+
+static void mlp_forward(gs_net_t *net, const double *x, size_t n, int train);
+static void mlp_backward(gs_net_t *net, size_t n);
+static void mlp_free(gs_net_t *net);
+
+static const gs_net_ops_t mlp_ops = {mlp_forward, mlp_backward, mlp_free};
+
+static void add_tensor(gs_mlp_t *m, const char *name, size_t l, size_t offset,
+                       size_t rows, size_t cols)
+{
+    gs_tensor_t *t = &m->tensor_store[m->net.n_tensors++];
+    if (l)
+        snprintf(t->name, sizeof t->name, "%s%zu", name, l);
+    else
+        snprintf(t->name, sizeof t->name, "%s_out", name);
+    t->offset = offset;
+    t->rows = rows;
+    t->cols = cols;
+}
+
+gs_net_t *gs_mlp_create(const gs_mlp_spec_t *spec)
+{
+    size_t np, na;
+    if (spec->depth == 0 || spec->width == 0 || spec->capacity == 0 ||
+        !arena_sizes(spec, &np, &na))
+        return NULL;
+    gs_mlp_t *m = calloc(1, sizeof *m + n_tensors(spec) * sizeof(gs_tensor_t));
+    if (!m)
+        return NULL;
+    m->spec = *spec;
+    m->net.ops = &mlp_ops;
+    m->net.in_dim = spec->in_dim;
+    m->net.n_out = spec->n_out;
+    m->net.capacity = spec->capacity;
+    m->net.n_params = np;
+    m->net.tensors = m->tensor_store;
+    m->layers = calloc(spec->depth + 1, sizeof *m->layers);
+    m->net.params = calloc(2 * np, sizeof(double));
+    m->acts = calloc(na, sizeof(double));
+    if (!m->layers || !m->net.params || !m->acts) {
+        mlp_free(&m->net);
+        return NULL;
+    }
+    m->net.grads = m->net.params + np;
+
+    size_t cap = spec->capacity, w = spec->width;
+    size_t stat = cap > w ? cap : w;
+    double *p = m->net.params, *a = m->acts;
+    size_t po = 0;
+    for (size_t l = 0; l <= spec->depth; l++) {
+        mlp_layer_t *L = &m->layers[l];
+        int readout = l == spec->depth;
+        size_t lab = readout ? 0 : l + 1;   /* tensor names: W1.., W_out */
+        L->in = l == 0 ? spec->in_dim : w;
+        L->out = readout ? spec->n_out : w;
+        add_tensor(m, "W", lab, po, L->out, L->in);
+        L->w = p + po;
+        L->dw = m->net.grads + po;
+        po += L->out * L->in;
+        add_tensor(m, "b", lab, po, 1, L->out);
+        L->b = p + po;
+        L->db = m->net.grads + po;
+        po += L->out;
+        if (readout) {
+            m->net.out = a;
+            a += cap * L->out;
+            m->net.dout = a;
+            a += cap * L->out;
+            break;
+        }
+        if (spec->norm != GS_NORM_NONE) {
+            add_tensor(m, "gamma", lab, po, 1, L->out);
+            L->gamma = p + po;
+            L->dgamma = m->net.grads + po;
+            po += L->out;
+            add_tensor(m, "beta", lab, po, 1, L->out);
+            L->beta = p + po;
+            L->dbeta = m->net.grads + po;
+            po += L->out;
+        }
+        L->h = a;
+        a += cap * w;
+        if (spec->norm != GS_NORM_NONE) {
+            L->xhat = a;
+            a += cap * w;
+            L->a = a;
+            a += cap * w;
+        } else {
+            L->a = L->h;
+        }
+        L->x = a;
+        a += cap * w;
+        L->mean = a;
+        a += stat;
+        L->rstd = a;
+        a += stat;
+        L->run_mean = a;
+        a += w;
+        L->run_var = a;
+        a += w;
+    }
+    m->dx = a;
+    a += cap * w;
+    m->dx_prev = a;
+    a += cap * w;
+    m->da = a;
+    a += cap * w;
+    m->dh = a;
+    a += cap * w;
+    m->ortho_work = a;
+    return &m->net;
+}
+
+const gs_mlp_spec_t *gs_mlp_spec(const gs_net_t *net)
+{
+    return &((const gs_mlp_t *)net)->spec;
+}
+
+void gs_mlp_init(gs_net_t *net, const gs_init_spec_t *init, gs_rng_t *rng)
+{
+    gs_mlp_t *m = (gs_mlp_t *)net;
+    for (size_t l = 0; l <= m->spec.depth; l++) {
+        mlp_layer_t *L = &m->layers[l];
+        gs_init_fill(L->w, L->out, L->in, init->init, init->param, init->gain, rng,
+                     m->ortho_work);
+        gs_init_bias(L->b, L->out, init->bias_std, rng);
+        if (l == m->spec.depth)
+            break;
+        if (L->gamma)
+            for (size_t j = 0; j < L->out; j++) {
+                L->gamma[j] = 1.0;
+                L->beta[j] = 0.0;
+            }
+        for (size_t j = 0; j < L->out; j++) {
+            L->run_mean[j] = 0.0;
+            L->run_var[j] = 1.0;
+        }
+    }
+}
+
+static void mlp_forward(gs_net_t *net, const double *x, size_t n, int train)
+{
+    gs_mlp_t *m = (gs_mlp_t *)net;
+    const gs_mlp_spec_t *s = &m->spec;
+    m->input = x;
+    const double *inp = x;
+    for (size_t l = 0; l < s->depth; l++) {
+        mlp_layer_t *L = &m->layers[l];
+        size_t W = L->out;
+        gs_linear_forward(L->h, inp, L->w, L->b, n, L->in, W);
+        if (s->norm == GS_NORM_BATCH && !train)
+            gs_batchnorm_eval(L->a, L->h, L->gamma, L->beta, L->run_mean, L->run_var, n, W);
+        else if (s->norm != GS_NORM_NONE)
+            gs_norm_forward(L->a, L->xhat, L->mean, L->rstd, L->h, L->gamma, L->beta,
+                            train ? L->run_mean : NULL, L->run_var, n, W, s->norm);
+        const gs_act_fn f = s->act->f;
+        const double ap = s->act_param;
+        int skip = s->residual && l > 0;
+#pragma omp parallel for schedule(static)
+        for (size_t b = 0; b < n; b++)
+            for (size_t j = 0; j < W; j++) {
+                double y = f(L->a[b * W + j], ap);
+                L->x[b * W + j] = skip ? inp[b * W + j] + y : y;
+            }
+        inp = L->x;
+    }
+    mlp_layer_t *R = &m->layers[s->depth];
+    gs_linear_forward(net->out, inp, R->w, R->b, n, R->in, R->out);
+}
+
+static void mlp_backward(gs_net_t *net, size_t n)
+{
+    gs_mlp_t *m = (gs_mlp_t *)net;
+    const gs_mlp_spec_t *s = &m->spec;
+    size_t W = s->width;
+    mlp_layer_t *R = &m->layers[s->depth];
+    double *dx = m->dx, *dx_prev = m->dx_prev;
+    memset(dx, 0, n * W * sizeof *dx);
+    gs_linear_backward(dx, R->dw, R->db, net->dout, m->layers[s->depth - 1].x, R->w,
+                       n, R->in, R->out);
+    R->grad_pre_norm = gs_norm2(net->dout, n * R->out);
+    const gs_act_fn df = s->act->df;
+    const double ap = s->act_param;
+    for (size_t l = s->depth; l-- > 0;) {
+        mlp_layer_t *L = &m->layers[l];
+        /* dx = dL/dx_l; da = dx * phi'(a_l) */
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < n * W; i++)
+            m->da[i] = dx[i] * df(L->a[i], ap);
+        double *dh = m->da;
+        if (s->norm != GS_NORM_NONE) {
+            gs_norm_backward(m->dh, L->dgamma, L->dbeta, m->da, L->xhat, L->rstd,
+                             L->gamma, n, W, s->norm);
+            dh = m->dh;
+        }
+        L->grad_pre_norm = gs_norm2(dh, n * W);
+        const double *inp = l == 0 ? m->input : m->layers[l - 1].x;
+        double *dinp = NULL;
+        if (l > 0) {
+            if (s->residual)   /* x_l = x_{l-1} + phi(a_l): identity path */
+                memcpy(dx_prev, dx, n * W * sizeof *dx);
+            else
+                memset(dx_prev, 0, n * W * sizeof *dx);
+            dinp = dx_prev;
+        }
+        gs_linear_backward(dinp, L->dw, L->db, dh, inp, L->w, n, L->in, W);
+        double *t = dx;
+        dx = dx_prev;
+        dx_prev = t;
+    }
+}
+
+void gs_mlp_layer_stats(const gs_net_t *net, size_t n, gs_layer_stats_t *stats)
+{
+    const gs_mlp_t *m = (const gs_mlp_t *)net;
+    const gs_mlp_spec_t *s = &m->spec;
+    double thresh = 0.05 * gs_act_max_slope(s->act, s->act_param);
+    for (size_t l = 0; l <= s->depth; l++) {
+        const mlp_layer_t *L = &m->layers[l];
+        gs_layer_stats_t *st = &stats[l];
+        size_t cnt = n * L->out;
+        const double *xs = l == s->depth ? net->out : L->x;
+        double sum = 0.0, sq = 0.0;
+        for (size_t i = 0; i < cnt; i++)
+            sum += xs[i];
+        double mean = sum / (double)cnt;
+        for (size_t i = 0; i < cnt; i++)
+            sq += (xs[i] - mean) * (xs[i] - mean);
+        st->act_mean = mean;
+        st->act_std = sqrt(sq / (double)cnt);
+        st->saturated_frac = 0.0;
+        st->dead_frac = 0.0;
+        if (l < s->depth) {
+            size_t sat = 0, dead = 0;
+            for (size_t i = 0; i < cnt; i++) {
+                double d = fabs(s->act->df(L->a[i], s->act_param));
+                sat += d < thresh;
+                dead += d == 0.0;
+            }
+            st->saturated_frac = (double)sat / (double)cnt;
+            st->dead_frac = (double)dead / (double)cnt;
+        }
+        st->grad_pre_norm = L->grad_pre_norm;
+        st->grad_w_norm = gs_norm2(L->dw, L->out * L->in);
+        st->w_norm = gs_norm2(L->w, L->out * L->in);
+    }
+}
+
+static void mlp_free(gs_net_t *net)
+{
+    gs_mlp_t *m = (gs_mlp_t *)net;
+    free(m->layers);
+    free(m->net.params);
+    free(m->acts);
+    free(m);
+}

@@ -1,0 +1,63 @@
+/* Multilayer perceptron, optionally residual and normalized.
+ *
+ * Hidden layer l = 1..depth, x_0 the input:
+ *   h_l = W_l x_{l-1} + b_l                     pre-activation
+ *   a_l = N(h_l)                                N = identity, batch or layer norm
+ *   x_l = phi(a_l)                              plain layer
+ *   x_l = x_{l-1} + phi(a_l)                    residual=yes and l >= 2
+ * Readout (layer depth+1): out = W_out x_depth + b_out (logits).
+ *
+ * The residual block is one linear layer wide, so every hidden layer keeps
+ * one W and the per-layer measurements stay one per layer. */
+#ifndef GS_NN_MLP_H
+#define GS_NN_MLP_H
+
+#include <stddef.h>
+
+#include "nn/activation.h"
+#include "nn/init.h"
+#include "nn/net.h"
+#include "nn/norm.h"
+#include "nn/rng.h"
+
+typedef struct {
+    size_t in_dim, width, depth, n_out;
+    size_t capacity;                 /* most rows per forward/backward */
+    const gs_activation_t *act;
+    double act_param;
+    gs_norm_kind_t norm;
+    int residual;
+} gs_mlp_spec_t;
+
+typedef struct {
+    const gs_init_t *init;
+    double param, gain, bias_std;
+} gs_init_spec_t;
+
+/* Per-layer measurements (DESIGN.md's names); layer index 0 is hidden
+ * layer 1, index depth is the readout. */
+typedef struct {
+    double act_mean, act_std;   /* of x_l over rows and units */
+    double saturated_frac;      /* |phi'(a)| < 0.05 max|phi'| */
+    double dead_frac;           /* phi'(a) == 0 */
+    double grad_pre_norm;       /* ||dL/dh_l|| */
+    double grad_w_norm;         /* ||dL/dW_l|| */
+    double w_norm;              /* ||W_l|| */
+} gs_layer_stats_t;
+
+/* Bytes gs_mlp_create would allocate, or SIZE_MAX on overflow. */
+size_t gs_mlp_bytes(const gs_mlp_spec_t *spec);
+
+/* NULL when memory is short. Parameters start at zero: call gs_mlp_init. */
+gs_net_t *gs_mlp_create(const gs_mlp_spec_t *spec);
+
+/* Weights by the init scheme (readout included), biases N(0, bias_std^2),
+ * gamma = 1, beta = 0, running statistics 0 and 1. */
+void gs_mlp_init(gs_net_t *net, const gs_init_spec_t *init, gs_rng_t *rng);
+
+const gs_mlp_spec_t *gs_mlp_spec(const gs_net_t *net);
+
+/* After forward(train=1) and backward over n rows: stats[0..depth]. */
+void gs_mlp_layer_stats(const gs_net_t *net, size_t n, gs_layer_stats_t *stats);
+
+#endif

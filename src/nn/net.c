@@ -1,0 +1,24 @@
+#include <config.h>
+
+#include "nn/net.h"
+
+#include <string.h>
+
+void gs_net_zero_grad(gs_net_t *net)
+{
+    memset(net->grads, 0, net->n_params * sizeof *net->grads);
+}
+
+void gs_net_free(gs_net_t *net)
+{
+    if (net)
+        net->ops->free(net);
+}
+
+const gs_tensor_t *gs_net_tensor(const gs_net_t *net, const char *name)
+{
+    for (size_t i = 0; i < net->n_tensors; i++)
+        if (strcmp(net->tensors[i].name, name) == 0)
+            return &net->tensors[i];
+    return NULL;
+}

@@ -1,0 +1,45 @@
+/* What every model offers the trainer and the probe: one flat parameter
+ * array with its gradient (so optimizers and clipping are one loop), a
+ * table of the tensors inside it, and forward/backward over up to
+ * `capacity` rows.
+ *
+ * Protocol for one step: forward(net, x, n, 1) fills net->out (n, n_out);
+ * the caller writes dL/dout into net->dout; zero_grad; backward(net, n)
+ * adds dL/dparams into net->grads. */
+#ifndef GS_NN_NET_H
+#define GS_NN_NET_H
+
+#include <stddef.h>
+
+#define GS_MAX_TENSORS 512
+
+typedef struct {
+    char name[48];      /* e.g. "W3", "b3", "gamma3", "W_out" */
+    size_t offset;      /* into params / grads */
+    size_t rows, cols;  /* row-major; vectors have rows = 1 */
+} gs_tensor_t;
+
+typedef struct gs_net gs_net_t;
+
+typedef struct {
+    void (*forward)(gs_net_t *net, const double *x, size_t n, int train);
+    void (*backward)(gs_net_t *net, size_t n);
+    void (*free)(gs_net_t *net);
+} gs_net_ops_t;
+
+struct gs_net {
+    const gs_net_ops_t *ops;
+    size_t in_dim, n_out, capacity;
+    double *params, *grads;   /* n_params each, one allocation */
+    size_t n_params;
+    gs_tensor_t *tensors;     /* n_tensors entries */
+    size_t n_tensors;
+    double *out;              /* (capacity, n_out) */
+    double *dout;             /* (capacity, n_out), written by the caller */
+};
+
+void gs_net_zero_grad(gs_net_t *net);
+void gs_net_free(gs_net_t *net);   /* NULL is fine */
+const gs_tensor_t *gs_net_tensor(const gs_net_t *net, const char *name);
+
+#endif

@@ -1,0 +1,43 @@
+/* Optimizers (one table row each) and gradient clipping, over flat
+ * parameter and gradient arrays. Step t counts from 1.
+ *
+ *   sgd       p -= lr g
+ *   momentum  v = 0.9 v + g;                       p -= lr v
+ *   rmsprop   s = 0.99 s + 0.01 g^2;               p -= lr g / (sqrt(s) + 1e-8)
+ *   adam      m = 0.9 m + 0.1 g; v = 0.999 v + 0.001 g^2;
+ *             p -= lr (m / (1 - 0.9^t)) / (sqrt(v / (1 - 0.999^t)) + 1e-8)
+ * (PyTorch's defaults and update forms.)
+ *
+ * Clipping:
+ *   norm   if ||g||_2 > c: g *= c / ||g||_2   (global norm, Pascanu et al.)
+ *   value  g = min(max(g, -c), c) elementwise */
+#ifndef GS_NN_OPTIM_H
+#define GS_NN_OPTIM_H
+
+#include <stddef.h>
+
+typedef struct {
+    const char *name;
+    int n_state;   /* state arrays of n_params doubles each */
+    void (*step)(double *p, const double *g, double *state, size_t n,
+                 double lr, long t);
+} gs_optimizer_t;
+
+extern const gs_optimizer_t gs_optimizers[];
+extern const size_t gs_n_optimizers;
+
+const gs_optimizer_t *gs_optimizer_find(const char *name);
+
+typedef enum { GS_CLIP_NORM, GS_CLIP_VALUE } gs_clip_mode_t;
+extern const char *const gs_clip_mode_names[];   /* indexed by gs_clip_mode_t */
+
+typedef struct {
+    double pre_norm;    /* ||g||_2 before clipping */
+    double post_norm;   /* ||g||_2 after clipping */
+    int fired;          /* clipping changed at least one value */
+} gs_clip_result_t;
+
+/* Clip g in place; threshold <= 0 means no clipping (norms still measured). */
+gs_clip_result_t gs_clip(double *g, size_t n, gs_clip_mode_t mode, double threshold);
+
+#endif

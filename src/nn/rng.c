@@ -1,0 +1,85 @@
+#include <config.h>
+
+#include "nn/rng.h"
+
+#include <math.h>
+
+uint64_t gs_mix64(uint64_t x)
+{
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+void gs_rng_seed(gs_rng_t *r, uint64_t seed, uint64_t stream)
+{
+    uint64_t x = gs_mix64(seed) ^ gs_mix64(~stream * 0xD1B54A32D192ED03ull);
+    for (int i = 0; i < 4; i++) {
+        x = gs_mix64(x);
+        r->s[i] = x;
+    }
+    if (!(r->s[0] | r->s[1] | r->s[2] | r->s[3]))
+        r->s[0] = 1;   /* the all-zero state is the one xoshiro cannot leave */
+    r->has_spare = 0;
+    r->spare = 0.0;
+}
+
+static inline uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+uint64_t gs_rng_u64(gs_rng_t *r)
+{
+    uint64_t *s = r->s;
+    uint64_t result = rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+double gs_rng_uniform(gs_rng_t *r)
+{
+    /* (k + 0.5) / 2^53 never hits 0 or 1, so log() below is safe. */
+    return ((double)(gs_rng_u64(r) >> 11) + 0.5) * 0x1.0p-53;
+}
+
+double gs_rng_normal(gs_rng_t *r)
+{
+    if (r->has_spare) {
+        r->has_spare = 0;
+        return r->spare;
+    }
+    double u = gs_rng_uniform(r), v = gs_rng_uniform(r);
+    double rad = sqrt(-2.0 * log(u));
+    double th = 2.0 * M_PI * v;
+    r->spare = rad * sin(th);
+    r->has_spare = 1;
+    return rad * cos(th);
+}
+
+size_t gs_rng_below(gs_rng_t *r, size_t n)
+{
+    uint64_t limit = UINT64_MAX - UINT64_MAX % n;
+    uint64_t x;
+    do
+        x = gs_rng_u64(r);
+    while (x >= limit);
+    return (size_t)(x % n);
+}
+
+void gs_rng_shuffle(gs_rng_t *r, size_t *idx, size_t n)
+{
+    for (size_t i = n; i > 1; i--) {
+        size_t j = gs_rng_below(r, i);
+        size_t t = idx[i - 1];
+        idx[i - 1] = idx[j];
+        idx[j] = t;
+    }
+}

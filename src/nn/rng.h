@@ -1,0 +1,33 @@
+/* Deterministic random numbers: xoshiro256** seeded through splitmix64.
+ * Every random draw in gradsweep comes from a gs_rng_t that was seeded from
+ * a cell's seed, so a cell's numbers depend on nothing else. */
+#ifndef GS_NN_RNG_H
+#define GS_NN_RNG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    uint64_t s[4];
+    double spare;      /* second Box-Muller deviate, valid when has_spare */
+    int has_spare;
+} gs_rng_t;
+
+/* splitmix64 step: a good 64-bit mixer, also used to derive seeds. */
+uint64_t gs_mix64(uint64_t x);
+
+/* Seed the generator; `stream` separates independent streams of one seed
+ * (weights, data split, batches...). */
+void gs_rng_seed(gs_rng_t *r, uint64_t seed, uint64_t stream);
+
+uint64_t gs_rng_u64(gs_rng_t *r);
+/* Uniform on the open interval (0, 1), 53 random bits. */
+double gs_rng_uniform(gs_rng_t *r);
+/* Standard normal N(0, 1) by Box-Muller. */
+double gs_rng_normal(gs_rng_t *r);
+/* Uniform integer in [0, n), unbiased (n > 0). */
+size_t gs_rng_below(gs_rng_t *r, size_t n);
+/* Fisher-Yates shuffle of idx[0..n). */
+void gs_rng_shuffle(gs_rng_t *r, size_t *idx, size_t n);
+
+#endif

@@ -1,0 +1,447 @@
+#include <config.h>
+
+#include "sweep/cell.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/rng.h"
+
+const char *const gs_model_names[] = {"mlp", NULL};
+const char *const gs_task_names[] = {"probe", "train", NULL};
+const char *const gs_dataset_names[] = {"gaussian", "digits", NULL};
+static const char *const norm_names[] = {"none", "batch", "layer", NULL};
+static const char *const yes_no[] = {"no", "yes", NULL};
+static const char *const clip_modes[] = {"norm", "value", NULL};
+
+typedef enum {
+    K_CHOICE,     /* one of names[], stored as int */
+    K_INT,        /* long in [lo, hi] */
+    K_REAL,       /* finite double > lo (or >= lo when lo_incl) */
+    K_ACT,        /* activation row with optional (a) */
+    K_INIT,       /* init row with optional (p) */
+    K_OPT,        /* optimizer row */
+    K_CLIP,       /* none or a positive real */
+    K_SEED,       /* unsigned 64-bit */
+} kind_t;
+
+typedef struct {
+    const char *name;
+    kind_t kind;
+    size_t off;               /* offsetof the value in gs_cell_t */
+    const char *const *names; /* K_CHOICE */
+    double lo, hi;            /* K_INT / K_REAL bounds */
+    int lo_incl;
+    int in_key;               /* part of the canonical key */
+    const char *dflt;
+    const char *help;
+} keydef_t;
+
+#define OFF(f) offsetof(gs_cell_t, f)
+
+/* Table order is canonical-key order; adding a key is one row. */
+static const keydef_t keys[] = {
+    {"model", K_CHOICE, OFF(model), gs_model_names, 0, 0, 0, 1, "mlp", "network family"},
+    {"task", K_CHOICE, OFF(task), gs_task_names, 0, 0, 0, 1, "probe",
+     "probe: one forward/backward at initialization; train: train for `steps` steps"},
+    {"dataset", K_CHOICE, OFF(dataset), gs_dataset_names, 0, 0, 0, 1, "gaussian",
+     "gaussian: N(0,1) inputs, random labels over 10 classes; digits: 8x8 handwritten digits"},
+    {"depth", K_INT, OFF(depth), NULL, 1, 10000, 1, 1, "10", "hidden layers"},
+    {"width", K_INT, OFF(width), NULL, 1, 1e7, 1, 1, "100", "hidden units per layer"},
+    {"input_dim", K_INT, OFF(input_dim), NULL, 0, 1e7, 1, 1, "0",
+     "input dimension of dataset=gaussian (0: the width)"},
+    {"activation", K_ACT, OFF(act), NULL, 0, 0, 0, 1, "tanh",
+     "hidden activation; leaky_relu(a) and elu(a) take a parameter"},
+    {"init", K_INIT, OFF(init), NULL, 0, 0, 0, 1, "xavier",
+     "weight init; normal(std) and uniform(a) take a parameter"},
+    {"gain", K_REAL, OFF(gain), NULL, 0, 1e6, 0, 1, "1", "multiplies the init's scale"},
+    {"bias_std", K_REAL, OFF(bias_std), NULL, 0, 1e6, 1, 1, "0", "std of the bias init"},
+    {"norm", K_CHOICE, OFF(norm), norm_names, 0, 0, 0, 1, "none",
+     "normalization after each hidden linear layer"},
+    {"residual", K_CHOICE, OFF(residual), yes_no, 0, 0, 0, 1, "no",
+     "yes: x_l = x_{l-1} + phi(N(W_l x_{l-1} + b_l)) for hidden layers 2..depth"},
+    {"optimizer", K_OPT, OFF(opt), NULL, 0, 0, 0, 1, "sgd", "training optimizer"},
+    {"lr", K_REAL, OFF(lr), NULL, 0, 1e6, 0, 1, "0.01", "learning rate"},
+    {"batch", K_INT, OFF(batch), NULL, 1, 1e8, 1, 1, "64", "rows per step"},
+    {"steps", K_INT, OFF(steps), NULL, 1, 1e9, 1, 1, "1000", "training steps"},
+    {"log_every", K_INT, OFF(log_every), NULL, 1, 1e9, 1, 1, "10",
+     "training log interval in steps"},
+    {"clip", K_CLIP, OFF(clip), NULL, 0, 0, 0, 1, "none",
+     "gradient clipping threshold, or none"},
+    {"clip_mode", K_CHOICE, OFF(clip_mode), clip_modes, 0, 0, 0, 1, "norm",
+     "norm: rescale to global L2 norm <= clip; value: clamp each entry to [-clip, clip]"},
+    {"seed", K_SEED, OFF(seed), NULL, 0, 0, 0, 0, "42",
+     "base seed; a cell's seed mixes it with the canonical key and the repeat"},
+    {"repeats", K_INT, OFF(repeats), NULL, 1, 1e6, 1, 0, "1",
+     "cells per configuration, each with its own seed (sweeps)"},
+    {"vanishing_below", K_REAL, OFF(vanishing_below), NULL, 0, 1e300, 0, 0, "1e-4",
+     "diagnosis: vanishing when grad_ratio is below this"},
+    {"exploding_above", K_REAL, OFF(exploding_above), NULL, 0, 1e300, 0, 0, "1e4",
+     "diagnosis: exploding when grad_ratio is above this"},
+};
+#define N_KEYS (sizeof keys / sizeof keys[0])
+
+static const keydef_t *find_key(const char *name)
+{
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (strcmp(keys[i].name, name) == 0)
+            return &keys[i];
+    return NULL;
+}
+
+/* "a, b, c" of a NULL-terminated list. */
+static void list_names(char *buf, size_t len, const char *const *names)
+{
+    buf[0] = '\0';
+    for (size_t i = 0; names[i]; i++) {
+        size_t l = strlen(buf);
+        snprintf(buf + l, len - l, "%s%s", i ? ", " : "", names[i]);
+    }
+}
+
+static void list_allowed(const keydef_t *k, char *buf, size_t len)
+{
+    size_t l = 0;
+    buf[0] = '\0';
+    switch (k->kind) {
+    case K_CHOICE:
+        list_names(buf, len, k->names);
+        break;
+    case K_ACT:
+        for (size_t i = 0; i < gs_n_activations && l < len; i++) {
+            l += (size_t)snprintf(buf + l, len - l, "%s%s%s", i ? ", " : "",
+                                  gs_activations[i].name, gs_activations[i].has_param ? "(a)" : "");
+        }
+        break;
+    case K_INIT:
+        for (size_t i = 0; i < gs_n_inits && l < len; i++) {
+            l += (size_t)snprintf(buf + l, len - l, "%s%s%s", i ? ", " : "", gs_inits[i].name,
+                                  !gs_inits[i].has_param ? ""
+                                  : gs_inits[i].dist == GS_DIST_NORMAL ? "(std)" : "(a)");
+        }
+        break;
+    case K_OPT:
+        for (size_t i = 0; i < gs_n_optimizers && l < len; i++)
+            l += (size_t)snprintf(buf + l, len - l, "%s%s", i ? ", " : "", gs_optimizers[i].name);
+        break;
+    case K_INT:
+        snprintf(buf, len, "an integer from %.0f to %.0f", k->lo, k->hi);
+        break;
+    case K_REAL:
+        if (k->lo == 0 && !k->lo_incl)
+            snprintf(buf, len, "a positive number up to %g", k->hi);
+        else
+            snprintf(buf, len, "a number from %g to %g", k->lo, k->hi);
+        break;
+    case K_CLIP:
+        snprintf(buf, len, "none, or a positive number");
+        break;
+    case K_SEED:
+        snprintf(buf, len, "an integer from 0 to 18446744073709551615");
+        break;
+    }
+}
+
+static int bad(char *err, size_t errlen, const keydef_t *k, const char *value, const char *why)
+{
+    char allowed[512];
+    list_allowed(k, allowed, sizeof allowed);
+    snprintf(err, errlen, "%s=%s: %s; allowed: %s", k->name, value, why, allowed);
+    return -1;
+}
+
+static int parse_real(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end != '\0' || errno == ERANGE || !isfinite(v))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* "name" or "name(p)": split into name and optional parameter. */
+static int split_param(const char *value, char *name, size_t nlen, int *has_p, double *p)
+{
+    const char *open = strchr(value, '(');
+    *has_p = 0;
+    if (!open) {
+        if (strlen(value) >= nlen)
+            return -1;
+        strcpy(name, value);
+        return 0;
+    }
+    size_t n = (size_t)(open - value);
+    size_t vl = strlen(value);
+    if (n >= nlen || vl < n + 3 || value[vl - 1] != ')')
+        return -1;
+    memcpy(name, value, n);
+    name[n] = '\0';
+    char num[64];
+    size_t pl = vl - n - 2;
+    if (pl >= sizeof num)
+        return -1;
+    memcpy(num, open + 1, pl);
+    num[pl] = '\0';
+    if (parse_real(num, p) != 0)
+        return -1;
+    *has_p = 1;
+    return 0;
+}
+
+int gs_cell_set(gs_cell_t *c, const char *key, const char *value, char *err, size_t errlen)
+{
+    const keydef_t *k = find_key(key);
+    if (!k) {
+        char known[1024] = "";
+        for (size_t i = 0; i < N_KEYS; i++) {
+            size_t l = strlen(known);
+            snprintf(known + l, sizeof known - l, "%s%s", i ? ", " : "", keys[i].name);
+        }
+        snprintf(err, errlen, "unknown key '%s'; known keys: %s", key, known);
+        return -1;
+    }
+    char *field = (char *)c + k->off;
+    switch (k->kind) {
+    case K_CHOICE:
+        for (int i = 0; k->names[i]; i++)
+            if (strcmp(k->names[i], value) == 0) {
+                *(int *)field = i;
+                return 0;
+            }
+        return bad(err, errlen, k, value, "unknown value");
+    case K_INT: {
+        char *end;
+        errno = 0;
+        long long v = strtoll(value, &end, 10);
+        if (end == value || *end != '\0' || errno == ERANGE)
+            return bad(err, errlen, k, value, "not an integer");
+        if ((double)v < k->lo || (double)v > k->hi)
+            return bad(err, errlen, k, value, "out of range");
+        *(long *)field = (long)v;
+        return 0;
+    }
+    case K_REAL: {
+        double v;
+        if (parse_real(value, &v) != 0)
+            return bad(err, errlen, k, value, "not a finite number");
+        if (k->lo_incl ? v < k->lo : v <= k->lo)
+            return bad(err, errlen, k, value, k->lo_incl ? "must not be negative" : "must be positive");
+        if (v > k->hi)
+            return bad(err, errlen, k, value, "too large");
+        *(double *)field = v;
+        return 0;
+    }
+    case K_ACT:
+    case K_INIT: {
+        char name[64];
+        int has_p;
+        double p;
+        if (split_param(value, name, sizeof name, &has_p, &p) != 0)
+            return bad(err, errlen, k, value, "not of the form name or name(number)");
+        if (k->kind == K_ACT) {
+            const gs_activation_t *a = gs_activation_find(name);
+            if (!a)
+                return bad(err, errlen, k, value, "unknown activation");
+            if (has_p && !a->has_param)
+                return bad(err, errlen, k, value, "this activation takes no parameter");
+            if (has_p && (p < 0 || p > 100))
+                return bad(err, errlen, k, value, "the parameter must lie in [0, 100]");
+            c->act = a;
+            c->act_param = has_p ? p : a->default_param;
+        } else {
+            const gs_init_t *in = gs_init_find(name);
+            if (!in)
+                return bad(err, errlen, k, value, "unknown init");
+            if (has_p && !in->has_param)
+                return bad(err, errlen, k, value, "this init takes no parameter");
+            if (has_p && !(p > 0 && p <= 1e6))
+                return bad(err, errlen, k, value, "the parameter must be positive");
+            c->init = in;
+            c->init_param = has_p ? p : in->default_param;
+        }
+        return 0;
+    }
+    case K_OPT: {
+        const gs_optimizer_t *o = gs_optimizer_find(value);
+        if (!o)
+            return bad(err, errlen, k, value, "unknown optimizer");
+        c->opt = o;
+        return 0;
+    }
+    case K_CLIP: {
+        double v;
+        if (strcmp(value, "none") == 0) {
+            c->clip = 0.0;
+            return 0;
+        }
+        if (parse_real(value, &v) != 0 || !(v > 0))
+            return bad(err, errlen, k, value, "not a positive number");
+        c->clip = v;
+        return 0;
+    }
+    case K_SEED: {
+        char *end;
+        errno = 0;
+        if (value[0] == '-')
+            return bad(err, errlen, k, value, "negative");
+        unsigned long long v = strtoull(value, &end, 10);
+        if (end == value || *end != '\0' || errno == ERANGE)
+            return bad(err, errlen, k, value, "not an integer");
+        c->seed = v;
+        return 0;
+    }
+    }
+    return -1;
+}
+
+void gs_cell_defaults(gs_cell_t *c)
+{
+    memset(c, 0, sizeof *c);
+    char err[256];
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (gs_cell_set(c, keys[i].name, keys[i].dflt, err, sizeof err) != 0)
+            abort();   /* a bad default is a programming error */
+}
+
+int gs_cell_set_word(gs_cell_t *c, const char *word, char *err, size_t errlen)
+{
+    const char *eq = strchr(word, '=');
+    if (!eq || eq == word) {
+        snprintf(err, errlen, "'%s' is not of the form key=value", word);
+        return -1;
+    }
+    char key[64];
+    size_t n = (size_t)(eq - word);
+    if (n >= sizeof key) {
+        snprintf(err, errlen, "unknown key in '%s'", word);
+        return -1;
+    }
+    memcpy(key, word, n);
+    key[n] = '\0';
+    return gs_cell_set(c, key, eq + 1, err, errlen);
+}
+
+int gs_cell_validate(const gs_cell_t *c, char *err, size_t errlen)
+{
+    if (!(c->exploding_above > c->vanishing_below)) {
+        snprintf(err, errlen, "exploding_above=%g must be larger than vanishing_below=%g",
+                 c->exploding_above, c->vanishing_below);
+        return -1;
+    }
+    if (c->dataset == GS_DATA_DIGITS && c->input_dim != 0) {
+        snprintf(err, errlen, "input_dim=%ld: dataset=digits has 64 inputs; input_dim applies "
+                 "to dataset=gaussian only", c->input_dim);
+        return -1;
+    }
+    return 0;
+}
+
+/* Shortest text that reads back as the same double. */
+static void fmt_real(char *buf, size_t len, double v)
+{
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, len, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            return;
+    }
+}
+
+void gs_cell_format(const gs_cell_t *c, const char *key, char *buf, size_t len)
+{
+    const keydef_t *k = find_key(key);
+    buf[0] = '\0';
+    if (!k)
+        return;
+    const char *field = (const char *)c + k->off;
+    char num[40];
+    switch (k->kind) {
+    case K_CHOICE:
+        snprintf(buf, len, "%s", k->names[*(const int *)field]);
+        break;
+    case K_INT:
+        snprintf(buf, len, "%ld", *(const long *)field);
+        break;
+    case K_REAL:
+        fmt_real(buf, len, *(const double *)field);
+        break;
+    case K_ACT:
+        if (c->act->has_param) {
+            fmt_real(num, sizeof num, c->act_param);
+            snprintf(buf, len, "%s(%s)", c->act->name, num);
+        } else {
+            snprintf(buf, len, "%s", c->act->name);
+        }
+        break;
+    case K_INIT:
+        if (c->init->has_param) {
+            fmt_real(num, sizeof num, c->init_param);
+            snprintf(buf, len, "%s(%s)", c->init->name, num);
+        } else {
+            snprintf(buf, len, "%s", c->init->name);
+        }
+        break;
+    case K_OPT:
+        snprintf(buf, len, "%s", c->opt->name);
+        break;
+    case K_CLIP:
+        if (c->clip > 0)
+            fmt_real(buf, len, c->clip);
+        else
+            snprintf(buf, len, "none");
+        break;
+    case K_SEED:
+        snprintf(buf, len, "%llu", (unsigned long long)c->seed);
+        break;
+    }
+}
+
+size_t gs_cell_key(const gs_cell_t *c, char *buf, size_t len)
+{
+    size_t used = 0;
+    char val[128];
+    if (len)
+        buf[0] = '\0';
+    for (size_t i = 0; i < N_KEYS; i++) {
+        if (!keys[i].in_key)
+            continue;
+        gs_cell_format(c, keys[i].name, val, sizeof val);
+        int w = snprintf(used < len ? buf + used : NULL, used < len ? len - used : 0,
+                         "%s%s=%s", used ? ";" : "", keys[i].name, val);
+        used += (size_t)w;
+    }
+    return used;
+}
+
+uint64_t gs_cell_key_hash(const gs_cell_t *c)
+{
+    char key[2048];
+    size_t n = gs_cell_key(c, key, sizeof key);
+    if (n >= sizeof key)
+        n = sizeof key - 1;
+    uint64_t h = 0xCBF29CE484222325ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)key[i];
+        h *= 0x100000001B3ull;
+    }
+    return h;
+}
+
+uint64_t gs_cell_seed(const gs_cell_t *c)
+{
+    return gs_mix64(gs_cell_key_hash(c) ^ gs_mix64(c->seed ^ gs_mix64((uint64_t)c->repeat)));
+}
+
+void gs_cell_print_keys(FILE *out)
+{
+    char allowed[512];
+    for (size_t i = 0; i < N_KEYS; i++) {
+        list_allowed(&keys[i], allowed, sizeof allowed);
+        fprintf(out, "  %-16s %s\n  %-16s   values: %s; default: %s\n", keys[i].name,
+                keys[i].help, "", allowed, keys[i].dflt);
+    }
+}

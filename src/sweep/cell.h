@@ -1,0 +1,76 @@
+/* One cell of a sweep: a complete configuration of one measurement, with
+ * every key of the vocabulary (DESIGN.md) filled in. The same key=value
+ * words serve the command line and the INI files.
+ *
+ * The canonical key lists every key that shapes the result, in the fixed
+ * order of the key table, with values written one way only
+ * ("depth=10;width=100;...;activation=leaky_relu(0.01);..."): two spellings
+ * of one configuration get one key. A cell's seed is derived from that key,
+ * the base seed and the repeat number. */
+#ifndef GS_SWEEP_CELL_H
+#define GS_SWEEP_CELL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "nn/activation.h"
+#include "nn/init.h"
+#include "nn/norm.h"
+#include "nn/optim.h"
+
+typedef enum { GS_MODEL_MLP } gs_model_kind_t;
+typedef enum { GS_TASK_PROBE, GS_TASK_TRAIN } gs_task_t;
+typedef enum { GS_DATA_GAUSSIAN, GS_DATA_DIGITS } gs_data_kind_t;
+
+typedef struct {
+    int model, task, dataset;
+    long depth, width, seq_len, input_dim;   /* input_dim 0: width */
+    const gs_activation_t *act;
+    double act_param;
+    const gs_init_t *init;
+    double init_param, gain, bias_std;
+    int norm, residual;
+    const gs_optimizer_t *opt;
+    double lr;
+    long batch, steps, log_every, repeats;
+    double clip;                              /* 0: none */
+    int clip_mode;
+    double vanishing_below, exploding_above;
+    uint64_t seed;                            /* base seed */
+    long repeat;                              /* 0-based, set by the sweep */
+} gs_cell_t;
+
+extern const char *const gs_model_names[];
+extern const char *const gs_task_names[];
+extern const char *const gs_dataset_names[];
+
+/* All defaults. */
+void gs_cell_defaults(gs_cell_t *c);
+
+/* Set one key from its text. On error returns -1 and writes a message
+ * naming the key, the bad value and what is allowed. */
+int gs_cell_set(gs_cell_t *c, const char *key, const char *value, char *err, size_t errlen);
+
+/* Parse "key=value" words; same errors (the word is quoted). */
+int gs_cell_set_word(gs_cell_t *c, const char *word, char *err, size_t errlen);
+
+/* Checks between keys (e.g. exploding_above > vanishing_below). */
+int gs_cell_validate(const gs_cell_t *c, char *err, size_t errlen);
+
+/* Canonical key into buf; returns its length (buf may be too small: then
+ * the text is cut, as snprintf does). */
+size_t gs_cell_key(const gs_cell_t *c, char *buf, size_t len);
+
+/* Value of one key as canonical text. */
+void gs_cell_format(const gs_cell_t *c, const char *key, char *buf, size_t len);
+
+/* 64-bit FNV-1a of the canonical key. */
+uint64_t gs_cell_key_hash(const gs_cell_t *c);
+/* The cell's own seed: mixes the key hash, the base seed and the repeat. */
+uint64_t gs_cell_seed(const gs_cell_t *c);
+
+/* Print the key table for --help: name, values, default, meaning. */
+void gs_cell_print_keys(FILE *out);
+
+#endif

@@ -1,0 +1,83 @@
+/* Writes small MLPs (weights, a batch, their loss and every gradient, and
+ * each layer's ||dL/dh_l||) as text for tests/torch_compare.py, which
+ * rebuilds them in PyTorch with identical weights. One block per config:
+ *   config <activation> <param> <norm> <residual> <in> <width> <depth> <out> <batch>
+ *   tensor <name> <rows> <cols> <values...>        (weights)
+ *   x <values...> / y <labels...>
+ *   loss <value>
+ *   grad <name> <values...>
+ *   grad_pre_norm <one per hidden layer> */
+#include <config.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "nn/loss.h"
+#include "nn/mlp.h"
+
+static void dump(FILE *f, const gs_activation_t *act, gs_norm_kind_t norm, int residual,
+                 uint64_t seed)
+{
+    enum { IN = 7, WIDTH = 9, DEPTH = 4, OUT = 5, BATCH = 6 };
+    double a = act->has_param ? 0.2 : 0.0;
+    gs_mlp_spec_t spec = {IN, WIDTH, DEPTH, OUT, BATCH, act, a, norm, residual};
+    gs_net_t *net = gs_mlp_create(&spec);
+    gs_rng_t rng;
+    gs_rng_seed(&rng, seed, 0);
+    gs_init_spec_t is = {gs_init_find("he"), 0, 1.0, 0.1};
+    gs_mlp_init(net, &is, &rng);
+    for (size_t i = 0; i < net->n_params; i++)   /* gamma, beta off 1, 0 too */
+        net->params[i] += 0.05 * gs_rng_normal(&rng);
+    double x[BATCH * IN];
+    int y[BATCH];
+    for (size_t i = 0; i < BATCH * IN; i++)
+        x[i] = gs_rng_normal(&rng);
+    for (size_t i = 0; i < BATCH; i++)
+        y[i] = (int)gs_rng_below(&rng, OUT);
+    net->ops->forward(net, x, BATCH, 1);
+    double loss = gs_softmax_ce_forward(net->dout, net->out, y, BATCH, OUT, NULL);
+    gs_softmax_ce_backward(net->dout, net->dout, y, BATCH, OUT, 1.0 / BATCH);
+    gs_net_zero_grad(net);
+    net->ops->backward(net, BATCH);
+    gs_layer_stats_t st[DEPTH + 1];
+    gs_mlp_layer_stats(net, BATCH, st);
+
+    fprintf(f, "config %s %.17g %s %d %d %d %d %d %d\n", act->name, a, gs_norm_names[norm],
+            residual, IN, WIDTH, DEPTH, OUT, BATCH);
+    for (size_t t = 0; t < net->n_tensors; t++) {
+        const gs_tensor_t *T = &net->tensors[t];
+        fprintf(f, "tensor %s %zu %zu", T->name, T->rows, T->cols);
+        for (size_t i = 0; i < T->rows * T->cols; i++)
+            fprintf(f, " %.17g", net->params[T->offset + i]);
+        fprintf(f, "\n");
+    }
+    fprintf(f, "x");
+    for (size_t i = 0; i < BATCH * IN; i++)
+        fprintf(f, " %.17g", x[i]);
+    fprintf(f, "\ny");
+    for (size_t i = 0; i < BATCH; i++)
+        fprintf(f, " %d", y[i]);
+    fprintf(f, "\nloss %.17g\n", loss);
+    for (size_t t = 0; t < net->n_tensors; t++) {
+        const gs_tensor_t *T = &net->tensors[t];
+        fprintf(f, "grad %s", T->name);
+        for (size_t i = 0; i < T->rows * T->cols; i++)
+            fprintf(f, " %.17g", net->grads[T->offset + i]);
+        fprintf(f, "\n");
+    }
+    fprintf(f, "grad_pre_norm");
+    for (size_t l = 0; l < DEPTH; l++)
+        fprintf(f, " %.17g", st[l].grad_pre_norm);
+    fprintf(f, "\n");
+    gs_net_free(net);
+}
+
+int main(void)
+{
+    uint64_t seed = 1;
+    for (size_t a = 0; a < gs_n_activations; a++)
+        for (int norm = 0; norm < 3; norm++)
+            for (int res = 0; res < 2; res++)
+                dump(stdout, &gs_activations[a], (gs_norm_kind_t)norm, res, seed++);
+    return 0;
+}
