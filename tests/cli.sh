@@ -1,0 +1,112 @@
+#!/bin/sh
+# The gradsweep command line: bad input exits 2 with a message naming the
+# key, what was wrong and the allowed values, and computes nothing; good
+# input prints the documented output shapes.
+gs="${top_builddir:-.}/src/gradsweep"
+n=0
+failed=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
+
+# expect_bad "description" "regex the message must match" args...
+expect_bad() {
+    desc=$1 pattern=$2
+    shift 2
+    out=$("$gs" "$@" 2>&1 >/dev/null)
+    st=$?
+    if [ "$st" -eq 2 ] && printf '%s\n' "$out" | grep -Eq -- "$pattern"; then
+        ok "$desc: exit 2, message names it"
+    else
+        notok "$desc: got exit $st and: $out"
+    fi
+}
+
+expect_bad "unknown key" "unknown key 'detph'.*known keys: model" probe detph=3
+expect_bad "unknown activation" "activation=swish: unknown activation; allowed: identity, sigmoid, tanh, relu, leaky_relu\(a\)" probe activation=swish
+expect_bad "unknown init" "init=glorot: unknown init; allowed: xavier" probe init=glorot
+expect_bad "unknown norm" "norm=group: unknown value; allowed: none, batch, layer" probe norm=group
+expect_bad "unknown optimizer" "optimizer=lbfgs: unknown optimizer; allowed: sgd, momentum, rmsprop, adam" train optimizer=lbfgs
+expect_bad "depth 0" "depth=0: out of range; allowed: an integer from 1 to 10000" probe depth=0
+expect_bad "depth not a number" "depth=ten: not an integer" probe depth=ten
+expect_bad "negative learning rate" "lr=-0.1: must be positive; allowed: a positive number" train lr=-0.1
+expect_bad "learning rate nan" "lr=nan: not a finite number" train lr=nan
+expect_bad "clip not positive" "clip=0: not a positive number; allowed: none, or a positive number" train clip=0
+expect_bad "parameter on a plain activation" "activation=tanh\(2\): this activation takes no parameter" probe 'activation=tanh(2)'
+expect_bad "width too big for memory" "width=10000000.*GiB.*memory; lower width" probe width=10000000 depth=100
+expect_bad "batch too big for memory" "batch=100000000: the model and its data need .* GiB, more than 80% of this machine's" probe batch=100000000
+expect_bad "batch larger than the digits training set" "batch=5000: larger than the 1438 training rows of dataset=digits" train dataset=digits batch=5000
+expect_bad "not key=value" "'depth' is not of the form key=value" probe depth
+expect_bad "unknown option" "unknown option '--fast'" probe --fast
+expect_bad "unknown command" "unknown command 'prob'" prob
+expect_bad "thresholds crossed" "exploding_above=0.001 must be larger than vanishing_below=0.01" probe vanishing_below=0.01 exploding_above=0.001
+expect_bad "input_dim with digits" "input_dim=5: dataset=digits has 64 inputs" probe dataset=digits input_dim=5
+
+# bad input computes nothing: no output on stdout
+if [ -z "$("$gs" train depth=0 2>/dev/null)" ]; then ok "bad input prints nothing on stdout"; else notok "bad input printed on stdout"; fi
+
+# --help and --version
+if "$gs" --help | grep -q "probe" && "$gs" probe --help | grep -q "leaky_relu(a)" \
+   && "$gs" train --help | grep -Eq "default: 1000"; then
+    ok "--help lists commands and keys with values and defaults"
+else
+    notok "--help"
+fi
+if "$gs" --version | grep -Eq '^gradsweep [0-9]+\.[0-9]+'; then ok "--version"; else notok "--version"; fi
+
+# probe --csv: exact header, one row per hidden layer, result line on stderr
+csv=$("$gs" probe depth=7 width=16 --csv 2>/tmp/gs_cli_err.$$)
+hdr=$(printf '%s\n' "$csv" | head -n 1)
+rows=$(printf '%s\n' "$csv" | tail -n +2 | wc -l)
+if [ "$hdr" = "layer,act_mean,act_std,saturated_frac,dead_frac,grad_pre_norm,grad_w_norm,w_norm" ] && [ "$rows" -eq 7 ]; then
+    ok "probe --csv: header and 7 rows"
+else
+    notok "probe --csv: header '$hdr', $rows rows"
+fi
+if grep -Eq '^result: diagnosis=(healthy|vanishing|exploding|diverged) grad_ratio=' /tmp/gs_cli_err.$$; then
+    ok "probe --csv: result line on stderr"
+else
+    notok "probe --csv: no result line on stderr"
+fi
+rm -f /tmp/gs_cli_err.$$
+
+# the deck's contrast: deep sigmoid vanishes, ReLU + He at the same depth does not
+if "$gs" probe depth=30 activation=sigmoid init=xavier | grep -q '^result: diagnosis=vanishing'; then
+    ok "depth 30 sigmoid/xavier: vanishing"
+else
+    notok "depth 30 sigmoid/xavier should vanish"
+fi
+if "$gs" probe depth=30 activation=relu init=he | grep -q '^result: diagnosis=healthy'; then
+    ok "depth 30 relu/he: healthy"
+else
+    notok "depth 30 relu/he should be healthy"
+fi
+if "$gs" probe depth=30 activation=tanh 'init=normal(1)' | grep -q '^result: diagnosis=exploding'; then
+    ok "depth 30 tanh with N(0,1) weights (chaotic phase): exploding"
+else
+    notok "depth 30 tanh normal(1) should explode"
+fi
+
+# train: result line shape, csv rows
+res=$("$gs" train dataset=digits depth=2 width=32 activation=relu init=he optimizer=adam lr=1e-3 steps=200 batch=32 2>/dev/null | tail -n 1)
+if printf '%s\n' "$res" | grep -Eq '^result: status=done diagnosis=healthy train_loss=[0-9.e+-]+ test_loss=[0-9.e+-]+ test_acc=0\.(9[0-9]|8[5-9])[0-9]* clip_fraction=0\.0000 diverged_step=none$'; then
+    ok "train: result line, small digits net learns (>= 0.85 after 200 steps)"
+else
+    notok "train result: $res"
+fi
+csv=$("$gs" train steps=50 log_every=10 clip=0.1 --csv 2>/dev/null)
+if [ "$(printf '%s\n' "$csv" | head -n 1)" = "step,loss,grad_norm,grad_norm_clipped,clipped" ] \
+   && [ "$(printf '%s\n' "$csv" | tail -n +2 | cut -d, -f1 | tr '\n' ' ')" = "1 10 20 30 40 50 " ]; then
+    ok "train --csv: header and rows at steps 1, 10, ..., 50"
+else
+    notok "train --csv: $csv"
+fi
+# divergence: the loss or gradient becomes non-finite; status diverged, not a crash
+res=$("$gs" train depth=10 activation=identity init=he gain=2 lr=1 steps=200 2>/dev/null | tail -n 1)
+if printf '%s\n' "$res" | grep -Eq '^result: status=diverged diagnosis=diverged train_loss=[^ ]+ test_loss=[^ ]+ test_acc=[0-9.]+ clip_fraction=[0-9.]+ diverged_step=[0-9]+$'; then
+    ok "a deep linear net with lr=1 diverges cleanly: $res"
+else
+    notok "lr=1 deep linear: $res"
+fi
+
+echo "1..$n"
+[ "$failed" -eq 0 ]

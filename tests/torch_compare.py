@@ -1,0 +1,122 @@
+"""Compare gradsweep's loss and gradients with PyTorch autograd.
+
+Reads the blocks tests/torch_dump writes (weights, a batch, loss, every
+gradient, ||dL/dh_l|| per hidden layer), rebuilds each network in PyTorch
+in float64 with identical weights, and prints TAP: per config the loss,
+every parameter gradient and every grad_pre_norm, each with relative error
+below 1e-10 (both sides compute in double; the differences are rounding).
+"""
+import sys
+
+import torch
+import torch.nn.functional as F
+
+TOL = 1e-10
+
+
+def act_fn(name, a):
+    return {
+        "identity": lambda x: x,
+        "sigmoid": torch.sigmoid,
+        "tanh": torch.tanh,
+        "relu": F.relu,
+        "leaky_relu": lambda x: F.leaky_relu(x, negative_slope=a),
+        "elu": lambda x: F.elu(x, alpha=a),
+        "selu": F.selu,
+        "gelu": F.gelu,
+        "silu": F.silu,
+        # threshold well above any input here: the exact log(1 + e^x)
+        "softplus": lambda x: F.softplus(x, beta=1.0, threshold=1000.0),
+    }[name]
+
+
+def parse(path):
+    blocks, cur = [], None
+    with open(path) as f:
+        for line in f:
+            w = line.split()
+            if not w:
+                continue
+            if w[0] == "config":
+                cur = {"act": w[1], "a": float(w[2]), "norm": w[3], "res": int(w[4]),
+                       "dims": list(map(int, w[5:10])), "tensors": {}, "grads": {}}
+                blocks.append(cur)
+            elif w[0] == "tensor":
+                r, c = int(w[2]), int(w[3])
+                t = torch.tensor(list(map(float, w[4:])), dtype=torch.float64)
+                cur["tensors"][w[1]] = t.reshape(r, c) if r > 1 else t
+            elif w[0] == "x":
+                cur["x"] = torch.tensor(list(map(float, w[1:])), dtype=torch.float64)
+            elif w[0] == "y":
+                cur["y"] = torch.tensor(list(map(int, w[1:])), dtype=torch.long)
+            elif w[0] == "loss":
+                cur["loss"] = float(w[1])
+            elif w[0] == "grad":
+                cur["grads"][w[1]] = torch.tensor(list(map(float, w[2:])), dtype=torch.float64)
+            elif w[0] == "grad_pre_norm":
+                cur["gpn"] = list(map(float, w[1:]))
+    return blocks
+
+
+def rel(a, b):
+    # Gradients here are 1e-3..1. A bias followed by batch norm has a zero
+    # gradient in exact arithmetic and ~1e-17 of rounding on both sides:
+    # the floor 1e-5 makes that an absolute check (error below 1e-15).
+    den = max(float(a.norm()), float(b.norm()), 1e-5)
+    return float((a - b).norm()) / den
+
+
+def main():
+    blocks = parse(sys.argv[1])
+    n = 0
+    failed = 0
+
+    def check(cond, msg):
+        nonlocal n, failed
+        n += 1
+        if not cond:
+            failed += 1
+        print(("ok" if cond else "not ok") + f" {n} - {msg}")
+
+    for b in blocks:
+        inp, width, depth, out, batch = b["dims"]
+        P = {k: v.clone().requires_grad_(True) for k, v in b["tensors"].items()}
+        f = act_fn(b["act"], b["a"])
+        x = b["x"].reshape(batch, inp)
+        hs = []
+        for l in range(1, depth + 1):
+            h = x @ P[f"W{l}"].T + P[f"b{l}"]
+            h.retain_grad()
+            hs.append(h)
+            if b["norm"] == "batch":
+                a = F.batch_norm(h, None, None, P[f"gamma{l}"], P[f"beta{l}"],
+                                 training=True, eps=1e-5)
+            elif b["norm"] == "layer":
+                a = F.layer_norm(h, (width,), P[f"gamma{l}"], P[f"beta{l}"], eps=1e-5)
+            else:
+                a = h
+            y = f(a)
+            x = x + y if (b["res"] and l > 1) else y
+        logits = x @ P["W_out"].T + P["b_out"]
+        loss = F.cross_entropy(logits, b["y"])
+        loss.backward()
+        name = f"{b['act']}({b['a']:g}) norm={b['norm']} residual={'yes' if b['res'] else 'no'}"
+        lt = torch.tensor([float(loss)], dtype=torch.float64)
+        check(rel(lt, torch.tensor([b["loss"]], dtype=torch.float64)) < TOL,
+              f"{name}: loss {b['loss']:.12g} vs torch {float(loss):.12g}")
+        worst, wname = 0.0, ""
+        for k, g in b["grads"].items():
+            e = rel(g, P[k].grad.reshape(-1))
+            if e > worst or not e == e:
+                worst, wname = e, k
+        check(worst < TOL, f"{name}: all {len(b['grads'])} gradient tensors "
+                           f"(worst {wname or '-'} relative error {worst:.1e})")
+        gpn = torch.tensor(b["gpn"], dtype=torch.float64)
+        tn = torch.tensor([float(h.grad.norm()) for h in hs], dtype=torch.float64)
+        check(rel(gpn, tn) < TOL, f"{name}: grad_pre_norm ||dL/dh_l|| per layer")
+    print(f"1..{n}")
+    return 1 if failed or n == 0 else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

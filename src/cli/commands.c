@@ -89,6 +89,16 @@ static void print_config(FILE *out, const gs_cell_t *c)
             (unsigned long long)gs_cell_seed(c));
 }
 
+/* %g, but "nan" for any NaN (glibc would print "-nan" for some) */
+static const char *num(char *buf, size_t len, const char *fmt, double v)
+{
+    if (isnan(v))
+        snprintf(buf, len, "nan");
+    else
+        snprintf(buf, len, fmt, v);
+    return buf;
+}
+
 static int report_failure(const char *cmd, const gs_result_t *r)
 {
     fprintf(stderr, "gradsweep %s: failed: %s\n", cmd, r->error);
@@ -142,8 +152,9 @@ int gs_cmd_probe(int argc, char **argv)
         printf("\n");
     }
     fflush(stdout);
-    fprintf(res, "result: diagnosis=%s grad_ratio=%.6e\n", gs_diag_names[r.diagnosis],
-            r.grad_ratio);
+    char b[32];
+    fprintf(res, "result: diagnosis=%s grad_ratio=%s\n", gs_diag_names[r.diagnosis],
+            num(b, sizeof b, "%.6e", r.grad_ratio));
     gs_result_free(&r);
     return 0;
 }
@@ -222,10 +233,12 @@ int gs_cmd_train(int argc, char **argv)
     char dstep[32] = "none";
     if (r.diverged_step)
         snprintf(dstep, sizeof dstep, "%ld", r.diverged_step);
+    char b1[32], b2[32];
     fprintf(o.csv ? stderr : stdout,
-            "result: status=%s diagnosis=%s train_loss=%.6g test_loss=%.6g test_acc=%.4f "
+            "result: status=%s diagnosis=%s train_loss=%s test_loss=%s test_acc=%.4f "
             "clip_fraction=%.4f diverged_step=%s\n",
-            gs_status_names[r.status], gs_diag_names[r.diagnosis], r.train_loss, r.test_loss,
+            gs_status_names[r.status], gs_diag_names[r.diagnosis],
+            num(b1, sizeof b1, "%.6g", r.train_loss), num(b2, sizeof b2, "%.6g", r.test_loss),
             r.test_acc, r.clip_fraction, dstep);
     gs_result_free(&r);
     return 0;

@@ -55,7 +55,7 @@ static double softplus_f(double x, double a)
 }
 static double softplus_df(double x, double a) { return sigm(x); }
 
-/* max|f'|: gelu' peaks at x = sqrt 2 (1.1289...), silu' at x = 2.3994
+/* max|f'|: gelu' peaks at x = sqrt 2 (1.12890...), silu' at x = 2.3994
  * (1.0998...), selu' approaches lambda*alpha as x -> 0- (1.7581...);
  * tests/test_activation checks each against a fine scan. */
 const gs_activation_t gs_activations[] = {
@@ -66,8 +66,8 @@ const gs_activation_t gs_activations[] = {
     {"leaky_relu", leaky_f, leaky_df, 1, 0.01, 1.0, 0},
     {"elu", elu_f, elu_df, 1, 1.0, 1.0, 0},
     {"selu", selu_f, selu_df, 0, 0.0, SELU_LAMBDA * SELU_ALPHA, 0},
-    {"gelu", gelu_f, gelu_df, 0, 0.0, 1.1289404011735257, 0},
-    {"silu", silu_f, silu_df, 0, 0.0, 1.0998393194983341, 0},
+    {"gelu", gelu_f, gelu_df, 0, 0.0, 1.128904145185155, 0},
+    {"silu", silu_f, silu_df, 0, 0.0, 1.099839320128867, 0},
     {"softplus", softplus_f, softplus_df, 0, 0.0, 1.0, 0},
 };
 const size_t gs_n_activations = sizeof gs_activations / sizeof gs_activations[0];
