@@ -85,7 +85,7 @@ gs_build() {
     if [ ! -f Makefile ]; then
         gs_say "configuring in $GS_BUILD"
         # shellcheck disable=SC2086
-        "$GS_TOP/configure" $GS_CONFIGURE_FLAGS >&2 || gs_die "configure failed (see $GS_BUILD/config.log)"
+        "$GS_TOP/configure" ${GS_CONFIGURE_FLAGS:-} >&2 || gs_die "configure failed (see $GS_BUILD/config.log)"
     fi
     gs_say "building"
     make -j"$GS_JOBS" >&2 || gs_die "build failed"
