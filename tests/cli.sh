@@ -67,6 +67,14 @@ if grep -Eq '^result: diagnosis=(healthy|vanishing|exploding|diverged) grad_rati
 else
     notok "probe --csv: no result line on stderr"
 fi
+# grad_ratio is grad_w_norm(layer 1) / grad_w_norm(layer depth) of the CSV
+want=$(printf '%s\n' "$csv" | awk -F, 'NR == 2 { a = $7 } END { printf "%.6e", a / $7 }')
+got=$(sed -n 's/.*grad_ratio=\([^ ]*\).*/\1/p' /tmp/gs_cli_err.$$)
+if [ -n "$got" ] && [ "$got" = "$want" ]; then
+    ok "probe: grad_ratio $got = grad_w_norm(1) / grad_w_norm(7)"
+else
+    notok "probe: grad_ratio '$got', CSV gives '$want'"
+fi
 rm -f /tmp/gs_cli_err.$$
 
 # the deck's contrast: deep sigmoid vanishes, ReLU + He at the same depth does not

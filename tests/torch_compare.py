@@ -55,6 +55,8 @@ def parse(path):
                 cur["grads"][w[1]] = torch.tensor(list(map(float, w[2:])), dtype=torch.float64)
             elif w[0] == "grad_pre_norm":
                 cur["gpn"] = list(map(float, w[1:]))
+            elif w[0] == "stats":
+                cur.setdefault("stats", []).append(list(map(float, w[2:])))
     return blocks
 
 
@@ -83,7 +85,7 @@ def main():
         P = {k: v.clone().requires_grad_(True) for k, v in b["tensors"].items()}
         f = act_fn(b["act"], b["a"])
         x = b["x"].reshape(batch, inp)
-        hs = []
+        hs, acts, outs = [], [], []
         for l in range(1, depth + 1):
             h = x @ P[f"W{l}"].T + P[f"b{l}"]
             h.retain_grad()
@@ -95,8 +97,11 @@ def main():
                 a = F.layer_norm(h, (width,), P[f"gamma{l}"], P[f"beta{l}"], eps=1e-5)
             else:
                 a = h
+            a.retain_grad()
+            acts.append(a)
             y = f(a)
             x = x + y if (b["res"] and l > 1) else y
+            outs.append(x)
         logits = x @ P["W_out"].T + P["b_out"]
         loss = F.cross_entropy(logits, b["y"])
         loss.backward()
@@ -114,6 +119,26 @@ def main():
         gpn = torch.tensor(b["gpn"], dtype=torch.float64)
         tn = torch.tensor([float(h.grad.norm()) for h in hs], dtype=torch.float64)
         check(rel(gpn, tn) < TOL, f"{name}: grad_pre_norm ||dL/dh_l|| per layer")
+        # the other per-layer measurements, computed independently here;
+        # phi' by autograd of phi at the activation's input
+        amax = {"sigmoid": 0.25, "selu": 1.0507009873554805 * 1.6732632423543772,
+                "gelu": 1.128904145185155, "silu": 1.099839320128867}.get(b["act"], 1.0)
+        if b["act"] in ("leaky_relu", "elu"):
+            amax = max(1.0, b["a"])
+        worst = 0.0
+        for l in range(depth):
+            av = acts[l].detach().clone().requires_grad_(True)
+            f(av).sum().backward()
+            d = av.grad.abs()
+            o = outs[l].detach()
+            want = [float(o.mean()), float(o.std(unbiased=False)),
+                    float((d < 0.05 * amax).double().mean()), float((d == 0).double().mean()),
+                    float(P[f"W{l + 1}"].grad.norm()), float(P[f"W{l + 1}"].detach().norm())]
+            got = b["stats"][l]
+            for g, w_ in zip(got, want):
+                worst = max(worst, abs(g - w_) / max(abs(w_), 1e-12))
+        check(worst < TOL, f"{name}: act_mean, act_std, saturated_frac, dead_frac, "
+                           f"grad_w_norm, w_norm per layer (worst relative error {worst:.1e})")
     print(f"1..{n}")
     return 1 if failed or n == 0 else 0
 

@@ -6,7 +6,8 @@
  *   x <values...> / y <labels...>
  *   loss <value>
  *   grad <name> <values...>
- *   grad_pre_norm <one per hidden layer> */
+ *   grad_pre_norm <one per hidden layer>
+ *   stats <layer> act_mean act_std saturated_frac dead_frac grad_w_norm w_norm */
 #include <config.h>
 
 #include <stdio.h>
@@ -69,6 +70,10 @@ static void dump(FILE *f, const gs_activation_t *act, gs_norm_kind_t norm, int r
     for (size_t l = 0; l < DEPTH; l++)
         fprintf(f, " %.17g", st[l].grad_pre_norm);
     fprintf(f, "\n");
+    for (size_t l = 0; l < DEPTH; l++)
+        fprintf(f, "stats %zu %.17g %.17g %.17g %.17g %.17g %.17g\n", l + 1, st[l].act_mean,
+                st[l].act_std, st[l].saturated_frac, st[l].dead_frac, st[l].grad_w_norm,
+                st[l].w_norm);
     gs_net_free(net);
 }
 
