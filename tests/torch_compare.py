@@ -37,7 +37,15 @@ def parse(path):
             w = line.split()
             if not w:
                 continue
-            if w[0] == "config":
+            if w[0] == "recurrent":
+                cur = {"cell": w[1], "act": w[2], "dims": list(map(int, w[3:9])),
+                       "tensors": {}, "grads": {}}
+                blocks.append(cur)
+            elif w[0] == "time":
+                cur["time"] = list(map(float, w[1:]))
+            elif w[0] == "time_grad":
+                cur["time_grad"] = list(map(float, w[1:]))
+            elif w[0] == "config":
                 cur = {"act": w[1], "a": float(w[2]), "norm": w[3], "res": int(w[4]),
                        "dims": list(map(int, w[5:10])), "tensors": {}, "grads": {}}
                 blocks.append(cur)
@@ -68,6 +76,80 @@ def rel(a, b):
     return float((a - b).norm()) / den
 
 
+def check_recurrent(b, check):
+    """PyTorch's own cells with gradsweep's weights (Wx, Wh, bx, bh are
+    weight_ih, weight_hh, bias_ih, bias_hh): nn.RNN / nn.LSTM / nn.GRU for
+    the lower layers, the matching nn.*Cell unrolled for the top layer so
+    that each h_t's total gradient dL/dh_t can be read."""
+    D, H, depth, T, out, batch = b["dims"]
+    cell = b["cell"]
+    t = b["tensors"]
+
+    def load(m, l, suffix):
+        with torch.no_grad():
+            getattr(m, "weight_ih" + suffix).copy_(t[f"Wx{l + 1}"])
+            getattr(m, "weight_hh" + suffix).copy_(t[f"Wh{l + 1}"])
+            getattr(m, "bias_ih" + suffix).copy_(t[f"bx{l + 1}"])
+            getattr(m, "bias_hh" + suffix).copy_(t[f"bh{l + 1}"])
+        return m
+
+    params = {}
+    x = b["x"].reshape(batch, T, D)
+    inp = x
+    for l in range(depth - 1):
+        d_in = D if l == 0 else H
+        m = {"rnn": lambda: torch.nn.RNN(d_in, H, 1, nonlinearity=b["act"], batch_first=True),
+             "lstm": lambda: torch.nn.LSTM(d_in, H, 1, batch_first=True),
+             "gru": lambda: torch.nn.GRU(d_in, H, 1, batch_first=True)}[cell]().double()
+        load(m, l, "_l0")
+        params[l] = m
+        inp, _ = m(inp)
+    l = depth - 1
+    d_in = D if l == 0 else H
+    c = {"rnn": lambda: torch.nn.RNNCell(d_in, H, nonlinearity=b["act"]),
+         "lstm": lambda: torch.nn.LSTMCell(d_in, H),
+         "gru": lambda: torch.nn.GRUCell(d_in, H)}[cell]().double()
+    load(c, l, "")
+    params[l] = c
+    h = torch.zeros(batch, H, dtype=torch.float64)
+    cs = torch.zeros(batch, H, dtype=torch.float64)
+    hs = []
+    for s in range(T):
+        if cell == "lstm":
+            h, cs = c(inp[:, s, :], (h, cs))
+        else:
+            h = c(inp[:, s, :], h)
+        h.retain_grad()
+        hs.append(h)
+    W = t["W_out"].clone().requires_grad_(True)
+    bo = t["b_out"].clone().requires_grad_(True)
+    loss = F.cross_entropy(h @ W.T + bo, b["y"])
+    loss.backward()
+    name = f"{cell}({b['act']}) depth={depth} T={T}"
+    check(abs(float(loss) - b["loss"]) < TOL * abs(b["loss"]),
+          f"{name}: loss {b['loss']:.12g} vs torch {float(loss):.12g}")
+    got = {"W_out": W.grad, "b_out": bo.grad}
+    for l, m in params.items():
+        suffix = "" if l == depth - 1 else "_l0"
+        got[f"Wx{l + 1}"] = getattr(m, "weight_ih" + suffix).grad
+        got[f"Wh{l + 1}"] = getattr(m, "weight_hh" + suffix).grad
+        got[f"bx{l + 1}"] = getattr(m, "bias_ih" + suffix).grad
+        got[f"bh{l + 1}"] = getattr(m, "bias_hh" + suffix).grad
+    worst, wname = 0.0, ""
+    for k, g in b["grads"].items():
+        e = rel(g, got[k].reshape(-1))
+        if e > worst or not e == e:
+            worst, wname = e, k
+    check(worst < TOL, f"{name}: all {len(b['grads'])} gradient tensors through time "
+                       f"(worst {wname or '-'} relative error {worst:.1e})")
+    tg = torch.tensor([float(hh.grad.norm()) for hh in hs], dtype=torch.float64)
+    check(rel(torch.tensor(b["time_grad"], dtype=torch.float64), tg) < TOL,
+          f"{name}: grad_hidden_norm ||dL/dh_t|| (top layer, all paths) for every t")
+    hn = torch.tensor([float(hh.detach().norm(dim=1).mean()) for hh in hs], dtype=torch.float64)
+    check(rel(torch.tensor(b["time"], dtype=torch.float64), hn) < TOL,
+          f"{name}: hidden_norm mean ||h_t|| for every t")
+
+
 def main():
     blocks = parse(sys.argv[1])
     n = 0
@@ -81,6 +163,9 @@ def main():
         print(("ok" if cond else "not ok") + f" {n} - {msg}")
 
     for b in blocks:
+        if "cell" in b:
+            check_recurrent(b, check)
+            continue
         inp, width, depth, out, batch = b["dims"]
         P = {k: v.clone().requires_grad_(True) for k, v in b["tensors"].items()}
         f = act_fn(b["act"], b["a"])

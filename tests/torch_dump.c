@@ -7,7 +7,11 @@
  *   loss <value>
  *   grad <name> <values...>
  *   grad_pre_norm <one per hidden layer>
- *   stats <layer> act_mean act_std saturated_frac dead_frac grad_w_norm w_norm */
+ *   stats <layer> act_mean act_std saturated_frac dead_frac grad_w_norm w_norm
+ * and recurrent blocks:
+ *   recurrent <cell> <activation> <in per step> <width> <depth> <seq_len> <out> <batch>
+ *   tensor ... / x ... / y ... / loss ... / grad ... as above
+ *   time <hidden_norm...> / time_grad <grad_hidden_norm...>   (t = 1..T) */
 #include <config.h>
 
 #include <stdio.h>
@@ -15,6 +19,7 @@
 
 #include "nn/loss.h"
 #include "nn/mlp.h"
+#include "nn/rnn.h"
 
 static void dump(FILE *f, const gs_activation_t *act, gs_norm_kind_t norm, int residual,
                  uint64_t seed)
@@ -77,6 +82,63 @@ static void dump(FILE *f, const gs_activation_t *act, gs_norm_kind_t norm, int r
     gs_net_free(net);
 }
 
+static void dump_tensors(FILE *f, const gs_net_t *net, const double *vals, const char *tag)
+{
+    for (size_t t = 0; t < net->n_tensors; t++) {
+        const gs_tensor_t *T = &net->tensors[t];
+        if (tag[0] == 't')
+            fprintf(f, "tensor %s %zu %zu", T->name, T->rows, T->cols);
+        else
+            fprintf(f, "grad %s", T->name);
+        for (size_t i = 0; i < T->rows * T->cols; i++)
+            fprintf(f, " %.17g", vals[T->offset + i]);
+        fprintf(f, "\n");
+    }
+}
+
+static void dump_recurrent(FILE *f, gs_cell_kind_t cell, const char *act, uint64_t seed)
+{
+    enum { D = 3, H = 5, DEPTH = 2, T = 6, OUT = 4, BATCH = 3 };
+    static const char *const names[] = {"rnn", "lstm", "gru"};
+    gs_rnn_spec_t spec = {cell, D, H, DEPTH, T, OUT, BATCH, gs_activation_find(act), 0.0, 1.0};
+    gs_net_t *net = gs_rnn_create(&spec);
+    gs_rng_t rng;
+    gs_rng_seed(&rng, seed, 0);
+    gs_init_spec_t is = {gs_init_find("orthogonal"), 0, 1.1, 0.1};
+    gs_rnn_init(net, &is, &rng);
+    double x[BATCH * T * D];
+    int y[BATCH];
+    for (size_t i = 0; i < BATCH * T * D; i++)
+        x[i] = gs_rng_normal(&rng);
+    for (size_t i = 0; i < BATCH; i++)
+        y[i] = (int)gs_rng_below(&rng, OUT);
+    net->ops->forward(net, x, BATCH, 1);
+    double loss = gs_softmax_ce_forward(net->dout, net->out, y, BATCH, OUT, NULL);
+    gs_softmax_ce_backward(net->dout, net->dout, y, BATCH, OUT, 1.0 / BATCH);
+    gs_net_zero_grad(net);
+    net->ops->backward(net, BATCH);
+    gs_time_stats_t ts[T];
+    gs_rnn_time_stats(net, BATCH, ts);
+    fprintf(f, "recurrent %s %s %d %d %d %d %d %d\n", names[cell], act, D, H, DEPTH, T, OUT, BATCH);
+    dump_tensors(f, net, net->params, "tensor");
+    fprintf(f, "x");
+    for (size_t i = 0; i < BATCH * T * D; i++)
+        fprintf(f, " %.17g", x[i]);
+    fprintf(f, "\ny");
+    for (size_t i = 0; i < BATCH; i++)
+        fprintf(f, " %d", y[i]);
+    fprintf(f, "\nloss %.17g\n", loss);
+    dump_tensors(f, net, net->grads, "grad");
+    fprintf(f, "time");
+    for (size_t t = 0; t < T; t++)
+        fprintf(f, " %.17g", ts[t].hidden_norm);
+    fprintf(f, "\ntime_grad");
+    for (size_t t = 0; t < T; t++)
+        fprintf(f, " %.17g", ts[t].grad_hidden_norm);
+    fprintf(f, "\n");
+    gs_net_free(net);
+}
+
 int main(void)
 {
     uint64_t seed = 1;
@@ -84,5 +146,9 @@ int main(void)
         for (int norm = 0; norm < 3; norm++)
             for (int res = 0; res < 2; res++)
                 dump(stdout, &gs_activations[a], (gs_norm_kind_t)norm, res, seed++);
+    dump_recurrent(stdout, GS_CELL_RNN, "tanh", seed++);
+    dump_recurrent(stdout, GS_CELL_RNN, "relu", seed++);
+    dump_recurrent(stdout, GS_CELL_LSTM, "tanh", seed++);
+    dump_recurrent(stdout, GS_CELL_GRU, "tanh", seed++);
     return 0;
 }

@@ -105,16 +105,59 @@ static int report_failure(const char *cmd, const gs_result_t *r)
     return 1;
 }
 
+/* Per hidden (or stacked recurrent) layer, as a table. */
+static void print_layer_table(const gs_result_t *r, const char *label)
+{
+    printf("%5s %11s %11s %10s %8s %14s %12s %10s\n", label, "act_mean", "act_std",
+           "saturated", "dead", "grad_pre_norm", "grad_w_norm", "w_norm");
+    for (size_t l = 0; l + 1 < r->n_layers; l++) {
+        const gs_layer_stats_t *s = &r->layers[l];
+        printf("%5zu %11.4g %11.4g %10.4f %8.4f %14.4e %12.4e %10.4g\n", l + 1, s->act_mean,
+               s->act_std, s->saturated_frac, s->dead_frac, s->grad_pre_norm, s->grad_w_norm,
+               s->w_norm);
+    }
+}
+
+static void print_time_table(const gs_result_t *r)
+{
+    printf("\n%6s %14s %18s\n", "t", "hidden_norm", "grad_hidden_norm");
+    for (size_t t = 0; t < r->n_time; t++)
+        printf("%6zu %14.6g %18.6e\n", t + 1, r->time[t].hidden_norm,
+               r->time[t].grad_hidden_norm);
+}
+
+/* Full precision: the CSV is for programs. */
+static void print_probe_csv(const gs_result_t *r)
+{
+    if (r->n_time) {
+        printf("t,hidden_norm,grad_hidden_norm\n");
+        for (size_t t = 0; t < r->n_time; t++)
+            printf("%zu,%.17g,%.17g\n", t + 1, r->time[t].hidden_norm,
+                   r->time[t].grad_hidden_norm);
+        return;
+    }
+    printf("layer,act_mean,act_std,saturated_frac,dead_frac,grad_pre_norm,grad_w_norm,w_norm\n");
+    for (size_t l = 0; l + 1 < r->n_layers; l++) {
+        const gs_layer_stats_t *s = &r->layers[l];
+        printf("%zu,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g\n", l + 1, s->act_mean, s->act_std,
+               s->saturated_frac, s->dead_frac, s->grad_pre_norm, s->grad_w_norm, s->w_norm);
+    }
+}
+
 static const char probe_what[] =
     "Builds the configured model, runs one batch forward and backward at initialization\n"
     "and prints, for each hidden layer l = 1..depth: act_mean and act_std of its output x_l,\n"
     "saturated_frac (|phi'| < 5% of its maximum), dead_frac (phi' = 0), grad_pre_norm\n"
-    "||dL/dh_l||, grad_w_norm ||dL/dW_l|| and w_norm ||W_l||.";
+    "||dL/dh_l||, grad_w_norm ||dL/dW_l|| and w_norm ||W_l||. Recurrent models (rnn, lstm,\n"
+    "gru) add, for every time step t of the top layer, hidden_norm (||h_t||, mean over the\n"
+    "batch) and grad_hidden_norm (||dL/dh_t||, the loss taken at the last step).";
 static const char probe_output[] =
     "The last line is 'result: diagnosis=<healthy|vanishing|exploding|diverged>\n"
-    "grad_ratio=<grad_w_norm(1)/grad_w_norm(depth)>'. With --csv, stdout is a CSV with the\n"
-    "header layer,act_mean,act_std,saturated_frac,dead_frac,grad_pre_norm,grad_w_norm,w_norm\n"
-    "and the result line goes to stderr.";
+    "grad_ratio=<...>', grad_ratio = grad_w_norm(1)/grad_w_norm(depth) for an mlp and\n"
+    "grad_hidden_norm(t=1)/grad_hidden_norm(t=seq_len) for a recurrent model. With --csv,\n"
+    "stdout is a CSV with the header\n"
+    "layer,act_mean,act_std,saturated_frac,dead_frac,grad_pre_norm,grad_w_norm,w_norm\n"
+    "(mlp) or t,hidden_norm,grad_hidden_norm (recurrent), and the result line goes to stderr.";
 
 int gs_cmd_probe(int argc, char **argv)
 {
@@ -130,25 +173,14 @@ int gs_cmd_probe(int argc, char **argv)
     }
     FILE *res = stdout;
     if (o.csv) {
-        printf("layer,act_mean,act_std,saturated_frac,dead_frac,grad_pre_norm,grad_w_norm,w_norm\n");
-        for (size_t l = 0; l + 1 < r.n_layers; l++) {
-            const gs_layer_stats_t *s = &r.layers[l];
-            printf("%zu,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g\n", l + 1, s->act_mean,
-                   s->act_std, s->saturated_frac, s->dead_frac, s->grad_pre_norm,
-                   s->grad_w_norm, s->w_norm);
-        }
+        print_probe_csv(&r);
         res = stderr;
     } else {
         print_config(stdout, &o.cell);
         printf("loss at init: %.6g\n\n", r.init_loss);
-        printf("%5s %11s %11s %10s %8s %14s %12s %10s\n", "layer", "act_mean", "act_std",
-               "saturated", "dead", "grad_pre_norm", "grad_w_norm", "w_norm");
-        for (size_t l = 0; l + 1 < r.n_layers; l++) {
-            const gs_layer_stats_t *s = &r.layers[l];
-            printf("%5zu %11.4g %11.4g %10.4f %8.4f %14.4e %12.4e %10.4g\n", l + 1, s->act_mean,
-                   s->act_std, s->saturated_frac, s->dead_frac, s->grad_pre_norm,
-                   s->grad_w_norm, s->w_norm);
-        }
+        print_layer_table(&r, "layer");
+        if (r.n_time)
+            print_time_table(&r);
         printf("\n");
     }
     fflush(stdout);
@@ -199,11 +231,14 @@ static void on_log(void *ctx, const gs_train_row_t *row, long steps)
 }
 
 static const char train_what[] =
-    "Trains the configured model for `steps` steps on its data set (softmax cross-entropy,\n"
-    "80/20 train/test split), clipping gradients when clip is set. Progress goes to stderr.";
+    "Trains the configured model for `steps` steps on its data set (softmax cross-entropy;\n"
+    "MSE for dataset=adding; 80/20 train/test split), clipping gradients when clip is set.\n"
+    "Progress goes to stderr.";
 static const char train_output[] =
     "The last line is 'result: status=<done|diverged> diagnosis=<...> train_loss=<...>\n"
-    "test_loss=<...> test_acc=<...> clip_fraction=<...> diverged_step=<step|none>'.\n"
+    "test_loss=<...> test_acc=<...> clip_fraction=<...> diverged_step=<step|none>'; test_acc\n"
+    "is nan for dataset=adding, whose line ends with baseline_loss=<test MSE of always\n"
+    "answering 1, about 1/6>.\n"
     "With --csv, stdout is a CSV with the header step,loss,grad_norm,grad_norm_clipped,clipped\n"
     "(one row every log_every steps, plus the first and last step) and the result line goes\n"
     "to stderr.";
@@ -233,13 +268,16 @@ int gs_cmd_train(int argc, char **argv)
     char dstep[32] = "none";
     if (r.diverged_step)
         snprintf(dstep, sizeof dstep, "%ld", r.diverged_step);
-    char b1[32], b2[32];
+    char b1[32], b2[32], b3[32];
     fprintf(o.csv ? stderr : stdout,
-            "result: status=%s diagnosis=%s train_loss=%s test_loss=%s test_acc=%.4f "
-            "clip_fraction=%.4f diverged_step=%s\n",
+            "result: status=%s diagnosis=%s train_loss=%s test_loss=%s test_acc=%s "
+            "clip_fraction=%.4f diverged_step=%s",
             gs_status_names[r.status], gs_diag_names[r.diagnosis],
             num(b1, sizeof b1, "%.6g", r.train_loss), num(b2, sizeof b2, "%.6g", r.test_loss),
-            r.test_acc, r.clip_fraction, dstep);
+            num(b3, sizeof b3, "%.4f", r.test_acc), r.clip_fraction, dstep);
+    if (!isnan(r.baseline_loss))
+        fprintf(o.csv ? stderr : stdout, " baseline_loss=%.4f", r.baseline_loss);
+    fprintf(o.csv ? stderr : stdout, "\n");
     gs_result_free(&r);
     return 0;
 }

@@ -20,28 +20,54 @@ const char *const gs_diag_names[] = {"healthy", "vanishing", "exploding", "diver
 #define N_CLASSES 10
 #define TRAIN_FRAC 0.8
 #define GAUSSIAN_MIN_ROWS 2000
+#define ADDING_MAX_ROWS 20000
 
 /* Random-stream numbers of one cell's seed. */
 enum { STREAM_WEIGHTS = 1, STREAM_BATCHES = 2 };
 
+/* Inputs per row for an MLP; per time step for a recurrent model. */
 static size_t input_dim(const gs_cell_t *c)
 {
     if (c->dataset == GS_DATA_DIGITS)
-        return GS_DIGITS_DIM;
+        return gs_cell_is_recurrent(c) ? GS_DIGITS_DIM / 8 : GS_DIGITS_DIM;
+    if (c->dataset == GS_DATA_ADDING)
+        return 2;
     return (size_t)(c->input_dim ? c->input_dim : c->width);
 }
 
-static size_t gaussian_rows(const gs_cell_t *c)
+static size_t steps_per_row(const gs_cell_t *c)
 {
-    /* enough that the training part holds at least one batch */
+    return gs_cell_is_recurrent(c) ? (size_t)c->seq_len : 1;
+}
+
+/* Rows of the synthetic data sets: enough that the training part holds a
+ * batch; the adding problem gets up to 20,000 sequences (fewer for long
+ * ones: at most 4 million inputs). */
+static size_t synthetic_rows(const gs_cell_t *c)
+{
     size_t need = (size_t)ceil((double)c->batch / TRAIN_FRAC) + 1;
-    return need > GAUSSIAN_MIN_ROWS ? need : GAUSSIAN_MIN_ROWS;
+    size_t base = GAUSSIAN_MIN_ROWS;
+    if (c->dataset == GS_DATA_ADDING) {
+        size_t cap = 4000000 / (2 * (size_t)c->seq_len);
+        base = cap < ADDING_MAX_ROWS ? (cap > GAUSSIAN_MIN_ROWS ? cap : GAUSSIAN_MIN_ROWS)
+                                     : ADDING_MAX_ROWS;
+    }
+    return need > base ? need : base;
+}
+
+static size_t total_rows(const gs_cell_t *c)
+{
+    return c->dataset == GS_DATA_DIGITS ? GS_DIGITS_ROWS : synthetic_rows(c);
 }
 
 static size_t train_rows(const gs_cell_t *c)
 {
-    size_t n = c->dataset == GS_DATA_DIGITS ? GS_DIGITS_ROWS : gaussian_rows(c);
-    return (size_t)llround(TRAIN_FRAC * (double)n);
+    return (size_t)llround(TRAIN_FRAC * (double)total_rows(c));
+}
+
+static int regression(const gs_cell_t *c)
+{
+    return c->dataset == GS_DATA_ADDING;
 }
 
 static gs_mlp_spec_t mlp_spec(const gs_cell_t *c)
@@ -50,7 +76,7 @@ static gs_mlp_spec_t mlp_spec(const gs_cell_t *c)
         .in_dim = input_dim(c),
         .width = (size_t)c->width,
         .depth = (size_t)c->depth,
-        .n_out = N_CLASSES,
+        .n_out = regression(c) ? 1 : N_CLASSES,
         .capacity = (size_t)c->batch,
         .act = c->act,
         .act_param = c->act_param,
@@ -58,6 +84,51 @@ static gs_mlp_spec_t mlp_spec(const gs_cell_t *c)
         .residual = c->residual,
     };
     return s;
+}
+
+static gs_rnn_spec_t rnn_spec(const gs_cell_t *c)
+{
+    gs_rnn_spec_t s = {
+        .cell = c->model == GS_MODEL_LSTM ? GS_CELL_LSTM
+                : c->model == GS_MODEL_GRU ? GS_CELL_GRU : GS_CELL_RNN,
+        .in_dim = input_dim(c),
+        .width = (size_t)c->width,
+        .depth = (size_t)c->depth,
+        .seq_len = (size_t)c->seq_len,
+        .n_out = regression(c) ? 1 : N_CLASSES,
+        .capacity = (size_t)c->batch,
+        .act = c->act,
+        .act_param = c->act_param,
+        .forget_bias = c->forget_bias,
+    };
+    return s;
+}
+
+/* Bytes of the model's arenas, SIZE_MAX when they overflow. */
+static size_t model_bytes(const gs_cell_t *c)
+{
+    if (gs_cell_is_recurrent(c)) {
+        gs_rnn_spec_t s = rnn_spec(c);
+        return gs_rnn_bytes(&s);
+    }
+    gs_mlp_spec_t s = mlp_spec(c);
+    return gs_mlp_bytes(&s);
+}
+
+static gs_net_t *build_net(const gs_cell_t *c, gs_rng_t *rng)
+{
+    gs_init_spec_t is = {c->init, c->init_param, c->gain, c->bias_std};
+    gs_net_t *net;
+    if (gs_cell_is_recurrent(c)) {
+        gs_rnn_spec_t s = rnn_spec(c);
+        if ((net = gs_rnn_create(&s)))
+            gs_rnn_init(net, &is, rng);
+    } else {
+        gs_mlp_spec_t s = mlp_spec(c);
+        if ((net = gs_mlp_create(&s)))
+            gs_mlp_init(net, &is, rng);
+    }
+    return net;
 }
 
 static double gib(double bytes) { return bytes / (1024.0 * 1024.0 * 1024.0); }
@@ -77,15 +148,12 @@ int gs_experiment_check(const gs_cell_t *c, char *err, size_t errlen)
                  c->batch);
         return -1;
     }
-    gs_mlp_spec_t s = mlp_spec(c);
-    size_t model = gs_mlp_bytes(&s);
-    const gs_optimizer_t *o = c->opt;
+    size_t model = model_bytes(c);
     double need = model == SIZE_MAX ? INFINITY : (double)model;
-    /* optimizer state and the data set */
-    size_t np_est = s.width * (s.in_dim + s.width * (s.depth - 1) + s.n_out);
-    need += (double)o->n_state * 8.0 * (double)np_est;
-    double rows = c->dataset == GS_DATA_DIGITS ? GS_DIGITS_ROWS : (double)gaussian_rows(c);
-    need += 2.0 * 8.0 * rows * (double)s.in_dim;
+    /* optimizer state (bounded by the arenas, which hold the parameters
+     * twice) and the data set, held twice while it is split */
+    need += (double)c->opt->n_state * 0.5 * need;
+    need += 2.0 * 8.0 * (double)total_rows(c) * (double)(input_dim(c) * steps_per_row(c));
     long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGE_SIZE);
     double have = pages > 0 && psize > 0 ? (double)pages * (double)psize : 16.0 * (1ull << 30);
     if (!(need <= 0.8 * have)) {
@@ -113,8 +181,10 @@ void gs_result_free(gs_result_t *r)
     if (!r)
         return;
     free(r->layers);
+    free(r->time);
     free(r->log);
     r->layers = NULL;
+    r->time = NULL;
     r->log = NULL;
 }
 
@@ -137,7 +207,13 @@ static int load_data(const gs_cell_t *c, gs_dataset_t *train, gs_dataset_t *test
         gs_digits_path(path, sizeof path);
         if (gs_digits_load(path, &all, err, errlen) != 0)
             return -1;
-    } else if (gs_gaussian_make(&all, gaussian_rows(c), input_dim(c), N_CLASSES, c->seed) != 0) {
+    } else if (c->dataset == GS_DATA_ADDING) {
+        if (gs_adding_make(&all, synthetic_rows(c), (size_t)c->seq_len, c->seed) != 0) {
+            snprintf(err, errlen, "out of memory making dataset=adding");
+            return -1;
+        }
+    } else if (gs_gaussian_make(&all, synthetic_rows(c), input_dim(c) * steps_per_row(c),
+                                N_CLASSES, c->seed) != 0) {
         snprintf(err, errlen, "out of memory making dataset=gaussian");
         return -1;
     }
@@ -152,25 +228,74 @@ static int load_data(const gs_cell_t *c, gs_dataset_t *train, gs_dataset_t *test
     return 0;
 }
 
-/* Mean cross-entropy and accuracy of ds in evaluation mode, in chunks of
- * the model's capacity. x and y are scratch of capacity rows. */
-static void evaluate(gs_net_t *net, const gs_dataset_t *ds, double *x, int *y,
+/* The batch's loss; with grad, dL/dout (mean over the batch) goes into
+ * net->dout. Classification: softmax cross-entropy (net->dout holds the
+ * probabilities first); regression: MSE. */
+static double batch_loss(gs_net_t *net, size_t n, const int *y, const double *t, int grad,
+                         size_t *correct)
+{
+    if (t) {
+        double l = gs_mse_forward(net->out, t, n * net->n_out);
+        if (grad)
+            gs_mse_backward(net->dout, net->out, t, n * net->n_out, 1.0 / (double)(n * net->n_out));
+        return l;
+    }
+    double l = gs_softmax_ce_forward(net->dout, net->out, y, n, net->n_out, correct);
+    if (grad)
+        gs_softmax_ce_backward(net->dout, net->dout, y, n, net->n_out, 1.0 / (double)n);
+    return l;
+}
+
+/* Mean loss and accuracy (NaN for regression) of ds in evaluation mode, in
+ * chunks of the model's capacity; x, y, t, idx are scratch of that many
+ * rows. */
+static void evaluate(gs_net_t *net, const gs_dataset_t *ds, double *x, int *y, double *t,
                      size_t *idx, double *loss, double *acc)
 {
     double total = 0.0;
     size_t hits = 0;
+    double *tt = ds->n_targets ? t : NULL;
     for (size_t start = 0; start < ds->n; start += net->capacity) {
         size_t n = ds->n - start < net->capacity ? ds->n - start : net->capacity;
         for (size_t i = 0; i < n; i++)
             idx[i] = start + i;
-        gs_dataset_gather(ds, idx, n, x, y, NULL);
+        gs_dataset_gather(ds, idx, n, x, y, tt);
         net->ops->forward(net, x, n, 0);
-        size_t correct;
-        total += (double)n * gs_softmax_ce_forward(net->dout, net->out, y, n, net->n_out, &correct);
+        size_t correct = 0;
+        total += (double)n * batch_loss(net, n, y, tt, 0, &correct);
         hits += correct;
     }
     *loss = total / (double)ds->n;
-    *acc = (double)hits / (double)ds->n;
+    *acc = tt ? NAN : (double)hits / (double)ds->n;
+}
+
+/* Test MSE of always answering 1 (the adding problem's baseline). */
+static double constant_baseline(const gs_dataset_t *ds)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < ds->n; i++)
+        s += (ds->t[i] - 1.0) * (ds->t[i] - 1.0);
+    return s / (double)ds->n;
+}
+
+/* Measurements at initialization from the first step's forward/backward. */
+static void measure_init(const gs_cell_t *c, gs_net_t *net, size_t n, gs_result_t *r)
+{
+    if (gs_cell_is_recurrent(c)) {
+        gs_rnn_layer_stats(net, n, r->layers);
+        gs_rnn_time_stats(net, n, r->time);
+        double first = r->time[0].grad_hidden_norm, last = r->time[r->n_time - 1].grad_hidden_norm;
+        r->grad_ratio = last == 0.0 && first == 0.0 ? 0.0 : first / last;
+        return;
+    }
+    gs_mlp_layer_stats(net, n, r->layers);
+    size_t depth = (size_t)c->depth;
+    double first = r->layers[0].grad_w_norm, last = r->layers[depth - 1].grad_w_norm;
+    /* 0/0: no gradient reaches even the last hidden layer; count it as
+     * vanished rather than as NaN */
+    r->grad_ratio = last == 0.0 && first == 0.0 ? 0.0 : first / last;
+    if (depth == 1)
+        r->grad_ratio = isfinite(first) ? 1.0 : first;
 }
 
 int gs_experiment_run(const gs_cell_t *c, gs_result_t *r, const gs_progress_t *progress)
@@ -184,31 +309,31 @@ int gs_experiment_run(const gs_cell_t *c, gs_result_t *r, const gs_progress_t *p
     if (load_data(c, &train, &test, err, sizeof err) != 0)
         return fail(r, err);
 
-    gs_mlp_spec_t spec = mlp_spec(c);
-    gs_net_t *net = gs_mlp_create(&spec);
-    size_t B = spec.capacity;
-    long n_log_max = c->task == GS_TASK_TRAIN ? c->steps / c->log_every + 3 : 0;
-    double *x = malloc(B * spec.in_dim * sizeof *x);
-    int *y = malloc(B * sizeof *y);
-    size_t *order = malloc(train.n * sizeof *order);
-    size_t *idx = malloc(B * sizeof *idx);
-    double *opt_state = calloc((size_t)c->opt->n_state * (net ? net->n_params : 0) + 1,
-                               sizeof *opt_state);
-    r->n_layers = spec.depth + 1;
-    r->layers = calloc(r->n_layers, sizeof *r->layers);
-    r->log = calloc((size_t)n_log_max + 1, sizeof *r->log);
-    int rc = 0;
-    if (!net || !x || !y || !order || !idx || !opt_state || !r->layers || !r->log) {
-        rc = fail(r, "out of memory building the model");
-        goto out;
-    }
-
     uint64_t seed = gs_cell_seed(c);
     gs_rng_t wrng, brng;
     gs_rng_seed(&wrng, seed, STREAM_WEIGHTS);
     gs_rng_seed(&brng, seed, STREAM_BATCHES);
-    gs_init_spec_t is = {c->init, c->init_param, c->gain, c->bias_std};
-    gs_mlp_init(net, &is, &wrng);
+    gs_net_t *net = build_net(c, &wrng);
+    size_t B = (size_t)c->batch, in = train.dim;
+    long n_log_max = c->task == GS_TASK_TRAIN ? c->steps / c->log_every + 3 : 0;
+    double *x = malloc(B * in * sizeof *x);
+    int *y = malloc(B * sizeof *y);
+    double *t = regression(c) ? malloc(B * sizeof *t) : NULL;
+    size_t *order = malloc(train.n * sizeof *order);
+    size_t *idx = malloc(B * sizeof *idx);
+    double *opt_state = calloc((size_t)c->opt->n_state * (net ? net->n_params : 0) + 1,
+                               sizeof *opt_state);
+    r->n_layers = (size_t)c->depth + 1;
+    r->layers = calloc(r->n_layers, sizeof *r->layers);
+    r->n_time = gs_cell_is_recurrent(c) ? (size_t)c->seq_len : 0;
+    r->time = calloc(r->n_time + 1, sizeof *r->time);
+    r->log = calloc((size_t)n_log_max + 1, sizeof *r->log);
+    int rc = 0;
+    if (!net || !x || !y || (regression(c) && !t) || !order || !idx || !opt_state ||
+        !r->layers || !r->time || !r->log) {
+        rc = fail(r, "out of memory building the model");
+        goto out;
+    }
 
     for (size_t i = 0; i < train.n; i++)
         order[i] = i;
@@ -222,22 +347,15 @@ int gs_experiment_run(const gs_cell_t *c, gs_result_t *r, const gs_progress_t *p
             gs_rng_shuffle(&brng, order, train.n);
             cursor = 0;
         }
-        gs_dataset_gather(&train, order + cursor, B, x, y, NULL);
+        gs_dataset_gather(&train, order + cursor, B, x, y, t);
         cursor += B;
         net->ops->forward(net, x, B, 1);
-        double loss = gs_softmax_ce_forward(net->dout, net->out, y, B, net->n_out, NULL);
-        gs_softmax_ce_backward(net->dout, net->dout, y, B, net->n_out, 1.0 / (double)B);
+        double loss = batch_loss(net, B, y, t, 1, NULL);
         gs_net_zero_grad(net);
         net->ops->backward(net, B);
         if (step == 1) {
-            gs_mlp_layer_stats(net, B, r->layers);
+            measure_init(c, net, B, r);
             r->init_loss = loss;
-            double first = r->layers[0].grad_w_norm, last = r->layers[spec.depth - 1].grad_w_norm;
-            /* 0/0: no gradient reaches even the last hidden layer; count it
-             * as vanished rather than as NaN */
-            r->grad_ratio = last == 0.0 && first == 0.0 ? 0.0 : first / last;
-            if (spec.depth == 1)
-                r->grad_ratio = isfinite(first) ? 1.0 : first;
         }
         if (c->task != GS_TASK_TRAIN) {
             if (!isfinite(loss) || !isfinite(r->grad_ratio) || !isfinite(r->layers[0].grad_w_norm)) {
@@ -271,16 +389,19 @@ int gs_experiment_run(const gs_cell_t *c, gs_result_t *r, const gs_progress_t *p
     r->diagnosis = gs_diagnose(r->grad_ratio, c->vanishing_below, c->exploding_above);
     if (r->status == GS_STATUS_DIVERGED)
         r->diagnosis = GS_DIAG_DIVERGED;
+    r->baseline_loss = regression(c) ? constant_baseline(&test) : NAN;
+    r->test_acc = NAN;
     if (c->task == GS_TASK_TRAIN) {
         double acc;
         r->clip_fraction = r->steps_run ? (double)clipped / (double)r->steps_run : 0.0;
-        evaluate(net, &train, x, y, idx, &r->train_loss, &acc);
-        evaluate(net, &test, x, y, idx, &r->test_loss, &r->test_acc);
+        evaluate(net, &train, x, y, t, idx, &r->train_loss, &acc);
+        evaluate(net, &test, x, y, t, idx, &r->test_loss, &r->test_acc);
     }
 out:
     gs_net_free(net);
     free(x);
     free(y);
+    free(t);
     free(order);
     free(idx);
     free(opt_state);

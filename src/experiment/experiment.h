@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "nn/mlp.h"
+#include "nn/rnn.h"
 #include "sweep/cell.h"
 
 typedef enum { GS_STATUS_DONE, GS_STATUS_DIVERGED, GS_STATUS_FAILED } gs_status_t;
@@ -28,16 +29,20 @@ typedef struct {
 typedef struct {
     gs_status_t status;
     gs_diag_t diagnosis;
-    double grad_ratio;          /* grad_w_norm(1) / grad_w_norm(depth), at init */
+    double grad_ratio;          /* at init: mlp grad_w_norm(1) / grad_w_norm(depth);
+                                   recurrent ||dL/dh_1|| / ||dL/dh_T|| */
     double init_loss;           /* loss of the probe batch at init */
     size_t n_layers;            /* depth + 1: hidden layers, then the readout */
     gs_layer_stats_t *layers;   /* at initialization */
+    size_t n_time;              /* recurrent: seq_len; else 0 */
+    gs_time_stats_t *time;      /* at initialization, top layer, t = 1..T */
     /* training (task=train) */
     size_t n_log;
     gs_train_row_t *log;
     long steps_run, diverged_step;   /* diverged_step 0: did not diverge */
     double clip_fraction;
-    double train_loss, test_loss, test_acc;
+    double train_loss, test_loss, test_acc;   /* test_acc NaN for regression */
+    double baseline_loss;       /* adding: test MSE of always answering 1 */
     char error[512];            /* status failed: why */
 } gs_result_t;
 

@@ -21,9 +21,8 @@ void gs_linear_forward(double *out, const double *inp, const double *w,
     }
 }
 
-void gs_linear_backward(double *dinp, double *dw, double *dbias,
-                        const double *dout, const double *inp, const double *w,
-                        size_t B, size_t I, size_t O)
+void gs_linear_backward_weights(double *dw, double *dbias, const double *dout,
+                                const double *inp, size_t B, size_t I, size_t O)
 {
 #pragma omp parallel for schedule(static)
     for (size_t o = 0; o < O; o++) {
@@ -39,8 +38,11 @@ void gs_linear_backward(double *dinp, double *dw, double *dbias,
         if (dbias)
             dbias[o] += db;
     }
-    if (!dinp)
-        return;
+}
+
+void gs_linear_backward_input(double *dinp, const double *dout, const double *w,
+                              size_t B, size_t I, size_t O)
+{
 #pragma omp parallel for schedule(static)
     for (size_t b = 0; b < B; b++) {
         double *dx = dinp + b * I;        // (I)
@@ -52,6 +54,15 @@ void gs_linear_backward(double *dinp, double *dw, double *dbias,
                 dx[i] += go * wr[i];
         }
     }
+}
+
+void gs_linear_backward(double *dinp, double *dw, double *dbias,
+                        const double *dout, const double *inp, const double *w,
+                        size_t B, size_t I, size_t O)
+{
+    gs_linear_backward_weights(dw, dbias, dout, inp, B, I, O);
+    if (dinp)
+        gs_linear_backward_input(dinp, dout, w, B, I, O);
 }
 
 double gs_norm2(const double *x, size_t n)

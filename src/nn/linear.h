@@ -21,6 +21,13 @@ void gs_linear_backward(double *dinp, double *dw, double *dbias,
                         const double *dout, const double *inp, const double *w,
                         size_t B, size_t I, size_t O);
 
+/* The two halves of gs_linear_backward: dW += dout^T inp, db += sum dout
+ * (dbias may be NULL), and dinp += dout W. */
+void gs_linear_backward_weights(double *dw, double *dbias, const double *dout,
+                                const double *inp, size_t B, size_t I, size_t O);
+void gs_linear_backward_input(double *dinp, const double *dout, const double *w,
+                              size_t B, size_t I, size_t O);
+
 /* Frobenius norm of n values, summed in a fixed order. */
 double gs_norm2(const double *x, size_t n);
 

@@ -88,19 +88,6 @@ static void mlp_free(gs_net_t *net);
 
 static const gs_net_ops_t mlp_ops = {mlp_forward, mlp_backward, mlp_free};
 
-static void add_tensor(gs_mlp_t *m, const char *name, size_t l, size_t offset,
-                       size_t rows, size_t cols)
-{
-    gs_tensor_t *t = &m->tensor_store[m->net.n_tensors++];
-    if (l)
-        snprintf(t->name, sizeof t->name, "%s%zu", name, l);
-    else
-        snprintf(t->name, sizeof t->name, "%s_out", name);
-    t->offset = offset;
-    t->rows = rows;
-    t->cols = cols;
-}
-
 gs_net_t *gs_mlp_create(const gs_mlp_spec_t *spec)
 {
     size_t np, na;
@@ -136,11 +123,11 @@ gs_net_t *gs_mlp_create(const gs_mlp_spec_t *spec)
         size_t lab = readout ? 0 : l + 1;   /* tensor names: W1.., W_out */
         L->in = l == 0 ? spec->in_dim : w;
         L->out = readout ? spec->n_out : w;
-        add_tensor(m, "W", lab, po, L->out, L->in);
+        gs_net_add_tensor(&m->net, "W", lab, po, L->out, L->in);
         L->w = p + po;
         L->dw = m->net.grads + po;
         po += L->out * L->in;
-        add_tensor(m, "b", lab, po, 1, L->out);
+        gs_net_add_tensor(&m->net, "b", lab, po, 1, L->out);
         L->b = p + po;
         L->db = m->net.grads + po;
         po += L->out;
@@ -152,11 +139,11 @@ gs_net_t *gs_mlp_create(const gs_mlp_spec_t *spec)
             break;
         }
         if (spec->norm != GS_NORM_NONE) {
-            add_tensor(m, "gamma", lab, po, 1, L->out);
+            gs_net_add_tensor(&m->net, "gamma", lab, po, 1, L->out);
             L->gamma = p + po;
             L->dgamma = m->net.grads + po;
             po += L->out;
-            add_tensor(m, "beta", lab, po, 1, L->out);
+            gs_net_add_tensor(&m->net, "beta", lab, po, 1, L->out);
             L->beta = p + po;
             L->dbeta = m->net.grads + po;
             po += L->out;

@@ -2,6 +2,7 @@
 
 #include "nn/net.h"
 
+#include <stdio.h>
 #include <string.h>
 
 void gs_net_zero_grad(gs_net_t *net)
@@ -21,4 +22,17 @@ const gs_tensor_t *gs_net_tensor(const gs_net_t *net, const char *name)
         if (strcmp(net->tensors[i].name, name) == 0)
             return &net->tensors[i];
     return NULL;
+}
+
+void gs_net_add_tensor(gs_net_t *net, const char *prefix, size_t layer, size_t offset,
+                       size_t rows, size_t cols)
+{
+    gs_tensor_t *t = &net->tensors[net->n_tensors++];
+    if (layer)
+        snprintf(t->name, sizeof t->name, "%s%zu", prefix, layer);
+    else
+        snprintf(t->name, sizeof t->name, "%s_out", prefix);
+    t->offset = offset;
+    t->rows = rows;
+    t->cols = cols;
 }

@@ -41,5 +41,9 @@ struct gs_net {
 void gs_net_zero_grad(gs_net_t *net);
 void gs_net_free(gs_net_t *net);   /* NULL is fine */
 const gs_tensor_t *gs_net_tensor(const gs_net_t *net, const char *name);
+/* Append a tensor to net->tensors (which the model sized for all of them):
+ * named prefix + layer number (1-based), or prefix + "_out" for layer 0. */
+void gs_net_add_tensor(gs_net_t *net, const char *prefix, size_t layer, size_t offset,
+                       size_t rows, size_t cols);
 
 #endif

@@ -10,9 +10,9 @@
 
 #include "nn/rng.h"
 
-const char *const gs_model_names[] = {"mlp", NULL};
+const char *const gs_model_names[] = {"mlp", "rnn", "lstm", "gru", NULL};
 const char *const gs_task_names[] = {"probe", "train", NULL};
-const char *const gs_dataset_names[] = {"gaussian", "digits", NULL};
+const char *const gs_dataset_names[] = {"gaussian", "digits", "adding", NULL};
 static const char *const norm_names[] = {"none", "batch", "layer", NULL};
 static const char *const yes_no[] = {"no", "yes", NULL};
 static const char *const clip_modes[] = {"norm", "value", NULL};
@@ -44,19 +44,26 @@ typedef struct {
 
 /* Table order is canonical-key order; adding a key is one row. */
 static const keydef_t keys[] = {
-    {"model", K_CHOICE, OFF(model), gs_model_names, 0, 0, 0, 1, "mlp", "network family"},
+    {"model", K_CHOICE, OFF(model), gs_model_names, 0, 0, 0, 1, "mlp",
+     "mlp: feed-forward; rnn, lstm, gru: recurrent, read seq_len steps"},
     {"task", K_CHOICE, OFF(task), gs_task_names, 0, 0, 0, 1, "probe",
      "probe: one forward/backward at initialization; train: train for `steps` steps"},
     {"dataset", K_CHOICE, OFF(dataset), gs_dataset_names, 0, 0, 0, 1, "gaussian",
-     "gaussian: N(0,1) inputs, random labels over 10 classes; digits: 8x8 handwritten digits"},
+     "gaussian: N(0,1) inputs, random labels over 10 classes; digits: 8x8 handwritten digits "
+     "(recurrent models read them as 8 steps of 8 pixels); adding: the adding problem "
+     "(recurrent models, MSE loss)"},
     {"depth", K_INT, OFF(depth), NULL, 1, 10000, 1, 1, "10", "hidden layers"},
     {"width", K_INT, OFF(width), NULL, 1, 1e7, 1, 1, "100", "hidden units per layer"},
+    {"seq_len", K_INT, OFF(seq_len), NULL, 1, 100000, 1, 1, "50",
+     "time steps of a recurrent model (digits: 8)"},
     {"input_dim", K_INT, OFF(input_dim), NULL, 0, 1e7, 1, 1, "0",
-     "input dimension of dataset=gaussian (0: the width)"},
+     "inputs (per time step for recurrent models) of dataset=gaussian (0: the width)"},
     {"activation", K_ACT, OFF(act), NULL, 0, 0, 0, 1, "tanh",
      "hidden activation; leaky_relu(a) and elu(a) take a parameter"},
     {"init", K_INIT, OFF(init), NULL, 0, 0, 0, 1, "xavier",
      "weight init; normal(std) and uniform(a) take a parameter"},
+    {"forget_bias", K_REAL, OFF(forget_bias), NULL, -100, 100, 1, 1, "1",
+     "lstm: initial bias of the forget gate"},
     {"gain", K_REAL, OFF(gain), NULL, 0, 1e6, 0, 1, "1", "multiplies the init's scale"},
     {"bias_std", K_REAL, OFF(bias_std), NULL, 0, 1e6, 1, 1, "0", "std of the bias init"},
     {"norm", K_CHOICE, OFF(norm), norm_names, 0, 0, 0, 1, "none",
@@ -230,7 +237,9 @@ int gs_cell_set(gs_cell_t *c, const char *key, const char *value, char *err, siz
         if (parse_real(value, &v) != 0)
             return bad(err, errlen, k, value, "not a finite number");
         if (k->lo_incl ? v < k->lo : v <= k->lo)
-            return bad(err, errlen, k, value, k->lo_incl ? "must not be negative" : "must be positive");
+            return bad(err, errlen, k, value,
+                       !k->lo_incl ? "must be positive"
+                       : k->lo == 0 ? "must not be negative" : "too small");
         if (v > k->hi)
             return bad(err, errlen, k, value, "too large");
         *(double *)field = v;
@@ -326,11 +335,55 @@ int gs_cell_set_word(gs_cell_t *c, const char *word, char *err, size_t errlen)
     return gs_cell_set(c, key, eq + 1, err, errlen);
 }
 
+int gs_cell_is_recurrent(const gs_cell_t *c)
+{
+    return c->model != GS_MODEL_MLP;
+}
+
 int gs_cell_validate(const gs_cell_t *c, char *err, size_t errlen)
 {
+    const char *model = gs_model_names[c->model];
     if (!(c->exploding_above > c->vanishing_below)) {
         snprintf(err, errlen, "exploding_above=%g must be larger than vanishing_below=%g",
                  c->exploding_above, c->vanishing_below);
+        return -1;
+    }
+    if (c->dataset == GS_DATA_ADDING && !gs_cell_is_recurrent(c)) {
+        snprintf(err, errlen, "dataset=adding: needs a recurrent model; allowed with model=rnn, "
+                 "lstm, gru (model=%s)", model);
+        return -1;
+    }
+    if (gs_cell_is_recurrent(c)) {
+        if (c->norm != GS_NORM_NONE) {
+            snprintf(err, errlen, "norm=%s: recurrent models (model=%s) support norm=none only",
+                     gs_norm_names[c->norm], model);
+            return -1;
+        }
+        if (c->residual) {
+            snprintf(err, errlen, "residual=yes: recurrent models (model=%s) support residual=no "
+                     "only", model);
+            return -1;
+        }
+        if (c->model != GS_MODEL_RNN && strcmp(c->act->name, "tanh") != 0) {
+            snprintf(err, errlen, "activation=%s: model=%s uses its standard sigmoid gates and "
+                     "tanh; allowed: tanh (the activation applies to mlp and rnn)",
+                     c->act->name, model);
+            return -1;
+        }
+        if (c->dataset == GS_DATA_DIGITS && c->seq_len != 8) {
+            snprintf(err, errlen, "seq_len=%ld: dataset=digits is read as 8 rows of 8 pixels; "
+                     "allowed: 8", c->seq_len);
+            return -1;
+        }
+        if (c->dataset == GS_DATA_ADDING && c->seq_len < 2) {
+            snprintf(err, errlen, "seq_len=%ld: the adding problem needs one marker in each half "
+                     "of the sequence; allowed: 2 or more", c->seq_len);
+            return -1;
+        }
+    }
+    if (c->dataset == GS_DATA_ADDING && c->input_dim != 0) {
+        snprintf(err, errlen, "input_dim=%ld: dataset=adding has 2 inputs per step (value, "
+                 "marker); input_dim applies to dataset=gaussian only", c->input_dim);
         return -1;
     }
     if (c->dataset == GS_DATA_DIGITS && c->input_dim != 0) {

@@ -19,13 +19,14 @@
 #include "nn/norm.h"
 #include "nn/optim.h"
 
-typedef enum { GS_MODEL_MLP } gs_model_kind_t;
+typedef enum { GS_MODEL_MLP, GS_MODEL_RNN, GS_MODEL_LSTM, GS_MODEL_GRU } gs_model_kind_t;
 typedef enum { GS_TASK_PROBE, GS_TASK_TRAIN } gs_task_t;
-typedef enum { GS_DATA_GAUSSIAN, GS_DATA_DIGITS } gs_data_kind_t;
+typedef enum { GS_DATA_GAUSSIAN, GS_DATA_DIGITS, GS_DATA_ADDING } gs_data_kind_t;
 
 typedef struct {
     int model, task, dataset;
     long depth, width, seq_len, input_dim;   /* input_dim 0: width */
+    double forget_bias;                       /* lstm */
     const gs_activation_t *act;
     double act_param;
     const gs_init_t *init;
@@ -54,6 +55,9 @@ int gs_cell_set(gs_cell_t *c, const char *key, const char *value, char *err, siz
 
 /* Parse "key=value" words; same errors (the word is quoted). */
 int gs_cell_set_word(gs_cell_t *c, const char *word, char *err, size_t errlen);
+
+/* model is rnn, lstm or gru */
+int gs_cell_is_recurrent(const gs_cell_t *c);
 
 /* Checks between keys (e.g. exploding_above > vanishing_below). */
 int gs_cell_validate(const gs_cell_t *c, char *err, size_t errlen);

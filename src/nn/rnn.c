@@ -1,0 +1,476 @@
+#include <config.h>
+
+#include "nn/rnn.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/linear.h"
+
+/* ---- the cells: pointwise work of one step over n rows ----
+ * zx, zh, gates: (n, G*H); h_prev, c_prev, h, c: (n, H).
+ * Backward gets dh = dL/dh_t (all paths) and, for the LSTM, dc = dL/dc_t
+ * from step t+1 (updated in place to dL/dc_{t-1}); it writes dzx, dzh and
+ * dh_prev = the part of dL/dh_{t-1} that does not pass through Wh. */
+typedef struct {
+    const double *zx, *zh, *h_prev, *c_prev;
+    double *gates, *h, *c;
+} cell_fwd_t;
+
+typedef struct {
+    const double *dh, *gates, *zh, *h_prev, *c_prev, *c;
+    double *dc, *dzx, *dzh, *dh_prev;
+} cell_bwd_t;
+
+typedef struct {
+    const char *name;
+    size_t gates;   /* G */
+    void (*forward)(const cell_fwd_t *a, size_t n, size_t H, const gs_activation_t *act, double ap);
+    void (*backward)(const cell_bwd_t *a, size_t n, size_t H, const gs_activation_t *act, double ap);
+} cell_t;
+
+static inline double sigm(double x)
+{
+    return x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x));
+}
+
+static void rnn_cell_fwd(const cell_fwd_t *a, size_t n, size_t H, const gs_activation_t *act, double ap)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t k = 0; k < n * H; k++) {
+        double z = a->zx[k] + a->zh[k];
+        a->gates[k] = z;
+        a->h[k] = act->f(z, ap);
+    }
+}
+
+static void rnn_cell_bwd(const cell_bwd_t *a, size_t n, size_t H, const gs_activation_t *act, double ap)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t k = 0; k < n * H; k++) {
+        double dz = a->dh[k] * act->df(a->gates[k], ap);
+        a->dzx[k] = dz;
+        a->dzh[k] = dz;
+        a->dh_prev[k] = 0.0;
+    }
+}
+
+/* LSTM gates in PyTorch's order i, f, g, o */
+static void lstm_cell_fwd(const cell_fwd_t *a, size_t n, size_t H, const gs_activation_t *act, double ap)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t b = 0; b < n; b++) {
+        const double *zx = a->zx + b * 4 * H, *zh = a->zh + b * 4 * H;
+        double *g = a->gates + b * 4 * H;
+        for (size_t j = 0; j < H; j++) {
+            double i = sigm(zx[j] + zh[j]);
+            double f = sigm(zx[H + j] + zh[H + j]);
+            double c = tanh(zx[2 * H + j] + zh[2 * H + j]);
+            double o = sigm(zx[3 * H + j] + zh[3 * H + j]);
+            g[j] = i;
+            g[H + j] = f;
+            g[2 * H + j] = c;
+            g[3 * H + j] = o;
+            double ct = f * a->c_prev[b * H + j] + i * c;
+            a->c[b * H + j] = ct;
+            a->h[b * H + j] = o * tanh(ct);
+        }
+    }
+}
+
+static void lstm_cell_bwd(const cell_bwd_t *a, size_t n, size_t H, const gs_activation_t *act, double ap)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t b = 0; b < n; b++) {
+        const double *g = a->gates + b * 4 * H;
+        double *dzx = a->dzx + b * 4 * H, *dzh = a->dzh + b * 4 * H;
+        for (size_t j = 0; j < H; j++) {
+            size_t k = b * H + j;
+            double i = g[j], f = g[H + j], c = g[2 * H + j], o = g[3 * H + j];
+            double tc = tanh(a->c[k]);
+            double dh = a->dh[k];
+            double dc = a->dc[k] + dh * o * (1.0 - tc * tc);
+            double dzi = dc * c * i * (1.0 - i);
+            double dzf = dc * a->c_prev[k] * f * (1.0 - f);
+            double dzg = dc * i * (1.0 - c * c);
+            double dzo = dh * tc * o * (1.0 - o);
+            a->dc[k] = dc * f;
+            dzx[j] = dzh[j] = dzi;
+            dzx[H + j] = dzh[H + j] = dzf;
+            dzx[2 * H + j] = dzh[2 * H + j] = dzg;
+            dzx[3 * H + j] = dzh[3 * H + j] = dzo;
+            a->dh_prev[k] = 0.0;
+        }
+    }
+}
+
+/* GRU gates in PyTorch's order r, z, n; zh keeps Wh_n h + bh_n for backward */
+static void gru_cell_fwd(const cell_fwd_t *a, size_t n, size_t H, const gs_activation_t *act, double ap)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t b = 0; b < n; b++) {
+        const double *zx = a->zx + b * 3 * H, *zh = a->zh + b * 3 * H;
+        double *g = a->gates + b * 3 * H;
+        for (size_t j = 0; j < H; j++) {
+            double r = sigm(zx[j] + zh[j]);
+            double z = sigm(zx[H + j] + zh[H + j]);
+            double nn = tanh(zx[2 * H + j] + r * zh[2 * H + j]);
+            g[j] = r;
+            g[H + j] = z;
+            g[2 * H + j] = nn;
+            a->h[b * H + j] = (1.0 - z) * nn + z * a->h_prev[b * H + j];
+        }
+    }
+}
+
+static void gru_cell_bwd(const cell_bwd_t *a, size_t n, size_t H, const gs_activation_t *act, double ap)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t b = 0; b < n; b++) {
+        const double *g = a->gates + b * 3 * H, *zh = a->zh + b * 3 * H;
+        double *dzx = a->dzx + b * 3 * H, *dzh = a->dzh + b * 3 * H;
+        for (size_t j = 0; j < H; j++) {
+            size_t k = b * H + j;
+            double r = g[j], z = g[H + j], nn = g[2 * H + j];
+            double dh = a->dh[k];
+            double dnp = dh * (1.0 - z) * (1.0 - nn * nn);
+            double dzp = dh * (a->h_prev[k] - nn) * z * (1.0 - z);
+            double drp = dnp * zh[2 * H + j] * r * (1.0 - r);
+            dzx[j] = dzh[j] = drp;
+            dzx[H + j] = dzh[H + j] = dzp;
+            dzx[2 * H + j] = dnp;
+            dzh[2 * H + j] = dnp * r;
+            a->dh_prev[k] = dh * z;
+        }
+    }
+}
+
+static const cell_t cells[] = {
+    [GS_CELL_RNN] = {"rnn", 1, rnn_cell_fwd, rnn_cell_bwd},
+    [GS_CELL_LSTM] = {"lstm", 4, lstm_cell_fwd, lstm_cell_bwd},
+    [GS_CELL_GRU] = {"gru", 3, gru_cell_fwd, gru_cell_bwd},
+};
+
+/* ---- the model ---- */
+
+typedef struct {
+    double *wx, *wh, *bx, *bh;
+    double *dwx, *dwh, *dbx, *dbh;
+    size_t in;           /* D of this layer */
+    double *zh, *gates;  /* (T, n, G*H) */
+    double *h, *c;       /* (T+1, n, H); step 0 is the zero state */
+    double *dh_in;       /* (T, n, H) dL/dh_t arriving from above */
+    double grad_pre_norm;
+} rnn_layer_t;
+
+typedef struct {
+    gs_net_t net;
+    gs_rnn_spec_t spec;
+    const cell_t *cell;
+    rnn_layer_t *layers;
+    double *w_out, *b_out, *dw_out, *db_out;
+    double *acts;
+    double *x0;          /* (T, cap, D) the input, time-major */
+    double *zx;          /* (T, cap, G*H) shared by the layers */
+    double *dzx, *dzh;   /* (T, cap, G*H) shared backward scratch */
+    double *dh, *dh_next, *dc;   /* (cap, H) */
+    double *time_grad;   /* (T) ||dL/dh_t|| of the top layer */
+    double *ortho_work;
+    size_t n_last;       /* rows of the last forward */
+    gs_tensor_t tensor_store[];
+} gs_rnn_t;
+
+static size_t n_tensors(const gs_rnn_spec_t *s)
+{
+    return 4 * s->depth + 2;
+}
+
+static int arena_sizes(const gs_rnn_spec_t *s, size_t *n_params, size_t *n_acts)
+{
+    size_t G = cells[s->cell].gates, H = s->width, T = s->seq_len, cap = s->capacity;
+    size_t D = s->in_dim > H ? s->in_dim : H;
+    if (H > SIZE_MAX / 64 / G || D > SIZE_MAX / 64 / (G * H) || T + 1 > SIZE_MAX / 64 / cap ||
+        (T + 1) * cap > SIZE_MAX / 64 / (G * H + D))
+        return 0;
+    size_t np = 0, na = 0;
+    for (size_t l = 0; l < s->depth; l++) {
+        size_t in = l == 0 ? s->in_dim : H;
+        np += G * H * in + G * H * H + 2 * G * H;
+        na += 2 * T * cap * G * H + 2 * (T + 1) * cap * H + T * cap * H;
+    }
+    np += s->n_out * H + s->n_out;
+    na += 2 * cap * s->n_out;            /* out, dout */
+    na += T * cap * s->in_dim;           /* x0 */
+    na += 3 * T * cap * G * H;           /* zx, dzx, dzh */
+    na += 3 * cap * H + T;               /* dh, dh_next, dc, time_grad */
+    na += H * D;                         /* orthogonal init work */
+    *n_params = np;
+    *n_acts = na;
+    return np < SIZE_MAX / 64 && na < SIZE_MAX / 16;
+}
+
+size_t gs_rnn_bytes(const gs_rnn_spec_t *spec)
+{
+    size_t np, na;
+    if (!arena_sizes(spec, &np, &na))
+        return SIZE_MAX;
+    return (2 * np + na) * sizeof(double) + n_tensors(spec) * sizeof(gs_tensor_t) +
+           spec->depth * sizeof(rnn_layer_t);
+}
+
+static void rnn_forward(gs_net_t *net, const double *x, size_t n, int train);
+static void rnn_backward(gs_net_t *net, size_t n);
+static void rnn_free(gs_net_t *net);
+static const gs_net_ops_t rnn_ops = {rnn_forward, rnn_backward, rnn_free};
+
+gs_net_t *gs_rnn_create(const gs_rnn_spec_t *spec)
+{
+    size_t np, na;
+    if (spec->depth == 0 || spec->width == 0 || spec->seq_len == 0 || spec->capacity == 0 ||
+        spec->in_dim == 0 || !arena_sizes(spec, &np, &na))
+        return NULL;
+    gs_rnn_t *m = calloc(1, sizeof *m + n_tensors(spec) * sizeof(gs_tensor_t));
+    if (!m)
+        return NULL;
+    m->spec = *spec;
+    m->cell = &cells[spec->cell];
+    m->net.ops = &rnn_ops;
+    m->net.in_dim = spec->seq_len * spec->in_dim;
+    m->net.n_out = spec->n_out;
+    m->net.capacity = spec->capacity;
+    m->net.n_params = np;
+    m->net.tensors = m->tensor_store;
+    m->layers = calloc(spec->depth, sizeof *m->layers);
+    m->net.params = calloc(2 * np, sizeof(double));
+    m->acts = calloc(na, sizeof(double));
+    if (!m->layers || !m->net.params || !m->acts) {
+        rnn_free(&m->net);
+        return NULL;
+    }
+    m->net.grads = m->net.params + np;
+    size_t G = m->cell->gates, H = spec->width, T = spec->seq_len, cap = spec->capacity;
+    double *p = m->net.params, *g = m->net.grads, *a = m->acts;
+    size_t po = 0;
+#define PARAM(field, dfield, name, l, rows, cols)                         \
+    do {                                                                  \
+        gs_net_add_tensor(&m->net, name, l, po, rows, cols);              \
+        field = p + po;                                                   \
+        dfield = g + po;                                                  \
+        po += (size_t)(rows) * (cols);                                    \
+    } while (0)
+    for (size_t l = 0; l < spec->depth; l++) {
+        rnn_layer_t *L = &m->layers[l];
+        L->in = l == 0 ? spec->in_dim : H;
+        PARAM(L->wx, L->dwx, "Wx", l + 1, G * H, L->in);
+        PARAM(L->wh, L->dwh, "Wh", l + 1, G * H, H);
+        PARAM(L->bx, L->dbx, "bx", l + 1, 1, G * H);
+        PARAM(L->bh, L->dbh, "bh", l + 1, 1, G * H);
+        L->zh = a;
+        a += T * cap * G * H;
+        L->gates = a;
+        a += T * cap * G * H;
+        L->h = a;
+        a += (T + 1) * cap * H;
+        L->c = a;
+        a += (T + 1) * cap * H;
+        L->dh_in = a;
+        a += T * cap * H;
+    }
+    PARAM(m->w_out, m->dw_out, "W", 0, spec->n_out, H);
+    PARAM(m->b_out, m->db_out, "b", 0, 1, spec->n_out);
+#undef PARAM
+    m->net.out = a;
+    a += cap * spec->n_out;
+    m->net.dout = a;
+    a += cap * spec->n_out;
+    m->x0 = a;
+    a += T * cap * spec->in_dim;
+    m->zx = a;
+    a += T * cap * G * H;
+    m->dzx = a;
+    a += T * cap * G * H;
+    m->dzh = a;
+    a += T * cap * G * H;
+    m->dh = a;
+    a += cap * H;
+    m->dh_next = a;
+    a += cap * H;
+    m->dc = a;
+    a += cap * H;
+    m->time_grad = a;
+    a += T;
+    m->ortho_work = a;
+    return &m->net;
+}
+
+const gs_rnn_spec_t *gs_rnn_spec(const gs_net_t *net)
+{
+    return &((const gs_rnn_t *)net)->spec;
+}
+
+void gs_rnn_init(gs_net_t *net, const gs_init_spec_t *init, gs_rng_t *rng)
+{
+    gs_rnn_t *m = (gs_rnn_t *)net;
+    size_t G = m->cell->gates, H = m->spec.width;
+    for (size_t l = 0; l < m->spec.depth; l++) {
+        rnn_layer_t *L = &m->layers[l];
+        for (size_t k = 0; k < G; k++) {
+            gs_init_fill(L->wx + k * H * L->in, H, L->in, init->init, init->param, init->gain,
+                         rng, m->ortho_work);
+            gs_init_fill(L->wh + k * H * H, H, H, init->init, init->param, init->gain, rng,
+                         m->ortho_work);
+        }
+        gs_init_bias(L->bx, G * H, init->bias_std, rng);
+        gs_init_bias(L->bh, G * H, init->bias_std, rng);
+        if (m->spec.cell == GS_CELL_LSTM)
+            for (size_t j = 0; j < H; j++)
+                L->bx[H + j] += m->spec.forget_bias;
+    }
+    gs_init_fill(m->w_out, m->spec.n_out, H, init->init, init->param, init->gain, rng,
+                 m->ortho_work);
+    gs_init_bias(m->b_out, m->spec.n_out, init->bias_std, rng);
+}
+
+static void rnn_forward(gs_net_t *net, const double *x, size_t n, int train)
+{
+    gs_rnn_t *m = (gs_rnn_t *)net;
+    const gs_rnn_spec_t *s = &m->spec;
+    size_t G = m->cell->gates, H = s->width, T = s->seq_len, D = s->in_dim;
+    m->n_last = n;
+    /* x (n, T, D) -> x0 (T, n, D) */
+#pragma omp parallel for schedule(static)
+    for (size_t t = 0; t < T; t++)
+        for (size_t b = 0; b < n; b++)
+            memcpy(m->x0 + (t * n + b) * D, x + (b * T + t) * D, D * sizeof *x);
+    const double *inp = m->x0;
+    for (size_t l = 0; l < s->depth; l++) {
+        rnn_layer_t *L = &m->layers[l];
+        /* input projections of all steps at once: (T n, D) -> (T n, G H) */
+        gs_linear_forward(m->zx, inp, L->wx, L->bx, T * n, L->in, G * H);
+        memset(L->h, 0, n * H * sizeof *L->h);
+        memset(L->c, 0, n * H * sizeof *L->c);
+        for (size_t t = 0; t < T; t++) {
+            const double *hp = L->h + t * n * H;
+            double *zh = L->zh + t * n * G * H;
+            gs_linear_forward(zh, hp, L->wh, L->bh, n, H, G * H);
+            cell_fwd_t a = {m->zx + t * n * G * H, zh, hp, L->c + t * n * H,
+                            L->gates + t * n * G * H, L->h + (t + 1) * n * H,
+                            L->c + (t + 1) * n * H};
+            m->cell->forward(&a, n, H, s->act, s->act_param);
+        }
+        inp = L->h + n * H;   /* steps 1..T: (T, n, H) */
+    }
+    const rnn_layer_t *top = &m->layers[s->depth - 1];
+    gs_linear_forward(net->out, top->h + T * n * H, m->w_out, m->b_out, n, H, s->n_out);
+}
+
+static void rnn_backward(gs_net_t *net, size_t n)
+{
+    gs_rnn_t *m = (gs_rnn_t *)net;
+    const gs_rnn_spec_t *s = &m->spec;
+    size_t G = m->cell->gates, H = s->width, T = s->seq_len;
+    rnn_layer_t *top = &m->layers[s->depth - 1];
+    /* readout: the loss sees only h_T of the top layer */
+    memset(top->dh_in, 0, T * n * H * sizeof *top->dh_in);
+    gs_linear_backward(top->dh_in + (T - 1) * n * H, m->dw_out, m->db_out, net->dout,
+                       top->h + T * n * H, m->w_out, n, H, s->n_out);
+    for (size_t l = s->depth; l-- > 0;) {
+        rnn_layer_t *L = &m->layers[l];
+        memset(m->dh_next, 0, n * H * sizeof *m->dh_next);
+        memset(m->dc, 0, n * H * sizeof *m->dc);
+        for (size_t t = T; t-- > 0;) {
+            const double *din = L->dh_in + t * n * H;
+            for (size_t k = 0; k < n * H; k++)
+                m->dh[k] = din[k] + m->dh_next[k];
+            if (l == s->depth - 1)
+                m->time_grad[t] = gs_norm2(m->dh, n * H);
+            cell_bwd_t a = {m->dh, L->gates + t * n * G * H, L->zh + t * n * G * H,
+                            L->h + t * n * H, L->c + t * n * H, L->c + (t + 1) * n * H,
+                            m->dc, m->dzx + t * n * G * H, m->dzh + t * n * G * H, m->dh_next};
+            m->cell->backward(&a, n, H, s->act, s->act_param);
+            gs_linear_backward_input(m->dh_next, m->dzh + t * n * G * H, L->wh, n, H, G * H);
+        }
+        /* weight gradients over all steps at once */
+        const double *inp = l == 0 ? m->x0 : m->layers[l - 1].h + n * H;
+        gs_linear_backward_weights(L->dwx, L->dbx, m->dzx, inp, T * n, L->in, G * H);
+        gs_linear_backward_weights(L->dwh, L->dbh, m->dzh, L->h, T * n, H, G * H);
+        L->grad_pre_norm = gs_norm2(m->dzx, T * n * G * H);
+        if (l > 0) {
+            double *below = m->layers[l - 1].dh_in;
+            memset(below, 0, T * n * H * sizeof *below);
+            gs_linear_backward_input(below, m->dzx, L->wx, T * n, L->in, G * H);
+        }
+    }
+}
+
+static double norm_pair(const double *a, size_t na, const double *b, size_t nb)
+{
+    return hypot(gs_norm2(a, na), gs_norm2(b, nb));
+}
+
+void gs_rnn_layer_stats(const gs_net_t *net, size_t n, gs_layer_stats_t *stats)
+{
+    const gs_rnn_t *m = (const gs_rnn_t *)net;
+    const gs_rnn_spec_t *s = &m->spec;
+    size_t G = m->cell->gates, H = s->width, T = s->seq_len;
+    double thresh = 0.05 * gs_act_max_slope(s->act, s->act_param);
+    for (size_t l = 0; l < s->depth; l++) {
+        const rnn_layer_t *L = &m->layers[l];
+        gs_layer_stats_t *st = &stats[l];
+        const double *h = L->h + n * H;
+        size_t cnt = T * n * H;
+        double sum = 0.0, sq = 0.0;
+        for (size_t k = 0; k < cnt; k++)
+            sum += h[k];
+        double mean = sum / (double)cnt;
+        for (size_t k = 0; k < cnt; k++)
+            sq += (h[k] - mean) * (h[k] - mean);
+        st->act_mean = mean;
+        st->act_std = sqrt(sq / (double)cnt);
+        st->saturated_frac = st->dead_frac = 0.0;
+        if (s->cell == GS_CELL_RNN) {
+            size_t sat = 0, dead = 0;
+            for (size_t k = 0; k < cnt; k++) {
+                double d = fabs(s->act->df(L->gates[k], s->act_param));
+                sat += d < thresh;
+                dead += d == 0.0;
+            }
+            st->saturated_frac = (double)sat / (double)cnt;
+            st->dead_frac = (double)dead / (double)cnt;
+        }
+        st->grad_pre_norm = L->grad_pre_norm;
+        st->grad_w_norm = norm_pair(L->dwx, G * H * L->in, L->dwh, G * H * H);
+        st->w_norm = norm_pair(L->wx, G * H * L->in, L->wh, G * H * H);
+    }
+    gs_layer_stats_t *ro = &stats[s->depth];
+    memset(ro, 0, sizeof *ro);
+    ro->grad_pre_norm = gs_norm2(net->dout, n * s->n_out);
+    ro->grad_w_norm = gs_norm2(m->dw_out, s->n_out * H);
+    ro->w_norm = gs_norm2(m->w_out, s->n_out * H);
+}
+
+void gs_rnn_time_stats(const gs_net_t *net, size_t n, gs_time_stats_t *time)
+{
+    const gs_rnn_t *m = (const gs_rnn_t *)net;
+    size_t H = m->spec.width, T = m->spec.seq_len;
+    const rnn_layer_t *top = &m->layers[m->spec.depth - 1];
+    for (size_t t = 0; t < T; t++) {
+        const double *h = top->h + (t + 1) * n * H;
+        double sum = 0.0;
+        for (size_t b = 0; b < n; b++)
+            sum += gs_norm2(h + b * H, H);
+        time[t].hidden_norm = sum / (double)n;
+        time[t].grad_hidden_norm = m->time_grad[t];
+    }
+}
+
+static void rnn_free(gs_net_t *net)
+{
+    gs_rnn_t *m = (gs_rnn_t *)net;
+    free(m->layers);
+    free(m->net.params);
+    free(m->acts);
+    free(m);
+}
