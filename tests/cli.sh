@@ -41,6 +41,15 @@ expect_bad "unknown command" "unknown command 'prob'" prob
 expect_bad "thresholds crossed" "exploding_above=0.001 must be larger than vanishing_below=0.01" probe vanishing_below=0.01 exploding_above=0.001
 expect_bad "input_dim with digits" "input_dim=5: dataset=digits has 64 inputs" probe dataset=digits input_dim=5
 
+# recurrent models
+expect_bad "seq_len 0" "seq_len=0: out of range; allowed: an integer from 1 to 100000" probe model=rnn seq_len=0
+expect_bad "batch norm with a recurrent model" "norm=batch: recurrent models \(model=lstm\) support norm=none only" probe model=lstm norm=batch
+expect_bad "residual with a recurrent model" "residual=yes: recurrent models \(model=gru\) support residual=no only" probe model=gru residual=yes
+expect_bad "activation with a gated cell" "activation=relu: model=lstm uses its standard sigmoid gates and tanh; allowed: tanh" probe model=lstm activation=relu
+expect_bad "adding with an mlp" "dataset=adding: needs a recurrent model; allowed with model=rnn, lstm, gru" train dataset=adding
+expect_bad "digits read with another seq_len" "seq_len=50: dataset=digits is read as 8 rows of 8 pixels; allowed: 8" train model=rnn dataset=digits
+expect_bad "unknown model" "model=transformer: unknown value; allowed: mlp, rnn, lstm, gru" probe model=transformer
+
 # bad input computes nothing: no output on stdout
 if [ -z "$("$gs" train depth=0 2>/dev/null)" ]; then ok "bad input prints nothing on stdout"; else notok "bad input printed on stdout"; fi
 
@@ -92,6 +101,43 @@ if "$gs" probe depth=30 activation=tanh 'init=normal(1)' | grep -q '^result: dia
     ok "depth 30 tanh with N(0,1) weights (chaotic phase): exploding"
 else
     notok "depth 30 tanh normal(1) should explode"
+fi
+
+# recurrent probe --csv: exact header, one row per time step
+csv=$("$gs" probe model=lstm depth=1 width=16 seq_len=12 --csv 2>/dev/null)
+if [ "$(printf '%s\n' "$csv" | head -n 1)" = "t,hidden_norm,grad_hidden_norm" ] \
+   && [ "$(printf '%s\n' "$csv" | tail -n +2 | wc -l)" -eq 12 ]; then
+    ok "recurrent probe --csv: header t,hidden_norm,grad_hidden_norm and 12 rows"
+else
+    notok "recurrent probe --csv: $csv"
+fi
+# grad_ratio = grad_hidden_norm(t=1) / grad_hidden_norm(t=T)
+err=$("$gs" probe model=gru depth=1 width=16 seq_len=12 --csv 2>&1 >/dev/null)
+want=$("$gs" probe model=gru depth=1 width=16 seq_len=12 --csv 2>/dev/null |
+       awk -F, 'NR == 2 { a = $3 } END { printf "%.6e", a / $3 }')
+got=$(printf '%s\n' "$err" | sed -n 's/.*grad_ratio=\([^ ]*\).*/\1/p')
+if [ -n "$got" ] && [ "$got" = "$want" ]; then ok "recurrent grad_ratio $got = grad_hidden_norm(1) / grad_hidden_norm(T)"; else notok "recurrent grad_ratio '$got' vs '$want'"; fi
+# at seq_len 100 the plain RNN's gradient ratio is many orders of magnitude below the LSTM's
+r_rnn=$("$gs" probe model=rnn depth=1 width=32 seq_len=100 | sed -n 's/.*grad_ratio=\([^ ]*\).*/\1/p')
+r_lstm=$("$gs" probe model=lstm depth=1 width=32 seq_len=100 | sed -n 's/.*grad_ratio=\([^ ]*\).*/\1/p')
+if awk -v a="$r_rnn" -v b="$r_lstm" 'BEGIN { exit !(a > 0 && b / a > 1e6) }'; then
+    ok "seq_len 100: rnn grad_ratio $r_rnn, lstm $r_lstm (over 6 orders of magnitude apart)"
+else
+    notok "seq_len 100: rnn $r_rnn vs lstm $r_lstm"
+fi
+# adding: the result line ends with the baseline, test_acc is nan
+res=$("$gs" train model=gru dataset=adding depth=1 width=8 seq_len=10 steps=20 2>/dev/null | tail -n 1)
+if printf '%s\n' "$res" | grep -Eq '^result: status=done .* test_acc=nan .* baseline_loss=0\.1[5-8][0-9]*$'; then
+    ok "adding: result line with test_acc=nan and baseline_loss ~ 1/6"
+else
+    notok "adding result: $res"
+fi
+# digits read as 8 steps of 8 pixels: a small LSTM learns
+res=$("$gs" train model=lstm dataset=digits seq_len=8 depth=1 width=32 optimizer=adam lr=1e-2 steps=300 batch=32 2>/dev/null | tail -n 1)
+if printf '%s\n' "$res" | grep -Eq 'test_acc=0\.(9|8[5-9])'; then
+    ok "digits as sequences: an LSTM learns ($res)"
+else
+    notok "digits as sequences: $res"
 fi
 
 # train: result line shape, csv rows

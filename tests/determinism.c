@@ -31,7 +31,9 @@ static int same(const gs_result_t *a, const gs_result_t *b)
            memcmp(a->log, b->log, a->n_log * sizeof *a->log) == 0 &&
            memcmp(&a->test_loss, &b->test_loss, sizeof a->test_loss) == 0 &&
            memcmp(&a->train_loss, &b->train_loss, sizeof a->train_loss) == 0 &&
-           memcmp(&a->grad_ratio, &b->grad_ratio, sizeof a->grad_ratio) == 0;
+           memcmp(&a->grad_ratio, &b->grad_ratio, sizeof a->grad_ratio) == 0 &&
+           a->n_time == b->n_time &&
+           (a->n_time == 0 || memcmp(a->time, b->time, a->n_time * sizeof *a->time) == 0);
 }
 
 int main(void)
@@ -42,8 +44,12 @@ int main(void)
         {"task=train", "dataset=gaussian", "depth=6", "width=33", "activation=gelu",
          "norm=layer", "optimizer=momentum", "lr=0.05", "clip=0.5", "steps=30", "log_every=3",
          "batch=17"},
+        {"task=train", "dataset=adding", "model=lstm", "depth=2", "width=12", "seq_len=9",
+         "optimizer=adam", "lr=3e-3", "clip=1", "steps=25", "log_every=2", "batch=16"},
+        {"task=train", "dataset=digits", "model=gru", "seq_len=8", "depth=1", "width=20",
+         "optimizer=rmsprop", "lr=1e-3", "clip=0.01", "clip_mode=value", "steps=20", "log_every=1"},
     };
-    for (size_t k = 0; k < 2; k++) {
+    for (size_t k = 0; k < sizeof cfgs / sizeof cfgs[0]; k++) {
         gs_result_t a, b, c, d;
 #ifdef _OPENMP
         omp_set_num_threads(2);
