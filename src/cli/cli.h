@@ -5,5 +5,9 @@
 
 int gs_cmd_probe(int argc, char **argv);
 int gs_cmd_train(int argc, char **argv);
+int gs_cmd_plan(int argc, char **argv);
+int gs_cmd_run(int argc, char **argv);
+int gs_cmd_status(int argc, char **argv);
+int gs_cmd_schema(int argc, char **argv);
 
 #endif

@@ -14,6 +14,10 @@ typedef struct {
 static const command_t commands[] = {
     {"probe", gs_cmd_probe, "one forward/backward at initialization: per-layer gradient table"},
     {"train", gs_cmd_train, "train one configuration: loss, gradient norms, clipping, accuracy"},
+    {"plan", gs_cmd_plan, "check a sweep config; its experiments, cells and estimated cost"},
+    {"run", gs_cmd_run, "run a sweep (under mpirun or alone) into its SQLite database; resumable"},
+    {"status", gs_cmd_status, "cells done / diverged / failed / missing of a sweep database"},
+    {"schema", gs_cmd_schema, "the database schema, every column explained"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -21,7 +25,8 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "gradsweep %s - measure vanishing and exploding gradients\n\n"
-            "usage: gradsweep COMMAND [KEY=VALUE...] [options]\n\n"
+            "usage: gradsweep COMMAND [ARGS...]\n"
+            "       mpirun -np N gradsweep run SWEEP.ini\n\n"
             "commands:\n",
             PACKAGE_VERSION);
     for (size_t i = 0; i < N_COMMANDS; i++)

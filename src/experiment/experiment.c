@@ -165,6 +165,24 @@ int gs_experiment_check(const gs_cell_t *c, char *err, size_t errlen)
     return 0;
 }
 
+double gs_experiment_flops(const gs_cell_t *c)
+{
+    double B = (double)c->batch, W = (double)c->width, D = (double)input_dim(c);
+    double out = regression(c) ? 1.0 : N_CLASSES;
+    double per_row;   /* multiply-adds of one forward pass of one row */
+    if (gs_cell_is_recurrent(c)) {
+        double G = c->model == GS_MODEL_LSTM ? 4 : c->model == GS_MODEL_GRU ? 3 : 1;
+        per_row = (double)c->seq_len * G * W * (D + W + (double)(c->depth - 1) * 2.0 * W) + W * out;
+    } else {
+        per_row = D * W + (double)(c->depth - 1) * W * W + W * out;
+    }
+    double fwd = 2.0 * per_row;
+    double steps = c->task == GS_TASK_TRAIN ? (double)c->steps : 1.0;
+    double eval = c->task == GS_TASK_TRAIN ? (double)total_rows(c) * fwd : 0.0;
+    /* a step is about three forward passes; plus a fixed cost of setting up */
+    return steps * 3.0 * B * fwd + eval + 2e6;
+}
+
 gs_diag_t gs_diagnose(double grad_ratio, double vanishing_below, double exploding_above)
 {
     if (isnan(grad_ratio))
@@ -181,6 +199,8 @@ void gs_result_free(gs_result_t *r)
     if (!r)
         return;
     free(r->layers);
+    free(r->hist);
+    r->hist = NULL;
     free(r->time);
     free(r->log);
     r->layers = NULL;
@@ -278,6 +298,40 @@ static double constant_baseline(const gs_dataset_t *ds)
     return s / (double)ds->n;
 }
 
+/* Weight histograms of every weight matrix (tensors named W...). */
+static int weight_histograms(const gs_net_t *net, size_t depth, gs_result_t *r)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < net->n_tensors; k++)
+        n += net->tensors[k].name[0] == 'W';
+    r->hist = calloc(n + 1, sizeof *r->hist);
+    if (!r->hist)
+        return -1;
+    for (size_t k = 0; k < net->n_tensors; k++) {
+        const gs_tensor_t *T = &net->tensors[k];
+        if (T->name[0] != 'W')
+            continue;
+        gs_hist_t *h = &r->hist[r->n_hist++];
+        const char *num = T->name + strcspn(T->name, "0123456789_");
+        h->layer = *num == '_' ? (int)depth + 1 : atoi(num);
+        h->quantity = T->name[1] == 'x' ? "weight_input" : "weight";
+        const double *w = net->params + T->offset;
+        size_t cnt = T->rows * T->cols;
+        double m = 0.0;
+        for (size_t i = 0; i < cnt; i++)
+            m = fmax(m, fabs(w[i]));
+        if (m == 0.0)
+            m = 1.0;
+        h->lo = -m;
+        h->hi = m;
+        for (size_t i = 0; i < cnt; i++) {
+            long b = (long)((w[i] + m) / (2.0 * m) * GS_HIST_BINS);
+            h->count[b < 0 ? 0 : b >= GS_HIST_BINS ? GS_HIST_BINS - 1 : b]++;
+        }
+    }
+    return 0;
+}
+
 /* Measurements at initialization from the first step's forward/backward. */
 static void measure_init(const gs_cell_t *c, gs_net_t *net, size_t n, gs_result_t *r)
 {
@@ -335,6 +389,10 @@ int gs_experiment_run(const gs_cell_t *c, gs_result_t *r, const gs_progress_t *p
         goto out;
     }
 
+    if (weight_histograms(net, (size_t)c->depth, r) != 0) {
+        rc = fail(r, "out of memory for the weight histograms");
+        goto out;
+    }
     for (size_t i = 0; i < train.n; i++)
         order[i] = i;
     gs_rng_shuffle(&brng, order, train.n);

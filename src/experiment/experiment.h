@@ -26,6 +26,17 @@ typedef struct {
     int clipped;
 } gs_train_row_t;
 
+#define GS_HIST_BINS 30
+
+/* Histogram of one weight matrix at initialization over [lo, hi] =
+ * [-max|w|, max|w|] in GS_HIST_BINS equal bins. */
+typedef struct {
+    int layer;              /* 1..depth, depth+1 the readout */
+    const char *quantity;   /* "weight" (W, or recurrent Wh), "weight_input" (Wx) */
+    double lo, hi;
+    long count[GS_HIST_BINS];
+} gs_hist_t;
+
 typedef struct {
     gs_status_t status;
     gs_diag_t diagnosis;
@@ -36,6 +47,8 @@ typedef struct {
     gs_layer_stats_t *layers;   /* at initialization */
     size_t n_time;              /* recurrent: seq_len; else 0 */
     gs_time_stats_t *time;      /* at initialization, top layer, t = 1..T */
+    size_t n_hist;
+    gs_hist_t *hist;            /* weight histograms at initialization */
     /* training (task=train) */
     size_t n_log;
     gs_train_row_t *log;
@@ -60,6 +73,10 @@ int gs_experiment_check(const gs_cell_t *cell, char *err, size_t errlen);
  * diverged), or -1 with status failed and result->error set. */
 int gs_experiment_run(const gs_cell_t *cell, gs_result_t *result,
                       const gs_progress_t *progress);
+
+/* Estimated floating-point operations of running the cell (for
+ * longest-first scheduling and the plan). */
+double gs_experiment_flops(const gs_cell_t *cell);
 
 gs_diag_t gs_diagnose(double grad_ratio, double vanishing_below, double exploding_above);
 

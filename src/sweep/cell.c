@@ -489,6 +489,21 @@ uint64_t gs_cell_seed(const gs_cell_t *c)
     return gs_mix64(gs_cell_key_hash(c) ^ gs_mix64(c->seed ^ gs_mix64((uint64_t)c->repeat)));
 }
 
+int gs_cell_key_info(size_t i, gs_key_info_t *info)
+{
+    if (i >= N_KEYS)
+        return 0;
+    const keydef_t *k = &keys[i];
+    info->name = k->name;
+    info->type = k->kind == K_INT || k->kind == K_SEED ? GS_KEYTYPE_INT
+                 : k->kind == K_REAL || k->kind == K_CLIP ? GS_KEYTYPE_REAL
+                 : GS_KEYTYPE_TEXT;
+    info->in_key = k->in_key;
+    info->none_is_null = k->kind == K_CLIP;
+    info->help = k->help;
+    return 1;
+}
+
 void gs_cell_print_keys(FILE *out)
 {
     char allowed[512];

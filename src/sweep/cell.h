@@ -74,6 +74,20 @@ uint64_t gs_cell_key_hash(const gs_cell_t *c);
 /* The cell's own seed: mixes the key hash, the base seed and the repeat. */
 uint64_t gs_cell_seed(const gs_cell_t *c);
 
+/* The key table, for whoever stores cells: a key's name, the type of its
+ * value, whether it is part of the canonical key, and its help text. */
+typedef enum { GS_KEYTYPE_TEXT, GS_KEYTYPE_INT, GS_KEYTYPE_REAL } gs_keytype_t;
+typedef struct {
+    const char *name;
+    gs_keytype_t type;
+    int in_key;
+    int none_is_null;   /* "none" is stored as NULL (clip) */
+    const char *help;
+} gs_key_info_t;
+
+/* Fills *info for key i; 0 when i is past the last key. */
+int gs_cell_key_info(size_t i, gs_key_info_t *info);
+
 /* Print the key table for --help: name, values, default, meaning. */
 void gs_cell_print_keys(FILE *out);
 

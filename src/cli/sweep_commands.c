@@ -1,0 +1,347 @@
+/* The sweep commands: plan, run, status, schema. */
+#include <config.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli/cli.h"
+#include "driver/driver.h"
+#include "experiment/experiment.h"
+#include "store/store.h"
+#include "sweep/sweep.h"
+
+/* A rough rate for the plan's seconds: measured ~2.5 GFLOP/s per core with
+ * the current kernels on small MLPs (see README); an estimate only. */
+#define ASSUMED_FLOPS_PER_CORE 2e9
+
+static const gs_sweep_hooks_t hooks = {gs_experiment_check, gs_experiment_flops};
+
+static int is_help(const char *a)
+{
+    return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0;
+}
+
+static void default_db(char *buf, size_t len, const gs_sweep_t *sw, const char *db)
+{
+    if (db)
+        snprintf(buf, len, "%s", db);
+    else
+        snprintf(buf, len, "results/%s.db", sw->name);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int is_stored(const uint64_t *h, size_t n, uint64_t v)
+{
+    return n && bsearch(&v, h, n, sizeof *h, cmp_u64) != NULL;
+}
+
+/* Stored hashes of db, or none when it does not exist (0) / cannot be read (-1). */
+static int stored_of(const char *db, uint64_t **h, size_t *n, char *err, size_t errlen)
+{
+    struct stat sb;
+    *h = NULL;
+    *n = 0;
+    if (stat(db, &sb) != 0)
+        return 0;
+    gs_store_t *st = gs_store_open(db, 0, 1, err, errlen);
+    if (!st)
+        return -1;
+    int rc = gs_store_stored_hashes(st, h, n, err, errlen);
+    gs_store_close(st);
+    return rc;
+}
+
+static void human_flops(char *buf, size_t len, double f)
+{
+    const char *unit[] = {"", "k", "M", "G", "T", "P"};
+    int u = 0;
+    while (f >= 1000 && u < 5) {
+        f /= 1000;
+        u++;
+    }
+    snprintf(buf, len, "%.3g %sFLOP", f, unit[u]);
+}
+
+static void human_time(char *buf, size_t len, double s)
+{
+    if (s < 60)
+        snprintf(buf, len, "%.1f s", s);
+    else if (s < 3600)
+        snprintf(buf, len, "%.1f min", s / 60);
+    else
+        snprintf(buf, len, "%.1f h", s / 3600);
+}
+
+int gs_cmd_plan(int argc, char **argv)
+{
+    const char *cfg = NULL, *db = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (is_help(argv[i])) {
+            printf("usage: gradsweep plan CONFIG.ini [--db PATH]\n\n"
+                   "Parses and checks a sweep config and prints every experiment with its axes,\n"
+                   "its number of cells and their estimated cost, the total, and how many cells\n"
+                   "the target database (default results/<sweep name>.db) already holds.\n"
+                   "Seconds assume %.1f GFLOP/s per core: a rough guide. Exit status 2 on any\n"
+                   "config error, with file:line.\n", ASSUMED_FLOPS_PER_CORE / 1e9);
+            return 0;
+        } else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
+            db = argv[++i];
+        } else if (argv[i][0] == '-' || cfg) {
+            fprintf(stderr, "gradsweep plan: unexpected '%s' (gradsweep plan --help)\n", argv[i]);
+            return 2;
+        } else {
+            cfg = argv[i];
+        }
+    }
+    if (!cfg) {
+        fprintf(stderr, "gradsweep plan: which config? usage: gradsweep plan CONFIG.ini [--db PATH]\n");
+        return 2;
+    }
+    gs_sweep_t sw;
+    char err[8192];
+    if (gs_sweep_load(&sw, cfg, &hooks, err, sizeof err) != 0) {
+        fprintf(stderr, "gradsweep plan: %s\n", err);
+        return 2;
+    }
+    char dbpath[4096];
+    default_db(dbpath, sizeof dbpath, &sw, db);
+    uint64_t *h;
+    size_t nh;
+    int have_db = stored_of(dbpath, &h, &nh, err, sizeof err);
+    if (have_db < 0) {
+        fprintf(stderr, "gradsweep plan: %s\n", err);
+        gs_sweep_free(&sw);
+        return 2;
+    }
+    printf("sweep %s: %s\n", sw.name, sw.description[0] ? sw.description : "(no description)");
+    printf("seed %llu, vanishing below %g, exploding above %g\n\n", (unsigned long long)sw.seed,
+           sw.vanishing_below, sw.exploding_above);
+    double total = 0, todo = 0;
+    size_t stored_total = 0;
+    char f1[32], t1[32];
+    for (size_t e = 0; e < sw.n_experiments; e++) {
+        const gs_experiment_t *ex = &sw.experiments[e];
+        double fl = 0;
+        size_t st = 0;
+        for (size_t i = ex->first_cell; i < ex->first_cell + ex->n_cells; i++) {
+            fl += sw.cells[i].flops;
+            if (is_stored(h, nh, sw.cells[i].hash))
+                st++;
+            else
+                todo += sw.cells[i].flops;
+        }
+        total += fl;
+        stored_total += st;
+        human_flops(f1, sizeof f1, fl);
+        human_time(t1, sizeof t1, fl / ASSUMED_FLOPS_PER_CORE);
+        char key[2048];
+        const gs_cell_t *c0 = &sw.cells[ex->first_cell].cell;
+        printf("[%s] line %d: %zu cells, %s (~%s on one core), %zu stored\n", ex->name, ex->line,
+               ex->n_cells, f1, t1, st);
+        printf("  model=%s task=%s dataset=%s, repeats %ld\n", gs_model_names[c0->model],
+               gs_task_names[c0->task], gs_dataset_names[c0->dataset], c0->repeats);
+        for (size_t a = 0; a < ex->n_axes; a++) {
+            printf("  axis %-12s", ex->axes[a].key);
+            for (size_t v = 0; v < ex->axes[a].n_values; v++)
+                printf("%s%s", v ? ", " : " ", ex->axes[a].values[v]);
+            printf("\n");
+        }
+        gs_cell_key(c0, key, sizeof key);
+        printf("  first cell: %s\n\n", key);
+    }
+    human_flops(f1, sizeof f1, total);
+    human_time(t1, sizeof t1, total / ASSUMED_FLOPS_PER_CORE);
+    printf("total: %zu cells, %s (~%s on one core)\n", sw.n_cells, f1, t1);
+    human_time(t1, sizeof t1, todo / ASSUMED_FLOPS_PER_CORE);
+    if (have_db)
+        printf("%s holds %zu of them; %zu to run (~%s on one core)\n", dbpath, stored_total,
+               sw.n_cells - stored_total, t1);
+    else
+        printf("%s does not exist yet: all %zu cells to run\n", dbpath, sw.n_cells);
+    free(h);
+    gs_sweep_free(&sw);
+    return 0;
+}
+
+int gs_cmd_run(int argc, char **argv)
+{
+    gs_run_options_t o = {0};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (is_help(a)) {
+            printf("usage: gradsweep run CONFIG.ini [--db PATH] [--threads N] [--fresh]\n"
+                   "       mpirun -np N gradsweep run CONFIG.ini ...\n\n"
+                   "Runs every cell of the sweep that the database does not hold yet and stores\n"
+                   "its measurements (default database results/<sweep name>.db). Without mpirun\n"
+                   "one process computes every cell; under mpirun rank 0 coordinates and every\n"
+                   "rank (rank 0 too, in a thread) computes cells, longest first. Rerunning the\n"
+                   "same command resumes after any crash or kill.\n\n"
+                   "  --db PATH     the database\n"
+                   "  --threads N   OpenMP threads per rank (default: the node's cores shared\n"
+                   "                among its ranks); results do not depend on it\n"
+                   "  --fresh       delete the stored cells first (says how many)\n\n"
+                   "SIGINT/SIGTERM commit what has arrived and exit 130/143; exit status 2 for\n"
+                   "a config error, 1 for other failures. Progress goes to stderr.\n");
+            return 0;
+        } else if (strcmp(a, "--db") == 0 && i + 1 < argc) {
+            o.db_path = argv[++i];
+        } else if (strcmp(a, "--threads") == 0 && i + 1 < argc) {
+            char *end;
+            long t = strtol(argv[++i], &end, 10);
+            if (*end || t < 1 || t > 4096) {
+                fprintf(stderr, "gradsweep run: --threads %s: not a thread count; allowed: an "
+                        "integer from 1 to 4096\n", argv[i]);
+                return 2;
+            }
+            o.threads = (int)t;
+        } else if (strcmp(a, "--fresh") == 0) {
+            o.fresh = 1;
+        } else if (a[0] == '-' || o.config_path) {
+            fprintf(stderr, "gradsweep run: unexpected '%s'; usage: gradsweep run CONFIG.ini "
+                    "[--db PATH] [--threads N] [--fresh]\n", a);
+            return 2;
+        } else {
+            o.config_path = a;
+        }
+    }
+    if (!o.config_path) {
+        fprintf(stderr, "gradsweep run: which config? usage: gradsweep run CONFIG.ini [--db PATH] "
+                "[--threads N] [--fresh]\n");
+        return 2;
+    }
+    return gs_driver_run(&o);
+}
+
+/* ---- status ---- */
+
+typedef struct {
+    const gs_sweep_t *sw;
+    long (*st)[4];     /* per experiment: done, diverged, failed, stored-but-unknown */
+    long (*dg)[4];     /* per experiment: diagnoses */
+    long other;        /* rows of experiments no longer in the config */
+} counts_t;
+
+static void count_cb(void *ctx, const char *exp, const char *what, const char *value, long n)
+{
+    counts_t *c = ctx;
+    size_t e = 0;
+    while (e < c->sw->n_experiments && strcmp(c->sw->experiments[e].name, exp) != 0)
+        e++;
+    if (e == c->sw->n_experiments) {
+        if (strcmp(what, "status") == 0)
+            c->other += n;
+        return;
+    }
+    if (strcmp(what, "status") == 0) {
+        for (int k = 0; k < 3; k++)
+            if (strcmp(value, gs_status_names[k]) == 0)
+                c->st[e][k] += n;
+    } else {
+        for (int k = 0; k < 4; k++)
+            if (strcmp(value, gs_diag_names[k]) == 0)
+                c->dg[e][k] += n;
+    }
+}
+
+int gs_cmd_status(int argc, char **argv)
+{
+    const char *db = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (is_help(argv[i])) {
+            printf("usage: gradsweep status DB\n\n"
+                   "Per experiment of the sweep stored in DB: cells done, diverged, failed and\n"
+                   "missing (from the config text the database keeps), and the diagnosis\n"
+                   "counts; whether a run is writing it now. Safe while a sweep runs.\n");
+            return 0;
+        } else if (argv[i][0] == '-' || db) {
+            fprintf(stderr, "gradsweep status: unexpected '%s'; usage: gradsweep status DB\n", argv[i]);
+            return 2;
+        }
+        db = argv[i];
+    }
+    if (!db) {
+        fprintf(stderr, "gradsweep status: which database? usage: gradsweep status DB\n");
+        return 2;
+    }
+    char err[8192];
+    gs_store_t *st = gs_store_open(db, 0, 1, err, sizeof err);
+    if (!st) {
+        fprintf(stderr, "gradsweep status: %s\n", err);
+        return 2;
+    }
+    char *path = NULL;
+    char *text = gs_store_config_text(st, &path);
+    if (!text) {
+        fprintf(stderr, "gradsweep status: %s: holds no sweep yet\n", db);
+        gs_store_close(st);
+        return 1;
+    }
+    gs_sweep_t sw;
+    if (gs_sweep_parse(&sw, text, path ? path : "config", NULL, err, sizeof err) != 0) {
+        fprintf(stderr, "gradsweep status: the stored config no longer parses: %s\n", err);
+        free(text);
+        free(path);
+        gs_store_close(st);
+        return 1;
+    }
+    uint64_t *h = NULL;
+    size_t nh = 0;
+    counts_t c = {&sw, calloc(sw.n_experiments, sizeof *c.st), calloc(sw.n_experiments, sizeof *c.dg), 0};
+    int rc = 0;
+    if (!c.st || !c.dg || gs_store_stored_hashes(st, &h, &nh, err, sizeof err) != 0 ||
+        gs_store_counts(st, count_cb, &c, err, sizeof err) != 0) {
+        fprintf(stderr, "gradsweep status: %s\n", err);
+        rc = 1;
+    } else {
+        char host[256];
+        long pid;
+        printf("sweep %s (%s): %zu cells\n", sw.name, db, sw.n_cells);
+        if (gs_store_live_run(st, host, sizeof host, &pid))
+            printf("a run is writing it now: host %s, pid %ld (the counts are partial)\n", host, pid);
+        printf("\n%-24s %7s %9s %7s %8s  %8s %10s %10s %9s\n", "experiment", "done", "diverged",
+               "failed", "missing", "healthy", "vanishing", "exploding", "diverged");
+        long tot[8] = {0};
+        for (size_t e = 0; e < sw.n_experiments; e++) {
+            const gs_experiment_t *ex = &sw.experiments[e];
+            long missing = 0;
+            for (size_t i = ex->first_cell; i < ex->first_cell + ex->n_cells; i++)
+                missing += !is_stored(h, nh, sw.cells[i].hash);
+            long v[8] = {c.st[e][0], c.st[e][1], c.st[e][2], missing,
+                         c.dg[e][0], c.dg[e][1], c.dg[e][2], c.dg[e][3]};
+            printf("%-24s %7ld %9ld %7ld %8ld  %8ld %10ld %10ld %9ld\n", ex->name, v[0], v[1],
+                   v[2], v[3], v[4], v[5], v[6], v[7]);
+            for (int k = 0; k < 8; k++)
+                tot[k] += v[k];
+        }
+        printf("%-24s %7ld %9ld %7ld %8ld  %8ld %10ld %10ld %9ld\n", "total", tot[0], tot[1],
+               tot[2], tot[3], tot[4], tot[5], tot[6], tot[7]);
+        if (c.other)
+            printf("\n%ld stored cells belong to experiments no longer in the config\n", c.other);
+    }
+    free(c.st);
+    free(c.dg);
+    free(h);
+    free(text);
+    free(path);
+    gs_sweep_free(&sw);
+    gs_store_close(st);
+    return rc;
+}
+
+int gs_cmd_schema(int argc, char **argv)
+{
+    if (argc > 1 && is_help(argv[1])) {
+        printf("usage: gradsweep schema\n\nPrints the results database's schema (SQL) with a "
+               "comment on every column.\n");
+        return 0;
+    }
+    fputs(gs_store_schema_sql(), stdout);
+    return 0;
+}

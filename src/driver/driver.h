@@ -1,0 +1,25 @@
+/* `gradsweep run`: the sweep over MPI ranks (MPI_THREAD_FUNNELED).
+ *
+ * Every rank parses the config text that rank 0 broadcasts, so cells are
+ * known everywhere by index. Rank 0's main thread coordinates: it hands
+ * out cells longest-estimated-first to whichever worker is free, receives
+ * packed results and is the only SQLite writer, committing at least every
+ * second or two. It polls with short sleeps instead of blocking (Open MPI's
+ * blocking calls spin), so it costs little CPU. Rank 0 also runs a compute
+ * thread that works like any other worker (it never calls MPI), so one
+ * rank computes the cells itself and N ranks give N workers. */
+#ifndef GS_DRIVER_DRIVER_H
+#define GS_DRIVER_DRIVER_H
+
+typedef struct {
+    const char *config_path;
+    const char *db_path;     /* NULL: results/<sweep name>.db */
+    int threads;             /* OpenMP threads per rank; 0: cores per rank on the node */
+    int fresh;               /* delete stored cells first */
+} gs_run_options_t;
+
+/* Returns the process exit status: 0 done, 1 failure, 2 bad input,
+ * 130/143 interrupted by SIGINT/SIGTERM (after committing). */
+int gs_driver_run(const gs_run_options_t *opt);
+
+#endif

@@ -1,0 +1,145 @@
+#include <config.h>
+
+#include "driver/pack.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define PACK_MAGIC 0x47535231u   /* "GSR1" */
+
+static const char *const quantities[] = {"weight", "weight_input"};
+
+typedef struct {
+    uint32_t magic;
+    int32_t status, diagnosis;
+    gs_pack_meta_t meta;
+    double grad_ratio, init_loss, clip_fraction, train_loss, test_loss, test_acc, baseline_loss;
+    int64_t steps_run, diverged_step;
+    uint64_t n_layers, n_time, n_log, n_hist;
+    char error[sizeof ((gs_result_t *)0)->error];
+} header_t;
+
+typedef struct {
+    int32_t layer, quantity;
+    double lo, hi;
+    long count[GS_HIST_BINS];
+} hist_wire_t;
+
+void *gs_pack_result(const gs_result_t *r, const gs_pack_meta_t *meta, size_t *len)
+{
+    size_t n = sizeof(header_t) + r->n_layers * sizeof *r->layers + r->n_time * sizeof *r->time +
+               r->n_log * sizeof *r->log + r->n_hist * sizeof(hist_wire_t);
+    unsigned char *buf = malloc(n), *p = buf;
+    if (!buf)
+        return NULL;
+    header_t h;
+    memset(&h, 0, sizeof h);
+    h.magic = PACK_MAGIC;
+    h.status = r->status;
+    h.diagnosis = r->diagnosis;
+    h.meta = *meta;
+    h.grad_ratio = r->grad_ratio;
+    h.init_loss = r->init_loss;
+    h.clip_fraction = r->clip_fraction;
+    h.train_loss = r->train_loss;
+    h.test_loss = r->test_loss;
+    h.test_acc = r->test_acc;
+    h.baseline_loss = r->baseline_loss;
+    h.steps_run = r->steps_run;
+    h.diverged_step = r->diverged_step;
+    h.n_layers = r->n_layers;
+    h.n_time = r->n_time;
+    h.n_log = r->n_log;
+    h.n_hist = r->n_hist;
+    memcpy(h.error, r->error, sizeof h.error);
+    memcpy(p, &h, sizeof h);
+    p += sizeof h;
+#define PUT(arr, cnt)                                 \
+    do {                                              \
+        if (cnt) {                                    \
+            memcpy(p, arr, (cnt) * sizeof *(arr));    \
+            p += (cnt) * sizeof *(arr);               \
+        }                                             \
+    } while (0)
+    PUT(r->layers, r->n_layers);
+    PUT(r->time, r->n_time);
+    PUT(r->log, r->n_log);
+#undef PUT
+    for (size_t i = 0; i < r->n_hist; i++) {
+        hist_wire_t w;
+        memset(&w, 0, sizeof w);
+        w.layer = r->hist[i].layer;
+        w.quantity = strcmp(r->hist[i].quantity, quantities[1]) == 0;
+        w.lo = r->hist[i].lo;
+        w.hi = r->hist[i].hi;
+        memcpy(w.count, r->hist[i].count, sizeof w.count);
+        memcpy(p, &w, sizeof w);
+        p += sizeof w;
+    }
+    *len = n;
+    return buf;
+}
+
+int gs_unpack_result(const void *buf, size_t len, gs_result_t *r, gs_pack_meta_t *meta)
+{
+    memset(r, 0, sizeof *r);
+    header_t h;
+    if (len < sizeof h)
+        return -1;
+    memcpy(&h, buf, sizeof h);
+    if (h.magic != PACK_MAGIC || h.n_layers > 1u << 20 || h.n_time > 1u << 24 ||
+        h.n_log > 1u << 30 || h.n_hist > 1u << 20)
+        return -1;
+    size_t need = sizeof h + h.n_layers * sizeof *r->layers + h.n_time * sizeof *r->time +
+                  h.n_log * sizeof *r->log + h.n_hist * sizeof(hist_wire_t);
+    if (need != len)
+        return -1;
+    *meta = h.meta;
+    meta->host[sizeof meta->host - 1] = '\0';
+    r->status = (gs_status_t)h.status;
+    r->diagnosis = (gs_diag_t)h.diagnosis;
+    r->grad_ratio = h.grad_ratio;
+    r->init_loss = h.init_loss;
+    r->clip_fraction = h.clip_fraction;
+    r->train_loss = h.train_loss;
+    r->test_loss = h.test_loss;
+    r->test_acc = h.test_acc;
+    r->baseline_loss = h.baseline_loss;
+    r->steps_run = h.steps_run;
+    r->diverged_step = h.diverged_step;
+    memcpy(r->error, h.error, sizeof r->error);
+    r->error[sizeof r->error - 1] = '\0';
+    r->n_layers = h.n_layers;
+    r->n_time = h.n_time;
+    r->n_log = h.n_log;
+    r->n_hist = h.n_hist;
+    r->layers = malloc((r->n_layers + 1) * sizeof *r->layers);
+    r->time = malloc((r->n_time + 1) * sizeof *r->time);
+    r->log = malloc((r->n_log + 1) * sizeof *r->log);
+    r->hist = malloc((r->n_hist + 1) * sizeof *r->hist);
+    if (!r->layers || !r->time || !r->log || !r->hist) {
+        gs_result_free(r);
+        return -1;
+    }
+    const unsigned char *p = (const unsigned char *)buf + sizeof h;
+#define GET(arr, cnt)                                 \
+    do {                                              \
+        memcpy(arr, p, (cnt) * sizeof *(arr));        \
+        p += (cnt) * sizeof *(arr);                   \
+    } while (0)
+    GET(r->layers, r->n_layers);
+    GET(r->time, r->n_time);
+    GET(r->log, r->n_log);
+#undef GET
+    for (size_t i = 0; i < r->n_hist; i++) {
+        hist_wire_t w;
+        memcpy(&w, p, sizeof w);
+        p += sizeof w;
+        r->hist[i].layer = w.layer;
+        r->hist[i].quantity = quantities[w.quantity ? 1 : 0];
+        r->hist[i].lo = w.lo;
+        r->hist[i].hi = w.hi;
+        memcpy(r->hist[i].count, w.count, sizeof w.count);
+    }
+    return 0;
+}

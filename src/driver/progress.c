@@ -1,0 +1,76 @@
+#include <config.h>
+
+#include "driver/progress.h"
+
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+double gs_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+void gs_progress_init(gs_progress_bar_t *p, size_t total, double flops_total)
+{
+    *p = (gs_progress_bar_t){0};
+    p->tty = isatty(STDERR_FILENO);
+    p->start = gs_now();
+    p->total = total;
+    p->flops_total = flops_total;
+}
+
+void gs_progress_add(gs_progress_bar_t *p, const gs_result_t *r, double flops)
+{
+    p->done++;
+    p->flops_done += flops;
+    if (r->status == GS_STATUS_FAILED)
+        p->failed++;
+    else
+        p->diag[r->diagnosis]++;
+}
+
+static void clock_text(char *buf, size_t len, double s)
+{
+    if (s < 0 || s > 1e7) {
+        snprintf(buf, len, "?");
+        return;
+    }
+    long t = (long)(s + 0.5);
+    if (t >= 3600)
+        snprintf(buf, len, "%ldh%02ldm", t / 3600, t / 60 % 60);
+    else if (t >= 60)
+        snprintf(buf, len, "%ldm%02lds", t / 60, t % 60);
+    else
+        snprintf(buf, len, "%lds", t);
+}
+
+void gs_progress_draw(gs_progress_bar_t *p, int force)
+{
+    double now = gs_now();
+    double every = p->tty ? 0.2 : 10.0;
+    if (!force && now - p->last_draw < every)
+        return;
+    p->last_draw = now;
+    double el = now - p->start;
+    /* ETA from the estimated cost done so far: cells differ by orders of
+     * magnitude, so counting cells would mislead */
+    double frac = p->flops_total > 0 ? p->flops_done / p->flops_total : 1.0;
+    double eta = frac > 0 && p->done < p->total ? el / frac - el : 0.0;
+    char e1[32], e2[32];
+    clock_text(e1, sizeof e1, el);
+    clock_text(e2, sizeof e2, eta);
+    char bar[26];
+    int fill = p->total ? (int)(25.0 * (double)p->done / (double)p->total) : 25;
+    for (int i = 0; i < 25; i++)
+        bar[i] = i < fill ? '#' : '.';
+    bar[25] = '\0';
+    fprintf(stderr, "%s[%s] %zu/%zu cells  %s elapsed  eta %s  healthy %ld  vanishing %ld  "
+            "exploding %ld  diverged %ld  failed %ld%s",
+            p->tty ? "\r" : "", bar, p->done, p->total, e1, p->done < p->total ? e2 : "0s",
+            p->diag[GS_DIAG_HEALTHY], p->diag[GS_DIAG_VANISHING], p->diag[GS_DIAG_EXPLODING],
+            p->diag[GS_DIAG_DIVERGED], p->failed, p->tty ? (force ? "\n" : "  ") : "\n");
+    fflush(stderr);
+}

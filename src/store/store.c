@@ -1,0 +1,790 @@
+#include <config.h>
+
+#include "store/store.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LIVE_HEARTBEAT_S 60.0
+
+enum { ST_RUN, ST_LAYER, ST_LOG, ST_TIME, ST_HIST, ST_N };
+
+struct gs_store {
+    sqlite3 *db;
+    char path[4096];
+    sqlite3_stmt *stmt[ST_N];
+    int in_txn;
+    long session_id;
+    char host[256];
+    double session_start;
+    long stored;   /* cells this session */
+};
+
+/* ---- schema ---- */
+
+static const char schema_head[] =
+    "-- gradsweep results database, schema version 1.\n"
+    "-- Written by rank 0 of `gradsweep run` only; WAL mode, so sqlite3 and the\n"
+    "-- report can read while a sweep runs. Times are UTC, ISO 8601.\n"
+    "\n"
+    "CREATE TABLE IF NOT EXISTS sweeps (  -- the sweep this database holds: one row\n"
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),  -- always 1\n"
+    "  name TEXT NOT NULL,                  -- [sweep] name\n"
+    "  description TEXT NOT NULL,           -- [sweep] description\n"
+    "  config_path TEXT NOT NULL,           -- the config file as given to the latest run\n"
+    "  config_text TEXT NOT NULL,           -- that file's full text\n"
+    "  base_seed INTEGER NOT NULL,          -- [sweep] seed (64-bit, stored as signed)\n"
+    "  vanishing_below REAL NOT NULL,       -- diagnosis: vanishing when grad_ratio is below this\n"
+    "  exploding_above REAL NOT NULL,       -- diagnosis: exploding when grad_ratio is above this\n"
+    "  n_cells INTEGER NOT NULL,            -- cells the config expands to\n"
+    "  created_at TEXT NOT NULL,            -- when the database was created\n"
+    "  updated_at TEXT NOT NULL,            -- when a run last started\n"
+    "  gradsweep_version TEXT NOT NULL      -- version of the latest run\n"
+    ");\n"
+    "\n"
+    "CREATE TABLE IF NOT EXISTS sessions (  -- one row per `gradsweep run` on this database\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  status TEXT NOT NULL CHECK (status IN ('running', 'done', 'interrupted', 'crashed')),\n"
+    "                                       -- crashed: found running with its process gone\n"
+    "  started_at TEXT NOT NULL,            -- start of the run\n"
+    "  ended_at TEXT,                       -- end of the run; NULL while running or after a crash\n"
+    "  heartbeat REAL NOT NULL,             -- unix time of the latest commit: a live run's lock\n"
+    "  host TEXT NOT NULL,                  -- host of rank 0\n"
+    "  pid INTEGER NOT NULL,                -- process id of rank 0\n"
+    "  ranks INTEGER NOT NULL,              -- MPI ranks, coordinator included\n"
+    "  threads INTEGER NOT NULL,            -- OpenMP threads per rank\n"
+    "  hosts TEXT NOT NULL,                 -- every rank's host, distinct, comma-separated\n"
+    "  gradsweep_version TEXT NOT NULL,     -- the program's version\n"
+    "  cells_stored INTEGER NOT NULL DEFAULT 0,  -- cells this run stored\n"
+    "  wall_s REAL                          -- wall time of the run, seconds\n"
+    ");\n"
+    "\n"
+    "CREATE TABLE IF NOT EXISTS runs (      -- one row per cell of the sweep\n"
+    "  id INTEGER PRIMARY KEY,              -- config_hash as a positive 63-bit integer: a cell\n"
+    "                                       -- has the same id in every database\n"
+    "  config_hash TEXT NOT NULL UNIQUE,    -- 16 hex digits hashing experiment, canonical_key,\n"
+    "                                       -- base seed, repeat and the diagnosis thresholds\n"
+    "  experiment TEXT NOT NULL,            -- the config section the cell comes from\n"
+    "  canonical_key TEXT NOT NULL,         -- every key of the cell in canonical order and spelling\n"
+    "  repeat INTEGER NOT NULL,             -- 0-based repeat (the repeats key)\n"
+    "  seed INTEGER NOT NULL,               -- the cell's own seed, from canonical_key, base seed\n"
+    "                                       -- and repeat (64-bit, stored as signed)\n";
+
+static const char schema_tail[] =
+    "  sigma_w2 REAL,                       -- fan_in Var(W) of a hidden width x width matrix at init\n"
+    "                                       -- (mean-field sigma_w^2; recurrent: of Wh)\n"
+    "  sigma_b2 REAL,                       -- bias_std^2 (mean-field sigma_b^2)\n"
+    "  status TEXT NOT NULL CHECK (status IN ('done', 'diverged', 'failed')),\n"
+    "                                       -- diverged: a non-finite loss or gradient; failed: did not run\n"
+    "  error TEXT,                          -- why a failed cell failed\n"
+    "  diagnosis TEXT CHECK (diagnosis IN ('healthy', 'vanishing', 'exploding', 'diverged')),\n"
+    "                                       -- from grad_ratio and the thresholds; diverged overrides\n"
+    "  grad_ratio REAL,                     -- at init: mlp grad_w_norm(1)/grad_w_norm(depth);\n"
+    "                                       -- recurrent grad_hidden_norm(1)/grad_hidden_norm(seq_len)\n"
+    "  init_loss REAL,                      -- loss of the first batch at init\n"
+    "  train_loss REAL,                     -- task=train: final loss on the training set (eval mode)\n"
+    "  test_loss REAL,                      -- task=train: final loss on the test set\n"
+    "  test_acc REAL,                       -- task=train: test accuracy (NULL for dataset=adding)\n"
+    "  baseline_loss REAL,                  -- dataset=adding: test MSE of always answering 1\n"
+    "  clip_fraction REAL,                  -- task=train: share of steps where clipping fired\n"
+    "  diverged_step INTEGER,               -- step where the loss or gradient became non-finite\n"
+    "  steps_run INTEGER,                   -- training steps taken\n"
+    "  wall_s REAL,                         -- seconds the cell took on its rank\n"
+    "  rank INTEGER,                        -- MPI rank that ran it\n"
+    "  threads INTEGER,                     -- OpenMP threads it used\n"
+    "  host TEXT,                           -- host that ran it\n"
+    "  session_id INTEGER REFERENCES sessions(id),  -- the run that stored it\n"
+    "  finished_at TEXT                     -- when it was stored\n"
+    ");\n"
+    "CREATE INDEX IF NOT EXISTS runs_experiment ON runs(experiment);\n"
+    "CREATE INDEX IF NOT EXISTS runs_diagnosis ON runs(diagnosis);\n"
+    "CREATE INDEX IF NOT EXISTS runs_status ON runs(status);\n"
+    "CREATE INDEX IF NOT EXISTS runs_config ON runs(model, activation, init, depth);\n"
+    "\n"
+    "CREATE TABLE IF NOT EXISTS layer_stats (  -- per layer, at init (step 0)\n"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id),\n"
+    "  step INTEGER NOT NULL,               -- training step of the measurement (0: at init)\n"
+    "  layer INTEGER NOT NULL,              -- 1..depth from the input; depth+1 the readout\n"
+    "  act_mean REAL,                       -- mean of the layer output x_l over batch and units\n"
+    "  act_std REAL,                        -- standard deviation of x_l\n"
+    "  saturated_frac REAL,                 -- share of units with |phi'| < 0.05 max|phi'|\n"
+    "  dead_frac REAL,                      -- share of units with phi' = 0\n"
+    "  grad_pre_norm REAL,                  -- ||dL/dh_l|| over the batch (recurrent: gate inputs)\n"
+    "  grad_w_norm REAL,                    -- ||dL/dW_l|| (recurrent: of [Wx Wh])\n"
+    "  w_norm REAL,                         -- ||W_l||\n"
+    "  PRIMARY KEY (run_id, step, layer)\n"
+    ") WITHOUT ROWID;\n"
+    "\n"
+    "CREATE TABLE IF NOT EXISTS train_log (  -- task=train, every log_every steps, first and last\n"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id),\n"
+    "  step INTEGER NOT NULL,               -- 1-based training step\n"
+    "  loss REAL,                           -- the step's batch loss (NULL when non-finite)\n"
+    "  grad_norm REAL,                      -- global L2 norm of the gradient before clipping\n"
+    "  grad_norm_clipped REAL,              -- after clipping\n"
+    "  clipped INTEGER,                     -- 1 when clipping fired\n"
+    "  PRIMARY KEY (run_id, step)\n"
+    ") WITHOUT ROWID;\n"
+    "\n"
+    "CREATE TABLE IF NOT EXISTS time_stats (  -- recurrent models, top layer, per time step\n"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id),\n"
+    "  step INTEGER NOT NULL,               -- training step of the measurement (0: at init)\n"
+    "  t INTEGER NOT NULL,                  -- time step 1..seq_len\n"
+    "  hidden_norm REAL,                    -- ||h_t|| per sequence, mean over the batch\n"
+    "  grad_hidden_norm REAL,               -- ||dL/dh_t||, loss at the last step, all paths\n"
+    "  PRIMARY KEY (run_id, step, t)\n"
+    ") WITHOUT ROWID;\n"
+    "\n"
+    "CREATE TABLE IF NOT EXISTS histograms (  -- weights at init, per layer\n"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id),\n"
+    "  layer INTEGER NOT NULL,              -- 1..depth, depth+1 the readout\n"
+    "  quantity TEXT NOT NULL,              -- weight (W; recurrent Wh), weight_input (recurrent Wx)\n"
+    "  bin INTEGER NOT NULL,                -- 0-based bin\n"
+    "  lo REAL NOT NULL,                    -- bin's lower edge\n"
+    "  hi REAL NOT NULL,                    -- bin's upper edge\n"
+    "  count INTEGER NOT NULL,              -- entries in [lo, hi)\n"
+    "  PRIMARY KEY (run_id, layer, quantity, bin)\n"
+    ") WITHOUT ROWID;\n"
+    "\n"
+    "-- What people ask most: one row per cell with its configuration, outcome and the\n"
+    "-- gradient norms of the first and last hidden layer at init.\n"
+    "CREATE VIEW IF NOT EXISTS summary AS\n"
+    "  SELECT r.id AS run_id, r.experiment, r.model, r.task, r.dataset, r.depth, r.width,\n"
+    "         r.seq_len, r.activation, r.init, r.gain, r.norm, r.residual, r.optimizer, r.lr,\n"
+    "         r.clip, r.repeat, r.status, r.diagnosis, r.grad_ratio, r.train_loss, r.test_loss,\n"
+    "         r.test_acc, r.clip_fraction, r.diverged_step, r.wall_s,\n"
+    "         (SELECT grad_pre_norm FROM layer_stats l\n"
+    "           WHERE l.run_id = r.id AND l.step = 0 AND l.layer = 1) AS grad_first,\n"
+    "         (SELECT grad_pre_norm FROM layer_stats l\n"
+    "           WHERE l.run_id = r.id AND l.step = 0 AND l.layer = r.depth) AS grad_last\n"
+    "    FROM runs r;\n";
+
+const char *gs_store_schema_sql(void)
+{
+    static char *sql;
+    if (sql)
+        return sql;
+    size_t cap = sizeof schema_head + sizeof schema_tail + 8192, len = 0;
+    char *s = malloc(cap);
+    if (!s)
+        return schema_head;
+    len += (size_t)snprintf(s + len, cap - len, "%s", schema_head);
+    gs_key_info_t k;
+    for (size_t i = 0; gs_cell_key_info(i, &k); i++) {
+        if (!k.in_key)
+            continue;
+        const char *type = k.type == GS_KEYTYPE_INT ? "INTEGER" : k.type == GS_KEYTYPE_REAL ? "REAL" : "TEXT";
+        char col[64];
+        snprintf(col, sizeof col, "%s %s,", k.name, type);
+        len += (size_t)snprintf(s + len, cap - len, "  %-36s -- %s%s\n", col, k.help,
+                                k.none_is_null ? " (NULL: none)" : "");
+    }
+    snprintf(s + len, cap - len, "%s", schema_tail);
+    sql = s;
+    return sql;
+}
+
+/* ---- helpers ---- */
+
+static int sqlfail(gs_store_t *st, char *err, size_t errlen, const char *what)
+{
+    snprintf(err, errlen, "%s: %s: %s", st->path, what, sqlite3_errmsg(st->db));
+    return -1;
+}
+
+static void now_iso(char *buf, size_t len)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static double now_unix(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int exec(gs_store_t *st, const char *sql, char *err, size_t errlen)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(err, errlen, "%s: %s", st->path, msg ? msg : sqlite3_errmsg(st->db));
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+static long pragma_int(gs_store_t *st, const char *sql)
+{
+    sqlite3_stmt *s;
+    long v = -1;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) == SQLITE_OK) {
+        if (sqlite3_step(s) == SQLITE_ROW)
+            v = (long)sqlite3_column_int64(s, 0);
+        sqlite3_finalize(s);
+    }
+    return v;
+}
+
+static void bind_real(sqlite3_stmt *s, int i, double v)
+{
+    if (isfinite(v))
+        sqlite3_bind_double(s, i, v);
+    else
+        sqlite3_bind_null(s, i);   /* NaN/inf: SQLite has no such REAL */
+}
+
+/* ---- open ---- */
+
+gs_store_t *gs_store_open(const char *path, int create, int readonly, char *err, size_t errlen)
+{
+    gs_store_t *st = calloc(1, sizeof *st);
+    if (!st) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    snprintf(st->path, sizeof st->path, "%s", path);
+    gethostname(st->host, sizeof st->host - 1);
+    struct stat sb;
+    int exists = stat(path, &sb) == 0;
+    if (!exists && !create) {
+        snprintf(err, errlen, "%s: no such database", path);
+        free(st);
+        return NULL;
+    }
+    int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
+    if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, st->db ? sqlite3_errmsg(st->db) : "out of memory");
+        gs_store_close(st);
+        return NULL;
+    }
+    sqlite3_busy_timeout(st->db, 10000);
+    long app = pragma_int(st, "PRAGMA application_id");
+    long ver = pragma_int(st, "PRAGMA user_version");
+    long tables = pragma_int(st, "SELECT count(*) FROM sqlite_master");
+    if (app < 0 || tables < 0) {
+        snprintf(err, errlen, "%s: not an SQLite database (%s)", path, sqlite3_errmsg(st->db));
+        gs_store_close(st);
+        return NULL;
+    }
+    if (app != GS_APPLICATION_ID && (tables > 0 || app != 0)) {
+        snprintf(err, errlen, "%s: not a gradsweep database (it has %ld tables of another "
+                 "program); give another path with --db", path, tables);
+        gs_store_close(st);
+        return NULL;
+    }
+    if (app == GS_APPLICATION_ID && ver > GS_SCHEMA_VERSION) {
+        snprintf(err, errlen, "%s: written by a newer gradsweep (schema version %ld; this is "
+                 "%s with schema version %d); upgrade gradsweep", path, ver, PACKAGE_VERSION,
+                 GS_SCHEMA_VERSION);
+        gs_store_close(st);
+        return NULL;
+    }
+    if (readonly) {
+        if (app != GS_APPLICATION_ID) {
+            snprintf(err, errlen, "%s: an empty database, not a gradsweep one", path);
+            gs_store_close(st);
+            return NULL;
+        }
+        return st;
+    }
+    if (exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON",
+             err, errlen) != 0) {
+        gs_store_close(st);
+        return NULL;
+    }
+    if (app != GS_APPLICATION_ID) {
+        char pragmas[128];
+        snprintf(pragmas, sizeof pragmas, "PRAGMA application_id=%d; PRAGMA user_version=%d;",
+                 GS_APPLICATION_ID, GS_SCHEMA_VERSION);
+        if (exec(st, "BEGIN", err, errlen) != 0 || exec(st, gs_store_schema_sql(), err, errlen) != 0 ||
+            exec(st, pragmas, err, errlen) != 0 || exec(st, "COMMIT", err, errlen) != 0) {
+            gs_store_close(st);
+            return NULL;
+        }
+    }
+    return st;
+}
+
+void gs_store_close(gs_store_t *st)
+{
+    if (!st)
+        return;
+    if (st->in_txn && st->db)
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    for (int i = 0; i < ST_N; i++)
+        sqlite3_finalize(st->stmt[i]);
+    sqlite3_close(st->db);
+    free(st);
+}
+
+/* ---- the lock and sessions ---- */
+
+static int pid_alive(long pid)
+{
+    return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
+/* A session row still marked running is live when its heartbeat is recent
+ * and, on this host, its process exists. */
+static int find_live(gs_store_t *st, char *host, size_t hostlen, long *pid, int mark_crashed)
+{
+    sqlite3_stmt *s;
+    int live = 0;
+    if (sqlite3_prepare_v2(st->db, "SELECT id, host, pid, heartbeat FROM sessions "
+                                   "WHERE status = 'running'", -1, &s, NULL) != SQLITE_OK)
+        return 0;
+    double now = now_unix();
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        long id = (long)sqlite3_column_int64(s, 0);
+        const char *h = (const char *)sqlite3_column_text(s, 1);
+        long p = (long)sqlite3_column_int64(s, 2);
+        double hb = sqlite3_column_double(s, 3);
+        int same_host = h && strcmp(h, st->host) == 0;
+        int alive = now - hb < LIVE_HEARTBEAT_S && (!same_host || pid_alive(p));
+        if (alive && !live) {
+            live = 1;
+            snprintf(host, hostlen, "%s", h ? h : "?");
+            *pid = p;
+        } else if (!alive && mark_crashed) {
+            char sql[128];
+            snprintf(sql, sizeof sql, "UPDATE sessions SET status = 'crashed' WHERE id = %ld", id);
+            sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+        }
+    }
+    sqlite3_finalize(s);
+    return live;
+}
+
+int gs_store_live_run(gs_store_t *st, char *host, size_t hostlen, long *pid)
+{
+    return find_live(st, host, hostlen, pid, 0);
+}
+
+int gs_store_begin_session(gs_store_t *st, const gs_sweep_t *sw, const gs_session_info_t *info,
+                           char *err, size_t errlen)
+{
+    if (exec(st, "BEGIN IMMEDIATE", err, errlen) != 0)
+        return -1;
+    char host[256];
+    long pid;
+    if (find_live(st, host, sizeof host, &pid, 1)) {
+        snprintf(err, errlen, "%s: a run is writing this database (host %s, pid %ld); wait for "
+                 "it, stop it, or use another --db", st->path, host, pid);
+        goto rollback;
+    }
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db, "SELECT name FROM sweeps WHERE id = 1", -1, &s, NULL) != SQLITE_OK) {
+        sqlfail(st, err, errlen, "reading the sweep");
+        goto rollback;
+    }
+    int have = sqlite3_step(s) == SQLITE_ROW;
+    if (have && strcmp((const char *)sqlite3_column_text(s, 0), sw->name) != 0) {
+        snprintf(err, errlen, "%s: holds sweep '%s', not '%s'; use another --db or --fresh",
+                 st->path, (const char *)sqlite3_column_text(s, 0), sw->name);
+        sqlite3_finalize(s);
+        goto rollback;
+    }
+    sqlite3_finalize(s);
+    char now[32];
+    now_iso(now, sizeof now);
+    const char *sql = have
+        ? "UPDATE sweeps SET name=?1, description=?2, config_path=?3, config_text=?4, base_seed=?5,"
+          " vanishing_below=?6, exploding_above=?7, n_cells=?8, updated_at=?9, gradsweep_version=?10"
+          " WHERE id = 1"
+        : "INSERT INTO sweeps (id, name, description, config_path, config_text, base_seed,"
+          " vanishing_below, exploding_above, n_cells, created_at, updated_at, gradsweep_version)"
+          " VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)";
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+        sqlfail(st, err, errlen, "writing the sweep");
+        goto rollback;
+    }
+    sqlite3_bind_text(s, 1, sw->name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, sw->description, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 3, sw->path, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 4, sw->text, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 5, (sqlite3_int64)sw->seed);
+    sqlite3_bind_double(s, 6, sw->vanishing_below);
+    sqlite3_bind_double(s, 7, sw->exploding_above);
+    sqlite3_bind_int64(s, 8, (sqlite3_int64)sw->n_cells);
+    sqlite3_bind_text(s, 9, now, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 10, PACKAGE_VERSION, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        sqlfail(st, err, errlen, "writing the sweep");
+        goto rollback;
+    }
+    if (sqlite3_prepare_v2(st->db, "INSERT INTO sessions (status, started_at, heartbeat, host, pid,"
+                                   " ranks, threads, hosts, gradsweep_version)"
+                                   " VALUES ('running', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                           -1, &s, NULL) != SQLITE_OK) {
+        sqlfail(st, err, errlen, "writing the session");
+        goto rollback;
+    }
+    st->session_start = now_unix();
+    sqlite3_bind_text(s, 1, now, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_double(s, 2, st->session_start);
+    sqlite3_bind_text(s, 3, st->host, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 4, (sqlite3_int64)getpid());
+    sqlite3_bind_int(s, 5, info->ranks);
+    sqlite3_bind_int(s, 6, info->threads);
+    sqlite3_bind_text(s, 7, info->hosts, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 8, PACKAGE_VERSION, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        sqlfail(st, err, errlen, "writing the session");
+        goto rollback;
+    }
+    st->session_id = (long)sqlite3_last_insert_rowid(st->db);
+    if (exec(st, "COMMIT", err, errlen) != 0)
+        goto rollback;
+    st->stored = 0;
+    return 0;
+rollback:
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+static int session_update(gs_store_t *st, const char *status, int final)
+{
+    char now[32];
+    now_iso(now, sizeof now);
+    sqlite3_stmt *s;
+    const char *sql = final
+        ? "UPDATE sessions SET status=?1, heartbeat=?2, cells_stored=?3, ended_at=?4, wall_s=?5 WHERE id=?6"
+        : "UPDATE sessions SET status=?1, heartbeat=?2, cells_stored=?3, wall_s=?5 WHERE id=?6";
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    double t = now_unix();
+    sqlite3_bind_text(s, 1, status, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_double(s, 2, t);
+    sqlite3_bind_int64(s, 3, st->stored);
+    if (final)
+        sqlite3_bind_text(s, 4, now, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_double(s, 5, t - st->session_start);
+    sqlite3_bind_int64(s, 6, st->session_id);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int gs_store_commit(gs_store_t *st, char *err, size_t errlen)
+{
+    if (!st->in_txn && exec(st, "BEGIN", err, errlen) != 0)
+        return -1;
+    st->in_txn = 1;
+    if (session_update(st, "running", 0) != 0)
+        return sqlfail(st, err, errlen, "updating the session");
+    st->in_txn = 0;
+    return exec(st, "COMMIT", err, errlen);
+}
+
+int gs_store_end_session(gs_store_t *st, const char *status, char *err, size_t errlen)
+{
+    if (!st->in_txn && exec(st, "BEGIN", err, errlen) != 0)
+        return -1;
+    st->in_txn = 1;
+    if (session_update(st, status, 1) != 0)
+        return sqlfail(st, err, errlen, "closing the session");
+    st->in_txn = 0;
+    if (exec(st, "COMMIT", err, errlen) != 0)
+        return -1;
+    /* fold the WAL back so the file alone holds everything */
+    sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    return 0;
+}
+
+/* ---- queries ---- */
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int gs_store_stored_hashes(gs_store_t *st, uint64_t **hashes, size_t *n, char *err, size_t errlen)
+{
+    *hashes = NULL;
+    *n = 0;
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db, "SELECT config_hash FROM runs", -1, &s, NULL) != SQLITE_OK)
+        return sqlfail(st, err, errlen, "reading stored cells");
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 1024;
+            uint64_t *h = realloc(*hashes, cap * sizeof *h);
+            if (!h) {
+                sqlite3_finalize(s);
+                snprintf(err, errlen, "out of memory");
+                return -1;
+            }
+            *hashes = h;
+        }
+        (*hashes)[(*n)++] = strtoull((const char *)sqlite3_column_text(s, 0), NULL, 16);
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE)
+        return sqlfail(st, err, errlen, "reading stored cells");
+    qsort(*hashes, *n, sizeof **hashes, cmp_u64);
+    return 0;
+}
+
+long gs_store_count_runs(gs_store_t *st)
+{
+    return pragma_int(st, "SELECT count(*) FROM runs");
+}
+
+long gs_store_delete_all(gs_store_t *st, char *err, size_t errlen)
+{
+    long n = gs_store_count_runs(st);
+    if (exec(st, "BEGIN IMMEDIATE; DELETE FROM histograms; DELETE FROM time_stats;"
+                 " DELETE FROM train_log; DELETE FROM layer_stats; DELETE FROM runs; COMMIT",
+             err, errlen) != 0) {
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    return n;
+}
+
+char *gs_store_config_text(gs_store_t *st, char **path)
+{
+    sqlite3_stmt *s;
+    char *text = NULL;
+    if (path)
+        *path = NULL;
+    if (sqlite3_prepare_v2(st->db, "SELECT config_text, config_path FROM sweeps WHERE id = 1", -1,
+                           &s, NULL) != SQLITE_OK)
+        return NULL;
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        text = strdup((const char *)sqlite3_column_text(s, 0));
+        if (path)
+            *path = strdup((const char *)sqlite3_column_text(s, 1));
+    }
+    sqlite3_finalize(s);
+    return text;
+}
+
+int gs_store_counts(gs_store_t *st,
+                    void (*cb)(void *ctx, const char *experiment, const char *what,
+                               const char *value, long count),
+                    void *ctx, char *err, size_t errlen)
+{
+    static const char *const sql[2] = {
+        "SELECT experiment, 'status', status, count(*) FROM runs GROUP BY 1, 3 ORDER BY 1, 3",
+        "SELECT experiment, 'diagnosis', diagnosis, count(*) FROM runs WHERE diagnosis IS NOT NULL"
+        " GROUP BY 1, 3 ORDER BY 1, 3",
+    };
+    for (int q = 0; q < 2; q++) {
+        sqlite3_stmt *s;
+        if (sqlite3_prepare_v2(st->db, sql[q], -1, &s, NULL) != SQLITE_OK)
+            return sqlfail(st, err, errlen, "counting");
+        while (sqlite3_step(s) == SQLITE_ROW)
+            cb(ctx, (const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1),
+               (const char *)sqlite3_column_text(s, 2), (long)sqlite3_column_int64(s, 3));
+        sqlite3_finalize(s);
+    }
+    return 0;
+}
+
+/* ---- writes ---- */
+
+static int prepare_inserts(gs_store_t *st, char *err, size_t errlen)
+{
+    if (st->stmt[ST_RUN])
+        return 0;
+    char sql[8192];
+    size_t len = 0;
+    len += (size_t)snprintf(sql + len, sizeof sql - len,
+                            "INSERT INTO runs (id, config_hash, experiment, canonical_key, repeat, seed");
+    int n_cols = 6;
+    gs_key_info_t k;
+    for (size_t i = 0; gs_cell_key_info(i, &k); i++)
+        if (k.in_key) {
+            len += (size_t)snprintf(sql + len, sizeof sql - len, ", %s", k.name);
+            n_cols++;
+        }
+    static const char *const tail[] = {
+        "sigma_w2", "sigma_b2", "status", "error", "diagnosis", "grad_ratio", "init_loss",
+        "train_loss", "test_loss", "test_acc", "baseline_loss", "clip_fraction", "diverged_step",
+        "steps_run", "wall_s", "rank", "threads", "host", "session_id", "finished_at"};
+    for (size_t i = 0; i < sizeof tail / sizeof *tail; i++) {
+        len += (size_t)snprintf(sql + len, sizeof sql - len, ", %s", tail[i]);
+        n_cols++;
+    }
+    len += (size_t)snprintf(sql + len, sizeof sql - len, ") VALUES (");
+    for (int i = 1; i <= n_cols; i++)
+        len += (size_t)snprintf(sql + len, sizeof sql - len, "%s?%d", i > 1 ? ", " : "", i);
+    snprintf(sql + len, sizeof sql - len, ")");
+    static const char *const child[] = {
+        NULL,
+        "INSERT INTO layer_stats (run_id, step, layer, act_mean, act_std, saturated_frac, dead_frac,"
+        " grad_pre_norm, grad_w_norm, w_norm) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        "INSERT INTO train_log (run_id, step, loss, grad_norm, grad_norm_clipped, clipped)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO time_stats (run_id, step, t, hidden_norm, grad_hidden_norm)"
+        " VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO histograms (run_id, layer, quantity, bin, lo, hi, count)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    };
+    if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[ST_RUN], NULL) != SQLITE_OK)
+        return sqlfail(st, err, errlen, "preparing inserts");
+    for (int i = 1; i < ST_N; i++)
+        if (sqlite3_prepare_v3(st->db, child[i], -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[i], NULL) != SQLITE_OK)
+            return sqlfail(st, err, errlen, "preparing inserts");
+    return 0;
+}
+
+static int step_reset(gs_store_t *st, sqlite3_stmt *s, char *err, size_t errlen, const char *what)
+{
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    if (rc != SQLITE_DONE)
+        return sqlfail(st, err, errlen, what);
+    return 0;
+}
+
+int gs_store_put(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t *cell,
+                 const gs_result_t *r, const gs_put_meta_t *meta, char *err, size_t errlen)
+{
+    if (prepare_inserts(st, err, errlen) != 0)
+        return -1;
+    if (!st->in_txn) {
+        if (exec(st, "BEGIN", err, errlen) != 0)
+            return -1;
+        st->in_txn = 1;
+    }
+    const gs_cell_t *c = &cell->cell;
+    sqlite3_int64 id = (sqlite3_int64)(cell->hash & INT64_MAX);
+    sqlite3_stmt *s = st->stmt[ST_RUN];
+    char key[2048], val[128], now[32];
+    gs_cell_key(c, key, sizeof key);
+    now_iso(now, sizeof now);
+    int i = 1;
+    sqlite3_bind_int64(s, i++, id);
+    sqlite3_bind_text(s, i++, cell->hash_hex, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, i++, sw->experiments[cell->experiment].name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, i++, key, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, i++, c->repeat);
+    sqlite3_bind_int64(s, i++, (sqlite3_int64)gs_cell_seed(c));
+    gs_key_info_t k;
+    for (size_t j = 0; gs_cell_key_info(j, &k); j++) {
+        if (!k.in_key)
+            continue;
+        gs_cell_format(c, k.name, val, sizeof val);
+        if (k.none_is_null && strcmp(val, "none") == 0)
+            sqlite3_bind_null(s, i++);
+        else if (k.type == GS_KEYTYPE_INT)
+            sqlite3_bind_int64(s, i++, strtoll(val, NULL, 10));
+        else if (k.type == GS_KEYTYPE_REAL)
+            sqlite3_bind_double(s, i++, strtod(val, NULL));
+        else
+            sqlite3_bind_text(s, i++, val, -1, SQLITE_TRANSIENT);
+    }
+    size_t W = (size_t)c->width;
+    sqlite3_bind_double(s, i++, (double)W * gs_init_variance(c->init, W, W, c->init_param, c->gain));
+    sqlite3_bind_double(s, i++, c->bias_std * c->bias_std);
+    sqlite3_bind_text(s, i++, gs_status_names[r->status], -1, SQLITE_STATIC);
+    if (r->status == GS_STATUS_FAILED) {
+        sqlite3_bind_text(s, i++, r->error, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_null(s, i++);
+    } else {
+        sqlite3_bind_null(s, i++);
+        sqlite3_bind_text(s, i++, gs_diag_names[r->diagnosis], -1, SQLITE_STATIC);
+    }
+    int failed = r->status == GS_STATUS_FAILED, trained = c->task == GS_TASK_TRAIN && !failed;
+    bind_real(s, i++, failed ? NAN : r->grad_ratio);
+    bind_real(s, i++, failed ? NAN : r->init_loss);
+    bind_real(s, i++, trained ? r->train_loss : NAN);
+    bind_real(s, i++, trained ? r->test_loss : NAN);
+    bind_real(s, i++, trained ? r->test_acc : NAN);
+    bind_real(s, i++, r->baseline_loss);
+    bind_real(s, i++, trained ? r->clip_fraction : NAN);
+    if (r->diverged_step)
+        sqlite3_bind_int64(s, i++, r->diverged_step);
+    else
+        sqlite3_bind_null(s, i++);
+    sqlite3_bind_int64(s, i++, r->steps_run);
+    sqlite3_bind_double(s, i++, meta->wall_s);
+    sqlite3_bind_int(s, i++, meta->rank);
+    sqlite3_bind_int(s, i++, meta->threads);
+    sqlite3_bind_text(s, i++, meta->host, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, i++, st->session_id);
+    sqlite3_bind_text(s, i++, now, -1, SQLITE_TRANSIENT);
+    if (step_reset(st, s, err, errlen, "storing a run") != 0)
+        return -1;
+
+    s = st->stmt[ST_LAYER];
+    for (size_t l = 0; l < (failed ? 0 : r->n_layers); l++) {
+        const gs_layer_stats_t *L = &r->layers[l];
+        sqlite3_bind_int64(s, 1, id);
+        sqlite3_bind_int(s, 2, 0);
+        sqlite3_bind_int64(s, 3, (sqlite3_int64)l + 1);
+        bind_real(s, 4, L->act_mean);
+        bind_real(s, 5, L->act_std);
+        bind_real(s, 6, L->saturated_frac);
+        bind_real(s, 7, L->dead_frac);
+        bind_real(s, 8, L->grad_pre_norm);
+        bind_real(s, 9, L->grad_w_norm);
+        bind_real(s, 10, L->w_norm);
+        if (step_reset(st, s, err, errlen, "storing layer_stats") != 0)
+            return -1;
+    }
+    s = st->stmt[ST_LOG];
+    for (size_t j = 0; j < r->n_log; j++) {
+        const gs_train_row_t *L = &r->log[j];
+        sqlite3_bind_int64(s, 1, id);
+        sqlite3_bind_int64(s, 2, L->step);
+        bind_real(s, 3, L->loss);
+        bind_real(s, 4, L->grad_norm);
+        bind_real(s, 5, L->grad_norm_clipped);
+        sqlite3_bind_int(s, 6, L->clipped);
+        if (step_reset(st, s, err, errlen, "storing train_log") != 0)
+            return -1;
+    }
+    s = st->stmt[ST_TIME];
+    for (size_t t = 0; t < (failed ? 0 : r->n_time); t++) {
+        sqlite3_bind_int64(s, 1, id);
+        sqlite3_bind_int(s, 2, 0);
+        sqlite3_bind_int64(s, 3, (sqlite3_int64)t + 1);
+        bind_real(s, 4, r->time[t].hidden_norm);
+        bind_real(s, 5, r->time[t].grad_hidden_norm);
+        if (step_reset(st, s, err, errlen, "storing time_stats") != 0)
+            return -1;
+    }
+    s = st->stmt[ST_HIST];
+    for (size_t h = 0; h < r->n_hist; h++) {
+        const gs_hist_t *H = &r->hist[h];
+        double w = (H->hi - H->lo) / GS_HIST_BINS;
+        for (int b = 0; b < GS_HIST_BINS; b++) {
+            sqlite3_bind_int64(s, 1, id);
+            sqlite3_bind_int(s, 2, H->layer);
+            sqlite3_bind_text(s, 3, H->quantity, -1, SQLITE_STATIC);
+            sqlite3_bind_int(s, 4, b);
+            sqlite3_bind_double(s, 5, H->lo + b * w);
+            sqlite3_bind_double(s, 6, b == GS_HIST_BINS - 1 ? H->hi : H->lo + (b + 1) * w);
+            sqlite3_bind_int64(s, 7, H->count[b]);
+            if (step_reset(st, s, err, errlen, "storing histograms") != 0)
+                return -1;
+        }
+    }
+    st->stored++;
+    return 0;
+}

@@ -1,0 +1,82 @@
+/* The results database (SQLite, WAL): schema, the run lock, writes in
+ * batched transactions, resume queries. Knows nothing of MPI; only rank 0
+ * of a sweep opens it for writing.
+ *
+ * A gradsweep database carries PRAGMA application_id = 0x47535750 ("GSWP")
+ * and PRAGMA user_version = GS_SCHEMA_VERSION; anything else is refused. */
+#ifndef GS_STORE_STORE_H
+#define GS_STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "experiment/experiment.h"
+#include "sweep/sweep.h"
+
+#define GS_SCHEMA_VERSION 1
+#define GS_APPLICATION_ID 0x47535750
+
+typedef struct gs_store gs_store_t;
+
+/* Open a database. create: make it (and its folder's file) when missing.
+ * readonly: for queries while a run may be writing. NULL with a message
+ * when the file is not a gradsweep database, has a newer schema, or cannot
+ * be opened. */
+gs_store_t *gs_store_open(const char *path, int create, int readonly, char *err, size_t errlen);
+void gs_store_close(gs_store_t *st);   /* NULL is fine; rolls back an open batch */
+
+/* The whole schema as SQL with a comment on every column. */
+const char *gs_store_schema_sql(void);
+
+typedef struct {
+    int ranks;            /* MPI ranks (workers + coordinator) */
+    int threads;          /* OpenMP threads per rank */
+    const char *hosts;    /* distinct host names, comma-separated */
+} gs_session_info_t;
+
+/* Start a session: refuse (-1, message naming host and pid) when a live
+ * run holds the database or when it holds another sweep; write the sweep
+ * row and a session row; begin the first batch. */
+int gs_store_begin_session(gs_store_t *st, const gs_sweep_t *sw, const gs_session_info_t *info,
+                           char *err, size_t errlen);
+
+/* End the session (status "done" or "interrupted"): commit, release the lock. */
+int gs_store_end_session(gs_store_t *st, const char *status, char *err, size_t errlen);
+
+/* The config_hash of every stored cell, sorted ascending; caller frees. */
+int gs_store_stored_hashes(gs_store_t *st, uint64_t **hashes, size_t *n, char *err, size_t errlen);
+
+/* Delete every stored cell (runs and their rows); returns how many, or -1. */
+long gs_store_count_runs(gs_store_t *st);
+long gs_store_delete_all(gs_store_t *st, char *err, size_t errlen);
+
+typedef struct {
+    int rank, threads;
+    const char *host;
+    double wall_s;
+} gs_put_meta_t;
+
+/* Add one cell's result to the open batch. */
+int gs_store_put(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t *cell,
+                 const gs_result_t *r, const gs_put_meta_t *meta, char *err, size_t errlen);
+
+/* Commit the open batch (and refresh the lock's heartbeat); a new batch
+ * begins with the next put. */
+int gs_store_commit(gs_store_t *st, char *err, size_t errlen);
+
+/* The text of sweeps.config_text and sweeps.config_path (NULL when the
+ * database holds no sweep yet); caller frees. */
+char *gs_store_config_text(gs_store_t *st, char **path);
+
+/* For `gradsweep status`: counts of stored cells by experiment and status,
+ * and by experiment and diagnosis. The callback gets (experiment, what,
+ * value, count) with what = "status" or "diagnosis". */
+int gs_store_counts(gs_store_t *st,
+                    void (*cb)(void *ctx, const char *experiment, const char *what,
+                               const char *value, long count),
+                    void *ctx, char *err, size_t errlen);
+
+/* The live run holding the database, if any: 1 and host/pid filled in. */
+int gs_store_live_run(gs_store_t *st, char *host, size_t hostlen, long *pid);
+
+#endif

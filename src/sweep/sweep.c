@@ -1,0 +1,523 @@
+#include <config.h>
+
+#include "sweep/sweep.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/rng.h"
+
+#define MAX_CELLS 1000000
+
+/* One key = value line as inih delivered it. */
+typedef struct {
+    char section[GS_NAME_MAX + 32];
+    char key[64];
+    char *value;
+    int line;
+} entry_t;
+
+typedef struct {
+    const char *text;   /* reader position */
+    int line;           /* lines handed to inih so far */
+    int cont;           /* the current line starts with whitespace */
+    int too_long;       /* a line did not fit inih's buffer */
+    entry_t *entries;
+    size_t n, cap;
+    char err[512];
+    const char *path;
+} parse_t;
+
+/* inih reads through this, a line at a time: count lines (for file:line
+ * messages) and note continuation lines. */
+static char *reader(char *str, int num, void *stream)
+{
+    parse_t *p = stream;
+    if (!*p->text)
+        return NULL;
+    const char *nl = strchr(p->text, '\n');
+    size_t len = nl ? (size_t)(nl - p->text) + 1 : strlen(p->text);
+    p->line++;
+    p->cont = p->text[0] == ' ' || p->text[0] == '\t';
+    if (len >= (size_t)num) {
+        if (!p->too_long)
+            p->too_long = p->line;
+        len = (size_t)num - 1;
+    }
+    memcpy(str, p->text, len);
+    str[len] = '\0';
+    p->text = nl ? nl + 1 : p->text + strlen(p->text);
+    return str;
+}
+
+static int handler(void *user, const char *section, const char *name, const char *value)
+{
+    parse_t *p = user;
+    if (p->err[0])
+        return 0;
+    if (strlen(section) >= sizeof p->entries->section || strlen(name) >= sizeof p->entries->key) {
+        snprintf(p->err, sizeof p->err, "%s:%d: section or key name too long", p->path, p->line);
+        return 0;
+    }
+    /* a continuation line adds to the previous value of the same key */
+    if (p->cont && p->n > 0 && strcmp(p->entries[p->n - 1].key, name) == 0 &&
+        strcmp(p->entries[p->n - 1].section, section) == 0) {
+        entry_t *e = &p->entries[p->n - 1];
+        size_t l = strlen(e->value);
+        char *v = realloc(e->value, l + strlen(value) + 3);
+        if (!v)
+            return 0;
+        snprintf(v + l, strlen(value) + 3, ", %s", value);
+        e->value = v;
+        return 1;
+    }
+    for (size_t i = 0; i < p->n; i++)
+        if (strcmp(p->entries[i].section, section) == 0 && strcmp(p->entries[i].key, name) == 0) {
+            snprintf(p->err, sizeof p->err, "%s:%d: [%s] %s: set twice (first at line %d); "
+                     "write one axis as a comma list", p->path, p->line, section, name,
+                     p->entries[i].line);
+            return 0;
+        }
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? 2 * p->cap : 64;
+        entry_t *e = realloc(p->entries, cap * sizeof *e);
+        if (!e)
+            return 0;
+        p->entries = e;
+        p->cap = cap;
+    }
+    entry_t *e = &p->entries[p->n++];
+    snprintf(e->section, sizeof e->section, "%s", section);
+    snprintf(e->key, sizeof e->key, "%s", name);
+    e->value = strdup(value);
+    e->line = p->line;
+    return e->value != NULL;
+}
+
+int gs_valid_name(const char *s)
+{
+    if (!*s || *s == '.' || strlen(s) >= GS_NAME_MAX)
+        return 0;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-' && *s != '.')
+            return 0;
+    return 1;
+}
+
+/* Split "a, b(1, 2), c" on commas outside parentheses; trims blanks.
+ * Returns the count, or 0 when a value is empty. */
+static size_t split_values(const char *v, char ***out)
+{
+    size_t n = 1, depth = 0;
+    for (const char *c = v; *c; c++) {
+        depth += *c == '(';
+        depth -= *c == ')' && depth > 0;
+        n += *c == ',' && depth == 0;
+    }
+    char **vals = calloc(n, sizeof *vals);
+    if (!vals)
+        return 0;
+    size_t k = 0;
+    const char *start = v;
+    depth = 0;
+    for (const char *c = v;; c++) {
+        if (*c == '(')
+            depth++;
+        else if (*c == ')' && depth > 0)
+            depth--;
+        if (*c == '\0' || (*c == ',' && depth == 0)) {
+            const char *a = start, *b = c;
+            while (a < b && isspace((unsigned char)*a))
+                a++;
+            while (b > a && isspace((unsigned char)b[-1]))
+                b--;
+            vals[k] = strndup(a, (size_t)(b - a));
+            if (!vals[k] || b == a) {
+                for (size_t i = 0; i <= k; i++)
+                    free(vals[i]);
+                free(vals);
+                return 0;
+            }
+            k++;
+            start = c + 1;
+            if (*c == '\0')
+                break;
+        }
+    }
+    *out = vals;
+    return n;
+}
+
+static void free_values(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+void gs_sweep_free(gs_sweep_t *sw)
+{
+    if (!sw)
+        return;
+    for (size_t e = 0; e < sw->n_experiments; e++) {
+        for (size_t a = 0; a < sw->experiments[e].n_axes; a++)
+            free_values(sw->experiments[e].axes[a].values, sw->experiments[e].axes[a].n_values);
+        free(sw->experiments[e].axes);
+    }
+    free(sw->experiments);
+    free(sw->cells);
+    free(sw->path);
+    free(sw->text);
+    memset(sw, 0, sizeof *sw);
+}
+
+size_t gs_sweep_hash_text(const gs_sweep_t *sw, const gs_sweep_cell_t *c, char *buf, size_t len)
+{
+    char key[2048];
+    gs_cell_key(&c->cell, key, sizeof key);
+    return (size_t)snprintf(buf, len, "%s\n%s\nseed=%llu\nrepeat=%ld\nthresholds=%.17g,%.17g",
+                            sw->experiments[c->experiment].name, key,
+                            (unsigned long long)c->cell.seed, c->cell.repeat,
+                            c->cell.vanishing_below, c->cell.exploding_above);
+}
+
+static uint64_t hash_text(const char *s)
+{
+    uint64_t h = 0xCBF29CE484222325ull;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 0x100000001B3ull;
+    }
+    return gs_mix64(h);
+}
+
+/* Keys only [sweep] takes. */
+static int sweep_only(const char *k)
+{
+    return strcmp(k, "name") == 0 || strcmp(k, "description") == 0;
+}
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int gs_sweep_parse(gs_sweep_t *sw, const char *text, const char *path,
+                   const gs_sweep_hooks_t *hooks, char *err, size_t errlen)
+{
+    memset(sw, 0, sizeof *sw);
+    parse_t p = {.text = text, .path = path};
+    int rc = ini_parse_stream(reader, &p, handler, &p);
+    char msg[1024];
+    int status = -1;
+    gs_cell_t base;          /* defaults + [sweep] defaults */
+    gs_cell_defaults(&base);
+    sw->path = strdup(path);
+    sw->text = strdup(text);
+    if (!sw->path || !sw->text) {
+        fail(err, errlen, "out of memory");
+        goto out;
+    }
+    if (p.err[0]) {
+        fail(err, errlen, "%s", p.err);
+        goto out;
+    }
+    if (p.too_long) {
+        fail(err, errlen, "%s:%d: line longer than %d characters; continue a long axis on the "
+             "next line, indented", path, p.too_long, 199);
+        goto out;
+    }
+    if (rc != 0) {
+        fail(err, errlen, "%s:%d: not an INI line; expected [section], key = value, or a "
+             "comment starting with ; or #", path, rc);
+        goto out;
+    }
+
+    /* [sweep] */
+    const char *base_name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    snprintf(sw->name, sizeof sw->name, "%.*s", (int)strcspn(base_name, "."), base_name);
+    int have_sweep = 0;
+    for (size_t i = 0; i < p.n; i++) {
+        entry_t *e = &p.entries[i];
+        if (strcmp(e->section, "sweep") != 0)
+            continue;
+        have_sweep = 1;
+        if (strcmp(e->key, "name") == 0) {
+            if (!gs_valid_name(e->value)) {
+                fail(err, errlen, "%s:%d: [sweep] name=%s: not a usable name; allowed: letters, "
+                     "digits, _ - . (it names results/<name>.db), at most %d characters", path,
+                     e->line, e->value, GS_NAME_MAX - 1);
+                goto out;
+            }
+            snprintf(sw->name, sizeof sw->name, "%s", e->value);
+        } else if (strcmp(e->key, "description") == 0) {
+            snprintf(sw->description, sizeof sw->description, "%s", e->value);
+        } else if (strchr(e->value, ',') && strcspn(e->value, ",") < strcspn(e->value, "(")) {
+            fail(err, errlen, "%s:%d: [sweep] %s=%s: a list; [sweep] sets single defaults, "
+                 "write axes in an experiment section", path, e->line, e->key, e->value);
+            goto out;
+        } else if (gs_cell_set(&base, e->key, e->value, msg, sizeof msg) != 0) {
+            fail(err, errlen, "%s:%d: [sweep] %s", path, e->line, msg);
+            goto out;
+        }
+    }
+    if (!gs_valid_name(sw->name)) {
+        fail(err, errlen, "%s: no usable sweep name; add name = ... to [sweep] (letters, digits, "
+             "_ - .)", path);
+        goto out;
+    }
+    (void)have_sweep;
+    sw->seed = base.seed;
+    sw->vanishing_below = base.vanishing_below;
+    sw->exploding_above = base.exploding_above;
+
+    /* experiments, in file order */
+    for (size_t i = 0; i < p.n; i++) {
+        entry_t *e = &p.entries[i];
+        if (strcmp(e->section, "sweep") == 0)
+            continue;
+        size_t k = 0;
+        while (k < sw->n_experiments && strcmp(sw->experiments[k].name, e->section) != 0)
+            k++;
+        if (k < sw->n_experiments)
+            continue;
+        if (!gs_valid_name(e->section)) {
+            fail(err, errlen, "%s:%d: [%s]: not a usable experiment name; allowed: letters, "
+                 "digits, _ - ., at most %d characters", path, e->line, e->section, GS_NAME_MAX - 1);
+            goto out;
+        }
+        gs_experiment_t *ex = realloc(sw->experiments, (sw->n_experiments + 1) * sizeof *ex);
+        if (!ex) {
+            fail(err, errlen, "out of memory");
+            goto out;
+        }
+        sw->experiments = ex;
+        memset(&ex[sw->n_experiments], 0, sizeof *ex);
+        snprintf(ex[sw->n_experiments].name, GS_NAME_MAX, "%.*s", GS_NAME_MAX - 1, e->section);
+        ex[sw->n_experiments].line = e->line;
+        sw->n_experiments++;
+    }
+    if (sw->n_experiments == 0) {
+        fail(err, errlen, "%s: no experiment; add a section such as [depth-scan] with keys "
+             "like depth = 5, 10, 20", path);
+        goto out;
+    }
+
+    /* each experiment: fixed keys, axes, then the product */
+    size_t cap = 0;
+    for (size_t x = 0; x < sw->n_experiments; x++) {
+        gs_experiment_t *ex = &sw->experiments[x];
+        gs_cell_t fixed = base;
+        size_t n_combo = 1;
+        for (size_t i = 0; i < p.n; i++) {
+            entry_t *e = &p.entries[i];
+            if (strcmp(e->section, ex->name) != 0)
+                continue;
+            if (sweep_only(e->key)) {
+                fail(err, errlen, "%s:%d: [%s] %s: belongs in [sweep]", path, e->line, ex->name,
+                     e->key);
+                goto out;
+            }
+            char **vals;
+            size_t nv = split_values(e->value, &vals);
+            if (nv == 0) {
+                fail(err, errlen, "%s:%d: [%s] %s=%s: an empty value in the list", path, e->line,
+                     ex->name, e->key, e->value);
+                goto out;
+            }
+            /* every value must be valid on its own */
+            for (size_t v = 0; v < nv; v++) {
+                gs_cell_t probe = fixed;
+                if (gs_cell_set(&probe, e->key, vals[v], msg, sizeof msg) != 0) {
+                    fail(err, errlen, "%s:%d: [%s] %s", path, e->line, ex->name, msg);
+                    free_values(vals, nv);
+                    goto out;
+                }
+            }
+            if (nv == 1) {
+                gs_cell_set(&fixed, e->key, vals[0], msg, sizeof msg);
+                free_values(vals, nv);
+                continue;
+            }
+            if (strcmp(e->key, "repeats") == 0 || strcmp(e->key, "seed") == 0) {
+                fail(err, errlen, "%s:%d: [%s] %s=%s: takes one value, not a list", path, e->line,
+                     ex->name, e->key, e->value);
+                free_values(vals, nv);
+                goto out;
+            }
+            gs_axis_t *ax = realloc(ex->axes, (ex->n_axes + 1) * sizeof *ax);
+            if (!ax) {
+                free_values(vals, nv);
+                fail(err, errlen, "out of memory");
+                goto out;
+            }
+            ex->axes = ax;
+            snprintf(ax[ex->n_axes].key, sizeof ax->key, "%s", e->key);
+            ax[ex->n_axes].values = vals;
+            ax[ex->n_axes].n_values = nv;
+            ax[ex->n_axes].line = e->line;
+            ex->n_axes++;
+            n_combo *= nv;
+            if (n_combo > MAX_CELLS) {
+                fail(err, errlen, "%s:%d: [%s]: more than %d cells; split the experiment",
+                     path, e->line, ex->name, MAX_CELLS);
+                goto out;
+            }
+        }
+        size_t n_cells = n_combo * (size_t)fixed.repeats;
+        if (sw->n_cells + n_cells > MAX_CELLS) {
+            fail(err, errlen, "%s:%d: [%s]: the sweep would have more than %d cells", path,
+                 ex->line, ex->name, MAX_CELLS);
+            goto out;
+        }
+        if (sw->n_cells + n_cells > cap) {
+            cap = 2 * (sw->n_cells + n_cells);
+            gs_sweep_cell_t *c = realloc(sw->cells, cap * sizeof *c);
+            if (!c) {
+                fail(err, errlen, "out of memory");
+                goto out;
+            }
+            sw->cells = c;
+        }
+        ex->first_cell = sw->n_cells;
+        ex->n_cells = n_cells;
+        size_t idx[64] = {0};
+        if (ex->n_axes > 64) {
+            fail(err, errlen, "%s:%d: [%s]: more than 64 axes", path, ex->line, ex->name);
+            goto out;
+        }
+        for (size_t combo = 0; combo < n_combo; combo++) {
+            gs_cell_t cell = fixed;
+            /* the last axis varies fastest */
+            size_t rem = combo;
+            for (size_t a = ex->n_axes; a-- > 0;) {
+                idx[a] = rem % ex->axes[a].n_values;
+                rem /= ex->axes[a].n_values;
+            }
+            for (size_t a = 0; a < ex->n_axes; a++)
+                gs_cell_set(&cell, ex->axes[a].key, ex->axes[a].values[idx[a]], msg, sizeof msg);
+            if (hooks && hooks->check && hooks->check(&cell, msg, sizeof msg) != 0) {
+                char where[512] = "";
+                for (size_t a = 0; a < ex->n_axes; a++) {
+                    size_t l = strlen(where);
+                    snprintf(where + l, sizeof where - l, "%s%s=%s", a ? ", " : " (with ",
+                             ex->axes[a].key, ex->axes[a].values[idx[a]]);
+                }
+                fail(err, errlen, "%s:%d: [%s] %s%s%s", path, ex->line, ex->name, msg, where,
+                     ex->n_axes ? ")" : "");
+                goto out;
+            }
+            for (long r = 0; r < fixed.repeats; r++) {
+                gs_sweep_cell_t *sc = &sw->cells[sw->n_cells++];
+                memset(sc, 0, sizeof *sc);
+                sc->experiment = x;
+                sc->cell = cell;
+                sc->cell.repeat = r;
+                char ht[4096];
+                gs_sweep_hash_text(sw, sc, ht, sizeof ht);
+                sc->hash = hash_text(ht);
+                if ((sc->hash & INT64_MAX) == 0)
+                    sc->hash |= 1;
+                snprintf(sc->hash_hex, sizeof sc->hash_hex, "%016llx", (unsigned long long)sc->hash);
+                sc->flops = hooks && hooks->cost ? hooks->cost(&sc->cell) : 1.0;
+            }
+        }
+    }
+    /* one configuration twice (an axis lists one value two ways) */
+    uint64_t *hs = malloc((sw->n_cells + 1) * sizeof *hs);
+    if (!hs) {
+        fail(err, errlen, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < sw->n_cells; i++)
+        hs[i] = sw->cells[i].hash;
+    qsort(hs, sw->n_cells, sizeof *hs, cmp_u64);
+    for (size_t i = 1; i < sw->n_cells; i++)
+        if (hs[i] == hs[i - 1]) {
+            size_t k = 0;
+            while (sw->cells[k].hash != hs[i])
+                k++;
+            const gs_experiment_t *ex = &sw->experiments[sw->cells[k].experiment];
+            fail(err, errlen, "%s:%d: [%s]: the same configuration appears twice (an axis "
+                 "lists one value two ways, e.g. 0.1 and 1e-1); remove the repeat", path,
+                 ex->line, ex->name);
+            free(hs);
+            goto out;
+        }
+    free(hs);
+    status = 0;
+out:
+    for (size_t i = 0; i < p.n; i++)
+        free(p.entries[i].value);
+    free(p.entries);
+    if (status != 0)
+        gs_sweep_free(sw);
+    return status;
+}
+
+int gs_sweep_load(gs_sweep_t *sw, const char *path, const gs_sweep_hooks_t *hooks, char *err,
+                  size_t errlen)
+{
+    memset(sw, 0, sizeof *sw);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+        if (len + n + 1 > cap) {
+            cap = 2 * (len + n + 1);
+            char *t = realloc(text, cap);
+            if (!t) {
+                free(text);
+                fclose(f);
+                return fail(err, errlen, "%s: out of memory", path);
+            }
+            text = t;
+        }
+        memcpy(text + len, buf, n);
+        len += n;
+        if (len > (16u << 20)) {
+            free(text);
+            fclose(f);
+            return fail(err, errlen, "%s: larger than 16 MiB; not a sweep config", path);
+        }
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(text);
+        return fail(err, errlen, "%s: read error", path);
+    }
+    if (!text)
+        text = calloc(1, 1);
+    else
+        text[len] = '\0';
+    if (!text)
+        return fail(err, errlen, "out of memory");
+    if (strlen(text) != len) {
+        free(text);
+        return fail(err, errlen, "%s: contains a NUL byte; not a text file", path);
+    }
+    int rc = gs_sweep_parse(sw, text, path, hooks, err, errlen);
+    free(text);
+    return rc;
+}

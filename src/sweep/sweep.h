@@ -1,0 +1,90 @@
+/* A sweep config (INI, DESIGN.md): a [sweep] section and one section per
+ * experiment. In an experiment a comma-separated value is an axis; the
+ * experiment's cells are the product of its axes, times `repeats`. Keys of
+ * the vocabulary written in [sweep] are defaults for every experiment.
+ *
+ *   [sweep]
+ *   name = seed                 ; results/<name>.db, reports/<name>/
+ *   description = ...
+ *   seed = 42
+ *
+ *   [depth-scan]
+ *   task = probe
+ *   depth = 5, 10, 20, 50
+ *   activation = sigmoid, tanh, relu
+ *
+ * A line that starts with whitespace continues the previous value, so a
+ * long axis can span lines. Every error names file:line, the key, the bad
+ * value and what is allowed. */
+#ifndef GS_SWEEP_SWEEP_H
+#define GS_SWEEP_SWEEP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sweep/cell.h"
+
+#define GS_NAME_MAX 64
+
+typedef struct {
+    char key[64];
+    char **values;
+    size_t n_values;
+    int line;
+} gs_axis_t;
+
+typedef struct {
+    char name[GS_NAME_MAX];
+    int line;                 /* of its [section] header */
+    gs_axis_t *axes;          /* keys with more than one value, in file order */
+    size_t n_axes;
+    size_t first_cell, n_cells;
+} gs_experiment_t;
+
+typedef struct {
+    size_t experiment;        /* index into experiments */
+    gs_cell_t cell;           /* every key filled in, repeat set */
+    uint64_t hash;            /* config_hash; the run id is hash & INT64_MAX */
+    char hash_hex[17];
+    double flops;             /* estimated cost */
+} gs_sweep_cell_t;
+
+typedef struct {
+    char name[GS_NAME_MAX];
+    char description[1024];
+    char *path;               /* as given */
+    char *text;               /* the config file's text */
+    uint64_t seed;
+    double vanishing_below, exploding_above;
+    gs_experiment_t *experiments;
+    size_t n_experiments;
+    gs_sweep_cell_t *cells;   /* experiment by experiment, axes varying last-fastest */
+    size_t n_cells;
+} gs_sweep_t;
+
+/* What the sweep needs from whoever runs cells: a check of each cell
+ * (combinations, memory; -1 with a message) and its estimated cost. */
+typedef struct {
+    int (*check)(const gs_cell_t *cell, char *err, size_t errlen);
+    double (*cost)(const gs_cell_t *cell);
+} gs_sweep_hooks_t;
+
+/* Parse config text (path is for messages); hooks may be NULL. 0 on
+ * success; -1 with a message "path:line: ..." in err. */
+int gs_sweep_parse(gs_sweep_t *sw, const char *text, const char *path,
+                   const gs_sweep_hooks_t *hooks, char *err, size_t errlen);
+
+/* Read and parse a file. */
+int gs_sweep_load(gs_sweep_t *sw, const char *path, const gs_sweep_hooks_t *hooks, char *err,
+                  size_t errlen);
+
+void gs_sweep_free(gs_sweep_t *sw);   /* NULL is fine */
+
+/* The text that a cell's config_hash hashes: experiment, canonical key,
+ * base seed, repeat and the diagnosis thresholds. */
+size_t gs_sweep_hash_text(const gs_sweep_t *sw, const gs_sweep_cell_t *c, char *buf, size_t len);
+
+/* A name usable in file paths: [A-Za-z0-9_.-], not starting with '.'. */
+int gs_valid_name(const char *s);
+
+#endif
