@@ -31,6 +31,11 @@ typedef struct {
     size_t n, cap;
     char err[512];
     const char *path;
+    struct {
+        char name[GS_NAME_MAX + 32];
+        int line;
+    } headers[256];   /* [section] lines, for messages about a section */
+    size_t n_headers;
 } parse_t;
 
 /* inih reads through this, a line at a time: count lines (for file:line
@@ -44,6 +49,16 @@ static char *reader(char *str, int num, void *stream)
     size_t len = nl ? (size_t)(nl - p->text) + 1 : strlen(p->text);
     p->line++;
     p->cont = p->text[0] == ' ' || p->text[0] == '\t';
+    const char *b = p->text;
+    while (b < p->text + len && (*b == ' ' || *b == '\t'))
+        b++;
+    if (*b == '[' && p->n_headers < sizeof p->headers / sizeof p->headers[0]) {
+        size_t nl_ = strcspn(b + 1, "]\n");
+        snprintf(p->headers[p->n_headers].name, sizeof p->headers[0].name, "%.*s",
+                 (int)(nl_ < sizeof p->headers[0].name - 1 ? nl_ : sizeof p->headers[0].name - 1),
+                 b + 1);
+        p->headers[p->n_headers++].line = p->line;
+    }
     if (len >= (size_t)num) {
         if (!p->too_long)
             p->too_long = p->line;
@@ -68,11 +83,21 @@ static int handler(void *user, const char *section, const char *name, const char
     if (p->cont && p->n > 0 && strcmp(p->entries[p->n - 1].key, name) == 0 &&
         strcmp(p->entries[p->n - 1].section, section) == 0) {
         entry_t *e = &p->entries[p->n - 1];
+        /* inih leaves inline comments on continuation lines: cut them */
+        size_t vl = strlen(value);
+        for (size_t i = 1; i < vl; i++)
+            if (value[i] == ';' && (value[i - 1] == ' ' || value[i - 1] == '\t')) {
+                vl = i;
+                break;
+            }
+        while (vl > 0 && (value[vl - 1] == ' ' || value[vl - 1] == '\t'))
+            vl--;
         size_t l = strlen(e->value);
-        char *v = realloc(e->value, l + strlen(value) + 3);
+        int comma = l > 0 && e->value[l - 1] != ',';
+        char *v = realloc(e->value, l + vl + 3);
         if (!v)
             return 0;
-        snprintf(v + l, strlen(value) + 3, ", %s", value);
+        snprintf(v + l, vl + 3, "%s%.*s", comma ? ", " : " ", (int)vl, value);
         e->value = v;
         return 1;
     }
@@ -311,6 +336,11 @@ int gs_sweep_parse(gs_sweep_t *sw, const char *text, const char *path,
         memset(&ex[sw->n_experiments], 0, sizeof *ex);
         snprintf(ex[sw->n_experiments].name, GS_NAME_MAX, "%.*s", GS_NAME_MAX - 1, e->section);
         ex[sw->n_experiments].line = e->line;
+        for (size_t h = 0; h < p.n_headers; h++)
+            if (strcmp(p.headers[h].name, e->section) == 0) {
+                ex[sw->n_experiments].line = p.headers[h].line;
+                break;
+            }
         sw->n_experiments++;
     }
     if (sw->n_experiments == 0) {

@@ -1,0 +1,151 @@
+/* Sweep configs: grid expansion, canonical keys, hashes and seeds, and
+ * every config error (each names file:line, the key, the bad value and
+ * what is allowed). */
+#include <config.h>
+
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "experiment/experiment.h"
+#include "sweep/sweep.h"
+#include "tap.h"
+
+static const gs_sweep_hooks_t hooks = {gs_experiment_check, gs_experiment_flops};
+
+static int parse(gs_sweep_t *sw, const char *text, char *err, size_t len)
+{
+    return gs_sweep_parse(sw, text, "t.ini", &hooks, err, len);
+}
+
+/* The config must fail with a message matching the extended regex. */
+static void bad(const char *what, const char *text, const char *pattern)
+{
+    gs_sweep_t sw;
+    char err[2048] = "";
+    int rc = parse(&sw, text, err, sizeof err);
+    regex_t re;
+    regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB);
+    int match = regexec(&re, err, 0, NULL, 0) == 0;
+    regfree(&re);
+    tap_ok(rc != 0 && match, "%s: %s", what, err);
+    if (rc == 0)
+        gs_sweep_free(&sw);
+}
+
+int main(void)
+{
+    gs_sweep_t sw;
+    char err[2048];
+    const char *grid =
+        "[sweep]\nname = g\nseed = 5\nsteps = 7   ; a default for every experiment\n\n"
+        "[a]\ndepth = 2, 3, 4\nactivation = tanh, relu\ninit = he\n"
+        "[b]\ntask = train\ndepth = 2\nlr = 1e-3\nrepeats = 3\n"
+        "[c]\nactivation = sigmoid,\n    tanh, relu   ; continued on an indented line\n";
+    int rc = parse(&sw, grid, err, sizeof err);
+    if (!tap_ok(rc == 0, "a valid config parses (%s)", rc ? err : "ok"))
+        return tap_done();
+    tap_ok(sw.n_experiments == 3 && strcmp(sw.experiments[0].name, "a") == 0 &&
+           strcmp(sw.experiments[2].name, "c") == 0, "three experiments in file order");
+    tap_ok(sw.experiments[0].n_cells == 6 && sw.experiments[1].n_cells == 3 &&
+           sw.experiments[2].n_cells == 3 && sw.n_cells == 12,
+           "cells: 3 x 2 axes, 3 repeats, 3 from a continued list");
+    /* order: the last axis varies fastest */
+    const gs_cell_t *c0 = &sw.cells[0].cell, *c1 = &sw.cells[1].cell, *c2 = &sw.cells[2].cell;
+    tap_ok(c0->depth == 2 && strcmp(c0->act->name, "tanh") == 0 && c1->depth == 2 &&
+           strcmp(c1->act->name, "relu") == 0 && c2->depth == 3, "the last axis varies fastest");
+    tap_ok(c0->steps == 7 && sw.cells[6].cell.steps == 7, "[sweep] keys are defaults for every experiment");
+    tap_ok(strcmp(c0->init->name, "he") == 0, "single values are fixed keys");
+    tap_ok(sw.cells[6].cell.repeat == 0 && sw.cells[8].cell.repeat == 2, "repeats count 0, 1, 2");
+    tap_ok(gs_cell_seed(&sw.cells[6].cell) != gs_cell_seed(&sw.cells[7].cell) &&
+           sw.cells[6].hash != sw.cells[7].hash, "each repeat has its own seed and hash");
+    int unique = 1;
+    for (size_t i = 0; i < sw.n_cells; i++)
+        for (size_t j = i + 1; j < sw.n_cells; j++)
+            unique &= sw.cells[i].hash != sw.cells[j].hash;
+    tap_ok(unique, "every cell has its own config_hash");
+    tap_ok(sw.seed == 5 && c0->seed == 5, "base seed from [sweep]");
+    tap_ok(strcmp(sw.cells[9].cell.act->name, "sigmoid") == 0 &&
+           strcmp(sw.cells[11].cell.act->name, "relu") == 0, "continuation lines extend an axis");
+    /* canonical key, hash and seed: pinned, since stored databases rely on them */
+    char key[2048];
+    gs_cell_key(c0, key, sizeof key);
+    tap_ok(strcmp(key, "model=mlp;task=probe;dataset=gaussian;depth=2;width=100;seq_len=50;"
+                       "input_dim=0;activation=tanh;init=he;forget_bias=1;gain=1;bias_std=0;"
+                       "norm=none;residual=no;optimizer=sgd;lr=0.01;batch=64;steps=7;log_every=10;"
+                       "clip=none;clip_mode=norm") == 0, "canonical key: %s", key);
+    tap_ok(strcmp(sw.cells[0].hash_hex, "1cb0f2d759943f2e") == 0, "config_hash pinned (%s)",
+           sw.cells[0].hash_hex);
+    tap_ok(gs_cell_seed(c0) == 2549389942488448472ull, "cell seed pinned (%llu)",
+           (unsigned long long)gs_cell_seed(c0));
+    gs_sweep_free(&sw);
+
+    /* two spellings, one configuration */
+    gs_cell_t x, y;
+    gs_cell_defaults(&x);
+    gs_cell_defaults(&y);
+    gs_cell_set(&x, "lr", "1e-3", err, sizeof err);
+    gs_cell_set(&y, "lr", "0.001", err, sizeof err);
+    gs_cell_set(&x, "activation", "leaky_relu", err, sizeof err);
+    gs_cell_set(&y, "activation", "leaky_relu(0.01)", err, sizeof err);
+    gs_cell_set(&x, "clip", "none", err, sizeof err);
+    tap_ok(gs_cell_key_hash(&x) == gs_cell_key_hash(&y) && gs_cell_seed(&x) == gs_cell_seed(&y),
+           "1e-3 = 0.001 and leaky_relu = leaky_relu(0.01): one canonical key");
+    gs_cell_set(&y, "depth", "11", err, sizeof err);
+    tap_ok(gs_cell_seed(&x) != gs_cell_seed(&y), "another key, another seed");
+    /* the seed does not depend on the experiment; the hash does */
+    gs_sweep_t s1, s2;
+    parse(&s1, "[sweep]\nname=s\n[one]\ndepth=3\n", err, sizeof err);
+    parse(&s2, "[sweep]\nname=s\n[two]\ndepth=3\n", err, sizeof err);
+    tap_ok(gs_cell_seed(&s1.cells[0].cell) == gs_cell_seed(&s2.cells[0].cell) &&
+           s1.cells[0].hash != s2.cells[0].hash,
+           "same cell in two experiments: same seed (same numbers), different config_hash");
+    gs_sweep_free(&s1);
+    gs_sweep_free(&s2);
+    tap_ok(parse(&s1, "[e]\ndepth=3\n", err, sizeof err) == 0 && strcmp(s1.name, "t") == 0,
+           "without a name the sweep is named after the file");
+    gs_sweep_free(&s1);
+
+    /* errors */
+    bad("unknown key", "[sweep]\nname=s\n[e]\ndetph = 3\n",
+        "^t\\.ini:4: \\[e\\] unknown key 'detph'; known keys: model,");
+    bad("bad value in an axis", "[sweep]\nname=s\n[e]\nactivation = tanh, swish\n",
+        "^t\\.ini:4: \\[e\\] activation=swish: unknown activation; allowed: identity, sigmoid");
+    bad("out of range", "[e]\ndepth = 0\n",
+        "^t\\.ini:2: \\[e\\] depth=0: out of range; allowed: an integer from 1 to 10000");
+    bad("negative learning rate", "[e]\nlr = -1\n", "^t\\.ini:2: \\[e\\] lr=-1: must be positive");
+    bad("empty list item", "[e]\ndepth = 5,,10\n", "^t\\.ini:2: \\[e\\] depth=5,,10: an empty value");
+    bad("key set twice", "[e]\ndepth = 5\nwidth = 3\ndepth = 6\n",
+        "^t\\.ini:4: \\[e\\] depth: set twice \\(first at line 2\\)");
+    bad("repeats as a list", "[e]\nrepeats = 1, 2\n",
+        "^t\\.ini:2: \\[e\\] repeats=1, 2: takes one value, not a list");
+    bad("bad sweep name", "[sweep]\nname = ../x\n[e]\ndepth=2\n",
+        "^t\\.ini:2: \\[sweep\\] name=\\.\\./x: not a usable name; allowed: letters, digits");
+    bad("bad experiment name", "[sweep]\nname=s\n[a b]\ndepth=2\n",
+        "^t\\.ini:4: \\[a b\\]: not a usable experiment name");
+    bad("no experiment", "[sweep]\nname = s\n", "^t\\.ini: no experiment");
+    bad("not an INI line", "[sweep]\nname = s\nthis is not ini\n[e]\ndepth=2\n",
+        "^t\\.ini:3: not an INI line");
+    bad("a list in [sweep]", "[sweep]\nname=s\ndepth = 2, 3\n[e]\nwidth=4\n",
+        "^t\\.ini:3: \\[sweep\\] depth=2, 3: a list; \\[sweep\\] sets single defaults");
+    bad("a bad default in [sweep]", "[sweep]\nname=s\ninit = glorot\n[e]\nwidth=4\n",
+        "^t\\.ini:3: \\[sweep\\] init=glorot: unknown init; allowed: xavier");
+    bad("name in an experiment", "[e]\nname = x\n", "^t\\.ini:2: \\[e\\] name: belongs in \\[sweep\\]");
+    bad("a combination that cannot run", "[sweep]\nname=s\n[e]\ndataset = adding\nmodel = mlp, lstm\n",
+        "^t\\.ini:3: \\[e\\] dataset=adding: needs a recurrent model; allowed with model=rnn, "
+        "lstm, gru \\(model=mlp\\) \\(with model=mlp\\)$");
+    bad("one configuration twice", "[e]\nlr = 0.1, 1e-1\n",
+        "^t\\.ini:1: \\[e\\]: the same configuration appears twice");
+    char longline[400];
+    snprintf(longline, sizeof longline, "[e]\ndepth = 1%0250d\n", 0);
+    bad("a line over inih's limit", longline, "^t\\.ini:2: line longer than 199 characters");
+    bad("too many cells", "[e]\ndepth = 1,2,3,4,5,6,7,8,9,10,11\nwidth = 1,2,3,4,5,6,7,8,9,10\n"
+        "lr = 1,2,3,4,5,6,7,8,9,10\ngain = 1,2,3,4,5,6,7,8,9,10\nbias_std = 1,2,3,4,5,6,7,8,9,10\n"
+        "batch = 1,2,3,4,5,6,7,8,9,10\n", "more than 1000000 cells");
+    bad("memory", "[e]\nwidth = 10000000\n", "^t\\.ini:1: \\[e\\] width=10000000.*GiB");
+    gs_sweep_t none;
+    tap_ok(gs_sweep_load(&none, "/nonexistent/x.ini", &hooks, err, sizeof err) != 0 &&
+           strstr(err, "/nonexistent/x.ini: cannot open") != NULL, "a missing file: %s", err);
+    return tap_done();
+}
