@@ -1,0 +1,155 @@
+#!/bin/sh
+# gradsweep plan / run / status / schema without mpirun: config errors,
+# the schema, resume, --fresh, the run lock, signals, kill -9 and failed cells.
+. "${top_srcdir:-.}/tests/sweep_lib.sh"
+small="$cfg_dir/small.ini"
+cd "$work" || exit 1
+
+# ---- plan and config errors ----
+out=$("$gs" plan "$small")
+check "plan: experiments, cells, cost and the database" \
+    'printf "%s\n" "$out" | grep -q "^\[depth\] line 8: 18 cells" &&
+     printf "%s\n" "$out" | grep -q "axis activation   sigmoid, tanh, relu" &&
+     printf "%s\n" "$out" | grep -q "^total: 30 cells" &&
+     printf "%s\n" "$out" | grep -q "results/small.db does not exist yet"'
+msg=$("$gs" plan "$cfg_dir/bad.ini" 2>&1 >/dev/null); st=$?
+check "plan: a config error exits 2 with file:line, key, value and allowed values ($msg)" \
+    '[ $st -eq 2 ] && printf "%s\n" "$msg" | grep -q "bad.ini:5: \[e\] depth=0: out of range; allowed: an integer from 1 to 10000"'
+msg=$("$gs" run "$cfg_dir/bad.ini" 2>&1); st=$?
+check "run: a config error exits 2 and creates no database" '[ $st -eq 2 ] && [ ! -e results/bad.db ] && [ ! -e results ]'
+msg=$("$gs" run nonexistent.ini 2>&1); st=$?
+check "run: a missing config exits 2 ($msg)" '[ $st -eq 2 ] && printf "%s" "$msg" | grep -q "nonexistent.ini: cannot open"'
+
+# ---- a full run, the schema, status ----
+"$gs" run "$small" --threads 1 2>run1.err; st=$?
+check "run: singleton run completes (exit $st)" '[ $st -eq 0 ] && grep -q "done: 30 cells stored in results/small.db" run1.err'
+v=$(sqlite3 results/small.db "PRAGMA integrity_check"; sqlite3 results/small.db "PRAGMA journal_mode")
+check "integrity_check ok, WAL mode" '[ "$v" = "ok
+wal" ]'
+ok_cols=1
+for spec in \
+    "sweeps:name description config_text base_seed vanishing_below exploding_above" \
+    "sessions:status started_at ended_at host pid ranks threads hosts wall_s" \
+    "runs:config_hash experiment canonical_key repeat seed model task dataset depth width seq_len activation init gain bias_std norm residual optimizer lr batch steps log_every clip clip_mode status error diagnosis grad_ratio train_loss test_loss test_acc clip_fraction diverged_step wall_s rank sigma_w2 sigma_b2" \
+    "layer_stats:run_id step layer act_mean act_std saturated_frac dead_frac grad_pre_norm grad_w_norm w_norm" \
+    "train_log:run_id step loss grad_norm grad_norm_clipped clipped" \
+    "time_stats:run_id step t hidden_norm grad_hidden_norm" \
+    "histograms:run_id layer quantity bin lo hi count" \
+    "summary:run_id experiment depth activation init status diagnosis grad_ratio test_acc"; do
+    table=${spec%%:*}
+    have=$(sqlite3 results/small.db "SELECT name FROM pragma_table_info('$table')" | tr '\n' ' ')
+    for col in ${spec#*:}; do
+        case " $have " in *" $col "*) ;; *) ok_cols=0; echo "# missing: $table.$col" ;; esac
+    done
+done
+check "schema: every documented table, column and the summary view exist" '[ $ok_cols -eq 1 ]'
+sch=$("$gs" schema)
+uncommented=$(printf '%s\n' "$sch" | grep -E '^  [a-z_0-9]+ (INTEGER|REAL|TEXT)' | grep -vc -- '--')
+check "gradsweep schema: a comment on every column ($uncommented without)" '[ "$uncommented" -eq 0 ]'
+q() { sqlite3 "${db:-results/small.db}" "$1"; }
+v=$(q "SELECT count(*) FROM sqlite_master WHERE type IN ('table', 'view')")
+check "the database holds the 7 tables and the view ($v)" '[ "$v" -eq 8 ]'
+v=$(q "SELECT count(*), count(DISTINCT config_hash) FROM runs")
+check "runs: 30 cells, one row each ($v)" '[ "$v" = "30|30" ]'
+v=$(q "SELECT count(*) FROM runs r WHERE model = 'mlp' AND (SELECT count(*) FROM layer_stats l WHERE l.run_id = r.id) != r.depth + 1")
+check "layer_stats: one row per layer (depth+1) of every mlp cell at init" '[ "$v" -eq 0 ]'
+v=$(q "SELECT count(*) FROM time_stats")
+check "time_stats: seq_len rows for each of the 3 recurrent cells ($v)" '[ "$v" -eq 90 ]'
+v=$(q "SELECT group_concat(step) FROM (SELECT step FROM train_log WHERE run_id = (SELECT min(id) FROM runs WHERE experiment = 'train') ORDER BY step)")
+check "train_log: rows at steps 1, 25, 50, ..., 500 of a training cell" '[ "$v" = "1,25,50,75,100,125,150,175,200,225,250,275,300,325,350,375,400,425,450,475,500" ]'
+v=$(q "SELECT group_concat(n) FROM (SELECT h.layer, count(*) || ':' || sum(count) AS n FROM histograms h JOIN runs r ON r.id = h.run_id WHERE r.experiment = 'depth' AND r.depth = 2 AND r.activation = 'tanh' AND r.init = 'he' GROUP BY h.layer ORDER BY h.layer)")
+check "histograms: 30 bins per weight matrix summing to its size ($v)" '[ "$v" = "30:2304,30:2304,30:480" ]'
+v=$(q "SELECT group_concat(activation || '/' || init || ':' || diagnosis) FROM (SELECT * FROM runs WHERE experiment = 'depth' AND depth = 12 AND ((activation = 'sigmoid' AND init = 'xavier') OR (activation = 'relu' AND init = 'he')) ORDER BY activation)")
+check "the deck's contrast in the data: depth 12 sigmoid vanishes, relu/he does not ($v)" '[ "$v" = "relu/he:healthy,sigmoid/xavier:vanishing" ]'
+st_out=$("$gs" status results/small.db)
+check "status: per experiment done/diverged/failed/missing and diagnoses" \
+    'printf "%s\n" "$st_out" | grep -Eq "^depth +18 +0 +0 +0 " && printf "%s\n" "$st_out" | grep -Eq "^total +30 +0 +0 +0 "'
+dump_rows results/small.db > ref.rows
+
+# ---- resume: nothing left to do ----
+"$gs" run "$small" 2>run2.err
+check "rerun: all 30 stored, nothing to run" 'grep -q "30 stored already, 0 to run" run2.err'
+check "rerun: rows unchanged" 'dump_rows results/small.db | cmp -s - ref.rows'
+
+# ---- --fresh ----
+"$gs" run "$small" --fresh --threads 2 2>fresh.err
+check "--fresh says what it deletes and reruns everything (2 threads: same numbers)" \
+    'grep -q "deleting the 30 stored cells in results/small.db" fresh.err && grep -q "0 stored already, 30 to run" fresh.err &&
+     dump_rows results/small.db | cmp -s - ref.rows'
+
+# ---- databases that are not ours ----
+sqlite3 other.db "CREATE TABLE t(x); INSERT INTO t VALUES (1)"
+msg=$("$gs" run "$small" --db other.db 2>&1); st=$?
+v=$(db=other.db q "SELECT count(*) FROM t")
+check "a database of another program is refused, untouched ($msg)" '[ $st -ne 0 ] && printf "%s" "$msg" | grep -q "not a gradsweep database" && [ "$v" -eq 1 ]'
+printf 'not a database at all, just text\n%.0s' 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 > text.db
+msg=$("$gs" run "$small" --db text.db 2>&1); st=$?
+check "a file that is not SQLite is refused ($msg)" '[ $st -ne 0 ] && printf "%s" "$msg" | grep -Eq "not (an SQLite|a) database"'
+cp results/small.db newer.db
+sqlite3 newer.db "PRAGMA user_version = 99"
+msg=$("$gs" run "$small" --db newer.db 2>&1); st=$?
+check "a newer schema is refused ($msg)" '[ $st -ne 0 ] && printf "%s" "$msg" | grep -q "newer gradsweep (schema version 99"'
+msg=$("$gs" run "$cfg_dir/bad.ini" --db results/small.db 2>&1)
+sed 's/^name = small/name = other/' "$small" > other.ini
+msg=$("$gs" run other.ini --db results/small.db 2>&1); st=$?
+check "a database of another sweep is refused ($msg)" '[ $st -ne 0 ] && printf "%s" "$msg" | grep -q "holds sweep .small., not .other."'
+
+# ---- the run lock, SIGTERM and SIGINT ----
+rm -f lock.db*
+"$gs" run "$small" --db lock.db --threads 1 2>lock1.err &
+bg=$!
+i=0
+while [ $i -lt 100 ] && [ "$(sqlite3 lock.db "SELECT count(*) FROM runs" 2>/dev/null || echo 0)" -lt 1 ]; do sleep 0.1; i=$((i + 1)); done
+msg=$("$gs" run "$small" --db lock.db 2>&1); st=$?
+check "a second run on a database being written is refused, naming host and pid ($msg)" \
+    '[ $st -ne 0 ] && printf "%s" "$msg" | grep -q "a run is writing this database (host $(hostname), pid $bg)"'
+kill -TERM $bg
+wait $bg; st=$?
+bg=
+check "SIGTERM: commits, says how to resume, exits 143 (exit $st)" \
+    '[ $st -eq 143 ] && grep -q "interrupted by SIGTERM" lock1.err && grep -q "rerun the same command to resume" lock1.err'
+v=$(db=lock.db q "PRAGMA integrity_check"; db=lock.db q "SELECT status FROM sessions")
+check "after SIGTERM: integrity ok, the session marked interrupted" '[ "$v" = "ok
+interrupted" ]'
+"$gs" run "$small" --db lock.db --threads 1 2>lock2.err &
+bg=$!
+sleep 0.5
+kill -INT $bg
+wait $bg; st=$?
+bg=
+check "SIGINT exits 130 (exit $st)" '[ $st -eq 130 ] && grep -q "interrupted by SIGINT" lock2.err'
+"$gs" run "$small" --db lock.db 2>lock3.err
+check "resume after the signals: complete and identical" \
+    'grep -q "done:" lock3.err && dump_rows lock.db | cmp -s - ref.rows'
+
+# ---- kill -9 at random moments ----
+rm -f kill.db*
+rounds=0
+while [ $rounds -lt 3 ]; do
+    "$gs" run "$small" --db kill.db --threads 1 2>/dev/null &
+    bg=$!
+    delay=$(awk -v s="$$$rounds" 'BEGIN { srand(s); printf "%.2f", 0.8 + rand() * 1.5 }')
+    sleep "$delay"
+    kill -9 $bg 2>/dev/null
+    wait $bg 2>/dev/null
+    bg=
+    echo "# kill -9 after ${delay}s: $(db=kill.db q "SELECT count(*) FROM runs" 2>/dev/null) cells stored"
+    rounds=$((rounds + 1))
+done
+v=$(db=kill.db q "PRAGMA integrity_check")
+check "after kill -9: integrity ok" '[ "$v" = ok ]'
+"$gs" run "$small" --db kill.db 2>kill.err
+v=$(db=kill.db q "SELECT group_concat(status) FROM sessions")
+check "after kill -9: the rerun takes over the stale locks (marked crashed) and completes ($v)" \
+    'grep -q "done:" kill.err && printf "%s" "$v" | grep -Eq "^crashed(,(crashed|done))*,done$"'
+v=$(db=kill.db q "SELECT count(*) FROM runs")
+check "after kill -9: no duplicates, same rows as the uninterrupted run" '[ "$v" -eq 30 ] && dump_rows kill.db | cmp -s - ref.rows'
+
+# ---- a cell that fails is stored as failed; the sweep goes on ----
+GRADSWEEP_DATA_DIR=/nonexistent "$gs" run "$small" --db failed.db 2>failed.err; st=$?
+v=$(db=failed.db q "SELECT group_concat(experiment || ':' || status || ':' || (error LIKE '%cannot open the digits data%')) FROM runs WHERE status != 'done'"; db=failed.db q "SELECT count(*) FROM runs WHERE status = 'done'")
+check "failed cells: stored with status failed and their error, the rest done (exit $st)" '[ $st -eq 0 ] && [ "$v" = "digits:failed:1
+29" ]'
+st_out=$("$gs" status failed.db)
+check "status counts the failed cell" 'printf "%s\n" "$st_out" | grep -Eq "^digits +0 +0 +1 +0"'
+finish

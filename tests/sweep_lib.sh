@@ -1,0 +1,45 @@
+# Helpers for the sweep tests (sourced): TAP output, a work folder, and a
+# dump of a database's rows without the columns that may differ between
+# two runs of one sweep (rank, wall_s, timestamps, session, host, threads).
+gs="$(cd "${top_builddir:-.}" && pwd)/src/gradsweep"
+cfg_dir="$(cd "${top_srcdir:-.}" && pwd)/tests/configs"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+n=0
+failed=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
+check() { if eval "$2"; then ok "$1"; else notok "$1"; fi; }
+finish() { echo "1..$n"; [ "$failed" -eq 0 ]; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/gs_test.XXXXXX") || exit 1
+trap 'kill $bg 2>/dev/null; rm -rf "$work"' EXIT
+bg=
+
+if ! command -v sqlite3 >/dev/null 2>&1; then
+    echo "1..0 # SKIP the sqlite3 program is missing (apt-get install sqlite3)"
+    exit 0
+fi
+
+# Every stored number of a database, in a fixed order.
+dump_rows() {
+    sqlite3 "$1" <<'SQL'
+.mode list
+SELECT id, config_hash, experiment, canonical_key, repeat, seed, status, error, diagnosis,
+       quote(grad_ratio), quote(init_loss), quote(train_loss), quote(test_loss), quote(test_acc),
+       quote(baseline_loss), quote(clip_fraction), diverged_step, steps_run, sigma_w2, sigma_b2
+  FROM runs ORDER BY id;
+SELECT run_id, step, layer, quote(act_mean), quote(act_std), quote(saturated_frac),
+       quote(dead_frac), quote(grad_pre_norm), quote(grad_w_norm), quote(w_norm)
+  FROM layer_stats ORDER BY 1, 2, 3;
+SELECT run_id, step, quote(loss), quote(grad_norm), quote(grad_norm_clipped), clipped
+  FROM train_log ORDER BY 1, 2;
+SELECT run_id, step, t, quote(hidden_norm), quote(grad_hidden_norm) FROM time_stats ORDER BY 1, 2, 3;
+SELECT * FROM histograms ORDER BY 1, 2, 3, 4;
+SQL
+}
+
+mpirun_gs() {
+    np=$1
+    shift
+    mpiexec --oversubscribe --bind-to none -n "$np" "$gs" "$@"
+}
