@@ -50,6 +50,13 @@ static void on_signal(int sig)
     got_signal = sig;
 }
 
+static double thread_cpu(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
 static void nap(long ns)
 {
     struct timespec ts = {0, ns};
@@ -638,6 +645,7 @@ int gs_driver_run(const gs_run_options_t *opt)
             "thread%s -> %s\n", sw.name, sw.n_cells, sw.n_cells - n_pending, n_pending, size,
             size == 1 ? "" : "s", threads, threads == 1 ? "" : "s", dbpath);
     coord_t c = {.sw = &sw, .store = store};
+    double cpu0 = thread_cpu();
     gs_progress_init(&c.bar, n_pending, flops_total);
     int interrupted = 0;
     int rc = coordinate(&c, size, threads, host, pending, n_pending, &interrupted);
@@ -646,7 +654,7 @@ int gs_driver_run(const gs_run_options_t *opt)
     if (rc != 0) {
         fprintf(stderr, "gradsweep run: %s\n", c.err);
         maybe_commit(&c, 1);
-        gs_store_end_session(store, "interrupted", err, sizeof err);
+        gs_store_end_session(store, "interrupted", thread_cpu(), err, sizeof err);
         gs_store_close(store);
         MPI_Abort(MPI_COMM_WORLD, 1);
         return 1;
@@ -654,7 +662,7 @@ int gs_driver_run(const gs_run_options_t *opt)
     if (interrupted) {
         /* commit what arrived; the cells in flight are lost and rerun later */
         int ok = maybe_commit(&c, 1) == 0 &&
-                 gs_store_end_session(store, "interrupted", err, sizeof err) == 0;
+                 gs_store_end_session(store, "interrupted", thread_cpu(), err, sizeof err) == 0;
         gs_store_close(store);
         fprintf(stderr, "interrupted by %s: %zu cells of this run stored%s; rerun the same "
                 "command to resume:\n  gradsweep run %s%s%s\n",
@@ -670,12 +678,14 @@ int gs_driver_run(const gs_run_options_t *opt)
         int64_t stop = STOP_CELL;
         MPI_CHECK(MPI_Send(&stop, 1, MPI_INT64_T, r, TAG_WORK, MPI_COMM_WORLD));
     }
-    if (maybe_commit(&c, 1) != 0 || gs_store_end_session(store, "done", err, sizeof err) != 0) {
+    double wall = gs_now() - c.bar.start, cpu = thread_cpu() - cpu0;
+    if (maybe_commit(&c, 1) != 0 || gs_store_end_session(store, "done", cpu, err, sizeof err) != 0) {
         fprintf(stderr, "gradsweep run: %s\n", c.err[0] ? c.err : err);
         code = 1;
     } else {
-        fprintf(stderr, "done: %zu cells stored in %s (%.1f s)\n", c.bar.done, dbpath,
-                gs_now() - c.bar.start);
+        fprintf(stderr, "done: %zu cells stored in %s (%.2f s, %.0f cells/s; coordinator CPU "
+                "%.3f s = %.1f%% of the wall time)\n", c.bar.done, dbpath, wall,
+                wall > 0 ? (double)c.bar.done / wall : 0.0, cpu, wall > 0 ? 100.0 * cpu / wall : 0.0);
     }
     gs_store_close(store);
     gs_sweep_free(&sw);

@@ -34,7 +34,7 @@ void gs_progress_add(gs_progress_bar_t *p, const gs_result_t *r, double flops)
 
 static void clock_text(char *buf, size_t len, double s)
 {
-    if (s < 0 || s > 1e7) {
+    if (!(s >= 0) || s > 1e7) {
         snprintf(buf, len, "?");
         return;
     }
@@ -58,7 +58,7 @@ void gs_progress_draw(gs_progress_bar_t *p, int force)
     /* ETA from the estimated cost done so far: cells differ by orders of
      * magnitude, so counting cells would mislead */
     double frac = p->flops_total > 0 ? p->flops_done / p->flops_total : 1.0;
-    double eta = frac > 0 && p->done < p->total ? el / frac - el : 0.0;
+    double eta = frac > 0 ? el / frac - el : -1.0;   /* -1: not known yet */
     char e1[32], e2[32];
     clock_text(e1, sizeof e1, el);
     clock_text(e2, sizeof e2, eta);

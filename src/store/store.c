@@ -65,7 +65,8 @@ static const char schema_head[] =
     "  hosts TEXT NOT NULL,                 -- every rank's host, distinct, comma-separated\n"
     "  gradsweep_version TEXT NOT NULL,     -- the program's version\n"
     "  cells_stored INTEGER NOT NULL DEFAULT 0,  -- cells this run stored\n"
-    "  wall_s REAL                          -- wall time of the run, seconds\n"
+    "  wall_s REAL,                         -- wall time of the run, seconds\n"
+    "  coordinator_cpu_s REAL               -- CPU seconds of rank 0's coordinating thread\n"
     ");\n"
     "\n"
     "CREATE TABLE IF NOT EXISTS runs (      -- one row per cell of the sweep\n"
@@ -494,13 +495,19 @@ int gs_store_commit(gs_store_t *st, char *err, size_t errlen)
     return exec(st, "COMMIT", err, errlen);
 }
 
-int gs_store_end_session(gs_store_t *st, const char *status, char *err, size_t errlen)
+int gs_store_end_session(gs_store_t *st, const char *status, double coordinator_cpu_s,
+                         char *err, size_t errlen)
 {
     if (!st->in_txn && exec(st, "BEGIN", err, errlen) != 0)
         return -1;
     st->in_txn = 1;
     if (session_update(st, status, 1) != 0)
         return sqlfail(st, err, errlen, "closing the session");
+    char sql[128];
+    snprintf(sql, sizeof sql, "UPDATE sessions SET coordinator_cpu_s = %.6f WHERE id = %ld",
+             coordinator_cpu_s, st->session_id);
+    if (exec(st, sql, err, errlen) != 0)
+        return -1;
     st->in_txn = 0;
     if (exec(st, "COMMIT", err, errlen) != 0)
         return -1;

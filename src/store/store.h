@@ -40,8 +40,10 @@ typedef struct {
 int gs_store_begin_session(gs_store_t *st, const gs_sweep_t *sw, const gs_session_info_t *info,
                            char *err, size_t errlen);
 
-/* End the session (status "done" or "interrupted"): commit, release the lock. */
-int gs_store_end_session(gs_store_t *st, const char *status, char *err, size_t errlen);
+/* End the session (status "done" or "interrupted"): commit, record the
+ * coordinator's CPU time, release the lock. */
+int gs_store_end_session(gs_store_t *st, const char *status, double coordinator_cpu_s,
+                         char *err, size_t errlen);
 
 /* The config_hash of every stored cell, sorted ascending; caller frees. */
 int gs_store_stored_hashes(gs_store_t *st, uint64_t **hashes, size_t *n, char *err, size_t errlen);
