@@ -31,7 +31,7 @@ check "mpiexec -n 2 with 2 threads per rank: identical rows" 'dump_rows t2.db | 
 # kill -9 of mpirun at a random moment, twice, then resume with another rank count
 rounds=0
 while [ $rounds -lt 2 ]; do
-    mpiexec --oversubscribe --bind-to none -n 3 "$gs" run "$small" --db kill.db --threads 1 2>/dev/null &
+    mpiexec --oversubscribe --bind-to none -n 3 "$gs" run "$small" --db "$work/mpikill.db" --threads 1 2>/dev/null &
     bg=$!
     delay=$(awk -v s="$$$rounds" 'BEGIN { srand(s); printf "%.2f", 1.0 + rand() * 1.5 }')
     sleep "$delay"
@@ -39,17 +39,18 @@ while [ $rounds -lt 2 ]; do
     wait $bg 2>/dev/null
     bg=
     # mpirun is gone; its ranks die when their parent does - make sure
-    pkill -9 -f "gradsweep run $small --db kill.db" 2>/dev/null
+    # (the pattern names this test's own folder: other tests may run too)
+    pkill -9 -f "gradsweep run $small --db $work/mpikill.db" 2>/dev/null
     sleep 0.3
-    db=kill.db
+    db=mpikill.db
     echo "# kill -9 of mpirun after ${delay}s: $(q "SELECT count(*) FROM runs" 2>/dev/null) cells stored"
     rounds=$((rounds + 1))
 done
-mpirun_gs 2 run "$small" --db kill.db --threads 1 2>resume.err; st=$?
-db=kill.db
+mpirun_gs 2 run "$small" --db mpikill.db --threads 1 2>resume.err; st=$?
+db=mpikill.db
 v=$(q "PRAGMA integrity_check"; q "SELECT count(*), count(DISTINCT config_hash) FROM runs")
 check "after kill -9 of mpirun: resume with -n 2 completes, integrity ok, no duplicates ($v)" \
     '[ $st -eq 0 ] && [ "$v" = "ok
 30|30" ]'
-check "after kill -9 of mpirun: the same rows as the uninterrupted run" 'dump_rows kill.db | cmp -s - np1.rows'
+check "after kill -9 of mpirun: the same rows as the uninterrupted run" 'dump_rows mpikill.db | cmp -s - np1.rows'
 finish

@@ -111,13 +111,14 @@ check "SIGTERM: commits, says how to resume, exits 143 (exit $st)" \
 v=$(db=lock.db q "PRAGMA integrity_check"; db=lock.db q "SELECT status FROM sessions")
 check "after SIGTERM: integrity ok, the session marked interrupted" '[ "$v" = "ok
 interrupted" ]'
-"$gs" run "$small" --db lock.db --threads 1 2>lock2.err &
+"$gs" run "$small" --db int.db --threads 1 2>int.err &
 bg=$!
-sleep 0.5
+i=0
+while [ $i -lt 100 ] && [ "$(sqlite3 int.db "SELECT count(*) FROM runs" 2>/dev/null || echo 0)" -lt 1 ]; do sleep 0.1; i=$((i + 1)); done
 kill -INT $bg
 wait $bg; st=$?
 bg=
-check "SIGINT exits 130 (exit $st)" '[ $st -eq 130 ] && grep -q "interrupted by SIGINT" lock2.err'
+check "SIGINT exits 130 (exit $st)" '[ $st -eq 130 ] && grep -q "interrupted by SIGINT" int.err'
 "$gs" run "$small" --db lock.db 2>lock3.err
 check "resume after the signals: complete and identical" \
     'grep -q "done:" lock3.err && dump_rows lock.db | cmp -s - ref.rows'
