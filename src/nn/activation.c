@@ -93,3 +93,17 @@ void gs_act_forward(double *out, const double *x, size_t n,
     for (size_t i = 0; i < n; i++)
         out[i] = act->f(x[i], a);
 }
+
+void gs_act_saturation(const gs_activation_t *act, double a, const double *x, size_t n,
+                       double *saturated_frac, double *dead_frac)
+{
+    double thresh = 0.05 * gs_act_max_slope(act, a);
+    size_t sat = 0, dead = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs(act->df(x[i], a));
+        sat += d < thresh;
+        dead += d == 0.0;
+    }
+    *saturated_frac = n ? (double)sat / (double)n : 0.0;
+    *dead_frac = n ? (double)dead / (double)n : 0.0;
+}

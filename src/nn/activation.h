@@ -40,6 +40,11 @@ const gs_activation_t *gs_activation_find(const char *name);
 /* max |f'| for this row and parameter: the saturation threshold's scale. */
 double gs_act_max_slope(const gs_activation_t *act, double a);
 
+/* Over the activation inputs x[0..n): the share with |f'(x)| below 5% of
+ * max|f'| (saturated) and with f'(x) = 0 (dead). */
+void gs_act_saturation(const gs_activation_t *act, double a, const double *x, size_t n,
+                       double *saturated_frac, double *dead_frac);
+
 /* Elementwise over n values: out = f(x). */
 void gs_act_forward(double *out, const double *x, size_t n,
                     const gs_activation_t *act, double a);

@@ -65,6 +65,18 @@ void gs_linear_backward(double *dinp, double *dw, double *dbias,
         gs_linear_backward_input(dinp, dout, w, B, I, O);
 }
 
+void gs_mean_std(const double *x, size_t n, double *mean, double *std)
+{
+    double sum = 0.0, sq = 0.0;
+    for (size_t i = 0; i < n; i++)
+        sum += x[i];
+    double m = n ? sum / (double)n : 0.0;
+    for (size_t i = 0; i < n; i++)
+        sq += (x[i] - m) * (x[i] - m);
+    *mean = m;
+    *std = n ? sqrt(sq / (double)n) : 0.0;
+}
+
 double gs_norm2(const double *x, size_t n)
 {
     /* Scaled by the largest magnitude so that gradients near 1e-160 (deep

@@ -28,6 +28,9 @@ void gs_linear_backward_weights(double *dw, double *dbias, const double *dout,
 void gs_linear_backward_input(double *dinp, const double *dout, const double *w,
                               size_t B, size_t I, size_t O);
 
+/* Mean and (population) standard deviation of n values. */
+void gs_mean_std(const double *x, size_t n, double *mean, double *std);
+
 /* Frobenius norm of n values, summed in a fixed order. */
 double gs_norm2(const double *x, size_t n);
 

@@ -181,11 +181,6 @@ gs_net_t *gs_mlp_create(const gs_mlp_spec_t *spec)
     return &m->net;
 }
 
-const gs_mlp_spec_t *gs_mlp_spec(const gs_net_t *net)
-{
-    return &((const gs_mlp_t *)net)->spec;
-}
-
 void gs_mlp_init(gs_net_t *net, const gs_init_spec_t *init, gs_rng_t *rng)
 {
     gs_mlp_t *m = (gs_mlp_t *)net;
@@ -284,32 +279,14 @@ void gs_mlp_layer_stats(const gs_net_t *net, size_t n, gs_layer_stats_t *stats)
 {
     const gs_mlp_t *m = (const gs_mlp_t *)net;
     const gs_mlp_spec_t *s = &m->spec;
-    double thresh = 0.05 * gs_act_max_slope(s->act, s->act_param);
     for (size_t l = 0; l <= s->depth; l++) {
         const mlp_layer_t *L = &m->layers[l];
         gs_layer_stats_t *st = &stats[l];
         size_t cnt = n * L->out;
-        const double *xs = l == s->depth ? net->out : L->x;
-        double sum = 0.0, sq = 0.0;
-        for (size_t i = 0; i < cnt; i++)
-            sum += xs[i];
-        double mean = sum / (double)cnt;
-        for (size_t i = 0; i < cnt; i++)
-            sq += (xs[i] - mean) * (xs[i] - mean);
-        st->act_mean = mean;
-        st->act_std = sqrt(sq / (double)cnt);
-        st->saturated_frac = 0.0;
-        st->dead_frac = 0.0;
-        if (l < s->depth) {
-            size_t sat = 0, dead = 0;
-            for (size_t i = 0; i < cnt; i++) {
-                double d = fabs(s->act->df(L->a[i], s->act_param));
-                sat += d < thresh;
-                dead += d == 0.0;
-            }
-            st->saturated_frac = (double)sat / (double)cnt;
-            st->dead_frac = (double)dead / (double)cnt;
-        }
+        gs_mean_std(l == s->depth ? net->out : L->x, cnt, &st->act_mean, &st->act_std);
+        st->saturated_frac = st->dead_frac = 0.0;
+        if (l < s->depth)
+            gs_act_saturation(s->act, s->act_param, L->a, cnt, &st->saturated_frac, &st->dead_frac);
         st->grad_pre_norm = L->grad_pre_norm;
         st->grad_w_norm = gs_norm2(L->dw, L->out * L->in);
         st->w_norm = gs_norm2(L->w, L->out * L->in);

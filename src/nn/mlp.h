@@ -55,7 +55,6 @@ gs_net_t *gs_mlp_create(const gs_mlp_spec_t *spec);
  * gamma = 1, beta = 0, running statistics 0 and 1. */
 void gs_mlp_init(gs_net_t *net, const gs_init_spec_t *init, gs_rng_t *rng);
 
-const gs_mlp_spec_t *gs_mlp_spec(const gs_net_t *net);
 
 /* After forward(train=1) and backward over n rows: stats[0..depth]. */
 void gs_mlp_layer_stats(const gs_net_t *net, size_t n, gs_layer_stats_t *stats);

@@ -305,11 +305,6 @@ gs_net_t *gs_rnn_create(const gs_rnn_spec_t *spec)
     return &m->net;
 }
 
-const gs_rnn_spec_t *gs_rnn_spec(const gs_net_t *net)
-{
-    return &((const gs_rnn_t *)net)->spec;
-}
-
 void gs_rnn_init(gs_net_t *net, const gs_init_spec_t *init, gs_rng_t *rng)
 {
     gs_rnn_t *m = (gs_rnn_t *)net;
@@ -415,31 +410,15 @@ void gs_rnn_layer_stats(const gs_net_t *net, size_t n, gs_layer_stats_t *stats)
     const gs_rnn_t *m = (const gs_rnn_t *)net;
     const gs_rnn_spec_t *s = &m->spec;
     size_t G = m->cell->gates, H = s->width, T = s->seq_len;
-    double thresh = 0.05 * gs_act_max_slope(s->act, s->act_param);
     for (size_t l = 0; l < s->depth; l++) {
         const rnn_layer_t *L = &m->layers[l];
         gs_layer_stats_t *st = &stats[l];
-        const double *h = L->h + n * H;
         size_t cnt = T * n * H;
-        double sum = 0.0, sq = 0.0;
-        for (size_t k = 0; k < cnt; k++)
-            sum += h[k];
-        double mean = sum / (double)cnt;
-        for (size_t k = 0; k < cnt; k++)
-            sq += (h[k] - mean) * (h[k] - mean);
-        st->act_mean = mean;
-        st->act_std = sqrt(sq / (double)cnt);
+        gs_mean_std(L->h + n * H, cnt, &st->act_mean, &st->act_std);
         st->saturated_frac = st->dead_frac = 0.0;
-        if (s->cell == GS_CELL_RNN) {
-            size_t sat = 0, dead = 0;
-            for (size_t k = 0; k < cnt; k++) {
-                double d = fabs(s->act->df(L->gates[k], s->act_param));
-                sat += d < thresh;
-                dead += d == 0.0;
-            }
-            st->saturated_frac = (double)sat / (double)cnt;
-            st->dead_frac = (double)dead / (double)cnt;
-        }
+        if (s->cell == GS_CELL_RNN)   /* gates hold the pre-activations */
+            gs_act_saturation(s->act, s->act_param, L->gates, cnt, &st->saturated_frac,
+                              &st->dead_frac);
         st->grad_pre_norm = L->grad_pre_norm;
         st->grad_w_norm = norm_pair(L->dwx, G * H * L->in, L->dwh, G * H * H);
         st->w_norm = norm_pair(L->wx, G * H * L->in, L->wh, G * H * H);

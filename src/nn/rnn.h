@@ -56,7 +56,6 @@ gs_net_t *gs_rnn_create(const gs_rnn_spec_t *spec);
  * LSTM forget block of bx raised by forget_bias; readout as the MLP's. */
 void gs_rnn_init(gs_net_t *net, const gs_init_spec_t *init, gs_rng_t *rng);
 
-const gs_rnn_spec_t *gs_rnn_spec(const gs_net_t *net);
 
 /* After forward(train=1) and backward over n rows. stats[0..depth): per
  * stacked layer act_mean/act_std of h over all steps, saturated_frac and
