@@ -120,10 +120,15 @@ int main(void)
         "^t\\.ini:4: \\[e\\] depth: set twice \\(first at line 2\\)");
     bad("repeats as a list", "[e]\nrepeats = 1, 2\n",
         "^t\\.ini:2: \\[e\\] repeats=1, 2: takes one value, not a list");
-    bad("bad sweep name", "[sweep]\nname = ../x\n[e]\ndepth=2\n",
-        "^t\\.ini:2: \\[sweep\\] name=\\.\\./x: not a usable name; allowed: letters, digits");
-    bad("bad experiment name", "[sweep]\nname=s\n[a b]\ndepth=2\n",
-        "^t\\.ini:4: \\[a b\\]: not a usable experiment name");
+    bad("a sweep name too long", "[sweep]\nname = 0123456789012345678901234567890123456789012345678901234567890123\n[e]\ndepth=2\n",
+        "^t\\.ini:2: \\[sweep\\] name=0123.*: not a usable name; allowed: 1 to 63 printable characters");
+    bad("two experiments, one file name", "[sweep]\nname=s\n[a b]\ndepth=2\n[a_b]\ndepth=3\n",
+        "^t\\.ini:6: \\[a b\\] and \\[a_b\\] share the file name a_b; rename one");
+    tap_ok(parse(&s1, "[sweep]\nname = ../<script>\n[x/y]\ndepth=2\n", err, sizeof err) == 0 &&
+           strcmp(s1.slug, "____script_") == 0 && strcmp(s1.experiments[0].slug, "x_y") == 0,
+           "any printable name; file names use its slug (%s, %s)", s1.slug,
+           s1.n_experiments ? s1.experiments[0].slug : "-");
+    gs_sweep_free(&s1);
     bad("no experiment", "[sweep]\nname = s\n", "^t\\.ini: no experiment");
     bad("not an INI line", "[sweep]\nname = s\nthis is not ini\n[e]\ndepth=2\n",
         "^t\\.ini:3: not an INI line");

@@ -16,6 +16,7 @@ static const command_t commands[] = {
     {"train", gs_cmd_train, "train one configuration: loss, gradient norms, clipping, accuracy"},
     {"plan", gs_cmd_plan, "check a sweep config; its experiments, cells and estimated cost"},
     {"run", gs_cmd_run, "run a sweep (under mpirun or alone) into its SQLite database; resumable"},
+    {"report", gs_cmd_report, "PNG charts and an HTML summary of a sweep database"},
     {"status", gs_cmd_status, "cells done / diverged / failed / missing of a sweep database"},
     {"schema", gs_cmd_schema, "the database schema, every column explained"},
 };

@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "driver/driver.h"
+#include "report/report.h"
 #include "experiment/experiment.h"
 #include "store/store.h"
 #include "sweep/sweep.h"
@@ -28,7 +29,7 @@ static void default_db(char *buf, size_t len, const gs_sweep_t *sw, const char *
     if (db)
         snprintf(buf, len, "%s", db);
     else
-        snprintf(buf, len, "results/%s.db", sw->name);
+        snprintf(buf, len, "results/%s.db", sw->slug);
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -121,6 +122,7 @@ int gs_cmd_plan(int argc, char **argv)
         return 2;
     }
     printf("sweep %s: %s\n", sw.name, sw.description[0] ? sw.description : "(no description)");
+    printf("database: %s\n", dbpath);
     printf("seed %llu, vanishing below %g, exploding above %g\n\n", (unsigned long long)sw.seed,
            sw.vanishing_below, sw.exploding_above);
     double total = 0, todo = 0;
@@ -343,5 +345,39 @@ int gs_cmd_schema(int argc, char **argv)
         return 0;
     }
     fputs(gs_store_schema_sql(), stdout);
+    return 0;
+}
+
+int gs_cmd_report(int argc, char **argv)
+{
+    const char *db = NULL, *out = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (is_help(argv[i])) {
+            printf("usage: gradsweep report DB [-o DIR]\n\n"
+                   "Writes DIR/index.html and DIR/charts/*.png (default DIR: reports/<sweep name>)\n"
+                   "from the sweep database alone, and prints the path of index.html. Works while\n"
+                   "a sweep is running (the page then says its data is partial). Charts for which\n"
+                   "the database holds no data are left out.\n");
+            return 0;
+        } else if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--out") == 0) && i + 1 < argc) {
+            out = argv[++i];
+        } else if (argv[i][0] == '-' || db) {
+            fprintf(stderr, "gradsweep report: unexpected '%s'; usage: gradsweep report DB [-o DIR]\n",
+                    argv[i]);
+            return 2;
+        } else {
+            db = argv[i];
+        }
+    }
+    if (!db) {
+        fprintf(stderr, "gradsweep report: which database? usage: gradsweep report DB [-o DIR]\n");
+        return 2;
+    }
+    char index[4400], err[8192];
+    if (gs_report_write(db, out, index, sizeof index, err, sizeof err) != 0) {
+        fprintf(stderr, "gradsweep report: %s\n", err);
+        return 1;
+    }
+    printf("%s\n", index);
     return 0;
 }

@@ -370,6 +370,11 @@ static int find_live(gs_store_t *st, char *host, size_t hostlen, long *pid, int 
     return live;
 }
 
+sqlite3 *gs_store_handle(gs_store_t *st)
+{
+    return st->db;
+}
+
 int gs_store_live_run(gs_store_t *st, char *host, size_t hostlen, long *pid)
 {
     return find_live(st, host, hostlen, pid, 0);

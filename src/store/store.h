@@ -78,6 +78,9 @@ int gs_store_counts(gs_store_t *st,
                                const char *value, long count),
                     void *ctx, char *err, size_t errlen);
 
+/* The SQLite handle, for read-only queries of the report. */
+struct sqlite3 *gs_store_handle(gs_store_t *st);
+
 /* The live run holding the database, if any: 1 and host/pid filled in. */
 int gs_store_live_run(gs_store_t *st, char *host, size_t hostlen, long *pid);
 

@@ -126,12 +126,20 @@ static int handler(void *user, const char *section, const char *name, const char
 
 int gs_valid_name(const char *s)
 {
-    if (!*s || *s == '.' || strlen(s) >= GS_NAME_MAX)
+    if (!*s || strlen(s) >= GS_NAME_MAX)
         return 0;
     for (; *s; s++)
-        if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-' && *s != '.')
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
             return 0;
     return 1;
+}
+
+void gs_slug(const char *name, char *out, size_t len)
+{
+    size_t o = 0;
+    for (; *name && o + 1 < len; name++)
+        out[o++] = isalnum((unsigned char)*name) || *name == '_' || *name == '-' ? *name : '_';
+    out[o] = '\0';
 }
 
 /* Split "a, b(1, 2), c" on commas outside parentheses; trims blanks.
@@ -285,9 +293,8 @@ int gs_sweep_parse(gs_sweep_t *sw, const char *text, const char *path,
         have_sweep = 1;
         if (strcmp(e->key, "name") == 0) {
             if (!gs_valid_name(e->value)) {
-                fail(err, errlen, "%s:%d: [sweep] name=%s: not a usable name; allowed: letters, "
-                     "digits, _ - . (it names results/<name>.db), at most %d characters", path,
-                     e->line, e->value, GS_NAME_MAX - 1);
+                fail(err, errlen, "%s:%d: [sweep] name=%s: not a usable name; allowed: 1 to %d "
+                     "printable characters", path, e->line, e->value, GS_NAME_MAX - 1);
                 goto out;
             }
             snprintf(sw->name, sizeof sw->name, "%s", e->value);
@@ -303,10 +310,10 @@ int gs_sweep_parse(gs_sweep_t *sw, const char *text, const char *path,
         }
     }
     if (!gs_valid_name(sw->name)) {
-        fail(err, errlen, "%s: no usable sweep name; add name = ... to [sweep] (letters, digits, "
-             "_ - .)", path);
+        fail(err, errlen, "%s: no usable sweep name; add name = ... to [sweep]", path);
         goto out;
     }
+    gs_slug(sw->name, sw->slug, sizeof sw->slug);
     (void)have_sweep;
     sw->seed = base.seed;
     sw->vanishing_below = base.vanishing_below;
@@ -323,8 +330,8 @@ int gs_sweep_parse(gs_sweep_t *sw, const char *text, const char *path,
         if (k < sw->n_experiments)
             continue;
         if (!gs_valid_name(e->section)) {
-            fail(err, errlen, "%s:%d: [%s]: not a usable experiment name; allowed: letters, "
-                 "digits, _ - ., at most %d characters", path, e->line, e->section, GS_NAME_MAX - 1);
+            fail(err, errlen, "%s:%d: [%s]: not a usable experiment name; allowed: 1 to %d "
+                 "printable characters", path, e->line, e->section, GS_NAME_MAX - 1);
             goto out;
         }
         gs_experiment_t *ex = realloc(sw->experiments, (sw->n_experiments + 1) * sizeof *ex);
@@ -335,6 +342,14 @@ int gs_sweep_parse(gs_sweep_t *sw, const char *text, const char *path,
         sw->experiments = ex;
         memset(&ex[sw->n_experiments], 0, sizeof *ex);
         snprintf(ex[sw->n_experiments].name, GS_NAME_MAX, "%.*s", GS_NAME_MAX - 1, e->section);
+        gs_slug(ex[sw->n_experiments].name, ex[sw->n_experiments].slug, GS_NAME_MAX);
+        for (size_t o = 0; o < sw->n_experiments; o++)
+            if (strcmp(ex[o].slug, ex[sw->n_experiments].slug) == 0) {
+                fail(err, errlen, "%s:%d: [%s] and [%s] share the file name %s; rename one",
+                     path, e->line, ex[o].name, e->section, ex[o].slug);
+                sw->n_experiments++;
+                goto out;
+            }
         ex[sw->n_experiments].line = e->line;
         for (size_t h = 0; h < p.n_headers; h++)
             if (strcmp(p.headers[h].name, e->section) == 0) {

@@ -35,6 +35,7 @@ typedef struct {
 
 typedef struct {
     char name[GS_NAME_MAX];
+    char slug[GS_NAME_MAX];   /* the name for file names and page anchors */
     int line;                 /* of its [section] header */
     gs_axis_t *axes;          /* keys with more than one value, in file order */
     size_t n_axes;
@@ -51,6 +52,7 @@ typedef struct {
 
 typedef struct {
     char name[GS_NAME_MAX];
+    char slug[GS_NAME_MAX];   /* the name for file names: results/<slug>.db */
     char description[1024];
     char *path;               /* as given */
     char *text;               /* the config file's text */
@@ -84,7 +86,11 @@ void gs_sweep_free(gs_sweep_t *sw);   /* NULL is fine */
  * base seed, repeat and the diagnosis thresholds. */
 size_t gs_sweep_hash_text(const gs_sweep_t *sw, const gs_sweep_cell_t *c, char *buf, size_t len);
 
-/* A name usable in file paths: [A-Za-z0-9_.-], not starting with '.'. */
+/* A sweep or experiment name: 1..63 printable characters (any text: the
+ * report escapes it). */
 int gs_valid_name(const char *s);
+
+/* The name for file paths: every character but A-Z a-z 0-9 _ - becomes _. */
+void gs_slug(const char *name, char *out, size_t len);
 
 #endif

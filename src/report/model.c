@@ -1,0 +1,143 @@
+#include <config.h>
+
+#include "report/model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void rp_series_free(rp_series_t *s)
+{
+    free(s->x);
+    free(s->y);
+    s->x = s->y = NULL;
+    s->n = 0;
+}
+
+int rp_varies(const rp_exp_t *e, const char *key)
+{
+    for (size_t a = 0; a < e->ex->n_axes; a++)
+        if (strcmp(e->ex->axes[a].key, key) == 0)
+            return 1;
+    return 0;
+}
+
+static double col_real(sqlite3_stmt *s, int i)
+{
+    return sqlite3_column_type(s, i) == SQLITE_NULL ? NAN : sqlite3_column_double(s, i);
+}
+
+/* Run a query with one bound id whose rows are (x, y). */
+static int series_query(rp_model_t *m, const char *sql, sqlite3_int64 id, rp_series_t *out)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(m->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    size_t cap = 0;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        if (out->n == cap) {
+            cap = cap ? 2 * cap : 64;
+            double *x = realloc(out->x, cap * sizeof *x), *y = realloc(out->y, cap * sizeof *y);
+            if (!x || !y) {
+                free(x ? x : out->x);
+                free(y ? y : out->y);
+                out->x = out->y = NULL;
+                out->n = 0;
+                sqlite3_finalize(s);
+                return -1;
+            }
+            out->x = x;
+            out->y = y;
+        }
+        out->x[out->n] = col_real(s, 0);
+        out->y[out->n] = col_real(s, 1);
+        out->n++;
+    }
+    sqlite3_finalize(s);
+    return 0;
+}
+
+/* Column names are fixed strings of this file's callers, never user text. */
+int rp_layer_series(rp_model_t *m, const rp_run_t *r, const char *column, rp_series_t *s)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT layer, %s FROM layer_stats WHERE run_id = ?1 AND step = 0 "
+             "AND layer <= %ld ORDER BY layer", column, r->sc->cell.depth);
+    return series_query(m, sql, r->id, s);
+}
+
+int rp_log_series(rp_model_t *m, const rp_run_t *r, const char *column, rp_series_t *s)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT step, %s FROM train_log WHERE run_id = ?1 ORDER BY step",
+             column);
+    return series_query(m, sql, r->id, s);
+}
+
+int rp_time_series(rp_model_t *m, const rp_run_t *r, const char *column, rp_series_t *s)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT t, %s FROM time_stats WHERE run_id = ?1 AND step = 0 "
+             "ORDER BY t", column);
+    return series_query(m, sql, r->id, s);
+}
+
+int rp_hist(rp_model_t *m, const rp_run_t *r, int layer, const char *quantity, rp_series_t *out,
+            double *lo, double *hi)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(m->db, "SELECT lo, hi, count FROM histograms WHERE run_id = ?1 AND "
+                                  "layer = ?2 AND quantity = ?3 ORDER BY bin", -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(s, 1, r->id);
+    sqlite3_bind_int(s, 2, layer);
+    sqlite3_bind_text(s, 3, quantity, -1, SQLITE_STATIC);
+    size_t cap = 64;
+    out->x = malloc(cap * sizeof *out->x);
+    out->y = malloc(cap * sizeof *out->y);
+    *lo = INFINITY;
+    *hi = -INFINITY;
+    while (out->x && out->y && sqlite3_step(s) == SQLITE_ROW && out->n < cap) {
+        double a = sqlite3_column_double(s, 0), b = sqlite3_column_double(s, 1);
+        out->x[out->n] = 0.5 * (a + b);
+        out->y[out->n] = sqlite3_column_double(s, 2);
+        *lo = fmin(*lo, a);
+        *hi = fmax(*hi, b);
+        out->n++;
+    }
+    sqlite3_finalize(s);
+    return out->x && out->y ? 0 : -1;
+}
+
+int rp_axis_of(const rp_exp_t *e, const char *key)
+{
+    for (size_t a = 0; a < e->ex->n_axes; a++)
+        if (strcmp(e->ex->axes[a].key, key) == 0)
+            return (int)a;
+    return -1;
+}
+
+int rp_value_index(const rp_exp_t *e, int a, const gs_cell_t *c)
+{
+    if (a < 0)
+        return 0;
+    const gs_axis_t *ax = &e->ex->axes[a];
+    char have[128], want[128], err[256];
+    gs_cell_format(c, ax->key, have, sizeof have);
+    for (size_t v = 0; v < ax->n_values; v++) {
+        gs_cell_t t = *c;
+        gs_cell_set(&t, ax->key, ax->values[v], err, sizeof err);
+        gs_cell_format(&t, ax->key, want, sizeof want);
+        if (strcmp(have, want) == 0)
+            return (int)v;
+    }
+    return 0;
+}
+
+int rp_usable(const rp_run_t *r)
+{
+    return r->stored && strcmp(r->status, "failed") != 0;
+}

@@ -1,0 +1,64 @@
+#include <config.h>
+
+#include "report/png.h"
+
+#include <errno.h>
+#include <png.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int gs_png_write(const char *path, const unsigned char *rgba, int w, int h,
+                 const gs_png_text_t *text, size_t n_text, char *err, size_t errlen)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
+        return -1;
+    }
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    png_textp chunks = calloc(n_text + 1, sizeof *chunks);
+    if (!png || !info || !chunks) {
+        png_destroy_write_struct(&png, &info);
+        free(chunks);
+        fclose(f);
+        remove(tmp);
+        snprintf(err, errlen, "out of memory writing %s", path);
+        return -1;
+    }
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_write_struct(&png, &info);
+        free(chunks);
+        fclose(f);
+        remove(tmp);
+        snprintf(err, errlen, "libpng failed writing %s", path);
+        return -1;
+    }
+    png_init_io(png, f);
+    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, PNG_COLOR_TYPE_RGBA,
+                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    for (size_t i = 0; i < n_text; i++) {
+        chunks[i].compression = PNG_TEXT_COMPRESSION_NONE;
+        chunks[i].key = (png_charp)text[i].key;
+        chunks[i].text = (png_charp)text[i].value;
+        chunks[i].text_length = strlen(text[i].value);
+    }
+    png_set_text(png, info, chunks, (int)n_text);
+    png_write_info(png, info);
+    for (int r = 0; r < h; r++)
+        png_write_row(png, rgba + (size_t)r * (size_t)w * 4);
+    png_write_end(png, info);
+    png_destroy_write_struct(&png, &info);
+    free(chunks);
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+        remove(tmp);
+        return -1;
+    }
+    return 0;
+}
