@@ -258,6 +258,13 @@ def check_sorting(tap, driver):
                   [table.get("error") or "fewer than 2 rows in its <tbody>"])
         return
 
+    # Every row has as many cells as the header has columns: a header
+    # written as text, or a missing cell, would shift the columns.
+    width = sum(1 for _ in table["headers"])
+    short = [i for i, r in enumerate(rows) if len(r["cells"]) != width]
+    tap.check(not short, "table#all-runs: every row has the header's %d columns" % width,
+              ["row %d has %d cells" % (i, len(rows[i]["cells"])) for i in short[:5]])
+
     # The numeric columns, best first: one where sorting the cell texts as
     # strings would give a wrong numeric order (so a string sort fails),
     # then one not already in ascending order (so a click that does nothing

@@ -772,7 +772,9 @@ static int chart_acc(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *o
     size_t n = 0;
     for (size_t i = 0; i < e->n_runs && n < 30; i++) {
         const rp_run_t *r = &e->runs[i];
-        if (usable(r) && r->sc->cell.task == GS_TASK_TRAIN && isfinite(r->test_acc))
+        /* accuracy means something only on data with structure */
+        if (usable(r) && r->sc->cell.task == GS_TASK_TRAIN && isfinite(r->test_acc) &&
+            r->sc->cell.dataset == GS_DATA_DIGITS)
             bars[n++] = r;
     }
     int rc = 0;

@@ -216,7 +216,7 @@ static void find_train(const rp_exp_t *e, findings_t *fs, const char *anchor)
             }
             diverged++;
         }
-        if (isfinite(r->test_acc)) {
+        if (isfinite(r->test_acc) && r->sc->cell.dataset == GS_DATA_DIGITS) {
             if (!best || r->test_acc > best->test_acc)
                 best = r;
             if (!worst || r->test_acc < worst->test_acc)
@@ -335,17 +335,41 @@ static void find_experiment(rp_model_t *m, const rp_exp_t *e, findings_t *fs, co
     if (c->task == GS_TASK_TRAIN)
         find_train(e, fs, anchor);
     if (fs->n == before) {
-        long k[4] = {0};
-        static const char *const dn[] = {"healthy", "vanishing", "exploding", "diverged"};
+        /* name the networks that did not stay healthy */
+        static const char *const dn[] = {"vanished", "exploded", "diverged"};
+        static const char *const dk[] = {"vanishing", "exploding", "diverged"};
+        size_t healthy = 0, total = 0;
         for (size_t i = 0; i < e->n_runs; i++)
-            for (int d = 0; d < 4; d++)
-                k[d] += rp_usable(&e->runs[i]) && strcmp(e->runs[i].diagnosis, dn[d]) == 0;
-        add_finding(fs, anchor, "In %s: %ld healthy, %ld vanishing, %ld exploding, %ld diverged.",
-                    e->ex->name, k[0], k[1], k[2], k[3]);
+            if (rp_usable(&e->runs[i])) {
+                total++;
+                healthy += strcmp(e->runs[i].diagnosis, "healthy") == 0;
+            }
+        char text[900] = "";
+        for (int d = 0; d < 3; d++) {
+            char list[600] = "";
+            size_t k = 0;
+            for (size_t i = 0; i < e->n_runs; i++) {
+                const rp_run_t *r = &e->runs[i];
+                if (!rp_usable(r) || strcmp(r->diagnosis, dk[d]) != 0)
+                    continue;
+                size_t l = strlen(list);
+                if (k < 6)
+                    snprintf(list + l, sizeof list - l, "%s%s", k ? ", " : "", r->label);
+                k++;
+            }
+            if (k) {
+                size_t l = strlen(text);
+                snprintf(text + l, sizeof text - l, "%s%s%s %s", l ? "; " : "", list,
+                         k > 6 ? ", ..." : "", dn[d]);
+            }
+        }
+        if (text[0])
+            add_finding(fs, anchor, "In %s, %s; the other %zu of %zu stayed healthy.", e->ex->name,
+                        text, healthy, total);
+        else
+            add_finding(fs, anchor, "In %s, all %zu networks stayed healthy.", e->ex->name, total);
     }
 }
-
-/* ---- the page ---- */
 
 static const char css[] =
     "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,'DejaVu Sans',sans-serif;"
@@ -363,8 +387,10 @@ static const char css[] =
     "th{background:#f3f3f3;cursor:pointer;user-select:none;position:sticky;top:0}"
     "th[aria-sort=ascending]::after{content:' \\25B2'}th[aria-sort=descending]::after{content:' \\25BC'}"
     "td.num{text-align:right;font-variant-numeric:tabular-nums}"
-    ".diag-healthy{background:#d9f0e3}.diag-vanishing{background:#d6e6f5}"
-    ".diag-exploding{background:#fbe0cc}.diag-diverged{background:#f6c9c0}"
+    ".diag-healthy,.badges .diag-healthy{background:#d9f0e3}"
+    ".diag-vanishing,.badges .diag-vanishing{background:#d6e6f5}"
+    ".diag-exploding,.badges .diag-exploding{background:#fbe0cc}"
+    ".diag-diverged,.badges .diag-diverged{background:#f6c9c0}"
     ".diag-failed{background:#e0e0e0}.diag-missing{color:#888}"
     "pre{background:#f7f7f7;padding:1em;overflow-x:auto;font-size:.85em}"
     "dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{font-weight:600}";
@@ -419,7 +445,7 @@ static void write_axes(FILE *f, const rp_exp_t *e)
         escf(f, "%s%s=%s", first ? "" : ", ", keys[k], v);
         first = 0;
     }
-    escf(f, "; %zu cells, %zu stored.</p>\n", e->n_runs, e->n_stored);
+    fprintf(f, "; %zu cells, %zu stored.</p>\n", e->n_runs, e->n_stored);
 }
 
 static void write_run_table(FILE *f, const rp_exp_t *e)
@@ -473,7 +499,7 @@ static void write_all_runs(FILE *f, const rp_model_t *m)
     const size_t nk = sizeof keys / sizeof *keys;
     fputs("<table class=\"sortable\" id=\"all-runs\"><thead><tr><th>experiment</th><th>run</th>", f);
     for (size_t k = 0; k < nk; k++)
-        escf(f, "<th>%s</th>", keys[k]);
+        fprintf(f, "<th>%s</th>", keys[k]);   /* fixed key names */
     fputs("<th>status</th><th>diagnosis</th><th>grad_ratio</th><th>test_loss</th>"
           "<th>test_acc</th><th>wall_s</th><th>rank</th></tr></thead><tbody>\n", f);
     char v[128];
@@ -559,7 +585,7 @@ int rp_write_html(rp_model_t *m, const char *dir, const rp_charts_t *gallery,
         fputs(".</p>\n", f);
     }
     fputs("<p class=\"badges\">", f);
-    escf(f, "<span>%zu cells</span><span>%ld done</span><span>%ld diverged</span>"
+    fprintf(f, "<span>%zu cells</span><span>%ld done</span><span>%ld diverged</span>"
             "<span>%ld failed</span>", m->sw.n_cells, m->by_status[0], m->by_status[1], m->by_status[2]);
     fputs("</p><p class=\"badges\">", f);
     static const char *const dn[] = {"healthy", "vanishing", "exploding", "diverged"};
@@ -626,7 +652,7 @@ int rp_write_html(rp_model_t *m, const char *dir, const rp_charts_t *gallery,
     esc(f, m->db_path);
     fputs("</dd>\n<dt>config</dt><dd>", f);
     esc(f, m->sw.path);
-    escf(f, "</dd>\n<dt>report written</dt><dd>%s by gradsweep %s</dd>\n", now, PACKAGE_VERSION);
+    fprintf(f, "</dd>\n<dt>report written</dt><dd>%s by gradsweep %s</dd>\n", now, PACKAGE_VERSION);
     fputs("</dl>\n<table><thead><tr><th>run</th><th>status</th><th>started</th><th>ended</th>"
           "<th>wall time</th><th>hosts</th><th>ranks</th><th>threads per rank</th>"
           "<th>rank 0</th><th>gradsweep</th></tr></thead><tbody>\n", f);

@@ -53,8 +53,8 @@ static void run_label(const gs_experiment_t *ex, const gs_cell_t *c, char *buf, 
         size_t l = strlen(buf);
         snprintf(buf + l, len - l, "%srepeat %ld", buf[0] ? " / " : "", c->repeat + 1);
     }
-    if (!buf[0])
-        snprintf(buf, len, "%s", ex->name);
+    if (!buf[0])   /* one configuration: name its model */
+        snprintf(buf, len, "%s", gs_model_names[c->model]);
 }
 
 static int load(rp_model_t *m, char *err, size_t errlen)

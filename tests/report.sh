@@ -1,0 +1,84 @@
+#!/bin/sh
+# gradsweep report on a small generated database: every chart kind is
+# written, every PNG decodes with libpng at 1200x700, is not blank and
+# carries its provenance; every <img> points to an existing file; what
+# comes from the config is escaped; a running sweep gives a partial
+# report; charts without data are left out.
+. "${top_srcdir:-.}/tests/sweep_lib.sh"
+png_check="$(cd "${top_builddir:-.}" && pwd)/tests/png_check"
+cd "$work" || exit 1
+cfg="$cfg_dir/report.ini"
+
+"$gs" run "$cfg" --db r.db --threads 1 2>run.err; st=$?
+check "the report test sweep runs (exit $st)" '[ $st -eq 0 ]'
+out=$("$gs" report r.db -o rep 2>rep.err); st=$?
+check "report: exit 0, prints the path of index.html ($out)" '[ $st -eq 0 ] && [ "$out" = "rep/index.html" ] && [ -s rep/index.html ]'
+
+# every kind of chart is there (slug of the experiment names = the names)
+missing=""
+for f in activations flow-gradient-flow flow-map flow-weights norm-activations residual-gradient-flow \
+         clip-clipping clip-loss digits-loss digits-accuracy digits-gradient-flow rnn-time adding-loss; do
+    [ -s "rep/charts/$f.png" ] || missing="$missing $f"
+done
+check "all chart kinds written (missing:${missing:- none})" '[ -z "$missing" ]'
+# none without meaning: a training experiment varying only clip has no map or flow
+check "no chart of a comparison the data cannot make (clip-map, clip-gradient-flow)" \
+    '[ ! -e rep/charts/clip-map.png ] && [ ! -e rep/charts/clip-gradient-flow.png ]'
+
+# every PNG: decodes, 1200x700, not blank, tEXt provenance
+"$png_check" 1200 700 rep/charts/*.png > png.tap; st=$?
+sed 's/^/#   /' png.tap | grep 'not ok' || true
+check "every PNG decodes with libpng, is 1200x700, not blank, with Title/Software/Source/Config hash ($(grep -c '^ok' png.tap) checks)" \
+    '[ $st -eq 0 ] && [ "$(grep -c "^ok" png.tap)" -ge 78 ]'
+check "the provenance names the sweep and the database" \
+    'grep -a -q "sweep <script>alert(1)</script>, database r.db" rep/charts/flow-map.png'
+
+# every <img> points to an existing file, and every chart is shown
+imgs=$(grep -o '<img src="[^"]*"' rep/index.html | sed 's/<img src="//; s/"$//')
+broken=""
+for i in $imgs; do [ -f "rep/$i" ] || broken="$broken $i"; done
+n_img=$(printf '%s\n' "$imgs" | grep -c .)
+n_png=$(ls rep/charts/*.png | wc -l)
+check "every <img> points to an existing file ($n_img images, broken:${broken:- none})" '[ -z "$broken" ] && [ "$n_img" -eq "$n_png" ]'
+
+# escaping: the sweep is named <script>alert(1)</script>
+check "a sweep named <script>alert(1)</script> renders as text" \
+    'grep -q "<h1>&lt;script&gt;alert(1)&lt;/script&gt;</h1>" rep/index.html && ! grep -q "<script>alert" rep/index.html'
+check "the description is escaped too" 'grep -q "Report test &amp; &quot;escaping&quot; &lt;b&gt;not bold&lt;/b&gt;" rep/index.html'
+check "the default folder comes from the name's slug" \
+    '"$gs" report r.db >/dev/null && [ -s "reports/_script_alert_1___script_/index.html" ]'
+
+# the page's parts
+check "findings are written from the data and link to their evidence" \
+    'grep -q "all 2 sigmoid networks of depth 12 and more vanished" rep/index.html && grep -q "href=\"#exp-flow\">evidence</a>" rep/index.html'
+check "sortable table of all runs, diagnosis colour-coded" \
+    'grep -q "<table class=\"sortable\" id=\"all-runs\">" rep/index.html && grep -q "class=\"diag diag-vanishing\"" rep/index.html'
+check "provenance: config text, version, hosts, ranks, threads, times" \
+    'grep -q "<h2>Provenance</h2>" rep/index.html && grep -q "&lt;script&gt;alert(1)&lt;/script&gt;" rep/index.html &&
+     grep -q "<th>threads per rank</th>" rep/index.html && grep -q "gradsweep $("$gs" --version | cut -d" " -f2)" rep/index.html'
+check "the page's own markup is not escaped (only text is)" \
+    '! grep -Eq "&lt;/?(th|td|tr|p|span|dd|dt|table)&gt;" rep/index.html'
+check "self-contained: no http(s) reference" '! grep -Eq "(src|href)=\"(https?:)?//" rep/index.html'
+
+# a running sweep: partial data, and it says so
+"$gs" run "$cfg_dir/small.ini" --db live.db --threads 1 2>/dev/null &
+bg=$!
+i=0
+while [ $i -lt 100 ] && [ "$(sqlite3 live.db "SELECT count(*) FROM runs" 2>/dev/null || echo 0)" -lt 1 ]; do sleep 0.1; i=$((i + 1)); done
+"$gs" report live.db -o live >/dev/null 2>live.err; st=$?
+check "report while a sweep runs: works and says the data is partial (exit $st)" \
+    '[ $st -eq 0 ] && grep -q "Partial data:" live/index.html && grep -q "a run is writing the database now" live/index.html'
+wait $bg
+bg=
+
+# an experiment without data gets no charts
+GRADSWEEP_DATA_DIR=/nonexistent "$gs" run "$cfg" --db nodigits.db --threads 1 2>/dev/null
+"$gs" report nodigits.db -o nod >/dev/null
+check "charts without data are left out, and the section says so" \
+    '[ ! -e nod/charts/digits-loss.png ] && [ ! -e nod/charts/digits-accuracy.png ] && [ -e nod/charts/flow-map.png ] &&
+     grep -q "No charts: no measurements of this experiment are stored yet" nod/index.html'
+
+check "an experiment's fixed keys are listed as text" 'grep -q "8 cells, 8 stored.</p>" rep/index.html'
+msg=$("$gs" report nonexistent.db 2>&1); st=$?
+check "a missing database is an error ($msg)" '[ $st -ne 0 ] && printf "%s" "$msg" | grep -q "nonexistent.db: no such database"'
+finish
