@@ -13,8 +13,9 @@ GS_DEB_PACKAGES="build-essential autoconf automake pkgconf openmpi-bin libopenmp
 libsqlite3-dev sqlite3 libpng-dev zlib1g-dev libinih-dev libplplot-dev plplot-driver-cairo"
 GS_RPM_PACKAGES="gcc make autoconf automake pkgconf-pkg-config openmpi-devel sqlite-devel \
 sqlite libpng-devel zlib-devel inih-devel plplot-devel"
-# Optional: the PyTorch reference test.
-GS_DEB_OPTIONAL="python3-torch"
+# Optional, for the PyTorch reference test and the browser test of the
+# report (both skip themselves where these are missing).
+GS_DEB_OPTIONAL="python3-torch chromium chromium-driver python3-selenium"
 
 gs_say() { printf '%s\n' "$*" >&2; }
 gs_die() { gs_say "$(basename "$0"): $*"; exit 1; }

@@ -225,31 +225,35 @@ int gs_cmd_run(int argc, char **argv)
 
 typedef struct {
     const gs_sweep_t *sw;
-    long (*st)[4];     /* per experiment: done, diverged, failed, stored-but-unknown */
-    long (*dg)[4];     /* per experiment: diagnoses */
-    long other;        /* rows of experiments no longer in the config */
-} counts_t;
+    uint64_t *hashes;   /* the config's cells, sorted, with their index */
+    size_t *cell_of;
+    long (*st)[4];      /* per experiment: done, diverged, failed */
+    long (*dg)[4];      /* per experiment: diagnoses */
+    long other;         /* stored cells the config no longer has */
+} status_t;
 
-static void count_cb(void *ctx, const char *exp, const char *what, const char *value, long n)
+static void status_cb(void *ctx, uint64_t hash, const char *status, const char *diagnosis)
 {
-    counts_t *c = ctx;
-    size_t e = 0;
-    while (e < c->sw->n_experiments && strcmp(c->sw->experiments[e].name, exp) != 0)
-        e++;
-    if (e == c->sw->n_experiments) {
-        if (strcmp(what, "status") == 0)
-            c->other += n;
+    status_t *c = ctx;
+    uint64_t *hit = bsearch(&hash, c->hashes, c->sw->n_cells, sizeof hash, cmp_u64);
+    if (!hit) {
+        c->other++;
         return;
     }
-    if (strcmp(what, "status") == 0) {
-        for (int k = 0; k < 3; k++)
-            if (strcmp(value, gs_status_names[k]) == 0)
-                c->st[e][k] += n;
-    } else {
-        for (int k = 0; k < 4; k++)
-            if (strcmp(value, gs_diag_names[k]) == 0)
-                c->dg[e][k] += n;
-    }
+    size_t e = c->sw->cells[c->cell_of[hit - c->hashes]].experiment;
+    for (int k = 0; k < 3; k++)
+        if (status && strcmp(status, gs_status_names[k]) == 0)
+            c->st[e][k]++;
+    for (int k = 0; k < 4; k++)
+        if (diagnosis && strcmp(diagnosis, gs_diag_names[k]) == 0)
+            c->dg[e][k]++;
+}
+
+static const gs_sweep_t *sort_sweep;
+static int cmp_cell_hash(const void *a, const void *b)
+{
+    uint64_t x = sort_sweep->cells[*(const size_t *)a].hash, y = sort_sweep->cells[*(const size_t *)b].hash;
+    return x < y ? -1 : x > y;
 }
 
 int gs_cmd_status(int argc, char **argv)
@@ -293,43 +297,54 @@ int gs_cmd_status(int argc, char **argv)
         gs_store_close(st);
         return 1;
     }
-    uint64_t *h = NULL;
-    size_t nh = 0;
-    counts_t c = {&sw, calloc(sw.n_experiments, sizeof *c.st), calloc(sw.n_experiments, sizeof *c.dg), 0};
+    status_t c = {&sw, malloc((sw.n_cells + 1) * sizeof *c.hashes),
+                  malloc((sw.n_cells + 1) * sizeof *c.cell_of),
+                  calloc(sw.n_experiments, sizeof *c.st), calloc(sw.n_experiments, sizeof *c.dg), 0};
     int rc = 0;
-    if (!c.st || !c.dg || gs_store_stored_hashes(st, &h, &nh, err, sizeof err) != 0 ||
-        gs_store_counts(st, count_cb, &c, err, sizeof err) != 0) {
+    if (!c.hashes || !c.cell_of || !c.st || !c.dg) {
+        fprintf(stderr, "gradsweep status: out of memory\n");
+        rc = 1;
+        goto out;
+    }
+    for (size_t i = 0; i < sw.n_cells; i++)
+        c.cell_of[i] = i;
+    sort_sweep = &sw;
+    qsort(c.cell_of, sw.n_cells, sizeof *c.cell_of, cmp_cell_hash);
+    for (size_t i = 0; i < sw.n_cells; i++)
+        c.hashes[i] = sw.cells[c.cell_of[i]].hash;
+    if (gs_store_each_run(st, status_cb, &c, err, sizeof err) != 0) {
         fprintf(stderr, "gradsweep status: %s\n", err);
         rc = 1;
-    } else {
-        char host[256];
-        long pid;
-        printf("sweep %s (%s): %zu cells\n", sw.name, db, sw.n_cells);
-        if (gs_store_live_run(st, host, sizeof host, &pid))
-            printf("a run is writing it now: host %s, pid %ld (the counts are partial)\n", host, pid);
-        printf("\n%-24s %7s %9s %7s %8s  %8s %10s %10s %9s\n", "experiment", "done", "diverged",
-               "failed", "missing", "healthy", "vanishing", "exploding", "diverged");
-        long tot[8] = {0};
-        for (size_t e = 0; e < sw.n_experiments; e++) {
-            const gs_experiment_t *ex = &sw.experiments[e];
-            long missing = 0;
-            for (size_t i = ex->first_cell; i < ex->first_cell + ex->n_cells; i++)
-                missing += !is_stored(h, nh, sw.cells[i].hash);
-            long v[8] = {c.st[e][0], c.st[e][1], c.st[e][2], missing,
-                         c.dg[e][0], c.dg[e][1], c.dg[e][2], c.dg[e][3]};
-            printf("%-24s %7ld %9ld %7ld %8ld  %8ld %10ld %10ld %9ld\n", ex->name, v[0], v[1],
-                   v[2], v[3], v[4], v[5], v[6], v[7]);
-            for (int k = 0; k < 8; k++)
-                tot[k] += v[k];
-        }
-        printf("%-24s %7ld %9ld %7ld %8ld  %8ld %10ld %10ld %9ld\n", "total", tot[0], tot[1],
-               tot[2], tot[3], tot[4], tot[5], tot[6], tot[7]);
-        if (c.other)
-            printf("\n%ld stored cells belong to experiments no longer in the config\n", c.other);
+        goto out;
     }
+    char host[256];
+    long pid;
+    printf("sweep %s (%s): %zu cells\n", sw.name, db, sw.n_cells);
+    if (gs_store_live_run(st, host, sizeof host, &pid))
+        printf("a run is writing it now: host %s, pid %ld (the counts are partial)\n", host, pid);
+    printf("\n%-24s %7s %9s %7s %8s  %8s %10s %10s %9s\n", "experiment", "done", "diverged",
+           "failed", "missing", "healthy", "vanishing", "exploding", "diverged");
+    long tot[8] = {0};
+    for (size_t e = 0; e < sw.n_experiments; e++) {
+        const gs_experiment_t *ex = &sw.experiments[e];
+        long stored = c.st[e][0] + c.st[e][1] + c.st[e][2];
+        long v[8] = {c.st[e][0], c.st[e][1], c.st[e][2], (long)ex->n_cells - stored,
+                     c.dg[e][0], c.dg[e][1], c.dg[e][2], c.dg[e][3]};
+        printf("%-24s %7ld %9ld %7ld %8ld  %8ld %10ld %10ld %9ld\n", ex->name, v[0], v[1], v[2],
+               v[3], v[4], v[5], v[6], v[7]);
+        for (int k = 0; k < 8; k++)
+            tot[k] += v[k];
+    }
+    printf("%-24s %7ld %9ld %7ld %8ld  %8ld %10ld %10ld %9ld\n", "total", tot[0], tot[1], tot[2],
+           tot[3], tot[4], tot[5], tot[6], tot[7]);
+    if (c.other)
+        printf("\n%ld stored cells are not in the config any more (it changed since they ran)\n",
+               c.other);
+out:
+    free(c.hashes);
+    free(c.cell_of);
     free(c.st);
     free(c.dg);
-    free(h);
     free(text);
     free(path);
     gs_sweep_free(&sw);

@@ -110,6 +110,55 @@ static void log_pad(range_t *r)
     r->hi = pow(10, b);
 }
 
+/* One series per run of an experiment, loaded before drawing because the
+ * axes need their ranges. */
+typedef struct {
+    rp_series_t *lines;       /* per run (n = 0: no line) */
+    const rp_run_t **drawn;   /* the runs with a line, in order */
+    size_t n_runs, n_drawn;
+    range_t x, y;             /* of the finite (positive, for y) values */
+} lineset_t;
+
+typedef int (*loader_t)(rp_model_t *, const rp_run_t *, const char *, rp_series_t *);
+
+static void lineset_free(lineset_t *ls)
+{
+    for (size_t i = 0; ls->lines && i < ls->n_runs; i++)
+        rp_series_free(&ls->lines[i]);
+    free(ls->lines);
+    free(ls->drawn);
+    memset(ls, 0, sizeof *ls);
+}
+
+/* 0 when at least one run has a line; -1 when none has (or memory is short). */
+static int lineset_load(lineset_t *ls, rp_model_t *m, const rp_exp_t *e, size_t max_runs,
+                        loader_t load, const char *column)
+{
+    memset(ls, 0, sizeof *ls);
+    ls->n_runs = e->n_runs < max_runs ? e->n_runs : max_runs;
+    ls->lines = calloc(ls->n_runs + 1, sizeof *ls->lines);
+    ls->drawn = calloc(ls->n_runs + 1, sizeof *ls->drawn);
+    ls->x = ls->y = (range_t){INFINITY, -INFINITY};
+    if (!ls->lines || !ls->drawn) {
+        lineset_free(ls);
+        return -1;
+    }
+    for (size_t i = 0; i < ls->n_runs; i++) {
+        const rp_run_t *r = &e->runs[i];
+        rp_series_t *l = &ls->lines[i];
+        if (!rp_usable(r) || load(m, r, column, l) != 0 || l->n == 0)
+            continue;
+        range_add(&ls->x, l->x, l->n, 0);
+        range_add(&ls->y, l->y, l->n, 1);
+        ls->drawn[ls->n_drawn++] = r;
+    }
+    if (ls->n_drawn == 0) {
+        lineset_free(ls);
+        return -1;
+    }
+    return 0;
+}
+
 static int longest(const char *const *labels, size_t n, const char *title)
 {
     size_t m = title ? strlen(title) : 0;
@@ -215,29 +264,14 @@ static int chart_flow(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     if (ca < 0)
         ca = axis_of(e, "depth");
     int nf = fa >= 0 ? (int)e->ex->axes[fa].n_values : 1;
-    /* load every line first: the axes need the ranges */
-    rp_series_t *lines = calloc(e->n_runs, sizeof *lines);
-    const rp_run_t **drawn = calloc(e->n_runs + 1, sizeof *drawn);
-    if (!lines || !drawn) {
-        free(lines);
-        free(drawn);
+    lineset_t ls;
+    if (lineset_load(&ls, m, e, e->n_runs, rp_layer_series, "grad_pre_norm") != 0)
         return 0;
-    }
-    range_t yr = {INFINITY, -INFINITY};
-    double max_depth = 1, clip = 0;
-    size_t n_drawn = 0;
-    for (size_t i = 0; i < e->n_runs; i++) {
-        const rp_run_t *r = &e->runs[i];
-        if (!usable(r) || rp_layer_series(m, r, "grad_pre_norm", &lines[i]) != 0 || lines[i].n == 0)
-            continue;
-        range_add(&yr, lines[i].y, lines[i].n, 1);
-        max_depth = fmax(max_depth, (double)r->sc->cell.depth);
-        clip = fmax(clip, r->sc->cell.clip);
-        drawn[n_drawn++] = r;
-    }
+    double max_depth = ls.x.hi, clip = 0;
+    for (size_t i = 0; i < ls.n_drawn; i++)
+        clip = fmax(clip, ls.drawn[i]->sc->cell.clip);
+    range_t yr = ls.y;
     int rc = 0;
-    if (n_drawn == 0)
-        goto done;
     log_pad(&yr);
     char title[256], file[160];
     snprintf(title, sizeof title, "%s: gradient flow at initialization, ||dL/dh_l|| per layer",
@@ -261,11 +295,12 @@ static int chart_flow(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
         }
         gs_chart_axes(c, f, 1, max_depth < 2 ? 2 : max_depth, yr.lo, yr.hi, 0, 1,
                       "layer l (1 = next to the input)", f % nx == 0 ? "||dL/dh_l||" : NULL, ptitle);
-        for (size_t i = 0; i < e->n_runs; i++) {
+        for (size_t i = 0; i < ls.n_runs; i++) {
             const rp_run_t *r = &e->runs[i];
-            if (!lines[i].n || (fa >= 0 && value_index(e, fa, &r->sc->cell) != f))
+            const rp_series_t *l = &ls.lines[i];
+            if (!l->n || (fa >= 0 && value_index(e, fa, &r->sc->cell) != f))
                 continue;
-            gs_chart_line(c, lines[i].x, lines[i].y, lines[i].n, value_index(e, ca, &r->sc->cell), 0);
+            gs_chart_line(c, l->x, l->y, l->n, value_index(e, ca, &r->sc->cell), 0);
         }
         if (clip > 0)
             gs_chart_hline(c, clip, GS_SERIES_GREY, 1, "clip threshold");
@@ -278,7 +313,7 @@ static int chart_flow(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
         gs_chart_legend(c, ax->n_values < MAX_LINES ? ax->n_values : MAX_LINES,
                         (const char *const *)ax->values, series, NULL, ax->key);
     }
-    rc = finish(c, m, dir, file, title, drawn, n_drawn, err, errlen);
+    rc = finish(c, m, dir, file, title, ls.drawn, ls.n_drawn, err, errlen);
     if (rc == 0)
         add_chart(out, file, title,
                   "One line per network: the gradient norm reaching each layer at "
@@ -287,10 +322,7 @@ static int chart_flow(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
                   "last. Lines that rise toward layer 1 explode. Flat lines are healthy. Deeper "
                   "networks give longer lines.");
 done:
-    for (size_t i = 0; i < e->n_runs; i++)
-        rp_series_free(&lines[i]);
-    free(lines);
-    free(drawn);
+    lineset_free(&ls);
     return rc;
 }
 
@@ -397,35 +429,30 @@ static int chart_loss(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
                       size_t errlen)
 {
     const rp_run_t *r0 = first_usable(e);
-    if (!r0 || r0->sc->cell.task != GS_TASK_TRAIN)
+    lineset_t ls;
+    if (!r0 || r0->sc->cell.task != GS_TASK_TRAIN ||
+        lineset_load(&ls, m, e, MAX_LINES, rp_log_series, "loss") != 0)
         return 0;
-    size_t n = e->n_runs < MAX_LINES ? e->n_runs : MAX_LINES;
-    rp_series_t *lines = calloc(n + 1, sizeof *lines);
-    const rp_run_t **drawn = calloc(n + 1, sizeof *drawn);
-    const char **labels = calloc(n + 1, sizeof *labels);
-    char (*lab)[300] = calloc(n + 1, sizeof *lab);
-    int *series = calloc(n + 1, sizeof *series);
+    const char **labels = calloc(ls.n_drawn + 1, sizeof *labels);
+    char (*lab)[300] = calloc(ls.n_drawn + 1, sizeof *lab);
+    int *series = calloc(ls.n_drawn + 1, sizeof *series);
     int rc = 0;
-    if (!lines || !drawn || !labels || !lab || !series)
+    if (!labels || !lab || !series)
         goto done;
-    range_t yr = {INFINITY, -INFINITY};
-    double max_step = 1, baseline = NAN;
+    double baseline = NAN;
     size_t nd = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < ls.n_runs; i++) {
         const rp_run_t *r = &e->runs[i];
-        if (!usable(r) || rp_log_series(m, r, "loss", &lines[i]) != 0 || lines[i].n == 0)
+        if (!ls.lines[i].n)
             continue;
-        range_add(&yr, lines[i].y, lines[i].n, 1);
-        max_step = fmax(max_step, lines[i].x[lines[i].n - 1]);
         if (isfinite(r->baseline_loss))
             baseline = r->baseline_loss;
         snprintf(lab[nd], sizeof lab[nd], "%s (%s)", r->label, r->diagnosis);
         labels[nd] = lab[nd];
-        series[nd] = (int)i;
-        drawn[nd++] = r;
+        series[nd++] = (int)i;
     }
-    if (nd == 0)
-        goto done;
+    range_t yr = ls.y;
+    double max_step = ls.x.hi > 1 ? ls.x.hi : 1;
     if (isfinite(baseline))
         range_add(&yr, &baseline, 1, 1);
     log_pad(&yr);
@@ -440,17 +467,18 @@ static int chart_loss(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
                   r0->sc->cell.dataset == GS_DATA_ADDING ? "batch loss (MSE)" : "batch loss (cross-entropy)",
                   NULL);
     int any_div = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < ls.n_runs; i++) {
         const rp_run_t *r = &e->runs[i];
-        if (!lines[i].n)
+        const rp_series_t *l = &ls.lines[i];
+        if (!l->n)
             continue;
-        gs_chart_line(c, lines[i].x, lines[i].y, lines[i].n, (int)i, 0);
+        gs_chart_line(c, l->x, l->y, l->n, (int)i, 0);
         if (r->diverged_step) {
             /* mark where it stopped: at the last finite loss, top of the panel otherwise */
             double y = yr.hi / 1.5;
-            for (size_t j = lines[i].n; j-- > 0;)
-                if (isfinite(lines[i].y[j]) && lines[i].y[j] > 0) {
-                    y = lines[i].y[j];
+            for (size_t j = l->n; j-- > 0;)
+                if (isfinite(l->y[j]) && l->y[j] > 0) {
+                    y = l->y[j];
                     break;
                 }
             gs_chart_marker(c, (double)r->diverged_step, y, (int)i, 0);
@@ -461,7 +489,7 @@ static int chart_loss(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     if (isfinite(baseline))
         gs_chart_hline(c, baseline, GS_SERIES_GREY, 1, "answering 1 always (MSE ~ 1/6)");
     gs_chart_legend(c, nd, labels, series, NULL, "");
-    rc = finish(c, m, dir, file, title, drawn, nd, err, errlen);
+    rc = finish(c, m, dir, file, title, ls.drawn, ls.n_drawn, err, errlen);
     if (rc == 0) {
         char cap[1024];
         snprintf(cap, sizeof cap,
@@ -475,10 +503,7 @@ static int chart_loss(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
         add_chart(out, file, title, cap);
     }
 done:
-    for (size_t i = 0; lines && i < n; i++)
-        rp_series_free(&lines[i]);
-    free(lines);
-    free(drawn);
+    lineset_free(&ls);
     free(labels);
     free(lab);
     free(series);
@@ -572,28 +597,17 @@ static int chart_clip(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
         return 0;
     int ma = axis_of(e, "clip_mode");
     const gs_axis_t *cx = &e->ex->axes[ca];
-    size_t n = e->n_runs < MAX_LINES ? e->n_runs : MAX_LINES;
-    rp_series_t *lines = calloc(n + 1, sizeof *lines);
-    const rp_run_t **drawn = calloc(n + 1, sizeof *drawn);
+    lineset_t ls;
+    if (lineset_load(&ls, m, e, MAX_LINES, rp_log_series, "grad_norm") != 0)
+        return 0;
     int rc = 0;
-    if (!lines || !drawn)
-        goto done;
-    range_t yr = {INFINITY, -INFINITY}, lr = {INFINITY, -INFINITY};
-    double max_step = 1;
-    size_t nd = 0;
-    for (size_t i = 0; i < n; i++) {
-        const rp_run_t *r = &e->runs[i];
-        if (!usable(r) || rp_log_series(m, r, "grad_norm", &lines[i]) != 0 || lines[i].n == 0)
-            continue;
-        range_add(&yr, lines[i].y, lines[i].n, 1);
-        range_add(&lr, &r->train_loss, 1, 1);
-        max_step = fmax(max_step, lines[i].x[lines[i].n - 1]);
-        if (r->sc->cell.clip > 0)
-            range_add(&yr, &r->sc->cell.clip, 1, 1);
-        drawn[nd++] = r;
+    range_t yr = ls.y, lr = {INFINITY, -INFINITY};
+    double max_step = ls.x.hi > 1 ? ls.x.hi : 1;
+    for (size_t i = 0; i < ls.n_drawn; i++) {
+        range_add(&lr, &ls.drawn[i]->train_loss, 1, 1);
+        if (ls.drawn[i]->sc->cell.clip > 0)
+            range_add(&yr, &ls.drawn[i]->sc->cell.clip, 1, 1);
     }
-    if (nd == 0)
-        goto done;
     log_pad(&yr);
     log_pad(&lr);
     char title[256], file[160];
@@ -605,10 +619,10 @@ static int chart_clip(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     gs_chart_grid(c, 2, 1, 24);
     gs_chart_axes(c, 0, 0, max_step, yr.lo, yr.hi, 0, 1, "training step",
                   "gradient norm before clipping", "pre-clip ||g|| over training");
-    for (size_t i = 0; i < n; i++)
-        if (lines[i].n) {
+    for (size_t i = 0; i < ls.n_runs; i++)
+        if (ls.lines[i].n) {
             const gs_cell_t *cl = &e->runs[i].sc->cell;
-            gs_chart_line(c, lines[i].x, lines[i].y, lines[i].n, value_index(e, ca, cl),
+            gs_chart_line(c, ls.lines[i].x, ls.lines[i].y, ls.lines[i].n, value_index(e, ca, cl),
                           value_index(e, ma, cl) > 0);
         }
     for (size_t v = 0; v < cx->n_values; v++) {
@@ -669,7 +683,7 @@ static int chart_clip(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     dashed[nl] = 0;
     nl++;
     gs_chart_legend(c, nl, labels, series, dashed, "");
-    rc = finish(c, m, dir, file, title, drawn, nd, err, errlen);
+    rc = finish(c, m, dir, file, title, ls.drawn, ls.n_drawn, err, errlen);
     if (rc == 0)
         add_chart(out, file, title,
                   "Left: the global gradient norm before clipping at every logged step, with "
@@ -678,10 +692,7 @@ static int chart_clip(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
                   "diverged). Clipping by norm keeps the direction of the gradient; clipping by "
                   "value changes it.");
 done:
-    for (size_t i = 0; lines && i < n; i++)
-        rp_series_free(&lines[i]);
-    free(lines);
-    free(drawn);
+    lineset_free(&ls);
     return rc;
 }
 
@@ -698,24 +709,12 @@ static int chart_norm(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     if (fa >= 0 && e->ex->axes[fa].n_values > MAX_FACETS)
         fa = -1;
     int nf = fa >= 0 ? (int)e->ex->axes[fa].n_values : 1;
-    rp_series_t *lines = calloc(e->n_runs + 1, sizeof *lines);
-    const rp_run_t **drawn = calloc(e->n_runs + 1, sizeof *drawn);
+    lineset_t ls;
+    if (lineset_load(&ls, m, e, e->n_runs, rp_layer_series, "act_std") != 0)
+        return 0;
     int rc = 0;
-    if (!lines || !drawn)
-        goto done;
-    range_t yr = {INFINITY, -INFINITY};
-    double max_depth = 2;
-    size_t nd = 0;
-    for (size_t i = 0; i < e->n_runs; i++) {
-        const rp_run_t *r = &e->runs[i];
-        if (!usable(r) || rp_layer_series(m, r, "act_std", &lines[i]) != 0 || !lines[i].n)
-            continue;
-        range_add(&yr, lines[i].y, lines[i].n, 1);
-        max_depth = fmax(max_depth, (double)r->sc->cell.depth);
-        drawn[nd++] = r;
-    }
-    if (nd == 0)
-        goto done;
+    range_t yr = ls.y;
+    double max_depth = ls.x.hi > 2 ? ls.x.hi : 2;
     log_pad(&yr);
     char title[256], file[160];
     snprintf(title, sizeof title, "%s: activation spread per layer at initialization", e->ex->name);
@@ -730,16 +729,16 @@ static int chart_norm(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
         gs_chart_axes(c, f, 1, max_depth, yr.lo, yr.hi, 0, 1, "layer l",
                       f % nx == 0 ? "std of the layer's output x_l" : NULL,
                       fa >= 0 ? e->ex->axes[fa].values[f] : "");
-        for (size_t i = 0; i < e->n_runs; i++)
-            if (lines[i].n && (fa < 0 || value_index(e, fa, &e->runs[i].sc->cell) == f))
-                gs_chart_line(c, lines[i].x, lines[i].y, lines[i].n,
+        for (size_t i = 0; i < ls.n_runs; i++)
+            if (ls.lines[i].n && (fa < 0 || value_index(e, fa, &e->runs[i].sc->cell) == f))
+                gs_chart_line(c, ls.lines[i].x, ls.lines[i].y, ls.lines[i].n,
                               value_index(e, na, &e->runs[i].sc->cell), 0);
     }
     const gs_axis_t *ax = &e->ex->axes[na];
     int series[8] = {0, 1, 2, 3, 4, 5, 6, 7};
     gs_chart_legend(c, ax->n_values < 8 ? ax->n_values : 8, (const char *const *)ax->values,
                     series, NULL, "norm");
-    rc = finish(c, m, dir, file, title, drawn, nd, err, errlen);
+    rc = finish(c, m, dir, file, title, ls.drawn, ls.n_drawn, err, errlen);
     if (rc == 0)
         add_chart(out, file, title,
                   "The standard deviation of each layer's output at initialization. Without "
@@ -748,10 +747,7 @@ static int chart_norm(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
                   "reset every layer to unit spread, so the signal (and with it the gradient) "
                   "keeps its size.");
 done:
-    for (size_t i = 0; lines && i < e->n_runs; i++)
-        rp_series_free(&lines[i]);
-    free(lines);
-    free(drawn);
+    lineset_free(&ls);
     return rc;
 }
 
@@ -836,32 +832,26 @@ static int chart_time(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
         ca = da;
         da = -1;
     }
-    size_t n = e->n_runs < MAX_LINES ? e->n_runs : MAX_LINES;
-    rp_series_t *g = calloc(n + 1, sizeof *g), *h = calloc(n + 1, sizeof *h);
-    const rp_run_t **drawn = calloc(n + 1, sizeof *drawn);
-    const char **labels = calloc(n + 1, sizeof *labels);
-    int *series = calloc(n + 1, sizeof *series), *dashed = calloc(n + 1, sizeof *dashed);
-    int rc = 0;
-    if (!g || !h || !drawn || !labels || !series || !dashed)
-        goto done;
-    range_t gr = {INFINITY, -INFINITY}, hr = {INFINITY, -INFINITY};
-    double T = 2;
-    size_t nd = 0;
-    for (size_t i = 0; i < n; i++) {
-        const rp_run_t *r = &e->runs[i];
-        if (!usable(r) || rp_time_series(m, r, "grad_hidden_norm", &g[i]) != 0 || !g[i].n ||
-            rp_time_series(m, r, "hidden_norm", &h[i]) != 0)
-            continue;
-        range_add(&gr, g[i].y, g[i].n, 1);
-        range_add(&hr, h[i].y, h[i].n, 1);
-        T = fmax(T, (double)r->sc->cell.seq_len);
-        labels[nd] = r->label;
-        series[nd] = value_index(e, ca, &r->sc->cell);
-        dashed[nd] = value_index(e, da, &r->sc->cell) > 0;
-        drawn[nd++] = r;
+    lineset_t g, h;
+    if (lineset_load(&g, m, e, MAX_LINES, rp_time_series, "grad_hidden_norm") != 0)
+        return 0;
+    if (lineset_load(&h, m, e, MAX_LINES, rp_time_series, "hidden_norm") != 0) {
+        lineset_free(&g);
+        return 0;
     }
-    if (nd == 0)
+    const char **labels = calloc(g.n_drawn + 1, sizeof *labels);
+    int *series = calloc(g.n_drawn + 1, sizeof *series), *dashed = calloc(g.n_drawn + 1, sizeof *dashed);
+    int rc = 0;
+    if (!labels || !series || !dashed)
         goto done;
+    for (size_t i = 0; i < g.n_drawn; i++) {
+        labels[i] = g.drawn[i]->label;
+        series[i] = value_index(e, ca, &g.drawn[i]->sc->cell);
+        dashed[i] = value_index(e, da, &g.drawn[i]->sc->cell) > 0;
+    }
+    size_t nd = g.n_drawn;
+    range_t gr = g.y, hr = h.y;
+    double T = g.x.hi > 2 ? g.x.hi : 2;
     log_pad(&gr);
     log_pad(&hr);
     char title[256], file[160];
@@ -873,17 +863,19 @@ static int chart_time(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     gs_chart_grid(c, 2, 1, longest(labels, nd, NULL));
     gs_chart_axes(c, 0, 1, T, gr.lo, gr.hi, 0, 1, "time step t", "||dL/dh_t||",
                   "gradient reaching each step (loss at the last)");
-    for (size_t i = 0; i < n; i++)
-        if (g[i].n)
-            gs_chart_line(c, g[i].x, g[i].y, g[i].n, value_index(e, ca, &e->runs[i].sc->cell),
+    for (size_t i = 0; i < g.n_runs; i++)
+        if (g.lines[i].n)
+            gs_chart_line(c, g.lines[i].x, g.lines[i].y, g.lines[i].n,
+                          value_index(e, ca, &e->runs[i].sc->cell),
                           value_index(e, da, &e->runs[i].sc->cell) > 0);
     gs_chart_axes(c, 1, 1, T, hr.lo, hr.hi, 0, 1, "time step t", "||h_t||", "hidden state size");
-    for (size_t i = 0; i < n; i++)
-        if (h[i].n)
-            gs_chart_line(c, h[i].x, h[i].y, h[i].n, value_index(e, ca, &e->runs[i].sc->cell),
+    for (size_t i = 0; i < h.n_runs; i++)
+        if (h.lines[i].n)
+            gs_chart_line(c, h.lines[i].x, h.lines[i].y, h.lines[i].n,
+                          value_index(e, ca, &e->runs[i].sc->cell),
                           value_index(e, da, &e->runs[i].sc->cell) > 0);
     gs_chart_legend(c, nd, labels, series, dashed, "");
-    rc = finish(c, m, dir, file, title, drawn, nd, err, errlen);
+    rc = finish(c, m, dir, file, title, g.drawn, g.n_drawn, err, errlen);
     if (rc == 0)
         add_chart(out, file, title,
                   "Left: the norm of the gradient of the loss (taken at the last step) with "
@@ -892,13 +884,8 @@ static int chart_time(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
                   "what happened early; the gated LSTM and GRU carry the gradient much further. "
                   "Right: the size of the hidden state itself.");
 done:
-    for (size_t i = 0; g && h && i < n; i++) {
-        rp_series_free(&g[i]);
-        rp_series_free(&h[i]);
-    }
-    free(g);
-    free(h);
-    free(drawn);
+    lineset_free(&g);
+    lineset_free(&h);
     free(labels);
     free(series);
     free(dashed);

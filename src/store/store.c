@@ -593,25 +593,18 @@ char *gs_store_config_text(gs_store_t *st, char **path)
     return text;
 }
 
-int gs_store_counts(gs_store_t *st,
-                    void (*cb)(void *ctx, const char *experiment, const char *what,
-                               const char *value, long count),
-                    void *ctx, char *err, size_t errlen)
+int gs_store_each_run(gs_store_t *st,
+                      void (*cb)(void *ctx, uint64_t hash, const char *status, const char *diagnosis),
+                      void *ctx, char *err, size_t errlen)
 {
-    static const char *const sql[2] = {
-        "SELECT experiment, 'status', status, count(*) FROM runs GROUP BY 1, 3 ORDER BY 1, 3",
-        "SELECT experiment, 'diagnosis', diagnosis, count(*) FROM runs WHERE diagnosis IS NOT NULL"
-        " GROUP BY 1, 3 ORDER BY 1, 3",
-    };
-    for (int q = 0; q < 2; q++) {
-        sqlite3_stmt *s;
-        if (sqlite3_prepare_v2(st->db, sql[q], -1, &s, NULL) != SQLITE_OK)
-            return sqlfail(st, err, errlen, "counting");
-        while (sqlite3_step(s) == SQLITE_ROW)
-            cb(ctx, (const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1),
-               (const char *)sqlite3_column_text(s, 2), (long)sqlite3_column_int64(s, 3));
-        sqlite3_finalize(s);
-    }
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db, "SELECT config_hash, status, diagnosis FROM runs", -1, &s,
+                           NULL) != SQLITE_OK)
+        return sqlfail(st, err, errlen, "reading runs");
+    while (sqlite3_step(s) == SQLITE_ROW)
+        cb(ctx, strtoull((const char *)sqlite3_column_text(s, 0), NULL, 16),
+           (const char *)sqlite3_column_text(s, 1), (const char *)sqlite3_column_text(s, 2));
+    sqlite3_finalize(s);
     return 0;
 }
 

@@ -70,13 +70,11 @@ int gs_store_commit(gs_store_t *st, char *err, size_t errlen);
  * database holds no sweep yet); caller frees. */
 char *gs_store_config_text(gs_store_t *st, char **path);
 
-/* For `gradsweep status`: counts of stored cells by experiment and status,
- * and by experiment and diagnosis. The callback gets (experiment, what,
- * value, count) with what = "status" or "diagnosis". */
-int gs_store_counts(gs_store_t *st,
-                    void (*cb)(void *ctx, const char *experiment, const char *what,
-                               const char *value, long count),
-                    void *ctx, char *err, size_t errlen);
+/* Every stored cell's config_hash, status and diagnosis (NULL when
+ * failed), for `gradsweep status`. */
+int gs_store_each_run(gs_store_t *st,
+                      void (*cb)(void *ctx, uint64_t hash, const char *status, const char *diagnosis),
+                      void *ctx, char *err, size_t errlen);
 
 /* The SQLite handle, for read-only queries of the report. */
 struct sqlite3 *gs_store_handle(gs_store_t *st);
