@@ -381,7 +381,11 @@ static int chart_heatmap(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_
     }
     if (n_drawn == 0)
         goto done;
-    L = fmax(ceil(L), ceil(log10(m->sw.exploding_above)) + 1);
+    /* the colours saturate at twice the diagnosis thresholds, so that
+     * "vanishing" is clearly blue however deep the sweep goes */
+    L = 2.0 * fmax(fabs(log10(m->sw.vanishing_below)), fabs(log10(m->sw.exploding_above)));
+    if (!(L > 0))
+        L = 8;
     char title[256], file[160], xl[128], rl[256] = "";
     snprintf(title, sizeof title, "%s: log10 grad_ratio at initialization (blue vanishes, orange "
              "explodes)", e->ex->name);
@@ -408,9 +412,10 @@ static int chart_heatmap(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_
         snprintf(cap, sizeof cap,
                  "Each cell is log10 of grad_ratio, the gradient norm of the first layer over "
                  "that of the last (for recurrent models: of the first time step over the last). "
-                 "0 (white) is a perfectly balanced network; below %g (deep blue) the sweep "
-                 "calls it vanishing, above %g (deep orange) exploding. Read along a row to see "
-                 "a configuration degrade with %s.",
+                 "0 (white) is a perfectly balanced network; below %g (blue) the sweep calls it "
+                 "vanishing, above %g (orange) exploding; the colours saturate at twice those "
+                 "values, the numbers do not. Read along a row to see a configuration degrade "
+                 "with %s.",
                  log10(m->sw.vanishing_below), log10(m->sw.exploding_above), cx->key);
         add_chart(out, file, title, cap);
     }
