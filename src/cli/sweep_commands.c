@@ -125,7 +125,7 @@ int gs_cmd_plan(int argc, char **argv)
     printf("database: %s\n", dbpath);
     printf("seed %llu, vanishing below %g, exploding above %g\n\n", (unsigned long long)sw.seed,
            sw.vanishing_below, sw.exploding_above);
-    double total = 0, todo = 0;
+    double total = 0, remaining = 0;
     size_t stored_total = 0;
     char f1[32], t1[32];
     for (size_t e = 0; e < sw.n_experiments; e++) {
@@ -137,7 +137,7 @@ int gs_cmd_plan(int argc, char **argv)
             if (is_stored(h, nh, sw.cells[i].hash))
                 st++;
             else
-                todo += sw.cells[i].flops;
+                remaining += sw.cells[i].flops;
         }
         total += fl;
         stored_total += st;
@@ -161,7 +161,7 @@ int gs_cmd_plan(int argc, char **argv)
     human_flops(f1, sizeof f1, total);
     human_time(t1, sizeof t1, total / ASSUMED_FLOPS_PER_CORE);
     printf("total: %zu cells, %s (~%s on one core)\n", sw.n_cells, f1, t1);
-    human_time(t1, sizeof t1, todo / ASSUMED_FLOPS_PER_CORE);
+    human_time(t1, sizeof t1, remaining / ASSUMED_FLOPS_PER_CORE);
     if (have_db)
         printf("%s holds %zu of them; %zu to run (~%s on one core)\n", dbpath, stored_total,
                sw.n_cells - stored_total, t1);
