@@ -68,6 +68,17 @@ static int finish(gs_chart_t *c, rp_model_t *m, const char *dir, const char *fil
     return gs_chart_end(c, path, text, sizeof text / sizeof text[0], err, errlen);
 }
 
+/* finish() and, when the chart is written, list it with its caption. */
+static int publish(gs_chart_t *c, rp_model_t *m, const char *dir, const char *file,
+                   const char *title, const rp_run_t *const *runs, size_t n_runs,
+                   const char *caption, rp_charts_t *out, char *err, size_t errlen)
+{
+    int rc = finish(c, m, dir, file, title, runs, n_runs, err, errlen);
+    if (rc == 0)
+        add_chart(out, file, title, caption);
+    return rc;
+}
+
 /* ---- helpers over an experiment's axes ---- */
 
 #define axis_of rp_axis_of
@@ -229,14 +240,11 @@ int rp_chart_gallery(rp_model_t *m, const char *dir, rp_charts_t *out, char *err
     static const char *const labels[] = {"f(x)", "f'(x)"};
     static const int series[] = {0, 1}, dashed[] = {0, 1};
     gs_chart_legend(c, 2, labels, series, dashed, "");
-    if (finish(c, m, dir, "charts/activations.png", title, NULL, 0, err, errlen) != 0)
-        return -1;
-    add_chart(out, "charts/activations.png", title,
+    return publish(c, m, dir, "charts/activations.png", title, NULL, 0,
               "Where f' is near 0 a unit passes almost no gradient back: sigmoid's f' never "
               "exceeds 1/4 and vanishes in both tails, tanh's in both tails; ReLU passes 1 or 0 "
               "(dead units); leaky ReLU, ELU, SELU, GELU and SiLU keep some slope for negative "
-              "inputs.");
-    return 0;
+              "inputs.", out, err, errlen);
 }
 
 /* ---- 2 and 8. gradient flow through depth ---- */
@@ -313,14 +321,13 @@ static int chart_flow(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
         gs_chart_legend(c, ax->n_values < MAX_LINES ? ax->n_values : MAX_LINES,
                         (const char *const *)ax->values, series, NULL, ax->key);
     }
-    rc = finish(c, m, dir, file, title, ls.drawn, ls.n_drawn, err, errlen);
-    if (rc == 0)
-        add_chart(out, file, title,
+    rc = publish(c, m, dir, file, title, ls.drawn, ls.n_drawn,
                   "One line per network: the gradient norm reaching each layer at "
                   "initialization, on a log scale. Lines that fall toward layer 1 (left) vanish: "
                   "the layers nearest the input get orders of magnitude less gradient than the "
                   "last. Lines that rise toward layer 1 explode. Flat lines are healthy. Deeper "
-                  "networks give longer lines.");
+                  "networks give longer lines.",
+                 out, err, errlen);
 done:
     lineset_free(&ls);
     return rc;
@@ -580,14 +587,13 @@ static int chart_hist(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     }
     if (!c)
         return 0;
-    int rc = finish(c, m, dir, file, title, drawn, nd, err, errlen);
-    if (rc == 0)
-        add_chart(out, file, title,
+    int rc = publish(c, m, dir, file, title, drawn, nd,
                   "The distribution of one hidden layer's weights as each scheme draws them "
                   "(each panel has its own scale: read the std). Xavier and LeCun scale the "
                   "spread with 1/fan-in, He doubles LeCun's variance for ReLU, uniform variants "
                   "have flat tops, orthogonal matrices spread like Gaussians of variance "
-                  "gain^2/n; a fixed normal(std) ignores the layer width altogether.");
+                  "gain^2/n; a fixed normal(std) ignores the layer width altogether.",
+                 out, err, errlen);
     return rc;
 }
 
@@ -688,14 +694,13 @@ static int chart_clip(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     dashed[nl] = 0;
     nl++;
     gs_chart_legend(c, nl, labels, series, dashed, "");
-    rc = finish(c, m, dir, file, title, ls.drawn, ls.n_drawn, err, errlen);
-    if (rc == 0)
-        add_chart(out, file, title,
+    rc = publish(c, m, dir, file, title, ls.drawn, ls.n_drawn,
                   "Left: the global gradient norm before clipping at every logged step, with "
                   "the thresholds as dashed lines - clipping rescales every step above its line. "
                   "Right: the training loss each threshold ends with (crosses mark runs that "
                   "diverged). Clipping by norm keeps the direction of the gradient; clipping by "
-                  "value changes it.");
+                  "value changes it.",
+                 out, err, errlen);
 done:
     lineset_free(&ls);
     return rc;
@@ -743,14 +748,13 @@ static int chart_norm(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     int series[8] = {0, 1, 2, 3, 4, 5, 6, 7};
     gs_chart_legend(c, ax->n_values < 8 ? ax->n_values : 8, (const char *const *)ax->values,
                     series, NULL, "norm");
-    rc = finish(c, m, dir, file, title, ls.drawn, ls.n_drawn, err, errlen);
-    if (rc == 0)
-        add_chart(out, file, title,
+    rc = publish(c, m, dir, file, title, ls.drawn, ls.n_drawn,
                   "The standard deviation of each layer's output at initialization. Without "
                   "normalization it drifts layer after layer - collapsing toward 0 or growing "
                   "without bound, depending on the init's scale; batch and layer normalization "
                   "reset every layer to unit spread, so the signal (and with it the gradient) "
-                  "keeps its size.");
+                  "keeps its size.",
+                 out, err, errlen);
 done:
     lineset_free(&ls);
     return rc;
@@ -809,13 +813,12 @@ static int chart_acc(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *o
     double xs[2] = {chance, chance}, ys[2] = {-0.5, (double)n - 0.5};
     gs_chart_line(c, xs, ys, 2, GS_SERIES_GREY, 1);
     gs_chart_text(c, chance + 0.005, (double)n - 0.3, 0.0, 0.8, "chance (10 classes)");
-    rc = finish(c, m, dir, file, title, bars, n, err, errlen);
-    if (rc == 0)
-        add_chart(out, file, title,
+    rc = publish(c, m, dir, file, title, bars, n,
                   "Final test accuracy of each configuration, best on top; bar colour gives the "
                   "diagnosis at initialization (green healthy, blue vanishing, red exploding or "
                   "diverged). The dashed line is chance for 10 classes: a network whose early "
-                  "layers receive no gradient stays near it.");
+                  "layers receive no gradient stays near it.",
+                 out, err, errlen);
     free(bars);
     return rc;
 }
@@ -880,14 +883,13 @@ static int chart_time(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
                           value_index(e, ca, &e->runs[i].sc->cell),
                           value_index(e, da, &e->runs[i].sc->cell) > 0);
     gs_chart_legend(c, nd, labels, series, dashed, "");
-    rc = finish(c, m, dir, file, title, g.drawn, g.n_drawn, err, errlen);
-    if (rc == 0)
-        add_chart(out, file, title,
+    rc = publish(c, m, dir, file, title, g.drawn, g.n_drawn,
                   "Left: the norm of the gradient of the loss (taken at the last step) with "
                   "respect to each hidden state, going back in time from the right. A plain RNN's "
                   "line drops by orders of magnitude within a few dozen steps - it cannot learn "
                   "what happened early; the gated LSTM and GRU carry the gradient much further. "
-                  "Right: the size of the hidden state itself.");
+                  "Right: the size of the hidden state itself.",
+                 out, err, errlen);
 done:
     lineset_free(&g);
     lineset_free(&h);

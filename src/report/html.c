@@ -67,6 +67,18 @@ static void td_text(FILE *f, const char *s, const char *cls)
     fputs("</td>", f);
 }
 
+/* A cell of a configuration key: numeric keys sort as numbers. */
+static void td_key(FILE *f, const gs_cell_t *c, const char *key)
+{
+    char v[128], *end;
+    gs_cell_format(c, key, v, sizeof v);
+    double d = strtod(v, &end);
+    if (*end == '\0' && end != v)
+        td_num(f, d, "%g");
+    else
+        td_text(f, v, NULL);
+}
+
 static const char *diag_class(const rp_run_t *r)
 {
     static char buf[40];
@@ -462,19 +474,11 @@ static void write_run_table(FILE *f, const rp_exp_t *e)
         fputs("<th>train_loss</th><th>test_loss</th><th>test_acc</th><th>clip_fraction</th>"
               "<th>diverged_step</th>", f);
     fputs("<th>wall_s</th></tr></thead><tbody>\n", f);
-    char v[128];
     for (size_t i = 0; i < e->n_runs; i++) {
         const rp_run_t *r = &e->runs[i];
         fputs("<tr>", f);
-        for (size_t a = 0; a < e->ex->n_axes; a++) {
-            gs_cell_format(&r->sc->cell, e->ex->axes[a].key, v, sizeof v);
-            char *end;
-            double d = strtod(v, &end);
-            if (*end == '\0' && end != v)
-                td_num(f, d, "%g");
-            else
-                td_text(f, v, NULL);
-        }
+        for (size_t a = 0; a < e->ex->n_axes; a++)
+            td_key(f, &r->sc->cell, e->ex->axes[a].key);
         td_text(f, r->stored ? r->status : "missing", NULL);
         td_text(f, r->stored ? (r->diagnosis[0] ? r->diagnosis : r->status) : "", diag_class(r));
         td_num(f, r->grad_ratio, "%.3g");
@@ -502,7 +506,6 @@ static void write_all_runs(FILE *f, const rp_model_t *m)
         fprintf(f, "<th>%s</th>", keys[k]);   /* fixed key names */
     fputs("<th>status</th><th>diagnosis</th><th>grad_ratio</th><th>test_loss</th>"
           "<th>test_acc</th><th>wall_s</th><th>rank</th></tr></thead><tbody>\n", f);
-    char v[128];
     for (size_t e = 0; e < m->n_exps; e++)
         for (size_t i = 0; i < m->exps[e].n_runs; i++) {
             const rp_run_t *r = &m->exps[e].runs[i];
@@ -511,15 +514,8 @@ static void write_all_runs(FILE *f, const rp_model_t *m)
             fputs("<tr>", f);
             td_text(f, m->exps[e].ex->name, NULL);
             td_text(f, r->label, NULL);
-            for (size_t k = 0; k < nk; k++) {
-                gs_cell_format(&r->sc->cell, keys[k], v, sizeof v);
-                char *end;
-                double d = strtod(v, &end);
-                if (*end == '\0' && end != v)
-                    td_num(f, d, "%g");
-                else
-                    td_text(f, v, NULL);
-            }
+            for (size_t k = 0; k < nk; k++)
+                td_key(f, &r->sc->cell, keys[k]);
             td_text(f, r->status, NULL);
             td_text(f, r->diagnosis[0] ? r->diagnosis : r->status, diag_class(r));
             td_num(f, r->grad_ratio, "%.3g");
