@@ -18,14 +18,27 @@
 
 #include "nn/loss.h"
 #include "nn/mlp.h"
+#include "fdcheck.h"
 #include "tap.h"
 
 enum { IN = 5, WIDTH = 6, DEPTH = 3, OUT = 4, BATCH = 5 };
+
+typedef struct {
+    gs_net_t *net;
+    const double *x;
+    const int *y;
+} problem_t;
 
 static double loss_of(gs_net_t *net, const double *x, const int *y)
 {
     net->ops->forward(net, x, BATCH, 1);
     return gs_softmax_ce_forward(net->dout, net->out, y, BATCH, OUT, NULL);
+}
+
+static double problem_loss(void *ctx)
+{
+    problem_t *p = ctx;
+    return loss_of(p->net, p->x, p->y);
 }
 
 static void check(const gs_activation_t *act, gs_norm_kind_t norm, int residual)
@@ -59,31 +72,17 @@ static void check(const gs_activation_t *act, gs_norm_kind_t norm, int residual)
     double *analytic = malloc(net->n_params * sizeof *analytic);
     memcpy(analytic, net->grads, net->n_params * sizeof *analytic);
 
-    const double h = 1e-5;
+    problem_t pb = {net, x, y};
     for (size_t t = 0; t < net->n_tensors; t++) {
         const gs_tensor_t *T = &net->tensors[t];
-        double diff = 0.0, na = 0.0, nf = 0.0;
-        for (size_t i = 0; i < T->rows * T->cols; i++) {
-            double *p = &net->params[T->offset + i];
-            double save = *p;
-            *p = save + h;
-            double lp = loss_of(net, x, y);
-            *p = save - h;
-            double lm = loss_of(net, x, y);
-            *p = save;
-            double fd = (lp - lm) / (2 * h);
-            double an = analytic[T->offset + i];
-            diff += (an - fd) * (an - fd);
-            na += an * an;
-            nf += fd * fd;
-        }
-        double rel = sqrt(diff) / fmax(fmax(sqrt(na), sqrt(nf)), 1e-4);
+        double gn;
+        double rel = fd_tensor_error(net, T, analytic, problem_loss, &pb, 1e-5, 1e-4, &gn);
         /* a bias right before batch norm cancels out: exactly zero gradient */
         int bias_before_bn = norm == GS_NORM_BATCH && T->name[0] == 'b' &&
                              strcmp(T->name, "b_out") != 0 && strncmp(T->name, "beta", 4) != 0;
         if (bias_before_bn)
-            tap_ok(sqrt(na) < 1e-13, "%s norm=batch residual=%s %s: zero, as batch norm "
-                   "removes it (%.1e)", act->name, residual ? "yes" : "no", T->name, sqrt(na));
+            tap_ok(gn < 1e-13, "%s norm=batch residual=%s %s: zero, as batch norm "
+                   "removes it (%.1e)", act->name, residual ? "yes" : "no", T->name, gn);
         tap_ok(rel < 1e-6 && isfinite(rel), "%s norm=%s residual=%s %s: relative error %.2e",
                act->name, gs_norm_names[norm], residual ? "yes" : "no", T->name, rel);
     }

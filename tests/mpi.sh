@@ -33,7 +33,7 @@ rounds=0
 while [ $rounds -lt 2 ]; do
     mpiexec --oversubscribe --bind-to none -n 3 "$gs" run "$small" --db "$work/mpikill.db" --threads 1 2>/dev/null &
     bg=$!
-    delay=$(awk -v s="$$$rounds" 'BEGIN { srand(s); printf "%.2f", 1.0 + rand() * 1.5 }')
+    delay=$(random_delay "$$$rounds" 1.0 1.5)
     sleep "$delay"
     kill -9 $bg 2>/dev/null
     wait $bg 2>/dev/null

@@ -21,6 +21,7 @@
 #include "nn/linear.h"
 #include "nn/loss.h"
 #include "nn/rnn.h"
+#include "fdcheck.h"
 #include "tap.h"
 
 static const char *const cell_names[] = {"rnn", "lstm", "gru"};
@@ -55,6 +56,11 @@ static double loss_of(problem_t *p, int grad)
     return l;
 }
 
+static double problem_loss(void *ctx)
+{
+    return loss_of(ctx, 0);
+}
+
 static void gradcheck(gs_cell_kind_t cell, const char *act, size_t depth, int mse)
 {
     enum { D = 3, H = 4, T = 5, B = 3 };
@@ -77,23 +83,10 @@ static void gradcheck(gs_cell_kind_t cell, const char *act, size_t depth, int ms
     loss_of(&p, 1);
     double *an = malloc(net->n_params * sizeof *an);
     memcpy(an, net->grads, net->n_params * sizeof *an);
-    const double h = 1e-5;
     for (size_t k = 0; k < net->n_tensors; k++) {
         const gs_tensor_t *Tn = &net->tensors[k];
-        double diff = 0, na = 0, nf = 0;
-        for (size_t i = 0; i < Tn->rows * Tn->cols; i++) {
-            double *w = &net->params[Tn->offset + i], save = *w;
-            *w = save + h;
-            double lp = loss_of(&p, 0);
-            *w = save - h;
-            double lm = loss_of(&p, 0);
-            *w = save;
-            double fd = (lp - lm) / (2 * h), a = an[Tn->offset + i];
-            diff += (a - fd) * (a - fd);
-            na += a * a;
-            nf += fd * fd;
-        }
-        double rel = sqrt(diff) / fmax(fmax(sqrt(na), sqrt(nf)), 1e-4);
+        double na;
+        double rel = fd_tensor_error(net, Tn, an, problem_loss, &p, 1e-5, 1e-4, &na);
         tap_ok(rel < 1e-6 && na > 0, "%s(%s) depth %zu %s: %s through time, relative error %.2e",
                cell_names[cell], act, depth, mse ? "mse" : "ce", Tn->name, rel);
     }

@@ -152,7 +152,7 @@ for round in 1 2 3; do
     rm -f kill$round.db*
     "$gs" run "$small" --db kill$round.db --threads 1 2>/dev/null &
     bg=$!
-    delay=$(awk -v s="$$$round" 'BEGIN { srand(s); printf "%.2f", 0.6 + rand() * 2.0 }')
+    delay=$(random_delay "$$$round" 0.6 2.0)
     sleep "$delay"
     kill -9 $bg 2>/dev/null
     wait $bg 2>/dev/null

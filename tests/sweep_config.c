@@ -55,6 +55,10 @@ int main(void)
     const gs_cell_t *c0 = &sw.cells[0].cell, *c1 = &sw.cells[1].cell, *c2 = &sw.cells[2].cell;
     tap_ok(c0->depth == 2 && strcmp(c0->act->name, "tanh") == 0 && c1->depth == 2 &&
            strcmp(c1->act->name, "relu") == 0 && c2->depth == 3, "the last axis varies fastest");
+    const gs_experiment_t *ea = &sw.experiments[0];
+    tap_ok(gs_sweep_axis_value(ea, &sw.cells[1], 0) == 0 && gs_sweep_axis_value(ea, &sw.cells[1], 1) == 1 &&
+           gs_sweep_axis_value(ea, &sw.cells[5], 0) == 2 && gs_sweep_axis_value(ea, &sw.cells[5], 1) == 1,
+           "each cell knows its value on every axis");
     tap_ok(c0->steps == 7 && sw.cells[6].cell.steps == 7, "[sweep] keys are defaults for every experiment");
     tap_ok(strcmp(c0->init->name, "he") == 0, "single values are fixed keys");
     tap_ok(sw.cells[6].cell.repeat == 0 && sw.cells[8].cell.repeat == 2, "repeats count 0, 1, 2");

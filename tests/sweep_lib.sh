@@ -38,6 +38,12 @@ SELECT * FROM histograms ORDER BY 1, 2, 3, 4;
 SQL
 }
 
+# random_delay SEED LOW SPAN: a pseudo-random number of seconds in
+# [LOW, LOW + SPAN), for killing a run at a random moment.
+random_delay() {
+    awk -v s="$1" -v lo="$2" -v span="$3" 'BEGIN { srand(s); printf "%.2f", lo + rand() * span }'
+}
+
 mpirun_gs() {
     np=$1
     shift

@@ -21,6 +21,52 @@
 #include "nn/mlp.h"
 #include "nn/rnn.h"
 
+/* A random batch (inputs N(0,1), labels uniform) through one forward and
+ * backward pass with softmax cross-entropy; returns the loss. */
+static double random_step(gs_net_t *net, gs_rng_t *rng, double *x, size_t nx, int *y, size_t B,
+                          size_t out)
+{
+    for (size_t i = 0; i < nx; i++)
+        x[i] = gs_rng_normal(rng);
+    for (size_t i = 0; i < B; i++)
+        y[i] = (int)gs_rng_below(rng, out);
+    net->ops->forward(net, x, B, 1);
+    double loss = gs_softmax_ce_forward(net->dout, net->out, y, B, out, NULL);
+    gs_softmax_ce_backward(net->dout, net->dout, y, B, out, 1.0 / (double)B);
+    gs_net_zero_grad(net);
+    net->ops->backward(net, B);
+    return loss;
+}
+
+static void dump_values(FILE *f, const gs_net_t *net, const double *vals, int grads)
+{
+    for (size_t t = 0; t < net->n_tensors; t++) {
+        const gs_tensor_t *T = &net->tensors[t];
+        if (grads)
+            fprintf(f, "grad %s", T->name);
+        else
+            fprintf(f, "tensor %s %zu %zu", T->name, T->rows, T->cols);
+        for (size_t i = 0; i < T->rows * T->cols; i++)
+            fprintf(f, " %.17g", vals[T->offset + i]);
+        fprintf(f, "\n");
+    }
+}
+
+/* The block body every config shares: weights, batch, loss, gradients. */
+static void dump_step(FILE *f, const gs_net_t *net, const double *x, size_t nx, const int *y,
+                      size_t B, double loss)
+{
+    dump_values(f, net, net->params, 0);
+    fprintf(f, "x");
+    for (size_t i = 0; i < nx; i++)
+        fprintf(f, " %.17g", x[i]);
+    fprintf(f, "\ny");
+    for (size_t i = 0; i < B; i++)
+        fprintf(f, " %d", y[i]);
+    fprintf(f, "\nloss %.17g\n", loss);
+    dump_values(f, net, net->grads, 1);
+}
+
 static void dump(FILE *f, const gs_activation_t *act, gs_norm_kind_t norm, int residual,
                  uint64_t seed)
 {
@@ -36,41 +82,13 @@ static void dump(FILE *f, const gs_activation_t *act, gs_norm_kind_t norm, int r
         net->params[i] += 0.05 * gs_rng_normal(&rng);
     double x[BATCH * IN];
     int y[BATCH];
-    for (size_t i = 0; i < BATCH * IN; i++)
-        x[i] = gs_rng_normal(&rng);
-    for (size_t i = 0; i < BATCH; i++)
-        y[i] = (int)gs_rng_below(&rng, OUT);
-    net->ops->forward(net, x, BATCH, 1);
-    double loss = gs_softmax_ce_forward(net->dout, net->out, y, BATCH, OUT, NULL);
-    gs_softmax_ce_backward(net->dout, net->dout, y, BATCH, OUT, 1.0 / BATCH);
-    gs_net_zero_grad(net);
-    net->ops->backward(net, BATCH);
+    double loss = random_step(net, &rng, x, BATCH * IN, y, BATCH, OUT);
     gs_layer_stats_t st[DEPTH + 1];
     gs_mlp_layer_stats(net, BATCH, st);
 
     fprintf(f, "config %s %.17g %s %d %d %d %d %d %d\n", act->name, a, gs_norm_names[norm],
             residual, IN, WIDTH, DEPTH, OUT, BATCH);
-    for (size_t t = 0; t < net->n_tensors; t++) {
-        const gs_tensor_t *T = &net->tensors[t];
-        fprintf(f, "tensor %s %zu %zu", T->name, T->rows, T->cols);
-        for (size_t i = 0; i < T->rows * T->cols; i++)
-            fprintf(f, " %.17g", net->params[T->offset + i]);
-        fprintf(f, "\n");
-    }
-    fprintf(f, "x");
-    for (size_t i = 0; i < BATCH * IN; i++)
-        fprintf(f, " %.17g", x[i]);
-    fprintf(f, "\ny");
-    for (size_t i = 0; i < BATCH; i++)
-        fprintf(f, " %d", y[i]);
-    fprintf(f, "\nloss %.17g\n", loss);
-    for (size_t t = 0; t < net->n_tensors; t++) {
-        const gs_tensor_t *T = &net->tensors[t];
-        fprintf(f, "grad %s", T->name);
-        for (size_t i = 0; i < T->rows * T->cols; i++)
-            fprintf(f, " %.17g", net->grads[T->offset + i]);
-        fprintf(f, "\n");
-    }
+    dump_step(f, net, x, BATCH * IN, y, BATCH, loss);
     fprintf(f, "grad_pre_norm");
     for (size_t l = 0; l < DEPTH; l++)
         fprintf(f, " %.17g", st[l].grad_pre_norm);
@@ -80,20 +98,6 @@ static void dump(FILE *f, const gs_activation_t *act, gs_norm_kind_t norm, int r
                 st[l].act_std, st[l].saturated_frac, st[l].dead_frac, st[l].grad_w_norm,
                 st[l].w_norm);
     gs_net_free(net);
-}
-
-static void dump_tensors(FILE *f, const gs_net_t *net, const double *vals, const char *tag)
-{
-    for (size_t t = 0; t < net->n_tensors; t++) {
-        const gs_tensor_t *T = &net->tensors[t];
-        if (tag[0] == 't')
-            fprintf(f, "tensor %s %zu %zu", T->name, T->rows, T->cols);
-        else
-            fprintf(f, "grad %s", T->name);
-        for (size_t i = 0; i < T->rows * T->cols; i++)
-            fprintf(f, " %.17g", vals[T->offset + i]);
-        fprintf(f, "\n");
-    }
 }
 
 static void dump_recurrent(FILE *f, gs_cell_kind_t cell, const char *act, uint64_t seed)
@@ -108,27 +112,11 @@ static void dump_recurrent(FILE *f, gs_cell_kind_t cell, const char *act, uint64
     gs_rnn_init(net, &is, &rng);
     double x[BATCH * T * D];
     int y[BATCH];
-    for (size_t i = 0; i < BATCH * T * D; i++)
-        x[i] = gs_rng_normal(&rng);
-    for (size_t i = 0; i < BATCH; i++)
-        y[i] = (int)gs_rng_below(&rng, OUT);
-    net->ops->forward(net, x, BATCH, 1);
-    double loss = gs_softmax_ce_forward(net->dout, net->out, y, BATCH, OUT, NULL);
-    gs_softmax_ce_backward(net->dout, net->dout, y, BATCH, OUT, 1.0 / BATCH);
-    gs_net_zero_grad(net);
-    net->ops->backward(net, BATCH);
+    double loss = random_step(net, &rng, x, BATCH * T * D, y, BATCH, OUT);
     gs_time_stats_t ts[T];
     gs_rnn_time_stats(net, BATCH, ts);
     fprintf(f, "recurrent %s %s %d %d %d %d %d %d\n", names[cell], act, D, H, DEPTH, T, OUT, BATCH);
-    dump_tensors(f, net, net->params, "tensor");
-    fprintf(f, "x");
-    for (size_t i = 0; i < BATCH * T * D; i++)
-        fprintf(f, " %.17g", x[i]);
-    fprintf(f, "\ny");
-    for (size_t i = 0; i < BATCH; i++)
-        fprintf(f, " %d", y[i]);
-    fprintf(f, "\nloss %.17g\n", loss);
-    dump_tensors(f, net, net->grads, "grad");
+    dump_step(f, net, x, BATCH * T * D, y, BATCH, loss);
     fprintf(f, "time");
     for (size_t t = 0; t < T; t++)
         fprintf(f, " %.17g", ts[t].hidden_norm);

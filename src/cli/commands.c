@@ -13,6 +13,7 @@
 #include "cli/cli.h"
 #include "experiment/experiment.h"
 #include "sweep/cell.h"
+#include "util/clock.h"
 
 typedef struct {
     gs_cell_t cell;
@@ -195,16 +196,9 @@ int gs_cmd_probe(int argc, char **argv)
  * plain line every ~10 s otherwise. With --csv the rows go to stdout. */
 typedef struct {
     int csv, tty;
-    struct timespec start;
+    double start;
     double last_print;
 } train_view_t;
-
-static double since(const struct timespec *t0)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)(t.tv_sec - t0->tv_sec) + 1e-9 * (double)(t.tv_nsec - t0->tv_nsec);
-}
 
 static void on_log(void *ctx, const gs_train_row_t *row, long steps)
 {
@@ -214,7 +208,7 @@ static void on_log(void *ctx, const gs_train_row_t *row, long steps)
                row->grad_norm_clipped, row->clipped);
         return;
     }
-    double el = since(&v->start);
+    double el = gs_now() - v->start;
     if (!v->tty && el - v->last_print < 10.0 && row->step != steps)
         return;
     v->last_print = el;
@@ -250,7 +244,7 @@ int gs_cmd_train(int argc, char **argv)
     if (rc)
         return rc == 1 ? 0 : rc;
     train_view_t view = {.csv = o.csv, .tty = isatty(STDERR_FILENO), .last_print = 0.0};
-    clock_gettime(CLOCK_MONOTONIC, &view.start);
+    view.start = gs_now();
     if (o.csv)
         printf("step,loss,grad_norm,grad_norm_clipped,clipped\n");
     else

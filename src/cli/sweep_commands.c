@@ -12,9 +12,11 @@
 #include "experiment/experiment.h"
 #include "store/store.h"
 #include "sweep/sweep.h"
+#include "util/hash.h"
 
-/* A rough rate for the plan's seconds: measured ~2.5 GFLOP/s per core with
- * the current kernels on small MLPs (see README); an estimate only. */
+/* The rate the plan's seconds assume. pipeline/bench measures the rate the
+ * estimate really corresponds to (its "cost estimate" line): 2 GFLOP/s per
+ * core is on its cautious side with the current kernels. */
 #define ASSUMED_FLOPS_PER_CORE 2e9
 
 static const gs_sweep_hooks_t hooks = {gs_experiment_check, gs_experiment_flops};
@@ -30,17 +32,6 @@ static void default_db(char *buf, size_t len, const gs_sweep_t *sw, const char *
         snprintf(buf, len, "%s", db);
     else
         snprintf(buf, len, "results/%s.db", sw->slug);
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-static int is_stored(const uint64_t *h, size_t n, uint64_t v)
-{
-    return n && bsearch(&v, h, n, sizeof *h, cmp_u64) != NULL;
 }
 
 /* Stored hashes of db, or none when it does not exist (0) / cannot be read (-1). */
@@ -123,6 +114,10 @@ int gs_cmd_plan(int argc, char **argv)
     }
     printf("sweep %s: %s\n", sw.name, sw.description[0] ? sw.description : "(no description)");
     printf("database: %s\n", dbpath);
+    double all = 0;
+    for (size_t i = 0; i < sw.n_cells; i++)
+        all += sw.cells[i].flops;
+    printf("flops: %.6g\n", all);
     printf("seed %llu, vanishing below %g, exploding above %g\n\n", (unsigned long long)sw.seed,
            sw.vanishing_below, sw.exploding_above);
     double total = 0, remaining = 0;
@@ -134,7 +129,7 @@ int gs_cmd_plan(int argc, char **argv)
         size_t st = 0;
         for (size_t i = ex->first_cell; i < ex->first_cell + ex->n_cells; i++) {
             fl += sw.cells[i].flops;
-            if (is_stored(h, nh, sw.cells[i].hash))
+            if (gs_u64_contains(h, nh, sw.cells[i].hash))
                 st++;
             else
                 remaining += sw.cells[i].flops;
@@ -235,12 +230,19 @@ typedef struct {
 static void status_cb(void *ctx, uint64_t hash, const char *status, const char *diagnosis)
 {
     status_t *c = ctx;
-    uint64_t *hit = bsearch(&hash, c->hashes, c->sw->n_cells, sizeof hash, cmp_u64);
-    if (!hit) {
+    size_t lo = 0, hi = c->sw->n_cells;   /* where hash sits in c->hashes */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->hashes[mid] < hash)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == c->sw->n_cells || c->hashes[lo] != hash) {
         c->other++;
         return;
     }
-    size_t e = c->sw->cells[c->cell_of[hit - c->hashes]].experiment;
+    size_t e = c->sw->cells[c->cell_of[lo]].experiment;
     for (int k = 0; k < 3; k++)
         if (status && strcmp(status, gs_status_names[k]) == 0)
             c->st[e][k]++;

@@ -22,6 +22,9 @@
 #include "experiment/experiment.h"
 #include "store/store.h"
 #include "sweep/sweep.h"
+#include "util/clock.h"
+#include "util/files.h"
+#include "util/hash.h"
 
 enum { TAG_WORK = 1, TAG_RESULT = 2 };
 #define STOP_CELL (-1)
@@ -279,19 +282,6 @@ static int cmp_cost(const void *a, const void *b, void *arg)
     return x < y ? -1 : x > y;
 }
 
-static int contains(const uint64_t *sorted, size_t n, uint64_t h)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (sorted[mid] < h)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < n && sorted[lo] == h;
-}
-
 static int coordinate(coord_t *c, int size, int threads, const char *host, int64_t *pending,
                       size_t n_pending, int *interrupted)
 {
@@ -410,38 +400,6 @@ out_nothread:
 
 /* ---- set-up shared by all ranks ---- */
 
-static char *read_file(const char *path, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    if (n < 0 || n > (16L << 20)) {
-        fclose(f);
-        snprintf(err, errlen, "%s: not a sweep config (%s)", path, n < 0 ? "unreadable" : "over 16 MiB");
-        return NULL;
-    }
-    char *t = malloc((size_t)n + 1);
-    if (!t || fread(t, 1, (size_t)n, f) != (size_t)n) {
-        fclose(f);
-        free(t);
-        snprintf(err, errlen, "%s: read error", path);
-        return NULL;
-    }
-    fclose(f);
-    t[n] = '\0';
-    if (strlen(t) != (size_t)n) {
-        free(t);
-        snprintf(err, errlen, "%s: contains a NUL byte; not a text file", path);
-        return NULL;
-    }
-    return t;
-}
-
 /* OpenMP threads per rank: the cores of this node shared among its ranks. */
 static int auto_threads(void)
 {
@@ -455,32 +413,6 @@ static int auto_threads(void)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int t = cores > 0 ? (int)(cores / local) : 1;
     return t < 1 ? 1 : t;
-}
-
-static int make_parent_dir(const char *path, char *err, size_t errlen)
-{
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash)
-        return 0;
-    *slash = '\0';
-    if (!*dir)
-        return 0;
-    for (char *p = dir + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
-                snprintf(err, errlen, "%s: cannot create: %s", dir, strerror(errno));
-                return -1;
-            }
-            *p = '/';
-        }
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
-        snprintf(err, errlen, "%s: cannot create: %s", dir, strerror(errno));
-        return -1;
-    }
-    return 0;
 }
 
 int gs_driver_run(const gs_run_options_t *opt)
@@ -508,7 +440,7 @@ int gs_driver_run(const gs_run_options_t *opt)
     char *text = NULL;
     long long tlen = 0;
     if (rank == 0) {
-        text = read_file(opt->config_path, err, sizeof err);
+        text = gs_read_text(opt->config_path, GS_CONFIG_MAX_BYTES, err, sizeof err);
         if (!text)
             code = 2;
         else
@@ -583,7 +515,7 @@ int gs_driver_run(const gs_run_options_t *opt)
     size_t n_stored = 0;
     int64_t *pending = NULL;
     size_t n_pending = 0;
-    if (make_parent_dir(dbpath, err, sizeof err) != 0 ||
+    if (gs_mkdirs_for(dbpath, err, sizeof err) != 0 ||
         !(store = gs_store_open(dbpath, 1, 0, err, sizeof err))) {
         code = 1;
     } else {
@@ -618,7 +550,7 @@ int gs_driver_run(const gs_run_options_t *opt)
     double flops_total = 0;
     if (code == 0) {
         for (size_t i = 0; i < sw.n_cells; i++)
-            if (!contains(stored, n_stored, sw.cells[i].hash)) {
+            if (!gs_u64_contains(stored, n_stored, sw.cells[i].hash)) {
                 pending[n_pending++] = (int64_t)i;
                 flops_total += sw.cells[i].flops;
             }

@@ -6,13 +6,6 @@
 #include <time.h>
 #include <unistd.h>
 
-double gs_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 void gs_progress_init(gs_progress_bar_t *p, size_t total, double flops_total)
 {
     *p = (gs_progress_bar_t){0};

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "experiment/experiment.h"
+#include "util/clock.h"
 
 typedef struct {
     int tty;
@@ -14,8 +15,6 @@ typedef struct {
     double flops_total, flops_done;
     long diag[4], failed;        /* counts by gs_diag_t, and failed cells */
 } gs_progress_bar_t;
-
-double gs_now(void);   /* monotonic seconds */
 
 void gs_progress_init(gs_progress_bar_t *p, size_t total, double flops_total);
 void gs_progress_add(gs_progress_bar_t *p, const gs_result_t *r, double flops);

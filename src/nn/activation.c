@@ -87,12 +87,6 @@ double gs_act_max_slope(const gs_activation_t *act, double a)
     return act->max_slope;
 }
 
-void gs_act_forward(double *out, const double *x, size_t n,
-                    const gs_activation_t *act, double a)
-{
-    for (size_t i = 0; i < n; i++)
-        out[i] = act->f(x[i], a);
-}
 
 void gs_act_saturation(const gs_activation_t *act, double a, const double *x, size_t n,
                        double *saturated_frac, double *dead_frac)

@@ -45,8 +45,4 @@ double gs_act_max_slope(const gs_activation_t *act, double a);
 void gs_act_saturation(const gs_activation_t *act, double a, const double *x, size_t n,
                        double *saturated_frac, double *dead_frac);
 
-/* Elementwise over n values: out = f(x). */
-void gs_act_forward(double *out, const double *x, size_t n,
-                    const gs_activation_t *act, double a);
-
 #endif

@@ -11,8 +11,6 @@
 
 #include <stddef.h>
 
-#define GS_MAX_TENSORS 512
-
 typedef struct {
     char name[48];      /* e.g. "W3", "b3", "gamma3", "W_out" */
     size_t offset;      /* into params / grads */

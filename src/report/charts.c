@@ -14,6 +14,8 @@
 #include "nn/activation.h"
 #include "report/chart.h"
 #include "report/model.h"
+#include "util/clock.h"
+#include "util/hash.h"
 
 #define MAX_FACETS 6
 #define MAX_LINES 64
@@ -45,21 +47,15 @@ static int finish(gs_chart_t *c, rp_model_t *m, const char *dir, const char *fil
                   const char *title, const rp_run_t *const *runs, size_t n_runs, char *err,
                   size_t errlen)
 {
-    uint64_t h = 0xCBF29CE484222325ull;
+    uint64_t h = GS_FNV_OFFSET;
     for (size_t i = 0; i < n_runs; i++)
-        for (const char *p = runs[i]->sc->hash_hex; *p; p++) {
-            h ^= (unsigned char)*p;
-            h *= 0x100000001B3ull;
-        }
+        h = gs_fnv1a(h, runs[i]->sc->hash_hex, strlen(runs[i]->sc->hash_hex));
     char software[128], source[4600], hash[32], when[32], path[4400];
     snprintf(software, sizeof software, "gradsweep %s (PLplot %s, libpng %s)", PACKAGE_VERSION,
              PLPLOT_VERSION, PNG_LIBPNG_VER_STRING);
     snprintf(source, sizeof source, "sweep %s, database %s", m->sw.name, m->db_path);
     snprintf(hash, sizeof hash, "%016llx (%zu runs)", (unsigned long long)h, n_runs);
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    gs_utc_iso(when, sizeof when);
     gs_png_text_t text[] = {
         {"Title", title}, {"Software", software}, {"Source", source},
         {"Config hash", hash}, {"Creation Time", when},
@@ -306,9 +302,9 @@ static int chart_flow(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
         for (size_t i = 0; i < ls.n_runs; i++) {
             const rp_run_t *r = &e->runs[i];
             const rp_series_t *l = &ls.lines[i];
-            if (!l->n || (fa >= 0 && value_index(e, fa, &r->sc->cell) != f))
+            if (!l->n || (fa >= 0 && value_index(e, fa, r) != f))
                 continue;
-            gs_chart_line(c, l->x, l->y, l->n, value_index(e, ca, &r->sc->cell), 0);
+            gs_chart_line(c, l->x, l->y, l->n, value_index(e, ca, r), 0);
         }
         if (clip > 0)
             gs_chart_hline(c, clip, GS_SERIES_GREY, 1, "clip threshold");
@@ -372,7 +368,7 @@ static int chart_heatmap(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_
         for (size_t a = 0; a < e->ex->n_axes; a++) {
             if ((int)a == col)
                 continue;
-            int vi = value_index(e, (int)a, &r->sc->cell);
+            int vi = value_index(e, (int)a, r);
             row = row * e->ex->axes[a].n_values + (size_t)vi;
             size_t l = strlen(lab);
             snprintf(lab + l, sizeof lab - l, "%s%s", l ? " / " : "", e->ex->axes[a].values[vi]);
@@ -382,7 +378,7 @@ static int chart_heatmap(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_
         if (!usable(r) || !(r->grad_ratio > 0) || !isfinite(r->grad_ratio))
             continue;
         double lv = log10(r->grad_ratio);
-        v[row * cols + (size_t)value_index(e, col, &r->sc->cell)] = lv;
+        v[row * cols + (size_t)value_index(e, col, r)] = lv;
         L = fmax(L, fabs(lv));
         drawn[n_drawn++] = r;
     }
@@ -536,7 +532,7 @@ static int chart_hist(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     const rp_run_t *pick[8] = {0};
     for (size_t i = 0; i < e->n_runs; i++) {
         const rp_run_t *r = &e->runs[i];
-        int v = value_index(e, ia, &r->sc->cell);
+        int v = value_index(e, ia, r);
         if (usable(r) && (size_t)v < nf && !pick[v])
             pick[v] = r;
     }
@@ -632,9 +628,9 @@ static int chart_clip(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
                   "gradient norm before clipping", "pre-clip ||g|| over training");
     for (size_t i = 0; i < ls.n_runs; i++)
         if (ls.lines[i].n) {
-            const gs_cell_t *cl = &e->runs[i].sc->cell;
-            gs_chart_line(c, ls.lines[i].x, ls.lines[i].y, ls.lines[i].n, value_index(e, ca, cl),
-                          value_index(e, ma, cl) > 0);
+            const rp_run_t *r = &e->runs[i];
+            gs_chart_line(c, ls.lines[i].x, ls.lines[i].y, ls.lines[i].n, value_index(e, ca, r),
+                          value_index(e, ma, r) > 0);
         }
     for (size_t v = 0; v < cx->n_values; v++) {
         double t = strtod(cx->values[v], NULL);
@@ -657,8 +653,8 @@ static int chart_clip(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
             ys[k] = NAN;
             for (size_t i = 0; i < e->n_runs; i++) {
                 const rp_run_t *r = &e->runs[i];
-                if (!usable(r) || value_index(e, ca, &r->sc->cell) != (int)v ||
-                    value_index(e, ma, &r->sc->cell) != (int)md || r->sc->cell.repeat)
+                if (!usable(r) || value_index(e, ca, r) != (int)v ||
+                    value_index(e, ma, r) != (int)md || r->sc->cell.repeat)
                     continue;
                 ys[k] = r->train_loss;
                 if (r->diverged_step || !isfinite(r->train_loss)) {
@@ -673,11 +669,11 @@ static int chart_clip(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
             gs_chart_marker(c, xs[j], ys[j], 6, 1);
     }
     const char *labels[40];
+    char buf[40][96];
     int series[40], dashed[40];
     size_t nl = 0;
     for (size_t v = 0; v < cx->n_values && nl < 30; v++)
         for (size_t md = 0; md < modes && nl < 30; md++) {
-            static char buf[40][96];
             snprintf(buf[nl], sizeof buf[nl], "clip %s%s%s", cx->values[v], ma >= 0 ? ", " : "",
                      ma >= 0 ? e->ex->axes[ma].values[md] : "");
             labels[nl] = buf[nl];
@@ -740,9 +736,9 @@ static int chart_norm(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
                       f % nx == 0 ? "std of the layer's output x_l" : NULL,
                       fa >= 0 ? e->ex->axes[fa].values[f] : "");
         for (size_t i = 0; i < ls.n_runs; i++)
-            if (ls.lines[i].n && (fa < 0 || value_index(e, fa, &e->runs[i].sc->cell) == f))
+            if (ls.lines[i].n && (fa < 0 || value_index(e, fa, &e->runs[i]) == f))
                 gs_chart_line(c, ls.lines[i].x, ls.lines[i].y, ls.lines[i].n,
-                              value_index(e, na, &e->runs[i].sc->cell), 0);
+                              value_index(e, na, &e->runs[i]), 0);
     }
     const gs_axis_t *ax = &e->ex->axes[na];
     int series[8] = {0, 1, 2, 3, 4, 5, 6, 7};
@@ -854,8 +850,8 @@ static int chart_time(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
         goto done;
     for (size_t i = 0; i < g.n_drawn; i++) {
         labels[i] = g.drawn[i]->label;
-        series[i] = value_index(e, ca, &g.drawn[i]->sc->cell);
-        dashed[i] = value_index(e, da, &g.drawn[i]->sc->cell) > 0;
+        series[i] = value_index(e, ca, g.drawn[i]);
+        dashed[i] = value_index(e, da, g.drawn[i]) > 0;
     }
     size_t nd = g.n_drawn;
     range_t gr = g.y, hr = h.y;
@@ -874,14 +870,14 @@ static int chart_time(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     for (size_t i = 0; i < g.n_runs; i++)
         if (g.lines[i].n)
             gs_chart_line(c, g.lines[i].x, g.lines[i].y, g.lines[i].n,
-                          value_index(e, ca, &e->runs[i].sc->cell),
-                          value_index(e, da, &e->runs[i].sc->cell) > 0);
+                          value_index(e, ca, &e->runs[i]),
+                          value_index(e, da, &e->runs[i]) > 0);
     gs_chart_axes(c, 1, 1, T, hr.lo, hr.hi, 0, 1, "time step t", "||h_t||", "hidden state size");
     for (size_t i = 0; i < h.n_runs; i++)
         if (h.lines[i].n)
             gs_chart_line(c, h.lines[i].x, h.lines[i].y, h.lines[i].n,
-                          value_index(e, ca, &e->runs[i].sc->cell),
-                          value_index(e, da, &e->runs[i].sc->cell) > 0);
+                          value_index(e, ca, &e->runs[i]),
+                          value_index(e, da, &e->runs[i]) > 0);
     gs_chart_legend(c, nd, labels, series, dashed, "");
     rc = publish(c, m, dir, file, title, g.drawn, g.n_drawn,
                   "Left: the norm of the gradient of the loss (taken at the last step) with "

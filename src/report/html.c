@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "report/model.h"
+#include "util/clock.h"
 
 /* ---- output helpers ---- */
 
@@ -147,7 +148,7 @@ static void find_depth(const rp_exp_t *e, findings_t *fs, const char *anchor)
             double extreme = b == 0 ? INFINITY : 0;
             for (size_t i = 0; i < e->n_runs; i++) {
                 const rp_run_t *r = &e->runs[i];
-                if (!rp_usable(r) || (act && rp_value_index(e, aa, &r->sc->cell) != (int)v))
+                if (!rp_usable(r) || (act && rp_value_index(e, aa, r) != (int)v))
                     continue;
                 long d = r->sc->cell.depth;
                 int ok = 1;
@@ -155,7 +156,7 @@ static void find_depth(const rp_exp_t *e, findings_t *fs, const char *anchor)
                 double ex = b == 0 ? INFINITY : 0;
                 for (size_t j = 0; j < e->n_runs; j++) {
                     const rp_run_t *q = &e->runs[j];
-                    if (!rp_usable(q) || (act && rp_value_index(e, aa, &q->sc->cell) != (int)v) ||
+                    if (!rp_usable(q) || (act && rp_value_index(e, aa, q) != (int)v) ||
                         q->sc->cell.depth < d)
                         continue;
                     c++;
@@ -181,7 +182,7 @@ static void find_depth(const rp_exp_t *e, findings_t *fs, const char *anchor)
         }
         for (size_t i = 0; i < e->n_runs; i++) {
             const rp_run_t *r = &e->runs[i];
-            if (!rp_usable(r) || (act && rp_value_index(e, aa, &r->sc->cell) != (int)v))
+            if (!rp_usable(r) || (act && rp_value_index(e, aa, r) != (int)v))
                 continue;
             any = 1;
             maxd = r->sc->cell.depth > maxd ? r->sc->cell.depth : maxd;
@@ -267,7 +268,7 @@ static void find_train(const rp_exp_t *e, findings_t *fs, const char *anchor)
             size_t k = 0;
             for (size_t i = 0; i < e->n_runs; i++) {
                 const rp_run_t *r = &e->runs[i];
-                if (rp_usable(r) && rp_value_index(e, ca, &r->sc->cell) == (int)v &&
+                if (rp_usable(r) && rp_value_index(e, ca, r) == (int)v &&
                     isfinite(r->clip_fraction) && r->sc->cell.clip > 0) {
                     sum += r->clip_fraction;
                     k++;
@@ -640,10 +641,7 @@ int rp_write_html(rp_model_t *m, const char *dir, const rp_charts_t *gallery,
 
     fputs("<section id=\"provenance\"><h2>Provenance</h2>\n<dl>\n", f);
     char now[32];
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    gs_utc_iso(now, sizeof now);
     fputs("<dt>database</dt><dd>", f);
     esc(f, m->db_path);
     fputs("</dd>\n<dt>config</dt><dd>", f);

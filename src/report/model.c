@@ -120,21 +120,9 @@ int rp_axis_of(const rp_exp_t *e, const char *key)
     return -1;
 }
 
-int rp_value_index(const rp_exp_t *e, int a, const gs_cell_t *c)
+int rp_value_index(const rp_exp_t *e, int a, const rp_run_t *r)
 {
-    if (a < 0)
-        return 0;
-    const gs_axis_t *ax = &e->ex->axes[a];
-    char have[128], want[128], err[256];
-    gs_cell_format(c, ax->key, have, sizeof have);
-    for (size_t v = 0; v < ax->n_values; v++) {
-        gs_cell_t t = *c;
-        gs_cell_set(&t, ax->key, ax->values[v], err, sizeof err);
-        gs_cell_format(&t, ax->key, want, sizeof want);
-        if (strcmp(have, want) == 0)
-            return (int)v;
-    }
-    return 0;
+    return a < 0 ? 0 : (int)gs_sweep_axis_value(e->ex, r->sc, (size_t)a);
 }
 
 int rp_usable(const rp_run_t *r)

@@ -75,9 +75,8 @@ int rp_hist(rp_model_t *m, const rp_run_t *r, int layer, const char *quantity, r
 int rp_varies(const rp_exp_t *e, const char *key);
 /* Index of the axis for key, or -1. */
 int rp_axis_of(const rp_exp_t *e, const char *key);
-/* Index of the cell's value on axis a (values compared canonically); 0
- * when a < 0. */
-int rp_value_index(const rp_exp_t *e, int a, const gs_cell_t *c);
+/* Index of the run's value on axis a; 0 when a < 0. */
+int rp_value_index(const rp_exp_t *e, int a, const rp_run_t *r);
 /* Stored and not failed: it has measurements. */
 int rp_usable(const rp_run_t *r);
 

@@ -11,6 +11,7 @@
 
 #include "report/model.h"
 #include "store/store.h"
+#include "util/files.h"
 
 static int cmp_hash(const void *a, const void *b)
 {
@@ -189,26 +190,6 @@ static int load(rp_model_t *m, char *err, size_t errlen)
     return 0;
 }
 
-static int mkdirs(const char *path, char *err, size_t errlen)
-{
-    char p[4300];
-    snprintf(p, sizeof p, "%s", path);
-    for (char *c = p + 1; *c; c++)
-        if (*c == '/') {
-            *c = '\0';
-            if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-                snprintf(err, errlen, "%s: cannot create: %s", p, strerror(errno));
-                return -1;
-            }
-            *c = '/';
-        }
-    if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-        snprintf(err, errlen, "%s: cannot create: %s", p, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
 int gs_report_write(const char *db_path, const char *out_dir, char *index_path, size_t len,
                     char *err, size_t errlen)
 {
@@ -227,7 +208,7 @@ int gs_report_write(const char *db_path, const char *out_dir, char *index_path, 
     else
         snprintf(dir, sizeof dir, "reports/%s", m.sw.slug);
     snprintf(charts, sizeof charts, "%s/charts", dir);
-    if (mkdirs(charts, err, errlen) != 0)
+    if (gs_mkdirs(charts, err, errlen) != 0)
         goto out;
     per = calloc(m.n_exps + 1, sizeof *per);
     if (!per) {

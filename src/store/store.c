@@ -14,6 +14,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/clock.h"
+#include "util/hash.h"
+
 #define LIVE_HEARTBEAT_S 60.0
 
 enum { ST_RUN, ST_LAYER, ST_LOG, ST_TIME, ST_HIST, ST_N };
@@ -201,22 +204,6 @@ static int sqlfail(gs_store_t *st, char *err, size_t errlen, const char *what)
     return -1;
 }
 
-static void now_iso(char *buf, size_t len)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static double now_unix(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int exec(gs_store_t *st, const char *sql, char *err, size_t errlen)
 {
     char *msg = NULL;
@@ -348,7 +335,7 @@ static int find_live(gs_store_t *st, char *host, size_t hostlen, long *pid, int 
     if (sqlite3_prepare_v2(st->db, "SELECT id, host, pid, heartbeat FROM sessions "
                                    "WHERE status = 'running'", -1, &s, NULL) != SQLITE_OK)
         return 0;
-    double now = now_unix();
+    double now = gs_unix_now();
     while (sqlite3_step(s) == SQLITE_ROW) {
         long id = (long)sqlite3_column_int64(s, 0);
         const char *h = (const char *)sqlite3_column_text(s, 1);
@@ -406,7 +393,7 @@ int gs_store_begin_session(gs_store_t *st, const gs_sweep_t *sw, const gs_sessio
     }
     sqlite3_finalize(s);
     char now[32];
-    now_iso(now, sizeof now);
+    gs_utc_iso(now, sizeof now);
     const char *sql = have
         ? "UPDATE sweeps SET name=?1, description=?2, config_path=?3, config_text=?4, base_seed=?5,"
           " vanishing_below=?6, exploding_above=?7, n_cells=?8, updated_at=?9, gradsweep_version=?10"
@@ -441,7 +428,7 @@ int gs_store_begin_session(gs_store_t *st, const gs_sweep_t *sw, const gs_sessio
         sqlfail(st, err, errlen, "writing the session");
         goto rollback;
     }
-    st->session_start = now_unix();
+    st->session_start = gs_unix_now();
     sqlite3_bind_text(s, 1, now, -1, SQLITE_TRANSIENT);
     sqlite3_bind_double(s, 2, st->session_start);
     sqlite3_bind_text(s, 3, st->host, -1, SQLITE_TRANSIENT);
@@ -469,14 +456,14 @@ rollback:
 static int session_update(gs_store_t *st, const char *status, int final)
 {
     char now[32];
-    now_iso(now, sizeof now);
+    gs_utc_iso(now, sizeof now);
     sqlite3_stmt *s;
     const char *sql = final
         ? "UPDATE sessions SET status=?1, heartbeat=?2, cells_stored=?3, ended_at=?4, wall_s=?5 WHERE id=?6"
         : "UPDATE sessions SET status=?1, heartbeat=?2, cells_stored=?3, wall_s=?5 WHERE id=?6";
     if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
         return -1;
-    double t = now_unix();
+    double t = gs_unix_now();
     sqlite3_bind_text(s, 1, status, -1, SQLITE_TRANSIENT);
     sqlite3_bind_double(s, 2, t);
     sqlite3_bind_int64(s, 3, st->stored);
@@ -523,12 +510,6 @@ int gs_store_end_session(gs_store_t *st, const char *status, double coordinator_
 
 /* ---- queries ---- */
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 int gs_store_stored_hashes(gs_store_t *st, uint64_t **hashes, size_t *n, char *err, size_t errlen)
 {
     *hashes = NULL;
@@ -554,7 +535,7 @@ int gs_store_stored_hashes(gs_store_t *st, uint64_t **hashes, size_t *n, char *e
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE)
         return sqlfail(st, err, errlen, "reading stored cells");
-    qsort(*hashes, *n, sizeof **hashes, cmp_u64);
+    gs_u64_sort(*hashes, *n);
     return 0;
 }
 
@@ -681,7 +662,7 @@ int gs_store_put(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t *ce
     sqlite3_stmt *s = st->stmt[ST_RUN];
     char key[2048], val[128], now[32];
     gs_cell_key(c, key, sizeof key);
-    now_iso(now, sizeof now);
+    gs_utc_iso(now, sizeof now);
     int i = 1;
     sqlite3_bind_int64(s, i++, id);
     sqlite3_bind_text(s, i++, cell->hash_hex, -1, SQLITE_TRANSIENT);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "nn/rng.h"
+#include "util/hash.h"
 
 const char *const gs_model_names[] = {"mlp", "rnn", "lstm", "gru", NULL};
 const char *const gs_task_names[] = {"probe", "train", NULL};
@@ -476,12 +477,7 @@ uint64_t gs_cell_key_hash(const gs_cell_t *c)
     size_t n = gs_cell_key(c, key, sizeof key);
     if (n >= sizeof key)
         n = sizeof key - 1;
-    uint64_t h = 0xCBF29CE484222325ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)key[i];
-        h *= 0x100000001B3ull;
-    }
-    return h;
+    return gs_fnv1a(GS_FNV_OFFSET, key, n);
 }
 
 uint64_t gs_cell_seed(const gs_cell_t *c)

@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "nn/rng.h"
+#include "util/files.h"
+#include "util/hash.h"
 
 #define MAX_CELLS 1000000
 
@@ -209,6 +211,14 @@ void gs_sweep_free(gs_sweep_t *sw)
     memset(sw, 0, sizeof *sw);
 }
 
+size_t gs_sweep_axis_value(const gs_experiment_t *ex, const gs_sweep_cell_t *c, size_t a)
+{
+    size_t rem = c->combo;
+    for (size_t k = ex->n_axes; k-- > a + 1;)
+        rem /= ex->axes[k].n_values;
+    return rem % ex->axes[a].n_values;
+}
+
 size_t gs_sweep_hash_text(const gs_sweep_t *sw, const gs_sweep_cell_t *c, char *buf, size_t len)
 {
     char key[2048];
@@ -221,12 +231,7 @@ size_t gs_sweep_hash_text(const gs_sweep_t *sw, const gs_sweep_cell_t *c, char *
 
 static uint64_t hash_text(const char *s)
 {
-    uint64_t h = 0xCBF29CE484222325ull;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 0x100000001B3ull;
-    }
-    return gs_mix64(h);
+    return gs_mix64(gs_fnv1a(GS_FNV_OFFSET, s, strlen(s)));
 }
 
 /* Keys only [sweep] takes. */
@@ -243,12 +248,6 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
     return -1;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
 }
 
 int gs_sweep_parse(gs_sweep_t *sw, const char *text, const char *path,
@@ -472,6 +471,7 @@ int gs_sweep_parse(gs_sweep_t *sw, const char *text, const char *path,
                 gs_sweep_cell_t *sc = &sw->cells[sw->n_cells++];
                 memset(sc, 0, sizeof *sc);
                 sc->experiment = x;
+                sc->combo = combo;
                 sc->cell = cell;
                 sc->cell.repeat = r;
                 char ht[4096];
@@ -492,7 +492,7 @@ int gs_sweep_parse(gs_sweep_t *sw, const char *text, const char *path,
     }
     for (size_t i = 0; i < sw->n_cells; i++)
         hs[i] = sw->cells[i].hash;
-    qsort(hs, sw->n_cells, sizeof *hs, cmp_u64);
+    gs_u64_sort(hs, sw->n_cells);
     for (size_t i = 1; i < sw->n_cells; i++)
         if (hs[i] == hs[i - 1]) {
             size_t k = 0;
@@ -520,48 +520,9 @@ int gs_sweep_load(gs_sweep_t *sw, const char *path, const gs_sweep_hooks_t *hook
                   size_t errlen)
 {
     memset(sw, 0, sizeof *sw);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-    char *text = NULL;
-    size_t len = 0, cap = 0;
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
-        if (len + n + 1 > cap) {
-            cap = 2 * (len + n + 1);
-            char *t = realloc(text, cap);
-            if (!t) {
-                free(text);
-                fclose(f);
-                return fail(err, errlen, "%s: out of memory", path);
-            }
-            text = t;
-        }
-        memcpy(text + len, buf, n);
-        len += n;
-        if (len > (16u << 20)) {
-            free(text);
-            fclose(f);
-            return fail(err, errlen, "%s: larger than 16 MiB; not a sweep config", path);
-        }
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(text);
-        return fail(err, errlen, "%s: read error", path);
-    }
+    char *text = gs_read_text(path, GS_CONFIG_MAX_BYTES, err, errlen);
     if (!text)
-        text = calloc(1, 1);
-    else
-        text[len] = '\0';
-    if (!text)
-        return fail(err, errlen, "out of memory");
-    if (strlen(text) != len) {
-        free(text);
-        return fail(err, errlen, "%s: contains a NUL byte; not a text file", path);
-    }
+        return -1;
     int rc = gs_sweep_parse(sw, text, path, hooks, err, errlen);
     free(text);
     return rc;

@@ -25,6 +25,7 @@
 #include "sweep/cell.h"
 
 #define GS_NAME_MAX 64
+#define GS_CONFIG_MAX_BYTES (16u << 20)   /* larger is not a sweep config */
 
 typedef struct {
     char key[64];
@@ -44,6 +45,7 @@ typedef struct {
 
 typedef struct {
     size_t experiment;        /* index into experiments */
+    size_t combo;             /* its combination of axis values, last axis fastest */
     gs_cell_t cell;           /* every key filled in, repeat set */
     uint64_t hash;            /* config_hash; the run id is hash & INT64_MAX */
     char hash_hex[17];
@@ -81,6 +83,9 @@ int gs_sweep_load(gs_sweep_t *sw, const char *path, const gs_sweep_hooks_t *hook
                   size_t errlen);
 
 void gs_sweep_free(gs_sweep_t *sw);   /* NULL is fine */
+
+/* Index of a cell's value on axis a of its experiment. */
+size_t gs_sweep_axis_value(const gs_experiment_t *ex, const gs_sweep_cell_t *c, size_t a);
 
 /* The text that a cell's config_hash hashes: experiment, canonical key,
  * base seed, repeat and the diagnosis thresholds. */

@@ -1,0 +1,16 @@
+/* 64-bit hashes of text and sorted sets of them (config hashes). */
+#ifndef GS_UTIL_HASH_H
+#define GS_UTIL_HASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* FNV-1a of n bytes, continuing from h (start with GS_FNV_OFFSET). */
+#define GS_FNV_OFFSET 0xCBF29CE484222325ull
+uint64_t gs_fnv1a(uint64_t h, const void *data, size_t n);
+
+/* Sort ascending; binary search in a sorted array. */
+void gs_u64_sort(uint64_t *v, size_t n);
+int gs_u64_contains(const uint64_t *sorted, size_t n, uint64_t x);
+
+#endif
