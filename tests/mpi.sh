@@ -31,7 +31,9 @@ check "mpiexec -n 2 with 2 threads per rank: identical rows" 'dump_rows t2.db | 
 # kill -9 of mpirun at a random moment, twice, then resume with another rank count
 rounds=0
 while [ $rounds -lt 2 ]; do
-    mpiexec --oversubscribe --bind-to none -n 3 "$gs" run "$small" --db "$work/mpikill.db" --threads 1 2>/dev/null &
+    # each cell 0.1 s longer, so that the kill lands mid-sweep
+    GRADSWEEP_TEST_CELL_DELAY=0.1 mpiexec --oversubscribe --bind-to none -x GRADSWEEP_TEST_CELL_DELAY \
+        -n 3 "$gs" run "$small" --db "$work/mpikill.db" --threads 1 2>/dev/null &
     bg=$!
     delay=$(random_delay "$$$rounds" 1.0 1.5)
     sleep "$delay"

@@ -61,7 +61,7 @@ check "the page's own markup is not escaped (only text is)" \
 check "self-contained: no http(s) reference" '! grep -Eq "(src|href)=\"(https?:)?//" rep/index.html'
 
 # a running sweep: partial data, and it says so
-"$gs" run "$cfg_dir/small.ini" --db live.db --threads 1 2>/dev/null &
+GRADSWEEP_TEST_CELL_DELAY=0.1 "$gs" run "$cfg_dir/small.ini" --db live.db --threads 1 2>/dev/null &
 bg=$!
 i=0
 while [ $i -lt 100 ] && [ "$(sqlite3 live.db "SELECT count(*) FROM runs" 2>/dev/null || echo 0)" -lt 1 ]; do sleep 0.1; i=$((i + 1)); done

@@ -136,7 +136,8 @@ wait $bg; st=$?
 bg=
 check "SIGINT exits 130 (exit $st)" '[ $st -eq 130 ] && grep -q "interrupted by SIGINT" int.err'
 # SIGTERM in the middle of a sweep keeps what arrived; the rerun completes it
-"$gs" run "$small" --db term.db --threads 1 2>term.err &
+# (each cell made 0.1 s longer, so that the 30 cells outlast the timers)
+GRADSWEEP_TEST_CELL_DELAY=0.1 "$gs" run "$small" --db term.db --threads 1 2>term.err &
 bg=$!
 wait_for term.db "SELECT count(*) FROM runs"
 kill -TERM $bg
@@ -150,7 +151,7 @@ check "SIGTERM mid-sweep: exit 143 with $n_kept cells kept; the rerun completes,
 # ---- kill -9 at random moments: three runs, each killed once, then resumed ----
 for round in 1 2 3; do
     rm -f kill$round.db*
-    "$gs" run "$small" --db kill$round.db --threads 1 2>/dev/null &
+    GRADSWEEP_TEST_CELL_DELAY=0.1 "$gs" run "$small" --db kill$round.db --threads 1 2>/dev/null &
     bg=$!
     delay=$(random_delay "$$$round" 0.6 2.0)
     sleep "$delay"

@@ -10,9 +10,9 @@ GS_JOBS=${GS_JOBS:-$(nproc 2>/dev/null || echo 2)}
 
 # Debian/Ubuntu packages the build needs, and their Fedora names.
 GS_DEB_PACKAGES="build-essential autoconf automake pkgconf openmpi-bin libopenmpi-dev \
-libsqlite3-dev sqlite3 libpng-dev zlib1g-dev libinih-dev libplplot-dev plplot-driver-cairo"
+libsqlite3-dev sqlite3 libpng-dev zlib1g-dev libinih-dev libplplot-dev plplot-driver-cairo libopenblas-dev"
 GS_RPM_PACKAGES="gcc make autoconf automake pkgconf-pkg-config openmpi-devel sqlite-devel \
-sqlite libpng-devel zlib-devel inih-devel plplot-devel"
+sqlite libpng-devel zlib-devel inih-devel plplot-devel openblas-devel"
 # Optional, for the PyTorch reference test and the browser test of the
 # report (both skip themselves where these are missing).
 GS_DEB_OPTIONAL="python3-torch chromium chromium-driver python3-selenium"
@@ -61,7 +61,7 @@ gs_install_deps() {
             gs_apt_install $opt || gs_say "(could not install$opt: its test will be skipped)"
         fi
     elif command -v dnf >/dev/null 2>&1; then
-        if ! command -v autoreconf >/dev/null 2>&1 || ! pkg-config --exists sqlite3 libpng zlib inih plplot 2>/dev/null; then
+        if ! command -v autoreconf >/dev/null 2>&1 || ! pkg-config --exists sqlite3 libpng zlib inih plplot openblas 2>/dev/null; then
             gs_say "gradsweep needs build tools and libraries; install them with:"
             gs_say "  sudo dnf install -y $GS_RPM_PACKAGES"
             gs_say "  and load MPI: module load mpi/openmpi-x86_64"
@@ -69,7 +69,8 @@ gs_install_deps() {
         fi
     else
         gs_say "unknown package manager; gradsweep needs: a C compiler, autoconf, automake,"
-        gs_say "pkg-config, Open MPI, and the SQLite, libpng, zlib, inih and PLplot libraries."
+        gs_say "pkg-config, Open MPI, a CBLAS (OpenBLAS by default), and the SQLite, libpng, zlib,"
+        gs_say "inih and PLplot libraries."
     fi
 }
 

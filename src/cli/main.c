@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "nn/gemm.h"
 
 typedef struct {
     const char *name;
@@ -48,9 +49,10 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
-        printf("gradsweep %s\n", PACKAGE_VERSION);
+        printf("gradsweep %s (BLAS %s)\n", PACKAGE_VERSION, gs_blas_describe());
         return 0;
     }
+    gs_blas_init();   /* --threads then means OpenMP threads over BLAS tiles */
     for (size_t i = 0; i < N_COMMANDS; i++)
         if (strcmp(argv[1], commands[i].name) == 0)
             return commands[i].run(argc - 1, argv + 1);

@@ -2,73 +2,121 @@
 
 #include "nn/activation.h"
 
+#include "nn/par.h"
+#include "nn/vmath.h"
+
 #include <math.h>
 #include <string.h>
 
 #define SELU_LAMBDA 1.0507009873554804934193349852946
 #define SELU_ALPHA 1.6732632423543772848170429916717
 
-static double sigm(double x)
-{
-    /* stable on both tails */
-    if (x >= 0)
-        return 1.0 / (1.0 + exp(-x));
-    double e = exp(x);
-    return e / (1.0 + e);
-}
-
-static double id_f(double x, double a) { return x; }
-static double id_df(double x, double a) { return 1.0; }
-static double sig_f(double x, double a) { return sigm(x); }
-static double sig_df(double x, double a) { double s = sigm(x); return s * (1.0 - s); }
-static double tanh_f(double x, double a) { return tanh(x); }
-static double tanh_df(double x, double a) { double t = tanh(x); return 1.0 - t * t; }
-static double relu_f(double x, double a) { return x > 0 ? x : 0.0; }
-static double relu_df(double x, double a) { return x > 0 ? 1.0 : 0.0; }
-static double leaky_f(double x, double a) { return x > 0 ? x : a * x; }
-static double leaky_df(double x, double a) { return x > 0 ? 1.0 : a; }
-static double elu_f(double x, double a) { return x > 0 ? x : a * expm1(x); }
-static double elu_df(double x, double a) { return x > 0 ? 1.0 : a * exp(x); }
-static double selu_f(double x, double a)
+static inline double identity_f(double x, double a) { return x; }
+static inline double identity_df(double x, double a) { return 1.0; }
+static inline double sigmoid_f(double x, double a) { return gs_sigmoid(x); }
+static inline double sigmoid_df(double x, double a) { double s = gs_sigmoid(x); return s * (1.0 - s); }
+static inline double sigmoid_dfy(double y) { return y * (1.0 - y); }
+static inline double tanh_f(double x, double a) { return tanh(x); }
+static inline double tanh_df(double x, double a) { double t = tanh(x); return 1.0 - t * t; }
+static inline double tanh_dfy(double y) { return 1.0 - y * y; }
+static inline double relu_f(double x, double a) { return x > 0 ? x : 0.0; }
+static inline double relu_df(double x, double a) { return x > 0 ? 1.0 : 0.0; }
+static inline double leaky_relu_f(double x, double a) { return x > 0 ? x : a * x; }
+static inline double leaky_relu_df(double x, double a) { return x > 0 ? 1.0 : a; }
+static inline double elu_f(double x, double a) { return x > 0 ? x : a * expm1(x); }
+static inline double elu_df(double x, double a) { return x > 0 ? 1.0 : a * exp(x); }
+static inline double selu_f(double x, double a)
 {
     return SELU_LAMBDA * (x > 0 ? x : SELU_ALPHA * expm1(x));
 }
-static double selu_df(double x, double a)
+static inline double selu_df(double x, double a)
 {
     return SELU_LAMBDA * (x > 0 ? 1.0 : SELU_ALPHA * exp(x));
 }
 /* Phi(x) = (1 + erf(x/sqrt 2))/2, phi(x) = e^{-x^2/2}/sqrt(2 pi) */
-static double gelu_f(double x, double a) { return 0.5 * x * erfc(-x * M_SQRT1_2); }
-static double gelu_df(double x, double a)
+static inline double gelu_f(double x, double a) { return 0.5 * x * erfc(-x * M_SQRT1_2); }
+static inline double gelu_df(double x, double a)
 {
     return 0.5 * erfc(-x * M_SQRT1_2) + x * exp(-0.5 * x * x) * (0.5 * M_2_SQRTPI * M_SQRT1_2);
 }
-static double silu_f(double x, double a) { return x * sigm(x); }
-static double silu_df(double x, double a)
+static inline double silu_f(double x, double a) { return x * gs_sigmoid(x); }
+static inline double silu_df(double x, double a)
 {
-    double s = sigm(x);
+    double s = gs_sigmoid(x);
     return s * (1.0 + x * (1.0 - s));
 }
-static double softplus_f(double x, double a)
+static inline double softplus_f(double x, double a)
 {
     return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x));
 }
-static double softplus_df(double x, double a) { return sigm(x); }
+static inline double softplus_df(double x, double a) { return gs_sigmoid(x); }
+
+/* The array forms: the scalar functions inlined into plain loops (which
+ * the compiler vectorizes where the function has no libm call). */
+#define ARRAY_MAP(name)                                                        \
+    static void name##_map(double *y, const double *x, size_t n, double a)    \
+    {                                                                         \
+        _Pragma("omp simd")                                                   \
+        for (size_t i = 0; i < n; i++)                                        \
+            y[i] = name##_f(x[i], a);                                         \
+    }
+#define ARRAY_GRAD(name)                                                       \
+    static void name##_grad(double *out, const double *g, const double *x,    \
+                            const double *y, size_t n, double a)              \
+    {                                                                         \
+        _Pragma("omp simd")                                                   \
+        for (size_t i = 0; i < n; i++)                                        \
+            out[i] = g[i] * name##_df(x[i], a);                               \
+    }
+/* rows whose f' is a function of f: one multiply instead of a libm call */
+#define ARRAY_GRAD_FROM_Y(name)                                                \
+    static void name##_grad(double *out, const double *g, const double *x,    \
+                            const double *y, size_t n, double a)              \
+    {                                                                         \
+        if (!y) {                                                             \
+            for (size_t i = 0; i < n; i++)                                    \
+                out[i] = g[i] * name##_df(x[i], a);                           \
+            return;                                                           \
+        }                                                                     \
+        _Pragma("omp simd")                                                   \
+        for (size_t i = 0; i < n; i++)                                        \
+            out[i] = g[i] * name##_dfy(y[i]);                                 \
+    }
+#define ARRAY_FORMS(name) ARRAY_MAP(name) ARRAY_GRAD(name)
+
+ARRAY_FORMS(identity)
+/* sigmoid and tanh, the costly ones in deep and recurrent nets, map
+ * through the vector functions (nn/vmath.h) */
+static void sigmoid_map(double *y, const double *x, size_t n, double a) { gs_vsigmoid(y, x, n); }
+ARRAY_GRAD_FROM_Y(sigmoid)
+static void tanh_map(double *y, const double *x, size_t n, double a) { gs_vtanh(y, x, n); }
+ARRAY_GRAD_FROM_Y(tanh)
+ARRAY_FORMS(relu)
+ARRAY_FORMS(leaky_relu)
+ARRAY_FORMS(elu)
+ARRAY_FORMS(selu)
+ARRAY_FORMS(gelu)
+ARRAY_FORMS(silu)
+ARRAY_FORMS(softplus)
+
+#define ROW(name, has_param, default_param, max_slope, can_die)                        \
+    {#name, name##_f, name##_df, name##_map, name##_grad, has_param, default_param, \
+     max_slope, can_die}
 
 /* max|f'|: gelu' peaks at x = sqrt 2 (1.12890...), silu' at x = 2.3994
  * (1.0998...), selu' approaches lambda*alpha as x -> 0- (1.7581...);
  * tests/test_activation checks each against a fine scan. */
 const gs_activation_t gs_activations[] = {
-    {"identity", id_f, id_df, 0, 0.0, 1.0, 0},
-    {"sigmoid", sig_f, sig_df, 0, 0.0, 0.25, 0},
-    {"tanh", tanh_f, tanh_df, 0, 0.0, 1.0, 0},
-    {"relu", relu_f, relu_df, 0, 0.0, 1.0, 1},
-    {"leaky_relu", leaky_f, leaky_df, 1, 0.01, 1.0, 0},
-    {"elu", elu_f, elu_df, 1, 1.0, 1.0, 0},
-    {"selu", selu_f, selu_df, 0, 0.0, SELU_LAMBDA * SELU_ALPHA, 0},
-    {"gelu", gelu_f, gelu_df, 0, 0.0, 1.128904145185155, 0},
-    {"silu", silu_f, silu_df, 0, 0.0, 1.099839320128867, 0},
-    {"softplus", softplus_f, softplus_df, 0, 0.0, 1.0, 0},
+    ROW(identity, 0, 0.0, 1.0, 0),
+    ROW(sigmoid, 0, 0.0, 0.25, 0),
+    ROW(tanh, 0, 0.0, 1.0, 0),
+    ROW(relu, 0, 0.0, 1.0, 1),
+    ROW(leaky_relu, 1, 0.01, 1.0, 0),
+    ROW(elu, 1, 1.0, 1.0, 0),
+    ROW(selu, 0, 0.0, SELU_LAMBDA * SELU_ALPHA, 0),
+    ROW(gelu, 0, 0.0, 1.128904145185155, 0),
+    ROW(silu, 0, 0.0, 1.099839320128867, 0),
+    ROW(softplus, 0, 0.0, 1.0, 0),
 };
 const size_t gs_n_activations = sizeof gs_activations / sizeof gs_activations[0];
 
@@ -100,4 +148,28 @@ void gs_act_saturation(const gs_activation_t *act, double a, const double *x, si
     }
     *saturated_frac = n ? (double)sat / (double)n : 0.0;
     *dead_frac = n ? (double)dead / (double)n : 0.0;
+}
+
+/* Chunks of the array forms handed to threads (nn/par.h). */
+#define ACT_CHUNK GS_PAR_MIN
+
+void gs_act_forward(const gs_activation_t *act, double a, double *y, const double *x, size_t n)
+{
+    size_t chunks = (n + ACT_CHUNK - 1) / ACT_CHUNK;
+#pragma omp parallel for schedule(static) if (chunks > 1)
+    for (size_t c = 0; c < chunks; c++) {
+        size_t lo = c * ACT_CHUNK, len = n - lo < ACT_CHUNK ? n - lo : ACT_CHUNK;
+        act->map(y + lo, x + lo, len, a);
+    }
+}
+
+void gs_act_backward(const gs_activation_t *act, double a, double *out, const double *g,
+                     const double *x, const double *y, size_t n)
+{
+    size_t chunks = (n + ACT_CHUNK - 1) / ACT_CHUNK;
+#pragma omp parallel for schedule(static) if (chunks > 1)
+    for (size_t c = 0; c < chunks; c++) {
+        size_t lo = c * ACT_CHUNK, len = n - lo < ACT_CHUNK ? n - lo : ACT_CHUNK;
+        act->grad(out + lo, g + lo, x + lo, y ? y + lo : NULL, len, a);
+    }
 }

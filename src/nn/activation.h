@@ -16,14 +16,24 @@
 #ifndef GS_NN_ACTIVATION_H
 #define GS_NN_ACTIVATION_H
 
+#include <math.h>
 #include <stddef.h>
 
 typedef double (*gs_act_fn)(double x, double a);
+/* y[i] = f(x[i]) for i < n */
+typedef void (*gs_act_map_fn)(double *y, const double *x, size_t n, double a);
+/* out[i] = g[i] * f'(x[i]) for i < n; y is f(x) as the map wrote it, or
+ * NULL (rows whose derivative is cheaper from f(x) use it when given);
+ * out may be g. */
+typedef void (*gs_act_grad_fn)(double *out, const double *g, const double *x,
+                               const double *y, size_t n, double a);
 
 typedef struct {
     const char *name;
     gs_act_fn f;
     gs_act_fn df;
+    gs_act_map_fn map;     /* f over an array: the hot loops call these */
+    gs_act_grad_fn grad;   /* g * f' over an array */
     int has_param;        /* written name(a), e.g. leaky_relu(0.2) */
     double default_param;
     /* max over x of |f'(x)| for the default parameter; with a parameter the
@@ -39,6 +49,22 @@ extern const size_t gs_n_activations;
 const gs_activation_t *gs_activation_find(const char *name);
 /* max |f'| for this row and parameter: the saturation threshold's scale. */
 double gs_act_max_slope(const gs_activation_t *act, double a);
+
+/* Logistic function, stable on both tails. */
+static inline double gs_sigmoid(double x)
+{
+    if (x >= 0)
+        return 1.0 / (1.0 + exp(-x));
+    double e = exp(x);
+    return e / (1.0 + e);
+}
+
+/* act->map and act->grad over n values, shared among OpenMP threads when n
+ * is large enough to pay for it. Elementwise, so the result does not
+ * depend on the thread count. */
+void gs_act_forward(const gs_activation_t *act, double a, double *y, const double *x, size_t n);
+void gs_act_backward(const gs_activation_t *act, double a, double *out, const double *g,
+                     const double *x, const double *y, size_t n);
 
 /* Over the activation inputs x[0..n): the share with |f'(x)| below 5% of
  * max|f'| (saturated) and with f'(x) = 0 (dead). */

@@ -3,57 +3,50 @@
 #include "nn/linear.h"
 
 #include <math.h>
+#include <string.h>
+
+#include "nn/gemm.h"
+#include "nn/par.h"
 
 void gs_linear_forward(double *out, const double *inp, const double *w,
                        const double *bias, size_t B, size_t I, size_t O)
 {
-#pragma omp parallel for schedule(static)
-    for (size_t b = 0; b < B; b++) {
-        const double *x = inp + b * I;   // (I)
-        double *y = out + b * O;         // (O)
-        for (size_t o = 0; o < O; o++) {
-            const double *wr = w + o * I;
-            double acc = bias ? bias[o] : 0.0;
-            for (size_t i = 0; i < I; i++)
-                acc += x[i] * wr[i];
-            y[o] = acc;
-        }
+    /* out (B,O) = bias on every row, then += inp (B,I) W^T (I,O): with
+     * beta = 1 the BLAS skips its pass that would zero out */
+    if (bias) {
+#pragma omp parallel for schedule(static) if (B * O >= GS_PAR_MIN)
+        for (size_t b = 0; b < B; b++)
+            memcpy(out + b * O, bias, O * sizeof *out);
+    }
+    gs_gemm(0, 1, B, O, I, 1.0, inp, I, w, I, bias ? 1.0 : 0.0, out, O);
+}
+
+void gs_colsum_add(double *sum, const double *x, size_t rows, size_t cols)
+{
+    /* row by row, so that each column is summed in row order and the
+     * inner loop runs along memory */
+    for (size_t r = 0; r < rows; r++) {
+        const double *xr = x + r * cols;
+#pragma omp simd
+        for (size_t c = 0; c < cols; c++)
+            sum[c] += xr[c];
     }
 }
 
 void gs_linear_backward_weights(double *dw, double *dbias, const double *dout,
                                 const double *inp, size_t B, size_t I, size_t O)
 {
-#pragma omp parallel for schedule(static)
-    for (size_t o = 0; o < O; o++) {
-        double *dwr = dw + o * I;   // (I)
-        double db = 0.0;
-        for (size_t b = 0; b < B; b++) {
-            double g = dout[b * O + o];
-            const double *x = inp + b * I;
-            db += g;
-            for (size_t i = 0; i < I; i++)
-                dwr[i] += g * x[i];
-        }
-        if (dbias)
-            dbias[o] += db;
-    }
+    /* dW (O,I) += dout^T (O,B) inp (B,I) */
+    gs_gemm(1, 0, O, I, B, 1.0, dout, O, inp, I, 1.0, dw, I);
+    if (dbias)
+        gs_colsum_add(dbias, dout, B, O);
 }
 
 void gs_linear_backward_input(double *dinp, const double *dout, const double *w,
                               size_t B, size_t I, size_t O)
 {
-#pragma omp parallel for schedule(static)
-    for (size_t b = 0; b < B; b++) {
-        double *dx = dinp + b * I;        // (I)
-        const double *g = dout + b * O;   // (O)
-        for (size_t o = 0; o < O; o++) {
-            const double *wr = w + o * I;
-            double go = g[o];
-            for (size_t i = 0; i < I; i++)
-                dx[i] += go * wr[i];
-        }
-    }
+    /* dinp (B,I) += dout (B,O) W (O,I) */
+    gs_gemm(0, 0, B, I, O, 1.0, dout, O, w, I, 1.0, dinp, I);
 }
 
 void gs_linear_backward(double *dinp, double *dw, double *dbias,
@@ -77,25 +70,68 @@ void gs_mean_std(const double *x, size_t n, double *mean, double *std)
     *std = n ? sqrt(sq / (double)n) : 0.0;
 }
 
-double gs_norm2(const double *x, size_t n)
+/* Sum of squares and largest magnitude of n values in one pass. */
+static void sumsq_max(const double *x, size_t n, double *sumsq, double *amax)
 {
-    /* Scaled by the largest magnitude so that gradients near 1e-160 (deep
-     * sigmoid nets get there) do not underflow when squared. A NaN or
-     * infinity comes back as such: callers use it to detect divergence. */
-    double amax = 0.0;
+    double s = 0.0, m = 0.0;
+#pragma omp simd reduction(+ : s) reduction(max : m)
     for (size_t i = 0; i < n; i++) {
-        double a = fabs(x[i]);
-        if (!isfinite(a))
-            return isnan(a) ? NAN : INFINITY;
-        if (a > amax)
-            amax = a;
+        s += x[i] * x[i];
+        m = m > fabs(x[i]) ? m : fabs(x[i]);
     }
-    if (amax == 0.0)
-        return 0.0;
+    *sumsq = s;
+    *amax = m;
+}
+
+/* The rescaled sum: amax * sqrt(sum (x/amax)^2), safe from overflow and
+ * underflow whatever the magnitudes. */
+static double scaled_norm(const double *x, size_t n, double amax)
+{
     double s = 0.0;
     for (size_t i = 0; i < n; i++) {
         double t = x[i] / amax;
         s += t * t;
     }
     return amax * sqrt(s);
+}
+
+/* Blocks of gs_norm2: their number and size depend on n alone, so the
+ * partial sums, and their sum in block order, are the same for any number
+ * of threads. */
+#define NORM_MAX_BLOCKS 64
+#define NORM_MIN_BLOCK 16384
+/* Squares of magnitudes inside [1e-140, 1e140] neither overflow (even
+ * summed over 1e20 values) nor lose the largest terms to underflow. */
+#define NORM_SAFE_LO 1e-140
+#define NORM_SAFE_HI 1e140
+
+double gs_norm2(const double *x, size_t n)
+{
+    /* Deep sigmoid nets reach gradients near 1e-160, whose squares
+     * underflow: outside the safe range the sum is rescaled by the largest
+     * magnitude. A NaN or infinity comes back as such: callers use it to
+     * detect divergence. */
+    size_t nb = n / NORM_MIN_BLOCK;
+    nb = nb < 1 ? 1 : nb > NORM_MAX_BLOCKS ? NORM_MAX_BLOCKS : nb;
+    size_t bs = (n + nb - 1) / nb;
+    double ps[NORM_MAX_BLOCKS], pm[NORM_MAX_BLOCKS];
+#pragma omp parallel for schedule(static) if (nb > 1)
+    for (size_t k = 0; k < nb; k++) {
+        size_t lo = k * bs, hi = lo + bs < n ? lo + bs : n;
+        sumsq_max(x + lo, hi > lo ? hi - lo : 0, &ps[k], &pm[k]);
+    }
+    double s = 0.0, amax = 0.0;
+    for (size_t k = 0; k < nb; k++) {
+        s += ps[k];
+        amax = pm[k] > amax ? pm[k] : amax;
+    }
+    if (isnan(s))
+        return NAN;
+    if (isinf(amax))
+        return INFINITY;
+    if (amax == 0.0)
+        return 0.0;
+    if (amax >= NORM_SAFE_LO && amax <= NORM_SAFE_HI)
+        return sqrt(s);
+    return scaled_norm(x, n, amax);
 }

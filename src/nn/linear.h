@@ -6,9 +6,8 @@
  *             dinp += dout W               dinp (B,I)   (skipped if NULL)
  *
  * Backward adds into its gradient buffers; callers zero them first.
- * OpenMP splits forward and dinp by batch row and dW by output unit, so no
- * two threads write one number and every sum runs in a fixed order: results
- * are bitwise identical for any thread count. */
+ * Every product is one gs_gemm (nn/gemm.h), whose results are bitwise
+ * identical for any thread count; the bias sums run in row order. */
 #ifndef GS_NN_LINEAR_H
 #define GS_NN_LINEAR_H
 
@@ -28,10 +27,15 @@ void gs_linear_backward_weights(double *dw, double *dbias, const double *dout,
 void gs_linear_backward_input(double *dinp, const double *dout, const double *w,
                               size_t B, size_t I, size_t O);
 
+/* sum[c] += sum over rows r of x[r][c], x (rows, cols), in row order. */
+void gs_colsum_add(double *sum, const double *x, size_t rows, size_t cols);
+
 /* Mean and (population) standard deviation of n values. */
 void gs_mean_std(const double *x, size_t n, double *mean, double *std);
 
-/* Frobenius norm of n values, summed in a fixed order. */
+/* Frobenius norm of n values, summed in an order fixed by n alone (so the
+ * same for any thread count); exact to a few ulp at any magnitude; NaN or
+ * infinity when a value is. */
 double gs_norm2(const double *x, size_t n);
 
 #endif

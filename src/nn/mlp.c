@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "nn/linear.h"
+#include "nn/par.h"
 
 /* Views into the parameter and activation arenas, one per layer. */
 typedef struct {
@@ -104,6 +105,7 @@ gs_net_t *gs_mlp_create(const gs_mlp_spec_t *spec)
     m->net.capacity = spec->capacity;
     m->net.n_params = np;
     m->net.tensors = m->tensor_store;
+    m->net.measure = 1;
     m->layers = calloc(spec->depth + 1, sizeof *m->layers);
     m->net.params = calloc(2 * np, sizeof(double));
     m->acts = calloc(na, sizeof(double));
@@ -218,15 +220,13 @@ static void mlp_forward(gs_net_t *net, const double *x, size_t n, int train)
         else if (s->norm != GS_NORM_NONE)
             gs_norm_forward(L->a, L->xhat, L->mean, L->rstd, L->h, L->gamma, L->beta,
                             train ? L->run_mean : NULL, L->run_var, n, W, s->norm);
-        const gs_act_fn f = s->act->f;
-        const double ap = s->act_param;
-        int skip = s->residual && l > 0;
-#pragma omp parallel for schedule(static)
-        for (size_t b = 0; b < n; b++)
-            for (size_t j = 0; j < W; j++) {
-                double y = f(L->a[b * W + j], ap);
-                L->x[b * W + j] = skip ? inp[b * W + j] + y : y;
-            }
+        /* x_l = phi(a_l), plus x_{l-1} on a residual block */
+        gs_act_forward(s->act, s->act_param, L->x, L->a, n * W);
+        if (s->residual && l > 0) {
+#pragma omp parallel for simd schedule(static) if (n * W >= GS_PAR_MIN)
+            for (size_t k = 0; k < n * W; k++)
+                L->x[k] += inp[k];
+        }
         inp = L->x;
     }
     mlp_layer_t *R = &m->layers[s->depth];
@@ -243,22 +243,21 @@ static void mlp_backward(gs_net_t *net, size_t n)
     memset(dx, 0, n * W * sizeof *dx);
     gs_linear_backward(dx, R->dw, R->db, net->dout, m->layers[s->depth - 1].x, R->w,
                        n, R->in, R->out);
-    R->grad_pre_norm = gs_norm2(net->dout, n * R->out);
-    const gs_act_fn df = s->act->df;
-    const double ap = s->act_param;
+    if (net->measure)
+        R->grad_pre_norm = gs_norm2(net->dout, n * R->out);
     for (size_t l = s->depth; l-- > 0;) {
         mlp_layer_t *L = &m->layers[l];
-        /* dx = dL/dx_l; da = dx * phi'(a_l) */
-#pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < n * W; i++)
-            m->da[i] = dx[i] * df(L->a[i], ap);
+        /* dx = dL/dx_l; da = dx * phi'(a_l); phi(a_l) is x_l on plain layers */
+        const double *y = s->residual && l > 0 ? NULL : L->x;
+        gs_act_backward(s->act, s->act_param, m->da, dx, L->a, y, n * W);
         double *dh = m->da;
         if (s->norm != GS_NORM_NONE) {
             gs_norm_backward(m->dh, L->dgamma, L->dbeta, m->da, L->xhat, L->rstd,
                              L->gamma, n, W, s->norm);
             dh = m->dh;
         }
-        L->grad_pre_norm = gs_norm2(dh, n * W);
+        if (net->measure)
+            L->grad_pre_norm = gs_norm2(dh, n * W);
         const double *inp = l == 0 ? m->input : m->layers[l - 1].x;
         double *dinp = NULL;
         if (l > 0) {

@@ -34,6 +34,11 @@ struct gs_net {
     size_t n_tensors;
     double *out;              /* (capacity, n_out) */
     double *dout;             /* (capacity, n_out), written by the caller */
+    /* Backward records the per-layer (and per-time-step) gradient norms
+     * that *_layer_stats and *_time_stats report. 1 after create; a
+     * trainer clears it for the steps it does not measure, saving a pass
+     * over every layer's gradient. */
+    int measure;
 };
 
 void gs_net_zero_grad(gs_net_t *net);

@@ -6,15 +6,20 @@
 #include <string.h>
 
 #include "nn/linear.h"
+#include "nn/par.h"
 
+/* Each update is elementwise: shared among threads for large n (same
+ * numbers for any split), vectorized within a thread. */
 static void sgd_step(double *p, const double *g, double *st, size_t n, double lr, long t)
 {
+#pragma omp parallel for simd schedule(static) if (n >= GS_PAR_MIN)
     for (size_t i = 0; i < n; i++)
         p[i] -= lr * g[i];
 }
 
 static void momentum_step(double *p, const double *g, double *v, size_t n, double lr, long t)
 {
+#pragma omp parallel for simd schedule(static) if (n >= GS_PAR_MIN)
     for (size_t i = 0; i < n; i++) {
         v[i] = 0.9 * v[i] + g[i];
         p[i] -= lr * v[i];
@@ -23,6 +28,7 @@ static void momentum_step(double *p, const double *g, double *v, size_t n, doubl
 
 static void rmsprop_step(double *p, const double *g, double *s, size_t n, double lr, long t)
 {
+#pragma omp parallel for simd schedule(static) if (n >= GS_PAR_MIN)
     for (size_t i = 0; i < n; i++) {
         s[i] = 0.99 * s[i] + 0.01 * g[i] * g[i];
         p[i] -= lr * g[i] / (sqrt(s[i]) + 1e-8);
@@ -33,6 +39,7 @@ static void adam_step(double *p, const double *g, double *st, size_t n, double l
 {
     double *m = st, *v = st + n;
     double c1 = 1.0 - pow(0.9, (double)t), c2 = 1.0 - pow(0.999, (double)t);
+#pragma omp parallel for simd schedule(static) if (n >= GS_PAR_MIN)
     for (size_t i = 0; i < n; i++) {
         m[i] = 0.9 * m[i] + 0.1 * g[i];
         v[i] = 0.999 * v[i] + 0.001 * g[i] * g[i];
@@ -67,6 +74,7 @@ gs_clip_result_t gs_clip(double *g, size_t n, gs_clip_mode_t mode, double thresh
     if (mode == GS_CLIP_NORM) {
         if (r.pre_norm > threshold) {
             double s = threshold / r.pre_norm;
+#pragma omp parallel for simd schedule(static) if (n >= GS_PAR_MIN)
             for (size_t i = 0; i < n; i++)
                 g[i] *= s;
             r.fired = 1;

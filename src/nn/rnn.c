@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "nn/linear.h"
+#include "nn/par.h"
+#include "nn/vmath.h"
 
 /* ---- the cells: pointwise work of one step over n rows ----
  * zx, zh, gates: (n, G*H); h_prev, c_prev, h, c: (n, H).
@@ -16,11 +18,11 @@
  * dh_prev = the part of dL/dh_{t-1} that does not pass through Wh. */
 typedef struct {
     const double *zx, *zh, *h_prev, *c_prev;
-    double *gates, *h, *c;
+    double *gates, *h, *c, *tc;
 } cell_fwd_t;
 
 typedef struct {
-    const double *dh, *gates, *zh, *h_prev, *c_prev, *c;
+    const double *dh, *gates, *zh, *h_prev, *c_prev, *tc, *h;
     double *dc, *dzx, *dzh, *dh_prev;
 } cell_bwd_t;
 
@@ -31,65 +33,59 @@ typedef struct {
     void (*backward)(const cell_bwd_t *a, size_t n, size_t H, const gs_activation_t *act, double ap);
 } cell_t;
 
-static inline double sigm(double x)
-{
-    return x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x));
-}
-
+/* rnn: gates hold z = zx + zh, h = phi(z) */
 static void rnn_cell_fwd(const cell_fwd_t *a, size_t n, size_t H, const gs_activation_t *act, double ap)
 {
-#pragma omp parallel for schedule(static)
-    for (size_t k = 0; k < n * H; k++) {
-        double z = a->zx[k] + a->zh[k];
-        a->gates[k] = z;
-        a->h[k] = act->f(z, ap);
-    }
+#pragma omp simd
+    for (size_t k = 0; k < n * H; k++)
+        a->gates[k] = a->zx[k] + a->zh[k];
+    gs_act_forward(act, ap, a->h, a->gates, n * H);
 }
 
 static void rnn_cell_bwd(const cell_bwd_t *a, size_t n, size_t H, const gs_activation_t *act, double ap)
 {
-#pragma omp parallel for schedule(static)
-    for (size_t k = 0; k < n * H; k++) {
-        double dz = a->dh[k] * act->df(a->gates[k], ap);
-        a->dzx[k] = dz;
-        a->dzh[k] = dz;
-        a->dh_prev[k] = 0.0;
-    }
+    gs_act_backward(act, ap, a->dzx, a->dh, a->gates, a->h, n * H);
+    memcpy(a->dzh, a->dzx, n * H * sizeof *a->dzh);
+    memset(a->dh_prev, 0, n * H * sizeof *a->dh_prev);
 }
 
-/* LSTM gates in PyTorch's order i, f, g, o */
+/* LSTM gates in PyTorch's order i, f, g, o; per row the pre-activations
+ * zx + zh, then the gate functions over whole blocks (nn/vmath.h) */
 static void lstm_cell_fwd(const cell_fwd_t *a, size_t n, size_t H, const gs_activation_t *act, double ap)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n * H >= GS_PAR_MIN)
     for (size_t b = 0; b < n; b++) {
         const double *zx = a->zx + b * 4 * H, *zh = a->zh + b * 4 * H;
         double *g = a->gates + b * 4 * H;
-        for (size_t j = 0; j < H; j++) {
-            double i = sigm(zx[j] + zh[j]);
-            double f = sigm(zx[H + j] + zh[H + j]);
-            double c = tanh(zx[2 * H + j] + zh[2 * H + j]);
-            double o = sigm(zx[3 * H + j] + zh[3 * H + j]);
-            g[j] = i;
-            g[H + j] = f;
-            g[2 * H + j] = c;
-            g[3 * H + j] = o;
-            double ct = f * a->c_prev[b * H + j] + i * c;
-            a->c[b * H + j] = ct;
-            a->h[b * H + j] = o * tanh(ct);
-        }
+        const double *cp = a->c_prev + b * H;
+        double *c = a->c + b * H, *tc = a->tc + b * H, *h = a->h + b * H;
+#pragma omp simd
+        for (size_t k = 0; k < 4 * H; k++)
+            g[k] = zx[k] + zh[k];
+        gs_vsigmoid(g, g, 2 * H);           /* i, f */
+        gs_vtanh(g + 2 * H, g + 2 * H, H);  /* g */
+        gs_vsigmoid(g + 3 * H, g + 3 * H, H);   /* o */
+#pragma omp simd
+        for (size_t j = 0; j < H; j++)
+            c[j] = g[H + j] * cp[j] + g[j] * g[2 * H + j];
+        gs_vtanh(tc, c, H);
+#pragma omp simd
+        for (size_t j = 0; j < H; j++)
+            h[j] = g[3 * H + j] * tc[j];
     }
 }
 
 static void lstm_cell_bwd(const cell_bwd_t *a, size_t n, size_t H, const gs_activation_t *act, double ap)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n * H >= GS_PAR_MIN)
     for (size_t b = 0; b < n; b++) {
         const double *g = a->gates + b * 4 * H;
         double *dzx = a->dzx + b * 4 * H, *dzh = a->dzh + b * 4 * H;
+#pragma omp simd
         for (size_t j = 0; j < H; j++) {
             size_t k = b * H + j;
             double i = g[j], f = g[H + j], c = g[2 * H + j], o = g[3 * H + j];
-            double tc = tanh(a->c[k]);
+            double tc = a->tc[k];
             double dh = a->dh[k];
             double dc = a->dc[k] + dh * o * (1.0 - tc * tc);
             double dzi = dc * c * i * (1.0 - i);
@@ -109,28 +105,33 @@ static void lstm_cell_bwd(const cell_bwd_t *a, size_t n, size_t H, const gs_acti
 /* GRU gates in PyTorch's order r, z, n; zh keeps Wh_n h + bh_n for backward */
 static void gru_cell_fwd(const cell_fwd_t *a, size_t n, size_t H, const gs_activation_t *act, double ap)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n * H >= GS_PAR_MIN)
     for (size_t b = 0; b < n; b++) {
         const double *zx = a->zx + b * 3 * H, *zh = a->zh + b * 3 * H;
         double *g = a->gates + b * 3 * H;
-        for (size_t j = 0; j < H; j++) {
-            double r = sigm(zx[j] + zh[j]);
-            double z = sigm(zx[H + j] + zh[H + j]);
-            double nn = tanh(zx[2 * H + j] + r * zh[2 * H + j]);
-            g[j] = r;
-            g[H + j] = z;
-            g[2 * H + j] = nn;
-            a->h[b * H + j] = (1.0 - z) * nn + z * a->h_prev[b * H + j];
-        }
+        const double *hp = a->h_prev + b * H;
+        double *h = a->h + b * H;
+#pragma omp simd
+        for (size_t k = 0; k < 2 * H; k++)
+            g[k] = zx[k] + zh[k];
+        gs_vsigmoid(g, g, 2 * H);   /* r, z */
+#pragma omp simd
+        for (size_t j = 0; j < H; j++)
+            g[2 * H + j] = zx[2 * H + j] + g[j] * zh[2 * H + j];
+        gs_vtanh(g + 2 * H, g + 2 * H, H);   /* n */
+#pragma omp simd
+        for (size_t j = 0; j < H; j++)
+            h[j] = (1.0 - g[H + j]) * g[2 * H + j] + g[H + j] * hp[j];
     }
 }
 
 static void gru_cell_bwd(const cell_bwd_t *a, size_t n, size_t H, const gs_activation_t *act, double ap)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n * H >= GS_PAR_MIN)
     for (size_t b = 0; b < n; b++) {
         const double *g = a->gates + b * 3 * H, *zh = a->zh + b * 3 * H;
         double *dzx = a->dzx + b * 3 * H, *dzh = a->dzh + b * 3 * H;
+#pragma omp simd
         for (size_t j = 0; j < H; j++) {
             size_t k = b * H + j;
             double r = g[j], z = g[H + j], nn = g[2 * H + j];
@@ -161,6 +162,7 @@ typedef struct {
     size_t in;           /* D of this layer */
     double *zh, *gates;  /* (T, n, G*H) */
     double *h, *c;       /* (T+1, n, H); step 0 is the zero state */
+    double *tc;          /* (T, n, H) lstm: tanh(c_t), kept for backward */
     double *dh_in;       /* (T, n, H) dL/dh_t arriving from above */
     double grad_pre_norm;
 } rnn_layer_t;
@@ -198,7 +200,7 @@ static int arena_sizes(const gs_rnn_spec_t *s, size_t *n_params, size_t *n_acts)
     for (size_t l = 0; l < s->depth; l++) {
         size_t in = l == 0 ? s->in_dim : H;
         np += G * H * in + G * H * H + 2 * G * H;
-        na += 2 * T * cap * G * H + 2 * (T + 1) * cap * H + T * cap * H;
+        na += 2 * T * cap * G * H + 2 * (T + 1) * cap * H + 2 * T * cap * H;
     }
     np += s->n_out * H + s->n_out;
     na += 2 * cap * s->n_out;            /* out, dout */
@@ -242,6 +244,7 @@ gs_net_t *gs_rnn_create(const gs_rnn_spec_t *spec)
     m->net.capacity = spec->capacity;
     m->net.n_params = np;
     m->net.tensors = m->tensor_store;
+    m->net.measure = 1;
     m->layers = calloc(spec->depth, sizeof *m->layers);
     m->net.params = calloc(2 * np, sizeof(double));
     m->acts = calloc(na, sizeof(double));
@@ -276,6 +279,8 @@ gs_net_t *gs_rnn_create(const gs_rnn_spec_t *spec)
         L->c = a;
         a += (T + 1) * cap * H;
         L->dh_in = a;
+        a += T * cap * H;
+        L->tc = a;
         a += T * cap * H;
     }
     PARAM(m->w_out, m->dw_out, "W", 0, spec->n_out, H);
@@ -335,10 +340,11 @@ static void rnn_forward(gs_net_t *net, const double *x, size_t n, int train)
     size_t G = m->cell->gates, H = s->width, T = s->seq_len, D = s->in_dim;
     m->n_last = n;
     /* x (n, T, D) -> x0 (T, n, D) */
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (T * n * D >= GS_PAR_MIN)
     for (size_t t = 0; t < T; t++)
         for (size_t b = 0; b < n; b++)
-            memcpy(m->x0 + (t * n + b) * D, x + (b * T + t) * D, D * sizeof *x);
+            for (size_t d = 0; d < D; d++)
+                m->x0[(t * n + b) * D + d] = x[(b * T + t) * D + d];
     const double *inp = m->x0;
     for (size_t l = 0; l < s->depth; l++) {
         rnn_layer_t *L = &m->layers[l];
@@ -352,7 +358,7 @@ static void rnn_forward(gs_net_t *net, const double *x, size_t n, int train)
             gs_linear_forward(zh, hp, L->wh, L->bh, n, H, G * H);
             cell_fwd_t a = {m->zx + t * n * G * H, zh, hp, L->c + t * n * H,
                             L->gates + t * n * G * H, L->h + (t + 1) * n * H,
-                            L->c + (t + 1) * n * H};
+                            L->c + (t + 1) * n * H, L->tc + t * n * H};
             m->cell->forward(&a, n, H, s->act, s->act_param);
         }
         inp = L->h + n * H;   /* steps 1..T: (T, n, H) */
@@ -379,11 +385,12 @@ static void rnn_backward(gs_net_t *net, size_t n)
             const double *din = L->dh_in + t * n * H;
             for (size_t k = 0; k < n * H; k++)
                 m->dh[k] = din[k] + m->dh_next[k];
-            if (l == s->depth - 1)
+            if (l == s->depth - 1 && net->measure)
                 m->time_grad[t] = gs_norm2(m->dh, n * H);
             cell_bwd_t a = {m->dh, L->gates + t * n * G * H, L->zh + t * n * G * H,
-                            L->h + t * n * H, L->c + t * n * H, L->c + (t + 1) * n * H,
-                            m->dc, m->dzx + t * n * G * H, m->dzh + t * n * G * H, m->dh_next};
+                            L->h + t * n * H, L->c + t * n * H, L->tc + t * n * H,
+                            L->h + (t + 1) * n * H, m->dc, m->dzx + t * n * G * H,
+                            m->dzh + t * n * G * H, m->dh_next};
             m->cell->backward(&a, n, H, s->act, s->act_param);
             gs_linear_backward_input(m->dh_next, m->dzh + t * n * G * H, L->wh, n, H, G * H);
         }
@@ -391,7 +398,8 @@ static void rnn_backward(gs_net_t *net, size_t n)
         const double *inp = l == 0 ? m->x0 : m->layers[l - 1].h + n * H;
         gs_linear_backward_weights(L->dwx, L->dbx, m->dzx, inp, T * n, L->in, G * H);
         gs_linear_backward_weights(L->dwh, L->dbh, m->dzh, L->h, T * n, H, G * H);
-        L->grad_pre_norm = gs_norm2(m->dzx, T * n * G * H);
+        if (net->measure)
+            L->grad_pre_norm = gs_norm2(m->dzx, T * n * G * H);
         if (l > 0) {
             double *below = m->layers[l - 1].dh_in;
             memset(below, 0, T * n * H * sizeof *below);

@@ -1,0 +1,38 @@
+/* The engine's one entry point for matrix products, over a CBLAS.
+ *
+ *   C (M,N) = alpha * op(A) (M,K) * op(B) (K,N) + beta * C     row-major
+ *
+ * op(X) is X or its transpose (trans_a / trans_b non-zero). Leading
+ * dimensions are those of the stored (untransposed) arrays.
+ *
+ * Threads and determinism: the BLAS itself runs single-threaded; gs_gemm
+ * cuts C into at most 2 x 2 tiles and hands the tiles to OpenMP threads,
+ * each tile one BLAS call. The tiling depends on (M, N, K) only, never on
+ * the thread count, so the BLAS sees the same calls in the same shapes
+ * whatever the number of threads, and every element of C is summed in the
+ * same order: results are bitwise identical for any thread count.
+ * (docs/architecture.md, "Speed", gives the measurements behind this.) */
+#ifndef GS_NN_GEMM_H
+#define GS_NN_GEMM_H
+
+#include <stddef.h>
+
+void gs_gemm(int trans_a, int trans_b, size_t M, size_t N, size_t K, double alpha,
+             const double *A, size_t lda, const double *B, size_t ldb, double beta,
+             double *C, size_t ldc);
+
+/* Make the BLAS single-threaded (gs_gemm's contract). Call once before the
+ * first product, outside any parallel region; repeated calls are cheap. */
+void gs_blas_init(void);
+
+/* Let the BLAS use n threads of its own (for measuring the BLAS alone, as
+ * pipeline/bench does; the engine never calls it). No effect when the
+ * BLAS offers no such call. */
+void gs_blas_set_threads(int n);
+
+/* One line naming the BLAS the program is linked with: its configure
+ * name, and where the library says it, its version and the CPU core it
+ * chose (e.g. "openblas: OpenBLAS 0.3.21 DYNAMIC_ARCH ... core Zen"). */
+const char *gs_blas_describe(void);
+
+#endif

@@ -1,0 +1,12 @@
+/* When elementwise work is shared among OpenMP threads.
+ *
+ * A loop over fewer than GS_PAR_MIN values runs on one thread: starting a
+ * parallel region costs about a microsecond, which is what ~16k simple
+ * double operations take. Elementwise loops give the same numbers for any
+ * split, so this threshold never changes a result. */
+#ifndef GS_NN_PAR_H
+#define GS_NN_PAR_H
+
+#define GS_PAR_MIN 16384
+
+#endif
