@@ -1,6 +1,7 @@
 #include <config.h>
 
 #include <math.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +101,22 @@ static const char *num(char *buf, size_t len, const char *fmt, double v)
     return buf;
 }
 
+/* Where the time went, and the cell's arenas against the process's peak
+ * resident memory (which adds the libraries' own: BLAS buffers, MPI,
+ * PLplot). */
+static void print_cost(FILE *out, const gs_result_t *r)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return;
+    double mib = 1024.0 * 1024.0, peak = (double)ru.ru_maxrss * 1024.0;   /* KiB on Linux */
+    fprintf(out, "time: set-up %.3f s (data, model, init), steps %.3f s, evaluation %.3f s\n",
+            r->setup_s, r->steps_s, r->eval_s);
+    fprintf(out, "memory: arenas %.1f MiB, peak resident %.1f MiB (%.2fx)\n",
+            (double)r->work_bytes / mib, peak / mib,
+            r->work_bytes ? peak / (double)r->work_bytes : 0.0);
+}
+
 static int report_failure(const char *cmd, const gs_result_t *r)
 {
     fprintf(stderr, "gradsweep %s: failed: %s\n", cmd, r->error);
@@ -186,6 +203,7 @@ int gs_cmd_probe(int argc, char **argv)
     }
     fflush(stdout);
     char b[32];
+    print_cost(stderr, &r);
     fprintf(res, "result: diagnosis=%s grad_ratio=%s\n", gs_diag_names[r.diagnosis],
             num(b, sizeof b, "%.6e", r.grad_ratio));
     gs_result_free(&r);
@@ -259,6 +277,7 @@ int gs_cmd_train(int argc, char **argv)
     if (!o.csv && view.tty)
         fputc('\n', stderr);
     fflush(stdout);
+    print_cost(stderr, &r);
     char dstep[32] = "none";
     if (r.diverged_step)
         snprintf(dstep, sizeof dstep, "%ld", r.diverged_step);

@@ -11,8 +11,10 @@
 
 #include "data/digits.h"
 #include "data/synthetic.h"
+#include "nn/arena.h"
 #include "nn/loss.h"
 #include "nn/optim.h"
+#include "util/clock.h"
 
 const char *const gs_status_names[] = {"done", "diverged", "failed"};
 const char *const gs_diag_names[] = {"healthy", "vanishing", "exploding", "diverged"};
@@ -318,8 +320,9 @@ static int weight_histograms(const gs_net_t *net, size_t depth, gs_result_t *r)
         const double *w = net->params + T->offset;
         size_t cnt = T->rows * T->cols;
         double m = 0.0;
+#pragma omp simd reduction(max : m)
         for (size_t i = 0; i < cnt; i++)
-            m = fmax(m, fabs(w[i]));
+            m = m > fabs(w[i]) ? m : fabs(w[i]);
         if (m == 0.0)
             m = 1.0;
         h->lo = -m;
@@ -355,6 +358,7 @@ static void measure_init(const gs_cell_t *c, gs_net_t *net, size_t n, gs_result_
 int gs_experiment_run(const gs_cell_t *c, gs_result_t *r, const gs_progress_t *progress)
 {
     memset(r, 0, sizeof *r);
+    double t_start = gs_now();
     char err[512];
     if (gs_experiment_check(c, err, sizeof err) != 0)
         return fail(r, err);
@@ -375,8 +379,7 @@ int gs_experiment_run(const gs_cell_t *c, gs_result_t *r, const gs_progress_t *p
     double *t = regression(c) ? malloc(B * sizeof *t) : NULL;
     size_t *order = malloc(train.n * sizeof *order);
     size_t *idx = malloc(B * sizeof *idx);
-    double *opt_state = calloc((size_t)c->opt->n_state * (net ? net->n_params : 0) + 1,
-                               sizeof *opt_state);
+    double *opt_state = gs_arena_alloc((size_t)c->opt->n_state * (net ? net->n_params : 0) + 1);
     r->n_layers = (size_t)c->depth + 1;
     r->layers = calloc(r->n_layers, sizeof *r->layers);
     r->n_time = gs_cell_is_recurrent(c) ? (size_t)c->seq_len : 0;
@@ -389,10 +392,14 @@ int gs_experiment_run(const gs_cell_t *c, gs_result_t *r, const gs_progress_t *p
         goto out;
     }
 
+    r->work_bytes = model_bytes(c) + (size_t)c->opt->n_state * net->n_params * sizeof(double) +
+                    (train.n + test.n) * train.dim * sizeof(double);
     if (weight_histograms(net, (size_t)c->depth, r) != 0) {
         rc = fail(r, "out of memory for the weight histograms");
         goto out;
     }
+    double t_steps = gs_now();
+    r->setup_s = t_steps - t_start;
     for (size_t i = 0; i < train.n; i++)
         order[i] = i;
     gs_rng_shuffle(&brng, order, train.n);
@@ -445,6 +452,8 @@ int gs_experiment_run(const gs_cell_t *c, gs_result_t *r, const gs_progress_t *p
         }
         c->opt->step(net->params, net->grads, opt_state, net->n_params, c->lr, step);
     }
+    double t_eval = gs_now();
+    r->steps_s = t_eval - t_steps;
     r->diagnosis = gs_diagnose(r->grad_ratio, c->vanishing_below, c->exploding_above);
     if (r->status == GS_STATUS_DIVERGED)
         r->diagnosis = GS_DIAG_DIVERGED;
@@ -456,6 +465,7 @@ int gs_experiment_run(const gs_cell_t *c, gs_result_t *r, const gs_progress_t *p
         evaluate(net, &train, x, y, t, idx, &r->train_loss, &acc);
         evaluate(net, &test, x, y, t, idx, &r->test_loss, &r->test_acc);
     }
+    r->eval_s = gs_now() - t_eval;
 out:
     gs_net_free(net);
     free(x);
@@ -463,7 +473,7 @@ out:
     free(t);
     free(order);
     free(idx);
-    free(opt_state);
+    gs_arena_free(opt_state);
     gs_dataset_free(&train);
     gs_dataset_free(&test);
     return rc;

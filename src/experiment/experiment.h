@@ -56,6 +56,13 @@ typedef struct {
     double clip_fraction;
     double train_loss, test_loss, test_acc;   /* test_acc NaN for regression */
     double baseline_loss;       /* adding: test MSE of always answering 1 */
+    /* wall seconds of the phases: data, model and init; the steps
+     * (forward, backward, update, measurements); the final evaluation
+     * (not packed or stored: for the CLI's time line) */
+    double setup_s, steps_s, eval_s;
+    size_t work_bytes;          /* the cell's arenas: model (parameters, gradients,
+                                   activations), optimizer state, data set
+                                   (not packed or stored: for the CLI's memory line) */
     char error[512];            /* status failed: why */
 } gs_result_t;
 

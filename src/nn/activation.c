@@ -99,24 +99,24 @@ ARRAY_FORMS(gelu)
 ARRAY_FORMS(silu)
 ARRAY_FORMS(softplus)
 
-#define ROW(name, has_param, default_param, max_slope, can_die)                        \
+#define ROW(name, has_param, default_param, max_slope, can_die, heavy)                \
     {#name, name##_f, name##_df, name##_map, name##_grad, has_param, default_param, \
-     max_slope, can_die}
+     max_slope, can_die, heavy}
 
 /* max|f'|: gelu' peaks at x = sqrt 2 (1.12890...), silu' at x = 2.3994
  * (1.0998...), selu' approaches lambda*alpha as x -> 0- (1.7581...);
  * tests/test_activation checks each against a fine scan. */
 const gs_activation_t gs_activations[] = {
-    ROW(identity, 0, 0.0, 1.0, 0),
-    ROW(sigmoid, 0, 0.0, 0.25, 0),
-    ROW(tanh, 0, 0.0, 1.0, 0),
-    ROW(relu, 0, 0.0, 1.0, 1),
-    ROW(leaky_relu, 1, 0.01, 1.0, 0),
-    ROW(elu, 1, 1.0, 1.0, 0),
-    ROW(selu, 0, 0.0, SELU_LAMBDA * SELU_ALPHA, 0),
-    ROW(gelu, 0, 0.0, 1.128904145185155, 0),
-    ROW(silu, 0, 0.0, 1.099839320128867, 0),
-    ROW(softplus, 0, 0.0, 1.0, 0),
+    ROW(identity, 0, 0.0, 1.0, 0, 0),
+    ROW(sigmoid, 0, 0.0, 0.25, 0, 1),
+    ROW(tanh, 0, 0.0, 1.0, 0, 1),
+    ROW(relu, 0, 0.0, 1.0, 1, 0),
+    ROW(leaky_relu, 1, 0.01, 1.0, 0, 0),
+    ROW(elu, 1, 1.0, 1.0, 0, 1),
+    ROW(selu, 0, 0.0, SELU_LAMBDA * SELU_ALPHA, 0, 1),
+    ROW(gelu, 0, 0.0, 1.128904145185155, 0, 1),
+    ROW(silu, 0, 0.0, 1.099839320128867, 0, 1),
+    ROW(softplus, 0, 0.0, 1.0, 0, 1),
 };
 const size_t gs_n_activations = sizeof gs_activations / sizeof gs_activations[0];
 
@@ -150,15 +150,15 @@ void gs_act_saturation(const gs_activation_t *act, double a, const double *x, si
     *dead_frac = n ? (double)dead / (double)n : 0.0;
 }
 
-/* Chunks of the array forms handed to threads (nn/par.h). */
-#define ACT_CHUNK GS_PAR_MIN
-
+/* The array forms in chunks handed to threads (nn/par.h): chunk
+ * boundaries depend on n alone. */
 void gs_act_forward(const gs_activation_t *act, double a, double *y, const double *x, size_t n)
 {
-    size_t chunks = (n + ACT_CHUNK - 1) / ACT_CHUNK;
+    size_t chunk = act->heavy ? GS_PAR_MIN_HEAVY : GS_PAR_MIN;
+    size_t chunks = (n + chunk - 1) / chunk;
 #pragma omp parallel for schedule(static) if (chunks > 1)
     for (size_t c = 0; c < chunks; c++) {
-        size_t lo = c * ACT_CHUNK, len = n - lo < ACT_CHUNK ? n - lo : ACT_CHUNK;
+        size_t lo = c * chunk, len = n - lo < chunk ? n - lo : chunk;
         act->map(y + lo, x + lo, len, a);
     }
 }
@@ -166,10 +166,12 @@ void gs_act_forward(const gs_activation_t *act, double a, double *y, const doubl
 void gs_act_backward(const gs_activation_t *act, double a, double *out, const double *g,
                      const double *x, const double *y, size_t n)
 {
-    size_t chunks = (n + ACT_CHUNK - 1) / ACT_CHUNK;
+    /* from y, even the heavy rows' derivatives are a multiply */
+    size_t chunk = act->heavy && !y ? GS_PAR_MIN_HEAVY : GS_PAR_MIN;
+    size_t chunks = (n + chunk - 1) / chunk;
 #pragma omp parallel for schedule(static) if (chunks > 1)
     for (size_t c = 0; c < chunks; c++) {
-        size_t lo = c * ACT_CHUNK, len = n - lo < ACT_CHUNK ? n - lo : ACT_CHUNK;
+        size_t lo = c * chunk, len = n - lo < chunk ? n - lo : chunk;
         act->grad(out + lo, g + lo, x + lo, y ? y + lo : NULL, len, a);
     }
 }

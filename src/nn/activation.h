@@ -40,6 +40,7 @@ typedef struct {
      * maximum is max(1, |a|) for leaky_relu and elu (see gs_act_max_slope). */
     double max_slope;
     int can_die;          /* f' is exactly 0 on a half-line */
+    int heavy;            /* f calls libm: worth threads from fewer values */
 } gs_activation_t;
 
 extern const gs_activation_t gs_activations[];

@@ -83,8 +83,7 @@ void gs_init_fill(double *w, size_t fan_out, size_t fan_in,
     double s = gain * init->scale(fan_in, fan_out, param);
     switch (init->dist) {
     case GS_DIST_NORMAL:
-        for (size_t i = 0; i < n; i++)
-            w[i] = s * gs_rng_normal(rng);
+        gs_rng_normal_fill(rng, w, n, s);
         break;
     case GS_DIST_UNIFORM:
         for (size_t i = 0; i < n; i++)
@@ -95,8 +94,7 @@ void gs_init_fill(double *w, size_t fan_out, size_t fan_in,
          * (fan_out >= fan_in) or W = Q^T (fan_out < fan_in). */
         size_t m = fan_out >= fan_in ? fan_out : fan_in;
         size_t k = fan_out >= fan_in ? fan_in : fan_out;
-        for (size_t i = 0; i < n; i++)
-            work[i] = gs_rng_normal(rng);
+        gs_rng_normal_fill(rng, work, n, 1.0);
         orthonormal_columns(work, m, k);
         if (fan_out >= fan_in) {
             for (size_t i = 0; i < n; i++)

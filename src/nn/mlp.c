@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn/arena.h"
 #include "nn/linear.h"
 #include "nn/par.h"
 
@@ -107,8 +108,8 @@ gs_net_t *gs_mlp_create(const gs_mlp_spec_t *spec)
     m->net.tensors = m->tensor_store;
     m->net.measure = 1;
     m->layers = calloc(spec->depth + 1, sizeof *m->layers);
-    m->net.params = calloc(2 * np, sizeof(double));
-    m->acts = calloc(na, sizeof(double));
+    m->net.params = gs_arena_alloc(2 * np);
+    m->acts = gs_arena_alloc(na);
     if (!m->layers || !m->net.params || !m->acts) {
         mlp_free(&m->net);
         return NULL;
@@ -296,7 +297,7 @@ static void mlp_free(gs_net_t *net)
 {
     gs_mlp_t *m = (gs_mlp_t *)net;
     free(m->layers);
-    free(m->net.params);
-    free(m->acts);
+    gs_arena_free(m->net.params);
+    gs_arena_free(m->acts);
     free(m);
 }

@@ -9,4 +9,8 @@
 
 #define GS_PAR_MIN 16384
 
+/* The same for loops that call an elementary function (exp, tanh: ~3-15
+ * ns a value) on every value: sigmoid, tanh and the recurrent gates. */
+#define GS_PAR_MIN_HEAVY 1024
+
 #endif

@@ -4,6 +4,8 @@
 
 #include <math.h>
 
+#include "nn/vmath.h"
+
 uint64_t gs_mix64(uint64_t x)
 {
     x += 0x9E3779B97F4A7C15ull;
@@ -62,6 +64,40 @@ double gs_rng_normal(gs_rng_t *r)
     r->spare = rad * sin(th);
     r->has_spare = 1;
     return rad * cos(th);
+}
+
+/* Pairs drawn per block of gs_rng_normal_fill (stack scratch). */
+#define NORMAL_BLOCK 256
+
+void gs_rng_normal_fill(gs_rng_t *r, double *x, size_t n, double scale)
+{
+    size_t i = 0;
+    if (n > 0 && r->has_spare) {
+        r->has_spare = 0;
+        x[i++] = scale * r->spare;
+    }
+    double u[NORMAL_BLOCK], v[NORMAL_BLOCK], c[NORMAL_BLOCK], s[NORMAL_BLOCK];
+    while (i < n) {
+        size_t pairs = (n - i + 1) / 2;
+        pairs = pairs < NORMAL_BLOCK ? pairs : NORMAL_BLOCK;
+        for (size_t k = 0; k < pairs; k++) {   /* the draws' order of gs_rng_normal */
+            u[k] = gs_rng_uniform(r);
+            v[k] = 2.0 * M_PI * gs_rng_uniform(r);
+        }
+        gs_vlog(u, u, pairs);
+        gs_vcos(c, v, pairs);
+        gs_vsin(s, v, pairs);
+        for (size_t k = 0; k < pairs; k++) {
+            double rad = sqrt(-2.0 * u[k]);
+            x[i++] = scale * (rad * c[k]);
+            if (i < n)
+                x[i++] = scale * (rad * s[k]);
+            else {   /* an odd count leaves the pair's second draw for later */
+                r->spare = rad * s[k];
+                r->has_spare = 1;
+            }
+        }
+    }
 }
 
 size_t gs_rng_below(gs_rng_t *r, size_t n)

@@ -25,6 +25,12 @@ uint64_t gs_rng_u64(gs_rng_t *r);
 double gs_rng_uniform(gs_rng_t *r);
 /* Standard normal N(0, 1) by Box-Muller. */
 double gs_rng_normal(gs_rng_t *r);
+
+/* x[i] = scale * N(0, 1) for i < n: the same draws, in the same order, as
+ * n calls of gs_rng_normal (the stream continues where either left off),
+ * with log, sin and cos over whole blocks (nn/vmath.h) - about 4 times
+ * faster, and equal to the single draws within a few ulp. */
+void gs_rng_normal_fill(gs_rng_t *r, double *x, size_t n, double scale);
 /* Uniform integer in [0, n), unbiased (n > 0). */
 size_t gs_rng_below(gs_rng_t *r, size_t n);
 /* Fisher-Yates shuffle of idx[0..n). */

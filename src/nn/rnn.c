@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn/arena.h"
 #include "nn/linear.h"
 #include "nn/par.h"
 #include "nn/vmath.h"
@@ -53,7 +54,7 @@ static void rnn_cell_bwd(const cell_bwd_t *a, size_t n, size_t H, const gs_activ
  * zx + zh, then the gate functions over whole blocks (nn/vmath.h) */
 static void lstm_cell_fwd(const cell_fwd_t *a, size_t n, size_t H, const gs_activation_t *act, double ap)
 {
-#pragma omp parallel for schedule(static) if (n * H >= GS_PAR_MIN)
+#pragma omp parallel for schedule(static) if (n * H >= GS_PAR_MIN_HEAVY)
     for (size_t b = 0; b < n; b++) {
         const double *zx = a->zx + b * 4 * H, *zh = a->zh + b * 4 * H;
         double *g = a->gates + b * 4 * H;
@@ -77,7 +78,7 @@ static void lstm_cell_fwd(const cell_fwd_t *a, size_t n, size_t H, const gs_acti
 
 static void lstm_cell_bwd(const cell_bwd_t *a, size_t n, size_t H, const gs_activation_t *act, double ap)
 {
-#pragma omp parallel for schedule(static) if (n * H >= GS_PAR_MIN)
+#pragma omp parallel for schedule(static) if (n * H >= GS_PAR_MIN_HEAVY)
     for (size_t b = 0; b < n; b++) {
         const double *g = a->gates + b * 4 * H;
         double *dzx = a->dzx + b * 4 * H, *dzh = a->dzh + b * 4 * H;
@@ -105,7 +106,7 @@ static void lstm_cell_bwd(const cell_bwd_t *a, size_t n, size_t H, const gs_acti
 /* GRU gates in PyTorch's order r, z, n; zh keeps Wh_n h + bh_n for backward */
 static void gru_cell_fwd(const cell_fwd_t *a, size_t n, size_t H, const gs_activation_t *act, double ap)
 {
-#pragma omp parallel for schedule(static) if (n * H >= GS_PAR_MIN)
+#pragma omp parallel for schedule(static) if (n * H >= GS_PAR_MIN_HEAVY)
     for (size_t b = 0; b < n; b++) {
         const double *zx = a->zx + b * 3 * H, *zh = a->zh + b * 3 * H;
         double *g = a->gates + b * 3 * H;
@@ -127,7 +128,7 @@ static void gru_cell_fwd(const cell_fwd_t *a, size_t n, size_t H, const gs_activ
 
 static void gru_cell_bwd(const cell_bwd_t *a, size_t n, size_t H, const gs_activation_t *act, double ap)
 {
-#pragma omp parallel for schedule(static) if (n * H >= GS_PAR_MIN)
+#pragma omp parallel for schedule(static) if (n * H >= GS_PAR_MIN_HEAVY)
     for (size_t b = 0; b < n; b++) {
         const double *g = a->gates + b * 3 * H, *zh = a->zh + b * 3 * H;
         double *dzx = a->dzx + b * 3 * H, *dzh = a->dzh + b * 3 * H;
@@ -246,8 +247,8 @@ gs_net_t *gs_rnn_create(const gs_rnn_spec_t *spec)
     m->net.tensors = m->tensor_store;
     m->net.measure = 1;
     m->layers = calloc(spec->depth, sizeof *m->layers);
-    m->net.params = calloc(2 * np, sizeof(double));
-    m->acts = calloc(na, sizeof(double));
+    m->net.params = gs_arena_alloc(2 * np);
+    m->acts = gs_arena_alloc(na);
     if (!m->layers || !m->net.params || !m->acts) {
         rnn_free(&m->net);
         return NULL;
@@ -457,7 +458,7 @@ static void rnn_free(gs_net_t *net)
 {
     gs_rnn_t *m = (gs_rnn_t *)net;
     free(m->layers);
-    free(m->net.params);
-    free(m->acts);
+    gs_arena_free(m->net.params);
+    gs_arena_free(m->acts);
     free(m);
 }

@@ -11,8 +11,14 @@
  * lanes; d = AVX2, 4 lanes; v = one vector argument. */
 __m128d _ZGVbN2v_exp(__m128d x);
 __m128d _ZGVbN2v_tanh(__m128d x);
+__m128d _ZGVbN2v_log(__m128d x);
+__m128d _ZGVbN2v_sin(__m128d x);
+__m128d _ZGVbN2v_cos(__m128d x);
 __m256d _ZGVdN4v_exp(__m256d x);
 __m256d _ZGVdN4v_tanh(__m256d x);
+__m256d _ZGVdN4v_log(__m256d x);
+__m256d _ZGVdN4v_sin(__m256d x);
+__m256d _ZGVdN4v_cos(__m256d x);
 
 typedef __m128d (*fn2_t)(__m128d);
 typedef __m256d (*fn4_t)(__m256d);
@@ -50,21 +56,19 @@ static int have_avx2(void)
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
-void gs_vexp(double *y, const double *x, size_t n)
-{
-    if (have_avx2())
-        map4(_ZGVdN4v_exp, y, x, n);
-    else
-        map2(_ZGVbN2v_exp, y, x, n);
-}
-
-void gs_vtanh(double *y, const double *x, size_t n)
-{
-    if (have_avx2())
-        map4(_ZGVdN4v_tanh, y, x, n);
-    else
-        map2(_ZGVbN2v_tanh, y, x, n);
-}
+#define VECTOR_FORM(name)                                  \
+    void gs_v##name(double *y, const double *x, size_t n) \
+    {                                                      \
+        if (have_avx2())                                   \
+            map4(_ZGVdN4v_##name, y, x, n);                \
+        else                                               \
+            map2(_ZGVbN2v_##name, y, x, n);                \
+    }
+VECTOR_FORM(exp)
+VECTOR_FORM(tanh)
+VECTOR_FORM(log)
+VECTOR_FORM(sin)
+VECTOR_FORM(cos)
 
 const char *gs_vmath_name(void)
 {
@@ -73,17 +77,17 @@ const char *gs_vmath_name(void)
 
 #else
 
-void gs_vexp(double *y, const double *x, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        y[i] = exp(x[i]);
-}
-
-void gs_vtanh(double *y, const double *x, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        y[i] = tanh(x[i]);
-}
+#define LIBM_FORM(name)                                    \
+    void gs_v##name(double *y, const double *x, size_t n) \
+    {                                                      \
+        for (size_t i = 0; i < n; i++)                     \
+            y[i] = name(x[i]);                             \
+    }
+LIBM_FORM(exp)
+LIBM_FORM(tanh)
+LIBM_FORM(log)
+LIBM_FORM(sin)
+LIBM_FORM(cos)
 
 const char *gs_vmath_name(void)
 {

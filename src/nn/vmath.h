@@ -4,6 +4,7 @@
  *   gs_vexp      y = e^x
  *   gs_vtanh     y = tanh x
  *   gs_vsigmoid  y = 1 / (1 + e^-x)     (0 and 1 at the tails, never NaN)
+ *   gs_vlog, gs_vsin, gs_vcos            (for Gaussian samples, nn/rng.h)
  *
  * Where configure found glibc's libmvec (x86-64, glibc >= 2.35), these run
  * its vector functions - two values per call on any x86-64, four on CPUs
@@ -21,6 +22,9 @@
 void gs_vexp(double *y, const double *x, size_t n);
 void gs_vtanh(double *y, const double *x, size_t n);
 void gs_vsigmoid(double *y, const double *x, size_t n);
+void gs_vlog(double *y, const double *x, size_t n);
+void gs_vsin(double *y, const double *x, size_t n);
+void gs_vcos(double *y, const double *x, size_t n);
 
 /* "libmvec avx2", "libmvec sse" or "libm": which one runs here. */
 const char *gs_vmath_name(void);
