@@ -1,5 +1,5 @@
 /* Every init scheme: empirical mean and variance of a large matrix against
- * its formula (DESIGN.md), orthogonal really orthogonal, the bias std. */
+ * its formula (README, "Vocabulary"), orthogonal really orthogonal, the bias std. */
 #include <config.h>
 
 #include <math.h>

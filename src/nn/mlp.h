@@ -34,7 +34,7 @@ typedef struct {
     double param, gain, bias_std;
 } gs_init_spec_t;
 
-/* Per-layer measurements (DESIGN.md's names); layer index 0 is hidden
+/* Per-layer measurements (the database's column names); layer index 0 is hidden
  * layer 1, index depth is the readout. */
 typedef struct {
     double act_mean, act_std;   /* of x_l over rows and units */

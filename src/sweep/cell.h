@@ -1,5 +1,5 @@
 /* One cell of a sweep: a complete configuration of one measurement, with
- * every key of the vocabulary (DESIGN.md) filled in. The same key=value
+ * every key of the vocabulary (README, "Vocabulary") filled in. The same key=value
  * words serve the command line and the INI files.
  *
  * The canonical key lists every key that shapes the result, in the fixed

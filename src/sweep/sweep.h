@@ -1,4 +1,4 @@
-/* A sweep config (INI, DESIGN.md): a [sweep] section and one section per
+/* A sweep config (INI; README, "The sweep"): a [sweep] section and one section per
  * experiment. In an experiment a comma-separated value is an axis; the
  * experiment's cells are the product of its axes, times `repeats`. Keys of
  * the vocabulary written in [sweep] are defaults for every experiment.
