@@ -19,7 +19,9 @@ static inline double sigmoid_dfy(double y) { return y * (1.0 - y); }
 static inline double tanh_f(double x, double a) { return tanh(x); }
 static inline double tanh_df(double x, double a) { double t = tanh(x); return 1.0 - t * t; }
 static inline double tanh_dfy(double y) { return 1.0 - y * y; }
-static inline double relu_f(double x, double a) { return x > 0 ? x : 0.0; }
+/* written so that a NaN passes through (x > 0 ? x : 0 would turn it into 0
+ * and hide a diverged layer) */
+static inline double relu_f(double x, double a) { return x <= 0 ? 0.0 : x; }
 static inline double relu_df(double x, double a) { return x > 0 ? 1.0 : 0.0; }
 static inline double leaky_relu_f(double x, double a) { return x > 0 ? x : a * x; }
 static inline double leaky_relu_df(double x, double a) { return x > 0 ? 1.0 : a; }
