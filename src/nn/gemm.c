@@ -14,13 +14,11 @@ void bli_thread_set_num_threads(int64_t n);   /* blis.h; cblas.h lacks it */
 /* Tiling (a function of the shape only; see gemm.h). A dimension is cut in
  * two when each half keeps enough rows or columns for the BLAS's
  * micro-kernels to run full, and the product is large enough that a second
- * thread pays for its start-up (about a microsecond against the ~10 us a
- * 2^18 multiply-add tile takes). Halves are rounded up to a multiple of 8,
- * the register-tile height of the usual double kernels. Measured on the
- * EPYC of docs/architecture.md: a 2 x 2 tiling costs a single thread under
- * 10% against one whole call, and two threads on tiles beat the BLAS's own
- * two threads by 20-40% on the engine's shapes. */
-#define GS_GEMM_SPLIT_WORK ((double)(1 << 18))   /* multiply-adds */
+ * thread pays for its start-up: below 2^19 multiply-adds (~20 us) it did
+ * not (a 64-wide RNN step ran slower on two threads). Halves are rounded
+ * up to a multiple of 8, the register-tile height of the usual double
+ * kernels. Measured figures: docs/architecture.md, "Matrix products". */
+#define GS_GEMM_SPLIT_WORK ((double)(1 << 19))   /* multiply-adds */
 #define GS_GEMM_MIN_M 32
 #define GS_GEMM_MIN_N 128
 #define GS_GEMM_ALIGN 8

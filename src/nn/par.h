@@ -9,8 +9,9 @@
 
 #define GS_PAR_MIN 16384
 
-/* The same for loops that call an elementary function (exp, tanh: ~3-15
- * ns a value) on every value: sigmoid, tanh and the recurrent gates. */
-#define GS_PAR_MIN_HEAVY 1024
+/* The same for loops that call an elementary function (exp, tanh: ~1-4
+ * ns a value through nn/vmath.h) on every value: sigmoid, tanh and the
+ * recurrent gates. Also the chunk those loops are cut into. */
+#define GS_PAR_MIN_HEAVY 4096
 
 #endif

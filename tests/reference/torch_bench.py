@@ -2,6 +2,7 @@
 run by make check).
 
     /usr/bin/python3 tests/reference/torch_bench.py CASE [KEY=VALUE...] [--threads N]
+                                                    [--blas-threads M]
     /usr/bin/python3 tests/reference/torch_bench.py info
 
 CASE and what it times (float64 throughout, the same shapes, data sizes,
@@ -25,8 +26,10 @@ losses and optimizers as gradsweep; everything after `import torch`):
            global-norm clipping. Keys: seq_len depth width batch lr clip
            steps warmup.
   digits   the README's first example end to end: load data/digits.csv.gz,
-           80/20 split, standardize, train (ReLU, He, Adam), evaluate.
-           Keys: depth width batch lr steps.
+           80/20 split (a random one: the same sizes, not gradsweep's
+           rows), standardize with the training part's mean and standard
+           deviation, train (ReLU, He, Adam), loss and accuracy on both
+           parts. Keys: depth width batch lr steps.
 
 Training steps are timed as a loop of `steps` steps after `warmup` steps
 (gradsweep's fixed costs are cancelled by the bench instead, by
@@ -37,11 +40,13 @@ zero the gradients, backward, the global gradient norm (gradsweep logs it
 every step; clip_grad_norm_ when clipping), the optimizer step.
 
 --threads N sets torch.set_num_threads(N) and, before torch loads,
-OMP_NUM_THREADS and OPENBLAS_NUM_THREADS (PyTorch's BLAS on Debian is
-OpenBLAS, which otherwise starts one thread per core).
+OMP_NUM_THREADS; --blas-threads M (default N) sets OPENBLAS_NUM_THREADS
+before torch loads (PyTorch's BLAS on Debian is OpenBLAS, which by itself
+starts one thread per core: torch.set_num_threads(1) alone leaves the
+matrix products on every core).
 
-Output, one line: case=CASE threads=N KEY=VALUE... (times in ms, or s
-for digits; rates as gflops). `info` prints `torch=VERSION blas=LIBRARIES`
+Output, one line: case=CASE threads=N blas_threads=M KEY=VALUE... (times
+in ms, or s for digits; rates as gflops). `info` prints `torch=VERSION blas=LIBRARIES`
 (the BLAS libraries torch has loaded).
 """
 import os
@@ -53,13 +58,22 @@ def parse(argv):
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__)
         sys.exit(0 if argv else 2)
-    case, keys, threads = argv[0], {}, 1
+    case, keys, threads, blas = argv[0], {}, 1, None
     rest = argv[1:]
     i = 0
     while i < len(rest):
         a = rest[i]
-        if a == "--threads" and i + 1 < len(rest):
-            threads = int(rest[i + 1])
+        if a in ("--threads", "--blas-threads") and i + 1 < len(rest):
+            try:
+                n = int(rest[i + 1])
+            except ValueError:
+                n = 0
+            if n < 1:
+                sys.exit("torch_bench.py: %s needs a number of threads, at least 1" % a)
+            if a == "--threads":
+                threads = n
+            else:
+                blas = n
             i += 2
             continue
         if "=" in a:
@@ -71,14 +85,12 @@ def parse(argv):
     if case not in ("mlp", "probe", "rnn", "lstm", "gru", "digits", "info"):
         sys.exit("torch_bench.py: unknown case %r: mlp, probe, rnn, lstm, gru, digits or info"
                  % case)
-    if threads < 1:
-        sys.exit("torch_bench.py: --threads must be at least 1")
-    return case, keys, threads
+    return case, keys, threads, blas or threads
 
 
-CASE, KEYS, THREADS = parse(sys.argv[1:])
+CASE, KEYS, THREADS, BLAS_THREADS = parse(sys.argv[1:])
 os.environ["OMP_NUM_THREADS"] = str(THREADS)
-os.environ["OPENBLAS_NUM_THREADS"] = str(THREADS)
+os.environ["OPENBLAS_NUM_THREADS"] = str(BLAS_THREADS)
 import torch  # noqa: E402  (after the thread variables, on purpose)
 import torch.nn.functional as F  # noqa: E402
 
@@ -109,7 +121,7 @@ def keys_read():
 
 
 def report(**kv):
-    fields = ["case=%s" % CASE, "threads=%d" % THREADS]
+    fields = ["case=%s" % CASE, "threads=%d" % THREADS, "blas_threads=%d" % BLAS_THREADS]
     for k, v in kv.items():
         fields.append("%s=%.6g" % (k, v) if isinstance(v, float) else "%s=%s" % (k, v))
     print(" ".join(fields), flush=True)
