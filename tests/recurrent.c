@@ -50,7 +50,8 @@ static double loss_of(problem_t *p, int grad)
             gs_softmax_ce_backward(net->dout, net->dout, p->y, p->n, net->n_out, 1.0 / p->n);
     }
     if (grad) {
-        gs_net_zero_grad(net);
+        for (size_t i = 0; i < net->n_params; i++)   /* backward must write every entry */
+            net->grads[i] = NAN;
         net->ops->backward(net, p->n);
     }
     return l;

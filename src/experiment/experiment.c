@@ -416,7 +416,6 @@ int gs_experiment_run(const gs_cell_t *c, gs_result_t *r, const gs_progress_t *p
         cursor += B;
         net->ops->forward(net, x, B, 1);
         double loss = batch_loss(net, B, y, t, 1, NULL);
-        gs_net_zero_grad(net);
         net->measure = step == 1;   /* the measurements at init */
         net->ops->backward(net, B);
         if (step == 1) {

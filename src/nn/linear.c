@@ -36,10 +36,14 @@ void gs_colsum_add(double *sum, const double *x, size_t rows, size_t cols)
 void gs_linear_backward_weights(double *dw, double *dbias, const double *dout,
                                 const double *inp, size_t B, size_t I, size_t O)
 {
-    /* dW (O,I) += dout^T (O,B) inp (B,I) */
-    gs_gemm(1, 0, O, I, B, 1.0, dout, O, inp, I, 1.0, dw, I);
-    if (dbias)
+    /* dW (O,I) = dout^T (O,B) inp (B,I): written, not added, so that no
+     * pass over the gradients has to zero them first (the BLAS clears
+     * each tile of C just before it accumulates into it, in cache) */
+    gs_gemm(1, 0, O, I, B, 1.0, dout, O, inp, I, 0.0, dw, I);
+    if (dbias) {
+        memset(dbias, 0, O * sizeof *dbias);
         gs_colsum_add(dbias, dout, B, O);
+    }
 }
 
 void gs_linear_backward_input(double *dinp, const double *dout, const double *w,

@@ -1,11 +1,12 @@
 /* Fully connected layer kernels over row-major arenas.
  *
  *   forward:  out = inp W^T + b            out (B,O), inp (B,I), W (O,I)
- *   backward: dW   += dout^T inp           dW (O,I)
- *             db   += sum_rows dout        db (O)
+ *   backward: dW    = dout^T inp           dW (O,I)
+ *             db    = sum_rows dout        db (O)
  *             dinp += dout W               dinp (B,I)   (skipped if NULL)
  *
- * Backward adds into its gradient buffers; callers zero them first.
+ * The parameter gradients are written; the input gradient is added (a
+ * residual path or another time step may already have put its part).
  * Every product is one gs_gemm (nn/gemm.h), whose results are bitwise
  * identical for any thread count; the bias sums run in row order. */
 #ifndef GS_NN_LINEAR_H
@@ -20,7 +21,7 @@ void gs_linear_backward(double *dinp, double *dw, double *dbias,
                         const double *dout, const double *inp, const double *w,
                         size_t B, size_t I, size_t O);
 
-/* The two halves of gs_linear_backward: dW += dout^T inp, db += sum dout
+/* The two halves of gs_linear_backward: dW = dout^T inp, db = sum dout
  * (dbias may be NULL), and dinp += dout W. */
 void gs_linear_backward_weights(double *dw, double *dbias, const double *dout,
                                 const double *inp, size_t B, size_t I, size_t O);

@@ -32,7 +32,7 @@ typedef struct {
     const double *input;   /* (cap, in_dim) rows of the last forward */
     double *acts;          /* activation arena */
     double *dx, *dx_prev, *da, *dh;   /* (cap, width) backward scratch */
-    double *ortho_work;    /* width*max(in,width) for orthogonal init */
+    double *ortho_work;    /* ortho_work_size(): the largest W, for orthogonal init */
     gs_tensor_t tensor_store[];
 } gs_mlp_t;
 
@@ -44,6 +44,15 @@ static size_t n_layer_tensors(const gs_mlp_spec_t *s)
 static size_t n_tensors(const gs_mlp_spec_t *s)
 {
     return s->depth * n_layer_tensors(s) + 2;
+}
+
+/* Scratch of the orthogonal init: as many doubles as the largest weight
+ * matrix (fan_out x fan_in) - the readout's n_out x width can be the
+ * largest, with a narrow net. */
+static size_t ortho_work_size(const gs_mlp_spec_t *s)
+{
+    size_t a = s->width * s->in_dim, b = s->width * s->width, c = s->n_out * s->width;
+    return a > b ? (a > c ? a : c) : (b > c ? b : c);
 }
 
 /* Count parameters and activation doubles; 0 on overflow. */
@@ -69,7 +78,7 @@ static int arena_sizes(const gs_mlp_spec_t *s, size_t *n_params, size_t *n_acts)
         na += cap * out * (s->norm != GS_NORM_NONE ? 4 : 2) + 2 * stat + 2 * out;
     }
     na += 4 * cap * w;                       /* backward scratch */
-    na += w * (s->in_dim > w ? s->in_dim : w); /* orthogonal init work */
+    na += ortho_work_size(s);
     *n_params = np;
     *n_acts = na;
     return np < SIZE_MAX / 64 && na < SIZE_MAX / 16;

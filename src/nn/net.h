@@ -4,8 +4,9 @@
  * `capacity` rows.
  *
  * Protocol for one step: forward(net, x, n, 1) fills net->out (n, n_out);
- * the caller writes dL/dout into net->dout; zero_grad; backward(net, n)
- * adds dL/dparams into net->grads. */
+ * the caller writes dL/dout into net->dout; backward(net, n) writes
+ * dL/dparams into net->grads - every entry, so no zeroing is needed (the
+ * gradient checks start from NaN-filled gradients to prove it). */
 #ifndef GS_NN_NET_H
 #define GS_NN_NET_H
 
@@ -41,7 +42,7 @@ struct gs_net {
     int measure;
 };
 
-void gs_net_zero_grad(gs_net_t *net);
+void gs_net_zero_grad(gs_net_t *net);   /* for callers that want clean buffers */
 void gs_net_free(gs_net_t *net);   /* NULL is fine */
 const gs_tensor_t *gs_net_tensor(const gs_net_t *net, const char *name);
 /* Append a tensor to net->tensors (which the model sized for all of them):

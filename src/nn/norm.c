@@ -83,8 +83,8 @@ void gs_norm_backward(double *dh, double *dgamma, double *dbeta,
             dg += dout[b * W + j] * xhat[b * W + j];
             db += dout[b * W + j];
         }
-        dgamma[j] += dg;
-        dbeta[j] += db;
+        dgamma[j] = dg;
+        dbeta[j] = db;
     }
     const layout_t L = layout(B, W, kind);
     const double n = (double)L.n;

@@ -6,7 +6,7 @@
  *
  * Backward, with g = dout gamma over the normalised group of n values:
  *   dh = rstd/n (n g - sum g - xhat sum(g xhat)),
- *   dgamma += sum over rows of dout xhat, dbeta += sum over rows of dout.
+ *   dgamma = sum over rows of dout xhat, dbeta = sum over rows of dout.
  *
  * Batch norm evaluates with running statistics, updated in training as
  * running = (1-m) running + m batch, m = 0.1, unbiased batch variance
@@ -37,7 +37,7 @@ void gs_batchnorm_eval(double *out, const double *h, const double *gamma,
                        const double *beta, const double *running_mean,
                        const double *running_var, size_t B, size_t W);
 
-/* dh is written (not added); dgamma and dbeta are added into. */
+/* dh, dgamma and dbeta are written (not added). */
 void gs_norm_backward(double *dh, double *dgamma, double *dbeta,
                       const double *dout, const double *xhat, const double *rstd,
                       const double *gamma, size_t B, size_t W,

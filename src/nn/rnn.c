@@ -193,7 +193,11 @@ static size_t n_tensors(const gs_rnn_spec_t *s)
 static int arena_sizes(const gs_rnn_spec_t *s, size_t *n_params, size_t *n_acts)
 {
     size_t G = cells[s->cell].gates, H = s->width, T = s->seq_len, cap = s->capacity;
+    /* orthogonal init scratch: the largest matrix it fills - a gate block
+     * of Wx (H, D) or Wh (H, H), or the readout (n_out, H) */
     size_t D = s->in_dim > H ? s->in_dim : H;
+    if (s->n_out > D)
+        D = s->n_out;
     if (H > SIZE_MAX / 64 / G || D > SIZE_MAX / 64 / (G * H) || T + 1 > SIZE_MAX / 64 / cap ||
         (T + 1) * cap > SIZE_MAX / 64 / (G * H + D))
         return 0;
@@ -208,7 +212,7 @@ static int arena_sizes(const gs_rnn_spec_t *s, size_t *n_params, size_t *n_acts)
     na += T * cap * s->in_dim;           /* x0 */
     na += 3 * T * cap * G * H;           /* zx, dzx, dzh */
     na += 3 * cap * H + T;               /* dh, dh_next, dc, time_grad */
-    na += H * D;                         /* orthogonal init work */
+    na += H * D;                         /* orthogonal init work (above) */
     *n_params = np;
     *n_acts = na;
     return np < SIZE_MAX / 64 && na < SIZE_MAX / 16;
