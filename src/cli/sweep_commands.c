@@ -15,9 +15,10 @@
 #include "util/hash.h"
 
 /* The rate the plan's seconds assume. pipeline/bench measures the rate the
- * estimate really corresponds to (its "cost estimate" line): 2 GFLOP/s per
- * core is on its cautious side with the current kernels. */
-#define ASSUMED_FLOPS_PER_CORE 2e9
+ * estimate really corresponds to (its "cost estimate" line): 11.5 GFLOP/s
+ * on one core for small training cells with the BLAS engine; 5 stays on
+ * the cautious side for smaller cells and slower machines. */
+#define ASSUMED_FLOPS_PER_CORE 5e9
 
 static const gs_sweep_hooks_t hooks = {gs_experiment_check, gs_experiment_flops};
 
