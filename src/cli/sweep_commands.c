@@ -32,7 +32,7 @@ static void default_db(char *buf, size_t len, const gs_sweep_t *sw, const char *
     if (db)
         snprintf(buf, len, "%s", db);
     else
-        snprintf(buf, len, "results/%s.db", sw->slug);
+        gs_sweep_default_db(sw, buf, len);
 }
 
 /* Stored hashes of db, or none when it does not exist (0) / cannot be read (-1). */

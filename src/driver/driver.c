@@ -511,7 +511,7 @@ int gs_driver_run(const gs_run_options_t *opt)
     if (opt->db_path)
         snprintf(dbpath, sizeof dbpath, "%s", opt->db_path);
     else
-        snprintf(dbpath, sizeof dbpath, "results/%s.db", sw.slug);
+        gs_sweep_default_db(&sw, dbpath, sizeof dbpath);
     char hosts[4096] = "";
     for (int r = 0; r < size; r++) {
         const char *h = all_hosts + 64 * r;

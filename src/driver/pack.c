@@ -7,7 +7,6 @@
 
 #define PACK_MAGIC 0x47535231u   /* "GSR1" */
 
-static const char *const quantities[] = {"weight", "weight_input"};
 
 typedef struct {
     uint32_t magic;
@@ -69,7 +68,7 @@ void *gs_pack_result(const gs_result_t *r, const gs_pack_meta_t *meta, size_t *l
         hist_wire_t w;
         memset(&w, 0, sizeof w);
         w.layer = r->hist[i].layer;
-        w.quantity = strcmp(r->hist[i].quantity, quantities[1]) == 0;
+        w.quantity = strcmp(r->hist[i].quantity, gs_hist_quantity_names[1]) == 0;
         w.lo = r->hist[i].lo;
         w.hi = r->hist[i].hi;
         memcpy(w.count, r->hist[i].count, sizeof w.count);
@@ -136,7 +135,7 @@ int gs_unpack_result(const void *buf, size_t len, gs_result_t *r, gs_pack_meta_t
         memcpy(&w, p, sizeof w);
         p += sizeof w;
         r->hist[i].layer = w.layer;
-        r->hist[i].quantity = quantities[w.quantity ? 1 : 0];
+        r->hist[i].quantity = gs_hist_quantity_names[w.quantity ? 1 : 0];
         r->hist[i].lo = w.lo;
         r->hist[i].hi = w.hi;
         memcpy(r->hist[i].count, w.count, sizeof w.count);

@@ -18,6 +18,9 @@
 
 const char *const gs_status_names[] = {"done", "diverged", "failed"};
 const char *const gs_diag_names[] = {"healthy", "vanishing", "exploding", "diverged"};
+const char *const gs_hist_quantity_names[] = {"weight", "weight_input"};
+_Static_assert(sizeof gs_status_names / sizeof *gs_status_names == GS_N_STATUS, "status names");
+_Static_assert(sizeof gs_diag_names / sizeof *gs_diag_names == GS_N_DIAG, "diagnosis names");
 
 #define N_CLASSES 10
 #define TRAIN_FRAC 0.8
@@ -316,7 +319,7 @@ static int weight_histograms(const gs_net_t *net, size_t depth, gs_result_t *r)
         gs_hist_t *h = &r->hist[r->n_hist++];
         const char *num = T->name + strcspn(T->name, "0123456789_");
         h->layer = *num == '_' ? (int)depth + 1 : atoi(num);
-        h->quantity = T->name[1] == 'x' ? "weight_input" : "weight";
+        h->quantity = gs_hist_quantity_names[T->name[1] == 'x'];
         const double *w = net->params + T->offset;
         size_t cnt = T->rows * T->cols;
         double m = 0.0;

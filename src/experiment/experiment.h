@@ -15,8 +15,13 @@ typedef enum {
     GS_DIAG_HEALTHY, GS_DIAG_VANISHING, GS_DIAG_EXPLODING, GS_DIAG_DIVERGED
 } gs_diag_t;
 
-extern const char *const gs_status_names[];
-extern const char *const gs_diag_names[];
+extern const char *const gs_status_names[];   /* indexed by gs_status_t */
+extern const char *const gs_diag_names[];     /* indexed by gs_diag_t */
+#define GS_N_STATUS 3
+#define GS_N_DIAG 4
+/* the histograms' quantity column: weight (W, or recurrent Wh), weight_input (Wx) */
+extern const char *const gs_hist_quantity_names[];
+#define GS_N_HIST_QUANTITIES 2
 
 typedef struct {
     long step;

@@ -4,7 +4,7 @@
 
 #include <math.h>
 
-const char *const gs_norm_names[] = {"none", "batch", "layer"};
+const char *const gs_norm_names[] = {"none", "batch", "layer", NULL};
 const size_t gs_n_norms = 3;
 
 /* Both norms normalise groups of n values: batch norm one group per unit

@@ -21,7 +21,7 @@ typedef enum { GS_NORM_NONE, GS_NORM_BATCH, GS_NORM_LAYER } gs_norm_kind_t;
 #define GS_NORM_EPS 1e-5
 #define GS_BN_MOMENTUM 0.1
 
-extern const char *const gs_norm_names[];   /* indexed by gs_norm_kind_t */
+extern const char *const gs_norm_names[];   /* indexed by gs_norm_kind_t; NULL-terminated */
 extern const size_t gs_n_norms;
 
 /* Training-mode forward. stats (mean, rstd) hold W values for batch norm,

@@ -63,7 +63,7 @@ const gs_optimizer_t *gs_optimizer_find(const char *name)
     return NULL;
 }
 
-const char *const gs_clip_mode_names[] = {"norm", "value"};
+const char *const gs_clip_mode_names[] = {"norm", "value", NULL};
 
 gs_clip_result_t gs_clip(double *g, size_t n, gs_clip_mode_t mode, double threshold)
 {

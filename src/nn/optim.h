@@ -29,7 +29,7 @@ extern const size_t gs_n_optimizers;
 const gs_optimizer_t *gs_optimizer_find(const char *name);
 
 typedef enum { GS_CLIP_NORM, GS_CLIP_VALUE } gs_clip_mode_t;
-extern const char *const gs_clip_mode_names[];   /* indexed by gs_clip_mode_t */
+extern const char *const gs_clip_mode_names[];   /* indexed by gs_clip_mode_t; NULL-terminated */
 
 typedef struct {
     double pre_norm;    /* ||g||_2 before clipping */

@@ -585,9 +585,9 @@ int rp_write_html(rp_model_t *m, const char *dir, const rp_charts_t *gallery,
     fprintf(f, "<span>%zu cells</span><span>%ld done</span><span>%ld diverged</span>"
             "<span>%ld failed</span>", m->sw.n_cells, m->by_status[0], m->by_status[1], m->by_status[2]);
     fputs("</p><p class=\"badges\">", f);
-    static const char *const dn[] = {"healthy", "vanishing", "exploding", "diverged"};
-    for (int d = 0; d < 4; d++)
-        fprintf(f, "<span class=\"diag-%s\">%ld %s</span>", dn[d], m->by_diag[d], dn[d]);
+    for (int d = 0; d < GS_N_DIAG; d++)
+        fprintf(f, "<span class=\"diag-%s\">%ld %s</span>", gs_diag_names[d], m->by_diag[d],
+                gs_diag_names[d]);
     fputs("</p>\n", f);
     fputs("</header>\n<nav><a href=\"#findings\">Findings</a>", f);
     if (gallery->n)

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "experiment/experiment.h"
 #include "sweep/sweep.h"
 
 typedef struct {
@@ -43,7 +44,7 @@ typedef struct {
     rp_exp_t *exps;
     size_t n_exps;
     size_t n_stored;
-    long by_status[3], by_diag[4];
+    long by_status[GS_N_STATUS], by_diag[GS_N_DIAG];
     rp_session_t *sessions;
     size_t n_sessions;
     int live;                    /* a run is writing now */

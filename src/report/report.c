@@ -150,12 +150,11 @@ static int load(rp_model_t *m, char *err, size_t errlen)
         r->rank = sqlite3_column_int64(s, 13);
         text_col(s, 14, r->error, sizeof r->error);
         m->n_stored++;
-        for (int i = 0; i < 3; i++)
-            if (strcmp(r->status, i == 0 ? "done" : i == 1 ? "diverged" : "failed") == 0)
+        for (int i = 0; i < GS_N_STATUS; i++)
+            if (strcmp(r->status, gs_status_names[i]) == 0)
                 m->by_status[i]++;
-        static const char *const dn[] = {"healthy", "vanishing", "exploding", "diverged"};
-        for (int i = 0; i < 4; i++)
-            if (strcmp(r->diagnosis, dn[i]) == 0)
+        for (int i = 0; i < GS_N_DIAG; i++)
+            if (strcmp(r->diagnosis, gs_diag_names[i]) == 0)
                 m->by_diag[i]++;
     }
     sqlite3_finalize(s);

@@ -14,9 +14,7 @@
 const char *const gs_model_names[] = {"mlp", "rnn", "lstm", "gru", NULL};
 const char *const gs_task_names[] = {"probe", "train", NULL};
 const char *const gs_dataset_names[] = {"gaussian", "digits", "adding", NULL};
-static const char *const norm_names[] = {"none", "batch", "layer", NULL};
 static const char *const yes_no[] = {"no", "yes", NULL};
-static const char *const clip_modes[] = {"norm", "value", NULL};
 
 typedef enum {
     K_CHOICE,     /* one of names[], stored as int */
@@ -67,7 +65,7 @@ static const keydef_t keys[] = {
      "lstm: initial bias of the forget gate"},
     {"gain", K_REAL, OFF(gain), NULL, 0, 1e6, 0, 1, "1", "multiplies the init's scale"},
     {"bias_std", K_REAL, OFF(bias_std), NULL, 0, 1e6, 1, 1, "0", "std of the bias init"},
-    {"norm", K_CHOICE, OFF(norm), norm_names, 0, 0, 0, 1, "none",
+    {"norm", K_CHOICE, OFF(norm), gs_norm_names, 0, 0, 0, 1, "none",
      "normalization after each hidden linear layer"},
     {"residual", K_CHOICE, OFF(residual), yes_no, 0, 0, 0, 1, "no",
      "yes: x_l = x_{l-1} + phi(N(W_l x_{l-1} + b_l)) for hidden layers 2..depth"},
@@ -79,7 +77,7 @@ static const keydef_t keys[] = {
      "training log interval in steps"},
     {"clip", K_CLIP, OFF(clip), NULL, 0, 0, 0, 1, "none",
      "gradient clipping threshold, or none"},
-    {"clip_mode", K_CHOICE, OFF(clip_mode), clip_modes, 0, 0, 0, 1, "norm",
+    {"clip_mode", K_CHOICE, OFF(clip_mode), gs_clip_mode_names, 0, 0, 0, 1, "norm",
      "norm: rescale to global L2 norm <= clip; value: clamp each entry to [-clip, clip]"},
     {"seed", K_SEED, OFF(seed), NULL, 0, 0, 0, 0, "42",
      "base seed; a cell's seed mixes it with the canonical key and the repeat"},

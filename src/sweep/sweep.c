@@ -527,3 +527,8 @@ int gs_sweep_load(gs_sweep_t *sw, const char *path, const gs_sweep_hooks_t *hook
     free(text);
     return rc;
 }
+
+void gs_sweep_default_db(const gs_sweep_t *sw, char *buf, size_t len)
+{
+    snprintf(buf, len, "results/%s.db", sw->slug);
+}

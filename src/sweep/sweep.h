@@ -98,4 +98,7 @@ int gs_valid_name(const char *s);
 /* The name for file paths: every character but A-Z a-z 0-9 _ - becomes _. */
 void gs_slug(const char *name, char *out, size_t len);
 
+/* The database a sweep writes when no --db is given: results/<slug>.db. */
+void gs_sweep_default_db(const gs_sweep_t *sw, char *buf, size_t len);
+
 #endif
