@@ -21,15 +21,24 @@ void gs_linear_forward(double *out, const double *inp, const double *w,
     gs_gemm(0, 1, B, O, I, 1.0, inp, I, w, I, bias ? 1.0 : 0.0, out, O);
 }
 
+/* Columns per task of gs_colsum_add. */
+#define COLSUM_BLOCK 64
+
 void gs_colsum_add(double *sum, const double *x, size_t rows, size_t cols)
 {
-    /* row by row, so that each column is summed in row order and the
-     * inner loop runs along memory */
-    for (size_t r = 0; r < rows; r++) {
-        const double *xr = x + r * cols;
+    /* each thread a block of columns; within it row by row, so that each
+     * column is summed in row order whatever the split, and the inner loop
+     * runs along memory */
+    size_t blocks = (cols + COLSUM_BLOCK - 1) / COLSUM_BLOCK;
+#pragma omp parallel for schedule(static) if (rows * cols >= GS_PAR_MIN && blocks > 1)
+    for (size_t k = 0; k < blocks; k++) {
+        size_t c0 = k * COLSUM_BLOCK, c1 = c0 + COLSUM_BLOCK < cols ? c0 + COLSUM_BLOCK : cols;
+        for (size_t r = 0; r < rows; r++) {
+            const double *xr = x + r * cols;
 #pragma omp simd
-        for (size_t c = 0; c < cols; c++)
-            sum[c] += xr[c];
+            for (size_t c = c0; c < c1; c++)
+                sum[c] += xr[c];
+        }
     }
 }
 
@@ -47,19 +56,19 @@ void gs_linear_backward_weights(double *dw, double *dbias, const double *dout,
 }
 
 void gs_linear_backward_input(double *dinp, const double *dout, const double *w,
-                              size_t B, size_t I, size_t O)
+                              size_t B, size_t I, size_t O, int add)
 {
-    /* dinp (B,I) += dout (B,O) W (O,I) */
-    gs_gemm(0, 0, B, I, O, 1.0, dout, O, w, I, 1.0, dinp, I);
+    /* dinp (B,I) (+)= dout (B,O) W (O,I) */
+    gs_gemm(0, 0, B, I, O, 1.0, dout, O, w, I, add ? 1.0 : 0.0, dinp, I);
 }
 
 void gs_linear_backward(double *dinp, double *dw, double *dbias,
                         const double *dout, const double *inp, const double *w,
-                        size_t B, size_t I, size_t O)
+                        size_t B, size_t I, size_t O, int add)
 {
     gs_linear_backward_weights(dw, dbias, dout, inp, B, I, O);
     if (dinp)
-        gs_linear_backward_input(dinp, dout, w, B, I, O);
+        gs_linear_backward_input(dinp, dout, w, B, I, O, add);
 }
 
 void gs_mean_std(const double *x, size_t n, double *mean, double *std)

@@ -3,10 +3,11 @@
  *   forward:  out = inp W^T + b            out (B,O), inp (B,I), W (O,I)
  *   backward: dW    = dout^T inp           dW (O,I)
  *             db    = sum_rows dout        db (O)
- *             dinp += dout W               dinp (B,I)   (skipped if NULL)
+ *             dinp (+)= dout W             dinp (B,I)   (skipped if NULL)
  *
- * The parameter gradients are written; the input gradient is added (a
- * residual path or another time step may already have put its part).
+ * The parameter gradients are written; the input gradient is written, or
+ * added when `add` is set (a residual path or another time step has put
+ * its part there already).
  * Every product is one gs_gemm (nn/gemm.h), whose results are bitwise
  * identical for any thread count; the bias sums run in row order. */
 #ifndef GS_NN_LINEAR_H
@@ -19,14 +20,14 @@ void gs_linear_forward(double *out, const double *inp, const double *w,
 
 void gs_linear_backward(double *dinp, double *dw, double *dbias,
                         const double *dout, const double *inp, const double *w,
-                        size_t B, size_t I, size_t O);
+                        size_t B, size_t I, size_t O, int add);
 
 /* The two halves of gs_linear_backward: dW = dout^T inp, db = sum dout
- * (dbias may be NULL), and dinp += dout W. */
+ * (dbias may be NULL), and dinp (+)= dout W. */
 void gs_linear_backward_weights(double *dw, double *dbias, const double *dout,
                                 const double *inp, size_t B, size_t I, size_t O);
 void gs_linear_backward_input(double *dinp, const double *dout, const double *w,
-                              size_t B, size_t I, size_t O);
+                              size_t B, size_t I, size_t O, int add);
 
 /* sum[c] += sum over rows r of x[r][c], x (rows, cols), in row order. */
 void gs_colsum_add(double *sum, const double *x, size_t rows, size_t cols);

@@ -250,9 +250,8 @@ static void mlp_backward(gs_net_t *net, size_t n)
     size_t W = s->width;
     mlp_layer_t *R = &m->layers[s->depth];
     double *dx = m->dx, *dx_prev = m->dx_prev;
-    memset(dx, 0, n * W * sizeof *dx);
     gs_linear_backward(dx, R->dw, R->db, net->dout, m->layers[s->depth - 1].x, R->w,
-                       n, R->in, R->out);
+                       n, R->in, R->out, 0);
     if (net->measure)
         R->grad_pre_norm = gs_norm2(net->dout, n * R->out);
     for (size_t l = s->depth; l-- > 0;) {
@@ -273,11 +272,9 @@ static void mlp_backward(gs_net_t *net, size_t n)
         if (l > 0) {
             if (s->residual)   /* x_l = x_{l-1} + phi(a_l): identity path */
                 memcpy(dx_prev, dx, n * W * sizeof *dx);
-            else
-                memset(dx_prev, 0, n * W * sizeof *dx);
             dinp = dx_prev;
         }
-        gs_linear_backward(dinp, L->dw, L->db, dh, inp, L->w, n, L->in, W);
+        gs_linear_backward(dinp, L->dw, L->db, dh, inp, L->w, n, L->in, W, s->residual);
         double *t = dx;
         dx = dx_prev;
         dx_prev = t;

@@ -381,7 +381,7 @@ static void rnn_backward(gs_net_t *net, size_t n)
     /* readout: the loss sees only h_T of the top layer */
     memset(top->dh_in, 0, T * n * H * sizeof *top->dh_in);
     gs_linear_backward(top->dh_in + (T - 1) * n * H, m->dw_out, m->db_out, net->dout,
-                       top->h + T * n * H, m->w_out, n, H, s->n_out);
+                       top->h + T * n * H, m->w_out, n, H, s->n_out, 1);
     for (size_t l = s->depth; l-- > 0;) {
         rnn_layer_t *L = &m->layers[l];
         memset(m->dh_next, 0, n * H * sizeof *m->dh_next);
@@ -397,7 +397,7 @@ static void rnn_backward(gs_net_t *net, size_t n)
                             L->h + (t + 1) * n * H, m->dc, m->dzx + t * n * G * H,
                             m->dzh + t * n * G * H, m->dh_next};
             m->cell->backward(&a, n, H, s->act, s->act_param);
-            gs_linear_backward_input(m->dh_next, m->dzh + t * n * G * H, L->wh, n, H, G * H);
+            gs_linear_backward_input(m->dh_next, m->dzh + t * n * G * H, L->wh, n, H, G * H, 1);
         }
         /* weight gradients over all steps at once */
         const double *inp = l == 0 ? m->x0 : m->layers[l - 1].h + n * H;
@@ -406,9 +406,8 @@ static void rnn_backward(gs_net_t *net, size_t n)
         if (net->measure)
             L->grad_pre_norm = gs_norm2(m->dzx, T * n * G * H);
         if (l > 0) {
-            double *below = m->layers[l - 1].dh_in;
-            memset(below, 0, T * n * H * sizeof *below);
-            gs_linear_backward_input(below, m->dzx, L->wx, T * n, L->in, G * H);
+            double *below = m->layers[l - 1].dh_in;   /* written whole */
+            gs_linear_backward_input(below, m->dzx, L->wx, T * n, L->in, G * H, 0);
         }
     }
 }
