@@ -37,6 +37,24 @@ int main(void)
     double a1a = 1.0 - 0.1 * 0.5 / (0.5 + 1e-8), a1b = -2.0 + 0.1 * 0.25 / (0.25 + 1e-8);
     step2("adam", (double[]){a1a, a1b},
           (double[]){a1a - 0.1 * 0.5 / (0.5 + 1e-8), a1b + 0.1 * 0.25 / (0.25 + 1e-8)});
+    /* adam with a gradient that changes between the steps: a wrong bias
+     * correction (or moment update) gives another p, which the constant
+     * gradient above cannot show. Step 2 written out from the definition:
+     * m2 = 0.9 (0.1 g1) + 0.1 g2, v2 = 0.999 (0.001 g1^2) + 0.001 g2^2,
+     * p2 = p1 - lr (m2 / (1 - 0.9^2)) / (sqrt(v2 / (1 - 0.999^2)) + 1e-8) */
+    {
+        const gs_optimizer_t *o = gs_optimizer_find("adam");
+        double p[1] = {1.0}, g1[1] = {0.5}, g2[1] = {-2.0}, st[2] = {0.0, 0.0};
+        o->step(p, g1, st, 1, 0.1, 1);
+        double p1 = 1.0 - 0.1 * 0.5 / (0.5 + 1e-8);
+        tap_close(p[0], p1, 1e-14, "adam, changing gradient: step 1");
+        o->step(p, g2, st, 1, 0.1, 2);
+        double m2 = 0.9 * 0.1 * 0.5 + 0.1 * -2.0, v2 = 0.999 * 0.001 * 0.25 + 0.001 * 4.0;
+        double p2 = p1 - 0.1 * (m2 / (1.0 - 0.81)) / (sqrt(v2 / (1.0 - 0.999 * 0.999)) + 1e-8);
+        tap_close(p[0], p2, 1e-14, "adam, changing gradient: step 2 (bias corrections)");
+        tap_close(st[0], m2, 1e-15, "adam: first moment after two steps");
+        tap_close(st[1], v2, 1e-15, "adam: second moment after two steps");
+    }
     tap_ok(gs_optimizer_find("lbfgs") == NULL, "unknown optimizer gives NULL");
 
     /* clipping by global norm: (3, 4) has norm 5 */

@@ -281,9 +281,14 @@ static int maybe_commit(coord_t *c, int force)
 /* How many cells a worker may hold: tiny cells are queued deep so that the
  * coordinator's polling never starves a worker; long ones one at a time so
  * that the end of the sweep balances. */
+#define TINY_CELL_FLOPS 2e7    /* about a millisecond of work */
+#define SHORT_CELL_FLOPS 5e8   /* about 50 ms */
+#define TINY_QUEUE 32
+#define SHORT_QUEUE 2
+
 static int queue_depth(double flops)
 {
-    return flops < 2e7 ? 32 : flops < 5e8 ? 2 : 1;
+    return flops < TINY_CELL_FLOPS ? TINY_QUEUE : flops < SHORT_CELL_FLOPS ? SHORT_QUEUE : 1;
 }
 
 static int cmp_cost(const void *a, const void *b, void *arg)

@@ -26,6 +26,8 @@ _Static_assert(sizeof gs_diag_names / sizeof *gs_diag_names == GS_N_DIAG, "diagn
 #define TRAIN_FRAC 0.8
 #define GAUSSIAN_MIN_ROWS 2000
 #define ADDING_MAX_ROWS 20000
+#define ADDING_MAX_INPUTS 4000000   /* values of the whole adding data set */
+#define MEMORY_SHARE 0.8            /* of the machine's memory a cell may plan to use */
 
 /* Random-stream numbers of one cell's seed. */
 enum { STREAM_WEIGHTS = 1, STREAM_BATCHES = 2 };
@@ -53,7 +55,7 @@ static size_t synthetic_rows(const gs_cell_t *c)
     size_t need = (size_t)ceil((double)c->batch / TRAIN_FRAC) + 1;
     size_t base = GAUSSIAN_MIN_ROWS;
     if (c->dataset == GS_DATA_ADDING) {
-        size_t cap = 4000000 / (2 * (size_t)c->seq_len);
+        size_t cap = ADDING_MAX_INPUTS / (2 * (size_t)c->seq_len);
         base = cap < ADDING_MAX_ROWS ? (cap > GAUSSIAN_MIN_ROWS ? cap : GAUSSIAN_MIN_ROWS)
                                      : ADDING_MAX_ROWS;
     }
@@ -161,10 +163,11 @@ int gs_experiment_check(const gs_cell_t *c, char *err, size_t errlen)
     need += 2.0 * 8.0 * (double)total_rows(c) * (double)(input_dim(c) * steps_per_row(c));
     long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGE_SIZE);
     double have = pages > 0 && psize > 0 ? (double)pages * (double)psize : 16.0 * (1ull << 30);
-    if (!(need <= 0.8 * have)) {
+    if (!(need <= MEMORY_SHARE * have)) {
         snprintf(err, errlen, "width=%ld, depth=%ld, batch=%ld: the model and its data need "
-                 "%.1f GiB, more than 80%% of this machine's %.1f GiB of memory; lower width, "
-                 "depth or batch", c->width, c->depth, c->batch, gib(need), gib(have));
+                 "%.1f GiB, more than %.0f%% of this machine's %.1f GiB of memory; lower width, "
+                 "depth or batch", c->width, c->depth, c->batch, gib(need), 100.0 * MEMORY_SHARE,
+                 gib(have));
         return -1;
     }
     return 0;

@@ -272,7 +272,7 @@ int gs_sweep_parse(gs_sweep_t *sw, const char *text, const char *path,
     }
     if (p.too_long) {
         fail(err, errlen, "%s:%d: line longer than %d characters; continue a long axis on the "
-             "next line, indented", path, p.too_long, 199);
+             "next line, indented", path, p.too_long, INI_MAX_LINE - 1);
         goto out;
     }
     if (rc != 0) {
