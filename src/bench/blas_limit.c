@@ -58,16 +58,6 @@ typedef void (*product_fn)(int trans_a, int trans_b, size_t M, size_t N, size_t 
                            double alpha, const double *A, size_t lda, const double *B,
                            size_t ldb, double beta, double *C, size_t ldc);
 
-/* one cblas_dgemm per product, threads left to the BLAS */
-static void blas_direct(int trans_a, int trans_b, size_t M, size_t N, size_t K, double alpha,
-                        const double *A, size_t lda, const double *B, size_t ldb, double beta,
-                        double *C, size_t ldc)
-{
-    cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-                trans_b ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, alpha, A, (int)lda,
-                B, (int)ldb, beta, C, (int)ldc);
-}
-
 static double now_s(void)
 {
     struct timespec ts;
@@ -226,7 +216,7 @@ int main(int argc, char **argv)
 
     /* (1) the BLAS's own threading */
     gs_blas_set_threads(threads);
-    double s = time_steps(&n, blas_direct, reps);
+    double s = time_steps(&n, gs_gemm_blas, reps);
     printf("mode=blas threads=%d reps=%d ms_per_step=%.4f gflops=%.3f\n", threads, reps,
            1e3 * s, flop / s * 1e-9);
     fflush(stdout);

@@ -29,9 +29,9 @@ static size_t half_up(size_t n)
     return (h + GS_GEMM_ALIGN - 1) / GS_GEMM_ALIGN * GS_GEMM_ALIGN;
 }
 
-static void blas_call(int trans_a, int trans_b, size_t M, size_t N, size_t K, double alpha,
-                      const double *A, size_t lda, const double *B, size_t ldb, double beta,
-                      double *C, size_t ldc)
+void gs_gemm_blas(int trans_a, int trans_b, size_t M, size_t N, size_t K, double alpha,
+                  const double *A, size_t lda, const double *B, size_t ldb, double beta,
+                  double *C, size_t ldc)
 {
     cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, alpha, A, (int)lda,
@@ -60,7 +60,7 @@ void gs_gemm(int trans_a, int trans_b, size_t M, size_t N, size_t K, double alph
     size_t tm = (M + mb - 1) / mb, tn = (N + nb - 1) / nb;
     assert(tm <= 2 && tn <= 2);
     if (tm * tn == 1) {
-        blas_call(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        gs_gemm_blas(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
 #pragma omp parallel for schedule(static)
@@ -71,7 +71,7 @@ void gs_gemm(int trans_a, int trans_b, size_t M, size_t N, size_t K, double alph
         const double *a = trans_a ? A + m0 : A + m0 * lda;
         /* columns n0.. of op(B): columns of B, or rows when transposed */
         const double *b = trans_b ? B + n0 * ldb : B + n0;
-        blas_call(trans_a, trans_b, mm, nn, K, alpha, a, lda, b, ldb, beta, C + m0 * ldc + n0,
+        gs_gemm_blas(trans_a, trans_b, mm, nn, K, alpha, a, lda, b, ldb, beta, C + m0 * ldc + n0,
                   ldc);
     }
 }

@@ -21,6 +21,12 @@ void gs_gemm(int trans_a, int trans_b, size_t M, size_t N, size_t K, double alph
              const double *A, size_t lda, const double *B, size_t ldb, double beta,
              double *C, size_t ldc);
 
+/* The same product as one BLAS call, untiled, on the BLAS's own threads
+ * (gs_blas_set_threads): the BLAS alone, for pipeline/bench's limit. */
+void gs_gemm_blas(int trans_a, int trans_b, size_t M, size_t N, size_t K, double alpha,
+                  const double *A, size_t lda, const double *B, size_t ldb, double beta,
+                  double *C, size_t ldc);
+
 /* Make the BLAS single-threaded (gs_gemm's contract). Call once before the
  * first product, outside any parallel region; repeated calls are cheap. */
 void gs_blas_init(void);
