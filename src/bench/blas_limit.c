@@ -41,8 +41,8 @@
 #include <omp.h>
 #endif
 
-#include GS_CBLAS_HEADER
 #include "nn/gemm.h"
+#include "util/clock.h"
 
 typedef struct {
     size_t depth, width, batch, in_dim, n_out;
@@ -57,13 +57,6 @@ typedef struct {
 typedef void (*product_fn)(int trans_a, int trans_b, size_t M, size_t N, size_t K,
                            double alpha, const double *A, size_t lda, const double *B,
                            size_t ldb, double beta, double *C, size_t ldc);
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -158,9 +151,9 @@ static double time_steps(limit_net_t *n, product_fn gemm, int reps)
         return -1.0;
     step(n, gemm);
     for (int r = 0; r < reps; r++) {
-        double t0 = now_s();
+        double t0 = gs_now();
         step(n, gemm);
-        t[r] = now_s() - t0;
+        t[r] = gs_now() - t0;
     }
     qsort(t, (size_t)reps, sizeof *t, cmp_double);
     double m = reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2]);

@@ -70,19 +70,28 @@ static inline double softplus_df(double x, double a) { return gs_sigmoid(x); }
         for (size_t i = 0; i < n; i++)                                        \
             out[i] = g[i] * name##_df(x[i], a);                               \
     }
-/* rows whose f' is a function of f: one multiply instead of a libm call */
+/* rows whose f' is a function of f: one multiply instead of a libm call.
+ * Without f(x) at hand (residual layers), f(x) is recomputed by the row's
+ * vector map in stack chunks, never by a libm call per value. */
+#define GRAD_CHUNK 256
 #define ARRAY_GRAD_FROM_Y(name)                                                \
     static void name##_grad(double *out, const double *g, const double *x,    \
                             const double *y, size_t n, double a)              \
     {                                                                         \
-        if (!y) {                                                             \
+        if (y) {                                                              \
+            _Pragma("omp simd")                                               \
             for (size_t i = 0; i < n; i++)                                    \
-                out[i] = g[i] * name##_df(x[i], a);                           \
+                out[i] = g[i] * name##_dfy(y[i]);                             \
             return;                                                           \
         }                                                                     \
-        _Pragma("omp simd")                                                   \
-        for (size_t i = 0; i < n; i++)                                        \
-            out[i] = g[i] * name##_dfy(y[i]);                                 \
+        double f[GRAD_CHUNK];                                                 \
+        for (size_t lo = 0; lo < n; lo += GRAD_CHUNK) {                       \
+            size_t len = n - lo < GRAD_CHUNK ? n - lo : GRAD_CHUNK;           \
+            name##_map(f, x + lo, len, a);                                    \
+            _Pragma("omp simd")                                               \
+            for (size_t i = 0; i < len; i++)                                  \
+                out[lo + i] = g[lo + i] * name##_dfy(f[i]);                   \
+        }                                                                     \
     }
 #define ARRAY_FORMS(name) ARRAY_MAP(name) ARRAY_GRAD(name)
 

@@ -6,7 +6,7 @@
  * huge pages (madvise; honoured where THP is "madvise" or "always"): a
  * 2 GiB model then takes ~1,000 page faults instead of ~500,000, which on
  * a virtual machine was 6 s of system time (docs/architecture.md,
- * "Speed"). The zeroing - the first touch of every page - is shared among
+ * "Models and arenas"). The zeroing - the first touch of every page - is shared among
  * OpenMP threads. NULL when memory is short; gs_arena_free(NULL) is fine. */
 #ifndef GS_NN_ARENA_H
 #define GS_NN_ARENA_H

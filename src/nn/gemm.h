@@ -11,7 +11,7 @@
  * the thread count, so the BLAS sees the same calls in the same shapes
  * whatever the number of threads, and every element of C is summed in the
  * same order: results are bitwise identical for any thread count.
- * (docs/architecture.md, "Speed", gives the measurements behind this.) */
+ * (docs/architecture.md, "Matrix products", gives the measurements behind this.) */
 #ifndef GS_NN_GEMM_H
 #define GS_NN_GEMM_H
 

@@ -5,17 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Blocks of zero_grad's memset shared among threads. */
-#define ZERO_BLOCK 65536
-
 void gs_net_zero_grad(gs_net_t *net)
 {
-    size_t n = net->n_params, blocks = (n + ZERO_BLOCK - 1) / ZERO_BLOCK;
-#pragma omp parallel for schedule(static) if (blocks > 1)
-    for (size_t b = 0; b < blocks; b++) {
-        size_t lo = b * ZERO_BLOCK, len = n - lo < ZERO_BLOCK ? n - lo : ZERO_BLOCK;
-        memset(net->grads + lo, 0, len * sizeof *net->grads);
-    }
+    memset(net->grads, 0, net->n_params * sizeof *net->grads);
 }
 
 void gs_net_free(gs_net_t *net)
