@@ -6,7 +6,11 @@
  * 1e-13 of sum |a||b| per element (the products are sums of up to 300
  * terms of size ~1, each rounding below 1.1e-16). And with 1 and 2 OpenMP
  * threads, bitwise the same C - the contract that keeps results
- * independent of the thread count. */
+ * independent of the thread count. And gs_norm2 (nn/linear.h) against a
+ * long double sum: one pass in the safe range, rescaled outside it (1e-160
+ * and 1e200, whose squares under- and overflow), over one and many blocks,
+ * to 1e-15 sqrt(n) relative (a sum's rounding grows as sqrt(n): measured
+ * up to 7e-15 at n = 1e5 when rescaled); NaN and infinity come back. */
 #include <config.h>
 
 #include <math.h>
@@ -17,6 +21,7 @@
 #endif
 
 #include "nn/gemm.h"
+#include "nn/linear.h"
 #include "nn/rng.h"
 #include "tap.h"
 
@@ -105,6 +110,27 @@ int main(void)
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int t = 0; t < 4; t++)
             check(&shapes[s], t >> 1, t & 1, betas[(s + (size_t)t) % 3], &rng);
+    const size_t ns[] = {1, 7, 16384, 100003};
+    const double mags[] = {1.0, 1e-160, 1e200};
+    static double v[100003];
+    for (size_t a = 0; a < 4; a++)
+        for (size_t b = 0; b < 3; b++) {
+            long double ref = 0.0L;
+            for (size_t i = 0; i < ns[a]; i++) {
+                v[i] = (2.0 * gs_rng_uniform(&rng) - 1.0) * mags[b];
+                long double t = (long double)(v[i] / mags[b]);
+                ref += t * t;
+            }
+            double want = (double)(sqrtl(ref)) * mags[b], got = gs_norm2(v, ns[a]);
+            double tol = 1e-15 * sqrt((double)ns[a]);   /* rounding grows as sqrt(n) */
+            tap_ok(fabs(got - want) <= tol * want, "gs_norm2 of %zu values of size %g: "
+                   "relative error %.1e", ns[a], mags[b], fabs(got - want) / want);
+        }
+    v[5] = NAN;
+    tap_ok(isnan(gs_norm2(v, 100003)), "gs_norm2: a NaN gives NaN");
+    v[5] = -INFINITY;
+    tap_ok(isinf(gs_norm2(v, 100003)), "gs_norm2: an infinity gives infinity");
+    tap_ok(gs_norm2(v, 0) == 0.0, "gs_norm2 of nothing is 0");
     tap_ok(strlen(gs_blas_describe()) > 0, "the BLAS names itself: %s", gs_blas_describe());
     return tap_done();
 }
