@@ -8,15 +8,22 @@
 #include <string.h>
 
 #include "nn/arena.h"
+#include "nn/gemm.h"
 #include "nn/linear.h"
 #include "nn/par.h"
 #include "nn/vmath.h"
 
 /* ---- the cells: pointwise work of one step over n rows ----
  * zx, zh, gates: (n, G*H); h_prev, c_prev, h, c: (n, H).
+ * A fused cell (RNN, LSTM) needs only the sums zx + zh: its gates arrive
+ * holding them (the step's GEMM adds Wh h_{t-1} onto the input projection,
+ * whose bias is bx + bh), zx and zh are unused, and its two pre-activation
+ * gradients are one, dzh == dzx. The GRU keeps zh apart (r scales its n
+ * block).
  * Backward gets dh = dL/dh_t (all paths) and, for the LSTM, dc = dL/dc_t
- * from step t+1 (updated in place to dL/dc_{t-1}); it writes dzx, dzh and
- * dh_prev = the part of dL/dh_{t-1} that does not pass through Wh. */
+ * from step t+1 (updated in place to dL/dc_{t-1}); it writes dzx (and dzh
+ * when not fused) and adds to dh_prev the part of dL/dh_{t-1} that does not
+ * pass through Wh (the GRU's; fused cells have none). */
 typedef struct {
     const double *zx, *zh, *h_prev, *c_prev;
     double *gates, *h, *c, *tc;
@@ -30,39 +37,31 @@ typedef struct {
 typedef struct {
     const char *name;
     size_t gates;   /* G */
+    int fused;      /* gates arrive holding zx + zh; dzh == dzx */
     void (*forward)(const cell_fwd_t *a, size_t n, size_t H, const gs_activation_t *act, double ap);
     void (*backward)(const cell_bwd_t *a, size_t n, size_t H, const gs_activation_t *act, double ap);
 } cell_t;
 
-/* rnn: gates hold z = zx + zh, h = phi(z) */
+/* rnn (fused): gates hold z = zx + zh, h = phi(z) */
 static void rnn_cell_fwd(const cell_fwd_t *a, size_t n, size_t H, const gs_activation_t *act, double ap)
 {
-#pragma omp simd
-    for (size_t k = 0; k < n * H; k++)
-        a->gates[k] = a->zx[k] + a->zh[k];
     gs_act_forward(act, ap, a->h, a->gates, n * H);
 }
 
 static void rnn_cell_bwd(const cell_bwd_t *a, size_t n, size_t H, const gs_activation_t *act, double ap)
 {
     gs_act_backward(act, ap, a->dzx, a->dh, a->gates, a->h, n * H);
-    memcpy(a->dzh, a->dzx, n * H * sizeof *a->dzh);
-    memset(a->dh_prev, 0, n * H * sizeof *a->dh_prev);
 }
 
-/* LSTM gates in PyTorch's order i, f, g, o; per row the pre-activations
- * zx + zh, then the gate functions over whole blocks (nn/vmath.h) */
+/* LSTM (fused) gates in PyTorch's order i, f, g, o; per row the gate
+ * functions over whole blocks (nn/vmath.h), in place on the sums */
 static void lstm_cell_fwd(const cell_fwd_t *a, size_t n, size_t H, const gs_activation_t *act, double ap)
 {
 #pragma omp parallel for schedule(static) if (n * H >= GS_PAR_MIN_HEAVY)
     for (size_t b = 0; b < n; b++) {
-        const double *zx = a->zx + b * 4 * H, *zh = a->zh + b * 4 * H;
         double *g = a->gates + b * 4 * H;
         const double *cp = a->c_prev + b * H;
         double *c = a->c + b * H, *tc = a->tc + b * H, *h = a->h + b * H;
-#pragma omp simd
-        for (size_t k = 0; k < 4 * H; k++)
-            g[k] = zx[k] + zh[k];
         gs_vsigmoid(g, g, 2 * H);           /* i, f */
         gs_vtanh(g + 2 * H, g + 2 * H, H);  /* g */
         gs_vsigmoid(g + 3 * H, g + 3 * H, H);   /* o */
@@ -81,7 +80,7 @@ static void lstm_cell_bwd(const cell_bwd_t *a, size_t n, size_t H, const gs_acti
 #pragma omp parallel for schedule(static) if (n * H >= GS_PAR_MIN_HEAVY)
     for (size_t b = 0; b < n; b++) {
         const double *g = a->gates + b * 4 * H;
-        double *dzx = a->dzx + b * 4 * H, *dzh = a->dzh + b * 4 * H;
+        double *dz = a->dzx + b * 4 * H;
 #pragma omp simd
         for (size_t j = 0; j < H; j++) {
             size_t k = b * H + j;
@@ -94,11 +93,10 @@ static void lstm_cell_bwd(const cell_bwd_t *a, size_t n, size_t H, const gs_acti
             double dzg = dc * i * (1.0 - c * c);
             double dzo = dh * tc * o * (1.0 - o);
             a->dc[k] = dc * f;
-            dzx[j] = dzh[j] = dzi;
-            dzx[H + j] = dzh[H + j] = dzf;
-            dzx[2 * H + j] = dzh[2 * H + j] = dzg;
-            dzx[3 * H + j] = dzh[3 * H + j] = dzo;
-            a->dh_prev[k] = 0.0;
+            dz[j] = dzi;
+            dz[H + j] = dzf;
+            dz[2 * H + j] = dzg;
+            dz[3 * H + j] = dzo;
         }
     }
 }
@@ -144,15 +142,15 @@ static void gru_cell_bwd(const cell_bwd_t *a, size_t n, size_t H, const gs_activ
             dzx[H + j] = dzh[H + j] = dzp;
             dzx[2 * H + j] = dnp;
             dzh[2 * H + j] = dnp * r;
-            a->dh_prev[k] = dh * z;
+            a->dh_prev[k] += dh * z;
         }
     }
 }
 
 static const cell_t cells[] = {
-    [GS_CELL_RNN] = {"rnn", 1, rnn_cell_fwd, rnn_cell_bwd},
-    [GS_CELL_LSTM] = {"lstm", 4, lstm_cell_fwd, lstm_cell_bwd},
-    [GS_CELL_GRU] = {"gru", 3, gru_cell_fwd, gru_cell_bwd},
+    [GS_CELL_RNN] = {"rnn", 1, 1, rnn_cell_fwd, rnn_cell_bwd},
+    [GS_CELL_LSTM] = {"lstm", 4, 1, lstm_cell_fwd, lstm_cell_bwd},
+    [GS_CELL_GRU] = {"gru", 3, 0, gru_cell_fwd, gru_cell_bwd},
 };
 
 /* ---- the model ---- */
@@ -161,7 +159,8 @@ typedef struct {
     double *wx, *wh, *bx, *bh;
     double *dwx, *dwh, *dbx, *dbh;
     size_t in;           /* D of this layer */
-    double *zh, *gates;  /* (T, n, G*H) */
+    double *zh;          /* (T, n, G*H) Wh h_{t-1} + bh; the GRU's only */
+    double *gates;       /* (T, n, G*H) */
     double *h, *c;       /* (T+1, n, H); step 0 is the zero state */
     double *tc;          /* (T, n, H) lstm: tanh(c_t), kept for backward */
     double *dh_in;       /* (T, n, H) dL/dh_t arriving from above */
@@ -176,9 +175,10 @@ typedef struct {
     double *w_out, *b_out, *dw_out, *db_out;
     double *acts;
     double *x0;          /* (T, cap, D) the input, time-major */
-    double *zx;          /* (T, cap, G*H) shared by the layers */
-    double *dzx, *dzh;   /* (T, cap, G*H) shared backward scratch */
-    double *dh, *dh_next, *dc;   /* (cap, H) */
+    double *zx;          /* (T, cap, G*H) shared by the layers; the GRU's only */
+    double *dzx, *dzh;   /* (T, cap, G*H) shared backward scratch; dzh the GRU's only */
+    double *bias_sum;    /* (G*H) bx + bh of the layer in hand (fused cells) */
+    double *dh0, *dc;    /* (cap, H) dL/dh_0 (discarded), dL/dc_t */
     double *time_grad;   /* (T) ||dL/dh_t|| of the top layer */
     double *ortho_work;
     size_t n_last;       /* rows of the last forward */
@@ -201,17 +201,19 @@ static int arena_sizes(const gs_rnn_spec_t *s, size_t *n_params, size_t *n_acts)
     if (H > SIZE_MAX / 64 / G || D > SIZE_MAX / 64 / (G * H) || T + 1 > SIZE_MAX / 64 / cap ||
         (T + 1) * cap > SIZE_MAX / 64 / (G * H + D))
         return 0;
+    size_t apart = cells[s->cell].fused ? 0 : 1;   /* zh, zx, dzh kept apart */
     size_t np = 0, na = 0;
     for (size_t l = 0; l < s->depth; l++) {
         size_t in = l == 0 ? s->in_dim : H;
         np += G * H * in + G * H * H + 2 * G * H;
-        na += 2 * T * cap * G * H + 2 * (T + 1) * cap * H + 2 * T * cap * H;
+        na += (1 + apart) * T * cap * G * H + 2 * (T + 1) * cap * H + 2 * T * cap * H;
     }
     np += s->n_out * H + s->n_out;
     na += 2 * cap * s->n_out;            /* out, dout */
     na += T * cap * s->in_dim;           /* x0 */
-    na += 3 * T * cap * G * H;           /* zx, dzx, dzh */
-    na += 3 * cap * H + T;               /* dh, dh_next, dc, time_grad */
+    na += (1 + 2 * apart) * T * cap * G * H;   /* dzx; zx, dzh */
+    na += G * H;                         /* bias_sum */
+    na += 2 * cap * H + T;               /* dh0, dc, time_grad */
     na += H * D;                         /* orthogonal init work (above) */
     *n_params = np;
     *n_acts = na;
@@ -275,8 +277,10 @@ gs_net_t *gs_rnn_create(const gs_rnn_spec_t *spec)
         PARAM(L->wh, L->dwh, "Wh", l + 1, G * H, H);
         PARAM(L->bx, L->dbx, "bx", l + 1, 1, G * H);
         PARAM(L->bh, L->dbh, "bh", l + 1, 1, G * H);
-        L->zh = a;
-        a += T * cap * G * H;
+        if (!m->cell->fused) {
+            L->zh = a;
+            a += T * cap * G * H;
+        }
         L->gates = a;
         a += T * cap * G * H;
         L->h = a;
@@ -297,15 +301,19 @@ gs_net_t *gs_rnn_create(const gs_rnn_spec_t *spec)
     a += cap * spec->n_out;
     m->x0 = a;
     a += T * cap * spec->in_dim;
-    m->zx = a;
-    a += T * cap * G * H;
     m->dzx = a;
     a += T * cap * G * H;
-    m->dzh = a;
-    a += T * cap * G * H;
-    m->dh = a;
-    a += cap * H;
-    m->dh_next = a;
+    if (m->cell->fused) {
+        m->dzh = m->dzx;
+    } else {
+        m->zx = a;
+        a += T * cap * G * H;
+        m->dzh = a;
+        a += T * cap * G * H;
+    }
+    m->bias_sum = a;
+    a += G * H;
+    m->dh0 = a;
     a += cap * H;
     m->dc = a;
     a += cap * H;
@@ -351,19 +359,32 @@ static void rnn_forward(gs_net_t *net, const double *x, size_t n, int train)
             for (size_t d = 0; d < D; d++)
                 m->x0[(t * n + b) * D + d] = x[(b * T + t) * D + d];
     const double *inp = m->x0;
+    int fused = m->cell->fused;
     for (size_t l = 0; l < s->depth; l++) {
         rnn_layer_t *L = &m->layers[l];
-        /* input projections of all steps at once: (T n, D) -> (T n, G H) */
-        gs_linear_forward(m->zx, inp, L->wx, L->bx, T * n, L->in, G * H);
+        /* input projections of all steps at once: (T n, D) -> (T n, G H),
+         * into the gates with both biases when fused */
+        if (fused) {
+            for (size_t k = 0; k < G * H; k++)
+                m->bias_sum[k] = L->bx[k] + L->bh[k];
+            gs_linear_forward(L->gates, inp, L->wx, m->bias_sum, T * n, L->in, G * H);
+        } else {
+            gs_linear_forward(m->zx, inp, L->wx, L->bx, T * n, L->in, G * H);
+        }
         memset(L->h, 0, n * H * sizeof *L->h);
         memset(L->c, 0, n * H * sizeof *L->c);
         for (size_t t = 0; t < T; t++) {
             const double *hp = L->h + t * n * H;
-            double *zh = L->zh + t * n * G * H;
-            gs_linear_forward(zh, hp, L->wh, L->bh, n, H, G * H);
-            cell_fwd_t a = {m->zx + t * n * G * H, zh, hp, L->c + t * n * H,
-                            L->gates + t * n * G * H, L->h + (t + 1) * n * H,
-                            L->c + (t + 1) * n * H, L->tc + t * n * H};
+            double *gates = L->gates + t * n * G * H, *zh = NULL;
+            if (fused) {   /* gates (n, G H) += h_{t-1} (n, H) Wh^T */
+                gs_gemm(0, 1, n, G * H, H, 1.0, hp, H, L->wh, H, 1.0, gates, G * H);
+            } else {
+                zh = L->zh + t * n * G * H;
+                gs_linear_forward(zh, hp, L->wh, L->bh, n, H, G * H);
+            }
+            cell_fwd_t a = {fused ? NULL : m->zx + t * n * G * H, zh, hp, L->c + t * n * H,
+                            gates, L->h + (t + 1) * n * H, L->c + (t + 1) * n * H,
+                            L->tc + t * n * H};
             m->cell->forward(&a, n, H, s->act, s->act_param);
         }
         inp = L->h + n * H;   /* steps 1..T: (T, n, H) */
@@ -382,22 +403,27 @@ static void rnn_backward(gs_net_t *net, size_t n)
     memset(top->dh_in, 0, T * n * H * sizeof *top->dh_in);
     gs_linear_backward(top->dh_in + (T - 1) * n * H, m->dw_out, m->db_out, net->dout,
                        top->h + T * n * H, m->w_out, n, H, s->n_out, 1);
+    /* dh_in[t] collects dL/dh_t: from above (written whole before the
+     * layer's turn), then from step t+1, which adds its parts into
+     * dh_in[t-1] before the turn of step t-1 */
     for (size_t l = s->depth; l-- > 0;) {
         rnn_layer_t *L = &m->layers[l];
-        memset(m->dh_next, 0, n * H * sizeof *m->dh_next);
         memset(m->dc, 0, n * H * sizeof *m->dc);
         for (size_t t = T; t-- > 0;) {
-            const double *din = L->dh_in + t * n * H;
-            for (size_t k = 0; k < n * H; k++)
-                m->dh[k] = din[k] + m->dh_next[k];
+            double *dh = L->dh_in + t * n * H;
+            double *dprev = t > 0 ? dh - n * H : m->dh0;
+            if (t == 0)
+                memset(m->dh0, 0, n * H * sizeof *m->dh0);
             if (l == s->depth - 1 && net->measure)
-                m->time_grad[t] = gs_norm2(m->dh, n * H);
-            cell_bwd_t a = {m->dh, L->gates + t * n * G * H, L->zh + t * n * G * H,
+                m->time_grad[t] = gs_norm2(dh, n * H);
+            double *dzh = m->dzh + t * n * G * H;
+            cell_bwd_t a = {dh, L->gates + t * n * G * H, L->zh ? L->zh + t * n * G * H : NULL,
                             L->h + t * n * H, L->c + t * n * H, L->tc + t * n * H,
                             L->h + (t + 1) * n * H, m->dc, m->dzx + t * n * G * H,
-                            m->dzh + t * n * G * H, m->dh_next};
+                            dzh, dprev};
             m->cell->backward(&a, n, H, s->act, s->act_param);
-            gs_linear_backward_input(m->dh_next, m->dzh + t * n * G * H, L->wh, n, H, G * H, 1);
+            if (t > 0)   /* dL/dh_0 is of no use: h_0 is the zero state */
+                gs_linear_backward_input(dprev, dzh, L->wh, n, H, G * H, 1);
         }
         /* weight gradients over all steps at once */
         const double *inp = l == 0 ? m->x0 : m->layers[l - 1].h + n * H;
