@@ -142,25 +142,52 @@ fi
 
 # train: result line shape, csv rows
 res=$("$gs" train dataset=digits depth=2 width=32 activation=relu init=he optimizer=adam lr=1e-3 steps=200 batch=32 2>/dev/null | tail -n 1)
-if printf '%s\n' "$res" | grep -Eq '^result: status=done diagnosis=healthy train_loss=[0-9.e+-]+ test_loss=[0-9.e+-]+ test_acc=0\.(9[0-9]|8[5-9])[0-9]* clip_fraction=0\.0000 diverged_step=none$'; then
+if printf '%s\n' "$res" | grep -Eq '^result: status=done diagnosis=healthy train_loss=[0-9.e+-]+ test_loss=[0-9.e+-]+ test_acc=0\.(9[0-9]|8[5-9])[0-9]* clip_fraction=0\.0000 diverged_step=none diagnosis_final=healthy$'; then
     ok "train: result line, small digits net learns (>= 0.85 after 200 steps)"
 else
     notok "train result: $res"
 fi
-csv=$("$gs" train steps=50 log_every=10 clip=0.1 --csv 2>/dev/null)
-if [ "$(printf '%s\n' "$csv" | head -n 1)" = "step,loss,grad_norm,grad_norm_clipped,clipped" ] \
-   && [ "$(printf '%s\n' "$csv" | tail -n +2 | cut -d, -f1 | tr '\n' ' ')" = "1 10 20 30 40 50 " ]; then
-    ok "train --csv: header and rows at steps 1, 10, ..., 50"
+csv=$("$gs" train depth=3 steps=50 log_every=10 clip=0.1 --csv 2>/dev/null)
+hdr=step,layer,loss,grad_norm,grad_norm_clipped,clipped,grad_w_norm,w_norm,update_ratio,dead_frac,saturated_frac,grad_h_first,grad_h_last
+if [ "$(printf '%s\n' "$csv" | head -n 1)" = "$hdr" ] \
+   && [ "$(printf '%s\n' "$csv" | tail -n +2 | cut -d, -f1 | uniq | tr '\n' ' ')" = "1 10 20 30 40 50 " ] \
+   && [ "$(printf '%s\n' "$csv" | tail -n +2 | cut -d, -f2 | sort -u | tr '\n' ' ')" = "1 2 3 4 " ] \
+   && [ "$(printf '%s\n' "$csv" | tail -n +2 | wc -l)" -eq 24 ]; then
+    ok "train --csv: header and one row per layer (3 hidden + readout) at steps 1, 10, ..., 50"
 else
     notok "train --csv: $csv"
 fi
 # divergence: the loss or gradient becomes non-finite; status diverged, not a crash
 res=$("$gs" train depth=10 activation=identity init=he gain=2 lr=1 steps=200 2>/dev/null | tail -n 1)
-if printf '%s\n' "$res" | grep -Eq '^result: status=diverged diagnosis=diverged train_loss=[^ ]+ test_loss=[^ ]+ test_acc=[0-9.]+ clip_fraction=[0-9.]+ diverged_step=[0-9]+$'; then
+if printf '%s\n' "$res" | grep -Eq '^result: status=diverged diagnosis=diverged train_loss=[^ ]+ test_loss=[^ ]+ test_acc=[0-9.]+ clip_fraction=[0-9.]+ diverged_step=[0-9]+ diagnosis_final=diverged diverged_layer=([1-9]|1[01]) diverged_tensor=(weight|activation|gradient|loss)$'; then
     ok "a deep linear net with lr=1 diverges cleanly: $res"
 else
     notok "lr=1 deep linear: $res"
 fi
+# divergence forensics against the per-layer log of the same run: the step
+# named is the log's last, whose loss or global norm is non-finite; the
+# layer named is the lowest whose activation is non-finite there (no layer
+# has non-finite weights: the step before was finite), and a layer below it
+# was still finite. A healthy run names none.
+csv=$("$gs" train depth=6 width=16 activation=identity init=he gain=2 lr=3 steps=100 --csv 2>/tmp/gs_cli_div.$$)
+res=$(tail -n 1 /tmp/gs_cli_div.$$); rm -f /tmp/gs_cli_div.$$
+dstep=$(printf '%s\n' "$res" | sed -n 's/.*diverged_step=\([0-9]*\).*/\1/p')
+dlayer=$(printf '%s\n' "$res" | sed -n 's/.*diverged_layer=\([0-9]*\).*/\1/p')
+last=$(printf '%s\n' "$csv" | tail -n 1 | cut -d, -f1)
+lastrow=$(printf '%s\n' "$csv" | awk -F, -v s="$last" '$1 == s && $2 == 1')
+if [ -n "$dstep" ] && [ "$dstep" = "$last" ] && [ -n "$dlayer" ] && [ "$dlayer" -ge 1 ] \
+   && [ "$dlayer" -le 7 ] \
+   && printf '%s\n' "$lastrow" | awk -F, '{ exit !($3 !~ /^[-0-9.e+]+$/ || $4 !~ /^[-0-9.e+]+$/) }'; then
+    ok "divergence forensics: step $dstep is train_log's last, non-finite there; layer $dlayer ($res)"
+else
+    notok "divergence forensics: '$res' against the log's last step $last: $lastrow"
+fi
+res=$("$gs" train depth=3 width=16 steps=50 2>/dev/null | tail -n 1)
+case "$res" in
+*diverged_layer*|*diverged_tensor*) notok "a healthy run names no diverged layer: $res" ;;
+*status=done*) ok "a healthy run names no diverged layer" ;;
+*) notok "healthy run: $res" ;;
+esac
 
 echo "1..$n"
 [ "$failed" -eq 0 ]

@@ -12,12 +12,25 @@ static void step2(const char *name, const double want1[2], const double want2[2]
 {
     const gs_optimizer_t *o = gs_optimizer_find(name);
     double p[2] = {1.0, -2.0}, g[2] = {0.5, -0.25}, st[4] = {0};
-    o->step(p, g, st, 2, 0.1, 1);
+    o->step(p, g, st, 2, 0.1, 1, NULL);
     tap_close(p[0], want1[0], 1e-14, "%s step 1, p[0]", name);
     tap_close(p[1], want1[1], 1e-14, "%s step 1, p[1]", name);
-    o->step(p, g, st, 2, 0.1, 2);   /* same gradient again */
+    o->step(p, g, st, 2, 0.1, 2, NULL);   /* same gradient again */
     tap_close(p[0], want2[0], 1e-14, "%s step 2, p[0]", name);
     tap_close(p[1], want2[1], 1e-14, "%s step 2, p[1]", name);
+    /* with delta: the same parameters bit for bit, and delta holds each
+     * step's change (p_after - p_before, exact here: the d that was added
+     * to p_before gives p_after exactly when p_before + d rounds to it,
+     * which the comparison checks in the other direction) */
+    double q[2] = {1.0, -2.0}, sq[4] = {0}, d[2], before[2];
+    for (long t = 1; t <= 2; t++) {
+        memcpy(before, q, sizeof q);
+        o->step(q, g, sq, 2, 0.1, t, d);
+        for (int i = 0; i < 2; i++)
+            tap_ok(before[i] + d[i] == q[i] && d[i] != 0.0,
+                   "%s step %ld with delta: p[%d] = p_before + delta", name, t, i);
+    }
+    tap_ok(memcmp(p, q, sizeof p) == 0, "%s: the step with delta moves p exactly as without", name);
 }
 
 int main(void)
@@ -45,10 +58,10 @@ int main(void)
     {
         const gs_optimizer_t *o = gs_optimizer_find("adam");
         double p[1] = {1.0}, g1[1] = {0.5}, g2[1] = {-2.0}, st[2] = {0.0, 0.0};
-        o->step(p, g1, st, 1, 0.1, 1);
+        o->step(p, g1, st, 1, 0.1, 1, NULL);
         double p1 = 1.0 - 0.1 * 0.5 / (0.5 + 1e-8);
         tap_close(p[0], p1, 1e-14, "adam, changing gradient: step 1");
-        o->step(p, g2, st, 1, 0.1, 2);
+        o->step(p, g2, st, 1, 0.1, 2, NULL);
         double m2 = 0.9 * 0.1 * 0.5 + 0.1 * -2.0, v2 = 0.999 * 0.001 * 0.25 + 0.001 * 4.0;
         double p2 = p1 - 0.1 * (m2 / (1.0 - 0.81)) / (sqrt(v2 / (1.0 - 0.999 * 0.999)) + 1e-8);
         tap_close(p[0], p2, 1e-14, "adam, changing gradient: step 2 (bias corrections)");

@@ -30,9 +30,10 @@ ok_cols=1
 for spec in \
     "sweeps:name description config_text base_seed vanishing_below exploding_above" \
     "sessions:status started_at ended_at host pid ranks threads hosts wall_s" \
-    "runs:config_hash experiment canonical_key repeat seed model task dataset depth width seq_len activation init gain bias_std norm residual optimizer lr batch steps log_every clip clip_mode status error diagnosis grad_ratio train_loss test_loss test_acc clip_fraction diverged_step wall_s rank sigma_w2 sigma_b2" \
+    "runs:config_hash experiment canonical_key repeat seed model task dataset depth width seq_len activation init gain bias_std norm residual optimizer lr batch steps log_every clip clip_mode status error diagnosis grad_ratio train_loss test_loss test_acc clip_fraction diverged_step wall_s rank sigma_w2 sigma_b2 grad_ratio_final diagnosis_final diverged_layer diverged_tensor last_finite_grad_norm" \
     "layer_stats:run_id step layer act_mean act_std saturated_frac dead_frac grad_pre_norm grad_w_norm w_norm" \
     "train_log:run_id step loss grad_norm grad_norm_clipped clipped" \
+    "train_layer_log:run_id step layer grad_w_norm w_norm update_ratio dead_frac saturated_frac grad_h_first grad_h_last" \
     "time_stats:run_id step t hidden_norm grad_hidden_norm" \
     "histograms:run_id layer quantity bin lo hi count" \
     "summary:run_id experiment depth activation init status diagnosis grad_ratio test_acc"; do
@@ -48,7 +49,46 @@ uncommented=$(printf '%s\n' "$sch" | grep -E '^  [a-z_0-9]+ (INTEGER|REAL|TEXT)'
 check "gradsweep schema: a comment on every column ($uncommented without)" '[ "$uncommented" -eq 0 ]'
 q() { sqlite3 "${db:-results/small.db}" "$1"; }
 v=$(q "SELECT count(*) FROM sqlite_master WHERE type IN ('table', 'view')")
-check "the database holds the 7 tables and the view ($v)" '[ "$v" -eq 8 ]'
+check "the database holds the 8 tables and the view ($v)" '[ "$v" -eq 9 ]'
+
+# ---- the per-layer training log ----
+# its norm at step 1 is the measurement at init (the same gradient), to 1e-12
+v=$(q "SELECT count(*) FROM train_layer_log t JOIN layer_stats l
+         ON l.run_id = t.run_id AND l.step = 0 AND l.layer = t.layer
+       WHERE t.step = 1 AND abs(t.grad_w_norm - l.grad_w_norm) <= 1e-12 * l.grad_w_norm")
+nrows=$(q "SELECT count(*) FROM train_layer_log WHERE step = 1")
+check "train_layer_log: ||dL/dW_l|| at step 1 equals layer_stats.grad_w_norm ($v of $nrows rows)" \
+    '[ "$nrows" -gt 0 ] && [ "$v" -eq "$nrows" ]'
+# SGD without clipping: the update is -lr g, so the ratio is lr ||g_l|| / ||W_l|| (1e-12)
+v=$(q "SELECT count(*), sum(abs(t.update_ratio - r.lr * t.grad_w_norm / t.w_norm)
+                            <= 1e-12 * t.update_ratio)
+         FROM train_layer_log t JOIN runs r ON r.id = t.run_id
+        WHERE r.optimizer = 'sgd' AND r.clip IS NULL AND r.status = 'done'")
+check "train_layer_log: SGD's update ratio is lr ||dL/dW_l|| / ||W_l|| to 1e-12 ($v)" \
+    '[ "${v%%|*}" -gt 0 ] && [ "${v%%|*}" = "${v#*|}" ]'
+# clipping by norm scales every layer's update by grad_norm_clipped / grad_norm
+v=$(q "SELECT count(*), sum(abs(t.update_ratio - r.lr * t.grad_w_norm / t.w_norm
+                                  * g.grad_norm_clipped / g.grad_norm) <= 1e-10 * t.update_ratio)
+         FROM train_layer_log t JOIN runs r ON r.id = t.run_id
+         JOIN train_log g ON g.run_id = t.run_id AND g.step = t.step
+        WHERE r.optimizer = 'sgd' AND r.clip IS NOT NULL AND r.clip_mode = 'norm' AND g.clipped = 1")
+check "train_layer_log: a clipped SGD step's update ratio carries the clip's scale (1e-10) ($v)" \
+    '[ "${v%%|*}" -gt 0 ] && [ "${v%%|*}" = "${v#*|}" ]'
+v=$(q "SELECT count(*) FROM runs r WHERE r.task = 'train' AND r.status != 'failed' AND
+         (SELECT count(*) FROM train_layer_log t WHERE t.run_id = r.id) !=
+         (r.depth + 1) * (SELECT count(*) FROM train_log g WHERE g.run_id = r.id)")
+check "train_layer_log: (depth + 1) rows per train_log step of every training run ($v runs differ)" \
+    '[ "$v" -eq 0 ]'
+v=$(q "SELECT count(*) FROM train_layer_log t JOIN runs r ON r.id = t.run_id
+        WHERE r.model != 'mlp' AND t.layer <= r.depth AND (t.grad_h_first IS NULL OR t.grad_h_last IS NULL)")
+v2=$(q "SELECT count(*) FROM train_layer_log t JOIN runs r ON r.id = t.run_id
+        WHERE (r.model = 'mlp' OR t.layer = r.depth + 1) AND t.grad_h_first IS NOT NULL")
+check "train_layer_log: ||dL/dh_1||, ||dL/dh_T|| on recurrent layers only ($v missing, $v2 extra)" \
+    '[ "$v" -eq 0 ] && [ "$v2" -eq 0 ]'
+v=$(q "SELECT count(*) FROM runs WHERE (task = 'train' AND status != 'failed') != (diagnosis_final IS NOT NULL)
+          OR (status = 'diverged') != (diverged_layer IS NOT NULL AND diverged_tensor IS NOT NULL)")
+check "runs: diagnosis_final for every training run, diverged_layer and tensor only for diverged ones ($v wrong)" \
+    '[ "$v" -eq 0 ]'
 v=$(q "SELECT count(*), count(DISTINCT config_hash) FROM runs")
 check "runs: 30 cells, one row each ($v)" '[ "$v" = "30|30" ]'
 v=$(q "SELECT count(*) FROM runs r WHERE model = 'mlp' AND (SELECT count(*) FROM layer_stats l WHERE l.run_id = r.id) != r.depth + 1")
@@ -89,6 +129,25 @@ cp results/small.db newer.db
 sqlite3 newer.db "PRAGMA user_version = 99"
 msg=$("$gs" run "$small" --db newer.db 2>&1); st=$?
 check "a newer schema is refused ($msg)" '[ $st -ne 0 ] && printf "%s" "$msg" | grep -q "newer gradsweep (schema version 99"'
+# a version-1 database (no train_layer_log, runs without the columns of
+# version 2): the report refuses it, saying how to upgrade; a run upgrades
+# it in place, keeps its cells and stores nothing new
+cp results/small.db v1.db
+sqlite3 v1.db "DROP TABLE train_layer_log; ALTER TABLE runs DROP COLUMN grad_ratio_final;
+  ALTER TABLE runs DROP COLUMN diagnosis_final; ALTER TABLE runs DROP COLUMN diverged_layer;
+  ALTER TABLE runs DROP COLUMN diverged_tensor; ALTER TABLE runs DROP COLUMN last_finite_grad_norm;
+  PRAGMA user_version = 1"
+msg=$("$gs" report v1.db -o v1rep 2>&1); st=$?
+check "a version-1 database: the report says to upgrade it with a run ($msg)" \
+    '[ $st -ne 0 ] && printf "%s" "$msg" | grep -q "older gradsweep (schema version 1.*upgrades it in place"'
+"$gs" run "$small" --db v1.db --threads 1 >/dev/null 2>v1.err; st=$?
+v=$(sqlite3 v1.db "PRAGMA user_version; SELECT count(*) FROM runs; SELECT count(*) FROM train_layer_log;
+  SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'diagnosis_final'")
+check "a version-1 database: a run upgrades it to version 2 and keeps its 30 cells ($st: $v)" \
+    '[ $st -eq 0 ] && [ "$v" = "2
+30
+0
+1" ] && grep -q "30 stored already, 0 to run" v1.err'
 msg=$("$gs" run "$cfg_dir/bad.ini" --db results/small.db 2>&1)
 sed 's/^name = small/name = other/' "$small" > other.ini
 msg=$("$gs" run other.ini --db results/small.db 2>&1); st=$?

@@ -26,13 +26,18 @@ dump_rows() {
 .mode list
 SELECT id, config_hash, experiment, canonical_key, repeat, seed, status, error, diagnosis,
        quote(grad_ratio), quote(init_loss), quote(train_loss), quote(test_loss), quote(test_acc),
-       quote(baseline_loss), quote(clip_fraction), diverged_step, steps_run, sigma_w2, sigma_b2
+       quote(baseline_loss), quote(clip_fraction), diverged_step, steps_run, sigma_w2, sigma_b2,
+       quote(grad_ratio_final), diagnosis_final, diverged_layer, diverged_tensor,
+       quote(last_finite_grad_norm)
   FROM runs ORDER BY id;
 SELECT run_id, step, layer, quote(act_mean), quote(act_std), quote(saturated_frac),
        quote(dead_frac), quote(grad_pre_norm), quote(grad_w_norm), quote(w_norm)
   FROM layer_stats ORDER BY 1, 2, 3;
 SELECT run_id, step, quote(loss), quote(grad_norm), quote(grad_norm_clipped), clipped
   FROM train_log ORDER BY 1, 2;
+SELECT run_id, step, layer, quote(grad_w_norm), quote(w_norm), quote(update_ratio),
+       quote(dead_frac), quote(saturated_frac), quote(grad_h_first), quote(grad_h_last)
+  FROM train_layer_log ORDER BY 1, 2, 3;
 SELECT run_id, step, t, quote(hidden_norm), quote(grad_hidden_norm) FROM time_stats ORDER BY 1, 2, 3;
 SELECT * FROM histograms ORDER BY 1, 2, 3, 4;
 SQL

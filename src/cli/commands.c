@@ -218,12 +218,22 @@ typedef struct {
     double last_print;
 } train_view_t;
 
-static void on_log(void *ctx, const gs_train_row_t *row, long steps)
+#define TRAIN_CSV_HEADER                                                                  \
+    "step,layer,loss,grad_norm,grad_norm_clipped,clipped,grad_w_norm,w_norm,update_ratio," \
+    "dead_frac,saturated_frac,grad_h_first,grad_h_last"
+
+static void on_log(void *ctx, const gs_train_row_t *row, const gs_train_layer_row_t *layers,
+                   size_t n_layers, long steps)
 {
     train_view_t *v = ctx;
     if (v->csv) {
-        printf("%ld,%.17g,%.17g,%.17g,%d\n", row->step, row->loss, row->grad_norm,
-               row->grad_norm_clipped, row->clipped);
+        for (size_t l = 0; l < n_layers; l++) {
+            const gs_train_layer_row_t *L = &layers[l];
+            printf("%ld,%d,%.17g,%.17g,%.17g,%d,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g\n",
+                   row->step, L->layer, row->loss, row->grad_norm, row->grad_norm_clipped,
+                   row->clipped, L->grad_w_norm, L->w_norm, L->update_ratio, L->dead_frac,
+                   L->saturated_frac, L->grad_h_first, L->grad_h_last);
+        }
         return;
     }
     double el = gs_now() - v->start;
@@ -248,12 +258,20 @@ static const char train_what[] =
     "Progress goes to stderr.";
 static const char train_output[] =
     "The last line is 'result: status=<done|diverged> diagnosis=<...> train_loss=<...>\n"
-    "test_loss=<...> test_acc=<...> clip_fraction=<...> diverged_step=<step|none>'; test_acc\n"
+    "test_loss=<...> test_acc=<...> clip_fraction=<...> diverged_step=<step|none>\n"
+    "diagnosis_final=<the diagnosis from the gradient ratio at the last logged step>', and\n"
+    "for a diverged run 'diverged_layer=<l> diverged_tensor=<weight|activation|gradient|loss>'\n"
+    "(the first layer, and what of it, that went non-finite); test_acc\n"
     "is nan for dataset=adding, whose line ends with baseline_loss=<test MSE of always\n"
     "answering 1, about 1/6>.\n"
-    "With --csv, stdout is a CSV with the header step,loss,grad_norm,grad_norm_clipped,clipped\n"
-    "(one row every log_every steps, plus the first and last step) and the result line goes\n"
-    "to stderr.";
+    "With --csv, stdout is a CSV with the header\n"
+    "  " TRAIN_CSV_HEADER "\n"
+    "one row per layer (1..depth, depth+1 the readout) of every logged step (every\n"
+    "log_every steps, the first and the last, and the step that diverged): the step's batch\n"
+    "loss and global gradient norm before and after clipping (repeated on its layers' rows),\n"
+    "then the layer's ||dL/dW||, ||W|| before the update, the update ratio ||dW||/||W||, the\n"
+    "shares of dead and saturated units, and for recurrent layers ||dL/dh_t|| at t = 1 and\n"
+    "t = seq_len (nan otherwise). The result line goes to stderr.";
 
 int gs_cmd_train(int argc, char **argv)
 {
@@ -264,7 +282,7 @@ int gs_cmd_train(int argc, char **argv)
     train_view_t view = {.csv = o.csv, .tty = isatty(STDERR_FILENO), .last_print = 0.0};
     view.start = gs_now();
     if (o.csv)
-        printf("step,loss,grad_norm,grad_norm_clipped,clipped\n");
+        printf(TRAIN_CSV_HEADER "\n");
     else
         print_config(stderr, &o.cell);
     gs_progress_t progress = {on_log, &view};
@@ -288,6 +306,10 @@ int gs_cmd_train(int argc, char **argv)
             gs_status_names[r.status], gs_diag_names[r.diagnosis],
             num(b1, sizeof b1, "%.6g", r.train_loss), num(b2, sizeof b2, "%.6g", r.test_loss),
             num(b3, sizeof b3, "%.4f", r.test_acc), r.clip_fraction, dstep);
+    fprintf(o.csv ? stderr : stdout, " diagnosis_final=%s", gs_diag_names[r.diagnosis_final]);
+    if (r.diverged_step)
+        fprintf(o.csv ? stderr : stdout, " diverged_layer=%d diverged_tensor=%s",
+                r.diverged_layer, gs_nonfinite_names[r.diverged_tensor]);
     if (!isnan(r.baseline_loss))
         fprintf(o.csv ? stderr : stdout, " baseline_loss=%.4f", r.baseline_loss);
     fprintf(o.csv ? stderr : stdout, "\n");

@@ -5,16 +5,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PACK_MAGIC 0x47535231u   /* "GSR1" */
+#define PACK_MAGIC 0x47535232u   /* "GSR2" */
 
 
 typedef struct {
     uint32_t magic;
-    int32_t status, diagnosis;
+    int32_t status, diagnosis, has_final, diagnosis_final, diverged_layer, diverged_tensor;
     gs_pack_meta_t meta;
     double grad_ratio, init_loss, clip_fraction, train_loss, test_loss, test_acc, baseline_loss;
+    double grad_ratio_final, last_finite_grad_norm;
     int64_t steps_run, diverged_step;
-    uint64_t n_layers, n_time, n_log, n_hist;
+    uint64_t n_layers, n_time, n_log, n_layer_log, n_hist;
     char error[sizeof ((gs_result_t *)0)->error];
 } header_t;
 
@@ -27,7 +28,8 @@ typedef struct {
 void *gs_pack_result(const gs_result_t *r, const gs_pack_meta_t *meta, size_t *len)
 {
     size_t n = sizeof(header_t) + r->n_layers * sizeof *r->layers + r->n_time * sizeof *r->time +
-               r->n_log * sizeof *r->log + r->n_hist * sizeof(hist_wire_t);
+               r->n_log * sizeof *r->log + r->n_layer_log * sizeof *r->layer_log +
+               r->n_hist * sizeof(hist_wire_t);
     unsigned char *buf = malloc(n), *p = buf;
     if (!buf)
         return NULL;
@@ -36,6 +38,12 @@ void *gs_pack_result(const gs_result_t *r, const gs_pack_meta_t *meta, size_t *l
     h.magic = PACK_MAGIC;
     h.status = r->status;
     h.diagnosis = r->diagnosis;
+    h.has_final = r->has_final;
+    h.diagnosis_final = r->diagnosis_final;
+    h.diverged_layer = r->diverged_layer;
+    h.diverged_tensor = r->diverged_tensor;
+    h.grad_ratio_final = r->grad_ratio_final;
+    h.last_finite_grad_norm = r->last_finite_grad_norm;
     h.meta = *meta;
     h.grad_ratio = r->grad_ratio;
     h.init_loss = r->init_loss;
@@ -49,6 +57,7 @@ void *gs_pack_result(const gs_result_t *r, const gs_pack_meta_t *meta, size_t *l
     h.n_layers = r->n_layers;
     h.n_time = r->n_time;
     h.n_log = r->n_log;
+    h.n_layer_log = r->n_layer_log;
     h.n_hist = r->n_hist;
     memcpy(h.error, r->error, sizeof h.error);
     memcpy(p, &h, sizeof h);
@@ -63,6 +72,7 @@ void *gs_pack_result(const gs_result_t *r, const gs_pack_meta_t *meta, size_t *l
     PUT(r->layers, r->n_layers);
     PUT(r->time, r->n_time);
     PUT(r->log, r->n_log);
+    PUT(r->layer_log, r->n_layer_log);
 #undef PUT
     for (size_t i = 0; i < r->n_hist; i++) {
         hist_wire_t w;
@@ -87,16 +97,26 @@ int gs_unpack_result(const void *buf, size_t len, gs_result_t *r, gs_pack_meta_t
         return -1;
     memcpy(&h, buf, sizeof h);
     if (h.magic != PACK_MAGIC || h.n_layers > 1u << 20 || h.n_time > 1u << 24 ||
-        h.n_log > 1u << 30 || h.n_hist > 1u << 20)
+        h.n_log > 1u << 30 || h.n_layer_log > 1u << 30 || h.n_hist > 1u << 20 ||
+        h.n_layer_log != h.n_log * h.n_layers || h.diagnosis < 0 || h.diagnosis >= GS_N_DIAG ||
+        h.diagnosis_final < 0 || h.diagnosis_final >= GS_N_DIAG || h.status < 0 ||
+        h.status >= GS_N_STATUS || h.diverged_tensor < 0 || h.diverged_tensor >= GS_N_NONFINITE)
         return -1;
     size_t need = sizeof h + h.n_layers * sizeof *r->layers + h.n_time * sizeof *r->time +
-                  h.n_log * sizeof *r->log + h.n_hist * sizeof(hist_wire_t);
+                  h.n_log * sizeof *r->log + h.n_layer_log * sizeof *r->layer_log +
+                  h.n_hist * sizeof(hist_wire_t);
     if (need != len)
         return -1;
     *meta = h.meta;
     meta->host[sizeof meta->host - 1] = '\0';
     r->status = (gs_status_t)h.status;
     r->diagnosis = (gs_diag_t)h.diagnosis;
+    r->has_final = h.has_final;
+    r->diagnosis_final = (gs_diag_t)h.diagnosis_final;
+    r->diverged_layer = h.diverged_layer;
+    r->diverged_tensor = (gs_nonfinite_t)h.diverged_tensor;
+    r->grad_ratio_final = h.grad_ratio_final;
+    r->last_finite_grad_norm = h.last_finite_grad_norm;
     r->grad_ratio = h.grad_ratio;
     r->init_loss = h.init_loss;
     r->clip_fraction = h.clip_fraction;
@@ -111,12 +131,14 @@ int gs_unpack_result(const void *buf, size_t len, gs_result_t *r, gs_pack_meta_t
     r->n_layers = h.n_layers;
     r->n_time = h.n_time;
     r->n_log = h.n_log;
+    r->n_layer_log = h.n_layer_log;
     r->n_hist = h.n_hist;
     r->layers = malloc((r->n_layers + 1) * sizeof *r->layers);
     r->time = malloc((r->n_time + 1) * sizeof *r->time);
     r->log = malloc((r->n_log + 1) * sizeof *r->log);
+    r->layer_log = malloc((r->n_layer_log + 1) * sizeof *r->layer_log);
     r->hist = malloc((r->n_hist + 1) * sizeof *r->hist);
-    if (!r->layers || !r->time || !r->log || !r->hist) {
+    if (!r->layers || !r->time || !r->log || !r->layer_log || !r->hist) {
         gs_result_free(r);
         return -1;
     }
@@ -129,6 +151,7 @@ int gs_unpack_result(const void *buf, size_t len, gs_result_t *r, gs_pack_meta_t
     GET(r->layers, r->n_layers);
     GET(r->time, r->n_time);
     GET(r->log, r->n_log);
+    GET(r->layer_log, r->n_layer_log);
 #undef GET
     for (size_t i = 0; i < r->n_hist; i++) {
         hist_wire_t w;

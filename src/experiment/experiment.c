@@ -12,6 +12,7 @@
 #include "data/digits.h"
 #include "data/synthetic.h"
 #include "nn/arena.h"
+#include "nn/linear.h"
 #include "nn/loss.h"
 #include "nn/optim.h"
 #include "util/clock.h"
@@ -19,6 +20,9 @@
 const char *const gs_status_names[] = {"done", "diverged", "failed"};
 const char *const gs_diag_names[] = {"healthy", "vanishing", "exploding", "diverged"};
 const char *const gs_hist_quantity_names[] = {"weight", "weight_input"};
+const char *const gs_nonfinite_names[] = {"weight", "activation", "gradient", "loss"};
+_Static_assert(sizeof gs_nonfinite_names / sizeof *gs_nonfinite_names == GS_N_NONFINITE,
+               "non-finite tensor names");
 _Static_assert(sizeof gs_status_names / sizeof *gs_status_names == GS_N_STATUS, "status names");
 _Static_assert(sizeof gs_diag_names / sizeof *gs_diag_names == GS_N_DIAG, "diagnosis names");
 
@@ -211,9 +215,11 @@ void gs_result_free(gs_result_t *r)
     r->hist = NULL;
     free(r->time);
     free(r->log);
+    free(r->layer_log);
     r->layers = NULL;
     r->time = NULL;
     r->log = NULL;
+    r->layer_log = NULL;
 }
 
 static int fail(gs_result_t *r, const char *msg)
@@ -306,6 +312,17 @@ static double constant_baseline(const gs_dataset_t *ds)
     return s / (double)ds->n;
 }
 
+/* The layer (1..depth, depth+1 the readout) whose weight matrix tensor T
+ * is, or 0 when T is not a weight matrix: weights are named W<l>, Wx<l>,
+ * Wh<l> or W_out (nn/net.h). */
+static int weight_layer(const gs_tensor_t *T, size_t depth)
+{
+    if (T->name[0] != 'W')
+        return 0;
+    const char *num = T->name + strcspn(T->name, "0123456789_");
+    return *num == '_' ? (int)depth + 1 : atoi(num);
+}
+
 /* Weight histograms of every weight matrix (tensors named W...). */
 static int weight_histograms(const gs_net_t *net, size_t depth, gs_result_t *r)
 {
@@ -320,8 +337,7 @@ static int weight_histograms(const gs_net_t *net, size_t depth, gs_result_t *r)
         if (T->name[0] != 'W')
             continue;
         gs_hist_t *h = &r->hist[r->n_hist++];
-        const char *num = T->name + strcspn(T->name, "0123456789_");
-        h->layer = *num == '_' ? (int)depth + 1 : atoi(num);
+        h->layer = weight_layer(T, depth);
         h->quantity = gs_hist_quantity_names[T->name[1] == 'x'];
         const double *w = net->params + T->offset;
         size_t cnt = T->rows * T->cols;
@@ -341,24 +357,265 @@ static int weight_histograms(const gs_net_t *net, size_t depth, gs_result_t *r)
     return 0;
 }
 
+/* The gradient ratio of one measured step from its layer statistics:
+ * MLP ||dL/dW_1|| / ||dL/dW_depth|| (1 at depth 1, or the non-finite norm);
+ * recurrent ||dL/dh_1|| / ||dL/dh_T|| of the top layer. 0/0 (no gradient
+ * reaches even the last layer) counts as vanished rather than as NaN. */
+static double grad_ratio_of(const gs_cell_t *c, const gs_layer_stats_t *st)
+{
+    size_t depth = (size_t)c->depth;
+    double first, last;
+    if (gs_cell_is_recurrent(c)) {
+        first = st[depth - 1].grad_h_first;
+        last = st[depth - 1].grad_h_last;
+    } else {
+        first = st[0].grad_w_norm;
+        last = st[depth - 1].grad_w_norm;
+        if (depth == 1)
+            return isfinite(first) ? 1.0 : first;
+    }
+    return last == 0.0 && first == 0.0 ? 0.0 : first / last;
+}
+
+static void layer_stats(const gs_cell_t *c, const gs_net_t *net, size_t n, gs_layer_stats_t *st)
+{
+    if (gs_cell_is_recurrent(c))
+        gs_rnn_layer_stats(net, n, st);
+    else
+        gs_mlp_layer_stats(net, n, st);
+}
+
 /* Measurements at initialization from the first step's forward/backward. */
 static void measure_init(const gs_cell_t *c, gs_net_t *net, size_t n, gs_result_t *r)
 {
-    if (gs_cell_is_recurrent(c)) {
-        gs_rnn_layer_stats(net, n, r->layers);
+    layer_stats(c, net, n, r->layers);
+    if (gs_cell_is_recurrent(c))
         gs_rnn_time_stats(net, n, r->time);
-        double first = r->time[0].grad_hidden_norm, last = r->time[r->n_time - 1].grad_hidden_norm;
-        r->grad_ratio = last == 0.0 && first == 0.0 ? 0.0 : first / last;
+    r->grad_ratio = grad_ratio_of(c, r->layers);
+}
+
+/* ---- training ---- */
+
+/* Everything a training run holds besides the model and its data. */
+typedef struct {
+    const gs_cell_t *c;
+    gs_net_t *net;
+    gs_result_t *r;
+    const gs_progress_t *progress;
+    double *opt_state;
+    double *delta;              /* (n_params) the logged steps' updates */
+    gs_layer_stats_t *stats;    /* (n_layers) of the step in hand */
+    long steps, clipped;
+} trainer_t;
+
+/* Where a diverged step first went non-finite, from its layer statistics
+ * (a mean or norm over non-finite values is non-finite; one that
+ * overflowed counts too): weights before activations before gradients,
+ * which is the order the step computed them in. */
+static void forensics(trainer_t *tr, double loss)
+{
+    gs_result_t *r = tr->r;
+    size_t L = r->n_layers;
+    const gs_layer_stats_t *st = tr->stats;
+    for (size_t l = 0; l < L; l++)
+        if (!isfinite(st[l].w_norm)) {
+            r->diverged_layer = (int)l + 1;
+            r->diverged_tensor = GS_NONFINITE_WEIGHT;
+            return;
+        }
+    for (size_t l = 0; l < L; l++)
+        if (!isfinite(st[l].act_mean) || !isfinite(st[l].act_std)) {
+            r->diverged_layer = (int)l + 1;
+            r->diverged_tensor = GS_NONFINITE_ACTIVATION;
+            return;
+        }
+    r->diverged_layer = (int)L;   /* the readout, unless a gradient says otherwise */
+    r->diverged_tensor = isfinite(loss) ? GS_NONFINITE_GRADIENT : GS_NONFINITE_LOSS;
+    if (!isfinite(loss))
+        return;
+    for (size_t l = L; l-- > 0;)
+        if (!isfinite(st[l].grad_w_norm)) {
+            r->diverged_layer = (int)l + 1;
+            return;
+        }
+}
+
+/* The layer rows of a logged step from its statistics (update ratios
+ * come after the update). */
+static gs_train_layer_row_t *log_layers(trainer_t *tr, long step)
+{
+    gs_result_t *r = tr->r;
+    gs_train_layer_row_t *rows = &r->layer_log[r->n_layer_log];
+    for (size_t l = 0; l < r->n_layers; l++) {
+        const gs_layer_stats_t *st = &tr->stats[l];
+        rows[l] = (gs_train_layer_row_t){
+            .step = step, .layer = (int)l + 1, .grad_w_norm = st->grad_w_norm,
+            .w_norm = st->w_norm, .update_ratio = NAN, .dead_frac = st->dead_frac,
+            .saturated_frac = st->saturated_frac, .grad_h_first = st->grad_h_first,
+            .grad_h_last = st->grad_h_last};
+    }
+    r->n_layer_log += r->n_layers;
+    return rows;
+}
+
+/* update_ratio of each layer: the norm of the update the optimizer
+ * applied to its weight matrices (tr->delta) over their norm before it. */
+static void update_ratios(trainer_t *tr, gs_train_layer_row_t *rows)
+{
+    const gs_net_t *net = tr->net;
+    size_t L = tr->r->n_layers;
+    for (size_t l = 0; l < L; l++)
+        rows[l].update_ratio = 0.0;   /* the sum of squares first */
+    for (size_t k = 0; k < net->n_tensors; k++) {
+        const gs_tensor_t *T = &net->tensors[k];
+        int l = weight_layer(T, L - 1);
+        if (l > 0) {
+            double d = gs_norm2(tr->delta + T->offset, T->rows * T->cols);
+            rows[l - 1].update_ratio += d * d;
+        }
+    }
+    for (size_t l = 0; l < L; l++)
+        rows[l].update_ratio = sqrt(rows[l].update_ratio) / rows[l].w_norm;
+}
+
+/* One training step. 1 when the run diverged at it. */
+static int train_step(trainer_t *tr, long step, const double *x, const int *y, const double *t,
+                      size_t B)
+{
+    const gs_cell_t *c = tr->c;
+    gs_net_t *net = tr->net;
+    gs_result_t *r = tr->r;
+    int logged = step == 1 || step % c->log_every == 0 || step == tr->steps;
+    net->ops->forward(net, x, B, 1);
+    double loss = batch_loss(net, B, y, t, 1, NULL);
+    net->measure = logged;   /* step 1 is also the measurement at init */
+    net->ops->backward(net, B);
+    if (step == 1) {
+        measure_init(c, net, B, r);
+        r->init_loss = loss;
+    }
+    /* the layer statistics see the gradient before clipping; a step that
+     * diverges by its gradient alone is not clipped (gs_clip leaves a
+     * non-finite gradient as it is), so its statistics can wait */
+    int have_stats = logged || !isfinite(loss);
+    if (have_stats)
+        layer_stats(c, net, B, tr->stats);
+    gs_clip_result_t cr = gs_clip(net->grads, net->n_params, (gs_clip_mode_t)c->clip_mode,
+                                  c->clip);
+    tr->clipped += cr.fired;
+    r->steps_run = step;
+    int diverged = !isfinite(loss) || !isfinite(cr.pre_norm);
+    if (!diverged)
+        r->last_finite_grad_norm = cr.pre_norm;
+    if (!diverged && !logged) {
+        c->opt->step(net->params, net->grads, tr->opt_state, net->n_params, c->lr, step, NULL);
+        return 0;
+    }
+    if (!have_stats)
+        layer_stats(c, net, B, tr->stats);
+    gs_train_row_t *row = &r->log[r->n_log++];
+    *row = (gs_train_row_t){step, loss, cr.pre_norm, cr.post_norm, cr.fired};
+    gs_train_layer_row_t *rows = log_layers(tr, step);
+    if (diverged) {
+        r->status = GS_STATUS_DIVERGED;
+        r->diverged_step = step;
+        forensics(tr, loss);
+    } else {
+        r->grad_ratio_final = grad_ratio_of(c, tr->stats);
+        c->opt->step(net->params, net->grads, tr->opt_state, net->n_params, c->lr, step,
+                     tr->delta);
+        update_ratios(tr, rows);
+    }
+    if (tr->progress && tr->progress->on_log)
+        tr->progress->on_log(tr->progress->ctx, row, rows, r->n_layers, tr->steps);
+    return diverged;
+}
+
+/* The probe (task=probe): one forward and backward pass at init. */
+static void probe(trainer_t *tr, const double *x, const int *y, const double *t, size_t B)
+{
+    gs_net_t *net = tr->net;
+    gs_result_t *r = tr->r;
+    net->ops->forward(net, x, B, 1);
+    double loss = batch_loss(net, B, y, t, 1, NULL);
+    net->measure = 1;
+    net->ops->backward(net, B);
+    measure_init(tr->c, net, B, r);
+    r->init_loss = loss;
+    r->steps_run = 1;
+    if (!isfinite(loss) || !isfinite(r->grad_ratio) || !isfinite(r->layers[0].grad_w_norm)) {
+        r->status = GS_STATUS_DIVERGED;
+        r->diverged_step = 1;
+        memcpy(tr->stats, r->layers, r->n_layers * sizeof *r->layers);
+        forensics(tr, loss);
+    }
+}
+
+/* The result arrays of a cell, sized from its config; -1 when memory is
+ * short. */
+static int alloc_result(const gs_cell_t *c, gs_result_t *r)
+{
+    long n_log_max = c->task == GS_TASK_TRAIN ? c->steps / c->log_every + 3 : 0;
+    r->n_layers = (size_t)c->depth + 1;
+    r->layers = calloc(r->n_layers, sizeof *r->layers);
+    r->n_time = gs_cell_is_recurrent(c) ? (size_t)c->seq_len : 0;
+    r->time = calloc(r->n_time + 1, sizeof *r->time);
+    r->log = calloc((size_t)n_log_max + 1, sizeof *r->log);
+    r->layer_log = calloc((size_t)n_log_max * r->n_layers + 1, sizeof *r->layer_log);
+    r->grad_ratio_final = NAN;
+    r->last_finite_grad_norm = NAN;
+    return r->layers && r->time && r->log && r->layer_log ? 0 : -1;
+}
+
+/* The steps (or the probe) of a cell whose model and data are built;
+ * x, y, t, idx are batch scratch, order the training rows' order. */
+static void run_steps(trainer_t *tr, const gs_dataset_t *train, gs_rng_t *brng, double *x,
+                      int *y, double *t, size_t *order)
+{
+    const gs_cell_t *c = tr->c;
+    size_t B = (size_t)c->batch, cursor = 0;
+    for (size_t i = 0; i < train->n; i++)
+        order[i] = i;
+    gs_rng_shuffle(brng, order, train->n);
+    tr->r->status = GS_STATUS_DONE;
+    if (c->task != GS_TASK_TRAIN) {
+        gs_dataset_gather(train, order, B, x, y, t);
+        probe(tr, x, y, t, B);
         return;
     }
-    gs_mlp_layer_stats(net, n, r->layers);
-    size_t depth = (size_t)c->depth;
-    double first = r->layers[0].grad_w_norm, last = r->layers[depth - 1].grad_w_norm;
-    /* 0/0: no gradient reaches even the last hidden layer; count it as
-     * vanished rather than as NaN */
-    r->grad_ratio = last == 0.0 && first == 0.0 ? 0.0 : first / last;
-    if (depth == 1)
-        r->grad_ratio = isfinite(first) ? 1.0 : first;
+    for (long step = 1; step <= tr->steps; step++) {
+        if (cursor + B > train->n) {   /* next epoch: new order */
+            gs_rng_shuffle(brng, order, train->n);
+            cursor = 0;
+        }
+        gs_dataset_gather(train, order + cursor, B, x, y, t);
+        cursor += B;
+        if (train_step(tr, step, x, y, t, B))
+            break;
+    }
+}
+
+/* Diagnoses at init and at the end, the clip share, the final losses. */
+static void finish(trainer_t *tr, const gs_dataset_t *train, const gs_dataset_t *test,
+                   double *x, int *y, double *t, size_t *idx)
+{
+    const gs_cell_t *c = tr->c;
+    gs_result_t *r = tr->r;
+    int diverged = r->status == GS_STATUS_DIVERGED;
+    r->diagnosis = diverged ? GS_DIAG_DIVERGED
+                            : gs_diagnose(r->grad_ratio, c->vanishing_below, c->exploding_above);
+    r->baseline_loss = regression(c) ? constant_baseline(test) : NAN;
+    r->test_acc = NAN;
+    if (c->task != GS_TASK_TRAIN)
+        return;
+    r->has_final = 1;
+    r->diagnosis_final = diverged ? GS_DIAG_DIVERGED
+                                  : gs_diagnose(r->grad_ratio_final, c->vanishing_below,
+                                                c->exploding_above);
+    double acc;
+    r->clip_fraction = r->steps_run ? (double)tr->clipped / (double)r->steps_run : 0.0;
+    evaluate(tr->net, train, x, y, t, idx, &r->train_loss, &acc);
+    evaluate(tr->net, test, x, y, t, idx, &r->test_loss, &r->test_acc);
 }
 
 int gs_experiment_run(const gs_cell_t *c, gs_result_t *r, const gs_progress_t *progress)
@@ -378,27 +635,26 @@ int gs_experiment_run(const gs_cell_t *c, gs_result_t *r, const gs_progress_t *p
     gs_rng_seed(&wrng, seed, STREAM_WEIGHTS);
     gs_rng_seed(&brng, seed, STREAM_BATCHES);
     gs_net_t *net = build_net(c, &wrng);
-    size_t B = (size_t)c->batch, in = train.dim;
-    long n_log_max = c->task == GS_TASK_TRAIN ? c->steps / c->log_every + 3 : 0;
+    size_t B = (size_t)c->batch, in = train.dim, np = net ? net->n_params : 0;
+    int trains = c->task == GS_TASK_TRAIN;
+    trainer_t tr = {.c = c, .net = net, .r = r, .progress = progress,
+                    .steps = trains ? c->steps : 1};
     double *x = malloc(B * in * sizeof *x);
     int *y = malloc(B * sizeof *y);
     double *t = regression(c) ? malloc(B * sizeof *t) : NULL;
     size_t *order = malloc(train.n * sizeof *order);
     size_t *idx = malloc(B * sizeof *idx);
-    double *opt_state = gs_arena_alloc((size_t)c->opt->n_state * (net ? net->n_params : 0) + 1);
-    r->n_layers = (size_t)c->depth + 1;
-    r->layers = calloc(r->n_layers, sizeof *r->layers);
-    r->n_time = gs_cell_is_recurrent(c) ? (size_t)c->seq_len : 0;
-    r->time = calloc(r->n_time + 1, sizeof *r->time);
-    r->log = calloc((size_t)n_log_max + 1, sizeof *r->log);
+    tr.opt_state = gs_arena_alloc((size_t)c->opt->n_state * np + 1);
+    tr.delta = trains ? gs_arena_alloc(np + 1) : NULL;
+    tr.stats = calloc((size_t)c->depth + 1, sizeof *tr.stats);
     int rc = 0;
-    if (!net || !x || !y || (regression(c) && !t) || !order || !idx || !opt_state ||
-        !r->layers || !r->time || !r->log) {
+    if (alloc_result(c, r) != 0 || !net || !x || !y || (regression(c) && !t) || !order ||
+        !idx || !tr.opt_state || (trains && !tr.delta) || !tr.stats) {
         rc = fail(r, "out of memory building the model");
         goto out;
     }
-
-    r->work_bytes = model_bytes(c) + (size_t)c->opt->n_state * net->n_params * sizeof(double) +
+    r->work_bytes = model_bytes(c) +
+                    ((size_t)c->opt->n_state + (size_t)trains) * np * sizeof(double) +
                     (train.n + test.n) * train.dim * sizeof(double);
     if (weight_histograms(net, (size_t)c->depth, r) != 0) {
         rc = fail(r, "out of memory for the weight histograms");
@@ -406,70 +662,10 @@ int gs_experiment_run(const gs_cell_t *c, gs_result_t *r, const gs_progress_t *p
     }
     double t_steps = gs_now();
     r->setup_s = t_steps - t_start;
-    for (size_t i = 0; i < train.n; i++)
-        order[i] = i;
-    gs_rng_shuffle(&brng, order, train.n);
-    size_t cursor = 0;
-    long steps = c->task == GS_TASK_TRAIN ? c->steps : 1;
-    long clipped = 0;
-    r->status = GS_STATUS_DONE;
-    for (long step = 1; step <= steps; step++) {
-        if (cursor + B > train.n) {   /* next epoch: new order */
-            gs_rng_shuffle(&brng, order, train.n);
-            cursor = 0;
-        }
-        gs_dataset_gather(&train, order + cursor, B, x, y, t);
-        cursor += B;
-        net->ops->forward(net, x, B, 1);
-        double loss = batch_loss(net, B, y, t, 1, NULL);
-        net->measure = step == 1;   /* the measurements at init */
-        net->ops->backward(net, B);
-        if (step == 1) {
-            measure_init(c, net, B, r);
-            r->init_loss = loss;
-        }
-        if (c->task != GS_TASK_TRAIN) {
-            if (!isfinite(loss) || !isfinite(r->grad_ratio) || !isfinite(r->layers[0].grad_w_norm)) {
-                r->status = GS_STATUS_DIVERGED;
-                r->diverged_step = 1;
-            }
-            break;
-        }
-        gs_clip_result_t cr = gs_clip(net->grads, net->n_params, (gs_clip_mode_t)c->clip_mode,
-                                      c->clip);
-        clipped += cr.fired;
-        r->steps_run = step;
-        int diverged = !isfinite(loss) || !isfinite(cr.pre_norm);
-        if (diverged || step == 1 || step % c->log_every == 0 || step == steps) {
-            gs_train_row_t *row = &r->log[r->n_log++];
-            row->step = step;
-            row->loss = loss;
-            row->grad_norm = cr.pre_norm;
-            row->grad_norm_clipped = cr.post_norm;
-            row->clipped = cr.fired;
-            if (progress && progress->on_log)
-                progress->on_log(progress->ctx, row, steps);
-        }
-        if (diverged) {
-            r->status = GS_STATUS_DIVERGED;
-            r->diverged_step = step;
-            break;
-        }
-        c->opt->step(net->params, net->grads, opt_state, net->n_params, c->lr, step);
-    }
+    run_steps(&tr, &train, &brng, x, y, t, order);
     double t_eval = gs_now();
     r->steps_s = t_eval - t_steps;
-    r->diagnosis = gs_diagnose(r->grad_ratio, c->vanishing_below, c->exploding_above);
-    if (r->status == GS_STATUS_DIVERGED)
-        r->diagnosis = GS_DIAG_DIVERGED;
-    r->baseline_loss = regression(c) ? constant_baseline(&test) : NAN;
-    r->test_acc = NAN;
-    if (c->task == GS_TASK_TRAIN) {
-        double acc;
-        r->clip_fraction = r->steps_run ? (double)clipped / (double)r->steps_run : 0.0;
-        evaluate(net, &train, x, y, t, idx, &r->train_loss, &acc);
-        evaluate(net, &test, x, y, t, idx, &r->test_loss, &r->test_acc);
-    }
+    finish(&tr, &train, &test, x, y, t, idx);
     r->eval_s = gs_now() - t_eval;
 out:
     gs_net_free(net);
@@ -478,7 +674,9 @@ out:
     free(t);
     free(order);
     free(idx);
-    gs_arena_free(opt_state);
+    free(tr.stats);
+    gs_arena_free(tr.opt_state);
+    gs_arena_free(tr.delta);
     gs_dataset_free(&train);
     gs_dataset_free(&test);
     return rc;

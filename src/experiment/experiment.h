@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "nn/mlp.h"
+#include "nn/net.h"
 #include "nn/rnn.h"
 #include "sweep/cell.h"
 
@@ -23,6 +24,16 @@ extern const char *const gs_diag_names[];     /* indexed by gs_diag_t */
 extern const char *const gs_hist_quantity_names[];
 #define GS_N_HIST_QUANTITIES 2
 
+/* What went non-finite first in a diverged run (runs.diverged_tensor):
+ * a layer's weights (after the previous update), its output (the forward
+ * pass, lowest layer first), its weight gradient (the backward pass,
+ * highest layer first), or only the loss. */
+typedef enum {
+    GS_NONFINITE_WEIGHT, GS_NONFINITE_ACTIVATION, GS_NONFINITE_GRADIENT, GS_NONFINITE_LOSS
+} gs_nonfinite_t;
+extern const char *const gs_nonfinite_names[];   /* indexed by gs_nonfinite_t */
+#define GS_N_NONFINITE 4
+
 typedef struct {
     long step;
     double loss;                /* training loss of that step's batch */
@@ -30,6 +41,18 @@ typedef struct {
     double grad_norm_clipped;   /* after clipping (= grad_norm when it did not fire) */
     int clipped;
 } gs_train_row_t;
+
+/* One layer at one logged training step (train_layer_log). */
+typedef struct {
+    long step;
+    int layer;                  /* 1..depth, depth+1 the readout */
+    double grad_w_norm;         /* ||dL/dW_l|| before clipping */
+    double w_norm;              /* ||W_l|| before the step's update */
+    double update_ratio;        /* ||dW_l applied|| / ||W_l||; NaN on a diverged step */
+    double dead_frac, saturated_frac;    /* as in layer_stats */
+    double grad_h_first, grad_h_last;    /* recurrent layers: ||dL/dh_1||, ||dL/dh_T||;
+                                            NaN otherwise */
+} gs_train_layer_row_t;
 
 #define GS_HIST_BINS 30
 
@@ -57,7 +80,15 @@ typedef struct {
     /* training (task=train) */
     size_t n_log;
     gs_train_row_t *log;
+    size_t n_layer_log;         /* n_log * n_layers */
+    gs_train_layer_row_t *layer_log;   /* per logged step, layers 1..depth+1 */
+    double grad_ratio_final;    /* grad_ratio at the last logged step (NaN: not trained) */
+    int has_final;              /* diagnosis_final set: a trained run */
+    gs_diag_t diagnosis_final;  /* from grad_ratio_final; diverged overrides */
     long steps_run, diverged_step;   /* diverged_step 0: did not diverge */
+    int diverged_layer;         /* diverged: the layer named (1..depth+1), else 0 */
+    gs_nonfinite_t diverged_tensor;  /* diverged: what went non-finite there */
+    double last_finite_grad_norm;    /* diverged: the last finite global norm (NaN: none) */
     double clip_fraction;
     double train_loss, test_loss, test_acc;   /* test_acc NaN for regression */
     double baseline_loss;       /* adding: test MSE of always answering 1 */
@@ -72,8 +103,10 @@ typedef struct {
 } gs_result_t;
 
 typedef struct {
-    /* called after every logged training step; may be NULL */
-    void (*on_log)(void *ctx, const gs_train_row_t *row, long steps);
+    /* called after every logged training step with its row and its
+     * n_layers layer rows; may be NULL */
+    void (*on_log)(void *ctx, const gs_train_row_t *row, const gs_train_layer_row_t *layers,
+                   size_t n_layers, long steps);
     void *ctx;
 } gs_progress_t;
 

@@ -36,6 +36,12 @@ extern const size_t gs_n_inits;
 
 const gs_init_t *gs_init_find(const char *name);
 
+/* A model's whole init: the scheme for its weight matrices and the bias std. */
+typedef struct {
+    const gs_init_t *init;
+    double param, gain, bias_std;
+} gs_init_spec_t;
+
 /* The variance of one entry of W that the scheme targets. */
 double gs_init_variance(const gs_init_t *init, size_t fan_in, size_t fan_out,
                         double param, double gain);

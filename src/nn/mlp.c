@@ -296,6 +296,7 @@ void gs_mlp_layer_stats(const gs_net_t *net, size_t n, gs_layer_stats_t *stats)
         st->grad_pre_norm = L->grad_pre_norm;
         st->grad_w_norm = gs_norm2(L->dw, L->out * L->in);
         st->w_norm = gs_norm2(L->w, L->out * L->in);
+        st->grad_h_first = st->grad_h_last = NAN;
     }
 }
 

@@ -29,22 +29,6 @@ typedef struct {
     int residual;
 } gs_mlp_spec_t;
 
-typedef struct {
-    const gs_init_t *init;
-    double param, gain, bias_std;
-} gs_init_spec_t;
-
-/* Per-layer measurements (the database's column names); layer index 0 is hidden
- * layer 1, index depth is the readout. */
-typedef struct {
-    double act_mean, act_std;   /* of x_l over rows and units */
-    double saturated_frac;      /* |phi'(a)| < 0.05 max|phi'| */
-    double dead_frac;           /* phi'(a) == 0 */
-    double grad_pre_norm;       /* ||dL/dh_l|| */
-    double grad_w_norm;         /* ||dL/dW_l|| */
-    double w_norm;              /* ||W_l|| */
-} gs_layer_stats_t;
-
 /* Bytes gs_mlp_create would allocate, or SIZE_MAX on overflow. */
 size_t gs_mlp_bytes(const gs_mlp_spec_t *spec);
 

@@ -20,6 +20,21 @@ typedef struct {
 
 typedef struct gs_net gs_net_t;
 
+/* Per-layer measurements of one step (the database's column names), as
+ * each model's *_layer_stats fills them: index 0 is layer 1, index depth
+ * the readout. */
+typedef struct {
+    double act_mean, act_std;   /* of x_l over rows and units */
+    double saturated_frac;      /* |phi'(a)| < 0.05 max|phi'| */
+    double dead_frac;           /* phi'(a) == 0 */
+    double grad_pre_norm;       /* ||dL/dh_l|| */
+    double grad_w_norm;         /* ||dL/dW_l|| */
+    double w_norm;              /* ||W_l|| */
+    /* recurrent layers: ||dL/dh_t|| of the layer's hidden state at t = 1
+     * and t = seq_len (all paths); NaN for the MLP and the readout */
+    double grad_h_first, grad_h_last;
+} gs_layer_stats_t;
+
 typedef struct {
     void (*forward)(gs_net_t *net, const double *x, size_t n, int train);
     void (*backward)(gs_net_t *net, size_t n);

@@ -9,42 +9,52 @@
 #include "nn/par.h"
 
 /* Each update is elementwise: shared among threads for large n (same
- * numbers for any split), vectorized within a thread. */
-static void sgd_step(double *p, const double *g, double *st, size_t n, double lr, long t)
+ * numbers for any split), vectorized within a thread. BODY computes the
+ * step d of parameter i; p += d, and with delta, delta[i] = d (two loops,
+ * so the plain step stores nothing more). */
+#define UPDATE(BODY)                                                           \
+    do {                                                                       \
+        if (delta) {                                                           \
+            _Pragma("omp parallel for simd schedule(static) if (n >= GS_PAR_MIN)") \
+            for (size_t i = 0; i < n; i++) {                                   \
+                BODY;                                                          \
+                p[i] += d;                                                     \
+                delta[i] = d;                                                  \
+            }                                                                  \
+        } else {                                                               \
+            _Pragma("omp parallel for simd schedule(static) if (n >= GS_PAR_MIN)") \
+            for (size_t i = 0; i < n; i++) {                                   \
+                BODY;                                                          \
+                p[i] += d;                                                     \
+            }                                                                  \
+        }                                                                      \
+    } while (0)
+
+static void sgd_step(double *p, const double *g, double *st, size_t n, double lr, long t,
+                     double *delta)
 {
-#pragma omp parallel for simd schedule(static) if (n >= GS_PAR_MIN)
-    for (size_t i = 0; i < n; i++)
-        p[i] -= lr * g[i];
+    UPDATE(double d = -lr * g[i]);
 }
 
-static void momentum_step(double *p, const double *g, double *v, size_t n, double lr, long t)
+static void momentum_step(double *p, const double *g, double *v, size_t n, double lr, long t,
+                          double *delta)
 {
-#pragma omp parallel for simd schedule(static) if (n >= GS_PAR_MIN)
-    for (size_t i = 0; i < n; i++) {
-        v[i] = 0.9 * v[i] + g[i];
-        p[i] -= lr * v[i];
-    }
+    UPDATE(v[i] = 0.9 * v[i] + g[i]; double d = -lr * v[i]);
 }
 
-static void rmsprop_step(double *p, const double *g, double *s, size_t n, double lr, long t)
+static void rmsprop_step(double *p, const double *g, double *s, size_t n, double lr, long t,
+                         double *delta)
 {
-#pragma omp parallel for simd schedule(static) if (n >= GS_PAR_MIN)
-    for (size_t i = 0; i < n; i++) {
-        s[i] = 0.99 * s[i] + 0.01 * g[i] * g[i];
-        p[i] -= lr * g[i] / (sqrt(s[i]) + 1e-8);
-    }
+    UPDATE(s[i] = 0.99 * s[i] + 0.01 * g[i] * g[i]; double d = -lr * g[i] / (sqrt(s[i]) + 1e-8));
 }
 
-static void adam_step(double *p, const double *g, double *st, size_t n, double lr, long t)
+static void adam_step(double *p, const double *g, double *st, size_t n, double lr, long t,
+                      double *delta)
 {
     double *m = st, *v = st + n;
     double c1 = 1.0 - pow(0.9, (double)t), c2 = 1.0 - pow(0.999, (double)t);
-#pragma omp parallel for simd schedule(static) if (n >= GS_PAR_MIN)
-    for (size_t i = 0; i < n; i++) {
-        m[i] = 0.9 * m[i] + 0.1 * g[i];
-        v[i] = 0.999 * v[i] + 0.001 * g[i] * g[i];
-        p[i] -= lr * (m[i] / c1) / (sqrt(v[i] / c2) + 1e-8);
-    }
+    UPDATE(m[i] = 0.9 * m[i] + 0.1 * g[i]; v[i] = 0.999 * v[i] + 0.001 * g[i] * g[i];
+           double d = -lr * (m[i] / c1) / (sqrt(v[i] / c2) + 1e-8));
 }
 
 const gs_optimizer_t gs_optimizers[] = {

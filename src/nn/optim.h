@@ -19,8 +19,10 @@
 typedef struct {
     const char *name;
     int n_state;   /* state arrays of n_params doubles each */
+    /* p += d with d the update of each parameter; delta, when not NULL,
+     * receives d (the training log's update ratios) */
     void (*step)(double *p, const double *g, double *state, size_t n,
-                 double lr, long t);
+                 double lr, long t, double *delta);
 } gs_optimizer_t;
 
 extern const gs_optimizer_t gs_optimizers[];

@@ -165,6 +165,7 @@ typedef struct {
     double *tc;          /* (T, n, H) lstm: tanh(c_t), kept for backward */
     double *dh_in;       /* (T, n, H) dL/dh_t arriving from above */
     double grad_pre_norm;
+    double grad_h_first, grad_h_last;   /* ||dL/dh_t|| at t = 1 and T (measured steps) */
 } rnn_layer_t;
 
 typedef struct {
@@ -414,8 +415,15 @@ static void rnn_backward(gs_net_t *net, size_t n)
             double *dprev = t > 0 ? dh - n * H : m->dh0;
             if (t == 0)
                 memset(m->dh0, 0, n * H * sizeof *m->dh0);
-            if (l == s->depth - 1 && net->measure)
-                m->time_grad[t] = gs_norm2(dh, n * H);
+            if (net->measure && (l == s->depth - 1 || t == 0 || t == T - 1)) {
+                double g = gs_norm2(dh, n * H);
+                if (l == s->depth - 1)
+                    m->time_grad[t] = g;
+                if (t == 0)
+                    L->grad_h_first = g;
+                if (t == T - 1)
+                    L->grad_h_last = g;
+            }
             double *dzh = m->dzh + t * n * G * H;
             cell_bwd_t a = {dh, L->gates + t * n * G * H, L->zh ? L->zh + t * n * G * H : NULL,
                             L->h + t * n * H, L->c + t * n * H, L->tc + t * n * H,
@@ -460,9 +468,12 @@ void gs_rnn_layer_stats(const gs_net_t *net, size_t n, gs_layer_stats_t *stats)
         st->grad_pre_norm = L->grad_pre_norm;
         st->grad_w_norm = norm_pair(L->dwx, G * H * L->in, L->dwh, G * H * H);
         st->w_norm = norm_pair(L->wx, G * H * L->in, L->wh, G * H * H);
+        st->grad_h_first = L->grad_h_first;
+        st->grad_h_last = L->grad_h_last;
     }
     gs_layer_stats_t *ro = &stats[s->depth];
     memset(ro, 0, sizeof *ro);
+    ro->grad_h_first = ro->grad_h_last = NAN;
     ro->grad_pre_norm = gs_norm2(net->dout, n * s->n_out);
     ro->grad_w_norm = gs_norm2(m->dw_out, s->n_out * H);
     ro->w_norm = gs_norm2(m->w_out, s->n_out * H);

@@ -23,7 +23,7 @@
 #include <stddef.h>
 
 #include "nn/activation.h"
-#include "nn/mlp.h"
+#include "nn/init.h"
 #include "nn/net.h"
 #include "nn/rng.h"
 
@@ -60,7 +60,8 @@ void gs_rnn_init(gs_net_t *net, const gs_init_spec_t *init, gs_rng_t *rng);
 /* After forward(train=1) and backward over n rows. stats[0..depth): per
  * stacked layer act_mean/act_std of h over all steps, saturated_frac and
  * dead_frac of phi' (rnn; 0 for gated cells), grad_pre_norm ||dL/dz||
- * over all steps, grad_w_norm ||[dWx dWh]||, w_norm ||[Wx Wh]||; stats[depth]
+ * over all steps, grad_w_norm ||[dWx dWh]||, w_norm ||[Wx Wh]||,
+ * grad_h_first and grad_h_last ||dL/dh_t|| at t = 1 and T; stats[depth]
  * the readout. time[0..T) as above. */
 void gs_rnn_layer_stats(const gs_net_t *net, size_t n, gs_layer_stats_t *stats);
 void gs_rnn_time_stats(const gs_net_t *net, size_t n, gs_time_stats_t *time);

@@ -2,6 +2,7 @@
 
 #include "store/store.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -18,8 +19,10 @@
 #include "util/hash.h"
 
 #define LIVE_HEARTBEAT_S 60.0
+#define GS_STR2(x) #x
+#define GS_STR(x) GS_STR2(x)
 
-enum { ST_RUN, ST_LAYER, ST_LOG, ST_TIME, ST_HIST, ST_N };
+enum { ST_RUN, ST_LAYER, ST_LOG, ST_LAYER_LOG, ST_TIME, ST_HIST, ST_N };
 
 struct gs_store {
     sqlite3 *db;
@@ -35,7 +38,7 @@ struct gs_store {
 /* ---- schema ---- */
 
 static const char schema_head[] =
-    "-- gradsweep results database, schema version 1.\n"
+    "-- gradsweep results database, schema version " GS_STR(GS_SCHEMA_VERSION) ".\n"
     "-- Written by rank 0 of `gradsweep run` only; WAL mode, so sqlite3 and the\n"
     "-- report can read while a sweep runs. Times are UTC, ISO 8601.\n"
     "\n"
@@ -107,7 +110,8 @@ static const char schema_tail[] =
     "  threads INTEGER,                     -- OpenMP threads it used\n"
     "  host TEXT,                           -- host that ran it\n"
     "  session_id INTEGER REFERENCES sessions(id),  -- the run that stored it\n"
-    "  finished_at TEXT                     -- when it was stored\n"
+    "  finished_at TEXT,                    -- when it was stored\n"
+    "%RUNS_ADDED%"
     ");\n"
     "CREATE INDEX IF NOT EXISTS runs_experiment ON runs(experiment);\n"
     "CREATE INDEX IF NOT EXISTS runs_diagnosis ON runs(diagnosis);\n"
@@ -136,6 +140,20 @@ static const char schema_tail[] =
     "  grad_norm_clipped REAL,              -- after clipping\n"
     "  clipped INTEGER,                     -- 1 when clipping fired\n"
     "  PRIMARY KEY (run_id, step)\n"
+    ") WITHOUT ROWID;\n"
+    "\n"
+    "CREATE TABLE IF NOT EXISTS train_layer_log (  -- task=train, per layer at every train_log step\n"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id),  -- the cell (runs.id)\n"
+    "  step INTEGER NOT NULL,               -- 1-based training step (the steps of train_log)\n"
+    "  layer INTEGER NOT NULL,              -- 1..depth from the input; depth+1 the readout\n"
+    "  grad_w_norm REAL,                    -- ||dL/dW_l|| before clipping (recurrent: [Wx Wh])\n"
+    "  w_norm REAL,                         -- ||W_l|| before the step's update\n"
+    "  update_ratio REAL,                   -- ||update applied to W_l|| / ||W_l|| (NULL: diverged step)\n"
+    "  dead_frac REAL,                      -- share of units with phi' = 0 (recurrent: rnn only)\n"
+    "  saturated_frac REAL,                 -- share of units with |phi'| < 0.05 max|phi'|\n"
+    "  grad_h_first REAL,                   -- recurrent layers: ||dL/dh_1||, all paths (else NULL)\n"
+    "  grad_h_last REAL,                    -- recurrent layers: ||dL/dh_seq_len||\n"
+    "  PRIMARY KEY (run_id, step, layer)\n"
     ") WITHOUT ROWID;\n"
     "\n"
     "CREATE TABLE IF NOT EXISTS time_stats (  -- recurrent models, top layer, per time step\n"
@@ -171,12 +189,51 @@ static const char schema_tail[] =
     "           WHERE l.run_id = r.id AND l.step = 0 AND l.layer = r.depth) AS grad_last\n"
     "    FROM runs r;\n";
 
+/* Columns of runs added by schema version 2 (appended: a version-1
+ * database gets them by ALTER TABLE, see migrate). A choice column's
+ * CHECK lists the names of the table that defines them. */
+typedef struct {
+    const char *def;                /* name and type */
+    const char *const *names;       /* allowed values, or NULL */
+    size_t n_names;
+    const char *help;
+} added_column_t;
+
+static const added_column_t runs_added[] = {
+    {"grad_ratio_final REAL", NULL, 0,
+     "task=train: grad_ratio at the last logged step"},
+    {"diagnosis_final TEXT", gs_diag_names, GS_N_DIAG,
+     "task=train: diagnosis from grad_ratio_final; diverged overrides"},
+    {"diverged_layer INTEGER", NULL, 0,
+     "diverged: the first layer that went non-finite (depth+1 the readout)"},
+    {"diverged_tensor TEXT", gs_nonfinite_names, GS_N_NONFINITE,
+     "diverged: what of it - weights (lowest layer), activations (lowest),\n"
+     "                                       -- gradient (highest, as backward runs), or only the loss"},
+    {"last_finite_grad_norm REAL", NULL, 0,
+     "diverged: the last finite global gradient norm before it"},
+};
+#define N_RUNS_ADDED (sizeof runs_added / sizeof *runs_added)
+
+/* "name TYPE CHECK (name IN ('a', 'b'))" of an added column */
+static void added_column_sql(const added_column_t *a, char *buf, size_t cap)
+{
+    size_t len = (size_t)snprintf(buf, cap, "%s", a->def);
+    if (!a->names)
+        return;
+    size_t name_len = strcspn(a->def, " ");
+    len += (size_t)snprintf(buf + len, cap - len, " CHECK (%.*s IN (", (int)name_len, a->def);
+    for (size_t i = 0; i < a->n_names && len < cap; i++)
+        len += (size_t)snprintf(buf + len, cap - len, "%s'%s'", i ? ", " : "", a->names[i]);
+    if (len < cap)
+        snprintf(buf + len, cap - len, "))");
+}
+
 const char *gs_store_schema_sql(void)
 {
     static char *sql;
     if (sql)
         return sql;
-    size_t cap = sizeof schema_head + sizeof schema_tail + 8192, len = 0;
+    size_t cap = sizeof schema_head + sizeof schema_tail + 16384, len = 0;
     char *s = malloc(cap);
     if (!s)
         return schema_head;
@@ -191,7 +248,16 @@ const char *gs_store_schema_sql(void)
         len += (size_t)snprintf(s + len, cap - len, "  %-36s -- %s%s\n", col, k.help,
                                 k.none_is_null ? " (NULL: none)" : "");
     }
-    snprintf(s + len, cap - len, "%s", schema_tail);
+    const char *mark = strstr(schema_tail, "%RUNS_ADDED%");
+    len += (size_t)snprintf(s + len, cap - len, "%.*s", (int)(mark - schema_tail), schema_tail);
+    for (size_t i = 0; i < N_RUNS_ADDED; i++) {
+        char col[256];
+        added_column_sql(&runs_added[i], col, sizeof col);
+        if (i + 1 < N_RUNS_ADDED)
+            strcat(col, ",");
+        len += (size_t)snprintf(s + len, cap - len, "  %-36s -- %s\n", col, runs_added[i].help);
+    }
+    snprintf(s + len, cap - len, "%s", mark + strlen("%RUNS_ADDED%"));
     sql = s;
     return sql;
 }
@@ -236,6 +302,36 @@ static void bind_real(sqlite3_stmt *s, int i, double v)
 }
 
 /* ---- open ---- */
+
+/* Upgrade a version-1 database in place, in one transaction: the schema's
+ * CREATE ... IF NOT EXISTS adds the new tables, ALTER TABLE the columns
+ * runs gained (NULL for the cells stored before). */
+static int migrate(gs_store_t *st, long ver, char *err, size_t errlen)
+{
+    if (ver != 1) {
+        snprintf(err, errlen, "%s: schema version %ld is not one gradsweep ever wrote", st->path,
+                 ver);
+        return -1;
+    }
+    if (exec(st, "BEGIN IMMEDIATE", err, errlen) != 0)
+        return -1;
+    for (size_t i = 0; i < N_RUNS_ADDED; i++) {
+        char col[256], sql[512];
+        added_column_sql(&runs_added[i], col, sizeof col);
+        snprintf(sql, sizeof sql, "ALTER TABLE runs ADD COLUMN %s", col);
+        if (exec(st, sql, err, errlen) != 0)
+            goto fail;
+    }
+    char pragma[64];
+    snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", GS_SCHEMA_VERSION);
+    if (exec(st, gs_store_schema_sql(), err, errlen) != 0 || exec(st, pragma, err, errlen) != 0 ||
+        exec(st, "COMMIT", err, errlen) != 0)
+        goto fail;
+    return 0;
+fail:
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
 
 gs_store_t *gs_store_open(const char *path, int create, int readonly, char *err, size_t errlen)
 {
@@ -287,10 +383,21 @@ gs_store_t *gs_store_open(const char *path, int create, int readonly, char *err,
             gs_store_close(st);
             return NULL;
         }
+        if (ver < GS_SCHEMA_VERSION) {
+            snprintf(err, errlen, "%s: written by an older gradsweep (schema version %ld; this "
+                     "is %s with schema version %d); `gradsweep run` on it upgrades it in place "
+                     "(stored cells are kept)", path, ver, PACKAGE_VERSION, GS_SCHEMA_VERSION);
+            gs_store_close(st);
+            return NULL;
+        }
         return st;
     }
     if (exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON",
              err, errlen) != 0) {
+        gs_store_close(st);
+        return NULL;
+    }
+    if (app == GS_APPLICATION_ID && ver < GS_SCHEMA_VERSION && migrate(st, ver, err, errlen) != 0) {
         gs_store_close(st);
         return NULL;
     }
@@ -548,7 +655,8 @@ long gs_store_delete_all(gs_store_t *st, char *err, size_t errlen)
 {
     long n = gs_store_count_runs(st);
     if (exec(st, "BEGIN IMMEDIATE; DELETE FROM histograms; DELETE FROM time_stats;"
-                 " DELETE FROM train_log; DELETE FROM layer_stats; DELETE FROM runs; COMMIT",
+                 " DELETE FROM train_log; DELETE FROM train_layer_log; DELETE FROM layer_stats;"
+                 " DELETE FROM runs; COMMIT",
              err, errlen) != 0) {
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
         return -1;
@@ -614,6 +722,11 @@ static int prepare_inserts(gs_store_t *st, char *err, size_t errlen)
         len += (size_t)snprintf(sql + len, sizeof sql - len, ", %s", tail[i]);
         n_cols++;
     }
+    for (size_t i = 0; i < N_RUNS_ADDED; i++) {
+        const char *def = runs_added[i].def;
+        len += (size_t)snprintf(sql + len, sizeof sql - len, ", %.*s", (int)strcspn(def, " "), def);
+        n_cols++;
+    }
     len += (size_t)snprintf(sql + len, sizeof sql - len, ") VALUES (");
     for (int i = 1; i <= n_cols; i++)
         len += (size_t)snprintf(sql + len, sizeof sql - len, "%s?%d", i > 1 ? ", " : "", i);
@@ -624,6 +737,9 @@ static int prepare_inserts(gs_store_t *st, char *err, size_t errlen)
         " grad_pre_norm, grad_w_norm, w_norm) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         "INSERT INTO train_log (run_id, step, loss, grad_norm, grad_norm_clipped, clipped)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO train_layer_log (run_id, step, layer, grad_w_norm, w_norm, update_ratio,"
+        " dead_frac, saturated_frac, grad_h_first, grad_h_last)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         "INSERT INTO time_stats (run_id, step, t, hidden_norm, grad_hidden_norm)"
         " VALUES (?1, ?2, ?3, ?4, ?5)",
         "INSERT INTO histograms (run_id, layer, quantity, bin, lo, hi, count)"
@@ -714,6 +830,22 @@ int gs_store_put(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t *ce
     sqlite3_bind_text(s, i++, meta->host, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, i++, st->session_id);
     sqlite3_bind_text(s, i++, now, -1, SQLITE_TRANSIENT);
+    /* runs_added, in its order */
+    bind_real(s, i++, trained ? r->grad_ratio_final : NAN);
+    if (trained && r->has_final)
+        sqlite3_bind_text(s, i++, gs_diag_names[r->diagnosis_final], -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, i++);
+    if (r->diverged_step && !failed) {
+        sqlite3_bind_int(s, i++, r->diverged_layer);
+        sqlite3_bind_text(s, i++, gs_nonfinite_names[r->diverged_tensor], -1, SQLITE_STATIC);
+        bind_real(s, i++, r->last_finite_grad_norm);
+    } else {
+        sqlite3_bind_null(s, i++);
+        sqlite3_bind_null(s, i++);
+        sqlite3_bind_null(s, i++);
+    }
+    assert(i == sqlite3_bind_parameter_count(s) + 1);
     if (step_reset(st, s, err, errlen, "storing a run") != 0)
         return -1;
 
@@ -743,6 +875,22 @@ int gs_store_put(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t *ce
         bind_real(s, 5, L->grad_norm_clipped);
         sqlite3_bind_int(s, 6, L->clipped);
         if (step_reset(st, s, err, errlen, "storing train_log") != 0)
+            return -1;
+    }
+    s = st->stmt[ST_LAYER_LOG];
+    for (size_t j = 0; j < r->n_layer_log; j++) {
+        const gs_train_layer_row_t *L = &r->layer_log[j];
+        sqlite3_bind_int64(s, 1, id);
+        sqlite3_bind_int64(s, 2, L->step);
+        sqlite3_bind_int(s, 3, L->layer);
+        bind_real(s, 4, L->grad_w_norm);
+        bind_real(s, 5, L->w_norm);
+        bind_real(s, 6, L->update_ratio);
+        bind_real(s, 7, L->dead_frac);
+        bind_real(s, 8, L->saturated_frac);
+        bind_real(s, 9, L->grad_h_first);
+        bind_real(s, 10, L->grad_h_last);
+        if (step_reset(st, s, err, errlen, "storing train_layer_log") != 0)
             return -1;
     }
     s = st->stmt[ST_TIME];
