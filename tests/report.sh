@@ -17,7 +17,8 @@ check "report: exit 0, prints the path of index.html ($out)" '[ $st -eq 0 ] && [
 # every kind of chart is there (slug of the experiment names = the names)
 missing=""
 for f in activations flow-gradient-flow flow-map flow-weights norm-activations residual-gradient-flow \
-         clip-clipping clip-loss digits-loss digits-accuracy digits-gradient-flow rnn-time adding-loss; do
+         clip-clipping clip-loss digits-loss digits-accuracy digits-gradient-flow rnn-time adding-loss \
+         clip-layers-train clip-grad-heatmap clip-update-ratio digits-layers-train adding-time-train; do
     [ -s "rep/charts/$f.png" ] || missing="$missing $f"
 done
 check "all chart kinds written (missing:${missing:- none})" '[ -z "$missing" ]'

@@ -10,6 +10,7 @@
 
 #include "experiment/experiment.h"
 #include "sweep/sweep.h"
+#include "nn/optim.h"
 #include "tap.h"
 
 static const gs_sweep_hooks_t hooks = {gs_experiment_check, gs_experiment_flops};
@@ -60,6 +61,20 @@ int main(void)
            gs_sweep_axis_value(ea, &sw.cells[5], 0) == 2 && gs_sweep_axis_value(ea, &sw.cells[5], 1) == 1,
            "each cell knows its value on every axis");
     tap_ok(c0->steps == 7 && sw.cells[6].cell.steps == 7, "[sweep] keys are defaults for every experiment");
+    {   /* clip_mode has no effect without clip: (none, value) is (none, norm) */
+        gs_sweep_t cs;
+        const char *clip = "[sweep]\nname = c\n[x]\ntask = train\nclip = none, 1, 10\n"
+                           "clip_mode = norm, value\nrepeats = 2\n";
+        rc = parse(&cs, clip, err, sizeof err);
+        int ok = rc == 0 && cs.n_cells == 10 && cs.experiments[0].n_cells == 10 &&
+                 cs.experiments[0].n_dropped == 1;
+        for (size_t i = 0; ok && i < cs.n_cells; i++)
+            ok = cs.cells[i].cell.clip > 0.0 || cs.cells[i].cell.clip_mode == GS_CLIP_NORM;
+        tap_ok(ok, "clip=none x clip_mode=norm,value: one cell (x 2 repeats), not two; 5 of 6 "
+               "combinations kept (%s)", rc ? err : "parsed");
+        if (rc == 0)
+            gs_sweep_free(&cs);
+    }
     tap_ok(strcmp(c0->init->name, "he") == 0, "single values are fixed keys");
     tap_ok(sw.cells[6].cell.repeat == 0 && sw.cells[8].cell.repeat == 2, "repeats count 0, 1, 2");
     tap_ok(gs_cell_seed(&sw.cells[6].cell) != gs_cell_seed(&sw.cells[7].cell) &&

@@ -145,6 +145,9 @@ int gs_cmd_plan(int argc, char **argv)
                ex->n_cells, f1, t1, st);
         printf("  model=%s task=%s dataset=%s, repeats %ld\n", gs_model_names[c0->model],
                gs_task_names[c0->task], gs_dataset_names[c0->dataset], c0->repeats);
+        if (ex->n_dropped)
+            printf("  %zu combinations dropped: the same cell as another once keys without "
+                   "effect are at their default (clip_mode without clip)\n", ex->n_dropped);
         for (size_t a = 0; a < ex->n_axes; a++) {
             printf("  axis %-12s", ex->axes[a].key);
             for (size_t v = 0; v < ex->axes[a].n_values; v++)

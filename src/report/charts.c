@@ -65,7 +65,7 @@ static int finish(gs_chart_t *c, rp_model_t *m, const char *dir, const char *fil
 }
 
 /* finish() and, when the chart is written, list it with its caption. */
-static int publish(gs_chart_t *c, rp_model_t *m, const char *dir, const char *file,
+int rp_chart_publish(gs_chart_t *c, rp_model_t *m, const char *dir, const char *file,
                    const char *title, const rp_run_t *const *runs, size_t n_runs,
                    const char *caption, rp_charts_t *out, char *err, size_t errlen)
 {
@@ -89,12 +89,8 @@ static const rp_run_t *first_usable(const rp_exp_t *e)
     return NULL;
 }
 
-/* Range of positive finite values, widened by a factor on each side. */
-typedef struct {
-    double lo, hi;
-} range_t;
 
-static void range_add(range_t *r, const double *v, size_t n, int positive)
+void rp_range_add(rp_range_t *r, const double *v, size_t n, int positive)
 {
     for (size_t i = 0; i < n; i++)
         if (isfinite(v[i]) && (!positive || v[i] > 0)) {
@@ -103,7 +99,7 @@ static void range_add(range_t *r, const double *v, size_t n, int positive)
         }
 }
 
-static void log_pad(range_t *r)
+void rp_log_pad(rp_range_t *r)
 {
     if (!(r->lo <= r->hi)) {
         r->lo = 0.1;
@@ -123,7 +119,7 @@ typedef struct {
     rp_series_t *lines;       /* per run (n = 0: no line) */
     const rp_run_t **drawn;   /* the runs with a line, in order */
     size_t n_runs, n_drawn;
-    range_t x, y;             /* of the finite (positive, for y) values */
+    rp_range_t x, y;             /* of the finite (positive, for y) values */
 } lineset_t;
 
 typedef int (*loader_t)(rp_model_t *, const rp_run_t *, const char *, rp_series_t *);
@@ -145,7 +141,7 @@ static int lineset_load(lineset_t *ls, rp_model_t *m, const rp_exp_t *e, size_t 
     ls->n_runs = e->n_runs < max_runs ? e->n_runs : max_runs;
     ls->lines = calloc(ls->n_runs + 1, sizeof *ls->lines);
     ls->drawn = calloc(ls->n_runs + 1, sizeof *ls->drawn);
-    ls->x = ls->y = (range_t){INFINITY, -INFINITY};
+    ls->x = ls->y = (rp_range_t){INFINITY, -INFINITY};
     if (!ls->lines || !ls->drawn) {
         lineset_free(ls);
         return -1;
@@ -155,8 +151,8 @@ static int lineset_load(lineset_t *ls, rp_model_t *m, const rp_exp_t *e, size_t 
         rp_series_t *l = &ls->lines[i];
         if (!rp_usable(r) || load(m, r, column, l) != 0 || l->n == 0)
             continue;
-        range_add(&ls->x, l->x, l->n, 0);
-        range_add(&ls->y, l->y, l->n, 1);
+        rp_range_add(&ls->x, l->x, l->n, 0);
+        rp_range_add(&ls->y, l->y, l->n, 1);
         ls->drawn[ls->n_drawn++] = r;
     }
     if (ls->n_drawn == 0) {
@@ -166,7 +162,7 @@ static int lineset_load(lineset_t *ls, rp_model_t *m, const rp_exp_t *e, size_t 
     return 0;
 }
 
-static int longest(const char *const *labels, size_t n, const char *title)
+int rp_longest(const char *const *labels, size_t n, const char *title)
 {
     size_t m = title ? strlen(title) : 0;
     for (size_t i = 0; i < n; i++)
@@ -196,7 +192,7 @@ static size_t init_axes(const rp_exp_t *e)
     return n;
 }
 
-static void grid_for(int n, int *nx, int *ny)
+void rp_grid_for(int n, int *nx, int *ny)
 {
     *nx = n <= 3 ? n : (n == 4 ? 2 : 3);
     *ny = (n + *nx - 1) / *nx;
@@ -236,7 +232,7 @@ int rp_chart_gallery(rp_model_t *m, const char *dir, rp_charts_t *out, char *err
     static const char *const labels[] = {"f(x)", "f'(x)"};
     static const int series[] = {0, 1}, dashed[] = {0, 1};
     gs_chart_legend(c, 2, labels, series, dashed, "");
-    return publish(c, m, dir, "charts/activations.png", title, NULL, 0,
+    return rp_chart_publish(c, m, dir, "charts/activations.png", title, NULL, 0,
               "Where f' is near 0 a unit passes almost no gradient back: sigmoid's f' never "
               "exceeds 1/4 and vanishes in both tails, tanh's in both tails; ReLU passes 1 or 0 "
               "(dead units); leaky ReLU, ELU, SELU, GELU and SiLU keep some slope for negative "
@@ -274,9 +270,9 @@ static int chart_flow(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     double max_depth = ls.x.hi, clip = 0;
     for (size_t i = 0; i < ls.n_drawn; i++)
         clip = fmax(clip, ls.drawn[i]->sc->cell.clip);
-    range_t yr = ls.y;
+    rp_range_t yr = ls.y;
     int rc = 0;
-    log_pad(&yr);
+    rp_log_pad(&yr);
     char title[256], file[160];
     snprintf(title, sizeof title, "%s: gradient flow at initialization, ||dL/dh_l|| per layer",
              e->ex->name);
@@ -285,8 +281,8 @@ static int chart_flow(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     if (!c)
         goto done;
     int nx, ny;
-    grid_for(nf, &nx, &ny);
-    gs_chart_grid(c, nx, ny, ca >= 0 ? longest((const char *const *)e->ex->axes[ca].values,
+    rp_grid_for(nf, &nx, &ny);
+    gs_chart_grid(c, nx, ny, ca >= 0 ? rp_longest((const char *const *)e->ex->axes[ca].values,
                                                e->ex->axes[ca].n_values, e->ex->axes[ca].key) : 0);
     for (int f = 0; f < nf; f++) {
         char ptitle[128] = "";
@@ -317,7 +313,7 @@ static int chart_flow(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
         gs_chart_legend(c, ax->n_values < MAX_LINES ? ax->n_values : MAX_LINES,
                         (const char *const *)ax->values, series, NULL, ax->key);
     }
-    rc = publish(c, m, dir, file, title, ls.drawn, ls.n_drawn,
+    rc = rp_chart_publish(c, m, dir, file, title, ls.drawn, ls.n_drawn,
                   "One line per network: the gradient norm reaching each layer at "
                   "initialization, on a log scale. Lines that fall toward layer 1 (left) vanish: "
                   "the layers nearest the input get orders of magnitude less gradient than the "
@@ -459,18 +455,18 @@ static int chart_loss(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
         labels[nd] = lab[nd];
         series[nd++] = (int)i;
     }
-    range_t yr = ls.y;
+    rp_range_t yr = ls.y;
     double max_step = ls.x.hi > 1 ? ls.x.hi : 1;
     if (isfinite(baseline))
-        range_add(&yr, &baseline, 1, 1);
-    log_pad(&yr);
+        rp_range_add(&yr, &baseline, 1, 1);
+    rp_log_pad(&yr);
     char title[256], file[160];
     snprintf(title, sizeof title, "%s: training loss against step", e->ex->name);
     snprintf(file, sizeof file, "charts/%s-loss.png", e->ex->slug);
     gs_chart_t *c = gs_chart_begin(GS_CHART_W, GS_CHART_H, title);
     if (!c)
         goto done;
-    gs_chart_grid(c, 1, 1, longest(labels, nd, NULL));
+    gs_chart_grid(c, 1, 1, rp_longest(labels, nd, NULL));
     gs_chart_axes(c, 0, 0, max_step, yr.lo, yr.hi, 0, 1, "training step",
                   r0->sc->cell.dataset == GS_DATA_ADDING ? "batch loss (MSE)" : "batch loss (cross-entropy)",
                   NULL);
@@ -583,7 +579,7 @@ static int chart_hist(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     }
     if (!c)
         return 0;
-    int rc = publish(c, m, dir, file, title, drawn, nd,
+    int rc = rp_chart_publish(c, m, dir, file, title, drawn, nd,
                   "The distribution of one hidden layer's weights as each scheme draws them "
                   "(each panel has its own scale: read the std). Xavier and LeCun scale the "
                   "spread with 1/fan-in, He doubles LeCun's variance for ReLU, uniform variants "
@@ -608,15 +604,15 @@ static int chart_clip(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     if (lineset_load(&ls, m, e, MAX_LINES, rp_log_series, "grad_norm") != 0)
         return 0;
     int rc = 0;
-    range_t yr = ls.y, lr = {INFINITY, -INFINITY};
+    rp_range_t yr = ls.y, lr = {INFINITY, -INFINITY};
     double max_step = ls.x.hi > 1 ? ls.x.hi : 1;
     for (size_t i = 0; i < ls.n_drawn; i++) {
-        range_add(&lr, &ls.drawn[i]->train_loss, 1, 1);
+        rp_range_add(&lr, &ls.drawn[i]->train_loss, 1, 1);
         if (ls.drawn[i]->sc->cell.clip > 0)
-            range_add(&yr, &ls.drawn[i]->sc->cell.clip, 1, 1);
+            rp_range_add(&yr, &ls.drawn[i]->sc->cell.clip, 1, 1);
     }
-    log_pad(&yr);
-    log_pad(&lr);
+    rp_log_pad(&yr);
+    rp_log_pad(&lr);
     char title[256], file[160];
     snprintf(title, sizeof title, "%s: gradient clipping", e->ex->name);
     snprintf(file, sizeof file, "charts/%s-clipping.png", e->ex->slug);
@@ -690,7 +686,7 @@ static int chart_clip(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     dashed[nl] = 0;
     nl++;
     gs_chart_legend(c, nl, labels, series, dashed, "");
-    rc = publish(c, m, dir, file, title, ls.drawn, ls.n_drawn,
+    rc = rp_chart_publish(c, m, dir, file, title, ls.drawn, ls.n_drawn,
                   "Left: the global gradient norm before clipping at every logged step, with "
                   "the thresholds as dashed lines - clipping rescales every step above its line. "
                   "Right: the training loss each threshold ends with (crosses mark runs that "
@@ -719,9 +715,9 @@ static int chart_norm(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     if (lineset_load(&ls, m, e, e->n_runs, rp_layer_series, "act_std") != 0)
         return 0;
     int rc = 0;
-    range_t yr = ls.y;
+    rp_range_t yr = ls.y;
     double max_depth = ls.x.hi > 2 ? ls.x.hi : 2;
-    log_pad(&yr);
+    rp_log_pad(&yr);
     char title[256], file[160];
     snprintf(title, sizeof title, "%s: activation spread per layer at initialization", e->ex->name);
     snprintf(file, sizeof file, "charts/%s-activations.png", e->ex->slug);
@@ -729,7 +725,7 @@ static int chart_norm(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     if (!c)
         goto done;
     int nx, ny;
-    grid_for(nf, &nx, &ny);
+    rp_grid_for(nf, &nx, &ny);
     gs_chart_grid(c, nx, ny, 12);
     for (int f = 0; f < nf; f++) {
         gs_chart_axes(c, f, 1, max_depth, yr.lo, yr.hi, 0, 1, "layer l",
@@ -744,7 +740,7 @@ static int chart_norm(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     int series[8] = {0, 1, 2, 3, 4, 5, 6, 7};
     gs_chart_legend(c, ax->n_values < 8 ? ax->n_values : 8, (const char *const *)ax->values,
                     series, NULL, "norm");
-    rc = publish(c, m, dir, file, title, ls.drawn, ls.n_drawn,
+    rc = rp_chart_publish(c, m, dir, file, title, ls.drawn, ls.n_drawn,
                   "The standard deviation of each layer's output at initialization. Without "
                   "normalization it drifts layer after layer - collapsing toward 0 or growing "
                   "without bound, depending on the init's scale; batch and layer normalization "
@@ -809,7 +805,7 @@ static int chart_acc(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *o
     double xs[2] = {chance, chance}, ys[2] = {-0.5, (double)n - 0.5};
     gs_chart_line(c, xs, ys, 2, GS_SERIES_GREY, 1);
     gs_chart_text(c, chance + 0.005, (double)n - 0.3, 0.0, 0.8, "chance (10 classes)");
-    rc = publish(c, m, dir, file, title, bars, n,
+    rc = rp_chart_publish(c, m, dir, file, title, bars, n,
                   "Final test accuracy of each configuration, best on top; bar colour gives the "
                   "diagnosis at initialization (green healthy, blue vanishing, red exploding or "
                   "diverged). The dashed line is chance for 10 classes: a network whose early "
@@ -854,17 +850,17 @@ static int chart_time(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
         dashed[i] = value_index(e, da, g.drawn[i]) > 0;
     }
     size_t nd = g.n_drawn;
-    range_t gr = g.y, hr = h.y;
+    rp_range_t gr = g.y, hr = h.y;
     double T = g.x.hi > 2 ? g.x.hi : 2;
-    log_pad(&gr);
-    log_pad(&hr);
+    rp_log_pad(&gr);
+    rp_log_pad(&hr);
     char title[256], file[160];
     snprintf(title, sizeof title, "%s: gradients through time at initialization", e->ex->name);
     snprintf(file, sizeof file, "charts/%s-time.png", e->ex->slug);
     gs_chart_t *c = gs_chart_begin(GS_CHART_W, GS_CHART_H, title);
     if (!c)
         goto done;
-    gs_chart_grid(c, 2, 1, longest(labels, nd, NULL));
+    gs_chart_grid(c, 2, 1, rp_longest(labels, nd, NULL));
     gs_chart_axes(c, 0, 1, T, gr.lo, gr.hi, 0, 1, "time step t", "||dL/dh_t||",
                   "gradient reaching each step (loss at the last)");
     for (size_t i = 0; i < g.n_runs; i++)
@@ -879,7 +875,7 @@ static int chart_time(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
                           value_index(e, ca, &e->runs[i]),
                           value_index(e, da, &e->runs[i]) > 0);
     gs_chart_legend(c, nd, labels, series, dashed, "");
-    rc = publish(c, m, dir, file, title, g.drawn, g.n_drawn,
+    rc = rp_chart_publish(c, m, dir, file, title, g.drawn, g.n_drawn,
                   "Left: the norm of the gradient of the loss (taken at the last step) with "
                   "respect to each hidden state, going back in time from the right. A plain RNN's "
                   "line drops by orders of magnitude within a few dozen steps - it cannot learn "
@@ -907,5 +903,5 @@ int rp_charts_experiment(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
         if (kinds[k](m, e, dir, out, err, errlen) != 0)
             return -1;
-    return 0;
+    return rp_charts_training(m, e, dir, out, err, errlen);
 }

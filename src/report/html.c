@@ -211,8 +211,32 @@ static void find_depth(const rp_exp_t *e, findings_t *fs, const char *anchor)
     }
 }
 
+/* Runs whose diagnosis at the end of training differs from the one at
+ * initialization (a diverged end is reported with the divergences). */
+static void find_diag_change(const rp_exp_t *e, findings_t *fs, const char *anchor)
+{
+    char list[1024] = "";
+    size_t n = 0;
+    for (size_t i = 0; i < e->n_runs; i++) {
+        const rp_run_t *r = &e->runs[i];
+        if (!rp_usable(r) || !r->diagnosis_final[0] || strcmp(r->diagnosis_final, "diverged") == 0 ||
+            strcmp(r->diagnosis, r->diagnosis_final) == 0)
+            continue;
+        if (n++ < 4) {
+            size_t l = strlen(list);
+            snprintf(list + l, sizeof list - l, "%s%s: %s at init (ratio %.2g), %s by step %ld "
+                     "(%.2g)", l ? "; " : "", r->label, r->diagnosis, r->grad_ratio,
+                     r->diagnosis_final, r->sc->cell.steps, r->grad_ratio_final);
+        }
+    }
+    if (n)
+        add_finding(fs, anchor, "In %s, %zu run%s changed diagnosis during training - "
+                    "%s%s.", e->ex->name, n, n > 1 ? "s" : "", list, n > 4 ? "; ..." : "");
+}
+
 static void find_train(const rp_exp_t *e, findings_t *fs, const char *anchor)
 {
+    find_diag_change(e, fs, anchor);
     const rp_run_t *best = NULL, *worst = NULL;
     size_t diverged = 0, trained = 0;
     char div[512] = "";
@@ -224,8 +248,10 @@ static void find_train(const rp_exp_t *e, findings_t *fs, const char *anchor)
         if (r->diverged_step) {
             if (diverged < 4) {
                 size_t l = strlen(div);
-                snprintf(div + l, sizeof div - l, "%s%s (step %ld)", diverged ? "; " : "", r->label,
-                         r->diverged_step);
+                snprintf(div + l, sizeof div - l, "%s%s (step %ld, first non-finite: layer %d's "
+                         "%s; last finite gradient norm %.3g)", diverged ? "; " : "", r->label,
+                         r->diverged_step, r->diverged_layer, r->diverged_tensor,
+                         r->last_finite_grad_norm);
             }
             diverged++;
         }
@@ -472,8 +498,9 @@ static void write_run_table(FILE *f, const rp_exp_t *e)
     }
     fputs("<th>status</th><th>diagnosis</th><th>grad_ratio</th>", f);
     if (train)
-        fputs("<th>train_loss</th><th>test_loss</th><th>test_acc</th><th>clip_fraction</th>"
-              "<th>diverged_step</th>", f);
+        fputs("<th>diagnosis_final</th><th>grad_ratio_final</th>"
+              "<th>train_loss</th><th>test_loss</th><th>test_acc</th><th>clip_fraction</th>"
+              "<th>diverged_step</th><th>diverged at</th>", f);
     fputs("<th>wall_s</th></tr></thead><tbody>\n", f);
     for (size_t i = 0; i < e->n_runs; i++) {
         const rp_run_t *r = &e->runs[i];
@@ -484,11 +511,17 @@ static void write_run_table(FILE *f, const rp_exp_t *e)
         td_text(f, r->stored ? (r->diagnosis[0] ? r->diagnosis : r->status) : "", diag_class(r));
         td_num(f, r->grad_ratio, "%.3g");
         if (train) {
+            td_text(f, r->diagnosis_final, NULL);
+            td_num(f, r->grad_ratio_final, "%.3g");
             td_num(f, r->train_loss, "%.4g");
             td_num(f, r->test_loss, "%.4g");
             td_num(f, r->test_acc, "%.4f");
             td_num(f, r->clip_fraction, "%.3f");
             td_num(f, r->diverged_step ? (double)r->diverged_step : NAN, "%.0f");
+            char at[64] = "";
+            if (r->diverged_layer)
+                snprintf(at, sizeof at, "layer %d, %s", r->diverged_layer, r->diverged_tensor);
+            td_text(f, at, NULL);
         }
         td_num(f, r->wall_s, "%.2f");
         fputs("</tr>\n", f);

@@ -76,6 +76,24 @@ int rp_log_series(rp_model_t *m, const rp_run_t *r, const char *column, rp_serie
     return series_query(m, sql, r->id, s);
 }
 
+int rp_layer_log_series(rp_model_t *m, const rp_run_t *r, int layer, const char *column,
+                        rp_series_t *s)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT step, %s FROM train_layer_log WHERE run_id = ?1 AND "
+             "layer = %d ORDER BY step", column, layer);
+    return series_query(m, sql, r->id, s);
+}
+
+int rp_layer_log_at(rp_model_t *m, const rp_run_t *r, long step, const char *column,
+                    rp_series_t *s)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT layer, %s FROM train_layer_log WHERE run_id = ?1 AND "
+             "step = %ld ORDER BY layer", column, step);
+    return series_query(m, sql, r->id, s);
+}
+
 int rp_time_series(rp_model_t *m, const rp_run_t *r, const char *column, rp_series_t *s)
 {
     char sql[256];

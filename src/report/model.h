@@ -20,6 +20,10 @@ typedef struct {
     double grad_ratio, init_loss, train_loss, test_loss, test_acc, baseline_loss;
     double clip_fraction, wall_s;
     long diverged_step, rank;
+    char diagnosis_final[16];    /* task=train: at the last logged step; "" otherwise */
+    double grad_ratio_final, last_finite_grad_norm;
+    int diverged_layer;          /* diverged: the layer named (0: none) */
+    char diverged_tensor[16];    /* diverged: weight, activation, gradient or loss */
     char label[256];             /* values of the experiment's axes, " / "-joined */
     char error[256];
 } rp_run_t;
@@ -66,6 +70,14 @@ void rp_series_free(rp_series_t *s);
 int rp_layer_series(rp_model_t *m, const rp_run_t *r, const char *column, rp_series_t *s);
 /* Training log: column loss, grad_norm or grad_norm_clipped; x = step. */
 int rp_log_series(rp_model_t *m, const rp_run_t *r, const char *column, rp_series_t *s);
+/* Per-layer training log (train_layer_log): column one of grad_w_norm,
+ * w_norm, update_ratio, dead_frac, saturated_frac, grad_h_first,
+ * grad_h_last. rp_layer_log_series: one layer over the logged steps (x =
+ * step); rp_layer_log_at: every layer 1..depth+1 at one step (x = layer). */
+int rp_layer_log_series(rp_model_t *m, const rp_run_t *r, int layer, const char *column,
+                        rp_series_t *s);
+int rp_layer_log_at(rp_model_t *m, const rp_run_t *r, long step, const char *column,
+                    rp_series_t *s);
 /* Recurrent: column hidden_norm or grad_hidden_norm; x = t. */
 int rp_time_series(rp_model_t *m, const rp_run_t *r, const char *column, rp_series_t *s);
 /* Histogram of one weight matrix: x = bin centres, y = counts; lo/hi edges. */
@@ -102,6 +114,26 @@ int rp_chart_gallery(rp_model_t *m, const char *dir, rp_charts_t *out, char *err
 /* Every chart an experiment's data supports; none when it has no data. */
 int rp_charts_experiment(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out,
                          char *err, size_t errlen);
+
+/* Helpers of the chart modules (charts.c). */
+typedef struct {
+    double lo, hi;   /* of the finite (positive, when asked) values added */
+} rp_range_t;
+void rp_range_add(rp_range_t *r, const double *v, size_t n, int positive);
+/* Widen to whole decades (at least one); 0.1..10 when empty. */
+void rp_log_pad(rp_range_t *r);
+/* Panels for n facets: nx columns, ny rows. */
+void rp_grid_for(int n, int *nx, int *ny);
+/* Legend width in characters for these labels and title. */
+int rp_longest(const char *const *labels, size_t n, const char *title);
+struct gs_chart;
+/* Write the chart's PNG with its provenance and list it with its caption. */
+int rp_chart_publish(struct gs_chart *c, rp_model_t *m, const char *dir, const char *file,
+                     const char *title, const rp_run_t *const *runs, size_t n_runs,
+                     const char *caption, rp_charts_t *out, char *err, size_t errlen);
+/* The training-time charts of a training experiment (charts_train.c). */
+int rp_charts_training(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, char *err,
+                       size_t errlen);
 
 /* ---- html.c ---- */
 

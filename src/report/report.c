@@ -108,6 +108,7 @@ static int load(rp_model_t *m, char *err, size_t errlen)
             r->sc = &m->sw.cells[x->ex->first_cell + i];
             r->grad_ratio = r->train_loss = r->test_loss = r->test_acc = NAN;
             r->baseline_loss = r->clip_fraction = r->wall_s = r->init_loss = NAN;
+            r->grad_ratio_final = r->last_finite_grad_norm = NAN;
             run_label(x->ex, &r->sc->cell, r->label, sizeof r->label);
             index[k++] = r;
         }
@@ -116,7 +117,9 @@ static int load(rp_model_t *m, char *err, size_t errlen)
     if (sqlite3_prepare_v2(m->db,
                            "SELECT config_hash, id, status, diagnosis, grad_ratio, init_loss, "
                            "train_loss, test_loss, test_acc, baseline_loss, clip_fraction, wall_s, "
-                           "diverged_step, rank, error FROM runs", -1, &s, NULL) != SQLITE_OK) {
+                           "diverged_step, rank, error, diagnosis_final, grad_ratio_final, "
+                           "diverged_layer, diverged_tensor, last_finite_grad_norm FROM runs",
+                           -1, &s, NULL) != SQLITE_OK) {
         free(index);
         snprintf(err, errlen, "%s: %s", m->db_path, sqlite3_errmsg(m->db));
         return -1;
@@ -149,6 +152,11 @@ static int load(rp_model_t *m, char *err, size_t errlen)
         r->diverged_step = sqlite3_column_type(s, 12) == SQLITE_NULL ? 0 : sqlite3_column_int64(s, 12);
         r->rank = sqlite3_column_int64(s, 13);
         text_col(s, 14, r->error, sizeof r->error);
+        text_col(s, 15, r->diagnosis_final, sizeof r->diagnosis_final);
+        r->grad_ratio_final = real_col(s, 16);
+        r->diverged_layer = sqlite3_column_int(s, 17);
+        text_col(s, 18, r->diverged_tensor, sizeof r->diverged_tensor);
+        r->last_finite_grad_norm = real_col(s, 19);
         m->n_stored++;
         for (int i = 0; i < GS_N_STATUS; i++)
             if (strcmp(r->status, gs_status_names[i]) == 0)

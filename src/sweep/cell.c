@@ -334,6 +334,16 @@ int gs_cell_set_word(gs_cell_t *c, const char *word, char *err, size_t errlen)
     return gs_cell_set(c, key, eq + 1, err, errlen);
 }
 
+int gs_cell_settle(gs_cell_t *c)
+{
+    int reset = 0;
+    if (c->clip <= 0.0 && c->clip_mode != GS_CLIP_NORM) {   /* clip_mode's default */
+        c->clip_mode = GS_CLIP_NORM;
+        reset++;
+    }
+    return reset;
+}
+
 int gs_cell_is_recurrent(const gs_cell_t *c)
 {
     return c->model != GS_MODEL_MLP;

@@ -59,6 +59,11 @@ int gs_cell_set_word(gs_cell_t *c, const char *word, char *err, size_t errlen);
 /* model is rnn, lstm or gru */
 int gs_cell_is_recurrent(const gs_cell_t *c);
 
+/* Put back to its default every key that has no effect on this cell
+ * (clip_mode without clip); returns how many it changed. A sweep drops a
+ * combination that this makes equal to another one. */
+int gs_cell_settle(gs_cell_t *c);
+
 /* Checks between keys (e.g. exploding_above > vanishing_below). */
 int gs_cell_validate(const gs_cell_t *c, char *err, size_t errlen);
 

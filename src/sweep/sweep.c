@@ -235,6 +235,22 @@ static uint64_t hash_text(const char *s)
 }
 
 /* Keys only [sweep] takes. */
+/* An earlier combination of experiment ex (its cells so far) is this
+ * settled cell. */
+static int same_as_earlier(const gs_sweep_t *sw, const gs_experiment_t *ex, const gs_cell_t *cell)
+{
+    char a[2048], b[2048];
+    gs_cell_key(cell, a, sizeof a);
+    for (size_t i = ex->first_cell; i < sw->n_cells; i++) {
+        if (sw->cells[i].cell.repeat != 0)
+            continue;
+        gs_cell_key(&sw->cells[i].cell, b, sizeof b);
+        if (strcmp(a, b) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 static int sweep_only(const char *k)
 {
     return strcmp(k, "name") == 0 || strcmp(k, "description") == 0;
@@ -440,7 +456,6 @@ int gs_sweep_parse(gs_sweep_t *sw, const char *text, const char *path,
             sw->cells = c;
         }
         ex->first_cell = sw->n_cells;
-        ex->n_cells = n_cells;
         size_t idx[64] = {0};
         if (ex->n_axes > 64) {
             fail(err, errlen, "%s:%d: [%s]: more than 64 axes", path, ex->line, ex->name);
@@ -456,6 +471,10 @@ int gs_sweep_parse(gs_sweep_t *sw, const char *text, const char *path,
             }
             for (size_t a = 0; a < ex->n_axes; a++)
                 gs_cell_set(&cell, ex->axes[a].key, ex->axes[a].values[idx[a]], msg, sizeof msg);
+            if (gs_cell_settle(&cell) && same_as_earlier(sw, ex, &cell)) {
+                ex->n_dropped++;
+                continue;
+            }
             if (hooks && hooks->check && hooks->check(&cell, msg, sizeof msg) != 0) {
                 char where[512] = "";
                 for (size_t a = 0; a < ex->n_axes; a++) {
@@ -484,6 +503,10 @@ int gs_sweep_parse(gs_sweep_t *sw, const char *text, const char *path,
             }
         }
     }
+    for (size_t x = 0; x < sw->n_experiments; x++)
+        sw->experiments[x].n_cells = (x + 1 < sw->n_experiments
+                                          ? sw->experiments[x + 1].first_cell
+                                          : sw->n_cells) - sw->experiments[x].first_cell;
     /* one configuration twice (an axis lists one value two ways) */
     uint64_t *hs = malloc((sw->n_cells + 1) * sizeof *hs);
     if (!hs) {

@@ -41,6 +41,8 @@ typedef struct {
     gs_axis_t *axes;          /* keys with more than one value, in file order */
     size_t n_axes;
     size_t first_cell, n_cells;
+    size_t n_dropped;         /* combinations equal to another once settled
+                                 (gs_cell_settle: clip_mode without clip) */
 } gs_experiment_t;
 
 typedef struct {

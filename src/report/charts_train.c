@@ -1,0 +1,380 @@
+/* The charts of gradients watched during training (train_layer_log): the
+ * deck's view of gradient norms across layers at chosen steps with the
+ * clip threshold, a layer x step heatmap of log10 ||dL/dW_l||, the update
+ * ratio of every layer over training, and for recurrent models the ratio
+ * ||dL/dh_1|| / ||dL/dh_T|| over training. One panel per run, up to
+ * MAX_PANELS; a caption says when runs were left out. */
+#include <config.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report/chart.h"
+#include "report/model.h"
+
+#define MAX_PANELS 9
+#define N_PICKED 4          /* steps drawn in the across-layers view */
+#define HEAT_COLS 8         /* steps (columns) of a heatmap panel */
+
+/* The training runs with a per-layer log, up to MAX_PANELS; *total counts
+ * them all. */
+static size_t panel_runs(rp_model_t *m, const rp_exp_t *e, const rp_run_t **runs, size_t *total)
+{
+    size_t n = 0;
+    *total = 0;
+    for (size_t i = 0; i < e->n_runs; i++) {
+        const rp_run_t *r = &e->runs[i];
+        rp_series_t s = {0};
+        if (!rp_usable(r) || r->sc->cell.task != GS_TASK_TRAIN ||
+            rp_layer_log_series(m, r, 1, "grad_w_norm", &s) != 0 || s.n == 0) {
+            rp_series_free(&s);
+            continue;
+        }
+        rp_series_free(&s);
+        if (n < MAX_PANELS)
+            runs[n++] = r;
+        (*total)++;
+    }
+    return n;
+}
+
+/* k steps spread over a run's logged steps (first and last included); the
+ * count picked (fewer when fewer were logged). */
+static size_t pick_steps(rp_model_t *m, const rp_run_t *r, size_t k, long *out)
+{
+    rp_series_t s = {0};
+    if (rp_layer_log_series(m, r, 1, "grad_w_norm", &s) != 0 || s.n == 0) {
+        rp_series_free(&s);
+        return 0;
+    }
+    size_t n = s.n < k ? s.n : k;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (long)s.x[n == 1 ? 0 : i * (s.n - 1) / (n - 1)];
+    rp_series_free(&s);
+    return n;
+}
+
+static void left_out(char *buf, size_t len, size_t shown, size_t total)
+{
+    if (total > shown)
+        snprintf(buf, len, " The first %zu of the experiment's %zu training runs are shown.",
+                 shown, total);
+    else
+        buf[0] = '\0';
+}
+
+/* ---- 1. norms across layers at chosen steps (the deck's slide 14) ---- */
+
+static int chart_across_layers(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out,
+                               const rp_run_t **runs, size_t n, size_t total, char *err,
+                               size_t errlen)
+{
+    rp_range_t yr = {INFINITY, -INFINITY};
+    rp_series_t lines[MAX_PANELS][N_PICKED];
+    memset(lines, 0, sizeof lines);
+    size_t picked[MAX_PANELS] = {0};
+    double max_layer = 2;
+    int clipped = 0;
+    for (size_t i = 0; i < n; i++) {
+        long steps[N_PICKED];
+        picked[i] = pick_steps(m, runs[i], N_PICKED, steps);
+        for (size_t j = 0; j < picked[i]; j++) {
+            if (rp_layer_log_at(m, runs[i], steps[j], "grad_w_norm", &lines[i][j]) != 0)
+                continue;
+            rp_range_add(&yr, lines[i][j].y, lines[i][j].n, 1);
+        }
+        max_layer = fmax(max_layer, (double)runs[i]->sc->cell.depth + 1);
+        if (runs[i]->sc->cell.clip > 0) {
+            rp_range_add(&yr, &runs[i]->sc->cell.clip, 1, 1);
+            clipped = 1;
+        }
+    }
+    rp_log_pad(&yr);
+    char title[256], file[160];
+    snprintf(title, sizeof title, "%s: gradient norm per layer during training", e->ex->name);
+    snprintf(file, sizeof file, "charts/%s-layers-train.png", e->ex->slug);
+    static const char *const labels[N_PICKED] = {"first logged step", "a third in",
+                                                 "two thirds in", "last logged step"};
+    static const int series[N_PICKED] = {0, 1, 2, 3};
+    int nx, ny, rc = 0;
+    rp_grid_for((int)n, &nx, &ny);
+    gs_chart_t *c = gs_chart_begin(GS_CHART_W, GS_CHART_H, title);
+    if (!c)
+        goto done;
+    gs_chart_grid(c, nx, ny, rp_longest(labels, N_PICKED, "clip threshold"));
+    for (size_t i = 0; i < n; i++) {
+        gs_chart_axes(c, (int)i, 0.5, max_layer + 0.5, yr.lo, yr.hi, 0, 1, "layer",
+                      "||dL/dW_l||", runs[i]->label);
+        for (size_t j = 0; j < picked[i]; j++)
+            if (lines[i][j].n)
+                gs_chart_line(c, lines[i][j].x, lines[i][j].y, lines[i][j].n, (int)j, 0);
+        if (runs[i]->sc->cell.clip > 0)
+            gs_chart_hline(c, runs[i]->sc->cell.clip, GS_SERIES_GREY, 1, "clip");
+    }
+    gs_chart_legend(c, N_PICKED, labels, series, NULL, "");
+    char cap[1024], more[128];
+    left_out(more, sizeof more, n, total);
+    snprintf(cap, sizeof cap,
+             "The norm of each layer's weight gradient (before clipping; the readout is the "
+             "last layer) at four moments of training, one panel per run. Lines that fall "
+             "towards the input (left) are gradients vanishing on their way back; lines that "
+             "rise are gradients exploding.%s%s",
+             clipped ? " The dashed line is the clip threshold, which applies to the global "
+                       "norm of all layers together." : "", more);
+    rc = rp_chart_publish(c, m, dir, file, title, runs, n, cap, out, err, errlen);
+done:
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < N_PICKED; j++)
+            rp_series_free(&lines[i][j]);
+    return rc;
+}
+
+/* ---- 2. layer x step heatmap of log10 ||dL/dW_l|| ---- */
+
+static int chart_grad_heatmap(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out,
+                              const rp_run_t **runs, size_t n, size_t total, char *err,
+                              size_t errlen)
+{
+    double *vals[MAX_PANELS] = {0};
+    char (*rlab)[24] = NULL, (*clab)[MAX_PANELS][HEAT_COLS][24] = NULL;
+    const char **rl = NULL, *cl[MAX_PANELS][HEAT_COLS];
+    size_t rows[MAX_PANELS] = {0}, cols[MAX_PANELS] = {0}, max_rows = 0;
+    double vmin = INFINITY, vmax = -INFINITY;
+    int rc = 0;
+    for (size_t i = 0; i < n; i++)
+        max_rows = fmax(max_rows, (size_t)runs[i]->sc->cell.depth + 1);
+    rlab = calloc(max_rows + 1, sizeof *rlab);
+    rl = calloc(max_rows + 1, sizeof *rl);
+    clab = calloc(1, sizeof *clab);
+    if (!rlab || !rl || !clab)
+        goto done;
+    for (size_t l = 0; l < max_rows; l++) {
+        snprintf(rlab[l], sizeof rlab[l], "%zu", l + 1);
+        rl[l] = rlab[l];
+    }
+    for (size_t i = 0; i < n; i++) {
+        long steps[HEAT_COLS];
+        rows[i] = (size_t)runs[i]->sc->cell.depth + 1;
+        cols[i] = pick_steps(m, runs[i], n <= 2 ? HEAT_COLS : HEAT_COLS - 2, steps);
+        vals[i] = malloc((rows[i] * cols[i] + 1) * sizeof *vals[i]);
+        if (!vals[i])
+            goto done;
+        for (size_t j = 0; j < cols[i]; j++) {
+            /* the first and last step named: more labels would overlap */
+            if (j == 0 || j + 1 == cols[i])
+                snprintf((*clab)[i][j], sizeof (*clab)[i][j], "%ld", steps[j]);
+            cl[i][j] = (*clab)[i][j];
+            rp_series_t s = {0};
+            for (size_t l = 0; l < rows[i]; l++)
+                vals[i][l * cols[i] + j] = NAN;
+            if (rp_layer_log_at(m, runs[i], steps[j], "grad_w_norm", &s) == 0)
+                for (size_t k = 0; k < s.n; k++) {
+                    size_t l = (size_t)s.x[k] - 1;
+                    double v = s.y[k] > 0 && isfinite(s.y[k]) ? log10(s.y[k]) : NAN;
+                    if (l < rows[i])
+                        vals[i][l * cols[i] + j] = v;
+                    if (isfinite(v)) {
+                        vmin = fmin(vmin, v);
+                        vmax = fmax(vmax, v);
+                    }
+                }
+            rp_series_free(&s);
+        }
+    }
+    if (!(vmin <= vmax))
+        goto done;
+    if (vmax - vmin < 1)
+        vmax = vmin + 1;
+    char title[256], file[160];
+    snprintf(title, sizeof title, "%s: log10 of each layer's gradient norm over training",
+             e->ex->name);
+    snprintf(file, sizeof file, "charts/%s-grad-heatmap.png", e->ex->slug);
+    int nx, ny;
+    rp_grid_for((int)n, &nx, &ny);
+    gs_chart_t *c = gs_chart_begin(GS_CHART_W, GS_CHART_H, title);
+    if (!c)
+        goto done;
+    gs_chart_grid(c, nx, ny, 10);
+    for (size_t i = 0; i < n; i++)
+        gs_chart_heatmap(c, (int)i, rows[i], cols[i], vals[i], rl, cl[i], vmin,
+                         0.5 * (vmin + vmax), vmax, n == 1 ? "%.1f" : "", runs[i]->label, "layer",
+                         "log10 ||dL/dW_l||");
+    char cap[1024], more[128];
+    left_out(more, sizeof more, n, total);
+    snprintf(cap, sizeof cap,
+             "Rows are layers (1 next to the input, the last the readout), columns logged "
+             "training steps (first and last named); each cell's colour is log10 of that "
+             "layer's weight-gradient norm (the colour bar). A column that is blue at the top rows and orange at the "
+             "bottom is a gradient fading towards the input; a run that turns orange "
+             "everywhere is exploding; a grey cell is a non-finite norm.%s",
+             more);
+    rc = rp_chart_publish(c, m, dir, file, title, runs, n, cap, out, err, errlen);
+done:
+    for (size_t i = 0; i < n; i++)
+        free(vals[i]);
+    free(rlab);
+    free(rl);
+    free(clab);
+    return rc;
+}
+
+/* ---- 3. update ratio per layer over training ---- */
+
+static int chart_update_ratio(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out,
+                              const rp_run_t **runs, size_t n, size_t total, char *err,
+                              size_t errlen)
+{
+    size_t L = 0;
+    for (size_t i = 0; i < n; i++)
+        L = L > (size_t)runs[i]->sc->cell.depth + 1 ? L : (size_t)runs[i]->sc->cell.depth + 1;
+    rp_series_t *lines = calloc(n * L + 1, sizeof *lines);
+    char (*lab)[48] = calloc(L + 1, sizeof *lab);
+    const char **labels = calloc(L + 1, sizeof *labels);
+    int *series = calloc(L + 1, sizeof *series), *dashed = calloc(L + 1, sizeof *dashed);
+    rp_range_t xr = {INFINITY, -INFINITY}, yr = {INFINITY, -INFINITY};
+    int rc = 0;
+    if (!lines || !lab || !labels || !series || !dashed)
+        goto done;
+    for (size_t i = 0; i < n; i++)
+        for (size_t l = 0; l < (size_t)runs[i]->sc->cell.depth + 1; l++) {
+            rp_series_t *s = &lines[i * L + l];
+            if (rp_layer_log_series(m, runs[i], (int)l + 1, "update_ratio", s) != 0)
+                continue;
+            rp_range_add(&xr, s->x, s->n, 0);
+            rp_range_add(&yr, s->y, s->n, 1);
+        }
+    if (!(xr.lo <= xr.hi) || !(yr.lo <= yr.hi))
+        goto done;
+    rp_log_pad(&yr);
+    for (size_t l = 0; l < L; l++) {
+        snprintf(lab[l], sizeof lab[l], l + 1 == L ? "layer %zu (readout)" : "layer %zu", l + 1);
+        labels[l] = lab[l];
+        series[l] = (int)l;
+        dashed[l] = l >= 8;   /* the palette's eight colours, then dashes */
+    }
+    char title[256], file[160];
+    snprintf(title, sizeof title, "%s: update ratio ||dW|| / ||W|| per layer over training",
+             e->ex->name);
+    snprintf(file, sizeof file, "charts/%s-update-ratio.png", e->ex->slug);
+    int nx, ny;
+    rp_grid_for((int)n, &nx, &ny);
+    gs_chart_t *c = gs_chart_begin(GS_CHART_W, GS_CHART_H, title);
+    if (!c)
+        goto done;
+    gs_chart_grid(c, nx, ny, rp_longest(labels, L, NULL));
+    for (size_t i = 0; i < n; i++) {
+        gs_chart_axes(c, (int)i, 0, fmax(xr.hi, 1), yr.lo, yr.hi, 0, 1, "training step",
+                      "||dW|| / ||W||", runs[i]->label);
+        for (size_t l = 0; l < L; l++) {
+            const rp_series_t *s = &lines[i * L + l];
+            if (s->n)
+                gs_chart_line(c, s->x, s->y, s->n, (int)l, l >= 8);
+        }
+        gs_chart_hline(c, 1e-3, GS_SERIES_GREY, 1, "1e-3");
+    }
+    gs_chart_legend(c, L, labels, series, dashed, "");
+    char cap[1024], more[128];
+    left_out(more, sizeof more, n, total);
+    snprintf(cap, sizeof cap,
+             "How much each step's update changes a layer's weights, relative to their size, "
+             "one panel per run. Practitioners aim near 1e-3 (dashed): far below, that layer "
+             "barely learns (its gradient vanished or the learning rate is too low); far above, "
+             "its weights are being thrown around.%s",
+             more);
+    rc = rp_chart_publish(c, m, dir, file, title, runs, n, cap, out, err, errlen);
+done:
+    for (size_t k = 0; lines && k < n * L; k++)
+        rp_series_free(&lines[k]);
+    free(lines);
+    free(lab);
+    free(labels);
+    free(series);
+    free(dashed);
+    return rc;
+}
+
+/* ---- 4. recurrent: ||dL/dh_1|| / ||dL/dh_T|| over training ---- */
+
+static int chart_time_train(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out,
+                            const rp_run_t **runs, size_t n, size_t total, char *err,
+                            size_t errlen)
+{
+    if (runs[0]->sc->cell.model == GS_MODEL_MLP)
+        return 0;
+    rp_series_t lines[MAX_PANELS];
+    memset(lines, 0, sizeof lines);
+    const char *labels[MAX_PANELS];
+    int series[MAX_PANELS];
+    rp_range_t xr = {INFINITY, -INFINITY}, yr = {INFINITY, -INFINITY};
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        int top = (int)runs[i]->sc->cell.depth;
+        rp_series_t last = {0};
+        if (rp_layer_log_series(m, runs[i], top, "grad_h_first", &lines[i]) != 0 ||
+            rp_layer_log_series(m, runs[i], top, "grad_h_last", &last) != 0 ||
+            last.n != lines[i].n) {
+            rp_series_free(&last);
+            rp_series_free(&lines[i]);
+            continue;
+        }
+        for (size_t k = 0; k < last.n; k++)
+            lines[i].y[k] /= last.y[k];
+        rp_series_free(&last);
+        rp_range_add(&xr, lines[i].x, lines[i].n, 0);
+        rp_range_add(&yr, lines[i].y, lines[i].n, 1);
+        labels[i] = runs[i]->label;
+        series[i] = (int)i;
+    }
+    if (!(xr.lo <= xr.hi) || !(yr.lo <= yr.hi))
+        goto done;
+    rp_log_pad(&yr);
+    char title[256], file[160];
+    snprintf(title, sizeof title, "%s: gradient reaching the first time step, over training",
+             e->ex->name);
+    snprintf(file, sizeof file, "charts/%s-time-train.png", e->ex->slug);
+    gs_chart_t *c = gs_chart_begin(GS_CHART_W, GS_CHART_H, title);
+    if (!c)
+        goto done;
+    gs_chart_grid(c, 1, 1, rp_longest(labels, n, NULL));
+    gs_chart_axes(c, 0, 0, fmax(xr.hi, 1), yr.lo, yr.hi, 0, 1, "training step",
+                  "||dL/dh_1|| / ||dL/dh_T||", NULL);
+    for (size_t i = 0; i < n; i++)
+        if (lines[i].n)
+            gs_chart_line(c, lines[i].x, lines[i].y, lines[i].n, (int)i, 0);
+    gs_chart_hline(c, 1, GS_SERIES_GREY, 1, "no loss over time");
+    gs_chart_legend(c, n, labels, series, NULL, "");
+    char cap[1024], more[128];
+    left_out(more, sizeof more, n, total);
+    snprintf(cap, sizeof cap,
+             "For the top recurrent layer, the gradient norm at the first time step over the "
+             "norm at the last, at every logged step of training. The adding problem's answer "
+             "depends on inputs anywhere in the sequence: a model whose ratio stays orders of "
+             "magnitude below 1 cannot learn from the early ones, whatever it was at "
+             "initialization; one whose ratio rises towards 1 has learnt to carry the "
+             "gradient back.%s",
+             more);
+    rc = rp_chart_publish(c, m, dir, file, title, runs, n, cap, out, err, errlen);
+done:
+    for (size_t i = 0; i < n; i++)
+        rp_series_free(&lines[i]);
+    return rc;
+}
+
+int rp_charts_training(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, char *err,
+                       size_t errlen)
+{
+    const rp_run_t *runs[MAX_PANELS];
+    size_t total, n = panel_runs(m, e, runs, &total);
+    if (n == 0)
+        return 0;
+    int (*const kinds[])(rp_model_t *, rp_exp_t *, const char *, rp_charts_t *,
+                         const rp_run_t **, size_t, size_t, char *, size_t) = {
+        chart_across_layers, chart_grad_heatmap, chart_update_ratio, chart_time_train,
+    };
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
+        if (kinds[k](m, e, dir, out, runs, n, total, err, errlen) != 0)
+            return -1;
+    return 0;
+}
