@@ -82,6 +82,18 @@ check "charts without data are left out, and the section says so" \
      grep -q "No charts: no measurements of this experiment are stored yet" nod/index.html'
 
 check "an experiment's fixed keys are listed as text" 'grep -q "8 cells, 8 stored.</p>" rep/index.html'
+# repeats: one line per configuration (the median) with its band, not one
+# per cell; the PNG's "Drawn" text counts what was drawn
+printf '%s\n' '[sweep]' 'name = rep' '[r]' 'task = train' 'depth = 2' 'width = 8' \
+    'activation = relu, tanh' 'steps = 30' 'log_every = 10' 'repeats = 4' > rep.ini
+"$gs" run rep.ini --db rep.db --threads 1 2>/dev/null && "$gs" report rep.db -o repr >/dev/null
+drawn() { tr '\000' '=' < "$1" | grep -ao "Drawn=[0-9]* lines, [0-9]* bands" | cut -d= -f2; }
+check "4 repeats of 2 configurations: the loss chart draws 2 lines with 2 bands ($(drawn repr/charts/r-loss.png))" \
+    '[ "$(drawn repr/charts/r-loss.png)" = "2 lines, 2 bands" ]'
+check "... and so does the gradient-flow chart ($(drawn repr/charts/r-gradient-flow.png))" \
+    '[ "$(drawn repr/charts/r-gradient-flow.png)" = "2 lines, 2 bands" ]'
+check "one cell per configuration: lines without bands ($(drawn rep/charts/clip-loss.png))" \
+    '[ "$(drawn rep/charts/clip-loss.png)" = "2 lines, 0 bands" ]'
 msg=$("$gs" report nonexistent.db 2>&1); st=$?
 check "a missing database is an error ($msg)" '[ $st -ne 0 ] && printf "%s" "$msg" | grep -q "nonexistent.db: no such database"'
 finish

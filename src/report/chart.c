@@ -14,7 +14,9 @@ static const unsigned char palette[][3] = {
     {86, 180, 233}, {204, 121, 167}, {0, 0, 0}, {240, 228, 66},
 };
 #define N_PALETTE 8
-enum { COL_BG = 0, COL_FG = 1, COL_GREY = 2, COL_LIGHT = 3, COL_SERIES = 4 };
+enum { COL_BG = 0, COL_FG = 1, COL_GREY = 2, COL_LIGHT = 3, COL_SERIES = 4,
+       COL_BAND = COL_SERIES + 8 };   /* a series colour, translucent */
+#define BAND_ALPHA 0.22
 /* character heights (PLplot scale factors) for a 1200 x 700 page */
 #define TITLE_SIZE 0.95
 #define TEXT_SIZE 0.68
@@ -27,6 +29,8 @@ struct gs_chart {
     double legend_left;    /* where the legend column starts (page fraction) */
     int logx, logy;
     double x0, x1, y0, y1;   /* current panel's window (log10 on log axes) */
+    int data_lines;          /* gs_chart_line calls with a data series (not grey) */
+    int bands;               /* gs_chart_band calls */
 };
 
 /* PLplot escapes with '#': write user text with '#' doubled. */
@@ -251,6 +255,7 @@ void gs_chart_line(gs_chart_t *c, const double *x, const double *y, size_t n, in
     set_series(series);
     set_style(series, dashed);
     plwidth(2.0);
+    c->data_lines += series >= 0 && n > 0;
     size_t m = 0;
     for (size_t i = 0; i <= n; i++) {
         double a = i < n ? tx(c, x[i]) : NAN, b = i < n ? ty(c, y[i]) : NAN;
@@ -270,6 +275,27 @@ void gs_chart_line(gs_chart_t *c, const double *x, const double *y, size_t n, in
     plwidth(1.0);
     free(px);
     free(py);
+}
+
+void gs_chart_band(gs_chart_t *c, const double *x, const double *lo, const double *hi, size_t n,
+                   int series)
+{
+    /* one quadrilateral per interval between two points where both edges
+     * are drawable: a gap in the data leaves a gap in the band */
+    const unsigned char *rgb = series < 0 ? (const unsigned char[3]){120, 120, 120}
+                                          : palette[series % N_PALETTE];
+    plscol0a(COL_BAND, rgb[0], rgb[1], rgb[2], BAND_ALPHA);
+    c->bands++;
+    plcol0(COL_BAND);
+    for (size_t i = 0; i + 1 < n; i++) {
+        PLFLT px[4] = {tx(c, x[i]), tx(c, x[i + 1]), tx(c, x[i + 1]), tx(c, x[i])};
+        PLFLT py[4] = {ty(c, lo[i]), ty(c, lo[i + 1]), ty(c, hi[i + 1]), ty(c, hi[i])};
+        int ok = 1;
+        for (int k = 0; k < 4; k++)
+            ok &= isfinite(px[k]) && isfinite(py[k]);
+        if (ok)
+            plfill(4, px, py);
+    }
 }
 
 void gs_chart_marker(gs_chart_t *c, double x, double y, int series, int symbol)
@@ -456,7 +482,13 @@ int gs_chart_end(gs_chart_t *c, const char *path, const gs_png_text_t *text, siz
                  char *err, size_t errlen)
 {
     plend();
-    int rc = gs_png_write(path, c->rgba, c->w, c->h, text, n_text, err, errlen);
+    /* the caller's text, then what was drawn (tests read it) */
+    gs_png_text_t all[n_text + 1];
+    memcpy(all, text, n_text * sizeof *text);
+    char drawn[64];
+    snprintf(drawn, sizeof drawn, "%d lines, %d bands", c->data_lines, c->bands);
+    all[n_text] = (gs_png_text_t){"Drawn", drawn};
+    int rc = gs_png_write(path, c->rgba, c->w, c->h, all, n_text + 1, err, errlen);
     free(c->rgba);
     free(c);
     return rc;

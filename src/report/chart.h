@@ -43,6 +43,10 @@ void gs_chart_xcategories(gs_chart_t *c, size_t n, const char *const *labels);
 
 void gs_chart_line(gs_chart_t *c, const double *x, const double *y, size_t n, int series,
                    int dashed);
+/* A shaded band between lo and hi at the points x (a spread around a
+ * line), translucent in the series' colour. */
+void gs_chart_band(gs_chart_t *c, const double *x, const double *lo, const double *hi, size_t n,
+                   int series);
 /* A marker: symbol 0 cross, 1 circle, 2 filled square. */
 void gs_chart_marker(gs_chart_t *c, double x, double y, int series, int symbol);
 /* Horizontal reference line across the panel, labelled at its right end. */
@@ -65,7 +69,9 @@ void gs_chart_heatmap(gs_chart_t *c, int k, size_t rows, size_t cols, const doub
 void gs_chart_legend(gs_chart_t *c, size_t n, const char *const *labels, const int *series,
                      const int *dashed, const char *title);
 
-/* Finish and write the PNG (temporary name, then rename); frees the chart. */
+/* Finish and write the PNG (temporary name, then rename); frees the chart.
+ * A tEXt chunk "Drawn" follows the caller's: "<L> lines, <B> bands", the
+ * data lines (gs_chart_line with a series >= 0) and bands drawn. */
 int gs_chart_end(gs_chart_t *c, const char *path, const gs_png_text_t *text, size_t n_text,
                  char *err, size_t errlen);
 

@@ -113,53 +113,148 @@ void rp_log_pad(rp_range_t *r)
     r->hi = pow(10, b);
 }
 
-/* One series per run of an experiment, loaded before drawing because the
- * axes need their ranges. */
+/* One series per configuration of an experiment, loaded before drawing
+ * because the axes need their ranges. A configuration run once is its
+ * run's line; one with repeats is the median over its repeats at each x,
+ * with the 10-90% band around it, on the slot of its first run (its
+ * other runs' slots stay empty), so charts draw one line per
+ * configuration whatever `repeats` is. */
 typedef struct {
     rp_series_t *lines;       /* per run (n = 0: no line) */
-    const rp_run_t **drawn;   /* the runs with a line, in order */
-    size_t n_runs, n_drawn;
-    rp_range_t x, y;             /* of the finite (positive, for y) values */
+    double **lo, **hi;        /* per run: band edges at lines[i].x (NULL: no band) */
+    const rp_run_t **drawn;   /* the runs with a line, in order: one per configuration */
+    const rp_run_t **used;    /* every run whose data is drawn (the chart's provenance) */
+    size_t n_runs, n_drawn, n_used;
+    rp_range_t x, y;          /* of the finite (positive, for y) values, bands included */
 } lineset_t;
 
 typedef int (*loader_t)(rp_model_t *, const rp_run_t *, const char *, rp_series_t *);
 
 static void lineset_free(lineset_t *ls)
 {
-    for (size_t i = 0; ls->lines && i < ls->n_runs; i++)
+    for (size_t i = 0; ls->lines && i < ls->n_runs; i++) {
         rp_series_free(&ls->lines[i]);
+        free(ls->lo ? ls->lo[i] : NULL);
+        free(ls->hi ? ls->hi[i] : NULL);
+    }
     free(ls->lines);
+    free(ls->lo);
+    free(ls->hi);
     free(ls->drawn);
+    free(ls->used);
     memset(ls, 0, sizeof *ls);
 }
 
-/* 0 when at least one run has a line; -1 when none has (or memory is short). */
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Quantile q of n sorted values, interpolated linearly. */
+static double quantile(const double *v, size_t n, double q)
+{
+    double pos = q * (double)(n - 1);
+    size_t k = (size_t)pos;
+    return k + 1 < n ? v[k] + (pos - (double)k) * (v[k + 1] - v[k]) : v[n - 1];
+}
+
+/* Runs i0 .. i0+n-1 (the repeats of one configuration): the median and
+ * the 10-90% band at each x of the longest of their lines, over the
+ * repeats that have a finite value there (a diverged repeat stops early).
+ * -1 when memory is short. */
+static int lineset_merge(lineset_t *ls, size_t i0, size_t n)
+{
+    size_t g = i0;
+    for (size_t k = i0; k < i0 + n; k++)
+        if (ls->lines[k].n > ls->lines[g].n)
+            g = k;
+    size_t len = ls->lines[g].n;
+    if (len == 0)
+        return 0;
+    double *x = malloc(len * sizeof *x), *y = malloc(len * sizeof *y);
+    double *lo = malloc(len * sizeof *lo), *hi = malloc(len * sizeof *hi);
+    double *v = malloc(n * sizeof *v);
+    if (!x || !y || !lo || !hi || !v) {
+        free(x), free(y), free(lo), free(hi), free(v);
+        return -1;
+    }
+    for (size_t j = 0; j < len; j++) {
+        x[j] = ls->lines[g].x[j];
+        size_t c = 0;
+        for (size_t k = i0; k < i0 + n; k++) {
+            const rp_series_t *l = &ls->lines[k];
+            if (l->n > j && l->x[j] == x[j] && isfinite(l->y[j]))
+                v[c++] = l->y[j];
+        }
+        qsort(v, c, sizeof *v, cmp_dbl);
+        y[j] = c ? quantile(v, c, 0.5) : NAN;
+        lo[j] = c ? quantile(v, c, 0.1) : NAN;
+        hi[j] = c ? quantile(v, c, 0.9) : NAN;
+    }
+    free(v);
+    for (size_t k = i0; k < i0 + n; k++)
+        rp_series_free(&ls->lines[k]);
+    ls->lines[i0] = (rp_series_t){x, y, len};
+    ls->lo[i0] = lo;
+    ls->hi[i0] = hi;
+    return 0;
+}
+
+/* 0 when at least one configuration has a line; -1 when none has (or
+ * memory is short). max_runs bounds the runs read. */
 static int lineset_load(lineset_t *ls, rp_model_t *m, const rp_exp_t *e, size_t max_runs,
                         loader_t load, const char *column)
 {
     memset(ls, 0, sizeof *ls);
     ls->n_runs = e->n_runs < max_runs ? e->n_runs : max_runs;
     ls->lines = calloc(ls->n_runs + 1, sizeof *ls->lines);
+    ls->lo = calloc(ls->n_runs + 1, sizeof *ls->lo);
+    ls->hi = calloc(ls->n_runs + 1, sizeof *ls->hi);
     ls->drawn = calloc(ls->n_runs + 1, sizeof *ls->drawn);
+    ls->used = calloc(ls->n_runs + 1, sizeof *ls->used);
     ls->x = ls->y = (rp_range_t){INFINITY, -INFINITY};
-    if (!ls->lines || !ls->drawn) {
-        lineset_free(ls);
-        return -1;
-    }
+    if (!ls->lines || !ls->lo || !ls->hi || !ls->drawn || !ls->used)
+        goto fail;
     for (size_t i = 0; i < ls->n_runs; i++) {
         const rp_run_t *r = &e->runs[i];
         rp_series_t *l = &ls->lines[i];
-        if (!rp_usable(r) || load(m, r, column, l) != 0 || l->n == 0)
+        if (rp_usable(r) && load(m, r, column, l) == 0 && l->n > 0)
+            ls->used[ls->n_used++] = r;
+    }
+    /* repeats of a configuration are consecutive runs with one combo */
+    for (size_t i = 0, j; i < ls->n_runs; i = j) {
+        for (j = i + 1; j < ls->n_runs && e->runs[j].sc->combo == e->runs[i].sc->combo; j++)
+            ;
+        if (j - i > 1 && lineset_merge(ls, i, j - i) != 0)
+            goto fail;
+        const rp_series_t *l = &ls->lines[i];
+        if (l->n == 0)
             continue;
         rp_range_add(&ls->x, l->x, l->n, 0);
         rp_range_add(&ls->y, l->y, l->n, 1);
-        ls->drawn[ls->n_drawn++] = r;
+        if (ls->lo[i]) {
+            rp_range_add(&ls->y, ls->lo[i], l->n, 1);
+            rp_range_add(&ls->y, ls->hi[i], l->n, 1);
+        }
+        ls->drawn[ls->n_drawn++] = &e->runs[i];
     }
-    if (ls->n_drawn == 0) {
-        lineset_free(ls);
-        return -1;
-    }
-    return 0;
+    if (ls->n_drawn > 0)
+        return 0;
+fail:
+    lineset_free(ls);
+    return -1;
+}
+
+/* Run i's line, with its band when it stands for repeats. */
+static void lineset_draw(gs_chart_t *c, const lineset_t *ls, size_t i, int series, int dashed)
+{
+    const rp_series_t *l = &ls->lines[i];
+    if (!l->n)
+        return;
+    if (ls->lo[i])
+        gs_chart_band(c, l->x, ls->lo[i], ls->hi[i], l->n, series);
+    gs_chart_line(c, l->x, l->y, l->n, series, dashed);
 }
 
 int rp_longest(const char *const *labels, size_t n, const char *title)
@@ -300,7 +395,7 @@ static int chart_flow(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
             const rp_series_t *l = &ls.lines[i];
             if (!l->n || (fa >= 0 && value_index(e, fa, r) != f))
                 continue;
-            gs_chart_line(c, l->x, l->y, l->n, value_index(e, ca, r), 0);
+            lineset_draw(c, &ls, i, value_index(e, ca, r), 0);
         }
         if (clip > 0)
             gs_chart_hline(c, clip, GS_SERIES_GREY, 1, "clip threshold");
@@ -313,7 +408,7 @@ static int chart_flow(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
         gs_chart_legend(c, ax->n_values < MAX_LINES ? ax->n_values : MAX_LINES,
                         (const char *const *)ax->values, series, NULL, ax->key);
     }
-    rc = rp_chart_publish(c, m, dir, file, title, ls.drawn, ls.n_drawn,
+    rc = rp_chart_publish(c, m, dir, file, title, ls.used, ls.n_used,
                   "One line per network: the gradient norm reaching each layer at "
                   "initialization, on a log scale. Lines that fall toward layer 1 (left) vanish: "
                   "the layers nearest the input get orders of magnitude less gradient than the "
@@ -451,7 +546,7 @@ static int chart_loss(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
             continue;
         if (isfinite(r->baseline_loss))
             baseline = r->baseline_loss;
-        snprintf(lab[nd], sizeof lab[nd], "%s (%s)", r->label, r->diagnosis);
+        snprintf(lab[nd], sizeof lab[nd], "%s (%s)", r->config_label, r->diagnosis);
         labels[nd] = lab[nd];
         series[nd++] = (int)i;
     }
@@ -476,7 +571,7 @@ static int chart_loss(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
         const rp_series_t *l = &ls.lines[i];
         if (!l->n)
             continue;
-        gs_chart_line(c, l->x, l->y, l->n, (int)i, 0);
+        lineset_draw(c, &ls, i, (int)i, 0);
         if (r->diverged_step) {
             /* mark where it stopped: at the last finite loss, top of the panel otherwise */
             double y = yr.hi / 1.5;
@@ -493,7 +588,7 @@ static int chart_loss(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     if (isfinite(baseline))
         gs_chart_hline(c, baseline, GS_SERIES_GREY, 1, "answering 1 always (MSE ~ 1/6)");
     gs_chart_legend(c, nd, labels, series, NULL, "");
-    rc = finish(c, m, dir, file, title, ls.drawn, ls.n_drawn, err, errlen);
+    rc = finish(c, m, dir, file, title, ls.used, ls.n_used, err, errlen);
     if (rc == 0) {
         char cap[1024];
         snprintf(cap, sizeof cap,
@@ -606,8 +701,10 @@ static int chart_clip(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     int rc = 0;
     rp_range_t yr = ls.y, lr = {INFINITY, -INFINITY};
     double max_step = ls.x.hi > 1 ? ls.x.hi : 1;
+    for (size_t i = 0; i < e->n_runs; i++)
+        if (usable(&e->runs[i]))
+            rp_range_add(&lr, &e->runs[i].train_loss, 1, 1);
     for (size_t i = 0; i < ls.n_drawn; i++) {
-        rp_range_add(&lr, &ls.drawn[i]->train_loss, 1, 1);
         if (ls.drawn[i]->sc->cell.clip > 0)
             rp_range_add(&yr, &ls.drawn[i]->sc->cell.clip, 1, 1);
     }
@@ -625,8 +722,7 @@ static int chart_clip(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     for (size_t i = 0; i < ls.n_runs; i++)
         if (ls.lines[i].n) {
             const rp_run_t *r = &e->runs[i];
-            gs_chart_line(c, ls.lines[i].x, ls.lines[i].y, ls.lines[i].n, value_index(e, ca, r),
-                          value_index(e, ma, r) > 0);
+            lineset_draw(c, &ls, i, value_index(e, ca, r), value_index(e, ma, r) > 0);
         }
     for (size_t v = 0; v < cx->n_values; v++) {
         double t = strtod(cx->values[v], NULL);
@@ -645,18 +741,25 @@ static int chart_clip(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
         double xs[32], ys[32];
         size_t k = 0;
         for (size_t v = 0; v < cx->n_values && v < 32; v++) {
-            xs[k] = (double)v;
-            ys[k] = NAN;
+            /* the median over repeats; a cross when any repeat diverged */
+            double vals[64];
+            size_t nv = 0;
+            int div = 0;
             for (size_t i = 0; i < e->n_runs; i++) {
                 const rp_run_t *r = &e->runs[i];
                 if (!usable(r) || value_index(e, ca, r) != (int)v ||
-                    value_index(e, ma, r) != (int)md || r->sc->cell.repeat)
+                    value_index(e, ma, r) != (int)md)
                     continue;
-                ys[k] = r->train_loss;
-                if (r->diverged_step || !isfinite(r->train_loss)) {
-                    gs_chart_marker(c, (double)v, lr.hi / 2, (int)(8 + md), 0);
-                    gs_chart_text(c, (double)v, lr.hi / 1.4, 0.5, 0.8, "diverged");
-                }
+                if (isfinite(r->train_loss) && nv < 64)
+                    vals[nv++] = r->train_loss;
+                div |= r->diverged_step || !isfinite(r->train_loss);
+            }
+            qsort(vals, nv, sizeof *vals, cmp_dbl);
+            xs[k] = (double)v;
+            ys[k] = nv ? quantile(vals, nv, 0.5) : NAN;
+            if (div) {
+                gs_chart_marker(c, (double)v, lr.hi / 2, (int)(8 + md), 0);
+                gs_chart_text(c, (double)v, lr.hi / 1.4, 0.5, 0.8, "diverged");
             }
             k++;
         }
@@ -677,21 +780,18 @@ static int chart_clip(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
             dashed[nl] = md > 0;
             nl++;
         }
-    if (modes > 1) {
-        labels[nl] = "final loss";
-    } else {
-        labels[nl] = "final loss";
-    }
+    labels[nl] = "final loss";
     series[nl] = 6;
     dashed[nl] = 0;
     nl++;
     gs_chart_legend(c, nl, labels, series, dashed, "");
-    rc = rp_chart_publish(c, m, dir, file, title, ls.drawn, ls.n_drawn,
+    rc = rp_chart_publish(c, m, dir, file, title, ls.used, ls.n_used,
                   "Left: the global gradient norm before clipping at every logged step, with "
                   "the thresholds as dashed lines - clipping rescales every step above its line. "
-                  "Right: the training loss each threshold ends with (crosses mark runs that "
-                  "diverged). Clipping by norm keeps the direction of the gradient; clipping by "
-                  "value changes it.",
+                  "Right: the training loss each threshold ends with (the median over repeats; "
+                  "crosses mark thresholds where a run diverged). Clipping by norm keeps the "
+                  "direction of the gradient; clipping by value changes it. Without clipping "
+                  "there is no mode: that point is on the norm line.",
                  out, err, errlen);
 done:
     lineset_free(&ls);
@@ -733,14 +833,13 @@ static int chart_norm(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
                       fa >= 0 ? e->ex->axes[fa].values[f] : "");
         for (size_t i = 0; i < ls.n_runs; i++)
             if (ls.lines[i].n && (fa < 0 || value_index(e, fa, &e->runs[i]) == f))
-                gs_chart_line(c, ls.lines[i].x, ls.lines[i].y, ls.lines[i].n,
-                              value_index(e, na, &e->runs[i]), 0);
+                lineset_draw(c, &ls, i, value_index(e, na, &e->runs[i]), 0);
     }
     const gs_axis_t *ax = &e->ex->axes[na];
     int series[8] = {0, 1, 2, 3, 4, 5, 6, 7};
     gs_chart_legend(c, ax->n_values < 8 ? ax->n_values : 8, (const char *const *)ax->values,
                     series, NULL, "norm");
-    rc = rp_chart_publish(c, m, dir, file, title, ls.drawn, ls.n_drawn,
+    rc = rp_chart_publish(c, m, dir, file, title, ls.used, ls.n_used,
                   "The standard deviation of each layer's output at initialization. Without "
                   "normalization it drifts layer after layer - collapsing toward 0 or growing "
                   "without bound, depending on the init's scale; batch and layer normalization "
@@ -754,29 +853,62 @@ done:
 
 /* ---- 9. test accuracy as bars ---- */
 
+/* A bar: a configuration's first run and its test accuracy, the median
+ * over its repeats with their 10-90% range. */
+typedef struct {
+    const rp_run_t *r;
+    double acc, lo, hi;
+    size_t n;
+} acc_bar_t;
+
 static int cmp_acc(const void *a, const void *b)
 {
-    const rp_run_t *x = *(const rp_run_t *const *)a, *y = *(const rp_run_t *const *)b;
-    return x->test_acc > y->test_acc ? -1 : x->test_acc < y->test_acc;
+    const acc_bar_t *x = a, *y = b;
+    return x->acc > y->acc ? -1 : x->acc < y->acc;
+}
+
+/* The bar of the configuration whose runs start at i (repeats follow). */
+static acc_bar_t acc_bar(const rp_exp_t *e, size_t i)
+{
+    acc_bar_t b = {&e->runs[i], NAN, NAN, NAN, 0};
+    double v[64];
+    for (size_t j = i; j < e->n_runs && e->runs[j].sc->combo == e->runs[i].sc->combo; j++)
+        if (usable(&e->runs[j]) && isfinite(e->runs[j].test_acc) && b.n < 64)
+            v[b.n++] = e->runs[j].test_acc;
+    if (b.n) {
+        qsort(v, b.n, sizeof *v, cmp_dbl);
+        b.acc = quantile(v, b.n, 0.5);
+        b.lo = quantile(v, b.n, 0.1);
+        b.hi = quantile(v, b.n, 0.9);
+    }
+    return b;
 }
 
 static int chart_acc(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, char *err,
                      size_t errlen)
 {
-    const rp_run_t **bars = calloc(e->n_runs + 1, sizeof *bars);
-    if (!bars)
+    acc_bar_t *bars = calloc(e->n_runs + 1, sizeof *bars);
+    const rp_run_t **runs = calloc(e->n_runs + 1, sizeof *runs);
+    if (!bars || !runs) {
+        free(bars);
+        free(runs);
         return 0;
-    size_t n = 0;
+    }
+    size_t n = 0, n_used = 0;
     for (size_t i = 0; i < e->n_runs && n < 30; i++) {
         const rp_run_t *r = &e->runs[i];
         /* accuracy means something only on data with structure */
-        if (usable(r) && r->sc->cell.task == GS_TASK_TRAIN && isfinite(r->test_acc) &&
-            r->sc->cell.dataset == GS_DATA_DIGITS)
-            bars[n++] = r;
+        if (!usable(r) || r->sc->cell.task != GS_TASK_TRAIN || !isfinite(r->test_acc) ||
+            r->sc->cell.dataset != GS_DATA_DIGITS)
+            continue;
+        runs[n_used++] = r;
+        if (i == 0 || e->runs[i - 1].sc->combo != r->sc->combo)
+            bars[n++] = acc_bar(e, i);
     }
     int rc = 0;
     if (n == 0) {
         free(bars);
+        free(runs);
         return 0;
     }
     qsort(bars, n, sizeof *bars, cmp_acc);
@@ -786,6 +918,7 @@ static int chart_acc(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *o
     gs_chart_t *c = gs_chart_begin(GS_CHART_W, GS_CHART_H, title);
     if (!c) {
         free(bars);
+        free(runs);
         return 0;
     }
     gs_chart_grid(c, 1, 1, 0);
@@ -793,25 +926,33 @@ static int chart_acc(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *o
     gs_chart_hbar_axes(c, 0, 0, 1, n, "test accuracy");
     for (size_t i = 0; i < n; i++) {
         double y = (double)(n - 1 - i);
-        int s = strcmp(bars[i]->diagnosis, "healthy") == 0 ? 2 : strcmp(bars[i]->diagnosis, "vanishing") == 0 ? 0 : 3;
-        gs_chart_rect(c, 0, bars[i]->test_acc, y - 0.35, y + 0.35, s);
-        char v[320];
-        snprintf(v, sizeof v, "%.1f%%  %s (%s)", 100 * bars[i]->test_acc, bars[i]->label,
-                 bars[i]->diagnosis);
-        gs_chart_text(c, bars[i]->test_acc > 0.6 ? 0.01 : bars[i]->test_acc + 0.01, y - 0.12, 0.0,
-                      0.9, v);
+        const rp_run_t *r = bars[i].r;
+        int s = strcmp(r->diagnosis, "healthy") == 0 ? 2 : strcmp(r->diagnosis, "vanishing") == 0 ? 0 : 3;
+        gs_chart_rect(c, 0, bars[i].acc, y - 0.35, y + 0.35, s);
+        char v[400], spread[80] = "";
+        if (bars[i].n > 1) {   /* the spread of the repeats as a whisker */
+            double wx[2] = {bars[i].lo, bars[i].hi}, wy[2] = {y, y};
+            gs_chart_line(c, wx, wy, 2, GS_SERIES_GREY, 0);
+            snprintf(spread, sizeof spread, ", median of %zu: %.1f-%.1f%%", bars[i].n,
+                     100 * bars[i].lo, 100 * bars[i].hi);
+        }
+        snprintf(v, sizeof v, "%.1f%%  %s (%s%s)", 100 * bars[i].acc, r->config_label, r->diagnosis,
+                 spread);
+        gs_chart_text(c, bars[i].acc > 0.6 ? 0.01 : bars[i].acc + 0.01, y - 0.12, 0.0, 0.9, v);
     }
     double chance = 0.1;
     double xs[2] = {chance, chance}, ys[2] = {-0.5, (double)n - 0.5};
     gs_chart_line(c, xs, ys, 2, GS_SERIES_GREY, 1);
     gs_chart_text(c, chance + 0.005, (double)n - 0.3, 0.0, 0.8, "chance (10 classes)");
-    rc = rp_chart_publish(c, m, dir, file, title, bars, n,
-                  "Final test accuracy of each configuration, best on top; bar colour gives the "
+    rc = rp_chart_publish(c, m, dir, file, title, runs, n_used,
+                  "Final test accuracy of each configuration (the median over its repeats, with "
+                  "their 10-90% range as a grey whisker), best on top; bar colour gives the "
                   "diagnosis at initialization (green healthy, blue vanishing, red exploding or "
                   "diverged). The dashed line is chance for 10 classes: a network whose early "
                   "layers receive no gradient stays near it.",
                  out, err, errlen);
     free(bars);
+    free(runs);
     return rc;
 }
 
@@ -845,7 +986,7 @@ static int chart_time(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     if (!labels || !series || !dashed)
         goto done;
     for (size_t i = 0; i < g.n_drawn; i++) {
-        labels[i] = g.drawn[i]->label;
+        labels[i] = g.drawn[i]->config_label;
         series[i] = value_index(e, ca, g.drawn[i]);
         dashed[i] = value_index(e, da, g.drawn[i]) > 0;
     }
@@ -865,17 +1006,15 @@ static int chart_time(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
                   "gradient reaching each step (loss at the last)");
     for (size_t i = 0; i < g.n_runs; i++)
         if (g.lines[i].n)
-            gs_chart_line(c, g.lines[i].x, g.lines[i].y, g.lines[i].n,
-                          value_index(e, ca, &e->runs[i]),
-                          value_index(e, da, &e->runs[i]) > 0);
+            lineset_draw(c, &g, i, value_index(e, ca, &e->runs[i]),
+                         value_index(e, da, &e->runs[i]) > 0);
     gs_chart_axes(c, 1, 1, T, hr.lo, hr.hi, 0, 1, "time step t", "||h_t||", "hidden state size");
     for (size_t i = 0; i < h.n_runs; i++)
         if (h.lines[i].n)
-            gs_chart_line(c, h.lines[i].x, h.lines[i].y, h.lines[i].n,
-                          value_index(e, ca, &e->runs[i]),
-                          value_index(e, da, &e->runs[i]) > 0);
+            lineset_draw(c, &h, i, value_index(e, ca, &e->runs[i]),
+                         value_index(e, da, &e->runs[i]) > 0);
     gs_chart_legend(c, nd, labels, series, dashed, "");
-    rc = rp_chart_publish(c, m, dir, file, title, g.drawn, g.n_drawn,
+    rc = rp_chart_publish(c, m, dir, file, title, g.used, g.n_used,
                   "Left: the norm of the gradient of the loss (taken at the last step) with "
                   "respect to each hidden state, going back in time from the right. A plain RNN's "
                   "line drops by orders of magnitude within a few dozen steps - it cannot learn "

@@ -27,7 +27,7 @@ static size_t panel_runs(rp_model_t *m, const rp_exp_t *e, const rp_run_t **runs
     for (size_t i = 0; i < e->n_runs; i++) {
         const rp_run_t *r = &e->runs[i];
         rp_series_t s = {0};
-        if (!rp_usable(r) || r->sc->cell.task != GS_TASK_TRAIN ||
+        if (!rp_usable(r) || r->sc->cell.task != GS_TASK_TRAIN || r->sc->cell.repeat != 0 ||
             rp_layer_log_series(m, r, 1, "grad_w_norm", &s) != 0 || s.n == 0) {
             rp_series_free(&s);
             continue;
@@ -56,13 +56,17 @@ static size_t pick_steps(rp_model_t *m, const rp_run_t *r, size_t k, long *out)
     return n;
 }
 
-static void left_out(char *buf, size_t len, size_t shown, size_t total)
+/* The caption's note on what is not shown: runs past MAX_PANELS, repeats. */
+static void left_out(char *buf, size_t len, const rp_run_t *r0, size_t shown, size_t total)
 {
+    size_t l = 0;
+    buf[0] = '\0';
     if (total > shown)
-        snprintf(buf, len, " The first %zu of the experiment's %zu training runs are shown.",
-                 shown, total);
-    else
-        buf[0] = '\0';
+        l += (size_t)snprintf(buf, len, " The first %zu of the experiment's %zu configurations "
+                              "are shown.", shown, total);
+    if (r0->sc->cell.repeats > 1 && l < len)
+        snprintf(buf + l, len - l, " Each panel is the first of the configuration's %ld "
+                 "repeats.", r0->sc->cell.repeats);
 }
 
 /* ---- 1. norms across layers at chosen steps (the deck's slide 14) ---- */
@@ -114,8 +118,8 @@ static int chart_across_layers(rp_model_t *m, rp_exp_t *e, const char *dir, rp_c
             gs_chart_hline(c, runs[i]->sc->cell.clip, GS_SERIES_GREY, 1, "clip");
     }
     gs_chart_legend(c, N_PICKED, labels, series, NULL, "");
-    char cap[1024], more[128];
-    left_out(more, sizeof more, n, total);
+    char cap[1024], more[192];
+    left_out(more, sizeof more, runs[0], n, total);
     snprintf(cap, sizeof cap,
              "The norm of each layer's weight gradient (before clipping; the readout is the "
              "last layer) at four moments of training, one panel per run. Lines that fall "
@@ -201,8 +205,8 @@ static int chart_grad_heatmap(rp_model_t *m, rp_exp_t *e, const char *dir, rp_ch
         gs_chart_heatmap(c, (int)i, rows[i], cols[i], vals[i], rl, cl[i], vmin,
                          0.5 * (vmin + vmax), vmax, n == 1 ? "%.1f" : "", runs[i]->label, "layer",
                          "log10 ||dL/dW_l||");
-    char cap[1024], more[128];
-    left_out(more, sizeof more, n, total);
+    char cap[1024], more[192];
+    left_out(more, sizeof more, runs[0], n, total);
     snprintf(cap, sizeof cap,
              "Rows are layers (1 next to the input, the last the readout), columns logged "
              "training steps (first and last named); each cell's colour is log10 of that "
@@ -275,8 +279,8 @@ static int chart_update_ratio(rp_model_t *m, rp_exp_t *e, const char *dir, rp_ch
         gs_chart_hline(c, 1e-3, GS_SERIES_GREY, 1, "1e-3");
     }
     gs_chart_legend(c, L, labels, series, dashed, "");
-    char cap[1024], more[128];
-    left_out(more, sizeof more, n, total);
+    char cap[1024], more[192];
+    left_out(more, sizeof more, runs[0], n, total);
     snprintf(cap, sizeof cap,
              "How much each step's update changes a layer's weights, relative to their size, "
              "one panel per run. Practitioners aim near 1e-3 (dashed): far below, that layer "
@@ -345,8 +349,8 @@ static int chart_time_train(rp_model_t *m, rp_exp_t *e, const char *dir, rp_char
             gs_chart_line(c, lines[i].x, lines[i].y, lines[i].n, (int)i, 0);
     gs_chart_hline(c, 1, GS_SERIES_GREY, 1, "no loss over time");
     gs_chart_legend(c, n, labels, series, NULL, "");
-    char cap[1024], more[128];
-    left_out(more, sizeof more, n, total);
+    char cap[1024], more[192];
+    left_out(more, sizeof more, runs[0], n, total);
     snprintf(cap, sizeof cap,
              "For the top recurrent layer, the gradient norm at the first time step over the "
              "norm at the last, at every logged step of training. The adding problem's answer "

@@ -24,7 +24,9 @@ typedef struct {
     double grad_ratio_final, last_finite_grad_norm;
     int diverged_layer;          /* diverged: the layer named (0: none) */
     char diverged_tensor[16];    /* diverged: weight, activation, gradient or loss */
-    char label[256];             /* values of the experiment's axes, " / "-joined */
+    char label[300];             /* values of the experiment's axes, " / "-joined, and
+                                    the repeat when there are several */
+    char config_label[256];      /* the same without the repeat: its configuration */
     char error[256];
 } rp_run_t;
 

@@ -50,10 +50,6 @@ static void run_label(const gs_experiment_t *ex, const gs_cell_t *c, char *buf, 
         else
             snprintf(buf + l, len - l, "%s%s", a ? " / " : "", v);
     }
-    if (c->repeats > 1) {
-        size_t l = strlen(buf);
-        snprintf(buf + l, len - l, "%srepeat %ld", buf[0] ? " / " : "", c->repeat + 1);
-    }
     if (!buf[0])   /* one configuration: name its model */
         snprintf(buf, len, "%s", gs_model_names[c->model]);
 }
@@ -109,7 +105,12 @@ static int load(rp_model_t *m, char *err, size_t errlen)
             r->grad_ratio = r->train_loss = r->test_loss = r->test_acc = NAN;
             r->baseline_loss = r->clip_fraction = r->wall_s = r->init_loss = NAN;
             r->grad_ratio_final = r->last_finite_grad_norm = NAN;
-            run_label(x->ex, &r->sc->cell, r->label, sizeof r->label);
+            run_label(x->ex, &r->sc->cell, r->config_label, sizeof r->config_label);
+            if (r->sc->cell.repeats > 1)
+                snprintf(r->label, sizeof r->label, "%s / repeat %ld", r->config_label,
+                         r->sc->cell.repeat + 1);
+            else
+                snprintf(r->label, sizeof r->label, "%s", r->config_label);
             index[k++] = r;
         }
     }
