@@ -234,4 +234,25 @@ check "failed cells: stored with status failed and their error, the rest done (e
 29" ]'
 st_out=$("$gs" status failed.db)
 check "status counts the failed cell" 'printf "%s\n" "$st_out" | grep -Eq "^digits +0 +0 +1 +0"'
+# ---- the seed sweep's clipping experiment shows what the deck claims ----
+# its [sweep] and [clipping] sections, run as they are: an unclipped run
+# diverges (or ends worse than a clipped one); where it diverged agrees
+# with its train_log (the log's last step, non-finite there)
+awk '/^\[/ { keep = ($0 == "[sweep]" || $0 == "[clipping]") } keep' \
+    "${top_srcdir:-.}/configs/seed.ini" > clip.ini
+"$gs" run clip.ini --db clip.db --threads 1 2>clip.err; st=$?
+v=$(sqlite3 clip.db "SELECT count(*) FROM runs u WHERE u.clip IS NULL AND (u.status = 'diverged' OR
+       u.train_loss > (SELECT min(c.train_loss) FROM runs c WHERE c.clip IS NOT NULL))")
+nc=$(sqlite3 clip.db "SELECT count(*) FROM runs WHERE clip IS NOT NULL AND status = 'done'")
+check "seed [clipping]: the unclipped run diverges or ends worse than a clipped one, $nc clipped runs train (exit $st)" \
+    '[ $st -eq 0 ] && [ "$v" -ge 1 ] && [ "$nc" -ge 1 ]'
+v=$(sqlite3 clip.db "SELECT count(*) FROM runs r WHERE r.status = 'diverged' AND
+       (r.diverged_step != (SELECT max(step) FROM train_log g WHERE g.run_id = r.id) OR
+        r.diverged_layer NOT BETWEEN 1 AND r.depth + 1 OR r.diverged_tensor IS NULL OR
+        (SELECT loss IS NOT NULL AND grad_norm IS NOT NULL FROM train_log g
+          WHERE g.run_id = r.id AND g.step = r.diverged_step))")
+d=$(sqlite3 clip.db "SELECT group_concat(diverged_step || ':' || diverged_layer || ':' || diverged_tensor)
+       FROM runs WHERE status = 'diverged'")
+check "seed [clipping]: each diverged run names a layer and the step train_log ends at, non-finite there ($d)" \
+    '[ -n "$d" ] && [ "$v" -eq 0 ]'
 finish

@@ -773,6 +773,8 @@ static int chart_clip(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     size_t nl = 0;
     for (size_t v = 0; v < cx->n_values && nl < 30; v++)
         for (size_t md = 0; md < modes && nl < 30; md++) {
+            if (md > 0 && strtod(cx->values[v], NULL) <= 0)
+                continue;   /* no mode without clip: one cell (gs_cell_settle) */
             snprintf(buf[nl], sizeof buf[nl], "clip %s%s%s", cx->values[v], ma >= 0 ? ", " : "",
                      ma >= 0 ? e->ex->axes[ma].values[md] : "");
             labels[nl] = buf[nl];

@@ -154,8 +154,9 @@ static int chart_grad_heatmap(rp_model_t *m, rp_exp_t *e, const char *dir, rp_ch
     clab = calloc(1, sizeof *clab);
     if (!rlab || !rl || !clab)
         goto done;
-    for (size_t l = 0; l < max_rows; l++) {
-        snprintf(rlab[l], sizeof rlab[l], "%zu", l + 1);
+    for (size_t l = 0; l < max_rows; l++) {   /* beyond 6 rows: 1, 5, 10, ... (no overlap) */
+        if (max_rows <= 6 || l == 0 || (l + 1) % 5 == 0)
+            snprintf(rlab[l], sizeof rlab[l], "%zu", l + 1);
         rl[l] = rlab[l];
     }
     for (size_t i = 0; i < n; i++) {

@@ -3,6 +3,7 @@
 #include "report/model.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,47 +60,51 @@ static int series_query(rp_model_t *m, const char *sql, sqlite3_int64 id, rp_ser
     return 0;
 }
 
-/* Column names are fixed strings of this file's callers, never user text. */
-int rp_layer_series(rp_model_t *m, const rp_run_t *r, const char *column, rp_series_t *s)
+/* The series of run r that the query fmt (SELECT x, y ... WHERE run_id =
+ * ?1 ...) selects once its printf arguments are filled in. Column names
+ * are fixed strings of this file's callers, never user text. */
+static int series_of(rp_model_t *m, const rp_run_t *r, rp_series_t *s, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int series_of(rp_model_t *m, const rp_run_t *r, rp_series_t *s, const char *fmt, ...)
 {
     char sql[256];
-    snprintf(sql, sizeof sql, "SELECT layer, %s FROM layer_stats WHERE run_id = ?1 AND step = 0 "
-             "AND layer <= %ld ORDER BY layer", column, r->sc->cell.depth);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof sql, fmt, ap);
+    va_end(ap);
     return series_query(m, sql, r->id, s);
+}
+
+int rp_layer_series(rp_model_t *m, const rp_run_t *r, const char *column, rp_series_t *s)
+{
+    return series_of(m, r, s, "SELECT layer, %s FROM layer_stats WHERE run_id = ?1 AND step = 0 "
+                     "AND layer <= %ld ORDER BY layer", column, r->sc->cell.depth);
 }
 
 int rp_log_series(rp_model_t *m, const rp_run_t *r, const char *column, rp_series_t *s)
 {
-    char sql[256];
-    snprintf(sql, sizeof sql, "SELECT step, %s FROM train_log WHERE run_id = ?1 ORDER BY step",
-             column);
-    return series_query(m, sql, r->id, s);
+    return series_of(m, r, s, "SELECT step, %s FROM train_log WHERE run_id = ?1 ORDER BY step",
+                     column);
 }
 
 int rp_layer_log_series(rp_model_t *m, const rp_run_t *r, int layer, const char *column,
                         rp_series_t *s)
 {
-    char sql[256];
-    snprintf(sql, sizeof sql, "SELECT step, %s FROM train_layer_log WHERE run_id = ?1 AND "
-             "layer = %d ORDER BY step", column, layer);
-    return series_query(m, sql, r->id, s);
+    return series_of(m, r, s, "SELECT step, %s FROM train_layer_log WHERE run_id = ?1 AND "
+                     "layer = %d ORDER BY step", column, layer);
 }
 
 int rp_layer_log_at(rp_model_t *m, const rp_run_t *r, long step, const char *column,
                     rp_series_t *s)
 {
-    char sql[256];
-    snprintf(sql, sizeof sql, "SELECT layer, %s FROM train_layer_log WHERE run_id = ?1 AND "
-             "step = %ld ORDER BY layer", column, step);
-    return series_query(m, sql, r->id, s);
+    return series_of(m, r, s, "SELECT layer, %s FROM train_layer_log WHERE run_id = ?1 AND "
+                     "step = %ld ORDER BY layer", column, step);
 }
 
 int rp_time_series(rp_model_t *m, const rp_run_t *r, const char *column, rp_series_t *s)
 {
-    char sql[256];
-    snprintf(sql, sizeof sql, "SELECT t, %s FROM time_stats WHERE run_id = ?1 AND step = 0 "
-             "ORDER BY t", column);
-    return series_query(m, sql, r->id, s);
+    return series_of(m, r, s, "SELECT t, %s FROM time_stats WHERE run_id = ?1 AND step = 0 "
+                     "ORDER BY t", column);
 }
 
 int rp_hist(rp_model_t *m, const rp_run_t *r, int layer, const char *quantity, rp_series_t *out,

@@ -36,19 +36,21 @@ static void run_label(const gs_experiment_t *ex, const gs_cell_t *c, char *buf, 
     buf[0] = '\0';
     char v[128];
     for (size_t a = 0; a < ex->n_axes; a++) {
+        if (strcmp(ex->axes[a].key, "clip_mode") == 0 && c->clip <= 0)
+            continue;   /* no mode without clip (gs_cell_settle) */
         gs_cell_format(c, ex->axes[a].key, v, sizeof v);
         size_t l = strlen(buf);
         if (strcmp(ex->axes[a].key, "depth") == 0)
-            snprintf(buf + l, len - l, "%sdepth %s", a ? " / " : "", v);
+            snprintf(buf + l, len - l, "%sdepth %s", l ? " / " : "", v);
         else if (strcmp(ex->axes[a].key, "clip") == 0)
-            snprintf(buf + l, len - l, "%sclip %s", a ? " / " : "", v);
+            snprintf(buf + l, len - l, "%sclip %s", l ? " / " : "", v);
         else if (strcmp(ex->axes[a].key, "residual") == 0)
-            snprintf(buf + l, len - l, "%s%s", a ? " / " : "", strcmp(v, "yes") ? "plain" : "residual");
+            snprintf(buf + l, len - l, "%s%s", l ? " / " : "", strcmp(v, "yes") ? "plain" : "residual");
         else if (strcmp(ex->axes[a].key, "norm") == 0)
-            snprintf(buf + l, len - l, "%s%s", a ? " / " : "",
+            snprintf(buf + l, len - l, "%s%s", l ? " / " : "",
                      strcmp(v, "none") == 0 ? "no norm" : strcmp(v, "batch") == 0 ? "batch norm" : "layer norm");
         else
-            snprintf(buf + l, len - l, "%s%s", a ? " / " : "", v);
+            snprintf(buf + l, len - l, "%s%s", l ? " / " : "", v);
     }
     if (!buf[0])   /* one configuration: name its model */
         snprintf(buf, len, "%s", gs_model_names[c->model]);
