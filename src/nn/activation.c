@@ -150,12 +150,21 @@ double gs_act_max_slope(const gs_activation_t *act, double a)
 void gs_act_saturation(const gs_activation_t *act, double a, const double *x, size_t n,
                        double *saturated_frac, double *dead_frac)
 {
+    /* f' through the row's array form (g = 1), a stack chunk at a time:
+     * the same values as act->df without a call per element */
+    enum { CHUNK = 256 };
+    double ones[CHUNK], d[CHUNK];
+    for (size_t i = 0; i < CHUNK; i++)
+        ones[i] = 1.0;
     double thresh = 0.05 * gs_act_max_slope(act, a);
     size_t sat = 0, dead = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs(act->df(x[i], a));
-        sat += d < thresh;
-        dead += d == 0.0;
+    for (size_t lo = 0; lo < n; lo += CHUNK) {
+        size_t len = n - lo < CHUNK ? n - lo : CHUNK;
+        act->grad(d, ones, x + lo, NULL, len, a);
+        for (size_t i = 0; i < len; i++) {
+            sat += fabs(d[i]) < thresh;
+            dead += d[i] == 0.0;
+        }
     }
     *saturated_frac = n ? (double)sat / (double)n : 0.0;
     *dead_frac = n ? (double)dead / (double)n : 0.0;

@@ -83,17 +83,33 @@ void gs_mean_std(const double *x, size_t n, double *mean, double *std)
     *std = n ? sqrt(sq / (double)n) : 0.0;
 }
 
-/* Sum of squares and largest magnitude of n values in one pass. */
+/* Sum of squares and largest magnitude of n values in one pass, in
+ * SUMSQ_LANES independent partial sums (lane i takes the values i mod
+ * SUMSQ_LANES), added pairwise at the end: the order depends on n only,
+ * and the adds of different lanes do not wait on each other. */
+#define SUMSQ_LANES 8
 static void sumsq_max(const double *x, size_t n, double *sumsq, double *amax)
 {
-    double s = 0.0, m = 0.0;
-#pragma omp simd reduction(+ : s) reduction(max : m)
-    for (size_t i = 0; i < n; i++) {
-        s += x[i] * x[i];
-        m = m > fabs(x[i]) ? m : fabs(x[i]);
+    double s[SUMSQ_LANES] = {0}, m[SUMSQ_LANES] = {0};
+    size_t full = n - n % SUMSQ_LANES;
+    for (size_t i = 0; i < full; i += SUMSQ_LANES)
+        for (size_t k = 0; k < SUMSQ_LANES; k++) {
+            double v = x[i + k];
+            s[k] += v * v;
+            m[k] = m[k] > fabs(v) ? m[k] : fabs(v);
+        }
+    for (size_t k = 0; full + k < n; k++) {
+        double v = x[full + k];
+        s[k] += v * v;
+        m[k] = m[k] > fabs(v) ? m[k] : fabs(v);
     }
-    *sumsq = s;
-    *amax = m;
+    for (size_t w = SUMSQ_LANES / 2; w > 0; w /= 2)
+        for (size_t k = 0; k < w; k++) {
+            s[k] += s[k + w];
+            m[k] = m[k] > m[k + w] ? m[k] : m[k + w];
+        }
+    *sumsq = s[0];
+    *amax = m[0];
 }
 
 /* The rescaled sum: amax * sqrt(sum (x/amax)^2), safe from overflow and
