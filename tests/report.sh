@@ -94,6 +94,15 @@ check "... and so does the gradient-flow chart ($(drawn repr/charts/r-gradient-f
     '[ "$(drawn repr/charts/r-gradient-flow.png)" = "2 lines, 2 bands" ]'
 check "one cell per configuration: lines without bands ($(drawn rep/charts/clip-loss.png))" \
     '[ "$(drawn rep/charts/clip-loss.png)" = "2 lines, 0 bands" ]'
+# an axis a chart has no place for is drawn dashed and named in the caption:
+# the gradient-flow chart facets by activation, colours by init, and width
+# (2 values) becomes dashes; 2 x 2 x 2 configurations, 3 repeats each
+printf '%s\n' '[sweep]' 'name = wide' '[w]' 'task = probe' 'depth = 3' 'width = 8, 16' \
+    'activation = relu, tanh' 'init = he, xavier' 'repeats = 3' > wide.ini
+"$gs" run wide.ini --db wide.db --threads 1 2>/dev/null && "$gs" report wide.db -o wider >/dev/null
+check "a third axis: 8 configurations drawn as 8 lines with bands ($(drawn wider/charts/w-gradient-flow.png)), width dashed and named" \
+    '[ "$(drawn wider/charts/w-gradient-flow.png)" = "8 lines, 8 bands" ] &&
+     grep -q "Dashed: width 16 (solid: 8)" wider/index.html'
 msg=$("$gs" report nonexistent.db 2>&1); st=$?
 check "a missing database is an error ($msg)" '[ $st -ne 0 ] && printf "%s" "$msg" | grep -q "nonexistent.db: no such database"'
 finish

@@ -246,6 +246,85 @@ fail:
     return -1;
 }
 
+/* The first axis of e that is not one of the n shown (-1 entries are
+ * ignored), or -1. */
+static int first_unshown(const rp_exp_t *e, const int *shown, size_t n)
+{
+    for (size_t a = 0; a < e->ex->n_axes; a++) {
+        int used = 0;
+        for (size_t k = 0; k < n; k++)
+            used |= shown[k] == (int)a;
+        if (!used)
+            return (int)a;
+    }
+    return -1;
+}
+
+/* A caption's sentence naming what a chart does not tell apart: the axes
+ * of e that are not among the n shown, except dash (drawn dashed for its
+ * values after the first, named so), e.g. " Dashed: width 512. Not told
+ * apart here: lr (0.01, 0.1)." Empty when every axis is shown. */
+static void unshown_note(const rp_exp_t *e, const int *shown, size_t n, int dash, char *buf,
+                         size_t len)
+{
+    size_t l = 0;
+    buf[0] = '\0';
+    if (dash >= 0) {
+        const gs_axis_t *ax = &e->ex->axes[dash];
+        l += (size_t)snprintf(buf, len, " Dashed: %s", ax->key);
+        for (size_t v = 1; v < ax->n_values && l < len; v++)
+            l += (size_t)snprintf(buf + l, len - l, "%s %s", v > 1 ? "," : "", ax->values[v]);
+        if (l < len)
+            l += (size_t)snprintf(buf + l, len - l, " (solid: %s).", ax->values[0]);
+    }
+    int any = 0;
+    for (size_t a = 0; a < e->ex->n_axes && l < len; a++) {
+        int used = (int)a == dash;
+        for (size_t k = 0; k < n; k++)
+            used |= shown[k] == (int)a;
+        if (used)
+            continue;
+        const gs_axis_t *ax = &e->ex->axes[a];
+        l += (size_t)snprintf(buf + l, len - l, "%s%s (", any ? "; " : " Not told apart here: ",
+                              ax->key);
+        for (size_t v = 0; v < ax->n_values && l < len; v++)
+            l += (size_t)snprintf(buf + l, len - l, "%s%s", v ? ", " : "", ax->values[v]);
+        if (l < len)
+            l += (size_t)snprintf(buf + l, len - l, ")");
+        any = 1;
+    }
+    if (any && l < len)
+        snprintf(buf + l, len - l, ": their lines share a colour.");
+}
+
+/* The median of get(run) over the usable repeats of the configuration
+ * whose runs start at i (repeats follow, one combo), NaN when none is
+ * finite; lo and hi (may be NULL) get the 10% and 90% quantiles, n the
+ * count. */
+#define MAX_REPEATS_READ 256
+static double combo_median(const rp_exp_t *e, size_t i, double (*get)(const rp_run_t *),
+                           double *lo, double *hi, size_t *n)
+{
+    double v[MAX_REPEATS_READ];
+    size_t c = 0;
+    for (size_t j = i; j < e->n_runs && e->runs[j].sc->combo == e->runs[i].sc->combo; j++)
+        if (usable(&e->runs[j]) && isfinite(get(&e->runs[j])) && c < MAX_REPEATS_READ)
+            v[c++] = get(&e->runs[j]);
+    qsort(v, c, sizeof *v, cmp_dbl);
+    if (lo)
+        *lo = c ? quantile(v, c, 0.1) : NAN;
+    if (hi)
+        *hi = c ? quantile(v, c, 0.9) : NAN;
+    if (n)
+        *n = c;
+    return c ? quantile(v, c, 0.5) : NAN;
+}
+
+static double get_log_ratio(const rp_run_t *r)
+{
+    return r->grad_ratio > 0 ? log10(r->grad_ratio) : NAN;
+}
+
 /* Run i's line, with its band when it stands for repeats. */
 static void lineset_draw(gs_chart_t *c, const lineset_t *ls, size_t i, int series, int dashed)
 {
@@ -359,6 +438,11 @@ static int chart_flow(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     if (ca < 0)
         ca = axis_of(e, "depth");
     int nf = fa >= 0 ? (int)e->ex->axes[fa].n_values : 1;
+    /* depth shows as the length of a line; a further axis as dashes */
+    int shown[3] = {fa, ca, axis_of(e, "depth")};
+    int da = first_unshown(e, shown, 3);
+    char note[512];
+    unshown_note(e, shown, 3, da, note, sizeof note);
     lineset_t ls;
     if (lineset_load(&ls, m, e, e->n_runs, rp_layer_series, "grad_pre_norm") != 0)
         return 0;
@@ -395,7 +479,7 @@ static int chart_flow(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
             const rp_series_t *l = &ls.lines[i];
             if (!l->n || (fa >= 0 && value_index(e, fa, r) != f))
                 continue;
-            lineset_draw(c, &ls, i, value_index(e, ca, r), 0);
+            lineset_draw(c, &ls, i, value_index(e, ca, r), value_index(e, da, r) > 0);
         }
         if (clip > 0)
             gs_chart_hline(c, clip, GS_SERIES_GREY, 1, "clip threshold");
@@ -408,13 +492,14 @@ static int chart_flow(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
         gs_chart_legend(c, ax->n_values < MAX_LINES ? ax->n_values : MAX_LINES,
                         (const char *const *)ax->values, series, NULL, ax->key);
     }
-    rc = rp_chart_publish(c, m, dir, file, title, ls.used, ls.n_used,
-                  "One line per network: the gradient norm reaching each layer at "
-                  "initialization, on a log scale. Lines that fall toward layer 1 (left) vanish: "
-                  "the layers nearest the input get orders of magnitude less gradient than the "
-                  "last. Lines that rise toward layer 1 explode. Flat lines are healthy. Deeper "
-                  "networks give longer lines.",
-                 out, err, errlen);
+    char cap[1024];
+    snprintf(cap, sizeof cap,
+             "One line per configuration: the gradient norm reaching each layer at "
+             "initialization, on a log scale. Lines that fall toward layer 1 (left) vanish: "
+             "the layers nearest the input get orders of magnitude less gradient than the "
+             "last. Lines that rise toward layer 1 explode. Flat lines are healthy. Deeper "
+             "networks give longer lines.%s", note);
+    rc = rp_chart_publish(c, m, dir, file, title, ls.used, ls.n_used, cap, out, err, errlen);
 done:
     lineset_free(&ls);
     return rc;
@@ -466,9 +551,9 @@ static int chart_heatmap(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_
         }
         if (!labels[row])
             labels[row] = strdup(lab);
-        if (!usable(r) || !(r->grad_ratio > 0) || !isfinite(r->grad_ratio))
+        double lv = combo_median(e, i, get_log_ratio, NULL, NULL, NULL);   /* over repeats */
+        if (!isfinite(lv))
             continue;
-        double lv = log10(r->grad_ratio);
         v[row * cols + (size_t)value_index(e, col, r)] = lv;
         L = fmax(L, fabs(lv));
         drawn[n_drawn++] = r;
@@ -787,14 +872,18 @@ static int chart_clip(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     dashed[nl] = 0;
     nl++;
     gs_chart_legend(c, nl, labels, series, dashed, "");
-    rc = rp_chart_publish(c, m, dir, file, title, ls.used, ls.n_used,
-                  "Left: the global gradient norm before clipping at every logged step, with "
-                  "the thresholds as dashed lines - clipping rescales every step above its line. "
-                  "Right: the training loss each threshold ends with (the median over repeats; "
-                  "crosses mark thresholds where a run diverged). Clipping by norm keeps the "
-                  "direction of the gradient; clipping by value changes it. Without clipping "
-                  "there is no mode: that point is on the norm line.",
-                 out, err, errlen);
+    int shown[2] = {ca, ma};
+    char note[512], cap[1024];
+    unshown_note(e, shown, 2, -1, note, sizeof note);
+    snprintf(cap, sizeof cap, "%s%s",
+             "Left: the global gradient norm before clipping at every logged step, with "
+             "the thresholds as dashed lines - clipping rescales every step above its line. "
+             "Right: the training loss each threshold ends with (the median over repeats; "
+             "crosses mark thresholds where a run diverged). Clipping by norm keeps the "
+             "direction of the gradient; clipping by value changes it. Without clipping "
+             "there is no mode: that point is on the norm line.",
+             note);
+    rc = rp_chart_publish(c, m, dir, file, title, ls.used, ls.n_used, cap, out, err, errlen);
 done:
     lineset_free(&ls);
     return rc;
@@ -813,6 +902,9 @@ static int chart_norm(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     if (fa >= 0 && e->ex->axes[fa].n_values > MAX_FACETS)
         fa = -1;
     int nf = fa >= 0 ? (int)e->ex->axes[fa].n_values : 1;
+    int shown[3] = {fa, na, axis_of(e, "depth")};
+    char note[512];
+    unshown_note(e, shown, 3, -1, note, sizeof note);
     lineset_t ls;
     if (lineset_load(&ls, m, e, e->n_runs, rp_layer_series, "act_std") != 0)
         return 0;
@@ -841,13 +933,14 @@ static int chart_norm(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     int series[8] = {0, 1, 2, 3, 4, 5, 6, 7};
     gs_chart_legend(c, ax->n_values < 8 ? ax->n_values : 8, (const char *const *)ax->values,
                     series, NULL, "norm");
-    rc = rp_chart_publish(c, m, dir, file, title, ls.used, ls.n_used,
-                  "The standard deviation of each layer's output at initialization. Without "
-                  "normalization it drifts layer after layer - collapsing toward 0 or growing "
-                  "without bound, depending on the init's scale; batch and layer normalization "
-                  "reset every layer to unit spread, so the signal (and with it the gradient) "
-                  "keeps its size.",
-                 out, err, errlen);
+    char cap[1024];
+    snprintf(cap, sizeof cap,
+             "The standard deviation of each layer's output at initialization. Without "
+             "normalization it drifts layer after layer - collapsing toward 0 or growing "
+             "without bound, depending on the init's scale; batch and layer normalization "
+             "reset every layer to unit spread, so the signal (and with it the gradient) "
+             "keeps its size.%s", note);
+    rc = rp_chart_publish(c, m, dir, file, title, ls.used, ls.n_used, cap, out, err, errlen);
 done:
     lineset_free(&ls);
     return rc;
@@ -869,20 +962,13 @@ static int cmp_acc(const void *a, const void *b)
     return x->acc > y->acc ? -1 : x->acc < y->acc;
 }
 
+static double get_test_acc(const rp_run_t *r) { return r->test_acc; }
+
 /* The bar of the configuration whose runs start at i (repeats follow). */
 static acc_bar_t acc_bar(const rp_exp_t *e, size_t i)
 {
     acc_bar_t b = {&e->runs[i], NAN, NAN, NAN, 0};
-    double v[64];
-    for (size_t j = i; j < e->n_runs && e->runs[j].sc->combo == e->runs[i].sc->combo; j++)
-        if (usable(&e->runs[j]) && isfinite(e->runs[j].test_acc) && b.n < 64)
-            v[b.n++] = e->runs[j].test_acc;
-    if (b.n) {
-        qsort(v, b.n, sizeof *v, cmp_dbl);
-        b.acc = quantile(v, b.n, 0.5);
-        b.lo = quantile(v, b.n, 0.1);
-        b.hi = quantile(v, b.n, 0.9);
-    }
+    b.acc = combo_median(e, i, get_test_acc, &b.lo, &b.hi, &b.n);
     return b;
 }
 
@@ -1016,13 +1102,16 @@ static int chart_time(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
             lineset_draw(c, &h, i, value_index(e, ca, &e->runs[i]),
                          value_index(e, da, &e->runs[i]) > 0);
     gs_chart_legend(c, nd, labels, series, dashed, "");
-    rc = rp_chart_publish(c, m, dir, file, title, g.used, g.n_used,
-                  "Left: the norm of the gradient of the loss (taken at the last step) with "
-                  "respect to each hidden state, going back in time from the right. A plain RNN's "
-                  "line drops by orders of magnitude within a few dozen steps - it cannot learn "
-                  "what happened early; the gated LSTM and GRU carry the gradient much further. "
-                  "Right: the size of the hidden state itself.",
-                 out, err, errlen);
+    int shown[2] = {ca, da};
+    char note[512], cap[1024];
+    unshown_note(e, shown, 2, -1, note, sizeof note);
+    snprintf(cap, sizeof cap,
+             "Left: the norm of the gradient of the loss (taken at the last step) with "
+             "respect to each hidden state, going back in time from the right. A plain RNN's "
+             "line drops by orders of magnitude within a few dozen steps - it cannot learn "
+             "what happened early; the gated LSTM and GRU carry the gradient much further. "
+             "Right: the size of the hidden state itself.%s", note);
+    rc = rp_chart_publish(c, m, dir, file, title, g.used, g.n_used, cap, out, err, errlen);
 done:
     lineset_free(&g);
     lineset_free(&h);
