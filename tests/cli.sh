@@ -189,5 +189,26 @@ case "$res" in
 *) notok "healthy run: $res" ;;
 esac
 
+# theory beside measurement: the slope of ln ||dL/dh_l|| per layer toward
+# the input, measured over layers 25..50 of a width-512 net, against the
+# mean-field 1/2 ln chi_1 (sigma_w^2 = gain^2 with lecun, sigma_b = 0), and
+# batch-normalized relu against 1/2 ln(pi/(pi-1)): within 0.03 per layer
+for spec in "tanh 0.5" "tanh 2" "tanh 4" "relu 1" "relu 3" "relu-bn 2"; do
+    set -- $spec
+    act=${1%-bn}
+    norm=none
+    [ "$act" != "$1" ] && norm=batch
+    g=$(awk -v v="$2" 'BEGIN { printf "%.17g", sqrt(v) }')
+    res=$("$gs" probe depth=50 width=512 activation="$act" init=lecun gain="$g" norm=$norm \
+        --threads 2 2>/dev/null | tail -n 1)
+    p=$(printf '%s\n' "$res" | sed -n 's/.*predicted_slope=\([^ ]*\).*/\1/p')
+    m=$(printf '%s\n' "$res" | sed -n 's/.*measured_slope=\([^ ]*\).*/\1/p')
+    if [ -n "$p" ] && [ -n "$m" ] && awk -v p="$p" -v m="$m" 'BEGIN { d = p - m; exit !(d < 0.03 && d > -0.03) }'; then
+        ok "theory: $act sigma_w^2=$2 norm=$norm, depth 50 width 512: measured slope $m, predicted $p (within 0.03)"
+    else
+        notok "theory: $act sigma_w^2=$2 norm=$norm: $res"
+    fi
+done
+
 echo "1..$n"
 [ "$failed" -eq 0 ]

@@ -35,6 +35,7 @@ for spec in \
     "train_log:run_id step loss grad_norm grad_norm_clipped clipped" \
     "train_layer_log:run_id step layer grad_w_norm w_norm update_ratio dead_frac saturated_frac grad_h_first grad_h_last" \
     "time_stats:run_id step t hidden_norm grad_hidden_norm" \
+    "theory:run_id q_star chi1 depth_scale predicted_slope measured_slope fit_r2" \
     "histograms:run_id layer quantity bin lo hi count" \
     "summary:run_id experiment depth activation init status diagnosis grad_ratio test_acc"; do
     table=${spec%%:*}
@@ -49,7 +50,18 @@ uncommented=$(printf '%s\n' "$sch" | grep -E '^  [a-z_0-9]+ (INTEGER|REAL|TEXT)'
 check "gradsweep schema: a comment on every column ($uncommented without)" '[ "$uncommented" -eq 0 ]'
 q() { sqlite3 "${db:-results/small.db}" "$1"; }
 v=$(q "SELECT count(*) FROM sqlite_master WHERE type IN ('table', 'view')")
-check "the database holds the 8 tables and the view ($v)" '[ "$v" -eq 9 ]'
+check "the database holds the 9 tables and the view ($v)" '[ "$v" -eq 10 ]'
+
+# ---- theory beside measurement ----
+v=$(q "SELECT count(*) FROM runs r JOIN theory t ON t.run_id = r.id
+        WHERE r.model = 'mlp' AND r.status = 'done' AND t.predicted_slope IS NOT NULL")
+v2=$(q "SELECT count(*) FROM runs WHERE model = 'mlp' AND status = 'done' AND norm = 'none' AND residual = 'no'")
+v3=$(q "SELECT count(*) FROM theory t JOIN runs r ON r.id = t.run_id WHERE r.model != 'mlp'")
+check "theory: a prediction for every mlp cell without norm or residuals ($v of $v2), no row for recurrent ones ($v3)" \
+    '[ "$v2" -gt 0 ] && [ "$v" -eq "$v2" ] && [ "$v3" -eq 0 ]'
+v=$(q "SELECT count(*) FROM theory t JOIN runs r ON r.id = t.run_id WHERE r.activation = 'relu'
+        AND r.norm = 'none' AND abs(t.chi1 - r.sigma_w2 / 2) > 1e-12")
+check "theory: relu's stored chi1 is sigma_w2 / 2 ($v differ)" '[ "$v" -eq 0 ]'
 
 # ---- the per-layer training log ----
 # its norm at step 1 is the measurement at init (the same gradient), to 1e-12
@@ -133,7 +145,7 @@ check "a newer schema is refused ($msg)" '[ $st -ne 0 ] && printf "%s" "$msg" | 
 # version 2): the report refuses it, saying how to upgrade; a run upgrades
 # it in place, keeps its cells and stores nothing new
 cp results/small.db v1.db
-sqlite3 v1.db "DROP TABLE train_layer_log; ALTER TABLE runs DROP COLUMN grad_ratio_final;
+sqlite3 v1.db "DROP TABLE train_layer_log; DROP TABLE theory; ALTER TABLE runs DROP COLUMN grad_ratio_final;
   ALTER TABLE runs DROP COLUMN diagnosis_final; ALTER TABLE runs DROP COLUMN diverged_layer;
   ALTER TABLE runs DROP COLUMN diverged_tensor; ALTER TABLE runs DROP COLUMN last_finite_grad_norm;
   PRAGMA user_version = 1"
@@ -143,11 +155,20 @@ check "a version-1 database: the report says to upgrade it with a run ($msg)" \
 "$gs" run "$small" --db v1.db --threads 1 >/dev/null 2>v1.err; st=$?
 v=$(sqlite3 v1.db "PRAGMA user_version; SELECT count(*) FROM runs; SELECT count(*) FROM train_layer_log;
   SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'diagnosis_final'")
-check "a version-1 database: a run upgrades it to version 2 and keeps its 30 cells ($st: $v)" \
-    '[ $st -eq 0 ] && [ "$v" = "2
+check "a version-1 database: a run upgrades it to version 3 and keeps its 30 cells ($st: $v)" \
+    '[ $st -eq 0 ] && [ "$v" = "3
 30
 0
 1" ] && grep -q "30 stored already, 0 to run" v1.err'
+# a version-2 database (before the theory table): upgraded by a run too
+cp results/small.db v2.db
+sqlite3 v2.db "DROP TABLE theory; PRAGMA user_version = 2"
+"$gs" run "$small" --db v2.db --threads 1 >/dev/null 2>&1; st=$?
+v=$(sqlite3 v2.db "PRAGMA user_version; SELECT count(*) FROM runs; SELECT count(*) FROM theory")
+check "a version-2 database: a run adds the theory table, keeps the cells ($st: $v)" \
+    '[ $st -eq 0 ] && [ "$v" = "3
+30
+0" ]'
 msg=$("$gs" run "$cfg_dir/bad.ini" --db results/small.db 2>&1)
 sed 's/^name = small/name = other/' "$small" > other.ini
 msg=$("$gs" run other.ini --db results/small.db 2>&1); st=$?

@@ -40,6 +40,8 @@ SELECT run_id, step, layer, quote(grad_w_norm), quote(w_norm), quote(update_rati
   FROM train_layer_log ORDER BY 1, 2, 3;
 SELECT run_id, step, t, quote(hidden_norm), quote(grad_hidden_norm) FROM time_stats ORDER BY 1, 2, 3;
 SELECT * FROM histograms ORDER BY 1, 2, 3, 4;
+SELECT run_id, quote(q_star), quote(chi1), quote(depth_scale), quote(predicted_slope),
+       quote(measured_slope), quote(fit_r2) FROM theory ORDER BY 1;
 SQL
 }
 

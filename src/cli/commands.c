@@ -172,7 +172,11 @@ static const char probe_what[] =
 static const char probe_output[] =
     "The last line is 'result: diagnosis=<healthy|vanishing|exploding|diverged>\n"
     "grad_ratio=<...>', grad_ratio = grad_w_norm(1)/grad_w_norm(depth) for an mlp and\n"
-    "grad_hidden_norm(t=1)/grad_hidden_norm(t=seq_len) for a recurrent model. With --csv,\n"
+    "grad_hidden_norm(t=1)/grad_hidden_norm(t=seq_len) for a recurrent model. An mlp's line\n"
+    "goes on with predicted_slope=<...> measured_slope=<...> chi1=<...>: the mean-field\n"
+    "prediction of how ln ||dL/dh_l|| changes per layer toward the input (1/2 ln chi1; for\n"
+    "batch-normalized relu 1/2 ln(pi/(pi-1)); nan where no theory applies), the least-squares\n"
+    "slope measured over layers depth/2..depth, and chi1. With --csv,\n"
     "stdout is a CSV with the header\n"
     "layer,act_mean,act_std,saturated_frac,dead_frac,grad_pre_norm,grad_w_norm,w_norm\n"
     "(mlp) or t,hidden_norm,grad_hidden_norm (recurrent), and the result line goes to stderr.";
@@ -202,10 +206,15 @@ int gs_cmd_probe(int argc, char **argv)
         printf("\n");
     }
     fflush(stdout);
-    char b[32];
+    char b[32], b1[32], b2[32], b3[32];
     print_cost(stderr, &r);
-    fprintf(res, "result: diagnosis=%s grad_ratio=%s\n", gs_diag_names[r.diagnosis],
+    fprintf(res, "result: diagnosis=%s grad_ratio=%s", gs_diag_names[r.diagnosis],
             num(b, sizeof b, "%.6e", r.grad_ratio));
+    if (o.cell.model == GS_MODEL_MLP)
+        fprintf(res, " predicted_slope=%s measured_slope=%s chi1=%s",
+                num(b1, sizeof b1, "%.4f", r.predicted_slope),
+                num(b2, sizeof b2, "%.4f", r.measured_slope), num(b3, sizeof b3, "%.6g", r.chi1));
+    fprintf(res, "\n");
     gs_result_free(&r);
     return 0;
 }

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PACK_MAGIC 0x47535232u   /* "GSR2" */
+#define PACK_MAGIC 0x47535233u   /* "GSR3" */
 
 
 typedef struct {
@@ -14,6 +14,7 @@ typedef struct {
     gs_pack_meta_t meta;
     double grad_ratio, init_loss, clip_fraction, train_loss, test_loss, test_acc, baseline_loss;
     double grad_ratio_final, last_finite_grad_norm;
+    double q_star, chi1, depth_scale, predicted_slope, measured_slope, fit_r2;
     int64_t steps_run, diverged_step;
     uint64_t n_layers, n_time, n_log, n_layer_log, n_hist;
     char error[sizeof ((gs_result_t *)0)->error];
@@ -44,6 +45,12 @@ void *gs_pack_result(const gs_result_t *r, const gs_pack_meta_t *meta, size_t *l
     h.diverged_tensor = r->diverged_tensor;
     h.grad_ratio_final = r->grad_ratio_final;
     h.last_finite_grad_norm = r->last_finite_grad_norm;
+    h.q_star = r->q_star;
+    h.chi1 = r->chi1;
+    h.depth_scale = r->depth_scale;
+    h.predicted_slope = r->predicted_slope;
+    h.measured_slope = r->measured_slope;
+    h.fit_r2 = r->fit_r2;
     h.meta = *meta;
     h.grad_ratio = r->grad_ratio;
     h.init_loss = r->init_loss;
@@ -117,6 +124,12 @@ int gs_unpack_result(const void *buf, size_t len, gs_result_t *r, gs_pack_meta_t
     r->diverged_tensor = (gs_nonfinite_t)h.diverged_tensor;
     r->grad_ratio_final = h.grad_ratio_final;
     r->last_finite_grad_norm = h.last_finite_grad_norm;
+    r->q_star = h.q_star;
+    r->chi1 = h.chi1;
+    r->depth_scale = h.depth_scale;
+    r->predicted_slope = h.predicted_slope;
+    r->measured_slope = h.measured_slope;
+    r->fit_r2 = h.fit_r2;
     r->grad_ratio = h.grad_ratio;
     r->init_loss = h.init_loss;
     r->clip_fraction = h.clip_fraction;

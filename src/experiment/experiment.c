@@ -15,6 +15,7 @@
 #include "nn/linear.h"
 #include "nn/loss.h"
 #include "nn/optim.h"
+#include "theory/meanfield.h"
 #include "util/clock.h"
 
 const char *const gs_status_names[] = {"done", "diverged", "failed"};
@@ -385,6 +386,66 @@ static void layer_stats(const gs_cell_t *c, const gs_net_t *net, size_t n, gs_la
         gs_mlp_layer_stats(net, n, st);
 }
 
+double gs_experiment_sigma_w2(const gs_cell_t *c)
+{
+    size_t W = (size_t)c->width;
+    return (double)W * gs_init_variance(c->init, W, W, c->init_param, c->gain);
+}
+
+/* The least-squares slope of ln grad_pre_norm against the layers' distance
+ * from the output, over layers depth/2 .. depth (where the length map has
+ * settled at its fixed point), and its R^2; NaN with fewer than 3 layers
+ * or a norm that is not positive and finite. */
+static void measured_slope(const gs_cell_t *c, const gs_layer_stats_t *st, double *slope,
+                           double *r2)
+{
+    size_t depth = (size_t)c->depth, first = depth / 2 > 0 ? depth / 2 : 1;
+    size_t n = depth - first + 1;
+    *slope = *r2 = NAN;
+    if (n < 3)
+        return;
+    double sx = 0, sy = 0;
+    for (size_t l = first; l <= depth; l++) {
+        double g = st[l - 1].grad_pre_norm;
+        if (!(g > 0) || !isfinite(g))
+            return;
+        sx += (double)(depth - l);
+        sy += log(g);
+    }
+    double mx = sx / (double)n, my = sy / (double)n, sxx = 0, sxy = 0, syy = 0;
+    for (size_t l = first; l <= depth; l++) {
+        double dx = (double)(depth - l) - mx, dy = log(st[l - 1].grad_pre_norm) - my;
+        sxx += dx * dx;
+        sxy += dx * dy;
+        syy += dy * dy;
+    }
+    *slope = sxy / sxx;
+    *r2 = syy > 0 ? sxy * sxy / (sxx * syy) : 1.0;
+}
+
+/* The theory that applies to an mlp cell: mean field without norm or
+ * residuals; batch norm's growth for relu without residuals. */
+static void theory(const gs_cell_t *c, gs_result_t *r)
+{
+    r->q_star = r->chi1 = r->depth_scale = r->predicted_slope = NAN;
+    r->measured_slope = r->fit_r2 = NAN;
+    if (gs_cell_is_recurrent(c))
+        return;
+    measured_slope(c, r->layers, &r->measured_slope, &r->fit_r2);
+    if (c->residual)
+        return;
+    if (c->norm == GS_NORM_NONE) {
+        gs_meanfield_t mf = gs_meanfield(c->act, c->act_param, gs_experiment_sigma_w2(c),
+                                         c->bias_std * c->bias_std);
+        r->q_star = mf.q_star;
+        r->chi1 = mf.chi1;
+        r->depth_scale = mf.depth_scale;
+        r->predicted_slope = mf.predicted_slope;
+    } else if (c->norm == GS_NORM_BATCH && strcmp(c->act->name, "relu") == 0) {
+        r->predicted_slope = gs_mf_batchnorm_relu_slope();
+    }
+}
+
 /* Measurements at initialization from the first step's forward/backward. */
 static void measure_init(const gs_cell_t *c, gs_net_t *net, size_t n, gs_result_t *r)
 {
@@ -392,6 +453,7 @@ static void measure_init(const gs_cell_t *c, gs_net_t *net, size_t n, gs_result_
     if (gs_cell_is_recurrent(c))
         gs_rnn_time_stats(net, n, r->time);
     r->grad_ratio = grad_ratio_of(c, r->layers);
+    theory(c, r);
 }
 
 /* ---- training ---- */

@@ -71,6 +71,13 @@ typedef struct {
     double grad_ratio;          /* at init: mlp grad_w_norm(1) / grad_w_norm(depth);
                                    recurrent ||dL/dh_1|| / ||dL/dh_T|| */
     double init_loss;           /* loss of the probe batch at init */
+    /* theory beside the measurement at init (mlp; NaN where none applies;
+     * docs/architecture.md, "Theory") */
+    double q_star, chi1, depth_scale;   /* mean field (no norm, no residual) */
+    double predicted_slope;     /* of ln ||dL/dh_l|| per layer toward the input:
+                                   1/2 ln chi_1, or batch-normalized relu's */
+    double measured_slope;      /* least squares over layers depth/2 .. depth */
+    double fit_r2;              /* of that fit */
     size_t n_layers;            /* depth + 1: hidden layers, then the readout */
     gs_layer_stats_t *layers;   /* at initialization */
     size_t n_time;              /* recurrent: seq_len; else 0 */
@@ -113,6 +120,10 @@ typedef struct {
 /* Checks that need more than one key or the machine: combinations, sizes
  * against the data set, memory. -1 with a message naming the keys. */
 int gs_experiment_check(const gs_cell_t *cell, char *err, size_t errlen);
+
+/* sigma_w^2 = fan_in Var(W) of a hidden width x width matrix of the cell
+ * at init (recurrent: of Wh), the mean-field weight variance. */
+double gs_experiment_sigma_w2(const gs_cell_t *cell);
 
 /* Run the cell. Returns 0 with the result filled in (status done or
  * diverged), or -1 with status failed and result->error set. */

@@ -22,7 +22,7 @@
 #define GS_STR2(x) #x
 #define GS_STR(x) GS_STR2(x)
 
-enum { ST_RUN, ST_LAYER, ST_LOG, ST_LAYER_LOG, ST_TIME, ST_HIST, ST_N };
+enum { ST_RUN, ST_LAYER, ST_LOG, ST_LAYER_LOG, ST_TIME, ST_HIST, ST_THEORY, ST_N };
 
 struct gs_store {
     sqlite3 *db;
@@ -165,6 +165,19 @@ static const char schema_tail[] =
     "  PRIMARY KEY (run_id, step, t)\n"
     ") WITHOUT ROWID;\n"
     "\n"
+    "CREATE TABLE IF NOT EXISTS theory (    -- mlp cells: mean-field theory beside the measurement at init\n"
+    "  run_id INTEGER PRIMARY KEY REFERENCES runs(id),  -- the cell (runs.id)\n"
+    "  q_star REAL,                         -- fixed point of the length map (NULL: none applies;\n"
+    "                                       -- Inf: q grows without bound)\n"
+    "  chi1 REAL,                           -- sigma_w^2 E[phi'(sqrt(q*) z)^2]: < 1 vanishes, > 1 explodes\n"
+    "  depth_scale REAL,                    -- -1/ln chi1, layers (NULL at chi1 = 1: infinite)\n"
+    "  predicted_slope REAL,                -- of ln ||dL/dh_l|| per layer toward the input: 1/2 ln chi1,\n"
+    "                                       -- or 1/2 ln(pi/(pi-1)) for batch-normalized relu\n"
+    "  measured_slope REAL,                 -- least-squares slope of ln grad_pre_norm per layer toward\n"
+    "                                       -- the input, over layers depth/2 .. depth\n"
+    "  fit_r2 REAL                          -- R^2 of that fit\n"
+    ");\n"
+    "\n"
     "CREATE TABLE IF NOT EXISTS histograms (  -- weights at init, per layer\n"
     "  run_id INTEGER NOT NULL REFERENCES runs(id),  -- the cell (runs.id)\n"
     "  layer INTEGER NOT NULL,              -- 1..depth, depth+1 the readout\n"
@@ -303,19 +316,21 @@ static void bind_real(sqlite3_stmt *s, int i, double v)
 
 /* ---- open ---- */
 
-/* Upgrade a version-1 database in place, in one transaction: the schema's
- * CREATE ... IF NOT EXISTS adds the new tables, ALTER TABLE the columns
- * runs gained (NULL for the cells stored before). */
+/* Upgrade an older database in place, in one transaction: ALTER TABLE
+ * adds the columns runs gained in version 2 (NULL for the cells stored
+ * before), and the schema's CREATE ... IF NOT EXISTS adds the tables of
+ * versions 2 (train_layer_log) and 3 (theory; its rows stay missing for
+ * the cells stored before). */
 static int migrate(gs_store_t *st, long ver, char *err, size_t errlen)
 {
-    if (ver != 1) {
+    if (ver < 1) {
         snprintf(err, errlen, "%s: schema version %ld is not one gradsweep ever wrote", st->path,
                  ver);
         return -1;
     }
     if (exec(st, "BEGIN IMMEDIATE", err, errlen) != 0)
         return -1;
-    for (size_t i = 0; i < N_RUNS_ADDED; i++) {
+    for (size_t i = 0; ver < 2 && i < N_RUNS_ADDED; i++) {
         char col[256], sql[512];
         added_column_sql(&runs_added[i], col, sizeof col);
         snprintf(sql, sizeof sql, "ALTER TABLE runs ADD COLUMN %s", col);
@@ -656,7 +671,7 @@ long gs_store_delete_all(gs_store_t *st, char *err, size_t errlen)
     long n = gs_store_count_runs(st);
     if (exec(st, "BEGIN IMMEDIATE; DELETE FROM histograms; DELETE FROM time_stats;"
                  " DELETE FROM train_log; DELETE FROM train_layer_log; DELETE FROM layer_stats;"
-                 " DELETE FROM runs; COMMIT",
+                 " DELETE FROM theory; DELETE FROM runs; COMMIT",
              err, errlen) != 0) {
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
         return -1;
@@ -744,6 +759,8 @@ static int prepare_inserts(gs_store_t *st, char *err, size_t errlen)
         " VALUES (?1, ?2, ?3, ?4, ?5)",
         "INSERT INTO histograms (run_id, layer, quantity, bin, lo, hi, count)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO theory (run_id, q_star, chi1, depth_scale, predicted_slope, measured_slope,"
+        " fit_r2) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     };
     if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[ST_RUN], NULL) != SQLITE_OK)
         return sqlfail(st, err, errlen, "preparing inserts");
@@ -800,8 +817,7 @@ int gs_store_put(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t *ce
         else
             sqlite3_bind_text(s, i++, val, -1, SQLITE_TRANSIENT);
     }
-    size_t W = (size_t)c->width;
-    sqlite3_bind_double(s, i++, (double)W * gs_init_variance(c->init, W, W, c->init_param, c->gain));
+    sqlite3_bind_double(s, i++, gs_experiment_sigma_w2(c));
     sqlite3_bind_double(s, i++, c->bias_std * c->bias_std);
     sqlite3_bind_text(s, i++, gs_status_names[r->status], -1, SQLITE_STATIC);
     if (r->status == GS_STATUS_FAILED) {
@@ -918,6 +934,21 @@ int gs_store_put(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t *ce
             if (step_reset(st, s, err, errlen, "storing histograms") != 0)
                 return -1;
         }
+    }
+    if (!failed && c->model == GS_MODEL_MLP) {
+        s = st->stmt[ST_THEORY];
+        sqlite3_bind_int64(s, 1, id);
+        if (isinf(r->q_star))   /* no finite fixed point: the text says so */
+            sqlite3_bind_double(s, 2, INFINITY);
+        else
+            bind_real(s, 2, r->q_star);
+        bind_real(s, 3, r->chi1);
+        bind_real(s, 4, r->depth_scale);
+        bind_real(s, 5, r->predicted_slope);
+        bind_real(s, 6, r->measured_slope);
+        bind_real(s, 7, r->fit_r2);
+        if (step_reset(st, s, err, errlen, "storing theory") != 0)
+            return -1;
     }
     st->stored++;
     return 0;

@@ -1,0 +1,68 @@
+/* Mean-field predictions (theory/meanfield.h) against closed forms and
+ * the textbook values of Poole et al. 2016 and Schoenholz et al. 2017.
+ * Tolerances: 1e-12 where a closed form is exact, the quoted digits
+ * otherwise. */
+#include <config.h>
+
+#include <math.h>
+
+#include "nn/activation.h"
+#include "tap.h"
+#include "theory/meanfield.h"
+
+int main(void)
+{
+    const gs_activation_t *id = gs_activation_find("identity");
+    const gs_activation_t *relu = gs_activation_find("relu");
+    const gs_activation_t *tanh_ = gs_activation_find("tanh");
+    const gs_activation_t *sig = gs_activation_find("sigmoid");
+    const gs_activation_t *lrelu = gs_activation_find("leaky_relu");
+
+    /* the quadrature on closed forms: E[(s z)^2] = q, E[relu(s z)^2] = q/2,
+     * E[relu'^2] = 1/2, E[leaky(s z)^2] = q (1 + a^2) / 2 */
+    for (double q = 0.25; q <= 64; q *= 4) {
+        tap_close(gs_mf_e_phi2(id, 0, q), q, 1e-12, "E[(sqrt(q) z)^2] = q at q = %g", q);
+        tap_close(gs_mf_e_phi2(relu, 0, q), q / 2, 1e-12, "E[relu(sqrt(q) z)^2] = q/2 at q = %g", q);
+        tap_close(gs_mf_e_dphi2(relu, 0, q), 0.5, 1e-12, "E[relu'^2] = 1/2 at q = %g", q);
+        tap_close(gs_mf_e_phi2(lrelu, 0.2, q), q * 1.04 / 2, 1e-12,
+                  "E[leaky_relu(0.2)^2] = q (1 + 0.04) / 2 at q = %g", q);
+    }
+    /* E[tanh'(s z)^2] at q -> 0 is tanh'(0)^2 = 1 */
+    tap_close(gs_mf_e_dphi2(tanh_, 0, 1e-12), 1.0, 1e-10, "E[tanh'^2] -> 1 as q -> 0");
+
+    /* ReLU: chi_1 = sigma_w^2 / 2 exactly, whatever sigma_b */
+    for (double sw2 = 1; sw2 <= 3; sw2 += 1)
+        for (double sb2 = 0; sb2 <= 0.1; sb2 += 0.1) {
+            gs_meanfield_t m = gs_meanfield(relu, 0, sw2, sb2);
+            tap_close(m.chi1, sw2 / 2, 1e-12, "relu sigma_w^2 = %g, sigma_b^2 = %g: chi_1 = %g",
+                      sw2, sb2, sw2 / 2);
+            tap_close(m.predicted_slope, 0.5 * log(sw2 / 2), 1e-12, "... slope 1/2 ln chi_1");
+        }
+    gs_meanfield_t m = gs_meanfield(relu, 0, 1.5, 0.1);
+    tap_close(m.q_star, 0.1 / (1 - 0.75), 1e-12,
+              "relu sigma_w^2 = 1.5, sigma_b^2 = 0.1: q* = sigma_b^2 / (1 - sigma_w^2/2) = 0.4");
+    tap_close(m.depth_scale, -1 / log(0.75), 1e-12, "... depth scale -1/ln chi_1");
+    m = gs_meanfield(relu, 0, 3, 0.0);
+    tap_ok(isinf(m.q_star), "relu above criticality (sigma_w^2 = 3): q grows without bound");
+
+    /* the edge of chaos */
+    tap_close(gs_mf_critical_sw2(tanh_, 0, 0.0), 1.0, 2e-3,
+              "tanh, sigma_b = 0: critical at sigma_w^2 = 1");
+    tap_close(gs_mf_critical_sw2(tanh_, 0, 0.05), 1.761, 1e-3,
+              "tanh, sigma_b^2 = 0.05: critical at sigma_w^2 ~ 1.761");
+    tap_close(gs_mf_critical_sw2(relu, 0, 0.0), 2.0, 1e-9, "relu: critical at sigma_w^2 = 2");
+    m = gs_meanfield(tanh_, 0, 0.5, 0.0);
+    tap_close(m.chi1, 0.5, 1e-9, "tanh sigma_w^2 = 0.5, sigma_b = 0: q* = 0, chi_1 = sigma_w^2");
+    m = gs_meanfield(sig, 0, 1.0, 0.0);
+    tap_near(m.chi1, 0.0557, 5e-4, "sigmoid sigma_w^2 = 1, sigma_b = 0: chi_1 ~ 0.0557 (%.5f)",
+             m.chi1);
+    tap_ok(m.predicted_slope < 0 && m.depth_scale > 0 && m.depth_scale < 1,
+           "sigmoid: vanishing, depth scale %.3f layers", m.depth_scale);
+    m = gs_meanfield(tanh_, 0, 4.0, 0.0);
+    tap_ok(m.chi1 > 1 && m.predicted_slope > 0, "tanh sigma_w^2 = 4: chaotic, chi_1 = %.4f > 1",
+           m.chi1);
+    tap_close(gs_mf_batchnorm_relu_slope(), 0.5 * log(M_PI / (M_PI - 1)), 1e-15,
+              "batch-normalized relu: slope 1/2 ln(pi/(pi-1)) = 0.1916");
+    tap_near(gs_mf_batchnorm_relu_slope(), 0.1916, 1e-4, "... = 0.1916");
+    return tap_done();
+}
