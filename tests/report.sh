@@ -18,11 +18,15 @@ check "report: exit 0, prints the path of index.html ($out)" '[ $st -eq 0 ] && [
 missing=""
 for f in activations flow-gradient-flow flow-map flow-weights norm-activations residual-gradient-flow \
          clip-clipping clip-loss digits-loss digits-accuracy digits-gradient-flow rnn-time adding-loss \
-         clip-layers-train clip-grad-heatmap clip-update-ratio digits-layers-train adding-time-train; do
+         clip-layers-train clip-grad-heatmap clip-update-ratio digits-layers-train adding-time-train \
+         flow-theory-slopes phase-phase phase-theory-slopes; do
     [ -s "rep/charts/$f.png" ] || missing="$missing $f"
 done
 check "all chart kinds written (missing:${missing:- none})" '[ -z "$missing" ]'
 # none without meaning: a training experiment varying only clip has no map or flow
+check "theory beside measurement: the run tables' slope columns and a finding on how closely runs follow it" \
+    'grep -q "<th>predicted slope</th><th>measured slope</th>" rep/index.html &&
+     grep -q "follows mean-field theory within 0.03 per layer" rep/index.html'
 check "no chart of a comparison the data cannot make (clip-map, clip-gradient-flow)" \
     '[ ! -e rep/charts/clip-map.png ] && [ ! -e rep/charts/clip-gradient-flow.png ]'
 

@@ -443,6 +443,10 @@ void gs_chart_heatmap(gs_chart_t *c, int k, size_t rows, size_t cols, const doub
         esc(s, sizeof s, bar_label ? bar_label : "");
         plmtex("r", 5.0, 0.5, 0.5, s);
     }
+    /* back to the map, in its cell coordinates, for what the caller
+     * draws over it */
+    plvpor(l, r, b, t);
+    plwind(c->x0, c->x1, c->y1, c->y0);
 }
 
 void gs_chart_legend(gs_chart_t *c, size_t n, const char *const *labels, const int *series,

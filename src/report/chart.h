@@ -59,7 +59,9 @@ void gs_chart_text(gs_chart_t *c, double x, double y, double just, double size, 
 /* Heatmap of values (rows x cols, row-major; NaN = no data) in panel k
  * with a diverging colour map from vmin (blue) through mid (white) to vmax
  * (orange); each cell shows its value with fmt; a colour bar goes in the
- * legend column. */
+ * legend column. Afterwards the panel is current again in cell
+ * coordinates (column j at x = j, row i at y = i, row 0 at the top), so
+ * lines and markers can go over the map. */
 void gs_chart_heatmap(gs_chart_t *c, int k, size_t rows, size_t cols, const double *values,
                       const char *const *row_labels, const char *const *col_labels, double vmin,
                       double mid, double vmax, const char *fmt, const char *xlabel,

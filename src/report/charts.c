@@ -1133,5 +1133,7 @@ int rp_charts_experiment(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
         if (kinds[k](m, e, dir, out, err, errlen) != 0)
             return -1;
+    if (rp_charts_theory(m, e, dir, out, err, errlen) != 0)
+        return -1;
     return rp_charts_training(m, e, dir, out, err, errlen);
 }

@@ -331,6 +331,50 @@ static void find_ratio_by_axis(const rp_exp_t *e, findings_t *fs, const char *an
         add_finding(fs, anchor, "In %s, %s: %s.", e->ex->name, what, list);
 }
 
+#define THEORY_TOL 0.03   /* per layer: a slope within this follows the theory */
+
+/* How the measured gradient slopes of an experiment compare with
+ * mean-field theory: how many follow it, and the largest departures. */
+static void find_theory(const rp_exp_t *e, findings_t *fs, const char *anchor)
+{
+    size_t n = 0, follow = 0;
+    const rp_run_t *worst[3] = {NULL, NULL, NULL};
+    for (size_t i = 0; i < e->n_runs; i++) {
+        const rp_run_t *r = &e->runs[i];
+        if (!rp_usable(r) || !isfinite(r->predicted_slope) || !isfinite(r->measured_slope))
+            continue;
+        n++;
+        double d = fabs(r->measured_slope - r->predicted_slope);
+        if (d <= THEORY_TOL) {
+            follow++;
+            continue;
+        }
+        for (int k = 0; k < 3; k++)   /* keep the three largest departures */
+            if (!worst[k] || d > fabs(worst[k]->measured_slope - worst[k]->predicted_slope)) {
+                for (int j = 2; j > k; j--)
+                    worst[j] = worst[j - 1];
+                worst[k] = r;
+                break;
+            }
+    }
+    if (n < 2)
+        return;
+    char list[768] = "";
+    for (int k = 0; k < 3 && worst[k]; k++) {
+        size_t l = strlen(list);
+        snprintf(list + l, sizeof list - l, "%s%s (predicted %+.3f, measured %+.3f)",
+                 k ? "; " : "", worst[k]->label, worst[k]->predicted_slope,
+                 worst[k]->measured_slope);
+    }
+    if (follow == n)
+        add_finding(fs, anchor, "In %s, the measured gradient slope of all %zu runs follows "
+                    "mean-field theory within %.2f per layer.", e->ex->name, n, THEORY_TOL);
+    else
+        add_finding(fs, anchor, "In %s, the measured gradient slope of %zu of %zu runs follows "
+                    "mean-field theory within %.2f per layer; the largest departures: %s.",
+                    e->ex->name, follow, n, THEORY_TOL, list);
+}
+
 static void find_experiment(rp_model_t *m, const rp_exp_t *e, findings_t *fs, const char *anchor)
 {
     const rp_run_t *r0 = NULL;
@@ -341,6 +385,7 @@ static void find_experiment(rp_model_t *m, const rp_exp_t *e, findings_t *fs, co
         return;
     size_t before = fs->n;
     const gs_cell_t *c = &r0->sc->cell;
+    find_theory(e, fs, anchor);
     if (c->model != GS_MODEL_MLP && c->task == GS_TASK_PROBE) {
         char what[128];
         snprintf(what, sizeof what, "the gradient at t=1 over that at t=%ld at initialization is",
@@ -489,7 +534,9 @@ static void write_axes(FILE *f, const rp_exp_t *e)
 
 static void write_run_table(FILE *f, const rp_exp_t *e)
 {
-    int train = e->runs[0].sc->cell.task == GS_TASK_TRAIN;
+    int train = e->runs[0].sc->cell.task == GS_TASK_TRAIN, theory = 0;
+    for (size_t i = 0; i < e->n_runs; i++)
+        theory |= isfinite(e->runs[i].predicted_slope);
     fputs("<table class=\"sortable\"><thead><tr>", f);
     for (size_t a = 0; a < e->ex->n_axes; a++) {
         fputs("<th>", f);
@@ -497,6 +544,8 @@ static void write_run_table(FILE *f, const rp_exp_t *e)
         fputs("</th>", f);
     }
     fputs("<th>status</th><th>diagnosis</th><th>grad_ratio</th>", f);
+    if (theory)
+        fputs("<th>predicted slope</th><th>measured slope</th><th>deviation</th>", f);
     if (train)
         fputs("<th>diagnosis_final</th><th>grad_ratio_final</th>"
               "<th>train_loss</th><th>test_loss</th><th>test_acc</th><th>clip_fraction</th>"
@@ -510,6 +559,11 @@ static void write_run_table(FILE *f, const rp_exp_t *e)
         td_text(f, r->stored ? r->status : "missing", NULL);
         td_text(f, r->stored ? (r->diagnosis[0] ? r->diagnosis : r->status) : "", diag_class(r));
         td_num(f, r->grad_ratio, "%.3g");
+        if (theory) {
+            td_num(f, r->predicted_slope, "%+.4f");
+            td_num(f, r->measured_slope, "%+.4f");
+            td_num(f, r->measured_slope - r->predicted_slope, "%+.4f");
+        }
         if (train) {
             td_text(f, r->diagnosis_final, NULL);
             td_num(f, r->grad_ratio_final, "%.3g");

@@ -23,6 +23,8 @@ typedef struct {
     char diagnosis_final[16];    /* task=train: at the last logged step; "" otherwise */
     double grad_ratio_final, last_finite_grad_norm;
     int diverged_layer;          /* diverged: the layer named (0: none) */
+    double predicted_slope, measured_slope, chi1;   /* theory (NaN: none) */
+    double sigma_w2, sigma_b2;   /* the mean-field variances of the cell */
     char diverged_tensor[16];    /* diverged: weight, activation, gradient or loss */
     char label[300];             /* values of the experiment's axes, " / "-joined, and
                                     the repeat when there are several */
@@ -133,6 +135,9 @@ struct gs_chart;
 int rp_chart_publish(struct gs_chart *c, rp_model_t *m, const char *dir, const char *file,
                      const char *title, const rp_run_t *const *runs, size_t n_runs,
                      const char *caption, rp_charts_t *out, char *err, size_t errlen);
+/* Theory beside measurement (charts_theory.c). */
+int rp_charts_theory(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, char *err,
+                     size_t errlen);
 /* The training-time charts of a training experiment (charts_train.c). */
 int rp_charts_training(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, char *err,
                        size_t errlen);

@@ -107,6 +107,8 @@ static int load(rp_model_t *m, char *err, size_t errlen)
             r->grad_ratio = r->train_loss = r->test_loss = r->test_acc = NAN;
             r->baseline_loss = r->clip_fraction = r->wall_s = r->init_loss = NAN;
             r->grad_ratio_final = r->last_finite_grad_norm = NAN;
+            r->predicted_slope = r->measured_slope = r->chi1 = NAN;
+            r->sigma_w2 = r->sigma_b2 = NAN;
             run_label(x->ex, &r->sc->cell, r->config_label, sizeof r->config_label);
             if (r->sc->cell.repeats > 1)
                 snprintf(r->label, sizeof r->label, "%s / repeat %ld", r->config_label,
@@ -121,7 +123,9 @@ static int load(rp_model_t *m, char *err, size_t errlen)
                            "SELECT config_hash, id, status, diagnosis, grad_ratio, init_loss, "
                            "train_loss, test_loss, test_acc, baseline_loss, clip_fraction, wall_s, "
                            "diverged_step, rank, error, diagnosis_final, grad_ratio_final, "
-                           "diverged_layer, diverged_tensor, last_finite_grad_norm FROM runs",
+                           "diverged_layer, diverged_tensor, last_finite_grad_norm, "
+                           "t.predicted_slope, t.measured_slope, t.chi1, sigma_w2, sigma_b2 "
+                           "FROM runs LEFT JOIN theory t ON t.run_id = runs.id",
                            -1, &s, NULL) != SQLITE_OK) {
         free(index);
         snprintf(err, errlen, "%s: %s", m->db_path, sqlite3_errmsg(m->db));
@@ -160,6 +164,11 @@ static int load(rp_model_t *m, char *err, size_t errlen)
         r->diverged_layer = sqlite3_column_int(s, 17);
         text_col(s, 18, r->diverged_tensor, sizeof r->diverged_tensor);
         r->last_finite_grad_norm = real_col(s, 19);
+        r->predicted_slope = real_col(s, 20);
+        r->measured_slope = real_col(s, 21);
+        r->chi1 = real_col(s, 22);
+        r->sigma_w2 = real_col(s, 23);
+        r->sigma_b2 = real_col(s, 24);
         m->n_stored++;
         for (int i = 0; i < GS_N_STATUS; i++)
             if (strcmp(r->status, gs_status_names[i]) == 0)

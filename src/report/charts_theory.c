@@ -1,0 +1,198 @@
+/* The charts of theory beside measurement (the theory table): predicted
+ * against measured slope of ln ||dL/dh_l|| per layer, and tanh's
+ * order-to-chaos phase diagram with the experiment's runs placed on it.
+ * The diagram's background is computed from the formulas (src/theory);
+ * every point on it is a stored run. */
+#include <config.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report/chart.h"
+#include "report/model.h"
+#include "theory/meanfield.h"
+
+#define MAX_ACTS 8          /* activations told apart by colour */
+#define PHASE_COLS 36       /* sigma_w^2 steps of the diagram */
+#define PHASE_ROWS 16       /* sigma_b^2 steps */
+#define PHASE_SW2_MAX 4.5
+#define PHASE_SB2_MAX 0.3
+#define SLOPE_FLAT 0.03     /* |slope| per layer below which a gradient counts as kept */
+
+static int has_slopes(const rp_run_t *r)
+{
+    return rp_usable(r) && isfinite(r->predicted_slope) && isfinite(r->measured_slope);
+}
+
+/* ---- 1. predicted against measured slope ---- */
+
+static int chart_slopes(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out,
+                        char *err, size_t errlen)
+{
+    const rp_run_t **runs = calloc(e->n_runs + 1, sizeof *runs);
+    if (!runs)
+        return 0;
+    const char *acts[MAX_ACTS];
+    size_t n = 0, n_acts = 0;
+    rp_range_t r = {INFINITY, -INFINITY};
+    for (size_t i = 0; i < e->n_runs; i++) {
+        const rp_run_t *run = &e->runs[i];
+        if (!has_slopes(run))
+            continue;
+        runs[n++] = run;
+        rp_range_add(&r, &run->predicted_slope, 1, 0);
+        rp_range_add(&r, &run->measured_slope, 1, 0);
+        const char *a = run->sc->cell.act->name;
+        size_t k = 0;
+        while (k < n_acts && strcmp(acts[k], a) != 0)
+            k++;
+        if (k == n_acts && n_acts < MAX_ACTS)
+            acts[n_acts++] = a;
+    }
+    int rc = 0;
+    if (n < 2) {
+        free(runs);
+        return 0;
+    }
+    double pad = 0.05 * fmax(r.hi - r.lo, 0.2);
+    double lo = r.lo - pad, hi = r.hi + pad;
+    char title[256], file[160];
+    snprintf(title, sizeof title, "%s: gradient slope per layer, mean-field theory against "
+             "measurement", e->ex->name);
+    snprintf(file, sizeof file, "charts/%s-theory-slopes.png", e->ex->slug);
+    gs_chart_t *c = gs_chart_begin(GS_CHART_W, GS_CHART_H, title);
+    if (!c) {
+        free(runs);
+        return 0;
+    }
+    gs_chart_grid(c, 1, 1, rp_longest(acts, n_acts, "activation"));
+    gs_chart_axes(c, 0, lo, hi, lo, hi, 0, 0, "predicted: 1/2 ln chi_1 per layer toward the input",
+                  "measured slope of ln ||dL/dh_l||", NULL);
+    double xs[2] = {lo, hi};
+    gs_chart_line(c, xs, xs, 2, GS_SERIES_GREY, 1);
+    size_t off = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t k = 0;
+        while (k < n_acts && strcmp(acts[k], runs[i]->sc->cell.act->name) != 0)
+            k++;
+        gs_chart_marker(c, runs[i]->predicted_slope, runs[i]->measured_slope, (int)k, 1);
+        off += fabs(runs[i]->measured_slope - runs[i]->predicted_slope) > SLOPE_FLAT;
+    }
+    int series[MAX_ACTS];
+    for (size_t k = 0; k < n_acts; k++)
+        series[k] = (int)k;
+    gs_chart_legend(c, n_acts, acts, series, NULL, "activation");
+    char cap[1024];
+    snprintf(cap, sizeof cap,
+             "One point per run: the slope of ln ||dL/dh_l|| per layer toward the input that "
+             "mean-field theory predicts from the activation, sigma_w^2 and sigma_b^2 alone "
+             "(1/2 ln chi_1; for batch-normalized ReLU 1/2 ln(pi/(pi-1))), against the slope "
+             "measured at initialization over the deeper half of the layers. On the dashed line "
+             "y = x the network follows the theory; %zu of %zu runs are more than %.2f per layer "
+             "off it (finite width, few layers, normalization or residuals the theory does not "
+             "cover).",
+             off, n, SLOPE_FLAT);
+    rc = rp_chart_publish(c, m, dir, file, title, runs, n, cap, out, err, errlen);
+    free(runs);
+    return rc;
+}
+
+/* ---- 2. tanh's phase diagram ---- */
+
+static int is_tanh_mf(const rp_run_t *r)
+{
+    return rp_usable(r) && r->sc->cell.model == GS_MODEL_MLP &&
+           strcmp(r->sc->cell.act->name, "tanh") == 0 && isfinite(r->chi1) &&
+           isfinite(r->sigma_w2) && isfinite(r->sigma_b2);
+}
+
+static int chart_phase(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out,
+                       char *err, size_t errlen)
+{
+    /* only where the experiment moves along sigma_w^2 or sigma_b^2 */
+    if (rp_axis_of(e, "gain") < 0 && rp_axis_of(e, "init") < 0 && rp_axis_of(e, "bias_std") < 0)
+        return 0;
+    const rp_run_t **runs = calloc(e->n_runs + 1, sizeof *runs);
+    double *v = malloc(PHASE_ROWS * PHASE_COLS * sizeof *v);
+    int rc = 0;
+    size_t n = 0;
+    if (!runs || !v)
+        goto done;
+    for (size_t i = 0; i < e->n_runs; i++)
+        if (is_tanh_mf(&e->runs[i]) && e->runs[i].sigma_w2 <= PHASE_SW2_MAX &&
+            e->runs[i].sigma_b2 <= PHASE_SB2_MAX)
+            runs[n++] = &e->runs[i];
+    if (n < 2)
+        goto done;
+    const gs_activation_t *act = gs_activation_find("tanh");
+    double dw = PHASE_SW2_MAX / PHASE_COLS, db = PHASE_SB2_MAX / (PHASE_ROWS - 1);
+    char rlab[PHASE_ROWS][16], clab[PHASE_COLS][16];
+    const char *rl[PHASE_ROWS], *cl[PHASE_COLS];
+    for (int i = 0; i < PHASE_ROWS; i++) {   /* row 0 at the top: largest sigma_b^2 */
+        double sb2 = (PHASE_ROWS - 1 - i) * db;
+        snprintf(rlab[i], sizeof rlab[i], i % 3 == 0 ? "%.2f" : "", sb2);
+        rl[i] = rlab[i];
+        for (int j = 0; j < PHASE_COLS; j++)
+            v[i * PHASE_COLS + j] = log(gs_meanfield(act, 0, (j + 1) * dw, sb2).chi1);
+    }
+    for (int j = 0; j < PHASE_COLS; j++) {
+        snprintf(clab[j], sizeof clab[j], (j + 1) % 6 == 0 ? "%.1f" : "", (j + 1) * dw);
+        cl[j] = clab[j];
+    }
+    char title[256], file[160];
+    snprintf(title, sizeof title, "%s: tanh's order-to-chaos phase diagram, ln chi_1 (blue "
+             "ordered, orange chaotic)", e->ex->name);
+    snprintf(file, sizeof file, "charts/%s-phase.png", e->ex->slug);
+    gs_chart_t *c = gs_chart_begin(GS_CHART_W, GS_CHART_H, title);
+    if (!c)
+        goto done;
+    gs_chart_grid(c, 1, 1, 16);
+    gs_chart_heatmap(c, 0, PHASE_ROWS, PHASE_COLS, v, rl, cl, -0.4, 0.0, 0.4, "",
+                     "sigma_w^2", "sigma_b^2", "ln chi_1");
+    /* in the heatmap's cell coordinates: column j is sigma_w^2 = (j+1) dw,
+     * row i is sigma_b^2 = (ROWS-1-i) db */
+    double cx[PHASE_ROWS], cy[PHASE_ROWS];
+    size_t nc = 0;
+    for (int i = 0; i < PHASE_ROWS; i++) {
+        double sw2 = gs_mf_critical_sw2(act, 0, (PHASE_ROWS - 1 - i) * db);
+        if (isfinite(sw2) && sw2 <= PHASE_SW2_MAX) {
+            cx[nc] = sw2 / dw - 1.0;
+            cy[nc++] = (double)i;
+        }
+    }
+    gs_chart_line(c, cx, cy, nc, 6, 0);   /* the edge of chaos, in black */
+    for (size_t i = 0; i < n; i++) {
+        /* the measured slope of ln ||dL/dh_l||: the gradient itself, not
+         * grad_ratio (whose weight gradients can hide it: README) */
+        double sl = runs[i]->measured_slope;
+        int s = !isfinite(sl) ? 6 : sl < -SLOPE_FLAT ? 0 : sl > SLOPE_FLAT ? 3 : 2;
+        gs_chart_marker(c, runs[i]->sigma_w2 / dw - 1.0,
+                        (double)(PHASE_ROWS - 1) - runs[i]->sigma_b2 / db, s, 2);
+    }
+    char cap[1024];
+    snprintf(cap, sizeof cap,
+             "The background is theory: ln chi_1 for tanh over sigma_w^2 (across) and "
+             "sigma_b^2 (up), blue where gradients shrink layer after layer (ordered phase), "
+             "orange where they grow (chaotic phase); the black line is the edge of chaos, "
+             "chi_1 = 1 (sigma_w^2 = 1 at sigma_b = 0). The squares are this experiment's %zu "
+             "tanh runs, coloured by the slope of ln ||dL/dh_l|| measured in them: blue "
+             "shrinking by more than %.2f per layer toward the input, red growing by more, "
+             "green in between. Where the background is blue the measured gradients shrink, "
+             "where it is orange they grow; deep networks keep their gradient near the line.",
+             n, SLOPE_FLAT);
+    rc = rp_chart_publish(c, m, dir, file, title, runs, n, cap, out, err, errlen);
+done:
+    free(runs);
+    free(v);
+    return rc;
+}
+
+int rp_charts_theory(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, char *err,
+                     size_t errlen)
+{
+    if (chart_slopes(m, e, dir, out, err, errlen) != 0)
+        return -1;
+    return chart_phase(m, e, dir, out, err, errlen);
+}
