@@ -210,5 +210,20 @@ for spec in "tanh 0.5" "tanh 2" "tanh 4" "relu 1" "relu 3" "relu-bn 2"; do
     fi
 done
 
+# spectrum=yes: the Jacobian's singular values in the result line; refused
+# where it does not apply, naming the keys
+res=$("$gs" probe activation=identity init=orthogonal gain=1.1 depth=5 width=16 spectrum=yes 2>/dev/null | tail -n 1)
+case "$res" in
+*"sv2_min=2.59374 sv2_max=2.59374 sv2_mean=2.59374 condition=1"*)
+    ok "spectrum=yes: identity, orthogonal gain 1.1, depth 5: every sigma^2 = 1.1^10 = 2.59374, condition 1" ;;
+*) notok "spectrum=yes: $res" ;;
+esac
+msg=$("$gs" probe model=lstm spectrum=yes 2>&1); st=$?
+if [ $st -eq 2 ] && printf '%s' "$msg" | grep -q "spectrum=yes: needs model=mlp and norm=none"; then
+    ok "spectrum=yes with model=lstm: exit 2, says what it needs"
+else
+    notok "spectrum=yes with model=lstm: exit $st: $msg"
+fi
+
 echo "1..$n"
 [ "$failed" -eq 0 ]

@@ -19,7 +19,7 @@ missing=""
 for f in activations flow-gradient-flow flow-map flow-weights norm-activations residual-gradient-flow \
          clip-clipping clip-loss digits-loss digits-accuracy digits-gradient-flow rnn-time adding-loss \
          clip-layers-train clip-grad-heatmap clip-update-ratio digits-layers-train adding-time-train \
-         flow-theory-slopes phase-phase phase-theory-slopes; do
+         flow-theory-slopes phase-phase phase-theory-slopes iso-spectrum; do
     [ -s "rep/charts/$f.png" ] || missing="$missing $f"
 done
 check "all chart kinds written (missing:${missing:- none})" '[ -z "$missing" ]'

@@ -35,7 +35,7 @@ for spec in \
     "train_log:run_id step loss grad_norm grad_norm_clipped clipped" \
     "train_layer_log:run_id step layer grad_w_norm w_norm update_ratio dead_frac saturated_frac grad_h_first grad_h_last" \
     "time_stats:run_id step t hidden_norm grad_hidden_norm" \
-    "theory:run_id q_star chi1 depth_scale predicted_slope measured_slope fit_r2" \
+    "theory:run_id q_star chi1 depth_scale predicted_slope measured_slope fit_r2 sv2_min sv2_max sv2_mean condition" \
     "histograms:run_id layer quantity bin lo hi count" \
     "summary:run_id experiment depth activation init status diagnosis grad_ratio test_acc"; do
     table=${spec%%:*}
@@ -145,7 +145,8 @@ check "a newer schema is refused ($msg)" '[ $st -ne 0 ] && printf "%s" "$msg" | 
 # version 2): the report refuses it, saying how to upgrade; a run upgrades
 # it in place, keeps its cells and stores nothing new
 cp results/small.db v1.db
-sqlite3 v1.db "DROP TABLE train_layer_log; DROP TABLE theory; ALTER TABLE runs DROP COLUMN grad_ratio_final;
+sqlite3 v1.db "DROP TABLE train_layer_log; DROP TABLE theory; ALTER TABLE runs DROP COLUMN spectrum;
+  ALTER TABLE runs DROP COLUMN grad_ratio_final;
   ALTER TABLE runs DROP COLUMN diagnosis_final; ALTER TABLE runs DROP COLUMN diverged_layer;
   ALTER TABLE runs DROP COLUMN diverged_tensor; ALTER TABLE runs DROP COLUMN last_finite_grad_norm;
   PRAGMA user_version = 1"
@@ -162,7 +163,7 @@ check "a version-1 database: a run upgrades it to version 3 and keeps its 30 cel
 1" ] && grep -q "30 stored already, 0 to run" v1.err'
 # a version-2 database (before the theory table): upgraded by a run too
 cp results/small.db v2.db
-sqlite3 v2.db "DROP TABLE theory; PRAGMA user_version = 2"
+sqlite3 v2.db "DROP TABLE theory; ALTER TABLE runs DROP COLUMN spectrum; PRAGMA user_version = 2"
 "$gs" run "$small" --db v2.db --threads 1 >/dev/null 2>&1; st=$?
 v=$(sqlite3 v2.db "PRAGMA user_version; SELECT count(*) FROM runs; SELECT count(*) FROM theory")
 check "a version-2 database: a run adds the theory table, keeps the cells ($st: $v)" \

@@ -98,6 +98,15 @@ int main(void)
            sw.cells[0].hash_hex);
     tap_ok(gs_cell_seed(c0) == 2549389942488448472ull, "cell seed pinned (%llu)",
            (unsigned long long)gs_cell_seed(c0));
+    {   /* a key added later (spectrum) enters the key only when set */
+        gs_cell_t cs = *c0;
+        char e[256];
+        gs_cell_set(&cs, "spectrum", "yes", e, sizeof e);
+        gs_cell_key(&cs, key, sizeof key);
+        tap_ok(strstr(key, ";residual=no;spectrum=yes;optimizer=") != NULL,
+               "spectrum=yes is in the canonical key, in table order (%s); spectrum=no is not "
+               "(the key above)", key);
+    }
     gs_sweep_free(&sw);
 
     /* two spellings, one configuration */

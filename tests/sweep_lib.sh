@@ -41,7 +41,8 @@ SELECT run_id, step, layer, quote(grad_w_norm), quote(w_norm), quote(update_rati
 SELECT run_id, step, t, quote(hidden_norm), quote(grad_hidden_norm) FROM time_stats ORDER BY 1, 2, 3;
 SELECT * FROM histograms ORDER BY 1, 2, 3, 4;
 SELECT run_id, quote(q_star), quote(chi1), quote(depth_scale), quote(predicted_slope),
-       quote(measured_slope), quote(fit_r2) FROM theory ORDER BY 1;
+       quote(measured_slope), quote(fit_r2), quote(sv2_min), quote(sv2_max), quote(sv2_mean),
+       quote(condition) FROM theory ORDER BY 1;
 SQL
 }
 

@@ -176,7 +176,9 @@ static const char probe_output[] =
     "goes on with predicted_slope=<...> measured_slope=<...> chi1=<...>: the mean-field\n"
     "prediction of how ln ||dL/dh_l|| changes per layer toward the input (1/2 ln chi1; for\n"
     "batch-normalized relu 1/2 ln(pi/(pi-1)); nan where no theory applies), the least-squares\n"
-    "slope measured over layers depth/2..depth, and chi1. With --csv,\n"
+    "slope measured over layers depth/2..depth, and chi1; with spectrum=yes then sv2_min,\n"
+    "sv2_max, sv2_mean (of the squared singular values of the Jacobian dx_depth/dx_0 at the\n"
+    "first input) and condition (sigma_max / sigma_min). With --csv,\n"
     "stdout is a CSV with the header\n"
     "layer,act_mean,act_std,saturated_frac,dead_frac,grad_pre_norm,grad_w_norm,w_norm\n"
     "(mlp) or t,hidden_norm,grad_hidden_norm (recurrent), and the result line goes to stderr.";
@@ -214,6 +216,9 @@ int gs_cmd_probe(int argc, char **argv)
         fprintf(res, " predicted_slope=%s measured_slope=%s chi1=%s",
                 num(b1, sizeof b1, "%.4f", r.predicted_slope),
                 num(b2, sizeof b2, "%.4f", r.measured_slope), num(b3, sizeof b3, "%.6g", r.chi1));
+    if (o.cell.spectrum)
+        fprintf(res, " sv2_min=%.6g sv2_max=%.6g sv2_mean=%.6g condition=%.6g", r.sv2_min,
+                r.sv2_max, r.sv2_mean, r.condition);
     fprintf(res, "\n");
     gs_result_free(&r);
     return 0;

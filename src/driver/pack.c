@@ -15,6 +15,7 @@ typedef struct {
     double grad_ratio, init_loss, clip_fraction, train_loss, test_loss, test_acc, baseline_loss;
     double grad_ratio_final, last_finite_grad_norm;
     double q_star, chi1, depth_scale, predicted_slope, measured_slope, fit_r2;
+    double sv2_min, sv2_max, sv2_mean, condition;
     int64_t steps_run, diverged_step;
     uint64_t n_layers, n_time, n_log, n_layer_log, n_hist;
     char error[sizeof ((gs_result_t *)0)->error];
@@ -51,6 +52,10 @@ void *gs_pack_result(const gs_result_t *r, const gs_pack_meta_t *meta, size_t *l
     h.predicted_slope = r->predicted_slope;
     h.measured_slope = r->measured_slope;
     h.fit_r2 = r->fit_r2;
+    h.sv2_min = r->sv2_min;
+    h.sv2_max = r->sv2_max;
+    h.sv2_mean = r->sv2_mean;
+    h.condition = r->condition;
     h.meta = *meta;
     h.grad_ratio = r->grad_ratio;
     h.init_loss = r->init_loss;
@@ -85,7 +90,10 @@ void *gs_pack_result(const gs_result_t *r, const gs_pack_meta_t *meta, size_t *l
         hist_wire_t w;
         memset(&w, 0, sizeof w);
         w.layer = r->hist[i].layer;
-        w.quantity = strcmp(r->hist[i].quantity, gs_hist_quantity_names[1]) == 0;
+        w.quantity = 0;
+        while (w.quantity + 1 < GS_N_HIST_QUANTITIES &&
+               strcmp(r->hist[i].quantity, gs_hist_quantity_names[w.quantity]) != 0)
+            w.quantity++;
         w.lo = r->hist[i].lo;
         w.hi = r->hist[i].hi;
         memcpy(w.count, r->hist[i].count, sizeof w.count);
@@ -130,6 +138,10 @@ int gs_unpack_result(const void *buf, size_t len, gs_result_t *r, gs_pack_meta_t
     r->predicted_slope = h.predicted_slope;
     r->measured_slope = h.measured_slope;
     r->fit_r2 = h.fit_r2;
+    r->sv2_min = h.sv2_min;
+    r->sv2_max = h.sv2_max;
+    r->sv2_mean = h.sv2_mean;
+    r->condition = h.condition;
     r->grad_ratio = h.grad_ratio;
     r->init_loss = h.init_loss;
     r->clip_fraction = h.clip_fraction;
@@ -171,7 +183,11 @@ int gs_unpack_result(const void *buf, size_t len, gs_result_t *r, gs_pack_meta_t
         memcpy(&w, p, sizeof w);
         p += sizeof w;
         r->hist[i].layer = w.layer;
-        r->hist[i].quantity = gs_hist_quantity_names[w.quantity ? 1 : 0];
+        if (w.quantity < 0 || w.quantity >= GS_N_HIST_QUANTITIES) {
+            gs_result_free(r);
+            return -1;
+        }
+        r->hist[i].quantity = gs_hist_quantity_names[w.quantity];
         r->hist[i].lo = w.lo;
         r->hist[i].hi = w.hi;
         memcpy(r->hist[i].count, w.count, sizeof w.count);

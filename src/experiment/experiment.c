@@ -16,11 +16,14 @@
 #include "nn/loss.h"
 #include "nn/optim.h"
 #include "theory/meanfield.h"
+#include "theory/spectrum.h"
 #include "util/clock.h"
 
 const char *const gs_status_names[] = {"done", "diverged", "failed"};
 const char *const gs_diag_names[] = {"healthy", "vanishing", "exploding", "diverged"};
-const char *const gs_hist_quantity_names[] = {"weight", "weight_input"};
+const char *const gs_hist_quantity_names[] = {"weight", "weight_input", "jacobian_log10_sv"};
+_Static_assert(sizeof gs_hist_quantity_names / sizeof *gs_hist_quantity_names ==
+                   GS_N_HIST_QUANTITIES, "histogram quantity names");
 const char *const gs_nonfinite_names[] = {"weight", "activation", "gradient", "loss"};
 _Static_assert(sizeof gs_nonfinite_names / sizeof *gs_nonfinite_names == GS_N_NONFINITE,
                "non-finite tensor names");
@@ -446,14 +449,82 @@ static void theory(const gs_cell_t *c, gs_result_t *r)
     }
 }
 
-/* Measurements at initialization from the first step's forward/backward. */
-static void measure_init(const gs_cell_t *c, gs_net_t *net, size_t n, gs_result_t *r)
+/* A histogram of n values over [min, max] (widened by 0.5 each side when
+ * they are all equal) into h. */
+static void histogram(gs_hist_t *h, const double *v, size_t n)
+{
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(v[i])) {
+            lo = fmin(lo, v[i]);
+            hi = fmax(hi, v[i]);
+        }
+    if (!(lo <= hi))
+        lo = hi = 0.0;
+    if (hi - lo < 1e-12 * fmax(1.0, fabs(hi))) {
+        lo -= 0.5;
+        hi += 0.5;
+    }
+    h->lo = lo;
+    h->hi = hi;
+    memset(h->count, 0, sizeof h->count);
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(v[i]))
+            continue;
+        long b = (long)((v[i] - lo) / (hi - lo) * GS_HIST_BINS);
+        h->count[b < 0 ? 0 : b >= GS_HIST_BINS ? GS_HIST_BINS - 1 : b]++;
+    }
+}
+
+/* spectrum=yes: the singular values of the hidden stack's input-output
+ * Jacobian at the first row of the first batch, as a summary and as a
+ * histogram of log10 sigma (layer 0). -1 when memory is short or the
+ * eigensolver fails. */
+static int spectrum(const gs_cell_t *c, gs_net_t *net, gs_result_t *r)
+{
+    r->sv2_min = r->sv2_max = r->sv2_mean = r->condition = NAN;
+    if (!c->spectrum)
+        return 0;
+    size_t W = (size_t)c->width, D = net->in_dim, n = W < D ? W : D;
+    double *J = malloc(W * D * sizeof *J), *work = malloc(W * D * sizeof *work);
+    double *gram = malloc(W * D * sizeof *gram), *sv2 = malloc(n * sizeof *sv2);
+    gs_hist_t *hist = realloc(r->hist, (r->n_hist + 1) * sizeof *r->hist);
+    int rc = -1;
+    if (hist)
+        r->hist = hist;
+    if (!J || !work || !gram || !sv2 || !hist || gs_mlp_jacobian(net, 0, J, work) != 0 ||
+        gs_spectrum_sv2(J, W, D, sv2, gram) != 0)
+        goto out;
+    gs_spectrum_summary_t s = gs_spectrum_summary(sv2, n);
+    r->sv2_min = s.sv2_min;
+    r->sv2_max = s.sv2_max;
+    r->sv2_mean = s.sv2_mean;
+    r->condition = s.condition;
+    for (size_t i = 0; i < n; i++)   /* log10 sigma = log10(sigma^2) / 2 */
+        sv2[i] = sv2[i] > 0 ? 0.5 * log10(sv2[i]) : NAN;
+    gs_hist_t *h = &r->hist[r->n_hist++];
+    h->layer = 0;
+    h->quantity = gs_hist_quantity_names[GS_HIST_JACOBIAN];
+    histogram(h, sv2, n);
+    rc = 0;
+out:
+    free(J);
+    free(work);
+    free(gram);
+    free(sv2);
+    return rc;
+}
+
+/* Measurements at initialization from the first step's forward/backward;
+ * -1 when the spectrum could not be computed. */
+static int measure_init(const gs_cell_t *c, gs_net_t *net, size_t n, gs_result_t *r)
 {
     layer_stats(c, net, n, r->layers);
     if (gs_cell_is_recurrent(c))
         gs_rnn_time_stats(net, n, r->time);
     r->grad_ratio = grad_ratio_of(c, r->layers);
     theory(c, r);
+    return spectrum(c, net, r);
 }
 
 /* ---- training ---- */
@@ -540,7 +611,8 @@ static void update_ratios(trainer_t *tr, gs_train_layer_row_t *rows)
         rows[l].update_ratio = sqrt(rows[l].update_ratio) / rows[l].w_norm;
 }
 
-/* One training step. 1 when the run diverged at it. */
+/* One training step. 1 when the run diverged at it, -1 when its
+ * measurements at init failed. */
 static int train_step(trainer_t *tr, long step, const double *x, const int *y, const double *t,
                       size_t B)
 {
@@ -553,7 +625,8 @@ static int train_step(trainer_t *tr, long step, const double *x, const int *y, c
     net->measure = logged;   /* step 1 is also the measurement at init */
     net->ops->backward(net, B);
     if (step == 1) {
-        measure_init(c, net, B, r);
+        if (measure_init(c, net, B, r) != 0)
+            return -1;
         r->init_loss = loss;
     }
     /* the layer statistics see the gradient before clipping; a step that
@@ -593,8 +666,9 @@ static int train_step(trainer_t *tr, long step, const double *x, const int *y, c
     return diverged;
 }
 
-/* The probe (task=probe): one forward and backward pass at init. */
-static void probe(trainer_t *tr, const double *x, const int *y, const double *t, size_t B)
+/* The probe (task=probe): one forward and backward pass at init; -1 when
+ * its measurements failed. */
+static int probe(trainer_t *tr, const double *x, const int *y, const double *t, size_t B)
 {
     gs_net_t *net = tr->net;
     gs_result_t *r = tr->r;
@@ -602,7 +676,8 @@ static void probe(trainer_t *tr, const double *x, const int *y, const double *t,
     double loss = batch_loss(net, B, y, t, 1, NULL);
     net->measure = 1;
     net->ops->backward(net, B);
-    measure_init(tr->c, net, B, r);
+    if (measure_init(tr->c, net, B, r) != 0)
+        return -1;
     r->init_loss = loss;
     r->steps_run = 1;
     if (!isfinite(loss) || !isfinite(r->grad_ratio) || !isfinite(r->layers[0].grad_w_norm)) {
@@ -611,6 +686,7 @@ static void probe(trainer_t *tr, const double *x, const int *y, const double *t,
         memcpy(tr->stats, r->layers, r->n_layers * sizeof *r->layers);
         forensics(tr, loss);
     }
+    return 0;
 }
 
 /* The result arrays of a cell, sized from its config; -1 when memory is
@@ -630,8 +706,9 @@ static int alloc_result(const gs_cell_t *c, gs_result_t *r)
 }
 
 /* The steps (or the probe) of a cell whose model and data are built;
- * x, y, t, idx are batch scratch, order the training rows' order. */
-static void run_steps(trainer_t *tr, const gs_dataset_t *train, gs_rng_t *brng, double *x,
+ * x, y, t, idx are batch scratch, order the training rows' order. -1 when
+ * the measurements at init failed. */
+static int run_steps(trainer_t *tr, const gs_dataset_t *train, gs_rng_t *brng, double *x,
                       int *y, double *t, size_t *order)
 {
     const gs_cell_t *c = tr->c;
@@ -642,8 +719,7 @@ static void run_steps(trainer_t *tr, const gs_dataset_t *train, gs_rng_t *brng, 
     tr->r->status = GS_STATUS_DONE;
     if (c->task != GS_TASK_TRAIN) {
         gs_dataset_gather(train, order, B, x, y, t);
-        probe(tr, x, y, t, B);
-        return;
+        return probe(tr, x, y, t, B);
     }
     for (long step = 1; step <= tr->steps; step++) {
         if (cursor + B > train->n) {   /* next epoch: new order */
@@ -652,9 +728,13 @@ static void run_steps(trainer_t *tr, const gs_dataset_t *train, gs_rng_t *brng, 
         }
         gs_dataset_gather(train, order + cursor, B, x, y, t);
         cursor += B;
-        if (train_step(tr, step, x, y, t, B))
+        int rc = train_step(tr, step, x, y, t, B);
+        if (rc < 0)
+            return -1;
+        if (rc > 0)
             break;
     }
+    return 0;
 }
 
 /* Diagnoses at init and at the end, the clip share, the final losses. */
@@ -724,7 +804,11 @@ int gs_experiment_run(const gs_cell_t *c, gs_result_t *r, const gs_progress_t *p
     }
     double t_steps = gs_now();
     r->setup_s = t_steps - t_start;
-    run_steps(&tr, &train, &brng, x, y, t, order);
+    if (run_steps(&tr, &train, &brng, x, y, t, order) != 0) {
+        rc = fail(r, "spectrum=yes: the Jacobian's singular values could not be computed "
+                     "(out of memory, or LAPACK's eigensolver failed)");
+        goto out;
+    }
     double t_eval = gs_now();
     r->steps_s = t_eval - t_steps;
     finish(&tr, &train, &test, x, y, t, idx);

@@ -20,9 +20,11 @@ extern const char *const gs_status_names[];   /* indexed by gs_status_t */
 extern const char *const gs_diag_names[];     /* indexed by gs_diag_t */
 #define GS_N_STATUS 3
 #define GS_N_DIAG 4
-/* the histograms' quantity column: weight (W, or recurrent Wh), weight_input (Wx) */
+/* the histograms' quantity column: weight (W, or recurrent Wh), weight_input
+ * (Wx), jacobian_log10_sv (log10 of the Jacobian's singular values, layer 0) */
 extern const char *const gs_hist_quantity_names[];
-#define GS_N_HIST_QUANTITIES 2
+#define GS_N_HIST_QUANTITIES 3
+#define GS_HIST_JACOBIAN 2   /* index of jacobian_log10_sv */
 
 /* What went non-finite first in a diverged run (runs.diverged_tensor):
  * a layer's weights (after the previous update), its output (the forward
@@ -78,6 +80,9 @@ typedef struct {
                                    1/2 ln chi_1, or batch-normalized relu's */
     double measured_slope;      /* least squares over layers depth/2 .. depth */
     double fit_r2;              /* of that fit */
+    /* spectrum=yes: the squared singular values of dx_depth/dx_0 at init
+     * (NaN otherwise) and sigma_max / sigma_min */
+    double sv2_min, sv2_max, sv2_mean, condition;
     size_t n_layers;            /* depth + 1: hidden layers, then the readout */
     gs_layer_stats_t *layers;   /* at initialization */
     size_t n_time;              /* recurrent: seq_len; else 0 */

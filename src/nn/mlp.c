@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "nn/arena.h"
+#include "nn/gemm.h"
 #include "nn/linear.h"
 #include "nn/par.h"
 
@@ -279,6 +280,50 @@ static void mlp_backward(gs_net_t *net, size_t n)
         dx = dx_prev;
         dx_prev = t;
     }
+}
+
+/* J (W, D) <- diag(phi'(a)) J, a the layer's pre-activation at one row */
+static void scale_rows_by_slope(const gs_mlp_spec_t *s, double *J, const double *a, size_t W,
+                                size_t D)
+{
+    for (size_t i = 0; i < W; i++) {
+        double d = s->act->df(a[i], s->act_param);
+#pragma omp simd
+        for (size_t j = 0; j < D; j++)
+            J[i * D + j] *= d;
+    }
+}
+
+int gs_mlp_jacobian(const gs_net_t *net, size_t row, double *J, double *work)
+{
+    const gs_mlp_t *m = (const gs_mlp_t *)net;
+    const gs_mlp_spec_t *s = &m->spec;
+    if (s->norm != GS_NORM_NONE)
+        return -1;
+    size_t W = s->width, D = s->in_dim;
+    const mlp_layer_t *L = &m->layers[0];
+    memcpy(J, L->w, W * D * sizeof *J);   /* W_1 (W, D) */
+    scale_rows_by_slope(s, J, L->a + row * W, W, D);
+    for (size_t l = 1; l < s->depth; l++) {
+        L = &m->layers[l];
+        /* work (W, D) = W_l (W, W) J (W, D), then D_l, then the skip */
+        gs_gemm(0, 0, W, D, W, 1.0, L->w, W, J, D, 0.0, work, D);
+        scale_rows_by_slope(s, work, L->a + row * W, W, D);
+        if (s->residual) {
+#pragma omp simd
+            for (size_t k = 0; k < W * D; k++)
+                J[k] += work[k];
+        } else {
+            memcpy(J, work, W * D * sizeof *J);
+        }
+    }
+    return 0;
+}
+
+const double *gs_mlp_layer_output(const gs_net_t *net, size_t l)
+{
+    const gs_mlp_t *m = (const gs_mlp_t *)net;
+    return l >= 1 && l <= m->spec.depth ? m->layers[l - 1].x : NULL;
 }
 
 void gs_mlp_layer_stats(const gs_net_t *net, size_t n, gs_layer_stats_t *stats)

@@ -40,6 +40,18 @@ gs_net_t *gs_mlp_create(const gs_mlp_spec_t *spec);
 void gs_mlp_init(gs_net_t *net, const gs_init_spec_t *init, gs_rng_t *rng);
 
 
+/* The input-output Jacobian of the hidden stack, J = dx_depth / dx_0
+ * (width, in_dim), at batch row `row` of the last forward pass, for
+ * networks without normalization (residual or not):
+ *   J_1 = D_1 W_1,  J_l = D_l W_l J_{l-1} (+ J_{l-1} with residual),
+ *   D_l = diag(phi'(a_l)) at that row.
+ * work: width * in_dim doubles. -1 (nothing written) with norm != none. */
+int gs_mlp_jacobian(const gs_net_t *net, size_t row, double *J, double *work);
+
+/* x_l, the output of hidden layer l = 1..depth, (capacity, width) rows of
+ * the last forward pass (for tests). */
+const double *gs_mlp_layer_output(const gs_net_t *net, size_t l);
+
 /* After forward(train=1) and backward over n rows: stats[0..depth]. */
 void gs_mlp_layer_stats(const gs_net_t *net, size_t n, gs_layer_stats_t *stats);
 

@@ -175,13 +175,21 @@ static const char schema_tail[] =
     "                                       -- or 1/2 ln(pi/(pi-1)) for batch-normalized relu\n"
     "  measured_slope REAL,                 -- least-squares slope of ln grad_pre_norm per layer toward\n"
     "                                       -- the input, over layers depth/2 .. depth\n"
-    "  fit_r2 REAL                          -- R^2 of that fit\n"
+    "  fit_r2 REAL,                         -- R^2 of that fit\n"
+    "  sv2_min REAL,                        -- spectrum=yes: the smallest squared singular value of\n"
+    "                                       -- the Jacobian dx_depth/dx_0 at the first input (else NULL)\n"
+    "  sv2_max REAL,                        -- the largest\n"
+    "  sv2_mean REAL,                       -- their mean (1: isometry on average)\n"
+    "  condition REAL                       -- sigma_max / sigma_min (dynamical isometry: near 1;\n"
+    "                                       -- Inf: a zero singular value)\n"
     ");\n"
     "\n"
     "CREATE TABLE IF NOT EXISTS histograms (  -- weights at init, per layer\n"
     "  run_id INTEGER NOT NULL REFERENCES runs(id),  -- the cell (runs.id)\n"
     "  layer INTEGER NOT NULL,              -- 1..depth, depth+1 the readout\n"
-    "  quantity TEXT NOT NULL,              -- weight (W; recurrent Wh), weight_input (recurrent Wx)\n"
+    "  quantity TEXT NOT NULL,              -- weight (W; recurrent Wh), weight_input (recurrent Wx),\n"
+    "                                       -- jacobian_log10_sv (layer 0: log10 of the singular values\n"
+    "                                       -- of dx_depth/dx_0, spectrum=yes)\n"
     "  bin INTEGER NOT NULL,                -- 0-based bin\n"
     "  lo REAL NOT NULL,                    -- bin's lower edge\n"
     "  hi REAL NOT NULL,                    -- bin's upper edge\n"
@@ -306,6 +314,20 @@ static long pragma_int(gs_store_t *st, const char *sql)
     return v;
 }
 
+/* The integer a query with one text parameter returns, -1 on error. */
+static long pragma_int_text(gs_store_t *st, const char *sql, const char *text)
+{
+    sqlite3_stmt *s;
+    long v = -1;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, text, -1, SQLITE_STATIC);
+        if (sqlite3_step(s) == SQLITE_ROW)
+            v = (long)sqlite3_column_int64(s, 0);
+        sqlite3_finalize(s);
+    }
+    return v;
+}
+
 static void bind_real(sqlite3_stmt *s, int i, double v)
 {
     if (isfinite(v))
@@ -330,6 +352,18 @@ static int migrate(gs_store_t *st, long ver, char *err, size_t errlen)
     }
     if (exec(st, "BEGIN IMMEDIATE", err, errlen) != 0)
         return -1;
+    /* config keys added since (spectrum, version 3): NULL is their default */
+    gs_key_info_t k;
+    for (size_t i = 0; gs_cell_key_info(i, &k); i++) {
+        if (!k.in_key || pragma_int_text(st, "SELECT count(*) FROM pragma_table_info('runs') "
+                                              "WHERE name = ?1", k.name) != 0)
+            continue;
+        char sql[256];
+        snprintf(sql, sizeof sql, "ALTER TABLE runs ADD COLUMN %s %s", k.name,
+                 k.type == GS_KEYTYPE_INT ? "INTEGER" : k.type == GS_KEYTYPE_REAL ? "REAL" : "TEXT");
+        if (exec(st, sql, err, errlen) != 0)
+            goto fail;
+    }
     for (size_t i = 0; ver < 2 && i < N_RUNS_ADDED; i++) {
         char col[256], sql[512];
         added_column_sql(&runs_added[i], col, sizeof col);
@@ -760,7 +794,8 @@ static int prepare_inserts(gs_store_t *st, char *err, size_t errlen)
         "INSERT INTO histograms (run_id, layer, quantity, bin, lo, hi, count)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         "INSERT INTO theory (run_id, q_star, chi1, depth_scale, predicted_slope, measured_slope,"
-        " fit_r2) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        " fit_r2, sv2_min, sv2_max, sv2_mean, condition)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     };
     if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[ST_RUN], NULL) != SQLITE_OK)
         return sqlfail(st, err, errlen, "preparing inserts");
@@ -947,6 +982,13 @@ int gs_store_put(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t *ce
         bind_real(s, 5, r->predicted_slope);
         bind_real(s, 6, r->measured_slope);
         bind_real(s, 7, r->fit_r2);
+        bind_real(s, 8, r->sv2_min);
+        bind_real(s, 9, r->sv2_max);
+        bind_real(s, 10, r->sv2_mean);
+        if (isinf(r->condition))   /* a zero singular value: stored as Inf, not NULL */
+            sqlite3_bind_double(s, 11, INFINITY);
+        else
+            bind_real(s, 11, r->condition);
         if (step_reset(st, s, err, errlen, "storing theory") != 0)
             return -1;
     }

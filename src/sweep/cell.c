@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "theory/spectrum.h"
 #include "nn/rng.h"
 #include "util/hash.h"
 
@@ -39,6 +40,18 @@ typedef struct {
     const char *help;
 } keydef_t;
 
+/* Keys in the canonical key only when not at their default: added after
+ * databases existed, so that the cells those hold keep their ids. */
+static const char *const keys_if_set[] = {"spectrum", NULL};
+
+static int key_if_set(const char *name)
+{
+    for (size_t i = 0; keys_if_set[i]; i++)
+        if (strcmp(keys_if_set[i], name) == 0)
+            return 1;
+    return 0;
+}
+
 #define OFF(f) offsetof(gs_cell_t, f)
 
 /* Table order is canonical-key order; adding a key is one row. */
@@ -69,6 +82,9 @@ static const keydef_t keys[] = {
      "normalization after each hidden linear layer"},
     {"residual", K_CHOICE, OFF(residual), yes_no, 0, 0, 0, 1, "no",
      "yes: x_l = x_{l-1} + phi(N(W_l x_{l-1} + b_l)) for hidden layers 2..depth"},
+    {"spectrum", K_CHOICE, OFF(spectrum), yes_no, 0, 0, 0, 1, "no",
+     "yes (mlp, norm=none): the singular values of the input-output Jacobian "
+     "dx_depth/dx_0 at init"},
     {"optimizer", K_OPT, OFF(opt), NULL, 0, 0, 0, 1, "sgd", "training optimizer"},
     {"lr", K_REAL, OFF(lr), NULL, 0, 1e6, 0, 1, "0.01", "learning rate"},
     {"batch", K_INT, OFF(batch), NULL, 1, 1e8, 1, 1, "64", "rows per step"},
@@ -357,6 +373,16 @@ int gs_cell_validate(const gs_cell_t *c, char *err, size_t errlen)
                  c->exploding_above, c->vanishing_below);
         return -1;
     }
+    if (c->spectrum && (gs_cell_is_recurrent(c) || c->norm != GS_NORM_NONE)) {
+        snprintf(err, errlen, "spectrum=yes: needs model=mlp and norm=none (model=%s, norm=%s)",
+                 model, gs_norm_names[c->norm]);
+        return -1;
+    }
+    if (c->spectrum && !gs_spectrum_available()) {
+        snprintf(err, errlen, "spectrum=yes: this gradsweep was built without LAPACK; install "
+                 "liblapack-dev (or a BLAS with LAPACK, e.g. libopenblas-dev) and rebuild");
+        return -1;
+    }
     if (c->dataset == GS_DATA_ADDING && !gs_cell_is_recurrent(c)) {
         snprintf(err, errlen, "dataset=adding: needs a recurrent model; allowed with model=rnn, "
                  "lstm, gru (model=%s)", model);
@@ -472,6 +498,8 @@ size_t gs_cell_key(const gs_cell_t *c, char *buf, size_t len)
         if (!keys[i].in_key)
             continue;
         gs_cell_format(c, keys[i].name, val, sizeof val);
+        if (key_if_set(keys[i].name) && strcmp(val, keys[i].dflt) == 0)
+            continue;
         int w = snprintf(used < len ? buf + used : NULL, used < len ? len - used : 0,
                          "%s%s=%s", used ? ";" : "", keys[i].name, val);
         used += (size_t)w;

@@ -32,6 +32,7 @@ typedef struct {
     const gs_init_t *init;
     double init_param, gain, bias_std;
     int norm, residual;
+    int spectrum;                             /* the Jacobian's singular values at init */
     const gs_optimizer_t *opt;
     double lr;
     long batch, steps, log_every, repeats;
