@@ -210,6 +210,32 @@ for spec in "tanh 0.5" "tanh 2" "tanh 4" "relu 1" "relu 3" "relu-bn 2"; do
     fi
 done
 
+# recurrent theory: with orthogonal Wh of gain g, lambda_1 = g and Pascanu's
+# per-step bound is ln(g gamma) = ln g for tanh; the measured slope of
+# ln ||dL/dh_t|| per step toward t = 1 stays below it
+for g in 1.0 1.2; do
+    res=$("$gs" probe model=rnn activation=tanh init=orthogonal gain=$g seq_len=40 depth=1 width=64 2>/dev/null | tail -n 1)
+    b=$(printf '%s\n' "$res" | sed -n 's/.*step_bound=\([^ ]*\).*/\1/p')
+    m=$(printf '%s\n' "$res" | sed -n 's/.*measured_slope=\([^ ]*\).*/\1/p')
+    if [ -n "$b" ] && awk -v b="$b" -v m="$m" -v g="$g" 'BEGIN { exit !(b - log(g) < 1e-4 && log(g) - b < 1e-4 && m <= b + 0.01) }'; then
+        ok "rnn, orthogonal gain $g: step bound $b = ln $g, measured slope $m below it"
+    else
+        notok "rnn, orthogonal gain $g: $res"
+    fi
+done
+# residual networks: the growth of ln ||x_l||^2 per block, predicted from
+# layer 1's measured length, against the measured (width 512, depth 20)
+for spec in "relu he" "tanh xavier"; do
+    set -- $spec
+    res=$("$gs" probe activation=$1 init=$2 residual=yes depth=20 width=512 --threads 2 2>/dev/null | tail -n 1)
+    p=$(printf '%s\n' "$res" | sed -n 's/.*residual_growth_predicted=\([^ ]*\).*/\1/p')
+    m=$(printf '%s\n' "$res" | sed -n 's/.*residual_growth_measured=\([^ ]*\).*/\1/p')
+    if [ -n "$p" ] && [ -n "$m" ] && awk -v p="$p" -v m="$m" 'BEGIN { d = p - m; exit !(d < 0.03 && d > -0.03) }'; then
+        ok "residual $1/$2, depth 20 width 512: ln ||x_l||^2 grows by $m per block, predicted $p (within 0.03)"
+    else
+        notok "residual $1/$2: $res"
+    fi
+done
 # spectrum=yes: the Jacobian's singular values in the result line; refused
 # where it does not apply, naming the keys
 res=$("$gs" probe activation=identity init=orthogonal gain=1.1 depth=5 width=16 spectrum=yes 2>/dev/null | tail -n 1)

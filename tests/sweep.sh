@@ -35,7 +35,7 @@ for spec in \
     "train_log:run_id step loss grad_norm grad_norm_clipped clipped" \
     "train_layer_log:run_id step layer grad_w_norm w_norm update_ratio dead_frac saturated_frac grad_h_first grad_h_last" \
     "time_stats:run_id step t hidden_norm grad_hidden_norm" \
-    "theory:run_id q_star chi1 depth_scale predicted_slope measured_slope fit_r2 sv2_min sv2_max sv2_mean condition" \
+    "theory:run_id q_star chi1 depth_scale predicted_slope measured_slope fit_r2 sv2_min sv2_max sv2_mean condition residual_growth_predicted residual_growth_measured step_bound" \
     "histograms:run_id layer quantity bin lo hi count" \
     "summary:run_id experiment depth activation init status diagnosis grad_ratio test_acc"; do
     table=${spec%%:*}
@@ -56,12 +56,15 @@ check "the database holds the 9 tables and the view ($v)" '[ "$v" -eq 10 ]'
 v=$(q "SELECT count(*) FROM runs r JOIN theory t ON t.run_id = r.id
         WHERE r.model = 'mlp' AND r.status = 'done' AND t.predicted_slope IS NOT NULL")
 v2=$(q "SELECT count(*) FROM runs WHERE model = 'mlp' AND status = 'done' AND norm = 'none' AND residual = 'no'")
-v3=$(q "SELECT count(*) FROM theory t JOIN runs r ON r.id = t.run_id WHERE r.model != 'mlp'")
-check "theory: a prediction for every mlp cell without norm or residuals ($v of $v2), no row for recurrent ones ($v3)" \
+v3=$(q "SELECT count(*) FROM theory t JOIN runs r ON r.id = t.run_id WHERE r.model IN ('lstm', 'gru')")
+check "theory: a prediction for every mlp cell without norm or residuals ($v of $v2), no row for gated cells ($v3)" \
     '[ "$v2" -gt 0 ] && [ "$v" -eq "$v2" ] && [ "$v3" -eq 0 ]'
 v=$(q "SELECT count(*) FROM theory t JOIN runs r ON r.id = t.run_id WHERE r.activation = 'relu'
         AND r.norm = 'none' AND abs(t.chi1 - r.sigma_w2 / 2) > 1e-12")
 check "theory: relu's stored chi1 is sigma_w2 / 2 ($v differ)" '[ "$v" -eq 0 ]'
+v=$(q "SELECT count(*) FROM theory t JOIN runs r ON r.id = t.run_id WHERE r.model = 'rnn'
+        AND t.step_bound IS NOT NULL AND t.measured_slope <= t.step_bound + 0.01")
+check "theory: the rnn cell's measured per-step slope is within Pascanu's bound ($v of 1)" '[ "$v" -eq 1 ]'
 
 # ---- the per-layer training log ----
 # its norm at step 1 is the measurement at init (the same gradient), to 1e-12

@@ -42,7 +42,8 @@ SELECT run_id, step, t, quote(hidden_norm), quote(grad_hidden_norm) FROM time_st
 SELECT * FROM histograms ORDER BY 1, 2, 3, 4;
 SELECT run_id, quote(q_star), quote(chi1), quote(depth_scale), quote(predicted_slope),
        quote(measured_slope), quote(fit_r2), quote(sv2_min), quote(sv2_max), quote(sv2_mean),
-       quote(condition) FROM theory ORDER BY 1;
+       quote(condition), quote(residual_growth_predicted), quote(residual_growth_measured),
+       quote(step_bound) FROM theory ORDER BY 1;
 SQL
 }
 

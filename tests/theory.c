@@ -9,6 +9,7 @@
 #include "nn/activation.h"
 #include "tap.h"
 #include "theory/meanfield.h"
+#include "theory/spectrum.h"
 
 int main(void)
 {
@@ -64,5 +65,31 @@ int main(void)
     tap_close(gs_mf_batchnorm_relu_slope(), 0.5 * log(M_PI / (M_PI - 1)), 1e-15,
               "batch-normalized relu: slope 1/2 ln(pi/(pi-1)) = 0.1916");
     tap_near(gs_mf_batchnorm_relu_slope(), 0.1916, 1e-4, "... = 0.1916");
+    /* residual length growth: identity p_l = (1 + sigma_w^2) p_{l-1} + sigma_b^2,
+     * relu p_l = (1 + sigma_w^2 / 2) p_{l-1} at sigma_b = 0 */
+    tap_close(gs_mf_residual_growth(id, 0, 0.5, 0.0, 2.0, 0.0, 10), log(1.5), 1e-12,
+              "residual identity, sigma_w^2 = 0.5: ln p grows by ln 1.5 per block");
+    {   /* relu, sigma_b = 0, sigma_w^2 = 2: E[relu(s z)] = s / sqrt(2 pi), E[relu^2] = s^2/2 */
+        double pp = 1.0, mm = 0.5;
+        for (int l = 0; l < 20; l++) {
+            double s_ = sqrt(2.0 * pp), e1 = s_ / sqrt(2 * M_PI);
+            pp += 2 * mm * e1 + s_ * s_ / 2;
+            mm += e1;
+        }
+        tap_close(gs_mf_residual_growth(relu, 0, 2.0, 0.0, 1.0, 0.5, 20), log(pp) / 20, 1e-12,
+                  "residual relu, sigma_w^2 = 2: the (m, p) recursion with its cross term");
+    }
+    double p = 1.0;
+    for (int l = 0; l < 5; l++)
+        p = 1.3 * p + 0.1;
+    tap_close(gs_mf_residual_growth(id, 0, 0.3, 0.1, 1.0, 0.0, 5), log(p) / 5, 1e-12,
+              "residual identity with sigma_b^2 = 0.1: the recursion, 5 blocks");
+    /* the top singular value by power iteration */
+    double d[3 * 3] = {0, 3, 0, 2, 0, 0, 0, 0, -1};   /* singular values 3, 2, 1 */
+    tap_close(gs_spectrum_top_sv(d, 3, 3), 3.0, 1e-9, "top singular value of a permuted "
+              "diagonal (3, 2, 1): 3");
+    double wide[2 * 4] = {1, 1, 1, 1, 1, -1, 1, -1};   /* rows orthogonal, norms 2 and 2 */
+    tap_close(gs_spectrum_top_sv(wide, 2, 4), 2.0, 1e-12, "top singular value of a 2 x 4 "
+              "matrix with orthogonal rows of norm 2: 2");
     return tap_done();
 }

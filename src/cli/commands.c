@@ -176,7 +176,10 @@ static const char probe_output[] =
     "goes on with predicted_slope=<...> measured_slope=<...> chi1=<...>: the mean-field\n"
     "prediction of how ln ||dL/dh_l|| changes per layer toward the input (1/2 ln chi1; for\n"
     "batch-normalized relu 1/2 ln(pi/(pi-1)); nan where no theory applies), the least-squares\n"
-    "slope measured over layers depth/2..depth, and chi1; with spectrum=yes then sv2_min,\n"
+    "slope measured over layers depth/2..depth, and chi1; a residual one without norm adds\n"
+    "residual_growth_predicted/measured (of ln ||x_l||^2 per block); an rnn's adds\n"
+    "step_bound=<ln(lambda_1 gamma), Pascanu's per-step bound> measured_slope=<per step>;\n"
+    "with spectrum=yes then sv2_min,\n"
     "sv2_max, sv2_mean (of the squared singular values of the Jacobian dx_depth/dx_0 at the\n"
     "first input) and condition (sigma_max / sigma_min). With --csv,\n"
     "stdout is a CSV with the header\n"
@@ -216,6 +219,13 @@ int gs_cmd_probe(int argc, char **argv)
         fprintf(res, " predicted_slope=%s measured_slope=%s chi1=%s",
                 num(b1, sizeof b1, "%.4f", r.predicted_slope),
                 num(b2, sizeof b2, "%.4f", r.measured_slope), num(b3, sizeof b3, "%.6g", r.chi1));
+    if (o.cell.model == GS_MODEL_RNN)
+        fprintf(res, " step_bound=%s measured_slope=%s", num(b1, sizeof b1, "%.4f", r.step_bound),
+                num(b2, sizeof b2, "%.4f", r.measured_slope));
+    if (o.cell.residual && o.cell.norm == GS_NORM_NONE)
+        fprintf(res, " residual_growth_predicted=%s residual_growth_measured=%s",
+                num(b1, sizeof b1, "%.4f", r.residual_growth_predicted),
+                num(b2, sizeof b2, "%.4f", r.residual_growth_measured));
     if (o.cell.spectrum)
         fprintf(res, " sv2_min=%.6g sv2_max=%.6g sv2_mean=%.6g condition=%.6g", r.sv2_min,
                 r.sv2_max, r.sv2_mean, r.condition);

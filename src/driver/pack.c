@@ -16,6 +16,7 @@ typedef struct {
     double grad_ratio_final, last_finite_grad_norm;
     double q_star, chi1, depth_scale, predicted_slope, measured_slope, fit_r2;
     double sv2_min, sv2_max, sv2_mean, condition;
+    double residual_growth_predicted, residual_growth_measured, step_bound;
     int64_t steps_run, diverged_step;
     uint64_t n_layers, n_time, n_log, n_layer_log, n_hist;
     char error[sizeof ((gs_result_t *)0)->error];
@@ -56,6 +57,9 @@ void *gs_pack_result(const gs_result_t *r, const gs_pack_meta_t *meta, size_t *l
     h.sv2_max = r->sv2_max;
     h.sv2_mean = r->sv2_mean;
     h.condition = r->condition;
+    h.residual_growth_predicted = r->residual_growth_predicted;
+    h.residual_growth_measured = r->residual_growth_measured;
+    h.step_bound = r->step_bound;
     h.meta = *meta;
     h.grad_ratio = r->grad_ratio;
     h.init_loss = r->init_loss;
@@ -142,6 +146,9 @@ int gs_unpack_result(const void *buf, size_t len, gs_result_t *r, gs_pack_meta_t
     r->sv2_max = h.sv2_max;
     r->sv2_mean = h.sv2_mean;
     r->condition = h.condition;
+    r->residual_growth_predicted = h.residual_growth_predicted;
+    r->residual_growth_measured = h.residual_growth_measured;
+    r->step_bound = h.step_bound;
     r->grad_ratio = h.grad_ratio;
     r->init_loss = h.init_loss;
     r->clip_fraction = h.clip_fraction;

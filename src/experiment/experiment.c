@@ -426,15 +426,74 @@ static void measured_slope(const gs_cell_t *c, const gs_layer_stats_t *st, doubl
     *r2 = syy > 0 ? sxy * sxy / (sxx * syy) : 1.0;
 }
 
-/* The theory that applies to an mlp cell: mean field without norm or
- * residuals; batch norm's growth for relu without residuals. */
-static void theory(const gs_cell_t *c, gs_result_t *r)
+/* rnn: Pascanu et al.'s bound on the per-step change of ln ||dL/dh_t||,
+ * ln(lambda_1 gamma) with lambda_1 the top layer's largest singular value
+ * of Wh and gamma = max |phi'|, beside the measured least-squares slope of
+ * ln grad_hidden_norm per step toward t = 1 (top layer, t = 1..T). */
+static void recurrent_theory(const gs_cell_t *c, const gs_net_t *net, gs_result_t *r)
+{
+    if (c->model != GS_MODEL_RNN)
+        return;
+    char name[48];
+    snprintf(name, sizeof name, "Wh%ld", c->depth);
+    const gs_tensor_t *T = gs_net_tensor(net, name);
+    if (T) {
+        double l1 = gs_spectrum_top_sv(net->params + T->offset, T->rows, T->cols);
+        r->step_bound = log(l1 * gs_act_max_slope(c->act, c->act_param));
+    }
+    size_t n = r->n_time;
+    double sx = 0, sy = 0, sxx = 0, sxy = 0, syy = 0;
+    for (size_t t = 0; t < n; t++) {
+        double g = r->time[t].grad_hidden_norm;
+        if (!(g > 0) || !isfinite(g))
+            return;
+        sx += (double)(n - 1 - t);
+        sy += log(g);
+    }
+    double mx = sx / (double)n, my = sy / (double)n;
+    for (size_t t = 0; n >= 3 && t < n; t++) {
+        double dx = (double)(n - 1 - t) - mx, dy = log(r->time[t].grad_hidden_norm) - my;
+        sxx += dx * dx;
+        sxy += dx * dy;
+        syy += dy * dy;
+    }
+    if (n >= 3) {
+        r->measured_slope = sxy / sxx;
+        r->fit_r2 = syy > 0 ? sxy * sxy / (sxx * syy) : 1.0;
+    }
+}
+
+/* Residual without norm: the growth of ln(||x_l||^2 / n) per block over
+ * layers 1..depth, predicted from layer 1's measured length and measured
+ * (the layer statistics: act_std^2 + act_mean^2 is the mean square). */
+static void residual_theory(const gs_cell_t *c, gs_result_t *r)
+{
+    size_t depth = (size_t)c->depth;
+    if (!c->residual || c->norm != GS_NORM_NONE || depth < 2)
+        return;
+    const gs_layer_stats_t *first = &r->layers[0], *last = &r->layers[depth - 1];
+    double p1 = first->act_std * first->act_std + first->act_mean * first->act_mean;
+    double pL = last->act_std * last->act_std + last->act_mean * last->act_mean;
+    r->residual_growth_measured = log(pL / p1) / (double)(depth - 1);
+    r->residual_growth_predicted = gs_mf_residual_growth(
+        c->act, c->act_param, gs_experiment_sigma_w2(c), c->bias_std * c->bias_std, p1,
+        first->act_mean, (long)depth - 1);
+}
+
+/* The theory that applies to a cell: mean field without norm or
+ * residuals; batch norm's growth for relu without residuals; the length
+ * growth of residual networks; Pascanu's bound for the rnn. */
+static void theory(const gs_cell_t *c, const gs_net_t *net, gs_result_t *r)
 {
     r->q_star = r->chi1 = r->depth_scale = r->predicted_slope = NAN;
     r->measured_slope = r->fit_r2 = NAN;
-    if (gs_cell_is_recurrent(c))
+    r->residual_growth_predicted = r->residual_growth_measured = r->step_bound = NAN;
+    if (gs_cell_is_recurrent(c)) {
+        recurrent_theory(c, net, r);
         return;
+    }
     measured_slope(c, r->layers, &r->measured_slope, &r->fit_r2);
+    residual_theory(c, r);
     if (c->residual)
         return;
     if (c->norm == GS_NORM_NONE) {
@@ -523,7 +582,7 @@ static int measure_init(const gs_cell_t *c, gs_net_t *net, size_t n, gs_result_t
     if (gs_cell_is_recurrent(c))
         gs_rnn_time_stats(net, n, r->time);
     r->grad_ratio = grad_ratio_of(c, r->layers);
-    theory(c, r);
+    theory(c, net, r);
     return spectrum(c, net, r);
 }
 

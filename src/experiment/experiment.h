@@ -78,8 +78,13 @@ typedef struct {
     double q_star, chi1, depth_scale;   /* mean field (no norm, no residual) */
     double predicted_slope;     /* of ln ||dL/dh_l|| per layer toward the input:
                                    1/2 ln chi_1, or batch-normalized relu's */
-    double measured_slope;      /* least squares over layers depth/2 .. depth */
+    double measured_slope;      /* least squares over layers depth/2 .. depth
+                                   (rnn: per time step toward t = 1, over t = 1..T) */
     double fit_r2;              /* of that fit */
+    /* residual without norm: the mean growth of ln(||x_l||^2 / n) per block
+     * over layers 1..depth, predicted from the measured ||x_1|| and measured */
+    double residual_growth_predicted, residual_growth_measured;
+    double step_bound;          /* rnn: Pascanu's per-step bound ln(lambda_1 gamma) */
     /* spectrum=yes: the squared singular values of dx_depth/dx_0 at init
      * (NaN otherwise) and sigma_max / sigma_min */
     double sv2_min, sv2_max, sv2_mean, condition;

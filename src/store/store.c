@@ -165,7 +165,7 @@ static const char schema_tail[] =
     "  PRIMARY KEY (run_id, step, t)\n"
     ") WITHOUT ROWID;\n"
     "\n"
-    "CREATE TABLE IF NOT EXISTS theory (    -- mlp cells: mean-field theory beside the measurement at init\n"
+    "CREATE TABLE IF NOT EXISTS theory (    -- mlp and rnn cells: theory beside the measurement at init\n"
     "  run_id INTEGER PRIMARY KEY REFERENCES runs(id),  -- the cell (runs.id)\n"
     "  q_star REAL,                         -- fixed point of the length map (NULL: none applies;\n"
     "                                       -- Inf: q grows without bound)\n"
@@ -174,14 +174,21 @@ static const char schema_tail[] =
     "  predicted_slope REAL,                -- of ln ||dL/dh_l|| per layer toward the input: 1/2 ln chi1,\n"
     "                                       -- or 1/2 ln(pi/(pi-1)) for batch-normalized relu\n"
     "  measured_slope REAL,                 -- least-squares slope of ln grad_pre_norm per layer toward\n"
-    "                                       -- the input, over layers depth/2 .. depth\n"
+    "                                       -- the input, over layers depth/2 .. depth (rnn: of ln\n"
+    "                                       -- grad_hidden_norm per time step toward t = 1)\n"
     "  fit_r2 REAL,                         -- R^2 of that fit\n"
     "  sv2_min REAL,                        -- spectrum=yes: the smallest squared singular value of\n"
     "                                       -- the Jacobian dx_depth/dx_0 at the first input (else NULL)\n"
     "  sv2_max REAL,                        -- the largest\n"
     "  sv2_mean REAL,                       -- their mean (1: isometry on average)\n"
-    "  condition REAL                       -- sigma_max / sigma_min (dynamical isometry: near 1;\n"
+    "  condition REAL,                      -- sigma_max / sigma_min (dynamical isometry: near 1;\n"
     "                                       -- Inf: a zero singular value)\n"
+    "  residual_growth_predicted REAL,      -- residual, no norm: growth of ln(||x_l||^2/n) per block\n"
+    "                                       -- over layers 1..depth predicted from layer 1's length\n"
+    "  residual_growth_measured REAL,       -- the same measured\n"
+    "  step_bound REAL                      -- rnn: Pascanu's per-step bound ln(lambda_1 gamma) on the\n"
+    "                                       -- change of ln ||dL/dh_t|| (lambda_1: top singular value of\n"
+    "                                       -- Wh; gamma = max |phi'|)\n"
     ");\n"
     "\n"
     "CREATE TABLE IF NOT EXISTS histograms (  -- weights at init, per layer\n"
@@ -794,8 +801,9 @@ static int prepare_inserts(gs_store_t *st, char *err, size_t errlen)
         "INSERT INTO histograms (run_id, layer, quantity, bin, lo, hi, count)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         "INSERT INTO theory (run_id, q_star, chi1, depth_scale, predicted_slope, measured_slope,"
-        " fit_r2, sv2_min, sv2_max, sv2_mean, condition)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        " fit_r2, sv2_min, sv2_max, sv2_mean, condition, residual_growth_predicted,"
+        " residual_growth_measured, step_bound)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     };
     if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[ST_RUN], NULL) != SQLITE_OK)
         return sqlfail(st, err, errlen, "preparing inserts");
@@ -970,7 +978,7 @@ int gs_store_put(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t *ce
                 return -1;
         }
     }
-    if (!failed && c->model == GS_MODEL_MLP) {
+    if (!failed && (c->model == GS_MODEL_MLP || c->model == GS_MODEL_RNN)) {
         s = st->stmt[ST_THEORY];
         sqlite3_bind_int64(s, 1, id);
         if (isinf(r->q_star))   /* no finite fixed point: the text says so */
@@ -989,6 +997,9 @@ int gs_store_put(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t *ce
             sqlite3_bind_double(s, 11, INFINITY);
         else
             bind_real(s, 11, r->condition);
+        bind_real(s, 12, r->residual_growth_predicted);
+        bind_real(s, 13, r->residual_growth_measured);
+        bind_real(s, 14, r->step_bound);
         if (step_reset(st, s, err, errlen, "storing theory") != 0)
             return -1;
     }

@@ -61,13 +61,15 @@ static void make_rule(rule_t *r)
         }
 }
 
-/* E[phi(s z)^2] (deriv = 0) or E[phi'(s z)^2] (deriv = 1), s = sqrt(q) */
-static double expect(const rule_t *r, const gs_activation_t *act, double a, double q, int deriv)
+enum { E_PHI2, E_DPHI2, E_PHI };
+
+/* E[phi(s z)^2], E[phi'(s z)^2] or E[phi(s z)], s = sqrt(q) */
+static double expect(const rule_t *r, const gs_activation_t *act, double a, double q, int what)
 {
     double s = sqrt(q), sum = 0.0;
     for (int k = 0; k < N_NODES; k++) {
-        double v = deriv ? act->df(s * r->z[k], a) : act->f(s * r->z[k], a);
-        sum += r->w[k] * v * v;
+        double v = what == E_DPHI2 ? act->df(s * r->z[k], a) : act->f(s * r->z[k], a);
+        sum += r->w[k] * (what == E_PHI ? v : v * v);
     }
     return sum;
 }
@@ -76,14 +78,14 @@ double gs_mf_e_phi2(const gs_activation_t *act, double a, double q)
 {
     rule_t r;
     make_rule(&r);
-    return expect(&r, act, a, q, 0);
+    return expect(&r, act, a, q, E_PHI2);
 }
 
 double gs_mf_e_dphi2(const gs_activation_t *act, double a, double q)
 {
     rule_t r;
     make_rule(&r);
-    return expect(&r, act, a, q, 1);
+    return expect(&r, act, a, q, E_DPHI2);
 }
 
 #define Q_ITERS 5000
@@ -97,7 +99,7 @@ static double fixed_point(const rule_t *r, const gs_activation_t *act, double a,
 {
     double q = 1.0;
     for (int it = 0; it < Q_ITERS; it++) {
-        double next = sw2 * expect(r, act, a, q, 0) + sb2;
+        double next = sw2 * expect(r, act, a, q, E_PHI2) + sb2;
         if (!(next < Q_HUGE))
             return INFINITY;
         if (fabs(next - q) <= Q_TOL * fmax(1.0, q)) {
@@ -117,7 +119,7 @@ static gs_meanfield_t meanfield(const rule_t *r, const gs_activation_t *act, dou
     /* without a finite fixed point chi_1 is taken at the large-q end,
      * where positively homogeneous activations (the ones that get there)
      * no longer depend on q */
-    m.chi1 = sw2 * expect(r, act, a, isfinite(m.q_star) ? m.q_star : Q_HUGE, 1);
+    m.chi1 = sw2 * expect(r, act, a, isfinite(m.q_star) ? m.q_star : Q_HUGE, E_DPHI2);
     double l = log(m.chi1);
     m.depth_scale = m.chi1 <= 0 ? NAN : l == 0.0 ? INFINITY : -1.0 / l;
     m.predicted_slope = 0.5 * l;
@@ -148,6 +150,22 @@ double gs_mf_critical_sw2(const gs_activation_t *act, double a, double sb2)
             hi = mid;
     }
     return 0.5 * (lo + hi);
+}
+
+double gs_mf_residual_growth(const gs_activation_t *act, double a, double sw2, double sb2,
+                             double p, double m, long blocks)
+{
+    if (blocks < 1 || !(p > 0))
+        return NAN;
+    rule_t r;
+    make_rule(&r);
+    double p0 = p;
+    for (long l = 0; l < blocks; l++) {
+        double q = sw2 * p + sb2, e1 = expect(&r, act, a, q, E_PHI);
+        p += 2.0 * m * e1 + expect(&r, act, a, q, E_PHI2);
+        m += e1;
+    }
+    return log(p / p0) / (double)blocks;
 }
 
 double gs_mf_batchnorm_relu_slope(void)

@@ -36,6 +36,17 @@ gs_meanfield_t gs_meanfield(const gs_activation_t *act, double a, double sw2, do
  * over (0, 100]; NaN when chi_1 does not cross 1 there. */
 double gs_mf_critical_sw2(const gs_activation_t *act, double a, double sb2);
 
+/* Residual networks without norm, x_l = x_{l-1} + phi(W_l x_{l-1} + b_l):
+ * the weights are independent of x_{l-1}, so with s^2 = sigma_w^2 p + sigma_b^2
+ * the per-unit mean m and squared length p = ||x||^2 / n go, per block,
+ *   m_l = m_{l-1} + E[phi(s z)]
+ *   p_l = p_{l-1} + 2 m_{l-1} E[phi(s z)] + E[phi(s z)^2]
+ * (the cross term is zero for odd phi, not for ReLU, whose outputs are
+ * positive). From (p, m) at one layer, the mean growth of ln p per block
+ * over the next `blocks` blocks. */
+double gs_mf_residual_growth(const gs_activation_t *act, double a, double sw2, double sb2,
+                             double p, double m, long blocks);
+
 /* Batch norm without skips (Yang et al. 2019), ReLU, large batch: the
  * squared gradient grows by pi / (pi - 1) per layer toward the input; the
  * slope of ln ||dL/dh_l|| is half its log. */

@@ -57,6 +57,46 @@ int gs_spectrum_sv2(const double *J, size_t rows, size_t cols, double *sv2, doub
 #endif
 }
 
+#define POWER_ITERS 500
+
+double gs_spectrum_top_sv(const double *W, size_t rows, size_t cols)
+{
+    double *v = malloc(cols * sizeof *v), *u = malloc(rows * sizeof *u), sigma = NAN;
+    if (!v || !u)
+        goto out;
+    for (size_t j = 0; j < cols; j++)   /* a start with no special direction */
+        v[j] = 1.0 + 0.5 * sin(1.0 + (double)j);
+    for (int it = 0; it < POWER_ITERS; it++) {
+        double nu = 0.0, nv = 0.0;
+        for (size_t i = 0; i < rows; i++) {   /* u = W v */
+            double s = 0.0;
+            for (size_t j = 0; j < cols; j++)
+                s += W[i * cols + j] * v[j];
+            u[i] = s;
+            nu += s * s;
+        }
+        for (size_t j = 0; j < cols; j++)   /* v = W^T u, normalized */
+            v[j] = 0.0;
+        for (size_t i = 0; i < rows; i++)
+            for (size_t j = 0; j < cols; j++)
+                v[j] += W[i * cols + j] * u[i];
+        for (size_t j = 0; j < cols; j++)
+            nv += v[j] * v[j];
+        if (!(nv > 0)) {
+            sigma = 0.0;
+            goto out;
+        }
+        nv = sqrt(nv);
+        for (size_t j = 0; j < cols; j++)
+            v[j] /= nv;
+        sigma = nv / sqrt(nu);   /* ||W^T W v|| / ||W v||: sigma at the top singular vector */
+    }
+out:
+    free(v);
+    free(u);
+    return sigma;
+}
+
 gs_spectrum_summary_t gs_spectrum_summary(const double *sv2, size_t n)
 {
     gs_spectrum_summary_t s = {NAN, NAN, NAN, NAN};

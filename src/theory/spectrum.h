@@ -14,6 +14,11 @@ int gs_spectrum_available(void);
  * or when the SVD fails (or memory for its workspace is short). */
 int gs_spectrum_sv2(const double *J, size_t rows, size_t cols, double *sv2, double *work);
 
+/* The largest singular value of W (rows, cols), row-major, by power
+ * iteration on W^T W from a fixed start (no LAPACK needed); exact when all
+ * singular values are equal (orthogonal W), else to about 1e-9. */
+double gs_spectrum_top_sv(const double *W, size_t rows, size_t cols);
+
 typedef struct {
     double sv2_min, sv2_max, sv2_mean;   /* of the squared singular values */
     double condition;                    /* sigma_max / sigma_min (inf when 0) */
