@@ -335,9 +335,44 @@ static void find_ratio_by_axis(const rp_exp_t *e, findings_t *fs, const char *an
 
 /* How the measured gradient slopes of an experiment compare with
  * mean-field theory: how many follow it, and the largest departures. */
+/* The theory of residual networks and of the rnn, where an experiment
+ * has such runs: length growth per block; the per-step bound. */
+static void find_theory_other(const rp_exp_t *e, findings_t *fs, const char *anchor)
+{
+    char res[768] = "", rnn[768] = "";
+    size_t nr = 0, nb = 0, within = 0;
+    for (size_t i = 0; i < e->n_runs; i++) {
+        const rp_run_t *r = &e->runs[i];
+        if (!rp_usable(r))
+            continue;
+        if (isfinite(r->residual_growth_predicted) && isfinite(r->residual_growth_measured) &&
+            nr++ < 4) {
+            size_t l = strlen(res);
+            snprintf(res + l, sizeof res - l, "%s%s %.3f (predicted %.3f)", l ? "; " : "",
+                     r->label, r->residual_growth_measured, r->residual_growth_predicted);
+        }
+        if (isfinite(r->step_bound) && isfinite(r->measured_slope)) {
+            within += r->measured_slope <= r->step_bound + THEORY_TOL;
+            if (nb++ < 4) {
+                size_t l = strlen(rnn);
+                snprintf(rnn + l, sizeof rnn - l, "%s%s %+.3f per step (bound %+.3f)",
+                         l ? "; " : "", r->label, r->measured_slope, r->step_bound);
+            }
+        }
+    }
+    if (nr)
+        add_finding(fs, anchor, "In %s, ln ||x_l||^2 of the residual networks grows per block by "
+                    "%s%s.", e->ex->name, res, nr > 4 ? "; ..." : "");
+    if (nb)
+        add_finding(fs, anchor, "In %s, the plain RNN's gradient ln ||dL/dh_t|| changes per step "
+                    "toward t = 1 by %s%s: %zu of %zu within Pascanu's bound ln(lambda_1 gamma).",
+                    e->ex->name, rnn, nb > 4 ? "; ..." : "", within, nb);
+}
+
 static void find_theory(const rp_exp_t *e, findings_t *fs, const char *anchor)
 {
     size_t n = 0, follow = 0;
+    find_theory_other(e, fs, anchor);
     const rp_run_t *worst[3] = {NULL, NULL, NULL};
     for (size_t i = 0; i < e->n_runs; i++) {
         const rp_run_t *r = &e->runs[i];

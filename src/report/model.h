@@ -25,6 +25,8 @@ typedef struct {
     int diverged_layer;          /* diverged: the layer named (0: none) */
     double predicted_slope, measured_slope, chi1;   /* theory (NaN: none) */
     double sigma_w2, sigma_b2;   /* the mean-field variances of the cell */
+    double step_bound;           /* rnn: Pascanu's per-step bound (NaN: none) */
+    double residual_growth_predicted, residual_growth_measured;   /* residual, no norm */
     char diverged_tensor[16];    /* diverged: weight, activation, gradient or loss */
     char label[300];             /* values of the experiment's axes, " / "-joined, and
                                     the repeat when there are several */

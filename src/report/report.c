@@ -109,6 +109,7 @@ static int load(rp_model_t *m, char *err, size_t errlen)
             r->grad_ratio_final = r->last_finite_grad_norm = NAN;
             r->predicted_slope = r->measured_slope = r->chi1 = NAN;
             r->sigma_w2 = r->sigma_b2 = NAN;
+            r->step_bound = r->residual_growth_predicted = r->residual_growth_measured = NAN;
             run_label(x->ex, &r->sc->cell, r->config_label, sizeof r->config_label);
             if (r->sc->cell.repeats > 1)
                 snprintf(r->label, sizeof r->label, "%s / repeat %ld", r->config_label,
@@ -124,7 +125,8 @@ static int load(rp_model_t *m, char *err, size_t errlen)
                            "train_loss, test_loss, test_acc, baseline_loss, clip_fraction, wall_s, "
                            "diverged_step, rank, error, diagnosis_final, grad_ratio_final, "
                            "diverged_layer, diverged_tensor, last_finite_grad_norm, "
-                           "t.predicted_slope, t.measured_slope, t.chi1, sigma_w2, sigma_b2 "
+                           "t.predicted_slope, t.measured_slope, t.chi1, sigma_w2, sigma_b2, "
+                           "t.step_bound, t.residual_growth_predicted, t.residual_growth_measured "
                            "FROM runs LEFT JOIN theory t ON t.run_id = runs.id",
                            -1, &s, NULL) != SQLITE_OK) {
         free(index);
@@ -169,6 +171,9 @@ static int load(rp_model_t *m, char *err, size_t errlen)
         r->chi1 = real_col(s, 22);
         r->sigma_w2 = real_col(s, 23);
         r->sigma_b2 = real_col(s, 24);
+        r->step_bound = real_col(s, 25);
+        r->residual_growth_predicted = real_col(s, 26);
+        r->residual_growth_measured = real_col(s, 27);
         m->n_stored++;
         for (int i = 0; i < GS_N_STATUS; i++)
             if (strcmp(r->status, gs_status_names[i]) == 0)
