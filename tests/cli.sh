@@ -189,6 +189,11 @@ case "$res" in
 *) notok "healthy run: $res" ;;
 esac
 
+# field KEY LINE: the value of KEY=... in a result line
+field() { printf '%s\n' "$2" | sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
+# within A B TOL: both set and |A - B| < TOL
+within() { [ -n "$1" ] && [ -n "$2" ] && awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; exit !(d < t && d > -t) }'; }
+
 # theory beside measurement: the slope of ln ||dL/dh_l|| per layer toward
 # the input, measured over layers 25..50 of a width-512 net, against the
 # mean-field 1/2 ln chi_1 (sigma_w^2 = gain^2 with lecun, sigma_b = 0), and
@@ -201,9 +206,9 @@ for spec in "tanh 0.5" "tanh 2" "tanh 4" "relu 1" "relu 3" "relu-bn 2"; do
     g=$(awk -v v="$2" 'BEGIN { printf "%.17g", sqrt(v) }')
     res=$("$gs" probe depth=50 width=512 activation="$act" init=lecun gain="$g" norm=$norm \
         --threads 2 2>/dev/null | tail -n 1)
-    p=$(printf '%s\n' "$res" | sed -n 's/.*predicted_slope=\([^ ]*\).*/\1/p')
-    m=$(printf '%s\n' "$res" | sed -n 's/.*measured_slope=\([^ ]*\).*/\1/p')
-    if [ -n "$p" ] && [ -n "$m" ] && awk -v p="$p" -v m="$m" 'BEGIN { d = p - m; exit !(d < 0.03 && d > -0.03) }'; then
+    p=$(field predicted_slope "$res")
+    m=$(field measured_slope "$res")
+    if within "$p" "$m" 0.03; then
         ok "theory: $act sigma_w^2=$2 norm=$norm, depth 50 width 512: measured slope $m, predicted $p (within 0.03)"
     else
         notok "theory: $act sigma_w^2=$2 norm=$norm: $res"
@@ -215,9 +220,9 @@ done
 # ln ||dL/dh_t|| per step toward t = 1 stays below it
 for g in 1.0 1.2; do
     res=$("$gs" probe model=rnn activation=tanh init=orthogonal gain=$g seq_len=40 depth=1 width=64 2>/dev/null | tail -n 1)
-    b=$(printf '%s\n' "$res" | sed -n 's/.*step_bound=\([^ ]*\).*/\1/p')
-    m=$(printf '%s\n' "$res" | sed -n 's/.*measured_slope=\([^ ]*\).*/\1/p')
-    if [ -n "$b" ] && awk -v b="$b" -v m="$m" -v g="$g" 'BEGIN { exit !(b - log(g) < 1e-4 && log(g) - b < 1e-4 && m <= b + 0.01) }'; then
+    b=$(field step_bound "$res")
+    m=$(field measured_slope "$res")
+    if within "$b" "$(awk -v g="$g" 'BEGIN { print log(g) }')" 1e-4 && awk -v b="$b" -v m="$m" 'BEGIN { exit !(m <= b + 0.01) }'; then
         ok "rnn, orthogonal gain $g: step bound $b = ln $g, measured slope $m below it"
     else
         notok "rnn, orthogonal gain $g: $res"
@@ -228,9 +233,9 @@ done
 for spec in "relu he" "tanh xavier"; do
     set -- $spec
     res=$("$gs" probe activation=$1 init=$2 residual=yes depth=20 width=512 --threads 2 2>/dev/null | tail -n 1)
-    p=$(printf '%s\n' "$res" | sed -n 's/.*residual_growth_predicted=\([^ ]*\).*/\1/p')
-    m=$(printf '%s\n' "$res" | sed -n 's/.*residual_growth_measured=\([^ ]*\).*/\1/p')
-    if [ -n "$p" ] && [ -n "$m" ] && awk -v p="$p" -v m="$m" 'BEGIN { d = p - m; exit !(d < 0.03 && d > -0.03) }'; then
+    p=$(field residual_growth_predicted "$res")
+    m=$(field residual_growth_measured "$res")
+    if within "$p" "$m" 0.03; then
         ok "residual $1/$2, depth 20 width 512: ln ||x_l||^2 grows by $m per block, predicted $p (within 0.03)"
     else
         notok "residual $1/$2: $res"
