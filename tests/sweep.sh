@@ -119,6 +119,13 @@ check "the deck's contrast in the data: depth 12 sigmoid vanishes, relu/he does 
 st_out=$("$gs" status results/small.db)
 check "status: per experiment done/diverged/failed/missing and diagnoses" \
     'printf "%s\n" "$st_out" | grep -Eq "^depth +18 +0 +0 +0 " && printf "%s\n" "$st_out" | grep -Eq "^total +30 +0 +0 +0 "'
+fin=$(printf '%s\n' "$st_out" | awk '/^at the end of training/ { on = 1; next } on && $1 == "train" { print $2 + $3 + $4 + $5 }')
+want=$(q "SELECT count(*) FROM runs WHERE experiment = 'train' AND diagnosis_final IS NOT NULL")
+ch=$(printf '%s\n' "$st_out" | awk '/^at the end of training/ { on = 1; next } on && $1 == "train" { print $6 }')
+wch=$(q "SELECT count(*) FROM runs WHERE experiment = 'train' AND diagnosis_final != diagnosis")
+probes=$(printf '%s\n' "$st_out" | awk '/^at the end of training/ { on = 1; next } on && ($1 == "depth" || $1 == "recurrent")')
+check "status: the diagnoses at the end of training, per training experiment ($fin of $want), how many changed ($ch of $wch), no probe rows" \
+    '[ -n "$fin" ] && [ "$fin" = "$want" ] && [ "$ch" = "$wch" ] && [ -z "$probes" ]'
 dump_rows results/small.db > ref.rows
 
 # ---- resume: nothing left to do ----

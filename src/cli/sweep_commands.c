@@ -227,11 +227,22 @@ typedef struct {
     uint64_t *hashes;   /* the config's cells, sorted, with their index */
     size_t *cell_of;
     long (*st)[4];      /* per experiment: done, diverged, failed */
-    long (*dg)[4];      /* per experiment: diagnoses */
+    long (*dg)[GS_N_DIAG];       /* per experiment: diagnoses at init */
+    long (*fin)[GS_N_DIAG + 1];  /* per experiment: at the end of training; then how
+                                    many differ from the one at init */
     long other;         /* stored cells the config no longer has */
 } status_t;
 
-static void status_cb(void *ctx, uint64_t hash, const char *status, const char *diagnosis)
+static int diag_index(const char *d)
+{
+    for (int k = 0; d && k < GS_N_DIAG; k++)
+        if (strcmp(d, gs_diag_names[k]) == 0)
+            return k;
+    return -1;
+}
+
+static void status_cb(void *ctx, uint64_t hash, const char *status, const char *diagnosis,
+                      const char *diagnosis_final)
 {
     status_t *c = ctx;
     size_t lo = 0, hi = c->sw->n_cells;   /* where hash sits in c->hashes */
@@ -250,9 +261,34 @@ static void status_cb(void *ctx, uint64_t hash, const char *status, const char *
     for (int k = 0; k < 3; k++)
         if (status && strcmp(status, gs_status_names[k]) == 0)
             c->st[e][k]++;
-    for (int k = 0; k < 4; k++)
-        if (diagnosis && strcmp(diagnosis, gs_diag_names[k]) == 0)
-            c->dg[e][k]++;
+    int d = diag_index(diagnosis), f = diag_index(diagnosis_final);
+    if (d >= 0)
+        c->dg[e][d]++;
+    if (f >= 0) {
+        c->fin[e][f]++;
+        c->fin[e][GS_N_DIAG] += f != d;
+    }
+}
+
+/* The diagnoses at the end of training, for the experiments that train. */
+static void print_final(const status_t *c)
+{
+    const gs_sweep_t *sw = c->sw;
+    int any = 0;
+    for (size_t e = 0; e < sw->n_experiments; e++) {
+        long n = 0;
+        for (int k = 0; k < GS_N_DIAG; k++)
+            n += c->fin[e][k];
+        if (n == 0)
+            continue;
+        if (!any)
+            printf("\nat the end of training (diagnosis_final)\n%-24s %8s %10s %10s %9s  %s\n",
+                   "experiment", "healthy", "vanishing", "exploding", "diverged",
+                   "changed since init");
+        any = 1;
+        printf("%-24s %8ld %10ld %10ld %9ld  %ld\n", sw->experiments[e].name, c->fin[e][0],
+               c->fin[e][1], c->fin[e][2], c->fin[e][3], c->fin[e][GS_N_DIAG]);
+    }
 }
 
 static const gs_sweep_t *sort_sweep;
@@ -270,7 +306,9 @@ int gs_cmd_status(int argc, char **argv)
             printf("usage: gradsweep status DB\n\n"
                    "Per experiment of the sweep stored in DB: cells done, diverged, failed and\n"
                    "missing (from the config text the database keeps), and the diagnosis\n"
-                   "counts; whether a run is writing it now. Safe while a sweep runs.\n");
+                   "counts at initialization; for the experiments that train, the diagnoses\n"
+                   "at the end of training and how many changed; whether a run is writing it\n"
+                   "now. Safe while a sweep runs.\n");
             return 0;
         } else if (argv[i][0] == '-' || db) {
             fprintf(stderr, "gradsweep status: unexpected '%s'; usage: gradsweep status DB\n", argv[i]);
@@ -305,9 +343,10 @@ int gs_cmd_status(int argc, char **argv)
     }
     status_t c = {&sw, malloc((sw.n_cells + 1) * sizeof *c.hashes),
                   malloc((sw.n_cells + 1) * sizeof *c.cell_of),
-                  calloc(sw.n_experiments, sizeof *c.st), calloc(sw.n_experiments, sizeof *c.dg), 0};
+                  calloc(sw.n_experiments, sizeof *c.st), calloc(sw.n_experiments, sizeof *c.dg),
+                  calloc(sw.n_experiments, sizeof *c.fin), 0};
     int rc = 0;
-    if (!c.hashes || !c.cell_of || !c.st || !c.dg) {
+    if (!c.hashes || !c.cell_of || !c.st || !c.dg || !c.fin) {
         fprintf(stderr, "gradsweep status: out of memory\n");
         rc = 1;
         goto out;
@@ -343,6 +382,7 @@ int gs_cmd_status(int argc, char **argv)
     }
     printf("%-24s %7ld %9ld %7ld %8ld  %8ld %10ld %10ld %9ld\n", "total", tot[0], tot[1], tot[2],
            tot[3], tot[4], tot[5], tot[6], tot[7]);
+    print_final(&c);
     if (c.other)
         printf("\n%ld stored cells are not in the config any more (it changed since they ran)\n",
                c.other);
@@ -351,6 +391,7 @@ out:
     free(c.cell_of);
     free(c.st);
     free(c.dg);
+    free(c.fin);
     free(text);
     free(path);
     gs_sweep_free(&sw);

@@ -738,18 +738,20 @@ char *gs_store_config_text(gs_store_t *st, char **path)
     return text;
 }
 
-int gs_store_each_run(gs_store_t *st,
-                      void (*cb)(void *ctx, uint64_t hash, const char *status, const char *diagnosis),
-                      void *ctx, char *err, size_t errlen)
+int gs_store_each_run(gs_store_t *st, gs_run_cb_t cb, void *ctx, char *err, size_t errlen)
 {
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(st->db, "SELECT config_hash, status, diagnosis FROM runs", -1, &s,
-                           NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(st->db, "SELECT config_hash, status, diagnosis, diagnosis_final "
+                                   "FROM runs", -1, &s, NULL) != SQLITE_OK)
         return sqlfail(st, err, errlen, "reading runs");
-    while (sqlite3_step(s) == SQLITE_ROW)
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
         cb(ctx, strtoull((const char *)sqlite3_column_text(s, 0), NULL, 16),
-           (const char *)sqlite3_column_text(s, 1), (const char *)sqlite3_column_text(s, 2));
+           (const char *)sqlite3_column_text(s, 1), (const char *)sqlite3_column_text(s, 2),
+           (const char *)sqlite3_column_text(s, 3));
     sqlite3_finalize(s);
+    if (rc != SQLITE_DONE)
+        return sqlfail(st, err, errlen, "reading runs");
     return 0;
 }
 

@@ -70,11 +70,11 @@ int gs_store_commit(gs_store_t *st, char *err, size_t errlen);
  * database holds no sweep yet); caller frees. */
 char *gs_store_config_text(gs_store_t *st, char **path);
 
-/* Every stored cell's config_hash, status and diagnosis (NULL when
- * failed), for `gradsweep status`. */
-int gs_store_each_run(gs_store_t *st,
-                      void (*cb)(void *ctx, uint64_t hash, const char *status, const char *diagnosis),
-                      void *ctx, char *err, size_t errlen);
+/* Every stored cell's config_hash, status, diagnosis (NULL when failed)
+ * and diagnosis_final (NULL unless trained), for `gradsweep status`. */
+typedef void (*gs_run_cb_t)(void *ctx, uint64_t hash, const char *status, const char *diagnosis,
+                            const char *diagnosis_final);
+int gs_store_each_run(gs_store_t *st, gs_run_cb_t cb, void *ctx, char *err, size_t errlen);
 
 /* The SQLite handle, for read-only queries of the report. */
 struct sqlite3 *gs_store_handle(gs_store_t *st);
