@@ -151,6 +151,31 @@ cp results/small.db newer.db
 sqlite3 newer.db "PRAGMA user_version = 99"
 msg=$("$gs" run "$small" --db newer.db 2>&1); st=$?
 check "a newer schema is refused ($msg)" '[ $st -ne 0 ] && printf "%s" "$msg" | grep -q "newer gradsweep (schema version 99"'
+# one cell, all or nothing: a child insert that fails (an SQLite trigger
+# refuses one cell's histograms) rolls that cell back alone; the run stops
+# naming the database and the cause, the batch's other cells stay whole,
+# and once the trigger is gone the rerun gives the reference rows
+cp results/small.db half.db
+sqlite3 half.db "DELETE FROM histograms; DELETE FROM time_stats; DELETE FROM train_log;
+  DELETE FROM train_layer_log; DELETE FROM layer_stats; DELETE FROM theory; DELETE FROM runs"
+bad=$(q "SELECT id FROM runs WHERE experiment = 'depth' ORDER BY id LIMIT 1")
+sqlite3 half.db "CREATE TRIGGER refuse BEFORE INSERT ON histograms WHEN NEW.run_id = $bad
+  BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
+"$gs" run "$small" --db half.db --threads 1 >/dev/null 2>half.err; st=$?
+v=$(sqlite3 half.db "PRAGMA integrity_check; SELECT count(*) FROM runs WHERE id = $bad;
+  SELECT count(*) FROM layer_stats WHERE run_id = $bad;
+  SELECT count(*) FROM runs r WHERE r.model = 'mlp' AND r.status != 'failed' AND
+    (SELECT count(*) FROM layer_stats l WHERE l.run_id = r.id) != r.depth + 1")
+check "a failing insert: exit $st, says where and why; the cell is not half stored, the others whole ($v)" \
+    '[ $st -ne 0 ] && grep -q "half.db" half.err && grep -q "injected failure" half.err && [ "$v" = "ok
+0
+0
+0" ]'
+sqlite3 half.db "DROP TRIGGER refuse"
+"$gs" run "$small" --db half.db --threads 1 >/dev/null 2>&1; st=$?
+check "... and the rerun stores it: rows identical to the uninterrupted run (exit $st)" \
+    '[ $st -eq 0 ] && dump_rows half.db | cmp -s - ref.rows'
+
 # a version-1 database (no train_layer_log, runs without the columns of
 # version 2): the report refuses it, saying how to upgrade; a run upgrades
 # it in place, keeps its cells and stores nothing new

@@ -786,9 +786,12 @@ static int prepare_inserts(gs_store_t *st, char *err, size_t errlen)
         n_cols++;
     }
     len += (size_t)snprintf(sql + len, sizeof sql - len, ") VALUES (");
-    for (int i = 1; i <= n_cols; i++)
+    for (int i = 1; i <= n_cols && len < sizeof sql; i++)
         len += (size_t)snprintf(sql + len, sizeof sql - len, "%s?%d", i > 1 ? ", " : "", i);
-    snprintf(sql + len, sizeof sql - len, ")");
+    if (len >= sizeof sql || (size_t)snprintf(sql + len, sizeof sql - len, ")") >= sizeof sql - len) {
+        snprintf(err, errlen, "%s: the runs INSERT does not fit in %zu bytes", st->path, sizeof sql);
+        return -1;   /* never a shorter statement */
+    }
     static const char *const child[] = {
         NULL,
         "INSERT INTO layer_stats (run_id, step, layer, act_mean, act_std, saturated_frac, dead_frac,"
@@ -825,6 +828,12 @@ static int step_reset(gs_store_t *st, sqlite3_stmt *s, char *err, size_t errlen,
     return 0;
 }
 
+static int put_rows(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t *cell,
+                    const gs_result_t *r, const gs_put_meta_t *meta, char *err, size_t errlen);
+
+/* One cell, all or nothing: its rows go in inside a SAVEPOINT of the open
+ * batch, and a failure rolls back that cell alone - the batch's other
+ * cells stay, and the cell, never half stored, runs again next time. */
 int gs_store_put(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t *cell,
                  const gs_result_t *r, const gs_put_meta_t *meta, char *err, size_t errlen)
 {
@@ -835,6 +844,21 @@ int gs_store_put(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t *ce
             return -1;
         st->in_txn = 1;
     }
+    if (exec(st, "SAVEPOINT cell", err, errlen) != 0)
+        return -1;
+    if (put_rows(st, sw, cell, r, meta, err, errlen) != 0) {
+        sqlite3_exec(st->db, "ROLLBACK TO cell; RELEASE cell", NULL, NULL, NULL);
+        return -1;
+    }
+    if (exec(st, "RELEASE cell", err, errlen) != 0)
+        return -1;
+    st->stored++;
+    return 0;
+}
+
+static int put_rows(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t *cell,
+                    const gs_result_t *r, const gs_put_meta_t *meta, char *err, size_t errlen)
+{
     const gs_cell_t *c = &cell->cell;
     sqlite3_int64 id = (sqlite3_int64)(cell->hash & INT64_MAX);
     sqlite3_stmt *s = st->stmt[ST_RUN];
@@ -1005,6 +1029,5 @@ int gs_store_put(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t *ce
         if (step_reset(st, s, err, errlen, "storing theory") != 0)
             return -1;
     }
-    st->stored++;
     return 0;
 }
