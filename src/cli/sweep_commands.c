@@ -14,12 +14,6 @@
 #include "sweep/sweep.h"
 #include "util/hash.h"
 
-/* The rate the plan's seconds assume. pipeline/bench measures the rate the
- * estimate really corresponds to (its "cost estimate" line): 11.5 GFLOP/s
- * on one core for small training cells with the BLAS engine; 5 stays on
- * the cautious side for smaller cells and slower machines. */
-#define ASSUMED_FLOPS_PER_CORE 5e9
-
 static const gs_sweep_hooks_t hooks = {gs_experiment_check, gs_experiment_flops};
 
 static int is_help(const char *a)
@@ -82,7 +76,7 @@ int gs_cmd_plan(int argc, char **argv)
                    "its number of cells and their estimated cost, the total, and how many cells\n"
                    "the target database (default results/<sweep name>.db) already holds.\n"
                    "Seconds assume %.1f GFLOP/s per core: a rough guide. Exit status 2 on any\n"
-                   "config error, with file:line.\n", ASSUMED_FLOPS_PER_CORE / 1e9);
+                   "config error, with file:line.\n", GS_ASSUMED_FLOPS_PER_CORE / 1e9);
             return 0;
         } else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
             db = argv[++i];
@@ -138,7 +132,7 @@ int gs_cmd_plan(int argc, char **argv)
         total += fl;
         stored_total += st;
         human_flops(f1, sizeof f1, fl);
-        human_time(t1, sizeof t1, fl / ASSUMED_FLOPS_PER_CORE);
+        human_time(t1, sizeof t1, fl / GS_ASSUMED_FLOPS_PER_CORE);
         char key[2048];
         const gs_cell_t *c0 = &sw.cells[ex->first_cell].cell;
         printf("[%s] line %d: %zu cells, %s (~%s on one core), %zu stored\n", ex->name, ex->line,
@@ -158,9 +152,9 @@ int gs_cmd_plan(int argc, char **argv)
         printf("  first cell: %s\n\n", key);
     }
     human_flops(f1, sizeof f1, total);
-    human_time(t1, sizeof t1, total / ASSUMED_FLOPS_PER_CORE);
+    human_time(t1, sizeof t1, total / GS_ASSUMED_FLOPS_PER_CORE);
     printf("total: %zu cells, %s (~%s on one core)\n", sw.n_cells, f1, t1);
-    human_time(t1, sizeof t1, remaining / ASSUMED_FLOPS_PER_CORE);
+    human_time(t1, sizeof t1, remaining / GS_ASSUMED_FLOPS_PER_CORE);
     if (have_db)
         printf("%s holds %zu of them; %zu to run (~%s on one core)\n", dbpath, stored_total,
                sw.n_cells - stored_total, t1);

@@ -597,7 +597,7 @@ int gs_driver_run(const gs_run_options_t *opt)
             size == 1 ? "" : "s", threads, threads == 1 ? "" : "s", dbpath);
     coord_t c = {.sw = &sw, .store = store};
     double cpu0 = thread_cpu();
-    gs_progress_init(&c.bar, n_pending, flops_total);
+    gs_progress_init(&c.bar, n_pending, flops_total, size * threads);
     int interrupted = 0;
     int rc = coordinate(&c, size, threads, host, pending, n_pending, &interrupted);
     gs_progress_draw(&c.bar, 1);
@@ -634,7 +634,7 @@ int gs_driver_run(const gs_run_options_t *opt)
         fprintf(stderr, "gradsweep run: %s\n", c.err[0] ? c.err : err);
         code = 1;
     } else {
-        fprintf(stderr, "done: %zu cells stored in %s (%.2f s, %.0f cells/s; coordinator CPU "
+        fprintf(stderr, "done: %zu cells stored in %s (%.2f s, %.1f cells/s; coordinator CPU "
                 "%.3f s = %.1f%% of the wall time)\n", c.bar.done, dbpath, wall,
                 wall > 0 ? (double)c.bar.done / wall : 0.0, cpu, wall > 0 ? 100.0 * cpu / wall : 0.0);
     }

@@ -6,13 +6,14 @@
 #include <time.h>
 #include <unistd.h>
 
-void gs_progress_init(gs_progress_bar_t *p, size_t total, double flops_total)
+void gs_progress_init(gs_progress_bar_t *p, size_t total, double flops_total, int cores)
 {
     *p = (gs_progress_bar_t){0};
     p->tty = isatty(STDERR_FILENO);
     p->start = gs_now();
     p->total = total;
     p->flops_total = flops_total;
+    p->assumed_rate = GS_ASSUMED_FLOPS_PER_CORE * (cores > 0 ? cores : 1);
 }
 
 void gs_progress_add(gs_progress_bar_t *p, const gs_result_t *r, double flops)
@@ -23,6 +24,19 @@ void gs_progress_add(gs_progress_bar_t *p, const gs_result_t *r, double flops)
         p->failed++;
     else
         p->diag[r->diagnosis]++;
+}
+
+double gs_progress_eta(const gs_progress_bar_t *p, double elapsed)
+{
+    /* from estimated cost, not cells (cells differ by orders of
+     * magnitude), at a rate that starts as the plan's assumption and
+     * becomes the measured one (estimated FLOP done per second) as the
+     * share done grows: longest-first scheduling finishes few cells early,
+     * so the measurement alone swings most at the start */
+    double frac = p->flops_total > 0 ? p->flops_done / p->flops_total : 1.0;
+    double measured = elapsed > 0 ? p->flops_done / elapsed : 0.0;
+    double rate = frac * measured + (1.0 - frac) * p->assumed_rate;
+    return rate > 0 ? (p->flops_total - p->flops_done) / rate : -1.0;
 }
 
 static void clock_text(char *buf, size_t len, double s)
@@ -48,10 +62,7 @@ void gs_progress_draw(gs_progress_bar_t *p, int force)
         return;
     p->last_draw = now;
     double el = now - p->start;
-    /* ETA from the estimated cost done so far: cells differ by orders of
-     * magnitude, so counting cells would mislead */
-    double frac = p->flops_total > 0 ? p->flops_done / p->flops_total : 1.0;
-    double eta = frac > 0 ? el / frac - el : -1.0;   /* -1: not known yet */
+    double eta = gs_progress_eta(p, el);
     char e1[32], e2[32];
     clock_text(e1, sizeof e1, el);
     clock_text(e2, sizeof e2, eta);

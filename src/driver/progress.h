@@ -13,11 +13,17 @@ typedef struct {
     double start, last_draw;
     size_t total, done;          /* cells to run this session */
     double flops_total, flops_done;
+    double assumed_rate;         /* FLOP/s the plan assumes for all workers together */
     long diag[4], failed;        /* counts by gs_diag_t, and failed cells */
 } gs_progress_bar_t;
 
-void gs_progress_init(gs_progress_bar_t *p, size_t total, double flops_total);
+/* cores: ranks x threads, for the plan's assumed rate */
+void gs_progress_init(gs_progress_bar_t *p, size_t total, double flops_total, int cores);
 void gs_progress_add(gs_progress_bar_t *p, const gs_result_t *r, double flops);
+/* Seconds left after `elapsed` seconds: the estimated FLOP still to run
+ * over a rate blended from the plan's assumption to the measured rate by
+ * the share done; -1 when unknown. */
+double gs_progress_eta(const gs_progress_bar_t *p, double elapsed);
 /* Redraw if due (force: now, and end the line). */
 void gs_progress_draw(gs_progress_bar_t *p, int force);
 

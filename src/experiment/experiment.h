@@ -143,6 +143,12 @@ int gs_experiment_run(const gs_cell_t *cell, gs_result_t *result,
 /* Estimated floating-point operations of running the cell (for
  * longest-first scheduling and the plan). */
 double gs_experiment_flops(const gs_cell_t *cell);
+/* The rate the plan's seconds assume per core, FLOP/s, and where the
+ * progress bar's ETA starts before it learns the real one. pipeline/bench
+ * measures what the estimate corresponds to (its "cost estimate" line):
+ * 11.5 GFLOP/s on one core for small training cells; 5 stays on the
+ * cautious side for smaller cells and slower machines. */
+#define GS_ASSUMED_FLOPS_PER_CORE 5e9
 
 gs_diag_t gs_diagnose(double grad_ratio, double vanishing_below, double exploding_above);
 
