@@ -189,6 +189,16 @@ case "$res" in
 *) notok "healthy run: $res" ;;
 esac
 
+# recurrent models default to one layer (PyTorch's num_layers), the mlp to 10
+l=$("$gs" train model=rnn dataset=adding seq_len=10 steps=2 --csv 2>/dev/null | tail -n +2 | cut -d, -f2 | sort -un | tr '\n' ' ')
+m=$("$gs" train steps=2 --csv 2>/dev/null | tail -n +2 | cut -d, -f2 | sort -un | tail -n 1)
+d=$("$gs" train model=rnn dataset=adding seq_len=10 depth=3 steps=2 --csv 2>/dev/null | tail -n +2 | cut -d, -f2 | sort -un | tail -n 1)
+if [ "$l" = "1 2 " ] && [ "$m" = "11" ] && [ "$d" = "4" ]; then
+    ok "depth defaults: rnn 1 layer (+ readout), mlp 10, an explicit depth=3 kept"
+else
+    notok "depth defaults: rnn layers '$l', mlp last layer $m, rnn depth=3 last layer $d"
+fi
+
 # field KEY LINE: the value of KEY=... in a result line
 field() { printf '%s\n' "$2" | sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
 # within A B TOL: both set and |A - B| < TOL

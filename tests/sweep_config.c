@@ -61,6 +61,17 @@ int main(void)
            gs_sweep_axis_value(ea, &sw.cells[5], 0) == 2 && gs_sweep_axis_value(ea, &sw.cells[5], 1) == 1,
            "each cell knows its value on every axis");
     tap_ok(c0->steps == 7 && sw.cells[6].cell.steps == 7, "[sweep] keys are defaults for every experiment");
+    {   /* depth defaults: 10 for the mlp, 1 for a recurrent model, unless set */
+        gs_sweep_t ds;
+        const char *dcfg = "[sweep]\nname = d\n[x]\nmodel = mlp, rnn\n[y]\nmodel = lstm\ndepth = 3\n";
+        rc = parse(&ds, dcfg, err, sizeof err);
+        tap_ok(rc == 0 && ds.n_cells == 3 && ds.cells[0].cell.depth == 10 &&
+               ds.cells[1].cell.depth == 1 && ds.cells[2].cell.depth == 3,
+               "depth: mlp 10 and rnn 1 by default, an explicit depth = 3 kept (%s)",
+               rc ? err : "parsed");
+        if (rc == 0)
+            gs_sweep_free(&ds);
+    }
     {   /* clip_mode has no effect without clip: (none, value) is (none, norm) */
         gs_sweep_t cs;
         const char *clip = "[sweep]\nname = c\n[x]\ntask = train\nclip = none, 1, 10\n"

@@ -72,6 +72,7 @@ static int parse_args(int argc, char **argv, options_t *o, gs_task_t task, const
         }
     }
     o->cell.task = task;
+    gs_cell_settle(&o->cell);
     if (gs_experiment_check(&o->cell, err, sizeof err) != 0) {
         fprintf(stderr, "gradsweep %s: %s\n", cmd, err);
         return 2;

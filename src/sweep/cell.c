@@ -64,7 +64,8 @@ static const keydef_t keys[] = {
      "gaussian: N(0,1) inputs, random labels over 10 classes; digits: 8x8 handwritten digits "
      "(recurrent models read them as 8 steps of 8 pixels); adding: the adding problem "
      "(recurrent models, MSE loss)"},
-    {"depth", K_INT, OFF(depth), NULL, 1, 10000, 1, 1, "10", "hidden layers"},
+    {"depth", K_INT, OFF(depth), NULL, 1, 10000, 1, 1, "10",
+     "hidden layers (recurrent models: stacked layers, default 1)"},
     {"width", K_INT, OFF(width), NULL, 1, 1e7, 1, 1, "100", "hidden units per layer"},
     {"seq_len", K_INT, OFF(seq_len), NULL, 1, 100000, 1, 1, "50",
      "time steps of a recurrent model (digits: 8)"},
@@ -215,7 +216,19 @@ static int split_param(const char *value, char *name, size_t nlen, int *has_p, d
     return 0;
 }
 
+static int set_value(gs_cell_t *c, const char *key, const char *value, char *err,
+                     size_t errlen);
+
 int gs_cell_set(gs_cell_t *c, const char *key, const char *value, char *err, size_t errlen)
+{
+    int rc = set_value(c, key, value, err, errlen);
+    if (rc == 0 && strcmp(key, "depth") == 0)
+        c->depth_given = 1;
+    return rc;
+}
+
+static int set_value(gs_cell_t *c, const char *key, const char *value, char *err,
+                     size_t errlen)
 {
     const keydef_t *k = find_key(key);
     if (!k) {
@@ -330,6 +343,7 @@ void gs_cell_defaults(gs_cell_t *c)
     for (size_t i = 0; i < N_KEYS; i++)
         if (gs_cell_set(c, keys[i].name, keys[i].dflt, err, sizeof err) != 0)
             abort();   /* a bad default is a programming error */
+    c->depth_given = 0;
 }
 
 int gs_cell_set_word(gs_cell_t *c, const char *word, char *err, size_t errlen)
@@ -353,6 +367,8 @@ int gs_cell_set_word(gs_cell_t *c, const char *word, char *err, size_t errlen)
 int gs_cell_settle(gs_cell_t *c)
 {
     int reset = 0;
+    if (gs_cell_is_recurrent(c) && !c->depth_given)
+        c->depth = 1;   /* a default, not a reset: no two combinations meet by it */
     if (c->clip <= 0.0 && c->clip_mode != GS_CLIP_NORM) {   /* clip_mode's default */
         c->clip_mode = GS_CLIP_NORM;
         reset++;

@@ -41,6 +41,7 @@ typedef struct {
     double vanishing_below, exploding_above;
     uint64_t seed;                            /* base seed */
     long repeat;                              /* 0-based, set by the sweep */
+    int depth_given;                          /* depth was set, not defaulted */
 } gs_cell_t;
 
 extern const char *const gs_model_names[];
@@ -61,8 +62,10 @@ int gs_cell_set_word(gs_cell_t *c, const char *word, char *err, size_t errlen);
 int gs_cell_is_recurrent(const gs_cell_t *c);
 
 /* Put back to its default every key that has no effect on this cell
- * (clip_mode without clip); returns how many it changed. A sweep drops a
- * combination that this makes equal to another one. */
+ * (clip_mode without clip) and return how many it changed: a sweep drops a
+ * combination that this makes equal to another one. Also gives a recurrent
+ * model whose depth was not set one layer (the mlp's default is 10,
+ * PyTorch's num_layers 1). Every cell goes through it before use. */
 int gs_cell_settle(gs_cell_t *c);
 
 /* Checks between keys (e.g. exploding_above > vanishing_below). */
