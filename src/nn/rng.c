@@ -5,14 +5,7 @@
 #include <math.h>
 
 #include "nn/vmath.h"
-
-uint64_t gs_mix64(uint64_t x)
-{
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
+#include "util/hash.h"
 
 void gs_rng_seed(gs_rng_t *r, uint64_t seed, uint64_t stream)
 {

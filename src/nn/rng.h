@@ -13,8 +13,6 @@ typedef struct {
     int has_spare;
 } gs_rng_t;
 
-/* splitmix64 step: a good 64-bit mixer, also used to derive seeds. */
-uint64_t gs_mix64(uint64_t x);
 
 /* Seed the generator; `stream` separates independent streams of one seed
  * (weights, data split, batches...). */

@@ -38,3 +38,11 @@ int gs_u64_contains(const uint64_t *sorted, size_t n, uint64_t x)
     }
     return lo < n && sorted[lo] == x;
 }
+
+uint64_t gs_mix64(uint64_t x)
+{
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}

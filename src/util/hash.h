@@ -9,6 +9,10 @@
 #define GS_FNV_OFFSET 0xCBF29CE484222325ull
 uint64_t gs_fnv1a(uint64_t h, const void *data, size_t n);
 
+/* splitmix64 step: a good 64-bit mixer (the generator's seeding, the
+ * cells' seeds, the sweep's config hashes). */
+uint64_t gs_mix64(uint64_t x);
+
 /* Sort ascending; binary search in a sorted array. */
 void gs_u64_sort(uint64_t *v, size_t n);
 int gs_u64_contains(const uint64_t *sorted, size_t n, uint64_t x);
