@@ -168,8 +168,12 @@ static int chart_phase(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t 
          * grad_ratio (whose weight gradients can hide it: README) */
         double sl = runs[i]->measured_slope;
         int s = !isfinite(sl) ? 6 : sl < -SLOPE_FLAT ? 0 : sl > SLOPE_FLAT ? 3 : 2;
+        /* the shape is the run's diagnosis: a square healthy, a circle
+         * vanishing, a cross exploding or diverged */
+        const char *d = runs[i]->diagnosis;
+        int shape = strcmp(d, "healthy") == 0 ? 2 : strcmp(d, "vanishing") == 0 ? 1 : 0;
         gs_chart_marker(c, runs[i]->sigma_w2 / dw - 1.0,
-                        (double)(PHASE_ROWS - 1) - runs[i]->sigma_b2 / db, s, 2);
+                        (double)(PHASE_ROWS - 1) - runs[i]->sigma_b2 / db, s, shape);
     }
     char cap[1024];
     snprintf(cap, sizeof cap,
@@ -179,8 +183,11 @@ static int chart_phase(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t 
              "chi_1 = 1 (sigma_w^2 = 1 at sigma_b = 0). The squares are this experiment's %zu "
              "tanh runs, coloured by the slope of ln ||dL/dh_l|| measured in them: blue "
              "shrinking by more than %.2f per layer toward the input, red growing by more, "
-             "green in between. Where the background is blue the measured gradients shrink, "
-             "where it is orange they grow; deep networks keep their gradient near the line.",
+             "green in between; the shape is the run's diagnosis (square healthy, circle "
+             "vanishing, cross exploding or diverged - from grad_ratio, whose weight gradients "
+             "can hide a shrinking ||dL/dh_l||). Where the background is blue the measured "
+             "gradients shrink, where it is orange they grow; deep networks keep their "
+             "gradient near the line.",
              n, SLOPE_FLAT);
     rc = rp_chart_publish(c, m, dir, file, title, runs, n, cap, out, err, errlen);
 done:
