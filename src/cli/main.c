@@ -49,7 +49,12 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
-        printf("gradsweep %s (BLAS %s)\n", PACKAGE_VERSION, gs_blas_describe());
+#ifdef HAVE_MPI
+        const char *mpi = "with MPI";
+#else
+        const char *mpi = "without MPI: run is the one-rank sweep";
+#endif
+        printf("gradsweep %s (BLAS %s; %s)\n", PACKAGE_VERSION, gs_blas_describe(), mpi);
         return 0;
     }
     gs_blas_init();   /* --threads then means OpenMP threads over BLAS tiles */

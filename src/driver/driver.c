@@ -3,7 +3,11 @@
 #include "driver/driver.h"
 
 #include <errno.h>
+#ifdef HAVE_MPI
 #include <mpi.h>
+#else
+#include "driver/mpi_single.h"   /* --without-mpi: the one-rank sweep */
+#endif
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
