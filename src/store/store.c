@@ -90,10 +90,10 @@ static const char schema_tail[] =
     "  sigma_w2 REAL,                       -- fan_in Var(W) of a hidden width x width matrix at init\n"
     "                                       -- (mean-field sigma_w^2; recurrent: of Wh)\n"
     "  sigma_b2 REAL,                       -- bias_std^2 (mean-field sigma_b^2)\n"
-    "  status TEXT NOT NULL CHECK (status IN ('done', 'diverged', 'failed')),  --\n"
+    "  status TEXT NOT NULL CHECK (status IN (%STATUS_IN%)),  --\n"
     "                                       -- diverged: a non-finite loss or gradient; failed: did not run\n"
     "  error TEXT,                          -- why a failed cell failed\n"
-    "  diagnosis TEXT CHECK (diagnosis IN ('healthy', 'vanishing', 'exploding', 'diverged')),  --\n"
+    "  diagnosis TEXT CHECK (diagnosis IN (%DIAG_IN%)),  --\n"
     "                                       -- from grad_ratio and the thresholds; diverged overrides\n"
     "  grad_ratio REAL,                     -- at init: mlp grad_w_norm(1)/grad_w_norm(depth);\n"
     "                                       -- recurrent grad_hidden_norm(1)/grad_hidden_norm(seq_len)\n"
@@ -242,18 +242,26 @@ static const added_column_t runs_added[] = {
 };
 #define N_RUNS_ADDED (sizeof runs_added / sizeof *runs_added)
 
+/* "'a', 'b', 'c'" of n names */
+static void names_in(char *buf, size_t cap, const char *const *names, size_t n)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && len < cap; i++)
+        len += (size_t)snprintf(buf + len, cap - len, "%s'%s'", i ? ", " : "", names[i]);
+}
+
 /* "name TYPE CHECK (name IN ('a', 'b'))" of an added column */
 static void added_column_sql(const added_column_t *a, char *buf, size_t cap)
 {
     size_t len = (size_t)snprintf(buf, cap, "%s", a->def);
     if (!a->names)
         return;
-    size_t name_len = strcspn(a->def, " ");
-    len += (size_t)snprintf(buf + len, cap - len, " CHECK (%.*s IN (", (int)name_len, a->def);
-    for (size_t i = 0; i < a->n_names && len < cap; i++)
-        len += (size_t)snprintf(buf + len, cap - len, "%s'%s'", i ? ", " : "", a->names[i]);
+    char in[256];
+    names_in(in, sizeof in, a->names, a->n_names);
     if (len < cap)
-        snprintf(buf + len, cap - len, "))");
+        snprintf(buf + len, cap - len, " CHECK (%.*s IN (%s))", (int)strcspn(a->def, " "), a->def,
+                 in);
 }
 
 const char *gs_store_schema_sql(void)
@@ -276,16 +284,33 @@ const char *gs_store_schema_sql(void)
         len += (size_t)snprintf(s + len, cap - len, "  %-36s -- %s%s\n", col, k.help,
                                 k.none_is_null ? " (NULL: none)" : "");
     }
-    const char *mark = strstr(schema_tail, "%RUNS_ADDED%");
-    len += (size_t)snprintf(s + len, cap - len, "%.*s", (int)(mark - schema_tail), schema_tail);
+    /* the tail's markers, in the order they appear: the allowed names come
+     * from the tables that define them (experiment.h), the added columns
+     * from runs_added */
+    char status_in[256], diag_in[256], added[4096];
+    names_in(status_in, sizeof status_in, gs_status_names, GS_N_STATUS);
+    names_in(diag_in, sizeof diag_in, gs_diag_names, GS_N_DIAG);
+    size_t al = 0;
+    added[0] = '\0';
     for (size_t i = 0; i < N_RUNS_ADDED; i++) {
-        char col[256];
+        char col[512];
         added_column_sql(&runs_added[i], col, sizeof col);
         if (i + 1 < N_RUNS_ADDED)
             strcat(col, ",");
-        len += (size_t)snprintf(s + len, cap - len, "  %-36s -- %s\n", col, runs_added[i].help);
+        al += (size_t)snprintf(added + al, sizeof added - al, "  %-36s -- %s\n", col,
+                               runs_added[i].help);
     }
-    snprintf(s + len, cap - len, "%s", mark + strlen("%RUNS_ADDED%"));
+    const struct {
+        const char *mark, *text;
+    } marks[] = {{"%STATUS_IN%", status_in}, {"%DIAG_IN%", diag_in}, {"%RUNS_ADDED%", added}};
+    const char *pos = schema_tail;
+    for (size_t i = 0; i < sizeof marks / sizeof *marks; i++) {
+        const char *m = strstr(pos, marks[i].mark);
+        assert(m != NULL);   /* every marker is in the tail, in this order */
+        len += (size_t)snprintf(s + len, cap - len, "%.*s%s", (int)(m - pos), pos, marks[i].text);
+        pos = m + strlen(marks[i].mark);
+    }
+    snprintf(s + len, cap - len, "%s", pos);
     sql = s;
     return sql;
 }
@@ -372,7 +397,7 @@ static int migrate(gs_store_t *st, long ver, char *err, size_t errlen)
             goto fail;
     }
     for (size_t i = 0; ver < 2 && i < N_RUNS_ADDED; i++) {
-        char col[256], sql[512];
+        char col[512], sql[640];
         added_column_sql(&runs_added[i], col, sizeof col);
         snprintf(sql, sizeof sql, "ALTER TABLE runs ADD COLUMN %s", col);
         if (exec(st, sql, err, errlen) != 0)
