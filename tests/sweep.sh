@@ -296,7 +296,7 @@ check "status counts the failed cell" 'printf "%s\n" "$st_out" | grep -Eq "^digi
 # diverges (or ends worse than a clipped one); where it diverged agrees
 # with its train_log (the log's last step, non-finite there)
 awk '/^\[/ { keep = ($0 == "[sweep]" || $0 == "[clipping]") } keep' \
-    "${top_srcdir:-.}/configs/seed.ini" > clip.ini
+    "$cfg_dir/../../configs/seed.ini" > clip.ini
 "$gs" run clip.ini --db clip.db --threads 1 2>clip.err; st=$?
 v=$(sqlite3 clip.db "SELECT count(*) FROM runs u WHERE u.clip IS NULL AND (u.status = 'diverged' OR
        u.train_loss > (SELECT min(c.train_loss) FROM runs c WHERE c.clip IS NOT NULL))")

@@ -10,7 +10,7 @@
 
 typedef struct {
     uint32_t magic;
-    int32_t status, diagnosis, has_final, diagnosis_final, diverged_layer, diverged_tensor;
+    int32_t status, diagnosis, diagnosis_final, diverged_layer, diverged_tensor;
     gs_pack_meta_t meta;
     double grad_ratio, init_loss, clip_fraction, train_loss, test_loss, test_acc, baseline_loss;
     double grad_ratio_final, last_finite_grad_norm;
@@ -41,7 +41,6 @@ void *gs_pack_result(const gs_result_t *r, const gs_pack_meta_t *meta, size_t *l
     h.magic = PACK_MAGIC;
     h.status = r->status;
     h.diagnosis = r->diagnosis;
-    h.has_final = r->has_final;
     h.diagnosis_final = r->diagnosis_final;
     h.diverged_layer = r->diverged_layer;
     h.diverged_tensor = r->diverged_tensor;
@@ -130,7 +129,6 @@ int gs_unpack_result(const void *buf, size_t len, gs_result_t *r, gs_pack_meta_t
     meta->host[sizeof meta->host - 1] = '\0';
     r->status = (gs_status_t)h.status;
     r->diagnosis = (gs_diag_t)h.diagnosis;
-    r->has_final = h.has_final;
     r->diagnosis_final = (gs_diag_t)h.diagnosis_final;
     r->diverged_layer = h.diverged_layer;
     r->diverged_tensor = (gs_nonfinite_t)h.diverged_tensor;

@@ -317,14 +317,27 @@ static double constant_baseline(const gs_dataset_t *ds)
 }
 
 /* The layer (1..depth, depth+1 the readout) whose weight matrix tensor T
- * is, or 0 when T is not a weight matrix: weights are named W<l>, Wx<l>,
- * Wh<l> or W_out (nn/net.h). */
+ * is, or 0 when T is not a weight matrix. */
 static int weight_layer(const gs_tensor_t *T, size_t depth)
 {
-    if (T->name[0] != 'W')
+    if (!T->weight)
         return 0;
-    const char *num = T->name + strcspn(T->name, "0123456789_");
-    return *num == '_' ? (int)depth + 1 : atoi(num);
+    return T->layer ? (int)T->layer : (int)depth + 1;
+}
+
+/* The finite values of v counted into GS_HIST_BINS equal bins over
+ * [lo, hi] (values outside go to the end bins). */
+static void bin_into(gs_hist_t *h, const double *v, size_t n, double lo, double hi)
+{
+    h->lo = lo;
+    h->hi = hi;
+    memset(h->count, 0, sizeof h->count);
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(v[i]))
+            continue;
+        long b = (long)((v[i] - lo) / (hi - lo) * GS_HIST_BINS);
+        h->count[b < 0 ? 0 : b >= GS_HIST_BINS ? GS_HIST_BINS - 1 : b]++;
+    }
 }
 
 /* Weight histograms of every weight matrix (tensors named W...). */
@@ -332,13 +345,13 @@ static int weight_histograms(const gs_net_t *net, size_t depth, gs_result_t *r)
 {
     size_t n = 0;
     for (size_t k = 0; k < net->n_tensors; k++)
-        n += net->tensors[k].name[0] == 'W';
+        n += net->tensors[k].weight;
     r->hist = calloc(n + 1, sizeof *r->hist);
     if (!r->hist)
         return -1;
     for (size_t k = 0; k < net->n_tensors; k++) {
         const gs_tensor_t *T = &net->tensors[k];
-        if (T->name[0] != 'W')
+        if (!T->weight)
             continue;
         gs_hist_t *h = &r->hist[r->n_hist++];
         h->layer = weight_layer(T, depth);
@@ -351,12 +364,7 @@ static int weight_histograms(const gs_net_t *net, size_t depth, gs_result_t *r)
             m = m > fabs(w[i]) ? m : fabs(w[i]);
         if (m == 0.0)
             m = 1.0;
-        h->lo = -m;
-        h->hi = m;
-        for (size_t i = 0; i < cnt; i++) {
-            long b = (long)((w[i] + m) / (2.0 * m) * GS_HIST_BINS);
-            h->count[b < 0 ? 0 : b >= GS_HIST_BINS ? GS_HIST_BINS - 1 : b]++;
-        }
+        bin_into(h, w, cnt, -m, m);
     }
     return 0;
 }
@@ -395,35 +403,54 @@ double gs_experiment_sigma_w2(const gs_cell_t *c)
     return (double)W * gs_init_variance(c->init, W, W, c->init_param, c->gain);
 }
 
-/* The least-squares slope of ln grad_pre_norm against the layers' distance
- * from the output, over layers depth/2 .. depth (where the length map has
- * settled at its fixed point), and its R^2; NaN with fewer than 3 layers
- * or a norm that is not positive and finite. */
-static void measured_slope(const gs_cell_t *c, const gs_layer_stats_t *st, double *slope,
-                           double *r2)
+/* The least-squares slope of ln v(k) against k = 0..n-1 (k counts steps
+ * toward the input: layers or time steps away from the output) and its
+ * R^2; NaN with fewer than 3 points or a v that is not positive and
+ * finite. v(ctx, k) reads the k-th value. */
+static void log_slope(double (*v)(const void *ctx, size_t k), const void *ctx, size_t n,
+                      double *slope, double *r2)
 {
-    size_t depth = (size_t)c->depth, first = depth / 2 > 0 ? depth / 2 : 1;
-    size_t n = depth - first + 1;
     *slope = *r2 = NAN;
     if (n < 3)
         return;
-    double sx = 0, sy = 0;
-    for (size_t l = first; l <= depth; l++) {
-        double g = st[l - 1].grad_pre_norm;
+    double sy = 0;
+    for (size_t k = 0; k < n; k++) {
+        double g = v(ctx, k);
         if (!(g > 0) || !isfinite(g))
             return;
-        sx += (double)(depth - l);
         sy += log(g);
     }
-    double mx = sx / (double)n, my = sy / (double)n, sxx = 0, sxy = 0, syy = 0;
-    for (size_t l = first; l <= depth; l++) {
-        double dx = (double)(depth - l) - mx, dy = log(st[l - 1].grad_pre_norm) - my;
+    double mx = 0.5 * (double)(n - 1), my = sy / (double)n, sxx = 0, sxy = 0, syy = 0;
+    for (size_t k = 0; k < n; k++) {
+        double dx = (double)k - mx, dy = log(v(ctx, k)) - my;
         sxx += dx * dx;
         sxy += dx * dy;
         syy += dy * dy;
     }
     *slope = sxy / sxx;
     *r2 = syy > 0 ? sxy * sxy / (sxx * syy) : 1.0;
+}
+
+/* ctx: the last layer's statistics; k layers back from it */
+static double layer_grad(const void *ctx, size_t k)
+{
+    return ((const gs_layer_stats_t *)ctx)[-(ptrdiff_t)k].grad_pre_norm;
+}
+
+/* ctx: the last time step's statistics; k steps back from it */
+static double step_grad(const void *ctx, size_t k)
+{
+    return ((const gs_time_stats_t *)ctx)[-(ptrdiff_t)k].grad_hidden_norm;
+}
+
+/* The measured slope of an mlp: ln grad_pre_norm per layer toward the
+ * input over layers depth/2 .. depth (where the length map has settled
+ * at its fixed point). */
+static void measured_slope(const gs_cell_t *c, const gs_layer_stats_t *st, double *slope,
+                           double *r2)
+{
+    size_t depth = (size_t)c->depth, first = depth / 2 > 0 ? depth / 2 : 1;
+    log_slope(layer_grad, st + depth - 1, depth - first + 1, slope, r2);
 }
 
 /* rnn: Pascanu et al.'s bound on the per-step change of ln ||dL/dh_t||,
@@ -441,26 +468,9 @@ static void recurrent_theory(const gs_cell_t *c, const gs_net_t *net, gs_result_
         double l1 = gs_spectrum_top_sv(net->params + T->offset, T->rows, T->cols);
         r->step_bound = log(l1 * gs_act_max_slope(c->act, c->act_param));
     }
-    size_t n = r->n_time;
-    double sx = 0, sy = 0, sxx = 0, sxy = 0, syy = 0;
-    for (size_t t = 0; t < n; t++) {
-        double g = r->time[t].grad_hidden_norm;
-        if (!(g > 0) || !isfinite(g))
-            return;
-        sx += (double)(n - 1 - t);
-        sy += log(g);
-    }
-    double mx = sx / (double)n, my = sy / (double)n;
-    for (size_t t = 0; n >= 3 && t < n; t++) {
-        double dx = (double)(n - 1 - t) - mx, dy = log(r->time[t].grad_hidden_norm) - my;
-        sxx += dx * dx;
-        sxy += dx * dy;
-        syy += dy * dy;
-    }
-    if (n >= 3) {
-        r->measured_slope = sxy / sxx;
-        r->fit_r2 = syy > 0 ? sxy * sxy / (sxx * syy) : 1.0;
-    }
+    if (r->n_time)
+        log_slope(step_grad, r->time + r->n_time - 1, r->n_time, &r->measured_slope,
+                  &r->fit_r2);
 }
 
 /* Residual without norm: the growth of ln(||x_l||^2 / n) per block over
@@ -524,15 +534,7 @@ static void histogram(gs_hist_t *h, const double *v, size_t n)
         lo -= 0.5;
         hi += 0.5;
     }
-    h->lo = lo;
-    h->hi = hi;
-    memset(h->count, 0, sizeof h->count);
-    for (size_t i = 0; i < n; i++) {
-        if (!isfinite(v[i]))
-            continue;
-        long b = (long)((v[i] - lo) / (hi - lo) * GS_HIST_BINS);
-        h->count[b < 0 ? 0 : b >= GS_HIST_BINS ? GS_HIST_BINS - 1 : b]++;
-    }
+    bin_into(h, v, n, lo, hi);
 }
 
 /* spectrum=yes: the singular values of the hidden stack's input-output
@@ -546,13 +548,13 @@ static int spectrum(const gs_cell_t *c, gs_net_t *net, gs_result_t *r)
         return 0;
     size_t W = (size_t)c->width, D = net->in_dim, n = W < D ? W : D;
     double *J = malloc(W * D * sizeof *J), *work = malloc(W * D * sizeof *work);
-    double *gram = malloc(W * D * sizeof *gram), *sv2 = malloc(n * sizeof *sv2);
+    double *sv2 = malloc(n * sizeof *sv2);   /* work serves the Jacobian, then the SVD */
     gs_hist_t *hist = realloc(r->hist, (r->n_hist + 1) * sizeof *r->hist);
     int rc = -1;
     if (hist)
         r->hist = hist;
-    if (!J || !work || !gram || !sv2 || !hist || gs_mlp_jacobian(net, 0, J, work) != 0 ||
-        gs_spectrum_sv2(J, W, D, sv2, gram) != 0)
+    if (!J || !work || !sv2 || !hist || gs_mlp_jacobian(net, 0, J, work) != 0 ||
+        gs_spectrum_sv2(J, W, D, sv2, work) != 0)
         goto out;
     gs_spectrum_summary_t s = gs_spectrum_summary(sv2, n);
     r->sv2_min = s.sv2_min;
@@ -569,7 +571,6 @@ static int spectrum(const gs_cell_t *c, gs_net_t *net, gs_result_t *r)
 out:
     free(J);
     free(work);
-    free(gram);
     free(sv2);
     return rc;
 }
@@ -692,7 +693,9 @@ static int train_step(trainer_t *tr, long step, const double *x, const int *y, c
      * diverges by its gradient alone is not clipped (gs_clip leaves a
      * non-finite gradient as it is), so its statistics can wait */
     int have_stats = logged || !isfinite(loss);
-    if (have_stats)
+    if (step == 1)   /* measure_init took them from this very step */
+        memcpy(tr->stats, r->layers, r->n_layers * sizeof *r->layers);
+    else if (have_stats)
         layer_stats(c, net, B, tr->stats);
     gs_clip_result_t cr = gs_clip(net->grads, net->n_params, (gs_clip_mode_t)c->clip_mode,
                                   c->clip);
@@ -809,7 +812,6 @@ static void finish(trainer_t *tr, const gs_dataset_t *train, const gs_dataset_t 
     r->test_acc = NAN;
     if (c->task != GS_TASK_TRAIN)
         return;
-    r->has_final = 1;
     r->diagnosis_final = diverged ? GS_DIAG_DIVERGED
                                   : gs_diagnose(r->grad_ratio_final, c->vanishing_below,
                                                 c->exploding_above);

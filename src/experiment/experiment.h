@@ -100,8 +100,7 @@ typedef struct {
     size_t n_layer_log;         /* n_log * n_layers */
     gs_train_layer_row_t *layer_log;   /* per logged step, layers 1..depth+1 */
     double grad_ratio_final;    /* grad_ratio at the last logged step (NaN: not trained) */
-    int has_final;              /* diagnosis_final set: a trained run */
-    gs_diag_t diagnosis_final;  /* from grad_ratio_final; diverged overrides */
+    gs_diag_t diagnosis_final;  /* task=train: from grad_ratio_final; diverged overrides */
     long steps_run, diverged_step;   /* diverged_step 0: did not diverge */
     int diverged_layer;         /* diverged: the layer named (1..depth+1), else 0 */
     gs_nonfinite_t diverged_tensor;  /* diverged: what went non-finite there */

@@ -32,6 +32,8 @@ void gs_net_add_tensor(gs_net_t *net, const char *prefix, size_t layer, size_t o
         snprintf(t->name, sizeof t->name, "%s%zu", prefix, layer);
     else
         snprintf(t->name, sizeof t->name, "%s_out", prefix);
+    t->layer = layer;
+    t->weight = prefix[0] == 'W';
     t->offset = offset;
     t->rows = rows;
     t->cols = cols;

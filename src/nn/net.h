@@ -14,6 +14,8 @@
 
 typedef struct {
     char name[48];      /* e.g. "W3", "b3", "gamma3", "W_out" */
+    size_t layer;       /* 1.., 0 for the readout */
+    int weight;         /* a weight matrix (W, Wx, Wh), not a bias or norm scale */
     size_t offset;      /* into params / grads */
     size_t rows, cols;  /* row-major; vectors have rows = 1 */
 } gs_tensor_t;

@@ -264,8 +264,8 @@ static int first_unshown(const rp_exp_t *e, const int *shown, size_t n)
  * of e that are not among the n shown, except dash (drawn dashed for its
  * values after the first, named so), e.g. " Dashed: width 512. Not told
  * apart here: lr (0.01, 0.1)." Empty when every axis is shown. */
-static void unshown_note(const rp_exp_t *e, const int *shown, size_t n, int dash, char *buf,
-                         size_t len)
+void rp_unshown_note(const rp_exp_t *e, const int *shown, size_t n, int dash, char *buf,
+                     size_t len)
 {
     size_t l = 0;
     buf[0] = '\0';
@@ -442,7 +442,7 @@ static int chart_flow(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     int shown[3] = {fa, ca, axis_of(e, "depth")};
     int da = first_unshown(e, shown, 3);
     char note[512];
-    unshown_note(e, shown, 3, da, note, sizeof note);
+    rp_unshown_note(e, shown, 3, da, note, sizeof note);
     lineset_t ls;
     if (lineset_load(&ls, m, e, e->n_runs, rp_layer_series, "grad_pre_norm") != 0)
         return 0;
@@ -874,7 +874,7 @@ static int chart_clip(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     gs_chart_legend(c, nl, labels, series, dashed, "");
     int shown[2] = {ca, ma};
     char note[512], cap[1024];
-    unshown_note(e, shown, 2, -1, note, sizeof note);
+    rp_unshown_note(e, shown, 2, -1, note, sizeof note);
     snprintf(cap, sizeof cap, "%s%s",
              "Left: the global gradient norm before clipping at every logged step, with "
              "the thresholds as dashed lines - clipping rescales every step above its line. "
@@ -904,7 +904,7 @@ static int chart_norm(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     int nf = fa >= 0 ? (int)e->ex->axes[fa].n_values : 1;
     int shown[3] = {fa, na, axis_of(e, "depth")};
     char note[512];
-    unshown_note(e, shown, 3, -1, note, sizeof note);
+    rp_unshown_note(e, shown, 3, -1, note, sizeof note);
     lineset_t ls;
     if (lineset_load(&ls, m, e, e->n_runs, rp_layer_series, "act_std") != 0)
         return 0;
@@ -1104,7 +1104,7 @@ static int chart_time(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     gs_chart_legend(c, nd, labels, series, dashed, "");
     int shown[2] = {ca, da};
     char note[512], cap[1024];
-    unshown_note(e, shown, 2, -1, note, sizeof note);
+    rp_unshown_note(e, shown, 2, -1, note, sizeof note);
     snprintf(cap, sizeof cap,
              "Left: the norm of the gradient of the loss (taken at the last step) with "
              "respect to each hidden state, going back in time from the right. A plain RNN's "

@@ -270,10 +270,9 @@ static int chart_spectrum(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts
             series[v] = (int)v;
         gs_chart_legend(c, cx->n_values, (const char *const *)cx->values, series, NULL, cx->key);
     }
-    char cap[1024], dash[256] = "";
-    if (da >= 0)
-        snprintf(dash, sizeof dash, " Dashed: %s other than %s.", e->ex->axes[da].key,
-                 e->ex->axes[da].values[0]);
+    char cap[1024], dash[256];
+    int shown[3] = {fa, ca, rp_axis_of(e, "spectrum")};
+    rp_unshown_note(e, shown, 3, da, dash, sizeof dash);
     snprintf(cap, sizeof cap,
              "The distribution of the singular values sigma of dx_depth/dx_0 (log10 scale) at "
              "one input, per depth. Dynamical isometry (Pennington et al. 2017) is all of them "

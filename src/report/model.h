@@ -137,6 +137,11 @@ struct gs_chart;
 int rp_chart_publish(struct gs_chart *c, rp_model_t *m, const char *dir, const char *file,
                      const char *title, const rp_run_t *const *runs, size_t n_runs,
                      const char *caption, rp_charts_t *out, char *err, size_t errlen);
+/* A caption's sentence on what a chart does not tell apart: the axes of e
+ * not among the n shown (-1 entries ignored), except dash, which is named
+ * as drawn dashed; empty when every axis is shown. */
+void rp_unshown_note(const rp_exp_t *e, const int *shown, size_t n, int dash, char *buf,
+                     size_t len);
 /* Theory beside measurement (charts_theory.c). */
 int rp_charts_theory(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, char *err,
                      size_t errlen);

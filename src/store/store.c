@@ -368,6 +368,15 @@ static void bind_real(sqlite3_stmt *s, int i, double v)
         sqlite3_bind_null(s, i);   /* NaN/inf: SQLite has no such REAL */
 }
 
+/* The same, but an infinity is stored as one (a meaningful value there) */
+static void bind_real_inf(sqlite3_stmt *s, int i, double v)
+{
+    if (isinf(v))
+        sqlite3_bind_double(s, i, v);
+    else
+        bind_real(s, i, v);
+}
+
 /* ---- open ---- */
 
 /* Upgrade an older database in place, in one transaction: ALTER TABLE
@@ -942,7 +951,7 @@ static int put_rows(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t 
     sqlite3_bind_text(s, i++, now, -1, SQLITE_TRANSIENT);
     /* runs_added, in its order */
     bind_real(s, i++, trained ? r->grad_ratio_final : NAN);
-    if (trained && r->has_final)
+    if (trained)
         sqlite3_bind_text(s, i++, gs_diag_names[r->diagnosis_final], -1, SQLITE_STATIC);
     else
         sqlite3_bind_null(s, i++);
@@ -1032,10 +1041,7 @@ static int put_rows(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t 
     if (!failed && (c->model == GS_MODEL_MLP || c->model == GS_MODEL_RNN)) {
         s = st->stmt[ST_THEORY];
         sqlite3_bind_int64(s, 1, id);
-        if (isinf(r->q_star))   /* no finite fixed point: the text says so */
-            sqlite3_bind_double(s, 2, INFINITY);
-        else
-            bind_real(s, 2, r->q_star);
+        bind_real_inf(s, 2, r->q_star);   /* Inf: no finite fixed point */
         bind_real(s, 3, r->chi1);
         bind_real(s, 4, r->depth_scale);
         bind_real(s, 5, r->predicted_slope);
@@ -1044,10 +1050,7 @@ static int put_rows(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t 
         bind_real(s, 8, r->sv2_min);
         bind_real(s, 9, r->sv2_max);
         bind_real(s, 10, r->sv2_mean);
-        if (isinf(r->condition))   /* a zero singular value: stored as Inf, not NULL */
-            sqlite3_bind_double(s, 11, INFINITY);
-        else
-            bind_real(s, 11, r->condition);
+        bind_real_inf(s, 11, r->condition);   /* Inf: a zero singular value */
         bind_real(s, 12, r->residual_growth_predicted);
         bind_real(s, 13, r->residual_growth_measured);
         bind_real(s, 14, r->step_bound);

@@ -89,7 +89,10 @@ double gs_spectrum_top_sv(const double *W, size_t rows, size_t cols)
         nv = sqrt(nv);
         for (size_t j = 0; j < cols; j++)
             v[j] /= nv;
+        double prev = sigma;
         sigma = nv / sqrt(nu);   /* ||W^T W v|| / ||W v||: sigma at the top singular vector */
+        if (fabs(sigma - prev) <= 1e-15 * sigma)   /* converged: stop paying W's passes */
+            break;
     }
 out:
     free(v);
