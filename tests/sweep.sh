@@ -50,7 +50,7 @@ uncommented=$(printf '%s\n' "$sch" | grep -E '^  [a-z_0-9]+ (INTEGER|REAL|TEXT)'
 check "gradsweep schema: a comment on every column ($uncommented without)" '[ "$uncommented" -eq 0 ]'
 q() { sqlite3 "${db:-results/small.db}" "$1"; }
 v=$(q "SELECT count(*) FROM sqlite_master WHERE type IN ('table', 'view')")
-check "the database holds the 9 tables and the view ($v)" '[ "$v" -eq 10 ]'
+check "the database holds the 10 tables and the view ($v)" '[ "$v" -eq 11 ]'
 
 # ---- theory beside measurement ----
 v=$(q "SELECT count(*) FROM runs r JOIN theory t ON t.run_id = r.id
@@ -179,8 +179,13 @@ check "... and the rerun stores it: rows identical to the uninterrupted run (exi
 # a version-1 database (no train_layer_log, runs without the columns of
 # version 2): the report refuses it, saying how to upgrade; a run upgrades
 # it in place, keeps its cells and stores nothing new
+# (old_status: runs.status's CHECK list as versions 1-3 wrote it, without
+# 'crashed'; the edit SQLite's ALTER TABLE page describes)
+old_status="DROP TABLE in_flight; PRAGMA writable_schema = ON;
+  UPDATE sqlite_schema SET sql = replace(sql, ', ''crashed''))', '))') WHERE name = 'runs';
+  PRAGMA writable_schema = OFF;"
 cp results/small.db v1.db
-sqlite3 v1.db "DROP TABLE train_layer_log; DROP TABLE theory; ALTER TABLE runs DROP COLUMN spectrum;
+sqlite3 v1.db "$old_status DROP TABLE train_layer_log; DROP TABLE theory; ALTER TABLE runs DROP COLUMN spectrum;
   ALTER TABLE runs DROP COLUMN grad_ratio_final;
   ALTER TABLE runs DROP COLUMN diagnosis_final; ALTER TABLE runs DROP COLUMN diverged_layer;
   ALTER TABLE runs DROP COLUMN diverged_tensor; ALTER TABLE runs DROP COLUMN last_finite_grad_norm;
@@ -190,21 +195,37 @@ check "a version-1 database: the report says to upgrade it with a run ($msg)" \
     '[ $st -ne 0 ] && printf "%s" "$msg" | grep -q "older gradsweep (schema version 1.*upgrades it in place"'
 "$gs" run "$small" --db v1.db --threads 1 >/dev/null 2>v1.err; st=$?
 v=$(sqlite3 v1.db "PRAGMA user_version; SELECT count(*) FROM runs; SELECT count(*) FROM train_layer_log;
-  SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'diagnosis_final'")
-check "a version-1 database: a run upgrades it to version 3 and keeps its 30 cells ($st: $v)" \
-    '[ $st -eq 0 ] && [ "$v" = "3
+  SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'diagnosis_final';
+  SELECT count(*) FROM sqlite_schema WHERE name = 'runs' AND sql LIKE '%''failed'', ''crashed''))%';
+  SELECT count(*) FROM in_flight; PRAGMA integrity_check")
+check "a version-1 database: a run upgrades it to version 4 (status may be crashed, in_flight added) and keeps its 30 cells ($st: $(echo $v))" \
+    '[ $st -eq 0 ] && [ "$v" = "4
 30
 0
-1" ] && grep -q "30 stored already, 0 to run" v1.err'
+1
+1
+0
+ok" ] && grep -q "30 stored already, 0 to run" v1.err'
 # a version-2 database (before the theory table): upgraded by a run too
 cp results/small.db v2.db
-sqlite3 v2.db "DROP TABLE theory; ALTER TABLE runs DROP COLUMN spectrum; PRAGMA user_version = 2"
+sqlite3 v2.db "$old_status DROP TABLE theory; ALTER TABLE runs DROP COLUMN spectrum; PRAGMA user_version = 2"
 "$gs" run "$small" --db v2.db --threads 1 >/dev/null 2>&1; st=$?
 v=$(sqlite3 v2.db "PRAGMA user_version; SELECT count(*) FROM runs; SELECT count(*) FROM theory")
 check "a version-2 database: a run adds the theory table, keeps the cells ($st: $v)" \
-    '[ $st -eq 0 ] && [ "$v" = "3
+    '[ $st -eq 0 ] && [ "$v" = "4
 30
 0" ]'
+# a version-3 database (status without crashed, no in_flight): the same
+cp results/small.db v3.db
+sqlite3 v3.db "$old_status PRAGMA user_version = 3"
+"$gs" run "$small" --db v3.db --threads 1 >/dev/null 2>&1; st=$?
+v=$(sqlite3 v3.db "PRAGMA user_version; SELECT count(*) FROM runs;
+  SELECT count(*) FROM sqlite_schema WHERE name = 'runs' AND sql LIKE '%''crashed''))%'; PRAGMA integrity_check")
+check "a version-3 database: a run widens runs.status, keeps the cells ($st: $(echo $v))" \
+    '[ $st -eq 0 ] && [ "$v" = "4
+30
+1
+ok" ]'
 msg=$("$gs" run "$cfg_dir/bad.ini" --db results/small.db 2>&1)
 sed 's/^name = small/name = other/' "$small" > other.ini
 msg=$("$gs" run other.ini --db results/small.db 2>&1); st=$?

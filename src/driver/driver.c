@@ -2,7 +2,9 @@
 
 #include "driver/driver.h"
 
+#include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #ifdef HAVE_MPI
 #include <mpi.h>
 #else
@@ -31,7 +33,8 @@
 #include "util/hash.h"
 
 enum { TAG_WORK = 1, TAG_RESULT = 2 };
-#define STOP_CELL (-1)
+#define STOP_CELL (-1)   /* run what you hold, then stop */
+#define DROP_CELL (-2)   /* finish the cell you run, drop the rest, stop */
 #define COMMIT_EVERY_S 1.0
 #define HEARTBEAT_EVERY_S 10.0
 #define IDLE_SLEEP_NS 1000000L   /* 1 ms between polls when nothing happens */
@@ -73,6 +76,86 @@ static void nap(long ns)
 static const gs_sweep_hooks_t check_hooks = {gs_experiment_check, gs_experiment_flops};
 static const gs_sweep_hooks_t cost_hooks = {NULL, gs_experiment_flops};
 
+/* ---- a cell that kills its process ---- */
+
+/* A cell that crashes its process (a segfault, an abort) takes the job
+ * with it, and a rerun would run it again and die again. So every rank
+ * catches the fatal signals: the handler appends "<config hash> <signal>"
+ * to the crash log next to the database (<db>-crashes; open/write/close
+ * are async-signal-safe), says so on stderr, and dies of the signal as it
+ * would have. The next run counts one death for each cell the log names
+ * that rank 0 had recorded in flight, and stores a cell that died twice
+ * as crashed instead of running it (docs/architecture.md, "Faults"). A
+ * rank's process runs one cell at a time, so one global names it. */
+static char crash_log[4096 + 16];   /* <db>-crashes; empty: not known */
+static char crash_cell[18];         /* "<16 hex digits> " of the running cell */
+static volatile sig_atomic_t crash_armed;
+static const int fatal_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+
+static size_t put_str(char *buf, size_t at, size_t cap, const char *s)
+{
+    while (*s && at + 1 < cap)
+        buf[at++] = *s++;
+    return at;
+}
+
+static void on_fatal(int sig)
+{
+    if (crash_armed && crash_log[0]) {
+        char num[12], rev[12];
+        size_t d = 0, k = 0;
+        for (int v = sig; v > 0 && d < sizeof rev; v /= 10)
+            rev[d++] = (char)('0' + v % 10);
+        while (d > 0)
+            num[k++] = rev[--d];
+        num[k] = '\0';
+        char line[64], msg[sizeof crash_log + 128];
+        size_t n = put_str(line, 0, sizeof line, crash_cell);
+        n = put_str(line, n, sizeof line, num);
+        n = put_str(line, n, sizeof line, "\n");
+        int fd = open(crash_log, O_WRONLY | O_APPEND | O_CREAT, 0644);
+        if (fd >= 0) {
+            ssize_t w = write(fd, line, n);
+            (void)w;
+            close(fd);
+        }
+        size_t m = put_str(msg, 0, sizeof msg, "gradsweep: cell ");
+        m = put_str(msg, m, sizeof msg, crash_cell);
+        m = put_str(msg, m, sizeof msg, "killed its process (signal ");
+        m = put_str(msg, m, sizeof msg, num);
+        m = put_str(msg, m, sizeof msg, "); noted in ");
+        m = put_str(msg, m, sizeof msg, crash_log);
+        m = put_str(msg, m, sizeof msg, "\n");
+        ssize_t w = write(STDERR_FILENO, msg, m);
+        (void)w;
+    }
+    /* SA_RESETHAND restored the default action: die of the signal */
+    raise(sig);
+}
+
+static void catch_fatal_signals(const char *dbpath)
+{
+    snprintf(crash_log, sizeof crash_log, "%s-crashes", dbpath);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_fatal;
+    sa.sa_flags = SA_RESETHAND;
+    for (size_t i = 0; i < sizeof fatal_signals / sizeof *fatal_signals; i++)
+        sigaction(fatal_signals[i], &sa, NULL);
+}
+
+static const char *signal_name(int sig)
+{
+    switch (sig) {
+    case SIGSEGV: return "SIGSEGV";
+    case SIGBUS: return "SIGBUS";
+    case SIGFPE: return "SIGFPE";
+    case SIGILL: return "SIGILL";
+    case SIGABRT: return "SIGABRT";
+    default: return "a signal";
+    }
+}
+
 /* ---- running one cell (any rank, any thread; no MPI) ---- */
 
 /* GRADSWEEP_TEST_CELL_DELAY=S makes every cell last S seconds longer: the
@@ -88,13 +171,29 @@ static void test_cell_delay(void)
     }
 }
 
+/* GRADSWEEP_TEST_CRASH=<config hash> makes that cell kill its process
+ * with SIGSEGV, as a bug in the engine would: the crash tests need one.
+ * Not for users. */
+static void test_cell_crash(const gs_sweep_cell_t *cell)
+{
+    const char *env = getenv("GRADSWEEP_TEST_CRASH");
+    if (env && strcmp(env, cell->hash_hex) == 0)
+        raise(SIGSEGV);
+}
+
 static void *run_cell(const gs_sweep_t *sw, int64_t index, int rank, int threads,
                       const char *host, size_t *len)
 {
+    assert(index >= 0 && (size_t)index < sw->n_cells);
+    const gs_sweep_cell_t *cell = &sw->cells[index];
     gs_result_t r;
     double t0 = gs_now();
-    gs_experiment_run(&sw->cells[index].cell, &r, NULL);   /* failures come back in r */
+    snprintf(crash_cell, sizeof crash_cell, "%s ", cell->hash_hex);
+    crash_armed = 1;
+    test_cell_crash(cell);
+    gs_experiment_run(&cell->cell, &r, NULL);   /* failures come back in r */
     test_cell_delay();
+    crash_armed = 0;
     gs_pack_meta_t meta = {.cell = index, .rank = rank, .threads = threads,
                            .wall_s = gs_now() - t0};
     snprintf(meta.host, sizeof meta.host, "%s", host);
@@ -183,50 +282,67 @@ static packed_t *local_take(local_worker_t *w)
 
 /* ---- remote workers (ranks > 0) ---- */
 
-static int worker_loop(const gs_sweep_t *sw, int rank, int threads, const char *host)
+/* Take every assignment that has arrived into the ring queue; STOP_CELL
+ * ends the loop once the queue is empty, DROP_CELL empties it first. */
+typedef struct {
+    int64_t *q;
+    size_t head, len, cap;
+    int stopping;
+} ring_t;
+
+static void ring_push(ring_t *r, int64_t idx)
 {
-    int64_t *queue = malloc(256 * sizeof *queue);
-    size_t head = 0, len = 0, cap = 256;
-    if (!queue)
-        MPI_Abort(MPI_COMM_WORLD, 1);
-    int stopping = 0;
+    if (r->len == r->cap) {
+        size_t cap = r->cap ? 2 * r->cap : 256;
+        int64_t *q = malloc(cap * sizeof *q);
+        if (!q)
+            MPI_Abort(MPI_COMM_WORLD, 1);
+        for (size_t i = 0; i < r->len; i++)
+            q[i] = r->q[(r->head + i) % r->cap];
+        free(r->q);
+        r->q = q;
+        r->head = 0;
+        r->cap = cap;
+    }
+    r->q[(r->head + r->len++) % r->cap] = idx;
+}
+
+static void take_assignments(ring_t *r)
+{
     for (;;) {
-        /* take every assignment that has arrived; wait (politely) when idle */
-        for (;;) {
-            int flag;
-            MPI_Status st;
-            MPI_CHECK(MPI_Iprobe(0, TAG_WORK, MPI_COMM_WORLD, &flag, &st));
-            if (flag) {
-                int64_t idx;
-                MPI_CHECK(MPI_Recv(&idx, 1, MPI_INT64_T, 0, TAG_WORK, MPI_COMM_WORLD,
-                                   MPI_STATUS_IGNORE));
-                if (idx == STOP_CELL) {
-                    stopping = 1;
-                } else {
-                    if (len == cap) {
-                        int64_t *q = malloc(2 * cap * sizeof *q);
-                        if (!q)
-                            MPI_Abort(MPI_COMM_WORLD, 1);
-                        for (size_t i = 0; i < len; i++)
-                            q[i] = queue[(head + i) % cap];
-                        free(queue);
-                        queue = q;
-                        head = 0;
-                        cap *= 2;
-                    }
-                    queue[(head + len++) % cap] = idx;
-                }
-                continue;
-            }
-            if (len > 0 || stopping)
-                break;
-            nap(IDLE_SLEEP_NS);
+        int flag;
+        MPI_Status st;
+        MPI_CHECK(MPI_Iprobe(0, TAG_WORK, MPI_COMM_WORLD, &flag, &st));
+        if (flag) {
+            int64_t idx;
+            MPI_CHECK(MPI_Recv(&idx, 1, MPI_INT64_T, 0, TAG_WORK, MPI_COMM_WORLD,
+                               MPI_STATUS_IGNORE));
+            if (idx == STOP_CELL || idx == DROP_CELL)
+                r->stopping = 1;
+            if (idx == DROP_CELL)
+                r->len = 0;
+            else if (idx != STOP_CELL)
+                ring_push(r, idx);
+            continue;
         }
-        if (len == 0 && stopping)
-            break;
-        int64_t idx = queue[head];
-        head = (head + 1) % cap;
-        len--;
+        if (r->len > 0 || r->stopping)
+            return;
+        nap(IDLE_SLEEP_NS);   /* wait politely while idle */
+    }
+}
+
+/* Run what rank 0 sends until it says stop; then answer with an empty
+ * result, so that rank 0 knows this rank sends nothing more. */
+static void worker_loop(const gs_sweep_t *sw, int rank, int threads, const char *host)
+{
+    ring_t r = {0};
+    for (;;) {
+        take_assignments(&r);
+        if (r.len == 0)
+            break;   /* stopping */
+        int64_t idx = r.q[r.head];
+        r.head = (r.head + 1) % r.cap;
+        r.len--;
         size_t n;
         void *buf = run_cell(sw, idx, rank, threads, host, &n);
         if (!buf || n > INT32_MAX)
@@ -234,11 +350,24 @@ static int worker_loop(const gs_sweep_t *sw, int rank, int threads, const char *
         MPI_CHECK(MPI_Send(buf, (int)n, MPI_BYTE, 0, TAG_RESULT, MPI_COMM_WORLD));
         free(buf);
     }
-    free(queue);
-    return 0;
+    free(r.q);
+    MPI_CHECK(MPI_Send(NULL, 0, MPI_BYTE, 0, TAG_RESULT, MPI_COMM_WORLD));
 }
 
 /* ---- the coordinator ---- */
+
+/* How many cells a worker may hold: tiny cells are queued deep so that the
+ * coordinator's polling never starves a worker; long ones one at a time so
+ * that the end of the sweep balances. */
+#define TINY_CELL_FLOPS 2e7    /* about a millisecond of work */
+#define SHORT_CELL_FLOPS 5e8   /* about 50 ms */
+#define TINY_QUEUE 32
+#define SHORT_QUEUE 2
+
+static int queue_depth(double flops)
+{
+    return flops < TINY_CELL_FLOPS ? TINY_QUEUE : flops < SHORT_CELL_FLOPS ? SHORT_QUEUE : 1;
+}
 
 typedef struct {
     const gs_sweep_t *sw;
@@ -246,6 +375,12 @@ typedef struct {
     gs_progress_bar_t bar;
     size_t uncommitted;
     double last_commit, last_heartbeat;
+    int n_slots;             /* slot 0: the local compute thread; slot r: rank r */
+    int *outstanding;        /* cells each slot holds */
+    uint64_t *handout;       /* the hashes of one hand-out, TINY_QUEUE per slot */
+    local_worker_t lw;
+    void *rbuf;              /* receive buffer */
+    size_t rcap, received;
     char err[8192];
 } coord_t;
 
@@ -282,19 +417,6 @@ static int maybe_commit(coord_t *c, int force)
     return 0;
 }
 
-/* How many cells a worker may hold: tiny cells are queued deep so that the
- * coordinator's polling never starves a worker; long ones one at a time so
- * that the end of the sweep balances. */
-#define TINY_CELL_FLOPS 2e7    /* about a millisecond of work */
-#define SHORT_CELL_FLOPS 5e8   /* about 50 ms */
-#define TINY_QUEUE 32
-#define SHORT_QUEUE 2
-
-static int queue_depth(double flops)
-{
-    return flops < TINY_CELL_FLOPS ? TINY_QUEUE : flops < SHORT_CELL_FLOPS ? SHORT_QUEUE : 1;
-}
-
 static int cmp_cost(const void *a, const void *b, void *arg)
 {
     const gs_sweep_t *sw = arg;
@@ -305,92 +427,169 @@ static int cmp_cost(const void *a, const void *b, void *arg)
     return x < y ? -1 : x > y;
 }
 
-static int coordinate(coord_t *c, int size, int threads, const char *host, int64_t *pending,
+/* Hand out the next cells, longest first, to whichever slot has room:
+ * record them in flight and commit, then send them. */
+static int hand_out(coord_t *c, const int64_t *pending, size_t n_pending, size_t *next)
+{
+    size_t from = *next, to = from;
+    int count[c->n_slots];
+    for (int s = 0; s < c->n_slots; s++) {
+        size_t k = to;
+        while (to < n_pending &&
+               c->outstanding[s] + (int)(to - k) < queue_depth(c->sw->cells[pending[to]].flops))
+            to++;
+        count[s] = (int)(to - k);
+    }
+    if (to == from)
+        return 0;
+    for (size_t i = from; i < to; i++)
+        c->handout[i - from] = c->sw->cells[pending[i]].hash;
+    size_t at = 0;
+    for (int s = 0; s < c->n_slots; s++) {
+        if (count[s] && gs_store_mark_in_flight(c->store, c->handout + at, (size_t)count[s], s,
+                                                c->err, sizeof c->err) != 0)
+            return -1;
+        at += (size_t)count[s];
+    }
+    if (maybe_commit(c, 1) != 0)
+        return -1;
+    for (int s = 0; s < c->n_slots; s++)
+        for (int k = 0; k < count[s]; k++) {
+            int64_t idx = pending[(*next)++];
+            if (s == 0)
+                local_push(&c->lw, idx);
+            else
+                MPI_CHECK(MPI_Send(&idx, 1, MPI_INT64_T, s, TAG_WORK, MPI_COMM_WORLD));
+            c->outstanding[s]++;
+        }
+    assert(*next == to);
+    return 0;
+}
+
+/* One message of any size from any rank into c->rbuf: 1 with its length
+ * and source, 0 when none waits, -1 out of memory. */
+static int receive_any(coord_t *c, size_t *len, int *source)
+{
+    int flag;
+    MPI_Status st;
+    MPI_CHECK(MPI_Iprobe(MPI_ANY_SOURCE, TAG_RESULT, MPI_COMM_WORLD, &flag, &st));
+    if (!flag)
+        return 0;
+    int count;
+    MPI_CHECK(MPI_Get_count(&st, MPI_BYTE, &count));
+    if ((size_t)count > c->rcap) {
+        free(c->rbuf);
+        c->rcap = (size_t)count * 2;
+        if (!(c->rbuf = malloc(c->rcap))) {
+            c->rcap = 0;
+            snprintf(c->err, sizeof c->err, "out of memory receiving a result");
+            return -1;
+        }
+    }
+    MPI_CHECK(MPI_Recv(c->rbuf, count, MPI_BYTE, st.MPI_SOURCE, TAG_RESULT, MPI_COMM_WORLD,
+                       MPI_STATUS_IGNORE));
+    *len = (size_t)count;
+    *source = st.MPI_SOURCE;
+    return 1;
+}
+
+/* Store every result that has arrived: from the ranks, then from the
+ * local compute thread. 1 when any did, 0 when none, -1 on error. */
+static int take_results(coord_t *c)
+{
+    int activity = 0, got, source;
+    size_t len;
+    while ((got = receive_any(c, &len, &source)) == 1) {
+        if (store_packed(c, c->rbuf, len) != 0)
+            return -1;
+        c->outstanding[source]--;
+        c->received++;
+        activity = 1;
+    }
+    if (got < 0)
+        return -1;
+    int rc = activity;
+    for (packed_t *p = local_take(&c->lw), *nx; p; p = nx) {
+        nx = p->next;
+        if (rc >= 0 && store_packed(c, p->buf, p->len) != 0)
+            rc = -1;   /* the rest is freed, not stored */
+        else if (rc >= 0) {
+            c->outstanding[0]--;
+            c->received++;
+            rc = 1;
+        }
+        free(p->buf);
+        free(p);
+    }
+    return rc;
+}
+
+/* The local compute thread: started before the loop, stopped after it
+ * (it finishes the cell it runs and drops the rest). */
+static int local_start(coord_t *c, int threads, const char *host, pthread_t *tid)
+{
+    local_worker_t *lw = &c->lw;
+    lw->sw = c->sw;
+    lw->threads = threads;
+    snprintf(lw->host, sizeof lw->host, "%s", host);
+    lw->q_cap = TINY_QUEUE * 2;
+    if (!(lw->queue = malloc(lw->q_cap * sizeof *lw->queue)))
+        return -1;
+    pthread_mutex_init(&lw->mu, NULL);
+    pthread_cond_init(&lw->cv, NULL);
+    if (pthread_create(tid, NULL, local_main, lw) != 0) {
+        free(lw->queue);
+        lw->queue = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static void local_stop(coord_t *c, pthread_t tid)
+{
+    local_worker_t *lw = &c->lw;
+    pthread_mutex_lock(&lw->mu);
+    lw->stop = 1;
+    pthread_cond_signal(&lw->cv);
+    pthread_mutex_unlock(&lw->mu);
+    pthread_join(tid, NULL);
+    for (packed_t *p = local_take(lw), *nx; p; p = nx) {
+        nx = p->next;
+        free(p->buf);
+        free(p);
+    }
+    free(lw->queue);
+    lw->queue = NULL;
+}
+
+/* Run the pending cells: hand out, store what arrives, commit, draw the
+ * progress, until all are stored (0), a signal arrives (0, *interrupted
+ * set: the compute thread is left running, the process ends soon) or a
+ * write fails (-1, c->err says why). */
+static int coordinate(coord_t *c, int threads, const char *host, const int64_t *pending,
                       size_t n_pending, int *interrupted)
 {
-    int n_slots = size;   /* slot 0: the local thread; slot r: rank r */
-    int *outstanding = calloc((size_t)n_slots, sizeof *outstanding);
-    local_worker_t lw = {.sw = c->sw, .threads = threads};
-    snprintf(lw.host, sizeof lw.host, "%s", host);
-    lw.q_cap = 64;
-    lw.queue = malloc(lw.q_cap * sizeof *lw.queue);
-    void *rbuf = NULL;
-    size_t rcap = 0;
-    int rc = -1;
     pthread_t tid;
-    if (!outstanding || !lw.queue) {
-        snprintf(c->err, sizeof c->err, "out of memory");
-        goto out_nothread;
+    int rc = -1;
+    c->outstanding = calloc((size_t)c->n_slots, sizeof *c->outstanding);
+    c->handout = malloc((size_t)c->n_slots * TINY_QUEUE * sizeof *c->handout);
+    if (!c->outstanding || !c->handout || local_start(c, threads, host, &tid) != 0) {
+        snprintf(c->err, sizeof c->err, "out of memory, or no compute thread");
+        free(c->outstanding);
+        free(c->handout);
+        return -1;
     }
-    pthread_mutex_init(&lw.mu, NULL);
-    pthread_cond_init(&lw.cv, NULL);
-    if (pthread_create(&tid, NULL, local_main, &lw) != 0) {
-        snprintf(c->err, sizeof c->err, "cannot start the compute thread");
-        goto out_nothread;
-    }
-    size_t next = 0, received = 0;
+    size_t next = 0;
     c->last_commit = c->last_heartbeat = gs_now();
-    while (received < n_pending) {
+    while (c->received < n_pending) {
         if (got_signal) {
             *interrupted = got_signal;
             break;
         }
-        /* hand out: longest first, to whichever slot has room */
-        for (int s = 0; s < n_slots && next < n_pending; s++)
-            while (next < n_pending &&
-                   outstanding[s] < queue_depth(c->sw->cells[pending[next]].flops)) {
-                int64_t idx = pending[next++];
-                if (s == 0)
-                    local_push(&lw, idx);
-                else
-                    MPI_CHECK(MPI_Send(&idx, 1, MPI_INT64_T, s, TAG_WORK, MPI_COMM_WORLD));
-                outstanding[s]++;
-            }
-        int activity = 0;
-        for (;;) {
-            int flag;
-            MPI_Status st;
-            MPI_CHECK(MPI_Iprobe(MPI_ANY_SOURCE, TAG_RESULT, MPI_COMM_WORLD, &flag, &st));
-            if (!flag)
-                break;
-            int count;
-            MPI_CHECK(MPI_Get_count(&st, MPI_BYTE, &count));
-            if ((size_t)count > rcap) {
-                free(rbuf);
-                rcap = (size_t)count * 2;
-                rbuf = malloc(rcap);
-                if (!rbuf) {
-                    snprintf(c->err, sizeof c->err, "out of memory receiving a result");
-                    goto out;
-                }
-            }
-            MPI_CHECK(MPI_Recv(rbuf, count, MPI_BYTE, st.MPI_SOURCE, TAG_RESULT, MPI_COMM_WORLD,
-                               MPI_STATUS_IGNORE));
-            if (store_packed(c, rbuf, (size_t)count) != 0)
-                goto out;
-            outstanding[st.MPI_SOURCE]--;
-            received++;
-            activity = 1;
-        }
-        for (packed_t *p = local_take(&lw); p;) {
-            packed_t *nx = p->next;
-            int bad = store_packed(c, p->buf, p->len);
-            free(p->buf);
-            free(p);
-            p = nx;
-            if (bad) {
-                for (; p; p = nx) {
-                    nx = p->next;
-                    free(p->buf);
-                    free(p);
-                }
-                goto out;
-            }
-            outstanding[0]--;
-            received++;
-            activity = 1;
-        }
-        if (maybe_commit(c, 0) != 0)
+        if (hand_out(c, pending, n_pending, &next) != 0)
+            goto out;
+        int activity = take_results(c);
+        if (activity < 0 || maybe_commit(c, 0) != 0)
             goto out;
         gs_progress_draw(&c->bar, 0);
         if (!activity)
@@ -398,30 +597,67 @@ static int coordinate(coord_t *c, int size, int threads, const char *host, int64
     }
     rc = 0;
 out:
-    if (*interrupted) {
-        /* leave the compute thread where it is: the process ends soon */
-        free(rbuf);
-        free(outstanding);
-        return rc;
-    }
-    pthread_mutex_lock(&lw.mu);
-    lw.stop = 1;
-    pthread_cond_signal(&lw.cv);
-    pthread_mutex_unlock(&lw.mu);
-    pthread_join(tid, NULL);
-    for (packed_t *p = local_take(&lw), *nx; p; p = nx) {
-        nx = p->next;
-        free(p->buf);
-        free(p);
-    }
-out_nothread:
-    free(lw.queue);
-    free(rbuf);
-    free(outstanding);
+    if (!*interrupted)
+        local_stop(c, tid);
+    free(c->rbuf);
+    free(c->outstanding);
+    free(c->handout);
     return rc;
 }
 
+/* Tell every worker rank to stop (STOP_CELL: after what it holds;
+ * DROP_CELL: after the cell it runs) and wait until each has answered
+ * with its empty last message, discarding results that still arrive: the
+ * job then ends through MPI_Finalize, not MPI_Abort. */
+static void finish_workers(int size, int64_t how)
+{
+    for (int r = 1; r < size; r++)
+        MPI_CHECK(MPI_Send(&how, 1, MPI_INT64_T, r, TAG_WORK, MPI_COMM_WORLD));
+    coord_t c = {0};
+    for (int left = size - 1; left > 0;) {
+        size_t len;
+        int source, got = receive_any(&c, &len, &source);
+        if (got < 0)
+            MPI_Abort(MPI_COMM_WORLD, 1);
+        if (got == 0)
+            nap(IDLE_SLEEP_NS);
+        else if (len == 0)
+            left--;
+    }
+    free(c.rbuf);
+}
+
 /* ---- set-up shared by all ranks ---- */
+
+/* One rank's view of the job, torn down in one place (job_end). */
+typedef struct {
+    int rank, size, threads;
+    char host[64];
+    gs_sweep_t sw;
+    int have_sw;
+    char dbpath[4096];
+    char err[8192];
+} job_t;
+
+static int job_end(job_t *j, int code)
+{
+    if (j->have_sw)
+        gs_sweep_free(&j->sw);
+    MPI_Finalize();
+    return code;
+}
+
+/* The same code on every rank: rank 0's, or the worst any rank had. */
+static int agree(job_t *j, int code, int any)
+{
+    if (any)
+        MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &code, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
+    else
+        MPI_CHECK(MPI_Bcast(&code, 1, MPI_INT, 0, MPI_COMM_WORLD));
+    if (code && j->rank == 0 && j->err[0])
+        fprintf(stderr, "gradsweep run: %s\n", j->err);
+    return code;
+}
 
 /* OpenMP threads per rank: the cores of this node shared among its ranks. */
 static int auto_threads(void)
@@ -438,212 +674,297 @@ static int auto_threads(void)
     return t < 1 ? 1 : t;
 }
 
-int gs_driver_run(const gs_run_options_t *opt)
+/* Rank 0 reads the config; every rank parses the same text, so that
+ * cells are known everywhere by index. Only rank 0 checks cells against
+ * its machine (memory); the others expand the same grid. */
+static int job_config(job_t *j, const gs_run_options_t *opt)
 {
-    int provided, rank, size;
-    if (MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
-        fprintf(stderr, "gradsweep run: MPI_Init_thread failed\n");
-        return 1;
-    }
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
-    if (provided < MPI_THREAD_FUNNELED) {
-        if (rank == 0)
-            fprintf(stderr, "gradsweep run: this MPI gives no MPI_THREAD_FUNNELED support\n");
-        MPI_Finalize();
-        return 1;
-    }
-    char err[8192] = "";
-    int code = 0;
-    char host[64] = "";
-    gethostname(host, sizeof host - 1);
-    host[sizeof host - 1] = '\0';
-
-    /* rank 0 reads the config; everyone parses the same text */
     char *text = NULL;
     long long tlen = 0;
-    if (rank == 0) {
-        text = gs_read_text(opt->config_path, GS_CONFIG_MAX_BYTES, err, sizeof err);
-        if (!text)
+    int code = 0;
+    if (j->rank == 0) {
+        if (!(text = gs_read_text(opt->config_path, GS_CONFIG_MAX_BYTES, j->err, sizeof j->err)))
             code = 2;
         else
             tlen = (long long)strlen(text);
     }
-    MPI_CHECK(MPI_Bcast(&code, 1, MPI_INT, 0, MPI_COMM_WORLD));
-    if (code) {
-        if (rank == 0)
-            fprintf(stderr, "gradsweep run: %s\n", err);
-        MPI_Finalize();
-        return code;
-    }
+    if (agree(j, code, 0))
+        return 2;
     MPI_CHECK(MPI_Bcast(&tlen, 1, MPI_LONG_LONG, 0, MPI_COMM_WORLD));
-    if (rank != 0 && !(text = malloc((size_t)tlen + 1)))
+    if (j->rank != 0 && !(text = malloc((size_t)tlen + 1)))
         MPI_Abort(MPI_COMM_WORLD, 1);
     MPI_CHECK(MPI_Bcast(text, (int)tlen + 1, MPI_CHAR, 0, MPI_COMM_WORLD));
-    gs_sweep_t sw;
-    /* only rank 0 checks cells against its machine (memory); the others
-     * expand the same grid */
-    if (gs_sweep_parse(&sw, text, opt->config_path, rank == 0 ? &check_hooks : &cost_hooks, err,
-                       sizeof err) != 0)
+    if (gs_sweep_parse(&j->sw, text, opt->config_path, j->rank == 0 ? &check_hooks : &cost_hooks,
+                       j->err, sizeof j->err) != 0)
         code = 2;
-    free(text);
-    MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &code, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
-    if (code) {
-        if (rank == 0)
-            fprintf(stderr, "gradsweep run: %s\n", err);
-        gs_sweep_free(&sw);
-        MPI_Finalize();
-        return code;
-    }
-    int threads = opt->threads > 0 ? opt->threads : auto_threads();
-#ifdef _OPENMP
-    omp_set_num_threads(threads);
-#else
-    threads = 1;
-#endif
-
-    /* hosts of all ranks, for provenance */
-    char *all_hosts = rank == 0 ? calloc((size_t)size, 64) : NULL;
-    MPI_CHECK(MPI_Gather(host, 64, MPI_CHAR, all_hosts, 64, MPI_CHAR, 0, MPI_COMM_WORLD));
-
-    if (rank != 0) {
-        MPI_CHECK(MPI_Bcast(&code, 1, MPI_INT, 0, MPI_COMM_WORLD));
-        if (code == 0)
-            worker_loop(&sw, rank, threads, host);
-        gs_sweep_free(&sw);
-        MPI_Finalize();
-        return code;
-    }
-
-    /* rank 0: the database */
-    char dbpath[4096];
-    if (opt->db_path)
-        snprintf(dbpath, sizeof dbpath, "%s", opt->db_path);
     else
-        gs_sweep_default_db(&sw, dbpath, sizeof dbpath);
-    char hosts[4096] = "";
-    for (int r = 0; r < size; r++) {
-        const char *h = all_hosts + 64 * r;
+        j->have_sw = 1;
+    free(text);
+    return agree(j, code, 1);
+}
+
+/* Every rank's host, distinct, comma-separated (rank 0's hosts). */
+static void gather_hosts(job_t *j, char *hosts, size_t cap)
+{
+    char *all = j->rank == 0 ? calloc((size_t)j->size, 64) : NULL;
+    if (j->rank == 0 && !all)
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    MPI_CHECK(MPI_Gather(j->host, 64, MPI_CHAR, all, 64, MPI_CHAR, 0, MPI_COMM_WORLD));
+    if (j->rank != 0)
+        return;
+    hosts[0] = '\0';
+    for (int r = 0; r < j->size; r++) {
+        const char *h = all + 64 * r;
         int seen = 0;
         for (int q = 0; q < r; q++)
-            seen |= strcmp(h, all_hosts + 64 * q) == 0;
-        if (!seen) {
-            size_t l = strlen(hosts);
-            snprintf(hosts + l, sizeof hosts - l, "%s%s", l ? "," : "", h);
-        }
+            seen |= strcmp(h, all + 64 * q) == 0;
+        size_t l = strlen(hosts);
+        if (!seen)
+            snprintf(hosts + l, cap - l, "%s%s", l ? "," : "", h);
     }
-    free(all_hosts);
-    gs_store_t *store = NULL;
+    free(all);
+}
+
+/* ---- rank 0: the database and what is left to run ---- */
+
+/* --fresh: delete every stored cell, unless a live run writes there. */
+static int delete_stored(gs_store_t *st, const char *dbpath, char *err, size_t errlen)
+{
+    char lhost[256];
+    long lpid;
+    if (gs_store_live_run(st, lhost, sizeof lhost, &lpid)) {
+        snprintf(err, errlen, "%s: a run is writing this database (host %s, pid %ld); not "
+                 "deleting anything", dbpath, lhost, lpid);
+        return -1;
+    }
+    fprintf(stderr, "--fresh: deleting the %ld stored cells in %s and starting over\n",
+            gs_store_count_runs(st), dbpath);
+    return gs_store_delete_all(st, err, errlen) < 0 ? -1 : 0;
+}
+
+/* The crash log's lines (on_fatal) become deaths of the cells they name,
+ * committed before the log is removed. */
+static int read_crash_log(gs_store_t *st, char *err, size_t errlen)
+{
+    FILE *f = fopen(crash_log, "r");
+    if (!f)
+        return 0;   /* no crash since the last run */
+    char line[128];
+    unsigned long long hash;
+    int sig, rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f))
+        if (sscanf(line, "%16llx %d", &hash, &sig) == 2)
+            rc = gs_store_count_death(st, (uint64_t)hash, sig, err, errlen);
+    fclose(f);
+    if (rc == 0 && gs_store_commit(st, err, errlen) == 0 && unlink(crash_log) != 0) {
+        snprintf(err, errlen, "%s: cannot remove the crash log after reading it: %s", crash_log,
+                 strerror(errno));
+        return -1;
+    }
+    return rc;
+}
+
+#define DEATHS_TO_CRASHED 2   /* a cell that killed this many runs is not run again */
+
+/* Cells that killed DEATHS_TO_CRASHED runs are stored as crashed (and so
+ * not run again); the ones that killed one run are said to run again. */
+static int store_crashed(gs_store_t *st, const gs_sweep_t *sw, int threads, char *err,
+                         size_t errlen)
+{
+    gs_death_t *d;
+    size_t n;
+    if (read_crash_log(st, err, errlen) != 0 || gs_store_deaths(st, 1, &d, &n, err, errlen) != 0)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const gs_sweep_cell_t *cell = NULL;
+        for (size_t k = 0; k < sw->n_cells && !cell; k++)
+            if (sw->cells[k].hash == d[i].hash)
+                cell = &sw->cells[k];
+        if (!cell)
+            continue;   /* of a config since changed */
+        if (d[i].deaths < DEATHS_TO_CRASHED) {
+            fprintf(stderr, "cell %s ([%s]) killed a run with %s: running it again\n",
+                    cell->hash_hex, sw->experiments[cell->experiment].name, signal_name(d[i].signo));
+            continue;
+        }
+        gs_result_t r = {.status = GS_STATUS_CRASHED};
+        snprintf(r.error, sizeof r.error, "killed its process with %s in %ld runs; not run again "
+                 "(delete its runs row to retry)", signal_name(d[i].signo), d[i].deaths);
+        gs_put_meta_t meta = {d[i].rank, threads, NULL, NAN};
+        rc = gs_store_put(st, sw, cell, &r, &meta, err, errlen);
+        fprintf(stderr, "cell %s ([%s]) %s: stored as crashed\n", cell->hash_hex,
+                sw->experiments[cell->experiment].name,
+                r.error);
+    }
+    free(d);
+    return rc == 0 ? gs_store_commit(st, err, errlen) : -1;
+}
+
+/* Open the database, start the session, settle the crashes and list the
+ * cells not stored yet, longest first. */
+static gs_store_t *open_store(job_t *j, const gs_run_options_t *opt, const char *hosts,
+                              int64_t **pending, size_t *n_pending, double *flops)
+{
+    gs_store_t *st = NULL;
     uint64_t *stored = NULL;
     size_t n_stored = 0;
-    int64_t *pending = NULL;
-    size_t n_pending = 0;
-    if (gs_mkdirs_for(dbpath, err, sizeof err) != 0 ||
-        !(store = gs_store_open(dbpath, 1, 0, err, sizeof err))) {
+    gs_session_info_t info = {j->size, j->threads, hosts};
+    if (gs_mkdirs_for(j->dbpath, j->err, sizeof j->err) != 0 ||
+        !(st = gs_store_open(j->dbpath, 1, 0, j->err, sizeof j->err)) ||
+        (opt->fresh && delete_stored(st, j->dbpath, j->err, sizeof j->err) != 0) ||
+        gs_store_begin_session(st, &j->sw, &info, j->err, sizeof j->err) != 0 ||
+        store_crashed(st, &j->sw, j->threads, j->err, sizeof j->err) != 0 ||
+        gs_store_stored_hashes(st, &stored, &n_stored, j->err, sizeof j->err) != 0)
+        goto fail;
+    if (!(*pending = malloc((j->sw.n_cells + 1) * sizeof **pending))) {
+        snprintf(j->err, sizeof j->err, "out of memory");
+        goto fail;
+    }
+    *n_pending = 0;
+    *flops = 0;
+    for (size_t i = 0; i < j->sw.n_cells; i++)
+        if (!gs_u64_contains(stored, n_stored, j->sw.cells[i].hash)) {
+            (*pending)[(*n_pending)++] = (int64_t)i;
+            *flops += j->sw.cells[i].flops;
+        }
+    qsort_r(*pending, *n_pending, sizeof **pending, cmp_cost, &j->sw);
+    free(stored);
+    return st;
+fail:
+    free(stored);
+    gs_store_close(st);
+    return NULL;
+}
+
+/* ---- rank 0: the run and its three endings ---- */
+
+/* SIGINT/SIGTERM: commit what arrived; the cells in flight are lost and
+ * run again next time. Does not return. */
+static void end_interrupted(job_t *j, const gs_run_options_t *opt, coord_t *c, int sig)
+{
+    int ok = maybe_commit(c, 1) == 0 &&
+             gs_store_end_session(c->store, "interrupted", thread_cpu(), j->err, sizeof j->err) == 0;
+    gs_store_close(c->store);
+    fprintf(stderr, "interrupted by %s: %zu cells of this run stored%s; rerun the same command "
+            "to resume:\n  gradsweep run %s%s%s\n", sig == SIGINT ? "SIGINT" : "SIGTERM",
+            c->bar.done, ok ? "" : " (the last commit failed)", opt->config_path,
+            opt->db_path ? " --db " : "", opt->db_path ? opt->db_path : "");
+    int code = sig == SIGINT ? 130 : 143;
+    if (j->size > 1)
+        MPI_Abort(MPI_COMM_WORLD, code);   /* workers may be deep in a long cell */
+    _exit(code);
+}
+
+/* A write failed (a full disk, say): stop the workers, keep what was
+ * committed, and end the job cleanly with the reason. */
+static int end_failed(job_t *j, coord_t *c)
+{
+    fprintf(stderr, "gradsweep run: %s\n", c->err);
+    finish_workers(j->size, DROP_CELL);
+    char err[1024];
+    if (maybe_commit(c, 1) == 0)
+        gs_store_end_session(c->store, "interrupted", thread_cpu(), err, sizeof err);
+    gs_store_close(c->store);
+    fprintf(stderr, "gradsweep run: stopped; the cells committed before are kept in %s, and "
+            "rerunning the same command resumes\n", j->dbpath);
+    return 1;
+}
+
+static int end_done(job_t *j, coord_t *c, double cpu0)
+{
+    finish_workers(j->size, STOP_CELL);
+    double wall = gs_now() - c->bar.start, cpu = thread_cpu() - cpu0;
+    int code = 0;
+    if (maybe_commit(c, 1) != 0 ||
+        gs_store_end_session(c->store, "done", cpu, j->err, sizeof j->err) != 0) {
+        fprintf(stderr, "gradsweep run: %s\n", c->err[0] ? c->err : j->err);
         code = 1;
     } else {
-        if (opt->fresh) {
-            long n = gs_store_count_runs(store);
-            char lhost[256];
-            long lpid;
-            if (gs_store_live_run(store, lhost, sizeof lhost, &lpid)) {
-                snprintf(err, sizeof err, "%s: a run is writing this database (host %s, pid %ld); "
-                         "not deleting anything", dbpath, lhost, lpid);
-                code = 1;
-            } else {
-                fprintf(stderr, "--fresh: deleting the %ld stored cells in %s and starting over\n",
-                        n, dbpath);
-                if (gs_store_delete_all(store, err, sizeof err) < 0)
-                    code = 1;
-            }
-        }
-        gs_session_info_t info = {size, threads, hosts};
-        if (code == 0 && gs_store_begin_session(store, &sw, &info, err, sizeof err) != 0)
-            code = 1;
-        if (code == 0 && gs_store_stored_hashes(store, &stored, &n_stored, err, sizeof err) != 0)
-            code = 1;
+        fprintf(stderr, "done: %zu cells stored in %s (%.2f s, %.1f cells/s; coordinator CPU "
+                "%.3f s = %.1f%% of the wall time)\n", c->bar.done, j->dbpath, wall,
+                wall > 0 ? (double)c->bar.done / wall : 0.0, cpu,
+                wall > 0 ? 100.0 * cpu / wall : 0.0);
     }
-    if (code == 0) {
-        pending = malloc((sw.n_cells + 1) * sizeof *pending);
-        if (!pending) {
-            snprintf(err, sizeof err, "out of memory");
-            code = 1;
-        }
-    }
-    double flops_total = 0;
-    if (code == 0) {
-        for (size_t i = 0; i < sw.n_cells; i++)
-            if (!gs_u64_contains(stored, n_stored, sw.cells[i].hash)) {
-                pending[n_pending++] = (int64_t)i;
-                flops_total += sw.cells[i].flops;
-            }
-        qsort_r(pending, n_pending, sizeof *pending, cmp_cost, &sw);
-    }
-    free(stored);
-    MPI_CHECK(MPI_Bcast(&code, 1, MPI_INT, 0, MPI_COMM_WORLD));
-    if (code) {
-        fprintf(stderr, "gradsweep run: %s\n", err);
-        gs_store_close(store);
-        gs_sweep_free(&sw);
-        free(pending);
-        MPI_Finalize();
-        return code;
-    }
+    gs_store_close(c->store);
+    return code;
+}
 
+static int run_coordinator(job_t *j, const gs_run_options_t *opt, gs_store_t *store,
+                           int64_t *pending, size_t n_pending, double flops_total)
+{
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-
     fprintf(stderr, "sweep %s: %zu cells, %zu stored already, %zu to run on %d rank%s x %d "
-            "thread%s -> %s\n", sw.name, sw.n_cells, sw.n_cells - n_pending, n_pending, size,
-            size == 1 ? "" : "s", threads, threads == 1 ? "" : "s", dbpath);
-    coord_t c = {.sw = &sw, .store = store};
+            "thread%s -> %s\n", j->sw.name, j->sw.n_cells, j->sw.n_cells - n_pending, n_pending,
+            j->size, j->size == 1 ? "" : "s", j->threads, j->threads == 1 ? "" : "s", j->dbpath);
+    coord_t c = {.sw = &j->sw, .store = store, .n_slots = j->size};
     double cpu0 = thread_cpu();
-    gs_progress_init(&c.bar, n_pending, flops_total, size * threads);
+    gs_progress_init(&c.bar, n_pending, flops_total, j->size * j->threads);
     int interrupted = 0;
-    int rc = coordinate(&c, size, threads, host, pending, n_pending, &interrupted);
+    int rc = coordinate(&c, j->threads, j->host, pending, n_pending, &interrupted);
     gs_progress_draw(&c.bar, 1);
     free(pending);
-    if (rc != 0) {
-        fprintf(stderr, "gradsweep run: %s\n", c.err);
-        maybe_commit(&c, 1);
-        gs_store_end_session(store, "interrupted", thread_cpu(), err, sizeof err);
-        gs_store_close(store);
-        MPI_Abort(MPI_COMM_WORLD, 1);
+    if (interrupted)
+        end_interrupted(j, opt, &c, interrupted);
+    return rc != 0 ? end_failed(j, &c) : end_done(j, &c, cpu0);
+}
+
+int gs_driver_run(const gs_run_options_t *opt)
+{
+    job_t *j = calloc(1, sizeof *j);
+    int provided, code;
+    if (!j || MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
+        fprintf(stderr, "gradsweep run: %s\n", j ? "MPI_Init_thread failed" : "out of memory");
+        free(j);
         return 1;
     }
-    if (interrupted) {
-        /* commit what arrived; the cells in flight are lost and rerun later */
-        int ok = maybe_commit(&c, 1) == 0 &&
-                 gs_store_end_session(store, "interrupted", thread_cpu(), err, sizeof err) == 0;
-        gs_store_close(store);
-        fprintf(stderr, "interrupted by %s: %zu cells of this run stored%s; rerun the same "
-                "command to resume:\n  gradsweep run %s%s%s\n",
-                interrupted == SIGINT ? "SIGINT" : "SIGTERM", c.bar.done,
-                ok ? "" : " (the last commit failed)", opt->config_path,
-                opt->db_path ? " --db " : "", opt->db_path ? opt->db_path : "");
-        code = interrupted == SIGINT ? 130 : 143;
-        if (size > 1)
-            MPI_Abort(MPI_COMM_WORLD, code);
-        _exit(code);
-    }
-    for (int r = 1; r < size; r++) {
-        int64_t stop = STOP_CELL;
-        MPI_CHECK(MPI_Send(&stop, 1, MPI_INT64_T, r, TAG_WORK, MPI_COMM_WORLD));
-    }
-    double wall = gs_now() - c.bar.start, cpu = thread_cpu() - cpu0;
-    if (maybe_commit(&c, 1) != 0 || gs_store_end_session(store, "done", cpu, err, sizeof err) != 0) {
-        fprintf(stderr, "gradsweep run: %s\n", c.err[0] ? c.err : err);
-        code = 1;
+    MPI_Comm_rank(MPI_COMM_WORLD, &j->rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &j->size);
+    gethostname(j->host, sizeof j->host - 1);
+    if (provided < MPI_THREAD_FUNNELED) {
+        snprintf(j->err, sizeof j->err, "this MPI gives no MPI_THREAD_FUNNELED support");
+        code = agree(j, 1, 0);
     } else {
-        fprintf(stderr, "done: %zu cells stored in %s (%.2f s, %.1f cells/s; coordinator CPU "
-                "%.3f s = %.1f%% of the wall time)\n", c.bar.done, dbpath, wall,
-                wall > 0 ? (double)c.bar.done / wall : 0.0, cpu, wall > 0 ? 100.0 * cpu / wall : 0.0);
+        code = job_config(j, opt);
     }
-    gs_store_close(store);
-    gs_sweep_free(&sw);
-    MPI_Finalize();
+    if (code)
+        goto end;
+    j->threads = opt->threads > 0 ? opt->threads : auto_threads();
+#ifdef _OPENMP
+    omp_set_num_threads(j->threads);
+#else
+    j->threads = 1;
+#endif
+    char hosts[4096];
+    gather_hosts(j, hosts, sizeof hosts);
+    gs_store_t *store = NULL;
+    int64_t *pending = NULL;
+    size_t n_pending = 0;
+    double flops = 0;
+    if (j->rank == 0) {
+        if (opt->db_path)
+            snprintf(j->dbpath, sizeof j->dbpath, "%s", opt->db_path);
+        else
+            gs_sweep_default_db(&j->sw, j->dbpath, sizeof j->dbpath);
+        catch_fatal_signals(j->dbpath);   /* before store_crashed reads its log */
+        if (!(store = open_store(j, opt, hosts, &pending, &n_pending, &flops)))
+            code = 1;
+    }
+    if ((code = agree(j, code, 0)))
+        goto end;
+    MPI_CHECK(MPI_Bcast(j->dbpath, sizeof j->dbpath, MPI_CHAR, 0, MPI_COMM_WORLD));
+    if (j->rank != 0) {
+        catch_fatal_signals(j->dbpath);
+        worker_loop(&j->sw, j->rank, j->threads, j->host);
+    } else {
+        code = run_coordinator(j, opt, store, pending, n_pending, flops);
+    }
+end:
+    code = job_end(j, code);
+    free(j);
     return code;
 }

@@ -20,7 +20,7 @@ void gs_progress_add(gs_progress_bar_t *p, const gs_result_t *r, double flops)
 {
     p->done++;
     p->flops_done += flops;
-    if (r->status == GS_STATUS_FAILED)
+    if (!GS_STATUS_MEASURED(r->status))
         p->failed++;
     else
         p->diag[r->diagnosis]++;

@@ -19,7 +19,7 @@
 #include "theory/spectrum.h"
 #include "util/clock.h"
 
-const char *const gs_status_names[] = {"done", "diverged", "failed"};
+const char *const gs_status_names[] = {"done", "diverged", "failed", "crashed"};
 const char *const gs_diag_names[] = {"healthy", "vanishing", "exploding", "diverged"};
 const char *const gs_hist_quantity_names[] = {"weight", "weight_input", "jacobian_log10_sv"};
 _Static_assert(sizeof gs_hist_quantity_names / sizeof *gs_hist_quantity_names ==

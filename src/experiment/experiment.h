@@ -11,14 +11,19 @@
 #include "nn/rnn.h"
 #include "sweep/cell.h"
 
-typedef enum { GS_STATUS_DONE, GS_STATUS_DIVERGED, GS_STATUS_FAILED } gs_status_t;
+/* A cell's outcome (runs.status). failed: did not run (a message says
+ * why); crashed: killed its process in two runs of the sweep (a signal),
+ * so the sweep stores it as such and goes on. The last two carry no
+ * measurements. */
+typedef enum { GS_STATUS_DONE, GS_STATUS_DIVERGED, GS_STATUS_FAILED, GS_STATUS_CRASHED } gs_status_t;
 typedef enum {
     GS_DIAG_HEALTHY, GS_DIAG_VANISHING, GS_DIAG_EXPLODING, GS_DIAG_DIVERGED
 } gs_diag_t;
 
 extern const char *const gs_status_names[];   /* indexed by gs_status_t */
 extern const char *const gs_diag_names[];     /* indexed by gs_diag_t */
-#define GS_N_STATUS 3
+#define GS_N_STATUS 4
+#define GS_STATUS_MEASURED(s) ((s) == GS_STATUS_DONE || (s) == GS_STATUS_DIVERGED)
 #define GS_N_DIAG 4
 /* the histograms' quantity column: weight (W, or recurrent Wh), weight_input
  * (Wx), jacobian_log10_sv (log10 of the Jacobian's singular values, layer 0) */

@@ -91,7 +91,8 @@ static const char schema_tail[] =
     "                                       -- (mean-field sigma_w^2; recurrent: of Wh)\n"
     "  sigma_b2 REAL,                       -- bias_std^2 (mean-field sigma_b^2)\n"
     "  status TEXT NOT NULL CHECK (status IN (%STATUS_IN%)),  --\n"
-    "                                       -- diverged: a non-finite loss or gradient; failed: did not run\n"
+    "                                       -- diverged: a non-finite loss or gradient; failed: did not run;\n"
+    "                                       -- crashed: killed its process (a signal) in two runs\n"
     "  error TEXT,                          -- why a failed cell failed\n"
     "  diagnosis TEXT CHECK (diagnosis IN (%DIAG_IN%)),  --\n"
     "                                       -- from grad_ratio and the thresholds; diverged overrides\n"
@@ -190,6 +191,16 @@ static const char schema_tail[] =
     "                                       -- change of ln ||dL/dh_t|| (lambda_1: top singular value of\n"
     "                                       -- Wh; gamma = max |phi'|)\n"
     ");\n"
+    "\n"
+    "CREATE TABLE IF NOT EXISTS in_flight (  -- cells handed to a rank and not yet stored; after\n"
+    "                                       -- a run that ended cleanly, only those that crashed one\n"
+    "  config_hash TEXT PRIMARY KEY,        -- the cell (runs.config_hash once stored)\n"
+    "  session_id INTEGER REFERENCES sessions(id),  -- the run that handed it out last\n"
+    "  rank INTEGER NOT NULL,               -- the rank it went to\n"
+    "  deaths INTEGER NOT NULL DEFAULT 0,   -- runs that died of a signal while it ran (the crash\n"
+    "                                       -- log's word); at 2 it is stored as crashed\n"
+    "  signal INTEGER                       -- the last such signal\n"
+    ") WITHOUT ROWID;\n"
     "\n"
     "CREATE TABLE IF NOT EXISTS histograms (  -- weights at init, per layer\n"
     "  run_id INTEGER NOT NULL REFERENCES runs(id),  -- the cell (runs.id)\n"
@@ -334,6 +345,17 @@ static int exec(gs_store_t *st, const char *sql, char *err, size_t errlen)
     return 0;
 }
 
+/* Writes go into the open batch; the first write begins one. */
+static int open_batch(gs_store_t *st, char *err, size_t errlen)
+{
+    if (!st->in_txn) {
+        if (exec(st, "BEGIN", err, errlen) != 0)
+            return -1;
+        st->in_txn = 1;
+    }
+    return 0;
+}
+
 static long pragma_int(gs_store_t *st, const char *sql)
 {
     sqlite3_stmt *s;
@@ -379,11 +401,70 @@ static void bind_real_inf(sqlite3_stmt *s, int i, double v)
 
 /* ---- open ---- */
 
+/* Version 4 adds 'crashed' to the CHECK list of runs.status. SQLite
+ * cannot ALTER a CHECK constraint; widening one is the edit of the stored
+ * CREATE TABLE text that SQLite's ALTER TABLE documentation describes
+ * (writable_schema, then a new schema_version): every stored row satisfies
+ * the wider list, so nothing on disk changes. */
+static int widen_status_check(gs_store_t *st, char *err, size_t errlen)
+{
+    char old_in[256], new_in[256], from[300], to[300];
+    names_in(old_in, sizeof old_in, gs_status_names, GS_STATUS_CRASHED);   /* before version 4 */
+    names_in(new_in, sizeof new_in, gs_status_names, GS_N_STATUS);
+    snprintf(from, sizeof from, "status IN (%s))", old_in);
+    snprintf(to, sizeof to, "status IN (%s))", new_in);
+    sqlite3_stmt *s = NULL;
+    char *sql = NULL;
+    int rc = -1;
+    if (sqlite3_prepare_v2(st->db, "SELECT sql FROM sqlite_schema WHERE type = 'table' AND "
+                                   "name = 'runs'", -1, &s, NULL) != SQLITE_OK ||
+        sqlite3_step(s) != SQLITE_ROW) {
+        sqlfail(st, err, errlen, "reading the runs table's definition");
+        goto out;
+    }
+    const char *def = (const char *)sqlite3_column_text(s, 0);
+    const char *at = def ? strstr(def, from) : NULL;
+    if (!at) {
+        snprintf(err, errlen, "%s: runs.status has no CHECK list (%s) to widen; not a database "
+                 "gradsweep wrote", st->path, old_in);
+        goto out;
+    }
+    size_t cap = strlen(def) + strlen(to) + 1;
+    if (!(sql = malloc(cap))) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    snprintf(sql, cap, "%.*s%s%s", (int)(at - def), def, to, at + strlen(from));
+    sqlite3_finalize(s);
+    s = NULL;
+    long version = pragma_int(st, "PRAGMA schema_version");
+    char bump[64];
+    snprintf(bump, sizeof bump, "PRAGMA schema_version = %ld", version + 1);
+    if (version < 0 || exec(st, "PRAGMA writable_schema = ON", err, errlen) != 0)
+        goto out;
+    if (sqlite3_prepare_v2(st->db, "UPDATE sqlite_schema SET sql = ?1 WHERE type = 'table' AND "
+                                   "name = 'runs'", -1, &s, NULL) != SQLITE_OK) {
+        sqlfail(st, err, errlen, "widening runs.status");
+    } else {
+        sqlite3_bind_text(s, 1, sql, -1, SQLITE_STATIC);
+        if (sqlite3_step(s) != SQLITE_DONE)
+            sqlfail(st, err, errlen, "widening runs.status");
+        else if (exec(st, bump, err, errlen) == 0)
+            rc = 0;
+    }
+    sqlite3_exec(st->db, "PRAGMA writable_schema = OFF", NULL, NULL, NULL);
+out:
+    sqlite3_finalize(s);
+    free(sql);
+    return rc;
+}
+
 /* Upgrade an older database in place, in one transaction: ALTER TABLE
  * adds the columns runs gained in version 2 (NULL for the cells stored
  * before), and the schema's CREATE ... IF NOT EXISTS adds the tables of
  * versions 2 (train_layer_log) and 3 (theory; its rows stay missing for
- * the cells stored before). */
+ * the cells stored before), and version 4 widens runs.status's CHECK list
+ * (widen_status_check) and adds in_flight. */
 static int migrate(gs_store_t *st, long ver, char *err, size_t errlen)
 {
     if (ver < 1) {
@@ -412,6 +493,8 @@ static int migrate(gs_store_t *st, long ver, char *err, size_t errlen)
         if (exec(st, sql, err, errlen) != 0)
             goto fail;
     }
+    if (ver < 4 && widen_status_check(st, err, errlen) != 0)
+        goto fail;
     char pragma[64];
     snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", GS_SCHEMA_VERSION);
     if (exec(st, gs_store_schema_sql(), err, errlen) != 0 || exec(st, pragma, err, errlen) != 0 ||
@@ -675,9 +758,8 @@ static int session_update(gs_store_t *st, const char *status, int final)
 
 int gs_store_commit(gs_store_t *st, char *err, size_t errlen)
 {
-    if (!st->in_txn && exec(st, "BEGIN", err, errlen) != 0)
+    if (open_batch(st, err, errlen) != 0)
         return -1;
-    st->in_txn = 1;
     if (session_update(st, "running", 0) != 0)
         return sqlfail(st, err, errlen, "updating the session");
     st->in_txn = 0;
@@ -687,14 +769,15 @@ int gs_store_commit(gs_store_t *st, char *err, size_t errlen)
 int gs_store_end_session(gs_store_t *st, const char *status, double coordinator_cpu_s,
                          char *err, size_t errlen)
 {
-    if (!st->in_txn && exec(st, "BEGIN", err, errlen) != 0)
+    if (open_batch(st, err, errlen) != 0)
         return -1;
-    st->in_txn = 1;
     if (session_update(st, status, 1) != 0)
         return sqlfail(st, err, errlen, "closing the session");
-    char sql[128];
-    snprintf(sql, sizeof sql, "UPDATE sessions SET coordinator_cpu_s = %.6f WHERE id = %ld",
-             coordinator_cpu_s, st->session_id);
+    /* cells this run handed out and did not store are not in flight any
+     * more; those that killed a run before stay, with their deaths */
+    char sql[192];
+    snprintf(sql, sizeof sql, "UPDATE sessions SET coordinator_cpu_s = %.6f WHERE id = %ld; "
+             "DELETE FROM in_flight WHERE deaths = 0", coordinator_cpu_s, st->session_id);
     if (exec(st, sql, err, errlen) != 0)
         return -1;
     st->in_txn = 0;
@@ -702,6 +785,91 @@ int gs_store_end_session(gs_store_t *st, const char *status, double coordinator_
         return -1;
     /* fold the WAL back so the file alone holds everything */
     sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    return 0;
+}
+
+/* ---- cells in flight ---- */
+
+static int step_reset(gs_store_t *st, sqlite3_stmt *s, char *err, size_t errlen, const char *what);
+
+static void hash_hex(uint64_t h, char out[17])
+{
+    snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+/* Run one statement taking (?1 text hash, ?2..?3 integers) per hash. */
+static int each_hash(gs_store_t *st, const char *sql, const uint64_t *hashes, size_t n, long a,
+                     long b, char *err, size_t errlen)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return sqlfail(st, err, errlen, "recording cells in flight");
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char hex[17];
+        hash_hex(hashes[i], hex);
+        sqlite3_bind_text(s, 1, hex, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(s, 2, a);
+        sqlite3_bind_int64(s, 3, b);
+        rc = step_reset(st, s, err, errlen, "recording cells in flight");
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int gs_store_mark_in_flight(gs_store_t *st, const uint64_t *hashes, size_t n, int rank,
+                            char *err, size_t errlen)
+{
+    if (open_batch(st, err, errlen) != 0)
+        return -1;
+    return each_hash(st, "INSERT INTO in_flight (config_hash, session_id, rank) VALUES (?1, ?2, ?3) "
+                         "ON CONFLICT (config_hash) DO UPDATE SET session_id = ?2, rank = ?3",
+                     hashes, n, st->session_id, rank, err, errlen);
+}
+
+int gs_store_count_death(gs_store_t *st, uint64_t hash, int signo, char *err, size_t errlen)
+{
+    if (open_batch(st, err, errlen) != 0)
+        return -1;
+    return each_hash(st, "UPDATE in_flight SET deaths = deaths + 1, signal = ?2 "
+                         "WHERE config_hash = ?1", &hash, 1, signo, 0, err, errlen);
+}
+
+int gs_store_deaths(gs_store_t *st, long min_deaths, gs_death_t **out, size_t *n, char *err,
+                    size_t errlen)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db, "SELECT config_hash, deaths, signal, rank FROM in_flight "
+                                   "WHERE deaths >= ?1 ORDER BY config_hash", -1, &s, NULL) != SQLITE_OK)
+        return sqlfail(st, err, errlen, "reading cells in flight");
+    sqlite3_bind_int64(s, 1, min_deaths);
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 16;
+            gs_death_t *d = realloc(*out, cap * sizeof *d);
+            if (!d) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            *out = d;
+        }
+        const char *hex = (const char *)sqlite3_column_text(s, 0);
+        (*out)[(*n)++] = (gs_death_t){hex ? strtoull(hex, NULL, 16) : 0,
+                                      (long)sqlite3_column_int64(s, 1), sqlite3_column_int(s, 2),
+                                      sqlite3_column_int(s, 3)};
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+        return rc == SQLITE_NOMEM ? (snprintf(err, errlen, "out of memory"), -1)
+                                  : sqlfail(st, err, errlen, "reading cells in flight");
+    }
     return 0;
 }
 
@@ -745,6 +913,7 @@ long gs_store_delete_all(gs_store_t *st, char *err, size_t errlen)
 {
     long n = gs_store_count_runs(st);
     if (exec(st, "BEGIN IMMEDIATE; DELETE FROM histograms; DELETE FROM time_stats;"
+                 " DELETE FROM in_flight;"
                  " DELETE FROM train_log; DELETE FROM train_layer_log; DELETE FROM layer_stats;"
                  " DELETE FROM theory; DELETE FROM runs; COMMIT",
              err, errlen) != 0) {
@@ -871,16 +1040,13 @@ static int put_rows(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t 
 int gs_store_put(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t *cell,
                  const gs_result_t *r, const gs_put_meta_t *meta, char *err, size_t errlen)
 {
-    if (prepare_inserts(st, err, errlen) != 0)
+    if (prepare_inserts(st, err, errlen) != 0 || open_batch(st, err, errlen) != 0)
         return -1;
-    if (!st->in_txn) {
-        if (exec(st, "BEGIN", err, errlen) != 0)
-            return -1;
-        st->in_txn = 1;
-    }
     if (exec(st, "SAVEPOINT cell", err, errlen) != 0)
         return -1;
-    if (put_rows(st, sw, cell, r, meta, err, errlen) != 0) {
+    if (put_rows(st, sw, cell, r, meta, err, errlen) != 0 ||
+        each_hash(st, "DELETE FROM in_flight WHERE config_hash = ?1", &cell->hash, 1, 0, 0, err,
+                  errlen) != 0) {
         sqlite3_exec(st->db, "ROLLBACK TO cell; RELEASE cell", NULL, NULL, NULL);
         return -1;
     }
@@ -923,20 +1089,20 @@ static int put_rows(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t 
     sqlite3_bind_double(s, i++, gs_experiment_sigma_w2(c));
     sqlite3_bind_double(s, i++, c->bias_std * c->bias_std);
     sqlite3_bind_text(s, i++, gs_status_names[r->status], -1, SQLITE_STATIC);
-    if (r->status == GS_STATUS_FAILED) {
+    if (!GS_STATUS_MEASURED(r->status)) {
         sqlite3_bind_text(s, i++, r->error, -1, SQLITE_TRANSIENT);
         sqlite3_bind_null(s, i++);
     } else {
         sqlite3_bind_null(s, i++);
         sqlite3_bind_text(s, i++, gs_diag_names[r->diagnosis], -1, SQLITE_STATIC);
     }
-    int failed = r->status == GS_STATUS_FAILED, trained = c->task == GS_TASK_TRAIN && !failed;
+    int failed = !GS_STATUS_MEASURED(r->status), trained = c->task == GS_TASK_TRAIN && !failed;
     bind_real(s, i++, failed ? NAN : r->grad_ratio);
     bind_real(s, i++, failed ? NAN : r->init_loss);
     bind_real(s, i++, trained ? r->train_loss : NAN);
     bind_real(s, i++, trained ? r->test_loss : NAN);
     bind_real(s, i++, trained ? r->test_acc : NAN);
-    bind_real(s, i++, r->baseline_loss);
+    bind_real(s, i++, failed ? NAN : r->baseline_loss);
     bind_real(s, i++, trained ? r->clip_fraction : NAN);
     if (r->diverged_step)
         sqlite3_bind_int64(s, i++, r->diverged_step);

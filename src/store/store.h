@@ -13,7 +13,7 @@
 #include "experiment/experiment.h"
 #include "sweep/sweep.h"
 
-#define GS_SCHEMA_VERSION 3
+#define GS_SCHEMA_VERSION 4
 #define GS_APPLICATION_ID 0x47535750
 
 typedef struct gs_store gs_store_t;
@@ -61,6 +61,30 @@ typedef struct {
 /* Add one cell's result to the open batch. */
 int gs_store_put(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t *cell,
                  const gs_result_t *r, const gs_put_meta_t *meta, char *err, size_t errlen);
+
+/* Cells about to be handed to `rank`: recorded in in_flight, in the open
+ * batch; the caller commits before it sends them, so that a run that dies
+ * leaves behind which cells it was running. gs_store_put removes a cell's
+ * row with its result. */
+int gs_store_mark_in_flight(gs_store_t *st, const uint64_t *hashes, size_t n, int rank,
+                            char *err, size_t errlen);
+
+/* A cell the crash log names as having killed its process with `signo`:
+ * one more death for it (in the open batch) when it was in flight, else
+ * nothing. */
+int gs_store_count_death(gs_store_t *st, uint64_t hash, int signo, char *err, size_t errlen);
+
+typedef struct {
+    uint64_t hash;
+    long deaths;
+    int signo;   /* the last signal that killed a run while it ran */
+    int rank;    /* the rank it last went to */
+} gs_death_t;
+
+/* The in-flight cells that killed their process in at least min_deaths
+ * runs; caller frees. */
+int gs_store_deaths(gs_store_t *st, long min_deaths, gs_death_t **out, size_t *n, char *err,
+                    size_t errlen);
 
 /* Commit the open batch (and refresh the lock's heartbeat); a new batch
  * begins with the next put. */
