@@ -192,8 +192,7 @@ static const char schema_tail[] =
     "                                       -- Wh; gamma = max |phi'|)\n"
     ");\n"
     "\n"
-    "CREATE TABLE IF NOT EXISTS in_flight (  -- cells handed to a rank and not yet stored; after\n"
-    "                                       -- a run that ended cleanly, only those that crashed one\n"
+    "CREATE TABLE IF NOT EXISTS in_flight (  -- cells handed to a rank and not stored yet\n"
     "  config_hash TEXT PRIMARY KEY,        -- the cell (runs.config_hash once stored)\n"
     "  session_id INTEGER REFERENCES sessions(id),  -- the run that handed it out last\n"
     "  rank INTEGER NOT NULL,               -- the rank it went to\n"
@@ -773,11 +772,9 @@ int gs_store_end_session(gs_store_t *st, const char *status, double coordinator_
         return -1;
     if (session_update(st, status, 1) != 0)
         return sqlfail(st, err, errlen, "closing the session");
-    /* cells this run handed out and did not store are not in flight any
-     * more; those that killed a run before stay, with their deaths */
-    char sql[192];
-    snprintf(sql, sizeof sql, "UPDATE sessions SET coordinator_cpu_s = %.6f WHERE id = %ld; "
-             "DELETE FROM in_flight WHERE deaths = 0", coordinator_cpu_s, st->session_id);
+    char sql[128];
+    snprintf(sql, sizeof sql, "UPDATE sessions SET coordinator_cpu_s = %.6f WHERE id = %ld",
+             coordinator_cpu_s, st->session_id);
     if (exec(st, sql, err, errlen) != 0)
         return -1;
     st->in_txn = 0;
