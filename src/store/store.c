@@ -19,6 +19,7 @@
 #include "util/hash.h"
 
 #define LIVE_HEARTBEAT_S 60.0
+#define BUSY_TIMEOUT_MS 10000   /* how long a write waits for another program's lock */
 #define GS_STR2(x) #x
 #define GS_STR(x) GS_STR2(x)
 
@@ -327,17 +328,36 @@ const char *gs_store_schema_sql(void)
 
 /* ---- helpers ---- */
 
+static const char *sql_hint(gs_store_t *st);
+
 static int sqlfail(gs_store_t *st, char *err, size_t errlen, const char *what)
 {
-    snprintf(err, errlen, "%s: %s: %s", st->path, what, sqlite3_errmsg(st->db));
+    snprintf(err, errlen, "%s: %s: %s%s", st->path, what, sqlite3_errmsg(st->db), sql_hint(st));
     return -1;
+}
+
+/* What a failed statement's error code means for the user, or "". */
+static const char *sql_hint(gs_store_t *st)
+{
+    switch (sqlite3_errcode(st->db)) {
+    case SQLITE_BUSY:
+        return " (another program held a write transaction on it for longer than the "
+               GS_STR(BUSY_TIMEOUT_MS) " ms gradsweep waits; try again when it is done)";
+    case SQLITE_FULL:
+        return " (free space on its disk, then rerun: stored cells are kept)";
+    case SQLITE_READONLY:
+        return " (the file or its folder is read-only)";
+    default:
+        return "";
+    }
 }
 
 static int exec(gs_store_t *st, const char *sql, char *err, size_t errlen)
 {
     char *msg = NULL;
     if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        snprintf(err, errlen, "%s: %s", st->path, msg ? msg : sqlite3_errmsg(st->db));
+        snprintf(err, errlen, "%s: %s%s", st->path, msg ? msg : sqlite3_errmsg(st->db),
+                 sql_hint(st));
         sqlite3_free(msg);
         return -1;
     }
@@ -505,6 +525,22 @@ fail:
     return -1;
 }
 
+/* Writing needs the file (when it exists) and its folder writable: SQLite
+ * makes its -wal and -shm files there. Said plainly before SQLite would
+ * say "unable to open database file". */
+static int writable(const char *path, int exists, char *err, size_t errlen)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + 1 : 1, slash ? path : ".");
+    const char *what = exists && access(path, W_OK) != 0 ? path : access(dir, W_OK) != 0 ? dir : NULL;
+    if (!what)
+        return 0;
+    snprintf(err, errlen, "%s: cannot write %s: %s%s", path, what == path ? "it" : "its folder",
+             strerror(errno), exists ? "; stored cells are untouched" : "");
+    return -1;
+}
+
 gs_store_t *gs_store_open(const char *path, int create, int readonly, char *err, size_t errlen)
 {
     gs_store_t *st = calloc(1, sizeof *st);
@@ -521,13 +557,17 @@ gs_store_t *gs_store_open(const char *path, int create, int readonly, char *err,
         free(st);
         return NULL;
     }
+    if (!readonly && writable(path, exists, err, errlen) != 0) {
+        free(st);
+        return NULL;
+    }
     int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
     if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "%s: cannot open: %s", path, st->db ? sqlite3_errmsg(st->db) : "out of memory");
         gs_store_close(st);
         return NULL;
     }
-    sqlite3_busy_timeout(st->db, 10000);
+    sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
     long app = pragma_int(st, "PRAGMA application_id");
     long ver = pragma_int(st, "PRAGMA user_version");
     long tables = pragma_int(st, "SELECT count(*) FROM sqlite_master");
