@@ -400,7 +400,12 @@ int gs_cmd_schema(int argc, char **argv)
                "comment on every column.\n");
         return 0;
     }
-    fputs(gs_store_schema_sql(), stdout);
+    const char *sql = gs_store_schema_sql();
+    if (!sql) {
+        fprintf(stderr, "gradsweep schema: out of memory\n");
+        return 1;
+    }
+    fputs(sql, stdout);
     return 0;
 }
 

@@ -283,7 +283,7 @@ const char *gs_store_schema_sql(void)
     size_t cap = sizeof schema_head + sizeof schema_tail + 16384, len = 0;
     char *s = malloc(cap);
     if (!s)
-        return schema_head;
+        return NULL;   /* never a shorter schema */
     len += (size_t)snprintf(s + len, cap - len, "%s", schema_head);
     gs_key_info_t k;
     for (size_t i = 0; gs_cell_key_info(i, &k); i++) {
@@ -321,7 +321,12 @@ const char *gs_store_schema_sql(void)
         len += (size_t)snprintf(s + len, cap - len, "%.*s%s", (int)(m - pos), pos, marks[i].text);
         pos = m + strlen(marks[i].mark);
     }
-    snprintf(s + len, cap - len, "%s", pos);
+    len += (size_t)snprintf(s + len, cap - len, "%s", pos);
+    if (len >= cap) {   /* the key columns outgrew the room: a bug, never a shorter schema */
+        assert(!"the schema's buffer is too small");
+        free(s);
+        return NULL;
+    }
     sql = s;
     return sql;
 }
@@ -354,6 +359,10 @@ static const char *sql_hint(gs_store_t *st)
 
 static int exec(gs_store_t *st, const char *sql, char *err, size_t errlen)
 {
+    if (!sql) {   /* gs_store_schema_sql out of memory */
+        snprintf(err, errlen, "%s: out of memory building the schema", st->path);
+        return -1;
+    }
     char *msg = NULL;
     if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
         snprintf(err, errlen, "%s: %s%s", st->path, msg ? msg : sqlite3_errmsg(st->db),
@@ -646,16 +655,18 @@ static int pid_alive(long pid)
 }
 
 /* A session row still marked running is live when its heartbeat is recent
- * and, on this host, its process exists. */
+ * and, on this host, its process exists. 1 live (host and pid filled in),
+ * 0 not, -1 when the sessions cannot be read (host says why, pid -1):
+ * callers that treat nonzero as live stay on the safe side. */
 static int find_live(gs_store_t *st, char *host, size_t hostlen, long *pid, int mark_crashed)
 {
     sqlite3_stmt *s;
-    int live = 0;
+    int live = 0, rc;
     if (sqlite3_prepare_v2(st->db, "SELECT id, host, pid, heartbeat FROM sessions "
                                    "WHERE status = 'running'", -1, &s, NULL) != SQLITE_OK)
-        return 0;
+        goto unreadable;
     double now = gs_unix_now();
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         long id = (long)sqlite3_column_int64(s, 0);
         const char *h = (const char *)sqlite3_column_text(s, 1);
         long p = (long)sqlite3_column_int64(s, 2);
@@ -669,11 +680,17 @@ static int find_live(gs_store_t *st, char *host, size_t hostlen, long *pid, int 
         } else if (!alive && mark_crashed) {
             char sql[128];
             snprintf(sql, sizeof sql, "UPDATE sessions SET status = 'crashed' WHERE id = %ld", id);
-            sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+            if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+                rc = SQLITE_ERROR;
         }
     }
     sqlite3_finalize(s);
-    return live;
+    if (rc == SQLITE_DONE)
+        return live;
+unreadable:
+    snprintf(host, hostlen, "unknown: the sessions cannot be read (%s)", sqlite3_errmsg(st->db));
+    *pid = -1;
+    return -1;
 }
 
 sqlite3 *gs_store_handle(gs_store_t *st)
@@ -693,7 +710,12 @@ int gs_store_begin_session(gs_store_t *st, const gs_sweep_t *sw, const gs_sessio
         return -1;
     char host[256];
     long pid;
-    if (find_live(st, host, sizeof host, &pid, 1)) {
+    int live = find_live(st, host, sizeof host, &pid, 1);
+    if (live < 0) {
+        sqlfail(st, err, errlen, "reading the sessions");
+        goto rollback;
+    }
+    if (live) {
         snprintf(err, errlen, "%s: a run is writing this database (host %s, pid %ld); wait for "
                  "it, stop it, or use another --db", st->path, host, pid);
         goto rollback;
@@ -703,7 +725,12 @@ int gs_store_begin_session(gs_store_t *st, const gs_sweep_t *sw, const gs_sessio
         sqlfail(st, err, errlen, "reading the sweep");
         goto rollback;
     }
-    int have = sqlite3_step(s) == SQLITE_ROW;
+    int step = sqlite3_step(s), have = step == SQLITE_ROW;
+    if (!have && step != SQLITE_DONE) {
+        sqlfail(st, err, errlen, "reading the sweep");
+        sqlite3_finalize(s);
+        goto rollback;
+    }
     if (have && strcmp((const char *)sqlite3_column_text(s, 0), sw->name) != 0) {
         snprintf(err, errlen, "%s: holds sweep '%s', not '%s'; use another --db or --fresh",
                  st->path, (const char *)sqlite3_column_text(s, 0), sw->name);

@@ -25,7 +25,8 @@ typedef struct gs_store gs_store_t;
 gs_store_t *gs_store_open(const char *path, int create, int readonly, char *err, size_t errlen);
 void gs_store_close(gs_store_t *st);   /* NULL is fine; rolls back an open batch */
 
-/* The whole schema as SQL with a comment on every column. */
+/* The whole schema as SQL with a comment on every column (NULL: out of
+ * memory). */
 const char *gs_store_schema_sql(void);
 
 typedef struct {
@@ -103,7 +104,8 @@ int gs_store_each_run(gs_store_t *st, gs_run_cb_t cb, void *ctx, char *err, size
 /* The SQLite handle, for read-only queries of the report. */
 struct sqlite3 *gs_store_handle(gs_store_t *st);
 
-/* The live run holding the database, if any: 1 and host/pid filled in. */
+/* The live run holding the database, if any: 1 and host/pid filled in;
+ * -1 when the sessions cannot be read (host says why; treat as live). */
 int gs_store_live_run(gs_store_t *st, char *host, size_t hostlen, long *pid);
 
 #endif
