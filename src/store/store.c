@@ -780,9 +780,9 @@ char *gs_store_config_text(gs_store_t *st, char **path)
     if (sqlite3_prepare_v2(st->db, "SELECT config_text, config_path FROM sweeps WHERE id = 1", -1,
                            &s, NULL) != SQLITE_OK)
         return NULL;
-    if (sqlite3_step(s) == SQLITE_ROW) {
+    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0)) {
         text = strdup((const char *)sqlite3_column_text(s, 0));
-        if (path)
+        if (path && sqlite3_column_text(s, 1))
             *path = strdup((const char *)sqlite3_column_text(s, 1));
     }
     sqlite3_finalize(s);
