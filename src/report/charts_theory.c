@@ -58,11 +58,9 @@ static int chart_slopes(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t
     }
     double pad = 0.05 * fmax(r.hi - r.lo, 0.2);
     double lo = r.lo - pad, hi = r.hi + pad;
-    char title[256], file[160];
-    snprintf(title, sizeof title, "%s: gradient slope per layer, mean-field theory against "
-             "measurement", e->ex->name);
-    snprintf(file, sizeof file, "charts/%s-theory-slopes.png", e->ex->slug);
-    gs_chart_t *c = gs_chart_begin(GS_CHART_W, GS_CHART_H, title);
+    rp_chart_name_t nm;
+    gs_chart_t *c = rp_chart_start(e, "theory-slopes", "gradient slope per layer, mean-field "
+                                   "theory against measurement", &nm);
     if (!c) {
         free(runs);
         return 0;
@@ -94,7 +92,7 @@ static int chart_slopes(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t
              "off it (finite width, few layers, normalization or residuals the theory does not "
              "cover).",
              off, n, SLOPE_FLAT);
-    rc = rp_chart_publish(c, m, dir, file, title, runs, n, cap, out, err, errlen);
+    rc = rp_chart_publish(c, m, dir, nm.file, nm.title, runs, n, cap, out, err, errlen);
     free(runs);
     return rc;
 }
@@ -141,11 +139,9 @@ static int chart_phase(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t 
         snprintf(clab[j], sizeof clab[j], (j + 1) % 6 == 0 ? "%.1f" : "", (j + 1) * dw);
         cl[j] = clab[j];
     }
-    char title[256], file[160];
-    snprintf(title, sizeof title, "%s: tanh's order-to-chaos phase diagram, ln chi_1 (blue "
-             "ordered, orange chaotic)", e->ex->name);
-    snprintf(file, sizeof file, "charts/%s-phase.png", e->ex->slug);
-    gs_chart_t *c = gs_chart_begin(GS_CHART_W, GS_CHART_H, title);
+    rp_chart_name_t nm;
+    gs_chart_t *c = rp_chart_start(e, "phase", "tanh's order-to-chaos phase diagram, ln chi_1 "
+                                   "(blue ordered, orange chaotic)", &nm);
     if (!c)
         goto done;
     gs_chart_grid(c, 1, 1, 16);
@@ -189,7 +185,7 @@ static int chart_phase(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t 
              "gradients shrink, where it is orange they grow; deep networks keep their "
              "gradient near the line.",
              n, SLOPE_FLAT);
-    rc = rp_chart_publish(c, m, dir, file, title, runs, n, cap, out, err, errlen);
+    rc = rp_chart_publish(c, m, dir, nm.file, nm.title, runs, n, cap, out, err, errlen);
 done:
     free(runs);
     free(v);
@@ -243,11 +239,9 @@ static int chart_spectrum(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts
         }
     int nf = fa >= 0 ? (int)e->ex->axes[fa].n_values : 1, nx, ny;
     rp_grid_for(nf, &nx, &ny);
-    char title[256], file[160];
-    snprintf(title, sizeof title, "%s: singular values of the input-output Jacobian at "
-             "initialization", e->ex->name);
-    snprintf(file, sizeof file, "charts/%s-spectrum.png", e->ex->slug);
-    gs_chart_t *c = gs_chart_begin(GS_CHART_W, GS_CHART_H, title);
+    rp_chart_name_t nm;
+    gs_chart_t *c = rp_chart_start(e, "spectrum", "singular values of the input-output Jacobian at "
+                                   "initialization", &nm);
     if (!c)
         goto done;
     const gs_axis_t *cx = ca >= 0 ? &e->ex->axes[ca] : NULL;
@@ -282,7 +276,7 @@ static int chart_spectrum(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts
              "right, and ReLU's dead units put singular values at 0 (off the chart). Values "
              "near 1e-16 of the largest are the SVD's rounding floor, not measurements.%s",
              dash);
-    rc = rp_chart_publish(c, m, dir, file, title, runs, n, cap, out, err, errlen);
+    rc = rp_chart_publish(c, m, dir, nm.file, nm.title, runs, n, cap, out, err, errlen);
 done:
     for (size_t i = 0; i < n; i++)
         rp_series_free(&lines[i]);

@@ -96,15 +96,14 @@ static int chart_across_layers(rp_model_t *m, rp_exp_t *e, const char *dir, rp_c
         }
     }
     rp_log_pad(&yr);
-    char title[256], file[160];
-    snprintf(title, sizeof title, "%s: gradient norm per layer during training", e->ex->name);
-    snprintf(file, sizeof file, "charts/%s-layers-train.png", e->ex->slug);
+    rp_chart_name_t nm;
     static const char *const labels[N_PICKED] = {"first logged step", "a third in",
                                                  "two thirds in", "last logged step"};
     static const int series[N_PICKED] = {0, 1, 2, 3};
     int nx, ny, rc = 0;
     rp_grid_for((int)n, &nx, &ny);
-    gs_chart_t *c = gs_chart_begin(GS_CHART_W, GS_CHART_H, title);
+    gs_chart_t *c = rp_chart_start(e, "layers-train", "gradient norm per layer during "
+                                   "training", &nm);
     if (!c)
         goto done;
     gs_chart_grid(c, nx, ny, rp_longest(labels, N_PICKED, "clip threshold"));
@@ -127,7 +126,7 @@ static int chart_across_layers(rp_model_t *m, rp_exp_t *e, const char *dir, rp_c
              "rise are gradients exploding.%s%s",
              clipped ? " The dashed line is the clip threshold, which applies to the global "
                        "norm of all layers together." : "", more);
-    rc = rp_chart_publish(c, m, dir, file, title, runs, n, cap, out, err, errlen);
+    rc = rp_chart_publish(c, m, dir, nm.file, nm.title, runs, n, cap, out, err, errlen);
 done:
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < N_PICKED; j++)
@@ -192,13 +191,11 @@ static int chart_grad_heatmap(rp_model_t *m, rp_exp_t *e, const char *dir, rp_ch
         goto done;
     if (vmax - vmin < 1)
         vmax = vmin + 1;
-    char title[256], file[160];
-    snprintf(title, sizeof title, "%s: log10 of each layer's gradient norm over training",
-             e->ex->name);
-    snprintf(file, sizeof file, "charts/%s-grad-heatmap.png", e->ex->slug);
+    rp_chart_name_t nm;
     int nx, ny;
     rp_grid_for((int)n, &nx, &ny);
-    gs_chart_t *c = gs_chart_begin(GS_CHART_W, GS_CHART_H, title);
+    gs_chart_t *c = rp_chart_start(e, "grad-heatmap", "log10 of each layer's gradient norm over "
+                                   "training", &nm);
     if (!c)
         goto done;
     gs_chart_grid(c, nx, ny, 10);
@@ -215,7 +212,7 @@ static int chart_grad_heatmap(rp_model_t *m, rp_exp_t *e, const char *dir, rp_ch
              "bottom is a gradient fading towards the input; a run that turns orange "
              "everywhere is exploding; a grey cell is a non-finite norm.%s",
              more);
-    rc = rp_chart_publish(c, m, dir, file, title, runs, n, cap, out, err, errlen);
+    rc = rp_chart_publish(c, m, dir, nm.file, nm.title, runs, n, cap, out, err, errlen);
 done:
     for (size_t i = 0; i < n; i++)
         free(vals[i]);
@@ -259,13 +256,11 @@ static int chart_update_ratio(rp_model_t *m, rp_exp_t *e, const char *dir, rp_ch
         series[l] = (int)l;
         dashed[l] = l >= 8;   /* the palette's eight colours, then dashes */
     }
-    char title[256], file[160];
-    snprintf(title, sizeof title, "%s: update ratio ||dW|| / ||W|| per layer over training",
-             e->ex->name);
-    snprintf(file, sizeof file, "charts/%s-update-ratio.png", e->ex->slug);
+    rp_chart_name_t nm;
     int nx, ny;
     rp_grid_for((int)n, &nx, &ny);
-    gs_chart_t *c = gs_chart_begin(GS_CHART_W, GS_CHART_H, title);
+    gs_chart_t *c = rp_chart_start(e, "update-ratio", "update ratio ||dW|| / ||W|| per layer over "
+                                   "training", &nm);
     if (!c)
         goto done;
     gs_chart_grid(c, nx, ny, rp_longest(labels, L, NULL));
@@ -288,7 +283,7 @@ static int chart_update_ratio(rp_model_t *m, rp_exp_t *e, const char *dir, rp_ch
              "barely learns (its gradient vanished or the learning rate is too low); far above, "
              "its weights are being thrown around.%s",
              more);
-    rc = rp_chart_publish(c, m, dir, file, title, runs, n, cap, out, err, errlen);
+    rc = rp_chart_publish(c, m, dir, nm.file, nm.title, runs, n, cap, out, err, errlen);
 done:
     for (size_t k = 0; lines && k < n * L; k++)
         rp_series_free(&lines[k]);
@@ -335,11 +330,9 @@ static int chart_time_train(rp_model_t *m, rp_exp_t *e, const char *dir, rp_char
     if (!(xr.lo <= xr.hi) || !(yr.lo <= yr.hi))
         goto done;
     rp_log_pad(&yr);
-    char title[256], file[160];
-    snprintf(title, sizeof title, "%s: gradient reaching the first time step, over training",
-             e->ex->name);
-    snprintf(file, sizeof file, "charts/%s-time-train.png", e->ex->slug);
-    gs_chart_t *c = gs_chart_begin(GS_CHART_W, GS_CHART_H, title);
+    rp_chart_name_t nm;
+    gs_chart_t *c = rp_chart_start(e, "time-train", "gradient reaching the first time step, over "
+                                   "training", &nm);
     if (!c)
         goto done;
     gs_chart_grid(c, 1, 1, rp_longest(labels, n, NULL));
@@ -360,7 +353,7 @@ static int chart_time_train(rp_model_t *m, rp_exp_t *e, const char *dir, rp_char
              "initialization; one whose ratio rises towards 1 has learnt to carry the "
              "gradient back.%s",
              more);
-    rc = rp_chart_publish(c, m, dir, file, title, runs, n, cap, out, err, errlen);
+    rc = rp_chart_publish(c, m, dir, nm.file, nm.title, runs, n, cap, out, err, errlen);
 done:
     for (size_t i = 0; i < n; i++)
         rp_series_free(&lines[i]);

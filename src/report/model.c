@@ -76,34 +76,34 @@ static int series_of(rp_model_t *m, const rp_run_t *r, rp_series_t *s, const cha
 
 int rp_layer_series(rp_model_t *m, const rp_run_t *r, const char *column, rp_series_t *s)
 {
-    return series_of(m, r, s, "SELECT layer AS x, %s AS y FROM layer_stats WHERE run_id = ?1 AND step = 0 "
-                     "AND layer <= %ld ORDER BY layer", column, r->sc->cell.depth);
+    return series_of(m, r, s, "SELECT layer AS x, %s AS y FROM layer_stats WHERE run_id = ?1 AND "
+                     "step = 0 AND layer <= %ld ORDER BY layer", column, r->sc->cell.depth);
 }
 
 int rp_log_series(rp_model_t *m, const rp_run_t *r, const char *column, rp_series_t *s)
 {
-    return series_of(m, r, s, "SELECT step AS x, %s AS y FROM train_log WHERE run_id = ?1 ORDER BY step",
-                     column);
+    return series_of(m, r, s, "SELECT step AS x, %s AS y FROM train_log WHERE run_id = ?1 "
+                     "ORDER BY step", column);
 }
 
 int rp_layer_log_series(rp_model_t *m, const rp_run_t *r, int layer, const char *column,
                         rp_series_t *s)
 {
-    return series_of(m, r, s, "SELECT step AS x, %s AS y FROM train_layer_log WHERE run_id = ?1 AND "
-                     "layer = %d ORDER BY step", column, layer);
+    return series_of(m, r, s, "SELECT step AS x, %s AS y FROM train_layer_log WHERE "
+                     "run_id = ?1 AND layer = %d ORDER BY step", column, layer);
 }
 
 int rp_layer_log_at(rp_model_t *m, const rp_run_t *r, long step, const char *column,
                     rp_series_t *s)
 {
-    return series_of(m, r, s, "SELECT layer AS x, %s AS y FROM train_layer_log WHERE run_id = ?1 AND "
-                     "step = %ld ORDER BY layer", column, step);
+    return series_of(m, r, s, "SELECT layer AS x, %s AS y FROM train_layer_log WHERE "
+                     "run_id = ?1 AND step = %ld ORDER BY layer", column, step);
 }
 
 int rp_time_series(rp_model_t *m, const rp_run_t *r, const char *column, rp_series_t *s)
 {
-    return series_of(m, r, s, "SELECT t AS x, %s AS y FROM time_stats WHERE run_id = ?1 AND step = 0 "
-                     "ORDER BY t", column);
+    return series_of(m, r, s, "SELECT t AS x, %s AS y FROM time_stats WHERE run_id = ?1 AND "
+                     "step = 0 ORDER BY t", column);
 }
 
 int rp_hist(rp_model_t *m, const rp_run_t *r, int layer, const char *quantity, rp_series_t *out,
