@@ -108,6 +108,13 @@ static const rp_run_t *first_usable(const rp_exp_t *e)
     return NULL;
 }
 
+/* The first usable run of e when e varies key (*a: its axis), else NULL. */
+static const rp_run_t *varying(const rp_exp_t *e, const char *key, int *a)
+{
+    *a = axis_of(e, key);
+    return *a >= 0 ? first_usable(e) : NULL;
+}
+
 
 void rp_range_add(rp_range_t *r, const double *v, size_t n, int positive)
 {
@@ -735,9 +742,8 @@ done:
 static int chart_hist(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, char *err,
                       size_t errlen)
 {
-    int ia = axis_of(e, "init");
-    const rp_run_t *r0 = first_usable(e);
-    if (ia < 0 || !r0)
+    int ia;
+    if (!varying(e, "init", &ia))
         return 0;
     const gs_axis_t *ax = &e->ex->axes[ia];
     size_t nf = ax->n_values < 8 ? ax->n_values : 8;
@@ -916,9 +922,9 @@ static void clip_legend(gs_chart_t *c, const rp_exp_t *e, int ca, int ma)
 static int chart_clip(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, char *err,
                       size_t errlen)
 {
-    int ca = axis_of(e, "clip");
-    const rp_run_t *r0 = first_usable(e);
-    if (ca < 0 || !r0 || r0->sc->cell.task != GS_TASK_TRAIN)
+    int ca;
+    const rp_run_t *r0 = varying(e, "clip", &ca);
+    if (!r0 || r0->sc->cell.task != GS_TASK_TRAIN)
         return 0;
     int ma = axis_of(e, "clip_mode");
     lineset_t ls;
@@ -955,9 +961,9 @@ done:
 static int chart_norm(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, char *err,
                       size_t errlen)
 {
-    int na = axis_of(e, "norm");
-    const rp_run_t *r0 = first_usable(e);
-    if (na < 0 || !r0 || r0->sc->cell.model != GS_MODEL_MLP)
+    int na;
+    const rp_run_t *r0 = varying(e, "norm", &na);
+    if (!r0 || r0->sc->cell.model != GS_MODEL_MLP)
         return 0;
     int fa = axis_of(e, "activation");
     if (fa >= 0 && e->ex->axes[fa].n_values > MAX_FACETS)

@@ -17,6 +17,12 @@ void rp_series_free(rp_series_t *s)
     s->n = 0;
 }
 
+void rp_series_free_all(rp_series_t *s, size_t n)
+{
+    for (size_t i = 0; s && i < n; i++)
+        rp_series_free(&s[i]);
+}
+
 int rp_varies(const rp_exp_t *e, const char *key)
 {
     for (size_t a = 0; a < e->ex->n_axes; a++)
@@ -135,7 +141,10 @@ int rp_hist(rp_model_t *m, const rp_run_t *r, int layer, const char *quantity, r
         out->n++;
     }
     gs_query_finish(&q);
-    return out->x && out->y ? 0 : -1;
+    if (out->x && out->y)
+        return 0;
+    rp_series_free(out);
+    return -1;
 }
 
 int rp_axis_of(const rp_exp_t *e, const char *key)

@@ -69,6 +69,7 @@ typedef struct {
 } rp_series_t;
 
 void rp_series_free(rp_series_t *s);
+void rp_series_free_all(rp_series_t *s, size_t n);   /* s[0..n); NULL is fine */
 
 /* Per layer at init (step 0): column is one of act_mean, act_std,
  * saturated_frac, dead_frac, grad_pre_norm, grad_w_norm, w_norm; x = layer.
