@@ -423,6 +423,54 @@ fail:
     return -1;
 }
 
+/* Whether the open database is one this gradsweep can use: a gradsweep
+ * database of this schema or an older one (read-only: this one exactly),
+ * or, for writing, an empty file. *app and *ver: what it says it is. */
+static int check_kind(gs_store_t *st, int readonly, long *app, long *ver, char *err,
+                      size_t errlen)
+{
+    const char *path = st->path;
+    *app = pragma_int(st, "PRAGMA application_id");
+    *ver = pragma_int(st, "PRAGMA user_version");
+    long tables = pragma_int(st, "SELECT count(*) FROM sqlite_master");
+    if (*app < 0 || tables < 0)
+        snprintf(err, errlen, "%s: not an SQLite database (%s)", path, sqlite3_errmsg(st->db));
+    else if (*app != GS_APPLICATION_ID && (tables > 0 || *app != 0))
+        snprintf(err, errlen, "%s: not a gradsweep database (it has %ld tables of another "
+                 "program); give another path with --db", path, tables);
+    else if (*app == GS_APPLICATION_ID && *ver > GS_SCHEMA_VERSION)
+        snprintf(err, errlen, "%s: written by a newer gradsweep (schema version %ld; this is "
+                 "%s with schema version %d); upgrade gradsweep", path, *ver, PACKAGE_VERSION,
+                 GS_SCHEMA_VERSION);
+    else if (readonly && *app != GS_APPLICATION_ID)
+        snprintf(err, errlen, "%s: an empty database, not a gradsweep one", path);
+    else if (readonly && *ver < GS_SCHEMA_VERSION)
+        snprintf(err, errlen, "%s: written by an older gradsweep (schema version %ld; this "
+                 "is %s with schema version %d); `gradsweep run` on it upgrades it in place "
+                 "(stored cells are kept)", path, *ver, PACKAGE_VERSION, GS_SCHEMA_VERSION);
+    else
+        return 0;
+    return -1;
+}
+
+/* For writing: WAL, and the schema - created in an empty file, upgraded
+ * in an older database. */
+static int prepare_for_writing(gs_store_t *st, long app, long ver, char *err, size_t errlen)
+{
+    if (exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON",
+             err, errlen) != 0)
+        return -1;
+    if (app == GS_APPLICATION_ID)
+        return ver < GS_SCHEMA_VERSION ? migrate(st, ver, err, errlen) : 0;
+    char pragmas[128];
+    snprintf(pragmas, sizeof pragmas, "PRAGMA application_id=%d; PRAGMA user_version=%d;",
+             GS_APPLICATION_ID, GS_SCHEMA_VERSION);
+    if (exec(st, "BEGIN", err, errlen) != 0 || exec(st, gs_store_schema_sql(), err, errlen) != 0 ||
+        exec(st, pragmas, err, errlen) != 0 || exec(st, "COMMIT", err, errlen) != 0)
+        return -1;
+    return 0;
+}
+
 gs_store_t *gs_store_open(const char *path, int create, int readonly, char *err, size_t errlen)
 {
     gs_store_t *st = calloc(1, sizeof *st);
@@ -433,75 +481,24 @@ gs_store_t *gs_store_open(const char *path, int create, int readonly, char *err,
     snprintf(st->path, sizeof st->path, "%s", path);
     gethostname(st->host, sizeof st->host - 1);
     struct stat sb;
-    int exists = stat(path, &sb) == 0;
-    if (!exists && !create) {
+    long app, ver;
+    if (stat(path, &sb) != 0 && !create) {
         snprintf(err, errlen, "%s: no such database", path);
-        free(st);
-        return NULL;
+        goto fail;
     }
     int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
     if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "%s: cannot open: %s", path, st->db ? sqlite3_errmsg(st->db) : "out of memory");
-        gs_store_close(st);
-        return NULL;
+        goto fail;
     }
     sqlite3_busy_timeout(st->db, 10000);
-    long app = pragma_int(st, "PRAGMA application_id");
-    long ver = pragma_int(st, "PRAGMA user_version");
-    long tables = pragma_int(st, "SELECT count(*) FROM sqlite_master");
-    if (app < 0 || tables < 0) {
-        snprintf(err, errlen, "%s: not an SQLite database (%s)", path, sqlite3_errmsg(st->db));
-        gs_store_close(st);
-        return NULL;
-    }
-    if (app != GS_APPLICATION_ID && (tables > 0 || app != 0)) {
-        snprintf(err, errlen, "%s: not a gradsweep database (it has %ld tables of another "
-                 "program); give another path with --db", path, tables);
-        gs_store_close(st);
-        return NULL;
-    }
-    if (app == GS_APPLICATION_ID && ver > GS_SCHEMA_VERSION) {
-        snprintf(err, errlen, "%s: written by a newer gradsweep (schema version %ld; this is "
-                 "%s with schema version %d); upgrade gradsweep", path, ver, PACKAGE_VERSION,
-                 GS_SCHEMA_VERSION);
-        gs_store_close(st);
-        return NULL;
-    }
-    if (readonly) {
-        if (app != GS_APPLICATION_ID) {
-            snprintf(err, errlen, "%s: an empty database, not a gradsweep one", path);
-            gs_store_close(st);
-            return NULL;
-        }
-        if (ver < GS_SCHEMA_VERSION) {
-            snprintf(err, errlen, "%s: written by an older gradsweep (schema version %ld; this "
-                     "is %s with schema version %d); `gradsweep run` on it upgrades it in place "
-                     "(stored cells are kept)", path, ver, PACKAGE_VERSION, GS_SCHEMA_VERSION);
-            gs_store_close(st);
-            return NULL;
-        }
-        return st;
-    }
-    if (exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON",
-             err, errlen) != 0) {
-        gs_store_close(st);
-        return NULL;
-    }
-    if (app == GS_APPLICATION_ID && ver < GS_SCHEMA_VERSION && migrate(st, ver, err, errlen) != 0) {
-        gs_store_close(st);
-        return NULL;
-    }
-    if (app != GS_APPLICATION_ID) {
-        char pragmas[128];
-        snprintf(pragmas, sizeof pragmas, "PRAGMA application_id=%d; PRAGMA user_version=%d;",
-                 GS_APPLICATION_ID, GS_SCHEMA_VERSION);
-        if (exec(st, "BEGIN", err, errlen) != 0 || exec(st, gs_store_schema_sql(), err, errlen) != 0 ||
-            exec(st, pragmas, err, errlen) != 0 || exec(st, "COMMIT", err, errlen) != 0) {
-            gs_store_close(st);
-            return NULL;
-        }
-    }
+    if (check_kind(st, readonly, &app, &ver, err, errlen) != 0 ||
+        (!readonly && prepare_for_writing(st, app, ver, err, errlen) != 0))
+        goto fail;
     return st;
+fail:
+    gs_store_close(st);
+    return NULL;
 }
 
 void gs_store_close(gs_store_t *st)
