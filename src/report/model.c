@@ -42,27 +42,25 @@ static int series_query(rp_model_t *m, const char *sql, sqlite3_int64 id, rp_ser
         return -1;
     sqlite3_bind_int64(q.stmt, 1, id);
     size_t cap = 0;
-    while (gs_query_step(&q, err, sizeof err) == 1) {
+    int rc = 0;
+    while (rc == 0 && gs_query_step(&q, err, sizeof err) == 1) {
         if (out->n == cap) {
             cap = cap ? 2 * cap : 64;
             double *x = realloc(out->x, cap * sizeof *x), *y = realloc(out->y, cap * sizeof *y);
+            out->x = x ? x : out->x;
+            out->y = y ? y : out->y;
             if (!x || !y) {
-                free(x ? x : out->x);
-                free(y ? y : out->y);
-                out->x = out->y = NULL;
-                out->n = 0;
-                gs_query_finish(&q);
-                return -1;
+                rp_series_free(out);
+                rc = -1;
+                break;
             }
-            out->x = x;
-            out->y = y;
         }
         out->x[out->n] = gs_query_real(&q, 0);
         out->y[out->n] = gs_query_real(&q, 1);
         out->n++;
     }
     gs_query_finish(&q);
-    return 0;
+    return rc;
 }
 
 /* The series of run r that the query fmt (SELECT x, y ... WHERE run_id =

@@ -734,16 +734,18 @@ int gs_store_stored_hashes(gs_store_t *st, uint64_t **hashes, size_t *n, char *e
         if (*n == cap) {
             cap = cap ? 2 * cap : 1024;
             uint64_t *h = realloc(*hashes, cap * sizeof *h);
-            if (!h) {
-                sqlite3_finalize(s);
-                snprintf(err, errlen, "out of memory");
-                return -1;
-            }
+            if (!h)
+                break;
             *hashes = h;
         }
-        (*hashes)[(*n)++] = strtoull((const char *)sqlite3_column_text(s, 0), NULL, 16);
+        const char *hex = (const char *)sqlite3_column_text(s, 0);
+        (*hashes)[(*n)++] = hex ? strtoull(hex, NULL, 16) : 0;
     }
     sqlite3_finalize(s);
+    if (rc == SQLITE_ROW) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     if (rc != SQLITE_DONE)
         return sqlfail(st, err, errlen, "reading stored cells");
     gs_u64_sort(*hashes, *n);
@@ -793,10 +795,11 @@ int gs_store_each_run(gs_store_t *st, gs_run_cb_t cb, void *ctx, char *err, size
                                    "FROM runs", -1, &s, NULL) != SQLITE_OK)
         return sqlfail(st, err, errlen, "reading runs");
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-        cb(ctx, strtoull((const char *)sqlite3_column_text(s, 0), NULL, 16),
-           (const char *)sqlite3_column_text(s, 1), (const char *)sqlite3_column_text(s, 2),
-           (const char *)sqlite3_column_text(s, 3));
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *hex = (const char *)sqlite3_column_text(s, 0);
+        cb(ctx, hex ? strtoull(hex, NULL, 16) : 0, (const char *)sqlite3_column_text(s, 1),
+           (const char *)sqlite3_column_text(s, 2), (const char *)sqlite3_column_text(s, 3));
+    }
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE)
         return sqlfail(st, err, errlen, "reading runs");
