@@ -203,6 +203,8 @@ fi
 field() { printf '%s\n' "$2" | sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
 # within A B TOL: both set and |A - B| < TOL
 within() { [ -n "$1" ] && [ -n "$2" ] && awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; exit !(d < t && d > -t) }'; }
+# agree PREDICTED MEASURED TOL OK_TEXT NOT_OK_TEXT: one check of a prediction
+agree() { if within "$1" "$2" "$3"; then ok "$4"; else notok "$5"; fi; }
 
 # theory beside measurement: the slope of ln ||dL/dh_l|| per layer toward
 # the input, measured over layers 25..50 of a width-512 net, against the
@@ -218,11 +220,9 @@ for spec in "tanh 0.5" "tanh 2" "tanh 4" "relu 1" "relu 3" "relu-bn 2"; do
         --threads 2 2>/dev/null | tail -n 1)
     p=$(field predicted_slope "$res")
     m=$(field measured_slope "$res")
-    if within "$p" "$m" 0.03; then
-        ok "theory: $act sigma_w^2=$2 norm=$norm, depth 50 width 512: measured slope $m, predicted $p (within 0.03)"
-    else
-        notok "theory: $act sigma_w^2=$2 norm=$norm: $res"
-    fi
+    agree "$p" "$m" 0.03 \
+        "theory: $act sigma_w^2=$2 norm=$norm, depth 50 width 512: measured slope $m, predicted $p (within 0.03)" \
+        "theory: $act sigma_w^2=$2 norm=$norm: $res"
 done
 
 # recurrent theory: with orthogonal Wh of gain g, lambda_1 = g and Pascanu's
@@ -245,11 +245,9 @@ for spec in "relu he" "tanh xavier"; do
     res=$("$gs" probe activation=$1 init=$2 residual=yes depth=20 width=512 --threads 2 2>/dev/null | tail -n 1)
     p=$(field residual_growth_predicted "$res")
     m=$(field residual_growth_measured "$res")
-    if within "$p" "$m" 0.03; then
-        ok "residual $1/$2, depth 20 width 512: ln ||x_l||^2 grows by $m per block, predicted $p (within 0.03)"
-    else
-        notok "residual $1/$2: $res"
-    fi
+    agree "$p" "$m" 0.03 \
+        "residual $1/$2, depth 20 width 512: ln ||x_l||^2 grows by $m per block, predicted $p (within 0.03)" \
+        "residual $1/$2: $res"
 done
 # spectrum=yes: the Jacobian's singular values in the result line; refused
 # where it does not apply, naming the keys

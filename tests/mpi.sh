@@ -36,14 +36,9 @@ check "mpiexec -n 2 with 2 threads per rank: identical rows" 'dump_rows t2.db | 
 rounds=0
 while [ $rounds -lt 2 ]; do
     # each cell 0.1 s longer, so that the kill lands mid-sweep
-    GRADSWEEP_TEST_CELL_DELAY=0.1 mpiexec --oversubscribe --bind-to none -x GRADSWEEP_TEST_CELL_DELAY \
-        -n 3 "$gs" run "$small" --db "$work/mpikill.db" --threads 1 2>/dev/null &
-    bg=$!
-    delay=$(random_delay "$$$rounds" 1.0 1.5)
-    sleep "$delay"
-    kill -9 $bg 2>/dev/null
-    wait $bg 2>/dev/null
-    bg=
+    kill_at_random "$$$rounds" 1.0 1.5 env GRADSWEEP_TEST_CELL_DELAY=0.1 mpiexec --oversubscribe \
+        --bind-to none -x GRADSWEEP_TEST_CELL_DELAY -n 3 "$gs" run "$small" --db "$work/mpikill.db" \
+        --threads 1
     # mpirun is gone; its ranks die when their parent does - make sure
     # (the pattern names this test's own folder: other tests may run too)
     pkill -9 -f "gradsweep run $small --db $work/mpikill.db" 2>/dev/null

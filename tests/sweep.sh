@@ -288,13 +288,8 @@ check "SIGTERM mid-sweep: exit 143 with $n_kept cells kept; the rerun completes,
 # ---- kill -9 at random moments: three runs, each killed once, then resumed ----
 for round in 1 2 3; do
     rm -f kill$round.db*
-    GRADSWEEP_TEST_CELL_DELAY=0.1 "$gs" run "$small" --db kill$round.db --threads 1 2>/dev/null &
-    bg=$!
-    delay=$(random_delay "$$$round" 0.6 2.0)
-    sleep "$delay"
-    kill -9 $bg 2>/dev/null
-    wait $bg 2>/dev/null
-    bg=
+    kill_at_random "$$$round" 0.6 2.0 env GRADSWEEP_TEST_CELL_DELAY=0.1 "$gs" run "$small" \
+        --db kill$round.db --threads 1
     kept=$(db=kill$round.db q "SELECT count(*) FROM runs" 2>/dev/null)
     v=$(db=kill$round.db q "PRAGMA integrity_check" 2>/dev/null)
     "$gs" run "$small" --db kill$round.db 2>kill$round.err

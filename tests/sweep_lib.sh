@@ -53,6 +53,19 @@ random_delay() {
     awk -v s="$1" -v lo="$2" -v span="$3" 'BEGIN { srand(s); printf "%.2f", lo + rand() * span }'
 }
 
+# kill_at_random SEED LOW SPAN COMMAND...: run COMMAND in the background
+# and kill -9 it after random_delay SEED LOW SPAN seconds (left in $delay).
+kill_at_random() {
+    delay=$(random_delay "$1" "$2" "$3")
+    shift 3
+    "$@" 2>/dev/null &
+    bg=$!
+    sleep "$delay"
+    kill -9 $bg 2>/dev/null
+    wait $bg 2>/dev/null
+    bg=
+}
+
 mpirun_gs() {
     np=$1
     shift

@@ -36,28 +36,33 @@ int tap_ok(int cond, const char *fmt, ...)
     return cond;
 }
 
+/* report() a check of numbers, with them in the diagnostic when it fails. */
+static int report_numbers(int cond, double got, double want, double tol, const char *kind,
+                          const char *fmt, va_list ap)
+{
+    report(cond, fmt, ap);
+    if (!cond)
+        printf("#   got %.17g, want %.17g (%s tolerance %g)\n", got, want, kind, tol);
+    return cond;
+}
+
 int tap_close(double got, double want, double tol, const char *fmt, ...)
 {
     double scale = fabs(want) > 1.0 ? fabs(want) : 1.0;
-    int cond = fabs(got - want) <= tol * scale;   /* false for NaN */
     va_list ap;
     va_start(ap, fmt);
-    report(cond, fmt, ap);
+    int cond = report_numbers(fabs(got - want) <= tol * scale,   /* false for NaN */
+                              got, want, tol, "relative", fmt, ap);
     va_end(ap);
-    if (!cond)
-        printf("#   got %.17g, want %.17g (relative tolerance %g)\n", got, want, tol);
     return cond;
 }
 
 int tap_near(double got, double want, double tol, const char *fmt, ...)
 {
-    int cond = fabs(got - want) <= tol;
     va_list ap;
     va_start(ap, fmt);
-    report(cond, fmt, ap);
+    int cond = report_numbers(fabs(got - want) <= tol, got, want, tol, "absolute", fmt, ap);
     va_end(ap);
-    if (!cond)
-        printf("#   got %.17g, want %.17g (absolute tolerance %g)\n", got, want, tol);
     return cond;
 }
 

@@ -118,9 +118,14 @@ static void print_cost(FILE *out, const gs_result_t *r)
             r->work_bytes ? peak / (double)r->work_bytes : 0.0);
 }
 
-static int report_failure(const char *cmd, const gs_result_t *r)
+/* Run the cell of o into r: 0; or, when it failed, 1 with the reason
+ * printed and r freed. */
+static int run_cell(const char *cmd, const options_t *o, gs_result_t *r, gs_progress_t *progress)
 {
+    if (gs_experiment_run(&o->cell, r, progress) == 0)
+        return 0;
     fprintf(stderr, "gradsweep %s: failed: %s\n", cmd, r->error);
+    gs_result_free(r);
     return 1;
 }
 
@@ -194,11 +199,8 @@ int gs_cmd_probe(int argc, char **argv)
     if (rc)
         return rc == 1 ? 0 : rc;
     gs_result_t r;
-    if (gs_experiment_run(&o.cell, &r, NULL) != 0) {
-        rc = report_failure("probe", &r);
-        gs_result_free(&r);
-        return rc;
-    }
+    if (run_cell("probe", &o, &r, NULL) != 0)
+        return 1;
     FILE *res = stdout;
     if (o.csv) {
         print_probe_csv(&r);
@@ -312,11 +314,8 @@ int gs_cmd_train(int argc, char **argv)
         print_config(stderr, &o.cell);
     gs_progress_t progress = {on_log, &view};
     gs_result_t r;
-    if (gs_experiment_run(&o.cell, &r, &progress) != 0) {
-        rc = report_failure("train", &r);
-        gs_result_free(&r);
-        return rc;
-    }
+    if (run_cell("train", &o, &r, &progress) != 0)
+        return 1;
     if (!o.csv && view.tty)
         fputc('\n', stderr);
     fflush(stdout);

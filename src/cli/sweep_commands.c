@@ -66,9 +66,9 @@ static void human_time(char *buf, size_t len, double s)
         snprintf(buf, len, "%.1f h", s / 3600);
 }
 
-int gs_cmd_plan(int argc, char **argv)
+/* plan's arguments: -1 to go on, else the exit status (help: 0). */
+static int plan_args(int argc, char **argv, const char **cfg, const char **db)
 {
-    const char *cfg = NULL, *db = NULL;
     for (int i = 1; i < argc; i++) {
         if (is_help(argv[i])) {
             printf("usage: gradsweep plan CONFIG.ini [--db PATH]\n\n"
@@ -79,18 +79,93 @@ int gs_cmd_plan(int argc, char **argv)
                    "config error, with file:line.\n", GS_ASSUMED_FLOPS_PER_CORE / 1e9);
             return 0;
         } else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
-            db = argv[++i];
-        } else if (argv[i][0] == '-' || cfg) {
+            *db = argv[++i];
+        } else if (argv[i][0] == '-' || *cfg) {
             fprintf(stderr, "gradsweep plan: unexpected '%s' (gradsweep plan --help)\n", argv[i]);
             return 2;
         } else {
-            cfg = argv[i];
+            *cfg = argv[i];
         }
     }
-    if (!cfg) {
+    if (!*cfg) {
         fprintf(stderr, "gradsweep plan: which config? usage: gradsweep plan CONFIG.ini [--db PATH]\n");
         return 2;
     }
+    return -1;
+}
+
+/* One experiment of the plan: its cells, cost, stored cells (of the n
+ * sorted hashes h) and axes; its FLOPs, and the unstored ones' added to
+ * *remaining and its stored cells to *stored. */
+static double plan_experiment(const gs_sweep_t *sw, const gs_experiment_t *ex, const uint64_t *h,
+                              size_t nh, double *remaining, size_t *stored)
+{
+    double fl = 0;
+    size_t st = 0;
+    char f1[32], t1[32], key[2048];
+    for (size_t i = ex->first_cell; i < ex->first_cell + ex->n_cells; i++) {
+        fl += sw->cells[i].flops;
+        if (gs_u64_contains(h, nh, sw->cells[i].hash))
+            st++;
+        else
+            *remaining += sw->cells[i].flops;
+    }
+    *stored += st;
+    human_flops(f1, sizeof f1, fl);
+    human_time(t1, sizeof t1, fl / GS_ASSUMED_FLOPS_PER_CORE);
+    const gs_cell_t *c0 = &sw->cells[ex->first_cell].cell;
+    printf("[%s] line %d: %zu cells, %s (~%s on one core), %zu stored\n", ex->name, ex->line,
+           ex->n_cells, f1, t1, st);
+    printf("  model=%s task=%s dataset=%s, repeats %ld\n", gs_model_names[c0->model],
+           gs_task_names[c0->task], gs_dataset_names[c0->dataset], c0->repeats);
+    if (ex->n_dropped)
+        printf("  %zu combinations dropped: the same cell as another once keys without "
+               "effect are at their default (clip_mode without clip)\n", ex->n_dropped);
+    for (size_t a = 0; a < ex->n_axes; a++) {
+        printf("  axis %-12s", ex->axes[a].key);
+        for (size_t v = 0; v < ex->axes[a].n_values; v++)
+            printf("%s%s", v ? ", " : " ", ex->axes[a].values[v]);
+        printf("\n");
+    }
+    gs_cell_key(c0, key, sizeof key);
+    printf("  first cell: %s\n\n", key);
+    return fl;
+}
+
+/* The sweep's head, every experiment, and the totals against the database. */
+static void print_plan(const gs_sweep_t *sw, const char *dbpath, int have_db, const uint64_t *h,
+                       size_t nh)
+{
+    printf("sweep %s: %s\n", sw->name, sw->description[0] ? sw->description : "(no description)");
+    printf("database: %s\n", dbpath);
+    double all = 0;
+    for (size_t i = 0; i < sw->n_cells; i++)
+        all += sw->cells[i].flops;
+    printf("flops: %.6g\n", all);
+    printf("seed %llu, vanishing below %g, exploding above %g\n\n", (unsigned long long)sw->seed,
+           sw->vanishing_below, sw->exploding_above);
+    double total = 0, remaining = 0;
+    size_t stored_total = 0;
+    char f1[32], t1[32];
+    for (size_t e = 0; e < sw->n_experiments; e++)
+        total += plan_experiment(sw, &sw->experiments[e], h, nh, &remaining, &stored_total);
+    human_flops(f1, sizeof f1, total);
+    human_time(t1, sizeof t1, total / GS_ASSUMED_FLOPS_PER_CORE);
+    printf("total: %zu cells, %s (~%s on one core)\n", sw->n_cells, f1, t1);
+    human_time(t1, sizeof t1, remaining / GS_ASSUMED_FLOPS_PER_CORE);
+    if (have_db)
+        printf("%s holds %zu of them; %zu to run (~%s on one core)\n", dbpath, stored_total,
+               sw->n_cells - stored_total, t1);
+    else
+        printf("%s does not exist yet: all %zu cells to run\n", dbpath, sw->n_cells);
+}
+
+int gs_cmd_plan(int argc, char **argv)
+{
+    const char *cfg = NULL, *db = NULL;
+    int rc = plan_args(argc, argv, &cfg, &db);
+    if (rc >= 0)
+        return rc;
     gs_sweep_t sw;
     char err[8192];
     if (gs_sweep_load(&sw, cfg, &hooks, err, sizeof err) != 0) {
@@ -104,65 +179,14 @@ int gs_cmd_plan(int argc, char **argv)
     int have_db = stored_of(dbpath, &h, &nh, err, sizeof err);
     if (have_db < 0) {
         fprintf(stderr, "gradsweep plan: %s\n", err);
-        gs_sweep_free(&sw);
-        return 2;
+        rc = 2;
+    } else {
+        print_plan(&sw, dbpath, have_db, h, nh);
+        rc = 0;
     }
-    printf("sweep %s: %s\n", sw.name, sw.description[0] ? sw.description : "(no description)");
-    printf("database: %s\n", dbpath);
-    double all = 0;
-    for (size_t i = 0; i < sw.n_cells; i++)
-        all += sw.cells[i].flops;
-    printf("flops: %.6g\n", all);
-    printf("seed %llu, vanishing below %g, exploding above %g\n\n", (unsigned long long)sw.seed,
-           sw.vanishing_below, sw.exploding_above);
-    double total = 0, remaining = 0;
-    size_t stored_total = 0;
-    char f1[32], t1[32];
-    for (size_t e = 0; e < sw.n_experiments; e++) {
-        const gs_experiment_t *ex = &sw.experiments[e];
-        double fl = 0;
-        size_t st = 0;
-        for (size_t i = ex->first_cell; i < ex->first_cell + ex->n_cells; i++) {
-            fl += sw.cells[i].flops;
-            if (gs_u64_contains(h, nh, sw.cells[i].hash))
-                st++;
-            else
-                remaining += sw.cells[i].flops;
-        }
-        total += fl;
-        stored_total += st;
-        human_flops(f1, sizeof f1, fl);
-        human_time(t1, sizeof t1, fl / GS_ASSUMED_FLOPS_PER_CORE);
-        char key[2048];
-        const gs_cell_t *c0 = &sw.cells[ex->first_cell].cell;
-        printf("[%s] line %d: %zu cells, %s (~%s on one core), %zu stored\n", ex->name, ex->line,
-               ex->n_cells, f1, t1, st);
-        printf("  model=%s task=%s dataset=%s, repeats %ld\n", gs_model_names[c0->model],
-               gs_task_names[c0->task], gs_dataset_names[c0->dataset], c0->repeats);
-        if (ex->n_dropped)
-            printf("  %zu combinations dropped: the same cell as another once keys without "
-                   "effect are at their default (clip_mode without clip)\n", ex->n_dropped);
-        for (size_t a = 0; a < ex->n_axes; a++) {
-            printf("  axis %-12s", ex->axes[a].key);
-            for (size_t v = 0; v < ex->axes[a].n_values; v++)
-                printf("%s%s", v ? ", " : " ", ex->axes[a].values[v]);
-            printf("\n");
-        }
-        gs_cell_key(c0, key, sizeof key);
-        printf("  first cell: %s\n\n", key);
-    }
-    human_flops(f1, sizeof f1, total);
-    human_time(t1, sizeof t1, total / GS_ASSUMED_FLOPS_PER_CORE);
-    printf("total: %zu cells, %s (~%s on one core)\n", sw.n_cells, f1, t1);
-    human_time(t1, sizeof t1, remaining / GS_ASSUMED_FLOPS_PER_CORE);
-    if (have_db)
-        printf("%s holds %zu of them; %zu to run (~%s on one core)\n", dbpath, stored_total,
-               sw.n_cells - stored_total, t1);
-    else
-        printf("%s does not exist yet: all %zu cells to run\n", dbpath, sw.n_cells);
     free(h);
     gs_sweep_free(&sw);
-    return 0;
+    return rc;
 }
 
 int gs_cmd_run(int argc, char **argv)
@@ -220,7 +244,7 @@ typedef struct {
     const gs_sweep_t *sw;
     uint64_t *hashes;   /* the config's cells, sorted, with their index */
     size_t *cell_of;
-    long (*st)[4];      /* per experiment: done, diverged, failed */
+    long (*st)[GS_N_STATUS];     /* per experiment: cells per status */
     long (*dg)[GS_N_DIAG];       /* per experiment: diagnoses at init */
     long (*fin)[GS_N_DIAG + 1];  /* per experiment: at the end of training; then how
                                     many differ from the one at init */
@@ -252,7 +276,7 @@ static void status_cb(void *ctx, uint64_t hash, const char *status, const char *
         return;
     }
     size_t e = c->sw->cells[c->cell_of[lo]].experiment;
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < GS_N_STATUS; k++)
         if (status && strcmp(status, gs_status_names[k]) == 0)
             c->st[e][k]++;
     int d = diag_index(diagnosis), f = diag_index(diagnosis_final);
@@ -292,100 +316,143 @@ static int cmp_cell_hash(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-int gs_cmd_status(int argc, char **argv)
+/* status's arguments: -1 to go on, else the exit status (help: 0). */
+static int status_args(int argc, char **argv, const char **db)
 {
-    const char *db = NULL;
     for (int i = 1; i < argc; i++) {
         if (is_help(argv[i])) {
             printf("usage: gradsweep status DB\n\n"
-                   "Per experiment of the sweep stored in DB: cells done, diverged, failed and\n"
-                   "missing (from the config text the database keeps), and the diagnosis\n"
+                   "Per experiment of the sweep stored in DB: cells done, diverged, failed,\n"
+                   "crashed (killed their process in two runs) and missing (from the config\n"
+                   "text the database keeps), and the diagnosis\n"
                    "counts at initialization; for the experiments that train, the diagnoses\n"
                    "at the end of training and how many changed; whether a run is writing it\n"
                    "now. Safe while a sweep runs.\n");
             return 0;
-        } else if (argv[i][0] == '-' || db) {
+        } else if (argv[i][0] == '-' || *db) {
             fprintf(stderr, "gradsweep status: unexpected '%s'; usage: gradsweep status DB\n", argv[i]);
             return 2;
         }
-        db = argv[i];
+        *db = argv[i];
     }
-    if (!db) {
+    if (!*db) {
         fprintf(stderr, "gradsweep status: which database? usage: gradsweep status DB\n");
         return 2;
     }
-    char err[8192];
+    return -1;
+}
+
+/* The counters of sw's experiments and its cells' hashes, sorted with
+ * their index (for status_cb's search). -1 when memory is short. */
+static int status_init(status_t *c, const gs_sweep_t *sw)
+{
+    *c = (status_t){sw, malloc((sw->n_cells + 1) * sizeof *c->hashes),
+                    malloc((sw->n_cells + 1) * sizeof *c->cell_of),
+                    calloc(sw->n_experiments, sizeof *c->st), calloc(sw->n_experiments, sizeof *c->dg),
+                    calloc(sw->n_experiments, sizeof *c->fin), 0};
+    if (!c->hashes || !c->cell_of || !c->st || !c->dg || !c->fin)
+        return -1;
+    for (size_t i = 0; i < sw->n_cells; i++)
+        c->cell_of[i] = i;
+    sort_sweep = sw;
+    qsort(c->cell_of, sw->n_cells, sizeof *c->cell_of, cmp_cell_hash);
+    for (size_t i = 0; i < sw->n_cells; i++)
+        c->hashes[i] = sw->cells[c->cell_of[i]].hash;
+    return 0;
+}
+
+static void status_free(status_t *c)
+{
+    free(c->hashes);
+    free(c->cell_of);
+    free(c->st);
+    free(c->dg);
+    free(c->fin);
+}
+
+/* One row of the status table: a name, then every status, missing, and
+ * every diagnosis at init (the columns of print_counts). */
+#define STATUS_COLS (GS_N_STATUS + 1 + GS_N_DIAG)
+
+static void print_row(const char *name, const long *v)
+{
+    printf("%-24s", name);
+    for (int k = 0; k < STATUS_COLS; k++)
+        printf("%s%9ld", k == GS_N_STATUS + 1 ? "  " : " ", v[k]);
+    putchar('\n');
+}
+
+/* The table of cells per status and diagnoses at init per experiment,
+ * with totals; the columns come from the name tables. */
+static void print_counts(const status_t *c)
+{
+    const gs_sweep_t *sw = c->sw;
+    printf("\n%-24s", "experiment");
+    for (int k = 0; k < GS_N_STATUS; k++)
+        printf(" %9s", gs_status_names[k]);
+    printf(" %9s ", "missing");
+    for (int d = 0; d < GS_N_DIAG; d++)
+        printf(" %9s", gs_diag_names[d]);
+    putchar('\n');
+    long tot[STATUS_COLS] = {0};
+    for (size_t e = 0; e < sw->n_experiments; e++) {
+        long v[STATUS_COLS], stored = 0;
+        for (int k = 0; k < GS_N_STATUS; k++)
+            stored += v[k] = c->st[e][k];
+        v[GS_N_STATUS] = (long)sw->experiments[e].n_cells - stored;
+        for (int d = 0; d < GS_N_DIAG; d++)
+            v[GS_N_STATUS + 1 + d] = c->dg[e][d];
+        print_row(sw->experiments[e].name, v);
+        for (int k = 0; k < STATUS_COLS; k++)
+            tot[k] += v[k];
+    }
+    print_row("total", tot);
+}
+
+int gs_cmd_status(int argc, char **argv)
+{
+    const char *db = NULL;
+    int rc = status_args(argc, argv, &db);
+    if (rc >= 0)
+        return rc;
+    char err[8192], host[256], *path = NULL, *text = NULL;
+    long pid;
+    gs_sweep_t sw = {0};
+    status_t c = {0};
     gs_store_t *st = gs_store_open(db, 0, 1, err, sizeof err);
     if (!st) {
         fprintf(stderr, "gradsweep status: %s\n", err);
         return 2;
     }
-    char *path = NULL;
-    char *text = gs_store_config_text(st, &path);
+    rc = 1;
+    text = gs_store_config_text(st, &path);
     if (!text) {
         fprintf(stderr, "gradsweep status: %s: holds no sweep yet\n", db);
-        gs_store_close(st);
-        return 1;
+        goto out;
     }
-    gs_sweep_t sw;
     if (gs_sweep_parse(&sw, text, path ? path : "config", NULL, err, sizeof err) != 0) {
         fprintf(stderr, "gradsweep status: the stored config no longer parses: %s\n", err);
-        free(text);
-        free(path);
-        gs_store_close(st);
-        return 1;
-    }
-    status_t c = {&sw, malloc((sw.n_cells + 1) * sizeof *c.hashes),
-                  malloc((sw.n_cells + 1) * sizeof *c.cell_of),
-                  calloc(sw.n_experiments, sizeof *c.st), calloc(sw.n_experiments, sizeof *c.dg),
-                  calloc(sw.n_experiments, sizeof *c.fin), 0};
-    int rc = 0;
-    if (!c.hashes || !c.cell_of || !c.st || !c.dg || !c.fin) {
-        fprintf(stderr, "gradsweep status: out of memory\n");
-        rc = 1;
         goto out;
     }
-    for (size_t i = 0; i < sw.n_cells; i++)
-        c.cell_of[i] = i;
-    sort_sweep = &sw;
-    qsort(c.cell_of, sw.n_cells, sizeof *c.cell_of, cmp_cell_hash);
-    for (size_t i = 0; i < sw.n_cells; i++)
-        c.hashes[i] = sw.cells[c.cell_of[i]].hash;
+    if (status_init(&c, &sw) != 0) {
+        fprintf(stderr, "gradsweep status: out of memory\n");
+        goto out;
+    }
     if (gs_store_each_run(st, status_cb, &c, err, sizeof err) != 0) {
         fprintf(stderr, "gradsweep status: %s\n", err);
-        rc = 1;
         goto out;
     }
-    char host[256];
-    long pid;
     printf("sweep %s (%s): %zu cells\n", sw.name, db, sw.n_cells);
     if (gs_store_live_run(st, host, sizeof host, &pid))
         printf("a run is writing it now: host %s, pid %ld (the counts are partial)\n", host, pid);
-    printf("\n%-24s %7s %9s %7s %8s  %8s %10s %10s %9s\n", "experiment", "done", "diverged",
-           "failed", "missing", "healthy", "vanishing", "exploding", "diverged");
-    long tot[8] = {0};
-    for (size_t e = 0; e < sw.n_experiments; e++) {
-        const gs_experiment_t *ex = &sw.experiments[e];
-        long stored = c.st[e][0] + c.st[e][1] + c.st[e][2];
-        long v[8] = {c.st[e][0], c.st[e][1], c.st[e][2], (long)ex->n_cells - stored,
-                     c.dg[e][0], c.dg[e][1], c.dg[e][2], c.dg[e][3]};
-        printf("%-24s %7ld %9ld %7ld %8ld  %8ld %10ld %10ld %9ld\n", ex->name, v[0], v[1], v[2],
-               v[3], v[4], v[5], v[6], v[7]);
-        for (int k = 0; k < 8; k++)
-            tot[k] += v[k];
-    }
-    printf("%-24s %7ld %9ld %7ld %8ld  %8ld %10ld %10ld %9ld\n", "total", tot[0], tot[1], tot[2],
-           tot[3], tot[4], tot[5], tot[6], tot[7]);
+    print_counts(&c);
     print_final(&c);
     if (c.other)
         printf("\n%ld stored cells are not in the config any more (it changed since they ran)\n",
                c.other);
+    rc = 0;
 out:
-    free(c.hashes);
-    free(c.cell_of);
-    free(c.st);
-    free(c.dg);
-    free(c.fin);
+    status_free(&c);
     free(text);
     free(path);
     gs_sweep_free(&sw);

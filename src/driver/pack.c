@@ -2,6 +2,7 @@
 
 #include "driver/pack.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,53 +29,61 @@ typedef struct {
     long count[GS_HIST_BINS];
 } hist_wire_t;
 
+/* The fields of gs_result_t that travel in the header as they are, each
+ * under its own name: the enums, the numbers and the array counts. */
+#define HEADER_FIELDS(X)                                                                      \
+    X(status) X(diagnosis) X(diagnosis_final) X(diverged_layer) X(diverged_tensor)            \
+    X(grad_ratio) X(init_loss) X(clip_fraction) X(train_loss) X(test_loss) X(test_acc)        \
+    X(baseline_loss) X(grad_ratio_final) X(last_finite_grad_norm) X(q_star) X(chi1)           \
+    X(depth_scale) X(predicted_slope) X(measured_slope) X(fit_r2) X(sv2_min) X(sv2_max)       \
+    X(sv2_mean) X(condition) X(residual_growth_predicted) X(residual_growth_measured)         \
+    X(step_bound) X(steps_run) X(diverged_step) X(n_layers) X(n_time) X(n_log) X(n_layer_log) \
+    X(n_hist)
+
+/* Bytes of a packed result whose arrays have the counts of h. */
+static size_t packed_size(const header_t *h)
+{
+    const gs_result_t *r = NULL;   /* for the element sizes only */
+    return sizeof *h + h->n_layers * sizeof *r->layers + h->n_time * sizeof *r->time +
+           h->n_log * sizeof *r->log + h->n_layer_log * sizeof *r->layer_log +
+           h->n_hist * sizeof(hist_wire_t);
+}
+
+static void header_of(const gs_result_t *r, const gs_pack_meta_t *meta, header_t *h)
+{
+    memset(h, 0, sizeof *h);
+    h->magic = PACK_MAGIC;
+#define TO_WIRE(f) h->f = r->f;
+    HEADER_FIELDS(TO_WIRE)
+#undef TO_WIRE
+    h->meta = *meta;
+    memcpy(h->error, r->error, sizeof h->error);
+}
+
+/* A histogram on the wire: its quantity by index in gs_hist_quantity_names. */
+static hist_wire_t hist_to_wire(const gs_hist_t *hist)
+{
+    hist_wire_t w;
+    memset(&w, 0, sizeof w);
+    w.layer = hist->layer;
+    w.quantity = 0;
+    while (w.quantity + 1 < GS_N_HIST_QUANTITIES &&
+           strcmp(hist->quantity, gs_hist_quantity_names[w.quantity]) != 0)
+        w.quantity++;
+    w.lo = hist->lo;
+    w.hi = hist->hi;
+    memcpy(w.count, hist->count, sizeof w.count);
+    return w;
+}
+
 void *gs_pack_result(const gs_result_t *r, const gs_pack_meta_t *meta, size_t *len)
 {
-    size_t n = sizeof(header_t) + r->n_layers * sizeof *r->layers + r->n_time * sizeof *r->time +
-               r->n_log * sizeof *r->log + r->n_layer_log * sizeof *r->layer_log +
-               r->n_hist * sizeof(hist_wire_t);
+    header_t h;
+    header_of(r, meta, &h);
+    size_t n = packed_size(&h);
     unsigned char *buf = malloc(n), *p = buf;
     if (!buf)
         return NULL;
-    header_t h;
-    memset(&h, 0, sizeof h);
-    h.magic = PACK_MAGIC;
-    h.status = r->status;
-    h.diagnosis = r->diagnosis;
-    h.diagnosis_final = r->diagnosis_final;
-    h.diverged_layer = r->diverged_layer;
-    h.diverged_tensor = r->diverged_tensor;
-    h.grad_ratio_final = r->grad_ratio_final;
-    h.last_finite_grad_norm = r->last_finite_grad_norm;
-    h.q_star = r->q_star;
-    h.chi1 = r->chi1;
-    h.depth_scale = r->depth_scale;
-    h.predicted_slope = r->predicted_slope;
-    h.measured_slope = r->measured_slope;
-    h.fit_r2 = r->fit_r2;
-    h.sv2_min = r->sv2_min;
-    h.sv2_max = r->sv2_max;
-    h.sv2_mean = r->sv2_mean;
-    h.condition = r->condition;
-    h.residual_growth_predicted = r->residual_growth_predicted;
-    h.residual_growth_measured = r->residual_growth_measured;
-    h.step_bound = r->step_bound;
-    h.meta = *meta;
-    h.grad_ratio = r->grad_ratio;
-    h.init_loss = r->init_loss;
-    h.clip_fraction = r->clip_fraction;
-    h.train_loss = r->train_loss;
-    h.test_loss = r->test_loss;
-    h.test_acc = r->test_acc;
-    h.baseline_loss = r->baseline_loss;
-    h.steps_run = r->steps_run;
-    h.diverged_step = r->diverged_step;
-    h.n_layers = r->n_layers;
-    h.n_time = r->n_time;
-    h.n_log = r->n_log;
-    h.n_layer_log = r->n_layer_log;
-    h.n_hist = r->n_hist;
-    memcpy(h.error, r->error, sizeof h.error);
     memcpy(p, &h, sizeof h);
     p += sizeof h;
 #define PUT(arr, cnt)                                 \
@@ -90,89 +99,39 @@ void *gs_pack_result(const gs_result_t *r, const gs_pack_meta_t *meta, size_t *l
     PUT(r->layer_log, r->n_layer_log);
 #undef PUT
     for (size_t i = 0; i < r->n_hist; i++) {
-        hist_wire_t w;
-        memset(&w, 0, sizeof w);
-        w.layer = r->hist[i].layer;
-        w.quantity = 0;
-        while (w.quantity + 1 < GS_N_HIST_QUANTITIES &&
-               strcmp(r->hist[i].quantity, gs_hist_quantity_names[w.quantity]) != 0)
-            w.quantity++;
-        w.lo = r->hist[i].lo;
-        w.hi = r->hist[i].hi;
-        memcpy(w.count, r->hist[i].count, sizeof w.count);
+        hist_wire_t w = hist_to_wire(&r->hist[i]);
         memcpy(p, &w, sizeof w);
         p += sizeof w;
     }
+    assert(p == buf + n);   /* packed_size counted every byte written */
     *len = n;
     return buf;
 }
 
-int gs_unpack_result(const void *buf, size_t len, gs_result_t *r, gs_pack_meta_t *meta)
+/* A header a rank could have sent: the magic, counts within bounds (one
+ * layer-log row per logged step and layer), and every enum in its range. */
+static int header_valid(const header_t *h)
 {
-    memset(r, 0, sizeof *r);
-    header_t h;
-    if (len < sizeof h)
-        return -1;
-    memcpy(&h, buf, sizeof h);
-    if (h.magic != PACK_MAGIC || h.n_layers > 1u << 20 || h.n_time > 1u << 24 ||
-        h.n_log > 1u << 30 || h.n_layer_log > 1u << 30 || h.n_hist > 1u << 20 ||
-        h.n_layer_log != h.n_log * h.n_layers || h.diagnosis < 0 || h.diagnosis >= GS_N_DIAG ||
-        h.diagnosis_final < 0 || h.diagnosis_final >= GS_N_DIAG || h.status < 0 ||
-        h.status >= GS_N_STATUS || h.diverged_tensor < 0 || h.diverged_tensor >= GS_N_NONFINITE)
-        return -1;
-    size_t need = sizeof h + h.n_layers * sizeof *r->layers + h.n_time * sizeof *r->time +
-                  h.n_log * sizeof *r->log + h.n_layer_log * sizeof *r->layer_log +
-                  h.n_hist * sizeof(hist_wire_t);
-    if (need != len)
-        return -1;
-    *meta = h.meta;
-    meta->host[sizeof meta->host - 1] = '\0';
-    r->status = (gs_status_t)h.status;
-    r->diagnosis = (gs_diag_t)h.diagnosis;
-    r->diagnosis_final = (gs_diag_t)h.diagnosis_final;
-    r->diverged_layer = h.diverged_layer;
-    r->diverged_tensor = (gs_nonfinite_t)h.diverged_tensor;
-    r->grad_ratio_final = h.grad_ratio_final;
-    r->last_finite_grad_norm = h.last_finite_grad_norm;
-    r->q_star = h.q_star;
-    r->chi1 = h.chi1;
-    r->depth_scale = h.depth_scale;
-    r->predicted_slope = h.predicted_slope;
-    r->measured_slope = h.measured_slope;
-    r->fit_r2 = h.fit_r2;
-    r->sv2_min = h.sv2_min;
-    r->sv2_max = h.sv2_max;
-    r->sv2_mean = h.sv2_mean;
-    r->condition = h.condition;
-    r->residual_growth_predicted = h.residual_growth_predicted;
-    r->residual_growth_measured = h.residual_growth_measured;
-    r->step_bound = h.step_bound;
-    r->grad_ratio = h.grad_ratio;
-    r->init_loss = h.init_loss;
-    r->clip_fraction = h.clip_fraction;
-    r->train_loss = h.train_loss;
-    r->test_loss = h.test_loss;
-    r->test_acc = h.test_acc;
-    r->baseline_loss = h.baseline_loss;
-    r->steps_run = h.steps_run;
-    r->diverged_step = h.diverged_step;
-    memcpy(r->error, h.error, sizeof r->error);
-    r->error[sizeof r->error - 1] = '\0';
-    r->n_layers = h.n_layers;
-    r->n_time = h.n_time;
-    r->n_log = h.n_log;
-    r->n_layer_log = h.n_layer_log;
-    r->n_hist = h.n_hist;
+    return h->magic == PACK_MAGIC && h->n_layers <= 1u << 20 && h->n_time <= 1u << 24 &&
+           h->n_log <= 1u << 30 && h->n_layer_log <= 1u << 30 && h->n_hist <= 1u << 20 &&
+           h->n_layer_log == h->n_log * h->n_layers && h->diagnosis >= 0 &&
+           h->diagnosis < GS_N_DIAG && h->diagnosis_final >= 0 &&
+           h->diagnosis_final < GS_N_DIAG && h->status >= 0 && h->status < GS_N_STATUS &&
+           h->diverged_tensor >= 0 && h->diverged_tensor < GS_N_NONFINITE;
+}
+
+/* The arrays of r (its counts set) from the bytes at p, which end at end.
+ * -1 when memory is short or a histogram's quantity is not one of the
+ * names. */
+static int unpack_arrays(const unsigned char *p, const unsigned char *end, gs_result_t *r)
+{
     r->layers = malloc((r->n_layers + 1) * sizeof *r->layers);
     r->time = malloc((r->n_time + 1) * sizeof *r->time);
     r->log = malloc((r->n_log + 1) * sizeof *r->log);
     r->layer_log = malloc((r->n_layer_log + 1) * sizeof *r->layer_log);
     r->hist = malloc((r->n_hist + 1) * sizeof *r->hist);
-    if (!r->layers || !r->time || !r->log || !r->layer_log || !r->hist) {
-        gs_result_free(r);
+    if (!r->layers || !r->time || !r->log || !r->layer_log || !r->hist)
         return -1;
-    }
-    const unsigned char *p = (const unsigned char *)buf + sizeof h;
 #define GET(arr, cnt)                                 \
     do {                                              \
         memcpy(arr, p, (cnt) * sizeof *(arr));        \
@@ -187,15 +146,39 @@ int gs_unpack_result(const void *buf, size_t len, gs_result_t *r, gs_pack_meta_t
         hist_wire_t w;
         memcpy(&w, p, sizeof w);
         p += sizeof w;
-        r->hist[i].layer = w.layer;
-        if (w.quantity < 0 || w.quantity >= GS_N_HIST_QUANTITIES) {
-            gs_result_free(r);
+        if (w.quantity < 0 || w.quantity >= GS_N_HIST_QUANTITIES)
             return -1;
-        }
+        r->hist[i].layer = w.layer;
         r->hist[i].quantity = gs_hist_quantity_names[w.quantity];
         r->hist[i].lo = w.lo;
         r->hist[i].hi = w.hi;
         memcpy(r->hist[i].count, w.count, sizeof w.count);
+    }
+    assert(p == end);   /* the length was checked against packed_size */
+    (void)end;
+    return 0;
+}
+
+int gs_unpack_result(const void *buf, size_t len, gs_result_t *r, gs_pack_meta_t *meta)
+{
+    memset(r, 0, sizeof *r);
+    header_t h;
+    if (len < sizeof h)
+        return -1;
+    memcpy(&h, buf, sizeof h);
+    if (!header_valid(&h) || packed_size(&h) != len)
+        return -1;
+    *meta = h.meta;
+    meta->host[sizeof meta->host - 1] = '\0';
+#define FROM_WIRE(f) r->f = h.f;
+    HEADER_FIELDS(FROM_WIRE)
+#undef FROM_WIRE
+    memcpy(r->error, h.error, sizeof r->error);
+    r->error[sizeof r->error - 1] = '\0';
+    const unsigned char *bytes = buf;
+    if (unpack_arrays(bytes + sizeof h, bytes + len, r) != 0) {
+        gs_result_free(r);
+        return -1;
     }
     return 0;
 }

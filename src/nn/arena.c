@@ -2,6 +2,7 @@
 
 #include "nn/arena.h"
 
+#include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,4 +43,23 @@ double *gs_arena_alloc(size_t n)
 void gs_arena_free(double *p)
 {
     free(p);
+}
+
+gs_arena_cursor_t gs_arena_cursor(double *arena, size_t n)
+{
+    return (gs_arena_cursor_t){arena, arena + n};
+}
+
+double *gs_arena_take(gs_arena_cursor_t *c, size_t n)
+{
+    assert(n <= (size_t)(c->end - c->next));   /* the layout fits what was counted */
+    double *p = c->next;
+    c->next += n;
+    return p;
+}
+
+void gs_arena_end(const gs_arena_cursor_t *c)
+{
+    assert(c->next == c->end);   /* ... and takes all of it */
+    (void)c;
 }

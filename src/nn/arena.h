@@ -16,4 +16,16 @@
 double *gs_arena_alloc(size_t n);
 void gs_arena_free(double *p);
 
+/* Laying out an arena: its fields carved one after another from its
+ * start. A model counts its arena with one function (arena_sizes) and
+ * carves it with another; the cursor asserts that the carving takes no
+ * more than was counted, and gs_arena_end that it took exactly that. */
+typedef struct {
+    double *next, *end;
+} gs_arena_cursor_t;
+
+gs_arena_cursor_t gs_arena_cursor(double *arena, size_t n);
+double *gs_arena_take(gs_arena_cursor_t *c, size_t n);   /* the next n doubles */
+void gs_arena_end(const gs_arena_cursor_t *c);            /* asserts all n are taken */
+
 #endif

@@ -2,6 +2,7 @@
 
 #include "nn/mlp.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -100,6 +101,50 @@ static void mlp_free(gs_net_t *net);
 
 static const gs_net_ops_t mlp_ops = {mlp_forward, mlp_backward, mlp_free};
 
+/* Hidden layer l's tensors (W, b; gamma, beta with a norm) in the
+ * parameters, and its activations, statistics and running statistics
+ * carved from a. */
+static void lay_out_hidden(gs_mlp_t *m, size_t l, gs_arena_cursor_t *a)
+{
+    const gs_mlp_spec_t *spec = &m->spec;
+    mlp_layer_t *L = &m->layers[l];
+    size_t cap = spec->capacity, w = spec->width;
+    size_t stat = cap > w ? cap : w;
+    L->in = l == 0 ? spec->in_dim : w;
+    L->out = w;
+    gs_net_add_tensor(&m->net, "W", l + 1, L->out, L->in, &L->w, &L->dw);
+    gs_net_add_tensor(&m->net, "b", l + 1, 1, L->out, &L->b, &L->db);
+    if (spec->norm != GS_NORM_NONE) {
+        gs_net_add_tensor(&m->net, "gamma", l + 1, 1, L->out, &L->gamma, &L->dgamma);
+        gs_net_add_tensor(&m->net, "beta", l + 1, 1, L->out, &L->beta, &L->dbeta);
+    }
+    L->h = gs_arena_take(a, cap * w);
+    if (spec->norm != GS_NORM_NONE) {
+        L->xhat = gs_arena_take(a, cap * w);
+        L->a = gs_arena_take(a, cap * w);
+    } else {
+        L->a = L->h;
+    }
+    L->x = gs_arena_take(a, cap * w);
+    L->mean = gs_arena_take(a, stat);
+    L->rstd = gs_arena_take(a, stat);
+    L->run_mean = gs_arena_take(a, w);
+    L->run_var = gs_arena_take(a, w);
+}
+
+/* The readout (W_out, b_out) and the network's output and its gradient. */
+static void lay_out_readout(gs_mlp_t *m, gs_arena_cursor_t *a)
+{
+    const gs_mlp_spec_t *spec = &m->spec;
+    mlp_layer_t *L = &m->layers[spec->depth];
+    L->in = spec->width;
+    L->out = spec->n_out;
+    gs_net_add_tensor(&m->net, "W", 0, L->out, L->in, &L->w, &L->dw);
+    gs_net_add_tensor(&m->net, "b", 0, 1, L->out, &L->b, &L->db);
+    m->net.out = gs_arena_take(a, spec->capacity * L->out);
+    m->net.dout = gs_arena_take(a, spec->capacity * L->out);
+}
+
 gs_net_t *gs_mlp_create(const gs_mlp_spec_t *spec)
 {
     size_t np, na;
@@ -110,13 +155,7 @@ gs_net_t *gs_mlp_create(const gs_mlp_spec_t *spec)
     if (!m)
         return NULL;
     m->spec = *spec;
-    m->net.ops = &mlp_ops;
-    m->net.in_dim = spec->in_dim;
-    m->net.n_out = spec->n_out;
-    m->net.capacity = spec->capacity;
-    m->net.n_params = np;
-    m->net.tensors = m->tensor_store;
-    m->net.measure = 1;
+    gs_net_init(&m->net, &mlp_ops, spec->in_dim, spec->n_out, spec->capacity, np, m->tensor_store);
     m->layers = calloc(spec->depth + 1, sizeof *m->layers);
     m->net.params = gs_arena_alloc(2 * np);
     m->acts = gs_arena_alloc(na);
@@ -125,72 +164,19 @@ gs_net_t *gs_mlp_create(const gs_mlp_spec_t *spec)
         return NULL;
     }
     m->net.grads = m->net.params + np;
-
-    size_t cap = spec->capacity, w = spec->width;
-    size_t stat = cap > w ? cap : w;
-    double *p = m->net.params, *a = m->acts;
-    size_t po = 0;
-    for (size_t l = 0; l <= spec->depth; l++) {
-        mlp_layer_t *L = &m->layers[l];
-        int readout = l == spec->depth;
-        size_t lab = readout ? 0 : l + 1;   /* tensor names: W1.., W_out */
-        L->in = l == 0 ? spec->in_dim : w;
-        L->out = readout ? spec->n_out : w;
-        gs_net_add_tensor(&m->net, "W", lab, po, L->out, L->in);
-        L->w = p + po;
-        L->dw = m->net.grads + po;
-        po += L->out * L->in;
-        gs_net_add_tensor(&m->net, "b", lab, po, 1, L->out);
-        L->b = p + po;
-        L->db = m->net.grads + po;
-        po += L->out;
-        if (readout) {
-            m->net.out = a;
-            a += cap * L->out;
-            m->net.dout = a;
-            a += cap * L->out;
-            break;
-        }
-        if (spec->norm != GS_NORM_NONE) {
-            gs_net_add_tensor(&m->net, "gamma", lab, po, 1, L->out);
-            L->gamma = p + po;
-            L->dgamma = m->net.grads + po;
-            po += L->out;
-            gs_net_add_tensor(&m->net, "beta", lab, po, 1, L->out);
-            L->beta = p + po;
-            L->dbeta = m->net.grads + po;
-            po += L->out;
-        }
-        L->h = a;
-        a += cap * w;
-        if (spec->norm != GS_NORM_NONE) {
-            L->xhat = a;
-            a += cap * w;
-            L->a = a;
-            a += cap * w;
-        } else {
-            L->a = L->h;
-        }
-        L->x = a;
-        a += cap * w;
-        L->mean = a;
-        a += stat;
-        L->rstd = a;
-        a += stat;
-        L->run_mean = a;
-        a += w;
-        L->run_var = a;
-        a += w;
-    }
-    m->dx = a;
-    a += cap * w;
-    m->dx_prev = a;
-    a += cap * w;
-    m->da = a;
-    a += cap * w;
-    m->dh = a;
-    a += cap * w;
-    m->ortho_work = a;
+    size_t scratch = spec->capacity * spec->width;
+    gs_arena_cursor_t a = gs_arena_cursor(m->acts, na);
+    for (size_t l = 0; l < spec->depth; l++)
+        lay_out_hidden(m, l, &a);
+    lay_out_readout(m, &a);
+    m->dx = gs_arena_take(&a, scratch);
+    m->dx_prev = gs_arena_take(&a, scratch);
+    m->da = gs_arena_take(&a, scratch);
+    m->dh = gs_arena_take(&a, scratch);
+    m->ortho_work = gs_arena_take(&a, ortho_work_size(spec));
+    gs_arena_end(&a);
+    /* the tensors tile the parameters: as many as counted, ending at np */
+    assert(m->net.n_tensors == n_tensors(spec) && gs_net_tensors_end(&m->net) == np);
     return &m->net;
 }
 

@@ -59,12 +59,21 @@ struct gs_net {
     int measure;
 };
 
+/* A model's net before its arenas: its operations, shapes, the size of
+ * its parameters and the table its tensors go in; measure on. */
+void gs_net_init(gs_net_t *net, const gs_net_ops_t *ops, size_t in_dim, size_t n_out,
+                 size_t capacity, size_t n_params, gs_tensor_t *tensors);
 void gs_net_zero_grad(gs_net_t *net);   /* for callers that want clean buffers */
 void gs_net_free(gs_net_t *net);   /* NULL is fine */
 const gs_tensor_t *gs_net_tensor(const gs_net_t *net, const char *name);
-/* Append a tensor to net->tensors (which the model sized for all of them):
- * named prefix + layer number (1-based), or prefix + "_out" for layer 0. */
-void gs_net_add_tensor(gs_net_t *net, const char *prefix, size_t layer, size_t offset,
-                       size_t rows, size_t cols);
+/* Append a tensor to net->tensors (which the model sized for all of them),
+ * laid out in params right after the previous one: named prefix + layer
+ * number (1-based), or prefix + "_out" for layer 0. *w and *dw point at it
+ * in params and grads. */
+void gs_net_add_tensor(gs_net_t *net, const char *prefix, size_t layer, size_t rows, size_t cols,
+                       double **w, double **dw);
+/* The offset in params where the tensors added so far end: n_params once
+ * a model has added them all. */
+size_t gs_net_tensors_end(const gs_net_t *net);
 
 #endif

@@ -2,6 +2,7 @@
 
 #include "nn/rnn.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -191,6 +192,14 @@ static size_t n_tensors(const gs_rnn_spec_t *s)
     return 4 * s->depth + 2;
 }
 
+/* Scratch of the orthogonal init: the largest matrix it fills - a gate
+ * block of Wx (H, D) or Wh (H, H), or the readout (n_out, H). */
+static size_t ortho_work_size(const gs_rnn_spec_t *s)
+{
+    size_t D = s->in_dim > s->width ? s->in_dim : s->width;
+    return s->width * (s->n_out > D ? s->n_out : D);
+}
+
 static int arena_sizes(const gs_rnn_spec_t *s, size_t *n_params, size_t *n_acts)
 {
     size_t G = cells[s->cell].gates, H = s->width, T = s->seq_len, cap = s->capacity;
@@ -215,7 +224,7 @@ static int arena_sizes(const gs_rnn_spec_t *s, size_t *n_params, size_t *n_acts)
     na += (1 + 2 * apart) * T * cap * G * H;   /* dzx; zx, dzh */
     na += G * H;                         /* bias_sum */
     na += 2 * cap * H + T;               /* dh0, dc, time_grad */
-    na += H * D;                         /* orthogonal init work (above) */
+    na += ortho_work_size(s);            /* H x D (checked above) */
     *n_params = np;
     *n_acts = na;
     return np < SIZE_MAX / 64 && na < SIZE_MAX / 16;
@@ -235,6 +244,51 @@ static void rnn_backward(gs_net_t *net, size_t n);
 static void rnn_free(gs_net_t *net);
 static const gs_net_ops_t rnn_ops = {rnn_forward, rnn_backward, rnn_free};
 
+/* Layer l's tensors (Wx, Wh, bx, bh) in the parameters, and its gates,
+ * states and backward buffers carved from a. */
+static void lay_out_layer(gs_rnn_t *m, size_t l, gs_arena_cursor_t *a)
+{
+    size_t G = m->cell->gates, H = m->spec.width, T = m->spec.seq_len, cap = m->spec.capacity;
+    rnn_layer_t *L = &m->layers[l];
+    L->in = l == 0 ? m->spec.in_dim : H;
+    gs_net_add_tensor(&m->net, "Wx", l + 1, G * H, L->in, &L->wx, &L->dwx);
+    gs_net_add_tensor(&m->net, "Wh", l + 1, G * H, H, &L->wh, &L->dwh);
+    gs_net_add_tensor(&m->net, "bx", l + 1, 1, G * H, &L->bx, &L->dbx);
+    gs_net_add_tensor(&m->net, "bh", l + 1, 1, G * H, &L->bh, &L->dbh);
+    if (!m->cell->fused)
+        L->zh = gs_arena_take(a, T * cap * G * H);
+    L->gates = gs_arena_take(a, T * cap * G * H);
+    L->h = gs_arena_take(a, (T + 1) * cap * H);
+    L->c = gs_arena_take(a, (T + 1) * cap * H);
+    L->dh_in = gs_arena_take(a, T * cap * H);
+    L->tc = gs_arena_take(a, T * cap * H);
+}
+
+/* The readout's tensors and the buffers the layers share: output, input,
+ * backward scratch, the orthogonal init's work (the rest of a). */
+static void lay_out_shared(gs_rnn_t *m, gs_arena_cursor_t *a)
+{
+    const gs_rnn_spec_t *spec = &m->spec;
+    size_t G = m->cell->gates, H = spec->width, T = spec->seq_len, cap = spec->capacity;
+    gs_net_add_tensor(&m->net, "W", 0, spec->n_out, H, &m->w_out, &m->dw_out);
+    gs_net_add_tensor(&m->net, "b", 0, 1, spec->n_out, &m->b_out, &m->db_out);
+    m->net.out = gs_arena_take(a, cap * spec->n_out);
+    m->net.dout = gs_arena_take(a, cap * spec->n_out);
+    m->x0 = gs_arena_take(a, T * cap * spec->in_dim);
+    m->dzx = gs_arena_take(a, T * cap * G * H);
+    if (m->cell->fused) {
+        m->dzh = m->dzx;
+    } else {
+        m->zx = gs_arena_take(a, T * cap * G * H);
+        m->dzh = gs_arena_take(a, T * cap * G * H);
+    }
+    m->bias_sum = gs_arena_take(a, G * H);
+    m->dh0 = gs_arena_take(a, cap * H);
+    m->dc = gs_arena_take(a, cap * H);
+    m->time_grad = gs_arena_take(a, T);
+    m->ortho_work = gs_arena_take(a, ortho_work_size(spec));
+}
+
 gs_net_t *gs_rnn_create(const gs_rnn_spec_t *spec)
 {
     size_t np, na;
@@ -246,13 +300,8 @@ gs_net_t *gs_rnn_create(const gs_rnn_spec_t *spec)
         return NULL;
     m->spec = *spec;
     m->cell = &cells[spec->cell];
-    m->net.ops = &rnn_ops;
-    m->net.in_dim = spec->seq_len * spec->in_dim;
-    m->net.n_out = spec->n_out;
-    m->net.capacity = spec->capacity;
-    m->net.n_params = np;
-    m->net.tensors = m->tensor_store;
-    m->net.measure = 1;
+    gs_net_init(&m->net, &rnn_ops, spec->seq_len * spec->in_dim, spec->n_out, spec->capacity, np,
+                m->tensor_store);
     m->layers = calloc(spec->depth, sizeof *m->layers);
     m->net.params = gs_arena_alloc(2 * np);
     m->acts = gs_arena_alloc(na);
@@ -261,66 +310,13 @@ gs_net_t *gs_rnn_create(const gs_rnn_spec_t *spec)
         return NULL;
     }
     m->net.grads = m->net.params + np;
-    size_t G = m->cell->gates, H = spec->width, T = spec->seq_len, cap = spec->capacity;
-    double *p = m->net.params, *g = m->net.grads, *a = m->acts;
-    size_t po = 0;
-#define PARAM(field, dfield, name, l, rows, cols)                         \
-    do {                                                                  \
-        gs_net_add_tensor(&m->net, name, l, po, rows, cols);              \
-        field = p + po;                                                   \
-        dfield = g + po;                                                  \
-        po += (size_t)(rows) * (cols);                                    \
-    } while (0)
-    for (size_t l = 0; l < spec->depth; l++) {
-        rnn_layer_t *L = &m->layers[l];
-        L->in = l == 0 ? spec->in_dim : H;
-        PARAM(L->wx, L->dwx, "Wx", l + 1, G * H, L->in);
-        PARAM(L->wh, L->dwh, "Wh", l + 1, G * H, H);
-        PARAM(L->bx, L->dbx, "bx", l + 1, 1, G * H);
-        PARAM(L->bh, L->dbh, "bh", l + 1, 1, G * H);
-        if (!m->cell->fused) {
-            L->zh = a;
-            a += T * cap * G * H;
-        }
-        L->gates = a;
-        a += T * cap * G * H;
-        L->h = a;
-        a += (T + 1) * cap * H;
-        L->c = a;
-        a += (T + 1) * cap * H;
-        L->dh_in = a;
-        a += T * cap * H;
-        L->tc = a;
-        a += T * cap * H;
-    }
-    PARAM(m->w_out, m->dw_out, "W", 0, spec->n_out, H);
-    PARAM(m->b_out, m->db_out, "b", 0, 1, spec->n_out);
-#undef PARAM
-    m->net.out = a;
-    a += cap * spec->n_out;
-    m->net.dout = a;
-    a += cap * spec->n_out;
-    m->x0 = a;
-    a += T * cap * spec->in_dim;
-    m->dzx = a;
-    a += T * cap * G * H;
-    if (m->cell->fused) {
-        m->dzh = m->dzx;
-    } else {
-        m->zx = a;
-        a += T * cap * G * H;
-        m->dzh = a;
-        a += T * cap * G * H;
-    }
-    m->bias_sum = a;
-    a += G * H;
-    m->dh0 = a;
-    a += cap * H;
-    m->dc = a;
-    a += cap * H;
-    m->time_grad = a;
-    a += T;
-    m->ortho_work = a;
+    gs_arena_cursor_t a = gs_arena_cursor(m->acts, na);
+    for (size_t l = 0; l < spec->depth; l++)
+        lay_out_layer(m, l, &a);
+    lay_out_shared(m, &a);
+    gs_arena_end(&a);
+    /* the tensors tile the parameters: as many as counted, ending at np */
+    assert(m->net.n_tensors == n_tensors(spec) && gs_net_tensors_end(&m->net) == np);
     return &m->net;
 }
 

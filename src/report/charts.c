@@ -3,6 +3,7 @@
  * holds; a chart without data is left out. */
 #include <config.h>
 
+#include <assert.h>
 #include <math.h>
 #include <plplot.h>
 #include <png.h>
@@ -75,6 +76,24 @@ int rp_chart_publish(gs_chart_t *c, rp_model_t *m, const char *dir, const char *
     return rc;
 }
 
+gs_chart_t *rp_chart_start(const rp_exp_t *e, const char *kind, const char *what,
+                           rp_chart_name_t *name)
+{
+    snprintf(name->title, sizeof name->title, "%s: %s", e->ex->name, what);
+    snprintf(name->file, sizeof name->file, "charts/%s-%s.png", e->ex->slug, kind);
+    return gs_chart_begin(GS_CHART_W, GS_CHART_H, name->title);
+}
+
+void rp_axis_legend(gs_chart_t *c, const gs_axis_t *ax, size_t max)
+{
+    int series[MAX_LINES];
+    size_t n = ax->n_values < max ? ax->n_values : max;
+    assert(n <= MAX_LINES);
+    for (size_t v = 0; v < n; v++)
+        series[v] = (int)v;
+    gs_chart_legend(c, n, (const char *const *)ax->values, series, NULL, ax->key);
+}
+
 /* ---- helpers over an experiment's axes ---- */
 
 #define axis_of rp_axis_of
@@ -87,6 +106,13 @@ static const rp_run_t *first_usable(const rp_exp_t *e)
         if (usable(&e->runs[i]))
             return &e->runs[i];
     return NULL;
+}
+
+/* The first usable run of e when e varies key (*a: its axis), else NULL. */
+static const rp_run_t *varying(const rp_exp_t *e, const char *key, int *a)
+{
+    *a = axis_of(e, key);
+    return *a >= 0 ? first_usable(e) : NULL;
 }
 
 
@@ -415,6 +441,53 @@ int rp_chart_gallery(rp_model_t *m, const char *dir, rp_charts_t *out, char *err
 
 /* ---- 2 and 8. gradient flow through depth ---- */
 
+/* The flow chart's axes: panels (residual, else activation, when few
+ * enough values: fa), colours (init, else the first axis other than the
+ * panels' and depth, else depth: ca). */
+static void flow_axes(const rp_exp_t *e, int *fa, int *ca)
+{
+    *fa = axis_of(e, "residual");
+    if (*fa < 0)
+        *fa = axis_of(e, "activation");
+    if (*fa >= 0 && e->ex->axes[*fa].n_values > MAX_FACETS)
+        *fa = -1;
+    *ca = axis_of(e, "init");
+    if (*ca == *fa)
+        *ca = -1;
+    for (size_t a = 0; *ca < 0 && a < e->ex->n_axes; a++)
+        if ((int)a != *fa && strcmp(e->ex->axes[a].key, "depth") != 0)
+            *ca = (int)a;
+    if (*ca < 0)
+        *ca = axis_of(e, "depth");
+}
+
+/* Panel f of the flow chart: the lines of the runs with the panel axis's
+ * value f, coloured by ca and dashed by da. */
+static void flow_panel(gs_chart_t *c, const rp_exp_t *e, const lineset_t *ls, int f,
+                       const int axes[3], int nx, rp_range_t yr, double clip)
+{
+    int fa = axes[0], ca = axes[1], da = axes[2];
+    char ptitle[128] = "";
+    if (fa >= 0) {
+        const char *v = e->ex->axes[fa].values[f];
+        if (strcmp(e->ex->axes[fa].key, "residual") == 0)
+            snprintf(ptitle, sizeof ptitle, "%s", strcmp(v, "yes") == 0 ? "residual" : "plain");
+        else
+            snprintf(ptitle, sizeof ptitle, "%s", v);
+    }
+    double max_depth = ls->x.hi;
+    gs_chart_axes(c, f, 1, max_depth < 2 ? 2 : max_depth, yr.lo, yr.hi, 0, 1,
+                  "layer l (1 = next to the input)", f % nx == 0 ? "||dL/dh_l||" : NULL, ptitle);
+    for (size_t i = 0; i < ls->n_runs; i++) {
+        const rp_run_t *r = &e->runs[i];
+        if (!ls->lines[i].n || (fa >= 0 && value_index(e, fa, r) != f))
+            continue;
+        lineset_draw(c, ls, i, value_index(e, ca, r), value_index(e, da, r) > 0);
+    }
+    if (clip > 0)
+        gs_chart_hline(c, clip, GS_SERIES_GREY, 1, "clip threshold");
+}
+
 static int chart_flow(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, char *err,
                       size_t errlen)
 {
@@ -424,19 +497,8 @@ static int chart_flow(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     if (!r0 || r0->sc->cell.model != GS_MODEL_MLP ||
         (r0->sc->cell.task == GS_TASK_TRAIN && init_axes(e) == 0))
         return 0;
-    int fa = axis_of(e, "residual");
-    if (fa < 0)
-        fa = axis_of(e, "activation");
-    if (fa >= 0 && e->ex->axes[fa].n_values > MAX_FACETS)
-        fa = -1;
-    int ca = axis_of(e, "init");
-    if (ca == fa)
-        ca = -1;
-    for (size_t a = 0; ca < 0 && a < e->ex->n_axes; a++)
-        if ((int)a != fa && strcmp(e->ex->axes[a].key, "depth") != 0)
-            ca = (int)a;
-    if (ca < 0)
-        ca = axis_of(e, "depth");
+    int fa, ca;
+    flow_axes(e, &fa, &ca);
     int nf = fa >= 0 ? (int)e->ex->axes[fa].n_values : 1;
     /* depth shows as the length of a line; a further axis as dashes */
     int shown[3] = {fa, ca, axis_of(e, "depth")};
@@ -446,52 +508,25 @@ static int chart_flow(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     lineset_t ls;
     if (lineset_load(&ls, m, e, e->n_runs, rp_layer_series, "grad_pre_norm") != 0)
         return 0;
-    double max_depth = ls.x.hi, clip = 0;
+    double clip = 0;
     for (size_t i = 0; i < ls.n_drawn; i++)
         clip = fmax(clip, ls.drawn[i]->sc->cell.clip);
     rp_range_t yr = ls.y;
-    int rc = 0;
+    int rc = 0, nx, ny;
     rp_log_pad(&yr);
-    char title[256], file[160];
-    snprintf(title, sizeof title, "%s: gradient flow at initialization, ||dL/dh_l|| per layer",
-             e->ex->name);
-    snprintf(file, sizeof file, "charts/%s-gradient-flow.png", e->ex->slug);
-    gs_chart_t *c = gs_chart_begin(GS_CHART_W, GS_CHART_H, title);
+    rp_chart_name_t nm;
+    gs_chart_t *c = rp_chart_start(e, "gradient-flow", "gradient flow at initialization, "
+                                   "||dL/dh_l|| per layer", &nm);
     if (!c)
         goto done;
-    int nx, ny;
     rp_grid_for(nf, &nx, &ny);
     gs_chart_grid(c, nx, ny, ca >= 0 ? rp_longest((const char *const *)e->ex->axes[ca].values,
                                                e->ex->axes[ca].n_values, e->ex->axes[ca].key) : 0);
-    for (int f = 0; f < nf; f++) {
-        char ptitle[128] = "";
-        if (fa >= 0) {
-            const char *v = e->ex->axes[fa].values[f];
-            if (strcmp(e->ex->axes[fa].key, "residual") == 0)
-                snprintf(ptitle, sizeof ptitle, "%s", strcmp(v, "yes") == 0 ? "residual" : "plain");
-            else
-                snprintf(ptitle, sizeof ptitle, "%s", v);
-        }
-        gs_chart_axes(c, f, 1, max_depth < 2 ? 2 : max_depth, yr.lo, yr.hi, 0, 1,
-                      "layer l (1 = next to the input)", f % nx == 0 ? "||dL/dh_l||" : NULL, ptitle);
-        for (size_t i = 0; i < ls.n_runs; i++) {
-            const rp_run_t *r = &e->runs[i];
-            const rp_series_t *l = &ls.lines[i];
-            if (!l->n || (fa >= 0 && value_index(e, fa, r) != f))
-                continue;
-            lineset_draw(c, &ls, i, value_index(e, ca, r), value_index(e, da, r) > 0);
-        }
-        if (clip > 0)
-            gs_chart_hline(c, clip, GS_SERIES_GREY, 1, "clip threshold");
-    }
-    if (ca >= 0) {
-        const gs_axis_t *ax = &e->ex->axes[ca];
-        int series[MAX_LINES];
-        for (size_t v = 0; v < ax->n_values && v < MAX_LINES; v++)
-            series[v] = (int)v;
-        gs_chart_legend(c, ax->n_values < MAX_LINES ? ax->n_values : MAX_LINES,
-                        (const char *const *)ax->values, series, NULL, ax->key);
-    }
+    const int axes[3] = {fa, ca, da};
+    for (int f = 0; f < nf; f++)
+        flow_panel(c, e, &ls, f, axes, nx, yr, clip);
+    if (ca >= 0)
+        rp_axis_legend(c, &e->ex->axes[ca], MAX_LINES);
     char cap[1024];
     snprintf(cap, sizeof cap,
              "One line per configuration: the gradient norm reaching each layer at "
@@ -499,13 +534,60 @@ static int chart_flow(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
              "the layers nearest the input get orders of magnitude less gradient than the "
              "last. Lines that rise toward layer 1 explode. Flat lines are healthy. Deeper "
              "networks give longer lines.%s", note);
-    rc = rp_chart_publish(c, m, dir, file, title, ls.used, ls.n_used, cap, out, err, errlen);
+    rc = rp_chart_publish(c, m, dir, nm.file, nm.title, ls.used, ls.n_used, cap, out, err, errlen);
 done:
     lineset_free(&ls);
     return rc;
 }
 
 /* ---- 3. the vanishing/exploding map ---- */
+
+/* The map's row of run r: the axes other than col in order, the last
+ * fastest; lab gets their values, " / "-joined. */
+static size_t map_row(const rp_exp_t *e, int col, const rp_run_t *r, char *lab, size_t len)
+{
+    size_t row = 0;
+    lab[0] = '\0';
+    for (size_t a = 0; a < e->ex->n_axes; a++) {
+        if ((int)a == col)
+            continue;
+        int vi = value_index(e, (int)a, r);
+        row = row * e->ex->axes[a].n_values + (size_t)vi;
+        size_t l = strlen(lab);
+        snprintf(lab + l, len - l, "%s%s", l ? " / " : "", e->ex->axes[a].values[vi]);
+    }
+    return row;
+}
+
+/* The map's cells (rows x cols, NaN where nothing is finite): log10 of
+ * the median grad_ratio over each configuration's repeats; every row's
+ * label; the first run of every configuration drawn. Their count. */
+static size_t map_fill(const rp_exp_t *e, int col, size_t rows, size_t cols, double *v,
+                       char **labels, const rp_run_t **drawn)
+{
+    size_t n_drawn = 0;
+    for (size_t i = 0; i < rows * cols; i++)
+        v[i] = NAN;
+    for (size_t i = 0; i < e->n_runs; i++) {
+        const rp_run_t *r = &e->runs[i];
+        if (r->sc->cell.repeat != 0)
+            continue;
+        char lab[256];
+        size_t row = map_row(e, col, r, lab, sizeof lab);
+        assert(row < rows);
+        if (!labels[row])
+            labels[row] = strdup(lab);
+        double lv = combo_median(e, i, get_log_ratio, NULL, NULL, NULL);   /* over repeats */
+        if (!isfinite(lv))
+            continue;
+        v[row * cols + (size_t)value_index(e, col, r)] = lv;
+        drawn[n_drawn++] = r;
+    }
+    for (size_t i = 0; i < rows; i++)
+        if (!labels[i])
+            labels[i] = strdup("");
+    return n_drawn;
+}
 
 static int chart_heatmap(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, char *err,
                          size_t errlen)
@@ -528,76 +610,38 @@ static int chart_heatmap(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_
     char **labels = calloc(rows, sizeof *labels);
     const rp_run_t **drawn = calloc(e->n_runs + 1, sizeof *drawn);
     int rc = 0;
-    size_t n_drawn = 0;
-    if (!v || !labels || !drawn)
-        goto done;
-    for (size_t i = 0; i < rows * cols; i++)
-        v[i] = NAN;
-    double L = 0;
-    for (size_t i = 0; i < e->n_runs; i++) {
-        const rp_run_t *r = &e->runs[i];
-        if (r->sc->cell.repeat != 0)
-            continue;
-        /* row index: the other axes in order, last fastest */
-        size_t row = 0;
-        char lab[256] = "";
-        for (size_t a = 0; a < e->ex->n_axes; a++) {
-            if ((int)a == col)
-                continue;
-            int vi = value_index(e, (int)a, r);
-            row = row * e->ex->axes[a].n_values + (size_t)vi;
-            size_t l = strlen(lab);
-            snprintf(lab + l, sizeof lab - l, "%s%s", l ? " / " : "", e->ex->axes[a].values[vi]);
-        }
-        if (!labels[row])
-            labels[row] = strdup(lab);
-        double lv = combo_median(e, i, get_log_ratio, NULL, NULL, NULL);   /* over repeats */
-        if (!isfinite(lv))
-            continue;
-        v[row * cols + (size_t)value_index(e, col, r)] = lv;
-        L = fmax(L, fabs(lv));
-        drawn[n_drawn++] = r;
-    }
-    if (n_drawn == 0)
+    size_t n_drawn;
+    if (!v || !labels || !drawn || (n_drawn = map_fill(e, col, rows, cols, v, labels, drawn)) == 0)
         goto done;
     /* the colours saturate at twice the diagnosis thresholds, so that
      * "vanishing" is clearly blue however deep the sweep goes */
-    L = 2.0 * fmax(fabs(log10(m->sw.vanishing_below)), fabs(log10(m->sw.exploding_above)));
+    double L = 2.0 * fmax(fabs(log10(m->sw.vanishing_below)), fabs(log10(m->sw.exploding_above)));
     if (!(L > 0))
         L = 8;
-    char title[256], file[160], xl[128], rl[256] = "";
-    snprintf(title, sizeof title, "%s: log10 grad_ratio at initialization (blue vanishes, orange "
-             "explodes)", e->ex->name);
-    snprintf(file, sizeof file, "charts/%s-map.png", e->ex->slug);
-    snprintf(xl, sizeof xl, "%s", cx->key);
+    char rl[256] = "", cap[1024];
     for (size_t a = 0; a < e->ex->n_axes; a++)
         if ((int)a != col) {
             size_t l = strlen(rl);
             snprintf(rl + l, sizeof rl - l, "%s%s", l ? " / " : "", e->ex->axes[a].key);
         }
-    for (size_t i = 0; i < rows; i++)
-        if (!labels[i])
-            labels[i] = strdup("");
-    gs_chart_t *c = gs_chart_begin(GS_CHART_W, GS_CHART_H, title);
+    rp_chart_name_t nm;
+    gs_chart_t *c = rp_chart_start(e, "map", "log10 grad_ratio at initialization (blue vanishes, "
+                                   "orange explodes)", &nm);
     if (!c)
         goto done;
     gs_chart_grid(c, 1, 1, 12);
     gs_chart_heatmap(c, 0, rows, cols, v, (const char *const *)labels,
-                     (const char *const *)cx->values, -L, 0, L, "%.1f", xl, rl,
+                     (const char *const *)cx->values, -L, 0, L, "%.1f", cx->key, rl,
                      "log10 grad_ratio");
-    rc = finish(c, m, dir, file, title, drawn, n_drawn, err, errlen);
-    if (rc == 0) {
-        char cap[1024];
-        snprintf(cap, sizeof cap,
-                 "Each cell is log10 of grad_ratio, the gradient norm of the first layer over "
-                 "that of the last (for recurrent models: of the first time step over the last). "
-                 "0 (white) is a perfectly balanced network; below %g (blue) the sweep calls it "
-                 "vanishing, above %g (orange) exploding; the colours saturate at twice those "
-                 "values, the numbers do not. Read along a row to see a configuration degrade "
-                 "with %s.",
-                 log10(m->sw.vanishing_below), log10(m->sw.exploding_above), cx->key);
-        add_chart(out, file, title, cap);
-    }
+    snprintf(cap, sizeof cap,
+             "Each cell is log10 of grad_ratio, the gradient norm of the first layer over "
+             "that of the last (for recurrent models: of the first time step over the last). "
+             "0 (white) is a perfectly balanced network; below %g (blue) the sweep calls it "
+             "vanishing, above %g (orange) exploding; the colours saturate at twice those "
+             "values, the numbers do not. Read along a row to see a configuration degrade "
+             "with %s.",
+             log10(m->sw.vanishing_below), log10(m->sw.exploding_above), cx->key);
+    rc = rp_chart_publish(c, m, dir, nm.file, nm.title, drawn, n_drawn, cap, out, err, errlen);
 done:
     for (size_t i = 0; labels && i < rows; i++)
         free(labels[i]);
@@ -608,6 +652,21 @@ done:
 }
 
 /* ---- 4 (and 10b). training loss against step ---- */
+
+/* Where run r diverged, on its line l: a cross at the last finite loss
+ * (the top of the panel otherwise), labelled. */
+static void mark_divergence(gs_chart_t *c, const rp_run_t *r, const rp_series_t *l, int series,
+                            double top, double max_step)
+{
+    double y = top / 1.5;
+    for (size_t j = l->n; j-- > 0;)
+        if (isfinite(l->y[j]) && l->y[j] > 0) {
+            y = l->y[j];
+            break;
+        }
+    gs_chart_marker(c, (double)r->diverged_step, y, series, 0);
+    gs_chart_text(c, (double)r->diverged_step + 0.01 * max_step, y * 1.3, 0.0, 0.9, "diverged");
+}
 
 static int chart_loss(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, char *err,
                       size_t errlen)
@@ -620,7 +679,7 @@ static int chart_loss(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     const char **labels = calloc(ls.n_drawn + 1, sizeof *labels);
     char (*lab)[300] = calloc(ls.n_drawn + 1, sizeof *lab);
     int *series = calloc(ls.n_drawn + 1, sizeof *series);
-    int rc = 0;
+    int rc = 0, any_div = 0;
     if (!labels || !lab || !series)
         goto done;
     double baseline = NAN;
@@ -640,52 +699,36 @@ static int chart_loss(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     if (isfinite(baseline))
         rp_range_add(&yr, &baseline, 1, 1);
     rp_log_pad(&yr);
-    char title[256], file[160];
-    snprintf(title, sizeof title, "%s: training loss against step", e->ex->name);
-    snprintf(file, sizeof file, "charts/%s-loss.png", e->ex->slug);
-    gs_chart_t *c = gs_chart_begin(GS_CHART_W, GS_CHART_H, title);
+    rp_chart_name_t nm;
+    gs_chart_t *c = rp_chart_start(e, "loss", "training loss against step", &nm);
     if (!c)
         goto done;
     gs_chart_grid(c, 1, 1, rp_longest(labels, nd, NULL));
     gs_chart_axes(c, 0, 0, max_step, yr.lo, yr.hi, 0, 1, "training step",
                   r0->sc->cell.dataset == GS_DATA_ADDING ? "batch loss (MSE)" : "batch loss (cross-entropy)",
                   NULL);
-    int any_div = 0;
     for (size_t i = 0; i < ls.n_runs; i++) {
-        const rp_run_t *r = &e->runs[i];
-        const rp_series_t *l = &ls.lines[i];
-        if (!l->n)
+        if (!ls.lines[i].n)
             continue;
         lineset_draw(c, &ls, i, (int)i, 0);
-        if (r->diverged_step) {
-            /* mark where it stopped: at the last finite loss, top of the panel otherwise */
-            double y = yr.hi / 1.5;
-            for (size_t j = l->n; j-- > 0;)
-                if (isfinite(l->y[j]) && l->y[j] > 0) {
-                    y = l->y[j];
-                    break;
-                }
-            gs_chart_marker(c, (double)r->diverged_step, y, (int)i, 0);
-            gs_chart_text(c, (double)r->diverged_step + 0.01 * max_step, y * 1.3, 0.0, 0.9, "diverged");
+        if (e->runs[i].diverged_step) {
+            mark_divergence(c, &e->runs[i], &ls.lines[i], (int)i, yr.hi, max_step);
             any_div = 1;
         }
     }
     if (isfinite(baseline))
         gs_chart_hline(c, baseline, GS_SERIES_GREY, 1, "answering 1 always (MSE ~ 1/6)");
     gs_chart_legend(c, nd, labels, series, NULL, "");
-    rc = finish(c, m, dir, file, title, ls.used, ls.n_used, err, errlen);
-    if (rc == 0) {
-        char cap[1024];
-        snprintf(cap, sizeof cap,
-                 "The loss of each logged training batch, on a log scale. Healthy networks "
-                 "fall steadily; vanishing ones stay flat near their starting loss because the "
-                 "early layers do not learn; exploding ones jump or become non-finite.%s%s",
-                 any_div ? " A cross marks where a run diverged (a non-finite loss or gradient "
-                           "ended it)." : "",
-                 isfinite(baseline) ? " The dashed line is the adding problem's baseline: a "
-                                      "model that always answers 1." : "");
-        add_chart(out, file, title, cap);
-    }
+    char cap[1024];
+    snprintf(cap, sizeof cap,
+             "The loss of each logged training batch, on a log scale. Healthy networks "
+             "fall steadily; vanishing ones stay flat near their starting loss because the "
+             "early layers do not learn; exploding ones jump or become non-finite.%s%s",
+             any_div ? " A cross marks where a run diverged (a non-finite loss or gradient "
+                       "ended it)." : "",
+             isfinite(baseline) ? " The dashed line is the adding problem's baseline: a "
+                                  "model that always answers 1." : "");
+    rc = rp_chart_publish(c, m, dir, nm.file, nm.title, ls.used, ls.n_used, cap, out, err, errlen);
 done:
     lineset_free(&ls);
     free(labels);
@@ -699,9 +742,8 @@ done:
 static int chart_hist(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, char *err,
                       size_t errlen)
 {
-    int ia = axis_of(e, "init");
-    const rp_run_t *r0 = first_usable(e);
-    if (ia < 0 || !r0)
+    int ia;
+    if (!varying(e, "init", &ia))
         return 0;
     const gs_axis_t *ax = &e->ex->axes[ia];
     size_t nf = ax->n_values < 8 ? ax->n_values : 8;
@@ -712,10 +754,7 @@ static int chart_hist(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
         if (usable(r) && (size_t)v < nf && !pick[v])
             pick[v] = r;
     }
-    char title[256], file[160];
-    snprintf(title, sizeof title, "%s: weight histograms at initialization, hidden layer 2",
-             e->ex->name);
-    snprintf(file, sizeof file, "charts/%s-weights.png", e->ex->slug);
+    rp_chart_name_t nm;
     gs_chart_t *c = NULL;
     const rp_run_t *drawn[8];
     size_t nd = 0;
@@ -732,7 +771,8 @@ static int chart_hist(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
             continue;
         }
         if (!c) {
-            c = gs_chart_begin(GS_CHART_W, GS_CHART_H, title);
+            c = rp_chart_start(e, "weights", "weight histograms at initialization, "
+                               "hidden layer 2", &nm);
             if (!c) {
                 rp_series_free(&h);
                 return 0;
@@ -759,7 +799,7 @@ static int chart_hist(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     }
     if (!c)
         return 0;
-    int rc = rp_chart_publish(c, m, dir, file, title, drawn, nd,
+    int rc = rp_chart_publish(c, m, dir, nm.file, nm.title, drawn, nd,
                   "The distribution of one hidden layer's weights as each scheme draws them "
                   "(each panel has its own scale: read the std). Xavier and LeCun scale the "
                   "spread with 1/fan-in, He doubles LeCun's variance for ReLU, uniform variants "
@@ -771,43 +811,24 @@ static int chart_hist(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
 
 /* ---- 6. clipping ---- */
 
-static int chart_clip(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, char *err,
-                      size_t errlen)
+/* Left panel: the pre-clip gradient norm of every run over training,
+ * coloured by threshold (ca) and dashed by mode (ma), and the thresholds. */
+static void clip_norms(gs_chart_t *c, const rp_exp_t *e, const lineset_t *ls, int ca, int ma)
 {
-    int ca = axis_of(e, "clip");
-    const rp_run_t *r0 = first_usable(e);
-    if (ca < 0 || !r0 || r0->sc->cell.task != GS_TASK_TRAIN)
-        return 0;
-    int ma = axis_of(e, "clip_mode");
     const gs_axis_t *cx = &e->ex->axes[ca];
-    lineset_t ls;
-    if (lineset_load(&ls, m, e, MAX_LINES, rp_log_series, "grad_norm") != 0)
-        return 0;
-    int rc = 0;
-    rp_range_t yr = ls.y, lr = {INFINITY, -INFINITY};
-    double max_step = ls.x.hi > 1 ? ls.x.hi : 1;
-    for (size_t i = 0; i < e->n_runs; i++)
-        if (usable(&e->runs[i]))
-            rp_range_add(&lr, &e->runs[i].train_loss, 1, 1);
-    for (size_t i = 0; i < ls.n_drawn; i++) {
-        if (ls.drawn[i]->sc->cell.clip > 0)
-            rp_range_add(&yr, &ls.drawn[i]->sc->cell.clip, 1, 1);
+    rp_range_t yr = ls->y;
+    double max_step = ls->x.hi > 1 ? ls->x.hi : 1;
+    for (size_t i = 0; i < ls->n_drawn; i++) {
+        if (ls->drawn[i]->sc->cell.clip > 0)
+            rp_range_add(&yr, &ls->drawn[i]->sc->cell.clip, 1, 1);
     }
     rp_log_pad(&yr);
-    rp_log_pad(&lr);
-    char title[256], file[160];
-    snprintf(title, sizeof title, "%s: gradient clipping", e->ex->name);
-    snprintf(file, sizeof file, "charts/%s-clipping.png", e->ex->slug);
-    gs_chart_t *c = gs_chart_begin(GS_CHART_W, GS_CHART_H, title);
-    if (!c)
-        goto done;
-    gs_chart_grid(c, 2, 1, 24);
     gs_chart_axes(c, 0, 0, max_step, yr.lo, yr.hi, 0, 1, "training step",
                   "gradient norm before clipping", "pre-clip ||g|| over training");
-    for (size_t i = 0; i < ls.n_runs; i++)
-        if (ls.lines[i].n) {
+    for (size_t i = 0; i < ls->n_runs; i++)
+        if (ls->lines[i].n) {
             const rp_run_t *r = &e->runs[i];
-            lineset_draw(c, &ls, i, value_index(e, ca, r), value_index(e, ma, r) > 0);
+            lineset_draw(c, ls, i, value_index(e, ca, r), value_index(e, ma, r) > 0);
         }
     for (size_t v = 0; v < cx->n_values; v++) {
         double t = strtod(cx->values[v], NULL);
@@ -817,7 +838,37 @@ static int chart_clip(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
             gs_chart_hline(c, t, GS_SERIES_GREY, 1, l);
         }
     }
-    /* right: the final training loss against the threshold */
+}
+
+/* The median final training loss of the runs with threshold v (axis ca)
+ * and mode md (axis ma); *div when any of them diverged. */
+static double clip_final_loss(const rp_exp_t *e, int ca, int ma, size_t v, size_t md, int *div)
+{
+    double vals[64];
+    size_t nv = 0;
+    *div = 0;
+    for (size_t i = 0; i < e->n_runs; i++) {
+        const rp_run_t *r = &e->runs[i];
+        if (!usable(r) || value_index(e, ca, r) != (int)v || value_index(e, ma, r) != (int)md)
+            continue;
+        if (isfinite(r->train_loss) && nv < 64)
+            vals[nv++] = r->train_loss;
+        *div |= r->diverged_step || !isfinite(r->train_loss);
+    }
+    qsort(vals, nv, sizeof *vals, cmp_dbl);
+    return nv ? quantile(vals, nv, 0.5) : NAN;
+}
+
+/* Right panel: the final training loss against the threshold, one line
+ * per mode, a cross where a run diverged. */
+static void clip_losses(gs_chart_t *c, const rp_exp_t *e, int ca, int ma)
+{
+    const gs_axis_t *cx = &e->ex->axes[ca];
+    rp_range_t lr = {INFINITY, -INFINITY};
+    for (size_t i = 0; i < e->n_runs; i++)
+        if (usable(&e->runs[i]))
+            rp_range_add(&lr, &e->runs[i].train_loss, 1, 1);
+    rp_log_pad(&lr);
     gs_chart_axes(c, 1, -0.5, (double)cx->n_values - 0.5, lr.lo, lr.hi, 0, 1, NULL,
                   "final training loss", "final loss against the clip threshold");
     gs_chart_xcategories(c, cx->n_values, (const char *const *)cx->values);
@@ -825,33 +876,27 @@ static int chart_clip(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     for (size_t md = 0; md < modes; md++) {
         double xs[32], ys[32];
         size_t k = 0;
-        for (size_t v = 0; v < cx->n_values && v < 32; v++) {
-            /* the median over repeats; a cross when any repeat diverged */
-            double vals[64];
-            size_t nv = 0;
-            int div = 0;
-            for (size_t i = 0; i < e->n_runs; i++) {
-                const rp_run_t *r = &e->runs[i];
-                if (!usable(r) || value_index(e, ca, r) != (int)v ||
-                    value_index(e, ma, r) != (int)md)
-                    continue;
-                if (isfinite(r->train_loss) && nv < 64)
-                    vals[nv++] = r->train_loss;
-                div |= r->diverged_step || !isfinite(r->train_loss);
-            }
-            qsort(vals, nv, sizeof *vals, cmp_dbl);
+        for (size_t v = 0; v < cx->n_values && v < 32; v++, k++) {
+            int div;
             xs[k] = (double)v;
-            ys[k] = nv ? quantile(vals, nv, 0.5) : NAN;
+            ys[k] = clip_final_loss(e, ca, ma, v, md, &div);
             if (div) {
                 gs_chart_marker(c, (double)v, lr.hi / 2, (int)(8 + md), 0);
                 gs_chart_text(c, (double)v, lr.hi / 1.4, 0.5, 0.8, "diverged");
             }
-            k++;
         }
         gs_chart_line(c, xs, ys, k, 6, (int)md);
         for (size_t j = 0; j < k; j++)
             gs_chart_marker(c, xs[j], ys[j], 6, 1);
     }
+}
+
+/* One entry per threshold and mode (no mode without clip), then the
+ * final loss. */
+static void clip_legend(gs_chart_t *c, const rp_exp_t *e, int ca, int ma)
+{
+    const gs_axis_t *cx = &e->ex->axes[ca];
+    size_t modes = ma >= 0 ? e->ex->axes[ma].n_values : 1;
     const char *labels[40];
     char buf[40][96];
     int series[40], dashed[40];
@@ -872,6 +917,28 @@ static int chart_clip(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     dashed[nl] = 0;
     nl++;
     gs_chart_legend(c, nl, labels, series, dashed, "");
+}
+
+static int chart_clip(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, char *err,
+                      size_t errlen)
+{
+    int ca;
+    const rp_run_t *r0 = varying(e, "clip", &ca);
+    if (!r0 || r0->sc->cell.task != GS_TASK_TRAIN)
+        return 0;
+    int ma = axis_of(e, "clip_mode");
+    lineset_t ls;
+    if (lineset_load(&ls, m, e, MAX_LINES, rp_log_series, "grad_norm") != 0)
+        return 0;
+    int rc = 0;
+    rp_chart_name_t nm;
+    gs_chart_t *c = rp_chart_start(e, "clipping", "gradient clipping", &nm);
+    if (!c)
+        goto done;
+    gs_chart_grid(c, 2, 1, 24);
+    clip_norms(c, e, &ls, ca, ma);
+    clip_losses(c, e, ca, ma);
+    clip_legend(c, e, ca, ma);
     int shown[2] = {ca, ma};
     char note[512], cap[1024];
     rp_unshown_note(e, shown, 2, -1, note, sizeof note);
@@ -883,7 +950,7 @@ static int chart_clip(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
              "direction of the gradient; clipping by value changes it. Without clipping "
              "there is no mode: that point is on the norm line.",
              note);
-    rc = rp_chart_publish(c, m, dir, file, title, ls.used, ls.n_used, cap, out, err, errlen);
+    rc = rp_chart_publish(c, m, dir, nm.file, nm.title, ls.used, ls.n_used, cap, out, err, errlen);
 done:
     lineset_free(&ls);
     return rc;
@@ -894,9 +961,9 @@ done:
 static int chart_norm(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, char *err,
                       size_t errlen)
 {
-    int na = axis_of(e, "norm");
-    const rp_run_t *r0 = first_usable(e);
-    if (na < 0 || !r0 || r0->sc->cell.model != GS_MODEL_MLP)
+    int na;
+    const rp_run_t *r0 = varying(e, "norm", &na);
+    if (!r0 || r0->sc->cell.model != GS_MODEL_MLP)
         return 0;
     int fa = axis_of(e, "activation");
     if (fa >= 0 && e->ex->axes[fa].n_values > MAX_FACETS)
@@ -912,10 +979,9 @@ static int chart_norm(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     rp_range_t yr = ls.y;
     double max_depth = ls.x.hi > 2 ? ls.x.hi : 2;
     rp_log_pad(&yr);
-    char title[256], file[160];
-    snprintf(title, sizeof title, "%s: activation spread per layer at initialization", e->ex->name);
-    snprintf(file, sizeof file, "charts/%s-activations.png", e->ex->slug);
-    gs_chart_t *c = gs_chart_begin(GS_CHART_W, GS_CHART_H, title);
+    rp_chart_name_t nm;
+    gs_chart_t *c = rp_chart_start(e, "activations", "activation spread per layer at "
+                                   "initialization", &nm);
     if (!c)
         goto done;
     int nx, ny;
@@ -929,10 +995,7 @@ static int chart_norm(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
             if (ls.lines[i].n && (fa < 0 || value_index(e, fa, &e->runs[i]) == f))
                 lineset_draw(c, &ls, i, value_index(e, na, &e->runs[i]), 0);
     }
-    const gs_axis_t *ax = &e->ex->axes[na];
-    int series[8] = {0, 1, 2, 3, 4, 5, 6, 7};
-    gs_chart_legend(c, ax->n_values < 8 ? ax->n_values : 8, (const char *const *)ax->values,
-                    series, NULL, "norm");
+    rp_axis_legend(c, &e->ex->axes[na], 8);
     char cap[1024];
     snprintf(cap, sizeof cap,
              "The standard deviation of each layer's output at initialization. Without "
@@ -940,7 +1003,7 @@ static int chart_norm(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
              "without bound, depending on the init's scale; batch and layer normalization "
              "reset every layer to unit spread, so the signal (and with it the gradient) "
              "keeps its size.%s", note);
-    rc = rp_chart_publish(c, m, dir, file, title, ls.used, ls.n_used, cap, out, err, errlen);
+    rc = rp_chart_publish(c, m, dir, nm.file, nm.title, ls.used, ls.n_used, cap, out, err, errlen);
 done:
     lineset_free(&ls);
     return rc;
@@ -972,18 +1035,34 @@ static acc_bar_t acc_bar(const rp_exp_t *e, size_t i)
     return b;
 }
 
+/* Bar i of n (best on top): its length the accuracy, its colour the
+ * diagnosis, a whisker for the spread of its repeats, and its label. */
+static void acc_draw_bar(gs_chart_t *c, const acc_bar_t *b, size_t i, size_t n)
+{
+    double y = (double)(n - 1 - i);
+    const rp_run_t *r = b->r;
+    int s = strcmp(r->diagnosis, "healthy") == 0 ? 2 : strcmp(r->diagnosis, "vanishing") == 0 ? 0 : 3;
+    gs_chart_rect(c, 0, b->acc, y - 0.35, y + 0.35, s);
+    char v[400], spread[80] = "";
+    if (b->n > 1) {   /* the spread of the repeats as a whisker */
+        double wx[2] = {b->lo, b->hi}, wy[2] = {y, y};
+        gs_chart_line(c, wx, wy, 2, GS_SERIES_GREY, 0);
+        snprintf(spread, sizeof spread, ", median of %zu: %.1f-%.1f%%", b->n, 100 * b->lo,
+                 100 * b->hi);
+    }
+    snprintf(v, sizeof v, "%.1f%%  %s (%s%s)", 100 * b->acc, r->config_label, r->diagnosis,
+             spread);
+    gs_chart_text(c, b->acc > 0.6 ? 0.01 : b->acc + 0.01, y - 0.12, 0.0, 0.9, v);
+}
+
 static int chart_acc(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, char *err,
                      size_t errlen)
 {
     acc_bar_t *bars = calloc(e->n_runs + 1, sizeof *bars);
     const rp_run_t **runs = calloc(e->n_runs + 1, sizeof *runs);
-    if (!bars || !runs) {
-        free(bars);
-        free(runs);
-        return 0;
-    }
     size_t n = 0, n_used = 0;
-    for (size_t i = 0; i < e->n_runs && n < 30; i++) {
+    int rc = 0;
+    for (size_t i = 0; bars && runs && i < e->n_runs && n < 30; i++) {
         const rp_run_t *r = &e->runs[i];
         /* accuracy means something only on data with structure */
         if (!usable(r) || r->sc->cell.task != GS_TASK_TRAIN || !isfinite(r->test_acc) ||
@@ -993,52 +1072,30 @@ static int chart_acc(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *o
         if (i == 0 || e->runs[i - 1].sc->combo != r->sc->combo)
             bars[n++] = acc_bar(e, i);
     }
-    int rc = 0;
-    if (n == 0) {
-        free(bars);
-        free(runs);
-        return 0;
-    }
+    if (n == 0)
+        goto done;
     qsort(bars, n, sizeof *bars, cmp_acc);
-    char title[256], file[160];
-    snprintf(title, sizeof title, "%s: test accuracy per configuration", e->ex->name);
-    snprintf(file, sizeof file, "charts/%s-accuracy.png", e->ex->slug);
-    gs_chart_t *c = gs_chart_begin(GS_CHART_W, GS_CHART_H, title);
-    if (!c) {
-        free(bars);
-        free(runs);
-        return 0;
-    }
+    rp_chart_name_t nm;
+    gs_chart_t *c = rp_chart_start(e, "accuracy", "test accuracy per configuration", &nm);
+    if (!c)
+        goto done;
     gs_chart_grid(c, 1, 1, 0);
     /* horizontal bars, best on top, labelled inside */
     gs_chart_hbar_axes(c, 0, 0, 1, n, "test accuracy");
-    for (size_t i = 0; i < n; i++) {
-        double y = (double)(n - 1 - i);
-        const rp_run_t *r = bars[i].r;
-        int s = strcmp(r->diagnosis, "healthy") == 0 ? 2 : strcmp(r->diagnosis, "vanishing") == 0 ? 0 : 3;
-        gs_chart_rect(c, 0, bars[i].acc, y - 0.35, y + 0.35, s);
-        char v[400], spread[80] = "";
-        if (bars[i].n > 1) {   /* the spread of the repeats as a whisker */
-            double wx[2] = {bars[i].lo, bars[i].hi}, wy[2] = {y, y};
-            gs_chart_line(c, wx, wy, 2, GS_SERIES_GREY, 0);
-            snprintf(spread, sizeof spread, ", median of %zu: %.1f-%.1f%%", bars[i].n,
-                     100 * bars[i].lo, 100 * bars[i].hi);
-        }
-        snprintf(v, sizeof v, "%.1f%%  %s (%s%s)", 100 * bars[i].acc, r->config_label, r->diagnosis,
-                 spread);
-        gs_chart_text(c, bars[i].acc > 0.6 ? 0.01 : bars[i].acc + 0.01, y - 0.12, 0.0, 0.9, v);
-    }
+    for (size_t i = 0; i < n; i++)
+        acc_draw_bar(c, &bars[i], i, n);
     double chance = 0.1;
     double xs[2] = {chance, chance}, ys[2] = {-0.5, (double)n - 0.5};
     gs_chart_line(c, xs, ys, 2, GS_SERIES_GREY, 1);
     gs_chart_text(c, chance + 0.005, (double)n - 0.3, 0.0, 0.8, "chance (10 classes)");
-    rc = rp_chart_publish(c, m, dir, file, title, runs, n_used,
+    rc = rp_chart_publish(c, m, dir, nm.file, nm.title, runs, n_used,
                   "Final test accuracy of each configuration (the median over its repeats, with "
                   "their 10-90% range as a grey whisker), best on top; bar colour gives the "
                   "diagnosis at initialization (green healthy, blue vanishing, red exploding or "
                   "diverged). The dashed line is chance for 10 classes: a network whose early "
                   "layers receive no gradient stays near it.",
                  out, err, errlen);
+done:
     free(bars);
     free(runs);
     return rc;
@@ -1083,10 +1140,8 @@ static int chart_time(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     double T = g.x.hi > 2 ? g.x.hi : 2;
     rp_log_pad(&gr);
     rp_log_pad(&hr);
-    char title[256], file[160];
-    snprintf(title, sizeof title, "%s: gradients through time at initialization", e->ex->name);
-    snprintf(file, sizeof file, "charts/%s-time.png", e->ex->slug);
-    gs_chart_t *c = gs_chart_begin(GS_CHART_W, GS_CHART_H, title);
+    rp_chart_name_t nm;
+    gs_chart_t *c = rp_chart_start(e, "time", "gradients through time at initialization", &nm);
     if (!c)
         goto done;
     gs_chart_grid(c, 2, 1, rp_longest(labels, nd, NULL));
@@ -1111,7 +1166,7 @@ static int chart_time(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
              "line drops by orders of magnitude within a few dozen steps - it cannot learn "
              "what happened early; the gated LSTM and GRU carry the gradient much further. "
              "Right: the size of the hidden state itself.%s", note);
-    rc = rp_chart_publish(c, m, dir, file, title, g.used, g.n_used, cap, out, err, errlen);
+    rc = rp_chart_publish(c, m, dir, nm.file, nm.title, g.used, g.n_used, cap, out, err, errlen);
 done:
     lineset_free(&g);
     lineset_free(&h);

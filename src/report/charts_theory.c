@@ -58,11 +58,9 @@ static int chart_slopes(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t
     }
     double pad = 0.05 * fmax(r.hi - r.lo, 0.2);
     double lo = r.lo - pad, hi = r.hi + pad;
-    char title[256], file[160];
-    snprintf(title, sizeof title, "%s: gradient slope per layer, mean-field theory against "
-             "measurement", e->ex->name);
-    snprintf(file, sizeof file, "charts/%s-theory-slopes.png", e->ex->slug);
-    gs_chart_t *c = gs_chart_begin(GS_CHART_W, GS_CHART_H, title);
+    rp_chart_name_t nm;
+    gs_chart_t *c = rp_chart_start(e, "theory-slopes", "gradient slope per layer, mean-field "
+                                   "theory against measurement", &nm);
     if (!c) {
         free(runs);
         return 0;
@@ -94,7 +92,7 @@ static int chart_slopes(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t
              "off it (finite width, few layers, normalization or residuals the theory does not "
              "cover).",
              off, n, SLOPE_FLAT);
-    rc = rp_chart_publish(c, m, dir, file, title, runs, n, cap, out, err, errlen);
+    rc = rp_chart_publish(c, m, dir, nm.file, nm.title, runs, n, cap, out, err, errlen);
     free(runs);
     return rc;
 }
@@ -108,51 +106,35 @@ static int is_tanh_mf(const rp_run_t *r)
            isfinite(r->sigma_w2) && isfinite(r->sigma_b2);
 }
 
-static int chart_phase(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out,
-                       char *err, size_t errlen)
-{
-    /* only where the experiment moves along sigma_w^2 or sigma_b^2 */
-    if (rp_axis_of(e, "gain") < 0 && rp_axis_of(e, "init") < 0 && rp_axis_of(e, "bias_std") < 0)
-        return 0;
-    const rp_run_t **runs = calloc(e->n_runs + 1, sizeof *runs);
-    double *v = malloc(PHASE_ROWS * PHASE_COLS * sizeof *v);
-    int rc = 0;
-    size_t n = 0;
-    if (!runs || !v)
-        goto done;
-    for (size_t i = 0; i < e->n_runs; i++)
-        if (is_tanh_mf(&e->runs[i]) && e->runs[i].sigma_w2 <= PHASE_SW2_MAX &&
-            e->runs[i].sigma_b2 <= PHASE_SB2_MAX)
-            runs[n++] = &e->runs[i];
-    if (n < 2)
-        goto done;
-    const gs_activation_t *act = gs_activation_find("tanh");
-    double dw = PHASE_SW2_MAX / PHASE_COLS, db = PHASE_SB2_MAX / (PHASE_ROWS - 1);
+/* The diagram's background: ln chi_1 over (sigma_w^2, sigma_b^2), row 0
+ * at the top (the largest sigma_b^2), with every third row and sixth
+ * column labelled. */
+typedef struct {
+    double v[PHASE_ROWS * PHASE_COLS];
     char rlab[PHASE_ROWS][16], clab[PHASE_COLS][16];
     const char *rl[PHASE_ROWS], *cl[PHASE_COLS];
-    for (int i = 0; i < PHASE_ROWS; i++) {   /* row 0 at the top: largest sigma_b^2 */
+} phase_grid_t;
+
+static void phase_background(phase_grid_t *g, const gs_activation_t *act, double dw, double db)
+{
+    for (int i = 0; i < PHASE_ROWS; i++) {
         double sb2 = (PHASE_ROWS - 1 - i) * db;
-        snprintf(rlab[i], sizeof rlab[i], i % 3 == 0 ? "%.2f" : "", sb2);
-        rl[i] = rlab[i];
+        snprintf(g->rlab[i], sizeof g->rlab[i], i % 3 == 0 ? "%.2f" : "", sb2);
+        g->rl[i] = g->rlab[i];
         for (int j = 0; j < PHASE_COLS; j++)
-            v[i * PHASE_COLS + j] = log(gs_meanfield(act, 0, (j + 1) * dw, sb2).chi1);
+            g->v[i * PHASE_COLS + j] = log(gs_meanfield(act, 0, (j + 1) * dw, sb2).chi1);
     }
     for (int j = 0; j < PHASE_COLS; j++) {
-        snprintf(clab[j], sizeof clab[j], (j + 1) % 6 == 0 ? "%.1f" : "", (j + 1) * dw);
-        cl[j] = clab[j];
+        snprintf(g->clab[j], sizeof g->clab[j], (j + 1) % 6 == 0 ? "%.1f" : "", (j + 1) * dw);
+        g->cl[j] = g->clab[j];
     }
-    char title[256], file[160];
-    snprintf(title, sizeof title, "%s: tanh's order-to-chaos phase diagram, ln chi_1 (blue "
-             "ordered, orange chaotic)", e->ex->name);
-    snprintf(file, sizeof file, "charts/%s-phase.png", e->ex->slug);
-    gs_chart_t *c = gs_chart_begin(GS_CHART_W, GS_CHART_H, title);
-    if (!c)
-        goto done;
-    gs_chart_grid(c, 1, 1, 16);
-    gs_chart_heatmap(c, 0, PHASE_ROWS, PHASE_COLS, v, rl, cl, -0.4, 0.0, 0.4, "",
-                     "sigma_w^2", "sigma_b^2", "ln chi_1");
-    /* in the heatmap's cell coordinates: column j is sigma_w^2 = (j+1) dw,
-     * row i is sigma_b^2 = (ROWS-1-i) db */
+}
+
+/* The edge of chaos and the runs, in the heatmap's cell coordinates:
+ * column j is sigma_w^2 = (j+1) dw, row i is sigma_b^2 = (ROWS-1-i) db. */
+static void phase_points(gs_chart_t *c, const gs_activation_t *act, double dw, double db,
+                         const rp_run_t *const *runs, size_t n)
+{
     double cx[PHASE_ROWS], cy[PHASE_ROWS];
     size_t nc = 0;
     for (int i = 0; i < PHASE_ROWS; i++) {
@@ -175,6 +157,36 @@ static int chart_phase(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t 
         gs_chart_marker(c, runs[i]->sigma_w2 / dw - 1.0,
                         (double)(PHASE_ROWS - 1) - runs[i]->sigma_b2 / db, s, shape);
     }
+}
+
+static int chart_phase(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out,
+                       char *err, size_t errlen)
+{
+    /* only where the experiment moves along sigma_w^2 or sigma_b^2 */
+    if (rp_axis_of(e, "gain") < 0 && rp_axis_of(e, "init") < 0 && rp_axis_of(e, "bias_std") < 0)
+        return 0;
+    const rp_run_t **runs = calloc(e->n_runs + 1, sizeof *runs);
+    phase_grid_t *g = malloc(sizeof *g);
+    int rc = 0;
+    size_t n = 0;
+    for (size_t i = 0; runs && i < e->n_runs; i++)
+        if (is_tanh_mf(&e->runs[i]) && e->runs[i].sigma_w2 <= PHASE_SW2_MAX &&
+            e->runs[i].sigma_b2 <= PHASE_SB2_MAX)
+            runs[n++] = &e->runs[i];
+    if (!g || n < 2)
+        goto done;
+    const gs_activation_t *act = gs_activation_find("tanh");
+    double dw = PHASE_SW2_MAX / PHASE_COLS, db = PHASE_SB2_MAX / (PHASE_ROWS - 1);
+    phase_background(g, act, dw, db);
+    rp_chart_name_t nm;
+    gs_chart_t *c = rp_chart_start(e, "phase", "tanh's order-to-chaos phase diagram, ln chi_1 "
+                                   "(blue ordered, orange chaotic)", &nm);
+    if (!c)
+        goto done;
+    gs_chart_grid(c, 1, 1, 16);
+    gs_chart_heatmap(c, 0, PHASE_ROWS, PHASE_COLS, g->v, g->rl, g->cl, -0.4, 0.0, 0.4, "",
+                     "sigma_w^2", "sigma_b^2", "ln chi_1");
+    phase_points(c, act, dw, db, runs, n);
     char cap[1024];
     snprintf(cap, sizeof cap,
              "The background is theory: ln chi_1 for tanh over sigma_w^2 (across) and "
@@ -189,10 +201,10 @@ static int chart_phase(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t 
              "gradients shrink, where it is orange they grow; deep networks keep their "
              "gradient near the line.",
              n, SLOPE_FLAT);
-    rc = rp_chart_publish(c, m, dir, file, title, runs, n, cap, out, err, errlen);
+    rc = rp_chart_publish(c, m, dir, nm.file, nm.title, runs, n, cap, out, err, errlen);
 done:
     free(runs);
-    free(v);
+    free(g);
     return rc;
 }
 
@@ -203,6 +215,26 @@ done:
 /* The density of log10 sigma of each spectrum=yes run, one panel per
  * depth, coloured by the experiment's first other axis and dashed by its
  * second. */
+/* Run r's Jacobian spectrum as a density of log10 sigma into l: 0, or
+ * -1 when it has none. */
+static int spectrum_density(rp_model_t *m, const rp_run_t *r, rp_series_t *l)
+{
+    double lo, hi;
+    if (!rp_usable(r) || !r->sc->cell.spectrum || r->sc->cell.repeat != 0 ||
+        rp_hist(m, r, 0, gs_hist_quantity_names[GS_HIST_JACOBIAN], l, &lo, &hi) != 0)
+        return -1;
+    double total = 0, bw = (hi - lo) / (double)(l->n ? l->n : 1);
+    for (size_t k = 0; k < l->n; k++)
+        total += l->y[k];
+    if (l->n == 0 || total <= 0) {
+        rp_series_free(l);
+        return -1;
+    }
+    for (size_t k = 0; k < l->n; k++)   /* counts -> density of log10 sigma */
+        l->y[k] /= total * bw;
+    return 0;
+}
+
 static int chart_spectrum(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out,
                           char *err, size_t errlen)
 {
@@ -211,24 +243,11 @@ static int chart_spectrum(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts
     size_t n = 0;
     rp_range_t xr = {INFINITY, -INFINITY}, yr = {INFINITY, -INFINITY};
     for (size_t i = 0; i < e->n_runs && n < MAX_SPECTRA; i++) {
-        const rp_run_t *r = &e->runs[i];
-        double lo, hi;
-        if (!rp_usable(r) || !r->sc->cell.spectrum || r->sc->cell.repeat != 0 ||
-            rp_hist(m, r, 0, gs_hist_quantity_names[GS_HIST_JACOBIAN], &lines[n], &lo, &hi) != 0)
+        if (spectrum_density(m, &e->runs[i], &lines[n]) != 0)
             continue;
-        rp_series_t *l = &lines[n];
-        double total = 0, bw = (hi - lo) / (double)(l->n ? l->n : 1);
-        for (size_t k = 0; k < l->n; k++)
-            total += l->y[k];
-        if (l->n == 0 || total <= 0) {
-            rp_series_free(l);
-            continue;
-        }
-        for (size_t k = 0; k < l->n; k++)   /* counts -> density of log10 sigma */
-            l->y[k] /= total * bw;
-        rp_range_add(&xr, l->x, l->n, 0);
-        rp_range_add(&yr, l->y, l->n, 0);
-        runs[n++] = r;
+        rp_range_add(&xr, lines[n].x, lines[n].n, 0);
+        rp_range_add(&yr, lines[n].y, lines[n].n, 0);
+        runs[n++] = &e->runs[i];
     }
     int rc = 0;
     if (n == 0)
@@ -243,11 +262,9 @@ static int chart_spectrum(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts
         }
     int nf = fa >= 0 ? (int)e->ex->axes[fa].n_values : 1, nx, ny;
     rp_grid_for(nf, &nx, &ny);
-    char title[256], file[160];
-    snprintf(title, sizeof title, "%s: singular values of the input-output Jacobian at "
-             "initialization", e->ex->name);
-    snprintf(file, sizeof file, "charts/%s-spectrum.png", e->ex->slug);
-    gs_chart_t *c = gs_chart_begin(GS_CHART_W, GS_CHART_H, title);
+    rp_chart_name_t nm;
+    gs_chart_t *c = rp_chart_start(e, "spectrum", "singular values of the input-output Jacobian at "
+                                   "initialization", &nm);
     if (!c)
         goto done;
     const gs_axis_t *cx = ca >= 0 ? &e->ex->axes[ca] : NULL;
@@ -264,12 +281,8 @@ static int chart_spectrum(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts
                 gs_chart_line(c, lines[i].x, lines[i].y, lines[i].n, rp_value_index(e, ca, runs[i]),
                               rp_value_index(e, da, runs[i]) > 0);
     }
-    if (cx) {
-        int series[MAX_SPECTRA];
-        for (size_t v = 0; v < cx->n_values && v < MAX_SPECTRA; v++)
-            series[v] = (int)v;
-        gs_chart_legend(c, cx->n_values, (const char *const *)cx->values, series, NULL, cx->key);
-    }
+    if (cx)
+        rp_axis_legend(c, cx, MAX_SPECTRA);
     char cap[1024], dash[256];
     int shown[3] = {fa, ca, rp_axis_of(e, "spectrum")};
     rp_unshown_note(e, shown, 3, da, dash, sizeof dash);
@@ -282,10 +295,9 @@ static int chart_spectrum(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts
              "right, and ReLU's dead units put singular values at 0 (off the chart). Values "
              "near 1e-16 of the largest are the SVD's rounding floor, not measurements.%s",
              dash);
-    rc = rp_chart_publish(c, m, dir, file, title, runs, n, cap, out, err, errlen);
+    rc = rp_chart_publish(c, m, dir, nm.file, nm.title, runs, n, cap, out, err, errlen);
 done:
-    for (size_t i = 0; i < n; i++)
-        rp_series_free(&lines[i]);
+    rp_series_free_all(lines, n);
     return rc;
 }
 

@@ -125,6 +125,63 @@ static void sci(char *buf, size_t len, double v)
         snprintf(buf, len, "%.3g", v);
 }
 
+/* A usable run with value v of axis aa (any run when aa < 0). */
+static int of_value(const rp_exp_t *e, int aa, size_t v, const rp_run_t *r)
+{
+    return rp_usable(r) && (aa < 0 || rp_value_index(e, aa, r) == (int)v);
+}
+
+/* The smallest depth d from which every run with value v of axis aa is
+ * in state bad (deeper ones included); -1 when there is none. *cnt gets
+ * those runs' count, *extreme their smallest grad_ratio (vanishing) or
+ * largest (exploding). */
+static long depth_from(const rp_exp_t *e, int aa, size_t v, const char *bad, int vanishing,
+                       size_t *cnt, double *extreme)
+{
+    long best = -1;
+    for (size_t i = 0; i < e->n_runs; i++) {
+        if (!of_value(e, aa, v, &e->runs[i]))
+            continue;
+        long d = e->runs[i].sc->cell.depth;
+        int ok = 1;
+        size_t c = 0;
+        double ex = vanishing ? INFINITY : 0;
+        for (size_t j = 0; j < e->n_runs; j++) {
+            const rp_run_t *q = &e->runs[j];
+            if (!of_value(e, aa, v, q) || q->sc->cell.depth < d)
+                continue;
+            c++;
+            if (strcmp(q->diagnosis, bad) != 0)
+                ok = 0;
+            ex = vanishing ? fmin(ex, q->grad_ratio) : fmax(ex, q->grad_ratio);
+        }
+        if (ok && c > 0 && (best < 0 || d < best)) {
+            best = d;
+            *cnt = c;
+            *extreme = ex;
+        }
+    }
+    return best;
+}
+
+/* Whether the runs with value v of axis aa are there and all healthy;
+ * *maxd gets their largest depth. */
+static int all_healthy(const rp_exp_t *e, int aa, size_t v, long *maxd)
+{
+    int any = 0, healthy = 1;
+    *maxd = 0;
+    for (size_t i = 0; i < e->n_runs; i++) {
+        const rp_run_t *r = &e->runs[i];
+        if (!of_value(e, aa, v, r))
+            continue;
+        any = 1;
+        *maxd = r->sc->cell.depth > *maxd ? r->sc->cell.depth : *maxd;
+        if (strcmp(r->diagnosis, "healthy") != 0)
+            healthy = 0;
+    }
+    return any && healthy;
+}
+
 /* Depth thresholds: per activation, the depth from which every network
  * vanished (or exploded); activations healthy at every depth. */
 static void find_depth(const rp_exp_t *e, findings_t *fs, const char *anchor)
@@ -135,80 +192,43 @@ static void find_depth(const rp_exp_t *e, findings_t *fs, const char *anchor)
     const gs_axis_t *act = aa >= 0 ? &e->ex->axes[aa] : NULL;
     size_t nact = act ? act->n_values : 1;
     char healthy[1024] = "";
-    long healthy_depth = 0;
+    long healthy_depth = 0, maxd;
     size_t n_healthy = 0;
     for (size_t v = 0; v < nact; v++) {
         static const char *const bad[] = {"vanishing", "exploding"};
-        int reported = 0, all_healthy = 1, any = 0;
-        long maxd = 0;
-        for (int b = 0; b < 2 && !reported; b++) {
-            /* smallest depth d with every run of depth >= d in state bad[b] */
-            long best = -1;
+        for (int b = 0; b < 2; b++) {
             size_t cnt = 0;
-            double extreme = b == 0 ? INFINITY : 0;
-            for (size_t i = 0; i < e->n_runs; i++) {
-                const rp_run_t *r = &e->runs[i];
-                if (!rp_usable(r) || (act && rp_value_index(e, aa, r) != (int)v))
-                    continue;
-                long d = r->sc->cell.depth;
-                int ok = 1;
-                size_t c = 0;
-                double ex = b == 0 ? INFINITY : 0;
-                for (size_t j = 0; j < e->n_runs; j++) {
-                    const rp_run_t *q = &e->runs[j];
-                    if (!rp_usable(q) || (act && rp_value_index(e, aa, q) != (int)v) ||
-                        q->sc->cell.depth < d)
-                        continue;
-                    c++;
-                    if (strcmp(q->diagnosis, bad[b]) != 0)
-                        ok = 0;
-                    ex = b == 0 ? fmin(ex, q->grad_ratio) : fmax(ex, q->grad_ratio);
-                }
-                if (ok && c > 0 && (best < 0 || d < best)) {
-                    best = d;
-                    cnt = c;
-                    extreme = ex;
-                }
-            }
-            if (best >= 0) {
-                char g[32];
-                sci(g, sizeof g, extreme);
-                add_finding(fs, anchor, "In %s, all %zu %s networks of depth %ld and more %s "
-                            "(grad_ratio %s %s).", e->ex->name, cnt,
-                            act ? act->values[v] : "", best, b == 0 ? "vanished" : "exploded",
-                            b == 0 ? "down to" : "up to", g);
-                reported = 1;
-            }
-        }
-        for (size_t i = 0; i < e->n_runs; i++) {
-            const rp_run_t *r = &e->runs[i];
-            if (!rp_usable(r) || (act && rp_value_index(e, aa, r) != (int)v))
+            double extreme = NAN;
+            long best = depth_from(e, aa, v, bad[b], b == 0, &cnt, &extreme);
+            if (best < 0)
                 continue;
-            any = 1;
-            maxd = r->sc->cell.depth > maxd ? r->sc->cell.depth : maxd;
-            if (strcmp(r->diagnosis, "healthy") != 0)
-                all_healthy = 0;
+            char g[32];
+            sci(g, sizeof g, extreme);
+            add_finding(fs, anchor, "In %s, all %zu %s networks of depth %ld and more %s "
+                        "(grad_ratio %s %s).", e->ex->name, cnt, act ? act->values[v] : "",
+                        best, b == 0 ? "vanished" : "exploded", b == 0 ? "down to" : "up to", g);
+            break;
         }
-        if (any && all_healthy && act) {
+        if (act && all_healthy(e, aa, v, &maxd)) {
             size_t l = strlen(healthy);
             snprintf(healthy + l, sizeof healthy - l, "%s%s", n_healthy ? ", " : "", act->values[v]);
             n_healthy++;
             healthy_depth = maxd > healthy_depth ? maxd : healthy_depth;
         }
     }
-    if (n_healthy > 0) {
-        int ia = rp_axis_of(e, "init");
-        char inits[512] = "";
-        if (ia >= 0)
-            for (size_t v = 0; v < e->ex->axes[ia].n_values; v++) {
-                size_t l = strlen(inits);
-                snprintf(inits + l, sizeof inits - l, "%s%s", v ? (v + 1 == e->ex->axes[ia].n_values ? " and " : ", ") : "",
-                         e->ex->axes[ia].values[v]);
-            }
-        add_finding(fs, anchor, "In %s, %s stayed healthy at every depth up to %ld%s%s.",
-                    e->ex->name, healthy, healthy_depth, ia >= 0 ? " under " : "",
-                    ia >= 0 ? inits : "");
+    if (n_healthy == 0)
+        return;
+    int ia = rp_axis_of(e, "init");
+    char inits[512] = "";
+    for (size_t v = 0; ia >= 0 && v < e->ex->axes[ia].n_values; v++) {
+        size_t l = strlen(inits);
+        snprintf(inits + l, sizeof inits - l, "%s%s",
+                 v ? (v + 1 == e->ex->axes[ia].n_values ? " and " : ", ") : "",
+                 e->ex->axes[ia].values[v]);
     }
+    add_finding(fs, anchor, "In %s, %s stayed healthy at every depth up to %ld%s%s.",
+                e->ex->name, healthy, healthy_depth, ia >= 0 ? " under " : "",
+                ia >= 0 ? inits : "");
 }
 
 /* Runs whose diagnosis at the end of training differs from the one at
@@ -232,6 +252,52 @@ static void find_diag_change(const rp_exp_t *e, findings_t *fs, const char *anch
     if (n)
         add_finding(fs, anchor, "In %s, %zu run%s changed diagnosis during training - "
                     "%s%s.", e->ex->name, n, n > 1 ? "s" : "", list, n > 4 ? "; ..." : "");
+}
+
+/* The adding problem: the test MSE of each run against the baseline. */
+static void find_adding(const rp_exp_t *e, findings_t *fs, const char *anchor)
+{
+    char add[1024] = "";
+    double base = NAN;
+    for (size_t i = 0; i < e->n_runs; i++) {
+        const rp_run_t *r = &e->runs[i];
+        if (!rp_usable(r) || !isfinite(r->baseline_loss) || !isfinite(r->test_loss))
+            continue;
+        base = r->baseline_loss;
+        size_t l = strlen(add);
+        snprintf(add + l, sizeof add - l, "%s%s %.4g", l ? ", " : "", r->label, r->test_loss);
+    }
+    if (add[0])
+        add_finding(fs, anchor, "In %s, test MSE: %s (always answering 1 scores %.3f).",
+                    e->ex->name, add, base);
+}
+
+/* Clipping: how often it fired, per threshold. */
+static void find_clip_fired(const rp_exp_t *e, findings_t *fs, const char *anchor)
+{
+    int ca = rp_axis_of(e, "clip");
+    if (ca < 0)
+        return;
+    char fired[1024] = "";
+    for (size_t v = 0; v < e->ex->axes[ca].n_values; v++) {
+        double sum = 0;
+        size_t k = 0;
+        for (size_t i = 0; i < e->n_runs; i++) {
+            const rp_run_t *r = &e->runs[i];
+            if (rp_usable(r) && rp_value_index(e, ca, r) == (int)v &&
+                isfinite(r->clip_fraction) && r->sc->cell.clip > 0) {
+                sum += r->clip_fraction;
+                k++;
+            }
+        }
+        if (k) {
+            size_t l = strlen(fired);
+            snprintf(fired + l, sizeof fired - l, "%s%.0f%% of steps at clip %s", l ? ", " : "",
+                     100 * sum / k, e->ex->axes[ca].values[v]);
+        }
+    }
+    if (fired[0])
+        add_finding(fs, anchor, "In %s, clipping fired on %s.", e->ex->name, fired);
 }
 
 static void find_train(const rp_exp_t *e, findings_t *fs, const char *anchor)
@@ -271,44 +337,8 @@ static void find_train(const rp_exp_t *e, findings_t *fs, const char *anchor)
                     diverged, trained, div, diverged > 4 ? "; ..." : "");
     else if (trained > 1 && rp_axis_of(e, "clip") >= 0)
         add_finding(fs, anchor, "In %s, none of the %zu training runs diverged.", e->ex->name, trained);
-    /* the adding problem: against the baseline */
-    char add[1024] = "";
-    double base = NAN;
-    for (size_t i = 0; i < e->n_runs; i++) {
-        const rp_run_t *r = &e->runs[i];
-        if (!rp_usable(r) || !isfinite(r->baseline_loss) || !isfinite(r->test_loss))
-            continue;
-        base = r->baseline_loss;
-        size_t l = strlen(add);
-        snprintf(add + l, sizeof add - l, "%s%s %.4g", l ? ", " : "", r->label, r->test_loss);
-    }
-    if (add[0])
-        add_finding(fs, anchor, "In %s, test MSE: %s (always answering 1 scores %.3f).",
-                    e->ex->name, add, base);
-    /* clipping: how often it fired */
-    int ca = rp_axis_of(e, "clip");
-    if (ca >= 0) {
-        char fired[1024] = "";
-        for (size_t v = 0; v < e->ex->axes[ca].n_values; v++) {
-            double sum = 0;
-            size_t k = 0;
-            for (size_t i = 0; i < e->n_runs; i++) {
-                const rp_run_t *r = &e->runs[i];
-                if (rp_usable(r) && rp_value_index(e, ca, r) == (int)v &&
-                    isfinite(r->clip_fraction) && r->sc->cell.clip > 0) {
-                    sum += r->clip_fraction;
-                    k++;
-                }
-            }
-            if (k) {
-                size_t l = strlen(fired);
-                snprintf(fired + l, sizeof fired - l, "%s%.0f%% of steps at clip %s", l ? ", " : "",
-                         100 * sum / k, e->ex->axes[ca].values[v]);
-            }
-        }
-        if (fired[0])
-            add_finding(fs, anchor, "In %s, clipping fired on %s.", e->ex->name, fired);
-    }
+    find_adding(e, fs, anchor);
+    find_clip_fired(e, fs, anchor);
 }
 
 static void find_ratio_by_axis(const rp_exp_t *e, findings_t *fs, const char *anchor,
@@ -410,6 +440,66 @@ static void find_theory(const rp_exp_t *e, findings_t *fs, const char *anchor)
                     e->ex->name, follow, n, THEORY_TOL, list);
 }
 
+/* Normalization probes: the spread of the last layer's output per run. */
+static void find_norm_spread(rp_model_t *m, const rp_exp_t *e, findings_t *fs, const char *anchor,
+                             long depth)
+{
+    char list[1024] = "";
+    for (size_t i = 0; i < e->n_runs; i++) {
+        const rp_run_t *r = &e->runs[i];
+        rp_series_t s;
+        if (!rp_usable(r) || rp_layer_series(m, r, "act_std", &s) != 0)
+            continue;
+        if (s.n) {
+            char g[32];
+            sci(g, sizeof g, s.y[s.n - 1]);
+            size_t l = strlen(list);
+            snprintf(list + l, sizeof list - l, "%s%s %s", l ? ", " : "", r->label, g);
+        }
+        rp_series_free(&s);
+    }
+    if (list[0])
+        add_finding(fs, anchor, "In %s, the std of the last layer's output at depth %ld: %s.",
+                    e->ex->name, depth, list);
+}
+
+/* The fallback finding: the networks that did not stay healthy, by name. */
+static void find_unhealthy(const rp_exp_t *e, findings_t *fs, const char *anchor)
+{
+    static const char *const dn[] = {"vanished", "exploded", "diverged"};
+    static const char *const dk[] = {"vanishing", "exploding", "diverged"};
+    size_t healthy = 0, total = 0;
+    for (size_t i = 0; i < e->n_runs; i++)
+        if (rp_usable(&e->runs[i])) {
+            total++;
+            healthy += strcmp(e->runs[i].diagnosis, "healthy") == 0;
+        }
+    char text[900] = "";
+    for (int d = 0; d < 3; d++) {
+        char list[600] = "";
+        size_t k = 0;
+        for (size_t i = 0; i < e->n_runs; i++) {
+            const rp_run_t *r = &e->runs[i];
+            if (!rp_usable(r) || strcmp(r->diagnosis, dk[d]) != 0)
+                continue;
+            size_t l = strlen(list);
+            if (k < 6)
+                snprintf(list + l, sizeof list - l, "%s%s", k ? ", " : "", r->label);
+            k++;
+        }
+        if (k) {
+            size_t l = strlen(text);
+            snprintf(text + l, sizeof text - l, "%s%s%s %s", l ? "; " : "", list,
+                     k > 6 ? ", ..." : "", dn[d]);
+        }
+    }
+    if (text[0])
+        add_finding(fs, anchor, "In %s, %s; the other %zu of %zu stayed healthy.", e->ex->name,
+                    text, healthy, total);
+    else
+        add_finding(fs, anchor, "In %s, all %zu networks stayed healthy.", e->ex->name, total);
+}
+
 static void find_experiment(rp_model_t *m, const rp_exp_t *e, findings_t *fs, const char *anchor)
 {
     const rp_run_t *r0 = NULL;
@@ -420,74 +510,24 @@ static void find_experiment(rp_model_t *m, const rp_exp_t *e, findings_t *fs, co
         return;
     size_t before = fs->n;
     const gs_cell_t *c = &r0->sc->cell;
+    char what[128];
     find_theory(e, fs, anchor);
     if (c->model != GS_MODEL_MLP && c->task == GS_TASK_PROBE) {
-        char what[128];
         snprintf(what, sizeof what, "the gradient at t=1 over that at t=%ld at initialization is",
                  c->seq_len);
         find_ratio_by_axis(e, fs, anchor, rp_axis_of(e, "model") >= 0 ? "model" : e->ex->axes[0].key, what);
     } else if (rp_axis_of(e, "residual") >= 0) {
-        char what[128];
         snprintf(what, sizeof what, "grad_ratio at depth %ld is", c->depth);
         find_ratio_by_axis(e, fs, anchor, "residual", what);
     } else if (rp_axis_of(e, "norm") >= 0 && c->task == GS_TASK_PROBE) {
-        char list[1024] = "";
-        for (size_t i = 0; i < e->n_runs; i++) {
-            const rp_run_t *r = &e->runs[i];
-            rp_series_t s;
-            if (!rp_usable(r) || rp_layer_series(m, r, "act_std", &s) != 0)
-                continue;
-            if (s.n) {
-                char g[32];
-                sci(g, sizeof g, s.y[s.n - 1]);
-                size_t l = strlen(list);
-                snprintf(list + l, sizeof list - l, "%s%s %s", l ? ", " : "", r->label, g);
-            }
-            rp_series_free(&s);
-        }
-        if (list[0])
-            add_finding(fs, anchor, "In %s, the std of the last layer's output at depth %ld: %s.",
-                        e->ex->name, c->depth, list);
+        find_norm_spread(m, e, fs, anchor, c->depth);
     } else {
         find_depth(e, fs, anchor);
     }
     if (c->task == GS_TASK_TRAIN)
         find_train(e, fs, anchor);
-    if (fs->n == before) {
-        /* name the networks that did not stay healthy */
-        static const char *const dn[] = {"vanished", "exploded", "diverged"};
-        static const char *const dk[] = {"vanishing", "exploding", "diverged"};
-        size_t healthy = 0, total = 0;
-        for (size_t i = 0; i < e->n_runs; i++)
-            if (rp_usable(&e->runs[i])) {
-                total++;
-                healthy += strcmp(e->runs[i].diagnosis, "healthy") == 0;
-            }
-        char text[900] = "";
-        for (int d = 0; d < 3; d++) {
-            char list[600] = "";
-            size_t k = 0;
-            for (size_t i = 0; i < e->n_runs; i++) {
-                const rp_run_t *r = &e->runs[i];
-                if (!rp_usable(r) || strcmp(r->diagnosis, dk[d]) != 0)
-                    continue;
-                size_t l = strlen(list);
-                if (k < 6)
-                    snprintf(list + l, sizeof list - l, "%s%s", k ? ", " : "", r->label);
-                k++;
-            }
-            if (k) {
-                size_t l = strlen(text);
-                snprintf(text + l, sizeof text - l, "%s%s%s %s", l ? "; " : "", list,
-                         k > 6 ? ", ..." : "", dn[d]);
-            }
-        }
-        if (text[0])
-            add_finding(fs, anchor, "In %s, %s; the other %zu of %zu stayed healthy.", e->ex->name,
-                        text, healthy, total);
-        else
-            add_finding(fs, anchor, "In %s, all %zu networks stayed healthy.", e->ex->name, total);
-    }
+    if (fs->n == before)
+        find_unhealthy(e, fs, anchor);
 }
 
 static const char css[] =
@@ -669,24 +709,8 @@ static void write_figure(FILE *f, const rp_chart_t *c)
     fputs("</figcaption></figure>\n", f);
 }
 
-int rp_write_html(rp_model_t *m, const char *dir, const rp_charts_t *gallery,
-                  const rp_charts_t *per_exp, char *err, size_t errlen)
+static void write_head(FILE *f, const rp_model_t *m)
 {
-    char path[4200], tmp[4300];
-    snprintf(path, sizeof path, "%s/index.html", dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
-        return -1;
-    }
-    findings_t fs = {0};
-    for (size_t e = 0; e < m->n_exps; e++) {
-        char anchor[160];
-        snprintf(anchor, sizeof anchor, "exp-%s", m->exps[e].ex->slug);
-        find_experiment(m, &m->exps[e], &fs, anchor);
-    }
-
     fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
           "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>", f);
     escf(f, "gradsweep report: %s", m->sw.name);
@@ -704,14 +728,21 @@ int rp_write_html(rp_model_t *m, const char *dir, const rp_charts_t *gallery,
         fputs(".</p>\n", f);
     }
     fputs("<p class=\"badges\">", f);
-    fprintf(f, "<span>%zu cells</span><span>%ld done</span><span>%ld diverged</span>"
-            "<span>%ld failed</span>", m->sw.n_cells, m->by_status[0], m->by_status[1], m->by_status[2]);
+    fprintf(f, "<span>%zu cells</span>", m->sw.n_cells);
+    for (int k = 0; k < GS_N_STATUS; k++)
+        if (k < GS_STATUS_CRASHED || m->by_status[k])   /* crashed: only when there are */
+            fprintf(f, "<span>%ld %s</span>", m->by_status[k], gs_status_names[k]);
     fputs("</p><p class=\"badges\">", f);
     for (int d = 0; d < GS_N_DIAG; d++)
         fprintf(f, "<span class=\"diag-%s\">%ld %s</span>", gs_diag_names[d], m->by_diag[d],
                 gs_diag_names[d]);
     fputs("</p>\n", f);
-    fputs("</header>\n<nav><a href=\"#findings\">Findings</a>", f);
+    fputs("</header>\n", f);
+}
+
+static void write_nav(FILE *f, const rp_model_t *m, const rp_charts_t *gallery)
+{
+    fputs("<nav><a href=\"#findings\">Findings</a>", f);
     if (gallery->n)
         fputs("<a href=\"#activation-gallery\">Activations</a>", f);
     for (size_t e = 0; e < m->n_exps; e++) {
@@ -722,19 +753,28 @@ int rp_write_html(rp_model_t *m, const char *dir, const rp_charts_t *gallery,
         fputs("</a>", f);
     }
     fputs("<a href=\"#all-runs-section\">All runs</a><a href=\"#provenance\">Provenance</a></nav>\n", f);
+}
 
+static void write_findings(FILE *f, const findings_t *fs)
+{
     fputs("<section id=\"findings\"><h2>Findings</h2>\n<ul>\n", f);
-    if (fs.n == 0)
+    if (fs->n == 0)
         fputs("<li>No measurements stored yet.</li>\n", f);
-    for (size_t i = 0; i < fs.n; i++) {
+    for (size_t i = 0; i < fs->n; i++) {
         fputs("<li>", f);
-        esc(f, fs.items[i].text);
+        esc(f, fs->items[i].text);
         fputs(" <a href=\"#", f);
-        esc(f, fs.items[i].anchor);
+        esc(f, fs->items[i].anchor);
         fputs("\">evidence</a></li>\n", f);
     }
     fputs("</ul>\n</section>\n", f);
+}
 
+/* The activation gallery, then one section per experiment: its axes,
+ * charts and runs. */
+static void write_experiments(FILE *f, const rp_model_t *m, const rp_charts_t *gallery,
+                              const rp_charts_t *per_exp)
+{
     if (gallery->n) {
         fputs("<section id=\"activation-gallery\"><h2>Activation functions</h2>\n", f);
         for (size_t i = 0; i < gallery->n; i++)
@@ -760,7 +800,27 @@ int rp_write_html(rp_model_t *m, const char *dir, const rp_charts_t *gallery,
           "sort; click again to reverse.</p>\n", f);
     write_all_runs(f, m);
     fputs("</section>\n", f);
+}
 
+static void write_session(FILE *f, size_t i, const rp_session_t *s)
+{
+    char n[32], w[32], rk[32], th[32], r0[300];
+    snprintf(n, sizeof n, "%zu", i + 1);
+    snprintf(w, sizeof w, "%.1f s", s->wall_s);
+    snprintf(rk, sizeof rk, "%ld", s->ranks);
+    snprintf(th, sizeof th, "%ld", s->threads);
+    snprintf(r0, sizeof r0, "%s pid %ld", s->host, s->pid);
+    const char *const cells[] = {n, s->status, s->started, s->ended, w, s->hosts, rk, th, r0,
+                                 s->version};
+    fputs("<tr>", f);
+    for (size_t c = 0; c < sizeof cells / sizeof *cells; c++)
+        td_text(f, cells[c], NULL);
+    fputs("</tr>\n", f);
+}
+
+/* The database, the config, and every session that wrote it. */
+static void write_provenance(FILE *f, const rp_model_t *m)
+{
     fputs("<section id=\"provenance\"><h2>Provenance</h2>\n<dl>\n", f);
     char now[32];
     gs_utc_iso(now, sizeof now);
@@ -772,30 +832,36 @@ int rp_write_html(rp_model_t *m, const char *dir, const rp_charts_t *gallery,
     fputs("</dl>\n<table><thead><tr><th>run</th><th>status</th><th>started</th><th>ended</th>"
           "<th>wall time</th><th>hosts</th><th>ranks</th><th>threads per rank</th>"
           "<th>rank 0</th><th>gradsweep</th></tr></thead><tbody>\n", f);
-    for (size_t i = 0; i < m->n_sessions; i++) {
-        const rp_session_t *s = &m->sessions[i];
-        char n[32], w[32], rk[32], th[32], r0[300];
-        snprintf(n, sizeof n, "%zu", i + 1);
-        snprintf(w, sizeof w, "%.1f s", s->wall_s);
-        snprintf(rk, sizeof rk, "%ld", s->ranks);
-        snprintf(th, sizeof th, "%ld", s->threads);
-        snprintf(r0, sizeof r0, "%s pid %ld", s->host, s->pid);
-        fputs("<tr>", f);
-        td_text(f, n, NULL);
-        td_text(f, s->status, NULL);
-        td_text(f, s->started, NULL);
-        td_text(f, s->ended, NULL);
-        td_text(f, w, NULL);
-        td_text(f, s->hosts, NULL);
-        td_text(f, rk, NULL);
-        td_text(f, th, NULL);
-        td_text(f, r0, NULL);
-        td_text(f, s->version, NULL);
-        fputs("</tr>\n", f);
-    }
+    for (size_t i = 0; i < m->n_sessions; i++)
+        write_session(f, i, &m->sessions[i]);
     fputs("</tbody></table>\n<h3>Config</h3>\n<pre>", f);
     esc(f, m->sw.text);
-    fputs("</pre>\n</section>\n<script>\n", f);
+    fputs("</pre>\n</section>\n", f);
+}
+
+int rp_write_html(rp_model_t *m, const char *dir, const rp_charts_t *gallery,
+                  const rp_charts_t *per_exp, char *err, size_t errlen)
+{
+    char path[4200], tmp[4300];
+    snprintf(path, sizeof path, "%s/index.html", dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
+        return -1;
+    }
+    findings_t fs = {0};
+    for (size_t e = 0; e < m->n_exps; e++) {
+        char anchor[160];
+        snprintf(anchor, sizeof anchor, "exp-%s", m->exps[e].ex->slug);
+        find_experiment(m, &m->exps[e], &fs, anchor);
+    }
+    write_head(f, m);
+    write_nav(f, m, gallery);
+    write_findings(f, &fs);
+    write_experiments(f, m, gallery, per_exp);
+    write_provenance(f, m);
+    fputs("<script>\n", f);
     fputs(script, f);
     fputs("</script>\n</body>\n</html>\n", f);
     free(fs.items);

@@ -7,12 +7,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/query.h"
+
 void rp_series_free(rp_series_t *s)
 {
     free(s->x);
     free(s->y);
     s->x = s->y = NULL;
     s->n = 0;
+}
+
+void rp_series_free_all(rp_series_t *s, size_t n)
+{
+    for (size_t i = 0; s && i < n; i++)
+        rp_series_free(&s[i]);
 }
 
 int rp_varies(const rp_exp_t *e, const char *key)
@@ -23,41 +31,36 @@ int rp_varies(const rp_exp_t *e, const char *key)
     return 0;
 }
 
-static double col_real(sqlite3_stmt *s, int i)
-{
-    return sqlite3_column_type(s, i) == SQLITE_NULL ? NAN : sqlite3_column_double(s, i);
-}
-
 /* Run a query with one bound id whose rows are (x, y). */
 static int series_query(rp_model_t *m, const char *sql, sqlite3_int64 id, rp_series_t *out)
 {
+    static const char *const xy[] = {"x", "y"};
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(m->db, sql, -1, &s, NULL) != SQLITE_OK)
+    gs_query_t q;
+    char err[256];
+    if (gs_query_prepare(&q, m->db, m->db_path, sql, xy, 2, err, sizeof err) != 0)
         return -1;
-    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(q.stmt, 1, id);
     size_t cap = 0;
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    int rc = 0;
+    while (rc == 0 && gs_query_step(&q, err, sizeof err) == 1) {
         if (out->n == cap) {
             cap = cap ? 2 * cap : 64;
             double *x = realloc(out->x, cap * sizeof *x), *y = realloc(out->y, cap * sizeof *y);
+            out->x = x ? x : out->x;
+            out->y = y ? y : out->y;
             if (!x || !y) {
-                free(x ? x : out->x);
-                free(y ? y : out->y);
-                out->x = out->y = NULL;
-                out->n = 0;
-                sqlite3_finalize(s);
-                return -1;
+                rp_series_free(out);
+                rc = -1;
+                break;
             }
-            out->x = x;
-            out->y = y;
         }
-        out->x[out->n] = col_real(s, 0);
-        out->y[out->n] = col_real(s, 1);
+        out->x[out->n] = gs_query_real(&q, 0);
+        out->y[out->n] = gs_query_real(&q, 1);
         out->n++;
     }
-    sqlite3_finalize(s);
-    return 0;
+    gs_query_finish(&q);
+    return rc;
 }
 
 /* The series of run r that the query fmt (SELECT x, y ... WHERE run_id =
@@ -77,62 +80,69 @@ static int series_of(rp_model_t *m, const rp_run_t *r, rp_series_t *s, const cha
 
 int rp_layer_series(rp_model_t *m, const rp_run_t *r, const char *column, rp_series_t *s)
 {
-    return series_of(m, r, s, "SELECT layer, %s FROM layer_stats WHERE run_id = ?1 AND step = 0 "
-                     "AND layer <= %ld ORDER BY layer", column, r->sc->cell.depth);
+    return series_of(m, r, s, "SELECT layer AS x, %s AS y FROM layer_stats WHERE run_id = ?1 AND "
+                     "step = 0 AND layer <= %ld ORDER BY layer", column, r->sc->cell.depth);
 }
 
 int rp_log_series(rp_model_t *m, const rp_run_t *r, const char *column, rp_series_t *s)
 {
-    return series_of(m, r, s, "SELECT step, %s FROM train_log WHERE run_id = ?1 ORDER BY step",
-                     column);
+    return series_of(m, r, s, "SELECT step AS x, %s AS y FROM train_log WHERE run_id = ?1 "
+                     "ORDER BY step", column);
 }
 
 int rp_layer_log_series(rp_model_t *m, const rp_run_t *r, int layer, const char *column,
                         rp_series_t *s)
 {
-    return series_of(m, r, s, "SELECT step, %s FROM train_layer_log WHERE run_id = ?1 AND "
-                     "layer = %d ORDER BY step", column, layer);
+    return series_of(m, r, s, "SELECT step AS x, %s AS y FROM train_layer_log WHERE "
+                     "run_id = ?1 AND layer = %d ORDER BY step", column, layer);
 }
 
 int rp_layer_log_at(rp_model_t *m, const rp_run_t *r, long step, const char *column,
                     rp_series_t *s)
 {
-    return series_of(m, r, s, "SELECT layer, %s FROM train_layer_log WHERE run_id = ?1 AND "
-                     "step = %ld ORDER BY layer", column, step);
+    return series_of(m, r, s, "SELECT layer AS x, %s AS y FROM train_layer_log WHERE "
+                     "run_id = ?1 AND step = %ld ORDER BY layer", column, step);
 }
 
 int rp_time_series(rp_model_t *m, const rp_run_t *r, const char *column, rp_series_t *s)
 {
-    return series_of(m, r, s, "SELECT t, %s FROM time_stats WHERE run_id = ?1 AND step = 0 "
-                     "ORDER BY t", column);
+    return series_of(m, r, s, "SELECT t AS x, %s AS y FROM time_stats WHERE run_id = ?1 AND "
+                     "step = 0 ORDER BY t", column);
 }
 
 int rp_hist(rp_model_t *m, const rp_run_t *r, int layer, const char *quantity, rp_series_t *out,
             double *lo, double *hi)
 {
+    enum { H_LO, H_HI, H_COUNT, N_H };
+    static const char *const names[N_H] = {[H_LO] = "lo", [H_HI] = "hi", [H_COUNT] = "count"};
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(m->db, "SELECT lo, hi, count FROM histograms WHERE run_id = ?1 AND "
-                                  "layer = ?2 AND quantity = ?3 ORDER BY bin", -1, &s, NULL) != SQLITE_OK)
+    gs_query_t q;
+    char err[256];
+    if (gs_query_prepare(&q, m->db, m->db_path, "SELECT * FROM histograms WHERE run_id = ?1 AND "
+                         "layer = ?2 AND quantity = ?3 ORDER BY bin", names, N_H, err,
+                         sizeof err) != 0)
         return -1;
-    sqlite3_bind_int64(s, 1, r->id);
-    sqlite3_bind_int(s, 2, layer);
-    sqlite3_bind_text(s, 3, quantity, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q.stmt, 1, r->id);
+    sqlite3_bind_int(q.stmt, 2, layer);
+    sqlite3_bind_text(q.stmt, 3, quantity, -1, SQLITE_STATIC);
     size_t cap = 64;
     out->x = malloc(cap * sizeof *out->x);
     out->y = malloc(cap * sizeof *out->y);
     *lo = INFINITY;
     *hi = -INFINITY;
-    while (out->x && out->y && sqlite3_step(s) == SQLITE_ROW && out->n < cap) {
-        double a = sqlite3_column_double(s, 0), b = sqlite3_column_double(s, 1);
+    while (out->x && out->y && gs_query_step(&q, err, sizeof err) == 1 && out->n < cap) {
+        double a = gs_query_real(&q, H_LO), b = gs_query_real(&q, H_HI);
         out->x[out->n] = 0.5 * (a + b);
-        out->y[out->n] = sqlite3_column_double(s, 2);
+        out->y[out->n] = gs_query_real(&q, H_COUNT);
         *lo = fmin(*lo, a);
         *hi = fmax(*hi, b);
         out->n++;
     }
-    sqlite3_finalize(s);
-    return out->x && out->y ? 0 : -1;
+    gs_query_finish(&q);
+    if (out->x && out->y)
+        return 0;
+    rp_series_free(out);
+    return -1;
 }
 
 int rp_axis_of(const rp_exp_t *e, const char *key)

@@ -69,6 +69,7 @@ typedef struct {
 } rp_series_t;
 
 void rp_series_free(rp_series_t *s);
+void rp_series_free_all(rp_series_t *s, size_t n);   /* s[0..n); NULL is fine */
 
 /* Per layer at init (step 0): column is one of act_mean, act_std,
  * saturated_frac, dead_frac, grad_pre_norm, grad_w_norm, w_norm; x = layer.
@@ -133,6 +134,15 @@ void rp_grid_for(int n, int *nx, int *ny);
 /* Legend width in characters for these labels and title. */
 int rp_longest(const char *const *labels, size_t n, const char *title);
 struct gs_chart;
+/* A chart's title ("<experiment>: what") and file (charts/<slug>-kind.png). */
+typedef struct {
+    char title[256], file[160];
+} rp_chart_name_t;
+/* Name a chart of e and begin it (NULL when it cannot be drawn). */
+struct gs_chart *rp_chart_start(const rp_exp_t *e, const char *kind, const char *what,
+                                rp_chart_name_t *name);
+/* A legend of an axis's values (up to max of them), series v for value v. */
+void rp_axis_legend(struct gs_chart *c, const gs_axis_t *ax, size_t max);
 /* Write the chart's PNG with its provenance and list it with its caption. */
 int rp_chart_publish(struct gs_chart *c, rp_model_t *m, const char *dir, const char *file,
                      const char *title, const rp_run_t *const *runs, size_t n_runs,

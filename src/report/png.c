@@ -23,22 +23,12 @@ int gs_png_write(const char *path, const unsigned char *rgba, int w, int h,
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     png_textp chunks = calloc(n_text + 1, sizeof *chunks);
-    if (!png || !info || !chunks) {
-        png_destroy_write_struct(&png, &info);
-        free(chunks);
-        fclose(f);
-        remove(tmp);
-        snprintf(err, errlen, "out of memory writing %s", path);
-        return -1;
-    }
-    if (setjmp(png_jmpbuf(png))) {
-        png_destroy_write_struct(&png, &info);
-        free(chunks);
-        fclose(f);
-        remove(tmp);
-        snprintf(err, errlen, "libpng failed writing %s", path);
-        return -1;
-    }
+    /* set before setjmp and not after: valid when libpng jumps back */
+    const char *why = !png || !info || !chunks ? "out of memory" : "libpng failed";
+    if (!png || !info || !chunks)
+        goto fail;
+    if (setjmp(png_jmpbuf(png)))   /* alone in its condition, as C requires */
+        goto fail;
     png_init_io(png, f);
     png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, PNG_COLOR_TYPE_RGBA,
                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
@@ -61,4 +51,11 @@ int gs_png_write(const char *path, const unsigned char *rgba, int w, int h,
         return -1;
     }
     return 0;
+fail:
+    png_destroy_write_struct(&png, &info);
+    free(chunks);
+    fclose(f);
+    remove(tmp);
+    snprintf(err, errlen, "%s writing %s", why, path);
+    return -1;
 }

@@ -2,14 +2,18 @@
 
 #include "report/report.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "report/model.h"
+#include "store/query.h"
 #include "store/store.h"
 #include "util/files.h"
 
@@ -17,17 +21,6 @@ static int cmp_hash(const void *a, const void *b)
 {
     const rp_run_t *x = *(rp_run_t *const *)a, *y = *(rp_run_t *const *)b;
     return x->sc->hash < y->sc->hash ? -1 : x->sc->hash > y->sc->hash;
-}
-
-static void text_col(sqlite3_stmt *s, int i, char *out, size_t len)
-{
-    const unsigned char *t = sqlite3_column_text(s, i);
-    snprintf(out, len, "%s", t ? (const char *)t : "");
-}
-
-static double real_col(sqlite3_stmt *s, int i)
-{
-    return sqlite3_column_type(s, i) == SQLITE_NULL ? NAN : sqlite3_column_double(s, i);
 }
 
 /* Label of a cell: its values on the experiment's axes. */
@@ -56,60 +49,98 @@ static void run_label(const gs_experiment_t *ex, const gs_cell_t *c, char *buf, 
         snprintf(buf, len, "%s", gs_model_names[c->model]);
 }
 
-static int load(rp_model_t *m, char *err, size_t errlen)
+/* ---- the columns the report reads ---- */
+
+/* A column of runs (or of its theory row) and the field of rp_run_t it
+ * is read into, which has the column's name. Read by name through the
+ * store's query API (store/query.h): adding a column to the schema
+ * cannot shift what lands where. REAL NULL reads as NaN, INTEGER NULL as
+ * 0 (diverged_step: none), TEXT NULL as "". */
+typedef struct {
+    const char *name;
+    enum { REAL, INT, TEXT } type;
+    size_t offset, size;
+} run_field_t;
+
+#define FIELD(type, f) {#f, type, offsetof(rp_run_t, f), sizeof ((rp_run_t *)0)->f}
+static const run_field_t run_fields[] = {
+    FIELD(INT, id), FIELD(TEXT, status), FIELD(TEXT, diagnosis), FIELD(REAL, grad_ratio),
+    FIELD(REAL, init_loss), FIELD(REAL, train_loss), FIELD(REAL, test_loss),
+    FIELD(REAL, test_acc), FIELD(REAL, baseline_loss), FIELD(REAL, clip_fraction),
+    FIELD(REAL, wall_s), FIELD(INT, diverged_step), FIELD(INT, rank), FIELD(TEXT, error),
+    FIELD(TEXT, diagnosis_final), FIELD(REAL, grad_ratio_final), FIELD(INT, diverged_layer),
+    FIELD(TEXT, diverged_tensor), FIELD(REAL, last_finite_grad_norm),
+    FIELD(REAL, sigma_w2), FIELD(REAL, sigma_b2),
+    /* theory */
+    FIELD(REAL, predicted_slope), FIELD(REAL, measured_slope), FIELD(REAL, chi1),
+    FIELD(REAL, step_bound), FIELD(REAL, residual_growth_predicted),
+    FIELD(REAL, residual_growth_measured),
+};
+#undef FIELD
+#define N_RUN_FIELDS (sizeof run_fields / sizeof *run_fields)
+
+/* Every field of run_fields from the query's current row (whose names
+ * are run_fields', in order) into r. */
+static void read_run(const gs_query_t *q, rp_run_t *r)
 {
-    /* the sweep and its config */
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(m->db, "SELECT config_text, config_path FROM sweeps WHERE id = 1", -1,
-                           &s, NULL) != SQLITE_OK || sqlite3_step(s) != SQLITE_ROW) {
-        sqlite3_finalize(s);
+    for (size_t k = 0; k < N_RUN_FIELDS; k++) {
+        const run_field_t *f = &run_fields[k];
+        char *field = (char *)r + f->offset;
+        if (f->type == REAL) {
+            double v = gs_query_real(q, k);
+            memcpy(field, &v, sizeof v);
+        } else if (f->type == TEXT) {
+            gs_query_text(q, k, field, f->size);
+        } else if (f->size == sizeof(int)) {
+            int v = (int)gs_query_int(q, k);
+            memcpy(field, &v, sizeof v);
+        } else {
+            assert(f->size == sizeof(int64_t));   /* long and sqlite3_int64, LP64 */
+            int64_t v = gs_query_int(q, k);
+            memcpy(field, &v, sizeof v);
+        }
+    }
+}
+
+/* ---- loading ---- */
+
+/* The sweep, parsed from the config text the database keeps. */
+static int load_sweep(rp_model_t *m, gs_store_t *st, char *err, size_t errlen)
+{
+    char *path = NULL, *text = gs_store_config_text(st, &path);
+    if (!text) {
+        free(path);
         snprintf(err, errlen, "%s: holds no sweep yet", m->db_path);
         return -1;
     }
-    char *text = strdup((const char *)sqlite3_column_text(s, 0));
-    char *path = strdup((const char *)sqlite3_column_text(s, 1));
-    sqlite3_finalize(s);
-    if (!text || !path) {
-        free(text);
-        free(path);
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    int rc = gs_sweep_parse(&m->sw, text, path, NULL, err, errlen);
+    int rc = gs_sweep_parse(&m->sw, text, path ? path : "config", NULL, err, errlen);
     free(text);
     free(path);
-    if (rc != 0)
-        return -1;
+    return rc;
+}
 
-    /* every cell, then the stored runs matched by config_hash */
+/* Every cell of the config as a run not (yet) stored, and index: the
+ * runs sorted by config hash. */
+static int make_runs(rp_model_t *m, rp_run_t **index, char *err, size_t errlen)
+{
+    size_t k = 0;
     m->n_exps = m->sw.n_experiments;
     m->exps = calloc(m->n_exps, sizeof *m->exps);
-    rp_run_t **index = malloc((m->sw.n_cells + 1) * sizeof *index);
-    if (!m->exps || !index) {
-        free(index);
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    size_t k = 0;
+    if (!m->exps)
+        goto oom;
     for (size_t e = 0; e < m->n_exps; e++) {
         rp_exp_t *x = &m->exps[e];
         x->ex = &m->sw.experiments[e];
         x->n_runs = x->ex->n_cells;
         x->runs = calloc(x->n_runs + 1, sizeof *x->runs);
-        if (!x->runs) {
-            free(index);
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
+        if (!x->runs)
+            goto oom;
         for (size_t i = 0; i < x->n_runs; i++) {
             rp_run_t *r = &x->runs[i];
             r->sc = &m->sw.cells[x->ex->first_cell + i];
-            r->grad_ratio = r->train_loss = r->test_loss = r->test_acc = NAN;
-            r->baseline_loss = r->clip_fraction = r->wall_s = r->init_loss = NAN;
-            r->grad_ratio_final = r->last_finite_grad_norm = NAN;
-            r->predicted_slope = r->measured_slope = r->chi1 = NAN;
-            r->sigma_w2 = r->sigma_b2 = NAN;
-            r->step_bound = r->residual_growth_predicted = r->residual_growth_measured = NAN;
+            for (size_t f = 0; f < N_RUN_FIELDS; f++)   /* NaN: not measured */
+                if (run_fields[f].type == REAL)
+                    memcpy((char *)r + run_fields[f].offset, &(double){NAN}, sizeof(double));
             run_label(x->ex, &r->sc->cell, r->config_label, sizeof r->config_label);
             if (r->sc->cell.repeats > 1)
                 snprintf(r->label, sizeof r->label, "%s / repeat %ld", r->config_label,
@@ -119,61 +150,49 @@ static int load(rp_model_t *m, char *err, size_t errlen)
             index[k++] = r;
         }
     }
+    assert(k == m->sw.n_cells);   /* the experiments' cells are the sweep's */
     qsort(index, k, sizeof *index, cmp_hash);
-    if (sqlite3_prepare_v2(m->db,
-                           "SELECT config_hash, id, status, diagnosis, grad_ratio, init_loss, "
-                           "train_loss, test_loss, test_acc, baseline_loss, clip_fraction, wall_s, "
-                           "diverged_step, rank, error, diagnosis_final, grad_ratio_final, "
-                           "diverged_layer, diverged_tensor, last_finite_grad_norm, "
-                           "t.predicted_slope, t.measured_slope, t.chi1, sigma_w2, sigma_b2, "
-                           "t.step_bound, t.residual_growth_predicted, t.residual_growth_measured "
-                           "FROM runs LEFT JOIN theory t ON t.run_id = runs.id",
-                           -1, &s, NULL) != SQLITE_OK) {
-        free(index);
-        snprintf(err, errlen, "%s: %s", m->db_path, sqlite3_errmsg(m->db));
-        return -1;
+    return 0;
+oom:
+    snprintf(err, errlen, "out of memory");
+    return -1;
+}
+
+/* The run of config hash h among the n sorted runs, or NULL. */
+static rp_run_t *run_of(rp_run_t **index, size_t n, uint64_t h)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (index[mid]->sc->hash < h)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
-    while (sqlite3_step(s) == SQLITE_ROW) {
-        uint64_t h = strtoull((const char *)sqlite3_column_text(s, 0), NULL, 16);
-        size_t lo = 0, hi = k;
-        while (lo < hi) {
-            size_t mid = (lo + hi) / 2;
-            if (index[mid]->sc->hash < h)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        if (lo == k || index[lo]->sc->hash != h)
+    return lo < n && index[lo]->sc->hash == h ? index[lo] : NULL;
+}
+
+/* The stored runs, matched to the config's cells by config_hash, and the
+ * counts by status and diagnosis. */
+static int read_runs(rp_model_t *m, rp_run_t **index, char *err, size_t errlen)
+{
+    const char *names[N_RUN_FIELDS + 1];
+    for (size_t k = 0; k < N_RUN_FIELDS; k++)
+        names[k] = run_fields[k].name;
+    names[N_RUN_FIELDS] = "config_hash";
+    gs_query_t q;
+    if (gs_query_prepare(&q, m->db, m->db_path, "SELECT runs.*, t.* FROM runs LEFT JOIN theory t "
+                         "ON t.run_id = runs.id", names, N_RUN_FIELDS + 1, err, errlen) != 0)
+        return -1;
+    int rc;
+    while ((rc = gs_query_step(&q, err, errlen)) == 1) {
+        char hash[32];
+        gs_query_text(&q, N_RUN_FIELDS, hash, sizeof hash);
+        rp_run_t *r = run_of(index, m->sw.n_cells, strtoull(hash, NULL, 16));
+        if (!r)
             continue;   /* a cell of an experiment no longer in the config */
-        rp_run_t *r = index[lo];
         r->stored = 1;
-        r->id = sqlite3_column_int64(s, 1);
-        text_col(s, 2, r->status, sizeof r->status);
-        text_col(s, 3, r->diagnosis, sizeof r->diagnosis);
-        r->grad_ratio = real_col(s, 4);
-        r->init_loss = real_col(s, 5);
-        r->train_loss = real_col(s, 6);
-        r->test_loss = real_col(s, 7);
-        r->test_acc = real_col(s, 8);
-        r->baseline_loss = real_col(s, 9);
-        r->clip_fraction = real_col(s, 10);
-        r->wall_s = real_col(s, 11);
-        r->diverged_step = sqlite3_column_type(s, 12) == SQLITE_NULL ? 0 : sqlite3_column_int64(s, 12);
-        r->rank = sqlite3_column_int64(s, 13);
-        text_col(s, 14, r->error, sizeof r->error);
-        text_col(s, 15, r->diagnosis_final, sizeof r->diagnosis_final);
-        r->grad_ratio_final = real_col(s, 16);
-        r->diverged_layer = sqlite3_column_int(s, 17);
-        text_col(s, 18, r->diverged_tensor, sizeof r->diverged_tensor);
-        r->last_finite_grad_norm = real_col(s, 19);
-        r->predicted_slope = real_col(s, 20);
-        r->measured_slope = real_col(s, 21);
-        r->chi1 = real_col(s, 22);
-        r->sigma_w2 = real_col(s, 23);
-        r->sigma_b2 = real_col(s, 24);
-        r->step_bound = real_col(s, 25);
-        r->residual_growth_predicted = real_col(s, 26);
-        r->residual_growth_measured = real_col(s, 27);
+        read_run(&q, r);
         m->n_stored++;
         for (int i = 0; i < GS_N_STATUS; i++)
             if (strcmp(r->status, gs_status_names[i]) == 0)
@@ -182,36 +201,62 @@ static int load(rp_model_t *m, char *err, size_t errlen)
             if (strcmp(r->diagnosis, gs_diag_names[i]) == 0)
                 m->by_diag[i]++;
     }
-    sqlite3_finalize(s);
-    free(index);
+    gs_query_finish(&q);
     for (size_t e = 0; e < m->n_exps; e++)
         for (size_t i = 0; i < m->exps[e].n_runs; i++)
             m->exps[e].n_stored += m->exps[e].runs[i].stored;
+    return rc;
+}
 
-    /* sessions, for provenance */
-    if (sqlite3_prepare_v2(m->db, "SELECT host, pid, ranks, threads, status, started_at, "
-                                  "coalesce(ended_at, ''), hosts, gradsweep_version, "
-                                  "coalesce(wall_s, 0) FROM sessions ORDER BY id", -1, &s, NULL) == SQLITE_OK) {
-        while (sqlite3_step(s) == SQLITE_ROW) {
-            rp_session_t *ns = realloc(m->sessions, (m->n_sessions + 1) * sizeof *ns);
-            if (!ns)
-                break;
-            m->sessions = ns;
-            rp_session_t *x = &ns[m->n_sessions++];
-            text_col(s, 0, x->host, sizeof x->host);
-            x->pid = sqlite3_column_int64(s, 1);
-            x->ranks = sqlite3_column_int64(s, 2);
-            x->threads = sqlite3_column_int64(s, 3);
-            text_col(s, 4, x->status, sizeof x->status);
-            text_col(s, 5, x->started, sizeof x->started);
-            text_col(s, 6, x->ended, sizeof x->ended);
-            text_col(s, 7, x->hosts, sizeof x->hosts);
-            text_col(s, 8, x->version, sizeof x->version);
-            x->wall_s = sqlite3_column_double(s, 9);
-        }
-        sqlite3_finalize(s);
+/* The sessions, for provenance (none when they cannot be read). */
+static void read_sessions(rp_model_t *m)
+{
+    enum { S_HOST, S_PID, S_RANKS, S_THREADS, S_STATUS, S_STARTED, S_ENDED, S_HOSTS, S_VERSION,
+           S_WALL, N_S };
+    static const char *const names[N_S] = {
+        [S_HOST] = "host", [S_PID] = "pid", [S_RANKS] = "ranks", [S_THREADS] = "threads",
+        [S_STATUS] = "status", [S_STARTED] = "started_at", [S_ENDED] = "ended_at",
+        [S_HOSTS] = "hosts", [S_VERSION] = "gradsweep_version", [S_WALL] = "wall_s",
+    };
+    gs_query_t q;
+    char err[256];
+    if (gs_query_prepare(&q, m->db, m->db_path, "SELECT * FROM sessions ORDER BY id", names, N_S,
+                         err, sizeof err) != 0)
+        return;
+    while (gs_query_step(&q, err, sizeof err) == 1) {
+        rp_session_t *ns = realloc(m->sessions, (m->n_sessions + 1) * sizeof *ns);
+        if (!ns)
+            break;
+        m->sessions = ns;
+        rp_session_t *x = &ns[m->n_sessions++];
+        gs_query_text(&q, S_HOST, x->host, sizeof x->host);
+        x->pid = gs_query_int(&q, S_PID);
+        x->ranks = gs_query_int(&q, S_RANKS);
+        x->threads = gs_query_int(&q, S_THREADS);
+        gs_query_text(&q, S_STATUS, x->status, sizeof x->status);
+        gs_query_text(&q, S_STARTED, x->started, sizeof x->started);
+        gs_query_text(&q, S_ENDED, x->ended, sizeof x->ended);
+        gs_query_text(&q, S_HOSTS, x->hosts, sizeof x->hosts);
+        gs_query_text(&q, S_VERSION, x->version, sizeof x->version);
+        x->wall_s = gs_query_null(&q, S_WALL) ? 0 : gs_query_real(&q, S_WALL);
     }
-    return 0;
+    gs_query_finish(&q);
+}
+
+static int load(rp_model_t *m, gs_store_t *st, char *err, size_t errlen)
+{
+    if (load_sweep(m, st, err, errlen) != 0)
+        return -1;
+    rp_run_t **index = malloc((m->sw.n_cells + 1) * sizeof *index);
+    int rc = -1;
+    if (!index)
+        snprintf(err, errlen, "out of memory");
+    else if (make_runs(m, index, err, errlen) == 0 && read_runs(m, index, err, errlen) == 0)
+        rc = 0;
+    free(index);
+    if (rc == 0)
+        read_sessions(m);
+    return rc;
 }
 
 int gs_report_write(const char *db_path, const char *out_dir, char *index_path, size_t len,
@@ -223,7 +268,7 @@ int gs_report_write(const char *db_path, const char *out_dir, char *index_path, 
     rp_model_t m = {.db = gs_store_handle(st), .db_path = db_path};
     int rc = -1;
     rp_charts_t gallery = {0}, *per = NULL;
-    if (load(&m, err, errlen) != 0)
+    if (load(&m, st, err, errlen) != 0)
         goto out;
     m.live = gs_store_live_run(st, m.live_host, sizeof m.live_host, &m.live_pid);
     char dir[4096], charts[4200];

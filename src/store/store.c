@@ -550,6 +550,54 @@ static int writable(const char *path, int exists, char *err, size_t errlen)
     return -1;
 }
 
+/* Whether the open database is one this gradsweep can use: a gradsweep
+ * database of this schema or an older one (read-only: this one exactly),
+ * or, for writing, an empty file. *app and *ver: what it says it is. */
+static int check_kind(gs_store_t *st, int readonly, long *app, long *ver, char *err,
+                      size_t errlen)
+{
+    const char *path = st->path;
+    *app = pragma_int(st, "PRAGMA application_id");
+    *ver = pragma_int(st, "PRAGMA user_version");
+    long tables = pragma_int(st, "SELECT count(*) FROM sqlite_master");
+    if (*app < 0 || tables < 0)
+        snprintf(err, errlen, "%s: not an SQLite database (%s)", path, sqlite3_errmsg(st->db));
+    else if (*app != GS_APPLICATION_ID && (tables > 0 || *app != 0))
+        snprintf(err, errlen, "%s: not a gradsweep database (it has %ld tables of another "
+                 "program); give another path with --db", path, tables);
+    else if (*app == GS_APPLICATION_ID && *ver > GS_SCHEMA_VERSION)
+        snprintf(err, errlen, "%s: written by a newer gradsweep (schema version %ld; this is "
+                 "%s with schema version %d); upgrade gradsweep", path, *ver, PACKAGE_VERSION,
+                 GS_SCHEMA_VERSION);
+    else if (readonly && *app != GS_APPLICATION_ID)
+        snprintf(err, errlen, "%s: an empty database, not a gradsweep one", path);
+    else if (readonly && *ver < GS_SCHEMA_VERSION)
+        snprintf(err, errlen, "%s: written by an older gradsweep (schema version %ld; this "
+                 "is %s with schema version %d); `gradsweep run` on it upgrades it in place "
+                 "(stored cells are kept)", path, *ver, PACKAGE_VERSION, GS_SCHEMA_VERSION);
+    else
+        return 0;
+    return -1;
+}
+
+/* For writing: WAL, and the schema - created in an empty file, upgraded
+ * in an older database. */
+static int prepare_for_writing(gs_store_t *st, long app, long ver, char *err, size_t errlen)
+{
+    if (exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON",
+             err, errlen) != 0)
+        return -1;
+    if (app == GS_APPLICATION_ID)
+        return ver < GS_SCHEMA_VERSION ? migrate(st, ver, err, errlen) : 0;
+    char pragmas[128];
+    snprintf(pragmas, sizeof pragmas, "PRAGMA application_id=%d; PRAGMA user_version=%d;",
+             GS_APPLICATION_ID, GS_SCHEMA_VERSION);
+    if (exec(st, "BEGIN", err, errlen) != 0 || exec(st, gs_store_schema_sql(), err, errlen) != 0 ||
+        exec(st, pragmas, err, errlen) != 0 || exec(st, "COMMIT", err, errlen) != 0)
+        return -1;
+    return 0;
+}
+
 gs_store_t *gs_store_open(const char *path, int create, int readonly, char *err, size_t errlen)
 {
     gs_store_t *st = calloc(1, sizeof *st);
@@ -560,79 +608,27 @@ gs_store_t *gs_store_open(const char *path, int create, int readonly, char *err,
     snprintf(st->path, sizeof st->path, "%s", path);
     gethostname(st->host, sizeof st->host - 1);
     struct stat sb;
+    long app, ver;
     int exists = stat(path, &sb) == 0;
     if (!exists && !create) {
         snprintf(err, errlen, "%s: no such database", path);
-        free(st);
-        return NULL;
+        goto fail;
     }
-    if (!readonly && writable(path, exists, err, errlen) != 0) {
-        free(st);
-        return NULL;
-    }
+    if (!readonly && writable(path, exists, err, errlen) != 0)
+        goto fail;
     int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
     if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "%s: cannot open: %s", path, st->db ? sqlite3_errmsg(st->db) : "out of memory");
-        gs_store_close(st);
-        return NULL;
+        goto fail;
     }
     sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
-    long app = pragma_int(st, "PRAGMA application_id");
-    long ver = pragma_int(st, "PRAGMA user_version");
-    long tables = pragma_int(st, "SELECT count(*) FROM sqlite_master");
-    if (app < 0 || tables < 0) {
-        snprintf(err, errlen, "%s: not an SQLite database (%s)", path, sqlite3_errmsg(st->db));
-        gs_store_close(st);
-        return NULL;
-    }
-    if (app != GS_APPLICATION_ID && (tables > 0 || app != 0)) {
-        snprintf(err, errlen, "%s: not a gradsweep database (it has %ld tables of another "
-                 "program); give another path with --db", path, tables);
-        gs_store_close(st);
-        return NULL;
-    }
-    if (app == GS_APPLICATION_ID && ver > GS_SCHEMA_VERSION) {
-        snprintf(err, errlen, "%s: written by a newer gradsweep (schema version %ld; this is "
-                 "%s with schema version %d); upgrade gradsweep", path, ver, PACKAGE_VERSION,
-                 GS_SCHEMA_VERSION);
-        gs_store_close(st);
-        return NULL;
-    }
-    if (readonly) {
-        if (app != GS_APPLICATION_ID) {
-            snprintf(err, errlen, "%s: an empty database, not a gradsweep one", path);
-            gs_store_close(st);
-            return NULL;
-        }
-        if (ver < GS_SCHEMA_VERSION) {
-            snprintf(err, errlen, "%s: written by an older gradsweep (schema version %ld; this "
-                     "is %s with schema version %d); `gradsweep run` on it upgrades it in place "
-                     "(stored cells are kept)", path, ver, PACKAGE_VERSION, GS_SCHEMA_VERSION);
-            gs_store_close(st);
-            return NULL;
-        }
-        return st;
-    }
-    if (exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON",
-             err, errlen) != 0) {
-        gs_store_close(st);
-        return NULL;
-    }
-    if (app == GS_APPLICATION_ID && ver < GS_SCHEMA_VERSION && migrate(st, ver, err, errlen) != 0) {
-        gs_store_close(st);
-        return NULL;
-    }
-    if (app != GS_APPLICATION_ID) {
-        char pragmas[128];
-        snprintf(pragmas, sizeof pragmas, "PRAGMA application_id=%d; PRAGMA user_version=%d;",
-                 GS_APPLICATION_ID, GS_SCHEMA_VERSION);
-        if (exec(st, "BEGIN", err, errlen) != 0 || exec(st, gs_store_schema_sql(), err, errlen) != 0 ||
-            exec(st, pragmas, err, errlen) != 0 || exec(st, "COMMIT", err, errlen) != 0) {
-            gs_store_close(st);
-            return NULL;
-        }
-    }
+    if (check_kind(st, readonly, &app, &ver, err, errlen) != 0 ||
+        (!readonly && prepare_for_writing(st, app, ver, err, errlen) != 0))
+        goto fail;
     return st;
+fail:
+    gs_store_close(st);
+    return NULL;
 }
 
 void gs_store_close(gs_store_t *st)
@@ -703,43 +699,35 @@ int gs_store_live_run(gs_store_t *st, char *host, size_t hostlen, long *pid)
     return find_live(st, host, hostlen, pid, 0);
 }
 
-int gs_store_begin_session(gs_store_t *st, const gs_sweep_t *sw, const gs_session_info_t *info,
-                           char *err, size_t errlen)
+/* Whether the database holds a sweep (*have); -1 when it holds another
+ * than sw. */
+static int check_sweep(gs_store_t *st, const gs_sweep_t *sw, int *have, char *err,
+                       size_t errlen)
 {
-    if (exec(st, "BEGIN IMMEDIATE", err, errlen) != 0)
-        return -1;
-    char host[256];
-    long pid;
-    int live = find_live(st, host, sizeof host, &pid, 1);
-    if (live < 0) {
-        sqlfail(st, err, errlen, "reading the sessions");
-        goto rollback;
-    }
-    if (live) {
-        snprintf(err, errlen, "%s: a run is writing this database (host %s, pid %ld); wait for "
-                 "it, stop it, or use another --db", st->path, host, pid);
-        goto rollback;
-    }
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(st->db, "SELECT name FROM sweeps WHERE id = 1", -1, &s, NULL) != SQLITE_OK) {
-        sqlfail(st, err, errlen, "reading the sweep");
-        goto rollback;
-    }
-    int step = sqlite3_step(s), have = step == SQLITE_ROW;
-    if (!have && step != SQLITE_DONE) {
-        sqlfail(st, err, errlen, "reading the sweep");
+    if (sqlite3_prepare_v2(st->db, "SELECT name FROM sweeps WHERE id = 1", -1, &s, NULL) != SQLITE_OK)
+        return sqlfail(st, err, errlen, "reading the sweep");
+    int rc = 0, step = sqlite3_step(s);
+    *have = step == SQLITE_ROW;
+    if (!*have && step != SQLITE_DONE) {
         sqlite3_finalize(s);
-        goto rollback;
+        return sqlfail(st, err, errlen, "reading the sweep");
     }
-    if (have && strcmp((const char *)sqlite3_column_text(s, 0), sw->name) != 0) {
+    const char *name = *have ? (const char *)sqlite3_column_text(s, 0) : NULL;
+    if (*have && strcmp(name ? name : "", sw->name) != 0) {
         snprintf(err, errlen, "%s: holds sweep '%s', not '%s'; use another --db or --fresh",
-                 st->path, (const char *)sqlite3_column_text(s, 0), sw->name);
-        sqlite3_finalize(s);
-        goto rollback;
+                 st->path, name ? name : "", sw->name);
+        rc = -1;
     }
     sqlite3_finalize(s);
-    char now[32];
-    gs_utc_iso(now, sizeof now);
+    return rc;
+}
+
+/* The sweeps row: inserted on the first run, updated on later ones. */
+static int write_sweep(gs_store_t *st, const gs_sweep_t *sw, int have, const char *now,
+                       char *err, size_t errlen)
+{
+    sqlite3_stmt *s;
     const char *sql = have
         ? "UPDATE sweeps SET name=?1, description=?2, config_path=?3, config_text=?4, base_seed=?5,"
           " vanishing_below=?6, exploding_above=?7, n_cells=?8, updated_at=?9, gradsweep_version=?10"
@@ -747,10 +735,9 @@ int gs_store_begin_session(gs_store_t *st, const gs_sweep_t *sw, const gs_sessio
         : "INSERT INTO sweeps (id, name, description, config_path, config_text, base_seed,"
           " vanishing_below, exploding_above, n_cells, created_at, updated_at, gradsweep_version)"
           " VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)";
-    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
-        sqlfail(st, err, errlen, "writing the sweep");
-        goto rollback;
-    }
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return sqlfail(st, err, errlen, "writing the sweep");
+    assert(sqlite3_bind_parameter_count(s) == 10);
     sqlite3_bind_text(s, 1, sw->name, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(s, 2, sw->description, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(s, 3, sw->path, -1, SQLITE_TRANSIENT);
@@ -763,17 +750,20 @@ int gs_store_begin_session(gs_store_t *st, const gs_sweep_t *sw, const gs_sessio
     sqlite3_bind_text(s, 10, PACKAGE_VERSION, -1, SQLITE_STATIC);
     int rc = sqlite3_step(s);
     sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) {
-        sqlfail(st, err, errlen, "writing the sweep");
-        goto rollback;
-    }
+    return rc == SQLITE_DONE ? 0 : sqlfail(st, err, errlen, "writing the sweep");
+}
+
+/* The session row, marked running: the lock; st->session_id its id. */
+static int write_session(gs_store_t *st, const gs_session_info_t *info, const char *now,
+                         char *err, size_t errlen)
+{
+    sqlite3_stmt *s;
     if (sqlite3_prepare_v2(st->db, "INSERT INTO sessions (status, started_at, heartbeat, host, pid,"
                                    " ranks, threads, hosts, gradsweep_version)"
                                    " VALUES ('running', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                           -1, &s, NULL) != SQLITE_OK) {
-        sqlfail(st, err, errlen, "writing the session");
-        goto rollback;
-    }
+                           -1, &s, NULL) != SQLITE_OK)
+        return sqlfail(st, err, errlen, "writing the session");
+    assert(sqlite3_bind_parameter_count(s) == 8);
     st->session_start = gs_unix_now();
     sqlite3_bind_text(s, 1, now, -1, SQLITE_TRANSIENT);
     sqlite3_bind_double(s, 2, st->session_start);
@@ -783,14 +773,36 @@ int gs_store_begin_session(gs_store_t *st, const gs_sweep_t *sw, const gs_sessio
     sqlite3_bind_int(s, 6, info->threads);
     sqlite3_bind_text(s, 7, info->hosts, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(s, 8, PACKAGE_VERSION, -1, SQLITE_STATIC);
-    rc = sqlite3_step(s);
+    int rc = sqlite3_step(s);
     sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) {
-        sqlfail(st, err, errlen, "writing the session");
+    if (rc != SQLITE_DONE)
+        return sqlfail(st, err, errlen, "writing the session");
+    st->session_id = (long)sqlite3_last_insert_rowid(st->db);
+    return 0;
+}
+
+int gs_store_begin_session(gs_store_t *st, const gs_sweep_t *sw, const gs_session_info_t *info,
+                           char *err, size_t errlen)
+{
+    if (exec(st, "BEGIN IMMEDIATE", err, errlen) != 0)
+        return -1;
+    char host[256], now[32];
+    long pid;
+    int have = 0;
+    int live = find_live(st, host, sizeof host, &pid, 1);
+    if (live < 0) {
+        sqlfail(st, err, errlen, "reading the sessions");
         goto rollback;
     }
-    st->session_id = (long)sqlite3_last_insert_rowid(st->db);
-    if (exec(st, "COMMIT", err, errlen) != 0)
+    if (live) {
+        snprintf(err, errlen, "%s: a run is writing this database (host %s, pid %ld); wait for "
+                 "it, stop it, or use another --db", st->path, host, pid);
+        goto rollback;
+    }
+    gs_utc_iso(now, sizeof now);
+    if (check_sweep(st, sw, &have, err, errlen) != 0 ||
+        write_sweep(st, sw, have, now, err, errlen) != 0 ||
+        write_session(st, info, now, err, errlen) != 0 || exec(st, "COMMIT", err, errlen) != 0)
         goto rollback;
     st->stored = 0;
     return 0;
@@ -952,16 +964,18 @@ int gs_store_stored_hashes(gs_store_t *st, uint64_t **hashes, size_t *n, char *e
         if (*n == cap) {
             cap = cap ? 2 * cap : 1024;
             uint64_t *h = realloc(*hashes, cap * sizeof *h);
-            if (!h) {
-                sqlite3_finalize(s);
-                snprintf(err, errlen, "out of memory");
-                return -1;
-            }
+            if (!h)
+                break;
             *hashes = h;
         }
-        (*hashes)[(*n)++] = strtoull((const char *)sqlite3_column_text(s, 0), NULL, 16);
+        const char *hex = (const char *)sqlite3_column_text(s, 0);
+        (*hashes)[(*n)++] = hex ? strtoull(hex, NULL, 16) : 0;
     }
     sqlite3_finalize(s);
+    if (rc == SQLITE_ROW) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     if (rc != SQLITE_DONE)
         return sqlfail(st, err, errlen, "reading stored cells");
     gs_u64_sort(*hashes, *n);
@@ -996,9 +1010,9 @@ char *gs_store_config_text(gs_store_t *st, char **path)
     if (sqlite3_prepare_v2(st->db, "SELECT config_text, config_path FROM sweeps WHERE id = 1", -1,
                            &s, NULL) != SQLITE_OK)
         return NULL;
-    if (sqlite3_step(s) == SQLITE_ROW) {
+    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0)) {
         text = strdup((const char *)sqlite3_column_text(s, 0));
-        if (path)
+        if (path && sqlite3_column_text(s, 1))
             *path = strdup((const char *)sqlite3_column_text(s, 1));
     }
     sqlite3_finalize(s);
@@ -1012,10 +1026,11 @@ int gs_store_each_run(gs_store_t *st, gs_run_cb_t cb, void *ctx, char *err, size
                                    "FROM runs", -1, &s, NULL) != SQLITE_OK)
         return sqlfail(st, err, errlen, "reading runs");
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-        cb(ctx, strtoull((const char *)sqlite3_column_text(s, 0), NULL, 16),
-           (const char *)sqlite3_column_text(s, 1), (const char *)sqlite3_column_text(s, 2),
-           (const char *)sqlite3_column_text(s, 3));
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *hex = (const char *)sqlite3_column_text(s, 0);
+        cb(ctx, hex ? strtoull(hex, NULL, 16) : 0, (const char *)sqlite3_column_text(s, 1),
+           (const char *)sqlite3_column_text(s, 2), (const char *)sqlite3_column_text(s, 3));
+    }
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE)
         return sqlfail(st, err, errlen, "reading runs");
@@ -1120,17 +1135,27 @@ int gs_store_put(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t *ce
     return 0;
 }
 
-static int put_rows(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t *cell,
-                    const gs_result_t *r, const gs_put_meta_t *meta, char *err, size_t errlen)
+/* Bind v[0..n) to the parameters first.. of s, NULL for what is not
+ * finite. SQLite ignores a bind past the statement's last parameter
+ * (SQLITE_RANGE) and would store NULL there: the assert says none is. */
+static void bind_reals(sqlite3_stmt *s, int first, const double *v, int n)
+{
+    assert(first >= 1 && first + n - 1 <= sqlite3_bind_parameter_count(s));
+    for (int k = 0; k < n; k++)
+        bind_real(s, first + k, v[k]);
+}
+
+/* ---- the runs row, in the order of prepare_inserts' columns ---- */
+
+/* id, config_hash, experiment, canonical_key, repeat, seed, then every
+ * key of the canonical key; returns the next parameter. */
+static int bind_cell(sqlite3_stmt *s, const gs_sweep_t *sw, const gs_sweep_cell_t *cell)
 {
     const gs_cell_t *c = &cell->cell;
-    sqlite3_int64 id = (sqlite3_int64)(cell->hash & INT64_MAX);
-    sqlite3_stmt *s = st->stmt[ST_RUN];
-    char key[2048], val[128], now[32];
+    char key[2048], val[128];
     gs_cell_key(c, key, sizeof key);
-    gs_utc_iso(now, sizeof now);
     int i = 1;
-    sqlite3_bind_int64(s, i++, id);
+    sqlite3_bind_int64(s, i++, (sqlite3_int64)(cell->hash & INT64_MAX));
     sqlite3_bind_text(s, i++, cell->hash_hex, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(s, i++, sw->experiments[cell->experiment].name, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(s, i++, key, -1, SQLITE_TRANSIENT);
@@ -1150,36 +1175,58 @@ static int put_rows(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t 
         else
             sqlite3_bind_text(s, i++, val, -1, SQLITE_TRANSIENT);
     }
+    return i;
+}
+
+/* sigma_w2 .. steps_run: the mean-field variances and the outcome (what
+ * a failed or untrained cell does not have is NULL); returns the next
+ * parameter. */
+static int bind_outcome(sqlite3_stmt *s, int i, const gs_cell_t *c, const gs_result_t *r)
+{
+    int failed = !GS_STATUS_MEASURED(r->status), trained = c->task == GS_TASK_TRAIN && !failed;
     sqlite3_bind_double(s, i++, gs_experiment_sigma_w2(c));
     sqlite3_bind_double(s, i++, c->bias_std * c->bias_std);
     sqlite3_bind_text(s, i++, gs_status_names[r->status], -1, SQLITE_STATIC);
-    if (!GS_STATUS_MEASURED(r->status)) {
+    if (failed) {
         sqlite3_bind_text(s, i++, r->error, -1, SQLITE_TRANSIENT);
         sqlite3_bind_null(s, i++);
     } else {
         sqlite3_bind_null(s, i++);
         sqlite3_bind_text(s, i++, gs_diag_names[r->diagnosis], -1, SQLITE_STATIC);
     }
-    int failed = !GS_STATUS_MEASURED(r->status), trained = c->task == GS_TASK_TRAIN && !failed;
-    bind_real(s, i++, failed ? NAN : r->grad_ratio);
-    bind_real(s, i++, failed ? NAN : r->init_loss);
-    bind_real(s, i++, trained ? r->train_loss : NAN);
-    bind_real(s, i++, trained ? r->test_loss : NAN);
-    bind_real(s, i++, trained ? r->test_acc : NAN);
-    bind_real(s, i++, failed ? NAN : r->baseline_loss);
-    bind_real(s, i++, trained ? r->clip_fraction : NAN);
+    const double v[] = {
+        failed ? NAN : r->grad_ratio, failed ? NAN : r->init_loss,
+        trained ? r->train_loss : NAN, trained ? r->test_loss : NAN,
+        trained ? r->test_acc : NAN, failed ? NAN : r->baseline_loss, trained ? r->clip_fraction : NAN,
+    };
+    bind_reals(s, i, v, (int)(sizeof v / sizeof *v));
+    i += (int)(sizeof v / sizeof *v);
     if (r->diverged_step)
         sqlite3_bind_int64(s, i++, r->diverged_step);
     else
         sqlite3_bind_null(s, i++);
     sqlite3_bind_int64(s, i++, r->steps_run);
+    return i;
+}
+
+/* wall_s .. finished_at: where and when the cell ran; the next parameter. */
+static int bind_provenance(const gs_store_t *st, sqlite3_stmt *s, int i, const gs_put_meta_t *meta)
+{
+    char now[32];
+    gs_utc_iso(now, sizeof now);
     sqlite3_bind_double(s, i++, meta->wall_s);
     sqlite3_bind_int(s, i++, meta->rank);
     sqlite3_bind_int(s, i++, meta->threads);
     sqlite3_bind_text(s, i++, meta->host, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, i++, st->session_id);
     sqlite3_bind_text(s, i++, now, -1, SQLITE_TRANSIENT);
-    /* runs_added, in its order */
+    return i;
+}
+
+/* runs_added, in its order; the next parameter. */
+static int bind_added(sqlite3_stmt *s, int i, const gs_cell_t *c, const gs_result_t *r)
+{
+    int failed = !GS_STATUS_MEASURED(r->status), trained = c->task == GS_TASK_TRAIN && !failed;
     bind_real(s, i++, trained ? r->grad_ratio_final : NAN);
     if (trained)
         sqlite3_bind_text(s, i++, gs_diag_names[r->diagnosis_final], -1, SQLITE_STATIC);
@@ -1194,65 +1241,100 @@ static int put_rows(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t 
         sqlite3_bind_null(s, i++);
         sqlite3_bind_null(s, i++);
     }
-    assert(i == sqlite3_bind_parameter_count(s) + 1);
-    if (step_reset(st, s, err, errlen, "storing a run") != 0)
-        return -1;
+    return i;
+}
 
-    s = st->stmt[ST_LAYER];
-    for (size_t l = 0; l < (failed ? 0 : r->n_layers); l++) {
+static int put_run(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t *cell,
+                   const gs_result_t *r, const gs_put_meta_t *meta, char *err, size_t errlen)
+{
+    sqlite3_stmt *s = st->stmt[ST_RUN];
+    int i = bind_cell(s, sw, cell);
+    i = bind_outcome(s, i, &cell->cell, r);
+    i = bind_provenance(st, s, i, meta);
+    i = bind_added(s, i, &cell->cell, r);
+    assert(i == sqlite3_bind_parameter_count(s) + 1);   /* every column bound, in order */
+    return step_reset(st, s, err, errlen, "storing a run");
+}
+
+/* ---- the rows of the other tables ---- */
+
+/* One row (run_id, step, index, v[0..n)) of layer_stats, train_layer_log
+ * or time_stats: the reals are the last columns. */
+static int put_indexed_row(gs_store_t *st, int which, const char *what, sqlite3_int64 id,
+                           sqlite3_int64 step, sqlite3_int64 index, const double *v, int n,
+                           char *err, size_t errlen)
+{
+    sqlite3_stmt *s = st->stmt[which];
+    assert(3 + n == sqlite3_bind_parameter_count(s));
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, step);
+    sqlite3_bind_int64(s, 3, index);
+    bind_reals(s, 4, v, n);
+    return step_reset(st, s, err, errlen, what);
+}
+
+static int put_layer_stats(gs_store_t *st, sqlite3_int64 id, const gs_result_t *r, char *err,
+                           size_t errlen)
+{
+    for (size_t l = 0; l < r->n_layers; l++) {
         const gs_layer_stats_t *L = &r->layers[l];
-        sqlite3_bind_int64(s, 1, id);
-        sqlite3_bind_int(s, 2, 0);
-        sqlite3_bind_int64(s, 3, (sqlite3_int64)l + 1);
-        bind_real(s, 4, L->act_mean);
-        bind_real(s, 5, L->act_std);
-        bind_real(s, 6, L->saturated_frac);
-        bind_real(s, 7, L->dead_frac);
-        bind_real(s, 8, L->grad_pre_norm);
-        bind_real(s, 9, L->grad_w_norm);
-        bind_real(s, 10, L->w_norm);
-        if (step_reset(st, s, err, errlen, "storing layer_stats") != 0)
+        const double v[] = {L->act_mean, L->act_std, L->saturated_frac, L->dead_frac,
+                            L->grad_pre_norm, L->grad_w_norm, L->w_norm};
+        if (put_indexed_row(st, ST_LAYER, "storing layer_stats", id, 0, (sqlite3_int64)l + 1,
+                            v, 7, err, errlen) != 0)
             return -1;
     }
-    s = st->stmt[ST_LOG];
+    return 0;
+}
+
+static int put_layer_log(gs_store_t *st, sqlite3_int64 id, const gs_result_t *r, char *err,
+                         size_t errlen)
+{
+    for (size_t j = 0; j < r->n_layer_log; j++) {
+        const gs_train_layer_row_t *L = &r->layer_log[j];
+        const double v[] = {L->grad_w_norm, L->w_norm, L->update_ratio, L->dead_frac,
+                            L->saturated_frac, L->grad_h_first, L->grad_h_last};
+        if (put_indexed_row(st, ST_LAYER_LOG, "storing train_layer_log", id, L->step, L->layer,
+                            v, 7, err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int put_time_stats(gs_store_t *st, sqlite3_int64 id, const gs_result_t *r, char *err,
+                          size_t errlen)
+{
+    for (size_t t = 0; t < r->n_time; t++) {
+        const double v[] = {r->time[t].hidden_norm, r->time[t].grad_hidden_norm};
+        if (put_indexed_row(st, ST_TIME, "storing time_stats", id, 0, (sqlite3_int64)t + 1, v, 2,
+                            err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int put_train_log(gs_store_t *st, sqlite3_int64 id, const gs_result_t *r, char *err,
+                         size_t errlen)
+{
+    sqlite3_stmt *s = st->stmt[ST_LOG];
+    assert(sqlite3_bind_parameter_count(s) == 6);
     for (size_t j = 0; j < r->n_log; j++) {
         const gs_train_row_t *L = &r->log[j];
+        const double v[] = {L->loss, L->grad_norm, L->grad_norm_clipped};
         sqlite3_bind_int64(s, 1, id);
         sqlite3_bind_int64(s, 2, L->step);
-        bind_real(s, 3, L->loss);
-        bind_real(s, 4, L->grad_norm);
-        bind_real(s, 5, L->grad_norm_clipped);
+        bind_reals(s, 3, v, 3);
         sqlite3_bind_int(s, 6, L->clipped);
         if (step_reset(st, s, err, errlen, "storing train_log") != 0)
             return -1;
     }
-    s = st->stmt[ST_LAYER_LOG];
-    for (size_t j = 0; j < r->n_layer_log; j++) {
-        const gs_train_layer_row_t *L = &r->layer_log[j];
-        sqlite3_bind_int64(s, 1, id);
-        sqlite3_bind_int64(s, 2, L->step);
-        sqlite3_bind_int(s, 3, L->layer);
-        bind_real(s, 4, L->grad_w_norm);
-        bind_real(s, 5, L->w_norm);
-        bind_real(s, 6, L->update_ratio);
-        bind_real(s, 7, L->dead_frac);
-        bind_real(s, 8, L->saturated_frac);
-        bind_real(s, 9, L->grad_h_first);
-        bind_real(s, 10, L->grad_h_last);
-        if (step_reset(st, s, err, errlen, "storing train_layer_log") != 0)
-            return -1;
-    }
-    s = st->stmt[ST_TIME];
-    for (size_t t = 0; t < (failed ? 0 : r->n_time); t++) {
-        sqlite3_bind_int64(s, 1, id);
-        sqlite3_bind_int(s, 2, 0);
-        sqlite3_bind_int64(s, 3, (sqlite3_int64)t + 1);
-        bind_real(s, 4, r->time[t].hidden_norm);
-        bind_real(s, 5, r->time[t].grad_hidden_norm);
-        if (step_reset(st, s, err, errlen, "storing time_stats") != 0)
-            return -1;
-    }
-    s = st->stmt[ST_HIST];
+    return 0;
+}
+
+static int put_histograms(gs_store_t *st, sqlite3_int64 id, const gs_result_t *r, char *err,
+                          size_t errlen)
+{
+    sqlite3_stmt *s = st->stmt[ST_HIST];
     for (size_t h = 0; h < r->n_hist; h++) {
         const gs_hist_t *H = &r->hist[h];
         double w = (H->hi - H->lo) / GS_HIST_BINS;
@@ -1268,24 +1350,39 @@ static int put_rows(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t 
                 return -1;
         }
     }
-    if (!failed && (c->model == GS_MODEL_MLP || c->model == GS_MODEL_RNN)) {
-        s = st->stmt[ST_THEORY];
-        sqlite3_bind_int64(s, 1, id);
-        bind_real_inf(s, 2, r->q_star);   /* Inf: no finite fixed point */
-        bind_real(s, 3, r->chi1);
-        bind_real(s, 4, r->depth_scale);
-        bind_real(s, 5, r->predicted_slope);
-        bind_real(s, 6, r->measured_slope);
-        bind_real(s, 7, r->fit_r2);
-        bind_real(s, 8, r->sv2_min);
-        bind_real(s, 9, r->sv2_max);
-        bind_real(s, 10, r->sv2_mean);
-        bind_real_inf(s, 11, r->condition);   /* Inf: a zero singular value */
-        bind_real(s, 12, r->residual_growth_predicted);
-        bind_real(s, 13, r->residual_growth_measured);
-        bind_real(s, 14, r->step_bound);
-        if (step_reset(st, s, err, errlen, "storing theory") != 0)
-            return -1;
-    }
+    return 0;
+}
+
+static int put_theory(gs_store_t *st, sqlite3_int64 id, const gs_result_t *r, char *err,
+                      size_t errlen)
+{
+    sqlite3_stmt *s = st->stmt[ST_THEORY];
+    const double v[] = {r->chi1, r->depth_scale, r->predicted_slope, r->measured_slope,
+                        r->fit_r2, r->sv2_min, r->sv2_max, r->sv2_mean};
+    const double after[] = {r->residual_growth_predicted, r->residual_growth_measured,
+                            r->step_bound};
+    sqlite3_bind_int64(s, 1, id);
+    bind_real_inf(s, 2, r->q_star);   /* Inf: no finite fixed point */
+    bind_reals(s, 3, v, 8);
+    bind_real_inf(s, 11, r->condition);   /* Inf: a zero singular value */
+    bind_reals(s, 12, after, 3);
+    return step_reset(st, s, err, errlen, "storing theory");
+}
+
+static int put_rows(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t *cell,
+                    const gs_result_t *r, const gs_put_meta_t *meta, char *err, size_t errlen)
+{
+    const gs_cell_t *c = &cell->cell;
+    sqlite3_int64 id = (sqlite3_int64)(cell->hash & INT64_MAX);
+    int failed = !GS_STATUS_MEASURED(r->status);
+    if (put_run(st, sw, cell, r, meta, err, errlen) != 0 ||
+        (!failed && put_layer_stats(st, id, r, err, errlen) != 0) ||
+        put_train_log(st, id, r, err, errlen) != 0 ||
+        put_layer_log(st, id, r, err, errlen) != 0 ||
+        (!failed && put_time_stats(st, id, r, err, errlen) != 0) ||
+        put_histograms(st, id, r, err, errlen) != 0)
+        return -1;
+    if (!failed && (c->model == GS_MODEL_MLP || c->model == GS_MODEL_RNN))
+        return put_theory(st, id, r, err, errlen);
     return 0;
 }

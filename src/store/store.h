@@ -92,7 +92,7 @@ int gs_store_deaths(gs_store_t *st, long min_deaths, gs_death_t **out, size_t *n
 int gs_store_commit(gs_store_t *st, char *err, size_t errlen);
 
 /* The text of sweeps.config_text and sweeps.config_path (NULL when the
- * database holds no sweep yet); caller frees. */
+ * database holds no sweep yet, or either is NULL); caller frees. */
 char *gs_store_config_text(gs_store_t *st, char **path);
 
 /* Every stored cell's config_hash, status, diagnosis (NULL when failed)
@@ -101,7 +101,8 @@ typedef void (*gs_run_cb_t)(void *ctx, uint64_t hash, const char *status, const 
                             const char *diagnosis_final);
 int gs_store_each_run(gs_store_t *st, gs_run_cb_t cb, void *ctx, char *err, size_t errlen);
 
-/* The SQLite handle, for read-only queries of the report. */
+/* The SQLite handle, for read-only queries of the report (by column
+ * name, through store/query.h). */
 struct sqlite3 *gs_store_handle(gs_store_t *st);
 
 /* The live run holding the database, if any: 1 and host/pid filled in;

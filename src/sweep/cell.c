@@ -2,6 +2,7 @@
 
 #include "sweep/cell.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
@@ -227,6 +228,123 @@ int gs_cell_set(gs_cell_t *c, const char *key, const char *value, char *err, siz
     return rc;
 }
 
+/* A key's setters, one per kind: parse value, check it, store it into
+ * its field of c (k->off). 0, or -1 with a message saying what is allowed. */
+typedef int (*setter_t)(gs_cell_t *c, const keydef_t *k, const char *value, char *err,
+                        size_t errlen);
+
+static int set_choice(gs_cell_t *c, const keydef_t *k, const char *value, char *err,
+                      size_t errlen)
+{
+    for (int i = 0; k->names[i]; i++)
+        if (strcmp(k->names[i], value) == 0) {
+            *(int *)((char *)c + k->off) = i;
+            return 0;
+        }
+    return bad(err, errlen, k, value, "unknown value");
+}
+
+static int set_int(gs_cell_t *c, const keydef_t *k, const char *value, char *err, size_t errlen)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(value, &end, 10);
+    if (end == value || *end != '\0' || errno == ERANGE)
+        return bad(err, errlen, k, value, "not an integer");
+    if ((double)v < k->lo || (double)v > k->hi)
+        return bad(err, errlen, k, value, "out of range");
+    *(long *)((char *)c + k->off) = (long)v;
+    return 0;
+}
+
+static int set_real(gs_cell_t *c, const keydef_t *k, const char *value, char *err, size_t errlen)
+{
+    double v;
+    if (parse_real(value, &v) != 0)
+        return bad(err, errlen, k, value, "not a finite number");
+    if (k->lo_incl ? v < k->lo : v <= k->lo)
+        return bad(err, errlen, k, value,
+                   !k->lo_incl ? "must be positive"
+                   : k->lo == 0 ? "must not be negative" : "too small");
+    if (v > k->hi)
+        return bad(err, errlen, k, value, "too large");
+    *(double *)((char *)c + k->off) = v;
+    return 0;
+}
+
+/* activation or init: a row of its table, with an optional parameter */
+static int set_named(gs_cell_t *c, const keydef_t *k, const char *value, char *err,
+                     size_t errlen)
+{
+    char name[64];
+    int has_p;
+    double p;
+    if (split_param(value, name, sizeof name, &has_p, &p) != 0)
+        return bad(err, errlen, k, value, "not of the form name or name(number)");
+    if (k->kind == K_ACT) {
+        const gs_activation_t *a = gs_activation_find(name);
+        if (!a)
+            return bad(err, errlen, k, value, "unknown activation");
+        if (has_p && !a->has_param)
+            return bad(err, errlen, k, value, "this activation takes no parameter");
+        if (has_p && (p < 0 || p > 100))
+            return bad(err, errlen, k, value, "the parameter must lie in [0, 100]");
+        c->act = a;
+        c->act_param = has_p ? p : a->default_param;
+    } else {
+        const gs_init_t *in = gs_init_find(name);
+        if (!in)
+            return bad(err, errlen, k, value, "unknown init");
+        if (has_p && !in->has_param)
+            return bad(err, errlen, k, value, "this init takes no parameter");
+        if (has_p && !(p > 0 && p <= 1e6))
+            return bad(err, errlen, k, value, "the parameter must be positive");
+        c->init = in;
+        c->init_param = has_p ? p : in->default_param;
+    }
+    return 0;
+}
+
+static int set_opt(gs_cell_t *c, const keydef_t *k, const char *value, char *err, size_t errlen)
+{
+    const gs_optimizer_t *o = gs_optimizer_find(value);
+    if (!o)
+        return bad(err, errlen, k, value, "unknown optimizer");
+    c->opt = o;
+    return 0;
+}
+
+static int set_clip(gs_cell_t *c, const keydef_t *k, const char *value, char *err, size_t errlen)
+{
+    double v;
+    if (strcmp(value, "none") == 0) {
+        c->clip = 0.0;
+        return 0;
+    }
+    if (parse_real(value, &v) != 0 || !(v > 0))
+        return bad(err, errlen, k, value, "not a positive number");
+    c->clip = v;
+    return 0;
+}
+
+static int set_seed(gs_cell_t *c, const keydef_t *k, const char *value, char *err, size_t errlen)
+{
+    char *end;
+    errno = 0;
+    if (value[0] == '-')
+        return bad(err, errlen, k, value, "negative");
+    unsigned long long v = strtoull(value, &end, 10);
+    if (end == value || *end != '\0' || errno == ERANGE)
+        return bad(err, errlen, k, value, "not an integer");
+    c->seed = v;
+    return 0;
+}
+
+static const setter_t setters[] = {
+    [K_CHOICE] = set_choice, [K_INT] = set_int, [K_REAL] = set_real, [K_ACT] = set_named,
+    [K_INIT] = set_named, [K_OPT] = set_opt, [K_CLIP] = set_clip, [K_SEED] = set_seed,
+};
+
 static int set_value(gs_cell_t *c, const char *key, const char *value, char *err,
                      size_t errlen)
 {
@@ -240,100 +358,8 @@ static int set_value(gs_cell_t *c, const char *key, const char *value, char *err
         snprintf(err, errlen, "unknown key '%s'; known keys: %s", key, known);
         return -1;
     }
-    char *field = (char *)c + k->off;
-    switch (k->kind) {
-    case K_CHOICE:
-        for (int i = 0; k->names[i]; i++)
-            if (strcmp(k->names[i], value) == 0) {
-                *(int *)field = i;
-                return 0;
-            }
-        return bad(err, errlen, k, value, "unknown value");
-    case K_INT: {
-        char *end;
-        errno = 0;
-        long long v = strtoll(value, &end, 10);
-        if (end == value || *end != '\0' || errno == ERANGE)
-            return bad(err, errlen, k, value, "not an integer");
-        if ((double)v < k->lo || (double)v > k->hi)
-            return bad(err, errlen, k, value, "out of range");
-        *(long *)field = (long)v;
-        return 0;
-    }
-    case K_REAL: {
-        double v;
-        if (parse_real(value, &v) != 0)
-            return bad(err, errlen, k, value, "not a finite number");
-        if (k->lo_incl ? v < k->lo : v <= k->lo)
-            return bad(err, errlen, k, value,
-                       !k->lo_incl ? "must be positive"
-                       : k->lo == 0 ? "must not be negative" : "too small");
-        if (v > k->hi)
-            return bad(err, errlen, k, value, "too large");
-        *(double *)field = v;
-        return 0;
-    }
-    case K_ACT:
-    case K_INIT: {
-        char name[64];
-        int has_p;
-        double p;
-        if (split_param(value, name, sizeof name, &has_p, &p) != 0)
-            return bad(err, errlen, k, value, "not of the form name or name(number)");
-        if (k->kind == K_ACT) {
-            const gs_activation_t *a = gs_activation_find(name);
-            if (!a)
-                return bad(err, errlen, k, value, "unknown activation");
-            if (has_p && !a->has_param)
-                return bad(err, errlen, k, value, "this activation takes no parameter");
-            if (has_p && (p < 0 || p > 100))
-                return bad(err, errlen, k, value, "the parameter must lie in [0, 100]");
-            c->act = a;
-            c->act_param = has_p ? p : a->default_param;
-        } else {
-            const gs_init_t *in = gs_init_find(name);
-            if (!in)
-                return bad(err, errlen, k, value, "unknown init");
-            if (has_p && !in->has_param)
-                return bad(err, errlen, k, value, "this init takes no parameter");
-            if (has_p && !(p > 0 && p <= 1e6))
-                return bad(err, errlen, k, value, "the parameter must be positive");
-            c->init = in;
-            c->init_param = has_p ? p : in->default_param;
-        }
-        return 0;
-    }
-    case K_OPT: {
-        const gs_optimizer_t *o = gs_optimizer_find(value);
-        if (!o)
-            return bad(err, errlen, k, value, "unknown optimizer");
-        c->opt = o;
-        return 0;
-    }
-    case K_CLIP: {
-        double v;
-        if (strcmp(value, "none") == 0) {
-            c->clip = 0.0;
-            return 0;
-        }
-        if (parse_real(value, &v) != 0 || !(v > 0))
-            return bad(err, errlen, k, value, "not a positive number");
-        c->clip = v;
-        return 0;
-    }
-    case K_SEED: {
-        char *end;
-        errno = 0;
-        if (value[0] == '-')
-            return bad(err, errlen, k, value, "negative");
-        unsigned long long v = strtoull(value, &end, 10);
-        if (end == value || *end != '\0' || errno == ERANGE)
-            return bad(err, errlen, k, value, "not an integer");
-        c->seed = v;
-        return 0;
-    }
-    }
-    return -1;
+    assert((size_t)k->kind < sizeof setters / sizeof *setters && setters[k->kind]);
+    return setters[k->kind](c, k, value, err, errlen);
 }
 
 void gs_cell_defaults(gs_cell_t *c)
@@ -455,6 +481,18 @@ static void fmt_real(char *buf, size_t len, double v)
     }
 }
 
+/* "name" or "name(param)" of an activation or init row */
+static void fmt_named(char *buf, size_t len, const char *name, int has_param, double param)
+{
+    char num[40];
+    if (!has_param) {
+        snprintf(buf, len, "%s", name);
+        return;
+    }
+    fmt_real(num, sizeof num, param);
+    snprintf(buf, len, "%s(%s)", name, num);
+}
+
 void gs_cell_format(const gs_cell_t *c, const char *key, char *buf, size_t len)
 {
     const keydef_t *k = find_key(key);
@@ -462,7 +500,6 @@ void gs_cell_format(const gs_cell_t *c, const char *key, char *buf, size_t len)
     if (!k)
         return;
     const char *field = (const char *)c + k->off;
-    char num[40];
     switch (k->kind) {
     case K_CHOICE:
         snprintf(buf, len, "%s", k->names[*(const int *)field]);
@@ -474,20 +511,10 @@ void gs_cell_format(const gs_cell_t *c, const char *key, char *buf, size_t len)
         fmt_real(buf, len, *(const double *)field);
         break;
     case K_ACT:
-        if (c->act->has_param) {
-            fmt_real(num, sizeof num, c->act_param);
-            snprintf(buf, len, "%s(%s)", c->act->name, num);
-        } else {
-            snprintf(buf, len, "%s", c->act->name);
-        }
+        fmt_named(buf, len, c->act->name, c->act->has_param, c->act_param);
         break;
     case K_INIT:
-        if (c->init->has_param) {
-            fmt_real(num, sizeof num, c->init_param);
-            snprintf(buf, len, "%s(%s)", c->init->name, num);
-        } else {
-            snprintf(buf, len, "%s", c->init->name);
-        }
+        fmt_named(buf, len, c->init->name, c->init->has_param, c->init_param);
         break;
     case K_OPT:
         snprintf(buf, len, "%s", c->opt->name);

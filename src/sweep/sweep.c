@@ -234,7 +234,6 @@ static uint64_t hash_text(const char *s)
     return gs_mix64(gs_fnv1a(GS_FNV_OFFSET, s, strlen(s)));
 }
 
-/* Keys only [sweep] takes. */
 /* An earlier combination of experiment ex (its cells so far) is this
  * settled cell. */
 static int same_as_earlier(const gs_sweep_t *sw, const gs_experiment_t *ex, const gs_cell_t *cell)
@@ -251,6 +250,7 @@ static int same_as_earlier(const gs_sweep_t *sw, const gs_experiment_t *ex, cons
     return 0;
 }
 
+/* Keys only [sweep] takes. */
 static int sweep_only(const char *k)
 {
     return strcmp(k, "name") == 0 || strcmp(k, "description") == 0;
@@ -266,13 +266,299 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
     return -1;
 }
 
+/* inih's verdict and the reader's: a line too long, a line that is not
+ * INI, or a handler's message. */
+static int read_errors(const parse_t *p, int rc, char *err, size_t errlen)
+{
+    if (p->err[0])
+        return fail(err, errlen, "%s", p->err);
+    if (p->too_long)
+        return fail(err, errlen, "%s:%d: line longer than %d characters; continue a long axis "
+                    "on the next line, indented", p->path, p->too_long, INI_MAX_LINE - 1);
+    if (rc != 0)
+        return fail(err, errlen, "%s:%d: not an INI line; expected [section], key = value, or a "
+                    "comment starting with ; or #", p->path, rc);
+    return 0;
+}
+
+/* [sweep]: the name (default: the file's base name), the description,
+ * and single defaults for every experiment into base. */
+static int read_sweep_section(gs_sweep_t *sw, const parse_t *p, gs_cell_t *base, char *err,
+                              size_t errlen)
+{
+    const char *path = p->path;
+    const char *base_name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    char msg[1024];
+    snprintf(sw->name, sizeof sw->name, "%.*s", (int)strcspn(base_name, "."), base_name);
+    for (size_t i = 0; i < p->n; i++) {
+        const entry_t *e = &p->entries[i];
+        if (strcmp(e->section, "sweep") != 0)
+            continue;
+        if (strcmp(e->key, "name") == 0) {
+            if (!gs_valid_name(e->value))
+                return fail(err, errlen, "%s:%d: [sweep] name=%s: not a usable name; allowed: "
+                            "1 to %d printable characters", path, e->line, e->value,
+                            GS_NAME_MAX - 1);
+            snprintf(sw->name, sizeof sw->name, "%s", e->value);
+        } else if (strcmp(e->key, "description") == 0) {
+            snprintf(sw->description, sizeof sw->description, "%s", e->value);
+        } else if (strchr(e->value, ',') && strcspn(e->value, ",") < strcspn(e->value, "(")) {
+            return fail(err, errlen, "%s:%d: [sweep] %s=%s: a list; [sweep] sets single "
+                        "defaults, write axes in an experiment section", path, e->line, e->key,
+                        e->value);
+        } else if (gs_cell_set(base, e->key, e->value, msg, sizeof msg) != 0) {
+            return fail(err, errlen, "%s:%d: [sweep] %s", path, e->line, msg);
+        }
+    }
+    if (!gs_valid_name(sw->name))
+        return fail(err, errlen, "%s: no usable sweep name; add name = ... to [sweep]", path);
+    gs_slug(sw->name, sw->slug, sizeof sw->slug);
+    sw->seed = base->seed;
+    sw->vanishing_below = base->vanishing_below;
+    sw->exploding_above = base->exploding_above;
+    return 0;
+}
+
+/* Append the experiment of entry e's section, named and with the line of
+ * its [section] header. */
+static int add_experiment(gs_sweep_t *sw, const parse_t *p, const entry_t *e, char *err,
+                          size_t errlen)
+{
+    if (!gs_valid_name(e->section))
+        return fail(err, errlen, "%s:%d: [%s]: not a usable experiment name; allowed: 1 to %d "
+                    "printable characters", p->path, e->line, e->section, GS_NAME_MAX - 1);
+    gs_experiment_t *ex = realloc(sw->experiments, (sw->n_experiments + 1) * sizeof *ex);
+    if (!ex)
+        return fail(err, errlen, "out of memory");
+    sw->experiments = ex;
+    gs_experiment_t *x = &ex[sw->n_experiments++];
+    memset(x, 0, sizeof *x);
+    snprintf(x->name, GS_NAME_MAX, "%.*s", GS_NAME_MAX - 1, e->section);
+    gs_slug(x->name, x->slug, GS_NAME_MAX);
+    for (gs_experiment_t *o = ex; o < x; o++)
+        if (strcmp(o->slug, x->slug) == 0)
+            return fail(err, errlen, "%s:%d: [%s] and [%s] share the file name %s; rename one",
+                        p->path, e->line, o->name, e->section, o->slug);
+    x->line = e->line;
+    for (size_t h = 0; h < p->n_headers; h++)
+        if (strcmp(p->headers[h].name, e->section) == 0) {
+            x->line = p->headers[h].line;
+            break;
+        }
+    return 0;
+}
+
+/* Every section but [sweep] is an experiment, in file order. */
+static int read_experiments(gs_sweep_t *sw, const parse_t *p, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        const entry_t *e = &p->entries[i];
+        if (strcmp(e->section, "sweep") == 0)
+            continue;
+        size_t k = 0;
+        while (k < sw->n_experiments && strcmp(sw->experiments[k].name, e->section) != 0)
+            k++;
+        if (k == sw->n_experiments && add_experiment(sw, p, e, err, errlen) != 0)
+            return -1;
+    }
+    if (sw->n_experiments == 0)
+        return fail(err, errlen, "%s: no experiment; add a section such as [depth-scan] with "
+                    "keys like depth = 5, 10, 20", p->path);
+    return 0;
+}
+
+/* One key of experiment ex: a single value goes into fixed, a list
+ * becomes an axis (which takes vals) and multiplies *n_combo. */
+static int read_key(gs_experiment_t *ex, const entry_t *e, const char *path, gs_cell_t *fixed,
+                    size_t *n_combo, char *err, size_t errlen)
+{
+    char msg[1024], **vals;
+    if (sweep_only(e->key))
+        return fail(err, errlen, "%s:%d: [%s] %s: belongs in [sweep]", path, e->line, ex->name,
+                    e->key);
+    size_t nv = split_values(e->value, &vals);
+    if (nv == 0)
+        return fail(err, errlen, "%s:%d: [%s] %s=%s: an empty value in the list", path, e->line,
+                    ex->name, e->key, e->value);
+    /* every value must be valid on its own */
+    for (size_t v = 0; v < nv; v++) {
+        gs_cell_t probe = *fixed;
+        if (gs_cell_set(&probe, e->key, vals[v], msg, sizeof msg) != 0) {
+            fail(err, errlen, "%s:%d: [%s] %s", path, e->line, ex->name, msg);
+            goto fail;
+        }
+    }
+    if (nv == 1) {
+        gs_cell_set(fixed, e->key, vals[0], msg, sizeof msg);
+        free_values(vals, nv);
+        return 0;
+    }
+    if (strcmp(e->key, "repeats") == 0 || strcmp(e->key, "seed") == 0) {
+        fail(err, errlen, "%s:%d: [%s] %s=%s: takes one value, not a list", path, e->line,
+             ex->name, e->key, e->value);
+        goto fail;
+    }
+    gs_axis_t *ax = realloc(ex->axes, (ex->n_axes + 1) * sizeof *ax);
+    if (!ax) {
+        fail(err, errlen, "out of memory");
+        goto fail;
+    }
+    ex->axes = ax;
+    ax = &ex->axes[ex->n_axes++];
+    snprintf(ax->key, sizeof ax->key, "%s", e->key);
+    ax->values = vals;
+    ax->n_values = nv;
+    ax->line = e->line;
+    *n_combo *= nv;
+    if (*n_combo > MAX_CELLS)
+        return fail(err, errlen, "%s:%d: [%s]: more than %d cells; split the experiment", path,
+                    e->line, ex->name, MAX_CELLS);
+    return 0;
+fail:
+    free_values(vals, nv);
+    return -1;
+}
+
+/* Room for n more cells in sw->cells (*cap: its allocated length). */
+static int reserve_cells(gs_sweep_t *sw, const gs_experiment_t *ex, size_t n, size_t *cap,
+                         char *err, size_t errlen)
+{
+    if (sw->n_cells + n > MAX_CELLS)
+        return fail(err, errlen, "%s:%d: [%s]: the sweep would have more than %d cells",
+                    sw->path, ex->line, ex->name, MAX_CELLS);
+    if (sw->n_cells + n <= *cap)
+        return 0;
+    *cap = 2 * (sw->n_cells + n);
+    gs_sweep_cell_t *c = realloc(sw->cells, *cap * sizeof *c);
+    if (!c)
+        return fail(err, errlen, "out of memory");
+    sw->cells = c;
+    return 0;
+}
+
+/* A cell the hooks refused: the message, with the axis values of combo. */
+static int refused(const gs_sweep_t *sw, const gs_experiment_t *ex, const size_t *idx,
+                   const char *msg, char *err, size_t errlen)
+{
+    char where[512] = "";
+    for (size_t a = 0; a < ex->n_axes; a++) {
+        size_t l = strlen(where);
+        snprintf(where + l, sizeof where - l, "%s%s=%s", a ? ", " : " (with ", ex->axes[a].key,
+                 ex->axes[a].values[idx[a]]);
+    }
+    return fail(err, errlen, "%s:%d: [%s] %s%s%s", sw->path, ex->line, ex->name, msg, where,
+                ex->n_axes ? ")" : "");
+}
+
+/* The repeats of one settled combination of experiment x, each with its
+ * config hash and cost. */
+static void add_repeats(gs_sweep_t *sw, size_t x, size_t combo, const gs_cell_t *cell,
+                        const gs_sweep_hooks_t *hooks)
+{
+    for (long r = 0; r < cell->repeats; r++) {
+        gs_sweep_cell_t *sc = &sw->cells[sw->n_cells++];
+        memset(sc, 0, sizeof *sc);
+        sc->experiment = x;
+        sc->combo = combo;
+        sc->cell = *cell;
+        sc->cell.repeat = r;
+        char ht[4096];
+        gs_sweep_hash_text(sw, sc, ht, sizeof ht);
+        sc->hash = hash_text(ht);
+        if ((sc->hash & INT64_MAX) == 0)
+            sc->hash |= 1;
+        snprintf(sc->hash_hex, sizeof sc->hash_hex, "%016llx", (unsigned long long)sc->hash);
+        sc->flops = hooks && hooks->cost ? hooks->cost(&sc->cell) : 1.0;
+    }
+}
+
+/* The product of experiment x's axes over its fixed cell: every
+ * combination settled, checked by the hooks, and stored with its repeats
+ * (one equal to an earlier combination once settled is dropped). */
+static int add_combinations(gs_sweep_t *sw, size_t x, const gs_cell_t *fixed, size_t n_combo,
+                            const gs_sweep_hooks_t *hooks, char *err, size_t errlen)
+{
+    gs_experiment_t *ex = &sw->experiments[x];
+    size_t idx[64] = {0};
+    char msg[1024];
+    if (ex->n_axes > 64)
+        return fail(err, errlen, "%s:%d: [%s]: more than 64 axes", sw->path, ex->line, ex->name);
+    ex->first_cell = sw->n_cells;
+    for (size_t combo = 0; combo < n_combo; combo++) {
+        gs_cell_t cell = *fixed;
+        /* the last axis varies fastest */
+        size_t rem = combo;
+        for (size_t a = ex->n_axes; a-- > 0;) {
+            idx[a] = rem % ex->axes[a].n_values;
+            rem /= ex->axes[a].n_values;
+        }
+        for (size_t a = 0; a < ex->n_axes; a++)
+            gs_cell_set(&cell, ex->axes[a].key, ex->axes[a].values[idx[a]], msg, sizeof msg);
+        if (gs_cell_settle(&cell) && same_as_earlier(sw, ex, &cell)) {
+            ex->n_dropped++;
+            continue;
+        }
+        if (hooks && hooks->check && hooks->check(&cell, msg, sizeof msg) != 0)
+            return refused(sw, ex, idx, msg, err, errlen);
+        add_repeats(sw, x, combo, &cell, hooks);
+    }
+    return 0;
+}
+
+/* Each experiment: its fixed keys and axes, then the product. */
+static int expand_experiments(gs_sweep_t *sw, const parse_t *p, const gs_cell_t *base,
+                              const gs_sweep_hooks_t *hooks, char *err, size_t errlen)
+{
+    size_t cap = 0;
+    for (size_t x = 0; x < sw->n_experiments; x++) {
+        gs_experiment_t *ex = &sw->experiments[x];
+        gs_cell_t fixed = *base;
+        size_t n_combo = 1;
+        for (size_t i = 0; i < p->n; i++)
+            if (strcmp(p->entries[i].section, ex->name) == 0 &&
+                read_key(ex, &p->entries[i], p->path, &fixed, &n_combo, err, errlen) != 0)
+                return -1;
+        if (reserve_cells(sw, ex, n_combo * (size_t)fixed.repeats, &cap, err, errlen) != 0 ||
+            add_combinations(sw, x, &fixed, n_combo, hooks, err, errlen) != 0)
+            return -1;
+    }
+    for (size_t x = 0; x < sw->n_experiments; x++)
+        sw->experiments[x].n_cells = (x + 1 < sw->n_experiments
+                                          ? sw->experiments[x + 1].first_cell
+                                          : sw->n_cells) - sw->experiments[x].first_cell;
+    return 0;
+}
+
+/* One configuration twice (an axis lists one value two ways). */
+static int reject_same_twice(const gs_sweep_t *sw, char *err, size_t errlen)
+{
+    uint64_t *hs = malloc((sw->n_cells + 1) * sizeof *hs);
+    if (!hs)
+        return fail(err, errlen, "out of memory");
+    for (size_t i = 0; i < sw->n_cells; i++)
+        hs[i] = sw->cells[i].hash;
+    gs_u64_sort(hs, sw->n_cells);
+    int rc = 0;
+    for (size_t i = 1; i < sw->n_cells && rc == 0; i++)
+        if (hs[i] == hs[i - 1]) {
+            size_t k = 0;
+            while (sw->cells[k].hash != hs[i])
+                k++;
+            const gs_experiment_t *ex = &sw->experiments[sw->cells[k].experiment];
+            rc = fail(err, errlen, "%s:%d: [%s]: the same configuration appears twice (an axis "
+                      "lists one value two ways, e.g. 0.1 and 1e-1); remove the repeat",
+                      sw->path, ex->line, ex->name);
+        }
+    free(hs);
+    return rc;
+}
+
 int gs_sweep_parse(gs_sweep_t *sw, const char *text, const char *path,
                    const gs_sweep_hooks_t *hooks, char *err, size_t errlen)
 {
     memset(sw, 0, sizeof *sw);
     parse_t p = {.text = text, .path = path};
     int rc = ini_parse_stream(reader, &p, handler, &p);
-    char msg[1024];
     int status = -1;
     gs_cell_t base;          /* defaults + [sweep] defaults */
     gs_cell_defaults(&base);
@@ -282,253 +568,12 @@ int gs_sweep_parse(gs_sweep_t *sw, const char *text, const char *path,
         fail(err, errlen, "out of memory");
         goto out;
     }
-    if (p.err[0]) {
-        fail(err, errlen, "%s", p.err);
+    if (read_errors(&p, rc, err, errlen) != 0 ||
+        read_sweep_section(sw, &p, &base, err, errlen) != 0 ||
+        read_experiments(sw, &p, err, errlen) != 0 ||
+        expand_experiments(sw, &p, &base, hooks, err, errlen) != 0 ||
+        reject_same_twice(sw, err, errlen) != 0)
         goto out;
-    }
-    if (p.too_long) {
-        fail(err, errlen, "%s:%d: line longer than %d characters; continue a long axis on the "
-             "next line, indented", path, p.too_long, INI_MAX_LINE - 1);
-        goto out;
-    }
-    if (rc != 0) {
-        fail(err, errlen, "%s:%d: not an INI line; expected [section], key = value, or a "
-             "comment starting with ; or #", path, rc);
-        goto out;
-    }
-
-    /* [sweep] */
-    const char *base_name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-    snprintf(sw->name, sizeof sw->name, "%.*s", (int)strcspn(base_name, "."), base_name);
-    int have_sweep = 0;
-    for (size_t i = 0; i < p.n; i++) {
-        entry_t *e = &p.entries[i];
-        if (strcmp(e->section, "sweep") != 0)
-            continue;
-        have_sweep = 1;
-        if (strcmp(e->key, "name") == 0) {
-            if (!gs_valid_name(e->value)) {
-                fail(err, errlen, "%s:%d: [sweep] name=%s: not a usable name; allowed: 1 to %d "
-                     "printable characters", path, e->line, e->value, GS_NAME_MAX - 1);
-                goto out;
-            }
-            snprintf(sw->name, sizeof sw->name, "%s", e->value);
-        } else if (strcmp(e->key, "description") == 0) {
-            snprintf(sw->description, sizeof sw->description, "%s", e->value);
-        } else if (strchr(e->value, ',') && strcspn(e->value, ",") < strcspn(e->value, "(")) {
-            fail(err, errlen, "%s:%d: [sweep] %s=%s: a list; [sweep] sets single defaults, "
-                 "write axes in an experiment section", path, e->line, e->key, e->value);
-            goto out;
-        } else if (gs_cell_set(&base, e->key, e->value, msg, sizeof msg) != 0) {
-            fail(err, errlen, "%s:%d: [sweep] %s", path, e->line, msg);
-            goto out;
-        }
-    }
-    if (!gs_valid_name(sw->name)) {
-        fail(err, errlen, "%s: no usable sweep name; add name = ... to [sweep]", path);
-        goto out;
-    }
-    gs_slug(sw->name, sw->slug, sizeof sw->slug);
-    (void)have_sweep;
-    sw->seed = base.seed;
-    sw->vanishing_below = base.vanishing_below;
-    sw->exploding_above = base.exploding_above;
-
-    /* experiments, in file order */
-    for (size_t i = 0; i < p.n; i++) {
-        entry_t *e = &p.entries[i];
-        if (strcmp(e->section, "sweep") == 0)
-            continue;
-        size_t k = 0;
-        while (k < sw->n_experiments && strcmp(sw->experiments[k].name, e->section) != 0)
-            k++;
-        if (k < sw->n_experiments)
-            continue;
-        if (!gs_valid_name(e->section)) {
-            fail(err, errlen, "%s:%d: [%s]: not a usable experiment name; allowed: 1 to %d "
-                 "printable characters", path, e->line, e->section, GS_NAME_MAX - 1);
-            goto out;
-        }
-        gs_experiment_t *ex = realloc(sw->experiments, (sw->n_experiments + 1) * sizeof *ex);
-        if (!ex) {
-            fail(err, errlen, "out of memory");
-            goto out;
-        }
-        sw->experiments = ex;
-        memset(&ex[sw->n_experiments], 0, sizeof *ex);
-        snprintf(ex[sw->n_experiments].name, GS_NAME_MAX, "%.*s", GS_NAME_MAX - 1, e->section);
-        gs_slug(ex[sw->n_experiments].name, ex[sw->n_experiments].slug, GS_NAME_MAX);
-        for (size_t o = 0; o < sw->n_experiments; o++)
-            if (strcmp(ex[o].slug, ex[sw->n_experiments].slug) == 0) {
-                fail(err, errlen, "%s:%d: [%s] and [%s] share the file name %s; rename one",
-                     path, e->line, ex[o].name, e->section, ex[o].slug);
-                sw->n_experiments++;
-                goto out;
-            }
-        ex[sw->n_experiments].line = e->line;
-        for (size_t h = 0; h < p.n_headers; h++)
-            if (strcmp(p.headers[h].name, e->section) == 0) {
-                ex[sw->n_experiments].line = p.headers[h].line;
-                break;
-            }
-        sw->n_experiments++;
-    }
-    if (sw->n_experiments == 0) {
-        fail(err, errlen, "%s: no experiment; add a section such as [depth-scan] with keys "
-             "like depth = 5, 10, 20", path);
-        goto out;
-    }
-
-    /* each experiment: fixed keys, axes, then the product */
-    size_t cap = 0;
-    for (size_t x = 0; x < sw->n_experiments; x++) {
-        gs_experiment_t *ex = &sw->experiments[x];
-        gs_cell_t fixed = base;
-        size_t n_combo = 1;
-        for (size_t i = 0; i < p.n; i++) {
-            entry_t *e = &p.entries[i];
-            if (strcmp(e->section, ex->name) != 0)
-                continue;
-            if (sweep_only(e->key)) {
-                fail(err, errlen, "%s:%d: [%s] %s: belongs in [sweep]", path, e->line, ex->name,
-                     e->key);
-                goto out;
-            }
-            char **vals;
-            size_t nv = split_values(e->value, &vals);
-            if (nv == 0) {
-                fail(err, errlen, "%s:%d: [%s] %s=%s: an empty value in the list", path, e->line,
-                     ex->name, e->key, e->value);
-                goto out;
-            }
-            /* every value must be valid on its own */
-            for (size_t v = 0; v < nv; v++) {
-                gs_cell_t probe = fixed;
-                if (gs_cell_set(&probe, e->key, vals[v], msg, sizeof msg) != 0) {
-                    fail(err, errlen, "%s:%d: [%s] %s", path, e->line, ex->name, msg);
-                    free_values(vals, nv);
-                    goto out;
-                }
-            }
-            if (nv == 1) {
-                gs_cell_set(&fixed, e->key, vals[0], msg, sizeof msg);
-                free_values(vals, nv);
-                continue;
-            }
-            if (strcmp(e->key, "repeats") == 0 || strcmp(e->key, "seed") == 0) {
-                fail(err, errlen, "%s:%d: [%s] %s=%s: takes one value, not a list", path, e->line,
-                     ex->name, e->key, e->value);
-                free_values(vals, nv);
-                goto out;
-            }
-            gs_axis_t *ax = realloc(ex->axes, (ex->n_axes + 1) * sizeof *ax);
-            if (!ax) {
-                free_values(vals, nv);
-                fail(err, errlen, "out of memory");
-                goto out;
-            }
-            ex->axes = ax;
-            snprintf(ax[ex->n_axes].key, sizeof ax->key, "%s", e->key);
-            ax[ex->n_axes].values = vals;
-            ax[ex->n_axes].n_values = nv;
-            ax[ex->n_axes].line = e->line;
-            ex->n_axes++;
-            n_combo *= nv;
-            if (n_combo > MAX_CELLS) {
-                fail(err, errlen, "%s:%d: [%s]: more than %d cells; split the experiment",
-                     path, e->line, ex->name, MAX_CELLS);
-                goto out;
-            }
-        }
-        size_t n_cells = n_combo * (size_t)fixed.repeats;
-        if (sw->n_cells + n_cells > MAX_CELLS) {
-            fail(err, errlen, "%s:%d: [%s]: the sweep would have more than %d cells", path,
-                 ex->line, ex->name, MAX_CELLS);
-            goto out;
-        }
-        if (sw->n_cells + n_cells > cap) {
-            cap = 2 * (sw->n_cells + n_cells);
-            gs_sweep_cell_t *c = realloc(sw->cells, cap * sizeof *c);
-            if (!c) {
-                fail(err, errlen, "out of memory");
-                goto out;
-            }
-            sw->cells = c;
-        }
-        ex->first_cell = sw->n_cells;
-        size_t idx[64] = {0};
-        if (ex->n_axes > 64) {
-            fail(err, errlen, "%s:%d: [%s]: more than 64 axes", path, ex->line, ex->name);
-            goto out;
-        }
-        for (size_t combo = 0; combo < n_combo; combo++) {
-            gs_cell_t cell = fixed;
-            /* the last axis varies fastest */
-            size_t rem = combo;
-            for (size_t a = ex->n_axes; a-- > 0;) {
-                idx[a] = rem % ex->axes[a].n_values;
-                rem /= ex->axes[a].n_values;
-            }
-            for (size_t a = 0; a < ex->n_axes; a++)
-                gs_cell_set(&cell, ex->axes[a].key, ex->axes[a].values[idx[a]], msg, sizeof msg);
-            if (gs_cell_settle(&cell) && same_as_earlier(sw, ex, &cell)) {
-                ex->n_dropped++;
-                continue;
-            }
-            if (hooks && hooks->check && hooks->check(&cell, msg, sizeof msg) != 0) {
-                char where[512] = "";
-                for (size_t a = 0; a < ex->n_axes; a++) {
-                    size_t l = strlen(where);
-                    snprintf(where + l, sizeof where - l, "%s%s=%s", a ? ", " : " (with ",
-                             ex->axes[a].key, ex->axes[a].values[idx[a]]);
-                }
-                fail(err, errlen, "%s:%d: [%s] %s%s%s", path, ex->line, ex->name, msg, where,
-                     ex->n_axes ? ")" : "");
-                goto out;
-            }
-            for (long r = 0; r < fixed.repeats; r++) {
-                gs_sweep_cell_t *sc = &sw->cells[sw->n_cells++];
-                memset(sc, 0, sizeof *sc);
-                sc->experiment = x;
-                sc->combo = combo;
-                sc->cell = cell;
-                sc->cell.repeat = r;
-                char ht[4096];
-                gs_sweep_hash_text(sw, sc, ht, sizeof ht);
-                sc->hash = hash_text(ht);
-                if ((sc->hash & INT64_MAX) == 0)
-                    sc->hash |= 1;
-                snprintf(sc->hash_hex, sizeof sc->hash_hex, "%016llx", (unsigned long long)sc->hash);
-                sc->flops = hooks && hooks->cost ? hooks->cost(&sc->cell) : 1.0;
-            }
-        }
-    }
-    for (size_t x = 0; x < sw->n_experiments; x++)
-        sw->experiments[x].n_cells = (x + 1 < sw->n_experiments
-                                          ? sw->experiments[x + 1].first_cell
-                                          : sw->n_cells) - sw->experiments[x].first_cell;
-    /* one configuration twice (an axis lists one value two ways) */
-    uint64_t *hs = malloc((sw->n_cells + 1) * sizeof *hs);
-    if (!hs) {
-        fail(err, errlen, "out of memory");
-        goto out;
-    }
-    for (size_t i = 0; i < sw->n_cells; i++)
-        hs[i] = sw->cells[i].hash;
-    gs_u64_sort(hs, sw->n_cells);
-    for (size_t i = 1; i < sw->n_cells; i++)
-        if (hs[i] == hs[i - 1]) {
-            size_t k = 0;
-            while (sw->cells[k].hash != hs[i])
-                k++;
-            const gs_experiment_t *ex = &sw->experiments[sw->cells[k].experiment];
-            fail(err, errlen, "%s:%d: [%s]: the same configuration appears twice (an axis "
-                 "lists one value two ways, e.g. 0.1 and 1e-1); remove the repeat", path,
-                 ex->line, ex->name);
-            free(hs);
-            goto out;
-        }
-    free(hs);
     status = 0;
 out:
     for (size_t i = 0; i < p.n; i++)

@@ -1,0 +1,105 @@
+/* A cell's result packed for MPI (driver/pack.h) unpacks to the same
+ * result - every number and array, bit for bit - and a buffer that is
+ * short, long, or holds an impossible header or histogram is refused. */
+#include <config.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "driver/pack.h"
+#include "tap.h"
+
+/* A trained, diverged result with every array filled. */
+static void sample(gs_result_t *r)
+{
+    memset(r, 0, sizeof *r);
+    r->status = GS_STATUS_DIVERGED;
+    r->diagnosis = GS_DIAG_EXPLODING;
+    r->diagnosis_final = GS_DIAG_DIVERGED;
+    r->grad_ratio = 1.5e7;
+    r->measured_slope = -0.125;
+    r->q_star = INFINITY;
+    r->test_acc = NAN;
+    r->steps_run = 17;
+    r->diverged_step = 17;
+    r->diverged_layer = 2;
+    r->diverged_tensor = GS_NONFINITE_GRADIENT;
+    snprintf(r->error, sizeof r->error, "%s", "none");
+    r->n_layers = 3;
+    r->n_time = 2;
+    r->n_log = 2;
+    r->n_layer_log = r->n_log * r->n_layers;
+    r->n_hist = 2;
+    r->layers = calloc(r->n_layers, sizeof *r->layers);
+    r->time = calloc(r->n_time, sizeof *r->time);
+    r->log = calloc(r->n_log, sizeof *r->log);
+    r->layer_log = calloc(r->n_layer_log, sizeof *r->layer_log);
+    r->hist = calloc(r->n_hist, sizeof *r->hist);
+    for (size_t l = 0; l < r->n_layers; l++)
+        r->layers[l].grad_w_norm = 0.1 * (double)(l + 1);
+    r->time[1].grad_hidden_norm = 3.25;
+    r->log[1] = (gs_train_row_t){17, NAN, INFINITY, 1.0, 1};
+    r->layer_log[5].update_ratio = 1e-3;
+    for (size_t h = 0; h < r->n_hist; h++) {
+        r->hist[h].layer = (int)h + 1;
+        r->hist[h].quantity = gs_hist_quantity_names[h];
+        r->hist[h].lo = -1;
+        r->hist[h].hi = 1;
+        r->hist[h].count[h] = 42;
+    }
+}
+
+static int same_bits(const void *a, const void *b, size_t n)
+{
+    return memcmp(a, b, n) == 0;
+}
+
+int main(void)
+{
+    gs_result_t r, u;
+    gs_pack_meta_t meta = {7, 3, 2, 1.5, "node-1"}, back;
+    sample(&r);
+    size_t len;
+    unsigned char *buf = gs_pack_result(&r, &meta, &len);
+    tap_ok(buf != NULL, "packs");
+    tap_ok(gs_unpack_result(buf, len, &u, &back) == 0, "unpacks");
+    tap_ok(u.status == r.status && u.diagnosis == r.diagnosis &&
+           u.diagnosis_final == r.diagnosis_final && u.diverged_tensor == r.diverged_tensor &&
+           u.diverged_layer == 2 && u.steps_run == 17 && u.diverged_step == 17,
+           "the enums and counts come back");
+    tap_ok(u.grad_ratio == r.grad_ratio && u.measured_slope == r.measured_slope &&
+           isinf(u.q_star) && isnan(u.test_acc), "the numbers come back, Inf and NaN included");
+    tap_ok(u.n_layers == 3 && same_bits(u.layers, r.layers, 3 * sizeof *r.layers) &&
+           same_bits(u.time, r.time, 2 * sizeof *r.time) &&
+           same_bits(u.log, r.log, 2 * sizeof *r.log) &&
+           same_bits(u.layer_log, r.layer_log, 6 * sizeof *r.layer_log),
+           "the arrays come back bit for bit");
+    tap_ok(u.hist[1].layer == 2 && strcmp(u.hist[1].quantity, gs_hist_quantity_names[1]) == 0 &&
+           u.hist[1].count[1] == 42 && u.hist[0].hi == 1, "the histograms come back with their quantity");
+    tap_ok(back.cell == 7 && back.rank == 3 && strcmp(back.host, "node-1") == 0 &&
+           strcmp(u.error, "none") == 0, "the meta and the error text come back");
+    gs_result_free(&u);
+
+    tap_ok(gs_unpack_result(buf, len - 1, &u, &back) == -1, "one byte short: refused");
+    unsigned char *longer = malloc(len + 8);
+    memcpy(longer, buf, len);
+    memset(longer + len, 0, 8);
+    tap_ok(gs_unpack_result(longer, len + 8, &u, &back) == -1, "eight bytes too many: refused");
+    free(longer);
+    tap_ok(gs_unpack_result(buf, 3, &u, &back) == -1, "shorter than a header: refused");
+    unsigned char *bad = malloc(len);
+    memcpy(bad, buf, len);
+    bad[0] ^= 0xff;
+    tap_ok(gs_unpack_result(bad, len, &u, &back) == -1, "a wrong magic: refused");
+    memcpy(bad, buf, len);
+    /* the last histogram's quantity (its second int32) out of range */
+    size_t hist_bytes = sizeof(int32_t) * 2 + 2 * sizeof(double) + GS_HIST_BINS * sizeof(long);
+    int32_t q = 99;
+    memcpy(bad + len - hist_bytes + sizeof(int32_t), &q, sizeof q);
+    tap_ok(gs_unpack_result(bad, len, &u, &back) == -1, "a histogram quantity out of range: refused");
+    free(bad);
+    free(buf);
+    gs_result_free(&r);
+    return tap_done();
+}
