@@ -201,13 +201,17 @@ int gs_cmd_run(int argc, char **argv)
                    "its measurements (default database results/<sweep name>.db). Without mpirun\n"
                    "one process computes every cell; under mpirun rank 0 coordinates and every\n"
                    "rank (rank 0 too, in a thread) computes cells, longest first. Rerunning the\n"
-                   "same command resumes after any crash or kill.\n\n"
+                   "same command resumes after any crash or kill: only whole cells are stored.\n"
+                   "A cell that kills its process (a segfault) is noted in PATH-crashes; one\n"
+                   "that has killed two runs is stored with status crashed and not run again.\n\n"
                    "  --db PATH     the database\n"
                    "  --threads N   OpenMP threads per rank (default: the node's cores shared\n"
                    "                among its ranks); results do not depend on it\n"
                    "  --fresh       delete the stored cells first (says how many)\n\n"
                    "SIGINT/SIGTERM commit what has arrived and exit 130/143; exit status 2 for\n"
-                   "a config error, 1 for other failures. Progress goes to stderr.\n");
+                   "a config error, 1 for other failures (a full disk, a read-only folder,\n"
+                   "another program's lock held over 10 s: the message names the database).\n"
+                   "Progress goes to stderr.\n");
             return 0;
         } else if (strcmp(a, "--db") == 0 && i + 1 < argc) {
             o.db_path = argv[++i];
