@@ -844,7 +844,8 @@ fail:
 static void end_interrupted(job_t *j, const gs_run_options_t *opt, coord_t *c, int sig)
 {
     int ok = maybe_commit(c, 1) == 0 &&
-             gs_store_end_session(c->store, "interrupted", thread_cpu(), j->err, sizeof j->err) == 0;
+             gs_store_end_session(c->store, GS_SESSION_INTERRUPTED, thread_cpu(), j->err,
+                                  sizeof j->err) == 0;
     gs_store_close(c->store);
     fprintf(stderr, "interrupted by %s: %zu cells of this run stored%s; rerun the same command "
             "to resume:\n  gradsweep run %s%s%s\n", sig == SIGINT ? "SIGINT" : "SIGTERM",
@@ -864,7 +865,7 @@ static int end_failed(job_t *j, coord_t *c)
     finish_workers(j->size, DROP_CELL);
     char err[1024];
     if (maybe_commit(c, 1) == 0)
-        gs_store_end_session(c->store, "interrupted", thread_cpu(), err, sizeof err);
+        gs_store_end_session(c->store, GS_SESSION_INTERRUPTED, thread_cpu(), err, sizeof err);
     gs_store_close(c->store);
     fprintf(stderr, "gradsweep run: stopped; the cells committed before are kept in %s, and "
             "rerunning the same command resumes\n", j->dbpath);
@@ -877,7 +878,7 @@ static int end_done(job_t *j, coord_t *c, double cpu0)
     double wall = gs_now() - c->bar.start, cpu = thread_cpu() - cpu0;
     int code = 0;
     if (maybe_commit(c, 1) != 0 ||
-        gs_store_end_session(c->store, "done", cpu, j->err, sizeof j->err) != 0) {
+        gs_store_end_session(c->store, GS_SESSION_DONE, cpu, j->err, sizeof j->err) != 0) {
         fprintf(stderr, "gradsweep run: %s\n", c->err[0] ? c->err : j->err);
         code = 1;
     } else {

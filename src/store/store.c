@@ -38,6 +38,10 @@ struct gs_store {
 
 /* ---- schema ---- */
 
+const char *const gs_session_names[] = {"running", "done", "interrupted", "crashed"};
+_Static_assert(sizeof gs_session_names / sizeof *gs_session_names == GS_N_SESSION,
+               "session status names");
+
 static const char schema_head[] =
     "-- gradsweep results database, schema version " GS_STR(GS_SCHEMA_VERSION) ".\n"
     "-- Written by rank 0 of `gradsweep run` only; WAL mode, so sqlite3 and the\n"
@@ -60,7 +64,7 @@ static const char schema_head[] =
     "\n"
     "CREATE TABLE IF NOT EXISTS sessions (  -- one row per `gradsweep run` on this database\n"
     "  id INTEGER PRIMARY KEY,              -- session number, from 1\n"
-    "  status TEXT NOT NULL CHECK (status IN ('running', 'done', 'interrupted', 'crashed')),  --\n"
+    "  status TEXT NOT NULL CHECK (status IN (%SESSION_IN%)),  --\n"
     "                                       -- crashed: found running with its process gone\n"
     "  started_at TEXT NOT NULL,            -- start of the run\n"
     "  ended_at TEXT,                       -- end of the run; NULL while running or after a crash\n"
@@ -275,6 +279,29 @@ static void added_column_sql(const added_column_t *a, char *buf, size_t cap)
                  in);
 }
 
+typedef struct {
+    const char *mark, *text;
+} marker_t;
+
+/* Append template to s[len..cap) with each marker replaced by its text;
+ * the markers stand in the template once each, in this order. Returns
+ * the new length (>= cap: it did not fit). */
+static size_t fill_markers(char *s, size_t len, size_t cap, const char *template,
+                           const marker_t *marks, size_t n)
+{
+    const char *pos = template;
+    for (size_t i = 0; i < n; i++) {
+        const char *m = strstr(pos, marks[i].mark);
+        assert(m != NULL);
+        if (len < cap)
+            len += (size_t)snprintf(s + len, cap - len, "%.*s%s", (int)(m - pos), pos, marks[i].text);
+        pos = m + strlen(marks[i].mark);
+    }
+    if (len < cap)
+        len += (size_t)snprintf(s + len, cap - len, "%s", pos);
+    return len;
+}
+
 const char *gs_store_schema_sql(void)
 {
     static char *sql;
@@ -284,7 +311,10 @@ const char *gs_store_schema_sql(void)
     char *s = malloc(cap);
     if (!s)
         return NULL;   /* never a shorter schema */
-    len += (size_t)snprintf(s + len, cap - len, "%s", schema_head);
+    char session_in[256];
+    names_in(session_in, sizeof session_in, gs_session_names, GS_N_SESSION);
+    const marker_t head_marks[] = {{"%SESSION_IN%", session_in}};
+    len = fill_markers(s, len, cap, schema_head, head_marks, 1);
     gs_key_info_t k;
     for (size_t i = 0; gs_cell_key_info(i, &k); i++) {
         if (!k.in_key)
@@ -311,17 +341,9 @@ const char *gs_store_schema_sql(void)
         al += (size_t)snprintf(added + al, sizeof added - al, "  %-36s -- %s\n", col,
                                runs_added[i].help);
     }
-    const struct {
-        const char *mark, *text;
-    } marks[] = {{"%STATUS_IN%", status_in}, {"%DIAG_IN%", diag_in}, {"%RUNS_ADDED%", added}};
-    const char *pos = schema_tail;
-    for (size_t i = 0; i < sizeof marks / sizeof *marks; i++) {
-        const char *m = strstr(pos, marks[i].mark);
-        assert(m != NULL);   /* every marker is in the tail, in this order */
-        len += (size_t)snprintf(s + len, cap - len, "%.*s%s", (int)(m - pos), pos, marks[i].text);
-        pos = m + strlen(marks[i].mark);
-    }
-    len += (size_t)snprintf(s + len, cap - len, "%s", pos);
+    const marker_t marks[] = {{"%STATUS_IN%", status_in}, {"%DIAG_IN%", diag_in},
+                              {"%RUNS_ADDED%", added}};
+    len = fill_markers(s, len, cap, schema_tail, marks, sizeof marks / sizeof *marks);
     if (len >= cap) {   /* the key columns outgrew the room: a bug, never a shorter schema */
         assert(!"the schema's buffer is too small");
         free(s);
@@ -659,8 +681,9 @@ static int find_live(gs_store_t *st, char *host, size_t hostlen, long *pid, int 
     sqlite3_stmt *s;
     int live = 0, rc;
     if (sqlite3_prepare_v2(st->db, "SELECT id, host, pid, heartbeat FROM sessions "
-                                   "WHERE status = 'running'", -1, &s, NULL) != SQLITE_OK)
+                                   "WHERE status = ?1", -1, &s, NULL) != SQLITE_OK)
         goto unreadable;
+    sqlite3_bind_text(s, 1, gs_session_names[GS_SESSION_RUNNING], -1, SQLITE_STATIC);
     double now = gs_unix_now();
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         long id = (long)sqlite3_column_int64(s, 0);
@@ -675,7 +698,8 @@ static int find_live(gs_store_t *st, char *host, size_t hostlen, long *pid, int 
             *pid = p;
         } else if (!alive && mark_crashed) {
             char sql[128];
-            snprintf(sql, sizeof sql, "UPDATE sessions SET status = 'crashed' WHERE id = %ld", id);
+            snprintf(sql, sizeof sql, "UPDATE sessions SET status = '%s' WHERE id = %ld",
+                     gs_session_names[GS_SESSION_CRASHED], id);
             if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK)
                 rc = SQLITE_ERROR;
         }
@@ -760,10 +784,11 @@ static int write_session(gs_store_t *st, const gs_session_info_t *info, const ch
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(st->db, "INSERT INTO sessions (status, started_at, heartbeat, host, pid,"
                                    " ranks, threads, hosts, gradsweep_version)"
-                                   " VALUES ('running', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                                   " VALUES (?9, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                            -1, &s, NULL) != SQLITE_OK)
         return sqlfail(st, err, errlen, "writing the session");
-    assert(sqlite3_bind_parameter_count(s) == 8);
+    assert(sqlite3_bind_parameter_count(s) == 9);
+    sqlite3_bind_text(s, 9, gs_session_names[GS_SESSION_RUNNING], -1, SQLITE_STATIC);
     st->session_start = gs_unix_now();
     sqlite3_bind_text(s, 1, now, -1, SQLITE_TRANSIENT);
     sqlite3_bind_double(s, 2, st->session_start);
@@ -811,7 +836,7 @@ rollback:
     return -1;
 }
 
-static int session_update(gs_store_t *st, const char *status, int final)
+static int session_update(gs_store_t *st, gs_session_status_t status, int final)
 {
     char now[32];
     gs_utc_iso(now, sizeof now);
@@ -822,7 +847,7 @@ static int session_update(gs_store_t *st, const char *status, int final)
     if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
         return -1;
     double t = gs_unix_now();
-    sqlite3_bind_text(s, 1, status, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 1, gs_session_names[status], -1, SQLITE_STATIC);
     sqlite3_bind_double(s, 2, t);
     sqlite3_bind_int64(s, 3, st->stored);
     if (final)
@@ -838,13 +863,13 @@ int gs_store_commit(gs_store_t *st, char *err, size_t errlen)
 {
     if (open_batch(st, err, errlen) != 0)
         return -1;
-    if (session_update(st, "running", 0) != 0)
+    if (session_update(st, GS_SESSION_RUNNING, 0) != 0)
         return sqlfail(st, err, errlen, "updating the session");
     st->in_txn = 0;
     return exec(st, "COMMIT", err, errlen);
 }
 
-int gs_store_end_session(gs_store_t *st, const char *status, double coordinator_cpu_s,
+int gs_store_end_session(gs_store_t *st, gs_session_status_t status, double coordinator_cpu_s,
                          char *err, size_t errlen)
 {
     if (open_batch(st, err, errlen) != 0)

@@ -41,9 +41,17 @@ typedef struct {
 int gs_store_begin_session(gs_store_t *st, const gs_sweep_t *sw, const gs_session_info_t *info,
                            char *err, size_t errlen);
 
-/* End the session (status "done" or "interrupted"): commit, record the
- * coordinator's CPU time, release the lock. */
-int gs_store_end_session(gs_store_t *st, const char *status, double coordinator_cpu_s,
+/* A run's status (sessions.status). crashed: found running with its
+ * process gone. */
+typedef enum {
+    GS_SESSION_RUNNING, GS_SESSION_DONE, GS_SESSION_INTERRUPTED, GS_SESSION_CRASHED
+} gs_session_status_t;
+extern const char *const gs_session_names[];   /* indexed by gs_session_status_t */
+#define GS_N_SESSION 4
+
+/* End the session (done or interrupted): commit, record the coordinator's
+ * CPU time, release the lock. */
+int gs_store_end_session(gs_store_t *st, gs_session_status_t status, double coordinator_cpu_s,
                          char *err, size_t errlen);
 
 /* The config_hash of every stored cell, sorted ascending; caller frees. */
