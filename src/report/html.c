@@ -425,7 +425,8 @@ static void find_experiment(rp_model_t *m, const rp_exp_t *e, findings_t *fs, co
         char what[128];
         snprintf(what, sizeof what, "the gradient at t=1 over that at t=%ld at initialization is",
                  c->seq_len);
-        find_ratio_by_axis(e, fs, anchor, rp_axis_of(e, "model") >= 0 ? "model" : e->ex->axes[0].key, what);
+        if (e->ex->n_axes > 0)   /* one configuration: no ratios to set side by side */
+            find_ratio_by_axis(e, fs, anchor, rp_axis_of(e, "model") >= 0 ? "model" : e->ex->axes[0].key, what);
     } else if (rp_axis_of(e, "residual") >= 0) {
         char what[128];
         snprintf(what, sizeof what, "grad_ratio at depth %ld is", c->depth);
