@@ -13,7 +13,8 @@
  * GS_FUZZ_SEED (default 1) and GS_FUZZ_MUTATIONS (default 1000) choose the
  * mutations; GS_FUZZ_SECONDS (default 5) bounds their time - a slow machine
  * runs fewer, and says how many. Mutation i depends on the seed and i
- * alone, so a failure is repeatable.
+ * alone, so a failure is repeatable. An input that runs longer than
+ * GS_FUZZ_TIMEOUT seconds (default 20) fails as a hang.
  *
  * Built once per target: FUZZ_NAME and FUZZ_CORPUS (its corpus folder)
  * come from the Makefile. */
@@ -21,6 +22,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -82,6 +84,19 @@ static void keep_close(void)
     }
 }
 
+/* An input that runs longer than GS_FUZZ_TIMEOUT seconds (default 20,
+ * libFuzzer's -timeout in README's commands) is a failure too: a hang. */
+static unsigned timeout_s = 20;
+
+static void on_alarm(int sig)
+{
+    static const char msg[] = "replay: an input ran longer than GS_FUZZ_TIMEOUT seconds\n";
+    ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);   /* async-signal-safe */
+    (void)w;
+    (void)sig;
+    _exit(1);
+}
+
 /* Run one input from a buffer of exactly its size, as libFuzzer does, so
  * that a read past the end is caught. */
 static void run(const uint8_t *data, size_t size)
@@ -93,7 +108,9 @@ static void run(const uint8_t *data, size_t size)
     }
     memcpy(copy, data, size);
     keep(copy, size);
+    alarm(timeout_s);
     LLVMFuzzerTestOneInput(copy, size);
+    alarm(0);
     free(copy);
 }
 
@@ -276,6 +293,8 @@ static unsigned long env_ulong(const char *name, unsigned long dflt)
 int main(int argc, char **argv)
 {
     inputs_t in = {0};
+    timeout_s = (unsigned)env_ulong("GS_FUZZ_TIMEOUT", timeout_s);
+    signal(SIGALRM, on_alarm);
     if (argc > 1) {   /* replay the files given */
         for (int i = 1; i < argc; i++)
             if (add_path(&in, argv[i]) != 0) {
