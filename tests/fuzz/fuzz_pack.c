@@ -37,18 +37,15 @@ static void check_same(const gs_result_t *a, const gs_pack_meta_t *ma, const gs_
                    a->diverged_layer == b->diverged_layer && a->steps_run == b->steps_run &&
                    a->diverged_step == b->diverged_step,
                "an enum or integer field changed");
-    const double da[] = {a->grad_ratio, a->init_loss, a->q_star, a->chi1, a->depth_scale,
-                         a->predicted_slope, a->measured_slope, a->fit_r2,
-                         a->residual_growth_predicted, a->residual_growth_measured,
-                         a->step_bound, a->sv2_min, a->sv2_max, a->sv2_mean, a->condition,
-                         a->grad_ratio_final, a->last_finite_grad_norm, a->clip_fraction,
-                         a->train_loss, a->test_loss, a->test_acc, a->baseline_loss};
-    const double db[] = {b->grad_ratio, b->init_loss, b->q_star, b->chi1, b->depth_scale,
-                         b->predicted_slope, b->measured_slope, b->fit_r2,
-                         b->residual_growth_predicted, b->residual_growth_measured,
-                         b->step_bound, b->sv2_min, b->sv2_max, b->sv2_mean, b->condition,
-                         b->grad_ratio_final, b->last_finite_grad_norm, b->clip_fraction,
-                         b->train_loss, b->test_loss, b->test_acc, b->baseline_loss};
+/* every double of the result, in one list */
+#define DOUBLES(r)                                                                           \
+    {r->grad_ratio, r->init_loss, r->q_star, r->chi1, r->depth_scale, r->predicted_slope,    \
+     r->measured_slope, r->fit_r2, r->residual_growth_predicted, r->residual_growth_measured, \
+     r->step_bound, r->sv2_min, r->sv2_max, r->sv2_mean, r->condition, r->grad_ratio_final,  \
+     r->last_finite_grad_norm, r->clip_fraction, r->train_loss, r->test_loss, r->test_acc,   \
+     r->baseline_loss}
+    const double da[] = DOUBLES(a), db[] = DOUBLES(b);
+#undef DOUBLES
     FUZZ_CHECK(memcmp(da, db, sizeof da) == 0, "a number changed (bitwise)");
     FUZZ_CHECK(strcmp(a->error, b->error) == 0, "error '%s' became '%s'", a->error, b->error);
     FUZZ_CHECK(a->n_layers == b->n_layers && a->n_time == b->n_time && a->n_log == b->n_log &&
