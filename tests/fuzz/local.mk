@@ -59,6 +59,6 @@ tests_fuzz_fuzz_report_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 tests_fuzz_fuzz_report_LDADD = $(LIBGS)
 endif
 
-EXTRA_DIST += tests/fuzz/corpus
+EXTRA_DIST += tests/fuzz/corpus tests/fuzz/sweep.dict
 CLEANFILES = fuzz-config-input.bin fuzz-keyval-input.bin fuzz-pack-input.bin \
 	fuzz-report-input.bin
