@@ -515,7 +515,8 @@ static void find_experiment(rp_model_t *m, const rp_exp_t *e, findings_t *fs, co
     if (c->model != GS_MODEL_MLP && c->task == GS_TASK_PROBE) {
         snprintf(what, sizeof what, "the gradient at t=1 over that at t=%ld at initialization is",
                  c->seq_len);
-        find_ratio_by_axis(e, fs, anchor, rp_axis_of(e, "model") >= 0 ? "model" : e->ex->axes[0].key, what);
+        if (e->ex->n_axes > 0)   /* one configuration: no ratios to set side by side */
+            find_ratio_by_axis(e, fs, anchor, rp_axis_of(e, "model") >= 0 ? "model" : e->ex->axes[0].key, what);
     } else if (rp_axis_of(e, "residual") >= 0) {
         snprintf(what, sizeof what, "grad_ratio at depth %ld is", c->depth);
         find_ratio_by_axis(e, fs, anchor, "residual", what);

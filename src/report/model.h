@@ -62,6 +62,17 @@ typedef struct {
     long live_pid;
 } rp_model_t;
 
+/* ---- report.c ---- */
+
+/* Read the sweep (parsed from its stored config) and every stored run
+ * from m->db, which the caller opened (m->db_path names it in messages).
+ * -1 with a message: no sweep stored, a config that no longer parses.
+ * gs_report_write calls it; so does the fuzz target of the report
+ * (tests/fuzz/fuzz_report.c), on a database it made in memory. */
+int rp_model_load(rp_model_t *m, char *err, size_t errlen);
+/* Free what rp_model_load allocated (not m->db); after a failed load too. */
+void rp_model_free(rp_model_t *m);
+
 /* A series of (x, y) points. */
 typedef struct {
     double *x, *y;

@@ -298,11 +298,24 @@ out:
     for (size_t e = 0; per && e < m.n_exps; e++)
         rp_charts_free(&per[e]);
     free(per);
-    for (size_t e = 0; m.exps && e < m.n_exps; e++)
-        free(m.exps[e].runs);
-    free(m.exps);
-    free(m.sessions);
-    gs_sweep_free(&m.sw);
+    rp_model_free(&m);
     gs_store_close(st);
     return rc;
+}
+
+int rp_model_load(rp_model_t *m, char *err, size_t errlen)
+{
+    return load(m, err, errlen);
+}
+
+void rp_model_free(rp_model_t *m)
+{
+    for (size_t e = 0; m->exps && e < m->n_exps; e++)
+        free(m->exps[e].runs);
+    free(m->exps);
+    free(m->sessions);
+    gs_sweep_free(&m->sw);
+    m->exps = NULL;
+    m->sessions = NULL;
+    m->n_exps = m->n_sessions = 0;
 }

@@ -235,15 +235,30 @@ static uint64_t hash_text(const char *s)
 }
 
 /* An earlier combination of experiment ex (its cells so far) is this
- * settled cell. */
+ * settled cell. Within one experiment a cell's hash text differs from
+ * another's only by the canonical key and the diagnosis thresholds, so
+ * where the thresholds are equal a different config_hash means a
+ * different key, and the key is formatted only when the hashes agree.
+ * (Formatting every earlier key made a clip_mode axis quadratic in key
+ * formatting: 4,000 combinations took 26 s to plan.) */
 static int same_as_earlier(const gs_sweep_t *sw, const gs_experiment_t *ex, const gs_cell_t *cell)
 {
-    char a[2048], b[2048];
+    char a[2048], b[2048], ht[4096];
+    gs_sweep_cell_t probe = {.experiment = (size_t)(ex - sw->experiments), .cell = *cell};
+    probe.cell.repeat = 0;
+    gs_sweep_hash_text(sw, &probe, ht, sizeof ht);
+    uint64_t h = hash_text(ht);
+    if ((h & INT64_MAX) == 0)
+        h |= 1;   /* as the cells' own hashes (gs_sweep_parse) */
     gs_cell_key(cell, a, sizeof a);
     for (size_t i = ex->first_cell; i < sw->n_cells; i++) {
-        if (sw->cells[i].cell.repeat != 0)
+        const gs_sweep_cell_t *c = &sw->cells[i];
+        if (c->cell.repeat != 0)
             continue;
-        gs_cell_key(&sw->cells[i].cell, b, sizeof b);
+        if (c->hash != h && c->cell.vanishing_below == cell->vanishing_below &&
+            c->cell.exploding_above == cell->exploding_above)
+            continue;
+        gs_cell_key(&c->cell, b, sizeof b);
         if (strcmp(a, b) == 0)
             return 1;
     }
