@@ -105,9 +105,9 @@ static void read_run(const gs_query_t *q, rp_run_t *r)
 /* ---- loading ---- */
 
 /* The sweep, parsed from the config text the database keeps. */
-static int load_sweep(rp_model_t *m, gs_store_t *st, char *err, size_t errlen)
+static int load_sweep(rp_model_t *m, char *err, size_t errlen)
 {
-    char *path = NULL, *text = gs_store_config_text(st, &path);
+    char *path = NULL, *text = gs_store_config_text_of(m->db, &path);
     if (!text) {
         free(path);
         snprintf(err, errlen, "%s: holds no sweep yet", m->db_path);
@@ -243,9 +243,9 @@ static void read_sessions(rp_model_t *m)
     gs_query_finish(&q);
 }
 
-static int load(rp_model_t *m, gs_store_t *st, char *err, size_t errlen)
+static int load(rp_model_t *m, char *err, size_t errlen)
 {
-    if (load_sweep(m, st, err, errlen) != 0)
+    if (load_sweep(m, err, errlen) != 0)
         return -1;
     rp_run_t **index = malloc((m->sw.n_cells + 1) * sizeof *index);
     int rc = -1;
@@ -268,7 +268,7 @@ int gs_report_write(const char *db_path, const char *out_dir, char *index_path, 
     rp_model_t m = {.db = gs_store_handle(st), .db_path = db_path};
     int rc = -1;
     rp_charts_t gallery = {0}, *per = NULL;
-    if (load(&m, st, err, errlen) != 0)
+    if (load(&m, err, errlen) != 0)
         goto out;
     m.live = gs_store_live_run(st, m.live_host, sizeof m.live_host, &m.live_pid);
     char dir[4096], charts[4200];

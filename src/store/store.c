@@ -1028,11 +1028,16 @@ long gs_store_delete_all(gs_store_t *st, char *err, size_t errlen)
 
 char *gs_store_config_text(gs_store_t *st, char **path)
 {
+    return gs_store_config_text_of(st->db, path);
+}
+
+char *gs_store_config_text_of(sqlite3 *db, char **path)
+{
     sqlite3_stmt *s;
     char *text = NULL;
     if (path)
         *path = NULL;
-    if (sqlite3_prepare_v2(st->db, "SELECT config_text, config_path FROM sweeps WHERE id = 1", -1,
+    if (sqlite3_prepare_v2(db, "SELECT config_text, config_path FROM sweeps WHERE id = 1", -1,
                            &s, NULL) != SQLITE_OK)
         return NULL;
     if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0)) {

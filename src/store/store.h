@@ -17,6 +17,7 @@
 #define GS_APPLICATION_ID 0x47535750
 
 typedef struct gs_store gs_store_t;
+struct sqlite3;   /* <sqlite3.h>, for the calls that take a handle */
 
 /* Open a database. create: make it (and its folder's file) when missing.
  * readonly: for queries while a run may be writing. NULL with a message
@@ -102,6 +103,8 @@ int gs_store_commit(gs_store_t *st, char *err, size_t errlen);
 /* The text of sweeps.config_text and sweeps.config_path (NULL when the
  * database holds no sweep yet, or either is NULL); caller frees. */
 char *gs_store_config_text(gs_store_t *st, char **path);
+/* The same, of an open SQLite handle (the report's reader). */
+char *gs_store_config_text_of(struct sqlite3 *db, char **path);
 
 /* Every stored cell's config_hash, status, diagnosis (NULL when failed)
  * and diagnosis_final (NULL unless trained), for `gradsweep status`. */
