@@ -499,6 +499,7 @@ static int add_combinations(gs_sweep_t *sw, size_t x, const gs_cell_t *fixed, si
     if (ex->n_axes > 64)
         return fail(err, errlen, "%s:%d: [%s]: more than 64 axes", sw->path, ex->line, ex->name);
     ex->first_cell = sw->n_cells;
+    int settled = 0;   /* once a combination was settled, a later one may equal it */
     for (size_t combo = 0; combo < n_combo; combo++) {
         gs_cell_t cell = *fixed;
         /* the last axis varies fastest */
@@ -509,7 +510,8 @@ static int add_combinations(gs_sweep_t *sw, size_t x, const gs_cell_t *fixed, si
         }
         for (size_t a = 0; a < ex->n_axes; a++)
             gs_cell_set(&cell, ex->axes[a].key, ex->axes[a].values[idx[a]], msg, sizeof msg);
-        if (gs_cell_settle(&cell) && same_as_earlier(sw, ex, &cell)) {
+        settled |= gs_cell_settle(&cell);
+        if (settled && same_as_earlier(sw, ex, &cell)) {
             ex->n_dropped++;
             continue;
         }
