@@ -375,13 +375,7 @@ int rp_longest(const char *const *labels, size_t n, const char *title)
  * lr, clip, ...) only matter once it trains. */
 static int shapes_init(const char *key)
 {
-    static const char *const keys[] = {"model", "dataset", "depth", "width", "seq_len",
-                                       "input_dim", "activation", "init", "gain", "bias_std",
-                                       "norm", "residual", "forget_bias", "batch"};
-    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
-        if (strcmp(keys[i], key) == 0)
-            return 1;
-    return 0;
+    return (gs_cell_key_flags(key) & GS_KEYF_SHAPES_INIT) != 0;
 }
 
 static size_t init_axes(const rp_exp_t *e)

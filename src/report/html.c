@@ -588,21 +588,16 @@ static void write_axes(FILE *f, const rp_exp_t *e)
     }
     const gs_cell_t *c = &e->runs[0].sc->cell;
     fputs(". <b>Fixed:</b> ", f);
-    static const char *const keys[] = {"model", "task", "dataset", "depth", "width", "seq_len",
-                                       "activation", "init", "gain", "norm", "residual",
-                                       "optimizer", "lr", "batch", "steps", "clip"};
     int first = 1;
     char v[128];
-    for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
-        if (rp_varies(e, keys[k]))
+    gs_key_info_t k;
+    for (size_t i = 0; gs_cell_key_info(i, &k); i++) {
+        if (!(k.flags & GS_KEYF_HEADLINE) || rp_varies(e, k.name) ||
+            (c->task == GS_TASK_PROBE && (k.flags & GS_KEYF_TRAINING)) ||
+            (c->model == GS_MODEL_MLP && (k.flags & GS_KEYF_RECURRENT)))
             continue;
-        if (c->task == GS_TASK_PROBE && (strcmp(keys[k], "optimizer") == 0 || strcmp(keys[k], "lr") == 0 ||
-                                         strcmp(keys[k], "steps") == 0 || strcmp(keys[k], "clip") == 0))
-            continue;
-        if (c->model == GS_MODEL_MLP && strcmp(keys[k], "seq_len") == 0)
-            continue;
-        gs_cell_format(c, keys[k], v, sizeof v);
-        escf(f, "%s%s=%s", first ? "" : ", ", keys[k], v);
+        gs_cell_format(c, k.name, v, sizeof v);
+        escf(f, "%s%s=%s", first ? "" : ", ", k.name, v);
         first = 0;
     }
     fprintf(f, "; %zu cells, %zu stored.</p>\n", e->n_runs, e->n_stored);
@@ -661,13 +656,15 @@ static void write_run_table(FILE *f, const rp_exp_t *e)
 
 static void write_all_runs(FILE *f, const rp_model_t *m)
 {
-    static const char *const keys[] = {"model", "task", "dataset", "depth", "width", "seq_len",
-                                       "activation", "init", "gain", "norm", "residual",
-                                       "optimizer", "lr", "clip"};
-    const size_t nk = sizeof keys / sizeof *keys;
+    const char *keys[64];   /* the headline keys, in table order */
+    size_t nk = 0;
+    gs_key_info_t k;
+    for (size_t i = 0; gs_cell_key_info(i, &k) && nk < sizeof keys / sizeof *keys; i++)
+        if (k.flags & GS_KEYF_HEADLINE)
+            keys[nk++] = k.name;
     fputs("<table class=\"sortable\" id=\"all-runs\"><thead><tr><th>experiment</th><th>run</th>", f);
-    for (size_t k = 0; k < nk; k++)
-        fprintf(f, "<th>%s</th>", keys[k]);   /* fixed key names */
+    for (size_t i = 0; i < nk; i++)
+        fprintf(f, "<th>%s</th>", keys[i]);   /* key names: no escaping needed */
     fputs("<th>status</th><th>diagnosis</th><th>grad_ratio</th><th>test_loss</th>"
           "<th>test_acc</th><th>wall_s</th><th>rank</th></tr></thead><tbody>\n", f);
     for (size_t e = 0; e < m->n_exps; e++)
@@ -678,8 +675,8 @@ static void write_all_runs(FILE *f, const rp_model_t *m)
             fputs("<tr>", f);
             td_text(f, m->exps[e].ex->name, NULL);
             td_text(f, r->label, NULL);
-            for (size_t k = 0; k < nk; k++)
-                td_key(f, &r->sc->cell, keys[k]);
+            for (size_t j = 0; j < nk; j++)
+                td_key(f, &r->sc->cell, keys[j]);
             td_text(f, r->status, NULL);
             td_text(f, r->diagnosis[0] ? r->diagnosis : r->status, diag_class(r));
             td_num(f, r->grad_ratio, "%.3g");

@@ -39,6 +39,7 @@ typedef struct {
     int in_key;               /* part of the canonical key */
     const char *dflt;
     const char *help;
+    int flags;                /* GS_KEYF_*: what the key touches */
 } keydef_t;
 
 /* Keys in the canonical key only when not at their default: added after
@@ -54,57 +55,66 @@ static int key_if_set(const char *name)
 }
 
 #define OFF(f) offsetof(gs_cell_t, f)
+#define KF_INIT GS_KEYF_SHAPES_INIT
+#define KF_TRAIN GS_KEYF_TRAINING
+#define KF_RECURRENT GS_KEYF_RECURRENT
+#define KF_HEADLINE GS_KEYF_HEADLINE
 
 /* Table order is canonical-key order; adding a key is one row. */
 static const keydef_t keys[] = {
     {"model", K_CHOICE, OFF(model), gs_model_names, 0, 0, 0, 1, "mlp",
-     "mlp: feed-forward; rnn, lstm, gru: recurrent, read seq_len steps"},
+     "mlp: feed-forward; rnn, lstm, gru: recurrent, read seq_len steps", KF_INIT | KF_HEADLINE},
     {"task", K_CHOICE, OFF(task), gs_task_names, 0, 0, 0, 1, "probe",
-     "probe: one forward/backward at initialization; train: train for `steps` steps"},
+     "probe: one forward/backward at initialization; train: train for `steps` steps", KF_HEADLINE},
     {"dataset", K_CHOICE, OFF(dataset), gs_dataset_names, 0, 0, 0, 1, "gaussian",
      "gaussian: N(0,1) inputs, random labels over 10 classes; digits: 8x8 handwritten digits "
      "(recurrent models read them as 8 steps of 8 pixels); adding: the adding problem "
-     "(recurrent models, MSE loss)"},
+     "(recurrent models, MSE loss)", KF_INIT | KF_HEADLINE},
     {"depth", K_INT, OFF(depth), NULL, 1, 10000, 1, 1, "10",
-     "hidden layers (recurrent models: stacked layers, default 1)"},
-    {"width", K_INT, OFF(width), NULL, 1, 1e7, 1, 1, "100", "hidden units per layer"},
+     "hidden layers (recurrent models: stacked layers, default 1)", KF_INIT | KF_HEADLINE},
+    {"width", K_INT, OFF(width), NULL, 1, 1e7, 1, 1, "100", "hidden units per layer",
+     KF_INIT | KF_HEADLINE},
     {"seq_len", K_INT, OFF(seq_len), NULL, 1, 100000, 1, 1, "50",
-     "time steps of a recurrent model (digits: 8)"},
+     "time steps of a recurrent model (digits: 8)", KF_INIT | KF_HEADLINE | KF_RECURRENT},
     {"input_dim", K_INT, OFF(input_dim), NULL, 0, 1e7, 1, 1, "0",
-     "inputs (per time step for recurrent models) of dataset=gaussian (0: the width)"},
+     "inputs (per time step for recurrent models) of dataset=gaussian (0: the width)", KF_INIT},
     {"activation", K_ACT, OFF(act), NULL, 0, 0, 0, 1, "tanh",
-     "hidden activation; leaky_relu(a) and elu(a) take a parameter"},
+     "hidden activation; leaky_relu(a) and elu(a) take a parameter", KF_INIT | KF_HEADLINE},
     {"init", K_INIT, OFF(init), NULL, 0, 0, 0, 1, "xavier",
-     "weight init; normal(std) and uniform(a) take a parameter"},
+     "weight init; normal(std) and uniform(a) take a parameter", KF_INIT | KF_HEADLINE},
     {"forget_bias", K_REAL, OFF(forget_bias), NULL, -100, 100, 1, 1, "1",
-     "lstm: initial bias of the forget gate"},
-    {"gain", K_REAL, OFF(gain), NULL, 0, 1e6, 0, 1, "1", "multiplies the init's scale"},
-    {"bias_std", K_REAL, OFF(bias_std), NULL, 0, 1e6, 1, 1, "0", "std of the bias init"},
+     "lstm: initial bias of the forget gate", KF_INIT | KF_RECURRENT},
+    {"gain", K_REAL, OFF(gain), NULL, 0, 1e6, 0, 1, "1", "multiplies the init's scale",
+     KF_INIT | KF_HEADLINE},
+    {"bias_std", K_REAL, OFF(bias_std), NULL, 0, 1e6, 1, 1, "0", "std of the bias init", KF_INIT},
     {"norm", K_CHOICE, OFF(norm), gs_norm_names, 0, 0, 0, 1, "none",
-     "normalization after each hidden linear layer"},
+     "normalization after each hidden linear layer", KF_INIT | KF_HEADLINE},
     {"residual", K_CHOICE, OFF(residual), yes_no, 0, 0, 0, 1, "no",
-     "yes: x_l = x_{l-1} + phi(N(W_l x_{l-1} + b_l)) for hidden layers 2..depth"},
+     "yes: x_l = x_{l-1} + phi(N(W_l x_{l-1} + b_l)) for hidden layers 2..depth",
+     KF_INIT | KF_HEADLINE},
     {"spectrum", K_CHOICE, OFF(spectrum), yes_no, 0, 0, 0, 1, "no",
      "yes (mlp, norm=none): the singular values of the input-output Jacobian "
-     "dx_depth/dx_0 at init"},
-    {"optimizer", K_OPT, OFF(opt), NULL, 0, 0, 0, 1, "sgd", "training optimizer"},
-    {"lr", K_REAL, OFF(lr), NULL, 0, 1e6, 0, 1, "0.01", "learning rate"},
-    {"batch", K_INT, OFF(batch), NULL, 1, 1e8, 1, 1, "64", "rows per step"},
-    {"steps", K_INT, OFF(steps), NULL, 1, 1e9, 1, 1, "1000", "training steps"},
+     "dx_depth/dx_0 at init", 0},
+    {"optimizer", K_OPT, OFF(opt), NULL, 0, 0, 0, 1, "sgd", "training optimizer",
+     KF_TRAIN | KF_HEADLINE},
+    {"lr", K_REAL, OFF(lr), NULL, 0, 1e6, 0, 1, "0.01", "learning rate", KF_TRAIN | KF_HEADLINE},
+    {"batch", K_INT, OFF(batch), NULL, 1, 1e8, 1, 1, "64", "rows per step", KF_INIT | KF_HEADLINE},
+    {"steps", K_INT, OFF(steps), NULL, 1, 1e9, 1, 1, "1000", "training steps",
+     KF_TRAIN | KF_HEADLINE},
     {"log_every", K_INT, OFF(log_every), NULL, 1, 1e9, 1, 1, "10",
-     "training log interval in steps"},
+     "training log interval in steps", KF_TRAIN},
     {"clip", K_CLIP, OFF(clip), NULL, 0, 0, 0, 1, "none",
-     "gradient clipping threshold, or none"},
+     "gradient clipping threshold, or none", KF_TRAIN | KF_HEADLINE},
     {"clip_mode", K_CHOICE, OFF(clip_mode), gs_clip_mode_names, 0, 0, 0, 1, "norm",
-     "norm: rescale to global L2 norm <= clip; value: clamp each entry to [-clip, clip]"},
+     "norm: rescale to global L2 norm <= clip; value: clamp each entry to [-clip, clip]", KF_TRAIN},
     {"seed", K_SEED, OFF(seed), NULL, 0, 0, 0, 0, "42",
-     "base seed; a cell's seed mixes it with the canonical key and the repeat"},
+     "base seed; a cell's seed mixes it with the canonical key and the repeat", 0},
     {"repeats", K_INT, OFF(repeats), NULL, 1, 1e6, 1, 0, "1",
-     "cells per configuration, each with its own seed (sweeps)"},
+     "cells per configuration, each with its own seed (sweeps)", 0},
     {"vanishing_below", K_REAL, OFF(vanishing_below), NULL, 0, 1e300, 0, 0, "1e-4",
-     "diagnosis: vanishing when grad_ratio is below this"},
+     "diagnosis: vanishing when grad_ratio is below this", 0},
     {"exploding_above", K_REAL, OFF(exploding_above), NULL, 0, 1e300, 0, 0, "1e4",
-     "diagnosis: exploding when grad_ratio is above this"},
+     "diagnosis: exploding when grad_ratio is above this", 0},
 };
 #define N_KEYS (sizeof keys / sizeof keys[0])
 
@@ -576,7 +586,14 @@ int gs_cell_key_info(size_t i, gs_key_info_t *info)
     info->in_key = k->in_key;
     info->none_is_null = k->kind == K_CLIP;
     info->help = k->help;
+    info->flags = k->flags;
     return 1;
+}
+
+int gs_cell_key_flags(const char *name)
+{
+    const keydef_t *k = find_key(name);
+    return k ? k->flags : 0;
 }
 
 void gs_cell_print_keys(FILE *out)

@@ -83,8 +83,9 @@ uint64_t gs_cell_key_hash(const gs_cell_t *c);
 /* The cell's own seed: mixes the key hash, the base seed and the repeat. */
 uint64_t gs_cell_seed(const gs_cell_t *c);
 
-/* The key table, for whoever stores cells: a key's name, the type of its
- * value, whether it is part of the canonical key, and its help text. */
+/* The key table, for whoever stores or shows cells: a key's name, the
+ * type of its value, whether it is part of the canonical key, what it
+ * touches, and its help text. */
 typedef enum { GS_KEYTYPE_TEXT, GS_KEYTYPE_INT, GS_KEYTYPE_REAL } gs_keytype_t;
 typedef struct {
     const char *name;
@@ -92,7 +93,19 @@ typedef struct {
     int in_key;
     int none_is_null;   /* "none" is stored as NULL (clip) */
     const char *help;
+    int flags;          /* GS_KEYF_* */
 } gs_key_info_t;
+
+/* What a key touches, for whoever shows cells (the report). */
+enum {
+    GS_KEYF_SHAPES_INIT = 1,   /* the network, its data or its batch at init */
+    GS_KEYF_TRAINING = 2,      /* matters only with task=train */
+    GS_KEYF_RECURRENT = 4,     /* matters only for recurrent models */
+    GS_KEYF_HEADLINE = 8       /* named where an experiment's keys are summed up */
+};
+
+/* The GS_KEYF_* flags of the key of that name (0: none, or no such key). */
+int gs_cell_key_flags(const char *name);
 
 /* Fills *info for key i; 0 when i is past the last key. */
 int gs_cell_key_info(size_t i, gs_key_info_t *info);
