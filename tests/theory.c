@@ -5,6 +5,7 @@
 #include <config.h>
 
 #include <math.h>
+#include <string.h>
 
 #include "nn/activation.h"
 #include "tap.h"
@@ -62,6 +63,22 @@ int main(void)
     m = gs_meanfield(tanh_, 0, 4.0, 0.0);
     tap_ok(m.chi1 > 1 && m.predicted_slope > 0, "tanh sigma_w^2 = 4: chaotic, chi_1 = %.4f > 1",
            m.chi1);
+    {   /* gs_meanfield remembers its last answers: a remembered one is the
+         * computed one bit for bit, for those arguments and no others, and
+         * one pushed out by 40 other calls is computed again the same */
+        gs_meanfield_t a = gs_meanfield(tanh_, 0, 1.5, 0.05);
+        gs_meanfield_t b = gs_meanfield(tanh_, 0, 1.5, 0.05);
+        gs_meanfield_t c = gs_meanfield(tanh_, 0, 1.5, 0.0);
+        gs_meanfield_t d = gs_meanfield(sig, 0, 1.5, 0.05);
+        for (int i = 0; i < 40; i++)
+            gs_meanfield(relu, 0, 1.0 + 0.01 * i, 0.0);
+        gs_meanfield_t e = gs_meanfield(tanh_, 0, 1.5, 0.05);
+        tap_ok(memcmp(&a, &b, sizeof a) == 0 && memcmp(&a, &e, sizeof a) == 0 &&
+                   a.chi1 != c.chi1 && a.chi1 != d.chi1,
+               "mean field: remembered answers equal computed ones bit for bit (chi_1 %.17g), "
+               "keyed by activation, sigma_w^2 and sigma_b^2 (%.6f, %.6f differ)", a.chi1, c.chi1,
+               d.chi1);
+    }
     tap_close(gs_mf_batchnorm_relu_slope(), 0.5 * log(M_PI / (M_PI - 1)), 1e-15,
               "batch-normalized relu: slope 1/2 ln(pi/(pi-1)) = 0.1916");
     tap_near(gs_mf_batchnorm_relu_slope(), 0.1916, 1e-4, "... = 0.1916");

@@ -600,6 +600,8 @@ out:
     if (!*interrupted)
         local_stop(c, tid);
     free(c->rbuf);
+    c->rbuf = NULL;
+    c->rcap = 0;
     free(c->outstanding);
     free(c->handout);
     return rc;
@@ -609,14 +611,13 @@ out:
  * DROP_CELL: after the cell it runs) and wait until each has answered
  * with its empty last message, discarding results that still arrive: the
  * job then ends through MPI_Finalize, not MPI_Abort. */
-static void finish_workers(int size, int64_t how)
+static void finish_workers(coord_t *c, int size, int64_t how)
 {
     for (int r = 1; r < size; r++)
         MPI_CHECK(MPI_Send(&how, 1, MPI_INT64_T, r, TAG_WORK, MPI_COMM_WORLD));
-    coord_t c = {0};
     for (int left = size - 1; left > 0;) {
         size_t len;
-        int source, got = receive_any(&c, &len, &source);
+        int source, got = receive_any(c, &len, &source);
         if (got < 0)
             MPI_Abort(MPI_COMM_WORLD, 1);
         if (got == 0)
@@ -624,7 +625,9 @@ static void finish_workers(int size, int64_t how)
         else if (len == 0)
             left--;
     }
-    free(c.rbuf);
+    free(c->rbuf);
+    c->rbuf = NULL;
+    c->rcap = 0;
 }
 
 /* ---- set-up shared by all ranks ---- */
@@ -764,9 +767,7 @@ static int read_crash_log(gs_store_t *st, char *err, size_t errlen)
     return rc;
 }
 
-#define DEATHS_TO_CRASHED 2   /* a cell that killed this many runs is not run again */
-
-/* Cells that killed DEATHS_TO_CRASHED runs are stored as crashed (and so
+/* Cells that killed GS_DEATHS_TO_CRASHED runs are stored as crashed (and so
  * not run again); the ones that killed one run are said to run again. */
 static int store_crashed(gs_store_t *st, const gs_sweep_t *sw, int threads, char *err,
                          size_t errlen)
@@ -783,7 +784,7 @@ static int store_crashed(gs_store_t *st, const gs_sweep_t *sw, int threads, char
                 cell = &sw->cells[k];
         if (!cell)
             continue;   /* of a config since changed */
-        if (d[i].deaths < DEATHS_TO_CRASHED) {
+        if (d[i].deaths < GS_DEATHS_TO_CRASHED) {
             fprintf(stderr, "cell %s ([%s]) killed a run with %s: running it again\n",
                     cell->hash_hex, sw->experiments[cell->experiment].name, signal_name(d[i].signo));
             continue;
@@ -862,7 +863,7 @@ static void end_interrupted(job_t *j, const gs_run_options_t *opt, coord_t *c, i
 static int end_failed(job_t *j, coord_t *c)
 {
     fprintf(stderr, "gradsweep run: %s\n", c->err);
-    finish_workers(j->size, DROP_CELL);
+    finish_workers(c, j->size, DROP_CELL);
     char err[1024];
     if (maybe_commit(c, 1) == 0)
         gs_store_end_session(c->store, GS_SESSION_INTERRUPTED, thread_cpu(), err, sizeof err);
@@ -874,7 +875,7 @@ static int end_failed(job_t *j, coord_t *c)
 
 static int end_done(job_t *j, coord_t *c, double cpu0)
 {
-    finish_workers(j->size, STOP_CELL);
+    finish_workers(c, j->size, STOP_CELL);
     double wall = gs_now() - c->bar.start, cpu = thread_cpu() - cpu0;
     int code = 0;
     if (maybe_commit(c, 1) != 0 ||

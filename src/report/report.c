@@ -243,7 +243,7 @@ static void read_sessions(rp_model_t *m)
     gs_query_finish(&q);
 }
 
-static int load(rp_model_t *m, char *err, size_t errlen)
+int rp_model_load(rp_model_t *m, char *err, size_t errlen)
 {
     if (load_sweep(m, err, errlen) != 0)
         return -1;
@@ -268,7 +268,7 @@ int gs_report_write(const char *db_path, const char *out_dir, char *index_path, 
     rp_model_t m = {.db = gs_store_handle(st), .db_path = db_path};
     int rc = -1;
     rp_charts_t gallery = {0}, *per = NULL;
-    if (load(&m, err, errlen) != 0)
+    if (rp_model_load(&m, err, errlen) != 0)
         goto out;
     m.live = gs_store_live_run(st, m.live_host, sizeof m.live_host, &m.live_pid);
     char dir[4096], charts[4200];
@@ -301,11 +301,6 @@ out:
     rp_model_free(&m);
     gs_store_close(st);
     return rc;
-}
-
-int rp_model_load(rp_model_t *m, char *err, size_t errlen)
-{
-    return load(m, err, errlen);
 }
 
 void rp_model_free(rp_model_t *m)

@@ -23,7 +23,7 @@
 #define GS_STR2(x) #x
 #define GS_STR(x) GS_STR2(x)
 
-enum { ST_RUN, ST_LAYER, ST_LOG, ST_LAYER_LOG, ST_TIME, ST_HIST, ST_THEORY, ST_N };
+enum { ST_RUN, ST_LAYER, ST_LOG, ST_LAYER_LOG, ST_TIME, ST_HIST, ST_THEORY, ST_LANDED, ST_N };
 
 struct gs_store {
     sqlite3 *db;
@@ -202,7 +202,8 @@ static const char schema_tail[] =
     "  session_id INTEGER REFERENCES sessions(id),  -- the run that handed it out last\n"
     "  rank INTEGER NOT NULL,               -- the rank it went to\n"
     "  deaths INTEGER NOT NULL DEFAULT 0,   -- runs that died of a signal while it ran (the crash\n"
-    "                                       -- log's word); at 2 it is stored as crashed\n"
+    "                                       -- log's word); at "
+    GS_STR(GS_DEATHS_TO_CRASHED) " it is stored as crashed\n"
     "  signal INTEGER                       -- the last such signal\n"
     ") WITHOUT ROWID;\n"
     "\n"
@@ -893,11 +894,6 @@ int gs_store_end_session(gs_store_t *st, gs_session_status_t status, double coor
 
 static int step_reset(gs_store_t *st, sqlite3_stmt *s, char *err, size_t errlen, const char *what);
 
-static void hash_hex(uint64_t h, char out[17])
-{
-    snprintf(out, 17, "%016llx", (unsigned long long)h);
-}
-
 /* Run one statement taking (?1 text hash, ?2..?3 integers) per hash. */
 static int each_hash(gs_store_t *st, const char *sql, const uint64_t *hashes, size_t n, long a,
                      long b, char *err, size_t errlen)
@@ -907,8 +903,8 @@ static int each_hash(gs_store_t *st, const char *sql, const uint64_t *hashes, si
         return sqlfail(st, err, errlen, "recording cells in flight");
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        char hex[17];
-        hash_hex(hashes[i], hex);
+        char hex[GS_HASH_HEX_LEN];
+        gs_hash_hex(hashes[i], hex);
         sqlite3_bind_text(s, 1, hex, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(s, 2, a);
         sqlite3_bind_int64(s, 3, b);
@@ -1121,7 +1117,9 @@ static int prepare_inserts(gs_store_t *st, char *err, size_t errlen)
         " fit_r2, sv2_min, sv2_max, sv2_mean, condition, residual_growth_predicted,"
         " residual_growth_measured, step_bound)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        "DELETE FROM in_flight WHERE config_hash = ?1",   /* ST_LANDED: stored, not in flight */
     };
+    _Static_assert(sizeof child / sizeof *child == ST_N, "a statement per ST_*");
     if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[ST_RUN], NULL) != SQLITE_OK)
         return sqlfail(st, err, errlen, "preparing inserts");
     for (int i = 1; i < ST_N; i++)
@@ -1143,6 +1141,13 @@ static int step_reset(gs_store_t *st, sqlite3_stmt *s, char *err, size_t errlen,
 static int put_rows(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t *cell,
                     const gs_result_t *r, const gs_put_meta_t *meta, char *err, size_t errlen);
 
+/* The cell is stored: its in_flight row goes, in the same SAVEPOINT. */
+static int landed(gs_store_t *st, const gs_sweep_cell_t *cell, char *err, size_t errlen)
+{
+    sqlite3_bind_text(st->stmt[ST_LANDED], 1, cell->hash_hex, -1, SQLITE_STATIC);
+    return step_reset(st, st->stmt[ST_LANDED], err, errlen, "clearing a cell in flight");
+}
+
 /* One cell, all or nothing: its rows go in inside a SAVEPOINT of the open
  * batch, and a failure rolls back that cell alone - the batch's other
  * cells stay, and the cell, never half stored, runs again next time. */
@@ -1153,9 +1158,7 @@ int gs_store_put(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t *ce
         return -1;
     if (exec(st, "SAVEPOINT cell", err, errlen) != 0)
         return -1;
-    if (put_rows(st, sw, cell, r, meta, err, errlen) != 0 ||
-        each_hash(st, "DELETE FROM in_flight WHERE config_hash = ?1", &cell->hash, 1, 0, 0, err,
-                  errlen) != 0) {
+    if (put_rows(st, sw, cell, r, meta, err, errlen) != 0 || landed(st, cell, err, errlen) != 0) {
         sqlite3_exec(st->db, "ROLLBACK TO cell; RELEASE cell", NULL, NULL, NULL);
         return -1;
     }

@@ -84,6 +84,9 @@ int gs_store_mark_in_flight(gs_store_t *st, const uint64_t *hashes, size_t n, in
  * nothing. */
 int gs_store_count_death(gs_store_t *st, uint64_t hash, int signo, char *err, size_t errlen);
 
+/* A cell that killed this many runs is stored as crashed, not run again. */
+#define GS_DEATHS_TO_CRASHED 2
+
 typedef struct {
     uint64_t hash;
     long deaths;

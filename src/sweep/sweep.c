@@ -482,7 +482,7 @@ static void add_repeats(gs_sweep_t *sw, size_t x, size_t combo, const gs_cell_t 
         sc->hash = hash_text(ht);
         if ((sc->hash & INT64_MAX) == 0)
             sc->hash |= 1;
-        snprintf(sc->hash_hex, sizeof sc->hash_hex, "%016llx", (unsigned long long)sc->hash);
+        gs_hash_hex(sc->hash, sc->hash_hex);
         sc->flops = hooks && hooks->cost ? hooks->cost(&sc->cell) : 1.0;
     }
 }

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "sweep/cell.h"
+#include "util/hash.h"
 
 #define GS_NAME_MAX 64
 #define GS_CONFIG_MAX_BYTES (16u << 20)   /* larger is not a sweep config */
@@ -50,7 +51,7 @@ typedef struct {
     size_t combo;             /* its combination of axis values, last axis fastest */
     gs_cell_t cell;           /* every key filled in, repeat set */
     uint64_t hash;            /* config_hash; the run id is hash & INT64_MAX */
-    char hash_hex[17];
+    char hash_hex[GS_HASH_HEX_LEN];
     double flops;             /* estimated cost */
 } gs_sweep_cell_t;
 

@@ -3,6 +3,7 @@
 #include "theory/meanfield.h"
 
 #include <math.h>
+#include <string.h>
 
 /* Quadrature for E[f(z)], z ~ N(0, 1): the half-lines are cut at Z (the
  * Gaussian's mass beyond is 1e-23) into PANELS panels each, with an
@@ -126,11 +127,35 @@ static gs_meanfield_t meanfield(const rule_t *r, const gs_activation_t *act, dou
     return m;
 }
 
+/* Near criticality the length map converges slowly (tanh at sigma_w^2 =
+ * 1, sigma_b^2 = 0 takes all Q_ITERS maps of N_NODES nodes: about 70 ms),
+ * and a sweep asks again for every repeat and depth of one configuration.
+ * So the last MEMO_SIZE answers are kept, per thread (cells run on several
+ * threads), and given back bit for bit. */
+#define MEMO_SIZE 16
+
+typedef struct {
+    const gs_activation_t *act;
+    double args[3];   /* a, sw2, sb2, compared bit for bit */
+    gs_meanfield_t m;
+} memo_t;
+
+static _Thread_local memo_t memo[MEMO_SIZE];
+static _Thread_local size_t memo_used, memo_next;
+
 gs_meanfield_t gs_meanfield(const gs_activation_t *act, double a, double sw2, double sb2)
 {
+    const double args[3] = {a, sw2, sb2};
+    for (size_t i = 0; i < memo_used; i++)
+        if (memo[i].act == act && memcmp(memo[i].args, args, sizeof args) == 0)
+            return memo[i].m;
     rule_t r;
     make_rule(&r);
-    return meanfield(&r, act, a, sw2, sb2);
+    memo_t *slot = &memo[memo_next];
+    *slot = (memo_t){act, {a, sw2, sb2}, meanfield(&r, act, a, sw2, sb2)};
+    memo_next = (memo_next + 1) % MEMO_SIZE;
+    memo_used += memo_used < MEMO_SIZE;
+    return slot->m;
 }
 
 double gs_mf_critical_sw2(const gs_activation_t *act, double a, double sb2)

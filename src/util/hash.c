@@ -2,6 +2,7 @@
 
 #include "util/hash.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 uint64_t gs_fnv1a(uint64_t h, const void *data, size_t n)
@@ -12,6 +13,12 @@ uint64_t gs_fnv1a(uint64_t h, const void *data, size_t n)
         h *= 0x100000001B3ull;
     }
     return h;
+}
+
+char *gs_hash_hex(uint64_t h, char out[GS_HASH_HEX_LEN])
+{
+    snprintf(out, GS_HASH_HEX_LEN, "%016llx", (unsigned long long)h);
+    return out;
 }
 
 static int cmp_u64(const void *a, const void *b)

@@ -13,6 +13,11 @@ uint64_t gs_fnv1a(uint64_t h, const void *data, size_t n);
  * cells' seeds, the sweep's config hashes). */
 uint64_t gs_mix64(uint64_t x);
 
+/* A config hash as the database and the crash log spell it: 16 lowercase
+ * hex digits (GS_HASH_HEX_LEN with the NUL). Returns out. */
+#define GS_HASH_HEX_LEN 17
+char *gs_hash_hex(uint64_t h, char out[GS_HASH_HEX_LEN]);
+
 /* Sort ascending; binary search in a sorted array. */
 void gs_u64_sort(uint64_t *v, size_t n);
 int gs_u64_contains(const uint64_t *sorted, size_t n, uint64_t x);
