@@ -123,8 +123,8 @@ static double plan_experiment(const gs_sweep_t *sw, const gs_experiment_t *ex, c
     if (settled[0])
         printf("  keys without effect here, reset to their default: %s\n", settled);
     if (ex->n_dropped)
-        printf("  %zu combinations dropped: the same cell as another once those keys are "
-               "reset\n", ex->n_dropped);
+        printf("  %zu combination%s dropped: the same cell as another once those keys are "
+               "reset\n", ex->n_dropped, ex->n_dropped == 1 ? "" : "s");
     for (size_t a = 0; a < ex->n_axes; a++) {
         printf("  axis %-12s", ex->axes[a].key);
         for (size_t v = 0; v < ex->axes[a].n_values; v++)
