@@ -304,5 +304,44 @@ else
     notok "width-1 relu: $res"
 fi
 
+# ---- the exit status table: the same condition, the same status in every command ----
+# (before: a missing database was 2 for status and 1 for report; a file that
+# is not SQLite was 2 for plan and status and 1 for run and report)
+small="${top_srcdir:-.}/tests/configs/small.ini"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/gs_cli.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+printf 'not a database at all, just text\n%.0s' 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 > "$tmp/text.db"
+mkdir "$tmp/folder.db"
+for cond in missing text folder; do
+    case $cond in
+        missing) db=$tmp/missing.db; pattern="no such database" ;;
+        text) db=$tmp/text.db; pattern="not an SQLite database" ;;
+        folder) db=$tmp/folder.db; pattern="a folder, not a database|not an SQLite database|cannot open" ;;
+    esac
+    for cmd in status report prune run plan; do
+        case $cmd in
+            status|report) set -- "$cmd" "$db" ;;
+            *) set -- "$cmd" "$small" --db "$db" ;;
+        esac
+        [ $cond = missing ] && [ $cmd = plan ] && continue    # plan: "does not exist yet"
+        [ $cond = missing ] && [ $cmd = run ] && continue     # run creates it
+        expect_bad "$cmd on a $cond database" "$pattern" "$@"
+    done
+done
+[ -e "$tmp/missing.db" ] && notok "a refused command created the database" || ok "no command created the missing database"
+expect_bad "schema with an argument" "unexpected 'extra'" schema extra
+expect_bad "prune without a config" "which config" prune
+expect_bad "run with an unknown option" "unexpected '--retry-all'" run "$small" --retry-all
+help=$("$gs" --help)
+for code in 0 1 2 3 130; do
+    if printf '%s\n' "$help" | grep -Eq "^ +$code  "; then
+        ok "gradsweep --help: exit status $code explained"
+    else
+        notok "gradsweep --help: no line for exit status $code"
+    fi
+done
+"$gs" run --help | grep -q "^exit status (every command):" && ok "run --help: the exit status table" ||
+    notok "run --help: no exit status table"
+
 echo "1..$n"
 [ "$failed" -eq 0 ]

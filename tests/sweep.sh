@@ -135,8 +135,8 @@ check "rerun: rows unchanged" 'dump_rows results/small.db | cmp -s - ref.rows'
 
 # ---- --fresh ----
 "$gs" run "$small" --fresh --threads 2 2>fresh.err
-check "--fresh says what it deletes and reruns everything (2 threads: same numbers)" \
-    'grep -q "deleting the 30 stored cells in results/small.db" fresh.err && grep -q "0 stored already, 30 to run" fresh.err &&
+check "--fresh says what it deleted and reruns everything (2 threads: same numbers)" \
+    'grep -q "deleted the 30 stored cells in results/small.db" fresh.err && grep -q "0 stored already, 30 to run" fresh.err &&
      dump_rows results/small.db | cmp -s - ref.rows'
 
 # ---- databases that are not ours ----
@@ -183,7 +183,10 @@ check "... and the rerun stores it: rows identical to the uninterrupted run (exi
 # 'crashed'; the edit SQLite's ALTER TABLE page describes)
 # (old_v4: what version 5 added undone - grad_h_ratio, grad_h_ratio_final,
 # data_seed, sweeps.seeding and 'dead' in the diagnoses' CHECK lists)
-old_v4="DROP VIEW summary; ALTER TABLE runs DROP COLUMN grad_h_ratio;
+old_v5="PRAGMA writable_schema = ON;
+  UPDATE sqlite_schema SET sql = replace(sql, ' ON DELETE CASCADE', '') WHERE type = 'table';
+  PRAGMA writable_schema = OFF;"
+old_v4="$old_v5 DROP VIEW summary; ALTER TABLE runs DROP COLUMN grad_h_ratio;
   ALTER TABLE runs DROP COLUMN grad_h_ratio_final; ALTER TABLE runs DROP COLUMN data_seed;
   ALTER TABLE sweeps DROP COLUMN seeding; PRAGMA writable_schema = ON;
   UPDATE sqlite_schema SET sql = replace(sql, ', ''dead''))', '))') WHERE name = 'runs';
@@ -205,8 +208,8 @@ v=$(sqlite3 v1.db "PRAGMA user_version; SELECT count(*) FROM runs; SELECT count(
   SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'diagnosis_final';
   SELECT count(*) FROM sqlite_schema WHERE name = 'runs' AND sql LIKE '%''failed'', ''crashed''))%';
   SELECT count(*) FROM in_flight; PRAGMA integrity_check")
-check "a version-1 database: a run upgrades it to version 5 (status may be crashed, in_flight added) and keeps its 30 cells ($st: $(echo $v))" \
-    '[ $st -eq 0 ] && [ "$v" = "5
+check "a version-1 database: a run upgrades it to version 6 (status may be crashed, in_flight added) and keeps its 30 cells ($st: $(echo $v))" \
+    '[ $st -eq 0 ] && [ "$v" = "6
 30
 0
 1
@@ -219,7 +222,7 @@ sqlite3 v2.db "$old_status DROP TABLE theory; ALTER TABLE runs DROP COLUMN spect
 "$gs" run "$small" --db v2.db --threads 1 >/dev/null 2>&1; st=$?
 v=$(sqlite3 v2.db "PRAGMA user_version; SELECT count(*) FROM runs; SELECT count(*) FROM theory")
 check "a version-2 database: a run adds the theory table, keeps the cells ($st: $v)" \
-    '[ $st -eq 0 ] && [ "$v" = "5
+    '[ $st -eq 0 ] && [ "$v" = "6
 30
 0" ]'
 # a version-3 database (status without crashed, no in_flight): the same
@@ -229,7 +232,7 @@ sqlite3 v3.db "$old_status PRAGMA user_version = 3"
 v=$(sqlite3 v3.db "PRAGMA user_version; SELECT count(*) FROM runs;
   SELECT count(*) FROM sqlite_schema WHERE name = 'runs' AND sql LIKE '%''crashed''))%'; PRAGMA integrity_check")
 check "a version-3 database: a run widens runs.status, keeps the cells ($st: $(echo $v))" \
-    '[ $st -eq 0 ] && [ "$v" = "5
+    '[ $st -eq 0 ] && [ "$v" = "6
 30
 1
 ok" ]'
@@ -255,7 +258,7 @@ v=$(sqlite3 v4.db "PRAGMA user_version; SELECT count(*) FROM runs; SELECT seedin
 ref_seeds=$(sqlite3 results/small.db "SELECT count(DISTINCT seed) FROM runs WHERE experiment = 'train'")
 seeding=$("$gs" status v4.db | sed -n 's/^seeds: \([a-z_]*\).*/\1/p')
 check "a version-4 database: widened to 'dead', grad_h_ratio added, its per-cell seeding kept for the 8 cells run now: one seed each, against $ref_seeds paired ($st: $(echo $v); status: $seeding)" \
-    '[ $st -eq 0 ] && [ "$v" = "5
+    '[ $st -eq 0 ] && [ "$v" = "6
 30
 per_cell
 1
@@ -265,10 +268,67 @@ per_cell
 ok" ] && [ "$ref_seeds" -eq 2 ] && [ "$seeding" = per_cell ]'
 seeding=$("$gs" status results/small.db | sed -n 's/^seeds: \([a-z_]*\).*/\1/p')
 check "a new database pairs its arms (status: $seeding)" '[ "$seeding" = paired ]'
+
+# ---- foreign keys: a cell's rows go with its runs row (schema version 6) ----
+v=$(q "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND sql LIKE '%REFERENCES runs(id) ON DELETE CASCADE%'")
+check "schema 6: the 6 tables of a cell's rows reference runs(id) ON DELETE CASCADE ($v)" '[ "$v" -eq 6 ]'
+# a version-5 database (no cascade) whose runs row was deleted by hand in
+# the sqlite3 shell (foreign keys off there): its rows were orphaned, and
+# every later run failed on layer_stats' UNIQUE constraint. The upgrade
+# rebuilds the tables (SQLite's 12-step procedure) without the orphans.
+cp results/small.db v5.db
+sqlite3 v5.db "$old_v5 PRAGMA user_version = 5"
+gone=$(db=v5.db q "SELECT id FROM runs WHERE experiment = 'train' ORDER BY id LIMIT 1")
+sqlite3 v5.db "DELETE FROM runs WHERE id = $gone"
+orph=$(db=v5.db q "SELECT count(*) FROM layer_stats WHERE run_id = $gone")
+"$gs" run "$small" --db v5.db --threads 1 >/dev/null 2>v5.err; st=$?
+v=$(sqlite3 v5.db "PRAGMA user_version; PRAGMA foreign_key_check; PRAGMA integrity_check;
+  SELECT count(*) FROM sqlite_schema WHERE sql LIKE '%ON DELETE CASCADE%'")
+check "a version-5 database with a hand-deleted run ($orph orphaned rows): upgraded to 6, foreign_key_check empty, integrity ok, the cell rerun (exit $st: $(echo $v))" \
+    '[ $st -eq 0 ] && [ "$orph" -gt 0 ] && [ "$v" = "6
+ok
+6" ] && grep -q "29 stored already, 1 to run" v5.err && dump_rows v5.db | cmp -s - ref.rows'
+# version 6: deleting the runs row with foreign keys on takes its rows along
+cp results/small.db fk.db
+sqlite3 fk.db "PRAGMA foreign_keys = ON; DELETE FROM runs WHERE id = $gone"
+v=$(sqlite3 fk.db "SELECT count(*) FROM layer_stats WHERE run_id = $gone; PRAGMA foreign_key_check")
+"$gs" run "$small" --db fk.db --threads 1 >/dev/null 2>fk.err; st=$?
+check "a run deleted with foreign keys on takes its rows along ($v left); the rerun recomputes it (exit $st)" \
+    '[ "$v" = 0 ] && [ $st -eq 0 ] && grep -q "29 stored already, 1 to run" fk.err && dump_rows fk.db | cmp -s - ref.rows'
+# and deleted with them off (the sqlite3 shell's default): the rerun still
+# recomputes it, replacing the orphans, and leaves no violation
+cp results/small.db fkoff.db
+sqlite3 fkoff.db "DELETE FROM runs WHERE id = $gone"
+"$gs" run "$small" --db fkoff.db --threads 1 >/dev/null 2>&1; st=$?
+v=$(sqlite3 fkoff.db "PRAGMA foreign_key_check; PRAGMA integrity_check")
+check "a run deleted with foreign keys off: the rerun replaces its orphans (exit $st, $v)" \
+    '[ $st -eq 0 ] && [ "$v" = ok ] && dump_rows fkoff.db | cmp -s - ref.rows'
+
+# ---- another sweep's database: refused whole, or replaced whole with --fresh ----
 msg=$("$gs" run "$cfg_dir/bad.ini" --db results/small.db 2>&1)
 sed 's/^name = small/name = other/' "$small" > other.ini
-msg=$("$gs" run other.ini --db results/small.db 2>&1); st=$?
-check "a database of another sweep is refused ($msg)" '[ $st -ne 0 ] && printf "%s" "$msg" | grep -q "holds sweep .small., not .other."'
+cp results/small.db theirs.db
+msg=$("$gs" run other.ini --db theirs.db 2>&1); st=$?
+check "a database of another sweep is refused, exit 2, saying what --fresh would delete ($msg)" \
+    '[ $st -eq 2 ] && printf "%s" "$msg" | grep -q "holds sweep .small. (30 stored cells), not .other.; nothing was changed" &&
+     printf "%s" "$msg" | grep -q "fresh would delete those 30 cells and sweep .small. for good"'
+check "... and every row is intact" 'dump_rows theirs.db | cmp -s - ref.rows'
+pl=$("$gs" plan other.ini --db theirs.db); st=$?
+check "plan names the sweep the database holds (exit $st)" \
+    '[ $st -eq 0 ] && printf "%s" "$pl" | grep -q "theirs.db holds sweep .small. (30 stored cells), not .other."'
+# --fresh used to delete every row and then refuse with the same message
+"$gs" run other.ini --db theirs.db --fresh --threads 1 >/dev/null 2>theirs.err; st=$?
+v=$(sqlite3 theirs.db "SELECT name FROM sweeps; SELECT count(*) FROM runs; SELECT count(*) FROM sessions;
+  PRAGMA foreign_key_check; PRAGMA integrity_check")
+check "--fresh on another sweep's database replaces that sweep whole: sweeps row, sessions, cells (exit $st: $(echo $v))" \
+    '[ $st -eq 0 ] && [ "$v" = "other
+30
+1
+ok" ] && grep -q "deleted sweep .small. and its 30 stored cells from theirs.db" theirs.err'
+# plan's stored count: stored_of's 0 (success) was read as "no database"
+pl=$("$gs" plan "$small")
+check "plan: the true stored count of a complete database" \
+    'printf "%s" "$pl" | grep -q "results/small.db holds 30 of them (sweep .small.); 0 to run"'
 
 # ---- the run lock, SIGTERM and SIGINT ----
 # one long training cell keeps a run alive for as long as these checks need
@@ -300,8 +360,8 @@ kill -TERM $bg
 wait $bg; st=$?
 bg=
 v=$(db=lock.db q "PRAGMA integrity_check"; db=lock.db q "SELECT status FROM sessions")
-check "SIGTERM: says how to resume, exits 143, the session marked interrupted (exit $st)" \
-    '[ $st -eq 143 ] && grep -q "interrupted by SIGTERM" lock1.err && grep -q "rerun the same command to resume" lock1.err &&
+check "SIGTERM: says how to resume, exits 130, the session marked interrupted (exit $st)" \
+    '[ $st -eq 130 ] && grep -q "interrupted by SIGTERM" lock1.err && grep -q "rerun the same command to resume" lock1.err &&
      [ "$v" = "ok
 interrupted" ]'
 "$gs" run long.ini --db int.db --threads 1 2>int.err &
@@ -321,8 +381,9 @@ wait $bg; st=$?
 bg=
 n_kept=$(db=term.db q "SELECT count(*) FROM runs")
 "$gs" run "$small" --db term.db 2>term2.err
-check "SIGTERM mid-sweep: exit 143 with $n_kept cells kept; the rerun completes, identical to an uninterrupted run" \
-    '[ $st -eq 143 ] && [ "$n_kept" -ge 1 ] && grep -q "$n_kept stored already" term2.err && dump_rows term.db | cmp -s - ref.rows'
+v=$(db=term.db q "SELECT count(*) FROM in_flight")
+check "SIGTERM mid-sweep: exit 130 with $n_kept cells kept, in_flight cleared ($v); the rerun completes, identical to an uninterrupted run" \
+    '[ $st -eq 130 ] && [ "$v" -eq 0 ] && [ "$n_kept" -ge 1 ] && grep -q "$n_kept stored already" term2.err && dump_rows term.db | cmp -s - ref.rows'
 
 # ---- kill -9 at random moments: three runs, each killed once, then resumed ----
 for round in 1 2 3; do
@@ -342,10 +403,43 @@ done
 # ---- a cell that fails is stored as failed; the sweep goes on ----
 GRADSWEEP_DATA_DIR=/nonexistent "$gs" run "$small" --db failed.db 2>failed.err; st=$?
 v=$(db=failed.db q "SELECT group_concat(experiment || ':' || status || ':' || (error LIKE '%cannot open the digits data%')) FROM runs WHERE status != 'done'"; db=failed.db q "SELECT count(*) FROM runs WHERE status = 'done'")
-check "failed cells: stored with status failed and their error, the rest done (exit $st)" '[ $st -eq 0 ] && [ "$v" = "digits:failed:1
-29" ]'
-st_out=$("$gs" status failed.db)
-check "status counts the failed cell" 'printf "%s\n" "$st_out" | grep -Eq "^digits +0 +0 +1 +0"'
+check "failed cells: stored with status failed and their error, the rest done; exit 3 (exit $st)" '[ $st -eq 3 ] && [ "$v" = "digits:failed:1
+29" ] && grep -q "1 cell of the config is stored as failed or crashed" failed.err &&
+  grep -q -- "--retry" failed.err'
+st_out=$("$gs" status failed.db); st=$?
+check "status counts the failed cell, lists it with its error text, exit 3 ($st)" \
+    '[ $st -eq 3 ] && printf "%s\n" "$st_out" | grep -Eq "^digits +0 +0 +1 +0" &&
+     printf "%s\n" "$st_out" | grep -Eq "^  [0-9a-f]{16} \[digits\] failed: .*cannot open the digits data"'
+"$gs" run "$small" --db failed.db 2>failed2.err; st=$?
+check "a rerun without --retry runs nothing and still exits 3 ($st)" \
+    '[ $st -eq 3 ] && grep -q "30 stored already, 0 to run" failed2.err'
+"$gs" run "$small" --db failed.db --retry --threads 1 2>retry.err; st=$?
+v=$(db=failed.db q "SELECT count(*) FROM runs WHERE status IN ('failed', 'crashed'); PRAGMA foreign_key_check")
+check "--retry reruns the failed cell: exit 0, no failed rows, rows identical to the reference ($st, $v)" \
+    '[ $st -eq 0 ] && [ "$v" = 0 ] && grep -q "1 failed or crashed cell to run again" retry.err &&
+     grep -q "29 stored already, 1 to run" retry.err && dump_rows failed.db | cmp -s - ref.rows'
+
+# ---- orphans: cells the config no longer has are named, then pruned ----
+cp results/small.db orph.db
+sed 's/^depth = 2, 6, 12$/depth = 2, 6/' "$small" > fewer.ini
+"$gs" run fewer.ini --db orph.db 2>orph.err; st=$?
+check "run names the 6 stored cells the config no longer has (exit $st)" \
+    '[ $st -eq 0 ] && grep -q "6 stored cells are not in the config" orph.err && grep -q "gradsweep prune" orph.err'
+sqlite3 orph.db "UPDATE sweeps SET config_text = readfile('fewer.ini')" 2>/dev/null ||
+    sqlite3 orph.db "UPDATE sweeps SET config_text = '$(sed "s/'/''/g" fewer.ini)'"
+st_out=$("$gs" status orph.db); st=$?
+check "status names them too ($st)" '[ $st -eq 0 ] && printf "%s" "$st_out" | grep -q "6 stored cells are not in the config any more"'
+pr=$("$gs" prune fewer.ini --db orph.db); st=$?
+v=$(sqlite3 orph.db "SELECT count(*) FROM runs; SELECT count(*) FROM layer_stats WHERE run_id NOT IN (SELECT id FROM runs);
+  PRAGMA foreign_key_check; PRAGMA integrity_check")
+check "prune deletes them with their rows, says how many and that only a backup undoes it ($st: $pr; $(echo $v))" \
+    '[ $st -eq 0 ] && printf "%s" "$pr" | grep -q "pruned 6 stored cells" && printf "%s" "$pr" | grep -q "backup" &&
+     [ "$v" = "24
+0
+ok" ]'
+msg=$("$gs" prune other.ini --db orph.db 2>&1); st=$?
+v=$(sqlite3 orph.db "SELECT count(*) FROM runs")
+check "prune with another sweep's config deletes nothing, exit 2 ($msg)" '[ $st -eq 2 ] && [ "$v" -eq 24 ]'
 # ---- the seed sweep's clipping experiment shows what the deck claims ----
 # its [sweep] and [clipping] sections, run as they are: an unclipped run
 # diverges (or ends worse than a clipped one); where it diverged agrees

@@ -1,5 +1,5 @@
 /* The gradsweep command line: one function per command. Each returns the
- * process exit status: 0 success, 1 a run that failed, 2 bad input. */
+ * process exit status of the table in util/exit.h. */
 #ifndef GS_CLI_CLI_H
 #define GS_CLI_CLI_H
 
@@ -8,6 +8,7 @@ int gs_cmd_train(int argc, char **argv);
 int gs_cmd_plan(int argc, char **argv);
 int gs_cmd_run(int argc, char **argv);
 int gs_cmd_status(int argc, char **argv);
+int gs_cmd_prune(int argc, char **argv);
 int gs_cmd_schema(int argc, char **argv);
 int gs_cmd_report(int argc, char **argv);
 

@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "nn/gemm.h"
+#include "util/exit.h"
 
 typedef struct {
     const char *name;
@@ -19,6 +20,7 @@ static const command_t commands[] = {
     {"run", gs_cmd_run, "run a sweep (under mpirun or alone) into its SQLite database; resumable"},
     {"report", gs_cmd_report, "PNG charts and an HTML summary of a sweep database"},
     {"status", gs_cmd_status, "cells done / diverged / failed / missing of a sweep database"},
+    {"prune", gs_cmd_prune, "delete the stored cells a config no longer has (no undo)"},
     {"schema", gs_cmd_schema, "the database schema, every column explained"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
@@ -34,7 +36,8 @@ static void usage(FILE *out)
     for (size_t i = 0; i < N_COMMANDS; i++)
         fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\n'gradsweep COMMAND --help' lists the keys, their values and defaults.\n"
-                 "Example: gradsweep probe depth=50 activation=tanh init=lecun gain=1.2\n");
+                 "Example: gradsweep probe depth=50 activation=tanh init=lecun gain=1.2\n\n");
+    gs_exit_print_table(out);
 }
 
 int main(int argc, char **argv)

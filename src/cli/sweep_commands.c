@@ -12,6 +12,7 @@
 #include "experiment/experiment.h"
 #include "store/store.h"
 #include "sweep/sweep.h"
+#include "util/exit.h"
 #include "util/hash.h"
 
 static const gs_sweep_hooks_t hooks = {gs_experiment_check, gs_experiment_flops};
@@ -29,20 +30,38 @@ static void default_db(char *buf, size_t len, const gs_sweep_t *sw, const char *
         gs_sweep_default_db(sw, buf, len);
 }
 
-/* Stored hashes of db, or none when it does not exist (0) / cannot be read (-1). */
-static int stored_of(const char *db, uint64_t **h, size_t *n, char *err, size_t errlen)
+/* What a database holds for plan: its sweep's name (when it holds one)
+ * and its stored hashes. */
+typedef struct {
+    int exists;          /* the file exists */
+    char sweep[256];     /* the sweep it holds, or "" */
+    uint64_t *h;         /* stored hashes, sorted */
+    size_t n;
+} db_view_t;
+
+/* Fill v from db: 0 (a missing file is an empty view), or the exit
+ * status of the failure with err set. */
+static int view_db(const char *db, db_view_t *v, char *err, size_t errlen)
 {
     struct stat sb;
-    *h = NULL;
-    *n = 0;
+    *v = (db_view_t){0};
     if (stat(db, &sb) != 0)
-        return 0;
-    gs_store_t *st = gs_store_open(db, 0, 1, err, errlen);
+        return GS_EXIT_OK;
+    gs_store_fault_t fault;
+    gs_store_t *st = gs_store_open_kind(db, 0, 1, &fault, err, errlen);
     if (!st)
-        return -1;
-    int rc = gs_store_stored_hashes(st, h, n, err, errlen);
+        return fault == GS_STORE_FAULT_INPUT ? GS_EXIT_INPUT : GS_EXIT_RUNTIME;
+    v->exists = 1;
+    char *text = gs_store_config_text(st, NULL);
+    gs_sweep_t sw;
+    if (text && gs_sweep_parse(&sw, text, "stored config", NULL, err, errlen) == 0) {
+        snprintf(v->sweep, sizeof v->sweep, "%s", sw.name);
+        gs_sweep_free(&sw);
+    }
+    free(text);
+    int rc = gs_store_stored_hashes(st, &v->h, &v->n, err, errlen);
     gs_store_close(st);
-    return rc;
+    return rc == 0 ? GS_EXIT_OK : GS_EXIT_RUNTIME;
 }
 
 static void human_flops(char *buf, size_t len, double f)
@@ -137,9 +156,10 @@ static double plan_experiment(const gs_sweep_t *sw, const gs_experiment_t *ex, c
 }
 
 /* The sweep's head, every experiment, and the totals against the database. */
-static void print_plan(const gs_sweep_t *sw, const char *dbpath, int have_db, const uint64_t *h,
-                       size_t nh)
+static void print_plan(const gs_sweep_t *sw, const char *dbpath, const db_view_t *v)
 {
+    const uint64_t *h = v->h;
+    size_t nh = v->n;
     printf("sweep %s: %s\n", sw->name, sw->description[0] ? sw->description : "(no description)");
     printf("database: %s\n", dbpath);
     double all = 0;
@@ -157,11 +177,19 @@ static void print_plan(const gs_sweep_t *sw, const char *dbpath, int have_db, co
     human_time(t1, sizeof t1, total / GS_ASSUMED_FLOPS_PER_CORE);
     printf("total: %zu cells, %s (~%s on one core)\n", sw->n_cells, f1, t1);
     human_time(t1, sizeof t1, remaining / GS_ASSUMED_FLOPS_PER_CORE);
-    if (have_db)
-        printf("%s holds %zu of them; %zu to run (~%s on one core)\n", dbpath, stored_total,
-               sw->n_cells - stored_total, t1);
-    else
+    long orphans = gs_store_orphans(sw, h, nh, NULL);
+    if (!v->exists)
         printf("%s does not exist yet: all %zu cells to run\n", dbpath, sw->n_cells);
+    else if (v->sweep[0] && strcmp(v->sweep, sw->name) != 0)
+        printf("%s holds sweep '%s' (%zu stored cells), not '%s': run refuses it; give another "
+               "--db (--fresh would delete those %zu cells and sweep '%s' for good)\n", dbpath,
+               v->sweep, nh, sw->name, nh, v->sweep);
+    else
+        printf("%s holds %zu of them (sweep '%s'); %zu to run (~%s on one core)\n", dbpath,
+               stored_total, v->sweep[0] ? v->sweep : sw->name, sw->n_cells - stored_total, t1);
+    if (orphans > 0 && (!v->sweep[0] || strcmp(v->sweep, sw->name) == 0))
+        printf("%ld stored cell%s not in this config (it changed since they ran); gradsweep "
+               "prune removes them\n", orphans, orphans == 1 ? " is" : "s are");
 }
 
 int gs_cmd_plan(int argc, char **argv)
@@ -178,20 +206,18 @@ int gs_cmd_plan(int argc, char **argv)
     }
     char dbpath[4096];
     default_db(dbpath, sizeof dbpath, &sw, db);
-    uint64_t *h;
-    size_t nh;
-    int have_db = stored_of(dbpath, &h, &nh, err, sizeof err);
-    if (have_db < 0) {
+    db_view_t v;
+    rc = view_db(dbpath, &v, err, sizeof err);
+    if (rc != GS_EXIT_OK)
         fprintf(stderr, "gradsweep plan: %s\n", err);
-        rc = 2;
-    } else {
-        print_plan(&sw, dbpath, have_db, h, nh);
-        rc = 0;
-    }
-    free(h);
+    else
+        print_plan(&sw, dbpath, &v);
+    free(v.h);
     gs_sweep_free(&sw);
     return rc;
 }
+
+#define RUN_USAGE "gradsweep run CONFIG.ini [--db PATH] [--threads N] [--fresh] [--retry]"
 
 int gs_cmd_run(int argc, char **argv)
 {
@@ -199,7 +225,7 @@ int gs_cmd_run(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (is_help(a)) {
-            printf("usage: gradsweep run CONFIG.ini [--db PATH] [--threads N] [--fresh]\n"
+            printf("usage: " RUN_USAGE "\n"
                    "       mpirun -np N gradsweep run CONFIG.ini ...\n\n"
                    "Runs every cell of the sweep that the database does not hold yet and stores\n"
                    "its measurements (default database results/<sweep name>.db). Without mpirun\n"
@@ -207,16 +233,23 @@ int gs_cmd_run(int argc, char **argv)
                    "rank (rank 0 too, in a thread) computes cells, longest first. Rerunning the\n"
                    "same command resumes after any crash or kill: only whole cells are stored.\n"
                    "A cell that kills its process (a segfault) is noted in PATH-crashes; one\n"
-                   "that has killed two runs is stored with status crashed and not run again.\n\n"
+                   "that has killed two runs is stored with status crashed and not run again.\n"
+                   "Stored cells the config no longer has are counted and kept (gradsweep prune\n"
+                   "removes them).\n\n"
                    "  --db PATH     the database\n"
                    "  --threads N   OpenMP threads per rank (default: the node's cores shared\n"
                    "                among its ranks); results do not depend on it\n"
-                   "  --fresh       delete the stored cells first (says how many)\n\n"
-                   "SIGINT/SIGTERM commit what has arrived and exit 130/143; exit status 2 for\n"
-                   "a config error, 1 for other failures (a full disk, a read-only folder,\n"
-                   "another program's lock held over 10 s: the message names the database).\n"
-                   "Progress goes to stderr.\n");
-            return 0;
+                   "  --fresh       delete the stored cells first and start over (says how many).\n"
+                   "                On a database of another sweep it deletes that sweep whole:\n"
+                   "                its cells, its sweeps row and its sessions. Every check is\n"
+                   "                made first; a refusal deletes nothing\n"
+                   "  --retry       run the cells stored as failed or crashed again (each new\n"
+                   "                result replaces its row)\n\n"
+                   "SIGINT/SIGTERM (to the process, to mpirun or to its process group) commit\n"
+                   "what has arrived, mark the session interrupted and print the command that\n"
+                   "resumes. Progress goes to stderr.\n\n");
+            gs_exit_print_table(stdout);
+            return GS_EXIT_OK;
         } else if (strcmp(a, "--db") == 0 && i + 1 < argc) {
             o.db_path = argv[++i];
         } else if (strcmp(a, "--threads") == 0 && i + 1 < argc) {
@@ -225,23 +258,23 @@ int gs_cmd_run(int argc, char **argv)
             if (*end || t < 1 || t > 4096) {
                 fprintf(stderr, "gradsweep run: --threads %s: not a thread count; allowed: an "
                         "integer from 1 to 4096\n", argv[i]);
-                return 2;
+                return GS_EXIT_INPUT;
             }
             o.threads = (int)t;
         } else if (strcmp(a, "--fresh") == 0) {
             o.fresh = 1;
+        } else if (strcmp(a, "--retry") == 0) {
+            o.retry = 1;
         } else if (a[0] == '-' || o.config_path) {
-            fprintf(stderr, "gradsweep run: unexpected '%s'; usage: gradsweep run CONFIG.ini "
-                    "[--db PATH] [--threads N] [--fresh]\n", a);
-            return 2;
+            fprintf(stderr, "gradsweep run: unexpected '%s'; usage: " RUN_USAGE "\n", a);
+            return GS_EXIT_INPUT;
         } else {
             o.config_path = a;
         }
     }
     if (!o.config_path) {
-        fprintf(stderr, "gradsweep run: which config? usage: gradsweep run CONFIG.ini [--db PATH] "
-                "[--threads N] [--fresh]\n");
-        return 2;
+        fprintf(stderr, "gradsweep run: which config? usage: " RUN_USAGE "\n");
+        return GS_EXIT_INPUT;
     }
     return gs_driver_run(&o);
 }
@@ -257,7 +290,11 @@ typedef struct {
     long (*fin)[GS_N_DIAG + 1];  /* per experiment: at the end of training; then how
                                     many differ from the one at init */
     long other;         /* stored cells the config no longer has */
+    char (*bad)[512];   /* the first STATUS_BAD_SHOWN failed or crashed cells, as lines */
+    long n_bad;         /* all of them */
 } status_t;
+
+#define STATUS_BAD_SHOWN 20
 
 static int diag_index(const char *d)
 {
@@ -267,8 +304,20 @@ static int diag_index(const char *d)
     return -1;
 }
 
+/* A failed or crashed cell of the config: a line with its error. */
+static void note_bad(status_t *c, uint64_t hash, size_t e, const char *status, const char *error)
+{
+    if (c->n_bad < STATUS_BAD_SHOWN) {
+        char hex[GS_HASH_HEX_LEN];
+        gs_hash_hex(hash, hex);
+        snprintf(c->bad[c->n_bad], sizeof c->bad[0], "  %s [%s] %s: %s", hex,
+                 c->sw->experiments[e].name, status, error ? error : "(no error text)");
+    }
+    c->n_bad++;
+}
+
 static void status_cb(void *ctx, uint64_t hash, const char *status, const char *diagnosis,
-                      const char *diagnosis_final)
+                      const char *diagnosis_final, const char *error)
 {
     status_t *c = ctx;
     size_t lo = 0, hi = c->sw->n_cells;   /* where hash sits in c->hashes */
@@ -285,8 +334,11 @@ static void status_cb(void *ctx, uint64_t hash, const char *status, const char *
     }
     size_t e = c->sw->cells[c->cell_of[lo]].experiment;
     for (int k = 0; k < GS_N_STATUS; k++)
-        if (status && strcmp(status, gs_status_names[k]) == 0)
+        if (status && strcmp(status, gs_status_names[k]) == 0) {
             c->st[e][k]++;
+            if (k == GS_STATUS_FAILED || k == GS_STATUS_CRASHED)
+                note_bad(c, hash, e, status, error);
+        }
     int d = diag_index(diagnosis), f = diag_index(diagnosis_final);
     if (d >= 0)
         c->dg[e][d]++;
@@ -319,6 +371,21 @@ static void print_final(const status_t *c)
             printf(" %9ld", c->fin[e][k]);
         printf("  %ld\n", c->fin[e][GS_N_DIAG]);
     }
+}
+
+/* The failed and crashed cells with their error, and how to rerun them. */
+static void print_bad(const status_t *c, const char *db)
+{
+    if (!c->n_bad)
+        return;
+    printf("\nfailed or crashed (%ld; gradsweep run CONFIG --db %s --retry reruns them)\n",
+           c->n_bad, db);
+    for (long i = 0; i < c->n_bad && i < STATUS_BAD_SHOWN; i++)
+        printf("%s\n", c->bad[i]);
+    if (c->n_bad > STATUS_BAD_SHOWN)
+        printf("  ... and %ld more: sqlite3 %s \"SELECT config_hash, experiment, status, error "
+               "FROM runs WHERE status IN ('failed', 'crashed')\"\n", c->n_bad - STATUS_BAD_SHOWN,
+               db);
 }
 
 /* How the stored cells were seeded (sweeps.seeding). */
@@ -373,8 +440,9 @@ static int status_init(status_t *c, const gs_sweep_t *sw)
     *c = (status_t){sw, malloc((sw->n_cells + 1) * sizeof *c->hashes),
                     malloc((sw->n_cells + 1) * sizeof *c->cell_of),
                     calloc(sw->n_experiments, sizeof *c->st), calloc(sw->n_experiments, sizeof *c->dg),
-                    calloc(sw->n_experiments, sizeof *c->fin), 0};
-    if (!c->hashes || !c->cell_of || !c->st || !c->dg || !c->fin)
+                    calloc(sw->n_experiments, sizeof *c->fin), 0,
+                    calloc(STATUS_BAD_SHOWN, sizeof *c->bad), 0};
+    if (!c->hashes || !c->cell_of || !c->st || !c->dg || !c->fin || !c->bad)
         return -1;
     for (size_t i = 0; i < sw->n_cells; i++)
         c->cell_of[i] = i;
@@ -392,6 +460,7 @@ static void status_free(status_t *c)
     free(c->st);
     free(c->dg);
     free(c->fin);
+    free(c->bad);
 }
 
 /* One row of the status table: a name, then every status, missing, and
@@ -443,15 +512,17 @@ int gs_cmd_status(int argc, char **argv)
     long pid;
     gs_sweep_t sw = {0};
     status_t c = {0};
-    gs_store_t *st = gs_store_open(db, 0, 1, err, sizeof err);
+    gs_store_fault_t fault;
+    gs_store_t *st = gs_store_open_kind(db, 0, 1, &fault, err, sizeof err);
     if (!st) {
         fprintf(stderr, "gradsweep status: %s\n", err);
-        return 2;
+        return fault == GS_STORE_FAULT_INPUT ? GS_EXIT_INPUT : GS_EXIT_RUNTIME;
     }
-    rc = 1;
+    rc = GS_EXIT_RUNTIME;
     text = gs_store_config_text(st, &path);
     if (!text) {
         fprintf(stderr, "gradsweep status: %s: holds no sweep yet\n", db);
+        rc = GS_EXIT_INPUT;
         goto out;
     }
     if (gs_sweep_parse(&sw, text, path ? path : "config", NULL, err, sizeof err) != 0) {
@@ -472,10 +543,12 @@ int gs_cmd_status(int argc, char **argv)
         printf("a run is writing it now: host %s, pid %ld (the counts are partial)\n", host, pid);
     print_counts(&c);
     print_final(&c);
+    print_bad(&c, db);
     if (c.other)
-        printf("\n%ld stored cells are not in the config any more (it changed since they ran)\n",
-               c.other);
-    rc = 0;
+        printf("\n%ld stored cell%s not in the config any more (it changed since they ran); "
+               "gradsweep prune CONFIG --db %s removes them\n", c.other,
+               c.other == 1 ? " is" : "s are", db);
+    rc = c.n_bad ? GS_EXIT_CELLS_FAILED : GS_EXIT_OK;
 out:
     status_free(&c);
     free(text);
@@ -485,12 +558,115 @@ out:
     return rc;
 }
 
+/* ---- prune ---- */
+
+#define PRUNE_USAGE "gradsweep prune CONFIG.ini [--db PATH]"
+
+/* prune's arguments: -1 to go on, else the exit status (help: 0). */
+static int prune_args(int argc, char **argv, const char **cfg, const char **db)
+{
+    for (int i = 1; i < argc; i++) {
+        if (is_help(argv[i])) {
+            printf("usage: " PRUNE_USAGE "\n\n"
+                   "Deletes from the database (default results/<sweep name>.db) every stored cell\n"
+                   "that CONFIG no longer has - cells of an axis value or experiment since\n"
+                   "removed - with all of their rows, in one transaction, and says how many.\n"
+                   "It asks nothing, and it cannot be undone except from a backup of the\n"
+                   "database (cp DB DB.bak first if unsure). Refused, deleting nothing, when\n"
+                   "the database holds another sweep or a run is writing it.\n\n");
+            gs_exit_print_table(stdout);
+            return GS_EXIT_OK;
+        } else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
+            *db = argv[++i];
+        } else if (argv[i][0] == '-' || *cfg) {
+            fprintf(stderr, "gradsweep prune: unexpected '%s'; usage: " PRUNE_USAGE "\n", argv[i]);
+            return GS_EXIT_INPUT;
+        } else {
+            *cfg = argv[i];
+        }
+    }
+    if (!*cfg) {
+        fprintf(stderr, "gradsweep prune: which config? usage: " PRUNE_USAGE "\n");
+        return GS_EXIT_INPUT;
+    }
+    return -1;
+}
+
+/* Delete the orphans of sw from st: the exit status. */
+static int prune_store(gs_store_t *st, const gs_sweep_t *sw, const char *dbpath)
+{
+    char err[8192];
+    uint64_t *h = NULL, *orphans = NULL;
+    size_t n = 0;
+    int rc = GS_EXIT_RUNTIME;
+    long k = 0;
+    db_view_t v;
+    if ((rc = view_db(dbpath, &v, err, sizeof err)) != GS_EXIT_OK)
+        goto out;
+    free(v.h);
+    rc = GS_EXIT_INPUT;
+    if (v.sweep[0] && strcmp(v.sweep, sw->name) != 0) {
+        snprintf(err, sizeof err, "%s holds sweep '%s', not '%s'; nothing was deleted", dbpath,
+                 v.sweep, sw->name);
+        goto out;
+    }
+    rc = GS_EXIT_RUNTIME;
+    if (gs_store_stored_hashes(st, &h, &n, err, sizeof err) != 0)
+        goto out;
+    if (!(orphans = malloc((n + 1) * sizeof *orphans)) ||
+        (k = gs_store_orphans(sw, h, n, orphans)) < 0) {
+        snprintf(err, sizeof err, "out of memory");
+        goto out;
+    }
+    if (gs_store_delete_cells(st, orphans, (size_t)k, err, sizeof err) != 0)
+        goto out;
+    printf("pruned %ld stored cell%s not in %s from %s (%zu kept); this cannot be undone except "
+           "from a backup\n", k, k == 1 ? "" : "s", sw->path, dbpath, n - (size_t)k);
+    rc = GS_EXIT_OK;
+out:
+    if (rc != GS_EXIT_OK)
+        fprintf(stderr, "gradsweep prune: %s\n", err);
+    free(h);
+    free(orphans);
+    return rc;
+}
+
+int gs_cmd_prune(int argc, char **argv)
+{
+    const char *cfg = NULL, *db = NULL;
+    int rc = prune_args(argc, argv, &cfg, &db);
+    if (rc >= 0)
+        return rc;
+    gs_sweep_t sw;
+    char err[8192], dbpath[4096];
+    if (gs_sweep_load(&sw, cfg, &hooks, err, sizeof err) != 0) {
+        fprintf(stderr, "gradsweep prune: %s\n", err);
+        return GS_EXIT_INPUT;
+    }
+    default_db(dbpath, sizeof dbpath, &sw, db);
+    gs_store_fault_t fault;
+    gs_store_t *st = gs_store_open_kind(dbpath, 0, 0, &fault, err, sizeof err);
+    if (!st) {
+        fprintf(stderr, "gradsweep prune: %s\n", err);
+        rc = fault == GS_STORE_FAULT_INPUT ? GS_EXIT_INPUT : GS_EXIT_RUNTIME;
+    } else {
+        rc = prune_store(st, &sw, dbpath);
+    }
+    gs_store_close(st);
+    gs_sweep_free(&sw);
+    return rc;
+}
+
 int gs_cmd_schema(int argc, char **argv)
 {
     if (argc > 1 && is_help(argv[1])) {
         printf("usage: gradsweep schema\n\nPrints the results database's schema (SQL) with a "
                "comment on every column.\n");
         return 0;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "gradsweep schema: unexpected '%s'; usage: gradsweep schema\n", argv[1]);
+        return GS_EXIT_INPUT;
     }
     const char *sql = gs_store_schema_sql();
     if (!sql) {
@@ -527,9 +703,16 @@ int gs_cmd_report(int argc, char **argv)
         return 2;
     }
     char index[4400], err[8192];
+    gs_store_fault_t fault;
+    gs_store_t *st = gs_store_open_kind(db, 0, 1, &fault, err, sizeof err);
+    if (!st) {   /* the input's fault or the machine's, as every command says it */
+        fprintf(stderr, "gradsweep report: %s\n", err);
+        return fault == GS_STORE_FAULT_INPUT ? GS_EXIT_INPUT : GS_EXIT_RUNTIME;
+    }
+    gs_store_close(st);
     if (gs_report_write(db, out, index, sizeof index, err, sizeof err) != 0) {
         fprintf(stderr, "gradsweep report: %s\n", err);
-        return 1;
+        return GS_EXIT_RUNTIME;
     }
     printf("%s\n", index);
     return 0;

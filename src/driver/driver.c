@@ -30,6 +30,7 @@
 #include "sweep/sweep.h"
 #include "util/clock.h"
 #include "util/files.h"
+#include "util/exit.h"
 #include "util/hash.h"
 
 enum { TAG_WORK = 1, TAG_RESULT = 2 };
@@ -58,6 +59,16 @@ static volatile sig_atomic_t got_signal;
 static void on_signal(int sig)
 {
     got_signal = sig;
+}
+
+/* A worker rank's SIGINT/SIGTERM (mpirun sends SIGTERM to every rank when
+ * it is interrupted, then SIGKILL a second later): its cell is lost
+ * anyway and rank 0 does the bookkeeping, so it ends at once with the
+ * interrupted status rather than dying of the signal. */
+static void on_worker_signal(int sig)
+{
+    (void)sig;
+    _exit(GS_EXIT_INTERRUPTED);
 }
 
 static double thread_cpu(void)
@@ -687,19 +698,19 @@ static int job_config(job_t *j, const gs_run_options_t *opt)
     int code = 0;
     if (j->rank == 0) {
         if (!(text = gs_read_text(opt->config_path, GS_CONFIG_MAX_BYTES, j->err, sizeof j->err)))
-            code = 2;
+            code = GS_EXIT_INPUT;
         else
             tlen = (long long)strlen(text);
     }
     if (agree(j, code, 0))
-        return 2;
+        return GS_EXIT_INPUT;
     MPI_CHECK(MPI_Bcast(&tlen, 1, MPI_LONG_LONG, 0, MPI_COMM_WORLD));
     if (j->rank != 0 && !(text = malloc((size_t)tlen + 1)))
         MPI_Abort(MPI_COMM_WORLD, 1);
     MPI_CHECK(MPI_Bcast(text, (int)tlen + 1, MPI_CHAR, 0, MPI_COMM_WORLD));
     if (gs_sweep_parse(&j->sw, text, opt->config_path, j->rank == 0 ? &check_hooks : &cost_hooks,
                        j->err, sizeof j->err) != 0)
-        code = 2;
+        code = GS_EXIT_INPUT;
     else
         j->have_sw = 1;
     free(text);
@@ -730,19 +741,17 @@ static void gather_hosts(job_t *j, char *hosts, size_t cap)
 
 /* ---- rank 0: the database and what is left to run ---- */
 
-/* --fresh: delete every stored cell, unless a live run writes there. */
-static int delete_stored(gs_store_t *st, const char *dbpath, char *err, size_t errlen)
+/* What --fresh deleted, said once it is done (it happened in the
+ * session's first transaction, after every check). */
+static void say_fresh(gs_store_t *st, const gs_sweep_t *sw, const char *dbpath)
 {
-    char lhost[256];
-    long lpid;
-    if (gs_store_live_run(st, lhost, sizeof lhost, &lpid)) {
-        snprintf(err, errlen, "%s: a run is writing this database (host %s, pid %ld); not "
-                 "deleting anything", dbpath, lhost, lpid);
-        return -1;
-    }
-    fprintf(stderr, "--fresh: deleting the %ld stored cells in %s and starting over\n",
-            gs_store_count_runs(st), dbpath);
-    return gs_store_delete_all(st, err, errlen) < 0 ? -1 : 0;
+    const char *other;
+    long n = gs_store_fresh_result(st, &other);
+    if (other)
+        fprintf(stderr, "--fresh: deleted sweep '%s' and its %ld stored cells from %s; sweep '%s' "
+                "starts over there\n", other, n, dbpath, sw->name);
+    else if (n > 0)
+        fprintf(stderr, "--fresh: deleted the %ld stored cells in %s; starting over\n", n, dbpath);
 }
 
 /* The crash log's lines (on_fatal) become deaths of the cells they name,
@@ -791,7 +800,7 @@ static int store_crashed(gs_store_t *st, const gs_sweep_t *sw, int threads, char
         }
         gs_result_t r = {.status = GS_STATUS_CRASHED};
         snprintf(r.error, sizeof r.error, "killed its process with %s in %ld runs; not run again "
-                 "(delete its runs row to retry)", signal_name(d[i].signo), d[i].deaths);
+                 "(run --retry reruns it)", signal_name(d[i].signo), d[i].deaths);
         gs_put_meta_t meta = {d[i].rank, threads, NULL, NAN};
         rc = gs_store_put(st, sw, cell, &r, &meta, err, errlen);
         fprintf(stderr, "cell %s ([%s]) %s: stored as crashed\n", cell->hash_hex,
@@ -802,21 +811,57 @@ static int store_crashed(gs_store_t *st, const gs_sweep_t *sw, int threads, char
     return rc == 0 ? gs_store_commit(st, err, errlen) : -1;
 }
 
+/* The cells this run skips, sorted: every stored one, or with retry those
+ * stored as done or diverged (the failed and crashed run again, each
+ * replacing its row in its cell's SAVEPOINT). Says how many stored cells
+ * the config no longer has, and what removes them. */
+static int stored_to_skip(gs_store_t *st, const gs_sweep_t *sw, int retry, uint64_t **skip,
+                          size_t *n_skip, char *err, size_t errlen)
+{
+    uint64_t *redo = NULL;
+    size_t n_redo = 0, kept = 0;
+    if (gs_store_stored_hashes(st, skip, n_skip, err, errlen) != 0 ||
+        (retry && gs_store_unfinished_hashes(st, &redo, &n_redo, err, errlen) != 0))
+        return -1;
+    long orphans = gs_store_orphans(sw, *skip, *n_skip, NULL);
+    if (orphans > 0)
+        fprintf(stderr, "%ld stored cell%s not in the config (it changed since they ran): kept; "
+                "gradsweep prune removes them\n", orphans, orphans == 1 ? " is" : "s are");
+    for (size_t i = 0; i < *n_skip; i++)
+        if (!gs_u64_contains(redo, n_redo, (*skip)[i]))
+            (*skip)[kept++] = (*skip)[i];
+    if (retry)
+        fprintf(stderr, "--retry: %zu failed or crashed cell%s to run again\n", *n_skip - kept,
+                *n_skip - kept == 1 ? "" : "s");
+    *n_skip = kept;
+    free(redo);
+    return 0;
+}
+
 /* Open the database, start the session, settle the crashes and list the
- * cells not stored yet, longest first. */
+ * cells not stored yet, longest first. NULL with *code the exit status. */
 static gs_store_t *open_store(job_t *j, const gs_run_options_t *opt, const char *hosts,
-                              int64_t **pending, size_t *n_pending, double *flops)
+                              int64_t **pending, size_t *n_pending, double *flops, int *code)
 {
     gs_store_t *st = NULL;
     uint64_t *stored = NULL;
     size_t n_stored = 0;
-    gs_session_info_t info = {j->size, j->threads, hosts};
+    gs_session_info_t info = {j->size, j->threads, hosts, opt->fresh};
+    gs_store_fault_t fault = GS_STORE_FAULT_RUNTIME;
+    *code = GS_EXIT_RUNTIME;
     if (gs_mkdirs_for(j->dbpath, j->err, sizeof j->err) != 0 ||
-        !(st = gs_store_open(j->dbpath, 1, 0, j->err, sizeof j->err)) ||
-        (opt->fresh && delete_stored(st, j->dbpath, j->err, sizeof j->err) != 0) ||
-        gs_store_begin_session(st, &j->sw, &info, j->err, sizeof j->err) != 0 ||
-        store_crashed(st, &j->sw, j->threads, j->err, sizeof j->err) != 0 ||
-        gs_store_stored_hashes(st, &stored, &n_stored, j->err, sizeof j->err) != 0)
+        !(st = gs_store_open_kind(j->dbpath, 1, 0, &fault, j->err, sizeof j->err))) {
+        *code = fault == GS_STORE_FAULT_INPUT ? GS_EXIT_INPUT : GS_EXIT_RUNTIME;
+        goto fail;
+    }
+    int begun = gs_store_begin_session(st, &j->sw, &info, j->err, sizeof j->err);
+    if (begun != 0) {
+        *code = begun == -2 ? GS_EXIT_INPUT : GS_EXIT_RUNTIME;
+        goto fail;
+    }
+    say_fresh(st, &j->sw, j->dbpath);
+    if (store_crashed(st, &j->sw, j->threads, j->err, sizeof j->err) != 0 ||
+        stored_to_skip(st, &j->sw, opt->retry, &stored, &n_stored, j->err, sizeof j->err) != 0)
         goto fail;
     if (!(*pending = malloc((j->sw.n_cells + 1) * sizeof **pending))) {
         snprintf(j->err, sizeof j->err, "out of memory");
@@ -831,6 +876,7 @@ static gs_store_t *open_store(job_t *j, const gs_run_options_t *opt, const char 
         }
     qsort_r(*pending, *n_pending, sizeof **pending, cmp_cost, &j->sw);
     free(stored);
+    *code = GS_EXIT_OK;
     return st;
 fail:
     free(stored);
@@ -840,22 +886,30 @@ fail:
 
 /* ---- rank 0: the run and its three endings ---- */
 
-/* SIGINT/SIGTERM: commit what arrived; the cells in flight are lost and
- * run again next time. Does not return. */
+/* SIGINT/SIGTERM: commit what arrived, end the session as interrupted
+ * (clearing the in_flight rows of the cells cut short: they run again
+ * next time). Under mpirun the ranks have about a second: Open MPI's
+ * mpirun, signalled, sends every rank SIGTERM and SIGKILL a second later
+ * (odls_base_sigkill_timeout), so the hint is printed first, while mpirun
+ * still forwards output, and no rank waits for another. Does not
+ * return. */
 static void end_interrupted(job_t *j, const gs_run_options_t *opt, coord_t *c, int sig)
 {
-    int ok = maybe_commit(c, 1) == 0 &&
+    fprintf(stderr, "interrupted by %s: %zu cells of this run stored; rerun the same command "
+            "to resume:\n  gradsweep run %s%s%s\n", sig == SIGINT ? "SIGINT" : "SIGTERM",
+            c->bar.done, opt->config_path, opt->db_path ? " --db " : "",
+            opt->db_path ? opt->db_path : "");
+    /* a rank that crashed is why mpirun signalled us: its death counts
+     * (read_crash_log) before the in_flight rows are cleared */
+    int ok = maybe_commit(c, 1) == 0 && read_crash_log(c->store, j->err, sizeof j->err) == 0 &&
              gs_store_end_session(c->store, GS_SESSION_INTERRUPTED, thread_cpu(), j->err,
                                   sizeof j->err) == 0;
     gs_store_close(c->store);
-    fprintf(stderr, "interrupted by %s: %zu cells of this run stored%s; rerun the same command "
-            "to resume:\n  gradsweep run %s%s%s\n", sig == SIGINT ? "SIGINT" : "SIGTERM",
-            c->bar.done, ok ? "" : " (the last commit failed)", opt->config_path,
-            opt->db_path ? " --db " : "", opt->db_path ? opt->db_path : "");
-    int code = sig == SIGINT ? 130 : 143;
-    if (j->size > 1)
-        MPI_Abort(MPI_COMM_WORLD, code);   /* workers may be deep in a long cell */
-    _exit(code);
+    if (!ok)
+        fprintf(stderr, "gradsweep run: the last commit failed: %s\n", c->err[0] ? c->err : j->err);
+    /* no MPI_Finalize: the workers may be deep in a long cell, and mpirun
+     * ends them; no MPI_Abort either, whose banner would read as a bug */
+    _exit(GS_EXIT_INTERRUPTED);
 }
 
 /* A write failed (a full disk, say): stop the workers, keep what was
@@ -870,10 +924,32 @@ static int end_failed(job_t *j, coord_t *c)
     gs_store_close(c->store);
     fprintf(stderr, "gradsweep run: stopped; the cells committed before are kept in %s, and "
             "rerunning the same command resumes\n", j->dbpath);
-    return 1;
+    return GS_EXIT_RUNTIME;
 }
 
-static int end_done(job_t *j, coord_t *c, double cpu0)
+/* Exit 3 when cells of the config are stored as failed or crashed (by
+ * this run or an earlier one), naming what lists and reruns them. */
+static int unfinished_code(job_t *j, const gs_run_options_t *opt, gs_store_t *st)
+{
+    uint64_t *h;
+    size_t n;
+    if (gs_store_unfinished_hashes(st, &h, &n, j->err, sizeof j->err) != 0) {
+        fprintf(stderr, "gradsweep run: %s\n", j->err);
+        return GS_EXIT_RUNTIME;
+    }
+    long orphans = gs_store_orphans(&j->sw, h, n, NULL);
+    long bad = orphans < 0 ? (long)n : (long)n - orphans;
+    free(h);
+    if (bad <= 0)
+        return GS_EXIT_OK;
+    fprintf(stderr, "%ld cell%s of the config %s stored as failed or crashed: gradsweep status %s "
+            "lists them with their error; rerun them with\n  gradsweep run %s%s%s --retry\n",
+            bad, bad == 1 ? "" : "s", bad == 1 ? "is" : "are", j->dbpath, opt->config_path,
+            opt->db_path ? " --db " : "", opt->db_path ? opt->db_path : "");
+    return GS_EXIT_CELLS_FAILED;
+}
+
+static int end_done(job_t *j, const gs_run_options_t *opt, coord_t *c, double cpu0)
 {
     finish_workers(c, j->size, STOP_CELL);
     double wall = gs_now() - c->bar.start, cpu = thread_cpu() - cpu0;
@@ -881,12 +957,13 @@ static int end_done(job_t *j, coord_t *c, double cpu0)
     if (maybe_commit(c, 1) != 0 ||
         gs_store_end_session(c->store, GS_SESSION_DONE, cpu, j->err, sizeof j->err) != 0) {
         fprintf(stderr, "gradsweep run: %s\n", c->err[0] ? c->err : j->err);
-        code = 1;
+        code = GS_EXIT_RUNTIME;
     } else {
         fprintf(stderr, "done: %zu cells stored in %s (%.2f s, %.1f cells/s; coordinator CPU "
                 "%.3f s = %.1f%% of the wall time)\n", c->bar.done, j->dbpath, wall,
                 wall > 0 ? (double)c->bar.done / wall : 0.0, cpu,
                 wall > 0 ? 100.0 * cpu / wall : 0.0);
+        code = unfinished_code(j, opt, c->store);
     }
     gs_store_close(c->store);
     return code;
@@ -912,7 +989,7 @@ static int run_coordinator(job_t *j, const gs_run_options_t *opt, gs_store_t *st
     free(pending);
     if (interrupted)
         end_interrupted(j, opt, &c, interrupted);
-    return rc != 0 ? end_failed(j, &c) : end_done(j, &c, cpu0);
+    return rc != 0 ? end_failed(j, &c) : end_done(j, opt, &c, cpu0);
 }
 
 int gs_driver_run(const gs_run_options_t *opt)
@@ -922,14 +999,14 @@ int gs_driver_run(const gs_run_options_t *opt)
     if (!j || MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
         fprintf(stderr, "gradsweep run: %s\n", j ? "MPI_Init_thread failed" : "out of memory");
         free(j);
-        return 1;
+        return GS_EXIT_RUNTIME;
     }
     MPI_Comm_rank(MPI_COMM_WORLD, &j->rank);
     MPI_Comm_size(MPI_COMM_WORLD, &j->size);
     gethostname(j->host, sizeof j->host - 1);
     if (provided < MPI_THREAD_FUNNELED) {
         snprintf(j->err, sizeof j->err, "this MPI gives no MPI_THREAD_FUNNELED support");
-        code = agree(j, 1, 0);
+        code = agree(j, GS_EXIT_RUNTIME, 0);
     } else {
         code = job_config(j, opt);
     }
@@ -953,8 +1030,7 @@ int gs_driver_run(const gs_run_options_t *opt)
         else
             gs_sweep_default_db(&j->sw, j->dbpath, sizeof j->dbpath);
         catch_fatal_signals(j->dbpath);   /* before store_crashed reads its log */
-        if (!(store = open_store(j, opt, hosts, &pending, &n_pending, &flops)))
-            code = 1;
+        store = open_store(j, opt, hosts, &pending, &n_pending, &flops, &code);
     }
     if ((code = agree(j, code, 0)))
         goto end;
@@ -964,6 +1040,11 @@ int gs_driver_run(const gs_run_options_t *opt)
     gs_sweep_set_seeding(&j->sw, seeding);
     if (j->rank != 0) {
         catch_fatal_signals(j->dbpath);
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_worker_signal;
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
         worker_loop(&j->sw, j->rank, j->threads, j->host);
     } else {
         code = run_coordinator(j, opt, store, pending, n_pending, flops);

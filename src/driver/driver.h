@@ -15,11 +15,14 @@ typedef struct {
     const char *config_path;
     const char *db_path;     /* NULL: results/<sweep name>.db */
     int threads;             /* OpenMP threads per rank; 0: cores per rank on the node */
-    int fresh;               /* delete stored cells first */
+    int fresh;               /* delete stored cells first (another sweep's: the sweep whole) */
+    int retry;               /* run the cells stored as failed or crashed again */
 } gs_run_options_t;
 
-/* Returns the process exit status: 0 done, 1 failure, 2 bad input,
- * 130/143 interrupted by SIGINT/SIGTERM (after committing). */
+/* Returns the process exit status (util/exit.h): 0 every cell of the
+ * config stored and none failed or crashed, 3 some failed or crashed, 1
+ * a runtime failure, 2 bad input, 130 interrupted by SIGINT or SIGTERM
+ * (after committing). */
 int gs_driver_run(const gs_run_options_t *opt);
 
 #endif

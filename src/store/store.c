@@ -29,11 +29,14 @@ struct gs_store {
     sqlite3 *db;
     char path[4096];
     sqlite3_stmt *stmt[ST_N];
+    sqlite3_stmt *clear[8];   /* a cell's rows: per child table, then runs (clear_cell) */
     int in_txn;
     long session_id;
     char host[256];
     double session_start;
     long stored;   /* cells this session */
+    long fresh_deleted;        /* cells a fresh start deleted */
+    char fresh_replaced[256];  /* the other sweep it replaced, or "" */
 };
 
 /* ---- schema ---- */
@@ -137,7 +140,7 @@ static const char schema_tail[] =
     "CREATE INDEX IF NOT EXISTS runs_config ON runs(model, activation, init, depth);\n"
     "\n"
     "CREATE TABLE IF NOT EXISTS layer_stats (  -- per layer, at init (step 0)\n"
-    "  run_id INTEGER NOT NULL REFERENCES runs(id),  -- the cell (runs.id)\n"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,  -- the cell\n"
     "  step INTEGER NOT NULL,               -- training step of the measurement (0: at init)\n"
     "  layer INTEGER NOT NULL,              -- 1..depth from the input; depth+1 the readout\n"
     "  act_mean REAL,                       -- mean of the layer output x_l over batch and units\n"
@@ -151,7 +154,7 @@ static const char schema_tail[] =
     ") WITHOUT ROWID;\n"
     "\n"
     "CREATE TABLE IF NOT EXISTS train_log (  -- task=train, every log_every steps, first and last\n"
-    "  run_id INTEGER NOT NULL REFERENCES runs(id),  -- the cell (runs.id)\n"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,  -- the cell\n"
     "  step INTEGER NOT NULL,               -- 1-based training step\n"
     "  loss REAL,                           -- the step's batch loss (NULL when non-finite)\n"
     "  grad_norm REAL,                      -- global L2 norm of the gradient before clipping\n"
@@ -161,7 +164,7 @@ static const char schema_tail[] =
     ") WITHOUT ROWID;\n"
     "\n"
     "CREATE TABLE IF NOT EXISTS train_layer_log (  -- task=train, per layer at every train_log step\n"
-    "  run_id INTEGER NOT NULL REFERENCES runs(id),  -- the cell (runs.id)\n"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,  -- the cell\n"
     "  step INTEGER NOT NULL,               -- 1-based training step (the steps of train_log)\n"
     "  layer INTEGER NOT NULL,              -- 1..depth from the input; depth+1 the readout\n"
     "  grad_w_norm REAL,                    -- ||dL/dW_l|| before clipping (recurrent: [Wx Wh])\n"
@@ -175,7 +178,7 @@ static const char schema_tail[] =
     ") WITHOUT ROWID;\n"
     "\n"
     "CREATE TABLE IF NOT EXISTS time_stats (  -- recurrent models, top layer, per time step\n"
-    "  run_id INTEGER NOT NULL REFERENCES runs(id),  -- the cell (runs.id)\n"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,  -- the cell\n"
     "  step INTEGER NOT NULL,               -- training step of the measurement (0: at init)\n"
     "  t INTEGER NOT NULL,                  -- time step 1..seq_len\n"
     "  hidden_norm REAL,                    -- ||h_t|| per sequence, mean over the batch\n"
@@ -184,7 +187,7 @@ static const char schema_tail[] =
     ") WITHOUT ROWID;\n"
     "\n"
     "CREATE TABLE IF NOT EXISTS theory (    -- mlp and rnn cells: theory beside the measurement at init\n"
-    "  run_id INTEGER PRIMARY KEY REFERENCES runs(id),  -- the cell (runs.id)\n"
+    "  run_id INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,  -- the cell\n"
     "  q_star REAL,                         -- fixed point of the length map (NULL: none applies;\n"
     "                                       -- Inf: q grows without bound)\n"
     "  chi1 REAL,                           -- sigma_w^2 E[phi'(sqrt(q*) z)^2]: < 1 vanishes, > 1 explodes\n"
@@ -220,7 +223,7 @@ static const char schema_tail[] =
     ") WITHOUT ROWID;\n"
     "\n"
     "CREATE TABLE IF NOT EXISTS histograms (  -- weights at init, per layer\n"
-    "  run_id INTEGER NOT NULL REFERENCES runs(id),  -- the cell (runs.id)\n"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,  -- the cell\n"
     "  layer INTEGER NOT NULL,              -- 1..depth, depth+1 the readout\n"
     "  quantity TEXT NOT NULL,              -- weight (W; recurrent Wh), weight_input (recurrent Wx),\n"
     "                                       -- jacobian_log10_sv (layer 0: log10 of the singular values\n"
@@ -473,6 +476,41 @@ static void bind_real_inf(sqlite3_stmt *s, int i, double v)
         bind_real(s, i, v);
 }
 
+/* The tables whose rows belong to one cell (run_id references runs(id),
+ * ON DELETE CASCADE since schema version 6), and the version each came
+ * in: a migration rebuilds those an older database has. */
+static const struct {
+    const char *name;
+    int since;
+} child_tables[] = {
+    {"layer_stats", 1}, {"train_log", 1}, {"time_stats", 1}, {"histograms", 1},
+    {"train_layer_log", 2}, {"theory", 3},
+};
+#define N_CHILD (sizeof child_tables / sizeof *child_tables)
+_Static_assert(N_CHILD + 1 <= sizeof ((gs_store_t *)0)->clear / sizeof (sqlite3_stmt *),
+               "a clearing statement per child table and runs");
+
+/* The CREATE TABLE statement of table `name` in the schema, as
+ * "CREATE TABLE <as> (...)..." up to its ';' (malloc'd; NULL: none or
+ * out of memory). */
+static char *table_sql(const char *name, const char *as)
+{
+    const char *schema = gs_store_schema_sql();
+    char head[128];
+    snprintf(head, sizeof head, "CREATE TABLE IF NOT EXISTS %s (", name);
+    const char *at = schema ? strstr(schema, head) : NULL;
+    const char *close = at ? strstr(at, "\n)") : NULL;   /* comments may hold ';' */
+    const char *end = close ? strstr(close, ";\n") : NULL;
+    if (!end)
+        return NULL;
+    const char *body = at + strlen(head) - 2;   /* " (" */
+    size_t len = strlen("CREATE TABLE ") + strlen(as) + (size_t)(end - body) + 2;
+    char *sql = malloc(len);
+    if (sql)
+        snprintf(sql, len, "CREATE TABLE %s%.*s;", as, (int)(end - body), body);
+    return sql;
+}
+
 /* ---- open ---- */
 
 /* Widen the CHECK list of runs.<column> from names[0..n_old) to
@@ -541,6 +579,91 @@ out:
     return rc;
 }
 
+/* Columns new_<table> and <table> share, as '"a", "b"' (malloc'd; NULL
+ * on error, err set). */
+static char *shared_columns(gs_store_t *st, const char *table, char *err, size_t errlen)
+{
+    sqlite3_stmt *s;
+    char newname[96], *cols = NULL;
+    snprintf(newname, sizeof newname, "new_%s", table);
+    if (sqlite3_prepare_v2(st->db, "SELECT group_concat('\"' || n.name || '\"', ', ') FROM "
+                                   "pragma_table_info(?1) n JOIN pragma_table_info(?2) o "
+                                   "USING (name) WHERE instr(n.name, '\"') = 0",
+                           -1, &s, NULL) != SQLITE_OK) {
+        sqlfail(st, err, errlen, "reading a table's columns");
+        return NULL;
+    }
+    sqlite3_bind_text(s, 1, newname, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, table, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0))
+        cols = strdup((const char *)sqlite3_column_text(s, 0));
+    if (!cols)
+        sqlfail(st, err, errlen, "reading a table's columns");
+    sqlite3_finalize(s);
+    return cols;
+}
+
+/* Version 6: every child table's run_id references runs(id) ON DELETE
+ * CASCADE. SQLite cannot add a foreign key to a table, so each is
+ * rebuilt by the procedure of SQLite's ALTER TABLE page ("making other
+ * kinds of table schema changes"): with foreign keys off (the caller's
+ * part), create new_X, copy the rows, drop X, rename new_X to X. Rows of
+ * cells that are no longer stored (a runs row deleted by hand before
+ * version 6) are not copied: they would fail the foreign key check and
+ * block the cell's rerun. The summary view, which names layer_stats, is
+ * dropped first and recreated by the schema. */
+static int rebuild_children(gs_store_t *st, long ver, char *err, size_t errlen)
+{
+    if (exec(st, "DROP VIEW IF EXISTS summary", err, errlen) != 0)
+        return -1;
+    for (size_t i = 0; i < N_CHILD; i++) {
+        const char *t = child_tables[i].name;
+        if (ver < child_tables[i].since)
+            continue;   /* created with its foreign key by the schema */
+        char newname[96], sql[1024];
+        snprintf(newname, sizeof newname, "new_%s", t);
+        char *create = table_sql(t, newname), *cols = NULL;
+        int rc = -1;
+        if (!create) {
+            snprintf(err, errlen, "%s: no definition of %s in the schema", st->path, t);
+            return -1;
+        }
+        if (exec(st, create, err, errlen) == 0 && (cols = shared_columns(st, t, err, errlen))) {
+            char *copy = sqlite3_mprintf("INSERT INTO \"%w\" (%s) SELECT %s FROM \"%w\" WHERE "
+                                         "run_id IN (SELECT id FROM runs)", newname, cols, cols, t);
+            snprintf(sql, sizeof sql, "DROP TABLE \"%s\"; ALTER TABLE \"%s\" RENAME TO \"%s\"",
+                     t, newname, t);
+            rc = copy && exec(st, copy, err, errlen) == 0 && exec(st, sql, err, errlen) == 0 ? 0 : -1;
+            if (!copy)
+                snprintf(err, errlen, "out of memory");
+            sqlite3_free(copy);
+        }
+        free(create);
+        free(cols);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Foreign keys are checked after a rebuild: a violation left would make
+ * every later write of its cell fail. */
+static int foreign_keys_hold(gs_store_t *st, char *err, size_t errlen)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db, "PRAGMA foreign_key_check", -1, &s, NULL) != SQLITE_OK)
+        return sqlfail(st, err, errlen, "checking foreign keys");
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        snprintf(err, errlen, "%s: table %s has a row whose %s does not exist; not upgraded",
+                 st->path, (const char *)sqlite3_column_text(s, 0),
+                 (const char *)sqlite3_column_text(s, 2));
+    else if (rc != SQLITE_DONE)
+        sqlfail(st, err, errlen, "checking foreign keys");
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
 /* Upgrade an older database in place, in one transaction: ALTER TABLE
  * adds the columns runs gained in versions 2 and 5 (NULL for the cells
  * stored before), and the schema's CREATE ... IF NOT EXISTS adds the
@@ -556,8 +679,12 @@ static int migrate(gs_store_t *st, long ver, char *err, size_t errlen)
                  ver);
         return -1;
     }
-    if (exec(st, "BEGIN IMMEDIATE", err, errlen) != 0)
+    /* foreign keys off for the rebuild of version 6 (a no-op inside a
+     * transaction, so before it), on again whatever happens */
+    if (exec(st, "PRAGMA foreign_keys = OFF", err, errlen) != 0)
         return -1;
+    if (exec(st, "BEGIN IMMEDIATE", err, errlen) != 0)
+        goto fail;
     /* config keys added since (spectrum, version 3): NULL is their default */
     gs_key_info_t k;
     for (size_t i = 0; gs_cell_key_info(i, &k); i++) {
@@ -589,14 +716,16 @@ static int migrate(gs_store_t *st, long ver, char *err, size_t errlen)
                     exec(st, "ALTER TABLE sweeps ADD COLUMN seeding TEXT", err, errlen) != 0 ||
                     exec(st, "DROP VIEW IF EXISTS summary", err, errlen) != 0))
         goto fail;
+    if (ver < 6 && rebuild_children(st, ver, err, errlen) != 0)
+        goto fail;
     char pragma[64];
     snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", GS_SCHEMA_VERSION);
     if (exec(st, gs_store_schema_sql(), err, errlen) != 0 || exec(st, pragma, err, errlen) != 0 ||
-        exec(st, "COMMIT", err, errlen) != 0)
+        foreign_keys_hold(st, err, errlen) != 0 || exec(st, "COMMIT", err, errlen) != 0)
         goto fail;
-    return 0;
+    return exec(st, "PRAGMA foreign_keys = ON", err, errlen);
 fail:
-    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_exec(st->db, "ROLLBACK; PRAGMA foreign_keys = ON", NULL, NULL, NULL);
     return -1;
 }
 
@@ -650,8 +779,7 @@ static int check_kind(gs_store_t *st, int readonly, long *app, long *ver, char *
  * in an older database. */
 static int prepare_for_writing(gs_store_t *st, long app, long ver, char *err, size_t errlen)
 {
-    if (exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON",
-             err, errlen) != 0)
+    if (exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL", err, errlen) != 0)
         return -1;
     if (app == GS_APPLICATION_ID)
         return ver < GS_SCHEMA_VERSION ? migrate(st, ver, err, errlen) : 0;
@@ -666,6 +794,16 @@ static int prepare_for_writing(gs_store_t *st, long app, long ver, char *err, si
 
 gs_store_t *gs_store_open(const char *path, int create, int readonly, char *err, size_t errlen)
 {
+    return gs_store_open_kind(path, create, readonly, NULL, err, errlen);
+}
+
+gs_store_t *gs_store_open_kind(const char *path, int create, int readonly, gs_store_fault_t *fault,
+                               char *err, size_t errlen)
+{
+    gs_store_fault_t dummy;
+    if (!fault)
+        fault = &dummy;
+    *fault = GS_STORE_FAULT_RUNTIME;
     gs_store_t *st = calloc(1, sizeof *st);
     if (!st) {
         snprintf(err, errlen, "out of memory");
@@ -678,6 +816,12 @@ gs_store_t *gs_store_open(const char *path, int create, int readonly, char *err,
     int exists = stat(path, &sb) == 0;
     if (!exists && !create) {
         snprintf(err, errlen, "%s: no such database", path);
+        *fault = GS_STORE_FAULT_INPUT;
+        goto fail;
+    }
+    if (exists && S_ISDIR(sb.st_mode)) {
+        snprintf(err, errlen, "%s: a folder, not a database", path);
+        *fault = GS_STORE_FAULT_INPUT;
         goto fail;
     }
     if (!readonly && writable(path, exists, err, errlen) != 0)
@@ -688,8 +832,14 @@ gs_store_t *gs_store_open(const char *path, int create, int readonly, char *err,
         goto fail;
     }
     sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
-    if (check_kind(st, readonly, &app, &ver, err, errlen) != 0 ||
-        (!readonly && prepare_for_writing(st, app, ver, err, errlen) != 0))
+    /* every connection: a cell's rows go with its runs row */
+    if (exec(st, "PRAGMA foreign_keys = ON", err, errlen) != 0)
+        goto fail;
+    if (check_kind(st, readonly, &app, &ver, err, errlen) != 0) {
+        *fault = GS_STORE_FAULT_INPUT;
+        goto fail;
+    }
+    if (!readonly && prepare_for_writing(st, app, ver, err, errlen) != 0)
         goto fail;
     return st;
 fail:
@@ -705,6 +855,8 @@ void gs_store_close(gs_store_t *st)
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
     for (int i = 0; i < ST_N; i++)
         sqlite3_finalize(st->stmt[i]);
+    for (size_t i = 0; i <= N_CHILD; i++)
+        sqlite3_finalize(st->clear[i]);
     sqlite3_close(st->db);
     free(st);
 }
@@ -767,28 +919,75 @@ int gs_store_live_run(gs_store_t *st, char *host, size_t hostlen, long *pid)
     return find_live(st, host, hostlen, pid, 0);
 }
 
-/* Whether the database holds a sweep (*have); -1 when it holds another
- * than sw. */
-static int check_sweep(gs_store_t *st, const gs_sweep_t *sw, int *have, char *err,
-                       size_t errlen)
+/* The name of the sweep the database holds (*have = 0: none yet). */
+static int stored_sweep(gs_store_t *st, char *name, size_t namelen, int *have, char *err,
+                        size_t errlen)
 {
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(st->db, "SELECT name FROM sweeps WHERE id = 1", -1, &s, NULL) != SQLITE_OK)
         return sqlfail(st, err, errlen, "reading the sweep");
-    int rc = 0, step = sqlite3_step(s);
+    int step = sqlite3_step(s);
     *have = step == SQLITE_ROW;
-    if (!*have && step != SQLITE_DONE) {
-        sqlite3_finalize(s);
-        return sqlfail(st, err, errlen, "reading the sweep");
-    }
-    const char *name = *have ? (const char *)sqlite3_column_text(s, 0) : NULL;
-    if (*have && strcmp(name ? name : "", sw->name) != 0) {
-        snprintf(err, errlen, "%s: holds sweep '%s', not '%s'; use another --db or --fresh",
-                 st->path, name ? name : "", sw->name);
-        rc = -1;
-    }
+    const char *n = *have ? (const char *)sqlite3_column_text(s, 0) : NULL;
+    snprintf(name, namelen, "%s", n ? n : "");
     sqlite3_finalize(s);
-    return rc;
+    return *have || step == SQLITE_DONE ? 0 : sqlfail(st, err, errlen, "reading the sweep");
+}
+
+/* Delete every stored cell (its rows go with it: ON DELETE CASCADE, and
+ * by name for the rows of a runs row deleted with foreign keys off), the
+ * cells in flight and, with whole, the sweep and its sessions too. Inside
+ * the caller's transaction. */
+static int delete_cells(gs_store_t *st, int whole, char *err, size_t errlen)
+{
+    char sql[128];
+    for (size_t i = 0; i < N_CHILD; i++) {
+        snprintf(sql, sizeof sql, "DELETE FROM %s", child_tables[i].name);
+        if (exec(st, sql, err, errlen) != 0)
+            return -1;
+    }
+    if (exec(st, "DELETE FROM in_flight; DELETE FROM runs", err, errlen) != 0)
+        return -1;
+    return whole ? exec(st, "DELETE FROM sessions; DELETE FROM sweeps", err, errlen) : 0;
+}
+
+/* Whether sw may start on this database: the sweep it holds is sw's, or
+ * none, or (fresh) it is replaced - every check made before anything is
+ * deleted, and the deletion in the session's transaction, so a refusal
+ * or a failure leaves every row where it was. *have: a sweeps row stays. */
+static int claim_sweep(gs_store_t *st, const gs_sweep_t *sw, int fresh, int *have, char *err,
+                       size_t errlen)
+{
+    char name[256];
+    if (stored_sweep(st, name, sizeof name, have, err, errlen) != 0)
+        return -1;
+    long n = gs_store_count_runs(st);
+    int other = *have && strcmp(name, sw->name) != 0;
+    if (n < 0)
+        return sqlfail(st, err, errlen, "counting the stored cells");
+    if (other && !fresh) {
+        snprintf(err, errlen, "%s: holds sweep '%s' (%ld stored cells), not '%s'; nothing was "
+                 "changed. Give another --db (--fresh would delete those %ld cells and sweep "
+                 "'%s' for good)", st->path, name, n, sw->name, n, name);
+        return -2;
+    }
+    st->fresh_deleted = 0;
+    st->fresh_replaced[0] = '\0';
+    if (!fresh || (n == 0 && !other))
+        return 0;
+    if (delete_cells(st, other, err, errlen) != 0)
+        return -1;
+    st->fresh_deleted = n;
+    if (other)
+        snprintf(st->fresh_replaced, sizeof st->fresh_replaced, "%s", name);
+    *have = *have && !other;
+    return 0;
+}
+
+long gs_store_fresh_result(const gs_store_t *st, const char **replaced)
+{
+    *replaced = st->fresh_replaced[0] ? st->fresh_replaced : NULL;
+    return st->fresh_deleted;
 }
 
 /* The sweeps row: inserted on the first run, updated on later ones. */
@@ -886,7 +1085,7 @@ int gs_store_begin_session(gs_store_t *st, gs_sweep_t *sw, const gs_session_info
         return -1;
     char host[256], now[32];
     long pid;
-    int have = 0;
+    int have = 0, rc = -1;
     int live = find_live(st, host, sizeof host, &pid, 1);
     if (live < 0) {
         sqlfail(st, err, errlen, "reading the sessions");
@@ -898,8 +1097,9 @@ int gs_store_begin_session(gs_store_t *st, gs_sweep_t *sw, const gs_session_info
         goto rollback;
     }
     gs_utc_iso(now, sizeof now);
-    if (check_sweep(st, sw, &have, err, errlen) != 0)
+    if ((rc = claim_sweep(st, sw, info->fresh, &have, err, errlen)) != 0)
         goto rollback;
+    rc = -1;
     gs_sweep_set_seeding(sw, seeding_to_run(st, have));
     if (write_sweep(st, sw, have, now, err, errlen) != 0 ||
         write_session(st, info, now, err, errlen) != 0 || exec(st, "COMMIT", err, errlen) != 0)
@@ -908,7 +1108,7 @@ int gs_store_begin_session(gs_store_t *st, gs_sweep_t *sw, const gs_session_info
     return 0;
 rollback:
     sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-    return -1;
+    return rc;
 }
 
 static int session_update(gs_store_t *st, gs_session_status_t status, int final)
@@ -951,9 +1151,12 @@ int gs_store_end_session(gs_store_t *st, gs_session_status_t status, double coor
         return -1;
     if (session_update(st, status, 1) != 0)
         return sqlfail(st, err, errlen, "closing the session");
-    char sql[128];
-    snprintf(sql, sizeof sql, "UPDATE sessions SET coordinator_cpu_s = %.6f WHERE id = %ld",
-             coordinator_cpu_s, st->session_id);
+    /* the cells this run handed out and did not store were cut short, not
+     * crashes: they run again next time. A cell with deaths keeps its row. */
+    char sql[256];
+    snprintf(sql, sizeof sql, "UPDATE sessions SET coordinator_cpu_s = %.6f WHERE id = %ld; "
+             "DELETE FROM in_flight WHERE session_id = %ld AND deaths = 0",
+             coordinator_cpu_s, st->session_id, st->session_id);
     if (exec(st, sql, err, errlen) != 0)
         return -1;
     st->in_txn = 0;
@@ -967,6 +1170,8 @@ int gs_store_end_session(gs_store_t *st, gs_session_status_t status, double coor
 /* ---- cells in flight ---- */
 
 static int step_reset(gs_store_t *st, sqlite3_stmt *s, char *err, size_t errlen, const char *what);
+static int prepare_inserts(gs_store_t *st, char *err, size_t errlen);
+static int clear_cell(gs_store_t *st, const gs_sweep_cell_t *cell, char *err, size_t errlen);
 
 /* Run one statement taking (?1 text hash, ?2..?3 integers) per hash. */
 static int each_hash(gs_store_t *st, const char *sql, const uint64_t *hashes, size_t n, long a,
@@ -1046,12 +1251,14 @@ int gs_store_deaths(gs_store_t *st, long min_deaths, gs_death_t **out, size_t *n
 
 /* ---- queries ---- */
 
-int gs_store_stored_hashes(gs_store_t *st, uint64_t **hashes, size_t *n, char *err, size_t errlen)
+/* The config_hash of every runs row the statement selects, sorted. */
+static int hashes_of(gs_store_t *st, const char *sql, uint64_t **hashes, size_t *n, char *err,
+                     size_t errlen)
 {
     *hashes = NULL;
     *n = 0;
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(st->db, "SELECT config_hash FROM runs", -1, &s, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
         return sqlfail(st, err, errlen, "reading stored cells");
     size_t cap = 0;
     int rc;
@@ -1067,33 +1274,81 @@ int gs_store_stored_hashes(gs_store_t *st, uint64_t **hashes, size_t *n, char *e
         (*hashes)[(*n)++] = hex ? strtoull(hex, NULL, 16) : 0;
     }
     sqlite3_finalize(s);
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+        gs_u64_sort(*hashes, *n);
+    if (rc == SQLITE_DONE)
+        return 0;
+    free(*hashes);
+    *hashes = NULL;
+    *n = 0;
     if (rc == SQLITE_ROW) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    if (rc != SQLITE_DONE)
-        return sqlfail(st, err, errlen, "reading stored cells");
-    gs_u64_sort(*hashes, *n);
-    return 0;
+    return sqlfail(st, err, errlen, "reading stored cells");
+}
+
+int gs_store_stored_hashes(gs_store_t *st, uint64_t **hashes, size_t *n, char *err, size_t errlen)
+{
+    return hashes_of(st, "SELECT config_hash FROM runs", hashes, n, err, errlen);
+}
+
+int gs_store_unfinished_hashes(gs_store_t *st, uint64_t **hashes, size_t *n, char *err,
+                               size_t errlen)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT config_hash FROM runs WHERE status IN ('%s', '%s')",
+             gs_status_names[GS_STATUS_FAILED], gs_status_names[GS_STATUS_CRASHED]);
+    return hashes_of(st, sql, hashes, n, err, errlen);
+}
+
+int gs_store_delete_cells(gs_store_t *st, const uint64_t *hashes, size_t n, char *err,
+                          size_t errlen)
+{
+    char host[256];
+    long pid;
+    if (prepare_inserts(st, err, errlen) != 0 || exec(st, "BEGIN IMMEDIATE", err, errlen) != 0)
+        return -1;
+    int live = find_live(st, host, sizeof host, &pid, 0);
+    if (live) {
+        snprintf(err, errlen, "%s: a run is writing this database (host %s, pid %ld); nothing "
+                 "was deleted", st->path, host, pid);
+        goto rollback;
+    }
+    for (size_t i = 0; i < n; i++) {
+        gs_sweep_cell_t cell = {.hash = hashes[i]};
+        if (clear_cell(st, &cell, err, errlen) != 0)
+            goto rollback;
+    }
+    if (exec(st, "COMMIT", err, errlen) == 0)
+        return 0;
+rollback:
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+long gs_store_orphans(const gs_sweep_t *sw, const uint64_t *stored, size_t n, uint64_t *out)
+{
+    uint64_t *mine = malloc((sw->n_cells + 1) * sizeof *mine);
+    if (!mine)
+        return -1;
+    for (size_t i = 0; i < sw->n_cells; i++)
+        mine[i] = sw->cells[i].hash;
+    gs_u64_sort(mine, sw->n_cells);
+    long k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!gs_u64_contains(mine, sw->n_cells, stored[i])) {
+            if (out)
+                out[k] = stored[i];
+            k++;
+        }
+    free(mine);
+    return k;
 }
 
 long gs_store_count_runs(gs_store_t *st)
 {
     return pragma_int(st, "SELECT count(*) FROM runs");
-}
-
-long gs_store_delete_all(gs_store_t *st, char *err, size_t errlen)
-{
-    long n = gs_store_count_runs(st);
-    if (exec(st, "BEGIN IMMEDIATE; DELETE FROM histograms; DELETE FROM time_stats;"
-                 " DELETE FROM in_flight;"
-                 " DELETE FROM train_log; DELETE FROM train_layer_log; DELETE FROM layer_stats;"
-                 " DELETE FROM theory; DELETE FROM runs; COMMIT",
-             err, errlen) != 0) {
-        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-        return -1;
-    }
-    return n;
 }
 
 char *gs_store_config_text(gs_store_t *st, char **path)
@@ -1122,14 +1377,15 @@ char *gs_store_config_text_of(sqlite3 *db, char **path)
 int gs_store_each_run(gs_store_t *st, gs_run_cb_t cb, void *ctx, char *err, size_t errlen)
 {
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(st->db, "SELECT config_hash, status, diagnosis, diagnosis_final "
-                                   "FROM runs", -1, &s, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(st->db, "SELECT config_hash, status, diagnosis, diagnosis_final, "
+                                   "error FROM runs", -1, &s, NULL) != SQLITE_OK)
         return sqlfail(st, err, errlen, "reading runs");
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         const char *hex = (const char *)sqlite3_column_text(s, 0);
         cb(ctx, hex ? strtoull(hex, NULL, 16) : 0, (const char *)sqlite3_column_text(s, 1),
-           (const char *)sqlite3_column_text(s, 2), (const char *)sqlite3_column_text(s, 3));
+           (const char *)sqlite3_column_text(s, 2), (const char *)sqlite3_column_text(s, 3),
+           (const char *)sqlite3_column_text(s, 4));
     }
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE)
@@ -1196,6 +1452,13 @@ static int prepare_inserts(gs_store_t *st, char *err, size_t errlen)
     _Static_assert(sizeof child / sizeof *child == ST_N, "a statement per ST_*");
     if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[ST_RUN], NULL) != SQLITE_OK)
         return sqlfail(st, err, errlen, "preparing inserts");
+    for (size_t i = 0; i <= N_CHILD; i++) {
+        char del[128];
+        snprintf(del, sizeof del, "DELETE FROM %s WHERE %s = ?1",
+                 i < N_CHILD ? child_tables[i].name : "runs", i < N_CHILD ? "run_id" : "id");
+        if (sqlite3_prepare_v3(st->db, del, -1, SQLITE_PREPARE_PERSISTENT, &st->clear[i], NULL) != SQLITE_OK)
+            return sqlfail(st, err, errlen, "preparing inserts");
+    }
     for (int i = 1; i < ST_N; i++)
         if (sqlite3_prepare_v3(st->db, child[i], -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[i], NULL) != SQLITE_OK)
             return sqlfail(st, err, errlen, "preparing inserts");
@@ -1222,9 +1485,24 @@ static int landed(gs_store_t *st, const gs_sweep_cell_t *cell, char *err, size_t
     return step_reset(st, st->stmt[ST_LANDED], err, errlen, "clearing a cell in flight");
 }
 
+/* What the database holds of a cell goes before its rows are stored: a
+ * failed or crashed cell that `run --retry` reruns, and the rows a runs
+ * row deleted by hand left behind when the deleting connection had
+ * foreign keys off (the sqlite3 shell's default). */
+static int clear_cell(gs_store_t *st, const gs_sweep_cell_t *cell, char *err, size_t errlen)
+{
+    for (size_t i = 0; i <= N_CHILD; i++) {
+        sqlite3_bind_int64(st->clear[i], 1, (sqlite3_int64)(cell->hash & INT64_MAX));
+        if (step_reset(st, st->clear[i], err, errlen, "replacing a stored cell") != 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* One cell, all or nothing: its rows go in inside a SAVEPOINT of the open
- * batch, and a failure rolls back that cell alone - the batch's other
- * cells stay, and the cell, never half stored, runs again next time. */
+ * batch, replacing what was stored of it, and a failure rolls back that
+ * cell alone - the batch's other cells stay, and the cell, never half
+ * stored, runs again next time. */
 int gs_store_put(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t *cell,
                  const gs_result_t *r, const gs_put_meta_t *meta, char *err, size_t errlen)
 {
@@ -1232,7 +1510,8 @@ int gs_store_put(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t *ce
         return -1;
     if (exec(st, "SAVEPOINT cell", err, errlen) != 0)
         return -1;
-    if (put_rows(st, sw, cell, r, meta, err, errlen) != 0 || landed(st, cell, err, errlen) != 0) {
+    if (clear_cell(st, cell, err, errlen) != 0 || put_rows(st, sw, cell, r, meta, err, errlen) != 0 ||
+        landed(st, cell, err, errlen) != 0) {
         sqlite3_exec(st->db, "ROLLBACK TO cell; RELEASE cell", NULL, NULL, NULL);
         return -1;
     }

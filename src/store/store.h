@@ -13,7 +13,7 @@
 #include "experiment/experiment.h"
 #include "sweep/sweep.h"
 
-#define GS_SCHEMA_VERSION 5
+#define GS_SCHEMA_VERSION 6
 #define GS_APPLICATION_ID 0x47535750
 
 typedef struct gs_store gs_store_t;
@@ -24,6 +24,15 @@ struct sqlite3;   /* <sqlite3.h>, for the calls that take a handle */
  * when the file is not a gradsweep database, has a newer schema, or cannot
  * be opened. */
 gs_store_t *gs_store_open(const char *path, int create, int readonly, char *err, size_t errlen);
+
+/* What kind of failure an open met: the input's (no such file, a folder,
+ * not SQLite, another program's database, a schema this command cannot
+ * use: the user gave the wrong path) or the machine's (permissions, disk,
+ * a lock). */
+typedef enum { GS_STORE_FAULT_INPUT, GS_STORE_FAULT_RUNTIME } gs_store_fault_t;
+/* gs_store_open, saying which kind of failure it met (fault may be NULL). */
+gs_store_t *gs_store_open_kind(const char *path, int create, int readonly, gs_store_fault_t *fault,
+                               char *err, size_t errlen);
 void gs_store_close(gs_store_t *st);   /* NULL is fine; rolls back an open batch */
 
 /* The whole schema as SQL with a comment on every column (NULL: out of
@@ -34,11 +43,17 @@ typedef struct {
     int ranks;            /* MPI ranks (workers + coordinator) */
     int threads;          /* OpenMP threads per rank */
     const char *hosts;    /* distinct host names, comma-separated */
+    int fresh;            /* start over: delete the stored cells (and another sweep whole) */
 } gs_session_info_t;
 
 /* Start a session: refuse (-1, message naming host and pid) when a live
- * run holds the database or when it holds another sweep; write the sweep
- * row and a session row; begin the first batch. The sweep's seeding
+ * run holds the database, or when it holds another sweep and info->fresh
+ * is not set (every row intact; the message says what --fresh would
+ * delete); with info->fresh delete the stored cells - and another sweep
+ * whole, its sweeps row and sessions too - in the same transaction as
+ * the checks; write the sweep row and a session row; begin the first
+ * batch. -2 for the refusal of another sweep (the input's fault), -1 for
+ * the others. The sweep's seeding
  * becomes the database's (gs_sweep_set_seeding): a database that holds
  * cells keeps the seeding they were run with; an empty one is paired. */
 int gs_store_begin_session(gs_store_t *st, gs_sweep_t *sw, const gs_session_info_t *info,
@@ -53,16 +68,33 @@ extern const char *const gs_session_names[];   /* indexed by gs_session_status_t
 #define GS_N_SESSION 4
 
 /* End the session (done or interrupted): commit, record the coordinator's
- * CPU time, release the lock. */
+ * CPU time, clear the in_flight rows of the cells it handed out and did
+ * not store (those with deaths stay), release the lock. */
 int gs_store_end_session(gs_store_t *st, gs_session_status_t status, double coordinator_cpu_s,
                          char *err, size_t errlen);
 
 /* The config_hash of every stored cell, sorted ascending; caller frees. */
 int gs_store_stored_hashes(gs_store_t *st, uint64_t **hashes, size_t *n, char *err, size_t errlen);
+/* The same of the cells stored as failed or crashed (`run --retry`). */
+int gs_store_unfinished_hashes(gs_store_t *st, uint64_t **hashes, size_t *n, char *err,
+                               size_t errlen);
 
-/* Delete every stored cell (runs and their rows); returns how many, or -1. */
+/* Orphans: how many of the n stored hashes are not cells of sw (a config
+ * changed since they ran), written to out[] when out is not NULL; -1
+ * out of memory. */
+long gs_store_orphans(const gs_sweep_t *sw, const uint64_t *stored, size_t n, uint64_t *out);
+
+/* Delete these cells and every row of theirs, in one transaction; refused
+ * (nothing deleted) while a run writes the database. */
+int gs_store_delete_cells(gs_store_t *st, const uint64_t *hashes, size_t n, char *err,
+                          size_t errlen);
+
+/* How many cells the database stores, or -1. */
 long gs_store_count_runs(gs_store_t *st);
-long gs_store_delete_all(gs_store_t *st, char *err, size_t errlen);
+
+/* What a fresh session start deleted: the cells (returned) and the name
+ * of the other sweep it replaced (*replaced, NULL when it was this one). */
+long gs_store_fresh_result(const gs_store_t *st, const char **replaced);
 
 typedef struct {
     int rank, threads;
@@ -116,10 +148,11 @@ char *gs_store_config_text_of(struct sqlite3 *db, char **path);
  * database holds no sweep. */
 int gs_store_seeding_of(struct sqlite3 *db);
 
-/* Every stored cell's config_hash, status, diagnosis (NULL when failed)
- * and diagnosis_final (NULL unless trained), for `gradsweep status`. */
+/* Every stored cell's config_hash, status, diagnosis (NULL when failed),
+ * diagnosis_final (NULL unless trained) and error (NULL unless failed or
+ * crashed), for `gradsweep status`. */
 typedef void (*gs_run_cb_t)(void *ctx, uint64_t hash, const char *status, const char *diagnosis,
-                            const char *diagnosis_final);
+                            const char *diagnosis_final, const char *error);
 int gs_store_each_run(gs_store_t *st, gs_run_cb_t cb, void *ctx, char *err, size_t errlen);
 
 /* The SQLite handle, for read-only queries of the report (by column
