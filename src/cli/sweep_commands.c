@@ -10,6 +10,7 @@
 #include "driver/driver.h"
 #include "report/report.h"
 #include "experiment/experiment.h"
+#include "store/export.h"
 #include "store/store.h"
 #include "sweep/sweep.h"
 #include "util/exit.h"
@@ -655,6 +656,58 @@ int gs_cmd_prune(int argc, char **argv)
     gs_store_close(st);
     gs_sweep_free(&sw);
     return rc;
+}
+
+/* ---- export ---- */
+
+#define EXPORT_USAGE "gradsweep export DB TABLE|VIEW [--json]"
+
+int gs_cmd_export(int argc, char **argv)
+{
+    const char *db = NULL, *name = NULL;
+    gs_export_format_t fmt = GS_EXPORT_CSV;
+    for (int i = 1; i < argc; i++) {
+        if (is_help(argv[i])) {
+            printf("usage: " EXPORT_USAGE "\n\n"
+                   "Writes every row of a table or view of the database (runs, layer_stats,\n"
+                   "train_log, train_layer_log, time_stats, histograms, theory, sessions,\n"
+                   "sweeps, in_flight, the summary view) to stdout: CSV with a header (RFC 4180;\n"
+                   "NULL empty, reals to 17 digits, inf as inf), or with --json one JSON object\n"
+                   "per line (NULL and infinities as null). Safe while a sweep runs.\n"
+                   "  python3 -c \"import pandas as pd; print(pd.read_csv('runs.csv'))\"\n\n");
+            gs_exit_print_table(stdout);
+            return GS_EXIT_OK;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            fmt = GS_EXPORT_JSON;
+        } else if (strcmp(argv[i], "--csv") == 0) {
+            fmt = GS_EXPORT_CSV;
+        } else if (argv[i][0] == '-' || (db && name)) {
+            fprintf(stderr, "gradsweep export: unexpected '%s'; usage: " EXPORT_USAGE "\n",
+                    argv[i]);
+            return GS_EXIT_INPUT;
+        } else if (!db) {
+            db = argv[i];
+        } else {
+            name = argv[i];
+        }
+    }
+    if (!name) {
+        fprintf(stderr, "gradsweep export: which %s? usage: " EXPORT_USAGE "\n",
+                db ? "table or view" : "database");
+        return GS_EXIT_INPUT;
+    }
+    char err[8192];
+    gs_store_fault_t fault;
+    gs_store_t *st = gs_store_open_kind(db, 0, 1, &fault, err, sizeof err);
+    if (!st) {
+        fprintf(stderr, "gradsweep export: %s\n", err);
+        return fault == GS_STORE_FAULT_INPUT ? GS_EXIT_INPUT : GS_EXIT_RUNTIME;
+    }
+    int rc = gs_export(gs_store_handle(st), name, fmt, stdout, err, sizeof err);
+    if (rc != 0)
+        fprintf(stderr, "gradsweep export: %s: %s\n", db, err);
+    gs_store_close(st);
+    return rc == 0 ? GS_EXIT_OK : rc == -2 ? GS_EXIT_INPUT : GS_EXIT_RUNTIME;
 }
 
 int gs_cmd_schema(int argc, char **argv)
