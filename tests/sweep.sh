@@ -487,4 +487,24 @@ d=$(sqlite3 clip.db "SELECT group_concat(diverged_step || ':' || diverged_layer 
        FROM runs WHERE status = 'diverged'")
 check "seed [clipping]: each diverged run names a layer and the step train_log ends at, non-finite there ($d)" \
     '[ -n "$d" ] && [ "$v" -eq 0 ]'
+# ---- show: one run, by id or config-hash prefix ----
+dv=$(sqlite3 clip.db "SELECT config_hash || ' ' || diverged_step || ' ' || diverged_layer || ' ' || diverged_tensor || ' ' || depth
+       FROM runs WHERE status = 'diverged' LIMIT 1")
+read -r d_hash d_step d_layer d_tensor d_depth <<EOF
+$dv
+EOF
+out=$("$gs" show clip.db "$(printf %.8s "$d_hash")"); st=$?
+spark=$(printf '%s\n' "$out" | awk '/^\|\|dL\/dW_l\|\| over training/ { on = 1; getline; next } on && NF == 4' | wc -l)
+check "show: a diverged run by an 8-digit hash prefix: its status, where it diverged, the loss curve and one sparkline per layer ($st; $spark lines)" \
+    '[ $st -eq 0 ] && printf "%s\n" "$out" | grep -q "^status  *diverged" && printf "%s\n" "$out" | grep -q "^diverged_step  *$d_step$" &&
+     printf "%s\n" "$out" | grep -q "^diverged_layer  *$d_layer$" && printf "%s\n" "$out" | grep -q "^diverged_tensor  *$d_tensor$" &&
+     printf "%s\n" "$out" | grep -q "^training (train_log)" && [ "$spark" -eq $((d_depth + 1)) ]'
+id=$(sqlite3 clip.db "SELECT id FROM runs WHERE config_hash = '$d_hash'")
+out=$("$gs" show clip.db "$id" --csv); st=$?
+want=$(sqlite3 clip.db "SELECT count(*) FROM train_log WHERE run_id = $id")
+got=$(printf '%s\n' "$out" | awk '/^step,loss,/ { on = 1; next } on && NF' | wc -l)
+check "show --csv by runs.id: the runs row and the loss curve, every row ($st; $got of $want)" \
+    '[ $st -eq 0 ] && printf "%s\n" "$out" | grep -q "^config_hash,experiment," && [ "$got" -eq "$want" ]'
+msg=$("$gs" show clip.db ffffffffffffffff0 2>&1); st=$?
+check "show: no such run exits 2 ($msg)" '[ $st -eq 2 ] && printf "%s" "$msg" | grep -q "no run"'
 finish

@@ -21,6 +21,7 @@ static const command_t commands[] = {
     {"report", gs_cmd_report, "PNG charts and an HTML summary of a sweep database"},
     {"status", gs_cmd_status, "cells done / diverged / failed / missing of a sweep database"},
     {"prune", gs_cmd_prune, "delete the stored cells a config no longer has (no undo)"},
+    {"show", gs_cmd_show, "one stored cell: keys, diagnoses, loss curve, per-layer gradients"},
     {"export", gs_cmd_export, "a table or view of a sweep database as CSV (or JSON lines)"},
     {"schema", gs_cmd_schema, "the database schema, every column explained"},
 };

@@ -1,0 +1,247 @@
+/* `gradsweep show DB RUN`: one stored cell - its keys, status and
+ * diagnoses, the layer statistics at init, and for a training run the
+ * loss curve and each layer's ||dL/dW|| over training as a table with a
+ * sparkline per layer; where it diverged. --csv: the same rows as CSV. */
+#include <config.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "store/query.h"
+#include "store/store.h"
+#include "util/exit.h"
+
+#define SHOW_USAGE "gradsweep show DB RUN [--csv]   (RUN: runs.id or a config_hash prefix)"
+
+/* The runs row's id of `which`: an id, or a unique prefix of a config
+ * hash. 0 found; GS_EXIT_INPUT none or several (err says which). */
+static int find_run(sqlite3 *db, const char *which, int64_t *id, char *err, size_t errlen)
+{
+    static const char *const cols[] = {"id"};
+    gs_query_t q;
+    if (gs_query_prepare(&q, db, "runs", "SELECT id FROM runs WHERE CAST(id AS TEXT) = ?1 OR "
+                         "config_hash LIKE ?2 || '%' ESCAPE '\\' LIMIT 2", cols, 1, err, errlen) != 0)
+        return GS_EXIT_RUNTIME;
+    sqlite3_bind_text(q.stmt, 1, which, -1, SQLITE_STATIC);
+    /* a hex prefix cannot hold LIKE's wildcards; anything else matches nothing */
+    sqlite3_bind_text(q.stmt, 2, strspn(which, "0123456789abcdef") == strlen(which) ? which : "-",
+                      -1, SQLITE_STATIC);
+    int n = 0, rc;
+    while ((rc = gs_query_step(&q, err, errlen)) == 1)
+        if (n++ == 0)
+            *id = gs_query_int(&q, 0);
+    gs_query_finish(&q);
+    if (rc < 0)
+        return GS_EXIT_RUNTIME;
+    if (n == 1)
+        return GS_EXIT_OK;
+    snprintf(err, errlen, "%s run '%s' (give runs.id or more digits of its config_hash)",
+             n ? "more than one" : "no", which);
+    return GS_EXIT_INPUT;
+}
+
+/* A CSV field, quoted when it holds a comma, a quote or a line break. */
+static void put_csv(const char *t)
+{
+    if (!strpbrk(t, ",\"\r\n")) {
+        fputs(t, stdout);
+        return;
+    }
+    putchar('"');
+    for (; *t; t++) {
+        if (*t == '"')
+            putchar('"');
+        putchar(*t);
+    }
+    putchar('"');
+}
+
+/* The runs row as "key: value" lines (text) or one CSV header + row. */
+static int show_run(sqlite3 *db, int64_t id, int csv, char *err, size_t errlen)
+{
+    static const char *const cols[] = {
+        "config_hash", "experiment", "repeat", "canonical_key", "status", "error", "diagnosis",
+        "grad_h_ratio", "grad_ratio", "diagnosis_final", "grad_h_ratio_final", "init_loss",
+        "train_loss", "test_loss", "test_acc", "clip_fraction", "diverged_step", "diverged_layer",
+        "diverged_tensor", "last_finite_grad_norm", "wall_s"};
+    enum { N = sizeof cols / sizeof *cols };
+    gs_query_t q;
+    if (gs_query_prepare(&q, db, "runs", "SELECT * FROM runs WHERE id = ?1", cols, N, err,
+                         errlen) != 0)
+        return -1;
+    sqlite3_bind_int64(q.stmt, 1, id);
+    int rc = gs_query_step(&q, err, errlen);
+    char buf[4096];
+    for (size_t k = 0; rc == 1 && k < N; k++) {
+        if (csv) {
+            printf("%s%s", k ? "," : "", cols[k]);
+            continue;
+        }
+        if (gs_query_null(&q, k))
+            continue;   /* what this run does not have */
+        printf("%-22s %s\n", cols[k], gs_query_text(&q, k, buf, sizeof buf));
+    }
+    for (size_t k = 0; csv && rc == 1 && k < N; k++) {
+        fputs(k ? "," : "\n", stdout);
+        put_csv(gs_query_text(&q, k, buf, sizeof buf));
+    }
+    if (csv && rc == 1)
+        putchar('\n');
+    gs_query_finish(&q);
+    if (rc == 0)
+        snprintf(err, errlen, "run %lld vanished while being read", (long long)id);
+    return rc == 1 ? 0 : -1;
+}
+
+/* A one-line sparkline of v[0..n) on a log scale (NaN or <= 0: a space). */
+static void sparkline(const double *v, size_t n)
+{
+    static const char *const bars[] = {"▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"};
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < n; i++)
+        if (v[i] > 0 && isfinite(v[i])) {
+            lo = fmin(lo, log10(v[i]));
+            hi = fmax(hi, log10(v[i]));
+        }
+    for (size_t i = 0; i < n; i++) {
+        if (!(v[i] > 0 && isfinite(v[i]))) {
+            putchar(' ');
+            continue;
+        }
+        int b = hi > lo ? (int)((log10(v[i]) - lo) / (hi - lo) * 7.0 + 0.5) : 3;
+        fputs(bars[b], stdout);
+    }
+}
+
+/* Per layer, ||dL/dW|| over the logged steps: first, last, sparkline.
+ * Rows arrive ordered by layer, then step. */
+static int show_layer_curves(sqlite3 *db, int64_t id, char *err, size_t errlen)
+{
+    static const char *const cols[] = {"layer", "step", "grad_w_norm"};
+    gs_query_t q;
+    if (gs_query_prepare(&q, db, "train_layer_log", "SELECT layer, step, grad_w_norm FROM "
+                         "train_layer_log WHERE run_id = ?1 ORDER BY layer, step", cols, 3, err,
+                         errlen) != 0)
+        return -1;
+    sqlite3_bind_int64(q.stmt, 1, id);
+    double v[512];
+    size_t n = 0;
+    int64_t layer = -1;
+    int rc, any = 0;
+    for (;;) {
+        rc = gs_query_step(&q, err, errlen);
+        if (layer >= 0 && (rc != 1 || gs_query_int(&q, 0) != layer)) {
+            printf("%5lld %12.4e %12.4e  ", (long long)layer, v[0], v[n - 1]);
+            sparkline(v, n);
+            putchar('\n');
+            n = 0;
+        }
+        if (rc != 1)
+            break;
+        if (!any++)
+            printf("\n||dL/dW_l|| over training (train_layer_log; sparkline on a log scale)\n"
+                   "%5s %12s %12s  %s\n", "layer", "first", "last", "steps ->");
+        layer = gs_query_int(&q, 0);
+        if (n < sizeof v / sizeof *v)
+            v[n++] = gs_query_real(&q, 2);
+    }
+    gs_query_finish(&q);
+    return rc < 0 ? -1 : 0;
+}
+
+/* The rows of one SELECT as a table (text) or CSV, under a title. */
+static int show_rows(sqlite3 *db, int64_t id, const char *title, const char *sql,
+                     const char *const *cols, size_t n, int csv, char *err, size_t errlen)
+{
+    gs_query_t q;
+    if (gs_query_prepare(&q, db, title, sql, cols, n, err, errlen) != 0)
+        return -1;
+    sqlite3_bind_int64(q.stmt, 1, id);
+    int rc, rows = 0;
+    char buf[64];
+    while ((rc = gs_query_step(&q, err, errlen)) == 1) {
+        if (!rows++) {
+            printf(csv ? "\n" : "\n%s\n", title);
+            for (size_t k = 0; k < n; k++)
+                printf(csv ? "%s%s" : "%s%13s", k ? (csv ? "," : " ") : "", cols[k]);
+            putchar('\n');
+        }
+        for (size_t k = 0; k < n; k++) {
+            if (csv || sqlite3_column_type(q.stmt, q.index[k]) != SQLITE_FLOAT)
+                gs_query_text(&q, k, buf, sizeof buf);
+            else   /* the table is for eyes: 5 digits; --csv keeps them all */
+                snprintf(buf, sizeof buf, "%.5g", gs_query_real(&q, k));
+            printf(csv ? "%s%s" : "%s%13s", k ? (csv ? "," : " ") : "", buf);
+        }
+        putchar('\n');
+    }
+    gs_query_finish(&q);
+    return rc < 0 ? -1 : 0;
+}
+
+static int show(sqlite3 *db, int64_t id, int csv, char *err, size_t errlen)
+{
+    static const char *const init_cols[] = {"layer", "grad_pre_norm", "grad_w_norm", "act_std",
+                                            "saturated_frac", "dead_frac"};
+    static const char *const log_cols[] = {"step", "loss", "grad_norm", "grad_norm_clipped",
+                                           "clipped"};
+    if (show_run(db, id, csv, err, errlen) != 0 ||
+        show_rows(db, id, "at init (layer_stats, step 0)",
+                  "SELECT * FROM layer_stats WHERE run_id = ?1 AND step = 0 ORDER BY layer",
+                  init_cols, 6, csv, err, errlen) != 0 ||
+        show_rows(db, id, "training (train_log)",
+                  "SELECT * FROM train_log WHERE run_id = ?1 ORDER BY step", log_cols, 5, csv, err,
+                  errlen) != 0)
+        return -1;
+    return csv ? 0 : show_layer_curves(db, id, err, errlen);
+}
+
+int gs_cmd_show(int argc, char **argv)
+{
+    const char *db = NULL, *which = NULL;
+    int csv = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("usage: " SHOW_USAGE "\n\n"
+                   "One stored cell: its keys, status, diagnoses (at init and at the end of\n"
+                   "training), losses and, for a diverged run, the step, layer and tensor that\n"
+                   "went non-finite first; its layer statistics at init; for a training run\n"
+                   "the loss curve (train_log) and each layer's ||dL/dW|| over training with a\n"
+                   "sparkline. --csv: the runs row, the layer statistics and the loss curve as\n"
+                   "CSV blocks, each with its header.\n\n");
+            gs_exit_print_table(stdout);
+            return GS_EXIT_OK;
+        } else if (strcmp(argv[i], "--csv") == 0) {
+            csv = 1;
+        } else if (argv[i][0] == '-' || (db && which)) {
+            fprintf(stderr, "gradsweep show: unexpected '%s'; usage: " SHOW_USAGE "\n", argv[i]);
+            return GS_EXIT_INPUT;
+        } else if (!db) {
+            db = argv[i];
+        } else {
+            which = argv[i];
+        }
+    }
+    if (!which) {
+        fprintf(stderr, "gradsweep show: which %s? usage: " SHOW_USAGE "\n", db ? "run" : "database");
+        return GS_EXIT_INPUT;
+    }
+    char err[8192];
+    gs_store_fault_t fault;
+    gs_store_t *st = gs_store_open_kind(db, 0, 1, &fault, err, sizeof err);
+    if (!st) {
+        fprintf(stderr, "gradsweep show: %s\n", err);
+        return fault == GS_STORE_FAULT_INPUT ? GS_EXIT_INPUT : GS_EXIT_RUNTIME;
+    }
+    int64_t id = 0;
+    int rc = find_run(gs_store_handle(st), which, &id, err, sizeof err);
+    if (rc == GS_EXIT_OK && show(gs_store_handle(st), id, csv, err, sizeof err) != 0)
+        rc = GS_EXIT_RUNTIME;
+    if (rc != GS_EXIT_OK)
+        fprintf(stderr, "gradsweep show: %s: %s\n", db, err);
+    gs_store_close(st);
+    return rc;
+}
