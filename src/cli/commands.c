@@ -72,7 +72,7 @@ static int parse_args(int argc, char **argv, options_t *o, gs_task_t task, const
         }
     }
     o->cell.task = task;
-    gs_cell_settle(&o->cell);
+    gs_cell_settle(&o->cell, NULL);
     if (gs_experiment_check(&o->cell, err, sizeof err) != 0) {
         fprintf(stderr, "gradsweep %s: %s\n", cmd, err);
         return 2;
@@ -88,8 +88,9 @@ static void print_config(FILE *out, const gs_cell_t *c)
 {
     char key[2048];
     gs_cell_key(c, key, sizeof key);
-    fprintf(out, "config: %s\nseed: %llu (cell seed %llu)\n", key, (unsigned long long)c->seed,
-            (unsigned long long)gs_cell_seed(c));
+    fprintf(out, "config: %s\nseed: %llu (weights' seed %llu, batches' seed %llu)\n", key,
+            (unsigned long long)c->seed, (unsigned long long)gs_cell_seed(c),
+            (unsigned long long)gs_cell_data_seed(c));
 }
 
 /* %g, but "nan" for any NaN (glibc would print "-nan" for some) */
@@ -176,9 +177,15 @@ static const char probe_what[] =
     "gru) add, for every time step t of the top layer, hidden_norm (||h_t||, mean over the\n"
     "batch) and grad_hidden_norm (||dL/dh_t||, the loss taken at the last step).";
 static const char probe_output[] =
-    "The last line is 'result: diagnosis=<healthy|vanishing|exploding|diverged>\n"
-    "grad_ratio=<...>', grad_ratio = grad_w_norm(1)/grad_w_norm(depth) for an mlp and\n"
-    "grad_hidden_norm(t=1)/grad_hidden_norm(t=seq_len) for a recurrent model. An mlp's line\n"
+    "The last line is 'result: diagnosis=<healthy|vanishing|exploding|dead|diverged>\n"
+    "grad_h_ratio=<...> grad_ratio=<...>'. The diagnosis is decided by grad_h_ratio, the\n"
+    "backpropagated gradient: grad_pre_norm(1)/grad_pre_norm(depth) for an mlp,\n"
+    "grad_hidden_norm(t=1)/grad_hidden_norm(t=seq_len) for a recurrent model; below\n"
+    "vanishing_below it vanishes, above exploding_above it explodes; dead: some layer's\n"
+    "gradient is exactly zero (no ratio: nan). grad_ratio = grad_w_norm(1)/grad_w_norm(depth)\n"
+    "is the weight gradients' ratio, shown but never the verdict: a weight gradient is the\n"
+    "backpropagated gradient times the layer's input, and the two can cancel (relu/xavier at\n"
+    "depth 100: ||dL/dh|| falls 1e-15, grad_ratio stays near 3). An mlp's line\n"
     "goes on with predicted_slope=<...> measured_slope=<...> chi1=<...>: the mean-field\n"
     "prediction of how ln ||dL/dh_l|| changes per layer toward the input (1/2 ln chi1; for\n"
     "batch-normalized relu 1/2 ln(pi/(pi-1)); nan where no theory applies), the least-squares\n"
@@ -216,8 +223,9 @@ int gs_cmd_probe(int argc, char **argv)
     fflush(stdout);
     char b[32], b1[32], b2[32], b3[32];
     print_cost(stderr, &r);
-    fprintf(res, "result: diagnosis=%s grad_ratio=%s", gs_diag_names[r.diagnosis],
-            num(b, sizeof b, "%.6e", r.grad_ratio));
+    fprintf(res, "result: diagnosis=%s grad_h_ratio=%s", gs_diag_names[r.diagnosis],
+            num(b, sizeof b, "%.6e", r.grad_h_ratio));
+    fprintf(res, " grad_ratio=%s", num(b, sizeof b, "%.6e", r.grad_ratio));
     if (o.cell.model == GS_MODEL_MLP)
         fprintf(res, " predicted_slope=%s measured_slope=%s chi1=%s",
                 num(b1, sizeof b1, "%.4f", r.predicted_slope),
@@ -330,7 +338,9 @@ int gs_cmd_train(int argc, char **argv)
             gs_status_names[r.status], gs_diag_names[r.diagnosis],
             num(b1, sizeof b1, "%.6g", r.train_loss), num(b2, sizeof b2, "%.6g", r.test_loss),
             num(b3, sizeof b3, "%.4f", r.test_acc), r.clip_fraction, dstep);
-    fprintf(o.csv ? stderr : stdout, " diagnosis_final=%s", gs_diag_names[r.diagnosis_final]);
+    fprintf(o.csv ? stderr : stdout, " diagnosis_final=%s grad_h_ratio=%s grad_h_ratio_final=%s",
+            gs_diag_names[r.diagnosis_final], num(b1, sizeof b1, "%.4g", r.grad_h_ratio),
+            num(b2, sizeof b2, "%.4g", r.grad_h_ratio_final));
     if (r.diverged_step)
         fprintf(o.csv ? stderr : stdout, " diverged_layer=%d diverged_tensor=%s",
                 r.diverged_layer, gs_nonfinite_names[r.diverged_tensor]);

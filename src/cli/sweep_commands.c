@@ -118,9 +118,13 @@ static double plan_experiment(const gs_sweep_t *sw, const gs_experiment_t *ex, c
            ex->n_cells, f1, t1, st);
     printf("  model=%s task=%s dataset=%s, repeats %ld\n", gs_model_names[c0->model],
            gs_task_names[c0->task], gs_dataset_names[c0->dataset], c0->repeats);
+    char settled[512];
+    gs_cell_settle_describe(&ex->settled, settled, sizeof settled);
+    if (settled[0])
+        printf("  keys without effect here, reset to their default: %s\n", settled);
     if (ex->n_dropped)
-        printf("  %zu combinations dropped: the same cell as another once keys without "
-               "effect are at their default (clip_mode without clip)\n", ex->n_dropped);
+        printf("  %zu combinations dropped: the same cell as another once those keys are "
+               "reset\n", ex->n_dropped);
     for (size_t a = 0; a < ex->n_axes; a++) {
         printf("  axis %-12s", ex->axes[a].key);
         for (size_t v = 0; v < ex->axes[a].n_values; v++)

@@ -959,6 +959,9 @@ int gs_driver_run(const gs_run_options_t *opt)
     if ((code = agree(j, code, 0)))
         goto end;
     MPI_CHECK(MPI_Bcast(j->dbpath, sizeof j->dbpath, MPI_CHAR, 0, MPI_COMM_WORLD));
+    int seeding = j->sw.seeding;   /* the database's (gs_store_begin_session) */
+    MPI_CHECK(MPI_Bcast(&seeding, 1, MPI_INT, 0, MPI_COMM_WORLD));
+    gs_sweep_set_seeding(&j->sw, seeding);
     if (j->rank != 0) {
         catch_fatal_signals(j->dbpath);
         worker_loop(&j->sw, j->rank, j->threads, j->host);

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PACK_MAGIC 0x47535233u   /* "GSR3" */
+#define PACK_MAGIC 0x47535234u   /* "GSR4" */
 
 
 typedef struct {
@@ -14,7 +14,7 @@ typedef struct {
     int32_t status, diagnosis, diagnosis_final, diverged_layer, diverged_tensor;
     gs_pack_meta_t meta;
     double grad_ratio, init_loss, clip_fraction, train_loss, test_loss, test_acc, baseline_loss;
-    double grad_ratio_final, last_finite_grad_norm;
+    double grad_ratio_final, last_finite_grad_norm, grad_h_ratio, grad_h_ratio_final;
     double q_star, chi1, depth_scale, predicted_slope, measured_slope, fit_r2;
     double sv2_min, sv2_max, sv2_mean, condition;
     double residual_growth_predicted, residual_growth_measured, step_bound;
@@ -37,7 +37,7 @@ typedef struct {
     X(baseline_loss) X(grad_ratio_final) X(last_finite_grad_norm) X(q_star) X(chi1)           \
     X(depth_scale) X(predicted_slope) X(measured_slope) X(fit_r2) X(sv2_min) X(sv2_max)       \
     X(sv2_mean) X(condition) X(residual_growth_predicted) X(residual_growth_measured)         \
-    X(step_bound) X(steps_run) X(diverged_step) X(n_layers) X(n_time) X(n_log) X(n_layer_log) \
+    X(step_bound) X(grad_h_ratio) X(grad_h_ratio_final) X(steps_run) X(diverged_step) X(n_layers) X(n_time) X(n_log) X(n_layer_log) \
     X(n_hist)
 
 /* Bytes of a packed result whose arrays have the counts of h. */

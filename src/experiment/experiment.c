@@ -20,7 +20,7 @@
 #include "util/clock.h"
 
 const char *const gs_status_names[] = {"done", "diverged", "failed", "crashed"};
-const char *const gs_diag_names[] = {"healthy", "vanishing", "exploding", "diverged"};
+const char *const gs_diag_names[] = {"healthy", "vanishing", "exploding", "diverged", "dead"};
 const char *const gs_hist_quantity_names[] = {"weight", "weight_input", "jacobian_log10_sv"};
 _Static_assert(sizeof gs_hist_quantity_names / sizeof *gs_hist_quantity_names ==
                    GS_N_HIST_QUANTITIES, "histogram quantity names");
@@ -199,13 +199,16 @@ double gs_experiment_flops(const gs_cell_t *c)
     return steps * 3.0 * B * fwd + eval + 2e6;
 }
 
-gs_diag_t gs_diagnose(double grad_ratio, double vanishing_below, double exploding_above)
+gs_diag_t gs_diagnose(double grad_h_ratio, int dead, double vanishing_below,
+                      double exploding_above)
 {
-    if (isnan(grad_ratio))
+    if (dead)
+        return GS_DIAG_DEAD;
+    if (isnan(grad_h_ratio))
         return GS_DIAG_DIVERGED;
-    if (grad_ratio < vanishing_below)
+    if (grad_h_ratio < vanishing_below)
         return GS_DIAG_VANISHING;
-    if (grad_ratio > exploding_above)
+    if (grad_h_ratio > exploding_above)
         return GS_DIAG_EXPLODING;
     return GS_DIAG_HEALTHY;
 }
@@ -369,24 +372,55 @@ static int weight_histograms(const gs_net_t *net, size_t depth, gs_result_t *r)
     return 0;
 }
 
-/* The gradient ratio of one measured step from its layer statistics:
- * MLP ||dL/dW_1|| / ||dL/dW_depth|| (1 at depth 1, or the non-finite norm);
- * recurrent ||dL/dh_1|| / ||dL/dh_T|| of the top layer. 0/0 (no gradient
- * reaches even the last layer) counts as vanished rather than as NaN. */
+/* The weight-gradient ratio of one measured step, ||dL/dW_1|| /
+ * ||dL/dW_depth|| (1 at depth 1, or the non-finite norm). 0/0 is NaN, not
+ * 0: no gradient reaches even the last layer, and that is no ratio. */
 static double grad_ratio_of(const gs_cell_t *c, const gs_layer_stats_t *st)
 {
     size_t depth = (size_t)c->depth;
+    double first = st[0].grad_w_norm, last = st[depth - 1].grad_w_norm;
+    if (depth == 1)
+        return isfinite(first) ? 1.0 : first;
+    return first / last;
+}
+
+/* The backpropagated gradient of one measured step (layer statistics st):
+ * its ratio ||dL/dh_1|| / ||dL/dh_depth|| (mlp: over the hidden layers;
+ * recurrent: the top layer's over time, t = 1 against t = T) into *ratio
+ * and the verdict on it. A hidden layer whose gradient is exactly zero, or
+ * whose units are all dead, makes the network dead and the ratio NaN: a
+ * ratio taken from a zero would read as vanishing (or exploding) forever.
+ * Weight gradients are not used: W's gradient is dL/dh times the layer's
+ * input, and when activations shrink or grow with the gradient the two
+ * cancel (Glorot & Bengio 2010). */
+static gs_diag_t diagnose_step(const gs_cell_t *c, const gs_layer_stats_t *st, double *ratio)
+{
+    size_t depth = (size_t)c->depth;
     double first, last;
+    int dead = 0;
     if (gs_cell_is_recurrent(c)) {
         first = st[depth - 1].grad_h_first;
         last = st[depth - 1].grad_h_last;
+        dead = first == 0.0 || last == 0.0;
     } else {
-        first = st[0].grad_w_norm;
-        last = st[depth - 1].grad_w_norm;
-        if (depth == 1)
-            return isfinite(first) ? 1.0 : first;
+        first = st[0].grad_pre_norm;
+        last = st[depth - 1].grad_pre_norm;
+        for (size_t l = 0; l < depth; l++)
+            dead |= st[l].grad_pre_norm == 0.0 || st[l].dead_frac == 1.0;
     }
-    return last == 0.0 && first == 0.0 ? 0.0 : first / last;
+    *ratio = dead ? NAN : depth == 1 && !gs_cell_is_recurrent(c) ? (isfinite(first) ? 1.0 : NAN)
+                                                               : first / last;
+    return gs_diagnose(*ratio, dead, c->vanishing_below, c->exploding_above);
+}
+
+/* Every gradient norm of a measured step is finite (a step that overflowed
+ * or produced NaN diverged, whatever its ratios say). */
+static int gradients_finite(const gs_layer_stats_t *st, size_t n)
+{
+    for (size_t l = 0; l < n; l++)
+        if (!isfinite(st[l].grad_w_norm) || !isfinite(st[l].grad_pre_norm))
+            return 0;
+    return 1;
 }
 
 static void layer_stats(const gs_cell_t *c, const gs_net_t *net, size_t n, gs_layer_stats_t *st)
@@ -583,6 +617,7 @@ static int measure_init(const gs_cell_t *c, gs_net_t *net, size_t n, gs_result_t
     if (gs_cell_is_recurrent(c))
         gs_rnn_time_stats(net, n, r->time);
     r->grad_ratio = grad_ratio_of(c, r->layers);
+    r->diagnosis = diagnose_step(c, r->layers, &r->grad_h_ratio);
     theory(c, net, r);
     return spectrum(c, net, r);
 }
@@ -719,6 +754,7 @@ static int train_step(trainer_t *tr, long step, const double *x, const int *y, c
         forensics(tr, loss);
     } else {
         r->grad_ratio_final = grad_ratio_of(c, tr->stats);
+        r->diagnosis_final = diagnose_step(c, tr->stats, &r->grad_h_ratio_final);
         c->opt->step(net->params, net->grads, tr->opt_state, net->n_params, c->lr, step,
                      tr->delta);
         update_ratios(tr, rows);
@@ -742,7 +778,7 @@ static int probe(trainer_t *tr, const double *x, const int *y, const double *t, 
         return -1;
     r->init_loss = loss;
     r->steps_run = 1;
-    if (!isfinite(loss) || !isfinite(r->grad_ratio) || !isfinite(r->layers[0].grad_w_norm)) {
+    if (!isfinite(loss) || !gradients_finite(r->layers, r->n_layers)) {
         r->status = GS_STATUS_DIVERGED;
         r->diverged_step = 1;
         memcpy(tr->stats, r->layers, r->n_layers * sizeof *r->layers);
@@ -762,7 +798,7 @@ static int alloc_result(const gs_cell_t *c, gs_result_t *r)
     r->time = calloc(r->n_time + 1, sizeof *r->time);
     r->log = calloc((size_t)n_log_max + 1, sizeof *r->log);
     r->layer_log = calloc((size_t)n_log_max * r->n_layers + 1, sizeof *r->layer_log);
-    r->grad_ratio_final = NAN;
+    r->grad_ratio_final = r->grad_h_ratio_final = NAN;
     r->last_finite_grad_norm = NAN;
     return r->layers && r->time && r->log && r->layer_log ? 0 : -1;
 }
@@ -799,24 +835,28 @@ static int run_steps(trainer_t *tr, const gs_dataset_t *train, gs_rng_t *brng, d
     return 0;
 }
 
-/* Diagnoses at init and at the end, the clip share, the final losses. */
+/* The diagnosis at the end, the clip share, the final losses. The
+ * diagnosis at init was made at the first step and stays (a run that
+ * diverges later was still healthy, say, at init); a diverged run has no
+ * final losses or accuracy to report: its weights are not finite, and an
+ * accuracy of what they predict would rank it among the others. */
 static void finish(trainer_t *tr, const gs_dataset_t *train, const gs_dataset_t *test,
                    double *x, int *y, double *t, size_t *idx)
 {
     const gs_cell_t *c = tr->c;
     gs_result_t *r = tr->r;
     int diverged = r->status == GS_STATUS_DIVERGED;
-    r->diagnosis = diverged ? GS_DIAG_DIVERGED
-                            : gs_diagnose(r->grad_ratio, c->vanishing_below, c->exploding_above);
     r->baseline_loss = regression(c) ? constant_baseline(test) : NAN;
-    r->test_acc = NAN;
+    r->train_loss = r->test_loss = r->test_acc = NAN;
     if (c->task != GS_TASK_TRAIN)
         return;
-    r->diagnosis_final = diverged ? GS_DIAG_DIVERGED
-                                  : gs_diagnose(r->grad_ratio_final, c->vanishing_below,
-                                                c->exploding_above);
-    double acc;
     r->clip_fraction = r->steps_run ? (double)tr->clipped / (double)r->steps_run : 0.0;
+    if (diverged) {
+        r->diagnosis_final = GS_DIAG_DIVERGED;
+        r->grad_ratio_final = r->grad_h_ratio_final = NAN;
+        return;
+    }
+    double acc;
     evaluate(tr->net, train, x, y, t, idx, &r->train_loss, &acc);
     evaluate(tr->net, test, x, y, t, idx, &r->test_loss, &r->test_acc);
 }
@@ -833,10 +873,9 @@ int gs_experiment_run(const gs_cell_t *c, gs_result_t *r, const gs_progress_t *p
     if (load_data(c, &train, &test, err, sizeof err) != 0)
         return fail(r, err);
 
-    uint64_t seed = gs_cell_seed(c);
-    gs_rng_t wrng, brng;
-    gs_rng_seed(&wrng, seed, STREAM_WEIGHTS);
-    gs_rng_seed(&brng, seed, STREAM_BATCHES);
+    gs_rng_t wrng, brng;   /* paired seeding: the batches' seed ignores the model */
+    gs_rng_seed(&wrng, gs_cell_seed(c), STREAM_WEIGHTS);
+    gs_rng_seed(&brng, gs_cell_data_seed(c), STREAM_BATCHES);
     gs_net_t *net = build_net(c, &wrng);
     size_t B = (size_t)c->batch, in = train.dim, np = net ? net->n_params : 0;
     int trains = c->task == GS_TASK_TRAIN;

@@ -16,15 +16,21 @@
  * so the sweep stores it as such and goes on. The last two carry no
  * measurements. */
 typedef enum { GS_STATUS_DONE, GS_STATUS_DIVERGED, GS_STATUS_FAILED, GS_STATUS_CRASHED } gs_status_t;
+/* A verdict on the backpropagated gradient (grad_h_ratio): vanishing or
+ * exploding past the sweep's thresholds, healthy between them; dead when
+ * some layer's gradient is exactly zero (no ratio is taken from a zero);
+ * diverged when the measurement itself is not finite. New names go last:
+ * stored databases list the earlier ones in their CHECK constraints. */
 typedef enum {
-    GS_DIAG_HEALTHY, GS_DIAG_VANISHING, GS_DIAG_EXPLODING, GS_DIAG_DIVERGED
+    GS_DIAG_HEALTHY, GS_DIAG_VANISHING, GS_DIAG_EXPLODING, GS_DIAG_DIVERGED, GS_DIAG_DEAD
 } gs_diag_t;
 
 extern const char *const gs_status_names[];   /* indexed by gs_status_t */
 extern const char *const gs_diag_names[];     /* indexed by gs_diag_t */
 #define GS_N_STATUS 4
 #define GS_STATUS_MEASURED(s) ((s) == GS_STATUS_DONE || (s) == GS_STATUS_DIVERGED)
-#define GS_N_DIAG 4
+#define GS_N_DIAG 5
+#define GS_N_DIAG_V4 4   /* the diagnoses of schema versions 1-4 */
 /* the histograms' quantity column: weight (W, or recurrent Wh), weight_input
  * (Wx), jacobian_log10_sv (log10 of the Jacobian's singular values, layer 0) */
 extern const char *const gs_hist_quantity_names[];
@@ -74,9 +80,12 @@ typedef struct {
 
 typedef struct {
     gs_status_t status;
-    gs_diag_t diagnosis;
-    double grad_ratio;          /* at init: mlp grad_w_norm(1) / grad_w_norm(depth);
-                                   recurrent ||dL/dh_1|| / ||dL/dh_T|| */
+    gs_diag_t diagnosis;        /* at init, from grad_h_ratio; never overwritten */
+    double grad_h_ratio;        /* at init: the backpropagated gradient, mlp
+                                   grad_pre_norm(1) / grad_pre_norm(depth), recurrent
+                                   ||dL/dh_1|| / ||dL/dh_T|| of the top layer; NaN when dead */
+    double grad_ratio;          /* at init: the weight gradients, grad_w_norm(1) /
+                                   grad_w_norm(depth) (NaN for 0/0): shown, never the verdict */
     double init_loss;           /* loss of the probe batch at init */
     /* theory beside the measurement at init (mlp; NaN where none applies;
      * docs/architecture.md, "Theory") */
@@ -105,13 +114,15 @@ typedef struct {
     size_t n_layer_log;         /* n_log * n_layers */
     gs_train_layer_row_t *layer_log;   /* per logged step, layers 1..depth+1 */
     double grad_ratio_final;    /* grad_ratio at the last logged step (NaN: not trained) */
-    gs_diag_t diagnosis_final;  /* task=train: from grad_ratio_final; diverged overrides */
+    double grad_h_ratio_final;  /* grad_h_ratio at the last logged step (NaN: not trained) */
+    gs_diag_t diagnosis_final;  /* task=train: from grad_h_ratio_final, or diverged */
     long steps_run, diverged_step;   /* diverged_step 0: did not diverge */
     int diverged_layer;         /* diverged: the layer named (1..depth+1), else 0 */
     gs_nonfinite_t diverged_tensor;  /* diverged: what went non-finite there */
     double last_finite_grad_norm;    /* diverged: the last finite global norm (NaN: none) */
     double clip_fraction;
-    double train_loss, test_loss, test_acc;   /* test_acc NaN for regression */
+    double train_loss, test_loss, test_acc;   /* test_acc NaN for regression; all three
+                                                 NaN for a diverged run (none is reported) */
     double baseline_loss;       /* adding: test MSE of always answering 1 */
     /* wall seconds of the phases: data, model and init; the steps
      * (forward, backward, update, measurements); the final evaluation
@@ -154,7 +165,10 @@ double gs_experiment_flops(const gs_cell_t *cell);
  * cautious side for smaller cells and slower machines. */
 #define GS_ASSUMED_FLOPS_PER_CORE 5e9
 
-gs_diag_t gs_diagnose(double grad_ratio, double vanishing_below, double exploding_above);
+/* The verdict on a backpropagated-gradient ratio: dead when a layer's
+ * gradient was exactly zero, diverged when the ratio is NaN. */
+gs_diag_t gs_diagnose(double grad_h_ratio, int dead, double vanishing_below,
+                      double exploding_above);
 
 void gs_result_free(gs_result_t *r);   /* frees the arrays; NULL is fine */
 

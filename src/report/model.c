@@ -160,5 +160,6 @@ int rp_value_index(const rp_exp_t *e, int a, const rp_run_t *r)
 
 int rp_usable(const rp_run_t *r)
 {
-    return r->stored && strcmp(r->status, "failed") != 0;
+    return r->stored && (strcmp(r->status, gs_status_names[GS_STATUS_DONE]) == 0 ||
+                         strcmp(r->status, gs_status_names[GS_STATUS_DIVERGED]) == 0);
 }

@@ -16,7 +16,9 @@ typedef struct {
     const gs_sweep_cell_t *sc;   /* the cell in the parsed config */
     int stored;
     sqlite3_int64 id;
-    char status[16], diagnosis[16];
+    char status[16], diagnosis[16];   /* diagnosis: at init, from grad_h_ratio */
+    double grad_h_ratio;         /* the backpropagated gradient's ratio at init (NaN: dead) */
+    double grad_h_ratio_final;   /* the same at the last logged step (NaN: none) */
     double grad_ratio, init_loss, train_loss, test_loss, test_acc, baseline_loss;
     double clip_fraction, wall_s;
     long diverged_step, rank;
@@ -108,7 +110,7 @@ int rp_varies(const rp_exp_t *e, const char *key);
 int rp_axis_of(const rp_exp_t *e, const char *key);
 /* Index of the run's value on axis a; 0 when a < 0. */
 int rp_value_index(const rp_exp_t *e, int a, const rp_run_t *r);
-/* Stored and not failed: it has measurements. */
+/* Stored with measurements (done or diverged; not failed or crashed). */
 int rp_usable(const rp_run_t *r);
 
 #endif

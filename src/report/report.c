@@ -64,7 +64,8 @@ typedef struct {
 
 #define FIELD(type, f) {#f, type, offsetof(rp_run_t, f), sizeof ((rp_run_t *)0)->f}
 static const run_field_t run_fields[] = {
-    FIELD(INT, id), FIELD(TEXT, status), FIELD(TEXT, diagnosis), FIELD(REAL, grad_ratio),
+    FIELD(INT, id), FIELD(TEXT, status), FIELD(TEXT, diagnosis), FIELD(REAL, grad_h_ratio),
+    FIELD(REAL, grad_h_ratio_final), FIELD(REAL, grad_ratio),
     FIELD(REAL, init_loss), FIELD(REAL, train_loss), FIELD(REAL, test_loss),
     FIELD(REAL, test_acc), FIELD(REAL, baseline_loss), FIELD(REAL, clip_fraction),
     FIELD(REAL, wall_s), FIELD(INT, diverged_step), FIELD(INT, rank), FIELD(TEXT, error),

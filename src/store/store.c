@@ -54,12 +54,18 @@ static const char schema_head[] =
     "  config_path TEXT NOT NULL,           -- the config file as given to the latest run\n"
     "  config_text TEXT NOT NULL,           -- that file's full text\n"
     "  base_seed INTEGER NOT NULL,          -- [sweep] seed (64-bit, stored as signed)\n"
-    "  vanishing_below REAL NOT NULL,       -- diagnosis: vanishing when grad_ratio is below this\n"
-    "  exploding_above REAL NOT NULL,       -- diagnosis: exploding when grad_ratio is above this\n"
+    "  vanishing_below REAL NOT NULL,       -- diagnosis: vanishing when grad_h_ratio is below this\n"
+    "  exploding_above REAL NOT NULL,       -- diagnosis: exploding when grad_h_ratio is above this\n"
     "  n_cells INTEGER NOT NULL,            -- cells the config expands to\n"
     "  created_at TEXT NOT NULL,            -- when the database was created\n"
     "  updated_at TEXT NOT NULL,            -- when a run last started\n"
-    "  gradsweep_version TEXT NOT NULL      -- version of the latest run\n"
+    "  gradsweep_version TEXT NOT NULL,     -- version of the latest run\n"
+    "  seeding TEXT                         -- paired: a cell's weights' seed comes from the keys that\n"
+    "                                       -- shape the model, its data and its init, its batches'\n"
+    "                                       -- from the dataset (with base seed and repeat each), so\n"
+    "                                       -- arms differing only in training keys start alike;\n"
+    "                                       -- per_cell (or NULL: written before version 5): both\n"
+    "                                       -- from the whole canonical key\n"
     ");\n"
     "\n"
     "CREATE TABLE IF NOT EXISTS sessions (  -- one row per `gradsweep run` on this database\n"
@@ -88,8 +94,8 @@ static const char schema_head[] =
     "  experiment TEXT NOT NULL,            -- the config section the cell comes from\n"
     "  canonical_key TEXT NOT NULL,         -- every key of the cell in canonical order and spelling\n"
     "  repeat INTEGER NOT NULL,             -- 0-based repeat (the repeats key)\n"
-    "  seed INTEGER NOT NULL,               -- the cell's own seed, from canonical_key, base seed\n"
-    "                                       -- and repeat (64-bit, stored as signed)\n";
+    "  seed INTEGER NOT NULL,               -- the seed of the cell's weights (sweeps.seeding says\n"
+    "                                       -- how it is derived; 64-bit, stored as signed)\n";
 
 static const char schema_tail[] =
     "  sigma_w2 REAL,                       -- fan_in Var(W) of a hidden width x width matrix at init\n"
@@ -100,13 +106,19 @@ static const char schema_tail[] =
     "                                       -- crashed: killed its process (a signal) in two runs\n"
     "  error TEXT,                          -- why a failed cell failed\n"
     "  diagnosis TEXT CHECK (diagnosis IN (%DIAG_IN%)),  --\n"
-    "                                       -- from grad_ratio and the thresholds; diverged overrides\n"
-    "  grad_ratio REAL,                     -- at init: mlp grad_w_norm(1)/grad_w_norm(depth);\n"
-    "                                       -- recurrent grad_hidden_norm(1)/grad_hidden_norm(seq_len)\n"
+    "                                       -- at init, never overwritten: from grad_h_ratio and the\n"
+    "                                       -- thresholds; dead: a layer's gradient exactly zero (or its\n"
+    "                                       -- units all dead); diverged: not finite at init\n"
+    "  grad_ratio REAL,                     -- at init: the weight gradients, grad_w_norm(1) /\n"
+    "                                       -- grad_w_norm(depth) (NULL for 0/0). Shown, never the\n"
+    "                                       -- verdict: dL/dW is dL/dh times the layer's input, and the\n"
+    "                                       -- two can cancel while dL/dh vanishes (Glorot & Bengio 2010)\n"
     "  init_loss REAL,                      -- loss of the first batch at init\n"
-    "  train_loss REAL,                     -- task=train: final loss on the training set (eval mode)\n"
-    "  test_loss REAL,                      -- task=train: final loss on the test set\n"
-    "  test_acc REAL,                       -- task=train: test accuracy (NULL for dataset=adding)\n"
+    "  train_loss REAL,                     -- task=train: final loss on the training set (eval mode;\n"
+    "                                       -- NULL when diverged)\n"
+    "  test_loss REAL,                      -- task=train: final loss on the test set (NULL: diverged)\n"
+    "  test_acc REAL,                       -- task=train: test accuracy (NULL for dataset=adding and\n"
+    "                                       -- for a diverged run: it is never ranked)\n"
     "  baseline_loss REAL,                  -- dataset=adding: test MSE of always answering 1\n"
     "  clip_fraction REAL,                  -- task=train: share of steps where clipping fired\n"
     "  diverged_step INTEGER,               -- step where the loss or gradient became non-finite\n"
@@ -225,7 +237,8 @@ static const char schema_tail[] =
     "CREATE VIEW IF NOT EXISTS summary AS\n"
     "  SELECT r.id AS run_id, r.experiment, r.model, r.task, r.dataset, r.depth, r.width,\n"
     "         r.seq_len, r.activation, r.init, r.gain, r.norm, r.residual, r.optimizer, r.lr,\n"
-    "         r.clip, r.repeat, r.status, r.diagnosis, r.grad_ratio, r.train_loss, r.test_loss,\n"
+    "         r.clip, r.repeat, r.status, r.diagnosis, r.grad_h_ratio, r.grad_ratio,\n"
+    "         r.diagnosis_final, r.train_loss, r.test_loss,\n"
     "         r.test_acc, r.clip_fraction, r.diverged_step, r.wall_s,\n"
     "         (SELECT grad_pre_norm FROM layer_stats l\n"
     "           WHERE l.run_id = r.id AND l.step = 0 AND l.layer = 1) AS grad_first,\n"
@@ -233,28 +246,38 @@ static const char schema_tail[] =
     "           WHERE l.run_id = r.id AND l.step = 0 AND l.layer = r.depth) AS grad_last\n"
     "    FROM runs r;\n";
 
-/* Columns of runs added by schema version 2 (appended: a version-1
- * database gets them by ALTER TABLE, see migrate). A choice column's
- * CHECK lists the names of the table that defines them. */
+/* Columns of runs added since schema version 1 (appended: an older
+ * database gets those of versions after its own by ALTER TABLE, see
+ * migrate). A choice column's CHECK lists the names of the table that
+ * defines them. */
 typedef struct {
     const char *def;                /* name and type */
     const char *const *names;       /* allowed values, or NULL */
     size_t n_names;
     const char *help;
+    int since;                      /* the schema version that added it */
 } added_column_t;
 
 static const added_column_t runs_added[] = {
     {"grad_ratio_final REAL", NULL, 0,
-     "task=train: grad_ratio at the last logged step"},
+     "task=train: grad_ratio at the last logged step", 2},
     {"diagnosis_final TEXT", gs_diag_names, GS_N_DIAG,
-     "task=train: diagnosis from grad_ratio_final; diverged overrides"},
+     "task=train: diagnosis from grad_h_ratio_final, or diverged", 2},
     {"diverged_layer INTEGER", NULL, 0,
-     "diverged: the first layer that went non-finite (depth+1 the readout)"},
+     "diverged: the first layer that went non-finite (depth+1 the readout)", 2},
     {"diverged_tensor TEXT", gs_nonfinite_names, GS_N_NONFINITE,
      "diverged: what of it - weights (lowest layer), activations (lowest),\n"
-     "                                       -- gradient (highest, as backward runs), or only the loss"},
+     "                                       -- gradient (highest, as backward runs), or only the loss", 2},
     {"last_finite_grad_norm REAL", NULL, 0,
-     "diverged: the last finite global gradient norm before it"},
+     "diverged: the last finite global gradient norm before it", 2},
+    {"grad_h_ratio REAL", NULL, 0,
+     "at init: the backpropagated gradient, grad_pre_norm(1) / grad_pre_norm(depth)\n"
+     "                                       -- (recurrent: ||dL/dh_1|| / ||dL/dh_seq_len||, top layer); the\n"
+     "                                       -- diagnosis is decided by it. NULL when dead or diverged", 5},
+    {"grad_h_ratio_final REAL", NULL, 0,
+     "task=train: grad_h_ratio at the last logged step (diagnosis_final's)", 5},
+    {"data_seed INTEGER", NULL, 0,
+     "the seed of the cell's batch order (sweeps.seeding says how it is derived)", 5},
 };
 #define N_RUNS_ADDED (sizeof runs_added / sizeof *runs_added)
 
@@ -452,18 +475,22 @@ static void bind_real_inf(sqlite3_stmt *s, int i, double v)
 
 /* ---- open ---- */
 
-/* Version 4 adds 'crashed' to the CHECK list of runs.status. SQLite
- * cannot ALTER a CHECK constraint; widening one is the edit of the stored
- * CREATE TABLE text that SQLite's ALTER TABLE documentation describes
- * (writable_schema, then a new schema_version): every stored row satisfies
- * the wider list, so nothing on disk changes. */
-static int widen_status_check(gs_store_t *st, char *err, size_t errlen)
+/* Widen the CHECK list of runs.<column> from names[0..n_old) to
+ * names[0..n_new) (version 4 added the status 'crashed', version 5 the
+ * diagnosis 'dead'). SQLite cannot ALTER a CHECK constraint; widening one
+ * is the edit of the stored CREATE TABLE text that SQLite's ALTER TABLE
+ * documentation describes (writable_schema, then a new schema_version):
+ * every stored row satisfies the wider list, so nothing on disk changes.
+ * A list that is already the wide one (a column that a migration added
+ * with today's names) is left alone. */
+static int widen_check(gs_store_t *st, const char *column, const char *const *names,
+                       size_t n_old, size_t n_new, char *err, size_t errlen)
 {
     char old_in[256], new_in[256], from[300], to[300];
-    names_in(old_in, sizeof old_in, gs_status_names, GS_STATUS_CRASHED);   /* before version 4 */
-    names_in(new_in, sizeof new_in, gs_status_names, GS_N_STATUS);
-    snprintf(from, sizeof from, "status IN (%s))", old_in);
-    snprintf(to, sizeof to, "status IN (%s))", new_in);
+    names_in(old_in, sizeof old_in, names, n_old);
+    names_in(new_in, sizeof new_in, names, n_new);
+    snprintf(from, sizeof from, "(%s IN (%s))", column, old_in);
+    snprintf(to, sizeof to, "(%s IN (%s))", column, new_in);
     sqlite3_stmt *s = NULL;
     char *sql = NULL;
     int rc = -1;
@@ -475,9 +502,13 @@ static int widen_status_check(gs_store_t *st, char *err, size_t errlen)
     }
     const char *def = (const char *)sqlite3_column_text(s, 0);
     const char *at = def ? strstr(def, from) : NULL;
+    if (!at && def && strstr(def, to)) {
+        rc = 0;   /* wide already */
+        goto out;
+    }
     if (!at) {
-        snprintf(err, errlen, "%s: runs.status has no CHECK list (%s) to widen; not a database "
-                 "gradsweep wrote", st->path, old_in);
+        snprintf(err, errlen, "%s: runs.%s has no CHECK list (%s) to widen; not a database "
+                 "gradsweep wrote", st->path, column, old_in);
         goto out;
     }
     size_t cap = strlen(def) + strlen(to) + 1;
@@ -495,11 +526,11 @@ static int widen_status_check(gs_store_t *st, char *err, size_t errlen)
         goto out;
     if (sqlite3_prepare_v2(st->db, "UPDATE sqlite_schema SET sql = ?1 WHERE type = 'table' AND "
                                    "name = 'runs'", -1, &s, NULL) != SQLITE_OK) {
-        sqlfail(st, err, errlen, "widening runs.status");
+        sqlfail(st, err, errlen, "widening a CHECK list of runs");
     } else {
         sqlite3_bind_text(s, 1, sql, -1, SQLITE_STATIC);
         if (sqlite3_step(s) != SQLITE_DONE)
-            sqlfail(st, err, errlen, "widening runs.status");
+            sqlfail(st, err, errlen, "widening a CHECK list of runs");
         else if (exec(st, bump, err, errlen) == 0)
             rc = 0;
     }
@@ -511,11 +542,13 @@ out:
 }
 
 /* Upgrade an older database in place, in one transaction: ALTER TABLE
- * adds the columns runs gained in version 2 (NULL for the cells stored
- * before), and the schema's CREATE ... IF NOT EXISTS adds the tables of
- * versions 2 (train_layer_log) and 3 (theory; its rows stay missing for
- * the cells stored before), and version 4 widens runs.status's CHECK list
- * (widen_status_check) and adds in_flight. */
+ * adds the columns runs gained in versions 2 and 5 (NULL for the cells
+ * stored before), and the schema's CREATE ... IF NOT EXISTS adds the
+ * tables of versions 2 (train_layer_log) and 3 (theory; its rows stay
+ * missing for the cells stored before); version 4 widens runs.status's
+ * CHECK list (widen_check) and adds in_flight; version 5 widens the
+ * diagnoses' lists ('dead') and adds sweeps.seeding (NULL: the cells
+ * stored keep their per-cell seeds). */
 static int migrate(gs_store_t *st, long ver, char *err, size_t errlen)
 {
     if (ver < 1) {
@@ -537,14 +570,24 @@ static int migrate(gs_store_t *st, long ver, char *err, size_t errlen)
         if (exec(st, sql, err, errlen) != 0)
             goto fail;
     }
-    for (size_t i = 0; ver < 2 && i < N_RUNS_ADDED; i++) {
+    for (size_t i = 0; i < N_RUNS_ADDED; i++) {
         char col[512], sql[640];
+        if (ver >= runs_added[i].since)
+            continue;
         added_column_sql(&runs_added[i], col, sizeof col);
         snprintf(sql, sizeof sql, "ALTER TABLE runs ADD COLUMN %s", col);
         if (exec(st, sql, err, errlen) != 0)
             goto fail;
     }
-    if (ver < 4 && widen_status_check(st, err, errlen) != 0)
+    if (ver < 4 && widen_check(st, "status", gs_status_names, GS_STATUS_CRASHED, GS_N_STATUS,
+                               err, errlen) != 0)
+        goto fail;
+    if (ver < 5 && (widen_check(st, "diagnosis", gs_diag_names, GS_N_DIAG_V4, GS_N_DIAG, err,
+                                errlen) != 0 ||
+                    widen_check(st, "diagnosis_final", gs_diag_names, GS_N_DIAG_V4, GS_N_DIAG,
+                                err, errlen) != 0 ||
+                    exec(st, "ALTER TABLE sweeps ADD COLUMN seeding TEXT", err, errlen) != 0 ||
+                    exec(st, "DROP VIEW IF EXISTS summary", err, errlen) != 0))
         goto fail;
     char pragma[64];
     snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", GS_SCHEMA_VERSION);
@@ -755,14 +798,16 @@ static int write_sweep(gs_store_t *st, const gs_sweep_t *sw, int have, const cha
     sqlite3_stmt *s;
     const char *sql = have
         ? "UPDATE sweeps SET name=?1, description=?2, config_path=?3, config_text=?4, base_seed=?5,"
-          " vanishing_below=?6, exploding_above=?7, n_cells=?8, updated_at=?9, gradsweep_version=?10"
-          " WHERE id = 1"
+          " vanishing_below=?6, exploding_above=?7, n_cells=?8, updated_at=?9, gradsweep_version=?10,"
+          " seeding=?11 WHERE id = 1"
         : "INSERT INTO sweeps (id, name, description, config_path, config_text, base_seed,"
-          " vanishing_below, exploding_above, n_cells, created_at, updated_at, gradsweep_version)"
-          " VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)";
+          " vanishing_below, exploding_above, n_cells, created_at, updated_at, gradsweep_version,"
+          " seeding) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11)";
     if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
         return sqlfail(st, err, errlen, "writing the sweep");
-    assert(sqlite3_bind_parameter_count(s) == 10);
+    assert(sqlite3_bind_parameter_count(s) == 11);
+    assert(sw->seeding >= 0 && sw->seeding < GS_N_SEEDING);
+    sqlite3_bind_text(s, 11, gs_seeding_names[sw->seeding], -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 1, sw->name, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(s, 2, sw->description, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(s, 3, sw->path, -1, SQLITE_TRANSIENT);
@@ -807,7 +852,34 @@ static int write_session(gs_store_t *st, const gs_session_info_t *info, const ch
     return 0;
 }
 
-int gs_store_begin_session(gs_store_t *st, const gs_sweep_t *sw, const gs_session_info_t *info,
+/* The seeding of the sweep about to run: the stored one when cells are
+ * stored (NULL: per_cell, from before version 5), else paired. */
+static int seeding_to_run(gs_store_t *st, int have)
+{
+    if (!have || pragma_int(st, "SELECT count(*) FROM runs") <= 0)
+        return GS_SEEDING_PAIRED;
+    int s = gs_store_seeding_of(st->db);
+    return s < 0 ? GS_SEEDING_PAIRED : s;
+}
+
+int gs_store_seeding_of(sqlite3 *db)
+{
+    sqlite3_stmt *s;
+    int seeding = -1;
+    if (sqlite3_prepare_v2(db, "SELECT seeding FROM sweeps WHERE id = 1", -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(s, 0);
+        seeding = GS_SEEDING_PER_CELL;   /* NULL: a database from before seeding was stored */
+        for (int i = 0; name && i < GS_N_SEEDING; i++)
+            if (strcmp(name, gs_seeding_names[i]) == 0)
+                seeding = i;
+    }
+    sqlite3_finalize(s);
+    return seeding;
+}
+
+int gs_store_begin_session(gs_store_t *st, gs_sweep_t *sw, const gs_session_info_t *info,
                            char *err, size_t errlen)
 {
     if (exec(st, "BEGIN IMMEDIATE", err, errlen) != 0)
@@ -826,8 +898,10 @@ int gs_store_begin_session(gs_store_t *st, const gs_sweep_t *sw, const gs_sessio
         goto rollback;
     }
     gs_utc_iso(now, sizeof now);
-    if (check_sweep(st, sw, &have, err, errlen) != 0 ||
-        write_sweep(st, sw, have, now, err, errlen) != 0 ||
+    if (check_sweep(st, sw, &have, err, errlen) != 0)
+        goto rollback;
+    gs_sweep_set_seeding(sw, seeding_to_run(st, have));
+    if (write_sweep(st, sw, have, now, err, errlen) != 0 ||
         write_session(st, info, now, err, errlen) != 0 || exec(st, "COMMIT", err, errlen) != 0)
         goto rollback;
     st->stored = 0;
@@ -1274,6 +1348,9 @@ static int bind_added(sqlite3_stmt *s, int i, const gs_cell_t *c, const gs_resul
         sqlite3_bind_null(s, i++);
         sqlite3_bind_null(s, i++);
     }
+    bind_real_inf(s, i++, failed ? NAN : r->grad_h_ratio);
+    bind_real_inf(s, i++, trained ? r->grad_h_ratio_final : NAN);
+    sqlite3_bind_int64(s, i++, (sqlite3_int64)gs_cell_data_seed(c));
     return i;
 }
 

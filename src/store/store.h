@@ -13,7 +13,7 @@
 #include "experiment/experiment.h"
 #include "sweep/sweep.h"
 
-#define GS_SCHEMA_VERSION 4
+#define GS_SCHEMA_VERSION 5
 #define GS_APPLICATION_ID 0x47535750
 
 typedef struct gs_store gs_store_t;
@@ -38,8 +38,10 @@ typedef struct {
 
 /* Start a session: refuse (-1, message naming host and pid) when a live
  * run holds the database or when it holds another sweep; write the sweep
- * row and a session row; begin the first batch. */
-int gs_store_begin_session(gs_store_t *st, const gs_sweep_t *sw, const gs_session_info_t *info,
+ * row and a session row; begin the first batch. The sweep's seeding
+ * becomes the database's (gs_sweep_set_seeding): a database that holds
+ * cells keeps the seeding they were run with; an empty one is paired. */
+int gs_store_begin_session(gs_store_t *st, gs_sweep_t *sw, const gs_session_info_t *info,
                            char *err, size_t errlen);
 
 /* A run's status (sessions.status). crashed: found running with its
@@ -108,6 +110,11 @@ int gs_store_commit(gs_store_t *st, char *err, size_t errlen);
 char *gs_store_config_text(gs_store_t *st, char **path);
 /* The same, of an open SQLite handle (the report's reader). */
 char *gs_store_config_text_of(struct sqlite3 *db, char **path);
+
+/* sweeps.seeding of an open SQLite handle as a gs_seeding_t: per_cell for
+ * a database written before schema version 5 (NULL there); -1 when the
+ * database holds no sweep. */
+int gs_store_seeding_of(struct sqlite3 *db);
 
 /* Every stored cell's config_hash, status, diagnosis (NULL when failed)
  * and diagnosis_final (NULL unless trained), for `gradsweep status`. */

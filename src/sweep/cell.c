@@ -16,6 +16,8 @@
 const char *const gs_model_names[] = {"mlp", "rnn", "lstm", "gru", NULL};
 const char *const gs_task_names[] = {"probe", "train", NULL};
 const char *const gs_dataset_names[] = {"gaussian", "digits", "adding", NULL};
+const char *const gs_seeding_names[] = {"paired", "per_cell"};
+_Static_assert(sizeof gs_seeding_names / sizeof *gs_seeding_names == GS_N_SEEDING, "seeding names");
 static const char *const yes_no[] = {"no", "yes", NULL};
 
 typedef enum {
@@ -58,40 +60,38 @@ static int key_if_set(const char *name)
 #define KF_INIT GS_KEYF_SHAPES_INIT
 #define KF_TRAIN GS_KEYF_TRAINING
 #define KF_RECURRENT GS_KEYF_RECURRENT
+#define KF_SEED GS_KEYF_INIT_SEED
 #define KF_HEADLINE GS_KEYF_HEADLINE
 
 /* Table order is canonical-key order; adding a key is one row. */
 static const keydef_t keys[] = {
     {"model", K_CHOICE, OFF(model), gs_model_names, 0, 0, 0, 1, "mlp",
-     "mlp: feed-forward; rnn, lstm, gru: recurrent, read seq_len steps", KF_INIT | KF_HEADLINE},
+     "mlp: feed-forward; rnn, lstm, gru: recurrent, read seq_len steps", KF_INIT | KF_HEADLINE | KF_SEED},
     {"task", K_CHOICE, OFF(task), gs_task_names, 0, 0, 0, 1, "probe",
      "probe: one forward/backward at initialization; train: train for `steps` steps", KF_HEADLINE},
     {"dataset", K_CHOICE, OFF(dataset), gs_dataset_names, 0, 0, 0, 1, "gaussian",
      "gaussian: N(0,1) inputs, random labels over 10 classes; digits: 8x8 handwritten digits "
      "(recurrent models read them as 8 steps of 8 pixels); adding: the adding problem "
-     "(recurrent models, MSE loss)", KF_INIT | KF_HEADLINE},
+     "(recurrent models, MSE loss)", KF_INIT | KF_HEADLINE | KF_SEED},
     {"depth", K_INT, OFF(depth), NULL, 1, 10000, 1, 1, "10",
-     "hidden layers (recurrent models: stacked layers, default 1)", KF_INIT | KF_HEADLINE},
-    {"width", K_INT, OFF(width), NULL, 1, 1e7, 1, 1, "100", "hidden units per layer",
-     KF_INIT | KF_HEADLINE},
+     "hidden layers (recurrent models: stacked layers, default 1)", KF_INIT | KF_HEADLINE | KF_SEED},
+    {"width", K_INT, OFF(width), NULL, 1, 1e7, 1, 1, "100", "hidden units per layer", KF_INIT | KF_HEADLINE | KF_SEED},
     {"seq_len", K_INT, OFF(seq_len), NULL, 1, 100000, 1, 1, "50",
-     "time steps of a recurrent model (digits: 8)", KF_INIT | KF_HEADLINE | KF_RECURRENT},
+     "time steps of a recurrent model (digits: 8)", KF_INIT | KF_HEADLINE | KF_RECURRENT | KF_SEED},
     {"input_dim", K_INT, OFF(input_dim), NULL, 0, 1e7, 1, 1, "0",
-     "inputs (per time step for recurrent models) of dataset=gaussian (0: the width)", KF_INIT},
+     "inputs (per time step for recurrent models) of dataset=gaussian (0: the width)", KF_INIT | KF_SEED},
     {"activation", K_ACT, OFF(act), NULL, 0, 0, 0, 1, "tanh",
-     "hidden activation; leaky_relu(a) and elu(a) take a parameter", KF_INIT | KF_HEADLINE},
+     "hidden activation; leaky_relu(a) and elu(a) take a parameter", KF_INIT | KF_HEADLINE | KF_SEED},
     {"init", K_INIT, OFF(init), NULL, 0, 0, 0, 1, "xavier",
-     "weight init; normal(std) and uniform(a) take a parameter", KF_INIT | KF_HEADLINE},
+     "weight init; normal(std) and uniform(a) take a parameter", KF_INIT | KF_HEADLINE | KF_SEED},
     {"forget_bias", K_REAL, OFF(forget_bias), NULL, -100, 100, 1, 1, "1",
-     "lstm: initial bias of the forget gate", KF_INIT | KF_RECURRENT},
-    {"gain", K_REAL, OFF(gain), NULL, 0, 1e6, 0, 1, "1", "multiplies the init's scale",
-     KF_INIT | KF_HEADLINE},
-    {"bias_std", K_REAL, OFF(bias_std), NULL, 0, 1e6, 1, 1, "0", "std of the bias init", KF_INIT},
+     "lstm: initial bias of the forget gate", KF_INIT | KF_RECURRENT | KF_SEED},
+    {"gain", K_REAL, OFF(gain), NULL, 0, 1e6, 0, 1, "1", "multiplies the init's scale", KF_INIT | KF_HEADLINE | KF_SEED},
+    {"bias_std", K_REAL, OFF(bias_std), NULL, 0, 1e6, 1, 1, "0", "std of the bias init", KF_INIT | KF_SEED},
     {"norm", K_CHOICE, OFF(norm), gs_norm_names, 0, 0, 0, 1, "none",
-     "normalization after each hidden linear layer", KF_INIT | KF_HEADLINE},
+     "normalization after each hidden linear layer", KF_INIT | KF_HEADLINE | KF_SEED},
     {"residual", K_CHOICE, OFF(residual), yes_no, 0, 0, 0, 1, "no",
-     "yes: x_l = x_{l-1} + phi(N(W_l x_{l-1} + b_l)) for hidden layers 2..depth",
-     KF_INIT | KF_HEADLINE},
+     "yes: x_l = x_{l-1} + phi(N(W_l x_{l-1} + b_l)) for hidden layers 2..depth", KF_INIT | KF_HEADLINE | KF_SEED},
     {"spectrum", K_CHOICE, OFF(spectrum), yes_no, 0, 0, 0, 1, "no",
      "yes (mlp, norm=none): the singular values of the input-output Jacobian "
      "dx_depth/dx_0 at init", 0},
@@ -108,13 +108,14 @@ static const keydef_t keys[] = {
     {"clip_mode", K_CHOICE, OFF(clip_mode), gs_clip_mode_names, 0, 0, 0, 1, "norm",
      "norm: rescale to global L2 norm <= clip; value: clamp each entry to [-clip, clip]", KF_TRAIN},
     {"seed", K_SEED, OFF(seed), NULL, 0, 0, 0, 0, "42",
-     "base seed; a cell's seed mixes it with the canonical key and the repeat", 0},
+     "base seed; the weights' seed mixes it with the keys that shape the model, its data and "
+     "its init, and the repeat; the batches' seed with the dataset and the repeat", 0},
     {"repeats", K_INT, OFF(repeats), NULL, 1, 1e6, 1, 0, "1",
      "cells per configuration, each with its own seed (sweeps)", 0},
     {"vanishing_below", K_REAL, OFF(vanishing_below), NULL, 0, 1e300, 0, 0, "1e-4",
-     "diagnosis: vanishing when grad_ratio is below this", 0},
+     "diagnosis: vanishing when grad_h_ratio is below this", 0},
     {"exploding_above", K_REAL, OFF(exploding_above), NULL, 0, 1e300, 0, 0, "1e4",
-     "diagnosis: exploding when grad_ratio is above this", 0},
+     "diagnosis: exploding when grad_h_ratio is above this", 0},
 };
 #define N_KEYS (sizeof keys / sizeof keys[0])
 
@@ -400,16 +401,80 @@ int gs_cell_set_word(gs_cell_t *c, const char *word, char *err, size_t errlen)
     return gs_cell_set(c, key, eq + 1, err, errlen);
 }
 
-int gs_cell_settle(gs_cell_t *c)
+static int is_probe(const gs_cell_t *c) { return c->task == GS_TASK_PROBE; }
+static int is_mlp(const gs_cell_t *c) { return c->model == GS_MODEL_MLP; }
+static int no_forget_gate(const gs_cell_t *c)
 {
+    return c->model == GS_MODEL_RNN || c->model == GS_MODEL_GRU;
+}
+static int no_clip(const gs_cell_t *c) { return c->clip <= 0.0; }
+
+/* Keys without effect on a cell: those with the flags, or the named key,
+ * when the rule applies. */
+static const struct {
+    int (*applies)(const gs_cell_t *c);
+    int flags;
+    const char *key;
+    const char *why;
+} settle_rules[] = {
+    {is_probe, KF_TRAIN, NULL, "training keys: task=probe"},
+    {is_mlp, KF_RECURRENT, NULL, "recurrent keys: model=mlp"},
+    {no_forget_gate, 0, "forget_bias", "lstm only: model=rnn or gru"},
+    {no_clip, 0, "clip_mode", "without clip"},
+};
+#define N_SETTLE_RULES (sizeof settle_rules / sizeof *settle_rules)
+
+int gs_cell_settle(gs_cell_t *c, gs_settled_t *note)
+{
+    _Static_assert(N_KEYS <= 64, "a settle note has a bit per key");
     int reset = 0;
+    char val[128], err[256];
     if (gs_cell_is_recurrent(c) && !c->depth_given)
         c->depth = 1;   /* a default, not a reset: no two combinations meet by it */
-    if (c->clip <= 0.0 && c->clip_mode != GS_CLIP_NORM) {   /* clip_mode's default */
-        c->clip_mode = GS_CLIP_NORM;
-        reset++;
+    for (size_t r = 0; r < N_SETTLE_RULES; r++) {
+        if (!settle_rules[r].applies(c))
+            continue;
+        for (size_t i = 0; i < N_KEYS; i++) {
+            const keydef_t *k = &keys[i];
+            if (settle_rules[r].key ? strcmp(k->name, settle_rules[r].key) != 0
+                                    : !(k->flags & settle_rules[r].flags))
+                continue;
+            gs_cell_format(c, k->name, val, sizeof val);
+            if (strcmp(val, k->dflt) == 0)
+                continue;
+            if (gs_cell_set(c, k->name, k->dflt, err, sizeof err) != 0)
+                abort();   /* a bad default is a programming error */
+            reset++;
+            if (note) {
+                note->keys |= UINT64_C(1) << i;
+                note->rules |= 1u << r;
+            }
+        }
     }
     return reset;
+}
+
+void gs_cell_settle_describe(const gs_settled_t *note, char *buf, size_t len)
+{
+    size_t used = 0;
+    if (len)
+        buf[0] = '\0';
+    for (size_t r = 0; r < N_SETTLE_RULES; r++) {
+        if (!(note->rules & (1u << r)))
+            continue;
+        int first = 1;
+        for (size_t i = 0; i < N_KEYS && used < len; i++) {
+            int of_rule = settle_rules[r].key ? strcmp(keys[i].name, settle_rules[r].key) == 0
+                                              : (keys[i].flags & settle_rules[r].flags) != 0;
+            if (!of_rule || !(note->keys & (UINT64_C(1) << i)))
+                continue;
+            used += (size_t)snprintf(buf + used, len - used, "%s%s", first ? (used ? "; " : "") : ", ",
+                                     keys[i].name);
+            first = 0;
+        }
+        if (!first && used < len)
+            used += (size_t)snprintf(buf + used, len - used, " (%s)", settle_rules[r].why);
+    }
 }
 
 int gs_cell_is_recurrent(const gs_cell_t *c)
@@ -569,9 +634,42 @@ uint64_t gs_cell_key_hash(const gs_cell_t *c)
     return gs_fnv1a(GS_FNV_OFFSET, key, n);
 }
 
+/* The hash of "k=v;..." over the keys with these flags, every one
+ * written (defaults too), in table order. */
+static uint64_t flagged_hash(const gs_cell_t *c, int flags)
+{
+    uint64_t h = GS_FNV_OFFSET;
+    char kv[200];
+    for (size_t i = 0; i < N_KEYS; i++) {
+        if (!(keys[i].flags & flags))
+            continue;
+        char val[128];
+        gs_cell_format(c, keys[i].name, val, sizeof val);
+        int n = snprintf(kv, sizeof kv, "%s=%s;", keys[i].name, val);
+        h = gs_fnv1a(h, kv, (size_t)n < sizeof kv ? (size_t)n : sizeof kv - 1);
+    }
+    return h;
+}
+
+static uint64_t mix_seed(uint64_t key_hash, const gs_cell_t *c)
+{
+    return gs_mix64(key_hash ^ gs_mix64(c->seed ^ gs_mix64((uint64_t)c->repeat)));
+}
+
 uint64_t gs_cell_seed(const gs_cell_t *c)
 {
-    return gs_mix64(gs_cell_key_hash(c) ^ gs_mix64(c->seed ^ gs_mix64((uint64_t)c->repeat)));
+    if (c->seeding == GS_SEEDING_PER_CELL)
+        return mix_seed(gs_cell_key_hash(c), c);
+    return mix_seed(flagged_hash(c, KF_SEED), c);
+}
+
+uint64_t gs_cell_data_seed(const gs_cell_t *c)
+{
+    if (c->seeding == GS_SEEDING_PER_CELL)
+        return gs_cell_seed(c);
+    char kv[64];
+    int n = snprintf(kv, sizeof kv, "dataset=%s;", gs_dataset_names[c->dataset]);
+    return mix_seed(gs_fnv1a(GS_FNV_OFFSET, kv, (size_t)n), c);
 }
 
 int gs_cell_key_info(size_t i, gs_key_info_t *info)

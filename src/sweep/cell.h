@@ -41,8 +41,19 @@ typedef struct {
     double vanishing_below, exploding_above;
     uint64_t seed;                            /* base seed */
     long repeat;                              /* 0-based, set by the sweep */
+    int seeding;                              /* gs_seeding_t: how the seeds are derived */
     int depth_given;                          /* depth was set, not defaulted */
 } gs_cell_t;
+
+/* How a cell's seeds are derived (sweeps.seeding). paired: the weights'
+ * seed from the keys that shape the model, its data and its init, the
+ * repeat and the base seed; the batches' seed from the dataset, the repeat
+ * and the base seed - so arms that differ only in training keys start from
+ * the same weights and see the same batches. per_cell: both from the whole
+ * canonical key (databases written before paired seeding keep it). */
+typedef enum { GS_SEEDING_PAIRED, GS_SEEDING_PER_CELL } gs_seeding_t;
+extern const char *const gs_seeding_names[];   /* indexed by gs_seeding_t */
+#define GS_N_SEEDING 2
 
 extern const char *const gs_model_names[];
 extern const char *const gs_task_names[];
@@ -61,12 +72,26 @@ int gs_cell_set_word(gs_cell_t *c, const char *word, char *err, size_t errlen);
 /* model is rnn, lstm or gru */
 int gs_cell_is_recurrent(const gs_cell_t *c);
 
-/* Put back to its default every key that has no effect on this cell
- * (clip_mode without clip) and return how many it changed: a sweep drops a
- * combination that this makes equal to another one. Also gives a recurrent
- * model whose depth was not set one layer (the mlp's default is 10,
- * PyTorch's num_layers 1). Every cell goes through it before use. */
-int gs_cell_settle(gs_cell_t *c);
+/* Which keys gs_cell_settle put back, and by which rules (bit i: key i of
+ * the key table; rule bits: see gs_cell_settle_describe). */
+typedef struct {
+    uint64_t keys;
+    unsigned rules;
+} gs_settled_t;
+
+/* Put back to its default every key that has no effect on this cell -
+ * training keys with task=probe, recurrent keys with model=mlp,
+ * forget_bias with rnn and gru, clip_mode without clip - and return how
+ * many it changed: a sweep drops a combination that this makes equal to
+ * another one. What was reset is added to *note (NULL: not wanted). Also
+ * gives a recurrent model whose depth was not set one layer (the mlp's
+ * default is 10, PyTorch's num_layers 1). Every cell goes through it
+ * before use. */
+int gs_cell_settle(gs_cell_t *c, gs_settled_t *note);
+
+/* "lr, optimizer (training keys: task=probe); clip_mode (without clip)"
+ * of a settle note; empty when nothing was reset. */
+void gs_cell_settle_describe(const gs_settled_t *note, char *buf, size_t len);
 
 /* Checks between keys (e.g. exploding_above > vanishing_below). */
 int gs_cell_validate(const gs_cell_t *c, char *err, size_t errlen);
@@ -80,8 +105,14 @@ void gs_cell_format(const gs_cell_t *c, const char *key, char *buf, size_t len);
 
 /* 64-bit FNV-1a of the canonical key. */
 uint64_t gs_cell_key_hash(const gs_cell_t *c);
-/* The cell's own seed: mixes the key hash, the base seed and the repeat. */
+/* The seed of the cell's weights (runs.seed): paired seeding mixes the
+ * keys flagged GS_KEYF_INIT_SEED, the base seed and the repeat; per_cell
+ * the whole key hash, the base seed and the repeat. */
 uint64_t gs_cell_seed(const gs_cell_t *c);
+/* The seed of the cell's batch order (runs.data_seed): paired seeding
+ * mixes the dataset, the base seed and the repeat; per_cell it is
+ * gs_cell_seed's (the two streams then differ by their stream number). */
+uint64_t gs_cell_data_seed(const gs_cell_t *c);
 
 /* The key table, for whoever stores or shows cells: a key's name, the
  * type of its value, whether it is part of the canonical key, what it
@@ -101,7 +132,8 @@ enum {
     GS_KEYF_SHAPES_INIT = 1,   /* the network, its data or its batch at init */
     GS_KEYF_TRAINING = 2,      /* matters only with task=train */
     GS_KEYF_RECURRENT = 4,     /* matters only for recurrent models */
-    GS_KEYF_HEADLINE = 8       /* named where an experiment's keys are summed up */
+    GS_KEYF_HEADLINE = 8,      /* named where an experiment's keys are summed up */
+    GS_KEYF_INIT_SEED = 16     /* part of the weights' seed (paired seeding) */
 };
 
 /* The GS_KEYF_* flags of the key of that name (0: none, or no such key). */

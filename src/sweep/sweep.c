@@ -2,6 +2,7 @@
 
 #include "sweep/sweep.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -209,6 +210,14 @@ void gs_sweep_free(gs_sweep_t *sw)
     free(sw->path);
     free(sw->text);
     memset(sw, 0, sizeof *sw);
+}
+
+void gs_sweep_set_seeding(gs_sweep_t *sw, int seeding)
+{
+    assert(seeding >= 0 && seeding < GS_N_SEEDING);
+    sw->seeding = seeding;
+    for (size_t i = 0; i < sw->n_cells; i++)
+        sw->cells[i].cell.seeding = seeding;
 }
 
 size_t gs_sweep_axis_value(const gs_experiment_t *ex, const gs_sweep_cell_t *c, size_t a)
@@ -510,7 +519,7 @@ static int add_combinations(gs_sweep_t *sw, size_t x, const gs_cell_t *fixed, si
         }
         for (size_t a = 0; a < ex->n_axes; a++)
             gs_cell_set(&cell, ex->axes[a].key, ex->axes[a].values[idx[a]], msg, sizeof msg);
-        settled |= gs_cell_settle(&cell);
+        settled |= gs_cell_settle(&cell, &ex->settled);
         if (settled && same_as_earlier(sw, ex, &cell)) {
             ex->n_dropped++;
             continue;

@@ -43,7 +43,8 @@ typedef struct {
     size_t n_axes;
     size_t first_cell, n_cells;
     size_t n_dropped;         /* combinations equal to another once settled
-                                 (gs_cell_settle: clip_mode without clip) */
+                                 (gs_cell_settle: keys without effect reset) */
+    gs_settled_t settled;     /* the keys settling reset in its cells, and why */
 } gs_experiment_t;
 
 typedef struct {
@@ -62,6 +63,8 @@ typedef struct {
     char *path;               /* as given */
     char *text;               /* the config file's text */
     uint64_t seed;
+    int seeding;              /* gs_seeding_t of every cell (paired unless a stored
+                                 database says otherwise: gs_sweep_set_seeding) */
     double vanishing_below, exploding_above;
     gs_experiment_t *experiments;
     size_t n_experiments;
@@ -86,6 +89,10 @@ int gs_sweep_load(gs_sweep_t *sw, const char *path, const gs_sweep_hooks_t *hook
                   size_t errlen);
 
 void gs_sweep_free(gs_sweep_t *sw);   /* NULL is fine */
+
+/* Derive every cell's seeds the gs_seeding_t way (a database keeps the
+ * seeding it was written with). Hashes and costs do not change. */
+void gs_sweep_set_seeding(gs_sweep_t *sw, int seeding);
 
 /* Index of a cell's value on axis a of its experiment. */
 size_t gs_sweep_axis_value(const gs_experiment_t *ex, const gs_sweep_cell_t *c, size_t a);
