@@ -20,7 +20,7 @@ static const unsigned char palette[GS_CHART_COLOURS][3] = {
     {86, 180, 233}, {204, 121, 167}, {0, 0, 0},     {51, 34, 136},
     {136, 34, 85},  {153, 153, 51}, {140, 86, 75},  {240, 228, 66},
 };
-enum { COL_BG = 0, COL_FG = 1, COL_GREY = 2, COL_LIGHT = 3, COL_SERIES = 4,
+enum { COL_BG = 0, COL_FG = 1, COL_GREY = 2, COL_LIGHT = 3, COL_DARK = 4, COL_SERIES = 5,
        COL_BAND = COL_SERIES + GS_CHART_COLOURS,   /* a series colour, translucent */
        N_COLOURS };
 #define BAND_ALPHA 0.22
@@ -37,7 +37,7 @@ enum { COL_BG = 0, COL_FG = 1, COL_GREY = 2, COL_LIGHT = 3, COL_SERIES = 4,
 /* A recorded point: what the CSV says was drawn. */
 typedef struct {
     int panel, label;        /* label: index into strs (-1: none) */
-    int xt, yt;              /* x, y as text (heatmap labels), index into strs, or -1 */
+    int xt, yt, vt;          /* x, y, v as text (heatmap labels, notes), index into strs, or -1 */
     double x, y, v, lo, hi;  /* NaN: none */
 } rec_t;
 
@@ -247,7 +247,7 @@ static rec_t *add_rec(gs_chart_t *c, double x, double y)
         c->cap_recs = cap;
     }
     rec_t *r = &c->recs[c->n_recs++];
-    *r = (rec_t){c->cur, c->label, -1, -1, x, y, NAN, NAN, NAN};
+    *r = (rec_t){c->cur, c->label, -1, -1, -1, x, y, NAN, NAN, NAN};
     return r;
 }
 
@@ -358,6 +358,7 @@ gs_chart_t *gs_chart_begin(int w, int h, const char *title)
     plscol0(COL_FG, 30, 30, 30);
     plscol0(COL_GREY, 120, 120, 120);
     plscol0(COL_LIGHT, 225, 225, 225);
+    plscol0(COL_DARK, 80, 80, 80);
     for (int i = 0; i < GS_CHART_COLOURS; i++)
         plscol0(COL_SERIES + i, palette[i][0], palette[i][1], palette[i][2]);
     plinit();
@@ -737,12 +738,15 @@ void gs_chart_marker(gs_chart_t *c, double x, double y, int series, int symbol)
 {
     add_rec(c, x, y);
     PLFLT a = tx(c, x), b = ty(c, y);
-    int side = off_side(c, y);
-    if (side && isfinite(a)) {
+    int side = off_side(c, y), clamp = symbol & GS_MARK_CLAMP;
+    symbol &= ~GS_MARK_CLAMP;
+    if (side && isfinite(a) && !clamp) {
         edge_triangle(c, a, side, series);
         c->off++;
         return;
     }
+    if (side)   /* clamped: at the edge, itself */
+        b = side < 0 ? c->ylo : c->yhi;
     if (!isfinite(a) || !isfinite(b))
         return;
     set_series(series);
@@ -774,6 +778,31 @@ void gs_chart_hline(gs_chart_t *c, double y, int series, int style, const char *
         esc(s, sizeof s, label);
         plschr(0, SMALL_SIZE);
         plptex(c->x1 - 0.01 * (c->x1 - c->x0), b + 0.015 * (c->y1 - c->y0), 1, 0, 1.0, s);
+        plschr(0, TEXT_SIZE);
+    }
+}
+
+void gs_chart_vline(gs_chart_t *c, double x, int series, int style, const char *label)
+{
+    int keep = c->label;
+    if (label && *label)
+        c->label = add_str(c, label);
+    add_rec(c, x, NAN);
+    c->label = keep;
+    double a = tx(c, x);
+    if (!isfinite(a) || a < fmin(c->x0, c->x1) || a > fmax(c->x0, c->x1))
+        return;
+    PLFLT px[2] = {a, a}, py[2] = {c->y0, c->y1};
+    set_series(series);
+    set_style(style);
+    plwidth(1.5);
+    plline(2, px, py);
+    unset_style();
+    if (label && *label) {   /* along the line, left of it, from the top */
+        char s[128];
+        esc(s, sizeof s, label);
+        plschr(0, SMALL_SIZE);
+        plptex(a - 0.01 * (c->x1 - c->x0), c->y1 - 0.02 * (c->y1 - c->y0), 0, -1, 0.0, s);
         plschr(0, TEXT_SIZE);
     }
 }
@@ -871,26 +900,31 @@ static void cell_text(char *s, size_t len, const char *fmt, double v)
         memmove(s, s + 1, strlen(s));
 }
 
-/* The heatmap's cells, each with its value where the text fits. */
+/* The heatmap's cells, each with its note or value where the text fits. */
 static void heat_cells(gs_chart_t *c, size_t rows, size_t cols, const double *values,
-                       const double range[3], const char *fmt)
+                       const char *const *notes, const double range[3], const char *fmt)
 {
     double cw = c->vp_w / (double)cols, rh = c->vp_h / (double)rows;
     for (size_t i = 0; i < rows; i++)
         for (size_t j = 0; j < cols; j++) {
             double v = values[i * cols + j];
+            const char *note = notes && notes[i * cols + j] && *notes[i * cols + j]
+                                   ? notes[i * cols + j] : NULL;
             PLFLT px[4] = {j - 0.5, j + 0.5, j + 0.5, j - 0.5};
             PLFLT py[4] = {i - 0.5, i - 0.5, i + 0.5, i + 0.5};
-            if (isnan(v)) {
-                plcol0(COL_LIGHT);
-                plfill(4, px, py);
-                continue;
-            }
-            double p = map_pos(v, range[0], range[1], range[2]);
-            plcol1(p);
+            double p = isnan(v) ? (note ? 1.0 : 0.5) : map_pos(v, range[0], range[1], range[2]);
+            if (isnan(v))
+                plcol0(note ? COL_DARK : COL_LIGHT);
+            else
+                plcol1(p);
             plfill(4, px, py);
             char s[64];
-            cell_text(s, sizeof s, fmt, v);
+            if (note)
+                snprintf(s, sizeof s, "%s", note);
+            else if (isnan(v))
+                continue;
+            else
+                cell_text(s, sizeof s, fmt, v);
             if (!*s || text_mm(s) > 0.92 * cw || char_ht() > 0.8 * rh)
                 continue;   /* too small a cell to say it */
             plcol0(p < 0.2 || p > 0.85 ? COL_BG : COL_FG);
@@ -900,7 +934,8 @@ static void heat_cells(gs_chart_t *c, size_t rows, size_t cols, const double *va
 
 /* The heatmap's cells into the record: row label, column label, value. */
 static void heat_record(gs_chart_t *c, size_t rows, size_t cols, const double *values,
-                        const char *const *row_labels, const char *const *col_labels)
+                        const char *const *notes, const char *const *row_labels,
+                        const char *const *col_labels)
 {
     int cl = (int)c->n_strs;   /* the column labels, one after another */
     for (size_t j = 0; j < cols; j++)
@@ -908,9 +943,11 @@ static void heat_record(gs_chart_t *c, size_t rows, size_t cols, const double *v
     for (size_t i = 0; i < rows && !c->oom; i++) {
         int rl = add_str(c, row_labels[i]);
         for (size_t j = 0; j < cols; j++) {
+            const char *note = notes ? notes[i * cols + j] : NULL;
+            int vt = note && *note ? add_str(c, note) : -1;
             rec_t *r = add_rec(c, NAN, NAN);
             if (r)
-                r->xt = cl + (int)j, r->yt = rl, r->v = values[i * cols + j];
+                r->xt = cl + (int)j, r->yt = rl, r->vt = vt, r->v = values[i * cols + j];
         }
     }
     c->heat = 1;
@@ -967,9 +1004,10 @@ static double row_label_room(const gs_chart_t *c, const char *const *labels, siz
 }
 
 void gs_chart_heatmap(gs_chart_t *c, int k, size_t rows, size_t cols, const double *values,
-                      const char *const *row_labels, const char *const *col_labels, double vmin,
-                      double mid, double vmax, const char *fmt, const char *xlabel,
-                      const char *ylabel, const char *bar_label)
+                      const char *const *notes, const char *const *row_labels,
+                      const char *const *col_labels, double vmin, double mid, double vmax,
+                      const char *fmt, const char *xlabel, const char *ylabel,
+                      const char *bar_label)
 {
     double l, r, b, t;
     panel_box(c, k, &l, &r, &b, &t);
@@ -977,7 +1015,7 @@ void gs_chart_heatmap(gs_chart_t *c, int k, size_t rows, size_t cols, const doub
     c->panels[c->cur].vlabel = add_str(c, bar_label);
     if (c->label < 0)
         c->label = add_str(c, bar_label);
-    heat_record(c, rows, cols, values, row_labels, col_labels);
+    heat_record(c, rows, cols, values, notes, row_labels, col_labels);
     plschr(0, rows > 12 ? SMALL_SIZE : TEXT_SIZE);
     l += row_label_room(c, row_labels, rows);   /* the row labels' room */
     c->xscale = c->yscale = 0;
@@ -985,7 +1023,7 @@ void gs_chart_heatmap(gs_chart_t *c, int k, size_t rows, size_t cols, const doub
     set_view(c, l, r, b, t, -0.5, (double)cols - 0.5, (double)rows - 0.5, -0.5);
     diverging_map();
     const double range[3] = {vmin, mid, vmax};
-    heat_cells(c, rows, cols, values, range, fmt);
+    heat_cells(c, rows, cols, values, notes, range, fmt);
     plcol0(COL_FG);
     plbox("bc", 1, 0, "bc", 1, 0);
     heat_labels(c, rows, cols, row_labels, col_labels);
@@ -1215,7 +1253,10 @@ static void csv_row(FILE *f, const gs_chart_t *c, const rec_t *r, csv_cols_t k)
         csv_num(f, r->y);
     if (k.value) {
         fputc(',', f);
-        csv_num(f, r->v);
+        if (r->vt >= 0 && isnan(r->v))
+            csv_text(f, c->strs[r->vt]);
+        else
+            csv_num(f, r->v);
     }
     if (k.lohi) {
         fputc(',', f);

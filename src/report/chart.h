@@ -45,8 +45,10 @@ enum {
     GS_KEY_SQUARE,
     GS_KEY_TRIANGLE,
 };
-/* Marker symbols. */
+/* Marker symbols; or'ed with GS_MARK_CLAMP, a marker beyond the panel is
+ * drawn itself at the edge it left by (not as an edge triangle). */
 enum { GS_MARK_CROSS, GS_MARK_CIRCLE, GS_MARK_SQUARE, GS_MARK_TRIANGLE };
+#define GS_MARK_CLAMP 0x10
 
 typedef struct gs_chart gs_chart_t;
 
@@ -86,10 +88,12 @@ void gs_chart_line(gs_chart_t *c, const double *x, const double *y, size_t n, in
  * line), translucent in the series' colour, and the line y over it. */
 void gs_chart_line_band(gs_chart_t *c, const double *x, const double *y, const double *lo,
                         const double *hi, size_t n, int series, int style);
-/* A marker (GS_MARK_*). */
+/* A marker (GS_MARK_*, maybe | GS_MARK_CLAMP). */
 void gs_chart_marker(gs_chart_t *c, double x, double y, int series, int symbol);
 /* Horizontal reference line across the panel, labelled at its right end. */
 void gs_chart_hline(gs_chart_t *c, double y, int series, int style, const char *label);
+/* Vertical reference line across the panel, labelled at its top. */
+void gs_chart_vline(gs_chart_t *c, double x, int series, int style, const char *label);
 /* Filled rectangle in data coordinates (CSV: x its centre, y its top). */
 void gs_chart_rect(gs_chart_t *c, double x0, double x1, double y0, double y1, int series);
 /* Text at a data point; just 0 left, 0.5 centre, 1 right; size relative. */
@@ -98,15 +102,18 @@ void gs_chart_text(gs_chart_t *c, double x, double y, double just, double size, 
 /* Heatmap of values (rows x cols, row-major; NaN = no data) in panel k
  * with a diverging colour map from vmin (blue) through mid (white) to vmax
  * (orange); each cell shows its value with fmt where it fits; a colour
- * bar goes in the legend column. Labels that would overprint are thinned
- * (every k-th shown); the CSV has every cell with its row and column
- * labels. Afterwards the panel is current again in cell coordinates
- * (column j at x = j, row i at y = i, row 0 at the top), so lines and
- * markers can go over the map. */
+ * bar goes in the legend column. notes (rows x cols, or NULL): a cell
+ * with a non-empty note shows it instead of its value, on dark grey
+ * where the value is NaN (a run with no ratio: "dead"). Labels that would
+ * overprint are thinned (every k-th shown); the CSV has every cell with
+ * its row and column labels and its value or note. Afterwards the panel
+ * is current again in cell coordinates (column j at x = j, row i at
+ * y = i, row 0 at the top), so lines and markers can go over the map. */
 void gs_chart_heatmap(gs_chart_t *c, int k, size_t rows, size_t cols, const double *values,
-                      const char *const *row_labels, const char *const *col_labels, double vmin,
-                      double mid, double vmax, const char *fmt, const char *xlabel,
-                      const char *ylabel, const char *bar_label);
+                      const char *const *notes, const char *const *row_labels,
+                      const char *const *col_labels, double vmin, double mid, double vmax,
+                      const char *fmt, const char *xlabel, const char *ylabel,
+                      const char *bar_label);
 /* After gs_chart_heatmap: draw over it in data units instead, column j
  * at x = x0 + j dx, row i at y = y0 + i dy (dy < 0: row 0 the largest). */
 void gs_chart_heatmap_units(gs_chart_t *c, double x0, double dx, double y0, double dy);

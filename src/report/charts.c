@@ -181,7 +181,7 @@ double rp_quantiles(double *v, size_t n, double *lo, double *hi)
  * others; its values are drawn at the edge (chart.h). With trim 0 the
  * axis holds everything (a gradient vanishing through depth is the
  * message, not an outlier). 0.1..10 when there are none. */
-#define PAD_DECADES 5.0
+#define PAD_DECADES 2.0
 rp_range_t rp_log_range(const double *v, size_t n, double trim)
 {
     double *l = malloc((n + 1) * sizeof *l);
@@ -421,9 +421,24 @@ static double combo_median(const rp_exp_t *e, size_t i, double (*get)(const rp_r
     return med;
 }
 
-static double get_log_ratio(const rp_run_t *r)
+/* log10 of the backpropagated gradient's ratio ||dL/dh_1|| / ||dL/dh_depth||
+ * at initialization, the verdict's measure (NaN for a dead run). */
+static double get_log_h_ratio(const rp_run_t *r)
 {
-    return r->grad_ratio > 0 ? log10(r->grad_ratio) : NAN;
+    return r->grad_h_ratio > 0 ? log10(r->grad_h_ratio) : NAN;
+}
+
+/* Whether every usable repeat of the configuration starting at run i is
+ * dead (a layer's gradient exactly zero: no ratio). */
+static int combo_dead(const rp_exp_t *e, size_t i)
+{
+    size_t n = 0, dead = 0;
+    for (size_t j = i; j < e->n_runs && e->runs[j].sc->combo == e->runs[i].sc->combo; j++)
+        if (usable(&e->runs[j])) {
+            n++;
+            dead += strcmp(e->runs[j].diagnosis, "dead") == 0;
+        }
+    return n > 0 && dead == n;
 }
 
 /* Run i's line, named for its configuration, with its band when it
@@ -709,10 +724,11 @@ static size_t map_row(const rp_exp_t *e, int col, const rp_run_t *r, char *lab, 
 }
 
 /* The map's cells (rows x cols, NaN where nothing is finite): log10 of
- * the median grad_ratio over each configuration's repeats; every row's
- * label; the first run of every configuration drawn. Their count. */
+ * the median grad_h_ratio over each configuration's repeats, or the note
+ * "dead" when all of them are; every row's label; the first run of every
+ * configuration drawn. Their count. */
 static size_t map_fill(const rp_exp_t *e, int col, size_t rows, size_t cols, double *v,
-                       char **labels, const rp_run_t **drawn)
+                       const char **notes, char **labels, const rp_run_t **drawn)
 {
     size_t n_drawn = 0;
     for (size_t i = 0; i < rows * cols; i++)
@@ -722,15 +738,15 @@ static size_t map_fill(const rp_exp_t *e, int col, size_t rows, size_t cols, dou
         if (r->sc->cell.repeat != 0)
             continue;
         char lab[256];
-        size_t row = map_row(e, col, r, lab, sizeof lab);
+        size_t row = map_row(e, col, r, lab, sizeof lab), cell;
         assert(row < rows);
         if (!labels[row])
             labels[row] = strdup(lab);
-        double lv = combo_median(e, i, get_log_ratio, NULL, NULL, NULL);   /* over repeats */
-        if (!isfinite(lv))
-            continue;
-        v[row * cols + (size_t)value_index(e, col, r)] = lv;
-        drawn[n_drawn++] = r;
+        cell = row * cols + (size_t)value_index(e, col, r);
+        v[cell] = combo_median(e, i, get_log_h_ratio, NULL, NULL, NULL);   /* over repeats */
+        notes[cell] = combo_dead(e, i) ? "dead" : NULL;
+        if (isfinite(v[cell]) || notes[cell])
+            drawn[n_drawn++] = r;
     }
     for (size_t i = 0; i < rows; i++)
         if (!labels[i])
@@ -756,38 +772,45 @@ static int chart_heatmap(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_
     if (rows > 40 || cols > 20)
         return 0;
     double *v = malloc(rows * cols * sizeof *v);
+    const char **notes = calloc(rows * cols, sizeof *notes);
     char **labels = calloc(rows, sizeof *labels);
     const rp_run_t **drawn = calloc(e->n_runs + 1, sizeof *drawn);
     int rc = 0;
     size_t n_drawn;
-    if (!v || !labels || !drawn || (n_drawn = map_fill(e, col, rows, cols, v, labels, drawn)) == 0)
+    if (!v || !notes || !labels || !drawn ||
+        (n_drawn = map_fill(e, col, rows, cols, v, notes, labels, drawn)) == 0)
         goto done;
     /* the colours saturate at twice the diagnosis thresholds, so that
      * "vanishing" is clearly blue however deep the sweep goes */
     double L = 2.0 * fmax(fabs(log10(m->sw.vanishing_below)), fabs(log10(m->sw.exploding_above)));
     if (!(L > 0))
         L = 8;
-    char rl[256] = "", cap[1024];
+    char rl[256] = "", cap[1400];
     for (size_t a = 0; a < e->ex->n_axes; a++)
         if ((int)a != col) {
             size_t l = strlen(rl);
             snprintf(rl + l, sizeof rl - l, "%s%s", l ? " / " : "", e->ex->axes[a].key);
         }
     rp_chart_name_t nm;
-    gs_chart_t *c = rp_chart_start(e, "map", "log10 grad_ratio at initialization (blue vanishes, "
-                                   "orange explodes)", &nm);
+    gs_chart_t *c = rp_chart_start(e, "map", "log10 grad_h_ratio = ||dL/dh_1|| / ||dL/dh_depth|| "
+                                   "at initialization (blue vanishes, orange explodes)", &nm);
     if (!c)
         goto done;
     gs_chart_grid(c, 1, 1, 12);
-    gs_chart_heatmap(c, 0, rows, cols, v, (const char *const *)labels,
+    gs_chart_series(c, "log10 grad_h_ratio");
+    gs_chart_heatmap(c, 0, rows, cols, v, notes, (const char *const *)labels,
                      (const char *const *)cx->values, -L, 0, L, "%.1f", cx->key, rl,
-                     "log10 grad_ratio");
+                     "log10 grad_h_ratio");
     snprintf(cap, sizeof cap,
-             "Each cell is log10 of grad_ratio, the gradient norm of the first layer over "
-             "that of the last (for recurrent models: of the first time step over the last). "
-             "0 (white) is a perfectly balanced network; below %g (blue) the sweep calls it "
-             "vanishing, above %g (orange) exploding; the colours saturate at twice those "
-             "values, the numbers do not. Read along a row to see a configuration degrade "
+             "Each cell is log10 of grad_h_ratio, the norm of the backpropagated gradient "
+             "dL/dh at the first layer over that at the last (for recurrent models: at the "
+             "first time step over the last), the median over repeats: the measure the "
+             "diagnosis is decided by. 0 (white) is a perfectly balanced network; below %g "
+             "(blue) the sweep calls it vanishing, above %g (orange) exploding; the colours "
+             "saturate at twice those values, the numbers do not. A dark cell marked dead is "
+             "a configuration where a layer's gradient is exactly zero (no ratio). The weight "
+             "gradients' ratio grad_ratio is not drawn: activations that shrink or grow with "
+             "the gradient cancel in it. Read along a row to see a configuration degrade "
              "with %s.",
              log10(m->sw.vanishing_below), log10(m->sw.exploding_above), cx->key);
     rc = rp_chart_publish(c, m, dir, nm.file, nm.title, drawn, n_drawn, cap, out, err, errlen);
@@ -795,6 +818,7 @@ done:
     for (size_t i = 0; labels && i < rows; i++)
         free(labels[i]);
     free(labels);
+    free(notes);
     free(v);
     free(drawn);
     return rc;
@@ -834,7 +858,7 @@ static size_t mark_divergence(gs_chart_t *c, rp_model_t *m, const lineset_t *ls,
         snprintf(s, sizeof s, "diverged: %s", r->label);
         gs_chart_series(c, s);
         gs_chart_marker(c, (double)r->diverged_step, diverged_at(m, r, column, top),
-                        series[first], GS_MARK_CROSS);
+                        series[first], GS_MARK_CROSS | GS_MARK_CLAMP);
         n++;
     }
     return n;
@@ -862,7 +886,8 @@ static int chart_loss(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
             continue;
         if (isfinite(r->baseline_loss))
             baseline = r->baseline_loss;
-        snprintf(lab[nd], sizeof lab[nd], "%s (%s)", r->config_label, r->diagnosis);
+        snprintf(lab[nd], sizeof lab[nd], "%s (%s%s)", r->config_label, r->diagnosis,
+                 strcmp(r->status, "diverged") == 0 ? ", diverged" : "");
         labels[nd] = lab[nd];
         of_run[i] = (int)nd;   /* colours by configuration, in order */
         series[nd] = (int)nd;
@@ -895,7 +920,8 @@ static int chart_loss(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
              "fall steadily; vanishing ones stay flat near their starting loss because the "
              "early layers do not learn; exploding ones jump or become non-finite.%s%s%s",
              n_div ? " A cross in a line's colour marks where a run diverged: at the step a "
-                     "non-finite loss or gradient ended it, at the last finite loss it logged." : "",
+                     "non-finite loss or gradient ended it, at the last finite loss it logged "
+                     "(on the edge when that is beyond the axis; the CSV has its value)." : "",
              ls.bands ? " Where a configuration has repeats, its line is their median and the "
                         "shaded band their 10-90% range." : "",
              isfinite(baseline) ? " The dashed line is the adding problem's baseline: a "

@@ -5,6 +5,7 @@
  * every point on it is a stored run. */
 #include <config.h>
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,14 +115,16 @@ done:
 
 /* ---- 2. tanh's phase diagram ---- */
 
-/* A run's marker: its diagnosis at initialization (a square healthy, a
- * circle vanishing, a cross otherwise). */
+/* A run's marker: its diagnosis at initialization, decided by
+ * grad_h_ratio (a square healthy, a circle vanishing, a triangle dead, a
+ * cross exploding). */
 static int phase_shape(const rp_run_t *r)
 {
     static const struct {
         const char *diagnosis;
         int shape;
-    } shapes[] = {{"healthy", GS_MARK_SQUARE}, {"vanishing", GS_MARK_CIRCLE}};
+    } shapes[] = {{"healthy", GS_MARK_SQUARE}, {"vanishing", GS_MARK_CIRCLE},
+                  {"dead", GS_MARK_TRIANGLE}};
     for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++)
         if (strcmp(r->diagnosis, shapes[k].diagnosis) == 0)
             return shapes[k].shape;
@@ -201,7 +204,7 @@ static void phase_points(gs_chart_t *c, const gs_activation_t *act, double db,
 }
 
 /* The legend: what colours and shapes of the runs say (measured slope
- * per layer; the diagnosis). */
+ * per layer; the diagnosis, from grad_h_ratio). */
 static void phase_legend(gs_chart_t *c)
 {
     static const struct {
@@ -215,6 +218,7 @@ static void phase_legend(gs_chart_t *c)
         {"healthy", GS_SERIES_GREY, GS_KEY_SQUARE},
         {"vanishing", GS_SERIES_GREY, GS_KEY_CIRCLE},
         {"exploding", GS_SERIES_GREY, GS_KEY_CROSS},
+        {"dead", GS_SERIES_GREY, GS_KEY_TRIANGLE},
     };
     for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
         gs_chart_legend_key(c, keys[k].label, keys[k].series, keys[k].key);
@@ -268,7 +272,7 @@ static int chart_phase(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t 
         goto done;
     gs_chart_grid(c, 1, 1, 30);   /* the colour bar, then the keys */
     gs_chart_series(c, "ln chi_1 (theory)");
-    gs_chart_heatmap(c, 0, PHASE_ROWS, PHASE_COLS, g->v, g->rl, g->cl, -0.4, 0.0, 0.4, "",
+    gs_chart_heatmap(c, 0, PHASE_ROWS, PHASE_COLS, g->v, NULL, g->rl, g->cl, -0.4, 0.0, 0.4, "",
                      "sigma_w^2", "sigma_b^2", "ln chi_1");
     gs_chart_heatmap_units(c, dw, dw, (PHASE_ROWS - 1) * db, -db);
     phase_points(c, act, db, runs, n);
@@ -282,9 +286,9 @@ static int chart_phase(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t 
              "chi_1 = 1 (sigma_w^2 = 1 at sigma_b = 0). The markers are this experiment's %zu "
              "tanh runs, coloured by the slope of ln ||dL/dh_l|| measured in them: blue "
              "shrinking by more than %.2f per layer toward the input, red growing by more, "
-             "green in between; the shape is the run's diagnosis (square healthy, circle "
-             "vanishing, cross exploding or diverged - from grad_ratio, whose weight gradients "
-             "can hide a shrinking ||dL/dh_l||). Where the background is blue the measured "
+             "green in between; the shape is the run's diagnosis at initialization, decided by "
+             "grad_h_ratio = ||dL/dh_1|| / ||dL/dh_depth|| (square healthy, circle vanishing, "
+             "cross exploding, triangle dead). Where the background is blue the measured "
              "gradients shrink, where it is orange they grow; deep networks keep their "
              "gradient near the line.%s",
              n, SLOPE_FLAT, unplaced);
@@ -304,7 +308,7 @@ done:
  * second. */
 /* Run r's Jacobian spectrum as a density of log10 sigma into l: 0, or
  * -1 when it has none. */
-static int spectrum_density(rp_model_t *m, const rp_run_t *r, rp_series_t *l)
+static int spectrum_density(rp_model_t *m, const rp_run_t *r, rp_series_t *l, double *floor_)
 {
     double lo, hi;
     if (!rp_usable(r) || !r->sc->cell.spectrum || r->sc->cell.repeat != 0 ||
@@ -319,7 +323,35 @@ static int spectrum_density(rp_model_t *m, const rp_run_t *r, rp_series_t *l)
     }
     for (size_t k = 0; k < l->n; k++)   /* counts -> density of log10 sigma */
         l->y[k] /= total * bw;
+    /* the SVD's rounding floor: sigma_max n eps, n the larger side of J
+     * (width x inputs; the width bounds it from below) */
+    *floor_ = hi + log10((double)r->sc->cell.width * DBL_EPSILON);
     return 0;
+}
+
+/* Panel f (depth value f of axis fa): the spectra of its runs, coloured
+ * by ca and dashed by da, on x range xy[0..1] and densities to xy[2],
+ * and the SVD floor of its largest spectrum. */
+static void spectrum_panel(gs_chart_t *c, const rp_exp_t *e, int f, const int axes[3],
+                           const rp_series_t *lines, const rp_run_t *const *runs,
+                           const double *floors, size_t n, const double xy[3], int first)
+{
+    int fa = axes[0], ca = axes[1], da = axes[2];
+    char pt[64] = "";
+    if (fa >= 0)
+        snprintf(pt, sizeof pt, "depth %s", e->ex->axes[fa].values[f]);
+    gs_chart_axes(c, f, xy[0], xy[1], 0, xy[2], 0, 0, "log10 sigma", first ? "density" : NULL, pt);
+    double floor_ = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        if (fa >= 0 && rp_value_index(e, fa, runs[i]) != f)
+            continue;
+        gs_chart_series(c, runs[i]->label);
+        gs_chart_line(c, lines[i].x, lines[i].y, lines[i].n, rp_value_index(e, ca, runs[i]),
+                      rp_value_index(e, da, runs[i]) > 0);
+        floor_ = fmax(floor_, floors[i]);
+    }
+    if (isfinite(floor_))
+        gs_chart_vline(c, floor_, GS_SERIES_GREY, GS_DASHED, "SVD floor");
 }
 
 static int chart_spectrum(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out,
@@ -327,10 +359,11 @@ static int chart_spectrum(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts
 {
     rp_series_t lines[MAX_SPECTRA];
     const rp_run_t *runs[MAX_SPECTRA];
+    double floors[MAX_SPECTRA];
     size_t n = 0;
     rp_range_t xr = {INFINITY, -INFINITY}, yr = {INFINITY, -INFINITY};
     for (size_t i = 0; i < e->n_runs && n < MAX_SPECTRA; i++) {
-        if (spectrum_density(m, &e->runs[i], &lines[n]) != 0)
+        if (spectrum_density(m, &e->runs[i], &lines[n], &floors[n]) != 0)
             continue;
         rp_range_add(&xr, lines[n].x, lines[n].n, 0);
         rp_range_add(&yr, lines[n].y, lines[n].n, 0);
@@ -356,20 +389,16 @@ static int chart_spectrum(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts
         goto done;
     const gs_axis_t *cx = ca >= 0 ? &e->ex->axes[ca] : NULL;
     gs_chart_grid(c, nx, ny, cx ? rp_longest((const char *const *)cx->values, cx->n_values,
-                                             cx->key) : 0);
-    for (int f = 0; f < nf; f++) {
-        char pt[64] = "";
-        if (fa >= 0)
-            snprintf(pt, sizeof pt, "depth %s", e->ex->axes[fa].values[f]);
-        gs_chart_axes(c, f, xr.lo - 0.2, xr.hi + 0.2, 0, yr.hi * 1.05, 0, 0, "log10 sigma",
-                      f % nx == 0 ? "density" : NULL, pt);
-        for (size_t i = 0; i < n; i++)
-            if (fa < 0 || rp_value_index(e, fa, runs[i]) == f)
-                gs_chart_line(c, lines[i].x, lines[i].y, lines[i].n, rp_value_index(e, ca, runs[i]),
-                              rp_value_index(e, da, runs[i]) > 0);
-    }
+                                             "dashed: SVD rounding floor") : 26);
+    /* the x axis spans every spectrum (a bin centre is half a bin inside
+     * its histogram: reach the edges) */
+    double half = 0.5 * (lines[0].n > 1 ? lines[0].x[1] - lines[0].x[0] : 0.2);
+    for (int f = 0; f < nf; f++)
+        spectrum_panel(c, e, f, (const int[3]){fa, ca, da}, lines, runs, floors, n,
+                       (const double[3]){xr.lo - half, xr.hi + half, yr.hi * 1.05}, f % nx == 0);
     if (cx)
         rp_axis_legend(c, cx, MAX_SPECTRA);
+    gs_chart_legend_key(c, "dashed: SVD rounding floor", GS_SERIES_GREY, GS_DASHED);
     char cap[1024], dash[256];
     int shown[3] = {fa, ca, rp_axis_of(e, "spectrum")};
     rp_unshown_note(e, shown, 3, da, dash, sizeof dash);
@@ -379,8 +408,10 @@ static int chart_spectrum(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts
              "near 1 (log10 sigma = 0): a gradient then keeps its size and its direction through "
              "every layer. Orthogonal weights at the edge of chaos stay concentrated as the "
              "network deepens; Gaussian weights spread over decades even when the mean is "
-             "right, and ReLU's dead units put singular values at 0 (off the chart). Values "
-             "near 1e-16 of the largest are the SVD's rounding floor, not measurements.%s",
+             "right, and ReLU's dead units put singular values at 0 (off the chart). The grey "
+             "dashed line is the SVD's rounding floor, n eps sigma_max of the panel's largest "
+             "spectrum (n the width): singular values left of it are zeros in exact arithmetic, "
+             "not measurements.%s",
              dash);
     rc = rp_chart_publish(c, m, dir, nm.file, nm.title, runs, n, cap, out, err, errlen);
 done:

@@ -241,7 +241,7 @@ static int chart_grad_heatmap(const panels_t *p)
     gs_chart_grid(c, nx, ny, 10);
     for (size_t i = 0; i < p->n; i++) {
         gs_chart_series(c, p->runs[i]->label);
-        gs_chart_heatmap(c, (int)i, h->rows[i], h->cols[i], h->vals[i], rl, h->cl[i], vr.lo,
+        gs_chart_heatmap(c, (int)i, h->rows[i], h->cols[i], h->vals[i], NULL, rl, h->cl[i], vr.lo,
                          0.5 * (vr.lo + vr.hi), vr.hi, "%.1f", p->runs[i]->label,
                          "layer", "log10 ||dL/dW_l||");
     }

@@ -144,7 +144,7 @@ void rp_range_add(rp_range_t *r, const double *v, size_t n, int positive);
 void rp_log_pad(rp_range_t *r);
 /* A log axis's range for the values v[0..n): whole decades around the
  * trim..1-trim quantiles of log10 v, reaching past them by twice their
- * spread (at least 5 decades), never past the data. RP_BULK for values
+ * spread (at least 2 decades), never past the data. RP_BULK for values
  * over training, so that one dead run does not flatten the rest (what is
  * left out the chart draws at the edge); RP_ALL where a vanishing
  * gradient is the message. */
