@@ -1315,7 +1315,8 @@ int gs_chart_end(gs_chart_t *c, const char *path, const gs_png_text_t *text, siz
     plend();
     /* the caller's text, then what was drawn (tests read it) */
     gs_png_text_t all[n_text + 3];
-    memcpy(all, text, n_text * sizeof *text);
+    if (n_text)
+        memcpy(all, text, n_text * sizeof *text);
     char drawn[128];
     snprintf(drawn, sizeof drawn, "%d lines, %d bands, %d theory lines, %d whiskers",
              c->data_lines, c->bands, c->theory, c->whiskers);
