@@ -787,7 +787,10 @@ void gs_chart_vline(gs_chart_t *c, double x, int series, int style, const char *
     int keep = c->label;
     if (label && *label)
         c->label = add_str(c, label);
-    add_rec(c, x, NAN);
+    if (c->hbar)   /* a bar chart's CSV gives the bars' values as y */
+        add_rec(c, NAN, x);
+    else
+        add_rec(c, x, NAN);
     c->label = keep;
     double a = tx(c, x);
     if (!isfinite(a) || a < fmin(c->x0, c->x1) || a > fmax(c->x0, c->x1))

@@ -1356,10 +1356,9 @@ static int chart_acc(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *o
     gs_chart_hbar_axes(c, 0, 0, 1, n, "test accuracy");
     for (size_t i = 0; i < n; i++)
         acc_draw_bar(c, &bars[i], i, n);
-    double chance = 0.1;
-    double xs[2] = {chance, chance}, ys[2] = {-0.5, (double)n - 0.5};
     gs_chart_series(c, "chance (10 classes)");
-    gs_chart_line(c, xs, ys, 2, GS_SERIES_GREY, GS_DASHED);
+    double chance = 0.1;
+    gs_chart_vline(c, chance, GS_SERIES_GREY, GS_DASHED, NULL);
     gs_chart_text(c, chance + 0.005, (double)n - 0.3, 0.0, 0.8, "chance (10 classes)");
     char cap[1024];
     snprintf(cap, sizeof cap,
