@@ -28,8 +28,6 @@ enum { COL_BG = 0, COL_FG = 1, COL_GREY = 2, COL_LIGHT = 3, COL_DARK = 4, COL_SE
 #define TITLE_SIZE 0.95
 #define TEXT_SIZE 0.68
 #define SMALL_SIZE 0.58
-/* a character's width over its height (PLplot's ht), for fitting labels */
-#define CHAR_W 0.8
 #define MAX_TICKS 10
 #define MAX_PANELS 64
 #define TRIANGLE_MM 1.6      /* half the side of an off-chart triangle */
@@ -185,6 +183,21 @@ static void buf_line(gs_chart_t *c, buf_t *b, const char *s)
     b->s[b->n] = '\0';
 }
 
+/* A character's width over PLplot's character height, measured on this
+ * machine's cairo fonts (a shade generous, to fit labels safely). */
+static double char_w(char ch)
+{
+    if (isdigit((unsigned char)ch))
+        return 0.84;
+    if (strchr("il.,:;|!'", ch))
+        return 0.36;
+    if (ch == ' ')
+        return 0.4;
+    if (ch == 'm' || ch == 'w')
+        return 1.15;
+    return isupper((unsigned char)ch) ? 0.92 : isalpha((unsigned char)ch) ? 0.74 : 0.62;
+}
+
 /* Text's width in mm at the current character height. */
 static double text_mm(const char *s)
 {
@@ -197,7 +210,7 @@ static double text_mm(const char *s)
             s++;
             continue;
         }
-        w += CHAR_W * scale;
+        w += char_w(*s) * scale;
     }
     return w * ht;
 }
@@ -374,6 +387,9 @@ gs_chart_t *gs_chart_begin(int w, int h, const char *title)
     plvpor(0.0, 1.0, 0.93, 1.0);
     plwind(0, 1, 0, 1);
     plschr(0, TITLE_SIZE);
+    double tw = text_mm(t);   /* smaller when it would run off the page */
+    if (tw > 0.96 * c->page_w)
+        plschr(0, fmax(TITLE_SIZE * 0.96 * c->page_w / tw, SMALL_SIZE));
     plptex(0.5, 0.35, 1, 0, 0.5, t);
     plschr(0, TEXT_SIZE);
     c->nx = c->ny = 1;
@@ -859,6 +875,16 @@ void gs_chart_text(gs_chart_t *c, double x, double y, double just, double size, 
     plschr(0, size * TEXT_SIZE);
     plptex(a, b, 1, 0, just, s);
     plschr(0, TEXT_SIZE);
+}
+
+double gs_chart_text_width(const gs_chart_t *c, double size, const char *text)
+{
+    char s[256];
+    esc(s, sizeof s, text);
+    plschr(0, size * TEXT_SIZE);
+    double w = text_mm(s);
+    plschr(0, TEXT_SIZE);
+    return w / c->vp_w * (c->x1 - c->x0);
 }
 
 /* ---- heatmaps ---- */

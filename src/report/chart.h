@@ -98,6 +98,9 @@ void gs_chart_vline(gs_chart_t *c, double x, int series, int style, const char *
 void gs_chart_rect(gs_chart_t *c, double x0, double x1, double y0, double y1, int series);
 /* Text at a data point; just 0 left, 0.5 centre, 1 right; size relative. */
 void gs_chart_text(gs_chart_t *c, double x, double y, double just, double size, const char *text);
+/* The width of text at size (as gs_chart_text) in the current panel's x
+ * units (linear axes), to place it where it fits. */
+double gs_chart_text_width(const gs_chart_t *c, double size, const char *text);
 
 /* Heatmap of values (rows x cols, row-major; NaN = no data) in panel k
  * with a diverging colour map from vmin (blue) through mid (white) to vmax

@@ -793,7 +793,7 @@ static int chart_heatmap(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_
         }
     rp_chart_name_t nm;
     gs_chart_t *c = rp_chart_start(e, "map", "log10 grad_h_ratio = ||dL/dh_1|| / ||dL/dh_depth|| "
-                                   "at initialization (blue vanishes, orange explodes)", &nm);
+                                   "at initialization", &nm);
     if (!c)
         goto done;
     gs_chart_grid(c, 1, 1, 12);
@@ -1119,7 +1119,7 @@ static size_t clip_losses(gs_chart_t *c, const rp_exp_t *e, int ca, int ma)
 }
 
 /* One entry per threshold and mode (no mode without clip), then the
- * final loss. */
+ * final loss per mode. */
 static void clip_legend(gs_chart_t *c, const rp_exp_t *e, int ca, int ma)
 {
     const gs_axis_t *cx = &e->ex->axes[ca];
@@ -1139,10 +1139,14 @@ static void clip_legend(gs_chart_t *c, const rp_exp_t *e, int ca, int ma)
             dashed[nl] = md > 0;
             nl++;
         }
-    labels[nl] = "final loss";
-    series[nl] = 6;
-    dashed[nl] = 0;
-    nl++;
+    for (size_t md = 0; md < modes && nl < 40; md++) {   /* the right panel's lines */
+        snprintf(buf[nl], sizeof buf[nl], "final loss%s%s", ma >= 0 ? ", " : "",
+                 ma >= 0 ? e->ex->axes[ma].values[md] : "");
+        labels[nl] = buf[nl];
+        series[nl] = 6;
+        dashed[nl] = md > 0;
+        nl++;
+    }
     gs_chart_legend(c, nl, labels, series, dashed, "");
 }
 
@@ -1256,11 +1260,12 @@ done:
 /* ---- 9. test accuracy as bars ---- */
 
 /* A bar: a configuration's first run and its test accuracy, the median
- * over its repeats with their 10-90% range. */
+ * over its repeats with their 10-90% range (n of them; diverged ones
+ * have no accuracy: counted apart). */
 typedef struct {
     const rp_run_t *r;
     double acc, lo, hi;
-    size_t n;
+    size_t n, diverged, repeats;
 } acc_bar_t;
 
 /* Best first; a configuration without accuracy (all diverged) last. */
@@ -1276,8 +1281,13 @@ static double get_test_acc(const rp_run_t *r) { return r->test_acc; }
 /* The bar of the configuration whose runs start at i (repeats follow). */
 static acc_bar_t acc_bar(const rp_exp_t *e, size_t i)
 {
-    acc_bar_t b = {&e->runs[i], NAN, NAN, NAN, 0};
+    acc_bar_t b = {&e->runs[i], NAN, NAN, NAN, 0, 0, 0};
     b.acc = combo_median(e, i, get_test_acc, &b.lo, &b.hi, &b.n);
+    for (size_t j = i; j < e->n_runs && e->runs[j].sc->combo == e->runs[i].sc->combo; j++)
+        if (rp_usable(&e->runs[j])) {
+            b.repeats++;
+            b.diverged += strcmp(e->runs[j].status, "diverged") == 0;
+        }
     return b;
 }
 
@@ -1297,27 +1307,44 @@ int rp_diag_series(const char *diagnosis)
     return GS_SERIES_GREY;
 }
 
+/* What a bar says beside it: accuracy, configuration, diagnosis, the
+ * spread of its repeats and how many diverged. */
+static void acc_label(const acc_bar_t *b, char *v, size_t len)
+{
+    const rp_run_t *r = b->r;
+    char spread[80] = "", div[64] = "";
+    if (b->n > 1)
+        snprintf(spread, sizeof spread, ", median of %zu: %.1f-%.1f%%", b->n, 100 * b->lo,
+                 100 * b->hi);
+    if (b->diverged)
+        snprintf(div, sizeof div, ", %zu of %zu diverged", b->diverged, b->repeats);
+    if (isfinite(b->acc))
+        snprintf(v, len, "%.1f%%  %s (%s%s%s)", 100 * b->acc, r->config_label, r->diagnosis,
+                 spread, div);
+    else
+        snprintf(v, len, "%s (%s): diverged, no test accuracy", r->config_label, r->diagnosis);
+}
+
 /* Bar i of n (best on top): its length the accuracy, its colour the
- * diagnosis, a whisker for the spread of its repeats, and its label. */
+ * diagnosis, a whisker for the spread of its repeats, and its label
+ * (inside a long bar, else right of the bar and its whisker). */
 static void acc_draw_bar(gs_chart_t *c, const acc_bar_t *b, size_t i, size_t n)
 {
     double y = (double)(n - 1 - i);
-    const rp_run_t *r = b->r;
-    char v[400], spread[80] = "";
     int whisker = b->n > 1;   /* the spread of the repeats */
-    if (whisker)
-        snprintf(spread, sizeof spread, ", median of %zu: %.1f-%.1f%%", b->n, 100 * b->lo,
-                 100 * b->hi);
-    gs_chart_series(c, r->config_label);
+    char v[400];
+    gs_chart_series(c, b->r->config_label);
     gs_chart_hbar(c, (size_t)y, b->acc, whisker ? b->lo : NAN, whisker ? b->hi : NAN,
-                  rp_diag_series(r->diagnosis));
-    if (isfinite(b->acc))
-        snprintf(v, sizeof v, "%.1f%%  %s (%s%s)", 100 * b->acc, r->config_label, r->diagnosis,
-                 spread);
-    else
-        snprintf(v, sizeof v, "%s (%s): diverged, no test accuracy", r->config_label, r->diagnosis);
-    double at = isfinite(b->acc) ? b->acc : 0;
-    gs_chart_text(c, at > 0.6 ? 0.01 : at + 0.01, y - 0.12, 0.0, 0.9, v);
+                  rp_diag_series(b->r->diagnosis));
+    acc_label(b, v, sizeof v);
+    double at = isfinite(b->acc) ? b->acc : 0, end = whisker ? fmax(at, b->hi) : at;
+    double w = gs_chart_text_width(c, 0.9, v), room = 0.99 - end - 0.01;
+    if (w <= room)   /* right of the bar and its whisker */
+        gs_chart_text(c, end + 0.01, y, 0.0, 0.9, v);
+    else if (w + 0.02 <= (whisker ? fmin(at, b->lo) : at))   /* inside the bar */
+        gs_chart_text(c, 0.01, y, 0.0, 0.9, v);
+    else   /* right of it, smaller, down to 0.6 of the size; then over what it must */
+        gs_chart_text(c, end + 0.01, y, 0.0, 0.9 * fmax(0.9 * room / w, 0.6), v);
 }
 
 /* Whether run r's test accuracy is a chart's: digits (accuracy means
