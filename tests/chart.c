@@ -103,13 +103,21 @@ static size_t check_ticks(const char *ticks, int whole, int *ok)
     return n;
 }
 
+/* A chart titled name, to be written as dir/name.png (path) beside
+ * dir/name.csv (cpath). */
+static gs_chart_t *begin(const char *dir, const char *name, char path[512], char cpath[512])
+{
+    snprintf(path, 512, "%s/%s.png", dir, name);
+    snprintf(cpath, 512, "%s/%s.csv", dir, name);
+    return gs_chart_begin(GS_CHART_W, GS_CHART_H, name);
+}
+
 /* ---- a chart's labels ---- */
 
 static void labels(const char *dir)
 {
-    char path[512];
-    snprintf(path, sizeof path, "%s/labels.png", dir);
-    gs_chart_t *c = gs_chart_begin(GS_CHART_W, GS_CHART_H, "gain 0.7071067811865476");
+    char path[512], cpath[512];
+    gs_chart_t *c = begin(dir, "labels 0.7071067811865476", path, cpath);
     gs_chart_grid(c, 2, 1, 20);
     /* a range with ugly ends; an integer axis of 3 layers (no 1.5) */
     gs_chart_axes(c, 0, 1, 3, 0.70710678118654757, 2.0000000001, GS_AXIS_INT, 0, "layer", "gain",
@@ -139,9 +147,8 @@ static void labels(const char *dir)
  * side by side: fewer, each a whole number. */
 static void narrow(const char *dir)
 {
-    char path[512];
-    snprintf(path, sizeof path, "%s/narrow.png", dir);
-    gs_chart_t *c = gs_chart_begin(GS_CHART_W, GS_CHART_H, "narrow");
+    char path[512], cpath[512];
+    gs_chart_t *c = begin(dir, "narrow", path, cpath);
     gs_chart_grid(c, 5, 2, 8);
     gs_chart_axes(c, 0, -4, 4, 1e-3, 1, GS_AXIS_INT, GS_AXIS_LOG, "x", NULL, "p");
     char err[256] = "";
@@ -173,9 +180,7 @@ static char *slurp(const char *path)
 static void csv(const char *dir)
 {
     char path[512], cpath[512];
-    snprintf(path, sizeof path, "%s/data.png", dir);
-    snprintf(cpath, sizeof cpath, "%s/data.csv", dir);
-    gs_chart_t *c = gs_chart_begin(GS_CHART_W, GS_CHART_H, "data");
+    gs_chart_t *c = begin(dir, "data", path, cpath);
     gs_chart_grid(c, 1, 1, 12);
     gs_chart_axes(c, 0, 1, 3, 1e-3, 1, GS_AXIS_INT, GS_AXIS_LOG, "layer", "norm", NULL);
     /* a line with a band whose last point is 0 (off a log axis), a
@@ -218,9 +223,7 @@ static void csv(const char *dir)
 static void bars(const char *dir)
 {
     char path[512], cpath[512];
-    snprintf(path, sizeof path, "%s/bars.png", dir);
-    snprintf(cpath, sizeof cpath, "%s/bars.csv", dir);
-    gs_chart_t *c = gs_chart_begin(GS_CHART_W, GS_CHART_H, "bars");
+    gs_chart_t *c = begin(dir, "bars", path, cpath);
     gs_chart_grid(c, 1, 1, 0);
     gs_chart_hbar_axes(c, 0, 0, 1, 2, "test accuracy");
     gs_chart_series(c, "best");
@@ -252,8 +255,9 @@ int main(void)
     narrow(dir);
     csv(dir);
     bars(dir);
-    const char *files[] = {"labels.png", "narrow.png", "data.png", "data.csv", "bars.png",
-                           "bars.csv", "labels.csv", "narrow.csv"};
+    const char *files[] = {"labels 0.7071067811865476.png", "labels 0.7071067811865476.csv",
+                           "narrow.png", "narrow.csv", "data.png", "data.csv", "bars.png",
+                           "bars.csv"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char p[600];
         snprintf(p, sizeof p, "%s/%s", dir, files[i]);
