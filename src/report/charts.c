@@ -77,10 +77,11 @@ int rp_chart_publish(gs_chart_t *c, rp_model_t *m, const char *dir, const char *
     if (off) {
         size_t l = strlen(cap);
         snprintf(cap + l, sizeof cap - l,
-                 " %zu value%s beyond the axis range (too small or large to show without "
-                 "flattening the rest, or exactly 0 on a log scale) %s drawn as triangles at "
-                 "the edge; the CSV has %s.",
-                 off, off == 1 ? "" : "s", off == 1 ? "is" : "are", off == 1 ? "it" : "them");
+                 " %zu value%s %s beyond the axis range (too small or large to show "
+                 "without flattening the rest, or exactly 0 on a log scale): a triangle at "
+                 "the edge marks where a line leaves the axis, or stands for the point; the "
+                 "CSV has every value.",
+                 off, off == 1 ? "" : "s", off == 1 ? "lies" : "lie");
     }
     int rc = finish(c, m, dir, file, title, runs, n_runs, err, errlen);
     if (rc == 0)

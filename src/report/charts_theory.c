@@ -134,9 +134,9 @@ static int phase_shape(const rp_run_t *r)
 /* Why a run is not on tanh's diagram (a row each; NULL: it is). */
 typedef enum { PH_PLACED, PH_NOT_TANH, PH_NO_THEORY, PH_OUTSIDE, PH_N } phase_fate_t;
 static const char *const phase_fates[PH_N] = {
-    NULL, "another activation (the diagram is tanh's)",
-    "no mean-field prediction (normalization, residual or recurrent)",
-    "beyond the diagram (sigma_w^2 > 4.5 or sigma_b^2 > 0.3)",
+    NULL, "use another activation (the diagram is tanh's)",
+    "have no mean-field prediction (normalization, residual or recurrent)",
+    "lie beyond the diagram (sigma_w^2 > 4.5 or sigma_b^2 > 0.3)",
 };
 
 static phase_fate_t phase_fate(const rp_run_t *r)
@@ -237,7 +237,7 @@ static void phase_unplaced(const size_t count[PH_N], char *buf, size_t len)
     l += (size_t)snprintf(buf, len, " %zu of the experiment's runs could not be placed:", total);
     for (int f = PH_PLACED + 1; f < PH_N && l < len; f++)
         if (count[f])
-            l += (size_t)snprintf(buf + l, len - l, " %zu with %s;", count[f], phase_fates[f]);
+            l += (size_t)snprintf(buf + l, len - l, " %zu %s;", count[f], phase_fates[f]);
     if (l < len)
         buf[l - 1] = '.';
 }
