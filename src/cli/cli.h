@@ -3,6 +3,8 @@
 #ifndef GS_CLI_CLI_H
 #define GS_CLI_CLI_H
 
+#include "store/store.h"
+
 int gs_cmd_probe(int argc, char **argv);
 int gs_cmd_train(int argc, char **argv);
 int gs_cmd_plan(int argc, char **argv);
@@ -13,5 +15,10 @@ int gs_cmd_export(int argc, char **argv);
 int gs_cmd_show(int argc, char **argv);
 int gs_cmd_schema(int argc, char **argv);
 int gs_cmd_report(int argc, char **argv);
+
+/* Open a database for a command (readonly: for reading), or print
+ * "gradsweep CMD: why" and set *code to the exit status of the failure
+ * (2: the input's fault, 1: the machine's) and return NULL. */
+gs_store_t *gs_cli_open(const char *cmd, const char *db, int readonly, int *code);
 
 #endif

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "store/export.h"
 #include "store/query.h"
 #include "store/store.h"
 #include "util/exit.h"
@@ -43,22 +44,6 @@ static int find_run(sqlite3 *db, const char *which, int64_t *id, char *err, size
     return GS_EXIT_INPUT;
 }
 
-/* A CSV field, quoted when it holds a comma, a quote or a line break. */
-static void put_csv(const char *t)
-{
-    if (!strpbrk(t, ",\"\r\n")) {
-        fputs(t, stdout);
-        return;
-    }
-    putchar('"');
-    for (; *t; t++) {
-        if (*t == '"')
-            putchar('"');
-        putchar(*t);
-    }
-    putchar('"');
-}
-
 /* The runs row as "key: value" lines (text) or one CSV header + row. */
 static int show_run(sqlite3 *db, int64_t id, int csv, char *err, size_t errlen)
 {
@@ -86,7 +71,7 @@ static int show_run(sqlite3 *db, int64_t id, int csv, char *err, size_t errlen)
     }
     for (size_t k = 0; csv && rc == 1 && k < N; k++) {
         fputs(k ? "," : "\n", stdout);
-        put_csv(gs_query_text(&q, k, buf, sizeof buf));
+        gs_export_csv_field(stdout, gs_query_text(&q, k, buf, sizeof buf));
     }
     if (csv && rc == 1)
         putchar('\n');
@@ -230,14 +215,12 @@ int gs_cmd_show(int argc, char **argv)
         return GS_EXIT_INPUT;
     }
     char err[8192];
-    gs_store_fault_t fault;
-    gs_store_t *st = gs_store_open_kind(db, 0, 1, &fault, err, sizeof err);
-    if (!st) {
-        fprintf(stderr, "gradsweep show: %s\n", err);
-        return fault == GS_STORE_FAULT_INPUT ? GS_EXIT_INPUT : GS_EXIT_RUNTIME;
-    }
+    int rc;
+    gs_store_t *st = gs_cli_open("show", db, 1, &rc);
+    if (!st)
+        return rc;
     int64_t id = 0;
-    int rc = find_run(gs_store_handle(st), which, &id, err, sizeof err);
+    rc = find_run(gs_store_handle(st), which, &id, err, sizeof err);
     if (rc == GS_EXIT_OK && show(gs_store_handle(st), id, csv, err, sizeof err) != 0)
         rc = GS_EXIT_RUNTIME;
     if (rc != GS_EXIT_OK)

@@ -23,6 +23,19 @@ static int is_help(const char *a)
     return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0;
 }
 
+gs_store_t *gs_cli_open(const char *cmd, const char *db, int readonly, int *code)
+{
+    char err[8192];
+    gs_store_fault_t fault;
+    gs_store_t *st = gs_store_open_kind(db, 0, readonly, &fault, err, sizeof err);
+    *code = GS_EXIT_OK;
+    if (!st) {
+        fprintf(stderr, "gradsweep %s: %s\n", cmd, err);
+        *code = fault == GS_STORE_FAULT_INPUT ? GS_EXIT_INPUT : GS_EXIT_RUNTIME;
+    }
+    return st;
+}
+
 static void default_db(char *buf, size_t len, const gs_sweep_t *sw, const char *db)
 {
     if (db)
@@ -513,12 +526,9 @@ int gs_cmd_status(int argc, char **argv)
     long pid;
     gs_sweep_t sw = {0};
     status_t c = {0};
-    gs_store_fault_t fault;
-    gs_store_t *st = gs_store_open_kind(db, 0, 1, &fault, err, sizeof err);
-    if (!st) {
-        fprintf(stderr, "gradsweep status: %s\n", err);
-        return fault == GS_STORE_FAULT_INPUT ? GS_EXIT_INPUT : GS_EXIT_RUNTIME;
-    }
+    gs_store_t *st = gs_cli_open("status", db, 1, &rc);
+    if (!st)
+        return rc;
     rc = GS_EXIT_RUNTIME;
     text = gs_store_config_text(st, &path);
     if (!text) {
@@ -645,14 +655,9 @@ int gs_cmd_prune(int argc, char **argv)
         return GS_EXIT_INPUT;
     }
     default_db(dbpath, sizeof dbpath, &sw, db);
-    gs_store_fault_t fault;
-    gs_store_t *st = gs_store_open_kind(dbpath, 0, 0, &fault, err, sizeof err);
-    if (!st) {
-        fprintf(stderr, "gradsweep prune: %s\n", err);
-        rc = fault == GS_STORE_FAULT_INPUT ? GS_EXIT_INPUT : GS_EXIT_RUNTIME;
-    } else {
+    gs_store_t *st = gs_cli_open("prune", dbpath, 0, &rc);
+    if (st)
         rc = prune_store(st, &sw, dbpath);
-    }
     gs_store_close(st);
     gs_sweep_free(&sw);
     return rc;
@@ -697,13 +702,11 @@ int gs_cmd_export(int argc, char **argv)
         return GS_EXIT_INPUT;
     }
     char err[8192];
-    gs_store_fault_t fault;
-    gs_store_t *st = gs_store_open_kind(db, 0, 1, &fault, err, sizeof err);
-    if (!st) {
-        fprintf(stderr, "gradsweep export: %s\n", err);
-        return fault == GS_STORE_FAULT_INPUT ? GS_EXIT_INPUT : GS_EXIT_RUNTIME;
-    }
-    int rc = gs_export(gs_store_handle(st), name, fmt, stdout, err, sizeof err);
+    int rc;
+    gs_store_t *st = gs_cli_open("export", db, 1, &rc);
+    if (!st)
+        return rc;
+    rc = gs_export(gs_store_handle(st), name, fmt, stdout, err, sizeof err);
     if (rc != 0)
         fprintf(stderr, "gradsweep export: %s: %s\n", db, err);
     gs_store_close(st);
@@ -756,12 +759,10 @@ int gs_cmd_report(int argc, char **argv)
         return 2;
     }
     char index[4400], err[8192];
-    gs_store_fault_t fault;
-    gs_store_t *st = gs_store_open_kind(db, 0, 1, &fault, err, sizeof err);
-    if (!st) {   /* the input's fault or the machine's, as every command says it */
-        fprintf(stderr, "gradsweep report: %s\n", err);
-        return fault == GS_STORE_FAULT_INPUT ? GS_EXIT_INPUT : GS_EXIT_RUNTIME;
-    }
+    int code;
+    gs_store_t *st = gs_cli_open("report", db, 1, &code);   /* the exit status every command gives */
+    if (!st)
+        return code;
     gs_store_close(st);
     if (gs_report_write(db, out, index, sizeof index, err, sizeof err) != 0) {
         fprintf(stderr, "gradsweep report: %s\n", err);

@@ -37,7 +37,7 @@ static int is_relation(sqlite3 *db, const char *name, char *err, size_t errlen)
     return found;
 }
 
-static void put_csv_text(FILE *out, const char *t)
+void gs_export_csv_field(FILE *out, const char *t)
 {
     if (!strpbrk(t, ",\"\r\n")) {
         fputs(t, out);
@@ -91,7 +91,7 @@ static void put_value(FILE *out, sqlite3_stmt *s, int i, gs_export_format_t fmt)
         if (fmt == GS_EXPORT_JSON)
             put_json_text(out, t ? t : "");
         else
-            put_csv_text(out, t ? t : "");
+            gs_export_csv_field(out, t ? t : "");
     }
     }
 }
@@ -129,7 +129,7 @@ int gs_export(sqlite3 *db, const char *name, gs_export_format_t fmt, FILE *out, 
     for (int i = 0; fmt == GS_EXPORT_CSV && i < n; i++) {
         if (i)
             fputc(',', out);
-        put_csv_text(out, sqlite3_column_name(s, i));
+        gs_export_csv_field(out, sqlite3_column_name(s, i));
     }
     if (fmt == GS_EXPORT_CSV)
         fputc('\n', out);

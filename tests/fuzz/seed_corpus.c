@@ -189,7 +189,7 @@ static void run_seed(const seed_t *sd, const char *pack_dir, const char *report_
     }
     unlink(db_path);
     gs_store_t *st = gs_store_open(db_path, 1, 0, err, sizeof err);
-    gs_session_info_t info = {1, 1, "seed"};
+    gs_session_info_t info = {1, 1, "seed", 0};
     if (!st || gs_store_begin_session(st, &sw, &info, err, sizeof err) != 0) {
         fprintf(stderr, "seed_corpus: %s\n", err);
         exit(1);
