@@ -445,6 +445,21 @@ check "--retry reruns the failed cell: exit 0, no failed rows, rows identical to
     '[ $st -eq 0 ] && [ "$v" = 0 ] && grep -q "1 failed or crashed cell to run again" retry.err &&
      grep -q "29 stored already, 1 to run" retry.err && dump_rows failed.db | cmp -s - ref.rows'
 
+# ---- --experiment: a subset of the experiments, for plan and run ----
+pl=$("$gs" plan "$small" --db sub.db --experiment train --experiment digits)
+check "plan --experiment: only those experiments and their total" \
+    '! printf "%s" "$pl" | grep -q "^\[depth\]" && printf "%s" "$pl" | grep -q "^total: 9 cells" &&
+     printf "%s" "$pl" | grep -q "sub.db does not exist yet: all 9 cells to run"'
+msg=$("$gs" run "$small" --db sub.db --experiment nope 2>&1); st=$?
+check "run --experiment with an unknown name: exit 2, the experiments there are, no database ($msg)" \
+    '[ $st -eq 2 ] && printf "%s" "$msg" | grep -q "there are: depth, train, digits, recurrent" && [ ! -e sub.db ]'
+"$gs" run "$small" --db sub.db --experiment recurrent --threads 1 2>sub.err; st=$?
+v=$(db=sub.db q "SELECT group_concat(DISTINCT experiment) || ' ' || count(*) FROM runs")
+"$gs" run "$small" --db sub.db --threads 1 2>sub2.err
+check "run --experiment recurrent stores its 3 cells only ($st: $v); the whole run then completes the rest, the rows identical" \
+    '[ $st -eq 0 ] && [ "$v" = "recurrent 3" ] && grep -q "3 cells of the experiments chosen" sub.err &&
+     grep -q "3 stored already, 27 to run" sub2.err && dump_rows sub.db | cmp -s - ref.rows'
+
 # ---- orphans: cells the config no longer has are named, then pruned ----
 cp results/small.db orph.db
 sed 's/^depth = 2, 6, 12$/depth = 2, 6/' "$small" > fewer.ini

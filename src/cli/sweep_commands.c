@@ -100,19 +100,24 @@ static void human_time(char *buf, size_t len, double s)
 }
 
 /* plan's arguments: -1 to go on, else the exit status (help: 0). */
-static int plan_args(int argc, char **argv, const char **cfg, const char **db)
+static int plan_args(int argc, char **argv, const char **cfg, const char **db,
+                     const char **names, size_t *n_names)
 {
     for (int i = 1; i < argc; i++) {
         if (is_help(argv[i])) {
-            printf("usage: gradsweep plan CONFIG.ini [--db PATH]\n\n"
+            printf("usage: gradsweep plan CONFIG.ini [--db PATH] [--experiment NAME]...\n\n"
                    "Parses and checks a sweep config and prints every experiment with its axes,\n"
                    "its number of cells and their estimated cost, the total, and how many cells\n"
                    "the target database (default results/<sweep name>.db) already holds.\n"
                    "Seconds assume %.1f GFLOP/s per core: a rough guide. Exit status 2 on any\n"
-                   "config error, with file:line.\n", GS_ASSUMED_FLOPS_PER_CORE / 1e9);
+                   "config error, with file:line. --experiment NAME (repeatable): only those\n"
+                   "experiments, as run --experiment would run them.\n",
+                   GS_ASSUMED_FLOPS_PER_CORE / 1e9);
             return 0;
         } else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
             *db = argv[++i];
+        } else if (strcmp(argv[i], "--experiment") == 0 && i + 1 < argc) {
+            names[(*n_names)++] = argv[++i];
         } else if (argv[i][0] == '-' || *cfg) {
             fprintf(stderr, "gradsweep plan: unexpected '%s' (gradsweep plan --help)\n", argv[i]);
             return 2;
@@ -170,7 +175,8 @@ static double plan_experiment(const gs_sweep_t *sw, const gs_experiment_t *ex, c
 }
 
 /* The sweep's head, every experiment, and the totals against the database. */
-static void print_plan(const gs_sweep_t *sw, const char *dbpath, const db_view_t *v)
+static void print_plan(const gs_sweep_t *sw, const char *dbpath, const db_view_t *v,
+                       const unsigned char *selected)
 {
     const uint64_t *h = v->h;
     size_t nh = v->n;
@@ -185,57 +191,100 @@ static void print_plan(const gs_sweep_t *sw, const char *dbpath, const db_view_t
     double total = 0, remaining = 0;
     size_t stored_total = 0;
     char f1[32], t1[32];
+    size_t n_cells = 0;   /* of the experiments selected */
     for (size_t e = 0; e < sw->n_experiments; e++)
-        total += plan_experiment(sw, &sw->experiments[e], h, nh, &remaining, &stored_total);
+        if (selected[e]) {
+            total += plan_experiment(sw, &sw->experiments[e], h, nh, &remaining, &stored_total);
+            n_cells += sw->experiments[e].n_cells;
+        }
     human_flops(f1, sizeof f1, total);
     human_time(t1, sizeof t1, total / GS_ASSUMED_FLOPS_PER_CORE);
-    printf("total: %zu cells, %s (~%s on one core)\n", sw->n_cells, f1, t1);
+    printf("total: %zu cells, %s (~%s on one core)\n", n_cells, f1, t1);
     human_time(t1, sizeof t1, remaining / GS_ASSUMED_FLOPS_PER_CORE);
     long orphans = gs_store_orphans(sw, h, nh, NULL);
     if (!v->exists)
-        printf("%s does not exist yet: all %zu cells to run\n", dbpath, sw->n_cells);
+        printf("%s does not exist yet: all %zu cells to run\n", dbpath, n_cells);
     else if (v->sweep[0] && strcmp(v->sweep, sw->name) != 0)
         printf("%s holds sweep '%s' (%zu stored cells), not '%s': run refuses it; give another "
                "--db (--fresh would delete those %zu cells and sweep '%s' for good)\n", dbpath,
                v->sweep, nh, sw->name, nh, v->sweep);
     else
         printf("%s holds %zu of them (sweep '%s'); %zu to run (~%s on one core)\n", dbpath,
-               stored_total, v->sweep[0] ? v->sweep : sw->name, sw->n_cells - stored_total, t1);
+               stored_total, v->sweep[0] ? v->sweep : sw->name, n_cells - stored_total, t1);
     if (orphans > 0 && (!v->sweep[0] || strcmp(v->sweep, sw->name) == 0))
         printf("%ld stored cell%s not in this config (it changed since they ran); gradsweep "
                "prune removes them\n", orphans, orphans == 1 ? " is" : "s are");
 }
 
-int gs_cmd_plan(int argc, char **argv)
+/* The plan of sw against dbpath, for the experiments names select. */
+static int plan_sweep(const gs_sweep_t *sw, const char *dbpath, const char **names, size_t n)
 {
-    const char *cfg = NULL, *db = NULL;
-    int rc = plan_args(argc, argv, &cfg, &db);
-    if (rc >= 0)
-        return rc;
-    gs_sweep_t sw;
     char err[8192];
-    if (gs_sweep_load(&sw, cfg, &hooks, err, sizeof err) != 0) {
-        fprintf(stderr, "gradsweep plan: %s\n", err);
-        return 2;
-    }
-    char dbpath[4096];
-    default_db(dbpath, sizeof dbpath, &sw, db);
-    db_view_t v;
-    rc = view_db(dbpath, &v, err, sizeof err);
+    db_view_t v = {0};
+    unsigned char *selected = malloc(sw->n_experiments + 1);
+    int rc = GS_EXIT_RUNTIME;
+    if (!selected)
+        snprintf(err, sizeof err, "out of memory");
+    else if (gs_driver_select(sw, names, n, selected, err, sizeof err) != 0)
+        rc = GS_EXIT_INPUT;
+    else if ((rc = view_db(dbpath, &v, err, sizeof err)) == GS_EXIT_OK)
+        print_plan(sw, dbpath, &v, selected);
     if (rc != GS_EXIT_OK)
         fprintf(stderr, "gradsweep plan: %s\n", err);
-    else
-        print_plan(&sw, dbpath, &v);
     free(v.h);
-    gs_sweep_free(&sw);
+    free(selected);
     return rc;
 }
 
-#define RUN_USAGE "gradsweep run CONFIG.ini [--db PATH] [--threads N] [--fresh] [--retry]"
+int gs_cmd_plan(int argc, char **argv)
+{
+    const char *cfg = NULL, *db = NULL, **names = calloc((size_t)argc, sizeof *names);
+    size_t n = 0;
+    if (!names) {
+        fprintf(stderr, "gradsweep plan: out of memory\n");
+        return GS_EXIT_RUNTIME;
+    }
+    int rc = plan_args(argc, argv, &cfg, &db, names, &n);
+    gs_sweep_t sw;
+    char err[8192], dbpath[4096];
+    if (rc < 0 && gs_sweep_load(&sw, cfg, &hooks, err, sizeof err) != 0) {
+        fprintf(stderr, "gradsweep plan: %s\n", err);
+        rc = GS_EXIT_INPUT;
+    } else if (rc < 0) {
+        default_db(dbpath, sizeof dbpath, &sw, db);
+        rc = plan_sweep(&sw, dbpath, names, n);
+        gs_sweep_free(&sw);
+    }
+    free(names);
+    return rc;
+}
+
+#define RUN_USAGE "gradsweep run CONFIG.ini [--db PATH] [--threads N] [--fresh] [--retry] " \
+                  "[--experiment NAME]..."
+
+static int run_args(int argc, char **argv, gs_run_options_t *opt, const char **names);
 
 int gs_cmd_run(int argc, char **argv)
 {
     gs_run_options_t o = {0};
+    const char **names = calloc((size_t)argc, sizeof *names);   /* --experiment's */
+    if (!names) {
+        fprintf(stderr, "gradsweep run: out of memory\n");
+        return GS_EXIT_RUNTIME;
+    }
+    o.experiments = names;
+    int rc = run_args(argc, argv, &o, names);
+    if (rc < 0)
+        rc = gs_driver_run(&o);
+    free(names);
+    return rc;
+}
+
+/* run's arguments into o (names: --experiment's): -1 to go on, else the
+ * exit status (help: 0). */
+static int run_args(int argc, char **argv, gs_run_options_t *opt, const char **names)
+{
+    gs_run_options_t o = *opt;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (is_help(a)) {
@@ -258,7 +307,9 @@ int gs_cmd_run(int argc, char **argv)
                    "                its cells, its sweeps row and its sessions. Every check is\n"
                    "                made first; a refusal deletes nothing\n"
                    "  --retry       run the cells stored as failed or crashed again (each new\n"
-                   "                result replaces its row)\n\n"
+                   "                result replaces its row)\n"
+                   "  --experiment NAME  run only that experiment (a config section); repeat\n"
+                   "                it for several\n\n"
                    "SIGINT/SIGTERM (to the process, to mpirun or to its process group) commit\n"
                    "what has arrived, mark the session interrupted and print the command that\n"
                    "resumes. Progress goes to stderr.\n\n");
@@ -279,6 +330,8 @@ int gs_cmd_run(int argc, char **argv)
             o.fresh = 1;
         } else if (strcmp(a, "--retry") == 0) {
             o.retry = 1;
+        } else if (strcmp(a, "--experiment") == 0 && i + 1 < argc) {
+            names[o.n_experiments++] = argv[++i];
         } else if (a[0] == '-' || o.config_path) {
             fprintf(stderr, "gradsweep run: unexpected '%s'; usage: " RUN_USAGE "\n", a);
             return GS_EXIT_INPUT;
@@ -290,7 +343,8 @@ int gs_cmd_run(int argc, char **argv)
         fprintf(stderr, "gradsweep run: which config? usage: " RUN_USAGE "\n");
         return GS_EXIT_INPUT;
     }
-    return gs_driver_run(&o);
+    *opt = o;
+    return -1;
 }
 
 /* ---- status ---- */

@@ -649,6 +649,7 @@ typedef struct {
     char host[64];
     gs_sweep_t sw;
     int have_sw;
+    unsigned char *selected;   /* per experiment: run it (--experiment) */
     char dbpath[4096];
     char err[8192];
 } job_t;
@@ -657,6 +658,7 @@ static int job_end(job_t *j, int code)
 {
     if (j->have_sw)
         gs_sweep_free(&j->sw);
+    free(j->selected);
     MPI_Finalize();
     return code;
 }
@@ -713,6 +715,11 @@ static int job_config(job_t *j, const gs_run_options_t *opt)
         code = GS_EXIT_INPUT;
     else
         j->have_sw = 1;
+    if (!code && !(j->selected = malloc(j->sw.n_experiments + 1)))
+        code = GS_EXIT_RUNTIME;
+    else if (!code && gs_driver_select(&j->sw, opt->experiments, opt->n_experiments, j->selected,
+                                       j->err, sizeof j->err) != 0)
+        code = GS_EXIT_INPUT;
     free(text);
     return agree(j, code, 1);
 }
@@ -737,6 +744,28 @@ static void gather_hosts(job_t *j, char *hosts, size_t cap)
             snprintf(hosts + l, cap - l, "%s%s", l ? "," : "", h);
     }
     free(all);
+}
+
+int gs_driver_select(const gs_sweep_t *sw, const char *const *names, size_t n,
+                     unsigned char *mask, char *err, size_t errlen)
+{
+    for (size_t e = 0; e < sw->n_experiments; e++)
+        mask[e] = n == 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t e = 0;
+        while (e < sw->n_experiments && strcmp(sw->experiments[e].name, names[i]) != 0)
+            e++;
+        if (e == sw->n_experiments) {
+            size_t len = (size_t)snprintf(err, errlen, "--experiment %s: no such experiment in "
+                                          "%s; there are: ", names[i], sw->path);
+            for (size_t k = 0; k < sw->n_experiments && len < errlen; k++)
+                len += (size_t)snprintf(err + len, errlen - len, "%s%s", k ? ", " : "",
+                                        sw->experiments[k].name);
+            return -1;
+        }
+        mask[e] = 1;
+    }
+    return 0;
 }
 
 /* ---- rank 0: the database and what is left to run ---- */
@@ -870,7 +899,8 @@ static gs_store_t *open_store(job_t *j, const gs_run_options_t *opt, const char 
     *n_pending = 0;
     *flops = 0;
     for (size_t i = 0; i < j->sw.n_cells; i++)
-        if (!gs_u64_contains(stored, n_stored, j->sw.cells[i].hash)) {
+        if (j->selected[j->sw.cells[i].experiment] &&
+            !gs_u64_contains(stored, n_stored, j->sw.cells[i].hash)) {
             (*pending)[(*n_pending)++] = (int64_t)i;
             *flops += j->sw.cells[i].flops;
         }
@@ -977,9 +1007,13 @@ static int run_coordinator(job_t *j, const gs_run_options_t *opt, gs_store_t *st
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    fprintf(stderr, "sweep %s: %zu cells, %zu stored already, %zu to run on %d rank%s x %d "
-            "thread%s -> %s\n", j->sw.name, j->sw.n_cells, j->sw.n_cells - n_pending, n_pending,
-            j->size, j->size == 1 ? "" : "s", j->threads, j->threads == 1 ? "" : "s", j->dbpath);
+    size_t n_cells = 0;   /* of the experiments selected */
+    for (size_t e = 0; e < j->sw.n_experiments; e++)
+        n_cells += j->selected[e] ? j->sw.experiments[e].n_cells : 0;
+    fprintf(stderr, "sweep %s: %zu cells%s, %zu stored already, %zu to run on %d rank%s x %d "
+            "thread%s -> %s\n", j->sw.name, n_cells, opt->n_experiments ? " of the experiments "
+            "chosen" : "", n_cells - n_pending, n_pending, j->size, j->size == 1 ? "" : "s",
+            j->threads, j->threads == 1 ? "" : "s", j->dbpath);
     coord_t c = {.sw = &j->sw, .store = store, .n_slots = j->size};
     double cpu0 = thread_cpu();
     gs_progress_init(&c.bar, n_pending, flops_total, j->size * j->threads);

@@ -11,13 +11,26 @@
 #ifndef GS_DRIVER_DRIVER_H
 #define GS_DRIVER_DRIVER_H
 
+#include <stddef.h>
+
+#include "sweep/sweep.h"
+
 typedef struct {
     const char *config_path;
     const char *db_path;     /* NULL: results/<sweep name>.db */
     int threads;             /* OpenMP threads per rank; 0: cores per rank on the node */
     int fresh;               /* delete stored cells first (another sweep's: the sweep whole) */
     int retry;               /* run the cells stored as failed or crashed again */
+    const char *const *experiments;   /* --experiment NAME...: run only these (none: all) */
+    size_t n_experiments;
 } gs_run_options_t;
+
+/* The experiments of sw that names[0..n) select (n == 0: every one) as
+ * mask[e] = 1 (mask has sw->n_experiments entries): 0, or -1 with the
+ * unknown name and the experiments there are in err. run and plan share
+ * it. */
+int gs_driver_select(const gs_sweep_t *sw, const char *const *names, size_t n,
+                     unsigned char *mask, char *err, size_t errlen);
 
 /* Returns the process exit status (util/exit.h): 0 every cell of the
  * config stored and none failed or crashed, 3 some failed or crashed, 1
