@@ -71,7 +71,7 @@ if [ "$hdr" = "layer,act_mean,act_std,saturated_frac,dead_frac,grad_pre_norm,gra
 else
     notok "probe --csv: header '$hdr', $rows rows"
 fi
-if grep -Eq '^result: diagnosis=(healthy|vanishing|exploding|diverged) grad_ratio=' /tmp/gs_cli_err.$$; then
+if grep -Eq '^result: diagnosis=(healthy|vanishing|exploding|dead|diverged) grad_h_ratio=[^ ]+ grad_ratio=' /tmp/gs_cli_err.$$; then
     ok "probe --csv: result line on stderr"
 else
     notok "probe --csv: no result line on stderr"
@@ -111,17 +111,17 @@ if [ "$(printf '%s\n' "$csv" | head -n 1)" = "t,hidden_norm,grad_hidden_norm" ] 
 else
     notok "recurrent probe --csv: $csv"
 fi
-# grad_ratio = grad_hidden_norm(t=1) / grad_hidden_norm(t=T)
+# grad_h_ratio = grad_hidden_norm(t=1) / grad_hidden_norm(t=T)
 err=$("$gs" probe model=gru depth=1 width=16 seq_len=12 --csv 2>&1 >/dev/null)
 want=$("$gs" probe model=gru depth=1 width=16 seq_len=12 --csv 2>/dev/null |
        awk -F, 'NR == 2 { a = $3 } END { printf "%.6e", a / $3 }')
-got=$(printf '%s\n' "$err" | sed -n 's/.*grad_ratio=\([^ ]*\).*/\1/p')
-if [ -n "$got" ] && [ "$got" = "$want" ]; then ok "recurrent grad_ratio $got = grad_hidden_norm(1) / grad_hidden_norm(T)"; else notok "recurrent grad_ratio '$got' vs '$want'"; fi
+got=$(printf '%s\n' "$err" | sed -n 's/.*grad_h_ratio=\([^ ]*\).*/\1/p')
+if [ -n "$got" ] && [ "$got" = "$want" ]; then ok "recurrent grad_h_ratio $got = grad_hidden_norm(1) / grad_hidden_norm(T)"; else notok "recurrent grad_h_ratio '$got' vs '$want'"; fi
 # at seq_len 100 the plain RNN's gradient ratio is many orders of magnitude below the LSTM's
-r_rnn=$("$gs" probe model=rnn depth=1 width=32 seq_len=100 | sed -n 's/.*grad_ratio=\([^ ]*\).*/\1/p')
-r_lstm=$("$gs" probe model=lstm depth=1 width=32 seq_len=100 | sed -n 's/.*grad_ratio=\([^ ]*\).*/\1/p')
+r_rnn=$("$gs" probe model=rnn depth=1 width=32 seq_len=100 | sed -n 's/.*grad_h_ratio=\([^ ]*\).*/\1/p')
+r_lstm=$("$gs" probe model=lstm depth=1 width=32 seq_len=100 | sed -n 's/.*grad_h_ratio=\([^ ]*\).*/\1/p')
 if awk -v a="$r_rnn" -v b="$r_lstm" 'BEGIN { exit !(a > 0 && b / a > 1e6) }'; then
-    ok "seq_len 100: rnn grad_ratio $r_rnn, lstm $r_lstm (over 6 orders of magnitude apart)"
+    ok "seq_len 100: rnn grad_h_ratio $r_rnn, lstm $r_lstm (over 6 orders of magnitude apart)"
 else
     notok "seq_len 100: rnn $r_rnn vs lstm $r_lstm"
 fi
@@ -142,7 +142,7 @@ fi
 
 # train: result line shape, csv rows
 res=$("$gs" train dataset=digits depth=2 width=32 activation=relu init=he optimizer=adam lr=1e-3 steps=200 batch=32 2>/dev/null | tail -n 1)
-if printf '%s\n' "$res" | grep -Eq '^result: status=done diagnosis=healthy train_loss=[0-9.e+-]+ test_loss=[0-9.e+-]+ test_acc=0\.(9[0-9]|8[5-9])[0-9]* clip_fraction=0\.0000 diverged_step=none diagnosis_final=healthy$'; then
+if printf '%s\n' "$res" | grep -Eq '^result: status=done diagnosis=healthy train_loss=[0-9.e+-]+ test_loss=[0-9.e+-]+ test_acc=0\.(9[0-9]|8[5-9])[0-9]* clip_fraction=0\.0000 diverged_step=none diagnosis_final=healthy grad_h_ratio=[0-9.e+-]+ grad_h_ratio_final=[0-9.e+-]+$'; then
     ok "train: result line, small digits net learns (>= 0.85 after 200 steps)"
 else
     notok "train result: $res"
@@ -159,8 +159,8 @@ else
 fi
 # divergence: the loss or gradient becomes non-finite; status diverged, not a crash
 res=$("$gs" train depth=10 activation=identity init=he gain=2 lr=1 steps=200 2>/dev/null | tail -n 1)
-if printf '%s\n' "$res" | grep -Eq '^result: status=diverged diagnosis=diverged train_loss=[^ ]+ test_loss=[^ ]+ test_acc=[0-9.]+ clip_fraction=[0-9.]+ diverged_step=[0-9]+ diagnosis_final=diverged diverged_layer=([1-9]|1[01]) diverged_tensor=(weight|activation|gradient|loss)$'; then
-    ok "a deep linear net with lr=1 diverges cleanly: $res"
+if printf '%s\n' "$res" | grep -Eq '^result: status=diverged diagnosis=(healthy|vanishing|exploding) train_loss=nan test_loss=nan test_acc=nan clip_fraction=[0-9.]+ diverged_step=[0-9]+ diagnosis_final=diverged grad_h_ratio=[0-9.e+-]+ grad_h_ratio_final=nan diverged_layer=([1-9]|1[01]) diverged_tensor=(weight|activation|gradient|loss)$'; then
+    ok "a deep linear net with lr=1 diverges cleanly, keeps its diagnosis at init and reports no losses: $res"
 else
     notok "lr=1 deep linear: $res"
 fi
@@ -262,6 +262,46 @@ if [ $st -eq 2 ] && printf '%s' "$msg" | grep -q "spectrum=yes: needs model=mlp 
     ok "spectrum=yes with model=lstm: exit 2, says what it needs"
 else
     notok "spectrum=yes with model=lstm: exit $st: $msg"
+fi
+
+# The diagnosis follows the backpropagated gradient (issue 17's networks,
+# width 256): for each, the verdict must be the one its own CSV implies -
+# grad_pre_norm(1) / grad_pre_norm(depth) against the default thresholds
+# 1e-4 and 1e4 - and the one exp(measured_slope x (depth - 1)) implies, and
+# it is pinned too: the weight-gradient ratio (grad_ratio) called all of
+# these healthy.
+verdict_of() {   # ratio -> the verdict of the default thresholds
+    awk -v r="$1" 'BEGIN { print (r < 1e-4 ? "vanishing" : r > 1e4 ? "exploding" : "healthy") }'
+}
+for net in "vanishing depth=100 activation=relu init=xavier" \
+           "exploding depth=100 activation=relu init=normal(0.2)" \
+           "vanishing depth=50 activation=gelu init=lecun" \
+           "exploding depth=50 activation=relu init=he residual=yes" \
+           "healthy depth=50 activation=tanh init=xavier" \
+           "healthy depth=50 activation=relu init=he"; do
+    expect=${net%% *} args=${net#* }
+    d=$(printf '%s\n' "$args" | sed 's/depth=\([0-9]*\).*/\1/')
+    # shellcheck disable=SC2086
+    csv=$("$gs" probe $args width=256 --csv 2>/tmp/gs_cli_err.$$)
+    res=$(cat /tmp/gs_cli_err.$$)
+    diag=$(printf '%s\n' "$res" | sed -n 's/^result: diagnosis=\([a-z]*\) .*/\1/p')
+    from_csv=$(printf '%s\n' "$csv" | awk -F, -v d="$d" '$1 == 1 { a = $6 } $1 == d { b = $6 } END { printf "%.6e", a / b }')
+    slope=$(printf '%s\n' "$res" | sed -n 's/.*measured_slope=\([^ ]*\).*/\1/p')
+    from_slope=$(awk -v s="$slope" -v d="$d" 'BEGIN { printf "%.6e", exp(s * (d - 1)) }')
+    if [ "$diag" = "$expect" ] && [ "$(verdict_of "$from_csv")" = "$expect" ] &&
+       [ "$(verdict_of "$from_slope")" = "$expect" ]; then
+        ok "$args: $diag (grad_pre_norm ratio $from_csv; slope $slope per layer implies $from_slope)"
+    else
+        notok "$args: diagnosis '$diag', want $expect (CSV ratio $from_csv, slope $slope -> $from_slope): $res"
+    fi
+done
+# a relu net one unit wide: some layer's only unit is dead for every row,
+# its gradient exactly 0 there - dead, and no ratio (0/0) is made of it
+res=$("$gs" probe depth=10 width=1 activation=relu 2>/dev/null | tail -n 1)
+if printf '%s\n' "$res" | grep -q '^result: diagnosis=dead grad_h_ratio=nan grad_ratio=nan '; then
+    ok "a relu net of width 1 is dead, with no ratio: $res"
+else
+    notok "width-1 relu: $res"
 fi
 
 echo "1..$n"

@@ -18,6 +18,8 @@ static void sample(gs_result_t *r)
     r->diagnosis = GS_DIAG_EXPLODING;
     r->diagnosis_final = GS_DIAG_DIVERGED;
     r->grad_ratio = 1.5e7;
+    r->grad_h_ratio = 2.5e-9;
+    r->grad_h_ratio_final = NAN;
     r->measured_slope = -0.125;
     r->q_star = INFINITY;
     r->test_acc = NAN;
@@ -68,7 +70,8 @@ int main(void)
            u.diagnosis_final == r.diagnosis_final && u.diverged_tensor == r.diverged_tensor &&
            u.diverged_layer == 2 && u.steps_run == 17 && u.diverged_step == 17,
            "the enums and counts come back");
-    tap_ok(u.grad_ratio == r.grad_ratio && u.measured_slope == r.measured_slope &&
+    tap_ok(u.grad_ratio == r.grad_ratio && u.grad_h_ratio == r.grad_h_ratio &&
+           isnan(u.grad_h_ratio_final) && u.measured_slope == r.measured_slope &&
            isinf(u.q_star) && isnan(u.test_acc), "the numbers come back, Inf and NaN included");
     tap_ok(u.n_layers == 3 && same_bits(u.layers, r.layers, 3 * sizeof *r.layers) &&
            same_bits(u.time, r.time, 2 * sizeof *r.time) &&

@@ -181,7 +181,14 @@ check "... and the rerun stores it: rows identical to the uninterrupted run (exi
 # it in place, keeps its cells and stores nothing new
 # (old_status: runs.status's CHECK list as versions 1-3 wrote it, without
 # 'crashed'; the edit SQLite's ALTER TABLE page describes)
-old_status="DROP TABLE in_flight; PRAGMA writable_schema = ON;
+# (old_v4: what version 5 added undone - grad_h_ratio, grad_h_ratio_final,
+# data_seed, sweeps.seeding and 'dead' in the diagnoses' CHECK lists)
+old_v4="DROP VIEW summary; ALTER TABLE runs DROP COLUMN grad_h_ratio;
+  ALTER TABLE runs DROP COLUMN grad_h_ratio_final; ALTER TABLE runs DROP COLUMN data_seed;
+  ALTER TABLE sweeps DROP COLUMN seeding; PRAGMA writable_schema = ON;
+  UPDATE sqlite_schema SET sql = replace(sql, ', ''dead''))', '))') WHERE name = 'runs';
+  PRAGMA writable_schema = OFF;"
+old_status="$old_v4 DROP TABLE in_flight; PRAGMA writable_schema = ON;
   UPDATE sqlite_schema SET sql = replace(sql, ', ''crashed''))', '))') WHERE name = 'runs';
   PRAGMA writable_schema = OFF;"
 cp results/small.db v1.db
@@ -198,8 +205,8 @@ v=$(sqlite3 v1.db "PRAGMA user_version; SELECT count(*) FROM runs; SELECT count(
   SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'diagnosis_final';
   SELECT count(*) FROM sqlite_schema WHERE name = 'runs' AND sql LIKE '%''failed'', ''crashed''))%';
   SELECT count(*) FROM in_flight; PRAGMA integrity_check")
-check "a version-1 database: a run upgrades it to version 4 (status may be crashed, in_flight added) and keeps its 30 cells ($st: $(echo $v))" \
-    '[ $st -eq 0 ] && [ "$v" = "4
+check "a version-1 database: a run upgrades it to version 5 (status may be crashed, in_flight added) and keeps its 30 cells ($st: $(echo $v))" \
+    '[ $st -eq 0 ] && [ "$v" = "5
 30
 0
 1
@@ -212,7 +219,7 @@ sqlite3 v2.db "$old_status DROP TABLE theory; ALTER TABLE runs DROP COLUMN spect
 "$gs" run "$small" --db v2.db --threads 1 >/dev/null 2>&1; st=$?
 v=$(sqlite3 v2.db "PRAGMA user_version; SELECT count(*) FROM runs; SELECT count(*) FROM theory")
 check "a version-2 database: a run adds the theory table, keeps the cells ($st: $v)" \
-    '[ $st -eq 0 ] && [ "$v" = "4
+    '[ $st -eq 0 ] && [ "$v" = "5
 30
 0" ]'
 # a version-3 database (status without crashed, no in_flight): the same
@@ -222,10 +229,42 @@ sqlite3 v3.db "$old_status PRAGMA user_version = 3"
 v=$(sqlite3 v3.db "PRAGMA user_version; SELECT count(*) FROM runs;
   SELECT count(*) FROM sqlite_schema WHERE name = 'runs' AND sql LIKE '%''crashed''))%'; PRAGMA integrity_check")
 check "a version-3 database: a run widens runs.status, keeps the cells ($st: $(echo $v))" \
-    '[ $st -eq 0 ] && [ "$v" = "4
+    '[ $st -eq 0 ] && [ "$v" = "5
 30
 1
 ok" ]'
+# a version-4 database (diagnoses from the weight gradients, per-cell
+# seeds): a run widens the diagnoses' lists, adds grad_h_ratio (NULL for
+# the cells stored before) and keeps the database's per-cell seeding for
+# the cells it computes now, so that its arms stay comparable; status says
+# which seeding it uses
+cp results/small.db v4.db
+sqlite3 v4.db "$old_v4 PRAGMA user_version = 4"
+sqlite3 v4.db "DELETE FROM layer_stats WHERE run_id IN (SELECT id FROM runs WHERE experiment = 'train');
+  DELETE FROM train_log WHERE run_id IN (SELECT id FROM runs WHERE experiment = 'train');
+  DELETE FROM train_layer_log WHERE run_id IN (SELECT id FROM runs WHERE experiment = 'train');
+  DELETE FROM histograms WHERE run_id IN (SELECT id FROM runs WHERE experiment = 'train');
+  DELETE FROM theory WHERE run_id IN (SELECT id FROM runs WHERE experiment = 'train');
+  DELETE FROM runs WHERE experiment = 'train'"
+"$gs" run "$small" --db v4.db --threads 1 >/dev/null 2>&1; st=$?
+v=$(sqlite3 v4.db "PRAGMA user_version; SELECT count(*) FROM runs; SELECT seeding FROM sweeps;
+  SELECT count(*) FROM sqlite_schema WHERE name = 'runs' AND sql LIKE '%''diverged'', ''dead''))%''diverged'', ''dead''))%';
+  SELECT count(*) FROM runs WHERE experiment = 'train' AND grad_h_ratio IS NOT NULL;
+  SELECT count(*) FROM runs WHERE experiment != 'train' AND grad_h_ratio IS NULL;
+  SELECT count(DISTINCT seed) FROM runs WHERE experiment = 'train'; PRAGMA integrity_check")
+ref_seeds=$(sqlite3 results/small.db "SELECT count(DISTINCT seed) FROM runs WHERE experiment = 'train'")
+seeding=$("$gs" status v4.db | sed -n 's/^seeds: \([a-z_]*\).*/\1/p')
+check "a version-4 database: widened to 'dead', grad_h_ratio added, its per-cell seeding kept for the 8 cells run now: one seed each, against $ref_seeds paired ($st: $(echo $v); status: $seeding)" \
+    '[ $st -eq 0 ] && [ "$v" = "5
+30
+per_cell
+1
+8
+22
+8
+ok" ] && [ "$ref_seeds" -eq 2 ] && [ "$seeding" = per_cell ]'
+seeding=$("$gs" status results/small.db | sed -n 's/^seeds: \([a-z_]*\).*/\1/p')
+check "a new database pairs its arms (status: $seeding)" '[ "$seeding" = paired ]'
 msg=$("$gs" run "$cfg_dir/bad.ini" --db results/small.db 2>&1)
 sed 's/^name = small/name = other/' "$small" > other.ini
 msg=$("$gs" run other.ini --db results/small.db 2>&1); st=$?

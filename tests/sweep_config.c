@@ -60,7 +60,10 @@ int main(void)
     tap_ok(gs_sweep_axis_value(ea, &sw.cells[1], 0) == 0 && gs_sweep_axis_value(ea, &sw.cells[1], 1) == 1 &&
            gs_sweep_axis_value(ea, &sw.cells[5], 0) == 2 && gs_sweep_axis_value(ea, &sw.cells[5], 1) == 1,
            "each cell knows its value on every axis");
-    tap_ok(c0->steps == 7 && sw.cells[6].cell.steps == 7, "[sweep] keys are defaults for every experiment");
+    tap_ok(sw.cells[6].cell.steps == 7, "[sweep] keys are defaults for every experiment");
+    tap_ok(c0->steps == 1000 && sw.experiments[0].settled.keys != 0 &&
+               sw.experiments[1].settled.keys == 0,
+           "a training key on a probe is put back to its default (steps 7 -> %ld)", c0->steps);
     {   /* depth defaults: 10 for the mlp, 1 for a recurrent model, unless set */
         gs_sweep_t ds;
         const char *dcfg = "[sweep]\nname = d\n[x]\nmodel = mlp, rnn\n[y]\nmodel = lstm\ndepth = 3\n";
@@ -107,12 +110,23 @@ int main(void)
     gs_cell_key(c0, key, sizeof key);
     tap_ok(strcmp(key, "model=mlp;task=probe;dataset=gaussian;depth=2;width=100;seq_len=50;"
                        "input_dim=0;activation=tanh;init=he;forget_bias=1;gain=1;bias_std=0;"
-                       "norm=none;residual=no;optimizer=sgd;lr=0.01;batch=64;steps=7;log_every=10;"
+                       "norm=none;residual=no;optimizer=sgd;lr=0.01;batch=64;steps=1000;log_every=10;"
                        "clip=none;clip_mode=norm") == 0, "canonical key: %s", key);
-    tap_ok(strcmp(sw.cells[0].hash_hex, "1cb0f2d759943f2e") == 0, "config_hash pinned (%s)",
+    tap_ok(strcmp(sw.cells[0].hash_hex, "fd4450257b3fc4f2") == 0, "config_hash pinned (%s)",
            sw.cells[0].hash_hex);
-    tap_ok(gs_cell_seed(c0) == 2549389942488448472ull, "cell seed pinned (%llu)",
-           (unsigned long long)gs_cell_seed(c0));
+    tap_ok(gs_cell_seed(c0) == 12497136407965216606ull && gs_cell_data_seed(c0) == 8072015683706151139ull,
+           "paired seeds pinned (%llu, %llu)", (unsigned long long)gs_cell_seed(c0),
+           (unsigned long long)gs_cell_data_seed(c0));
+    {   /* the seeding of databases written before paired seeds: the whole key */
+        gs_cell_t old = *c0;
+        old.seeding = GS_SEEDING_PER_CELL;
+        uint64_t want = gs_mix64(gs_cell_key_hash(&old) ^
+                                 gs_mix64(old.seed ^ gs_mix64((uint64_t)old.repeat)));
+        tap_ok(gs_cell_seed(&old) == want && gs_cell_data_seed(&old) == want &&
+                   gs_cell_seed(&old) == 8868586553113423011ull,
+               "per_cell seeds: the whole canonical key, as before version 5 (%llu)",
+               (unsigned long long)gs_cell_seed(&old));
+    }
     {   /* a key added later (spectrum) enters the key only when set */
         gs_cell_t cs = *c0;
         char e[256];
@@ -123,6 +137,59 @@ int main(void)
                "(the key above)", key);
     }
     gs_sweep_free(&sw);
+
+    {   /* paired arms: training keys change neither seed; the repeat and the model do */
+        gs_sweep_t pa;
+        const char *arms = "[sweep]\nname = p\n"
+                           "[t]\ntask = train\nlr = 0.1, 0.01\nclip = none, 1\n"
+                           "optimizer = sgd, adam\nbatch = 16, 32\nrepeats = 2\n"
+                           "[d]\ntask = train\ndepth = 3, 4\n";
+        if (tap_ok(parse(&pa, arms, err, sizeof err) == 0, "paired arms parse (%s)", err)) {
+            int same = 1, differ = 1;
+            for (size_t i = 0; i < 32; i++)
+                for (size_t j = 0; j < 32; j++) {
+                    const gs_cell_t *a = &pa.cells[i].cell, *b = &pa.cells[j].cell;
+                    int paired = gs_cell_seed(a) == gs_cell_seed(b) &&
+                                 gs_cell_data_seed(a) == gs_cell_data_seed(b);
+                    if (a->repeat == b->repeat)
+                        same &= paired;
+                    else
+                        differ &= gs_cell_seed(a) != gs_cell_seed(b) &&
+                                  gs_cell_data_seed(a) != gs_cell_data_seed(b);
+                }
+            tap_ok(pa.n_cells == 34 && same, "16 arms over lr, clip, optimizer, batch: one "
+                   "weights' seed and one batches' seed per repeat");
+            tap_ok(differ, "repeats have their own seeds");
+            const gs_cell_t *d3 = &pa.cells[32].cell, *d4 = &pa.cells[33].cell;
+            tap_ok(gs_cell_seed(d3) != gs_cell_seed(d4) &&
+                       gs_cell_data_seed(d3) == gs_cell_data_seed(d4),
+                   "depth changes the weights' seed, not the batches'");
+            gs_sweep_free(&pa);
+        }
+    }
+    {   /* keys without effect: settled, duplicates dropped, named */
+        gs_sweep_t se;
+        const char *cfg = "[sweep]\nname = s\n"
+                          "[p]\ntask = probe\nlr = 0.1, 0.01\noptimizer = sgd, adam\n"
+                          "forget_bias = 0, 2\ndepth = 3\n"
+                          "[g]\nmodel = gru, lstm\nforget_bias = 0, 2\ntask = probe\n";
+        if (tap_ok(parse(&se, cfg, err, sizeof err) == 0, "settled config parses (%s)", err)) {
+            char why[512];
+            gs_cell_settle_describe(&se.experiments[0].settled, why, sizeof why);
+            tap_ok(se.experiments[0].n_cells == 1 && se.experiments[0].n_dropped == 7,
+                   "a probe over lr x optimizer x forget_bias is one cell (%zu, %zu dropped)",
+                   se.experiments[0].n_cells, se.experiments[0].n_dropped);
+            tap_ok(strcmp(why, "optimizer, lr (training keys: task=probe); forget_bias "
+                               "(recurrent keys: model=mlp)") == 0,
+                   "plan's reason names the keys and why: %s", why);
+            gs_cell_settle_describe(&se.experiments[1].settled, why, sizeof why);
+            tap_ok(se.experiments[1].n_cells == 3 && strcmp(why, "forget_bias (lstm only: "
+                                                                 "model=rnn or gru)") == 0,
+                   "forget_bias counts for lstm only: gru once, lstm twice (%zu cells; %s)",
+                   se.experiments[1].n_cells, why);
+            gs_sweep_free(&se);
+        }
+    }
 
     /* two spellings, one configuration */
     gs_cell_t x, y;
@@ -183,7 +250,7 @@ int main(void)
     bad("a combination that cannot run", "[sweep]\nname=s\n[e]\ndataset = adding\nmodel = mlp, lstm\n",
         "^t\\.ini:3: \\[e\\] dataset=adding: needs a recurrent model; allowed with model=rnn, "
         "lstm, gru \\(model=mlp\\) \\(with model=mlp\\)$");
-    bad("one configuration twice", "[e]\nlr = 0.1, 1e-1\n",
+    bad("one configuration twice", "[e]\ntask = train\nlr = 0.1, 1e-1\n",
         "^t\\.ini:1: \\[e\\]: the same configuration appears twice");
     char longline[400];
     snprintf(longline, sizeof longline, "[e]\ndepth = 1%0250d\n", 0);

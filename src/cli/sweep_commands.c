@@ -123,8 +123,8 @@ static double plan_experiment(const gs_sweep_t *sw, const gs_experiment_t *ex, c
     if (settled[0])
         printf("  keys without effect here, reset to their default: %s\n", settled);
     if (ex->n_dropped)
-        printf("  %zu combinations dropped: the same cell as another once those keys are "
-               "reset\n", ex->n_dropped);
+        printf("  %zu combination%s dropped: the same cell as another once those keys are "
+               "reset\n", ex->n_dropped, ex->n_dropped == 1 ? "" : "s");
     for (size_t a = 0; a < ex->n_axes; a++) {
         printf("  axis %-12s", ex->axes[a].key);
         for (size_t v = 0; v < ex->axes[a].n_values; v++)
@@ -307,14 +307,29 @@ static void print_final(const status_t *c)
             n += c->fin[e][k];
         if (n == 0)
             continue;
-        if (!any)
-            printf("\nat the end of training (diagnosis_final)\n%-24s %8s %10s %10s %9s  %s\n",
-                   "experiment", "healthy", "vanishing", "exploding", "diverged",
-                   "changed since init");
+        if (!any) {
+            printf("\nat the end of training (diagnosis_final)\n%-24s", "experiment");
+            for (int k = 0; k < GS_N_DIAG; k++)
+                printf(" %9s", gs_diag_names[k]);
+            printf("  changed since init\n");
+        }
         any = 1;
-        printf("%-24s %8ld %10ld %10ld %9ld  %ld\n", sw->experiments[e].name, c->fin[e][0],
-               c->fin[e][1], c->fin[e][2], c->fin[e][3], c->fin[e][GS_N_DIAG]);
+        printf("%-24s", sw->experiments[e].name);
+        for (int k = 0; k < GS_N_DIAG; k++)
+            printf(" %9ld", c->fin[e][k]);
+        printf("  %ld\n", c->fin[e][GS_N_DIAG]);
     }
+}
+
+/* How the stored cells were seeded (sweeps.seeding). */
+static void print_seeding(int seeding)
+{
+    if (seeding == GS_SEEDING_PAIRED)
+        printf("seeds: paired (arms that differ only in training keys start from the same "
+               "weights and see the same batches)\n");
+    else if (seeding == GS_SEEDING_PER_CELL)
+        printf("seeds: per_cell (written before paired seeding: every cell has weights of its "
+               "own; resuming keeps that, a new database pairs arms)\n");
 }
 
 static const gs_sweep_t *sort_sweep;
@@ -335,7 +350,8 @@ static int status_args(int argc, char **argv, const char **db)
                    "text the database keeps), and the diagnosis\n"
                    "counts at initialization; for the experiments that train, the diagnoses\n"
                    "at the end of training and how many changed; whether a run is writing it\n"
-                   "now. Safe while a sweep runs.\n");
+                   "now; how its seeds were derived (paired: arms that differ only in training\n"
+                   "keys start from the same weights). Safe while a sweep runs.\n");
             return 0;
         } else if (argv[i][0] == '-' || *db) {
             fprintf(stderr, "gradsweep status: unexpected '%s'; usage: gradsweep status DB\n", argv[i]);
@@ -451,6 +467,7 @@ int gs_cmd_status(int argc, char **argv)
         goto out;
     }
     printf("sweep %s (%s): %zu cells\n", sw.name, db, sw.n_cells);
+    print_seeding(gs_store_seeding_of(gs_store_handle(st)));
     if (gs_store_live_run(st, host, sizeof host, &pid))
         printf("a run is writing it now: host %s, pid %ld (the counts are partial)\n", host, pid);
     print_counts(&c);

@@ -71,10 +71,10 @@ void gs_progress_draw(gs_progress_bar_t *p, int force)
     for (int i = 0; i < 25; i++)
         bar[i] = i < fill ? '#' : '.';
     bar[25] = '\0';
-    fprintf(stderr, "%s[%s] %zu/%zu cells  %s elapsed  eta %s  healthy %ld  vanishing %ld  "
-            "exploding %ld  diverged %ld  failed %ld%s",
-            p->tty ? "\r" : "", bar, p->done, p->total, e1, p->done < p->total ? e2 : "0s",
-            p->diag[GS_DIAG_HEALTHY], p->diag[GS_DIAG_VANISHING], p->diag[GS_DIAG_EXPLODING],
-            p->diag[GS_DIAG_DIVERGED], p->failed, p->tty ? (force ? "\n" : "  ") : "\n");
+    fprintf(stderr, "%s[%s] %zu/%zu cells  %s elapsed  eta %s", p->tty ? "\r" : "", bar, p->done,
+            p->total, e1, p->done < p->total ? e2 : "0s");
+    for (int d = 0; d < GS_N_DIAG; d++)
+        fprintf(stderr, "  %s %ld", gs_diag_names[d], p->diag[d]);
+    fprintf(stderr, "  failed %ld%s", p->failed, p->tty ? (force ? "\n" : "  ") : "\n");
     fflush(stderr);
 }

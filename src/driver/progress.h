@@ -14,7 +14,7 @@ typedef struct {
     size_t total, done;          /* cells to run this session */
     double flops_total, flops_done;
     double assumed_rate;         /* FLOP/s the plan assumes for all workers together */
-    long diag[4], failed;        /* counts by gs_diag_t, and failed cells */
+    long diag[GS_N_DIAG], failed;   /* counts by gs_diag_t, and failed cells */
 } gs_progress_bar_t;
 
 /* cores: ranks x threads, for the plan's assumed rate */

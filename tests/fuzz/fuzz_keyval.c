@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_CHECK(err[0] != '\0', "'%s' refused without a message", word);
     }
     free(word);
-    gs_cell_settle(&c);
+    gs_cell_settle(&c, NULL);
     int checked = gs_experiment_check(&c, err, sizeof err) == 0;
     if (!checked)
         FUZZ_CHECK(err[0] != '\0', "a cell refused by the check without a message");
@@ -56,7 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                    "%s=%s, as written by gs_cell_format, is refused: %s", k.name, a, err);
     }
     back.depth_given = c.depth_given;
-    gs_cell_settle(&back);
+    gs_cell_settle(&back, NULL);
     for (size_t i = 0; gs_cell_key_info(i, &k); i++) {
         gs_cell_format(&c, k.name, a, sizeof a);
         gs_cell_format(&back, k.name, b, sizeof b);

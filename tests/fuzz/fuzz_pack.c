@@ -43,7 +43,7 @@ static void check_same(const gs_result_t *a, const gs_pack_meta_t *ma, const gs_
      r->measured_slope, r->fit_r2, r->residual_growth_predicted, r->residual_growth_measured, \
      r->step_bound, r->sv2_min, r->sv2_max, r->sv2_mean, r->condition, r->grad_ratio_final,  \
      r->last_finite_grad_norm, r->clip_fraction, r->train_loss, r->test_loss, r->test_acc,   \
-     r->baseline_loss}
+     r->baseline_loss, r->grad_h_ratio, r->grad_h_ratio_final}
     const double da[] = DOUBLES(a), db[] = DOUBLES(b);
 #undef DOUBLES
     FUZZ_CHECK(memcmp(da, db, sizeof da) == 0, "a number changed (bitwise)");
