@@ -337,40 +337,45 @@ static void note_edge(rp_model_t *m, rp_findings_t *fs, rp_finding_t *row, rp_cl
 }
 
 /* Batch-normalized ReLU explodes at init: plain (no residual) ReLU mlp
- * runs with batch norm whose diagnosis is exploding; their measured slope
- * against 1/2 ln(pi/(pi-1)) per layer. */
+ * runs with batch norm whose gradient grows toward the input, diagnosed
+ * exploding or with a measured slope within RP_THEORY_TOL of Yang et
+ * al.'s 1/2 ln(pi/(pi-1)) per layer; whether the sweep's threshold calls
+ * the growth exploding depends on the depth. */
 static void note_yang(rp_model_t *m, rp_findings_t *fs, rp_finding_t *row, rp_claim_t *c,
                       const rp_outcome_t *o)
 {
     (void)o;
+    double yang = 0.5 * log(M_PI / (M_PI - 1));
     const rp_run_t *ex = NULL;
     rp_fact_t *t = NULL;
     size_t n = 0;
     EACH_RUN(m, e, r) {
         const gs_cell_t *x = &r->sc->cell;
-        if (!diag_is(r, GS_DIAG_EXPLODING) || x->model != GS_MODEL_MLP ||
-            x->norm != GS_NORM_BATCH || x->residual || strcmp(x->act->name, "relu") != 0)
+        if (!rp_usable(r) || x->model != GS_MODEL_MLP || x->norm != GS_NORM_BATCH || x->residual ||
+            strcmp(x->act->name, "relu") != 0 ||
+            !(diag_is(r, GS_DIAG_EXPLODING) || fabs(r->measured_slope - yang) <= RP_THEORY_TOL))
             continue;
         if (!t && !(t = note_fact(fs, row, c, "batch-norm-relu")))
             return;
         rp_fact_run(fs, t, r);
         n++;
-        if (!ex || (isfinite(r->measured_slope) && !isfinite(ex->measured_slope)))
+        if (!ex || x->depth > ex->sc->cell.depth)
             ex = r;
     }
     if (!ex)
         return;
-    double yang = 0.5 * log(M_PI / (M_PI - 1));
     t->value = ex->measured_slope;
     t->value2 = yang;
-    char g[32];
+    char g[32], th[32];
     rp_sci(g, sizeof g, ex->grad_h_ratio);
+    rp_sci(th, sizeof th, ex->sc->cell.exploding_above);
     note(c, "Batch-normalized ReLU networks explode at initialization (Yang et al. 2019, \"A "
-         "mean field theory of batch normalization\"): %zu such network%s exploding here - %s, "
-         "grad_h_ratio %s", n, n > 1 ? "s" : "", ex->label, g);
-    if (isfinite(ex->measured_slope))
-        note(c, ", slope %+.3f per layer against 1/2 ln(pi/(pi-1)) = %.3f", ex->measured_slope,
-             yang);
+         "mean field theory of batch normalization\"): here the gradient of %s grows toward the "
+         "input by %+.3f per layer against 1/2 ln(pi/(pi-1)) = %.3f, x%s over %ld layers (%s by "
+         "this sweep's threshold %s)", ex->label, ex->measured_slope, yang, g, ex->sc->cell.depth,
+         ex->diagnosis, th);
+    if (n > 1)
+        note(c, "; %zu such networks", n);
     note(c, ". ");
 }
 

@@ -102,17 +102,17 @@ void rp_sci(char *buf, size_t len, double v)
         snprintf(buf, len, "%.3g", v);
 }
 
-void rp_join_labels(const rp_run_t *const *runs, size_t n, size_t max, char *buf, size_t len)
+void rp_join_labels(const rp_run_t *const *runs, size_t n, size_t total, char *buf, size_t len)
 {
     buf[0] = '\0';
-    for (size_t i = 0; i < n && i < max; i++) {
+    for (size_t i = 0; i < n; i++) {
         size_t l = strlen(buf);
-        const char *sep = i == 0 ? "" : i + 1 == n ? " and " : ", ";
+        const char *sep = i == 0 ? "" : i + 1 == total ? " and " : ", ";
         snprintf(buf + l, len - l, "%s%s", sep, runs[i]->config_label);
     }
-    if (n > max) {
+    if (total > n) {
         size_t l = strlen(buf);
-        snprintf(buf + l, len - l, " and %zu more", n - max);
+        snprintf(buf + l, len - l, " and %zu more", total - n);
     }
 }
 

@@ -187,7 +187,10 @@ static void find_depth_groups(rp_findings_t *fs, const rp_exp_t *e, int da)
     }
 }
 
-/* Any other experiment: its runs by diagnosis at init, named. */
+/* Any other experiment: its runs by diagnosis at init, named (the first
+ * MAX_NAMED of each). */
+#define MAX_NAMED 6
+
 static void find_diag_list(rp_findings_t *fs, const rp_exp_t *e, const char *chart)
 {
     rp_finding_t *f = rp_finding_new(fs, e, chart);
@@ -203,15 +206,13 @@ static void find_diag_list(rp_findings_t *fs, const rp_exp_t *e, const char *cha
                              &lo, &hi);
         if (!n)
             continue;
-        const rp_run_t *list[8];
+        const rp_run_t *list[MAX_NAMED];
         size_t m = 0;
-        for (size_t i = 0; i < e->n_runs && m < 8; i++)
+        for (size_t i = 0; i < e->n_runs && m < MAX_NAMED; i++)
             if (is_diag(&e->runs[i], diag_order[k]))
                 list[m++] = &e->runs[i];
         char names[1024], ratio[128];
-        rp_join_labels(list, n < 8 ? n : 8, 6, names, sizeof names);
-        if (n > 8)
-            snprintf(names + strlen(names), sizeof names - strlen(names), " (%zu in all)", n);
+        rp_join_labels(list, m, n, names, sizeof names);
         ratio_words(diag_order[k], lo, hi, ratio, sizeof ratio);
         if (n == total)
             rp_say(f, "%s%s %s (%s)", said++ ? "; " : "",

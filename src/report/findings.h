@@ -81,7 +81,7 @@ void rp_label(const gs_experiment_t *ex, const gs_cell_t *c, int skip, char *buf
 
 typedef struct {
     double sv2_min, sv2_max, sv2_mean, condition;   /* the theory row */
-    double floor;          /* the SVD's floor: sigma_max * n * DBL_EPSILON */
+    double floor;          /* the SVD's floor: sigma_max * max(width, inputs) * DBL_EPSILON */
     double below_floor;    /* share of the n singular values below it (zeros included) */
     size_t n;              /* singular values: min(width, inputs) */
 } rp_jacobian_t;
@@ -151,8 +151,9 @@ int rp_write_findings_csv(const rp_findings_t *fs, const rp_findings_t *claims,
                           const char *path, char *err, size_t errlen);
 /* A number for a sentence: 3 significant digits, exponent outside 1e-3..1e4. */
 void rp_sci(char *buf, size_t len, double v);
-/* "a / b, c / d and e": the labels of n runs, at most max of them. */
-void rp_join_labels(const rp_run_t *const *runs, size_t n, size_t max, char *buf, size_t len);
+/* "a / b, c / d and e": the labels of runs[0..n) of total runs, then
+ * "and k more" for the rest. */
+void rp_join_labels(const rp_run_t *const *runs, size_t n, size_t total, char *buf, size_t len);
 
 /* ---- findings.c: the findings of each experiment ---- */
 

@@ -69,16 +69,16 @@ void rp_td_text(FILE *f, const char *s, const char *cls)
 
 /* ---- links ---- */
 
-/* Is there a chart of this stem among the charts drawn? */
-static int drawn(const rp_charts_t *charts, size_t n, const char *stem)
+/* The chart of this stem among the charts drawn, or NULL. */
+static const rp_chart_t *drawn(const rp_charts_t *charts, size_t n, const char *stem)
 {
     char file[200];
     snprintf(file, sizeof file, "charts/%s.png", stem);
     for (size_t c = 0; c < n; c++)
         for (size_t i = 0; i < charts[c].n; i++)
             if (strcmp(charts[c].items[i].file, file) == 0)
-                return 1;
-    return 0;
+                return &charts[c].items[i];
+    return NULL;
 }
 
 typedef struct {
@@ -87,22 +87,33 @@ typedef struct {
     const char *dir;
 } pages_t;
 
-static int chart_drawn(const pages_t *p, const char *stem)
+static const rp_chart_t *chart_drawn(const pages_t *p, const char *stem)
 {
-    return drawn(p->gallery, 1, stem) || drawn(p->per_exp, p->n_exps, stem);
+    const rp_chart_t *c = drawn(p->gallery, 1, stem);
+    return c ? c : drawn(p->per_exp, p->n_exps, stem);
 }
 
-/* A link to a chart's anchor, or to the section when it was not drawn. */
+/* A link to a chart's anchor, named by its title up to the first comma
+ * (text: another name); to the section when the chart was not drawn. */
 static void link_to(FILE *f, const pages_t *p, const char *stem, const char *section,
                     const char *text)
 {
-    const char *target = chart_drawn(p, stem) ? stem : section;
+    const rp_chart_t *c = chart_drawn(p, stem);
+    const char *target = c ? stem : section;
     if (!target || !target[0])
         return;
+    char name[256];
+    if (text)
+        snprintf(name, sizeof name, "%s", text);
+    else if (c)
+        snprintf(name, sizeof name, "%.*s", (int)strcspn(c->title, ",("), c->title);
+    else
+        snprintf(name, sizeof name, "%s (its runs)", strncmp(section, "exp-", 4) == 0
+                                                         ? section + 4 : section);
     fputs("<a href=\"#", f);
     rp_esc(f, target);
     fputs("\">", f);
-    rp_esc(f, text ? text : target);
+    rp_esc(f, name);
     fputs("</a>", f);
 }
 

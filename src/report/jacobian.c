@@ -2,8 +2,9 @@
  * the table beside the spectrum chart: the theory row's mean and extreme
  * squared singular values and condition number, and the share of singular
  * values below the SVD's floor. An SVD in double precision resolves
- * singular values down to about sigma_max * n * DBL_EPSILON (the rank
- * tolerance of LAPACK's dgelss and numpy's matrix_rank): below it a value
+ * singular values down to about sigma_max * n * DBL_EPSILON, n the larger
+ * side of the Jacobian (the rank tolerance of numpy's matrix_rank; the
+ * spectrum chart draws the same floor): below it a value
  * is rounding, not measurement. The share is read from the stored
  * histogram of log10 sigma (bins whose centre lies below the floor);
  * singular values exactly 0 are not binned and count as below it. */
@@ -45,8 +46,8 @@ int rp_jacobian_stats(rp_model_t *m, const rp_run_t *r, rp_jacobian_t *j)
         return -1;
     const gs_cell_t *c = &r->sc->cell;
     long in = c->input_dim > 0 ? c->input_dim : c->width;
-    j->n = (size_t)(c->width < in ? c->width : in);
-    j->floor = sqrt(j->sv2_max) * (double)j->n * DBL_EPSILON;
+    j->n = (size_t)(c->width < in ? c->width : in);   /* singular values */
+    j->floor = sqrt(j->sv2_max) * (double)(c->width > in ? c->width : in) * DBL_EPSILON;
     rp_series_t h;
     double lo, hi;
     j->below_floor = NAN;
