@@ -301,6 +301,15 @@ static void note_glorot(rp_model_t *m, rp_findings_t *fs, rp_finding_t *row, rp_
          "ratio %s, weight-gradient ratio %s. ", n, ex->label, a, b);
 }
 
+/* The example of the edge of chaos: Xavier's init (the deck's) first,
+ * then the deeper network. */
+static int better_example(const rp_run_t *r, const rp_run_t *than)
+{
+    int xr = strncmp(r->sc->cell.init->name, "xavier", 6) == 0;
+    int xt = strncmp(than->sc->cell.init->name, "xavier", 6) == 0;
+    return xr != xt ? xr : r->sc->cell.depth > than->sc->cell.depth;
+}
+
 /* tanh at sigma_w^2 = 1, sigma_b = 0 sits on the edge of chaos: plain tanh
  * mlp probes at depth >= 20 with that variance that do not vanish. */
 static void note_edge(rp_model_t *m, rp_findings_t *fs, rp_finding_t *row, rp_claim_t *c,
@@ -319,7 +328,7 @@ static void note_edge(rp_model_t *m, rp_findings_t *fs, rp_finding_t *row, rp_cl
         if (!t && !(t = note_fact(fs, row, c, "edge-of-chaos")))
             return;
         rp_fact_run(fs, t, r);
-        if (!deep || x->depth > deep->sc->cell.depth)
+        if (!deep || better_example(r, deep))
             deep = r;
     }
     if (!deep)

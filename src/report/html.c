@@ -106,7 +106,7 @@ static void link_to(FILE *f, const pages_t *p, const char *stem, const char *sec
     if (text)
         snprintf(name, sizeof name, "%s", text);
     else if (c)
-        snprintf(name, sizeof name, "%.*s", (int)strcspn(c->title, ",("), c->title);
+        snprintf(name, sizeof name, "%.*s", (int)strcspn(c->title, ","), c->title);
     else
         snprintf(name, sizeof name, "%s (its runs)", strncmp(section, "exp-", 4) == 0
                                                          ? section + 4 : section);
@@ -314,7 +314,7 @@ static void write_nav(FILE *f, const rp_model_t *m, const rp_claims_t *cl,
         fprintf(f, "<a href=\"#claim-%d\">%d</a>", cl->items[i].number, cl->items[i].number);
     fputs("<br><b>Experiments</b>", f);
     if (gallery->n)
-        fputs("<a href=\"#activation-gallery\">activations</a>", f);
+        fputs("<a href=\"#activation-gallery\">activation gallery</a>", f);
     for (size_t e = 0; e < m->n_exps; e++) {
         fputs("<a href=\"#exp-", f);
         rp_esc(f, m->exps[e].ex->slug);
