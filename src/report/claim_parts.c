@@ -14,7 +14,6 @@
 #include <config.h>
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,15 +66,8 @@ static void count(rp_part_t *p, const rp_run_t *r, int for_it)
     rp_fact_run(p->fs, p->t, r);
 }
 
-static void say(rp_part_t *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(rp_part_t *p, const char *fmt, ...)
-{
-    size_t l = strlen(p->said);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(p->said + l, sizeof p->said - l, fmt, ap);
-    va_end(ap);
-}
+/* printf appended to what the part found. */
+#define say(p, ...) rp_appendf((p)->said, sizeof (p)->said, __VA_ARGS__)
 
 /* The key value of a part: v, once; kept as the fact's value. */
 static void key_value(rp_part_t *p, double v)

@@ -15,7 +15,6 @@
 #include <config.h>
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -235,15 +234,8 @@ void rp_claims_free(rp_claims_t *cl)
 
 /* ---- where the data departs from the deck ---- */
 
-static void note(rp_claim_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void note(rp_claim_t *c, const char *fmt, ...)
-{
-    size_t l = strlen(c->note);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(c->note + l, sizeof c->note - l, fmt, ap);
-    va_end(ap);
-}
+/* printf appended to the claim's note. */
+#define note(c, ...) rp_appendf((c)->note, sizeof (c)->note, __VA_ARGS__)
 
 static rp_fact_t *note_fact(rp_findings_t *fs, rp_finding_t *row, const rp_claim_t *c,
                             const char *name)

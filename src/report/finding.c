@@ -41,12 +41,26 @@ rp_finding_t *rp_finding_new(rp_findings_t *fs, const rp_exp_t *e, const char *k
     return f;
 }
 
-void rp_say(rp_finding_t *f, const char *fmt, ...)
+void rp_vappendf(char *buf, size_t len, const char *fmt, va_list ap)
 {
-    size_t l = strlen(f->text);
+    size_t l = strnlen(buf, len);
+    if (l + 1 < len)
+        vsnprintf(buf + l, len - l, fmt, ap);
+}
+
+void rp_appendf(char *buf, size_t len, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(f->text + l, sizeof f->text - l, fmt, ap);
+    rp_vappendf(buf, len, fmt, ap);
+    va_end(ap);
+}
+
+void rp_say(rp_finding_t *f, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    rp_vappendf(f->text, sizeof f->text, fmt, ap);
     va_end(ap);
 }
 

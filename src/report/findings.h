@@ -8,6 +8,7 @@
 #ifndef GS_REPORT_FINDINGS_H
 #define GS_REPORT_FINDINGS_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -139,6 +140,9 @@ typedef struct {
 /* A new finding of e (NULL when memory is short) reading chart kind (its
  * anchor is "<slug>-<kind>"; the writer falls back to the section). */
 rp_finding_t *rp_finding_new(rp_findings_t *fs, const rp_exp_t *e, const char *kind);
+/* printf appended to the text in buf (of len bytes), cut to fit. */
+void rp_appendf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void rp_vappendf(char *buf, size_t len, const char *fmt, va_list ap);
 /* Append printf text to the finding's sentence. */
 void rp_say(rp_finding_t *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A new fact of f (NULL when memory is short), its id "<slug>.<name>". */
