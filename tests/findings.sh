@@ -250,7 +250,7 @@ part_sql() {
             echo "SELECT count(DISTINCT a.id), 0 FROM u a JOIN u b ON $(pair lr) WHERE a.task = 'train' AND a.status = 'diverged'
                   AND a.diag = 'healthy' AND b.status = 'done' AND b.lr < a.lr"
         fi ;;
-    rnn) echo "SELECT count(*), 0 FROM u WHERE model = 'rnn' AND diag = 'exploding'" ;;
+    rnn) echo "SELECT count(*), 0 FROM u WHERE model = 'rnn' AND (diag = 'exploding' OR diagnosis_final = 'exploding')" ;;
     stall) echo "SELECT total(c), total(1 - c) FROM (SELECT coalesce($(last_loss r) >= 0.9 * $(first_loss r), 0) c FROM u r
                   WHERE task = 'train' AND model = 'mlp' AND status = 'done' AND diag = 'vanishing' AND $(n_logs r) >= 2)" ;;
     blowup) echo "SELECT total(c), total(1 - c) FROM (SELECT status = 'diverged' OR coalesce($(last_loss r) > $(first_loss r), 0) c FROM u r

@@ -406,27 +406,35 @@ void rp_part_cause_lr(rp_part_t *p)
 }
 
 /* Recurrent accumulation: a plain rnn whose gradient through time
- * explodes at init (grad_h_ratio = ||dL/dh_1|| / ||dL/dh_T||). */
+ * explodes (grad_h_ratio = ||dL/dh_1|| / ||dL/dh_T|| past the threshold)
+ * at init or at the last logged step of training. */
+static int exploding_final(const rp_run_t *r)
+{
+    return strcmp(r->diagnosis_final, gs_diag_names[GS_DIAG_EXPLODING]) == 0;
+}
+
 void rp_part_cause_rnn(rp_part_t *p)
 {
     const rp_run_t *ex = NULL;
     for (size_t e = 0; e < p->m->n_exps; e++)
         for (size_t i = 0; i < p->m->exps[e].n_runs; i++) {
             const rp_run_t *r = &p->m->exps[e].runs[i];
-            if (!rp_usable(r) || cell(r)->model != GS_MODEL_RNN || !exploding(r))
+            if (!rp_usable(r) || cell(r)->model != GS_MODEL_RNN ||
+                !(exploding(r) || exploding_final(r)))
                 continue;
             count(p, r, 1);
-            if (!ex || r->grad_h_ratio > ex->grad_h_ratio)
+            if (!ex)
                 ex = r;
-            set_chart(p, &p->m->exps[e], is_train(r) ? "time-train" : "time");
+            set_chart(p, &p->m->exps[e], exploding(r) ? "time" : "time-train");
         }
     if (!ex)
         return;
     char g[32];
-    rp_sci(g, sizeof g, ex->grad_h_ratio);
-    key_value(p, ex->grad_h_ratio);
-    say(p, "time steps: the rnn %s explodes through %ld steps (%s)", ex->label,
-        cell(ex)->seq_len, g);
+    int init = exploding(ex);
+    rp_sci(g, sizeof g, init ? ex->grad_h_ratio : ex->grad_h_ratio_final);
+    key_value(p, init ? ex->grad_h_ratio : ex->grad_h_ratio_final);
+    say(p, "time steps: the gradient of rnn %s grows through %ld steps %s (%s)", ex->label,
+        cell(ex)->seq_len, init ? "at init" : "by the end of training", g);
 }
 
 /* ---- slide 6 ---- */
