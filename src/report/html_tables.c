@@ -67,20 +67,27 @@ static void td_acc(FILE *f, const rp_run_t *r)
     rp_td_text(f, buf, "diverged");
 }
 
-/* status, diagnosis, grad_h_ratio, test_acc: the outcome columns. */
-static void td_outcome(FILE *f, const rp_run_t *r)
+/* status, diagnosis, grad_h_ratio and (acc) test_acc: the outcome columns. */
+static void td_outcome(FILE *f, const rp_run_t *r, int acc)
 {
     rp_td_text(f, r->stored ? r->status : "missing", NULL);
     rp_td_text(f, r->stored ? (r->diagnosis[0] ? r->diagnosis : r->status) : "", diag_class(r));
     rp_td_num(f, r->grad_h_ratio, "%.3g");
-    td_acc(f, r);
+    if (acc)
+        td_acc(f, r);
 }
 
-static const char outcome_heads[] =
-    "<th>status</th><th>diagnosis</th><th title=\"||dL/dh_1|| / ||dL/dh_depth|| at init: "
-    "the backpropagated gradient (recurrent: t = 1 over t = T); the diagnosis follows it\">"
-    "grad_h_ratio</th><th>test_acc</th><th title=\"||dL/dW_1|| / ||dL/dW_depth|| at init: "
-    "the weight gradients, shown, never the verdict\">grad_ratio</th>";
+/* Their heads, then grad_ratio's (acc: with test_acc). */
+static void th_outcome(FILE *f, int acc)
+{
+    fputs("<th>status</th><th>diagnosis</th><th title=\"||dL/dh_1|| / ||dL/dh_depth|| at init: "
+          "the backpropagated gradient (recurrent: t = 1 over t = T); the diagnosis follows it\">"
+          "grad_h_ratio</th>", f);
+    if (acc)
+        fputs("<th>test_acc</th>", f);
+    fputs("<th title=\"||dL/dW_1|| / ||dL/dW_depth|| at init: the weight gradients, shown, "
+          "never the verdict\">grad_ratio</th>", f);
+}
 
 /* The first non-finite tensor of a diverged run. */
 static void td_diverged_at(FILE *f, const rp_run_t *r)
@@ -96,7 +103,7 @@ static void run_row(FILE *f, const rp_exp_t *e, const rp_run_t *r, int theory, i
     fputs("<tr>", f);
     for (size_t a = 0; a < e->ex->n_axes; a++)
         td_key(f, &r->sc->cell, e->ex->axes[a].key);
-    td_outcome(f, r);
+    td_outcome(f, r, train);
     rp_td_num(f, r->grad_ratio, "%.3g");
     if (theory) {
         rp_td_num(f, r->predicted_slope, "%+.4f");
@@ -127,7 +134,7 @@ void rp_write_run_table(FILE *f, const rp_exp_t *e)
         rp_esc(f, e->ex->axes[a].key);
         fputs("</th>", f);
     }
-    fputs(outcome_heads, f);
+    th_outcome(f, train);
     if (theory)
         fputs("<th>predicted slope</th><th>measured slope</th><th>deviation</th>", f);
     if (train)
@@ -150,7 +157,7 @@ void rp_write_all_runs(FILE *f, const rp_model_t *m)
             keys[nk++] = k.name;
     fputs("<table class=\"sortable\" id=\"all-runs\"><thead><tr><th>experiment</th><th>run</th>",
           f);
-    fputs(outcome_heads, f);
+    th_outcome(f, 1);
     fputs("<th>test_loss</th><th>diagnosis_final</th>", f);
     for (size_t i = 0; i < nk; i++)
         fprintf(f, "<th>%s</th>", keys[i]);   /* key names: no escaping needed */
@@ -163,7 +170,7 @@ void rp_write_all_runs(FILE *f, const rp_model_t *m)
             fputs("<tr>", f);
             rp_td_text(f, m->exps[e].ex->name, NULL);
             rp_td_text(f, r->label, NULL);
-            td_outcome(f, r);
+            td_outcome(f, r, 1);
             rp_td_num(f, r->grad_ratio, "%.3g");
             rp_td_num(f, r->test_loss, "%.4g");
             rp_td_text(f, r->diagnosis_final, NULL);
