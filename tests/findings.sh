@@ -408,6 +408,8 @@ charts=$(ls "$rep"/charts/*.png | wc -l)
 anchored=$(for p in "$rep"/charts/*.png; do s=$(basename "$p" .png); grep -q "<figure id=\"$s\"" "$page" && echo "$s"; done | wc -l)
 check "every chart's anchor is the stem of its file ($anchored of $charts)" '[ "$anchored" -eq "$charts" ]'
 check "no table cell reads nan" '! grep -Eqi "<td[^>]*>-?nan</td>" "$page"'
-check "the database is linked" 'grep -q "<dt>database</dt><dd><a href=\"" "$page"'
+href=$(grep -o '<dt>database</dt><dd><a href="[^"]*"' "$page" | sed 's/.*href="//; s/"$//')
+check "the database is linked, relative to the report ($href)" \
+    '[ -n "$href" ] && [ "$(cd "$rep" && realpath "$href")" = "$(realpath "$db")" ]'
 check "every query of this test ran ($(head -c 200 sql.err 2>/dev/null))" '[ ! -s sql.err ]'
 finish
