@@ -397,7 +397,7 @@ static void find_ranking(rp_findings_t *fs, const rp_exp_t *e, const rp_score_t 
             rp_say(f, "one seed (each configuration ran once, so none is ranked): ");
         else
             rp_say(f, "%zu seeds (\">\": every repeat better, or a paired sign test at %.0f%%; "
-                   "\"~\": not told apart): ", seeds, 100 * RP_SIGN_ALPHA);
+                   "\"~\": not told apart over %zu seeds): ", seeds, 100 * RP_SIGN_ALPHA, seeds);
     }
     for (size_t k = 0; f && k < n; k++) {
         const rp_config_t *a = &cs[(size_t)ord[k][1]];
@@ -665,16 +665,16 @@ static void find_experiment(rp_model_t *m, rp_findings_t *fs, const rp_exp_t *e)
     const rp_run_t *r0 = first_usable(e);
     if (!r0)
         return;
-    find_theory(fs, e);
     if (r0->sc->cell.task == GS_TASK_PROBE) {
         find_probe(m, fs, e);
-        return;
+    } else {
+        if (rp_axis_of(e, "depth") >= 0 && r0->sc->cell.model == GS_MODEL_MLP)
+            find_depth_groups(fs, e, rp_axis_of(e, "depth"));
+        else
+            find_diag_list(fs, e, r0->sc->cell.model == GS_MODEL_MLP ? "gradient-flow" : "time");
+        find_training(fs, e);
     }
-    if (rp_axis_of(e, "depth") >= 0 && r0->sc->cell.model == GS_MODEL_MLP)
-        find_depth_groups(fs, e, rp_axis_of(e, "depth"));
-    else
-        find_diag_list(fs, e, r0->sc->cell.model == GS_MODEL_MLP ? "gradient-flow" : "time");
-    find_training(fs, e);
+    find_theory(fs, e);
 }
 
 int rp_findings_build(rp_model_t *m, rp_findings_t *fs)
