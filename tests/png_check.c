@@ -1,7 +1,9 @@
 /* Checks charts the way a reader's program would: each PNG named on the
  * command line decodes with libpng, is W x H, is not blank (at least 64
- * distinct colours), and carries the tEXt chunks Title, Software, Source
- * and "Config hash". Prints TAP. */
+ * distinct colours), carries the tEXt chunks Title, Software, Source and
+ * "Config hash", and the tick and legend labels it wrote (chunks Ticks
+ * and Legend) have no number with more than 4 significant digits. Prints
+ * TAP. */
 #include <config.h>
 
 #include <png.h>
@@ -16,6 +18,44 @@ static int cmp_u32(const void *a, const void *b)
 {
     unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
     return x < y ? -1 : x > y;
+}
+
+/* The first decimal number of s (with a point) that has more than 4
+ * significant digits, copied to bad; 0 when there is none. */
+static int long_number(const char *s, char *bad, size_t len)
+{
+    for (const char *p = s; p && *p; p++) {
+        size_t n = strspn(p, "0123456789.");
+        if (n == 0 || !memchr(p, '.', n) || (p > s && (p[-1] == '_' || (p[-1] | 32) >= 'a')))
+            continue;
+        int digits = 0, lead = 1;
+        for (size_t i = 0; i < n; i++)
+            if (p[i] != '.') {
+                lead &= p[i] == '0';
+                digits += !lead;
+            }
+        if (digits > 4) {
+            snprintf(bad, len, "%.*s", (int)n, p);
+            return 1;
+        }
+        p += n - 1;
+    }
+    return 0;
+}
+
+static void check_labels(const char *path, png_textp text, int n)
+{
+    static const char *const keys[] = {"Ticks", "Legend"};
+    for (size_t k = 0; k < 2; k++) {
+        const char *val = NULL;
+        char bad[64] = "";
+        for (int i = 0; i < n; i++)
+            if (strcmp(text[i].key, keys[k]) == 0)
+                val = text[i].text;
+        tap_ok(val && !long_number(val, bad, sizeof bad),
+               "%s: %s labels recorded, at most 4 significant digits%s%s", path, keys[k],
+               *bad ? ": not " : "", bad);
+    }
 }
 
 static void check(const char *path, unsigned want_w, unsigned want_h)
@@ -63,6 +103,7 @@ static void check(const char *path, unsigned want_w, unsigned want_h)
                 val = text[i].text;
         tap_ok(val && *val, "%s: tEXt %s = %s", path, keys[k], val ? val : "(missing)");
     }
+    check_labels(path, text, n);
 out:
     png_destroy_read_struct(&png, &info, NULL);
     free(px);

@@ -108,6 +108,72 @@ printf '%s\n' '[sweep]' 'name = wide' '[w]' 'task = probe' 'depth = 3' 'width = 
 check "a third axis: 8 configurations drawn as 8 lines with bands ($(drawn wider/charts/w-gradient-flow.png)), width dashed and named" \
     '[ "$(drawn wider/charts/w-gradient-flow.png)" = "8 lines, 8 bands" ] &&
      grep -q "Dashed: width 16 (solid: 8)" wider/index.html'
+# every chart's data beside it (issue 17): NAME.csv for every NAME.png,
+# holding exactly what the chart draws
+nocsv=""
+for p in rep/charts/*.png; do [ -s "${p%.png}.csv" ] || nocsv="$nocsv $(basename "$p")"; done
+check "every chart's data beside it as NAME.csv (missing:${nocsv:- none})" '[ -z "$nocsv" ]'
+# the measured lines of the gradient-flow chart are the stored rows, to
+# 1e-12 relative (the CSV prints 17 digits)
+sqlite3 -separator '|' r.db "SELECT 'depth ' || depth || ' / ' || activation || ' / ' || init, layer,
+    grad_pre_norm FROM layer_stats JOIN runs ON runs.id = layer_stats.run_id
+    WHERE experiment = 'flow' AND step = 0 AND layer <= depth" | sort -t'|' -k1,1 -k2,2n > flow.want
+awk -F, 'NR > 1 && $2 !~ /^theory: / && $3 != "" { print $2 "|" $3 "|" $4 }' rep/charts/flow-gradient-flow.csv |
+    sort -t'|' -k1,1 -k2,2n > flow.got
+same_rows() {   # two sorted "series|x|y" files: same keys, y within 1e-12 relative
+    [ -s "$1" ] && [ "$(wc -l < "$1")" -eq "$(wc -l < "$2")" ] &&
+    paste -d'|' "$1" "$2" | awk -F'|' '{ d = $3 - $6; t = 1e-12 * ($3 < 0 ? -$3 : $3)
+        if ($1 != $4 || $2 != $5 || d * d > t * t) { print "#   " $0; bad++ } } END { exit bad > 0 }'
+}
+check "flow-gradient-flow.csv: every configuration's ||dL/dh_l|| as stored ($(wc -l < flow.want) rows)" \
+    'same_rows flow.want flow.got'
+# theory on the chart: one dotted prediction per configuration (mlps
+# without norm or residual), anchored at the measured last layer
+anchored=$(awk -F, 'NR > 1 && $3 != "" {
+        if ($2 ~ /^theory: /) t[substr($2, 9) SUBSEP $3] = $4
+        else { m[$2 SUBSEP $3] = $4; split($2, w, " "); d[$2] = w[2] } }
+    END { for (s in d) { k = s SUBSEP d[s]; if (k in t) { n++; e = t[k] - m[k]; if (e * e > 1e-24 * m[k] * m[k]) bad++ } }
+          print n + 0, bad + 0 }' rep/charts/flow-gradient-flow.csv)
+check "the mean-field prediction over the gradient flow: 8 theory lines, each anchored at its measured last layer ($anchored; $(drawn rep/charts/flow-gradient-flow.png))" \
+    '[ "$anchored" = "8 0" ] && tr "\000" "=" < rep/charts/flow-gradient-flow.png | grep -aq "Drawn=8 lines, 0 bands, 8 theory lines"'
+check "the legend says which line is theory and the caption what it is" \
+    'tr "\000" "=" < rep/charts/flow-gradient-flow.png | grep -aq "dotted: mean-field theory" &&
+     grep -q "mean-field theory&#39;s prediction" rep/index.html'
+
+# 16-digit gains (an edge-of-chaos grid) read with 4 digits in legends and
+# ticks (png_check reads the Ticks and Legend chunks); layers tick as
+# integers
+printf '%s\n' '[sweep]' 'name = edge' '[e]' 'task = probe' 'depth = 3' 'width = 8' 'activation = tanh' \
+    'init = lecun' 'gain = 0.7071067811865476, 1.224744871391589' 'bias_std = 0, 0.22360679774997896' > edge.ini
+"$gs" run edge.ini --db edge.db --threads 1 2>/dev/null && "$gs" report edge.db -o edger >/dev/null
+"$png_check" 1200 700 edger/charts/*.png > edge.tap; st=$?
+sed 's/^/#   /' edge.tap | grep 'not ok' || true
+check "16-digit gains: every tick and legend label has at most 4 significant digits ($(grep -c 'labels recorded' edge.tap) charts' labels)" \
+    '[ $st -eq 0 ] && grep -q "Legend labels recorded" edge.tap &&
+     tr "\000" "\n" < edger/charts/e-gradient-flow.png | grep -aqx "0.7071" &&
+     ! grep -aq "0.7071067811865476" edger/charts/e-gradient-flow.png'
+check "a 3-layer axis ticks 1, 2, 3 and nothing between" \
+    'tr "\000" "\n" < edger/charts/e-gradient-flow.png | grep -a -A3 "Ticks$" | tr "\n" " " | grep -q "Ticks 1 2 3 "'
+
+# accuracy bars: the median over repeats with a 10-90% whisker, as
+# computed from the stored test_acc of the repeats (linear interpolation)
+printf '%s\n' '[sweep]' 'name = acc' '[a]' 'task = train' 'dataset = digits' 'depth = 2' 'width = 8' \
+    'activation = relu, sigmoid' 'optimizer = adam' 'lr = 1e-2' 'steps = 20' 'log_every = 10' 'repeats = 5' > acc.ini
+"$gs" run acc.ini --db acc.db --threads 1 2>/dev/null && "$gs" report acc.db -o accr >/dev/null
+sqlite3 -separator '|' acc.db "SELECT activation, test_acc FROM runs WHERE experiment = 'a' AND test_acc IS NOT NULL
+    ORDER BY activation, test_acc" | awk -F'|' '
+    function q(p,   pos, k) { pos = p * (n - 1); k = int(pos); return k + 1 < n ? v[k] + (pos - k) * (v[k + 1] - v[k]) : v[n - 1] }
+    function out() { if (n) printf "%s|%.17g|%.17g|%.17g\n", a, q(0.5), q(0.1), q(0.9) }
+    $1 != a { out(); a = $1; n = 0 } { v[n++] = $2 } END { out() }' | sort > acc.want
+awk -F, 'NR > 1 && $2 != "" { print $1 "|" $3 "|" $4 "|" $5 }' accr/charts/a-accuracy.csv | sort > acc.got
+whiskers_match() {
+    [ "$(wc -l < acc.want)" -eq 2 ] && [ "$(wc -l < acc.got)" -eq 2 ] &&
+    paste -d'|' acc.want acc.got | awk -F'|' '{ for (i = 2; i <= 4; i++) { d = $i - $(i + 4); if (d * d > 1e-24) bad++ }
+        if ($1 != $5) bad++ } END { exit bad > 0 }'
+}
+check "accuracy whiskers: median and 10-90% of each configuration's 5 repeats as stored ($(tr '\n' ' ' < acc.got))" \
+    'whiskers_match && tr "\000" "=" < accr/charts/a-accuracy.png | grep -aq "Drawn=[0-9]* lines, 0 bands, 0 theory lines, 2 whiskers"'
+check "... and the caption says so" 'grep -q "with the whisker from their 10% to their 90% quantile" accr/index.html'
 msg=$("$gs" report nonexistent.db 2>&1); st=$?
 check "a missing database is an error ($msg)" '[ $st -ne 0 ] && printf "%s" "$msg" | grep -q "nonexistent.db: no such database"'
 finish

@@ -70,9 +70,22 @@ int rp_chart_publish(gs_chart_t *c, rp_model_t *m, const char *dir, const char *
                    const char *title, const rp_run_t *const *runs, size_t n_runs,
                    const char *caption, rp_charts_t *out, char *err, size_t errlen)
 {
+    /* what the axes leave out is said where the reader looks first */
+    char cap[sizeof out->items->caption];
+    size_t off = gs_chart_off_chart(c);
+    snprintf(cap, sizeof cap, "%s", caption);
+    if (off) {
+        size_t l = strlen(cap);
+        snprintf(cap + l, sizeof cap - l,
+                 " %zu value%s %s beyond the axis range (too small or large to show "
+                 "without flattening the rest, or exactly 0 on a log scale): a triangle at "
+                 "the edge marks where a line leaves the axis, or stands for the point; the "
+                 "CSV has every value.",
+                 off, off == 1 ? "" : "s", off == 1 ? "lies" : "lie");
+    }
     int rc = finish(c, m, dir, file, title, runs, n_runs, err, errlen);
     if (rc == 0)
-        add_chart(out, file, title, caption);
+        add_chart(out, file, title, cap);
     return rc;
 }
 
@@ -139,6 +152,81 @@ void rp_log_pad(rp_range_t *r)
     r->hi = pow(10, b);
 }
 
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Quantile q of n sorted values, interpolated linearly. */
+static double quantile(const double *v, size_t n, double q)
+{
+    double pos = q * (double)(n - 1);
+    size_t k = (size_t)pos;
+    return k + 1 < n ? v[k] + (pos - (double)k) * (v[k + 1] - v[k]) : v[n - 1];
+}
+
+double rp_quantiles(double *v, size_t n, double *lo, double *hi)
+{
+    qsort(v, n, sizeof *v, cmp_dbl);
+    *lo = n ? quantile(v, n, 0.1) : NAN;
+    *hi = n ? quantile(v, n, 0.9) : NAN;
+    return n ? quantile(v, n, 0.5) : NAN;
+}
+
+/* The range a log axis shows for the positive values v[0..n): whole
+ * decades around the bulk of them, the trim..1-trim quantiles of
+ * log10 v, reaching past them by twice their spread (at least
+ * PAD_DECADES) but never beyond the data. With trim 0.25, one dead run
+ * of several (an update ratio falling to 1e-130) does not flatten the
+ * others; its values are drawn at the edge (chart.h). With trim 0 the
+ * axis holds everything (a gradient vanishing through depth is the
+ * message, not an outlier). 0.1..10 when there are none. */
+#define PAD_DECADES 2.0
+rp_range_t rp_log_range(const double *v, size_t n, double trim)
+{
+    double *l = malloc((n + 1) * sizeof *l);
+    size_t m = 0;
+    for (size_t i = 0; l && i < n; i++)
+        if (v[i] > 0 && isfinite(v[i]))
+            l[m++] = log10(v[i]);
+    rp_range_t r = {INFINITY, -INFINITY};
+    if (m > 0) {
+        qsort(l, m, sizeof *l, cmp_dbl);
+        double qa = quantile(l, m, trim), qb = quantile(l, m, 1 - trim);
+        double pad = trim > 0 ? fmax(PAD_DECADES, 2 * (qb - qa)) : 0;
+        r.lo = pow(10, fmax(l[0], qa - pad));
+        r.hi = pow(10, fmin(l[m - 1], qb + pad));
+    } else if (!l) {   /* out of memory: the whole range */
+        rp_range_add(&r, v, n, 1);
+    }
+    free(l);
+    rp_log_pad(&r);
+    return r;
+}
+
+int rp_values_add(rp_values_t *s, const double *v, size_t n)
+{
+    if (s->n + n > s->cap) {
+        size_t cap = (s->cap + n) * 2;
+        double *t = realloc(s->v, cap * sizeof *t);
+        if (!t)
+            return -1;
+        s->v = t;
+        s->cap = cap;
+    }
+    if (n)
+        memcpy(s->v + s->n, v, n * sizeof *v);
+    s->n += n;
+    return 0;
+}
+
+void rp_values_free(rp_values_t *s)
+{
+    free(s->v);
+    memset(s, 0, sizeof *s);
+}
+
 /* One series per configuration of an experiment, loaded before drawing
  * because the axes need their ranges. A configuration run once is its
  * run's line; one with repeats is the median over its repeats at each x,
@@ -146,12 +234,15 @@ void rp_log_pad(rp_range_t *r)
  * other runs' slots stay empty), so charts draw one line per
  * configuration whatever `repeats` is. */
 typedef struct {
+    const rp_exp_t *e;
     rp_series_t *lines;       /* per run (n = 0: no line) */
     double **lo, **hi;        /* per run: band edges at lines[i].x (NULL: no band) */
     const rp_run_t **drawn;   /* the runs with a line, in order: one per configuration */
     const rp_run_t **used;    /* every run whose data is drawn (the chart's provenance) */
     size_t n_runs, n_drawn, n_used;
-    rp_range_t x, y;          /* of the finite (positive, for y) values, bands included */
+    rp_range_t x;             /* of the finite values */
+    rp_values_t y;            /* every y drawn (lines and bands), for the axis's range */
+    int bands;                /* a configuration has repeats: bands drawn */
 } lineset_t;
 
 typedef int (*loader_t)(rp_model_t *, const rp_run_t *, const char *, rp_series_t *);
@@ -168,21 +259,8 @@ static void lineset_free(lineset_t *ls)
     free(ls->hi);
     free(ls->drawn);
     free(ls->used);
+    rp_values_free(&ls->y);
     memset(ls, 0, sizeof *ls);
-}
-
-static int cmp_dbl(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Quantile q of n sorted values, interpolated linearly. */
-static double quantile(const double *v, size_t n, double q)
-{
-    double pos = q * (double)(n - 1);
-    size_t k = (size_t)pos;
-    return k + 1 < n ? v[k] + (pos - (double)k) * (v[k + 1] - v[k]) : v[n - 1];
 }
 
 /* Runs i0 .. i0+n-1 (the repeats of one configuration): the median and
@@ -213,10 +291,7 @@ static int lineset_merge(lineset_t *ls, size_t i0, size_t n)
             if (l->n > j && l->x[j] == x[j] && isfinite(l->y[j]))
                 v[c++] = l->y[j];
         }
-        qsort(v, c, sizeof *v, cmp_dbl);
-        y[j] = c ? quantile(v, c, 0.5) : NAN;
-        lo[j] = c ? quantile(v, c, 0.1) : NAN;
-        hi[j] = c ? quantile(v, c, 0.9) : NAN;
+        y[j] = rp_quantiles(v, c, &lo[j], &hi[j]);
     }
     free(v);
     for (size_t k = i0; k < i0 + n; k++)
@@ -224,6 +299,7 @@ static int lineset_merge(lineset_t *ls, size_t i0, size_t n)
     ls->lines[i0] = (rp_series_t){x, y, len};
     ls->lo[i0] = lo;
     ls->hi[i0] = hi;
+    ls->bands = 1;
     return 0;
 }
 
@@ -233,13 +309,14 @@ static int lineset_load(lineset_t *ls, rp_model_t *m, const rp_exp_t *e, size_t 
                         loader_t load, const char *column)
 {
     memset(ls, 0, sizeof *ls);
+    ls->e = e;
     ls->n_runs = e->n_runs < max_runs ? e->n_runs : max_runs;
     ls->lines = calloc(ls->n_runs + 1, sizeof *ls->lines);
     ls->lo = calloc(ls->n_runs + 1, sizeof *ls->lo);
     ls->hi = calloc(ls->n_runs + 1, sizeof *ls->hi);
     ls->drawn = calloc(ls->n_runs + 1, sizeof *ls->drawn);
     ls->used = calloc(ls->n_runs + 1, sizeof *ls->used);
-    ls->x = ls->y = (rp_range_t){INFINITY, -INFINITY};
+    ls->x = (rp_range_t){INFINITY, -INFINITY};
     if (!ls->lines || !ls->lo || !ls->hi || !ls->drawn || !ls->used)
         goto fail;
     for (size_t i = 0; i < ls->n_runs; i++) {
@@ -258,11 +335,10 @@ static int lineset_load(lineset_t *ls, rp_model_t *m, const rp_exp_t *e, size_t 
         if (l->n == 0)
             continue;
         rp_range_add(&ls->x, l->x, l->n, 0);
-        rp_range_add(&ls->y, l->y, l->n, 1);
-        if (ls->lo[i]) {
-            rp_range_add(&ls->y, ls->lo[i], l->n, 1);
-            rp_range_add(&ls->y, ls->hi[i], l->n, 1);
-        }
+        if (rp_values_add(&ls->y, l->y, l->n) != 0 ||
+            (ls->lo[i] && (rp_values_add(&ls->y, ls->lo[i], l->n) != 0 ||
+                           rp_values_add(&ls->y, ls->hi[i], l->n) != 0)))
+            goto fail;
         ls->drawn[ls->n_drawn++] = &e->runs[i];
     }
     if (ls->n_drawn > 0)
@@ -331,35 +407,78 @@ void rp_unshown_note(const rp_exp_t *e, const int *shown, size_t n, int dash, ch
 static double combo_median(const rp_exp_t *e, size_t i, double (*get)(const rp_run_t *),
                            double *lo, double *hi, size_t *n)
 {
-    double v[MAX_REPEATS_READ];
+    double v[MAX_REPEATS_READ], l, h;
     size_t c = 0;
     for (size_t j = i; j < e->n_runs && e->runs[j].sc->combo == e->runs[i].sc->combo; j++)
         if (usable(&e->runs[j]) && isfinite(get(&e->runs[j])) && c < MAX_REPEATS_READ)
             v[c++] = get(&e->runs[j]);
-    qsort(v, c, sizeof *v, cmp_dbl);
+    double med = rp_quantiles(v, c, &l, &h);
     if (lo)
-        *lo = c ? quantile(v, c, 0.1) : NAN;
+        *lo = l;
     if (hi)
-        *hi = c ? quantile(v, c, 0.9) : NAN;
+        *hi = h;
     if (n)
         *n = c;
-    return c ? quantile(v, c, 0.5) : NAN;
+    return med;
 }
 
-static double get_log_ratio(const rp_run_t *r)
+/* log10 of the backpropagated gradient's ratio ||dL/dh_1|| / ||dL/dh_depth||
+ * at initialization, the verdict's measure (NaN for a dead run). */
+static double get_log_h_ratio(const rp_run_t *r)
 {
-    return r->grad_ratio > 0 ? log10(r->grad_ratio) : NAN;
+    return r->grad_h_ratio > 0 ? log10(r->grad_h_ratio) : NAN;
 }
 
-/* Run i's line, with its band when it stands for repeats. */
-static void lineset_draw(gs_chart_t *c, const lineset_t *ls, size_t i, int series, int dashed)
+/* Whether every usable repeat of the configuration starting at run i is
+ * dead (a layer's gradient exactly zero: no ratio). */
+static int combo_dead(const rp_exp_t *e, size_t i)
+{
+    size_t n = 0, dead = 0;
+    for (size_t j = i; j < e->n_runs && e->runs[j].sc->combo == e->runs[i].sc->combo; j++)
+        if (usable(&e->runs[j])) {
+            n++;
+            dead += strcmp(e->runs[j].diagnosis, "dead") == 0;
+        }
+    return n > 0 && dead == n;
+}
+
+/* Run i's line, named for its configuration, with its band when it
+ * stands for repeats. */
+static void lineset_draw(gs_chart_t *c, const lineset_t *ls, size_t i, int series, int style)
 {
     const rp_series_t *l = &ls->lines[i];
     if (!l->n)
         return;
+    gs_chart_series(c, ls->e->runs[i].config_label);
     if (ls->lo[i])
-        gs_chart_band(c, l->x, ls->lo[i], ls->hi[i], l->n, series);
-    gs_chart_line(c, l->x, l->y, l->n, series, dashed);
+        gs_chart_line_band(c, l->x, l->y, ls->lo[i], ls->hi[i], l->n, series, style);
+    else
+        gs_chart_line(c, l->x, l->y, l->n, series, style);
+}
+
+/* Legend keys for what a line chart's styles mean: solid and dashed
+ * (the values of axis da), the band over repeats, the theory line. */
+static void line_keys(gs_chart_t *c, const rp_exp_t *e, int da, int band, int theory)
+{
+    char s[256];
+    if (da >= 0) {
+        const gs_axis_t *ax = &e->ex->axes[da];
+        snprintf(s, sizeof s, "solid: %s %s", ax->key, ax->values[0]);
+        gs_chart_legend_key(c, s, GS_SERIES_GREY, GS_SOLID);
+        size_t l = (size_t)snprintf(s, sizeof s, "dashed: %s", ax->key);
+        for (size_t v = 1; v < ax->n_values && v <= 3 && l < sizeof s; v++)
+            l += (size_t)snprintf(s + l, sizeof s - l, "%s %s", v > 1 ? "," : "", ax->values[v]);
+        if (ax->n_values > 4 && l < sizeof s)
+            snprintf(s + l, sizeof s - l, ", ...");
+        gs_chart_legend_key(c, s, GS_SERIES_GREY, GS_DASHED);
+    }
+    if (band) {
+        snprintf(s, sizeof s, "band: 10-90%% of %ld repeats",
+                 first_usable(e) ? first_usable(e)->sc->cell.repeats : 0L);
+        gs_chart_legend_key(c, s, GS_SERIES_GREY, GS_KEY_BAND);
+    }
+    if (theory)
+        gs_chart_legend_key(c, "dotted: mean-field theory", GS_SERIES_GREY, GS_THEORY);
 }
 
 int rp_longest(const char *const *labels, size_t n, const char *title)
@@ -420,8 +539,10 @@ int rp_chart_gallery(rp_model_t *m, const char *dir, rp_charts_t *out, char *err
             snprintf(name, sizeof name, "%s", a->name);
         double pad = 0.08 * (hi - lo);
         gs_chart_axes(c, (int)k, -4, 4, lo - pad, hi + pad, 0, 0, "x", NULL, name);
-        gs_chart_line(c, x, f, N, 0, 0);
-        gs_chart_line(c, x, d, N, 1, 1);
+        gs_chart_series(c, "f(x)");
+        gs_chart_line(c, x, f, N, 0, GS_SOLID);
+        gs_chart_series(c, "f'(x)");
+        gs_chart_line(c, x, d, N, 1, GS_DASHED);
     }
     static const char *const labels[] = {"f(x)", "f'(x)"};
     static const int series[] = {0, 1}, dashed[] = {0, 1};
@@ -435,19 +556,29 @@ int rp_chart_gallery(rp_model_t *m, const char *dir, rp_charts_t *out, char *err
 
 /* ---- 2 and 8. gradient flow through depth ---- */
 
-/* The flow chart's axes: panels (residual, else activation, when few
- * enough values: fa), colours (init, else the first axis other than the
- * panels' and depth, else depth: ca). */
+/* An axis of e by key for panels: when it varies with at most
+ * MAX_FACETS values, else -1. */
+static int facet_axis(const rp_exp_t *e, const char *key)
+{
+    int a = axis_of(e, key);
+    return a >= 0 && e->ex->axes[a].n_values <= MAX_FACETS ? a : -1;
+}
+
+/* The flow chart's axes: panels (fa: residual, else activation, else
+ * init, when few enough values), colours (ca: init, else activation,
+ * else the first axis other than the panels' and depth, else depth).
+ * Ten activations are colours, not dashes: the palette and its markers
+ * keep them apart, panels would not fit. */
 static void flow_axes(const rp_exp_t *e, int *fa, int *ca)
 {
-    *fa = axis_of(e, "residual");
-    if (*fa < 0)
-        *fa = axis_of(e, "activation");
-    if (*fa >= 0 && e->ex->axes[*fa].n_values > MAX_FACETS)
-        *fa = -1;
-    *ca = axis_of(e, "init");
-    if (*ca == *fa)
-        *ca = -1;
+    static const char *const panels[] = {"residual", "activation", "init"};
+    static const char *const colours[] = {"init", "activation"};
+    *fa = *ca = -1;
+    for (size_t k = 0; *fa < 0 && k < sizeof panels / sizeof panels[0]; k++)
+        *fa = facet_axis(e, panels[k]);
+    for (size_t k = 0; *ca < 0 && k < sizeof colours / sizeof colours[0]; k++)
+        if ((*ca = axis_of(e, colours[k])) == *fa)
+            *ca = -1;
     for (size_t a = 0; *ca < 0 && a < e->ex->n_axes; a++)
         if ((int)a != *fa && strcmp(e->ex->axes[a].key, "depth") != 0)
             *ca = (int)a;
@@ -455,10 +586,43 @@ static void flow_axes(const rp_exp_t *e, int *fa, int *ca)
         *ca = axis_of(e, "depth");
 }
 
+/* The mean-field prediction over run r's measured line l, dotted in the
+ * series' colour; 1 when drawn (theory applies: rp_flow_theory). */
+static int flow_theory(gs_chart_t *c, const rp_run_t *r, const rp_series_t *l, int series)
+{
+    double *y = malloc((l->n + 1) * sizeof *y);
+    int drawn = y && rp_flow_theory(r, l, y) == 0;
+    if (drawn) {
+        char s[320];
+        snprintf(s, sizeof s, "theory: %s", r->config_label);
+        gs_chart_series(c, s);
+        gs_chart_line(c, l->x, y, l->n, series, GS_THEORY);
+    }
+    free(y);
+    return drawn;
+}
+
+/* The legend column's width for the flow chart: the colour axis's values
+ * and the keys line_keys may add. */
+static int flow_legend_chars(const rp_exp_t *e, int ca, int da)
+{
+    const gs_axis_t *ax = ca >= 0 ? &e->ex->axes[ca] : NULL;
+    int n = ax ? rp_longest((const char *const *)ax->values, ax->n_values, ax->key) : 0;
+    if (da >= 0) {
+        const gs_axis_t *d = &e->ex->axes[da];
+        size_t l = strlen("dashed: , ...") + strlen(d->key);
+        for (size_t v = 1; v < d->n_values && v <= 3; v++)
+            l += 2 + strlen(d->values[v]);
+        n = n > (int)l ? n : (int)l;
+    }
+    return n > 26 ? n : 26;   /* "dotted: mean-field theory" */
+}
+
 /* Panel f of the flow chart: the lines of the runs with the panel axis's
- * value f, coloured by ca and dashed by da. */
+ * value f, coloured by ca and dashed by da, each with its mean-field
+ * prediction (dotted) where the theory applies; *theory counts those. */
 static void flow_panel(gs_chart_t *c, const rp_exp_t *e, const lineset_t *ls, int f,
-                       const int axes[3], int nx, rp_range_t yr, double clip)
+                       const int axes[3], int nx, rp_range_t yr, int *theory)
 {
     int fa = axes[0], ca = axes[1], da = axes[2];
     char ptitle[128] = "";
@@ -470,16 +634,19 @@ static void flow_panel(gs_chart_t *c, const rp_exp_t *e, const lineset_t *ls, in
             snprintf(ptitle, sizeof ptitle, "%s", v);
     }
     double max_depth = ls->x.hi;
-    gs_chart_axes(c, f, 1, max_depth < 2 ? 2 : max_depth, yr.lo, yr.hi, 0, 1,
+    gs_chart_axes(c, f, 1, max_depth < 2 ? 2 : max_depth, yr.lo, yr.hi, GS_AXIS_INT, GS_AXIS_LOG,
                   "layer l (1 = next to the input)", f % nx == 0 ? "||dL/dh_l||" : NULL, ptitle);
+    double clip = 0;
     for (size_t i = 0; i < ls->n_runs; i++) {
         const rp_run_t *r = &e->runs[i];
         if (!ls->lines[i].n || (fa >= 0 && value_index(e, fa, r) != f))
             continue;
         lineset_draw(c, ls, i, value_index(e, ca, r), value_index(e, da, r) > 0);
+        *theory += flow_theory(c, r, &ls->lines[i], value_index(e, ca, r));
+        clip = fmax(clip, r->sc->cell.clip);
     }
     if (clip > 0)
-        gs_chart_hline(c, clip, GS_SERIES_GREY, 1, "clip threshold");
+        gs_chart_hline(c, clip, GS_SERIES_GREY, GS_DASHED, "clip threshold");
 }
 
 static int chart_flow(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, char *err,
@@ -502,32 +669,36 @@ static int chart_flow(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     lineset_t ls;
     if (lineset_load(&ls, m, e, e->n_runs, rp_layer_series, "grad_pre_norm") != 0)
         return 0;
-    double clip = 0;
-    for (size_t i = 0; i < ls.n_drawn; i++)
-        clip = fmax(clip, ls.drawn[i]->sc->cell.clip);
-    rp_range_t yr = ls.y;
-    int rc = 0, nx, ny;
-    rp_log_pad(&yr);
+    rp_range_t yr = rp_log_range(ls.y.v, ls.y.n, RP_ALL);
+    int rc = 0, nx, ny, theory = 0;
     rp_chart_name_t nm;
     gs_chart_t *c = rp_chart_start(e, "gradient-flow", "gradient flow at initialization, "
                                    "||dL/dh_l|| per layer", &nm);
     if (!c)
         goto done;
     rp_grid_for(nf, &nx, &ny);
-    gs_chart_grid(c, nx, ny, ca >= 0 ? rp_longest((const char *const *)e->ex->axes[ca].values,
-                                               e->ex->axes[ca].n_values, e->ex->axes[ca].key) : 0);
+    gs_chart_grid(c, nx, ny, flow_legend_chars(e, ca, da));
     const int axes[3] = {fa, ca, da};
     for (int f = 0; f < nf; f++)
-        flow_panel(c, e, &ls, f, axes, nx, yr, clip);
+        flow_panel(c, e, &ls, f, axes, nx, yr, &theory);
     if (ca >= 0)
         rp_axis_legend(c, &e->ex->axes[ca], MAX_LINES);
-    char cap[1024];
+    line_keys(c, e, da, ls.bands, theory > 0);
+    char cap[1400];
     snprintf(cap, sizeof cap,
              "One line per configuration: the gradient norm reaching each layer at "
              "initialization, on a log scale. Lines that fall toward layer 1 (left) vanish: "
              "the layers nearest the input get orders of magnitude less gradient than the "
              "last. Lines that rise toward layer 1 explode. Flat lines are healthy. Deeper "
-             "networks give longer lines.%s", note);
+             "networks give longer lines.%s%s%s",
+             ls.bands ? " Where a configuration has repeats, its line is their median and the "
+                        "shaded band their 10-90% range." : "",
+             theory ? " The dotted line of the same colour is mean-field theory's prediction "
+                      "(the length map iterated layer by layer, each layer multiplying the "
+                      "gradient by the square root of its chi), anchored at the measured last "
+                      "layer; it is drawn for networks without normalization or residual "
+                      "connections, where the theory applies." : "",
+             note);
     rc = rp_chart_publish(c, m, dir, nm.file, nm.title, ls.used, ls.n_used, cap, out, err, errlen);
 done:
     lineset_free(&ls);
@@ -554,10 +725,11 @@ static size_t map_row(const rp_exp_t *e, int col, const rp_run_t *r, char *lab, 
 }
 
 /* The map's cells (rows x cols, NaN where nothing is finite): log10 of
- * the median grad_ratio over each configuration's repeats; every row's
- * label; the first run of every configuration drawn. Their count. */
+ * the median grad_h_ratio over each configuration's repeats, or the note
+ * "dead" when all of them are; every row's label; the first run of every
+ * configuration drawn. Their count. */
 static size_t map_fill(const rp_exp_t *e, int col, size_t rows, size_t cols, double *v,
-                       char **labels, const rp_run_t **drawn)
+                       const char **notes, char **labels, const rp_run_t **drawn)
 {
     size_t n_drawn = 0;
     for (size_t i = 0; i < rows * cols; i++)
@@ -567,15 +739,15 @@ static size_t map_fill(const rp_exp_t *e, int col, size_t rows, size_t cols, dou
         if (r->sc->cell.repeat != 0)
             continue;
         char lab[256];
-        size_t row = map_row(e, col, r, lab, sizeof lab);
+        size_t row = map_row(e, col, r, lab, sizeof lab), cell;
         assert(row < rows);
         if (!labels[row])
             labels[row] = strdup(lab);
-        double lv = combo_median(e, i, get_log_ratio, NULL, NULL, NULL);   /* over repeats */
-        if (!isfinite(lv))
-            continue;
-        v[row * cols + (size_t)value_index(e, col, r)] = lv;
-        drawn[n_drawn++] = r;
+        cell = row * cols + (size_t)value_index(e, col, r);
+        v[cell] = combo_median(e, i, get_log_h_ratio, NULL, NULL, NULL);   /* over repeats */
+        notes[cell] = combo_dead(e, i) ? "dead" : NULL;
+        if (isfinite(v[cell]) || notes[cell])
+            drawn[n_drawn++] = r;
     }
     for (size_t i = 0; i < rows; i++)
         if (!labels[i])
@@ -601,38 +773,45 @@ static int chart_heatmap(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_
     if (rows > 40 || cols > 20)
         return 0;
     double *v = malloc(rows * cols * sizeof *v);
+    const char **notes = calloc(rows * cols, sizeof *notes);
     char **labels = calloc(rows, sizeof *labels);
     const rp_run_t **drawn = calloc(e->n_runs + 1, sizeof *drawn);
     int rc = 0;
     size_t n_drawn;
-    if (!v || !labels || !drawn || (n_drawn = map_fill(e, col, rows, cols, v, labels, drawn)) == 0)
+    if (!v || !notes || !labels || !drawn ||
+        (n_drawn = map_fill(e, col, rows, cols, v, notes, labels, drawn)) == 0)
         goto done;
     /* the colours saturate at twice the diagnosis thresholds, so that
      * "vanishing" is clearly blue however deep the sweep goes */
     double L = 2.0 * fmax(fabs(log10(m->sw.vanishing_below)), fabs(log10(m->sw.exploding_above)));
     if (!(L > 0))
         L = 8;
-    char rl[256] = "", cap[1024];
+    char rl[256] = "", cap[1400];
     for (size_t a = 0; a < e->ex->n_axes; a++)
         if ((int)a != col) {
             size_t l = strlen(rl);
             snprintf(rl + l, sizeof rl - l, "%s%s", l ? " / " : "", e->ex->axes[a].key);
         }
     rp_chart_name_t nm;
-    gs_chart_t *c = rp_chart_start(e, "map", "log10 grad_ratio at initialization (blue vanishes, "
-                                   "orange explodes)", &nm);
+    gs_chart_t *c = rp_chart_start(e, "map", "log10 grad_h_ratio = ||dL/dh_1|| / ||dL/dh_depth|| "
+                                   "at initialization", &nm);
     if (!c)
         goto done;
     gs_chart_grid(c, 1, 1, 12);
-    gs_chart_heatmap(c, 0, rows, cols, v, (const char *const *)labels,
+    gs_chart_series(c, "log10 grad_h_ratio");
+    gs_chart_heatmap(c, 0, rows, cols, v, notes, (const char *const *)labels,
                      (const char *const *)cx->values, -L, 0, L, "%.1f", cx->key, rl,
-                     "log10 grad_ratio");
+                     "log10 grad_h_ratio");
     snprintf(cap, sizeof cap,
-             "Each cell is log10 of grad_ratio, the gradient norm of the first layer over "
-             "that of the last (for recurrent models: of the first time step over the last). "
-             "0 (white) is a perfectly balanced network; below %g (blue) the sweep calls it "
-             "vanishing, above %g (orange) exploding; the colours saturate at twice those "
-             "values, the numbers do not. Read along a row to see a configuration degrade "
+             "Each cell is log10 of grad_h_ratio, the norm of the backpropagated gradient "
+             "dL/dh at the first layer over that at the last (for recurrent models: at the "
+             "first time step over the last), the median over repeats: the measure the "
+             "diagnosis is decided by. 0 (white) is a perfectly balanced network; below %g "
+             "(blue) the sweep calls it vanishing, above %g (orange) exploding; the colours "
+             "saturate at twice those values, the numbers do not. A dark cell marked dead is "
+             "a configuration where a layer's gradient is exactly zero (no ratio). The weight "
+             "gradients' ratio grad_ratio is not drawn: activations that shrink or grow with "
+             "the gradient cancel in it. Read along a row to see a configuration degrade "
              "with %s.",
              log10(m->sw.vanishing_below), log10(m->sw.exploding_above), cx->key);
     rc = rp_chart_publish(c, m, dir, nm.file, nm.title, drawn, n_drawn, cap, out, err, errlen);
@@ -640,6 +819,7 @@ done:
     for (size_t i = 0; labels && i < rows; i++)
         free(labels[i]);
     free(labels);
+    free(notes);
     free(v);
     free(drawn);
     return rc;
@@ -647,19 +827,42 @@ done:
 
 /* ---- 4 (and 10b). training loss against step ---- */
 
-/* Where run r diverged, on its line l: a cross at the last finite loss
- * (the top of the panel otherwise), labelled. */
-static void mark_divergence(gs_chart_t *c, const rp_run_t *r, const rp_series_t *l, int series,
-                            double top, double max_step)
+/* Where run r diverged: its step, and the last finite value of its
+ * logged column before it (its own, not its configuration's median);
+ * top when none was logged. */
+static double diverged_at(rp_model_t *m, const rp_run_t *r, const char *column, double top)
 {
-    double y = top / 1.5;
-    for (size_t j = l->n; j-- > 0;)
-        if (isfinite(l->y[j]) && l->y[j] > 0) {
-            y = l->y[j];
-            break;
-        }
-    gs_chart_marker(c, (double)r->diverged_step, y, series, 0);
-    gs_chart_text(c, (double)r->diverged_step + 0.01 * max_step, y * 1.3, 0.0, 0.9, "diverged");
+    rp_series_t s = {0};
+    double y = top;
+    if (rp_log_series(m, r, column, &s) == 0)
+        for (size_t j = 0; j < s.n && s.x[j] <= (double)r->diverged_step; j++)
+            if (isfinite(s.y[j]) && s.y[j] > 0)
+                y = s.y[j];
+    rp_series_free(&s);
+    return y;
+}
+
+/* A cross where each diverged run of e stopped on the lines of column,
+ * in its line's colour (series[i] for run i's configuration); the count. */
+static size_t mark_divergence(gs_chart_t *c, rp_model_t *m, const lineset_t *ls,
+                              const int *series, const char *column, double top)
+{
+    const rp_exp_t *e = ls->e;
+    size_t n = 0;
+    for (size_t i = 0, first = 0; i < ls->n_runs; i++) {
+        const rp_run_t *r = &e->runs[i];
+        if (i == 0 || r->sc->combo != e->runs[i - 1].sc->combo)
+            first = i;   /* the configuration's slot: its line and colour */
+        if (!rp_usable(r) || !r->diverged_step || !ls->lines[first].n)
+            continue;
+        char s[320];
+        snprintf(s, sizeof s, "diverged: %s", r->label);
+        gs_chart_series(c, s);
+        gs_chart_marker(c, (double)r->diverged_step, diverged_at(m, r, column, top),
+                        series[first], GS_MARK_CROSS | GS_MARK_CLAMP);
+        n++;
+    }
+    return n;
 }
 
 static int chart_loss(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, char *err,
@@ -672,9 +875,9 @@ static int chart_loss(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
         return 0;
     const char **labels = calloc(ls.n_drawn + 1, sizeof *labels);
     char (*lab)[300] = calloc(ls.n_drawn + 1, sizeof *lab);
-    int *series = calloc(ls.n_drawn + 1, sizeof *series);
-    int rc = 0, any_div = 0;
-    if (!labels || !lab || !series)
+    int *series = calloc(ls.n_drawn + 1, sizeof *series), *of_run = calloc(ls.n_runs + 1, sizeof *of_run);
+    int rc = 0;
+    if (!labels || !lab || !series || !of_run)
         goto done;
     double baseline = NAN;
     size_t nd = 0;
@@ -684,42 +887,44 @@ static int chart_loss(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
             continue;
         if (isfinite(r->baseline_loss))
             baseline = r->baseline_loss;
-        snprintf(lab[nd], sizeof lab[nd], "%s (%s)", r->config_label, r->diagnosis);
+        snprintf(lab[nd], sizeof lab[nd], "%s (%s%s)", r->config_label, r->diagnosis,
+                 strcmp(r->status, "diverged") == 0 ? ", diverged" : "");
         labels[nd] = lab[nd];
-        series[nd++] = (int)i;
+        of_run[i] = (int)nd;   /* colours by configuration, in order */
+        series[nd] = (int)nd;
+        nd++;
     }
-    rp_range_t yr = ls.y;
-    double max_step = ls.x.hi > 1 ? ls.x.hi : 1;
     if (isfinite(baseline))
-        rp_range_add(&yr, &baseline, 1, 1);
-    rp_log_pad(&yr);
+        rp_values_add(&ls.y, &baseline, 1);
+    rp_range_t yr = rp_log_range(ls.y.v, ls.y.n, RP_BULK);
+    double max_step = ls.x.hi > 1 ? ls.x.hi : 1;
     rp_chart_name_t nm;
     gs_chart_t *c = rp_chart_start(e, "loss", "training loss against step", &nm);
     if (!c)
         goto done;
-    gs_chart_grid(c, 1, 1, rp_longest(labels, nd, NULL));
-    gs_chart_axes(c, 0, 0, max_step, yr.lo, yr.hi, 0, 1, "training step",
+    gs_chart_grid(c, 1, 1, rp_longest(labels, nd, "band: 10-90% of 10 repeats"));
+    gs_chart_axes(c, 0, 0, max_step, yr.lo, yr.hi, GS_AXIS_INT, GS_AXIS_LOG, "training step",
                   r0->sc->cell.dataset == GS_DATA_ADDING ? "batch loss (MSE)" : "batch loss (cross-entropy)",
                   NULL);
-    for (size_t i = 0; i < ls.n_runs; i++) {
-        if (!ls.lines[i].n)
-            continue;
-        lineset_draw(c, &ls, i, (int)i, 0);
-        if (e->runs[i].diverged_step) {
-            mark_divergence(c, &e->runs[i], &ls.lines[i], (int)i, yr.hi, max_step);
-            any_div = 1;
-        }
-    }
+    for (size_t i = 0; i < ls.n_runs; i++)
+        lineset_draw(c, &ls, i, of_run[i], GS_SOLID);
+    size_t n_div = mark_divergence(c, m, &ls, of_run, "loss", yr.hi);
     if (isfinite(baseline))
-        gs_chart_hline(c, baseline, GS_SERIES_GREY, 1, "answering 1 always (MSE ~ 1/6)");
+        gs_chart_hline(c, baseline, GS_SERIES_GREY, GS_DASHED, "answering 1 always (MSE ~ 1/6)");
     gs_chart_legend(c, nd, labels, series, NULL, "");
+    line_keys(c, e, -1, ls.bands, 0);
+    if (n_div)
+        gs_chart_legend_key(c, "diverged here (last finite loss)", GS_SERIES_GREY, GS_KEY_CROSS);
     char cap[1024];
     snprintf(cap, sizeof cap,
              "The loss of each logged training batch, on a log scale. Healthy networks "
              "fall steadily; vanishing ones stay flat near their starting loss because the "
-             "early layers do not learn; exploding ones jump or become non-finite.%s%s",
-             any_div ? " A cross marks where a run diverged (a non-finite loss or gradient "
-                       "ended it)." : "",
+             "early layers do not learn; exploding ones jump or become non-finite.%s%s%s",
+             n_div ? " A cross in a line's colour marks where a run diverged: at the step a "
+                     "non-finite loss or gradient ended it, at the last finite loss it logged "
+                     "(on the edge when that is beyond the axis; the CSV has its value)." : "",
+             ls.bands ? " Where a configuration has repeats, its line is their median and the "
+                        "shaded band their 10-90% range." : "",
              isfinite(baseline) ? " The dashed line is the adding problem's baseline: a "
                                   "model that always answers 1." : "");
     rc = rp_chart_publish(c, m, dir, nm.file, nm.title, ls.used, ls.n_used, cap, out, err, errlen);
@@ -728,10 +933,43 @@ done:
     free(labels);
     free(lab);
     free(series);
+    free(of_run);
     return rc;
 }
 
 /* ---- 5. weight histograms per init scheme ---- */
+
+#define MAX_HISTS 8
+
+/* A histogram's standard deviation from its bins. */
+static double hist_std(const rp_series_t *h)
+{
+    double cnt = 0, mean = 0, var = 0;
+    for (size_t b = 0; b < h->n; b++) {
+        cnt += h->y[b];
+        mean += h->y[b] * h->x[b];
+    }
+    mean /= cnt > 0 ? cnt : 1;
+    for (size_t b = 0; b < h->n; b++)
+        var += h->y[b] * (h->x[b] - mean) * (h->x[b] - mean);
+    return sqrt(var / (cnt > 0 ? cnt : 1));
+}
+
+/* Panel k: run r's histogram h (bin width w) on the shared x range. */
+static void hist_panel(gs_chart_t *c, int k, int nx, const rp_run_t *r, const rp_series_t *h,
+                       double w, rp_range_t xr, int series)
+{
+    double top = 0;
+    for (size_t b = 0; b < h->n; b++)
+        top = fmax(top, h->y[b]);
+    char pt[400];
+    snprintf(pt, sizeof pt, "%s: std %.3g", r->label, hist_std(h));
+    gs_chart_axes(c, k, xr.lo, xr.hi, 0, top * 1.1, 0, GS_AXIS_INT, "weight",
+                  k % nx == 0 ? "count" : NULL, pt);
+    gs_chart_series(c, r->label);
+    for (size_t b = 0; b < h->n; b++)
+        gs_chart_rect(c, h->x[b] - 0.45 * w, h->x[b] + 0.45 * w, 0, h->y[b], series);
+}
 
 static int chart_hist(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, char *err,
                       size_t errlen)
@@ -740,105 +978,94 @@ static int chart_hist(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     if (!varying(e, "init", &ia))
         return 0;
     const gs_axis_t *ax = &e->ex->axes[ia];
-    size_t nf = ax->n_values < 8 ? ax->n_values : 8;
-    const rp_run_t *pick[8] = {0};
-    for (size_t i = 0; i < e->n_runs; i++) {
+    size_t nf = ax->n_values < MAX_HISTS ? ax->n_values : MAX_HISTS, nd = 0;
+    const rp_run_t *pick[MAX_HISTS] = {0}, *drawn[MAX_HISTS];
+    rp_series_t h[MAX_HISTS] = {{0}};
+    double width[MAX_HISTS];
+    int value[MAX_HISTS], rc = 0;
+    rp_range_t xr = {INFINITY, -INFINITY};
+    for (size_t i = 0; i < e->n_runs; i++) {   /* the first run of each init */
         const rp_run_t *r = &e->runs[i];
         int v = value_index(e, ia, r);
         if (usable(r) && (size_t)v < nf && !pick[v])
             pick[v] = r;
     }
-    rp_chart_name_t nm;
-    gs_chart_t *c = NULL;
-    const rp_run_t *drawn[8];
-    size_t nd = 0;
-    int nx = nf <= 4 ? (int)nf : 4, ny = (int)((nf + 3) / 4);
-    for (size_t f = 0; f < nf; f++) {
-        const rp_run_t *r = pick[f];
-        if (!r)
-            continue;
-        int layer = r->sc->cell.depth >= 2 ? 2 : 1;
-        rp_series_t h;
+    for (size_t f = 0; f < nf; f++) {   /* their histograms, on one x range */
         double lo, hi;
-        if (rp_hist(m, r, layer, "weight", &h, &lo, &hi) != 0 || h.n == 0) {
-            rp_series_free(&h);
+        const rp_run_t *r = pick[f];
+        int layer = r && r->sc->cell.depth >= 2 ? 2 : 1;
+        if (!r || rp_hist(m, r, layer, "weight", &h[nd], &lo, &hi) != 0 || h[nd].n == 0) {
+            rp_series_free(&h[nd]);
             continue;
         }
-        if (!c) {
-            c = rp_chart_start(e, "weights", "weight histograms at initialization, "
-                               "hidden layer 2", &nm);
-            if (!c) {
-                rp_series_free(&h);
-                return 0;
-            }
-            gs_chart_grid(c, nx, ny, 0);
-        }
-        double top = 0, mean = 0, var = 0, cnt = 0;
-        for (size_t b = 0; b < h.n; b++) {
-            top = fmax(top, h.y[b]);
-            cnt += h.y[b];
-            mean += h.y[b] * h.x[b];
-        }
-        mean /= cnt > 0 ? cnt : 1;
-        for (size_t b = 0; b < h.n; b++)
-            var += h.y[b] * (h.x[b] - mean) * (h.x[b] - mean);
-        char pt[160];
-        snprintf(pt, sizeof pt, "%s: std %.3g", ax->values[f], sqrt(var / (cnt > 0 ? cnt : 1)));
-        gs_chart_axes(c, (int)nd, lo, hi, 0, top * 1.1, 0, 0, "weight", nd % (size_t)nx == 0 ? "count" : NULL, pt);
-        double w = (hi - lo) / (double)h.n;
-        for (size_t b = 0; b < h.n; b++)
-            gs_chart_rect(c, h.x[b] - 0.45 * w, h.x[b] + 0.45 * w, 0, h.y[b], (int)f);
-        rp_series_free(&h);
+        rp_range_add(&xr, (double[2]){lo, hi}, 2, 0);
+        width[nd] = (hi - lo) / (double)h[nd].n;
+        value[nd] = (int)f;
         drawn[nd++] = r;
     }
+    rp_chart_name_t nm;
+    gs_chart_t *c = nd ? rp_chart_start(e, "weights", "weight histograms at initialization, "
+                                        "hidden layer 2", &nm) : NULL;
     if (!c)
-        return 0;
-    int rc = rp_chart_publish(c, m, dir, nm.file, nm.title, drawn, nd,
-                  "The distribution of one hidden layer's weights as each scheme draws them "
-                  "(each panel has its own scale: read the std). Xavier and LeCun scale the "
-                  "spread with 1/fan-in, He doubles LeCun's variance for ReLU, uniform variants "
-                  "have flat tops, orthogonal matrices spread like Gaussians of variance "
-                  "gain^2/n; a fixed normal(std) ignores the layer width altogether.",
-                 out, err, errlen);
+        goto done;
+    int nx = nd <= 4 ? (int)nd : 4, ny = (int)((nd + 3) / 4);
+    gs_chart_grid(c, nx, ny, 0);
+    for (size_t k = 0; k < nd; k++)
+        hist_panel(c, (int)k, nx, drawn[k], &h[k], width[k], xr, value[k]);
+    rc = rp_chart_publish(c, m, dir, nm.file, nm.title, drawn, nd,
+                  "The distribution of one hidden layer's weights as each scheme draws them, "
+                  "every panel on the same weight scale (each titled with its run and the "
+                  "weights' standard deviation). Xavier and LeCun scale the spread with "
+                  "1/fan-in, He doubles LeCun's variance for ReLU, uniform variants have flat "
+                  "tops, orthogonal matrices spread like Gaussians of variance gain^2/n; a fixed "
+                  "normal(std) ignores the layer width altogether.",
+                  out, err, errlen);
+done:
+    rp_series_free_all(h, nd);
     return rc;
 }
 
 /* ---- 6. clipping ---- */
 
 /* Left panel: the pre-clip gradient norm of every run over training,
- * coloured by threshold (ca) and dashed by mode (ma), and the thresholds. */
-static void clip_norms(gs_chart_t *c, const rp_exp_t *e, const lineset_t *ls, int ca, int ma)
+ * coloured by threshold (ca) and dashed by mode (ma), the thresholds, and
+ * a cross where a run diverged; the count of those. */
+static size_t clip_norms(gs_chart_t *c, rp_model_t *m, lineset_t *ls, int ca, int ma)
 {
+    const rp_exp_t *e = ls->e;
     const gs_axis_t *cx = &e->ex->axes[ca];
-    rp_range_t yr = ls->y;
     double max_step = ls->x.hi > 1 ? ls->x.hi : 1;
-    for (size_t i = 0; i < ls->n_drawn; i++) {
+    int *of_run = calloc(ls->n_runs + 1, sizeof *of_run);
+    for (size_t i = 0; i < ls->n_drawn; i++)
         if (ls->drawn[i]->sc->cell.clip > 0)
-            rp_range_add(&yr, &ls->drawn[i]->sc->cell.clip, 1, 1);
-    }
-    rp_log_pad(&yr);
-    gs_chart_axes(c, 0, 0, max_step, yr.lo, yr.hi, 0, 1, "training step",
+            rp_values_add(&ls->y, &ls->drawn[i]->sc->cell.clip, 1);
+    rp_range_t yr = rp_log_range(ls->y.v, ls->y.n, RP_BULK);
+    gs_chart_axes(c, 0, 0, max_step, yr.lo, yr.hi, GS_AXIS_INT, GS_AXIS_LOG, "training step",
                   "gradient norm before clipping", "pre-clip ||g|| over training");
-    for (size_t i = 0; i < ls->n_runs; i++)
-        if (ls->lines[i].n) {
-            const rp_run_t *r = &e->runs[i];
-            lineset_draw(c, ls, i, value_index(e, ca, r), value_index(e, ma, r) > 0);
-        }
+    for (size_t i = 0; i < ls->n_runs; i++) {
+        const rp_run_t *r = &e->runs[i];
+        if (of_run)
+            of_run[i] = value_index(e, ca, r);
+        lineset_draw(c, ls, i, value_index(e, ca, r), value_index(e, ma, r) > 0);
+    }
     for (size_t v = 0; v < cx->n_values; v++) {
         double t = strtod(cx->values[v], NULL);
         if (t > 0) {
             char l[64];
             snprintf(l, sizeof l, "clip %s", cx->values[v]);
-            gs_chart_hline(c, t, GS_SERIES_GREY, 1, l);
+            gs_chart_hline(c, t, GS_SERIES_GREY, GS_DASHED, l);
         }
     }
+    size_t n_div = of_run ? mark_divergence(c, m, ls, of_run, "grad_norm", yr.hi) : 0;
+    free(of_run);
+    return n_div;
 }
 
 /* The median final training loss of the runs with threshold v (axis ca)
  * and mode md (axis ma); *div when any of them diverged. */
 static double clip_final_loss(const rp_exp_t *e, int ca, int ma, size_t v, size_t md, int *div)
 {
-    double vals[64];
+    double vals[64], lo, hi;
     size_t nv = 0;
     *div = 0;
     for (size_t i = 0; i < e->n_runs; i++) {
@@ -849,44 +1076,51 @@ static double clip_final_loss(const rp_exp_t *e, int ca, int ma, size_t v, size_
             vals[nv++] = r->train_loss;
         *div |= r->diverged_step || !isfinite(r->train_loss);
     }
-    qsort(vals, nv, sizeof *vals, cmp_dbl);
-    return nv ? quantile(vals, nv, 0.5) : NAN;
+    return rp_quantiles(vals, nv, &lo, &hi);
 }
 
 /* Right panel: the final training loss against the threshold, one line
- * per mode, a cross where a run diverged. */
-static void clip_losses(gs_chart_t *c, const rp_exp_t *e, int ca, int ma)
+ * per mode, a cross at the top where a run diverged (it has no final
+ * loss); the count of those. */
+static size_t clip_losses(gs_chart_t *c, const rp_exp_t *e, int ca, int ma)
 {
     const gs_axis_t *cx = &e->ex->axes[ca];
     rp_range_t lr = {INFINITY, -INFINITY};
+    size_t n_div = 0;
     for (size_t i = 0; i < e->n_runs; i++)
         if (usable(&e->runs[i]))
             rp_range_add(&lr, &e->runs[i].train_loss, 1, 1);
     rp_log_pad(&lr);
-    gs_chart_axes(c, 1, -0.5, (double)cx->n_values - 0.5, lr.lo, lr.hi, 0, 1, NULL,
+    gs_chart_axes(c, 1, -0.5, (double)cx->n_values - 0.5, lr.lo, lr.hi, 0, GS_AXIS_LOG, NULL,
                   "final training loss", "final loss against the clip threshold");
     gs_chart_xcategories(c, cx->n_values, (const char *const *)cx->values);
     size_t modes = ma >= 0 ? e->ex->axes[ma].n_values : 1;
     for (size_t md = 0; md < modes; md++) {
         double xs[32], ys[32];
         size_t k = 0;
+        char s[128];
+        snprintf(s, sizeof s, "final loss%s%s", ma >= 0 ? ", " : "", ma >= 0 ? e->ex->axes[ma].values[md] : "");
         for (size_t v = 0; v < cx->n_values && v < 32; v++, k++) {
             int div;
             xs[k] = (double)v;
             ys[k] = clip_final_loss(e, ca, ma, v, md, &div);
             if (div) {
-                gs_chart_marker(c, (double)v, lr.hi / 2, (int)(8 + md), 0);
+                gs_chart_series(c, "diverged: no final loss");
+                gs_chart_marker(c, (double)v, lr.hi / 2, 6, GS_MARK_CROSS);
                 gs_chart_text(c, (double)v, lr.hi / 1.4, 0.5, 0.8, "diverged");
+                n_div++;
             }
         }
-        gs_chart_line(c, xs, ys, k, 6, (int)md);
+        gs_chart_series(c, s);
+        gs_chart_line(c, xs, ys, k, 6, md > 0 ? GS_DASHED : GS_SOLID);
         for (size_t j = 0; j < k; j++)
-            gs_chart_marker(c, xs[j], ys[j], 6, 1);
+            gs_chart_marker(c, xs[j], ys[j], 6, GS_MARK_CIRCLE);
     }
+    return n_div;
 }
 
 /* One entry per threshold and mode (no mode without clip), then the
- * final loss. */
+ * final loss per mode. */
 static void clip_legend(gs_chart_t *c, const rp_exp_t *e, int ca, int ma)
 {
     const gs_axis_t *cx = &e->ex->axes[ca];
@@ -906,11 +1140,24 @@ static void clip_legend(gs_chart_t *c, const rp_exp_t *e, int ca, int ma)
             dashed[nl] = md > 0;
             nl++;
         }
-    labels[nl] = "final loss";
-    series[nl] = 6;
-    dashed[nl] = 0;
-    nl++;
+    for (size_t md = 0; md < modes && nl < 40; md++) {   /* the right panel's lines */
+        snprintf(buf[nl], sizeof buf[nl], "final loss%s%s", ma >= 0 ? ", " : "",
+                 ma >= 0 ? e->ex->axes[ma].values[md] : "");
+        labels[nl] = buf[nl];
+        series[nl] = 6;
+        dashed[nl] = md > 0;
+        nl++;
+    }
     gs_chart_legend(c, nl, labels, series, dashed, "");
+}
+
+/* The legend's keys for the crosses, when there are any. */
+static void clip_keys(gs_chart_t *c, size_t on_norms, size_t on_losses)
+{
+    if (on_norms)
+        gs_chart_legend_key(c, "left: diverged here", GS_SERIES_GREY, GS_KEY_CROSS);
+    if (on_losses)
+        gs_chart_legend_key(c, "right: diverged, no final loss", GS_SERIES_GREY, GS_KEY_CROSS);
 }
 
 static int chart_clip(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, char *err,
@@ -929,20 +1176,25 @@ static int chart_clip(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     gs_chart_t *c = rp_chart_start(e, "clipping", "gradient clipping", &nm);
     if (!c)
         goto done;
-    gs_chart_grid(c, 2, 1, 24);
-    clip_norms(c, e, &ls, ca, ma);
-    clip_losses(c, e, ca, ma);
+    gs_chart_grid(c, 2, 1, 31);
+    size_t on_norms = clip_norms(c, m, &ls, ca, ma);
+    size_t on_losses = clip_losses(c, e, ca, ma);
     clip_legend(c, e, ca, ma);
+    line_keys(c, e, -1, ls.bands, 0);
+    clip_keys(c, on_norms, on_losses);
     int shown[2] = {ca, ma};
-    char note[512], cap[1024];
+    char note[512], cap[1400];
     rp_unshown_note(e, shown, 2, -1, note, sizeof note);
-    snprintf(cap, sizeof cap, "%s%s",
+    snprintf(cap, sizeof cap, "%s%s%s%s",
              "Left: the global gradient norm before clipping at every logged step, with "
              "the thresholds as dashed lines - clipping rescales every step above its line. "
-             "Right: the training loss each threshold ends with (the median over repeats; "
-             "crosses mark thresholds where a run diverged). Clipping by norm keeps the "
-             "direction of the gradient; clipping by value changes it. Without clipping "
-             "there is no mode: that point is on the norm line.",
+             "Right: the training loss each threshold ends with (the median over repeats). "
+             "Clipping by norm keeps the direction of the gradient; clipping by value changes "
+             "it. Without clipping there is no mode: that point is on the norm line.",
+             on_norms ? " Crosses on the left mark where a run diverged (its step and last "
+                        "finite norm); on the right, thresholds where a run diverged and so "
+                        "has no final loss." : "",
+             ls.bands ? " Shaded bands: the 10-90% range over repeats." : "",
              note);
     rc = rp_chart_publish(c, m, dir, nm.file, nm.title, ls.used, ls.n_used, cap, out, err, errlen);
 done:
@@ -963,16 +1215,17 @@ static int chart_norm(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     if (fa >= 0 && e->ex->axes[fa].n_values > MAX_FACETS)
         fa = -1;
     int nf = fa >= 0 ? (int)e->ex->axes[fa].n_values : 1;
+    /* a further axis (residual, say) as dashes, so its lines differ */
     int shown[3] = {fa, na, axis_of(e, "depth")};
+    int da = first_unshown(e, shown, 3);
     char note[512];
-    rp_unshown_note(e, shown, 3, -1, note, sizeof note);
+    rp_unshown_note(e, shown, 3, da, note, sizeof note);
     lineset_t ls;
     if (lineset_load(&ls, m, e, e->n_runs, rp_layer_series, "act_std") != 0)
         return 0;
     int rc = 0;
-    rp_range_t yr = ls.y;
+    rp_range_t yr = rp_log_range(ls.y.v, ls.y.n, RP_ALL);
     double max_depth = ls.x.hi > 2 ? ls.x.hi : 2;
-    rp_log_pad(&yr);
     rp_chart_name_t nm;
     gs_chart_t *c = rp_chart_start(e, "activations", "activation spread per layer at "
                                    "initialization", &nm);
@@ -980,16 +1233,18 @@ static int chart_norm(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
         goto done;
     int nx, ny;
     rp_grid_for(nf, &nx, &ny);
-    gs_chart_grid(c, nx, ny, 12);
+    gs_chart_grid(c, nx, ny, flow_legend_chars(e, na, da));
     for (int f = 0; f < nf; f++) {
-        gs_chart_axes(c, f, 1, max_depth, yr.lo, yr.hi, 0, 1, "layer l",
+        gs_chart_axes(c, f, 1, max_depth, yr.lo, yr.hi, GS_AXIS_INT, GS_AXIS_LOG, "layer l",
                       f % nx == 0 ? "std of the layer's output x_l" : NULL,
                       fa >= 0 ? e->ex->axes[fa].values[f] : "");
         for (size_t i = 0; i < ls.n_runs; i++)
             if (ls.lines[i].n && (fa < 0 || value_index(e, fa, &e->runs[i]) == f))
-                lineset_draw(c, &ls, i, value_index(e, na, &e->runs[i]), 0);
+                lineset_draw(c, &ls, i, value_index(e, na, &e->runs[i]),
+                             value_index(e, da, &e->runs[i]) > 0);
     }
-    rp_axis_legend(c, &e->ex->axes[na], 8);
+    rp_axis_legend(c, &e->ex->axes[na], MAX_LINES);
+    line_keys(c, e, da, ls.bands, 0);
     char cap[1024];
     snprintf(cap, sizeof cap,
              "The standard deviation of each layer's output at initialization. Without "
@@ -1006,17 +1261,20 @@ done:
 /* ---- 9. test accuracy as bars ---- */
 
 /* A bar: a configuration's first run and its test accuracy, the median
- * over its repeats with their 10-90% range. */
+ * over its repeats with their 10-90% range (n of them; diverged ones
+ * have no accuracy: counted apart). */
 typedef struct {
     const rp_run_t *r;
     double acc, lo, hi;
-    size_t n;
+    size_t n, diverged, repeats;
 } acc_bar_t;
 
+/* Best first; a configuration without accuracy (all diverged) last. */
 static int cmp_acc(const void *a, const void *b)
 {
     const acc_bar_t *x = a, *y = b;
-    return x->acc > y->acc ? -1 : x->acc < y->acc;
+    double p = isfinite(x->acc) ? x->acc : -1, q = isfinite(y->acc) ? y->acc : -1;
+    return p > q ? -1 : p < q;
 }
 
 static double get_test_acc(const rp_run_t *r) { return r->test_acc; }
@@ -1024,29 +1282,77 @@ static double get_test_acc(const rp_run_t *r) { return r->test_acc; }
 /* The bar of the configuration whose runs start at i (repeats follow). */
 static acc_bar_t acc_bar(const rp_exp_t *e, size_t i)
 {
-    acc_bar_t b = {&e->runs[i], NAN, NAN, NAN, 0};
+    acc_bar_t b = {&e->runs[i], NAN, NAN, NAN, 0, 0, 0};
     b.acc = combo_median(e, i, get_test_acc, &b.lo, &b.hi, &b.n);
+    for (size_t j = i; j < e->n_runs && e->runs[j].sc->combo == e->runs[i].sc->combo; j++)
+        if (rp_usable(&e->runs[j])) {
+            b.repeats++;
+            b.diverged += strcmp(e->runs[j].status, "diverged") == 0;
+        }
     return b;
 }
 
+/* The colour of a diagnosis (at initialization) on bars and markers. */
+static const struct {
+    const char *diagnosis;
+    int series;
+} diag_colours[] = {
+    {"healthy", 2}, {"vanishing", 0}, {"exploding", 3}, {"dead", 6},
+};
+
+int rp_diag_series(const char *diagnosis)
+{
+    for (size_t k = 0; k < sizeof diag_colours / sizeof diag_colours[0]; k++)
+        if (strcmp(diagnosis, diag_colours[k].diagnosis) == 0)
+            return diag_colours[k].series;
+    return GS_SERIES_GREY;
+}
+
+/* What a bar says beside it: accuracy, configuration, diagnosis, the
+ * spread of its repeats and how many diverged. */
+static void acc_label(const acc_bar_t *b, char *v, size_t len)
+{
+    const rp_run_t *r = b->r;
+    char spread[80] = "", div[64] = "";
+    if (b->n > 1)
+        snprintf(spread, sizeof spread, ", median of %zu: %.1f-%.1f%%", b->n, 100 * b->lo,
+                 100 * b->hi);
+    if (b->diverged)
+        snprintf(div, sizeof div, ", %zu of %zu diverged", b->diverged, b->repeats);
+    if (isfinite(b->acc))
+        snprintf(v, len, "%.1f%%  %s (%s%s%s)", 100 * b->acc, r->config_label, r->diagnosis,
+                 spread, div);
+    else
+        snprintf(v, len, "%s (%s): diverged, no test accuracy", r->config_label, r->diagnosis);
+}
+
 /* Bar i of n (best on top): its length the accuracy, its colour the
- * diagnosis, a whisker for the spread of its repeats, and its label. */
+ * diagnosis, a whisker for the spread of its repeats, and its label
+ * (inside a long bar, else right of the bar and its whisker). */
 static void acc_draw_bar(gs_chart_t *c, const acc_bar_t *b, size_t i, size_t n)
 {
     double y = (double)(n - 1 - i);
-    const rp_run_t *r = b->r;
-    int s = strcmp(r->diagnosis, "healthy") == 0 ? 2 : strcmp(r->diagnosis, "vanishing") == 0 ? 0 : 3;
-    gs_chart_rect(c, 0, b->acc, y - 0.35, y + 0.35, s);
-    char v[400], spread[80] = "";
-    if (b->n > 1) {   /* the spread of the repeats as a whisker */
-        double wx[2] = {b->lo, b->hi}, wy[2] = {y, y};
-        gs_chart_line(c, wx, wy, 2, GS_SERIES_GREY, 0);
-        snprintf(spread, sizeof spread, ", median of %zu: %.1f-%.1f%%", b->n, 100 * b->lo,
-                 100 * b->hi);
-    }
-    snprintf(v, sizeof v, "%.1f%%  %s (%s%s)", 100 * b->acc, r->config_label, r->diagnosis,
-             spread);
-    gs_chart_text(c, b->acc > 0.6 ? 0.01 : b->acc + 0.01, y - 0.12, 0.0, 0.9, v);
+    int whisker = b->n > 1;   /* the spread of the repeats */
+    char v[400];
+    gs_chart_series(c, b->r->config_label);
+    gs_chart_hbar(c, (size_t)y, b->acc, whisker ? b->lo : NAN, whisker ? b->hi : NAN,
+                  rp_diag_series(b->r->diagnosis));
+    acc_label(b, v, sizeof v);
+    double at = isfinite(b->acc) ? b->acc : 0, end = whisker ? fmax(at, b->hi) : at;
+    double w = gs_chart_text_width(c, 0.9, v), room = 0.99 - end - 0.01;
+    if (w <= room)   /* right of the bar and its whisker */
+        gs_chart_text(c, end + 0.01, y, 0.0, 0.9, v);
+    else if (w + 0.02 <= (whisker ? fmin(at, b->lo) : at))   /* inside the bar */
+        gs_chart_text(c, 0.01, y, 0.0, 0.9, v);
+    else   /* right of it, smaller, down to 0.6 of the size; then over what it must */
+        gs_chart_text(c, end + 0.01, y, 0.0, 0.9 * fmax(0.9 * room / w, 0.6), v);
+}
+
+/* Whether run r's test accuracy is a chart's: digits (accuracy means
+ * something only on data with structure), trained. */
+static int has_accuracy(const rp_run_t *r)
+{
+    return usable(r) && r->sc->cell.task == GS_TASK_TRAIN && r->sc->cell.dataset == GS_DATA_DIGITS;
 }
 
 static int chart_acc(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, char *err,
@@ -1054,17 +1360,17 @@ static int chart_acc(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *o
 {
     acc_bar_t *bars = calloc(e->n_runs + 1, sizeof *bars);
     const rp_run_t **runs = calloc(e->n_runs + 1, sizeof *runs);
-    size_t n = 0, n_used = 0;
+    size_t n = 0, n_used = 0, whiskers = 0;
     int rc = 0;
     for (size_t i = 0; bars && runs && i < e->n_runs && n < 30; i++) {
         const rp_run_t *r = &e->runs[i];
-        /* accuracy means something only on data with structure */
-        if (!usable(r) || r->sc->cell.task != GS_TASK_TRAIN || !isfinite(r->test_acc) ||
-            r->sc->cell.dataset != GS_DATA_DIGITS)
+        if (!has_accuracy(r))
             continue;
         runs[n_used++] = r;
-        if (i == 0 || e->runs[i - 1].sc->combo != r->sc->combo)
-            bars[n++] = acc_bar(e, i);
+        if (i == 0 || e->runs[i - 1].sc->combo != r->sc->combo) {
+            bars[n] = acc_bar(e, i);
+            whiskers += bars[n++].n > 1;
+        }
     }
     if (n == 0)
         goto done;
@@ -1078,17 +1384,20 @@ static int chart_acc(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *o
     gs_chart_hbar_axes(c, 0, 0, 1, n, "test accuracy");
     for (size_t i = 0; i < n; i++)
         acc_draw_bar(c, &bars[i], i, n);
+    gs_chart_series(c, "chance (10 classes)");
     double chance = 0.1;
-    double xs[2] = {chance, chance}, ys[2] = {-0.5, (double)n - 0.5};
-    gs_chart_line(c, xs, ys, 2, GS_SERIES_GREY, 1);
+    gs_chart_vline(c, chance, GS_SERIES_GREY, GS_DASHED, NULL);
     gs_chart_text(c, chance + 0.005, (double)n - 0.3, 0.0, 0.8, "chance (10 classes)");
-    rc = rp_chart_publish(c, m, dir, nm.file, nm.title, runs, n_used,
-                  "Final test accuracy of each configuration (the median over its repeats, with "
-                  "their 10-90% range as a grey whisker), best on top; bar colour gives the "
-                  "diagnosis at initialization (green healthy, blue vanishing, red exploding or "
-                  "diverged). The dashed line is chance for 10 classes: a network whose early "
-                  "layers receive no gradient stays near it.",
-                 out, err, errlen);
+    char cap[1024];
+    snprintf(cap, sizeof cap,
+             "Final test accuracy of each configuration%s, best on top; bar colour gives the "
+             "diagnosis at initialization (green healthy, blue vanishing, red exploding, black "
+             "dead). The dashed line is chance for 10 classes: a network whose early layers "
+             "receive no gradient stays near it.",
+             whiskers ? " (the median over its repeats that did not diverge, with the whisker "
+                        "from their 10% to their 90% quantile)"
+                      : " (one run each: no spread to show)");
+    rc = rp_chart_publish(c, m, dir, nm.file, nm.title, runs, n_used, cap, out, err, errlen);
 done:
     free(bars);
     free(runs);
@@ -1130,27 +1439,27 @@ static int chart_time(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
         dashed[i] = value_index(e, da, g.drawn[i]) > 0;
     }
     size_t nd = g.n_drawn;
-    rp_range_t gr = g.y, hr = h.y;
+    rp_range_t gr = rp_log_range(g.y.v, g.y.n, RP_ALL), hr = rp_log_range(h.y.v, h.y.n, RP_ALL);
     double T = g.x.hi > 2 ? g.x.hi : 2;
-    rp_log_pad(&gr);
-    rp_log_pad(&hr);
     rp_chart_name_t nm;
     gs_chart_t *c = rp_chart_start(e, "time", "gradients through time at initialization", &nm);
     if (!c)
         goto done;
     gs_chart_grid(c, 2, 1, rp_longest(labels, nd, NULL));
-    gs_chart_axes(c, 0, 1, T, gr.lo, gr.hi, 0, 1, "time step t", "||dL/dh_t||",
+    gs_chart_axes(c, 0, 1, T, gr.lo, gr.hi, GS_AXIS_INT, GS_AXIS_LOG, "time step t", "||dL/dh_t||",
                   "gradient reaching each step (loss at the last)");
     for (size_t i = 0; i < g.n_runs; i++)
         if (g.lines[i].n)
             lineset_draw(c, &g, i, value_index(e, ca, &e->runs[i]),
                          value_index(e, da, &e->runs[i]) > 0);
-    gs_chart_axes(c, 1, 1, T, hr.lo, hr.hi, 0, 1, "time step t", "||h_t||", "hidden state size");
+    gs_chart_axes(c, 1, 1, T, hr.lo, hr.hi, GS_AXIS_INT, GS_AXIS_LOG, "time step t", "||h_t||",
+                  "hidden state size");
     for (size_t i = 0; i < h.n_runs; i++)
         if (h.lines[i].n)
             lineset_draw(c, &h, i, value_index(e, ca, &e->runs[i]),
                          value_index(e, da, &e->runs[i]) > 0);
     gs_chart_legend(c, nd, labels, series, dashed, "");
+    line_keys(c, e, -1, g.bands, 0);
     int shown[2] = {ca, da};
     char note[512], cap[1024];
     rp_unshown_note(e, shown, 2, -1, note, sizeof note);

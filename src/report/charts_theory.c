@@ -5,6 +5,7 @@
  * every point on it is a stored run. */
 #include <config.h>
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +15,6 @@
 #include "report/model.h"
 #include "theory/meanfield.h"
 
-#define MAX_ACTS 8          /* activations told apart by colour */
 #define PHASE_COLS 36       /* sigma_w^2 steps of the diagram */
 #define PHASE_ROWS 16       /* sigma_b^2 steps */
 #define PHASE_SW2_MAX 4.5
@@ -28,87 +28,131 @@ static int has_slopes(const rp_run_t *r)
 
 /* ---- 1. predicted against measured slope ---- */
 
+/* The scatter's axes among those of e: colour (activation when it
+ * varies, else the axis with the most values) and marker shape (another
+ * axis of at most 4 values, -1: none). */
+static void slope_axes(const rp_exp_t *e, int *ca, int *sa)
+{
+    *ca = rp_axis_of(e, "activation");
+    for (size_t a = 0; *ca < 0 && a < e->ex->n_axes; a++)
+        if (*ca < 0 || e->ex->axes[a].n_values > e->ex->axes[*ca].n_values)
+            *ca = (int)a;
+    for (size_t a = 0; a < e->ex->n_axes; a++)
+        if ((int)a != *ca && e->ex->axes[a].n_values <= 4) {
+            *sa = (int)a;
+            return;
+        }
+    *sa = -1;
+}
+
+/* The legend: a colour per value of ca, a grey marker per value of sa. */
+static void slope_legend(gs_chart_t *c, const rp_exp_t *e, int ca, int sa)
+{
+    if (ca >= 0)
+        rp_axis_legend(c, &e->ex->axes[ca], 64);
+    for (size_t v = 0; sa >= 0 && v < e->ex->axes[sa].n_values; v++) {
+        char s[160];
+        snprintf(s, sizeof s, "%s %s", e->ex->axes[sa].key, e->ex->axes[sa].values[v]);
+        gs_chart_legend_key(c, s, GS_SERIES_GREY, GS_KEY_CROSS + (int)((v + 1) % 4));
+    }
+    gs_chart_legend_key(c, "y = x: theory holds", GS_SERIES_GREY, GS_DASHED);
+}
+
 static int chart_slopes(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out,
                         char *err, size_t errlen)
 {
     const rp_run_t **runs = calloc(e->n_runs + 1, sizeof *runs);
-    if (!runs)
-        return 0;
-    const char *acts[MAX_ACTS];
-    size_t n = 0, n_acts = 0;
+    size_t n = 0, off = 0;
     rp_range_t r = {INFINITY, -INFINITY};
-    for (size_t i = 0; i < e->n_runs; i++) {
+    for (size_t i = 0; runs && i < e->n_runs; i++) {
         const rp_run_t *run = &e->runs[i];
         if (!has_slopes(run))
             continue;
         runs[n++] = run;
         rp_range_add(&r, &run->predicted_slope, 1, 0);
         rp_range_add(&r, &run->measured_slope, 1, 0);
-        const char *a = run->sc->cell.act->name;
-        size_t k = 0;
-        while (k < n_acts && strcmp(acts[k], a) != 0)
-            k++;
-        if (k == n_acts && n_acts < MAX_ACTS)
-            acts[n_acts++] = a;
     }
-    int rc = 0;
-    if (n < 2) {
-        free(runs);
-        return 0;
-    }
+    int rc = 0, ca, sa;
+    rp_chart_name_t nm;
+    gs_chart_t *c = n >= 2 ? rp_chart_start(e, "theory-slopes", "gradient slope per layer, "
+                                            "mean-field theory against measurement", &nm) : NULL;
+    if (!c)
+        goto done;
+    slope_axes(e, &ca, &sa);
     double pad = 0.05 * fmax(r.hi - r.lo, 0.2);
     double lo = r.lo - pad, hi = r.hi + pad;
-    rp_chart_name_t nm;
-    gs_chart_t *c = rp_chart_start(e, "theory-slopes", "gradient slope per layer, mean-field "
-                                   "theory against measurement", &nm);
-    if (!c) {
-        free(runs);
-        return 0;
-    }
-    gs_chart_grid(c, 1, 1, rp_longest(acts, n_acts, "activation"));
+    gs_chart_grid(c, 1, 1, ca >= 0 ? rp_longest((const char *const *)e->ex->axes[ca].values,
+                                                e->ex->axes[ca].n_values, "y = x: theory holds") : 20);
     gs_chart_axes(c, 0, lo, hi, lo, hi, 0, 0, "predicted: 1/2 ln chi_1 per layer toward the input",
                   "measured slope of ln ||dL/dh_l||", NULL);
     double xs[2] = {lo, hi};
-    gs_chart_line(c, xs, xs, 2, GS_SERIES_GREY, 1);
-    size_t off = 0;
+    gs_chart_series(c, "y = x");
+    gs_chart_line(c, xs, xs, 2, GS_SERIES_GREY, GS_DASHED);
     for (size_t i = 0; i < n; i++) {
-        size_t k = 0;
-        while (k < n_acts && strcmp(acts[k], runs[i]->sc->cell.act->name) != 0)
-            k++;
-        gs_chart_marker(c, runs[i]->predicted_slope, runs[i]->measured_slope, (int)k, 1);
+        gs_chart_series(c, runs[i]->label);
+        gs_chart_marker(c, runs[i]->predicted_slope, runs[i]->measured_slope,
+                        rp_value_index(e, ca, runs[i]),
+                        sa >= 0 ? (rp_value_index(e, sa, runs[i]) + 1) % 4 : GS_MARK_CIRCLE);
         off += fabs(runs[i]->measured_slope - runs[i]->predicted_slope) > SLOPE_FLAT;
     }
-    int series[MAX_ACTS];
-    for (size_t k = 0; k < n_acts; k++)
-        series[k] = (int)k;
-    gs_chart_legend(c, n_acts, acts, series, NULL, "activation");
+    slope_legend(c, e, ca, sa);
     char cap[1024];
     snprintf(cap, sizeof cap,
-             "One point per run: the slope of ln ||dL/dh_l|| per layer toward the input that "
-             "mean-field theory predicts from the activation, sigma_w^2 and sigma_b^2 alone "
-             "(1/2 ln chi_1; for batch-normalized ReLU 1/2 ln(pi/(pi-1))), against the slope "
-             "measured at initialization over the deeper half of the layers. On the dashed line "
-             "y = x the network follows the theory; %zu of %zu runs are more than %.2f per layer "
-             "off it (finite width, few layers, normalization or residuals the theory does not "
-             "cover).",
-             off, n, SLOPE_FLAT);
+             "One point per run, coloured by %s%s%s: the slope of ln ||dL/dh_l|| per layer toward "
+             "the input that mean-field theory predicts from the activation, sigma_w^2 and "
+             "sigma_b^2 alone (1/2 ln chi_1; for batch-normalized ReLU 1/2 ln(pi/(pi-1))), "
+             "against the slope measured at initialization over the deeper half of the layers. "
+             "On the dashed line y = x the network follows the theory; %zu of %zu runs are more "
+             "than %.2f per layer off it (finite width, few layers, normalization or residuals "
+             "the theory does not cover).",
+             ca >= 0 ? e->ex->axes[ca].key : "nothing", sa >= 0 ? ", shaped by " : "",
+             sa >= 0 ? e->ex->axes[sa].key : "", off, n, SLOPE_FLAT);
     rc = rp_chart_publish(c, m, dir, nm.file, nm.title, runs, n, cap, out, err, errlen);
+done:
     free(runs);
     return rc;
 }
 
 /* ---- 2. tanh's phase diagram ---- */
 
-static int is_tanh_mf(const rp_run_t *r)
+/* A run's marker: its diagnosis at initialization, decided by
+ * grad_h_ratio (a square healthy, a circle vanishing, a triangle dead, a
+ * cross exploding). */
+static int phase_shape(const rp_run_t *r)
 {
-    return rp_usable(r) && r->sc->cell.model == GS_MODEL_MLP &&
-           strcmp(r->sc->cell.act->name, "tanh") == 0 && isfinite(r->chi1) &&
-           isfinite(r->sigma_w2) && isfinite(r->sigma_b2);
+    static const struct {
+        const char *diagnosis;
+        int shape;
+    } shapes[] = {{"healthy", GS_MARK_SQUARE}, {"vanishing", GS_MARK_CIRCLE},
+                  {"dead", GS_MARK_TRIANGLE}};
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++)
+        if (strcmp(r->diagnosis, shapes[k].diagnosis) == 0)
+            return shapes[k].shape;
+    return GS_MARK_CROSS;
+}
+
+/* Why a run is not on tanh's diagram (a row each; NULL: it is). */
+typedef enum { PH_PLACED, PH_NOT_TANH, PH_NO_THEORY, PH_OUTSIDE, PH_N } phase_fate_t;
+static const char *const phase_fates[PH_N] = {
+    NULL, "use another activation (the diagram is tanh's)",
+    "have no mean-field prediction (normalization, residual or recurrent)",
+    "lie beyond the diagram (sigma_w^2 > 4.5 or sigma_b^2 > 0.3)",
+};
+
+static phase_fate_t phase_fate(const rp_run_t *r)
+{
+    if (r->sc->cell.model != GS_MODEL_MLP || strcmp(r->sc->cell.act->name, "tanh") != 0)
+        return r->sc->cell.model == GS_MODEL_MLP ? PH_NOT_TANH : PH_NO_THEORY;
+    if (!isfinite(r->chi1) || !isfinite(r->sigma_w2) || !isfinite(r->sigma_b2))
+        return PH_NO_THEORY;
+    if (r->sigma_w2 > PHASE_SW2_MAX || r->sigma_b2 > PHASE_SB2_MAX)
+        return PH_OUTSIDE;
+    return PH_PLACED;
 }
 
 /* The diagram's background: ln chi_1 over (sigma_w^2, sigma_b^2), row 0
- * at the top (the largest sigma_b^2), with every third row and sixth
- * column labelled. */
+ * at the top (the largest sigma_b^2); every cell's labels (the chart
+ * shows as many as fit). */
 typedef struct {
     double v[PHASE_ROWS * PHASE_COLS];
     char rlab[PHASE_ROWS][16], clab[PHASE_COLS][16];
@@ -119,44 +163,83 @@ static void phase_background(phase_grid_t *g, const gs_activation_t *act, double
 {
     for (int i = 0; i < PHASE_ROWS; i++) {
         double sb2 = (PHASE_ROWS - 1 - i) * db;
-        snprintf(g->rlab[i], sizeof g->rlab[i], i % 3 == 0 ? "%.2f" : "", sb2);
+        snprintf(g->rlab[i], sizeof g->rlab[i], "%.3g", sb2);
         g->rl[i] = g->rlab[i];
         for (int j = 0; j < PHASE_COLS; j++)
             g->v[i * PHASE_COLS + j] = log(gs_meanfield(act, 0, (j + 1) * dw, sb2).chi1);
     }
     for (int j = 0; j < PHASE_COLS; j++) {
-        snprintf(g->clab[j], sizeof g->clab[j], (j + 1) % 6 == 0 ? "%.1f" : "", (j + 1) * dw);
+        snprintf(g->clab[j], sizeof g->clab[j], "%.3g", (j + 1) * dw);
         g->cl[j] = g->clab[j];
     }
 }
 
-/* The edge of chaos and the runs, in the heatmap's cell coordinates:
- * column j is sigma_w^2 = (j+1) dw, row i is sigma_b^2 = (ROWS-1-i) db. */
-static void phase_points(gs_chart_t *c, const gs_activation_t *act, double dw, double db,
+/* The edge of chaos and the runs, in data units over the map (column j
+ * is sigma_w^2 = (j+1) dw, row i is sigma_b^2 = (ROWS-1-i) db). */
+static void phase_points(gs_chart_t *c, const gs_activation_t *act, double db,
                          const rp_run_t *const *runs, size_t n)
 {
     double cx[PHASE_ROWS], cy[PHASE_ROWS];
     size_t nc = 0;
     for (int i = 0; i < PHASE_ROWS; i++) {
-        double sw2 = gs_mf_critical_sw2(act, 0, (PHASE_ROWS - 1 - i) * db);
+        double sb2 = (PHASE_ROWS - 1 - i) * db, sw2 = gs_mf_critical_sw2(act, 0, sb2);
         if (isfinite(sw2) && sw2 <= PHASE_SW2_MAX) {
-            cx[nc] = sw2 / dw - 1.0;
-            cy[nc++] = (double)i;
+            cx[nc] = sw2;
+            cy[nc++] = sb2;
         }
     }
-    gs_chart_line(c, cx, cy, nc, 6, 0);   /* the edge of chaos, in black */
+    gs_chart_series(c, "edge of chaos (theory: chi_1 = 1)");
+    gs_chart_line(c, cx, cy, nc, 6, GS_SOLID);   /* in black */
     for (size_t i = 0; i < n; i++) {
         /* the measured slope of ln ||dL/dh_l||: the gradient itself, not
          * grad_ratio (whose weight gradients can hide it: README) */
         double sl = runs[i]->measured_slope;
         int s = !isfinite(sl) ? 6 : sl < -SLOPE_FLAT ? 0 : sl > SLOPE_FLAT ? 3 : 2;
-        /* the shape is the run's diagnosis: a square healthy, a circle
-         * vanishing, a cross exploding or diverged */
-        const char *d = runs[i]->diagnosis;
-        int shape = strcmp(d, "healthy") == 0 ? 2 : strcmp(d, "vanishing") == 0 ? 1 : 0;
-        gs_chart_marker(c, runs[i]->sigma_w2 / dw - 1.0,
-                        (double)(PHASE_ROWS - 1) - runs[i]->sigma_b2 / db, s, shape);
+        char lab[400];
+        snprintf(lab, sizeof lab, "%s (%s, measured slope %.3g)", runs[i]->label,
+                 runs[i]->diagnosis, sl);
+        gs_chart_series(c, lab);
+        gs_chart_marker(c, runs[i]->sigma_w2, runs[i]->sigma_b2, s, phase_shape(runs[i]));
     }
+}
+
+/* The legend: what colours and shapes of the runs say (measured slope
+ * per layer; the diagnosis, from grad_h_ratio). */
+static void phase_legend(gs_chart_t *c)
+{
+    static const struct {
+        const char *label;
+        int series, key;
+    } keys[] = {
+        {"edge of chaos", 6, GS_SOLID},
+        {"slope < -0.03", 0, GS_KEY_SQUARE},
+        {"|slope| < 0.03", 2, GS_KEY_SQUARE},
+        {"slope > 0.03", 3, GS_KEY_SQUARE},
+        {"healthy", GS_SERIES_GREY, GS_KEY_SQUARE},
+        {"vanishing", GS_SERIES_GREY, GS_KEY_CIRCLE},
+        {"exploding", GS_SERIES_GREY, GS_KEY_CROSS},
+        {"dead", GS_SERIES_GREY, GS_KEY_TRIANGLE},
+    };
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+        gs_chart_legend_key(c, keys[k].label, keys[k].series, keys[k].key);
+}
+
+/* The caption's sentence on the runs left off, by reason; empty when
+ * every run is placed. */
+static void phase_unplaced(const size_t count[PH_N], char *buf, size_t len)
+{
+    size_t total = 0, l = 0;
+    buf[0] = '\0';
+    for (int f = PH_PLACED + 1; f < PH_N; f++)
+        total += count[f];
+    if (total == 0)
+        return;
+    l += (size_t)snprintf(buf, len, " %zu of the experiment's runs could not be placed:", total);
+    for (int f = PH_PLACED + 1; f < PH_N && l < len; f++)
+        if (count[f])
+            l += (size_t)snprintf(buf + l, len - l, " %zu %s;", count[f], phase_fates[f]);
+    if (l < len)
+        buf[l - 1] = '.';
 }
 
 static int chart_phase(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out,
@@ -168,11 +251,15 @@ static int chart_phase(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t 
     const rp_run_t **runs = calloc(e->n_runs + 1, sizeof *runs);
     phase_grid_t *g = malloc(sizeof *g);
     int rc = 0;
-    size_t n = 0;
-    for (size_t i = 0; runs && i < e->n_runs; i++)
-        if (is_tanh_mf(&e->runs[i]) && e->runs[i].sigma_w2 <= PHASE_SW2_MAX &&
-            e->runs[i].sigma_b2 <= PHASE_SB2_MAX)
+    size_t n = 0, count[PH_N] = {0};
+    for (size_t i = 0; runs && i < e->n_runs; i++) {
+        if (!rp_usable(&e->runs[i]))
+            continue;
+        phase_fate_t f = phase_fate(&e->runs[i]);
+        count[f]++;
+        if (f == PH_PLACED)
             runs[n++] = &e->runs[i];
+    }
     if (!g || n < 2)
         goto done;
     const gs_activation_t *act = gs_activation_find("tanh");
@@ -183,24 +270,28 @@ static int chart_phase(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t 
                                    "(blue ordered, orange chaotic)", &nm);
     if (!c)
         goto done;
-    gs_chart_grid(c, 1, 1, 16);
-    gs_chart_heatmap(c, 0, PHASE_ROWS, PHASE_COLS, g->v, g->rl, g->cl, -0.4, 0.0, 0.4, "",
+    gs_chart_grid(c, 1, 1, 30);   /* the colour bar, then the keys */
+    gs_chart_series(c, "ln chi_1 (theory)");
+    gs_chart_heatmap(c, 0, PHASE_ROWS, PHASE_COLS, g->v, NULL, g->rl, g->cl, -0.4, 0.0, 0.4, "",
                      "sigma_w^2", "sigma_b^2", "ln chi_1");
-    phase_points(c, act, dw, db, runs, n);
-    char cap[1024];
+    gs_chart_heatmap_units(c, dw, dw, (PHASE_ROWS - 1) * db, -db);
+    phase_points(c, act, db, runs, n);
+    phase_legend(c);
+    char cap[1400], unplaced[400];
+    phase_unplaced(count, unplaced, sizeof unplaced);
     snprintf(cap, sizeof cap,
              "The background is theory: ln chi_1 for tanh over sigma_w^2 (across) and "
              "sigma_b^2 (up), blue where gradients shrink layer after layer (ordered phase), "
              "orange where they grow (chaotic phase); the black line is the edge of chaos, "
-             "chi_1 = 1 (sigma_w^2 = 1 at sigma_b = 0). The squares are this experiment's %zu "
+             "chi_1 = 1 (sigma_w^2 = 1 at sigma_b = 0). The markers are this experiment's %zu "
              "tanh runs, coloured by the slope of ln ||dL/dh_l|| measured in them: blue "
              "shrinking by more than %.2f per layer toward the input, red growing by more, "
-             "green in between; the shape is the run's diagnosis (square healthy, circle "
-             "vanishing, cross exploding or diverged - from grad_ratio, whose weight gradients "
-             "can hide a shrinking ||dL/dh_l||). Where the background is blue the measured "
+             "green in between; the shape is the run's diagnosis at initialization, decided by "
+             "grad_h_ratio = ||dL/dh_1|| / ||dL/dh_depth|| (square healthy, circle vanishing, "
+             "cross exploding, triangle dead). Where the background is blue the measured "
              "gradients shrink, where it is orange they grow; deep networks keep their "
-             "gradient near the line.",
-             n, SLOPE_FLAT);
+             "gradient near the line.%s",
+             n, SLOPE_FLAT, unplaced);
     rc = rp_chart_publish(c, m, dir, nm.file, nm.title, runs, n, cap, out, err, errlen);
 done:
     free(runs);
@@ -217,7 +308,7 @@ done:
  * second. */
 /* Run r's Jacobian spectrum as a density of log10 sigma into l: 0, or
  * -1 when it has none. */
-static int spectrum_density(rp_model_t *m, const rp_run_t *r, rp_series_t *l)
+static int spectrum_density(rp_model_t *m, const rp_run_t *r, rp_series_t *l, double *floor_)
 {
     double lo, hi;
     if (!rp_usable(r) || !r->sc->cell.spectrum || r->sc->cell.repeat != 0 ||
@@ -232,7 +323,35 @@ static int spectrum_density(rp_model_t *m, const rp_run_t *r, rp_series_t *l)
     }
     for (size_t k = 0; k < l->n; k++)   /* counts -> density of log10 sigma */
         l->y[k] /= total * bw;
+    /* the SVD's rounding floor: sigma_max n eps, n the larger side of J
+     * (width x inputs; the width bounds it from below) */
+    *floor_ = hi + log10((double)r->sc->cell.width * DBL_EPSILON);
     return 0;
+}
+
+/* Panel f (depth value f of axis fa): the spectra of its runs, coloured
+ * by ca and dashed by da, on x range xy[0..1] and densities to xy[2],
+ * and the SVD floor of its largest spectrum. */
+static void spectrum_panel(gs_chart_t *c, const rp_exp_t *e, int f, const int axes[3],
+                           const rp_series_t *lines, const rp_run_t *const *runs,
+                           const double *floors, size_t n, const double xy[3], int first)
+{
+    int fa = axes[0], ca = axes[1], da = axes[2];
+    char pt[64] = "";
+    if (fa >= 0)
+        snprintf(pt, sizeof pt, "depth %s", e->ex->axes[fa].values[f]);
+    gs_chart_axes(c, f, xy[0], xy[1], 0, xy[2], 0, 0, "log10 sigma", first ? "density" : NULL, pt);
+    double floor_ = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        if (fa >= 0 && rp_value_index(e, fa, runs[i]) != f)
+            continue;
+        gs_chart_series(c, runs[i]->label);
+        gs_chart_line(c, lines[i].x, lines[i].y, lines[i].n, rp_value_index(e, ca, runs[i]),
+                      rp_value_index(e, da, runs[i]) > 0);
+        floor_ = fmax(floor_, floors[i]);
+    }
+    if (isfinite(floor_))
+        gs_chart_vline(c, floor_, GS_SERIES_GREY, GS_DASHED, "SVD floor");
 }
 
 static int chart_spectrum(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out,
@@ -240,10 +359,11 @@ static int chart_spectrum(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts
 {
     rp_series_t lines[MAX_SPECTRA];
     const rp_run_t *runs[MAX_SPECTRA];
+    double floors[MAX_SPECTRA];
     size_t n = 0;
     rp_range_t xr = {INFINITY, -INFINITY}, yr = {INFINITY, -INFINITY};
     for (size_t i = 0; i < e->n_runs && n < MAX_SPECTRA; i++) {
-        if (spectrum_density(m, &e->runs[i], &lines[n]) != 0)
+        if (spectrum_density(m, &e->runs[i], &lines[n], &floors[n]) != 0)
             continue;
         rp_range_add(&xr, lines[n].x, lines[n].n, 0);
         rp_range_add(&yr, lines[n].y, lines[n].n, 0);
@@ -269,20 +389,16 @@ static int chart_spectrum(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts
         goto done;
     const gs_axis_t *cx = ca >= 0 ? &e->ex->axes[ca] : NULL;
     gs_chart_grid(c, nx, ny, cx ? rp_longest((const char *const *)cx->values, cx->n_values,
-                                             cx->key) : 0);
-    for (int f = 0; f < nf; f++) {
-        char pt[64] = "";
-        if (fa >= 0)
-            snprintf(pt, sizeof pt, "depth %s", e->ex->axes[fa].values[f]);
-        gs_chart_axes(c, f, xr.lo - 0.2, xr.hi + 0.2, 0, yr.hi * 1.05, 0, 0, "log10 sigma",
-                      f % nx == 0 ? "density" : NULL, pt);
-        for (size_t i = 0; i < n; i++)
-            if (fa < 0 || rp_value_index(e, fa, runs[i]) == f)
-                gs_chart_line(c, lines[i].x, lines[i].y, lines[i].n, rp_value_index(e, ca, runs[i]),
-                              rp_value_index(e, da, runs[i]) > 0);
-    }
+                                             "dashed: SVD rounding floor") : 26);
+    /* the x axis spans every spectrum (a bin centre is half a bin inside
+     * its histogram: reach the edges) */
+    double half = 0.5 * (lines[0].n > 1 ? lines[0].x[1] - lines[0].x[0] : 0.2);
+    for (int f = 0; f < nf; f++)
+        spectrum_panel(c, e, f, (const int[3]){fa, ca, da}, lines, runs, floors, n,
+                       (const double[3]){xr.lo - half, xr.hi + half, yr.hi * 1.05}, f % nx == 0);
     if (cx)
         rp_axis_legend(c, cx, MAX_SPECTRA);
+    gs_chart_legend_key(c, "dashed: SVD rounding floor", GS_SERIES_GREY, GS_DASHED);
     char cap[1024], dash[256];
     int shown[3] = {fa, ca, rp_axis_of(e, "spectrum")};
     rp_unshown_note(e, shown, 3, da, dash, sizeof dash);
@@ -292,8 +408,10 @@ static int chart_spectrum(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts
              "near 1 (log10 sigma = 0): a gradient then keeps its size and its direction through "
              "every layer. Orthogonal weights at the edge of chaos stay concentrated as the "
              "network deepens; Gaussian weights spread over decades even when the mean is "
-             "right, and ReLU's dead units put singular values at 0 (off the chart). Values "
-             "near 1e-16 of the largest are the SVD's rounding floor, not measurements.%s",
+             "right, and ReLU's dead units put singular values at 0 (off the chart). The grey "
+             "dashed line is the SVD's rounding floor, n eps sigma_max of the panel's largest "
+             "spectrum (n the width): singular values left of it are zeros in exact arithmetic, "
+             "not measurements.%s",
              dash);
     rc = rp_chart_publish(c, m, dir, nm.file, nm.title, runs, n, cap, out, err, errlen);
 done:
@@ -308,4 +426,44 @@ int rp_charts_theory(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *o
         chart_spectrum(m, e, dir, out, err, errlen) != 0)
         return -1;
     return chart_phase(m, e, dir, out, err, errlen);
+}
+
+/* ---- the prediction of ||dL/dh_l|| drawn over the gradient flow ---- */
+
+/* Backpropagation through layer l multiplies E||dL/dh||^2 by
+ * chi(q_l) = sigma_w^2 E[phi'(sqrt(q_l) z)^2], with q_l from the length
+ * map q_l = sigma_w^2 E[phi(sqrt(q_{l-1}) z)^2] + sigma_b^2 (layer 1 fed
+ * inputs of unit mean square: q_1 = sigma_w^2 + sigma_b^2). So
+ * ln ||dL/dh_l|| = ln ||dL/dh_depth|| + 1/2 sum_{k=l}^{depth-1} ln chi(q_k),
+ * anchored at the measured last layer. Only mlps without norm or
+ * residual: the theory does not cover those. */
+int rp_flow_theory(const rp_run_t *r, const rp_series_t *l, double *y)
+{
+    const gs_cell_t *c = &r->sc->cell;
+    size_t D = (size_t)c->depth;
+    if (c->model != GS_MODEL_MLP || c->norm != GS_NORM_NONE || c->residual || D < 2 ||
+        !isfinite(r->sigma_w2) || !isfinite(r->sigma_b2) || l->n == 0 || l->x[l->n - 1] != (double)D ||
+        !(l->y[l->n - 1] > 0) || !isfinite(l->y[l->n - 1]))
+        return -1;
+    double *lg = malloc((D + 1) * sizeof *lg), *chi = malloc((D + 1) * sizeof *chi);
+    if (!lg || !chi) {
+        free(lg);
+        free(chi);
+        return -1;
+    }
+    double sw2 = r->sigma_w2, sb2 = r->sigma_b2, q = sw2 + sb2;
+    for (size_t k = 1; k <= D; k++) {
+        chi[k] = sw2 * gs_mf_e_dphi2(c->act, c->act_param, q);
+        q = sw2 * gs_mf_e_phi2(c->act, c->act_param, q) + sb2;
+    }
+    lg[D] = log(l->y[l->n - 1]);
+    for (size_t k = D - 1; k >= 1; k--)
+        lg[k] = lg[k + 1] + 0.5 * log(chi[k]);
+    for (size_t i = 0; i < l->n; i++) {
+        double x = l->x[i];
+        y[i] = x >= 1 && x <= (double)D && x == floor(x) ? exp(lg[(size_t)x]) : NAN;
+    }
+    free(lg);
+    free(chi);
+    return 0;
 }

@@ -98,27 +98,27 @@ static int publish(gs_chart_t *c, const panels_t *p, const rp_chart_name_t *nm, 
 
 static int chart_across_layers(const panels_t *p)
 {
-    rp_range_t yr = {INFINITY, -INFINITY};
+    rp_values_t ys = {0};
     rp_series_t lines[MAX_PANELS][N_PICKED];
     memset(lines, 0, sizeof lines);
     size_t picked[MAX_PANELS] = {0};
+    long steps[MAX_PANELS][N_PICKED];
     double max_layer = 2;
     int clipped = 0;
     for (size_t i = 0; i < p->n; i++) {
-        long steps[N_PICKED];
-        picked[i] = pick_steps(p->m, p->runs[i], N_PICKED, steps);
+        picked[i] = pick_steps(p->m, p->runs[i], N_PICKED, steps[i]);
         for (size_t j = 0; j < picked[i]; j++) {
-            if (rp_layer_log_at(p->m, p->runs[i], steps[j], "grad_w_norm", &lines[i][j]) != 0)
+            if (rp_layer_log_at(p->m, p->runs[i], steps[i][j], "grad_w_norm", &lines[i][j]) != 0)
                 continue;
-            rp_range_add(&yr, lines[i][j].y, lines[i][j].n, 1);
+            rp_values_add(&ys, lines[i][j].y, lines[i][j].n);
         }
         max_layer = fmax(max_layer, (double)p->runs[i]->sc->cell.depth + 1);
         if (p->runs[i]->sc->cell.clip > 0) {
-            rp_range_add(&yr, &p->runs[i]->sc->cell.clip, 1, 1);
+            rp_values_add(&ys, &p->runs[i]->sc->cell.clip, 1);
             clipped = 1;
         }
     }
-    rp_log_pad(&yr);
+    rp_range_t yr = rp_log_range(ys.v, ys.n, RP_ALL);
     rp_chart_name_t nm;
     static const char *const labels[N_PICKED] = {"first logged step", "a third in",
                                                  "two thirds in", "last logged step"};
@@ -131,11 +131,15 @@ static int chart_across_layers(const panels_t *p)
         goto done;
     gs_chart_grid(c, nx, ny, rp_longest(labels, N_PICKED, "clip threshold"));
     for (size_t i = 0; i < p->n; i++) {
-        gs_chart_axes(c, (int)i, 0.5, max_layer + 0.5, yr.lo, yr.hi, 0, 1, "layer",
-                      "||dL/dW_l||", p->runs[i]->label);
+        gs_chart_axes(c, (int)i, 0.5, max_layer + 0.5, yr.lo, yr.hi, GS_AXIS_INT, GS_AXIS_LOG,
+                      "layer", "||dL/dW_l||", p->runs[i]->label);
         for (size_t j = 0; j < picked[i]; j++)
-            if (lines[i][j].n)
-                gs_chart_line(c, lines[i][j].x, lines[i][j].y, lines[i][j].n, (int)j, 0);
+            if (lines[i][j].n) {
+                char s[64];
+                snprintf(s, sizeof s, "step %ld", steps[i][j]);
+                gs_chart_series(c, s);
+                gs_chart_line(c, lines[i][j].x, lines[i][j].y, lines[i][j].n, (int)j, GS_SOLID);
+            }
         if (p->runs[i]->sc->cell.clip > 0)
             gs_chart_hline(c, p->runs[i]->sc->cell.clip, GS_SERIES_GREY, 1, "clip");
     }
@@ -151,6 +155,7 @@ static int chart_across_layers(const panels_t *p)
     rc = publish(c, p, &nm, text);
 done:
     rp_series_free_all(&lines[0][0], MAX_PANELS * N_PICKED);
+    rp_values_free(&ys);
     return rc;
 }
 
@@ -160,7 +165,7 @@ done:
 typedef struct {
     double *vals[MAX_PANELS];               /* (rows, cols) of each panel */
     size_t rows[MAX_PANELS], cols[MAX_PANELS];
-    char clab[MAX_PANELS][HEAT_COLS][24];   /* the first and last step named */
+    char clab[MAX_PANELS][HEAT_COLS][24];   /* the steps */
     const char *cl[MAX_PANELS][HEAT_COLS];
 } heat_t;
 
@@ -196,9 +201,7 @@ static int heat_panel(rp_model_t *m, const rp_run_t *r, size_t k, heat_t *h, siz
     if (!h->vals[i])
         return -1;
     for (size_t j = 0; j < h->cols[i]; j++) {
-        /* the first and last step named: more labels would overlap */
-        if (j == 0 || j + 1 == h->cols[i])
-            snprintf(h->clab[i][j], sizeof h->clab[i][j], "%ld", steps[j]);
+        snprintf(h->clab[i][j], sizeof h->clab[i][j], "%ld", steps[j]);   /* thinned by the chart */
         h->cl[i][j] = h->clab[i][j];
         heat_column(m, r, steps[j], h->rows[i], h->cols[i], j, h->vals[i], vr);
     }
@@ -217,9 +220,8 @@ static int chart_grad_heatmap(const panels_t *p)
     int rc = 0;
     if (!h || !rlab || !rl)
         goto done;
-    for (size_t l = 0; l < max_rows; l++) {   /* beyond 6 rows: 1, 5, 10, ... (no overlap) */
-        if (max_rows <= 6 || l == 0 || (l + 1) % 5 == 0)
-            snprintf(rlab[l], sizeof rlab[l], "%zu", l + 1);
+    for (size_t l = 0; l < max_rows; l++) {   /* thinned by the chart where they would overlap */
+        snprintf(rlab[l], sizeof rlab[l], "%zu", l + 1);
         rl[l] = rlab[l];
     }
     for (size_t i = 0; i < p->n; i++)
@@ -237,13 +239,15 @@ static int chart_grad_heatmap(const panels_t *p)
     if (!c)
         goto done;
     gs_chart_grid(c, nx, ny, 10);
-    for (size_t i = 0; i < p->n; i++)
-        gs_chart_heatmap(c, (int)i, h->rows[i], h->cols[i], h->vals[i], rl, h->cl[i], vr.lo,
-                         0.5 * (vr.lo + vr.hi), vr.hi, p->n == 1 ? "%.1f" : "", p->runs[i]->label,
+    for (size_t i = 0; i < p->n; i++) {
+        gs_chart_series(c, p->runs[i]->label);
+        gs_chart_heatmap(c, (int)i, h->rows[i], h->cols[i], h->vals[i], NULL, rl, h->cl[i], vr.lo,
+                         0.5 * (vr.lo + vr.hi), vr.hi, "%.1f", p->runs[i]->label,
                          "layer", "log10 ||dL/dW_l||");
+    }
     rc = publish(c, p, &nm,
                  "Rows are layers (1 next to the input, the last the readout), columns logged "
-                 "training steps (first and last named); each cell's colour is log10 of that "
+                 "training steps; each cell's colour is log10 of that "
                  "layer's weight-gradient norm (the colour bar). A column that is blue at the top "
                  "rows and orange at the bottom is a gradient fading towards the input; a run that "
                  "turns orange everywhere is exploding; a grey cell is a non-finite norm.");
@@ -266,10 +270,11 @@ static int chart_update_ratio(const panels_t *p)
     rp_series_t *lines = calloc(p->n * L + 1, sizeof *lines);
     char (*lab)[48] = calloc(L + 1, sizeof *lab);
     const char **labels = calloc(L + 1, sizeof *labels);
-    int *series = calloc(L + 1, sizeof *series), *dashed = calloc(L + 1, sizeof *dashed);
-    rp_range_t xr = {INFINITY, -INFINITY}, yr = {INFINITY, -INFINITY};
+    int *series = calloc(L + 1, sizeof *series);
+    rp_range_t xr = {INFINITY, -INFINITY};
+    rp_values_t ys = {0};
     int rc = 0;
-    if (!lines || !lab || !labels || !series || !dashed)
+    if (!lines || !lab || !labels || !series)
         goto done;
     for (size_t i = 0; i < p->n; i++)
         for (size_t l = 0; l < (size_t)p->runs[i]->sc->cell.depth + 1; l++) {
@@ -277,16 +282,16 @@ static int chart_update_ratio(const panels_t *p)
             if (rp_layer_log_series(p->m, p->runs[i], (int)l + 1, "update_ratio", s) != 0)
                 continue;
             rp_range_add(&xr, s->x, s->n, 0);
-            rp_range_add(&yr, s->y, s->n, 1);
+            rp_values_add(&ys, s->y, s->n);
         }
-    if (!(xr.lo <= xr.hi) || !(yr.lo <= yr.hi))
+    /* a dead layer's ratio (1e-130) stays off the axis: rp_log_range */
+    rp_range_t yr = rp_log_range(ys.v, ys.n, RP_BULK);
+    if (!(xr.lo <= xr.hi) || ys.n == 0)
         goto done;
-    rp_log_pad(&yr);
-    for (size_t l = 0; l < L; l++) {
+    for (size_t l = 0; l < L; l++) {   /* colours, then markers too: every layer told apart */
         snprintf(lab[l], sizeof lab[l], l + 1 == L ? "layer %zu (readout)" : "layer %zu", l + 1);
         labels[l] = lab[l];
         series[l] = (int)l;
-        dashed[l] = l >= 8;   /* the palette's eight colours, then dashes */
     }
     rp_chart_name_t nm;
     int nx, ny;
@@ -297,16 +302,17 @@ static int chart_update_ratio(const panels_t *p)
         goto done;
     gs_chart_grid(c, nx, ny, rp_longest(labels, L, NULL));
     for (size_t i = 0; i < p->n; i++) {
-        gs_chart_axes(c, (int)i, 0, fmax(xr.hi, 1), yr.lo, yr.hi, 0, 1, "training step",
-                      "||dW|| / ||W||", p->runs[i]->label);
+        gs_chart_axes(c, (int)i, 0, fmax(xr.hi, 1), yr.lo, yr.hi, GS_AXIS_INT, GS_AXIS_LOG,
+                      "training step", "||dW|| / ||W||", p->runs[i]->label);
         for (size_t l = 0; l < L; l++) {
             const rp_series_t *s = &lines[i * L + l];
+            gs_chart_series(c, labels[l]);
             if (s->n)
-                gs_chart_line(c, s->x, s->y, s->n, (int)l, l >= 8);
+                gs_chart_line(c, s->x, s->y, s->n, (int)l, GS_SOLID);
         }
-        gs_chart_hline(c, 1e-3, GS_SERIES_GREY, 1, "1e-3");
+        gs_chart_hline(c, 1e-3, GS_SERIES_GREY, GS_DASHED, "1e-3");
     }
-    gs_chart_legend(c, L, labels, series, dashed, "");
+    gs_chart_legend(c, L, labels, series, NULL, "");
     rc = publish(c, p, &nm,
                  "How much each step's update changes a layer's weights, relative to their "
                  "size, one panel per run. Practitioners aim near 1e-3 (dashed): far below, that "
@@ -318,7 +324,7 @@ done:
     free(lab);
     free(labels);
     free(series);
-    free(dashed);
+    rp_values_free(&ys);
     return rc;
 }
 
@@ -332,11 +338,14 @@ static int chart_time_train(const panels_t *p)
     memset(lines, 0, sizeof lines);
     const char *labels[MAX_PANELS];
     int series[MAX_PANELS];
-    rp_range_t xr = {INFINITY, -INFINITY}, yr = {INFINITY, -INFINITY};
+    rp_range_t xr = {INFINITY, -INFINITY};
+    rp_values_t ys = {0};
     int rc = 0;
     for (size_t i = 0; i < p->n; i++) {
         int top = (int)p->runs[i]->sc->cell.depth;
         rp_series_t last = {0};
+        labels[i] = p->runs[i]->label;   /* in the legend even without a line */
+        series[i] = (int)i;
         if (rp_layer_log_series(p->m, p->runs[i], top, "grad_h_first", &lines[i]) != 0 ||
             rp_layer_log_series(p->m, p->runs[i], top, "grad_h_last", &last) != 0 ||
             last.n != lines[i].n) {
@@ -348,25 +357,25 @@ static int chart_time_train(const panels_t *p)
             lines[i].y[k] /= last.y[k];
         rp_series_free(&last);
         rp_range_add(&xr, lines[i].x, lines[i].n, 0);
-        rp_range_add(&yr, lines[i].y, lines[i].n, 1);
-        labels[i] = p->runs[i]->label;
-        series[i] = (int)i;
+        rp_values_add(&ys, lines[i].y, lines[i].n);
     }
-    if (!(xr.lo <= xr.hi) || !(yr.lo <= yr.hi))
+    rp_range_t yr = rp_log_range(ys.v, ys.n, RP_ALL);
+    if (!(xr.lo <= xr.hi) || ys.n == 0)
         goto done;
-    rp_log_pad(&yr);
     rp_chart_name_t nm;
     gs_chart_t *c = rp_chart_start(p->e, "time-train", "gradient reaching the first time step, "
                                    "over training", &nm);
     if (!c)
         goto done;
     gs_chart_grid(c, 1, 1, rp_longest(labels, p->n, NULL));
-    gs_chart_axes(c, 0, 0, fmax(xr.hi, 1), yr.lo, yr.hi, 0, 1, "training step",
+    gs_chart_axes(c, 0, 0, fmax(xr.hi, 1), yr.lo, yr.hi, GS_AXIS_INT, GS_AXIS_LOG, "training step",
                   "||dL/dh_1|| / ||dL/dh_T||", NULL);
     for (size_t i = 0; i < p->n; i++)
-        if (lines[i].n)
-            gs_chart_line(c, lines[i].x, lines[i].y, lines[i].n, (int)i, 0);
-    gs_chart_hline(c, 1, GS_SERIES_GREY, 1, "no loss over time");
+        if (lines[i].n) {
+            gs_chart_series(c, labels[i]);
+            gs_chart_line(c, lines[i].x, lines[i].y, lines[i].n, (int)i, GS_SOLID);
+        }
+    gs_chart_hline(c, 1, GS_SERIES_GREY, GS_DASHED, "no loss over time");
     gs_chart_legend(c, p->n, labels, series, NULL, "");
     rc = publish(c, p, &nm,
                  "For the top recurrent layer, the gradient norm at the first time step over the "
@@ -377,6 +386,7 @@ static int chart_time_train(const panels_t *p)
                  "gradient back.");
 done:
     rp_series_free_all(lines, p->n);
+    rp_values_free(&ys);
     return rc;
 }
 
