@@ -203,6 +203,18 @@ bad=$(q "SELECT f.id FROM f JOIN fr USING (id) JOIN u ON u.id = fr.run LEFT JOIN
             WHEN 'condition' THEN (f.value = 'inf' AND (t.condition IS NULL OR t.condition > 1e308)) OR $(close f.value t.condition)
             ELSE 0 END LIMIT 3")
 check "value: each run's number as stored (grad_h_ratio recomputed) (${bad:-all})" '[ -z "$bad" ]'
+# the spectrum table's share of singular values below the SVD floor
+# sigma_max * max(width, inputs) * eps: histogram bins centred below it,
+# and the zeros the histogram does not bin
+bad=$(q "SELECT f.id FROM f JOIN fr USING (id) JOIN u ON u.id = fr.run JOIN theory t ON t.run_id = u.id
+          WHERE f.kind = 'value' AND f.stat = 'condition' AND NOT $(close f.value2 "(
+            (SELECT total(CASE WHEN (h.lo + h.hi) / 2 < log10(sqrt(t.sv2_max) * max(u.width, CASE WHEN u.input_dim > 0 THEN u.input_dim ELSE u.width END) * 2.220446049250313e-16)
+                          THEN h.count ELSE 0 END) FROM histograms h WHERE h.run_id = u.id AND h.layer = 0 AND h.quantity = 'jacobian_log10_sv')
+             + max(0, min(u.width, CASE WHEN u.input_dim > 0 THEN u.input_dim ELSE u.width END)
+                      - (SELECT total(count) FROM histograms h WHERE h.run_id = u.id AND h.layer = 0 AND h.quantity = 'jacobian_log10_sv')))
+            / min(u.width, CASE WHEN u.input_dim > 0 THEN u.input_dim ELSE u.width END)") LIMIT 3")
+n_spec=$(q "SELECT count(*) FROM f WHERE kind = 'value' AND stat = 'condition'")
+check "spectrum: each run's share of singular values below the SVD floor recomputed from its histogram ($n_spec runs; ${bad:-all})" '[ -z "$bad" ]'
 bad=$(q "SELECT f.id FROM f JOIN fr USING (id) JOIN runs r ON r.id = fr.run WHERE f.kind = 'change'
           AND NOT (r.diagnosis || '>' || r.diagnosis_final = f.verdict AND r.status = 'done') LIMIT 3")
 bad2=$(q "SELECT id FROM u WHERE status = 'done' AND diagnosis_final IS NOT NULL AND diagnosis_final != '' AND diagnosis_final != diagnosis

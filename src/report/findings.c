@@ -625,6 +625,7 @@ static void find_spectrum(rp_model_t *m, rp_findings_t *fs, const rp_exp_t *e)
         if (t) {
             snprintf(t->stat, sizeof t->stat, "condition");
             t->value = j.condition;
+            t->value2 = j.below_floor;   /* the spectrum table's share below the SVD floor */
             rp_fact_run(fs, t, r);
         }
         rp_sci(g, sizeof g, j.condition);
