@@ -26,7 +26,7 @@ check "all chart kinds written (missing:${missing:- none})" '[ -z "$missing" ]'
 # none without meaning: a training experiment varying only clip has no map or flow
 check "theory beside measurement: the run tables' slope columns and a finding on how closely runs follow it" \
     'grep -q "<th>predicted slope</th><th>measured slope</th>" rep/index.html &&
-     grep -q "follows mean-field theory within 0.03 per layer" rep/index.html'
+     grep -q "follows mean-field theory within 0.03 in [0-9]* of [0-9]* runs" rep/index.html'
 check "no chart of a comparison the data cannot make (clip-map, clip-gradient-flow)" \
     '[ ! -e rep/charts/clip-map.png ] && [ ! -e rep/charts/clip-gradient-flow.png ]'
 
@@ -54,8 +54,9 @@ check "the default folder comes from the name's slug" \
     '"$gs" report r.db >/dev/null && [ -s "reports/_script_alert_1___script_/index.html" ]'
 
 # the page's parts
-check "findings are written from the data and link to their evidence" \
-    'grep -q "all 2 sigmoid networks of depth 12 and more vanished" rep/index.html && grep -q "href=\"#exp-flow\">evidence</a>" rep/index.html'
+check "findings are written from the data and link to the chart they read" \
+    'grep -q "In flow, sigmoid / xavier: healthy at depth 3 (grad_h_ratio [0-9.e+-]*); vanishing at depth 12" rep/index.html &&
+     grep -q "href=\"#flow-gradient-flow\">chart</a>" rep/index.html'
 check "sortable table of all runs, diagnosis colour-coded" \
     'grep -q "<table class=\"sortable\" id=\"all-runs\">" rep/index.html && grep -q "class=\"diag diag-vanishing\"" rep/index.html'
 check "provenance: config text, version, hosts, ranks, threads, times" \

@@ -52,6 +52,11 @@ void gs_init_fill(double *w, size_t fan_out, size_t fan_in,
                   const gs_init_t *init, double param, double gain,
                   gs_rng_t *rng, double *work);
 
+/* Gram-Schmidt twice over the columns of a (m x n, row-major, m >= n):
+ * the orthogonal init's fallback where LAPACK is missing, and the
+ * reference its Householder QR is tested against. */
+void gs_gram_schmidt_columns(double *a, size_t m, size_t n);
+
 /* Fill n biases with N(0, bias_std^2). */
 void gs_init_bias(double *b, size_t n, double bias_std, gs_rng_t *rng);
 

@@ -113,8 +113,6 @@ int rp_value_index(const rp_exp_t *e, int a, const rp_run_t *r);
 /* Stored with measurements (done or diverged; not failed or crashed). */
 int rp_usable(const rp_run_t *r);
 
-#endif
-
 /* ---- charts.c ---- */
 
 typedef struct {
@@ -204,3 +202,5 @@ int rp_charts_training(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t 
 /* Write dir/index.html (via a temporary name). */
 int rp_write_html(rp_model_t *m, const char *dir, const rp_charts_t *gallery,
                   const rp_charts_t *per_exp, char *err, size_t errlen);
+
+#endif

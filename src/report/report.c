@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "report/findings.h"
 #include "report/model.h"
 #include "store/query.h"
 #include "store/store.h"
@@ -21,32 +22,6 @@ static int cmp_hash(const void *a, const void *b)
 {
     const rp_run_t *x = *(rp_run_t *const *)a, *y = *(rp_run_t *const *)b;
     return x->sc->hash < y->sc->hash ? -1 : x->sc->hash > y->sc->hash;
-}
-
-/* Label of a cell: its values on the experiment's axes. */
-static void run_label(const gs_experiment_t *ex, const gs_cell_t *c, char *buf, size_t len)
-{
-    buf[0] = '\0';
-    char v[128];
-    for (size_t a = 0; a < ex->n_axes; a++) {
-        if (strcmp(ex->axes[a].key, "clip_mode") == 0 && c->clip <= 0)
-            continue;   /* no mode without clip (gs_cell_settle) */
-        gs_cell_format(c, ex->axes[a].key, v, sizeof v);
-        size_t l = strlen(buf);
-        if (strcmp(ex->axes[a].key, "depth") == 0)
-            snprintf(buf + l, len - l, "%sdepth %s", l ? " / " : "", v);
-        else if (strcmp(ex->axes[a].key, "clip") == 0)
-            snprintf(buf + l, len - l, "%sclip %s", l ? " / " : "", v);
-        else if (strcmp(ex->axes[a].key, "residual") == 0)
-            snprintf(buf + l, len - l, "%s%s", l ? " / " : "", strcmp(v, "yes") ? "plain" : "residual");
-        else if (strcmp(ex->axes[a].key, "norm") == 0)
-            snprintf(buf + l, len - l, "%s%s", l ? " / " : "",
-                     strcmp(v, "none") == 0 ? "no norm" : strcmp(v, "batch") == 0 ? "batch norm" : "layer norm");
-        else
-            snprintf(buf + l, len - l, "%s%s", l ? " / " : "", v);
-    }
-    if (!buf[0])   /* one configuration: name its model */
-        snprintf(buf, len, "%s", gs_model_names[c->model]);
 }
 
 /* ---- the columns the report reads ---- */
@@ -142,7 +117,7 @@ static int make_runs(rp_model_t *m, rp_run_t **index, char *err, size_t errlen)
             for (size_t f = 0; f < N_RUN_FIELDS; f++)   /* NaN: not measured */
                 if (run_fields[f].type == REAL)
                     memcpy((char *)r + run_fields[f].offset, &(double){NAN}, sizeof(double));
-            run_label(x->ex, &r->sc->cell, r->config_label, sizeof r->config_label);
+            rp_label(x->ex, &r->sc->cell, -1, r->config_label, sizeof r->config_label);
             if (r->sc->cell.repeats > 1)
                 snprintf(r->label, sizeof r->label, "%s / repeat %ld", r->config_label,
                          r->sc->cell.repeat + 1);

@@ -8,8 +8,8 @@
  * database is SQLite in memory with the store's schema
  * (gs_store_schema_sql). Then the report reads it as `gradsweep report`
  * does - rp_model_load, the series readers every chart uses for each run
- * (model.c), and the findings and index.html (rp_write_html, into a
- * temporary folder) - without drawing the charts: a chart takes ~0.3 s
+ * (model.c), and the findings, the claims, findings.csv and index.html
+ * (rp_write_html, into a temporary folder) - without drawing the charts: a chart takes ~0.3 s
  * to draw, which fuzzing cannot afford.
  *
  * Properties beyond "no crash, no leak":
@@ -205,9 +205,12 @@ static char out_dir[64];
 
 static void remove_out_dir(void)
 {
+    static const char *const files[] = {"index.html", "findings.csv"};   /* rp_write_html's */
     char p[128];
-    snprintf(p, sizeof p, "%s/index.html", out_dir);
-    unlink(p);
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        snprintf(p, sizeof p, "%s/%s", out_dir, files[i]);
+        unlink(p);
+    }
     rmdir(out_dir);
 }
 

@@ -1,0 +1,27 @@
+/* Writing HTML: escaping and table cells (html.c), the run tables and the
+ * spectrum table (html_tables.c). Internal to src/report/. */
+#ifndef GS_REPORT_HTML_H
+#define GS_REPORT_HTML_H
+
+#include <stdio.h>
+
+#include "report/findings.h"
+#include "report/model.h"
+
+/* Every string from the config, the database or a finding goes through
+ * one of these. */
+void rp_esc(FILE *f, const char *s);
+void rp_escf(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A numeric cell: shown with fmt, sorted by its exact value; empty when v
+ * is NaN (a column that does not apply to the row). */
+void rp_td_num(FILE *f, double v, const char *fmt);
+void rp_td_text(FILE *f, const char *s, const char *cls);
+
+/* The runs of one experiment, outcome columns first. */
+void rp_write_run_table(FILE *f, const rp_exp_t *e);
+/* Every stored run of the sweep (table#all-runs). */
+void rp_write_all_runs(FILE *f, const rp_model_t *m);
+/* The spectrum statistics of e's runs, beside its spectrum chart. */
+void rp_write_spectrum_table(FILE *f, rp_model_t *m, const rp_exp_t *e);
+
+#endif
