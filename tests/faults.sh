@@ -78,10 +78,15 @@ if [ $have_mpi -eq 1 ]; then
     done
     v=$(sqlite3 crashmpi.db "SELECT status FROM runs WHERE config_hash = '$victim';
       SELECT count(*) FROM runs; PRAGMA integrity_check")
+    before=$failed
     check "mpiexec -n 3: the same (exits $(cat crashmpi1.st) $(cat crashmpi2.st) $(cat crashmpi3.st); $(flat "$v"))" \
         '[ "$(cat crashmpi1.st)" -ne 0 ] && [ "$(cat crashmpi3.st)" -eq 3 ] && [ "$v" = "crashed
 30
 ok" ]'
+    [ "$failed" -gt "$before" ] &&
+        for i in 1 2 3; do   # what the runs said, for whoever reads the failure
+            tr '\r' '\n' < crashmpi$i.err | grep -v '^\[' | sed "s/^/# run $i: /" | head -12
+        done
 else
     skip "mpiexec -n 3 crash: no MPI in this build"
 fi

@@ -863,9 +863,26 @@ void gs_store_close(gs_store_t *st)
 
 /* ---- the lock and sessions ---- */
 
+/* A zombie is dead: the rank 0 of an mpirun that has returned can stay
+ * one until its new parent reaps it (in a container whose first process
+ * never does, for good), and kill(pid, 0) succeeds on it. */
+static int pid_zombie(long pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;   /* no /proc: trust kill() */
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *paren = strrchr(buf, ')');   /* "pid (comm) state ..." */
+    return paren && paren[1] == ' ' && paren[2] == 'Z';
+}
+
 static int pid_alive(long pid)
 {
-    return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+    return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM) && !pid_zombie(pid);
 }
 
 /* A session row still marked running is live when its heartbeat is recent
