@@ -917,9 +917,10 @@ static int chart_loss(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
         gs_chart_legend_key(c, "diverged here (last finite loss)", GS_SERIES_GREY, GS_KEY_CROSS);
     char cap[1024];
     snprintf(cap, sizeof cap,
-             "The loss of each logged training batch, on a log scale. Healthy networks "
-             "fall steadily; vanishing ones stay flat near their starting loss because the "
-             "early layers do not learn; exploding ones jump or become non-finite.%s%s%s",
+             "The loss of each logged training batch, on a log scale. A line that stays "
+             "near its starting loss did not learn; one that ends in a cross went "
+             "non-finite. Which runs did which, and their diagnoses at init, the findings "
+             "above say from the same rows.%s%s%s",
              n_div ? " A cross in a line's colour marks where a run diverged: at the step a "
                      "non-finite loss or gradient ended it, at the last finite loss it logged "
                      "(on the edge when that is beyond the axis; the CSV has its value)." : "",
@@ -1465,10 +1466,11 @@ static int chart_time(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     rp_unshown_note(e, shown, 2, -1, note, sizeof note);
     snprintf(cap, sizeof cap,
              "Left: the norm of the gradient of the loss (taken at the last step) with "
-             "respect to each hidden state, going back in time from the right. A plain RNN's "
-             "line drops by orders of magnitude within a few dozen steps - it cannot learn "
-             "what happened early; the gated LSTM and GRU carry the gradient much further. "
-             "Right: the size of the hidden state itself.%s", note);
+             "respect to each hidden state, going back in time from the right: a line that "
+             "falls toward t = 1 is a gradient that does not reach the early steps, one that "
+             "rises grows on its way back. Right: the size of the hidden state itself. Each "
+             "cell's ratio at t = 1 (grad_h_ratio) and its diagnosis are in the findings and "
+             "the run table, from the same rows.%s", note);
     rc = rp_chart_publish(c, m, dir, nm.file, nm.title, g.used, g.n_used, cap, out, err, errlen);
 done:
     lineset_free(&g);
