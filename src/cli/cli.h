@@ -21,4 +21,13 @@ int gs_cmd_report(int argc, char **argv);
  * (2: the input's fault, 1: the machine's) and return NULL. */
 gs_store_t *gs_cli_open(const char *cmd, const char *db, int readonly, int *code);
 
+/* The arguments "DB NAME [FLAG...]" of show and export: help (printed
+ * with the exit table, *code 0), a flag of flags[0..n_flags) (*flag its
+ * index, the last given; left alone when none), DB and NAME (a missing
+ * one is named: "which <what>?"). 0 to go on, else -1 with *code the
+ * exit status. */
+int gs_cli_db_and_name(int argc, char **argv, const char *cmd, const char *usage,
+                       const char *help, const char *what, const char *const *flags,
+                       int n_flags, int *flag, const char **db, const char **name, int *code);
+
 #endif

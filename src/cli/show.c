@@ -10,9 +10,9 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "store/export.h"
 #include "store/query.h"
 #include "store/store.h"
+#include "util/csv.h"
 #include "util/exit.h"
 
 #define SHOW_USAGE "gradsweep show DB RUN [--csv]   (RUN: runs.id or a config_hash prefix)"
@@ -71,7 +71,7 @@ static int show_run(sqlite3 *db, int64_t id, int csv, char *err, size_t errlen)
     }
     for (size_t k = 0; csv && rc == 1 && k < N; k++) {
         fputs(k ? "," : "\n", stdout);
-        gs_export_csv_field(stdout, gs_query_text(&q, k, buf, sizeof buf));
+        gs_csv_field(stdout, gs_query_text(&q, k, buf, sizeof buf));
     }
     if (csv && rc == 1)
         putchar('\n');
@@ -186,34 +186,20 @@ static int show(sqlite3 *db, int64_t id, int csv, char *err, size_t errlen)
 
 int gs_cmd_show(int argc, char **argv)
 {
-    const char *db = NULL, *which = NULL;
-    int csv = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: " SHOW_USAGE "\n\n"
-                   "One stored cell: its keys, status, diagnoses (at init and at the end of\n"
-                   "training), losses and, for a diverged run, the step, layer and tensor that\n"
-                   "went non-finite first; its layer statistics at init; for a training run\n"
-                   "the loss curve (train_log) and each layer's ||dL/dW|| over training with a\n"
-                   "sparkline. --csv: the runs row, the layer statistics and the loss curve as\n"
-                   "CSV blocks, each with its header.\n\n");
-            gs_exit_print_table(stdout);
-            return GS_EXIT_OK;
-        } else if (strcmp(argv[i], "--csv") == 0) {
-            csv = 1;
-        } else if (argv[i][0] == '-' || (db && which)) {
-            fprintf(stderr, "gradsweep show: unexpected '%s'; usage: " SHOW_USAGE "\n", argv[i]);
-            return GS_EXIT_INPUT;
-        } else if (!db) {
-            db = argv[i];
-        } else {
-            which = argv[i];
-        }
-    }
-    if (!which) {
-        fprintf(stderr, "gradsweep show: which %s? usage: " SHOW_USAGE "\n", db ? "run" : "database");
-        return GS_EXIT_INPUT;
-    }
+    static const char help[] =
+        "One stored cell: its keys, status, diagnoses (at init and at the end of\n"
+        "training), losses and, for a diverged run, the step, layer and tensor that\n"
+        "went non-finite first; its layer statistics at init; for a training run\n"
+        "the loss curve (train_log) and each layer's ||dL/dW|| over training with a\n"
+        "sparkline. --csv: the runs row, the layer statistics and the loss curve as\n"
+        "CSV blocks, each with its header.\n\n";
+    static const char *const flags[] = {"--csv"};
+    const char *db, *which;
+    int csv = -1, code;
+    if (gs_cli_db_and_name(argc, argv, "show", SHOW_USAGE, help, "run", flags, 1, &csv, &db,
+                           &which, &code) != 0)
+        return code;
+    csv = csv == 0;
     char err[8192];
     int rc;
     gs_store_t *st = gs_cli_open("show", db, 1, &rc);

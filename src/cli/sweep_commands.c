@@ -23,6 +23,41 @@ static int is_help(const char *a)
     return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0;
 }
 
+int gs_cli_db_and_name(int argc, char **argv, const char *cmd, const char *usage,
+                       const char *help, const char *what, const char *const *flags,
+                       int n_flags, int *flag, const char **db, const char **name, int *code)
+{
+    *db = *name = NULL;
+    for (int i = 1; i < argc; i++) {
+        int f = 0;
+        while (f < n_flags && strcmp(argv[i], flags[f]) != 0)
+            f++;
+        if (is_help(argv[i])) {
+            printf("usage: %s\n\n%s", usage, help);
+            gs_exit_print_table(stdout);
+            *code = GS_EXIT_OK;
+            return -1;
+        } else if (f < n_flags) {
+            *flag = f;
+        } else if (argv[i][0] == '-' || (*db && *name)) {
+            fprintf(stderr, "gradsweep %s: unexpected '%s'; usage: %s\n", cmd, argv[i], usage);
+            *code = GS_EXIT_INPUT;
+            return -1;
+        } else if (!*db) {
+            *db = argv[i];
+        } else {
+            *name = argv[i];
+        }
+    }
+    if (!*name) {
+        fprintf(stderr, "gradsweep %s: which %s? usage: %s\n", cmd, *db ? what : "database",
+                usage);
+        *code = GS_EXIT_INPUT;
+        return -1;
+    }
+    return 0;
+}
+
 gs_store_t *gs_cli_open(const char *cmd, const char *db, int readonly, int *code)
 {
     char err[8192];
@@ -723,44 +758,25 @@ int gs_cmd_prune(int argc, char **argv)
 
 int gs_cmd_export(int argc, char **argv)
 {
-    const char *db = NULL, *name = NULL;
-    gs_export_format_t fmt = GS_EXPORT_CSV;
-    for (int i = 1; i < argc; i++) {
-        if (is_help(argv[i])) {
-            printf("usage: " EXPORT_USAGE "\n\n"
-                   "Writes every row of a table or view of the database (runs, layer_stats,\n"
-                   "train_log, train_layer_log, time_stats, histograms, theory, sessions,\n"
-                   "sweeps, in_flight, the summary view) to stdout: CSV with a header (RFC 4180;\n"
-                   "NULL empty, reals to 17 digits, inf as inf), or with --json one JSON object\n"
-                   "per line (NULL and infinities as null). Safe while a sweep runs.\n"
-                   "  python3 -c \"import pandas as pd; print(pd.read_csv('runs.csv'))\"\n\n");
-            gs_exit_print_table(stdout);
-            return GS_EXIT_OK;
-        } else if (strcmp(argv[i], "--json") == 0) {
-            fmt = GS_EXPORT_JSON;
-        } else if (strcmp(argv[i], "--csv") == 0) {
-            fmt = GS_EXPORT_CSV;
-        } else if (argv[i][0] == '-' || (db && name)) {
-            fprintf(stderr, "gradsweep export: unexpected '%s'; usage: " EXPORT_USAGE "\n",
-                    argv[i]);
-            return GS_EXIT_INPUT;
-        } else if (!db) {
-            db = argv[i];
-        } else {
-            name = argv[i];
-        }
-    }
-    if (!name) {
-        fprintf(stderr, "gradsweep export: which %s? usage: " EXPORT_USAGE "\n",
-                db ? "table or view" : "database");
-        return GS_EXIT_INPUT;
-    }
+    static const char help[] =
+        "Writes every row of a table or view of the database (runs, layer_stats,\n"
+        "train_log, train_layer_log, time_stats, histograms, theory, sessions,\n"
+        "sweeps, in_flight, the summary view) to stdout: CSV with a header (RFC 4180;\n"
+        "NULL empty, reals to 17 digits, inf as inf), or with --json one JSON object\n"
+        "per line (NULL and infinities as null). Safe while a sweep runs.\n"
+        "  python3 -c \"import pandas as pd; print(pd.read_csv('runs.csv'))\"\n\n";
+    static const char *const flags[] = {"--csv", "--json"};   /* gs_export_format_t order */
+    const char *db, *name;
+    int fmt = GS_EXPORT_CSV, code;
+    if (gs_cli_db_and_name(argc, argv, "export", EXPORT_USAGE, help, "table or view", flags, 2,
+                           &fmt, &db, &name, &code) != 0)
+        return code;
     char err[8192];
     int rc;
     gs_store_t *st = gs_cli_open("export", db, 1, &rc);
     if (!st)
         return rc;
-    rc = gs_export(gs_store_handle(st), name, fmt, stdout, err, sizeof err);
+    rc = gs_export(gs_store_handle(st), name, (gs_export_format_t)fmt, stdout, err, sizeof err);
     if (rc != 0)
         fprintf(stderr, "gradsweep export: %s: %s\n", db, err);
     gs_store_close(st);

@@ -2,6 +2,7 @@
 
 #include "nn/init.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,44 +64,34 @@ void dorglq_(const int *m, const int *n, const int *k, double *a, const int *lda
  * B = L Q' gives a = Q'^T L^T, so Q'^T - which dorglq writes back over B,
  * read row-major - is a's Q with R = L^T. Column j of Q takes the sign
  * of L_jj, as Gram-Schmidt's positive diagonal would. Blocked, so BLAS-3
- * speed: a depth-200, width-256 orthogonal net initialised in 29 s by
- * the strided Gram-Schmidt below. 0 on success; -1 (memory, or LAPACK
- * failed) leaves the caller to Gram-Schmidt, a with it untouched. */
+ * speed (pipeline/bench, item f). -1, a untouched, when the workspace
+ * cannot be had: the caller then uses Gram-Schmidt. */
 static int householder_columns(double *a, size_t m, size_t n)
 {
     int M = (int)n, N = (int)m, K = (int)n, info = 0, lwork = -1;
-    double q = 0.0;
-    dgelqf_(&M, &N, a, &M, NULL, &q, &lwork, &info);
-    int lw1 = (int)q;
-    dorglq_(&M, &N, &K, a, &M, NULL, &q, &lwork, &info);
-    lwork = lw1 > (int)q ? lw1 : (int)q;
-    if (lwork < 1)
-        lwork = 1;
-    double *tau = malloc(n * sizeof *tau), *ws = malloc((size_t)lwork * sizeof *ws);
-    double *copy = malloc(m * n * sizeof *copy);
-    signed char *neg = malloc(n);
-    int rc = -1;
-    if (!tau || !ws || !copy || !neg)
-        goto out;
-    memcpy(copy, a, m * n * sizeof *copy);   /* LAPACK may fail half way */
-    dgelqf_(&M, &N, copy, &M, tau, ws, &lwork, &info);
-    if (info != 0)
-        goto out;
+    double q1 = 0.0, q2 = 0.0;
+    dgelqf_(&M, &N, a, &M, NULL, &q1, &lwork, &info);   /* workspace queries */
+    dorglq_(&M, &N, &K, a, &M, NULL, &q2, &lwork, &info);
+    lwork = (int)fmax(1.0, fmax(q1, q2));
+    double *tau = malloc(2 * n * sizeof *tau), *ws = malloc((size_t)lwork * sizeof *ws);
+    if (!tau || !ws) {
+        free(tau);
+        free(ws);
+        return -1;
+    }
+    double *sign = tau + n;   /* of L_jj, before dorglq overwrites L */
+    dgelqf_(&M, &N, a, &M, tau, ws, &lwork, &info);
+    assert(info == 0);   /* LAPACK fails only on arguments out of range */
     for (size_t j = 0; j < n; j++)
-        neg[j] = copy[j + j * n] < 0.0;
-    dorglq_(&M, &N, &K, copy, &M, tau, ws, &lwork, &info);
-    if (info != 0)
-        goto out;
+        sign[j] = a[j + j * n] < 0.0 ? -1.0 : 1.0;
+    dorglq_(&M, &N, &K, a, &M, tau, ws, &lwork, &info);
+    assert(info == 0);
     for (size_t i = 0; i < m; i++)
         for (size_t j = 0; j < n; j++)
-            a[i * n + j] = neg[j] ? -copy[i * n + j] : copy[i * n + j];
-    rc = 0;
-out:
+            a[i * n + j] *= sign[j];
     free(tau);
     free(ws);
-    free(copy);
-    free(neg);
-    return rc;
+    return 0;
 }
 #endif
 

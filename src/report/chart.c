@@ -12,6 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/csv.h"
+#include "util/files.h"
+
 /* Okabe & Ito (2008) colours, the most distinct first; then four darker
  * ones that none of them is close to (Tol's indigo and wine, olive,
  * brown); Okabe-Ito's yellow last, as it is faint on white. */
@@ -1179,21 +1182,6 @@ size_t gs_chart_off_chart(const gs_chart_t *c)
 
 /* ---- the CSV ---- */
 
-static void csv_text(FILE *f, const char *s)
-{
-    if (!strpbrk(s, ",\"\n\r")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 static void csv_num(FILE *f, double v)
 {
     if (!isnan(v))
@@ -1238,14 +1226,14 @@ static void csv_header(FILE *f, const gs_chart_t *c, csv_cols_t k)
         fputs("panel,", f);
     fputs("series,", f);
     column_name(c, offsetof(panel_t, xlabel), "x", name, sizeof name);
-    csv_text(f, name);
+    gs_csv_field(f, name);
     fputc(',', f);
     column_name(c, offsetof(panel_t, ylabel), "y", name, sizeof name);
-    csv_text(f, name);
+    gs_csv_field(f, name);
     if (k.value) {
         fputc(',', f);
         column_name(c, offsetof(panel_t, vlabel), "value", name, sizeof name);
-        csv_text(f, name);
+        gs_csv_field(f, name);
     }
     fputs(k.lohi ? ",lo,hi\n" : "\n", f);
 }
@@ -1256,9 +1244,9 @@ static void csv_x(FILE *f, const gs_chart_t *c, const rec_t *r)
     const panel_t *p = &c->panels[r->panel];
     double i = r->x;
     if (r->xt >= 0)
-        csv_text(f, c->strs[r->xt]);
+        gs_csv_field(f, c->strs[r->xt]);
     else if (p->n_cats && i >= 0 && i < p->n_cats && i == floor(i))
-        csv_text(f, c->strs[p->cats + (int)i]);
+        gs_csv_field(f, c->strs[p->cats + (int)i]);
     else
         csv_num(f, r->x);
 }
@@ -1269,21 +1257,21 @@ static void csv_row(FILE *f, const gs_chart_t *c, const rec_t *r, csv_cols_t k)
     if (k.panel) {
         char t[32];
         snprintf(t, sizeof t, "panel %d", r->panel + 1);
-        csv_text(f, p->title >= 0 ? c->strs[p->title] : t);
+        gs_csv_field(f, p->title >= 0 ? c->strs[p->title] : t);
         fputc(',', f);
     }
-    csv_text(f, r->label >= 0 ? c->strs[r->label] : "");
+    gs_csv_field(f, r->label >= 0 ? c->strs[r->label] : "");
     fputc(',', f);
     csv_x(f, c, r);
     fputc(',', f);
     if (r->yt >= 0)
-        csv_text(f, c->strs[r->yt]);
+        gs_csv_field(f, c->strs[r->yt]);
     else
         csv_num(f, r->y);
     if (k.value) {
         fputc(',', f);
         if (r->vt >= 0 && isnan(r->v))
-            csv_text(f, c->strs[r->vt]);
+            gs_csv_field(f, c->strs[r->vt]);
         else
             csv_num(f, r->v);
     }
@@ -1306,22 +1294,14 @@ static int write_csv(const gs_chart_t *c, const char *png, char *err, size_t err
         return -1;
     }
     snprintf(path, sizeof path, "%.*s.csv", (int)(n > 4 && strcmp(png + n - 4, ".png") == 0 ? n - 4 : n), png);
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
+    FILE *f = gs_replace_open(path, "w", tmp, sizeof tmp, err, errlen);
+    if (!f)
         return -1;
-    }
     csv_cols_t k = csv_columns(c);
     csv_header(f, c, k);
     for (size_t i = 0; i < c->n_recs; i++)
         csv_row(f, c, &c->recs[i], k);
-    if (ferror(f) | (fclose(f) != 0) || rename(tmp, path) != 0) {
-        snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
-        remove(tmp);
-        return -1;
-    }
-    return 0;
+    return gs_replace_close(f, tmp, path, 1, err, errlen);
 }
 
 static void chart_free(gs_chart_t *c)

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "report/findings.h"
+#include "util/files.h"
 
 const char *const rp_fact_kind_names[] = {
     [RP_FACT_DIAG] = "diag",         [RP_FACT_DIVERGED] = "diverged",
@@ -184,22 +185,13 @@ int rp_write_findings_csv(const rp_findings_t *fs, const rp_findings_t *claims,
                           const char *path, char *err, size_t errlen)
 {
     char tmp[4300];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
+    FILE *f = gs_replace_open(path, "w", tmp, sizeof tmp, err, errlen);
+    if (!f)
         return -1;
-    }
     fputs("finding,id,kind,experiment,where_keys,versus,verdict,value,value2,yes,no,stat,runs,chart,"
           "text\n", f);
     size_t number = 1;
     csv_all(f, claims, &number);
     csv_all(f, fs, &number);
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad || rename(tmp, path) != 0) {
-        snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
-        remove(tmp);
-        return -1;
-    }
-    return 0;
+    return gs_replace_close(f, tmp, path, 1, err, errlen);
 }

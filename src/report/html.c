@@ -19,6 +19,7 @@
 
 #include "report/html.h"
 #include "util/clock.h"
+#include "util/files.h"
 
 /* ---- output helpers ---- */
 
@@ -498,7 +499,6 @@ int rp_write_html(rp_model_t *m, const char *dir, const rp_charts_t *gallery,
     char path[4200], tmp[4300], csv[4200];
     snprintf(path, sizeof path, "%s/index.html", dir);
     snprintf(csv, sizeof csv, "%s/findings.csv", dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     rp_findings_t fs = {0};
     rp_claims_t cl;
     if (rp_findings_build(m, &fs) != 0 || rp_claims_build(m, &cl) != 0) {
@@ -508,19 +508,13 @@ int rp_write_html(rp_model_t *m, const char *dir, const rp_charts_t *gallery,
         return -1;
     }
     int rc = rp_write_findings_csv(&fs, &cl.rows, csv, err, errlen);
-    FILE *f = rc == 0 ? fopen(tmp, "w") : NULL;
-    if (rc == 0 && !f) {
-        snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
+    FILE *f = rc == 0 ? gs_replace_open(path, "w", tmp, sizeof tmp, err, errlen) : NULL;
+    if (rc == 0 && !f)
         rc = -1;
-    }
     if (f) {
         pages_t p = {gallery, per_exp, m->n_exps, dir};
         int bad = write_page(f, m, &p, &fs, &cl);
-        if (fclose(f) != 0 || bad || rename(tmp, path) != 0) {
-            snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
-            remove(tmp);
-            rc = -1;
-        }
+        rc = gs_replace_close(f, tmp, path, !bad, err, errlen);
     }
     rp_findings_free(&fs);
     rp_claims_free(&cl);

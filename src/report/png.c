@@ -10,16 +10,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/files.h"
+
 int gs_png_write(const char *path, const unsigned char *rgba, int w, int h,
                  const gs_png_text_t *text, size_t n_text, char *err, size_t errlen)
 {
     char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
+    FILE *f = gs_replace_open(path, "wb", tmp, sizeof tmp, err, errlen);
+    if (!f)
         return -1;
-    }
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     png_textp chunks = calloc(n_text + 1, sizeof *chunks);
@@ -45,12 +44,7 @@ int gs_png_write(const char *path, const unsigned char *rgba, int w, int h,
     png_write_end(png, info);
     png_destroy_write_struct(&png, &info);
     free(chunks);
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
-        remove(tmp);
-        return -1;
-    }
-    return 0;
+    return gs_replace_close(f, tmp, path, 1, err, errlen);
 fail:
     png_destroy_write_struct(&png, &info);
     free(chunks);

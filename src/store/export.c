@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/csv.h"
+
 /* Whether name is a table or view of db (-1: cannot tell); with a
  * comma-separated list of those it has in err when it is not. The name
  * is bound, never spliced, until it is known to be one of them. */
@@ -35,21 +37,6 @@ static int is_relation(sqlite3 *db, const char *name, char *err, size_t errlen)
         return -1;
     }
     return found;
-}
-
-void gs_export_csv_field(FILE *out, const char *t)
-{
-    if (!strpbrk(t, ",\"\r\n")) {
-        fputs(t, out);
-        return;
-    }
-    fputc('"', out);
-    for (; *t; t++) {
-        if (*t == '"')
-            fputc('"', out);
-        fputc(*t, out);
-    }
-    fputc('"', out);
 }
 
 static void put_json_text(FILE *out, const char *t)
@@ -91,7 +78,7 @@ static void put_value(FILE *out, sqlite3_stmt *s, int i, gs_export_format_t fmt)
         if (fmt == GS_EXPORT_JSON)
             put_json_text(out, t ? t : "");
         else
-            gs_export_csv_field(out, t ? t : "");
+            gs_csv_field(out, t ? t : "");
     }
     }
 }
@@ -129,7 +116,7 @@ int gs_export(sqlite3 *db, const char *name, gs_export_format_t fmt, FILE *out, 
     for (int i = 0; fmt == GS_EXPORT_CSV && i < n; i++) {
         if (i)
             fputc(',', out);
-        gs_export_csv_field(out, sqlite3_column_name(s, i));
+        gs_csv_field(out, sqlite3_column_name(s, i));
     }
     if (fmt == GS_EXPORT_CSV)
         fputc('\n', out);

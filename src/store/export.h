@@ -20,8 +20,5 @@ typedef enum { GS_EXPORT_CSV, GS_EXPORT_JSON } gs_export_format_t;
 int gs_export(struct sqlite3 *db, const char *name, gs_export_format_t fmt, FILE *out, char *err,
               size_t errlen);
 
-/* One CSV field: quoted (quotes doubled) when it holds a comma, a quote or
- * a line break. */
-void gs_export_csv_field(FILE *out, const char *t);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 char *gs_read_text(const char *path, size_t max_bytes, char *err, size_t errlen)
 {
@@ -90,4 +91,26 @@ int gs_mkdirs_for(const char *path, char *err, size_t errlen)
         return 0;
     *slash = '\0';
     return gs_mkdirs(dir, err, errlen);
+}
+
+FILE *gs_replace_open(const char *path, const char *mode, char *tmp, size_t tmplen, char *err,
+                      size_t errlen)
+{
+    snprintf(tmp, tmplen, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, mode);
+    if (!f)
+        snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
+    return f;
+}
+
+int gs_replace_close(FILE *f, const char *tmp, const char *path, int ok, char *err,
+                     size_t errlen)
+{
+    ok = ok && !ferror(f);
+    if (fclose(f) != 0 || !ok || rename(tmp, path) != 0) {
+        snprintf(err, errlen, "%s: cannot write: %s", path, errno ? strerror(errno) : "write error");
+        remove(tmp);
+        return -1;
+    }
+    return 0;
 }
