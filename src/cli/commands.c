@@ -342,7 +342,7 @@ int gs_cmd_train(int argc, char **argv)
             gs_diag_names[r.diagnosis_final], num(b1, sizeof b1, "%.4g", r.grad_h_ratio),
             num(b2, sizeof b2, "%.4g", r.grad_h_ratio_final));
     if (r.diverged_step)
-        fprintf(o.csv ? stderr : stdout, " diverged_layer=%d diverged_tensor=%s",
+        fprintf(o.csv ? stderr : stdout, " diverged_layer=%ld diverged_tensor=%s",
                 r.diverged_layer, gs_nonfinite_names[r.diverged_tensor]);
     if (!isnan(r.baseline_loss))
         fprintf(o.csv ? stderr : stdout, " baseline_loss=%.4f", r.baseline_loss);
