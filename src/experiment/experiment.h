@@ -47,24 +47,17 @@ typedef enum {
 extern const char *const gs_nonfinite_names[];   /* indexed by gs_nonfinite_t */
 #define GS_N_NONFINITE 4
 
+/* One logged training step (train_log) */
 typedef struct {
     long step;
-    double loss;                /* training loss of that step's batch */
-    double grad_norm;           /* global L2 norm before clipping */
-    double grad_norm_clipped;   /* after clipping (= grad_norm when it did not fire) */
-    int clipped;
+    GS_TRAIN_LOG_COLUMNS(GS_SERIES_FIELD)
 } gs_train_row_t;
 
-/* One layer at one logged training step (train_layer_log). */
+/* One layer at one logged training step (train_layer_log) */
 typedef struct {
     long step;
     int layer;                  /* 1..depth, depth+1 the readout */
-    double grad_w_norm;         /* ||dL/dW_l|| before clipping */
-    double w_norm;              /* ||W_l|| before the step's update */
-    double update_ratio;        /* ||dW_l applied|| / ||W_l||; NaN on a diverged step */
-    double dead_frac, saturated_frac;    /* as in layer_stats */
-    double grad_h_first, grad_h_last;    /* recurrent layers: ||dL/dh_1||, ||dL/dh_T||;
-                                            NaN otherwise */
+    GS_TRAIN_LAYER_LOG_COLUMNS(GS_SERIES_FIELD)
 } gs_train_layer_row_t;
 
 #define GS_HIST_BINS 30

@@ -127,6 +127,38 @@
       "change of ln ||dL/dh_t|| (lambda_1: top singular value of\n"                              \
       "Wh; gamma = max |phi'|)")
 
+/* The value columns of the tables of a cell's series, each
+ * X(name, type, help) with type REAL or INT: a field of the row struct
+ * of that name (nn/net.h's gs_layer_stats_t, nn/rnn.h's gs_time_stats_t,
+ * gs_train_row_t and gs_train_layer_row_t below) and a column. The key
+ * columns before them (run_id, step, layer or t) are the store's. */
+#define GS_LAYER_STATS_COLUMNS(X)                                                                \
+    X(act_mean, REAL, "mean of the layer output x_l over batch and units")                      \
+    X(act_std, REAL, "standard deviation of x_l")                                               \
+    X(saturated_frac, REAL, "share of units with |phi'| < 0.05 max|phi'|")                      \
+    X(dead_frac, REAL, "share of units with phi' = 0")                                          \
+    X(grad_pre_norm, REAL, "||dL/dh_l|| over the batch (recurrent: gate inputs)")               \
+    X(grad_w_norm, REAL, "||dL/dW_l|| (recurrent: of [Wx Wh])")                                 \
+    X(w_norm, REAL, "||W_l||")
+#define GS_TRAIN_LOG_COLUMNS(X)                                                                  \
+    X(loss, REAL, "the step's batch loss (NULL when non-finite)")                               \
+    X(grad_norm, REAL, "global L2 norm of the gradient before clipping")                        \
+    X(grad_norm_clipped, REAL, "after clipping")                                                \
+    X(clipped, INT, "1 when clipping fired")
+#define GS_TRAIN_LAYER_LOG_COLUMNS(X)                                                            \
+    X(grad_w_norm, REAL, "||dL/dW_l|| before clipping (recurrent: [Wx Wh])")                    \
+    X(w_norm, REAL, "||W_l|| before the step's update")                                         \
+    X(update_ratio, REAL, "||update applied to W_l|| / ||W_l|| (NULL: diverged step)")          \
+    X(dead_frac, REAL, "share of units with phi' = 0 (recurrent: rnn only)")                    \
+    X(saturated_frac, REAL, "share of units with |phi'| < 0.05 max|phi'|")                      \
+    X(grad_h_first, REAL, "recurrent layers: ||dL/dh_1||, all paths (else NULL)")               \
+    X(grad_h_last, REAL, "recurrent layers: ||dL/dh_seq_len||")
+#define GS_TIME_STATS_COLUMNS(X)                                                                 \
+    X(hidden_norm, REAL, "||h_t|| per sequence, mean over the batch")                           \
+    X(grad_hidden_norm, REAL, "||dL/dh_t||, loss at the last step, all paths")
+/* A series row's field */
+#define GS_SERIES_FIELD(name, type, help) GS_DECLARE_##type(name)
+
 /* The C declaration of a column of each type (a field of gs_result_t or
  * rp_run_t). */
 #define GS_TEXT_MAX 512

@@ -115,23 +115,14 @@ static const char schema_tail[] =
     "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,  -- the cell\n"
     "  step INTEGER NOT NULL,               -- training step of the measurement (0: at init)\n"
     "  layer INTEGER NOT NULL,              -- 1..depth from the input; depth+1 the readout\n"
-    "  act_mean REAL,                       -- mean of the layer output x_l over batch and units\n"
-    "  act_std REAL,                        -- standard deviation of x_l\n"
-    "  saturated_frac REAL,                 -- share of units with |phi'| < 0.05 max|phi'|\n"
-    "  dead_frac REAL,                      -- share of units with phi' = 0\n"
-    "  grad_pre_norm REAL,                  -- ||dL/dh_l|| over the batch (recurrent: gate inputs)\n"
-    "  grad_w_norm REAL,                    -- ||dL/dW_l|| (recurrent: of [Wx Wh])\n"
-    "  w_norm REAL,                         -- ||W_l||\n"
+    "%LAYER_STATS_COLUMNS%"
     "  PRIMARY KEY (run_id, step, layer)\n"
     ") WITHOUT ROWID;\n"
     "\n"
     "CREATE TABLE IF NOT EXISTS train_log (  -- task=train, every log_every steps, first and last\n"
     "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,  -- the cell\n"
     "  step INTEGER NOT NULL,               -- 1-based training step\n"
-    "  loss REAL,                           -- the step's batch loss (NULL when non-finite)\n"
-    "  grad_norm REAL,                      -- global L2 norm of the gradient before clipping\n"
-    "  grad_norm_clipped REAL,              -- after clipping\n"
-    "  clipped INTEGER,                     -- 1 when clipping fired\n"
+    "%TRAIN_LOG_COLUMNS%"
     "  PRIMARY KEY (run_id, step)\n"
     ") WITHOUT ROWID;\n"
     "\n"
@@ -139,13 +130,7 @@ static const char schema_tail[] =
     "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,  -- the cell\n"
     "  step INTEGER NOT NULL,               -- 1-based training step (the steps of train_log)\n"
     "  layer INTEGER NOT NULL,              -- 1..depth from the input; depth+1 the readout\n"
-    "  grad_w_norm REAL,                    -- ||dL/dW_l|| before clipping (recurrent: [Wx Wh])\n"
-    "  w_norm REAL,                         -- ||W_l|| before the step's update\n"
-    "  update_ratio REAL,                   -- ||update applied to W_l|| / ||W_l|| (NULL: diverged step)\n"
-    "  dead_frac REAL,                      -- share of units with phi' = 0 (recurrent: rnn only)\n"
-    "  saturated_frac REAL,                 -- share of units with |phi'| < 0.05 max|phi'|\n"
-    "  grad_h_first REAL,                   -- recurrent layers: ||dL/dh_1||, all paths (else NULL)\n"
-    "  grad_h_last REAL,                    -- recurrent layers: ||dL/dh_seq_len||\n"
+    "%TRAIN_LAYER_LOG_COLUMNS%"
     "  PRIMARY KEY (run_id, step, layer)\n"
     ") WITHOUT ROWID;\n"
     "\n"
@@ -153,8 +138,7 @@ static const char schema_tail[] =
     "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,  -- the cell\n"
     "  step INTEGER NOT NULL,               -- training step of the measurement (0: at init)\n"
     "  t INTEGER NOT NULL,                  -- time step 1..seq_len\n"
-    "  hidden_norm REAL,                    -- ||h_t|| per sequence, mean over the batch\n"
-    "  grad_hidden_norm REAL,               -- ||dL/dh_t||, loss at the last step, all paths\n"
+    "%TIME_STATS_COLUMNS%"
     "  PRIMARY KEY (run_id, step, t)\n"
     ") WITHOUT ROWID;\n"
     "\n"
@@ -218,6 +202,12 @@ static const gs_column_t columns[] = {GS_RUN_COLUMNS(ENTRY_R, ENTRY_C, ENTRY_P)}
 #define N_COLUMNS (sizeof columns / sizeof *columns)
 _Static_assert(N_COLUMNS <= MAX_PARAMS, "a parameter index per column");
 
+const gs_column_t *gs_store_columns(size_t *n)
+{
+    *n = N_COLUMNS;
+    return columns;
+}
+
 /* The names an enum column's CHECK lists, from the table that defines
  * them (experiment.h); NULL for other types. */
 static const char *const *column_names(gs_col_type_t type, size_t *n)
@@ -256,6 +246,33 @@ static void column_sql(const gs_column_t *col, char *buf, size_t cap)
     char in[256];
     names_in(in, sizeof in, names, n);
     snprintf(buf + len, cap - len, " CHECK (%s IN (%s))", col->name, in);
+}
+
+/* The value columns of the series tables (result_fields.h), as data:
+ * for their schema lines and INSERTs */
+typedef struct {
+    const char *name, *sql_type, *help;
+} series_column_t;
+#define SERIES_ENTRY(name, type, help) {#name, SQL_##type, help},
+#define SQL_REAL "REAL"
+#define SQL_INT "INTEGER"
+static const series_column_t layer_stats_cols[] = {GS_LAYER_STATS_COLUMNS(SERIES_ENTRY)},
+                             train_log_cols[] = {GS_TRAIN_LOG_COLUMNS(SERIES_ENTRY)},
+                             train_layer_log_cols[] = {GS_TRAIN_LAYER_LOG_COLUMNS(SERIES_ENTRY)},
+                             time_stats_cols[] = {GS_TIME_STATS_COLUMNS(SERIES_ENTRY)};
+#define N_OF(a) (sizeof(a) / sizeof *(a))
+
+/* A series table's value columns as schema lines, each followed by a
+ * comma (the PRIMARY KEY line comes after them) */
+static void series_sql(const series_column_t *cols, size_t n, char *buf, size_t cap)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && len < cap; i++) {
+        char col[128];
+        snprintf(col, sizeof col, "%s %s,", cols[i].name, cols[i].sql_type);
+        len += (size_t)snprintf(buf + len, cap - len, "  %-36s -- %s\n", col, cols[i].help);
+    }
 }
 
 /* The schema's lines of table's columns: definition, comma but after
@@ -336,11 +353,18 @@ const char *gs_store_schema_sql(void)
                                 k.none_is_null ? " (NULL: none)" : "");
     }
     /* the tail's markers, in the order they appear: the columns of the
-     * result table */
-    char runs_cols[16384], theory_cols[8192];
+     * result table and of the series tables */
+    char runs_cols[16384], theory_cols[8192], layer[2048], log[2048], layer_log[2048],
+        time[1024];
     columns_sql(GS_TABLE_RUNS, runs_cols, sizeof runs_cols);
+    series_sql(layer_stats_cols, N_OF(layer_stats_cols), layer, sizeof layer);
+    series_sql(train_log_cols, N_OF(train_log_cols), log, sizeof log);
+    series_sql(train_layer_log_cols, N_OF(train_layer_log_cols), layer_log, sizeof layer_log);
+    series_sql(time_stats_cols, N_OF(time_stats_cols), time, sizeof time);
     columns_sql(GS_TABLE_THEORY, theory_cols, sizeof theory_cols);
-    const marker_t marks[] = {{"%RUNS_COLUMNS%", runs_cols}, {"%THEORY_COLUMNS%", theory_cols}};
+    const marker_t marks[] = {{"%RUNS_COLUMNS%", runs_cols}, {"%LAYER_STATS_COLUMNS%", layer},
+                              {"%TRAIN_LOG_COLUMNS%", log}, {"%TRAIN_LAYER_LOG_COLUMNS%", layer_log},
+                              {"%TIME_STATS_COLUMNS%", time}, {"%THEORY_COLUMNS%", theory_cols}};
     len = fill_markers(s, len, cap, schema_tail, marks, sizeof marks / sizeof *marks);
     if (len >= cap) {   /* the key columns outgrew the room: a bug, never a shorter schema */
         assert(!"the schema's buffer is too small");
@@ -1503,6 +1527,25 @@ missing:
     return -1;
 }
 
+/* "INSERT INTO table (keys, a, b) VALUES (?1, ?2, ...)": the keys, then
+ * the value columns in the order the put_* functions bind them */
+static void series_insert(const char *table, const char *keys, const series_column_t *cols,
+                          size_t n, char *sql, size_t cap)
+{
+    size_t len = (size_t)snprintf(sql, cap, "INSERT INTO %s (%s", table, keys);
+    int params = 1;
+    for (const char *k = keys; (k = strchr(k, ',')); k++)
+        params++;
+    for (size_t i = 0; i < n && len < cap; i++)
+        len += (size_t)snprintf(sql + len, cap - len, ", %s", cols[i].name);
+    params += (int)n;
+    for (int i = 1; i <= params && len < cap; i++)
+        len += (size_t)snprintf(sql + len, cap - len, "%s?%d", i == 1 ? ") VALUES (" : ", ", i);
+    if (len < cap)
+        snprintf(sql + len, cap - len, ")");
+    assert(len + 1 < cap);   /* the statement fits */
+}
+
 static int prepare_inserts(gs_store_t *st, char *err, size_t errlen)
 {
     if (st->stmt[ST_RUN])
@@ -1532,21 +1575,36 @@ static int prepare_inserts(gs_store_t *st, char *err, size_t errlen)
         return -1;
     static const char *const child[] = {
         NULL,
-        "INSERT INTO layer_stats (run_id, step, layer, act_mean, act_std, saturated_frac, dead_frac,"
-        " grad_pre_norm, grad_w_norm, w_norm) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        "INSERT INTO train_log (run_id, step, loss, grad_norm, grad_norm_clipped, clipped)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        "INSERT INTO train_layer_log (run_id, step, layer, grad_w_norm, w_norm, update_ratio,"
-        " dead_frac, saturated_frac, grad_h_first, grad_h_last)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        "INSERT INTO time_stats (run_id, step, t, hidden_norm, grad_hidden_norm)"
-        " VALUES (?1, ?2, ?3, ?4, ?5)",
+        NULL,   /* ST_LAYER .. ST_TIME: series_insert */
+        NULL,
+        NULL,
+        NULL,
         "INSERT INTO histograms (run_id, layer, quantity, bin, lo, hi, count)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         NULL,   /* ST_THEORY: insert_sql */
         "DELETE FROM in_flight WHERE config_hash = ?1",   /* ST_LANDED: stored, not in flight */
     };
     _Static_assert(sizeof child / sizeof *child == ST_N, "a statement per ST_*");
+    const struct {
+        int which;
+        const char *table, *keys;
+        const series_column_t *cols;
+        size_t n;
+    } series[] = {
+        {ST_LAYER, "layer_stats", "run_id, step, layer", layer_stats_cols, N_OF(layer_stats_cols)},
+        {ST_LOG, "train_log", "run_id, step", train_log_cols, N_OF(train_log_cols)},
+        {ST_LAYER_LOG, "train_layer_log", "run_id, step, layer", train_layer_log_cols,
+         N_OF(train_layer_log_cols)},
+        {ST_TIME, "time_stats", "run_id, step, t", time_stats_cols, N_OF(time_stats_cols)},
+    };
+    for (size_t i = 0; i < N_OF(series); i++) {
+        char sql[1024];
+        series_insert(series[i].table, series[i].keys, series[i].cols, series[i].n, sql,
+                      sizeof sql);
+        if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+                               &st->stmt[series[i].which], NULL) != SQLITE_OK)
+            return sqlfail(st, err, errlen, "preparing inserts");
+    }
     for (size_t i = 0; i <= N_CHILD; i++) {
         char del[128];
         snprintf(del, sizeof del, "DELETE FROM %s WHERE %s = ?1",
@@ -1614,16 +1672,6 @@ int gs_store_put(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t *ce
         return -1;
     st->stored++;
     return 0;
-}
-
-/* Bind v[0..n) to the parameters first.. of s, NULL for what is not
- * finite. SQLite ignores a bind past the statement's last parameter
- * (SQLITE_RANGE) and would store NULL there: the assert says none is. */
-static void bind_reals(sqlite3_stmt *s, int first, const double *v, int n)
-{
-    assert(first >= 1 && first + n - 1 <= sqlite3_bind_parameter_count(s));
-    for (int k = 0; k < n; k++)
-        bind_real(s, first + k, v[k]);
 }
 
 /* ---- the runs row and the theory row, by column name ---- */
@@ -1762,30 +1810,34 @@ static int put_run(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t *
 
 /* ---- the rows of the other tables ---- */
 
-/* One row (run_id, step, index, v[0..n)) of layer_stats, train_layer_log
- * or time_stats: the reals are the last columns. */
-static int put_indexed_row(gs_store_t *st, int which, const char *what, sqlite3_int64 id,
-                           sqlite3_int64 step, sqlite3_int64 index, const double *v, int n,
-                           char *err, size_t errlen)
+/* A series row's value columns bound from the row L, from parameter i
+ * on, in the order of their table's columns (result_fields.h), which is
+ * series_insert's */
+#define BIND_REAL(s, i, v) bind_real(s, i, v)
+#define BIND_INT(s, i, v) sqlite3_bind_int64(s, i, v)
+#define BIND_SERIES(name, type, help) BIND_##type(s, i++, L->name);
+
+/* The key columns of a series row: run_id, step, then the layer or t */
+static int bind_series_keys(sqlite3_stmt *s, sqlite3_int64 id, sqlite3_int64 step,
+                            sqlite3_int64 index, int has_index)
 {
-    sqlite3_stmt *s = st->stmt[which];
-    assert(3 + n == sqlite3_bind_parameter_count(s));
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_int64(s, 2, step);
-    sqlite3_bind_int64(s, 3, index);
-    bind_reals(s, 4, v, n);
-    return step_reset(st, s, err, errlen, what);
+    if (has_index)
+        sqlite3_bind_int64(s, 3, index);
+    return has_index ? 4 : 3;
 }
 
 static int put_layer_stats(gs_store_t *st, sqlite3_int64 id, const gs_result_t *r, char *err,
                            size_t errlen)
 {
+    sqlite3_stmt *s = st->stmt[ST_LAYER];
     for (size_t l = 0; l < r->n_layers; l++) {
         const gs_layer_stats_t *L = &r->layers[l];
-        const double v[] = {L->act_mean, L->act_std, L->saturated_frac, L->dead_frac,
-                            L->grad_pre_norm, L->grad_w_norm, L->w_norm};
-        if (put_indexed_row(st, ST_LAYER, "storing layer_stats", id, 0, (sqlite3_int64)l + 1,
-                            v, (int)(sizeof v / sizeof *v), err, errlen) != 0)
+        int i = bind_series_keys(s, id, 0, (sqlite3_int64)l + 1, 1);
+        GS_LAYER_STATS_COLUMNS(BIND_SERIES)
+        assert(i == sqlite3_bind_parameter_count(s) + 1);   /* every column bound */
+        if (step_reset(st, s, err, errlen, "storing layer_stats") != 0)
             return -1;
     }
     return 0;
@@ -1794,12 +1846,13 @@ static int put_layer_stats(gs_store_t *st, sqlite3_int64 id, const gs_result_t *
 static int put_layer_log(gs_store_t *st, sqlite3_int64 id, const gs_result_t *r, char *err,
                          size_t errlen)
 {
+    sqlite3_stmt *s = st->stmt[ST_LAYER_LOG];
     for (size_t j = 0; j < r->n_layer_log; j++) {
         const gs_train_layer_row_t *L = &r->layer_log[j];
-        const double v[] = {L->grad_w_norm, L->w_norm, L->update_ratio, L->dead_frac,
-                            L->saturated_frac, L->grad_h_first, L->grad_h_last};
-        if (put_indexed_row(st, ST_LAYER_LOG, "storing train_layer_log", id, L->step, L->layer,
-                            v, (int)(sizeof v / sizeof *v), err, errlen) != 0)
+        int i = bind_series_keys(s, id, L->step, L->layer, 1);
+        GS_TRAIN_LAYER_LOG_COLUMNS(BIND_SERIES)
+        assert(i == sqlite3_bind_parameter_count(s) + 1);
+        if (step_reset(st, s, err, errlen, "storing train_layer_log") != 0)
             return -1;
     }
     return 0;
@@ -1808,10 +1861,13 @@ static int put_layer_log(gs_store_t *st, sqlite3_int64 id, const gs_result_t *r,
 static int put_time_stats(gs_store_t *st, sqlite3_int64 id, const gs_result_t *r, char *err,
                           size_t errlen)
 {
+    sqlite3_stmt *s = st->stmt[ST_TIME];
     for (size_t t = 0; t < r->n_time; t++) {
-        const double v[] = {r->time[t].hidden_norm, r->time[t].grad_hidden_norm};
-        if (put_indexed_row(st, ST_TIME, "storing time_stats", id, 0, (sqlite3_int64)t + 1, v,
-                            (int)(sizeof v / sizeof *v), err, errlen) != 0)
+        const gs_time_stats_t *L = &r->time[t];
+        int i = bind_series_keys(s, id, 0, (sqlite3_int64)t + 1, 1);
+        GS_TIME_STATS_COLUMNS(BIND_SERIES)
+        assert(i == sqlite3_bind_parameter_count(s) + 1);
+        if (step_reset(st, s, err, errlen, "storing time_stats") != 0)
             return -1;
     }
     return 0;
@@ -1821,14 +1877,11 @@ static int put_train_log(gs_store_t *st, sqlite3_int64 id, const gs_result_t *r,
                          size_t errlen)
 {
     sqlite3_stmt *s = st->stmt[ST_LOG];
-    assert(sqlite3_bind_parameter_count(s) == 6);
     for (size_t j = 0; j < r->n_log; j++) {
         const gs_train_row_t *L = &r->log[j];
-        const double v[] = {L->loss, L->grad_norm, L->grad_norm_clipped};
-        sqlite3_bind_int64(s, 1, id);
-        sqlite3_bind_int64(s, 2, L->step);
-        bind_reals(s, 3, v, 3);
-        sqlite3_bind_int(s, 6, L->clipped);
+        int i = bind_series_keys(s, id, L->step, 0, 0);
+        GS_TRAIN_LOG_COLUMNS(BIND_SERIES)
+        assert(i == sqlite3_bind_parameter_count(s) + 1);
         if (step_reset(st, s, err, errlen, "storing train_log") != 0)
             return -1;
     }

@@ -43,6 +43,9 @@ const char *gs_store_schema_sql(void);
  * differs between identical runs (rank, host, times): two databases of
  * the same sweep give the same output. malloc'd; NULL: out of memory. */
 char *gs_store_dump_sql(void);
+/* The result table's columns (experiment/result_fields.h) as data, in
+ * their order; *n of them. Offsets are the store's. */
+const gs_column_t *gs_store_columns(size_t *n);
 
 typedef struct {
     int ranks;            /* MPI ranks (workers + coordinator) */
