@@ -51,15 +51,14 @@ static int finish(gs_chart_t *c, rp_model_t *m, const char *dir, const char *fil
     uint64_t h = GS_FNV_OFFSET;
     for (size_t i = 0; i < n_runs; i++)
         h = gs_fnv1a(h, runs[i]->sc->hash_hex, strlen(runs[i]->sc->hash_hex));
-    char software[128], source[4600], hash[32], when[32], path[4400];
+    char software[128], source[4600], hash[32], path[4400];
     snprintf(software, sizeof software, "gradsweep %s (PLplot %s, libpng %s)", PACKAGE_VERSION,
              PLPLOT_VERSION, PNG_LIBPNG_VER_STRING);
     snprintf(source, sizeof source, "sweep %s, database %s", m->sw.name, m->db_path);
     snprintf(hash, sizeof hash, "%016llx (%zu runs)", (unsigned long long)h, n_runs);
-    gs_utc_iso(when, sizeof when);
     gs_png_text_t text[] = {
         {"Title", title}, {"Software", software}, {"Source", source},
-        {"Config hash", hash}, {"Creation Time", when},
+        {"Config hash", hash}, {"Creation Time", m->when},
     };
     snprintf(path, sizeof path, "%s/%s", dir, file);
     return gs_chart_end(c, path, text, sizeof text / sizeof text[0], err, errlen);
@@ -1481,19 +1480,20 @@ done:
     return rc;
 }
 
-int rp_charts_experiment(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out,
-                         char *err, size_t errlen)
+int rp_exp_has_data(const rp_exp_t *e)
 {
-    if (!first_usable(e))
-        return 0;
-    int (*const kinds[])(rp_model_t *, rp_exp_t *, const char *, rp_charts_t *, char *, size_t) = {
-        chart_flow, chart_heatmap, chart_norm, chart_hist, chart_time,
-        chart_loss, chart_clip, chart_acc,
-    };
-    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
-        if (kinds[k](m, e, dir, out, err, errlen) != 0)
-            return -1;
-    if (rp_charts_theory(m, e, dir, out, err, errlen) != 0)
-        return -1;
-    return rp_charts_training(m, e, dir, out, err, errlen);
+    return first_usable(e) != NULL;
 }
+
+/* In the page's order; each kind draws nothing when e's data does not
+ * support it. The phase diagram computes its background from theory
+ * (~2 s): slow, handed out first. */
+const rp_chart_kind_t rp_chart_kinds[] = {
+    {"gradient-flow", chart_flow, 0},  {"map", chart_heatmap, 0},
+    {"norm", chart_norm, 0},           {"histogram", chart_hist, 0},
+    {"time", chart_time, 0},           {"loss", chart_loss, 0},
+    {"clip", chart_clip, 0},           {"accuracy", chart_acc, 0},
+    {"theory-slopes", rp_chart_slopes, 0}, {"spectrum", rp_chart_spectrum, 0},
+    {"phase", rp_chart_phase, 1},      {"training", rp_charts_training, 0},
+};
+const size_t rp_n_chart_kinds = sizeof rp_chart_kinds / sizeof rp_chart_kinds[0];

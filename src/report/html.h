@@ -8,6 +8,12 @@
 #include "report/findings.h"
 #include "report/model.h"
 
+/* Write dir/index.html (via a temporary name): the page of m's report,
+ * with these charts, findings and claims. */
+int rp_write_html(rp_model_t *m, const char *dir, const rp_charts_t *gallery,
+                  const rp_charts_t *per_exp, const rp_findings_t *fs, const rp_claims_t *cl,
+                  char *err, size_t errlen);
+
 /* Every string from the config, the database or a finding goes through
  * one of these. */
 void rp_esc(FILE *f, const char *s);

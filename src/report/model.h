@@ -60,6 +60,7 @@ typedef struct {
     rp_session_t *sessions;
     size_t n_sessions;
     int live;                    /* a run is writing now */
+    char when[32];               /* the report's time (every chart's and the page's) */
     char live_host[256];
     long live_pid;
 } rp_model_t;
@@ -129,9 +130,20 @@ typedef struct {
 void rp_charts_free(rp_charts_t *c);
 /* The activation gallery (f and f' of every activation). */
 int rp_chart_gallery(rp_model_t *m, const char *dir, rp_charts_t *out, char *err, size_t errlen);
-/* Every chart an experiment's data supports; none when it has no data. */
-int rp_charts_experiment(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out,
-                         char *err, size_t errlen);
+/* A kind of chart: draws into out the chart(s) of e that its data
+ * supports, none otherwise. 0, or -1 with a message. */
+typedef int (*rp_chart_fn)(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out,
+                           char *err, size_t errlen);
+typedef struct {
+    const char *name;   /* for messages: "phase" */
+    rp_chart_fn draw;
+    int slow;           /* seconds rather than a fraction of one */
+} rp_chart_kind_t;
+/* Every kind, in the page's order (charts.c). */
+extern const rp_chart_kind_t rp_chart_kinds[];
+extern const size_t rp_n_chart_kinds;
+/* Has e a run with measurements? (Without one it has no charts.) */
+int rp_exp_has_data(const rp_exp_t *e);
 
 /* Helpers of the chart modules (charts.c). */
 typedef struct {
@@ -191,16 +203,33 @@ int rp_diag_series(const char *diagnosis);
  * at the measured last layer: 0, or -1 where the theory does not apply
  * (not an mlp, normalization, residual, no last layer). */
 int rp_flow_theory(const rp_run_t *r, const rp_series_t *l, double *y);
-int rp_charts_theory(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, char *err,
-                     size_t errlen);
+/* Predicted against measured slope; the Jacobian's spectrum; tanh's
+ * phase diagram with the runs placed on it. */
+int rp_chart_slopes(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, char *err,
+                    size_t errlen);
+int rp_chart_spectrum(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, char *err,
+                      size_t errlen);
+int rp_chart_phase(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, char *err,
+                   size_t errlen);
 /* The training-time charts of a training experiment (charts_train.c). */
 int rp_charts_training(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, char *err,
                        size_t errlen);
 
-/* ---- html.c ---- */
+/* ---- draw.c ---- */
 
-/* Write dir/index.html (via a temporary name). */
-int rp_write_html(rp_model_t *m, const char *dir, const rp_charts_t *gallery,
-                  const rp_charts_t *per_exp, char *err, size_t errlen);
+/* Draw every chart of m's report under dir/charts, listing them in
+ * gallery and per[e] in the page's order: in this process when jobs <= 1
+ * (m->db open), else over up to jobs forked workers, which open the
+ * database themselves (m->db must be NULL: no SQLite connection may cross
+ * a fork). The files and lists are the same either way. */
+int rp_draw_charts(rp_model_t *m, const char *dir, int jobs, rp_charts_t *gallery,
+                   rp_charts_t *per, char *err, size_t errlen);
+
+/* ---- write.c ---- */
+
+/* Build the findings and claims of m and write dir/findings.csv and
+ * dir/index.html. */
+int rp_write_pages(rp_model_t *m, const char *dir, const rp_charts_t *gallery,
+                   const rp_charts_t *per_exp, char *err, size_t errlen);
 
 #endif

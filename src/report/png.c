@@ -37,6 +37,14 @@ int gs_png_write(const char *path, const unsigned char *rgba, int w, int h,
         chunks[i].text = (png_charp)text[i].value;
         chunks[i].text_length = strlen(text[i].value);
     }
+    /* A chart is flat areas of a few colours, which zlib compresses well
+     * without a row filter: libpng's default tries every filter on every
+     * row and keeps the best, which on the seed report took a third of
+     * the time of writing the PNGs for files 5% larger. zlib's level 1
+     * then takes 45% of the default level's (6) time for files 30%
+     * larger (20 seed charts: 8 against 18 ms a chart, 100 against 77 KB). */
+    png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_NONE);
+    png_set_compression_level(png, 1);
     png_set_text(png, info, chunks, (int)n_text);
     png_write_info(png, info);
     for (int r = 0; r < h; r++)
