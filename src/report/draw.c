@@ -257,9 +257,11 @@ static int gather(rp_model_t *m, child_t *ch, size_t nw, const unit_t *units,
             ssize_t r = read(c->fd, (char *)&c->msg + c->got, sizeof c->msg - c->got);
             if (r < 0 && errno == EINTR)
                 continue;
-            if (r <= 0) {
+            if (r <= 0) {   /* it ended; amid a unit, it died: hand out no more */
                 close(c->fd);
                 c->fd = -1;
+                if (c->unit >= 0)
+                    atomic_store(&sh->stop, 1);
                 continue;
             }
             c->got += (size_t)r;
