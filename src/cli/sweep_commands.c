@@ -786,21 +786,28 @@ int gs_cmd_export(int argc, char **argv)
 int gs_cmd_schema(int argc, char **argv)
 {
     if (argc > 1 && is_help(argv[1])) {
-        printf("usage: gradsweep schema\n\nPrints the results database's schema (SQL) with a "
-               "comment on every column.\n");
-        return 0;
+        printf("usage: gradsweep schema [--dump]\n\nPrints the results database's schema (SQL) "
+               "with a comment on every column.\n\n  --dump   instead, the queries that list "
+               "every stored number of every cell,\n           without rank, host and times: "
+               "two databases of one sweep give\n           the same output, e.g.\n"
+               "           sqlite3 a.db \"$(gradsweep schema --dump)\" | md5sum\n");
+        return GS_EXIT_OK;
     }
-    if (argc > 1) {
-        fprintf(stderr, "gradsweep schema: unexpected '%s'; usage: gradsweep schema\n", argv[1]);
+    int dump = argc > 1 && strcmp(argv[1], "--dump") == 0;
+    if (argc > 1 + dump) {
+        fprintf(stderr, "gradsweep schema: unexpected '%s'; usage: gradsweep schema [--dump]\n",
+                argv[1 + dump]);
         return GS_EXIT_INPUT;
     }
-    const char *sql = gs_store_schema_sql();
+    char *dumped = dump ? gs_store_dump_sql() : NULL;
+    const char *sql = dump ? dumped : gs_store_schema_sql();
     if (!sql) {
         fprintf(stderr, "gradsweep schema: out of memory\n");
-        return 1;
+        return GS_EXIT_RUNTIME;
     }
     fputs(sql, stdout);
-    return 0;
+    free(dumped);
+    return GS_EXIT_OK;
 }
 
 int gs_cmd_report(int argc, char **argv)
