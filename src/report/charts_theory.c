@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "report/chart.h"
-#include "report/model.h"
+#include "report/charts.h"
 #include "theory/meanfield.h"
 
 #define PHASE_COLS 36       /* sigma_w^2 steps of the diagram */

@@ -34,7 +34,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "report/model.h"
+#include "report/charts.h"
 #include "store/store.h"
 
 typedef struct {

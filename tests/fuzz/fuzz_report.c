@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "fuzz.h"
+#include "report/html.h"
 #include "report/model.h"
 #include "report_input.h"
 #include "store/store.h"
