@@ -116,7 +116,6 @@ const rp_run_t *rp_varying(const rp_exp_t *e, const char *key, int *a)
     return *a >= 0 ? rp_first_usable(e) : NULL;
 }
 
-
 void rp_range_add(rp_range_t *r, const double *v, size_t n, int positive)
 {
     for (size_t i = 0; i < n; i++)
