@@ -60,6 +60,7 @@ typedef struct {
     rp_session_t *sessions;
     size_t n_sessions;
     int live;                    /* a run is writing now */
+    char when[32];               /* the report's time (every chart's and the page's) */
     char live_host[256];
     long live_pid;
 } rp_model_t;
@@ -112,95 +113,5 @@ int rp_axis_of(const rp_exp_t *e, const char *key);
 int rp_value_index(const rp_exp_t *e, int a, const rp_run_t *r);
 /* Stored with measurements (done or diverged; not failed or crashed). */
 int rp_usable(const rp_run_t *r);
-
-/* ---- charts.c ---- */
-
-typedef struct {
-    char file[160];      /* charts/<name>.png, relative to the report */
-    char title[256];
-    char caption[2048];  /* what to look at (plain text) */
-} rp_chart_t;
-
-typedef struct {
-    rp_chart_t *items;
-    size_t n;
-} rp_charts_t;
-
-void rp_charts_free(rp_charts_t *c);
-/* The activation gallery (f and f' of every activation). */
-int rp_chart_gallery(rp_model_t *m, const char *dir, rp_charts_t *out, char *err, size_t errlen);
-/* Every chart an experiment's data supports; none when it has no data. */
-int rp_charts_experiment(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out,
-                         char *err, size_t errlen);
-
-/* Helpers of the chart modules (charts.c). */
-typedef struct {
-    double lo, hi;   /* of the finite (positive, when asked) values added */
-} rp_range_t;
-void rp_range_add(rp_range_t *r, const double *v, size_t n, int positive);
-/* Widen to whole decades (at least one); 0.1..10 when empty. */
-void rp_log_pad(rp_range_t *r);
-/* A log axis's range for the values v[0..n): whole decades around the
- * trim..1-trim quantiles of log10 v, reaching past them by twice their
- * spread (at least 2 decades), never past the data. RP_BULK for values
- * over training, so that one dead run does not flatten the rest (what is
- * left out the chart draws at the edge); RP_ALL where a vanishing
- * gradient is the message. */
-#define RP_ALL 0.0
-#define RP_BULK 0.25
-rp_range_t rp_log_range(const double *v, size_t n, double trim);
-/* A growing list of values (a chart's y values, for its range). */
-typedef struct {
-    double *v;
-    size_t n, cap;
-} rp_values_t;
-int rp_values_add(rp_values_t *s, const double *v, size_t n);   /* -1: out of memory */
-void rp_values_free(rp_values_t *s);
-/* Sort v[0..n) and return its median, *lo and *hi its 10% and 90%
- * quantiles (linear interpolation); NaN when n = 0. */
-double rp_quantiles(double *v, size_t n, double *lo, double *hi);
-/* Panels for n facets: nx columns, ny rows. */
-void rp_grid_for(int n, int *nx, int *ny);
-/* Legend width in characters for these labels and title. */
-int rp_longest(const char *const *labels, size_t n, const char *title);
-struct gs_chart;
-/* A chart's title ("<experiment>: what") and file (charts/<slug>-kind.png). */
-typedef struct {
-    char title[256], file[160];
-} rp_chart_name_t;
-/* Name a chart of e and begin it (NULL when it cannot be drawn). */
-struct gs_chart *rp_chart_start(const rp_exp_t *e, const char *kind, const char *what,
-                                rp_chart_name_t *name);
-/* A legend of an axis's values (up to max of them), series v for value v. */
-void rp_axis_legend(struct gs_chart *c, const gs_axis_t *ax, size_t max);
-/* Write the chart's PNG with its provenance and list it with its caption. */
-int rp_chart_publish(struct gs_chart *c, rp_model_t *m, const char *dir, const char *file,
-                     const char *title, const rp_run_t *const *runs, size_t n_runs,
-                     const char *caption, rp_charts_t *out, char *err, size_t errlen);
-/* A caption's sentence on what a chart does not tell apart: the axes of e
- * not among the n shown (-1 entries ignored), except dash, which is named
- * as drawn dashed; empty when every axis is shown. */
-void rp_unshown_note(const rp_exp_t *e, const int *shown, size_t n, int dash, char *buf,
-                     size_t len);
-/* The series (colour) of a diagnosis on bars and markers: healthy green,
- * vanishing blue, exploding red, dead black; grey otherwise. */
-int rp_diag_series(const char *diagnosis);
-/* Theory beside measurement (charts_theory.c). */
-/* Mean-field theory's ||dL/dh_l|| at the layers l->x of run r's measured
- * gradient flow l (x = layer, y = ||dL/dh_l||) into y[0..l->n), anchored
- * at the measured last layer: 0, or -1 where the theory does not apply
- * (not an mlp, normalization, residual, no last layer). */
-int rp_flow_theory(const rp_run_t *r, const rp_series_t *l, double *y);
-int rp_charts_theory(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, char *err,
-                     size_t errlen);
-/* The training-time charts of a training experiment (charts_train.c). */
-int rp_charts_training(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, char *err,
-                       size_t errlen);
-
-/* ---- html.c ---- */
-
-/* Write dir/index.html (via a temporary name). */
-int rp_write_html(rp_model_t *m, const char *dir, const rp_charts_t *gallery,
-                  const rp_charts_t *per_exp, char *err, size_t errlen);
 
 #endif

@@ -235,50 +235,6 @@ int rp_model_load(rp_model_t *m, char *err, size_t errlen)
     return rc;
 }
 
-int gs_report_write(const char *db_path, const char *out_dir, char *index_path, size_t len,
-                    char *err, size_t errlen)
-{
-    gs_store_t *st = gs_store_open(db_path, 0, 1, err, errlen);
-    if (!st)
-        return -1;
-    rp_model_t m = {.db = gs_store_handle(st), .db_path = db_path};
-    int rc = -1;
-    rp_charts_t gallery = {0}, *per = NULL;
-    if (rp_model_load(&m, err, errlen) != 0)
-        goto out;
-    m.live = gs_store_live_run(st, m.live_host, sizeof m.live_host, &m.live_pid);
-    char dir[4096], charts[4200];
-    if (out_dir)
-        snprintf(dir, sizeof dir, "%s", out_dir);
-    else
-        snprintf(dir, sizeof dir, "reports/%s", m.sw.slug);
-    snprintf(charts, sizeof charts, "%s/charts", dir);
-    if (gs_mkdirs(charts, err, errlen) != 0)
-        goto out;
-    per = calloc(m.n_exps + 1, sizeof *per);
-    if (!per) {
-        snprintf(err, errlen, "out of memory");
-        goto out;
-    }
-    if (m.n_stored > 0 && rp_chart_gallery(&m, dir, &gallery, err, errlen) != 0)
-        goto out;
-    for (size_t e = 0; e < m.n_exps; e++)
-        if (rp_charts_experiment(&m, &m.exps[e], dir, &per[e], err, errlen) != 0)
-            goto out;
-    if (rp_write_html(&m, dir, &gallery, per, err, errlen) != 0)
-        goto out;
-    snprintf(index_path, len, "%s/index.html", dir);
-    rc = 0;
-out:
-    rp_charts_free(&gallery);
-    for (size_t e = 0; per && e < m.n_exps; e++)
-        rp_charts_free(&per[e]);
-    free(per);
-    rp_model_free(&m);
-    gs_store_close(st);
-    return rc;
-}
-
 void rp_model_free(rp_model_t *m)
 {
     for (size_t e = 0; m->exps && e < m->n_exps; e++)
