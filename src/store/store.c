@@ -222,18 +222,29 @@ static const char schema_tail[] =
     "  signal INTEGER                       -- the last such signal\n"
     ") WITHOUT ROWID;\n"
     "\n"
-    "CREATE TABLE IF NOT EXISTS histograms (  -- weights at init, per layer\n"
+    "CREATE TABLE IF NOT EXISTS histogram_counts (  -- weights at init, per layer: one row a histogram\n"
     "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,  -- the cell\n"
     "  layer INTEGER NOT NULL,              -- 1..depth, depth+1 the readout\n"
     "  quantity TEXT NOT NULL,              -- weight (W; recurrent Wh), weight_input (recurrent Wx),\n"
     "                                       -- jacobian_log10_sv (layer 0: log10 of the singular values\n"
     "                                       -- of dx_depth/dx_0, spectrum=yes)\n"
-    "  bin INTEGER NOT NULL,                -- 0-based bin\n"
-    "  lo REAL NOT NULL,                    -- bin's lower edge\n"
-    "  hi REAL NOT NULL,                    -- bin's upper edge\n"
-    "  count INTEGER NOT NULL,              -- entries in [lo, hi)\n"
-    "  PRIMARY KEY (run_id, layer, quantity, bin)\n"
+    "  lo REAL NOT NULL,                    -- the first bin's lower edge\n"
+    "  hi REAL NOT NULL,                    -- the last bin's upper edge\n"
+    "  counts TEXT NOT NULL,                -- JSON array of the bins' counts, bin 0 first; the bins\n"
+    "                                       -- split [lo, hi] equally (" GS_STR(GS_HIST_BINS) " of them)\n"
+    "  PRIMARY KEY (run_id, layer, quantity)\n"
     ") WITHOUT ROWID;\n"
+    "\n"
+    "-- The histograms one row per bin (the table of schema version 6 and before):\n"
+    "-- bin (0-based), its edges lo and hi, and count, its entries in [lo, hi).\n"
+    "CREATE VIEW IF NOT EXISTS histograms AS\n"
+    "  SELECT h.run_id, h.layer, h.quantity, j.key AS bin,\n"
+    "         h.lo + j.key * ((h.hi - h.lo) / json_array_length(h.counts)) AS lo,\n"
+    "         CASE WHEN j.key + 1 < json_array_length(h.counts)\n"
+    "              THEN h.lo + (j.key + 1) * ((h.hi - h.lo) / json_array_length(h.counts))\n"
+    "              ELSE h.hi END AS hi,\n"
+    "         j.value AS count\n"
+    "    FROM histogram_counts h, json_each(h.counts) j;\n"
     "\n"
     "-- What people ask most: one row per cell with its configuration, outcome and the\n"
     "-- gradient norms of the first and last hidden layer at init.\n"
@@ -483,7 +494,7 @@ static const struct {
     const char *name;
     int since;
 } child_tables[] = {
-    {"layer_stats", 1}, {"train_log", 1}, {"time_stats", 1}, {"histograms", 1},
+    {"layer_stats", 1}, {"train_log", 1}, {"time_stats", 1}, {"histogram_counts", 7},
     {"train_layer_log", 2}, {"theory", 3},
 };
 #define N_CHILD (sizeof child_tables / sizeof *child_tables)
@@ -664,6 +675,43 @@ static int foreign_keys_hold(gs_store_t *st, char *err, size_t errlen)
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* Version 7 stores a histogram as one row (histogram_counts: its edges
+ * and its counts as a JSON array) where versions 1-6 stored a row per bin
+ * (histograms, now a view giving that shape). The old rows of the cells
+ * stored are copied - the first bin's lower edge, the last one's upper
+ * edge, the counts in bin order - and compared with the view, bin by
+ * bin, before the old table goes: json_group_array takes the rows in the
+ * order its subquery gives them, which SQLite does not promise. */
+static int histograms_one_row(gs_store_t *st, char *err, size_t errlen)
+{
+    char *create = table_sql("histogram_counts", "histogram_counts");
+    if (!create) {
+        snprintf(err, errlen, "%s: no definition of histogram_counts in the schema", st->path);
+        return -1;
+    }
+    int rc = exec(st, create, err, errlen);
+    free(create);
+    if (rc != 0 ||
+        exec(st, "INSERT INTO histogram_counts (run_id, layer, quantity, lo, hi, counts) "
+                 "SELECT run_id, layer, quantity, min(lo), max(hi), json_group_array(count) "
+                 "FROM (SELECT * FROM histograms WHERE run_id IN (SELECT id FROM runs) "
+                 "ORDER BY run_id, layer, quantity, bin) GROUP BY run_id, layer, quantity",
+             err, errlen) != 0)
+        return -1;
+    long differ = pragma_int(st, "SELECT count(*) FROM histograms o WHERE o.run_id IN "
+                                 "(SELECT id FROM runs) AND o.count IS NOT (SELECT j.value FROM "
+                                 "histogram_counts h, json_each(h.counts) j WHERE h.run_id = "
+                                 "o.run_id AND h.layer = o.layer AND h.quantity = o.quantity "
+                                 "AND j.key = o.bin)");
+    if (differ != 0) {
+        snprintf(err, errlen, "%s: %s; not upgraded", st->path, differ < 0 ?
+                 "the histograms could not be read back" : "the histograms' bins are not "
+                 "0, 1, 2, ... of each weight matrix (edited by hand?)");
+        return -1;
+    }
+    return exec(st, "DROP TABLE histograms", err, errlen);
+}
+
 /* Upgrade an older database in place, in one transaction: ALTER TABLE
  * adds the columns runs gained in versions 2 and 5 (NULL for the cells
  * stored before), and the schema's CREATE ... IF NOT EXISTS adds the
@@ -671,7 +719,8 @@ static int foreign_keys_hold(gs_store_t *st, char *err, size_t errlen)
  * missing for the cells stored before); version 4 widens runs.status's
  * CHECK list (widen_check) and adds in_flight; version 5 widens the
  * diagnoses' lists ('dead') and adds sweeps.seeding (NULL: the cells
- * stored keep their per-cell seeds). */
+ * stored keep their per-cell seeds); version 7 turns the histograms' rows
+ * per bin into rows per histogram (histograms_one_row). */
 static int migrate(gs_store_t *st, long ver, char *err, size_t errlen)
 {
     if (ver < 1) {
@@ -717,6 +766,8 @@ static int migrate(gs_store_t *st, long ver, char *err, size_t errlen)
                     exec(st, "DROP VIEW IF EXISTS summary", err, errlen) != 0))
         goto fail;
     if (ver < 6 && rebuild_children(st, ver, err, errlen) != 0)
+        goto fail;
+    if (ver < 7 && histograms_one_row(st, err, errlen) != 0)
         goto fail;
     char pragma[64];
     snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", GS_SCHEMA_VERSION);
@@ -1458,8 +1509,8 @@ static int prepare_inserts(gs_store_t *st, char *err, size_t errlen)
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         "INSERT INTO time_stats (run_id, step, t, hidden_norm, grad_hidden_norm)"
         " VALUES (?1, ?2, ?3, ?4, ?5)",
-        "INSERT INTO histograms (run_id, layer, quantity, bin, lo, hi, count)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO histogram_counts (run_id, layer, quantity, lo, hi, counts)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         "INSERT INTO theory (run_id, q_star, chi1, depth_scale, predicted_slope, measured_slope,"
         " fit_r2, sv2_min, sv2_max, sv2_mean, condition, residual_growth_predicted,"
         " residual_growth_measured, step_bound)"
@@ -1737,24 +1788,30 @@ static int put_train_log(gs_store_t *st, sqlite3_int64 id, const gs_result_t *r,
     return 0;
 }
 
+/* One row a histogram: its edges and its counts as a JSON array. */
 static int put_histograms(gs_store_t *st, sqlite3_int64 id, const gs_result_t *r, char *err,
                           size_t errlen)
 {
     sqlite3_stmt *s = st->stmt[ST_HIST];
+    assert(sqlite3_bind_parameter_count(s) == 6);
     for (size_t h = 0; h < r->n_hist; h++) {
         const gs_hist_t *H = &r->hist[h];
-        double w = (H->hi - H->lo) / GS_HIST_BINS;
-        for (int b = 0; b < GS_HIST_BINS; b++) {
-            sqlite3_bind_int64(s, 1, id);
-            sqlite3_bind_int(s, 2, H->layer);
-            sqlite3_bind_text(s, 3, H->quantity, -1, SQLITE_STATIC);
-            sqlite3_bind_int(s, 4, b);
-            sqlite3_bind_double(s, 5, H->lo + b * w);
-            sqlite3_bind_double(s, 6, b == GS_HIST_BINS - 1 ? H->hi : H->lo + (b + 1) * w);
-            sqlite3_bind_int64(s, 7, H->count[b]);
-            if (step_reset(st, s, err, errlen, "storing histograms") != 0)
-                return -1;
-        }
+        char counts[GS_HIST_BINS * 21 + 3];   /* '[', a long and a ',' or ']' each, NUL */
+        size_t len = 0;
+        for (int b = 0; b < GS_HIST_BINS; b++)
+            len += (size_t)snprintf(counts + len, sizeof counts - len, "%c%ld", b ? ',' : '[',
+                                    H->count[b]);
+        assert(len + 2 <= sizeof counts);
+        counts[len++] = ']';
+        counts[len] = '\0';
+        sqlite3_bind_int64(s, 1, id);
+        sqlite3_bind_int(s, 2, H->layer);
+        sqlite3_bind_text(s, 3, H->quantity, -1, SQLITE_STATIC);
+        sqlite3_bind_double(s, 4, H->lo);
+        sqlite3_bind_double(s, 5, H->hi);
+        sqlite3_bind_text(s, 6, counts, (int)len, SQLITE_STATIC);
+        if (step_reset(st, s, err, errlen, "storing histograms") != 0)
+            return -1;
     }
     return 0;
 }

@@ -13,7 +13,7 @@
 #include "experiment/experiment.h"
 #include "sweep/sweep.h"
 
-#define GS_SCHEMA_VERSION 6
+#define GS_SCHEMA_VERSION 7
 #define GS_APPLICATION_ID 0x47535750
 
 typedef struct gs_store gs_store_t;
