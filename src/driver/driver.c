@@ -5,6 +5,9 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #ifdef HAVE_MPI
 #include <mpi.h>
 #else
@@ -446,6 +449,13 @@ static int hand_out(coord_t *c, const int64_t *pending, size_t n_pending, size_t
     int count[c->n_slots];
     for (int s = 0; s < c->n_slots; s++) {
         size_t k = to;
+        /* a slot is topped up once it is down to half its depth: one
+         * commit of in_flight rows per half queue, not per cell */
+        if (to < n_pending &&
+            c->outstanding[s] > queue_depth(c->sw->cells[pending[to]].flops) / 2) {
+            count[s] = 0;
+            continue;
+        }
         while (to < n_pending &&
                c->outstanding[s] + (int)(to - k) < queue_depth(c->sw->cells[pending[to]].flops))
             to++;
@@ -1026,8 +1036,29 @@ static int run_coordinator(job_t *j, const gs_run_options_t *opt, gs_store_t *st
     return rc != 0 ? end_failed(j, &c) : end_done(j, opt, &c, cpu0);
 }
 
+/* glibc gives freed memory back to the system as soon as the top of a
+ * heap holds 128 KiB free (brk or madvise), and serves blocks of that size
+ * and more by mmap. A cell allocates its data and model and frees them
+ * again, SQLite's statements their caches: with the compute thread
+ * running on another core, each give-back flushed both cores' TLBs (an
+ * interprocessor interrupt), and the next cell faulted the pages in again
+ * - two thirds of a tiny cell's time (docs/architecture.md, "The
+ * driver"). A sweep keeps what it freed, up to TRIM_KEEP, and takes only
+ * blocks of MMAP_FROM and more by mmap (what a big model's arenas are). */
+#define TRIM_KEEP (128 << 20)
+#define MMAP_FROM (32 << 20)
+
+static void keep_freed_memory(void)
+{
+#ifdef __GLIBC__
+    mallopt(M_TRIM_THRESHOLD, TRIM_KEEP);
+    mallopt(M_MMAP_THRESHOLD, MMAP_FROM);
+#endif
+}
+
 int gs_driver_run(const gs_run_options_t *opt)
 {
+    keep_freed_memory();
     job_t *j = calloc(1, sizeof *j);
     int provided, code;
     if (!j || MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
