@@ -294,32 +294,35 @@ int gs_cmd_plan(int argc, char **argv)
     return rc;
 }
 
-#define RUN_USAGE "gradsweep run CONFIG.ini [--db PATH] [--threads N] [--fresh] [--retry] " \
-                  "[--experiment NAME]..."
+#define RUN_USAGE "gradsweep run CONFIG.ini [KEY=VALUE...] [--db PATH] [--threads N] [--fresh] " \
+                  "[--retry] [--experiment NAME]... [--reuse OTHER.db] [--yes]"
 
-static int run_args(int argc, char **argv, gs_run_options_t *opt, const char **names);
+static int run_args(int argc, char **argv, gs_run_options_t *opt, const char **names,
+                    const char **overrides);
 
 int gs_cmd_run(int argc, char **argv)
 {
     gs_run_options_t o = {0};
-    const char **names = calloc((size_t)argc, sizeof *names);   /* --experiment's */
-    if (!names) {
+    const char **names = calloc((size_t)argc, sizeof *names);       /* --experiment's */
+    const char **overrides = calloc((size_t)argc, sizeof *overrides);   /* KEY=VALUE */
+    int rc = GS_EXIT_RUNTIME;
+    if (!names || !overrides)
         fprintf(stderr, "gradsweep run: out of memory\n");
-        return GS_EXIT_RUNTIME;
-    }
-    o.experiments = names;
-    int rc = run_args(argc, argv, &o, names);
-    if (rc < 0)
+    else if ((rc = run_args(argc, argv, &o, names, overrides)) < 0)
         rc = gs_driver_run(&o);
     free(names);
+    free(overrides);
     return rc;
 }
 
-/* run's arguments into o (names: --experiment's): -1 to go on, else the
- * exit status (help: 0). */
-static int run_args(int argc, char **argv, gs_run_options_t *opt, const char **names)
+/* run's arguments into o (names: --experiment's; overrides: the
+ * KEY=VALUE words): -1 to go on, else the exit status (help: 0). */
+static int run_args(int argc, char **argv, gs_run_options_t *opt, const char **names,
+                    const char **overrides)
 {
     gs_run_options_t o = *opt;
+    o.experiments = names;
+    o.overrides = overrides;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (is_help(a)) {
@@ -344,10 +347,18 @@ static int run_args(int argc, char **argv, gs_run_options_t *opt, const char **n
                    "  --retry       run the cells stored as failed or crashed again (each new\n"
                    "                result replaces its row)\n"
                    "  --experiment NAME  run only that experiment (a config section); repeat\n"
-                   "                it for several\n\n"
+                   "                it for several\n"
+                   "  --reuse OTHER.db  copy the cells OTHER.db stores as done or diverged with\n"
+                   "                the same config hash (and seeding) instead of running them\n"
+                   "  --yes         run a sweep past the size limit (%d cells or %.0f h of\n"
+                   "                estimated core time), which is refused without it\n"
+                   "  KEY=VALUE     override that key in every experiment (steps=10), checked\n"
+                   "                as its INI value would be; stored with the config's text\n"
+                   "                as an [overrides] section, so status and report see it\n\n"
                    "SIGINT/SIGTERM (to the process, to mpirun or to its process group) commit\n"
                    "what has arrived, mark the session interrupted and print the command that\n"
-                   "resumes. Progress goes to stderr.\n\n");
+                   "resumes. Progress goes to stderr.\n\n", GS_BIG_SWEEP_CELLS,
+                   GS_BIG_SWEEP_CORE_S / 3600.0);
             gs_exit_print_table(stdout);
             return GS_EXIT_OK;
         } else if (strcmp(a, "--db") == 0 && i + 1 < argc) {
@@ -367,6 +378,12 @@ static int run_args(int argc, char **argv, gs_run_options_t *opt, const char **n
             o.retry = 1;
         } else if (strcmp(a, "--experiment") == 0 && i + 1 < argc) {
             names[o.n_experiments++] = argv[++i];
+        } else if (strcmp(a, "--reuse") == 0 && i + 1 < argc) {
+            o.reuse_path = argv[++i];
+        } else if (strcmp(a, "--yes") == 0) {
+            o.yes = 1;
+        } else if (a[0] != '-' && strchr(a, '=')) {
+            overrides[o.n_overrides++] = a;
         } else if (a[0] == '-' || o.config_path) {
             fprintf(stderr, "gradsweep run: unexpected '%s'; usage: " RUN_USAGE "\n", a);
             return GS_EXIT_INPUT;
