@@ -11,9 +11,11 @@
 #include "report/report.h"
 #include "experiment/experiment.h"
 #include "store/export.h"
+#include "store/reuse.h"
 #include "store/store.h"
 #include "sweep/sweep.h"
 #include "util/exit.h"
+#include "util/files.h"
 #include "util/hash.h"
 
 static const gs_sweep_hooks_t hooks = {gs_experiment_check, gs_experiment_flops};
@@ -86,6 +88,7 @@ typedef struct {
     char sweep[256];     /* the sweep it holds, or "" */
     uint64_t *h;         /* stored hashes, sorted */
     size_t n;
+    int seeding;         /* the seeding its cells have (gs_store_seeding_of; -1: none) */
 } db_view_t;
 
 /* Fill v from db: 0 (a missing file is an empty view), or the exit
@@ -93,7 +96,7 @@ typedef struct {
 static int view_db(const char *db, db_view_t *v, char *err, size_t errlen)
 {
     struct stat sb;
-    *v = (db_view_t){0};
+    *v = (db_view_t){.seeding = -1};
     if (stat(db, &sb) != 0)
         return GS_EXIT_OK;
     gs_store_fault_t fault;
@@ -101,6 +104,7 @@ static int view_db(const char *db, db_view_t *v, char *err, size_t errlen)
     if (!st)
         return fault == GS_STORE_FAULT_INPUT ? GS_EXIT_INPUT : GS_EXIT_RUNTIME;
     v->exists = 1;
+    v->seeding = gs_store_seeding_of(gs_store_handle(st));
     char *text = gs_store_config_text(st, NULL);
     gs_sweep_t sw;
     if (text && gs_sweep_parse(&sw, text, "stored config", NULL, err, errlen) == 0) {
@@ -136,23 +140,34 @@ static void human_time(char *buf, size_t len, double s)
 
 /* plan's arguments: -1 to go on, else the exit status (help: 0). */
 static int plan_args(int argc, char **argv, const char **cfg, const char **db,
-                     const char **names, size_t *n_names)
+                     const char **names, size_t *n_names, const char **overrides,
+                     size_t *n_overrides, const char **reuse)
 {
     for (int i = 1; i < argc; i++) {
         if (is_help(argv[i])) {
-            printf("usage: gradsweep plan CONFIG.ini [--db PATH] [--experiment NAME]...\n\n"
+            printf("usage: gradsweep plan CONFIG.ini [KEY=VALUE...] [--db PATH] [--experiment NAME]..."
+                   " [--reuse OTHER.db]\n\n"
                    "Parses and checks a sweep config and prints every experiment with its axes,\n"
                    "its number of cells and their estimated cost, the total, and how many cells\n"
                    "the target database (default results/<sweep name>.db) already holds.\n"
                    "Seconds assume %.1f GFLOP/s per core: a rough guide. Exit status 2 on any\n"
                    "config error, with file:line. --experiment NAME (repeatable): only those\n"
-                   "experiments, as run --experiment would run them.\n",
-                   GS_ASSUMED_FLOPS_PER_CORE / 1e9);
+                   "experiments, as run --experiment would run them. KEY=VALUE: override that\n"
+                   "key in every experiment, as run does. --reuse OTHER.db: count the cells\n"
+                   "run --reuse would copy from OTHER.db instead of running them. A sweep of\n"
+                   "more than %d cells or %.0f h of estimated core time is named big:\n"
+                   "run wants --yes for it.\n",
+                   GS_ASSUMED_FLOPS_PER_CORE / 1e9, GS_BIG_SWEEP_CELLS,
+                   GS_BIG_SWEEP_CORE_S / 3600.0);
             return 0;
         } else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
             *db = argv[++i];
         } else if (strcmp(argv[i], "--experiment") == 0 && i + 1 < argc) {
             names[(*n_names)++] = argv[++i];
+        } else if (strcmp(argv[i], "--reuse") == 0 && i + 1 < argc) {
+            *reuse = argv[++i];
+        } else if (argv[i][0] != '-' && strchr(argv[i], '=')) {
+            overrides[(*n_overrides)++] = argv[i];
         } else if (argv[i][0] == '-' || *cfg) {
             fprintf(stderr, "gradsweep plan: unexpected '%s' (gradsweep plan --help)\n", argv[i]);
             return 2;
@@ -171,24 +186,30 @@ static int plan_args(int argc, char **argv, const char **cfg, const char **db,
  * sorted hashes h) and axes; its FLOPs, and the unstored ones' added to
  * *remaining and its stored cells to *stored. */
 static double plan_experiment(const gs_sweep_t *sw, const gs_experiment_t *ex, const uint64_t *h,
-                              size_t nh, double *remaining, size_t *stored)
+                              size_t nh, const gs_reuse_offer_t *offer, double *remaining,
+                              size_t *stored, size_t *reusable)
 {
     double fl = 0;
-    size_t st = 0;
-    char f1[32], t1[32], key[2048];
+    size_t st = 0, re = 0;
+    char f1[32], t1[32], key[2048], r1[64] = "";
     for (size_t i = ex->first_cell; i < ex->first_cell + ex->n_cells; i++) {
         fl += sw->cells[i].flops;
         if (gs_u64_contains(h, nh, sw->cells[i].hash))
             st++;
+        else if (offer && gs_u64_contains(offer->hashes, offer->n, sw->cells[i].hash))
+            re++;
         else
             *remaining += sw->cells[i].flops;
     }
     *stored += st;
+    *reusable += re;
+    if (offer)
+        snprintf(r1, sizeof r1, ", %zu reusable", re);
     human_flops(f1, sizeof f1, fl);
     human_time(t1, sizeof t1, fl / GS_ASSUMED_FLOPS_PER_CORE);
     const gs_cell_t *c0 = &sw->cells[ex->first_cell].cell;
-    printf("[%s] line %d: %zu cells, %s (~%s on one core), %zu stored\n", ex->name, ex->line,
-           ex->n_cells, f1, t1, st);
+    printf("[%s] line %d: %zu cells, %s (~%s on one core), %zu stored%s\n", ex->name, ex->line,
+           ex->n_cells, f1, t1, st, r1);
     printf("  model=%s task=%s dataset=%s, repeats %ld\n", gs_model_names[c0->model],
            gs_task_names[c0->task], gs_dataset_names[c0->dataset], c0->repeats);
     char settled[512];
@@ -209,27 +230,53 @@ static double plan_experiment(const gs_sweep_t *sw, const gs_experiment_t *ex, c
     return fl;
 }
 
-/* The sweep's head, every experiment, and the totals against the database. */
+/* The size of the selected experiments, up front: cells and estimated
+ * core time, and whether run will want --yes. */
+static void print_size(const gs_sweep_t *sw, const unsigned char *selected)
+{
+    double fl = 0;
+    size_t n = 0;
+    char t1[32], big[512];
+    for (size_t i = 0; i < sw->n_cells; i++)
+        if (selected[sw->cells[i].experiment]) {
+            n++;
+            fl += sw->cells[i].flops;
+        }
+    human_time(t1, sizeof t1, fl / GS_ASSUMED_FLOPS_PER_CORE);
+    printf("size: %zu cells, ~%s of estimated core time\n", n, t1);
+    if (gs_driver_too_big(sw, selected, big, sizeof big))
+        printf("warning: a big sweep: %s; check its axes below - gradsweep run refuses it "
+               "without --yes\n", big);
+}
+
+/* The sweep's head, every experiment, and the totals against the database
+ * (and against what --reuse offers, when offer is not NULL). */
 static void print_plan(const gs_sweep_t *sw, const char *dbpath, const db_view_t *v,
-                       const unsigned char *selected)
+                       const unsigned char *selected, const gs_reuse_offer_t *offer,
+                       const char *reuse)
 {
     const uint64_t *h = v->h;
     size_t nh = v->n;
     printf("sweep %s: %s\n", sw->name, sw->description[0] ? sw->description : "(no description)");
+    print_size(sw, selected);
     printf("database: %s\n", dbpath);
     double all = 0;
     for (size_t i = 0; i < sw->n_cells; i++)
         all += sw->cells[i].flops;
     printf("flops: %.6g\n", all);
-    printf("seed %llu, vanishing below %g, exploding above %g\n\n", (unsigned long long)sw->seed,
+    printf("seed %llu, vanishing below %g, exploding above %g\n", (unsigned long long)sw->seed,
            sw->vanishing_below, sw->exploding_above);
+    if (sw->overrides[0])
+        printf("overrides ([" GS_OVERRIDES_SECTION "], every experiment): %s\n", sw->overrides);
+    putchar('\n');
     double total = 0, remaining = 0;
-    size_t stored_total = 0;
+    size_t stored_total = 0, reusable = 0;
     char f1[32], t1[32];
     size_t n_cells = 0;   /* of the experiments selected */
     for (size_t e = 0; e < sw->n_experiments; e++)
         if (selected[e]) {
-            total += plan_experiment(sw, &sw->experiments[e], h, nh, &remaining, &stored_total);
+            total += plan_experiment(sw, &sw->experiments[e], h, nh, offer, &remaining,
+                                     &stored_total, &reusable);
             n_cells += sw->experiments[e].n_cells;
         }
     human_flops(f1, sizeof f1, total);
@@ -237,60 +284,101 @@ static void print_plan(const gs_sweep_t *sw, const char *dbpath, const db_view_t
     printf("total: %zu cells, %s (~%s on one core)\n", n_cells, f1, t1);
     human_time(t1, sizeof t1, remaining / GS_ASSUMED_FLOPS_PER_CORE);
     long orphans = gs_store_orphans(sw, h, nh, NULL);
+    if (offer)
+        printf("%s offers %zu of the cells not stored (run --reuse copies them)\n", reuse,
+               reusable);
     if (!v->exists)
-        printf("%s does not exist yet: all %zu cells to run\n", dbpath, n_cells);
+        printf("%s does not exist yet: %zu cells to run (~%s on one core)\n", dbpath,
+               n_cells - reusable, t1);
     else if (v->sweep[0] && strcmp(v->sweep, sw->name) != 0)
         printf("%s holds sweep '%s' (%zu stored cells), not '%s': run refuses it; give another "
                "--db (--fresh would delete those %zu cells and sweep '%s' for good)\n", dbpath,
                v->sweep, nh, sw->name, nh, v->sweep);
     else
         printf("%s holds %zu of them (sweep '%s'); %zu to run (~%s on one core)\n", dbpath,
-               stored_total, v->sweep[0] ? v->sweep : sw->name, n_cells - stored_total, t1);
+               stored_total, v->sweep[0] ? v->sweep : sw->name,
+               n_cells - stored_total - reusable, t1);
     if (orphans > 0 && (!v->sweep[0] || strcmp(v->sweep, sw->name) == 0))
         printf("%ld stored cell%s not in this config (it changed since they ran); gradsweep "
                "prune removes them\n", orphans, orphans == 1 ? " is" : "s are");
 }
 
+/* What --reuse OTHER offers, against the seeding the cells of v would
+ * be run with (as gs_store_begin_session picks it): the exit status. */
+static int plan_offer(const char *reuse, const db_view_t *v, gs_reuse_offer_t *offer, char *err,
+                      size_t errlen)
+{
+    int rc = gs_reuse_scan(reuse, offer, err, errlen);
+    if (rc != 0)
+        return rc == -2 ? GS_EXIT_INPUT : GS_EXIT_RUNTIME;
+    int seeding = v->n > 0 && v->seeding >= 0 ? v->seeding : GS_SEEDING_PAIRED;
+    return gs_reuse_check_seeding(offer, seeding, reuse, err, errlen) == 0 ? GS_EXIT_OK
+                                                                           : GS_EXIT_INPUT;
+}
+
 /* The plan of sw against dbpath, for the experiments names select. */
-static int plan_sweep(const gs_sweep_t *sw, const char *dbpath, const char **names, size_t n)
+static int plan_sweep(const gs_sweep_t *sw, const char *dbpath, const char **names, size_t n,
+                      const char *reuse)
 {
     char err[8192];
     db_view_t v = {0};
+    gs_reuse_offer_t offer = {0};
     unsigned char *selected = malloc(sw->n_experiments + 1);
     int rc = GS_EXIT_RUNTIME;
     if (!selected)
         snprintf(err, sizeof err, "out of memory");
     else if (gs_driver_select(sw, names, n, selected, err, sizeof err) != 0)
         rc = GS_EXIT_INPUT;
-    else if ((rc = view_db(dbpath, &v, err, sizeof err)) == GS_EXIT_OK)
-        print_plan(sw, dbpath, &v, selected);
+    else if ((rc = view_db(dbpath, &v, err, sizeof err)) == GS_EXIT_OK &&
+             (!reuse || (rc = plan_offer(reuse, &v, &offer, err, sizeof err)) == GS_EXIT_OK))
+        print_plan(sw, dbpath, &v, selected, reuse ? &offer : NULL, reuse);
     if (rc != GS_EXIT_OK)
         fprintf(stderr, "gradsweep plan: %s\n", err);
+    gs_reuse_offer_free(&offer);
     free(v.h);
     free(selected);
     return rc;
 }
 
+/* Read the config at path with the overrides appended and parse it
+ * (with the experiment's checks): 0, or -1 with err. */
+static int load_config(gs_sweep_t *sw, const char *path, const char *const *overrides, size_t n,
+                       char *err, size_t errlen)
+{
+    char *file = gs_read_text(path, GS_CONFIG_MAX_BYTES, err, errlen), *text = NULL;
+    int rc = -1;
+    if (file && gs_sweep_with_overrides(file, overrides, n, &text, err, errlen) == 0)
+        rc = gs_sweep_parse(sw, text, path, &hooks, err, errlen);
+    free(file);
+    free(text);
+    return rc;
+}
+
 int gs_cmd_plan(int argc, char **argv)
 {
-    const char *cfg = NULL, *db = NULL, **names = calloc((size_t)argc, sizeof *names);
-    size_t n = 0;
-    if (!names) {
+    const char *cfg = NULL, *db = NULL, *reuse = NULL;
+    const char **names = calloc((size_t)argc, sizeof *names);
+    const char **overrides = calloc((size_t)argc, sizeof *overrides);
+    size_t n = 0, n_overrides = 0;
+    if (!names || !overrides) {
         fprintf(stderr, "gradsweep plan: out of memory\n");
+        free(names);
+        free(overrides);
         return GS_EXIT_RUNTIME;
     }
-    int rc = plan_args(argc, argv, &cfg, &db, names, &n);
+    int rc = plan_args(argc, argv, &cfg, &db, names, &n, overrides, &n_overrides, &reuse);
     gs_sweep_t sw;
     char err[8192], dbpath[4096];
-    if (rc < 0 && gs_sweep_load(&sw, cfg, &hooks, err, sizeof err) != 0) {
+    if (rc < 0 && load_config(&sw, cfg, overrides, n_overrides, err, sizeof err) != 0) {
         fprintf(stderr, "gradsweep plan: %s\n", err);
         rc = GS_EXIT_INPUT;
     } else if (rc < 0) {
         default_db(dbpath, sizeof dbpath, &sw, db);
-        rc = plan_sweep(&sw, dbpath, names, n);
+        rc = plan_sweep(&sw, dbpath, names, n, reuse);
         gs_sweep_free(&sw);
     }
     free(names);
+    free(overrides);
     return rc;
 }
 

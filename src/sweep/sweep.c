@@ -407,6 +407,9 @@ static int read_sweep_section(gs_sweep_t *sw, const parse_t *p, gs_cell_t *base,
         if (gs_cell_set(base, e->key, e->value, msg, sizeof msg) != 0)
             return fail(err, errlen, "%s:%d: [" GS_OVERRIDES_SECTION "] %s%s", path, e->line, msg,
                         comment_hint(e->value));
+        size_t l = strlen(sw->overrides);
+        snprintf(sw->overrides + l, sizeof sw->overrides - l, "%s%s=%s", l ? ", " : "", e->key,
+                 e->value);
     }
     if (!gs_valid_name(sw->name))
         return fail(err, errlen, "%s: no usable sweep name; add name = ... to [sweep]", path);

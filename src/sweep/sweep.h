@@ -75,6 +75,7 @@ typedef struct {
     int seeding;              /* gs_seeding_t of every cell (paired unless a stored
                                  database says otherwise: gs_sweep_set_seeding) */
     double vanishing_below, exploding_above;
+    char overrides[1024];     /* the [overrides] keys as "k=v, k=v" ("": none) */
     gs_experiment_t *experiments;
     size_t n_experiments;
     gs_sweep_cell_t *cells;   /* experiment by experiment, axes varying last-fastest */
