@@ -915,11 +915,11 @@ static int stored_to_skip(gs_store_t *st, const gs_sweep_t *sw, int retry, uint6
     return 0;
 }
 
-/* --reuse: what OTHER offers, checked before the session starts (so that
- * a refusal changes nothing): its seeding must be the one this run's
- * cells get - the database's own when it holds cells and --fresh does not
- * delete them, else paired (gs_store_begin_session). 0, or the exit
- * status with j->err. */
+/* --reuse: what OTHER offers, checked before anything is created or
+ * changed: its seeding must be the one this run's cells get - the
+ * database's own when it holds cells and --fresh does not delete them,
+ * else paired (gs_store_begin_session). st NULL: the database does not
+ * exist yet. 0, or the exit status with j->err. */
 static int reuse_offer(job_t *j, const gs_run_options_t *opt, gs_store_t *st,
                        gs_reuse_offer_t *offer)
 {
@@ -929,7 +929,7 @@ static int reuse_offer(job_t *j, const gs_run_options_t *opt, gs_store_t *st,
     int rc = gs_reuse_scan(opt->reuse_path, offer, j->err, sizeof j->err);
     if (rc != 0)
         return rc == -2 ? GS_EXIT_INPUT : GS_EXIT_RUNTIME;
-    int stored = gs_store_seeding_of(gs_store_handle(st));
+    int stored = st ? gs_store_seeding_of(gs_store_handle(st)) : -1;
     int seeding = opt->fresh || stored < 0 || gs_store_count_runs(st) <= 0 ? GS_SEEDING_PAIRED
                                                                            : stored;
     if (gs_reuse_check_seeding(offer, seeding, opt->reuse_path, j->err, sizeof j->err) != 0) {
@@ -985,13 +985,17 @@ static gs_store_t *open_store(job_t *j, const gs_run_options_t *opt, const char 
     gs_session_info_t info = {j->size, j->threads, hosts, opt->fresh};
     gs_store_fault_t fault = GS_STORE_FAULT_RUNTIME;
     gs_reuse_offer_t offer = {0};
+    struct stat sb;
+    int exists = stat(j->dbpath, &sb) == 0;
+    if (!exists && (*code = reuse_offer(j, opt, NULL, &offer)) != GS_EXIT_OK)
+        return NULL;   /* before the database is created */
     *code = GS_EXIT_RUNTIME;
     if (gs_mkdirs_for(j->dbpath, j->err, sizeof j->err) != 0 ||
         !(st = gs_store_open_kind(j->dbpath, 1, 0, &fault, j->err, sizeof j->err))) {
         *code = fault == GS_STORE_FAULT_INPUT ? GS_EXIT_INPUT : GS_EXIT_RUNTIME;
         goto fail;
     }
-    if ((*code = reuse_offer(j, opt, st, &offer)) != GS_EXIT_OK)
+    if (exists && (*code = reuse_offer(j, opt, st, &offer)) != GS_EXIT_OK)
         goto fail;
     *code = GS_EXIT_RUNTIME;
     int begun = gs_store_begin_session(st, &j->sw, &info, j->err, sizeof j->err);
