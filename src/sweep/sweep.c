@@ -139,9 +139,12 @@ static int handler(void *user, const char *section, const char *name, const char
     }
     for (size_t i = 0; i < p->n; i++)
         if (strcmp(p->entries[i].section, section) == 0 && strcmp(p->entries[i].key, name) == 0) {
-            snprintf(p->err, sizeof p->err, "%s:%d: [%s] %s: set twice (first at line %d); "
-                     "write one axis as a comma list", p->path, p->line, section, name,
-                     p->entries[i].line);
+            snprintf(p->err, sizeof p->err, "%s:%d: [%s] %s: set twice (first at line %d); %s",
+                     p->path, p->line, section, name, p->entries[i].line,
+                     strcmp(section, GS_OVERRIDES_SECTION) == 0
+                         ? "the config's [" GS_OVERRIDES_SECTION "] and a KEY=VALUE word of the "
+                           "command line (appended to the text) may not both set it"
+                         : "write one axis as a comma list");
             return 0;
         }
     if (p->n == p->cap) {
