@@ -288,8 +288,8 @@ static void print_plan(const gs_sweep_t *sw, const char *dbpath, const db_view_t
         printf("%s offers %zu of the cells not stored (run --reuse copies them)\n", reuse,
                reusable);
     if (!v->exists)
-        printf("%s does not exist yet: %zu cells to run (~%s on one core)\n", dbpath,
-               n_cells - reusable, t1);
+        printf("%s does not exist yet: %s%zu cells to run (~%s on one core)\n", dbpath,
+               reusable ? "" : "all ", n_cells - reusable, t1);
     else if (v->sweep[0] && strcmp(v->sweep, sw->name) != 0)
         printf("%s holds sweep '%s' (%zu stored cells), not '%s': run refuses it; give another "
                "--db (--fresh would delete those %zu cells and sweep '%s' for good)\n", dbpath,
