@@ -6,9 +6,11 @@
  * databases' seeding (sweeps.seeding: how the weights' and batches'
  * seeds are derived) agree; its rows then hold the same numbers, so they
  * are copied - the runs row and every row of the child tables, by the
- * column names both schemas share (an older OTHER lacks some: they stay
- * NULL, as they would in that database upgraded). Only cells stored
- * there as done or diverged are taken; failed and crashed ones run. */
+ * column names both schemas share (so that a column order that differs,
+ * as ALTER TABLE leaves it in an upgraded database, cannot shift a
+ * value). OTHER is opened read-only, which refuses an older schema with
+ * the command that upgrades it. Only cells stored there as done or
+ * diverged are taken; failed and crashed ones run. */
 #ifndef GS_STORE_REUSE_H
 #define GS_STORE_REUSE_H
 
