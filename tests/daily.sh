@@ -106,6 +106,19 @@ v=$(q fixed.db "SELECT status FROM runs")
 check "run --reuse leaves a cell stored as failed in OTHER to be run (exit $st, $v)" \
     '[ $st -eq 0 ] && [ "$v" = done ] && grep -q "(0 of them reused" fixed.err'
 
+# under mpirun (2 ranks), an override with --reuse: the probes copied, the
+# training cells run on both ranks, the rows those of one process
+# computing everything
+if command -v mpiexec >/dev/null 2>&1 && "$gs" --version | grep -q "with MPI"; then
+    mpirun_gs 2 run "$small" lr=0.1 --db mpi.db --reuse ref.db --threads 1 2>mpi.err; st=$?
+    "$gs" run "$small" lr=0.1 --db lr.db --threads 1 2>/dev/null
+    check "mpirun -np 2 run lr=0.1 --reuse: 21 cells reused, 9 run, rows identical to one process computing all 30 (exit $st)" \
+        '[ $st -eq 0 ] && grep -q "21 stored already (21 of them reused: copied from ref.db), 9 to run on 2 ranks" mpi.err &&
+         dump_rows mpi.db | cmp -s - "$(dump_rows lr.db > lr.rows; echo lr.rows)"'
+else
+    ok "# SKIP mpirun: no mpiexec, or gradsweep built without MPI"
+fi
+
 # ---- overrides ----
 out=$("$gs" plan "$small" activation=tanh steps=10 --db ov.db)
 check "plan with overrides: they replace an axis (activation) and a key (steps) in every experiment" \
