@@ -137,6 +137,17 @@ check "run with steps=10: 8 cells of 10 steps, all with new config hashes ($new)
 8" ] && [ "$new" = 8 ] && printf "%s\n" "$text" | grep -q "^\[overrides\]" &&
      printf "%s\n" "$text" | grep -q "^steps = 10$" && printf "%s\n" "$st_out" | grep -Eq "^train +8 " &&
      ! printf "%s\n" "$st_out" | grep -q "not in the config"'
+# prune with the config alone would count the overridden cells as gone
+msg=$("$gs" prune "$small" --db ov.db 2>&1); st=$?
+v=$(q ov.db "SELECT count(*) FROM runs")
+out=$("$gs" prune "$small" steps=10 --db ov.db 2>&1); st2=$?
+v2=$(q ov.db "SELECT count(*) FROM runs")
+check "prune without the run's overrides: exit 2, nothing deleted ($v); with them: nothing to prune ($st2: $out; $v2)" \
+    '[ $st -eq 2 ] && printf "%s" "$msg" | grep -q "last run with the overrides .steps=10., not ..: their cells differ" &&
+     [ "$v" = 8 ] && [ $st2 -eq 0 ] && [ "$v2" = 8 ] && printf "%s" "$out" | grep -q "^pruned 0 stored cells"'
+out=$("$gs" plan "$small" --db ov.db)
+check "plan names the overrides a database was run with when they differ" \
+    'printf "%s\n" "$out" | grep -q "ov.db.s sweep was run with the overrides .steps=10., this plan has ..: their cells differ"'
 for spec in "steps=abc:override 'steps=abc': steps=abc: not an integer" \
             "detph=3:override 'detph=3': unknown key 'detph'" \
             "activation=relu,tanh:an override takes one value" \

@@ -86,6 +86,7 @@ static void default_db(char *buf, size_t len, const gs_sweep_t *sw, const char *
 typedef struct {
     int exists;          /* the file exists */
     char sweep[256];     /* the sweep it holds, or "" */
+    char overrides[1024];  /* the [overrides] its sweep was run with, as sw->overrides */
     uint64_t *h;         /* stored hashes, sorted */
     size_t n;
     int seeding;         /* the seeding its cells have (gs_store_seeding_of; -1: none) */
@@ -109,6 +110,7 @@ static int view_db(const char *db, db_view_t *v, char *err, size_t errlen)
     gs_sweep_t sw;
     if (text && gs_sweep_parse(&sw, text, "stored config", NULL, err, errlen) == 0) {
         snprintf(v->sweep, sizeof v->sweep, "%s", sw.name);
+        snprintf(v->overrides, sizeof v->overrides, "%s", sw.overrides);
         gs_sweep_free(&sw);
     }
     free(text);
@@ -298,6 +300,9 @@ static void print_plan(const gs_sweep_t *sw, const char *dbpath, const db_view_t
         printf("%s holds %zu of them (sweep '%s'); %zu to run (~%s on one core)\n", dbpath,
                stored_total, v->sweep[0] ? v->sweep : sw->name,
                n_cells - stored_total - reusable, t1);
+    if (v->sweep[0] && strcmp(v->sweep, sw->name) == 0 && strcmp(v->overrides, sw->overrides) != 0)
+        printf("%s's sweep was run with the overrides '%s', this plan has '%s': their cells "
+               "differ\n", dbpath, v->overrides, sw->overrides);
     if (orphans > 0 && (!v->sweep[0] || strcmp(v->sweep, sw->name) == 0))
         printf("%ld stored cell%s not in this config (it changed since they ran); gradsweep "
                "prune removes them\n", orphans, orphans == 1 ? " is" : "s are");
@@ -765,10 +770,11 @@ out:
 
 /* ---- prune ---- */
 
-#define PRUNE_USAGE "gradsweep prune CONFIG.ini [--db PATH]"
+#define PRUNE_USAGE "gradsweep prune CONFIG.ini [KEY=VALUE...] [--db PATH]"
 
 /* prune's arguments: -1 to go on, else the exit status (help: 0). */
-static int prune_args(int argc, char **argv, const char **cfg, const char **db)
+static int prune_args(int argc, char **argv, const char **cfg, const char **db,
+                      const char **overrides, size_t *n_overrides)
 {
     for (int i = 1; i < argc; i++) {
         if (is_help(argv[i])) {
@@ -778,11 +784,15 @@ static int prune_args(int argc, char **argv, const char **cfg, const char **db)
                    "removed - with all of their rows, in one transaction, and says how many.\n"
                    "It asks nothing, and it cannot be undone except from a backup of the\n"
                    "database (cp DB DB.bak first if unsure). Refused, deleting nothing, when\n"
-                   "the database holds another sweep or a run is writing it.\n\n");
+                   "the database holds another sweep or a run is writing it, or when its sweep\n"
+                   "was run with other KEY=VALUE overrides than those given here (they make\n"
+                   "other cells: give the same ones).\n\n");
             gs_exit_print_table(stdout);
             return GS_EXIT_OK;
         } else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
             *db = argv[++i];
+        } else if (argv[i][0] != '-' && strchr(argv[i], '=')) {
+            overrides[(*n_overrides)++] = argv[i];
         } else if (argv[i][0] == '-' || *cfg) {
             fprintf(stderr, "gradsweep prune: unexpected '%s'; usage: " PRUNE_USAGE "\n", argv[i]);
             return GS_EXIT_INPUT;
@@ -815,6 +825,13 @@ static int prune_store(gs_store_t *st, const gs_sweep_t *sw, const char *dbpath)
                  v.sweep, sw->name);
         goto out;
     }
+    if (v.sweep[0] && strcmp(v.overrides, sw->overrides) != 0) {
+        snprintf(err, sizeof err, "%s: its sweep was last run with the overrides '%s', not '%s': "
+                 "their cells differ, and all of them would count as no longer in the config; "
+                 "nothing was deleted. Give the same KEY=VALUE words as the run", dbpath,
+                 v.overrides, sw->overrides);
+        goto out;
+    }
     rc = GS_EXIT_RUNTIME;
     if (gs_store_stored_hashes(st, &h, &n, err, sizeof err) != 0)
         goto out;
@@ -839,12 +856,22 @@ out:
 int gs_cmd_prune(int argc, char **argv)
 {
     const char *cfg = NULL, *db = NULL;
-    int rc = prune_args(argc, argv, &cfg, &db);
-    if (rc >= 0)
-        return rc;
+    const char **overrides = calloc((size_t)argc, sizeof *overrides);
+    size_t n_overrides = 0;
+    if (!overrides) {
+        fprintf(stderr, "gradsweep prune: out of memory\n");
+        return GS_EXIT_RUNTIME;
+    }
+    int rc = prune_args(argc, argv, &cfg, &db, overrides, &n_overrides);
     gs_sweep_t sw;
     char err[8192], dbpath[4096];
-    if (gs_sweep_load(&sw, cfg, &hooks, err, sizeof err) != 0) {
+    if (rc >= 0) {
+        free(overrides);
+        return rc;
+    }
+    rc = load_config(&sw, cfg, overrides, n_overrides, err, sizeof err);
+    free(overrides);
+    if (rc != 0) {
         fprintf(stderr, "gradsweep prune: %s\n", err);
         return GS_EXIT_INPUT;
     }
