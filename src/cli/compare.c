@@ -343,7 +343,8 @@ int gs_cmd_compare(int argc, char **argv)
         "  gradsweep compare results/small.db seed7.db\n"
         "--csv: one row per pair and per unpaired cell, both sides' fields (_a, _b),\n"
         "how it was paired (hash, keys, one_key with changed_key, only_a, only_b),\n"
-        "identical (1/0) and what changed.\n\n";
+        "identical (1/0) and what changed. Exit status 0 whatever differs: it reports,\n"
+        "it does not judge.\n\n";
     static const char *const flags[] = {"--csv"};
     const char *da, *db;
     int csv = -1, code;
