@@ -8,13 +8,9 @@
 #include <string.h>
 
 #include "store/query.h"
+#include "store/store.h"
 #include "util/hash.h"
 
-/* The tables of a cell's rows, runs first (the others reference it). */
-static const char *const cell_tables[] = {"runs",      "layer_stats", "train_log",
-                                          "train_layer_log", "time_stats", "histograms",
-                                          "theory"};
-#define N_CELL_TABLES (sizeof cell_tables / sizeof *cell_tables)
 
 void gs_reuse_offer_free(gs_reuse_offer_t *offer)
 {
@@ -206,8 +202,9 @@ int gs_reuse_copy(gs_store_t *st, const char *other, const uint64_t *hashes, siz
     rc = exec(db, "DELETE FROM main.in_flight WHERE config_hash IN (SELECT config_hash FROM "
                   "reuse.runs WHERE id IN (SELECT id FROM temp.reuse_ids))", "in_flight", err,
               errlen);
-    for (size_t t = 0; t < N_CELL_TABLES && rc == 0; t++)
-        rc = copy_table(db, cell_tables[t], err, errlen);
+    const char *table;
+    for (size_t t = 0; rc == 0 && (table = gs_store_cell_table(t)); t++)
+        rc = copy_table(db, table, err, errlen);
     if (rc == 0)
         rc = exec(db, "COMMIT", "committing the copy", err, errlen);
     if (rc != 0)

@@ -361,6 +361,11 @@ const store_table_t store_child_tables[] = {
 };
 #define N_CHILD (sizeof store_child_tables / sizeof *store_child_tables)
 const size_t store_n_child = N_CHILD;
+
+const char *gs_store_cell_table(size_t i)
+{
+    return i == 0 ? "runs" : i <= N_CHILD ? store_child_tables[i - 1].name : NULL;
+}
 _Static_assert(N_CHILD + 1 <= sizeof ((gs_store_t *)0)->clear / sizeof (sqlite3_stmt *),
                "a clearing statement per child table and runs");
 
