@@ -10,7 +10,7 @@
 
 void gs_digits_path(char *buf, size_t len)
 {
-    const char *env = getenv("GRADSWEEP_DATA_DIR");
+    const char *env = getenv(GS_DATA_DIR_ENV);
     if (env && *env) {
         snprintf(buf, len, "%s/digits.csv.gz", env);
         return;
@@ -22,7 +22,7 @@ int gs_digits_load(const char *path, gs_dataset_t *ds, char *err, size_t errlen)
 {
     gzFile f = gzopen(path, "rb");
     if (!f) {
-        snprintf(err, errlen, "cannot open the digits data %s: %s (set GRADSWEEP_DATA_DIR "
+        snprintf(err, errlen, "cannot open the digits data %s: %s (set " GS_DATA_DIR_ENV " "
                  "to the folder that holds digits.csv.gz: the source tree's data/ "
                  "when gradsweep runs from its build tree without make install)", path, strerror(errno));
         return -1;

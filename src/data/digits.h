@@ -11,6 +11,9 @@
 #define GS_DIGITS_DIM 64
 #define GS_DIGITS_CLASSES 10
 
+/* The variable that names the folder of digits.csv.gz. */
+#define GS_DATA_DIR_ENV "GRADSWEEP_DATA_DIR"
+
 /* Where the data file is: $GRADSWEEP_DATA_DIR/digits.csv.gz if that is set,
  * else the installed copy in pkgdatadir (`make install`). A gradsweep run
  * from the build tree is pointed at the source tree's data/ by that
