@@ -12,6 +12,7 @@
 #endif
 
 #include "cli/cli.h"
+#include "driver/progress.h"
 #include "experiment/experiment.h"
 #include "sweep/cell.h"
 #include "util/clock.h"
@@ -246,7 +247,8 @@ int gs_cmd_probe(int argc, char **argv)
 }
 
 /* Training progress on stderr: a bar redrawn in place on a terminal, a
- * plain line every ~10 s otherwise. With --csv the rows go to stdout. */
+ * plain line every GS_PROGRESS_PLAIN_S seconds otherwise. With --csv the
+ * rows go to stdout. */
 typedef struct {
     int csv, tty;
     double start;
@@ -272,7 +274,7 @@ static void on_log(void *ctx, const gs_train_row_t *row, const gs_train_layer_ro
         return;
     }
     double el = gs_now() - v->start;
-    if (!v->tty && el - v->last_print < 10.0 && row->step != steps)
+    if (!v->tty && el - v->last_print < GS_PROGRESS_PLAIN_S && row->step != steps)
         return;
     v->last_print = el;
     double frac = (double)row->step / (double)steps;

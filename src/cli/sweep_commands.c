@@ -331,7 +331,7 @@ static int run_args(int argc, char **argv, gs_run_options_t *opt, const char **n
                    "rank (rank 0 too, in a thread) computes cells, longest first. Rerunning the\n"
                    "same command resumes after any crash or kill: only whole cells are stored.\n"
                    "A cell that kills its process (a segfault) is noted in PATH-crashes; one\n"
-                   "that has killed two runs is stored with status crashed and not run again.\n"
+                   "that has killed %d runs is stored with status crashed and not run again.\n"
                    "Stored cells the config no longer has are counted and kept (gradsweep prune\n"
                    "removes them).\n\n"
                    "  --db PATH     the database\n"
@@ -347,7 +347,7 @@ static int run_args(int argc, char **argv, gs_run_options_t *opt, const char **n
                    "                it for several\n\n"
                    "SIGINT/SIGTERM (to the process, to mpirun or to its process group) commit\n"
                    "what has arrived, mark the session interrupted and print the command that\n"
-                   "resumes. Progress goes to stderr.\n\n");
+                   "resumes. Progress goes to stderr.\n\n", GS_DEATHS_TO_CRASHED);
             gs_exit_print_table(stdout);
             return GS_EXIT_OK;
         } else if (strcmp(a, "--db") == 0 && i + 1 < argc) {

@@ -26,6 +26,7 @@
 #include "util/hash.h"
 
 #define GS_NAME_MAX 64
+#define GS_MAX_AXES 64   /* keys with more than one value in one experiment */
 #define GS_CONFIG_MAX_BYTES (16u << 20)   /* larger is not a sweep config */
 
 typedef struct {
