@@ -57,9 +57,9 @@ static int parse_args(int argc, char **argv, options_t *o, gs_task_t task, const
             const char *v = a[9] == '=' ? a + 10 : (i + 1 < argc ? argv[++i] : "");
             char *end;
             long t = strtol(v, &end, 10);
-            if (*v == '\0' || *end != '\0' || t < 1 || t > 4096) {
+            if (*v == '\0' || *end != '\0' || t < 1 || t > GS_THREADS_MAX) {
                 fprintf(stderr, "gradsweep %s: --threads %s: not a thread count; allowed: an "
-                        "integer from 1 to 4096\n", cmd, v);
+                        "integer from 1 to %d\n", cmd, v, GS_THREADS_MAX);
                 return 2;
             }
             o->threads = (int)t;

@@ -355,9 +355,9 @@ static int run_args(int argc, char **argv, gs_run_options_t *opt, const char **n
         } else if (strcmp(a, "--threads") == 0 && i + 1 < argc) {
             char *end;
             long t = strtol(argv[++i], &end, 10);
-            if (*end || t < 1 || t > 4096) {
+            if (*end || t < 1 || t > GS_THREADS_MAX) {
                 fprintf(stderr, "gradsweep run: --threads %s: not a thread count; allowed: an "
-                        "integer from 1 to 4096\n", argv[i]);
+                        "integer from 1 to %d\n", argv[i], GS_THREADS_MAX);
                 return GS_EXIT_INPUT;
             }
             o.threads = (int)t;
