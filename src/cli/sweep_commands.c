@@ -516,12 +516,13 @@ static int status_args(int argc, char **argv, const char **db)
         if (is_help(argv[i])) {
             printf("usage: gradsweep status DB\n\n"
                    "Per experiment of the sweep stored in DB: cells done, diverged, failed,\n"
-                   "crashed (killed their process in two runs) and missing (from the config\n"
+                   "crashed (killed their process in %d runs) and missing (from the config\n"
                    "text the database keeps), and the diagnosis\n"
                    "counts at initialization; for the experiments that train, the diagnoses\n"
                    "at the end of training and how many changed; whether a run is writing it\n"
                    "now; how its seeds were derived (paired: arms that differ only in training\n"
-                   "keys start from the same weights). Safe while a sweep runs.\n");
+                   "keys start from the same weights). Safe while a sweep runs.\n",
+                   GS_DEATHS_TO_CRASHED);
             return 0;
         } else if (argv[i][0] == '-' || *db) {
             fprintf(stderr, "gradsweep status: unexpected '%s'; usage: gradsweep status DB\n", argv[i]);
