@@ -399,7 +399,8 @@ static const char *sql_hint(gs_store_t *st)
     case SQLITE_BUSY:
         snprintf(st->hint, sizeof st->hint,
                  " (another program held a write transaction on it for longer than the %d ms "
-                 "gradsweep waits, " GS_BUSY_TIMEOUT_ENV "; try again when it is done)",
+                 "gradsweep waits, which " GS_BUSY_TIMEOUT_ENV " sets; try again when it is "
+                 "done)",
                  st->busy_ms);
         return st->hint;
     case SQLITE_FULL:
