@@ -472,9 +472,10 @@ check "SIGTERM mid-sweep: exit 130 with $n_kept cells kept, in_flight cleared ($
     '[ $st -eq 130 ] && [ "$v" -eq 0 ] && [ "$n_kept" -ge 1 ] && grep -q "$n_kept stored already" term2.err && dump_rows term.db | cmp -s - ref.rows'
 
 # ---- kill -9 at random moments: three runs, each killed once, then resumed ----
+tap_seed
 for round in 1 2 3; do
     rm -f kill$round.db*
-    kill_at_random "$$$round" 0.6 2.0 env GRADSWEEP_TEST_CELL_DELAY=0.1 "$gs" run "$small" \
+    kill_at_random $((seed + round)) 0.6 2.0 env GRADSWEEP_TEST_CELL_DELAY=0.1 "$gs" run "$small" \
         --db kill$round.db --threads 1
     kept=$(db=kill$round.db q "SELECT count(*) FROM runs" 2>/dev/null)
     v=$(db=kill$round.db q "PRAGMA integrity_check" 2>/dev/null)

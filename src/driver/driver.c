@@ -99,8 +99,8 @@ static const gs_sweep_hooks_t cost_hooks = {NULL, gs_experiment_flops};
  * to the crash log next to the database (<db>-crashes; open/write/close
  * are async-signal-safe), says so on stderr, and dies of the signal as it
  * would have. The next run counts one death for each cell the log names
- * that rank 0 had recorded in flight, and stores a cell that died twice
- * as crashed instead of running it (docs/architecture.md, "Faults"). A
+ * that rank 0 had recorded in flight, and stores a cell that died
+ * GS_DEATHS_TO_CRASHED times as crashed instead of running it (docs/architecture.md, "Faults"). A
  * rank's process runs one cell at a time, so one global names it. */
 static char crash_log[4096 + 16];   /* <db>-crashes; empty: not known */
 static char crash_cell[18];         /* "<16 hex digits> " of the running cell */
@@ -753,18 +753,19 @@ static int job_config(job_t *j, const gs_run_options_t *opt)
 /* Every rank's host, distinct, comma-separated (rank 0's hosts). */
 static void gather_hosts(job_t *j, char *hosts, size_t cap)
 {
-    char *all = j->rank == 0 ? calloc((size_t)j->size, 64) : NULL;
+    const int hl = (int)sizeof j->host;
+    char *all = j->rank == 0 ? calloc((size_t)j->size, (size_t)hl) : NULL;
     if (j->rank == 0 && !all)
         MPI_Abort(MPI_COMM_WORLD, 1);
-    MPI_CHECK(MPI_Gather(j->host, 64, MPI_CHAR, all, 64, MPI_CHAR, 0, MPI_COMM_WORLD));
+    MPI_CHECK(MPI_Gather(j->host, hl, MPI_CHAR, all, hl, MPI_CHAR, 0, MPI_COMM_WORLD));
     if (j->rank != 0)
         return;
     hosts[0] = '\0';
     for (int r = 0; r < j->size; r++) {
-        const char *h = all + 64 * r;
+        const char *h = all + (size_t)hl * r;
         int seen = 0;
         for (int q = 0; q < r; q++)
-            seen |= strcmp(h, all + 64 * q) == 0;
+            seen |= strcmp(h, all + (size_t)hl * q) == 0;
         size_t l = strlen(hosts);
         if (!seen)
             snprintf(hosts + l, cap - l, "%s%s", l ? "," : "", h);

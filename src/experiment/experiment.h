@@ -13,9 +13,9 @@
 #include "experiment/result_fields.h"
 
 /* A cell's outcome (runs.status). failed: did not run (a message says
- * why); crashed: killed its process in two runs of the sweep (a signal),
- * so the sweep stores it as such and goes on. The last two carry no
- * measurements. */
+ * why); crashed: killed its process in GS_DEATHS_TO_CRASHED runs of the
+ * sweep (a signal; store/store.h), so the sweep stores it as such and goes
+ * on. The last two carry no measurements. */
 typedef enum { GS_STATUS_DONE, GS_STATUS_DIVERGED, GS_STATUS_FAILED, GS_STATUS_CRASHED } gs_status_t;
 /* A verdict on the backpropagated gradient (grad_h_ratio): vanishing or
  * exploding past the sweep's thresholds, healthy between them; dead when
