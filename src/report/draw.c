@@ -385,6 +385,8 @@ static int draw_parallel(rp_model_t *m, const unit_t *units, size_t n, const cha
     rc = gather(m, ch, started, units, results, sh, err, errlen);
     rc = reap(m, ch, started, units, dir, rc, err, errlen);
     for (size_t u = 0; rc == 0 && u < n; u++) {
+        if (results[u].n == 0)
+            continue;
         rp_charts_t *o = units[u].exp < 0 ? gallery : &per[units[u].exp];
         rp_chart_t *it = realloc(o->items, (o->n + results[u].n + 1) * sizeof *it);
         if (!it) {
