@@ -332,8 +332,9 @@ static int reap(rp_model_t *m, child_t *ch, size_t nw, const unit_t *units, cons
             else
                 snprintf(how, sizeof how, "exited with status %d", WEXITSTATUS(status));
             snprintf(err, errlen, "report worker (pid %ld) %s while drawing %s; nothing it was "
-                     "writing was left behind, and the report is incomplete", (long)ch[w].pid,
-                     how, what);
+                     "writing was left behind, and the report is incomplete (--jobs 1 draws "
+                     "every chart in one process, to reproduce it there)", (long)ch[w].pid, how,
+                     what);
         }
         rc = -1;
     }
