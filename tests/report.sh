@@ -59,6 +59,18 @@ check "findings are written from the data and link to the chart they read" \
      grep -q "href=\"#flow-gradient-flow\">chart</a>" rep/index.html'
 check "sortable table of all runs, diagnosis colour-coded" \
     'grep -q "<table class=\"sortable\" id=\"all-runs\">" rep/index.html && grep -q "class=\"diag diag-vanishing\"" rep/index.html'
+# runs.csv: every column of the result table (the runs and theory columns
+# after the config keys), and every value as stored
+want=$(sqlite3 r.db "SELECT group_concat(name, ',') FROM (SELECT name FROM pragma_table_info('runs')
+  WHERE cid > (SELECT cid FROM pragma_table_info('runs') WHERE name = 'clip_mode')
+  UNION ALL SELECT name FROM pragma_table_info('theory') WHERE name != 'run_id')")
+got=$(head -1 rep/runs.csv | cut -d, -f4-)
+csv_sum=$(awk -F, -v c="$(head -1 rep/runs.csv | tr ',' '\n' | grep -n '^work_bytes$' | cut -d: -f1)" \
+    'NR > 1 { s += $c; n++ } END { print n, s }' rep/runs.csv)
+db_sum=$(sqlite3 r.db "SELECT count(*), sum(work_bytes) FROM runs")
+check "runs.csv: every column of the result table in its order, one row per stored cell, work_bytes as stored ($csv_sum; db $db_sum)" \
+    '[ -n "$want" ] && [ "$got" = "$want" ] && [ "$csv_sum" = "$(echo "$db_sum" | tr "|" " ")" ] &&
+     grep -q "href=\"runs.csv\"" rep/index.html'
 check "provenance: config text, version, hosts, ranks, threads, times" \
     'grep -q "<h2>Provenance</h2>" rep/index.html && grep -q "&lt;script&gt;alert(1)&lt;/script&gt;" rep/index.html &&
      grep -q "<th>threads per rank</th>" rep/index.html && grep -q "gradsweep $("$gs" --version | cut -d" " -f2)" rep/index.html'

@@ -198,6 +198,12 @@ typedef struct {
     const char *help;
 } gs_column_t;
 
+/* The names an enum column (STATUS, DIAG, NONFINITE) is stored by, from
+ * the tables of experiment.h, *n of them; NULL for other types. */
+const char *const *gs_column_names(gs_col_type_t type, size_t *n);
+/* The value of name among them; -1 when it is none of them (or NULL). */
+int gs_column_value(gs_col_type_t type, const char *name);
+
 /* A gs_column_t initializer of a row, offset into struct type base */
 #define GS_COLUMN_ENTRY(source, base, name, type, table, since, when, help)                    \
     {#name, GS_COL_##type, GS_TABLE_##table, since, GS_WHEN_##when, GS_SOURCE_##source,         \

@@ -45,7 +45,7 @@ static int combo_dead(const rp_exp_t *e, size_t i)
     for (size_t j = i; j < e->n_runs && e->runs[j].sc->combo == e->runs[i].sc->combo; j++)
         if (rp_usable(&e->runs[j])) {
             n++;
-            dead += strcmp(e->runs[j].diagnosis, "dead") == 0;
+            dead += e->runs[j].diagnosis == GS_DIAG_DEAD;
         }
     return n > 0 && dead == n;
 }

@@ -141,7 +141,7 @@ void rp_unshown_note(const rp_exp_t *e, const int *shown, size_t n, int dash, ch
                      size_t len);
 /* The series (colour) of a diagnosis on bars and markers: healthy green,
  * vanishing blue, exploding red, dead black; grey otherwise. */
-int rp_diag_series(const char *diagnosis);
+int rp_diag_series(int diagnosis);   /* a gs_diag_t, or RP_NONE */
 
 /* ---- lines over runs (charts_lines.c) ---- */
 

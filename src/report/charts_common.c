@@ -267,17 +267,10 @@ void rp_grid_for(int n, int *nx, int *ny)
 }
 
 /* The colour of a diagnosis (at initialization) on bars and markers. */
-static const struct {
-    const char *diagnosis;
-    int series;
-} diag_colours[] = {
-    {"healthy", 2}, {"vanishing", 0}, {"exploding", 3}, {"dead", 6},
-};
-
-int rp_diag_series(const char *diagnosis)
+int rp_diag_series(int diagnosis)
 {
-    for (size_t k = 0; k < sizeof diag_colours / sizeof diag_colours[0]; k++)
-        if (strcmp(diagnosis, diag_colours[k].diagnosis) == 0)
-            return diag_colours[k].series;
-    return GS_SERIES_GREY;
+    static const int series[GS_N_DIAG] = {
+        [GS_DIAG_HEALTHY] = 2, [GS_DIAG_VANISHING] = 0, [GS_DIAG_EXPLODING] = 3,
+        [GS_DIAG_DIVERGED] = GS_SERIES_GREY, [GS_DIAG_DEAD] = 6};
+    return diagnosis >= 0 && diagnosis < GS_N_DIAG ? series[diagnosis] : GS_SERIES_GREY;
 }

@@ -73,8 +73,8 @@ int rp_chart_loss(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out,
             continue;
         if (isfinite(r->baseline_loss))
             baseline = r->baseline_loss;
-        snprintf(lab[nd], sizeof lab[nd], "%s (%s%s)", r->config_label, r->diagnosis,
-                 strcmp(r->status, "diverged") == 0 ? ", diverged" : "");
+        snprintf(lab[nd], sizeof lab[nd], "%s (%s%s)", r->config_label,
+                 rp_diag_name(r->diagnosis), r->status == GS_STATUS_DIVERGED ? ", diverged" : "");
         labels[nd] = lab[nd];
         of_run[i] = (int)nd;   /* colours by configuration, in order */
         series[nd] = (int)nd;
@@ -330,7 +330,7 @@ static acc_bar_t acc_bar(const rp_exp_t *e, size_t i)
     for (size_t j = i; j < e->n_runs && e->runs[j].sc->combo == e->runs[i].sc->combo; j++)
         if (rp_usable(&e->runs[j])) {
             b.repeats++;
-            b.diverged += strcmp(e->runs[j].status, "diverged") == 0;
+            b.diverged += e->runs[j].status == GS_STATUS_DIVERGED;
         }
     return b;
 }
@@ -347,10 +347,11 @@ static void acc_label(const acc_bar_t *b, char *v, size_t len)
     if (b->diverged)
         snprintf(div, sizeof div, ", %zu of %zu diverged", b->diverged, b->repeats);
     if (isfinite(b->acc))
-        snprintf(v, len, "%.1f%%  %s (%s%s%s)", 100 * b->acc, r->config_label, r->diagnosis,
-                 spread, div);
+        snprintf(v, len, "%.1f%%  %s (%s%s%s)", 100 * b->acc, r->config_label,
+                 rp_diag_name(r->diagnosis), spread, div);
     else
-        snprintf(v, len, "%s (%s): diverged, no test accuracy", r->config_label, r->diagnosis);
+        snprintf(v, len, "%s (%s): diverged, no test accuracy", r->config_label,
+                 rp_diag_name(r->diagnosis));
 }
 
 /* Bar i of n (best on top): its length the accuracy, its colour the

@@ -120,15 +120,12 @@ done:
  * cross exploding). */
 static int phase_shape(const rp_run_t *r)
 {
-    static const struct {
-        const char *diagnosis;
-        int shape;
-    } shapes[] = {{"healthy", GS_MARK_SQUARE}, {"vanishing", GS_MARK_CIRCLE},
-                  {"dead", GS_MARK_TRIANGLE}};
-    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++)
-        if (strcmp(r->diagnosis, shapes[k].diagnosis) == 0)
-            return shapes[k].shape;
-    return GS_MARK_CROSS;
+    switch (r->diagnosis) {
+    case GS_DIAG_HEALTHY: return GS_MARK_SQUARE;
+    case GS_DIAG_VANISHING: return GS_MARK_CIRCLE;
+    case GS_DIAG_DEAD: return GS_MARK_TRIANGLE;
+    default: return GS_MARK_CROSS;
+    }
 }
 
 /* Why a run is not on tanh's diagram (a row each; NULL: it is). */
@@ -252,7 +249,7 @@ static void phase_points(gs_chart_t *c, const phase_grid_t *g, const rp_run_t *c
         int s = !isfinite(sl) ? 6 : sl < -SLOPE_FLAT ? 0 : sl > SLOPE_FLAT ? 3 : 2;
         char lab[400];
         snprintf(lab, sizeof lab, "%s (%s, measured slope %.3g)", runs[i]->label,
-                 runs[i]->diagnosis, sl);
+                 rp_diag_name(runs[i]->diagnosis), sl);
         gs_chart_series(c, lab);
         gs_chart_marker(c, runs[i]->sigma_w2, runs[i]->sigma_b2, s, phase_shape(runs[i]));
     }

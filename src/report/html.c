@@ -433,7 +433,8 @@ static void write_experiments(FILE *f, rp_model_t *m, const pages_t *p, const rp
           "the diagnosis at init (decided by grad_h_ratio, the backpropagated gradient), "
           "grad_h_ratio, test accuracy (or the step a run diverged at), then grad_ratio (the "
           "weight gradients: shown, never the verdict). Blank: does not apply. Click a column "
-          "header to sort; click again to reverse.</p>\n", f);
+          "header to sort; click again to reverse. <a href=\"runs.csv\">runs.csv</a> has "
+          "every column of every run (the columns <code>gradsweep schema</code> explains).</p>\n", f);
     rp_write_all_runs(f, m);
     fputs("</section>\n", f);
 }

@@ -12,28 +12,31 @@
 #include "experiment/experiment.h"
 #include "sweep/sweep.h"
 
+/* A column of the result table as the report holds it: the numbers and
+ * text as stored (REAL NULL as NaN, INTEGER NULL as 0, TEXT NULL as ""),
+ * an enum column as its value (gs_status_t, gs_diag_t, gs_nonfinite_t)
+ * or RP_NONE when NULL - compared as enums, never as strings. */
+#define RP_NONE (-1)
+#define RP_DECLARE_REAL(name) double name;
+#define RP_DECLARE_REAL_INF(name) double name;
+#define RP_DECLARE_INT(name) long name;
+#define RP_DECLARE_SESSION(name) long name;
+#define RP_DECLARE_TEXT(name) char name[GS_TEXT_MAX];
+#define RP_DECLARE_STATUS(name) int name;
+#define RP_DECLARE_DIAG(name) int name;
+#define RP_DECLARE_NONFINITE(name) int name;
+#define RP_FIELD(name, type, table, since, when, help) RP_DECLARE_##type(name)
+
+/* A cell of the config and what the database holds of it: every column
+ * of the result table (experiment/result_fields.h), read by name. */
 typedef struct {
     const gs_sweep_cell_t *sc;   /* the cell in the parsed config */
     int stored;
     sqlite3_int64 id;
-    char status[16], diagnosis[16];   /* diagnosis: at init, from grad_h_ratio */
-    double grad_h_ratio;         /* the backpropagated gradient's ratio at init (NaN: dead) */
-    double grad_h_ratio_final;   /* the same at the last logged step (NaN: none) */
-    double grad_ratio, init_loss, train_loss, test_loss, test_acc, baseline_loss;
-    double clip_fraction, wall_s;
-    long diverged_step, rank;
-    char diagnosis_final[16];    /* task=train: at the last logged step; "" otherwise */
-    double grad_ratio_final, last_finite_grad_norm;
-    int diverged_layer;          /* diverged: the layer named (0: none) */
-    double predicted_slope, measured_slope, chi1;   /* theory (NaN: none) */
-    double sigma_w2, sigma_b2;   /* the mean-field variances of the cell */
-    double step_bound;           /* rnn: Pascanu's per-step bound (NaN: none) */
-    double residual_growth_predicted, residual_growth_measured;   /* residual, no norm */
-    char diverged_tensor[16];    /* diverged: weight, activation, gradient or loss */
+    GS_RUN_COLUMNS(RP_FIELD, RP_FIELD, RP_FIELD)
     char label[300];             /* values of the experiment's axes, " / "-joined, and
                                     the repeat when there are several */
     char config_label[256];      /* the same without the repeat: its configuration */
-    char error[256];
 } rp_run_t;
 
 typedef struct {
@@ -73,6 +76,9 @@ typedef struct {
  * gs_report_write calls it; so does the fuzz target of the report
  * (tests/fuzz/fuzz_report.c), on a database it made in memory. */
 int rp_model_load(rp_model_t *m, char *err, size_t errlen);
+/* runs.csv at path: every stored run with every column of the result
+ * table (experiment/result_fields.h). */
+int rp_write_runs_csv(const rp_model_t *m, const char *path, char *err, size_t errlen);
 /* Free what rp_model_load allocated (not m->db); after a failed load too. */
 void rp_model_free(rp_model_t *m);
 
@@ -113,5 +119,11 @@ int rp_axis_of(const rp_exp_t *e, const char *key);
 int rp_value_index(const rp_exp_t *e, int a, const rp_run_t *r);
 /* Stored with measurements (done or diverged; not failed or crashed). */
 int rp_usable(const rp_run_t *r);
+/* Stored and diverged. */
+int rp_diverged(const rp_run_t *r);
+/* The stored name of an enum column's value; "" for RP_NONE. */
+const char *rp_diag_name(int diagnosis);
+const char *rp_status_name(int status);
+const char *rp_nonfinite_name(int tensor);
 
 #endif

@@ -35,14 +35,16 @@ static void report_time(char *buf, size_t len)
 int rp_write_pages(rp_model_t *m, const char *dir, const rp_charts_t *gallery,
                    const rp_charts_t *per_exp, char *err, size_t errlen)
 {
-    char csv[4200];
+    char csv[4200], runs[4200];
     snprintf(csv, sizeof csv, "%s/findings.csv", dir);
+    snprintf(runs, sizeof runs, "%s/runs.csv", dir);
     rp_findings_t fs = {0};
     rp_claims_t cl = {0};
     int rc = -1;
     if (rp_findings_build(m, &fs) != 0 || rp_claims_build(m, &cl) != 0)
         snprintf(err, errlen, "out of memory writing the findings");
-    else if (rp_write_findings_csv(&fs, &cl.rows, csv, err, errlen) == 0)
+    else if (rp_write_findings_csv(&fs, &cl.rows, csv, err, errlen) == 0 &&
+             rp_write_runs_csv(m, runs, err, errlen) == 0)
         rc = rp_write_html(m, dir, gallery, per_exp, &fs, &cl, err, errlen);
     rp_findings_free(&fs);
     rp_claims_free(&cl);

@@ -208,18 +208,6 @@ const gs_column_t *gs_store_columns(size_t *n)
     return columns;
 }
 
-/* The names an enum column's CHECK lists, from the table that defines
- * them (experiment.h); NULL for other types. */
-static const char *const *column_names(gs_col_type_t type, size_t *n)
-{
-    switch (type) {
-    case GS_COL_STATUS: *n = GS_N_STATUS; return gs_status_names;
-    case GS_COL_DIAG: *n = GS_N_DIAG; return gs_diag_names;
-    case GS_COL_NONFINITE: *n = GS_N_NONFINITE; return gs_nonfinite_names;
-    default: *n = 0; return NULL;
-    }
-}
-
 /* "'a', 'b', 'c'" of n names */
 static void names_in(char *buf, size_t cap, const char *const *names, size_t n)
 {
@@ -240,7 +228,7 @@ static void column_sql(const gs_column_t *col, char *buf, size_t cap)
         [GS_COL_NONFINITE] = "TEXT"};
     size_t n, len = (size_t)snprintf(buf, cap, "%s %s%s", col->name, sql_type[col->type],
                                      col->type == GS_COL_STATUS ? " NOT NULL" : "");
-    const char *const *names = column_names(col->type, &n);
+    const char *const *names = gs_column_names(col->type, &n);
     if (!names || len >= cap)
         return;
     char in[256];
@@ -578,7 +566,7 @@ static int widen_check(gs_store_t *st, const char *column, const char *old_in, c
     size_t n = 0;
     for (size_t i = 0; i < N_COLUMNS && !names; i++)
         if (strcmp(columns[i].name, column) == 0)
-            names = column_names(columns[i].type, &n);
+            names = gs_column_names(columns[i].type, &n);
     assert(names != NULL);   /* a choice column of the result table */
     names_in(new_in, sizeof new_in, names, n);
     snprintf(from, sizeof from, "(%s IN (%s))", column, old_in);
@@ -1761,7 +1749,7 @@ static void bind_column(sqlite3_stmt *s, int i, const gs_column_t *col, const vo
         break;
     case GS_COL_STATUS: case GS_COL_DIAG: case GS_COL_NONFINITE: {
         size_t count;
-        const char *const *names = column_names(col->type, &count);
+        const char *const *names = gs_column_names(col->type, &count);
         memcpy(&e, field, sizeof e);   /* the enums are int-sized */
         assert(e >= 0 && (size_t)e < count);
         sqlite3_bind_text(s, i, names[e], -1, SQLITE_STATIC);
