@@ -1,6 +1,6 @@
 /* Drawing every chart of a report, in one process or over worker
- * processes. A chart costs PLplot, cairo and libpng a few hundred
- * milliseconds, and PLplot keeps its state in globals (no threads), so
+ * processes. A chart costs PLplot, cairo and libpng some 25 ms (the seed
+ * sweep has 124), and PLplot keeps its state in globals (no threads), so
  * the charts are shared out among forked processes.
  *
  * The work is planned first as units - the gallery, then each kind of
