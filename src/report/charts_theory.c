@@ -227,12 +227,18 @@ static void phase_compute(phase_grid_t *g, const gs_activation_t *act, double dw
  * per process (576 fixed points and 16 bisections, about 0.4 s) and kept
  * for every experiment that draws the diagram - the seed sweep has six.
  * NULL: out of memory. */
-static const phase_grid_t *phase_background(const gs_activation_t *act, double dw, double db)
+static const phase_grid_t *phase_background(void)
 {
     static phase_grid_t *grid;
     if (!grid && (grid = malloc(sizeof *grid)) != NULL)
-        phase_compute(grid, act, dw, db);
+        phase_compute(grid, gs_activation_find("tanh"), PHASE_SW2_MAX / PHASE_COLS,
+                      PHASE_SB2_MAX / (PHASE_ROWS - 1));
     return grid;
+}
+
+void rp_chart_phase_prepare(void)
+{
+    phase_background();
 }
 
 /* The edge of chaos and the runs, in data units over the map (column j
@@ -312,9 +318,8 @@ int rp_chart_phase(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out
         if (f == PH_PLACED)
             runs[n++] = &e->runs[i];
     }
-    const gs_activation_t *act = gs_activation_find("tanh");
     double dw = PHASE_SW2_MAX / PHASE_COLS, db = PHASE_SB2_MAX / (PHASE_ROWS - 1);
-    if (n < 2 || (g = phase_background(act, dw, db)) == NULL)
+    if (n < 2 || (g = phase_background()) == NULL)
         goto done;
     rp_chart_name_t nm;
     gs_chart_t *c = rp_chart_start(e, "phase", "tanh's order-to-chaos phase diagram, ln chi_1 "
