@@ -121,7 +121,7 @@ partial() {
     sqlite3 "$1" "PRAGMA foreign_keys = OFF; CREATE TEMP TABLE gone AS SELECT id FROM runs ORDER BY id DESC LIMIT 5;
       DELETE FROM layer_stats WHERE run_id IN gone; DELETE FROM train_log WHERE run_id IN gone;
       DELETE FROM train_layer_log WHERE run_id IN gone; DELETE FROM time_stats WHERE run_id IN gone;
-      DELETE FROM histograms WHERE run_id IN gone; DELETE FROM theory WHERE run_id IN gone;
+      DELETE FROM histogram_counts WHERE run_id IN gone; DELETE FROM theory WHERE run_id IN gone;
       DELETE FROM runs WHERE id IN gone"
 }
 

@@ -139,6 +139,19 @@ same_rows() {   # two sorted "series|x|y" files: same keys, y within 1e-12 relat
 }
 check "flow-gradient-flow.csv: every configuration's ||dL/dh_l|| as stored ($(wc -l < flow.want) rows)" \
     'same_rows flow.want flow.got'
+# the weights chart reads one row a histogram (histogram_counts, schema
+# 7): each panel's bars are the histograms view's bins of its run's layer
+# 2, at their centres, with their counts, in bin order
+awk -F, 'NR > 1 { print $2 "|" $3 "|" $4 }' rep/charts/flow-weights.csv > weights.got
+cut -d'|' -f1 weights.got | uniq | while read -r label; do
+    sqlite3 -separator '|' r.db "SELECT 'depth ' || depth || ' / ' || activation || ' / ' || init,
+        printf('%.17g', (h.lo + h.hi) / 2), count FROM histograms h JOIN runs r ON r.id = h.run_id
+        WHERE experiment = 'flow' AND 'depth ' || depth || ' / ' || activation || ' / ' || init = '$label'
+          AND h.layer = 2 AND h.quantity = 'weight' ORDER BY bin"
+done > weights.want
+check "flow-weights.csv: each panel's bars are its histogram's bins as the view gives them ($(wc -l < weights.want) bins)" \
+    '[ "$(wc -l < weights.got)" -eq 60 ] && paste -d"|" weights.want weights.got | awk -F"|" "{ d = \$2 - \$5
+        if (\$1 != \$4 || \$3 != \$6 || d * d > 1e-24 * \$2 * \$2 + 1e-300) bad++ } END { exit bad > 0 }"'
 # theory on the chart: one dotted prediction per configuration (mlps
 # without norm or residual), anchored at the measured last layer
 anchored=$(awk -F, 'NR > 1 && $3 != "" {

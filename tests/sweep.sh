@@ -36,6 +36,7 @@ for spec in \
     "train_layer_log:run_id step layer grad_w_norm w_norm update_ratio dead_frac saturated_frac grad_h_first grad_h_last" \
     "time_stats:run_id step t hidden_norm grad_hidden_norm" \
     "theory:run_id q_star chi1 depth_scale predicted_slope measured_slope fit_r2 sv2_min sv2_max sv2_mean condition residual_growth_predicted residual_growth_measured step_bound" \
+    "histogram_counts:run_id layer quantity lo hi counts" \
     "histograms:run_id layer quantity bin lo hi count" \
     "summary:run_id experiment depth activation init status diagnosis grad_ratio test_acc"; do
     table=${spec%%:*}
@@ -50,7 +51,7 @@ uncommented=$(printf '%s\n' "$sch" | grep -E '^  [a-z_0-9]+ (INTEGER|REAL|TEXT)'
 check "gradsweep schema: a comment on every column ($uncommented without)" '[ "$uncommented" -eq 0 ]'
 q() { sqlite3 "${db:-results/small.db}" "$1"; }
 v=$(q "SELECT count(*) FROM sqlite_master WHERE type IN ('table', 'view')")
-check "the database holds the 10 tables and the view ($v)" '[ "$v" -eq 11 ]'
+check "the database holds the 10 tables and the 2 views ($v)" '[ "$v" -eq 12 ]'
 
 # ---- theory beside measurement ----
 v=$(q "SELECT count(*) FROM runs r JOIN theory t ON t.run_id = r.id
@@ -153,7 +154,7 @@ check "export: runs as CSV (every column, every row, reals to 17 digits), the co
 msg=$("$gs" export results/small.db "runs; DROP TABLE runs" 2>&1 >/dev/null); st=$?
 v=$(q "SELECT count(*) FROM runs")
 check "export: a name that is no table or view exits 2 and lists those there are ($msg)" \
-    '[ $st -eq 2 ] && printf "%s" "$msg" | grep -q "there are: histograms, in_flight, layer_stats, runs" && [ "$v" -eq 30 ]'
+    '[ $st -eq 2 ] && printf "%s" "$msg" | grep -q "there are: histogram_counts, histograms, in_flight, layer_stats, runs" && [ "$v" -eq 30 ]'
 
 # ---- resume: nothing left to do ----
 "$gs" run "$small" 2>run2.err
@@ -183,10 +184,10 @@ check "a newer schema is refused ($msg)" '[ $st -ne 0 ] && printf "%s" "$msg" | 
 # naming the database and the cause, the batch's other cells stay whole,
 # and once the trigger is gone the rerun gives the reference rows
 cp results/small.db half.db
-sqlite3 half.db "DELETE FROM histograms; DELETE FROM time_stats; DELETE FROM train_log;
+sqlite3 half.db "DELETE FROM histogram_counts; DELETE FROM time_stats; DELETE FROM train_log;
   DELETE FROM train_layer_log; DELETE FROM layer_stats; DELETE FROM theory; DELETE FROM runs"
 bad=$(q "SELECT id FROM runs WHERE experiment = 'depth' ORDER BY id LIMIT 1")
-sqlite3 half.db "CREATE TRIGGER refuse BEFORE INSERT ON histograms WHEN NEW.run_id = $bad
+sqlite3 half.db "CREATE TRIGGER refuse BEFORE INSERT ON histogram_counts WHEN NEW.run_id = $bad
   BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
 "$gs" run "$small" --db half.db --threads 1 >/dev/null 2>half.err; st=$?
 v=$(sqlite3 half.db "PRAGMA integrity_check; SELECT count(*) FROM runs WHERE id = $bad;
@@ -208,10 +209,15 @@ check "... and the rerun stores it: rows identical to the uninterrupted run (exi
 # it in place, keeps its cells and stores nothing new
 # (old_status: runs.status's CHECK list as versions 1-3 wrote it, without
 # 'crashed'; the edit SQLite's ALTER TABLE page describes)
-# (old_v4: what version 5 added undone - grad_h_ratio, grad_h_ratio_final,
+# (old_v6: histograms a row per bin, as version 6 and before stored them;
+# old_v4: what version 5 added undone - grad_h_ratio, grad_h_ratio_final,
 # data_seed, sweeps.seeding and 'dead' in the diagnoses' CHECK lists)
 # what each schema version added, undone: a database as that version wrote it
-old_v6="ALTER TABLE runs DROP COLUMN work_bytes;"
+old_v6="ALTER TABLE runs DROP COLUMN work_bytes; CREATE TABLE h6 (run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  layer INTEGER NOT NULL, quantity TEXT NOT NULL, bin INTEGER NOT NULL, lo REAL NOT NULL,
+  hi REAL NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (run_id, layer, quantity, bin)) WITHOUT ROWID;
+  INSERT INTO h6 SELECT * FROM histograms; DROP VIEW histograms; DROP TABLE histogram_counts;
+  ALTER TABLE h6 RENAME TO histograms;"
 old_v5="$old_v6 PRAGMA writable_schema = ON;
   UPDATE sqlite_schema SET sql = replace(sql, ' ON DELETE CASCADE', '') WHERE type = 'table';
   PRAGMA writable_schema = OFF;"
@@ -346,6 +352,44 @@ v=$(sqlite3 fkoff.db "PRAGMA foreign_key_check; PRAGMA integrity_check")
 check "a run deleted with foreign keys off: the rerun replaces its orphans (exit $st, $v)" \
     '[ $st -eq 0 ] && [ "$v" = ok ] && dump_rows fkoff.db | cmp -s - ref.rows'
 
+# ---- histograms: one row a histogram (schema version 7) ----
+# a version-6 database holds a row per bin: a run turns each histogram
+# into one row (edges and a JSON array of counts), and the histograms view
+# gives back the rows it had, bit for bit (edges included: quote())
+hist_rows() {
+    sqlite3 "$1" "SELECT run_id, layer, quantity, bin, quote(lo), quote(hi), count, typeof(bin),
+      typeof(count) FROM histograms ORDER BY 1, 2, 3, 4"
+}
+hist_rows results/small.db > ref.hist
+cp results/small.db v6.db
+sqlite3 v6.db "$old_v6 PRAGMA user_version = 6"
+v6rows=$(db=v6.db q "SELECT count(*) FROM histograms; SELECT type FROM sqlite_schema WHERE name = 'histograms'")
+"$gs" run "$small" --db v6.db --threads 1 >/dev/null 2>v6.err; st=$?
+v=$(sqlite3 v6.db "PRAGMA user_version; SELECT type FROM sqlite_schema WHERE name = 'histograms';
+  SELECT count(*) FROM histogram_counts; SELECT count(*) FROM histogram_counts WHERE json_array_length(counts) != 30;
+  PRAGMA foreign_key_check; PRAGMA integrity_check")
+want=$(q "SELECT count(*) FROM histogram_counts")
+check "a version-6 database ($(echo $v6rows)): upgraded to 7, its histograms one row each ($st: $(echo $v))" \
+    '[ $st -eq 0 ] && [ "$v" = "7
+view
+$want
+0
+ok" ] && [ "$want" -gt 0 ] && grep -q "30 stored already, 0 to run" v6.err'
+check "... and the histograms view gives the rows version 6 stored, edges bit for bit" \
+    'hist_rows v6.db | cmp -s - ref.hist && [ "$(wc -l < ref.hist)" -eq "${v6rows%%[!0-9]*}" ] &&
+     dump_rows v6.db work_bytes | cmp -s - ref-v6.rows'
+# a histogram whose bins are not 0..29 (a row deleted by hand) cannot be
+# one array: the upgrade is refused, and the database left as it was
+cp results/small.db v6bad.db
+sqlite3 v6bad.db "$old_v6 PRAGMA user_version = 6; DELETE FROM histograms WHERE (run_id, layer, quantity, bin) IN
+  (SELECT run_id, layer, quantity, 3 FROM histograms LIMIT 1)"
+"$gs" run "$small" --db v6bad.db --threads 1 >/dev/null 2>v6bad.err; st=$?
+v=$(sqlite3 v6bad.db "PRAGMA user_version; SELECT type FROM sqlite_schema WHERE name = 'histograms';
+  SELECT count(*) FROM histograms")
+check "a version-6 database with a bin deleted by hand: the upgrade is refused, nothing changed (exit $st: $(echo $v))" \
+    '[ $st -ne 0 ] && grep -q "bins are not 0, 1, 2" v6bad.err && [ "$v" = "6
+table
+$(( ${v6rows%%[!0-9]*} - 1 ))" ]'
 # ---- another sweep's database: refused whole, or replaced whole with --fresh ----
 msg=$("$gs" run "$cfg_dir/bad.ini" --db results/small.db 2>&1)
 sed 's/^name = small/name = other/' "$small" > other.ini

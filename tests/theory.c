@@ -5,12 +5,40 @@
 #include <config.h>
 
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "nn/activation.h"
 #include "tap.h"
 #include "theory/meanfield.h"
 #include "theory/spectrum.h"
+#include "util/clock.h"
+
+/* Threads asking gs_meanfield for the same keys (mt_ask(k)) at once. */
+#define MT_THREADS 4
+#define N_MT_KEYS 6
+static gs_meanfield_t mt_want[N_MT_KEYS];
+static size_t mt_offset[MT_THREADS] = {0, 1, 3, 5};   /* where each thread starts */
+
+static gs_meanfield_t mt_ask(size_t k)
+{
+    static const char *const acts[N_MT_KEYS] = {"tanh", "tanh", "relu", "sigmoid", "tanh", "elu"};
+    static const double sw2[N_MT_KEYS] = {1.0, 1.5, 2.0, 3.0, 0.9, 1.2};
+    static const double sb2[N_MT_KEYS] = {0.0, 0.05, 0.0, 0.1, 0.0, 0.02};
+    return gs_meanfield(gs_activation_find(acts[k]), k == 5 ? 1.0 : 0.0, sw2[k], sb2[k]);
+}
+
+static void *mt_thread(void *arg)
+{
+    size_t off = *(const size_t *)arg;
+    for (size_t i = 0; i < 2 * N_MT_KEYS; i++) {
+        size_t k = (i + off) % N_MT_KEYS;
+        gs_meanfield_t m = mt_ask(k);
+        if (memcmp(&m, &mt_want[k], sizeof m) != 0)
+            return (void *)1;
+    }
+    return NULL;
+}
 
 int main(void)
 {
@@ -63,21 +91,47 @@ int main(void)
     m = gs_meanfield(tanh_, 0, 4.0, 0.0);
     tap_ok(m.chi1 > 1 && m.predicted_slope > 0, "tanh sigma_w^2 = 4: chaotic, chi_1 = %.4f > 1",
            m.chi1);
-    {   /* gs_meanfield remembers its last answers: a remembered one is the
-         * computed one bit for bit, for those arguments and no others, and
-         * one pushed out by 40 other calls is computed again the same */
-        gs_meanfield_t a = gs_meanfield(tanh_, 0, 1.5, 0.05);
-        gs_meanfield_t b = gs_meanfield(tanh_, 0, 1.5, 0.05);
-        gs_meanfield_t c = gs_meanfield(tanh_, 0, 1.5, 0.0);
-        gs_meanfield_t d = gs_meanfield(sig, 0, 1.5, 0.05);
+    {   /* gs_meanfield keeps its answers: a kept one is the computed one
+         * bit for bit, for those arguments and no others, and after
+         * gs_meanfield_forget it is computed again the same */
+        gs_meanfield_forget();
+        double t0 = gs_now();
+        gs_meanfield_t a = gs_meanfield(tanh_, 0, 1.0, 0.0);   /* critical: all 5,000 maps */
+        double t1 = gs_now();
+        gs_meanfield_t b = gs_meanfield(tanh_, 0, 1.0, 0.0);
+        double t2 = gs_now();
+        gs_meanfield_t c = gs_meanfield(tanh_, 0, 1.0, 0.01);
+        gs_meanfield_t d = gs_meanfield(sig, 0, 1.0, 0.0);
         for (int i = 0; i < 40; i++)
             gs_meanfield(relu, 0, 1.0 + 0.01 * i, 0.0);
-        gs_meanfield_t e = gs_meanfield(tanh_, 0, 1.5, 0.05);
+        gs_meanfield_forget();
+        gs_meanfield_t e = gs_meanfield(tanh_, 0, 1.0, 0.0);
         tap_ok(memcmp(&a, &b, sizeof a) == 0 && memcmp(&a, &e, sizeof a) == 0 &&
                    a.chi1 != c.chi1 && a.chi1 != d.chi1,
-               "mean field: remembered answers equal computed ones bit for bit (chi_1 %.17g), "
-               "keyed by activation, sigma_w^2 and sigma_b^2 (%.6f, %.6f differ)", a.chi1, c.chi1,
+               "mean field: kept answers equal computed ones bit for bit (q* %.17g), keyed by "
+               "activation, sigma_w^2 and sigma_b^2 (chi_1 %.6f, %.6f differ)", a.q_star, c.chi1,
                d.chi1);
+        tap_diag("tanh at the edge of chaos: computed in %.1f ms, kept in %.4f ms",
+                 1e3 * (t1 - t0), 1e3 * (t2 - t1));
+        /* threads share the kept answers: each thread asks for every key
+         * twice, in its own order, from a forgotten start; every answer is
+         * the one computed alone */
+        gs_meanfield_forget();
+        for (size_t k = 0; k < N_MT_KEYS; k++)
+            mt_want[k] = mt_ask(k);
+        gs_meanfield_forget();
+        pthread_t th[MT_THREADS];
+        int bad = 0, started = 0;
+        for (int i = 0; i < MT_THREADS; i++)
+            started += pthread_create(&th[i], NULL, mt_thread, &mt_offset[i]) == 0;
+        for (int i = 0; i < started; i++) {
+            void *ret;
+            pthread_join(th[i], &ret);
+            bad += ret != NULL;
+        }
+        tap_ok(started == MT_THREADS && bad == 0, "mean field from %d threads at once: every "
+               "answer, computed or kept, the one computed alone bit for bit (%d threads wrong)",
+               MT_THREADS, bad);
     }
     tap_close(gs_mf_batchnorm_relu_slope(), 0.5 * log(M_PI / (M_PI - 1)), 1e-15,
               "batch-normalized relu: slope 1/2 ln(pi/(pi-1)) = 0.1916");

@@ -13,6 +13,7 @@ int gs_cmd_status(int argc, char **argv);
 int gs_cmd_prune(int argc, char **argv);
 int gs_cmd_export(int argc, char **argv);
 int gs_cmd_show(int argc, char **argv);
+int gs_cmd_compare(int argc, char **argv);
 int gs_cmd_schema(int argc, char **argv);
 int gs_cmd_report(int argc, char **argv);
 

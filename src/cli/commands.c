@@ -24,6 +24,7 @@ typedef struct {
 
 static void command_help(const char *cmd, const char *what, const char *output)
 {
+    const char *task = strcmp(cmd, "train") == 0 ? "train" : "probe";
     printf("usage: gradsweep %s [KEY=VALUE...] [--csv] [--threads N]\n\n%s\n\n%s\n\n"
            "options:\n"
            "  --csv         machine-readable output (see above)\n"
@@ -31,7 +32,31 @@ static void command_help(const char *cmd, const char *what, const char *output)
            "  --help        this text;  --version  the version\n\n"
            "keys (the same words as in sweep configs):\n",
            cmd, what, output);
-    gs_cell_print_keys(stdout);
+    gs_cell_print_keys(stdout, "task", task);
+}
+
+/* Whether the key of argv[i] (a valid key=value word) was given by an
+ * earlier word: said, as an INI file that sets a key twice is refused. */
+static int set_twice(char **argv, int i, const char *cmd)
+{
+    size_t kl = (size_t)(strchr(argv[i], '=') - argv[i]);
+    for (int k = 1; k < i; k++)
+        if (strncmp(argv[k], argv[i], kl + 1) == 0) {
+            fprintf(stderr, "gradsweep %s: '%s' and '%s' both set %.*s; give each key once\n",
+                    cmd, argv[k], argv[i], (int)kl, argv[i]);
+            return 1;
+        }
+    return 0;
+}
+
+/* task=X where X is not this command's task: said (the command sets it). */
+static int task_of_other(const char *word, const char *cmd)
+{
+    if (strncmp(word, "task=", 5) != 0 || strcmp(word + 5, cmd) == 0)
+        return 0;
+    fprintf(stderr, "gradsweep %s: '%s': this command sets task=%s; for task=%s run gradsweep "
+            "%s\n", cmd, word, cmd, word + 5, word + 5);
+    return 1;
 }
 
 /* 0: parsed; 1: --help or --version printed (exit 0); 2: bad input. */
@@ -68,6 +93,8 @@ static int parse_args(int argc, char **argv, options_t *o, gs_task_t task, const
             return 2;
         } else if (gs_cell_set_word(&o->cell, a, err, sizeof err) != 0) {
             fprintf(stderr, "gradsweep %s: %s\n", cmd, err);
+            return 2;
+        } else if (set_twice(argv, i, cmd) || task_of_other(a, cmd)) {
             return 2;
         }
     }

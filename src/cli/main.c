@@ -23,6 +23,7 @@ static const command_t commands[] = {
     {"prune", gs_cmd_prune, "delete the stored cells a config no longer has (no undo)"},
     {"show", gs_cmd_show, "one stored cell: keys, diagnoses, loss curve, per-layer gradients"},
     {"export", gs_cmd_export, "a table or view of a sweep database as CSV (or JSON lines)"},
+    {"compare", gs_cmd_compare, "what changed between two sweep databases, per experiment and cell"},
     {"schema", gs_cmd_schema, "the database schema, every column explained"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

@@ -11,9 +11,11 @@
 #include "report/report.h"
 #include "experiment/experiment.h"
 #include "store/export.h"
+#include "store/reuse.h"
 #include "store/store.h"
 #include "sweep/sweep.h"
 #include "util/exit.h"
+#include "util/files.h"
 #include "util/hash.h"
 
 static const gs_sweep_hooks_t hooks = {gs_experiment_check, gs_experiment_flops};
@@ -84,8 +86,10 @@ static void default_db(char *buf, size_t len, const gs_sweep_t *sw, const char *
 typedef struct {
     int exists;          /* the file exists */
     char sweep[256];     /* the sweep it holds, or "" */
+    char overrides[1024];  /* the [overrides] its sweep was run with, as sw->overrides */
     uint64_t *h;         /* stored hashes, sorted */
     size_t n;
+    int seeding;         /* the seeding its cells have (gs_store_seeding_of; -1: none) */
 } db_view_t;
 
 /* Fill v from db: 0 (a missing file is an empty view), or the exit
@@ -93,7 +97,7 @@ typedef struct {
 static int view_db(const char *db, db_view_t *v, char *err, size_t errlen)
 {
     struct stat sb;
-    *v = (db_view_t){0};
+    *v = (db_view_t){.seeding = -1};
     if (stat(db, &sb) != 0)
         return GS_EXIT_OK;
     gs_store_fault_t fault;
@@ -101,10 +105,12 @@ static int view_db(const char *db, db_view_t *v, char *err, size_t errlen)
     if (!st)
         return fault == GS_STORE_FAULT_INPUT ? GS_EXIT_INPUT : GS_EXIT_RUNTIME;
     v->exists = 1;
+    v->seeding = gs_store_seeding_of(gs_store_handle(st));
     char *text = gs_store_config_text(st, NULL);
     gs_sweep_t sw;
     if (text && gs_sweep_parse(&sw, text, "stored config", NULL, err, errlen) == 0) {
         snprintf(v->sweep, sizeof v->sweep, "%s", sw.name);
+        snprintf(v->overrides, sizeof v->overrides, "%s", sw.overrides);
         gs_sweep_free(&sw);
     }
     free(text);
@@ -136,23 +142,34 @@ static void human_time(char *buf, size_t len, double s)
 
 /* plan's arguments: -1 to go on, else the exit status (help: 0). */
 static int plan_args(int argc, char **argv, const char **cfg, const char **db,
-                     const char **names, size_t *n_names)
+                     const char **names, size_t *n_names, const char **overrides,
+                     size_t *n_overrides, const char **reuse)
 {
     for (int i = 1; i < argc; i++) {
         if (is_help(argv[i])) {
-            printf("usage: gradsweep plan CONFIG.ini [--db PATH] [--experiment NAME]...\n\n"
+            printf("usage: gradsweep plan CONFIG.ini [KEY=VALUE...] [--db PATH] [--experiment NAME]..."
+                   " [--reuse OTHER.db]\n\n"
                    "Parses and checks a sweep config and prints every experiment with its axes,\n"
                    "its number of cells and their estimated cost, the total, and how many cells\n"
                    "the target database (default results/<sweep name>.db) already holds.\n"
                    "Seconds assume %.1f GFLOP/s per core: a rough guide. Exit status 2 on any\n"
                    "config error, with file:line. --experiment NAME (repeatable): only those\n"
-                   "experiments, as run --experiment would run them.\n",
-                   GS_ASSUMED_FLOPS_PER_CORE / 1e9);
+                   "experiments, as run --experiment would run them. KEY=VALUE: override that\n"
+                   "key in every experiment, as run does. --reuse OTHER.db: count the cells\n"
+                   "run --reuse would copy from OTHER.db instead of running them. A sweep of\n"
+                   "more than %d cells or %.0f h of estimated core time is named big:\n"
+                   "run wants --yes for it.\n",
+                   GS_ASSUMED_FLOPS_PER_CORE / 1e9, GS_BIG_SWEEP_CELLS,
+                   GS_BIG_SWEEP_CORE_S / 3600.0);
             return 0;
         } else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
             *db = argv[++i];
         } else if (strcmp(argv[i], "--experiment") == 0 && i + 1 < argc) {
             names[(*n_names)++] = argv[++i];
+        } else if (strcmp(argv[i], "--reuse") == 0 && i + 1 < argc) {
+            *reuse = argv[++i];
+        } else if (argv[i][0] != '-' && strchr(argv[i], '=')) {
+            overrides[(*n_overrides)++] = argv[i];
         } else if (argv[i][0] == '-' || *cfg) {
             fprintf(stderr, "gradsweep plan: unexpected '%s' (gradsweep plan --help)\n", argv[i]);
             return 2;
@@ -171,24 +188,30 @@ static int plan_args(int argc, char **argv, const char **cfg, const char **db,
  * sorted hashes h) and axes; its FLOPs, and the unstored ones' added to
  * *remaining and its stored cells to *stored. */
 static double plan_experiment(const gs_sweep_t *sw, const gs_experiment_t *ex, const uint64_t *h,
-                              size_t nh, double *remaining, size_t *stored)
+                              size_t nh, const gs_reuse_offer_t *offer, double *remaining,
+                              size_t *stored, size_t *reusable)
 {
     double fl = 0;
-    size_t st = 0;
-    char f1[32], t1[32], key[2048];
+    size_t st = 0, re = 0;
+    char f1[32], t1[32], key[2048], r1[64] = "";
     for (size_t i = ex->first_cell; i < ex->first_cell + ex->n_cells; i++) {
         fl += sw->cells[i].flops;
         if (gs_u64_contains(h, nh, sw->cells[i].hash))
             st++;
+        else if (offer && gs_u64_contains(offer->hashes, offer->n, sw->cells[i].hash))
+            re++;
         else
             *remaining += sw->cells[i].flops;
     }
     *stored += st;
+    *reusable += re;
+    if (offer)
+        snprintf(r1, sizeof r1, ", %zu reusable", re);
     human_flops(f1, sizeof f1, fl);
     human_time(t1, sizeof t1, fl / GS_ASSUMED_FLOPS_PER_CORE);
     const gs_cell_t *c0 = &sw->cells[ex->first_cell].cell;
-    printf("[%s] line %d: %zu cells, %s (~%s on one core), %zu stored\n", ex->name, ex->line,
-           ex->n_cells, f1, t1, st);
+    printf("[%s] line %d: %zu cells, %s (~%s on one core), %zu stored%s\n", ex->name, ex->line,
+           ex->n_cells, f1, t1, st, r1);
     printf("  model=%s task=%s dataset=%s, repeats %ld\n", gs_model_names[c0->model],
            gs_task_names[c0->task], gs_dataset_names[c0->dataset], c0->repeats);
     char settled[512];
@@ -209,27 +232,53 @@ static double plan_experiment(const gs_sweep_t *sw, const gs_experiment_t *ex, c
     return fl;
 }
 
-/* The sweep's head, every experiment, and the totals against the database. */
+/* The size of the selected experiments, up front: cells and estimated
+ * core time, and whether run will want --yes. */
+static void print_size(const gs_sweep_t *sw, const unsigned char *selected)
+{
+    double fl = 0;
+    size_t n = 0;
+    char t1[32], big[512];
+    for (size_t i = 0; i < sw->n_cells; i++)
+        if (selected[sw->cells[i].experiment]) {
+            n++;
+            fl += sw->cells[i].flops;
+        }
+    human_time(t1, sizeof t1, fl / GS_ASSUMED_FLOPS_PER_CORE);
+    printf("size: %zu cells, ~%s of estimated core time\n", n, t1);
+    if (gs_driver_too_big(sw, selected, big, sizeof big))
+        printf("warning: a big sweep: %s; check its axes below - gradsweep run refuses it "
+               "without --yes\n", big);
+}
+
+/* The sweep's head, every experiment, and the totals against the database
+ * (and against what --reuse offers, when offer is not NULL). */
 static void print_plan(const gs_sweep_t *sw, const char *dbpath, const db_view_t *v,
-                       const unsigned char *selected)
+                       const unsigned char *selected, const gs_reuse_offer_t *offer,
+                       const char *reuse)
 {
     const uint64_t *h = v->h;
     size_t nh = v->n;
     printf("sweep %s: %s\n", sw->name, sw->description[0] ? sw->description : "(no description)");
+    print_size(sw, selected);
     printf("database: %s\n", dbpath);
     double all = 0;
     for (size_t i = 0; i < sw->n_cells; i++)
         all += sw->cells[i].flops;
     printf("flops: %.6g\n", all);
-    printf("seed %llu, vanishing below %g, exploding above %g\n\n", (unsigned long long)sw->seed,
+    printf("seed %llu, vanishing below %g, exploding above %g\n", (unsigned long long)sw->seed,
            sw->vanishing_below, sw->exploding_above);
+    if (sw->overrides[0])
+        printf("overrides ([" GS_OVERRIDES_SECTION "], every experiment): %s\n", sw->overrides);
+    putchar('\n');
     double total = 0, remaining = 0;
-    size_t stored_total = 0;
+    size_t stored_total = 0, reusable = 0;
     char f1[32], t1[32];
     size_t n_cells = 0;   /* of the experiments selected */
     for (size_t e = 0; e < sw->n_experiments; e++)
         if (selected[e]) {
-            total += plan_experiment(sw, &sw->experiments[e], h, nh, &remaining, &stored_total);
+            total += plan_experiment(sw, &sw->experiments[e], h, nh, offer, &remaining,
+                                     &stored_total, &reusable);
             n_cells += sw->experiments[e].n_cells;
         }
     human_flops(f1, sizeof f1, total);
@@ -237,89 +286,136 @@ static void print_plan(const gs_sweep_t *sw, const char *dbpath, const db_view_t
     printf("total: %zu cells, %s (~%s on one core)\n", n_cells, f1, t1);
     human_time(t1, sizeof t1, remaining / GS_ASSUMED_FLOPS_PER_CORE);
     long orphans = gs_store_orphans(sw, h, nh, NULL);
+    if (offer)
+        printf("%s offers %zu of the cells not stored (run --reuse copies them)\n", reuse,
+               reusable);
     if (!v->exists)
-        printf("%s does not exist yet: all %zu cells to run\n", dbpath, n_cells);
+        printf("%s does not exist yet: %s%zu cells to run (~%s on one core)\n", dbpath,
+               reusable ? "" : "all ", n_cells - reusable, t1);
     else if (v->sweep[0] && strcmp(v->sweep, sw->name) != 0)
         printf("%s holds sweep '%s' (%zu stored cells), not '%s': run refuses it; give another "
                "--db (--fresh would delete those %zu cells and sweep '%s' for good)\n", dbpath,
                v->sweep, nh, sw->name, nh, v->sweep);
     else
         printf("%s holds %zu of them (sweep '%s'); %zu to run (~%s on one core)\n", dbpath,
-               stored_total, v->sweep[0] ? v->sweep : sw->name, n_cells - stored_total, t1);
+               stored_total, v->sweep[0] ? v->sweep : sw->name,
+               n_cells - stored_total - reusable, t1);
+    if (v->sweep[0] && strcmp(v->sweep, sw->name) == 0 && strcmp(v->overrides, sw->overrides) != 0)
+        printf("%s's sweep was run with the overrides '%s', this plan has '%s': their cells "
+               "differ\n", dbpath, v->overrides, sw->overrides);
     if (orphans > 0 && (!v->sweep[0] || strcmp(v->sweep, sw->name) == 0))
         printf("%ld stored cell%s not in this config (it changed since they ran); gradsweep "
                "prune removes them\n", orphans, orphans == 1 ? " is" : "s are");
 }
 
+/* What --reuse OTHER offers, against the seeding the cells of v would
+ * be run with (as gs_store_begin_session picks it): the exit status. */
+static int plan_offer(const char *reuse, const db_view_t *v, gs_reuse_offer_t *offer, char *err,
+                      size_t errlen)
+{
+    int rc = gs_reuse_scan(reuse, offer, err, errlen);
+    if (rc != 0)
+        return rc == -2 ? GS_EXIT_INPUT : GS_EXIT_RUNTIME;
+    int seeding = v->n > 0 && v->seeding >= 0 ? v->seeding : GS_SEEDING_PAIRED;
+    return gs_reuse_check_seeding(offer, seeding, reuse, err, errlen) == 0 ? GS_EXIT_OK
+                                                                           : GS_EXIT_INPUT;
+}
+
 /* The plan of sw against dbpath, for the experiments names select. */
-static int plan_sweep(const gs_sweep_t *sw, const char *dbpath, const char **names, size_t n)
+static int plan_sweep(const gs_sweep_t *sw, const char *dbpath, const char **names, size_t n,
+                      const char *reuse)
 {
     char err[8192];
     db_view_t v = {0};
+    gs_reuse_offer_t offer = {0};
     unsigned char *selected = malloc(sw->n_experiments + 1);
     int rc = GS_EXIT_RUNTIME;
     if (!selected)
         snprintf(err, sizeof err, "out of memory");
     else if (gs_driver_select(sw, names, n, selected, err, sizeof err) != 0)
         rc = GS_EXIT_INPUT;
-    else if ((rc = view_db(dbpath, &v, err, sizeof err)) == GS_EXIT_OK)
-        print_plan(sw, dbpath, &v, selected);
+    else if ((rc = view_db(dbpath, &v, err, sizeof err)) == GS_EXIT_OK &&
+             (!reuse || (rc = plan_offer(reuse, &v, &offer, err, sizeof err)) == GS_EXIT_OK))
+        print_plan(sw, dbpath, &v, selected, reuse ? &offer : NULL, reuse);
     if (rc != GS_EXIT_OK)
         fprintf(stderr, "gradsweep plan: %s\n", err);
+    gs_reuse_offer_free(&offer);
     free(v.h);
     free(selected);
     return rc;
 }
 
+/* Read the config at path with the overrides appended and parse it
+ * (with the experiment's checks): 0, or -1 with err. */
+static int load_config(gs_sweep_t *sw, const char *path, const char *const *overrides, size_t n,
+                       char *err, size_t errlen)
+{
+    char *file = gs_read_text(path, GS_CONFIG_MAX_BYTES, err, errlen), *text = NULL;
+    int rc = -1;
+    if (file && gs_sweep_with_overrides(file, overrides, n, &text, err, errlen) == 0)
+        rc = gs_sweep_parse(sw, text, path, &hooks, err, errlen);
+    free(file);
+    free(text);
+    return rc;
+}
+
 int gs_cmd_plan(int argc, char **argv)
 {
-    const char *cfg = NULL, *db = NULL, **names = calloc((size_t)argc, sizeof *names);
-    size_t n = 0;
-    if (!names) {
+    const char *cfg = NULL, *db = NULL, *reuse = NULL;
+    const char **names = calloc((size_t)argc, sizeof *names);
+    const char **overrides = calloc((size_t)argc, sizeof *overrides);
+    size_t n = 0, n_overrides = 0;
+    if (!names || !overrides) {
         fprintf(stderr, "gradsweep plan: out of memory\n");
+        free(names);
+        free(overrides);
         return GS_EXIT_RUNTIME;
     }
-    int rc = plan_args(argc, argv, &cfg, &db, names, &n);
+    int rc = plan_args(argc, argv, &cfg, &db, names, &n, overrides, &n_overrides, &reuse);
     gs_sweep_t sw;
     char err[8192], dbpath[4096];
-    if (rc < 0 && gs_sweep_load(&sw, cfg, &hooks, err, sizeof err) != 0) {
+    if (rc < 0 && load_config(&sw, cfg, overrides, n_overrides, err, sizeof err) != 0) {
         fprintf(stderr, "gradsweep plan: %s\n", err);
         rc = GS_EXIT_INPUT;
     } else if (rc < 0) {
         default_db(dbpath, sizeof dbpath, &sw, db);
-        rc = plan_sweep(&sw, dbpath, names, n);
+        rc = plan_sweep(&sw, dbpath, names, n, reuse);
         gs_sweep_free(&sw);
     }
     free(names);
+    free(overrides);
     return rc;
 }
 
-#define RUN_USAGE "gradsweep run CONFIG.ini [--db PATH] [--threads N] [--fresh] [--retry] " \
-                  "[--experiment NAME]..."
+#define RUN_USAGE "gradsweep run CONFIG.ini [KEY=VALUE...] [--db PATH] [--threads N] [--fresh] " \
+                  "[--retry] [--experiment NAME]... [--reuse OTHER.db] [--yes]"
 
-static int run_args(int argc, char **argv, gs_run_options_t *opt, const char **names);
+static int run_args(int argc, char **argv, gs_run_options_t *opt, const char **names,
+                    const char **overrides);
 
 int gs_cmd_run(int argc, char **argv)
 {
     gs_run_options_t o = {0};
-    const char **names = calloc((size_t)argc, sizeof *names);   /* --experiment's */
-    if (!names) {
+    const char **names = calloc((size_t)argc, sizeof *names);       /* --experiment's */
+    const char **overrides = calloc((size_t)argc, sizeof *overrides);   /* KEY=VALUE */
+    int rc = GS_EXIT_RUNTIME;
+    if (!names || !overrides)
         fprintf(stderr, "gradsweep run: out of memory\n");
-        return GS_EXIT_RUNTIME;
-    }
-    o.experiments = names;
-    int rc = run_args(argc, argv, &o, names);
-    if (rc < 0)
+    else if ((rc = run_args(argc, argv, &o, names, overrides)) < 0)
         rc = gs_driver_run(&o);
     free(names);
+    free(overrides);
     return rc;
 }
 
-/* run's arguments into o (names: --experiment's): -1 to go on, else the
- * exit status (help: 0). */
-static int run_args(int argc, char **argv, gs_run_options_t *opt, const char **names)
+/* run's arguments into o (names: --experiment's; overrides: the
+ * KEY=VALUE words): -1 to go on, else the exit status (help: 0). */
+static int run_args(int argc, char **argv, gs_run_options_t *opt, const char **names,
+                    const char **overrides)
 {
     gs_run_options_t o = *opt;
+    o.experiments = names;
+    o.overrides = overrides;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (is_help(a)) {
@@ -344,10 +440,18 @@ static int run_args(int argc, char **argv, gs_run_options_t *opt, const char **n
                    "  --retry       run the cells stored as failed or crashed again (each new\n"
                    "                result replaces its row)\n"
                    "  --experiment NAME  run only that experiment (a config section); repeat\n"
-                   "                it for several\n\n"
+                   "                it for several\n"
+                   "  --reuse OTHER.db  copy the cells OTHER.db stores as done or diverged with\n"
+                   "                the same config hash (and seeding) instead of running them\n"
+                   "  --yes         run a sweep past the size limit (%d cells or %.0f h of\n"
+                   "                estimated core time), which is refused without it\n"
+                   "  KEY=VALUE     override that key in every experiment (steps=10), checked\n"
+                   "                as its INI value would be; stored with the config's text\n"
+                   "                as an [overrides] section, so status and report see it\n\n"
                    "SIGINT/SIGTERM (to the process, to mpirun or to its process group) commit\n"
                    "what has arrived, mark the session interrupted and print the command that\n"
-                   "resumes. Progress goes to stderr.\n\n");
+                   "resumes. Progress goes to stderr.\n\n", GS_BIG_SWEEP_CELLS,
+                   GS_BIG_SWEEP_CORE_S / 3600.0);
             gs_exit_print_table(stdout);
             return GS_EXIT_OK;
         } else if (strcmp(a, "--db") == 0 && i + 1 < argc) {
@@ -367,6 +471,12 @@ static int run_args(int argc, char **argv, gs_run_options_t *opt, const char **n
             o.retry = 1;
         } else if (strcmp(a, "--experiment") == 0 && i + 1 < argc) {
             names[o.n_experiments++] = argv[++i];
+        } else if (strcmp(a, "--reuse") == 0 && i + 1 < argc) {
+            o.reuse_path = argv[++i];
+        } else if (strcmp(a, "--yes") == 0) {
+            o.yes = 1;
+        } else if (a[0] != '-' && strchr(a, '=')) {
+            overrides[o.n_overrides++] = a;
         } else if (a[0] == '-' || o.config_path) {
             fprintf(stderr, "gradsweep run: unexpected '%s'; usage: " RUN_USAGE "\n", a);
             return GS_EXIT_INPUT;
@@ -660,10 +770,11 @@ out:
 
 /* ---- prune ---- */
 
-#define PRUNE_USAGE "gradsweep prune CONFIG.ini [--db PATH]"
+#define PRUNE_USAGE "gradsweep prune CONFIG.ini [KEY=VALUE...] [--db PATH]"
 
 /* prune's arguments: -1 to go on, else the exit status (help: 0). */
-static int prune_args(int argc, char **argv, const char **cfg, const char **db)
+static int prune_args(int argc, char **argv, const char **cfg, const char **db,
+                      const char **overrides, size_t *n_overrides)
 {
     for (int i = 1; i < argc; i++) {
         if (is_help(argv[i])) {
@@ -673,11 +784,15 @@ static int prune_args(int argc, char **argv, const char **cfg, const char **db)
                    "removed - with all of their rows, in one transaction, and says how many.\n"
                    "It asks nothing, and it cannot be undone except from a backup of the\n"
                    "database (cp DB DB.bak first if unsure). Refused, deleting nothing, when\n"
-                   "the database holds another sweep or a run is writing it.\n\n");
+                   "the database holds another sweep or a run is writing it, or when its sweep\n"
+                   "was run with other KEY=VALUE overrides than those given here (they make\n"
+                   "other cells: give the same ones).\n\n");
             gs_exit_print_table(stdout);
             return GS_EXIT_OK;
         } else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
             *db = argv[++i];
+        } else if (argv[i][0] != '-' && strchr(argv[i], '=')) {
+            overrides[(*n_overrides)++] = argv[i];
         } else if (argv[i][0] == '-' || *cfg) {
             fprintf(stderr, "gradsweep prune: unexpected '%s'; usage: " PRUNE_USAGE "\n", argv[i]);
             return GS_EXIT_INPUT;
@@ -710,6 +825,13 @@ static int prune_store(gs_store_t *st, const gs_sweep_t *sw, const char *dbpath)
                  v.sweep, sw->name);
         goto out;
     }
+    if (v.sweep[0] && strcmp(v.overrides, sw->overrides) != 0) {
+        snprintf(err, sizeof err, "%s: its sweep was last run with the overrides '%s', not '%s': "
+                 "their cells differ, and all of them would count as no longer in the config; "
+                 "nothing was deleted. Give the same KEY=VALUE words as the run", dbpath,
+                 v.overrides, sw->overrides);
+        goto out;
+    }
     rc = GS_EXIT_RUNTIME;
     if (gs_store_stored_hashes(st, &h, &n, err, sizeof err) != 0)
         goto out;
@@ -734,12 +856,22 @@ out:
 int gs_cmd_prune(int argc, char **argv)
 {
     const char *cfg = NULL, *db = NULL;
-    int rc = prune_args(argc, argv, &cfg, &db);
-    if (rc >= 0)
-        return rc;
+    const char **overrides = calloc((size_t)argc, sizeof *overrides);
+    size_t n_overrides = 0;
+    if (!overrides) {
+        fprintf(stderr, "gradsweep prune: out of memory\n");
+        return GS_EXIT_RUNTIME;
+    }
+    int rc = prune_args(argc, argv, &cfg, &db, overrides, &n_overrides);
     gs_sweep_t sw;
     char err[8192], dbpath[4096];
-    if (gs_sweep_load(&sw, cfg, &hooks, err, sizeof err) != 0) {
+    if (rc >= 0) {
+        free(overrides);
+        return rc;
+    }
+    rc = load_config(&sw, cfg, overrides, n_overrides, err, sizeof err);
+    free(overrides);
+    if (rc != 0) {
         fprintf(stderr, "gradsweep prune: %s\n", err);
         return GS_EXIT_INPUT;
     }
@@ -760,10 +892,10 @@ int gs_cmd_export(int argc, char **argv)
 {
     static const char help[] =
         "Writes every row of a table or view of the database (runs, layer_stats,\n"
-        "train_log, train_layer_log, time_stats, histograms, theory, sessions,\n"
-        "sweeps, in_flight, the summary view) to stdout: CSV with a header (RFC 4180;\n"
-        "NULL empty, reals to 17 digits, inf as inf), or with --json one JSON object\n"
-        "per line (NULL and infinities as null). Safe while a sweep runs.\n"
+        "train_log, train_layer_log, time_stats, histogram_counts, theory, sessions,\n"
+        "sweeps, in_flight, the summary and histograms views) to stdout: CSV with a\n"
+        "header (RFC 4180; NULL empty, reals to 17 digits, inf as inf), or with --json\n"
+        "one JSON object per line (NULL and infinities as null). Safe while a sweep runs.\n"
         "  python3 -c \"import pandas as pd; print(pd.read_csv('runs.csv'))\"\n\n";
     static const char *const flags[] = {"--csv", "--json"};   /* gs_export_format_t order */
     const char *db, *name;

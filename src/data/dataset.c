@@ -51,6 +51,15 @@ void gs_dataset_gather(const gs_dataset_t *ds, const size_t *idx, size_t n,
     }
 }
 
+void gs_dataset_split_order(size_t n, unsigned long long seed, size_t *idx)
+{
+    for (size_t i = 0; i < n; i++)
+        idx[i] = i;
+    gs_rng_t rng;
+    gs_rng_seed(&rng, seed, 0x5B117);
+    gs_rng_shuffle(&rng, idx, n);
+}
+
 int gs_dataset_split(const gs_dataset_t *all, double frac, unsigned long long seed,
                      gs_dataset_t *train, gs_dataset_t *test)
 {
@@ -58,11 +67,7 @@ int gs_dataset_split(const gs_dataset_t *all, double frac, unsigned long long se
     size_t *idx = malloc((all->n ? all->n : 1) * sizeof *idx);
     if (!idx)
         return -1;
-    for (size_t i = 0; i < all->n; i++)
-        idx[i] = i;
-    gs_rng_t rng;
-    gs_rng_seed(&rng, seed, 0x5B117);
-    gs_rng_shuffle(&rng, idx, all->n);
+    gs_dataset_split_order(all->n, seed, idx);
     int rc = -1;
     if (gs_dataset_alloc(train, n_train, all->dim, all->n_classes, all->n_targets) == 0) {
         if (gs_dataset_alloc(test, all->n - n_train, all->dim, all->n_classes,

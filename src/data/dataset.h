@@ -20,6 +20,10 @@ void gs_dataset_free(gs_dataset_t *ds);   /* frees the arrays; NULL is fine */
 int gs_dataset_alloc(gs_dataset_t *ds, size_t n, size_t dim, size_t n_classes,
                      size_t n_targets);
 
+/* The order gs_dataset_split puts n rows in, from seed: idx[0..n) gets
+ * the rows of the training part first, then those of the test part. */
+void gs_dataset_split_order(size_t n, unsigned long long seed, size_t *idx);
+
 /* Split rows into train (the first round(frac n) of a permutation drawn
  * from seed) and test (the rest). The source is left as it was. */
 int gs_dataset_split(const gs_dataset_t *all, double frac, unsigned long long seed,

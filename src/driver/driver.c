@@ -5,6 +5,9 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #ifdef HAVE_MPI
 #include <mpi.h>
 #else
@@ -26,6 +29,7 @@
 #include "driver/pack.h"
 #include "driver/progress.h"
 #include "experiment/experiment.h"
+#include "store/reuse.h"
 #include "store/store.h"
 #include "sweep/sweep.h"
 #include "util/clock.h"
@@ -446,6 +450,13 @@ static int hand_out(coord_t *c, const int64_t *pending, size_t n_pending, size_t
     int count[c->n_slots];
     for (int s = 0; s < c->n_slots; s++) {
         size_t k = to;
+        /* a slot is topped up once it is down to half its depth: one
+         * commit of in_flight rows per half queue, not per cell */
+        if (to < n_pending &&
+            c->outstanding[s] > queue_depth(c->sw->cells[pending[to]].flops) / 2) {
+            count[s] = 0;
+            continue;
+        }
         while (to < n_pending &&
                c->outstanding[s] + (int)(to - k) < queue_depth(c->sw->cells[pending[to]].flops))
             to++;
@@ -650,6 +661,7 @@ typedef struct {
     gs_sweep_t sw;
     int have_sw;
     unsigned char *selected;   /* per experiment: run it (--experiment) */
+    size_t n_reused;           /* cells --reuse copied */
     char dbpath[4096];
     char err[8192];
 } job_t;
@@ -690,6 +702,8 @@ static int auto_threads(void)
     return t < 1 ? 1 : t;
 }
 
+static void command_text(const gs_run_options_t *opt, char *buf, size_t len);
+
 /* Rank 0 reads the config; every rank parses the same text, so that
  * cells are known everywhere by index. Only rank 0 checks cells against
  * its machine (memory); the others expand the same grid. */
@@ -699,10 +713,13 @@ static int job_config(job_t *j, const gs_run_options_t *opt)
     long long tlen = 0;
     int code = 0;
     if (j->rank == 0) {
-        if (!(text = gs_read_text(opt->config_path, GS_CONFIG_MAX_BYTES, j->err, sizeof j->err)))
+        char *file = gs_read_text(opt->config_path, GS_CONFIG_MAX_BYTES, j->err, sizeof j->err);
+        if (!file || gs_sweep_with_overrides(file, opt->overrides, opt->n_overrides, &text,
+                                             j->err, sizeof j->err) != 0)
             code = GS_EXIT_INPUT;
         else
             tlen = (long long)strlen(text);
+        free(file);
     }
     if (agree(j, code, 0))
         return GS_EXIT_INPUT;
@@ -720,6 +737,15 @@ static int job_config(job_t *j, const gs_run_options_t *opt)
     else if (!code && gs_driver_select(&j->sw, opt->experiments, opt->n_experiments, j->selected,
                                        j->err, sizeof j->err) != 0)
         code = GS_EXIT_INPUT;
+    char size[512], cmd[4096];
+    if (!code && j->rank == 0 && !opt->yes &&
+        gs_driver_too_big(&j->sw, j->selected, size, sizeof size)) {
+        command_text(opt, cmd, sizeof cmd);
+        snprintf(j->err, sizeof j->err, "%s: a big sweep: %s. Check it with gradsweep plan "
+                 "(an axis too many?); to run it as it is:\n  %s --yes", opt->config_path, size,
+                 cmd);
+        code = GS_EXIT_INPUT;
+    }
     free(text);
     return agree(j, code, 1);
 }
@@ -766,6 +792,38 @@ int gs_driver_select(const gs_sweep_t *sw, const char *const *names, size_t n,
         mask[e] = 1;
     }
     return 0;
+}
+
+int gs_driver_too_big(const gs_sweep_t *sw, const unsigned char *mask, char *msg, size_t len)
+{
+    size_t n = 0;
+    double flops = 0;
+    for (size_t i = 0; i < sw->n_cells; i++)
+        if (mask[sw->cells[i].experiment]) {
+            n++;
+            flops += sw->cells[i].flops;
+        }
+    double s = flops / GS_ASSUMED_FLOPS_PER_CORE;
+    if (n <= GS_BIG_SWEEP_CELLS && s <= GS_BIG_SWEEP_CORE_S)
+        return 0;
+    snprintf(msg, len, "%zu cells, ~%.1f h of estimated core time (the limit: %d cells or %.0f h)",
+             n, s / 3600.0, GS_BIG_SWEEP_CELLS, GS_BIG_SWEEP_CORE_S / 3600.0);
+    return 1;
+}
+
+/* The command that runs this sweep again, for the hints that resume or
+ * retry it: the config, its overrides and the options that choose cells. */
+static void command_text(const gs_run_options_t *opt, char *buf, size_t len)
+{
+    size_t used = (size_t)snprintf(buf, len, "gradsweep run %s", opt->config_path);
+    for (size_t i = 0; i < opt->n_overrides && used < len; i++)
+        used += (size_t)snprintf(buf + used, len - used, " %s", opt->overrides[i]);
+    if (opt->db_path && used < len)
+        used += (size_t)snprintf(buf + used, len - used, " --db %s", opt->db_path);
+    for (size_t i = 0; i < opt->n_experiments && used < len; i++)
+        used += (size_t)snprintf(buf + used, len - used, " --experiment %s", opt->experiments[i]);
+    if (opt->yes && used < len)
+        snprintf(buf + used, len - used, " --yes");
 }
 
 /* ---- rank 0: the database and what is left to run ---- */
@@ -867,8 +925,67 @@ static int stored_to_skip(gs_store_t *st, const gs_sweep_t *sw, int retry, uint6
     return 0;
 }
 
-/* Open the database, start the session, settle the crashes and list the
- * cells not stored yet, longest first. NULL with *code the exit status. */
+/* --reuse: what OTHER offers, checked before anything is created or
+ * changed: its seeding must be the one this run's cells get - the
+ * database's own when it holds cells and --fresh does not delete them,
+ * else paired (gs_store_begin_session). st NULL: the database does not
+ * exist yet. 0, or the exit status with j->err. */
+static int reuse_offer(job_t *j, const gs_run_options_t *opt, gs_store_t *st,
+                       gs_reuse_offer_t *offer)
+{
+    *offer = (gs_reuse_offer_t){0};
+    if (!opt->reuse_path)
+        return GS_EXIT_OK;
+    int rc = gs_reuse_scan(opt->reuse_path, offer, j->err, sizeof j->err);
+    if (rc != 0)
+        return rc == -2 ? GS_EXIT_INPUT : GS_EXIT_RUNTIME;
+    int stored = st ? gs_store_seeding_of(gs_store_handle(st)) : -1;
+    int seeding = opt->fresh || stored < 0 || gs_store_count_runs(st) <= 0 ? GS_SEEDING_PAIRED
+                                                                           : stored;
+    if (gs_reuse_check_seeding(offer, seeding, opt->reuse_path, j->err, sizeof j->err) != 0) {
+        gs_reuse_offer_free(offer);
+        return GS_EXIT_INPUT;
+    }
+    return GS_EXIT_OK;
+}
+
+/* Copy the selected cells not stored yet that OTHER offers, and add them
+ * to the sorted *skip list (which grows). j->n_reused counts them. */
+static int reuse_cells(job_t *j, const gs_run_options_t *opt, gs_store_t *st,
+                       const gs_reuse_offer_t *offer, uint64_t **skip, size_t *n_skip)
+{
+    j->n_reused = 0;
+    if (!opt->reuse_path)
+        return 0;
+    uint64_t *take = malloc((j->sw.n_cells + 1) * sizeof *take);
+    uint64_t *all = take ? realloc(*skip, (*n_skip + j->sw.n_cells + 1) * sizeof *all) : NULL;
+    if (!all) {
+        free(take);
+        snprintf(j->err, sizeof j->err, "out of memory");
+        return -1;
+    }
+    *skip = all;
+    size_t n = 0;
+    for (size_t i = 0; i < j->sw.n_cells; i++) {
+        uint64_t h = j->sw.cells[i].hash;
+        if (j->selected[j->sw.cells[i].experiment] && !gs_u64_contains(all, *n_skip, h) &&
+            gs_u64_contains(offer->hashes, offer->n, h))
+            take[n++] = h;
+    }
+    int rc = gs_reuse_copy(st, opt->reuse_path, take, n, j->err, sizeof j->err);
+    if (rc == 0) {
+        memcpy(all + *n_skip, take, n * sizeof *take);
+        *n_skip += n;
+        gs_u64_sort(all, *n_skip);
+        j->n_reused = n;
+    }
+    free(take);
+    return rc;
+}
+
+/* Open the database, start the session, settle the crashes, copy what
+ * --reuse offers and list the cells not stored yet, longest first. NULL
+ * with *code the exit status. */
 static gs_store_t *open_store(job_t *j, const gs_run_options_t *opt, const char *hosts,
                               int64_t **pending, size_t *n_pending, double *flops, int *code)
 {
@@ -877,12 +994,20 @@ static gs_store_t *open_store(job_t *j, const gs_run_options_t *opt, const char 
     size_t n_stored = 0;
     gs_session_info_t info = {j->size, j->threads, hosts, opt->fresh};
     gs_store_fault_t fault = GS_STORE_FAULT_RUNTIME;
+    gs_reuse_offer_t offer = {0};
+    struct stat sb;
+    int exists = stat(j->dbpath, &sb) == 0;
+    if (!exists && (*code = reuse_offer(j, opt, NULL, &offer)) != GS_EXIT_OK)
+        return NULL;   /* before the database is created */
     *code = GS_EXIT_RUNTIME;
     if (gs_mkdirs_for(j->dbpath, j->err, sizeof j->err) != 0 ||
         !(st = gs_store_open_kind(j->dbpath, 1, 0, &fault, j->err, sizeof j->err))) {
         *code = fault == GS_STORE_FAULT_INPUT ? GS_EXIT_INPUT : GS_EXIT_RUNTIME;
         goto fail;
     }
+    if (exists && (*code = reuse_offer(j, opt, st, &offer)) != GS_EXIT_OK)
+        goto fail;
+    *code = GS_EXIT_RUNTIME;
     int begun = gs_store_begin_session(st, &j->sw, &info, j->err, sizeof j->err);
     if (begun != 0) {
         *code = begun == -2 ? GS_EXIT_INPUT : GS_EXIT_RUNTIME;
@@ -890,7 +1015,8 @@ static gs_store_t *open_store(job_t *j, const gs_run_options_t *opt, const char 
     }
     say_fresh(st, &j->sw, j->dbpath);
     if (store_crashed(st, &j->sw, j->threads, j->err, sizeof j->err) != 0 ||
-        stored_to_skip(st, &j->sw, opt->retry, &stored, &n_stored, j->err, sizeof j->err) != 0)
+        stored_to_skip(st, &j->sw, opt->retry, &stored, &n_stored, j->err, sizeof j->err) != 0 ||
+        reuse_cells(j, opt, st, &offer, &stored, &n_stored) != 0)
         goto fail;
     if (!(*pending = malloc((j->sw.n_cells + 1) * sizeof **pending))) {
         snprintf(j->err, sizeof j->err, "out of memory");
@@ -906,10 +1032,12 @@ static gs_store_t *open_store(job_t *j, const gs_run_options_t *opt, const char 
         }
     qsort_r(*pending, *n_pending, sizeof **pending, cmp_cost, &j->sw);
     free(stored);
+    gs_reuse_offer_free(&offer);
     *code = GS_EXIT_OK;
     return st;
 fail:
     free(stored);
+    gs_reuse_offer_free(&offer);
     gs_store_close(st);
     return NULL;
 }
@@ -925,10 +1053,10 @@ fail:
  * return. */
 static void end_interrupted(job_t *j, const gs_run_options_t *opt, coord_t *c, int sig)
 {
+    char cmd[8192];
+    command_text(opt, cmd, sizeof cmd);
     fprintf(stderr, "interrupted by %s: %zu cells of this run stored; rerun the same command "
-            "to resume:\n  gradsweep run %s%s%s\n", sig == SIGINT ? "SIGINT" : "SIGTERM",
-            c->bar.done, opt->config_path, opt->db_path ? " --db " : "",
-            opt->db_path ? opt->db_path : "");
+            "to resume:\n  %s\n", sig == SIGINT ? "SIGINT" : "SIGTERM", c->bar.done, cmd);
     /* a rank that crashed is why mpirun signalled us: its death counts
      * (read_crash_log) before the in_flight rows are cleared */
     int ok = maybe_commit(c, 1) == 0 && read_crash_log(c->store, j->err, sizeof j->err) == 0 &&
@@ -972,10 +1100,11 @@ static int unfinished_code(job_t *j, const gs_run_options_t *opt, gs_store_t *st
     free(h);
     if (bad <= 0)
         return GS_EXIT_OK;
+    char cmd[8192];
+    command_text(opt, cmd, sizeof cmd);
     fprintf(stderr, "%ld cell%s of the config %s stored as failed or crashed: gradsweep status %s "
-            "lists them with their error; rerun them with\n  gradsweep run %s%s%s --retry\n",
-            bad, bad == 1 ? "" : "s", bad == 1 ? "is" : "are", j->dbpath, opt->config_path,
-            opt->db_path ? " --db " : "", opt->db_path ? opt->db_path : "");
+            "lists them with their error; rerun them with\n  %s --retry\n",
+            bad, bad == 1 ? "" : "s", bad == 1 ? "is" : "are", j->dbpath, cmd);
     return GS_EXIT_CELLS_FAILED;
 }
 
@@ -1010,10 +1139,14 @@ static int run_coordinator(job_t *j, const gs_run_options_t *opt, gs_store_t *st
     size_t n_cells = 0;   /* of the experiments selected */
     for (size_t e = 0; e < j->sw.n_experiments; e++)
         n_cells += j->selected[e] ? j->sw.experiments[e].n_cells : 0;
-    fprintf(stderr, "sweep %s: %zu cells%s, %zu stored already, %zu to run on %d rank%s x %d "
+    char reused[4200] = "";
+    if (opt->reuse_path)
+        snprintf(reused, sizeof reused, " (%zu of them reused: copied from %s)", j->n_reused,
+                 opt->reuse_path);
+    fprintf(stderr, "sweep %s: %zu cells%s, %zu stored already%s, %zu to run on %d rank%s x %d "
             "thread%s -> %s\n", j->sw.name, n_cells, opt->n_experiments ? " of the experiments "
-            "chosen" : "", n_cells - n_pending, n_pending, j->size, j->size == 1 ? "" : "s",
-            j->threads, j->threads == 1 ? "" : "s", j->dbpath);
+            "chosen" : "", n_cells - n_pending, reused, n_pending, j->size,
+            j->size == 1 ? "" : "s", j->threads, j->threads == 1 ? "" : "s", j->dbpath);
     coord_t c = {.sw = &j->sw, .store = store, .n_slots = j->size};
     double cpu0 = thread_cpu();
     gs_progress_init(&c.bar, n_pending, flops_total, j->size * j->threads);
@@ -1026,8 +1159,29 @@ static int run_coordinator(job_t *j, const gs_run_options_t *opt, gs_store_t *st
     return rc != 0 ? end_failed(j, &c) : end_done(j, opt, &c, cpu0);
 }
 
+/* glibc gives freed memory back to the system as soon as the top of a
+ * heap holds 128 KiB free (brk or madvise), and serves blocks of that size
+ * and more by mmap. A cell allocates its data and model and frees them
+ * again, SQLite's statements their caches: with the compute thread
+ * running on another core, each give-back flushed both cores' TLBs (an
+ * interprocessor interrupt), and the next cell faulted the pages in again
+ * - two thirds of a tiny cell's time (docs/architecture.md, "The
+ * driver"). A sweep keeps what it freed, up to TRIM_KEEP, and takes only
+ * blocks of MMAP_FROM and more by mmap (what a big model's arenas are). */
+#define TRIM_KEEP (128 << 20)
+#define MMAP_FROM (32 << 20)
+
+static void keep_freed_memory(void)
+{
+#ifdef __GLIBC__
+    mallopt(M_TRIM_THRESHOLD, TRIM_KEEP);
+    mallopt(M_MMAP_THRESHOLD, MMAP_FROM);
+#endif
+}
+
 int gs_driver_run(const gs_run_options_t *opt)
 {
+    keep_freed_memory();
     job_t *j = calloc(1, sizeof *j);
     int provided, code;
     if (!j || MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {

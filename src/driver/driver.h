@@ -23,7 +23,21 @@ typedef struct {
     int retry;               /* run the cells stored as failed or crashed again */
     const char *const *experiments;   /* --experiment NAME...: run only these (none: all) */
     size_t n_experiments;
+    const char *const *overrides;     /* KEY=VALUE words: gs_sweep_with_overrides */
+    size_t n_overrides;
+    const char *reuse_path;  /* --reuse OTHER.db: copy the cells it stores (store/reuse.h) */
+    int yes;                 /* --yes: run a sweep past the size limit */
 } gs_run_options_t;
+
+/* The size past which `plan` warns and `run` wants --yes: a sweep of more
+ * cells, or of more estimated core time (at GS_ASSUMED_FLOPS_PER_CORE),
+ * than this - usually a config with one axis too many. */
+#define GS_BIG_SWEEP_CELLS 100000
+#define GS_BIG_SWEEP_CORE_S 3600.0
+
+/* Whether the experiments mask selects of sw pass the size limit: 0 no;
+ * 1 yes, with "N cells, ~T of estimated core time" and the limit in msg. */
+int gs_driver_too_big(const gs_sweep_t *sw, const unsigned char *mask, char *msg, size_t len);
 
 /* The experiments of sw that names[0..n) select (n == 0: every one) as
  * mask[e] = 1 (mask has sw->n_experiments entries): 0, or -1 with the

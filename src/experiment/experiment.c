@@ -85,6 +85,15 @@ static int regression(const gs_cell_t *c)
     return c->dataset == GS_DATA_ADDING;
 }
 
+/* A probe reads one batch, and the adding problem's baseline the targets
+ * of the test rows: of a synthetic data set it makes those rows alone
+ * (load_batch). Digits are a file, and standardized with the whole
+ * training part's statistics. */
+static int batch_only(const gs_cell_t *c)
+{
+    return c->task != GS_TASK_TRAIN && c->dataset != GS_DATA_DIGITS;
+}
+
 static gs_mlp_spec_t mlp_spec(const gs_cell_t *c)
 {
     gs_mlp_spec_t s = {
@@ -166,9 +175,11 @@ int gs_experiment_check(const gs_cell_t *c, char *err, size_t errlen)
     size_t model = model_bytes(c);
     double need = model == SIZE_MAX ? INFINITY : (double)model;
     /* optimizer state (bounded by the arenas, which hold the parameters
-     * twice) and the data set, held twice while it is split */
+     * twice) and the data set, held twice while it is split (a probe's:
+     * its batch) */
     need += (double)c->opt->n_state * 0.5 * need;
-    need += 2.0 * 8.0 * (double)total_rows(c) * (double)(input_dim(c) * steps_per_row(c));
+    double rows = batch_only(c) ? (double)c->batch : 2.0 * (double)total_rows(c);
+    need += 8.0 * rows * (double)(input_dim(c) * steps_per_row(c));
     long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGE_SIZE);
     double have = pages > 0 && psize > 0 ? (double)pages * (double)psize : 16.0 * (1ull << 30);
     if (!(need <= MEMORY_SHARE * have)) {
@@ -310,13 +321,58 @@ static void evaluate(gs_net_t *net, const gs_dataset_t *ds, double *x, int *y, d
     *acc = tt ? NAN : (double)hits / (double)ds->n;
 }
 
-/* Test MSE of always answering 1 (the adding problem's baseline). */
-static double constant_baseline(const gs_dataset_t *ds)
+/* Test MSE of always answering 1 (the adding problem's baseline), over
+ * targets t[rows[i]], i < n (rows NULL: t[0..n)). */
+static double constant_baseline(const double *t, const size_t *rows, size_t n)
 {
     double s = 0.0;
-    for (size_t i = 0; i < ds->n; i++)
-        s += (ds->t[i] - 1.0) * (ds->t[i] - 1.0);
-    return s / (double)ds->n;
+    for (size_t i = 0; i < n; i++) {
+        double v = t[rows ? rows[i] : i];
+        s += (v - 1.0) * (v - 1.0);
+    }
+    return s / (double)n;
+}
+
+/* A probe's batch of a synthetic data set (batch_only) into batch, in the
+ * batch's order, and the adding problem's baseline: the rows and the
+ * number load_data, run_steps and finish give, bit for bit, without the
+ * data set - the split's order (gs_dataset_split_order), the batch's
+ * shuffle of the training part from brng (as run_steps draws it), then
+ * only those rows made. tests/data.c compares them with the whole data
+ * set's. */
+static int load_batch(const gs_cell_t *c, gs_rng_t *brng, gs_dataset_t *batch, double *baseline,
+                      char *err, size_t errlen)
+{
+    size_t n = synthetic_rows(c), n_train = (size_t)llround(TRAIN_FRAC * (double)n);
+    size_t B = (size_t)c->batch;
+    size_t *perm = malloc(n * sizeof *perm), *order = malloc(n_train * sizeof *order);
+    size_t *rows = malloc(B * sizeof *rows);
+    double *targets = regression(c) ? malloc(n * sizeof *targets) : NULL;
+    int rc = -1;
+    if (!perm || !order || !rows || (regression(c) && !targets))
+        goto out;
+    gs_dataset_split_order(n, c->seed, perm);
+    for (size_t i = 0; i < n_train; i++)
+        order[i] = i;
+    gs_rng_shuffle(brng, order, n_train);
+    for (size_t i = 0; i < B; i++)
+        rows[i] = perm[order[i]];
+    if (regression(c)) {
+        rc = gs_adding_rows(batch, n, (size_t)c->seq_len, c->seed, rows, B, targets);
+        *baseline = constant_baseline(targets, perm + n_train, n - n_train);
+    } else {
+        rc = gs_gaussian_rows(batch, n, input_dim(c) * steps_per_row(c), N_CLASSES, c->seed,
+                              rows, B);
+    }
+out:
+    if (rc != 0)
+        snprintf(err, errlen, "out of memory making the batch of dataset=%s",
+                 gs_dataset_names[c->dataset]);
+    free(perm);
+    free(order);
+    free(rows);
+    free(targets);
+    return rc;
 }
 
 /* The layer (1..depth, depth+1 the readout) whose weight matrix tensor T
@@ -804,7 +860,8 @@ static int alloc_result(const gs_cell_t *c, gs_result_t *r)
 }
 
 /* The steps (or the probe) of a cell whose model and data are built;
- * x, y, t, idx are batch scratch, order the training rows' order. -1 when
+ * x, y, t, idx are batch scratch, order the training rows' order (brng
+ * NULL: train is a probe's batch, in order, drawn by load_batch). -1 when
  * the measurements at init failed. */
 static int run_steps(trainer_t *tr, const gs_dataset_t *train, gs_rng_t *brng, double *x,
                       int *y, double *t, size_t *order)
@@ -813,7 +870,8 @@ static int run_steps(trainer_t *tr, const gs_dataset_t *train, gs_rng_t *brng, d
     size_t B = (size_t)c->batch, cursor = 0;
     for (size_t i = 0; i < train->n; i++)
         order[i] = i;
-    gs_rng_shuffle(brng, order, train->n);
+    if (brng)
+        gs_rng_shuffle(brng, order, train->n);
     tr->r->status = GS_STATUS_DONE;
     if (c->task != GS_TASK_TRAIN) {
         gs_dataset_gather(train, order, B, x, y, t);
@@ -846,7 +904,6 @@ static void finish(trainer_t *tr, const gs_dataset_t *train, const gs_dataset_t 
     const gs_cell_t *c = tr->c;
     gs_result_t *r = tr->r;
     int diverged = r->status == GS_STATUS_DIVERGED;
-    r->baseline_loss = regression(c) ? constant_baseline(test) : NAN;
     r->train_loss = r->test_loss = r->test_acc = NAN;
     if (c->task != GS_TASK_TRAIN)
         return;
@@ -869,13 +926,17 @@ int gs_experiment_run(const gs_cell_t *c, gs_result_t *r, const gs_progress_t *p
     if (gs_experiment_check(c, err, sizeof err) != 0)
         return fail(r, err);
 
-    gs_dataset_t train = {0}, test = {0};
-    if (load_data(c, &train, &test, err, sizeof err) != 0)
-        return fail(r, err);
-
     gs_rng_t wrng, brng;   /* paired seeding: the batches' seed ignores the model */
     gs_rng_seed(&wrng, gs_cell_seed(c), STREAM_WEIGHTS);
     gs_rng_seed(&brng, gs_cell_data_seed(c), STREAM_BATCHES);
+    gs_dataset_t train = {0}, test = {0};
+    int only_batch = batch_only(c);
+    r->baseline_loss = NAN;
+    if ((only_batch ? load_batch(c, &brng, &train, &r->baseline_loss, err, sizeof err)
+                    : load_data(c, &train, &test, err, sizeof err)) != 0)
+        return fail(r, err);
+    if (!only_batch && regression(c))
+        r->baseline_loss = constant_baseline(test.t, NULL, test.n);
     gs_net_t *net = build_net(c, &wrng);
     size_t B = (size_t)c->batch, in = train.dim, np = net ? net->n_params : 0;
     int trains = c->task == GS_TASK_TRAIN;
@@ -904,7 +965,7 @@ int gs_experiment_run(const gs_cell_t *c, gs_result_t *r, const gs_progress_t *p
     }
     double t_steps = gs_now();
     r->setup_s = t_steps - t_start;
-    if (run_steps(&tr, &train, &brng, x, y, t, order) != 0) {
+    if (run_steps(&tr, &train, only_batch ? NULL : &brng, x, y, t, order) != 0) {
         rc = fail(r, "spectrum=yes: the Jacobian's singular values could not be computed "
                      "(out of memory, or LAPACK's eigensolver failed)");
         goto out;

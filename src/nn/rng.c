@@ -39,6 +39,25 @@ uint64_t gs_rng_u64(gs_rng_t *r)
     return result;
 }
 
+void gs_rng_skip(gs_rng_t *r, uint64_t n)
+{
+    uint64_t s0 = r->s[0], s1 = r->s[1], s2 = r->s[2], s3 = r->s[3];
+    for (uint64_t i = 0; i < n; i++) {   /* gs_rng_u64's state update, no output */
+        uint64_t t = s1 << 17;
+        s2 ^= s0;
+        s3 ^= s1;
+        s1 ^= s2;
+        s0 ^= s3;
+        s2 ^= t;
+        s3 = rotl(s3, 45);
+    }
+    r->s[0] = s0;
+    r->s[1] = s1;
+    r->s[2] = s2;
+    r->s[3] = s3;
+    r->has_spare = 0;
+}
+
 double gs_rng_uniform(gs_rng_t *r)
 {
     /* (k + 0.5) / 2^53 never hits 0 or 1, so log() below is safe. */

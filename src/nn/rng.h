@@ -19,6 +19,10 @@ typedef struct {
 void gs_rng_seed(gs_rng_t *r, uint64_t seed, uint64_t stream);
 
 uint64_t gs_rng_u64(gs_rng_t *r);
+/* Advance the generator as n calls of gs_rng_u64 would (a Box-Muller spare
+ * is dropped): about a nanosecond a draw, against tens for a normal, so a
+ * data set's rows can be made without the rows before them. */
+void gs_rng_skip(gs_rng_t *r, uint64_t n);
 /* Uniform on the open interval (0, 1), 53 random bits. */
 double gs_rng_uniform(gs_rng_t *r);
 /* Standard normal N(0, 1) by Box-Muller. */

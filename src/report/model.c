@@ -110,17 +110,38 @@ int rp_time_series(rp_model_t *m, const rp_run_t *r, const char *column, rp_seri
                      "step = 0 ORDER BY t", column);
 }
 
+/* The counts of a histogram's JSON array ("[3,0,12]") into y[0..cap):
+ * how many were read. Reading stops at the first thing that is not a
+ * count: a hand-edited or foreign row gives fewer bins, never a crash. */
+static size_t hist_counts(const char *json, double *y, size_t cap)
+{
+    size_t n = 0;
+    const char *p = json;
+    if (!p || *p++ != '[')
+        return 0;
+    while (n < cap) {
+        char *end;
+        double v = strtod(p, &end);
+        if (end == p || (*end != ',' && *end != ']'))
+            break;
+        y[n++] = v;
+        if (*end == ']')
+            break;
+        p = end + 1;
+    }
+    return n;
+}
+
 int rp_hist(rp_model_t *m, const rp_run_t *r, int layer, const char *quantity, rp_series_t *out,
             double *lo, double *hi)
 {
-    enum { H_LO, H_HI, H_COUNT, N_H };
-    static const char *const names[N_H] = {[H_LO] = "lo", [H_HI] = "hi", [H_COUNT] = "count"};
+    enum { H_LO, H_HI, H_COUNTS, N_H };
+    static const char *const names[N_H] = {[H_LO] = "lo", [H_HI] = "hi", [H_COUNTS] = "counts"};
     memset(out, 0, sizeof *out);
     gs_query_t q;
     char err[256];
-    if (gs_query_prepare(&q, m->db, m->db_path, "SELECT * FROM histograms WHERE run_id = ?1 AND "
-                         "layer = ?2 AND quantity = ?3 ORDER BY bin", names, N_H, err,
-                         sizeof err) != 0)
+    if (gs_query_prepare(&q, m->db, m->db_path, "SELECT * FROM histogram_counts WHERE run_id = ?1 "
+                         "AND layer = ?2 AND quantity = ?3", names, N_H, err, sizeof err) != 0)
         return -1;
     sqlite3_bind_int64(q.stmt, 1, r->id);
     sqlite3_bind_int(q.stmt, 2, layer);
@@ -130,13 +151,18 @@ int rp_hist(rp_model_t *m, const rp_run_t *r, int layer, const char *quantity, r
     out->y = malloc(cap * sizeof *out->y);
     *lo = INFINITY;
     *hi = -INFINITY;
-    while (out->x && out->y && gs_query_step(&q, err, sizeof err) == 1 && out->n < cap) {
+    if (out->x && out->y && gs_query_step(&q, err, sizeof err) == 1) {
+        /* the bins' edges as the histograms view gives them */
         double a = gs_query_real(&q, H_LO), b = gs_query_real(&q, H_HI);
-        out->x[out->n] = 0.5 * (a + b);
-        out->y[out->n] = gs_query_real(&q, H_COUNT);
-        *lo = fmin(*lo, a);
-        *hi = fmax(*hi, b);
-        out->n++;
+        char counts[2048];
+        out->n = hist_counts(gs_query_text(&q, H_COUNTS, counts, sizeof counts), out->y, cap);
+        double w = (b - a) / (double)out->n;
+        for (size_t k = 0; k < out->n; k++) {
+            double left = a + (double)k * w, right = k + 1 < out->n ? a + (double)(k + 1) * w : b;
+            out->x[k] = 0.5 * (left + right);
+            *lo = fmin(*lo, left);
+            *hi = fmax(*hi, right);
+        }
     }
     gs_query_finish(&q);
     if (out->x && out->y)

@@ -46,6 +46,9 @@ char *gs_store_dump_sql(void);
 /* The result table's columns (experiment/result_fields.h) as data, in
  * their order; *n of them. Offsets are the store's. */
 const gs_column_t *gs_store_columns(size_t *n);
+/* The tables that hold a cell's rows: i = 0 runs, then the tables whose
+ * run_id references it; NULL past the last. */
+const char *gs_store_cell_table(size_t i);
 
 typedef struct {
     int ranks;            /* MPI ranks (workers + coordinator) */

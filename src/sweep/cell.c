@@ -694,10 +694,15 @@ int gs_cell_key_flags(const char *name)
     return k ? k->flags : 0;
 }
 
-void gs_cell_print_keys(FILE *out)
+void gs_cell_print_keys(FILE *out, const char *fixed, const char *fixed_value)
 {
     char allowed[512];
     for (size_t i = 0; i < N_KEYS; i++) {
+        if (fixed && strcmp(keys[i].name, fixed) == 0) {
+            fprintf(out, "  %-16s %s\n  %-16s   set by this command: %s\n", keys[i].name,
+                    keys[i].help, "", fixed_value);
+            continue;
+        }
         list_allowed(&keys[i], allowed, sizeof allowed);
         fprintf(out, "  %-16s %s\n  %-16s   values: %s; default: %s\n", keys[i].name,
                 keys[i].help, "", allowed, keys[i].dflt);

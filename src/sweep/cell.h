@@ -142,7 +142,9 @@ int gs_cell_key_flags(const char *name);
 /* Fills *info for key i; 0 when i is past the last key. */
 int gs_cell_key_info(size_t i, gs_key_info_t *info);
 
-/* Print the key table for --help: name, values, default, meaning. */
-void gs_cell_print_keys(FILE *out);
+/* Print the key table for --help: name, values, default, meaning. The
+ * key `fixed` (NULL: none) is shown as set to fixed_value by the command
+ * (probe and train set task), not with the table's default. */
+void gs_cell_print_keys(FILE *out, const char *fixed, const char *fixed_value);
 
 #endif

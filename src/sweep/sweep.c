@@ -73,6 +73,30 @@ static char *reader(char *str, int num, void *stream)
     return str;
 }
 
+/* Messages echo a value cut to this many characters: a long continued
+ * list would otherwise fill the screen. */
+#define ECHO_MAX 72
+
+/* v as a message echoes it: whole when short, else its start and "...". */
+static const char *echo(const char *v, char *buf, size_t len)
+{
+    size_t n = strlen(v);
+    if (n <= ECHO_MAX)
+        snprintf(buf, len, "%s", v);
+    else
+        snprintf(buf, len, "%.*s... (%zu characters)", ECHO_MAX - 8, v, n);
+    return buf;
+}
+
+/* What to add to a value's error when the value holds a '#': INI inline
+ * comments start with ';' (a '#' starts a comment only at the start of a
+ * line), so "depth = 2  # two" reads "2  # two". */
+static const char *comment_hint(const char *value)
+{
+    return strchr(value, '#') ? " (an inline comment starts with ';', not '#': '#' starts a "
+                                "comment only at the beginning of a line)" : "";
+}
+
 static int handler(void *user, const char *section, const char *name, const char *value)
 {
     parse_t *p = user;
@@ -86,6 +110,15 @@ static int handler(void *user, const char *section, const char *name, const char
     if (p->cont && p->n > 0 && strcmp(p->entries[p->n - 1].key, name) == 0 &&
         strcmp(p->entries[p->n - 1].section, section) == 0) {
         entry_t *e = &p->entries[p->n - 1];
+        /* no value of the vocabulary holds '=': this is a key line that
+         * was indented by mistake, not more of the list */
+        if (strchr(value, '=')) {
+            char b[128];
+            snprintf(p->err, sizeof p->err, "%s:%d: [%s] '%s': this line is indented, so INI reads "
+                     "it as more of the value of %s (line %d); start a key at the beginning of "
+                     "its line", p->path, p->line, section, echo(value, b, sizeof b), name, e->line);
+            return 0;
+        }
         /* inih leaves inline comments on continuation lines: cut them */
         size_t vl = strlen(value);
         for (size_t i = 1; i < vl; i++)
@@ -106,9 +139,12 @@ static int handler(void *user, const char *section, const char *name, const char
     }
     for (size_t i = 0; i < p->n; i++)
         if (strcmp(p->entries[i].section, section) == 0 && strcmp(p->entries[i].key, name) == 0) {
-            snprintf(p->err, sizeof p->err, "%s:%d: [%s] %s: set twice (first at line %d); "
-                     "write one axis as a comma list", p->path, p->line, section, name,
-                     p->entries[i].line);
+            snprintf(p->err, sizeof p->err, "%s:%d: [%s] %s: set twice (first at line %d); %s",
+                     p->path, p->line, section, name, p->entries[i].line,
+                     strcmp(section, GS_OVERRIDES_SECTION) == 0
+                         ? "the config's [" GS_OVERRIDES_SECTION "] and a KEY=VALUE word of the "
+                           "command line (appended to the text) may not both set it"
+                         : "write one axis as a comma list");
             return 0;
         }
     if (p->n == p->cap) {
@@ -280,6 +316,28 @@ static int sweep_only(const char *k)
     return strcmp(k, "name") == 0 || strcmp(k, "description") == 0;
 }
 
+/* The sections that are not experiments. */
+static int is_experiment(const char *section)
+{
+    return strcmp(section, "sweep") != 0 && strcmp(section, GS_OVERRIDES_SECTION) != 0;
+}
+
+/* Whether [overrides] sets key. */
+static int overridden(const parse_t *p, const char *key)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (strcmp(p->entries[i].section, GS_OVERRIDES_SECTION) == 0 &&
+            strcmp(p->entries[i].key, key) == 0)
+            return 1;
+    return 0;
+}
+
+/* A list where one value is wanted: a comma outside parentheses. */
+static int is_list(const char *v)
+{
+    return strchr(v, ',') && strcspn(v, ",") < strcspn(v, "(");
+}
+
 static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -314,9 +372,10 @@ static int read_sweep_section(gs_sweep_t *sw, const parse_t *p, gs_cell_t *base,
     const char *base_name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
     char msg[1024];
     snprintf(sw->name, sizeof sw->name, "%.*s", (int)strcspn(base_name, "."), base_name);
+    char b[128];
     for (size_t i = 0; i < p->n; i++) {
         const entry_t *e = &p->entries[i];
-        if (strcmp(e->section, "sweep") != 0)
+        if (strcmp(e->section, "sweep") != 0 || overridden(p, e->key))
             continue;
         if (strcmp(e->key, "name") == 0) {
             if (!gs_valid_name(e->value))
@@ -326,13 +385,34 @@ static int read_sweep_section(gs_sweep_t *sw, const parse_t *p, gs_cell_t *base,
             snprintf(sw->name, sizeof sw->name, "%s", e->value);
         } else if (strcmp(e->key, "description") == 0) {
             snprintf(sw->description, sizeof sw->description, "%s", e->value);
-        } else if (strchr(e->value, ',') && strcspn(e->value, ",") < strcspn(e->value, "(")) {
+        } else if (is_list(e->value)) {
             return fail(err, errlen, "%s:%d: [sweep] %s=%s: a list; [sweep] sets single "
                         "defaults, write axes in an experiment section", path, e->line, e->key,
-                        e->value);
+                        echo(e->value, b, sizeof b));
         } else if (gs_cell_set(base, e->key, e->value, msg, sizeof msg) != 0) {
-            return fail(err, errlen, "%s:%d: [sweep] %s", path, e->line, msg);
+            return fail(err, errlen, "%s:%d: [sweep] %s%s", path, e->line, msg,
+                        comment_hint(e->value));
         }
+    }
+    /* [overrides]: one value per key, for every experiment (and the
+     * [sweep] defaults it replaces: the base seed and thresholds) */
+    for (size_t i = 0; i < p->n; i++) {
+        const entry_t *e = &p->entries[i];
+        if (strcmp(e->section, GS_OVERRIDES_SECTION) != 0)
+            continue;
+        if (sweep_only(e->key))
+            return fail(err, errlen, "%s:%d: [" GS_OVERRIDES_SECTION "] %s: belongs in [sweep]",
+                        path, e->line, e->key);
+        if (is_list(e->value))
+            return fail(err, errlen, "%s:%d: [" GS_OVERRIDES_SECTION "] %s=%s: an override takes "
+                        "one value, not a list", path, e->line, e->key,
+                        echo(e->value, b, sizeof b));
+        if (gs_cell_set(base, e->key, e->value, msg, sizeof msg) != 0)
+            return fail(err, errlen, "%s:%d: [" GS_OVERRIDES_SECTION "] %s%s", path, e->line, msg,
+                        comment_hint(e->value));
+        size_t l = strlen(sw->overrides);
+        snprintf(sw->overrides + l, sizeof sw->overrides - l, "%s%s=%s", l ? ", " : "", e->key,
+                 e->value);
     }
     if (!gs_valid_name(sw->name))
         return fail(err, errlen, "%s: no usable sweep name; add name = ... to [sweep]", path);
@@ -377,7 +457,7 @@ static int read_experiments(gs_sweep_t *sw, const parse_t *p, char *err, size_t 
 {
     for (size_t i = 0; i < p->n; i++) {
         const entry_t *e = &p->entries[i];
-        if (strcmp(e->section, "sweep") == 0)
+        if (!is_experiment(e->section))
             continue;
         size_t k = 0;
         while (k < sw->n_experiments && strcmp(sw->experiments[k].name, e->section) != 0)
@@ -391,24 +471,56 @@ static int read_experiments(gs_sweep_t *sw, const parse_t *p, char *err, size_t 
     return 0;
 }
 
+/* The message for a list with an empty item: which item, and the text
+ * around it (a continued list can run to kilobytes). */
+static int empty_item(const gs_experiment_t *ex, const entry_t *e, const char *path, char *err,
+                      size_t errlen)
+{
+    const char *v = e->value, *start = v;
+    size_t item = 1, n_items = 1, depth = 0, at = 0;
+    int found = 0;
+    for (const char *c = v;; c++) {
+        depth += *c == '(';
+        depth -= *c == ')' && depth > 0;
+        if (*c == '\0' || (*c == ',' && depth == 0)) {
+            const char *a = start;
+            while (a < c && isspace((unsigned char)*a))
+                a++;
+            if (a == c && !found) {
+                found = 1;
+                item = n_items;
+                at = (size_t)(start - v);
+            }
+            if (*c == '\0')
+                break;
+            n_items++;
+            start = c + 1;
+        }
+    }
+    size_t from = at > 30 ? at - 30 : 0;
+    return fail(err, errlen, "%s:%d: [%s] %s: item %zu of the list's %zu is empty (two commas "
+                "in a row, or a comma at the end): %s%.60s%s", path, e->line, ex->name, e->key,
+                item, n_items, from ? "..." : "", v + from, strlen(v + from) > 60 ? "..." : "");
+}
+
 /* One key of experiment ex: a single value goes into fixed, a list
  * becomes an axis (which takes vals) and multiplies *n_combo. */
 static int read_key(gs_experiment_t *ex, const entry_t *e, const char *path, gs_cell_t *fixed,
                     size_t *n_combo, char *err, size_t errlen)
 {
-    char msg[1024], **vals;
+    char msg[1024], **vals, b[128];
     if (sweep_only(e->key))
         return fail(err, errlen, "%s:%d: [%s] %s: belongs in [sweep]", path, e->line, ex->name,
                     e->key);
     size_t nv = split_values(e->value, &vals);
     if (nv == 0)
-        return fail(err, errlen, "%s:%d: [%s] %s=%s: an empty value in the list", path, e->line,
-                    ex->name, e->key, e->value);
+        return empty_item(ex, e, path, err, errlen);
     /* every value must be valid on its own */
     for (size_t v = 0; v < nv; v++) {
         gs_cell_t probe = *fixed;
         if (gs_cell_set(&probe, e->key, vals[v], msg, sizeof msg) != 0) {
-            fail(err, errlen, "%s:%d: [%s] %s", path, e->line, ex->name, msg);
+            fail(err, errlen, "%s:%d: [%s] %s%s", path, e->line, ex->name, msg,
+                 comment_hint(vals[v]));
             goto fail;
         }
     }
@@ -419,7 +531,7 @@ static int read_key(gs_experiment_t *ex, const entry_t *e, const char *path, gs_
     }
     if (strcmp(e->key, "repeats") == 0 || strcmp(e->key, "seed") == 0) {
         fail(err, errlen, "%s:%d: [%s] %s=%s: takes one value, not a list", path, e->line,
-             ex->name, e->key, e->value);
+             ex->name, e->key, echo(e->value, b, sizeof b));
         goto fail;
     }
     gs_axis_t *ax = realloc(ex->axes, (ex->n_axes + 1) * sizeof *ax);
@@ -460,9 +572,48 @@ static int reserve_cells(gs_sweep_t *sw, const gs_experiment_t *ex, size_t n, si
     return 0;
 }
 
-/* A cell the hooks refused: the message, with the axis values of combo. */
-static int refused(const gs_sweep_t *sw, const gs_experiment_t *ex, const size_t *idx,
-                   const char *msg, char *err, size_t errlen)
+/* Where in msg "key=" first appears as a word (SIZE_MAX: nowhere). */
+static size_t key_at(const char *msg, const char *key)
+{
+    size_t kl = strlen(key);
+    for (const char *m = strstr(msg, key); m; m = strstr(m + 1, key))
+        if (m[kl] == '=' && (m == msg || !(isalnum((unsigned char)m[-1]) || m[-1] == '_')))
+            return (size_t)(m - msg);
+    return SIZE_MAX;
+}
+
+/* The line a refusal belongs to: of the keys msg names ("depth=...:"),
+ * the one set in [overrides], else in the experiment, else in [sweep]
+ * (the first named of them); else the experiment's header. *section: the
+ * section of that line. */
+static int refusal_line(const parse_t *p, const gs_experiment_t *ex, const char *msg,
+                        const char **section)
+{
+    const char *order[] = {GS_OVERRIDES_SECTION, ex->name, "sweep"};
+    for (size_t o = 0; o < sizeof order / sizeof *order; o++) {
+        const entry_t *best = NULL;
+        size_t best_at = SIZE_MAX;
+        for (size_t i = 0; i < p->n; i++) {
+            const entry_t *e = &p->entries[i];
+            size_t at;
+            if (strcmp(e->section, order[o]) == 0 && (at = key_at(msg, e->key)) < best_at) {
+                best = e;
+                best_at = at;
+            }
+        }
+        if (best) {
+            *section = order[o];
+            return best->line;
+        }
+    }
+    *section = ex->name;
+    return ex->line;
+}
+
+/* A cell the hooks refused: the message at the line of the key it names,
+ * with the axis values of combo. */
+static int refused(const gs_sweep_t *sw, const parse_t *p, const gs_experiment_t *ex,
+                   const size_t *idx, const char *msg, char *err, size_t errlen)
 {
     char where[512] = "";
     for (size_t a = 0; a < ex->n_axes; a++) {
@@ -470,7 +621,13 @@ static int refused(const gs_sweep_t *sw, const gs_experiment_t *ex, const size_t
         snprintf(where + l, sizeof where - l, "%s%s=%s", a ? ", " : " (with ", ex->axes[a].key,
                  ex->axes[a].values[idx[a]]);
     }
-    return fail(err, errlen, "%s:%d: [%s] %s%s%s", sw->path, ex->line, ex->name, msg, where,
+    const char *section;
+    int line = refusal_line(p, ex, msg, &section);
+    if (strcmp(section, ex->name) != 0)   /* [sweep] or [overrides]: every experiment's */
+        return fail(err, errlen, "%s:%d: [%s] %s (in experiment [%s], line %d%s%s)", sw->path,
+                    line, section, msg, ex->name, ex->line, ex->n_axes ? ", " : "",
+                    ex->n_axes ? where + 2 : "");
+    return fail(err, errlen, "%s:%d: [%s] %s%s%s", sw->path, line, ex->name, msg, where,
                 ex->n_axes ? ")" : "");
 }
 
@@ -499,8 +656,9 @@ static void add_repeats(gs_sweep_t *sw, size_t x, size_t combo, const gs_cell_t 
 /* The product of experiment x's axes over its fixed cell: every
  * combination settled, checked by the hooks, and stored with its repeats
  * (one equal to an earlier combination once settled is dropped). */
-static int add_combinations(gs_sweep_t *sw, size_t x, const gs_cell_t *fixed, size_t n_combo,
-                            const gs_sweep_hooks_t *hooks, char *err, size_t errlen)
+static int add_combinations(gs_sweep_t *sw, const parse_t *p, size_t x, const gs_cell_t *fixed,
+                            size_t n_combo, const gs_sweep_hooks_t *hooks, char *err,
+                            size_t errlen)
 {
     gs_experiment_t *ex = &sw->experiments[x];
     size_t idx[64] = {0};
@@ -525,7 +683,7 @@ static int add_combinations(gs_sweep_t *sw, size_t x, const gs_cell_t *fixed, si
             continue;
         }
         if (hooks && hooks->check && hooks->check(&cell, msg, sizeof msg) != 0)
-            return refused(sw, ex, idx, msg, err, errlen);
+            return refused(sw, p, ex, idx, msg, err, errlen);
         add_repeats(sw, x, combo, &cell, hooks);
     }
     return 0;
@@ -541,11 +699,15 @@ static int expand_experiments(gs_sweep_t *sw, const parse_t *p, const gs_cell_t 
         gs_cell_t fixed = *base;
         size_t n_combo = 1;
         for (size_t i = 0; i < p->n; i++)
-            if (strcmp(p->entries[i].section, ex->name) == 0 &&
+            if (strcmp(p->entries[i].section, ex->name) == 0 && !overridden(p, p->entries[i].key) &&
+                read_key(ex, &p->entries[i], p->path, &fixed, &n_combo, err, errlen) != 0)
+                return -1;
+        for (size_t i = 0; i < p->n; i++)   /* [overrides] last: they win */
+            if (strcmp(p->entries[i].section, GS_OVERRIDES_SECTION) == 0 &&
                 read_key(ex, &p->entries[i], p->path, &fixed, &n_combo, err, errlen) != 0)
                 return -1;
         if (reserve_cells(sw, ex, n_combo * (size_t)fixed.repeats, &cap, err, errlen) != 0 ||
-            add_combinations(sw, x, &fixed, n_combo, hooks, err, errlen) != 0)
+            add_combinations(sw, p, x, &fixed, n_combo, hooks, err, errlen) != 0)
             return -1;
     }
     for (size_t x = 0; x < sw->n_experiments; x++)
@@ -620,6 +782,56 @@ int gs_sweep_load(gs_sweep_t *sw, const char *path, const gs_sweep_hooks_t *hook
     int rc = gs_sweep_parse(sw, text, path, hooks, err, errlen);
     free(text);
     return rc;
+}
+
+int gs_sweep_with_overrides(const char *text, const char *const *words, size_t n, char **out,
+                            char *err, size_t errlen)
+{
+    size_t len = strlen(text) + 128;
+    *out = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const char *w = words[i], *eq = strchr(w, '=');
+        char msg[1024];
+        gs_cell_t probe;
+        gs_cell_defaults(&probe);
+        if (eq && eq > w && (size_t)(eq - w) < 64) {
+            char key[64];
+            snprintf(key, sizeof key, "%.*s", (int)(eq - w), w);
+            if (sweep_only(key))
+                return fail(err, errlen, "override '%s': %s belongs in the config's [sweep] "
+                            "section; overrides set the keys of the experiments", w, key);
+            for (size_t k = 0; k < i; k++)
+                if (strncmp(words[k], w, (size_t)(eq - w) + 1) == 0)
+                    return fail(err, errlen, "override '%s': %s is already set by '%s'; give "
+                                "each key once", w, key, words[k]);
+            if (is_list(eq + 1))
+                return fail(err, errlen, "override '%s': an override takes one value, not a "
+                            "list (axes belong in the config)", w);
+            if (strpbrk(eq + 1, ";#\n\r"))
+                return fail(err, errlen, "override '%s': no value holds ';', '#' or a line "
+                            "break", w);
+        }
+        if (gs_cell_set_word(&probe, w, msg, sizeof msg) != 0)
+            return fail(err, errlen, "override '%s': %s", w, msg);
+        len += strlen(w) + 4;
+    }
+    char *t = malloc(len);
+    if (!t)
+        return fail(err, errlen, "out of memory");
+    size_t used = (size_t)snprintf(t, len, "%s", text);
+    if (n > 0) {
+        used += (size_t)snprintf(t + used, len - used, "%s\n[" GS_OVERRIDES_SECTION "]   ; from "
+                                 "the command line: these keys replace the config's in every "
+                                 "experiment\n", used && t[used - 1] != '\n' ? "\n" : "");
+        for (size_t i = 0; i < n; i++) {
+            const char *eq = strchr(words[i], '=');
+            used += (size_t)snprintf(t + used, len - used, "%.*s = %s\n", (int)(eq - words[i]),
+                                     words[i], eq + 1);
+        }
+    }
+    assert(used < len);
+    *out = t;
+    return 0;
 }
 
 void gs_sweep_default_db(const gs_sweep_t *sw, char *buf, size_t len)

@@ -15,7 +15,15 @@
  *
  * A line that starts with whitespace continues the previous value, so a
  * long axis can span lines. Every error names file:line, the key, the bad
- * value and what is allowed. */
+ * value and what is allowed.
+ *
+ * An [overrides] section (a reserved name, like [sweep]) sets keys for
+ * every experiment, replacing what [sweep] and each experiment say of
+ * them (an axis of that key included): one value per key. The KEY=VALUE
+ * words of `gradsweep plan|run CONFIG KEY=VALUE...` become such a section
+ * appended to the config's text (gs_sweep_with_overrides), and that text
+ * is what a run stores (sweeps.config_text), so that whatever re-reads
+ * the sweep from the database - status, report - finds the same cells. */
 #ifndef GS_SWEEP_SWEEP_H
 #define GS_SWEEP_SWEEP_H
 
@@ -26,6 +34,7 @@
 #include "util/hash.h"
 
 #define GS_NAME_MAX 64
+#define GS_OVERRIDES_SECTION "overrides"
 #define GS_CONFIG_MAX_BYTES (16u << 20)   /* larger is not a sweep config */
 
 typedef struct {
@@ -66,6 +75,7 @@ typedef struct {
     int seeding;              /* gs_seeding_t of every cell (paired unless a stored
                                  database says otherwise: gs_sweep_set_seeding) */
     double vanishing_below, exploding_above;
+    char overrides[1024];     /* the [overrides] keys as "k=v, k=v" ("": none) */
     gs_experiment_t *experiments;
     size_t n_experiments;
     gs_sweep_cell_t *cells;   /* experiment by experiment, axes varying last-fastest */
@@ -83,6 +93,15 @@ typedef struct {
  * success; -1 with a message "path:line: ..." in err. */
 int gs_sweep_parse(gs_sweep_t *sw, const char *text, const char *path,
                    const gs_sweep_hooks_t *hooks, char *err, size_t errlen);
+
+/* The config text with the words KEY=VALUE (n of them) as an
+ * [overrides] section appended, malloc'd into *out. Each word is checked
+ * as the INI value of that key would be (the key table of sweep/cell.c:
+ * an unknown key or a bad value is refused with a message naming the
+ * word), and a key may be given once, with one value. n == 0: a copy of
+ * text. 0, or -1 with the message in err. */
+int gs_sweep_with_overrides(const char *text, const char *const *words, size_t n, char **out,
+                            char *err, size_t errlen);
 
 /* Read and parse a file. */
 int gs_sweep_load(gs_sweep_t *sw, const char *path, const gs_sweep_hooks_t *hooks, char *err,

@@ -3,6 +3,7 @@
 #include "theory/meanfield.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 /* Quadrature for E[f(z)], z ~ N(0, 1): the half-lines are cut at Z (the
@@ -128,11 +129,14 @@ static gs_meanfield_t meanfield(const rule_t *r, const gs_activation_t *act, dou
 }
 
 /* Near criticality the length map converges slowly (tanh at sigma_w^2 =
- * 1, sigma_b^2 = 0 takes all Q_ITERS maps of N_NODES nodes: about 70 ms),
- * and a sweep asks again for every repeat and depth of one configuration.
- * So the last MEMO_SIZE answers are kept, per thread (cells run on several
- * threads), and given back bit for bit. */
-#define MEMO_SIZE 16
+ * 1, sigma_b^2 = 0 takes all Q_ITERS maps of N_NODES nodes: about 70 ms,
+ * as long as a thousand tiny cells), and a sweep asks again for every
+ * repeat, depth and width of one configuration. So the process keeps
+ * every answer (the oldest goes once MEMO_SIZE are kept), shared by the
+ * threads that run cells, and gives it back bit for bit. A missing one is
+ * computed outside the lock: two threads may compute the same answer at
+ * once, and the second finds it kept. */
+#define MEMO_SIZE 1024
 
 typedef struct {
     const gs_activation_t *act;
@@ -140,22 +144,48 @@ typedef struct {
     gs_meanfield_t m;
 } memo_t;
 
-static _Thread_local memo_t memo[MEMO_SIZE];
-static _Thread_local size_t memo_used, memo_next;
+static memo_t memo[MEMO_SIZE];
+static size_t memo_used, memo_next;
+static pthread_mutex_t memo_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The kept answer for (act, args), or NULL; under memo_lock. */
+static const memo_t *memo_find(const gs_activation_t *act, const double args[3])
+{
+    for (size_t i = 0; i < memo_used; i++)
+        if (memo[i].act == act && memcmp(memo[i].args, args, sizeof memo[i].args) == 0)
+            return &memo[i];
+    return NULL;
+}
 
 gs_meanfield_t gs_meanfield(const gs_activation_t *act, double a, double sw2, double sb2)
 {
     const double args[3] = {a, sw2, sb2};
-    for (size_t i = 0; i < memo_used; i++)
-        if (memo[i].act == act && memcmp(memo[i].args, args, sizeof args) == 0)
-            return memo[i].m;
+    pthread_mutex_lock(&memo_lock);
+    const memo_t *hit = memo_find(act, args);
+    gs_meanfield_t m;
+    if (hit)
+        m = hit->m;
+    pthread_mutex_unlock(&memo_lock);
+    if (hit)
+        return m;
     rule_t r;
     make_rule(&r);
-    memo_t *slot = &memo[memo_next];
-    *slot = (memo_t){act, {a, sw2, sb2}, meanfield(&r, act, a, sw2, sb2)};
-    memo_next = (memo_next + 1) % MEMO_SIZE;
-    memo_used += memo_used < MEMO_SIZE;
-    return slot->m;
+    m = meanfield(&r, act, a, sw2, sb2);
+    pthread_mutex_lock(&memo_lock);
+    if (!memo_find(act, args)) {
+        memo[memo_next] = (memo_t){act, {a, sw2, sb2}, m};
+        memo_next = (memo_next + 1) % MEMO_SIZE;
+        memo_used += memo_used < MEMO_SIZE;
+    }
+    pthread_mutex_unlock(&memo_lock);
+    return m;
+}
+
+void gs_meanfield_forget(void)
+{
+    pthread_mutex_lock(&memo_lock);
+    memo_used = memo_next = 0;
+    pthread_mutex_unlock(&memo_lock);
 }
 
 double gs_mf_critical_sw2(const gs_activation_t *act, double a, double sb2)

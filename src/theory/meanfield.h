@@ -29,8 +29,12 @@ typedef struct {
 double gs_mf_e_phi2(const gs_activation_t *act, double a, double q);
 double gs_mf_e_dphi2(const gs_activation_t *act, double a, double q);
 
-/* The fixed point q*, chi_1, xi and the predicted slope. */
+/* The fixed point q*, chi_1, xi and the predicted slope. Answers are kept
+ * for the process, for every thread (near the edge of chaos one takes
+ * ~70 ms), and given back bit for bit; gs_meanfield_forget drops them
+ * (tests compare a kept answer with a computed one). */
 gs_meanfield_t gs_meanfield(const gs_activation_t *act, double a, double sw2, double sb2);
+void gs_meanfield_forget(void);
 
 /* The critical sigma_w^2 where chi_1 = 1 at this sigma_b^2, by bisection
  * over (0, 100]; NaN when chi_1 does not cross 1 there. */

@@ -38,7 +38,11 @@ char *gs_read_text(const char *path, size_t max_bytes, char *err, size_t errlen)
         len += n;
     }
     if (ferror(f)) {
-        snprintf(err, errlen, "%s: read error", path);
+        struct stat sb;   /* fopen opens a folder for reading; its read fails (EISDIR) */
+        if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode))
+            snprintf(err, errlen, "%s: a folder, not a file; give the path of a file in it", path);
+        else
+            snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
         goto fail;
     }
     fclose(f);

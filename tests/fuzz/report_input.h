@@ -63,7 +63,7 @@ static const fz_table_t fz_tables[] = {
     {"train_layer_log", {"run_id", "step", "layer", "grad_w_norm", "w_norm", "update_ratio",
                          "dead_frac", "saturated_frac", "grad_h_first", "grad_h_last", NULL}},
     {"time_stats", {"run_id", "step", "t", "hidden_norm", "grad_hidden_norm", NULL}},
-    {"histograms", {"run_id", "layer", "quantity", "bin", "lo", "hi", "count", NULL}},
+    {"histogram_counts", {"run_id", "layer", "quantity", "lo", "hi", "counts", NULL}},
     {"sessions", {"status", "started_at", "ended_at", "heartbeat", "host", "pid", "ranks",
                   "threads", "hosts", "gradsweep_version", "wall_s", NULL}},
 };

@@ -1,0 +1,475 @@
+/* Storing a cell: its runs row and theory row bound by column name from
+ * the result table, its series rows from their lists, all inside one
+ * SAVEPOINT of the open batch. */
+#include <config.h>
+
+#include "store/internal.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/clock.h"
+#include "util/hash.h"
+
+/* ---- writes ---- */
+
+/* "INSERT INTO <table> (<head>, a, b, ...) VALUES (:<head>, :a, :b, ...)"
+ * with the result table's columns of table (malloc'd; NULL: out of
+ * memory). head names the columns before them, ", "-separated. */
+static char *insert_sql(const char *table, const char *head, gs_col_table_t which)
+{
+    size_t cap = 256 + 2 * strlen(head) + 4, len = 0;
+    for (size_t i = 0; i < store_n_columns; i++)
+        cap += 2 * strlen(store_columns[i].name) + 6;
+    char *sql = malloc(cap);
+    if (!sql)
+        return NULL;
+    len += (size_t)snprintf(sql + len, cap - len, "INSERT INTO %s (%s", table, head);
+    for (size_t i = 0; i < store_n_columns; i++)
+        if (store_columns[i].table == which)
+            len += (size_t)snprintf(sql + len, cap - len, ", %s", store_columns[i].name);
+    len += (size_t)snprintf(sql + len, cap - len, ") VALUES (");
+    for (const char *h = head; *h; h += strspn(h, ", ")) {   /* :a, :b of the head */
+        size_t n = strcspn(h, ", ");
+        len += (size_t)snprintf(sql + len, cap - len, "%s:%.*s", h == head ? "" : ", ", (int)n, h);
+        h += n;
+    }
+    for (size_t i = 0; i < store_n_columns; i++)
+        if (store_columns[i].table == which)
+            len += (size_t)snprintf(sql + len, cap - len, ", :%s", store_columns[i].name);
+    snprintf(sql + len, cap - len, ")");
+    assert(len + 1 < cap);   /* cap counted every byte */
+    return sql;
+}
+
+/* The parameter of each column of the result table in the INSERT of its
+ * table, and of each config key in the runs INSERT: looked up by name
+ * once, bound by it for every cell. */
+static int find_params(gs_store_t *st, char *err, size_t errlen)
+{
+    char name[80];
+    for (size_t i = 0; i < store_n_columns; i++) {
+        snprintf(name, sizeof name, ":%s", store_columns[i].name);
+        sqlite3_stmt *s = st->stmt[store_columns[i].table == GS_TABLE_RUNS ? ST_RUN : ST_THEORY];
+        if ((st->col_param[i] = sqlite3_bind_parameter_index(s, name)) == 0)
+            goto missing;
+    }
+    gs_key_info_t k;
+    for (size_t j = 0; gs_cell_key_info(j, &k); j++) {
+        snprintf(name, sizeof name, ":%s", k.name);
+        if (j >= MAX_PARAMS)
+            goto missing;
+        st->key_param[j] = k.in_key ? sqlite3_bind_parameter_index(st->stmt[ST_RUN], name) : 0;
+        if (k.in_key && !st->key_param[j])
+            goto missing;
+    }
+    return 0;
+missing:
+    snprintf(err, errlen, "%s: the INSERT has no parameter %s (a bug)", st->path, name);
+    return -1;
+}
+
+/* "INSERT INTO table (keys, a, b) VALUES (?1, ?2, ...)": the keys, then
+ * the value columns in the order the put_* functions bind them */
+static void series_insert(const char *table, const char *keys, const series_column_t *cols,
+                          size_t n, char *sql, size_t cap)
+{
+    size_t len = (size_t)snprintf(sql, cap, "INSERT INTO %s (%s", table, keys);
+    int params = 1;
+    for (const char *k = keys; (k = strchr(k, ',')); k++)
+        params++;
+    for (size_t i = 0; i < n && len < cap; i++)
+        len += (size_t)snprintf(sql + len, cap - len, ", %s", cols[i].name);
+    params += (int)n;
+    for (int i = 1; i <= params && len < cap; i++)
+        len += (size_t)snprintf(sql + len, cap - len, "%s?%d", i == 1 ? ") VALUES (" : ", ", i);
+    if (len < cap)
+        snprintf(sql + len, cap - len, ")");
+    assert(len + 1 < cap);   /* the statement fits */
+}
+
+int store_prepare_inserts(gs_store_t *st, char *err, size_t errlen)
+{
+    if (st->stmt[ST_RUN])
+        return 0;
+    char head[4096] = "id, config_hash, experiment, canonical_key, repeat, seed";
+    gs_key_info_t k;
+    for (size_t i = 0; gs_cell_key_info(i, &k); i++)
+        if (k.in_key && strlen(head) + strlen(k.name) + 3 < sizeof head)
+            strcat(strcat(head, ", "), k.name);
+    char *runs = insert_sql("runs", head, GS_TABLE_RUNS),
+         *theory = insert_sql("theory", "run_id", GS_TABLE_THEORY);
+    if (!runs || !theory) {
+        free(runs);
+        free(theory);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = sqlite3_prepare_v3(st->db, runs, -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[ST_RUN],
+                                NULL) == SQLITE_OK &&
+             sqlite3_prepare_v3(st->db, theory, -1, SQLITE_PREPARE_PERSISTENT,
+                                &st->stmt[ST_THEORY], NULL) == SQLITE_OK ? 0 : -1;
+    free(runs);
+    free(theory);
+    if (rc != 0)
+        return store_sqlfail(st, err, errlen, "preparing inserts");
+    if (find_params(st, err, errlen) != 0)
+        return -1;
+    static const char *const child[] = {
+        NULL,
+        NULL,   /* ST_LAYER .. ST_TIME: series_insert */
+        NULL,
+        NULL,
+        NULL,
+        "INSERT INTO histogram_counts (run_id, layer, quantity, lo, hi, counts)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        NULL,   /* ST_THEORY: insert_sql */
+        "DELETE FROM in_flight WHERE config_hash = ?1",   /* ST_LANDED: stored, not in flight */
+    };
+    _Static_assert(sizeof child / sizeof *child == ST_N, "a statement per ST_*");
+    for (size_t i = 0; i < STORE_N_SERIES; i++) {
+        const store_series_t *x = &store_series[i];
+        char sql[1024];
+        series_insert(x->table, x->keys, x->cols, x->n, sql, sizeof sql);
+        if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[x->which],
+                               NULL) != SQLITE_OK)
+            return store_sqlfail(st, err, errlen, "preparing inserts");
+    }
+    for (size_t i = 0; i <= store_n_child; i++) {
+        char del[128];
+        snprintf(del, sizeof del, "DELETE FROM %s WHERE %s = ?1",
+                 i < store_n_child ? store_child_tables[i].name : "runs", i < store_n_child ? "run_id" : "id");
+        if (sqlite3_prepare_v3(st->db, del, -1, SQLITE_PREPARE_PERSISTENT, &st->clear[i], NULL) != SQLITE_OK)
+            return store_sqlfail(st, err, errlen, "preparing inserts");
+    }
+    for (int i = 1; i < ST_N; i++)
+        if (child[i] && sqlite3_prepare_v3(st->db, child[i], -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[i], NULL) != SQLITE_OK)
+            return store_sqlfail(st, err, errlen, "preparing inserts");
+    return 0;
+}
+
+
+static int put_rows(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t *cell,
+                    const gs_result_t *r, const gs_put_meta_t *meta, char *err, size_t errlen);
+
+/* The cell is stored: its in_flight row goes, in the same SAVEPOINT. */
+static int landed(gs_store_t *st, const gs_sweep_cell_t *cell, char *err, size_t errlen)
+{
+    sqlite3_bind_text(st->stmt[ST_LANDED], 1, cell->hash_hex, -1, SQLITE_STATIC);
+    return store_step_reset(st, st->stmt[ST_LANDED], err, errlen, "clearing a cell in flight");
+}
+
+/* What the database holds of a cell goes before its rows are stored: a
+ * failed or crashed cell that `run --retry` reruns, and the rows a runs
+ * row deleted by hand left behind when the deleting connection had
+ * foreign keys off (the sqlite3 shell's default). */
+int store_clear_cell(gs_store_t *st, const gs_sweep_cell_t *cell, char *err, size_t errlen)
+{
+    for (size_t i = 0; i <= store_n_child; i++) {
+        sqlite3_bind_int64(st->clear[i], 1, (sqlite3_int64)(cell->hash & INT64_MAX));
+        if (store_step_reset(st, st->clear[i], err, errlen, "replacing a stored cell") != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* One cell, all or nothing: its rows go in inside a SAVEPOINT of the open
+ * batch, replacing what was stored of it, and a failure rolls back that
+ * cell alone - the batch's other cells stay, and the cell, never half
+ * stored, runs again next time. */
+int gs_store_put(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t *cell,
+                 const gs_result_t *r, const gs_put_meta_t *meta, char *err, size_t errlen)
+{
+    if (store_prepare_inserts(st, err, errlen) != 0 || store_open_batch(st, err, errlen) != 0)
+        return -1;
+    if (store_exec(st, "SAVEPOINT cell", err, errlen) != 0)
+        return -1;
+    if (store_clear_cell(st, cell, err, errlen) != 0 || put_rows(st, sw, cell, r, meta, err, errlen) != 0 ||
+        landed(st, cell, err, errlen) != 0) {
+        sqlite3_exec(st->db, "ROLLBACK TO cell; RELEASE cell", NULL, NULL, NULL);
+        return -1;
+    }
+    if (store_exec(st, "RELEASE cell", err, errlen) != 0)
+        return -1;
+    st->stored++;
+    return 0;
+}
+
+/* ---- the runs row and the theory row, by column name ---- */
+
+static int param(sqlite3_stmt *s, const char *name)
+{
+    int i = sqlite3_bind_parameter_index(s, name);
+    assert(i > 0);   /* insert_sql's head names it */
+    return i;
+}
+
+/* The identity columns: id, config_hash, experiment, canonical_key,
+ * repeat, seed, then every key of the canonical key. */
+static void bind_cell(const gs_store_t *st, sqlite3_stmt *s, const gs_sweep_t *sw,
+                      const gs_sweep_cell_t *cell)
+{
+    const gs_cell_t *c = &cell->cell;
+    char key[2048], val[128];
+    gs_cell_key(c, key, sizeof key);
+    sqlite3_bind_int64(s, param(s, ":id"), (sqlite3_int64)(cell->hash & INT64_MAX));
+    sqlite3_bind_text(s, param(s, ":config_hash"), cell->hash_hex, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, param(s, ":experiment"), sw->experiments[cell->experiment].name, -1,
+                      SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, param(s, ":canonical_key"), key, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, param(s, ":repeat"), c->repeat);
+    sqlite3_bind_int64(s, param(s, ":seed"), (sqlite3_int64)gs_cell_seed(c));
+    gs_key_info_t k;
+    for (size_t j = 0; gs_cell_key_info(j, &k); j++) {
+        int i = st->key_param[j];
+        if (!i)
+            continue;
+        gs_cell_format(c, k.name, val, sizeof val);
+        if (k.none_is_null && strcmp(val, "none") == 0)
+            sqlite3_bind_null(s, i);
+        else if (k.type == GS_KEYTYPE_INT)
+            sqlite3_bind_int64(s, i, strtoll(val, NULL, 10));
+        else if (k.type == GS_KEYTYPE_REAL)
+            sqlite3_bind_double(s, i, strtod(val, NULL));
+        else
+            sqlite3_bind_text(s, i, val, -1, SQLITE_TRANSIENT);
+    }
+}
+
+/* Does a column have a value for this cell (its row's `when`)? */
+static int column_applies(gs_col_when_t when, const gs_cell_t *c, const gs_result_t *r)
+{
+    int measured = GS_STATUS_MEASURED(r->status);
+    switch (when) {
+    case GS_WHEN_ALWAYS: return 1;
+    case GS_WHEN_MEASURED: return measured;
+    case GS_WHEN_TRAINED: return measured && c->task == GS_TASK_TRAIN;
+    case GS_WHEN_DIVERGED: return measured && r->diverged_step != 0;
+    case GS_WHEN_FAILED: return !measured;
+    }
+    return 0;
+}
+
+/* Bind column k's value at *field to its parameter i (NULL when it does
+ * not apply) */
+_Static_assert(sizeof(gs_status_t) == sizeof(int) && sizeof(gs_diag_t) == sizeof(int) &&
+                   sizeof(gs_nonfinite_t) == sizeof(int), "bind_column reads an enum as an int");
+static void bind_column(sqlite3_stmt *s, int i, const gs_column_t *col, const void *field,
+                        int applies)
+{
+    double v;
+    long n;
+    int e;
+    if (!applies) {
+        sqlite3_bind_null(s, i);
+        return;
+    }
+    switch (col->type) {
+    case GS_COL_REAL:
+        memcpy(&v, field, sizeof v);
+        store_bind_real(s, i, v);
+        break;
+    case GS_COL_REAL_INF:
+        memcpy(&v, field, sizeof v);
+        store_bind_real_inf(s, i, v);
+        break;
+    case GS_COL_INT: case GS_COL_SESSION:
+        memcpy(&n, field, sizeof n);
+        sqlite3_bind_int64(s, i, n);
+        break;
+    case GS_COL_TEXT:
+        sqlite3_bind_text(s, i, field, -1, SQLITE_TRANSIENT);
+        break;
+    case GS_COL_STATUS: case GS_COL_DIAG: case GS_COL_NONFINITE: {
+        size_t count;
+        const char *const *names = gs_column_names(col->type, &count);
+        memcpy(&e, field, sizeof e);   /* the enums are int-sized */
+        assert(e >= 0 && (size_t)e < count);
+        sqlite3_bind_text(s, i, names[e], -1, SQLITE_STATIC);
+        break;
+    }
+    }
+}
+
+/* The C and P rows' values: derived from the cell and where it ran */
+static void derive(const gs_store_t *st, const gs_cell_t *c, const gs_put_meta_t *meta,
+                   derived_t *d)
+{
+    memset(d, 0, sizeof *d);
+    d->sigma_w2 = gs_experiment_sigma_w2(c);
+    d->sigma_b2 = c->bias_std * c->bias_std;
+    d->data_seed = (long)(int64_t)gs_cell_data_seed(c);
+    d->wall_s = meta->wall_s;
+    d->rank = meta->rank;
+    d->threads = meta->threads;
+    snprintf(d->host, sizeof d->host, "%s", meta->host);
+    d->session_id = st->session_id;
+    gs_utc_iso(d->finished_at, sizeof d->finished_at);
+}
+
+/* Every column of table in the statement s */
+static void bind_columns(const gs_store_t *st, sqlite3_stmt *s, gs_col_table_t table,
+                         const gs_cell_t *c, const gs_result_t *r, const derived_t *d)
+{
+    for (size_t k = 0; k < store_n_columns; k++) {
+        const gs_column_t *col = &store_columns[k];
+        if (col->table != table)
+            continue;
+        const char *base = col->source == GS_SOURCE_R ? (const char *)r : (const char *)d;
+        bind_column(s, st->col_param[k], col, base + col->offset, column_applies(col->when, c, r));
+    }
+}
+
+static int put_run(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t *cell,
+                   const gs_result_t *r, const derived_t *d, char *err, size_t errlen)
+{
+    sqlite3_stmt *s = st->stmt[ST_RUN];
+    bind_cell(st, s, sw, cell);
+    bind_columns(st, s, GS_TABLE_RUNS, &cell->cell, r, d);
+    return store_step_reset(st, s, err, errlen, "storing a run");
+}
+
+/* ---- the rows of the other tables ---- */
+
+/* A series row's value columns bound from the row L, from parameter i
+ * on, in the order of their table's columns (result_fields.h), which is
+ * series_insert's */
+#define BIND_REAL(s, i, v) store_bind_real(s, i, v)
+#define BIND_INT(s, i, v) sqlite3_bind_int64(s, i, v)
+#define BIND_SERIES(name, type, help) BIND_##type(s, i++, L->name);
+
+/* The key columns of a series row: run_id, step, then the layer or t */
+static int bind_series_keys(sqlite3_stmt *s, sqlite3_int64 id, sqlite3_int64 step,
+                            sqlite3_int64 index, int has_index)
+{
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, step);
+    if (has_index)
+        sqlite3_bind_int64(s, 3, index);
+    return has_index ? 4 : 3;
+}
+
+static int put_layer_stats(gs_store_t *st, sqlite3_int64 id, const gs_result_t *r, char *err,
+                           size_t errlen)
+{
+    sqlite3_stmt *s = st->stmt[ST_LAYER];
+    for (size_t l = 0; l < r->n_layers; l++) {
+        const gs_layer_stats_t *L = &r->layers[l];
+        int i = bind_series_keys(s, id, 0, (sqlite3_int64)l + 1, 1);
+        GS_LAYER_STATS_COLUMNS(BIND_SERIES)
+        assert(i == sqlite3_bind_parameter_count(s) + 1);   /* every column bound */
+        if (store_step_reset(st, s, err, errlen, "storing layer_stats") != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int put_layer_log(gs_store_t *st, sqlite3_int64 id, const gs_result_t *r, char *err,
+                         size_t errlen)
+{
+    sqlite3_stmt *s = st->stmt[ST_LAYER_LOG];
+    for (size_t j = 0; j < r->n_layer_log; j++) {
+        const gs_train_layer_row_t *L = &r->layer_log[j];
+        int i = bind_series_keys(s, id, L->step, L->layer, 1);
+        GS_TRAIN_LAYER_LOG_COLUMNS(BIND_SERIES)
+        assert(i == sqlite3_bind_parameter_count(s) + 1);
+        if (store_step_reset(st, s, err, errlen, "storing train_layer_log") != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int put_time_stats(gs_store_t *st, sqlite3_int64 id, const gs_result_t *r, char *err,
+                          size_t errlen)
+{
+    sqlite3_stmt *s = st->stmt[ST_TIME];
+    for (size_t t = 0; t < r->n_time; t++) {
+        const gs_time_stats_t *L = &r->time[t];
+        int i = bind_series_keys(s, id, 0, (sqlite3_int64)t + 1, 1);
+        GS_TIME_STATS_COLUMNS(BIND_SERIES)
+        assert(i == sqlite3_bind_parameter_count(s) + 1);
+        if (store_step_reset(st, s, err, errlen, "storing time_stats") != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int put_train_log(gs_store_t *st, sqlite3_int64 id, const gs_result_t *r, char *err,
+                         size_t errlen)
+{
+    sqlite3_stmt *s = st->stmt[ST_LOG];
+    for (size_t j = 0; j < r->n_log; j++) {
+        const gs_train_row_t *L = &r->log[j];
+        int i = bind_series_keys(s, id, L->step, 0, 0);
+        GS_TRAIN_LOG_COLUMNS(BIND_SERIES)
+        assert(i == sqlite3_bind_parameter_count(s) + 1);
+        if (store_step_reset(st, s, err, errlen, "storing train_log") != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* One row a histogram: its edges and its counts as a JSON array. */
+static int put_histograms(gs_store_t *st, sqlite3_int64 id, const gs_result_t *r, char *err,
+                          size_t errlen)
+{
+    sqlite3_stmt *s = st->stmt[ST_HIST];
+    assert(sqlite3_bind_parameter_count(s) == 6);
+    for (size_t h = 0; h < r->n_hist; h++) {
+        const gs_hist_t *H = &r->hist[h];
+        char counts[GS_HIST_BINS * 21 + 3];   /* '[', a long and a ',' or ']' each, NUL */
+        size_t len = 0;
+        for (int b = 0; b < GS_HIST_BINS; b++)
+            len += (size_t)snprintf(counts + len, sizeof counts - len, "%c%ld", b ? ',' : '[',
+                                    H->count[b]);
+        assert(len + 2 <= sizeof counts);
+        counts[len++] = ']';
+        counts[len] = '\0';
+        sqlite3_bind_int64(s, 1, id);
+        sqlite3_bind_int(s, 2, H->layer);
+        sqlite3_bind_text(s, 3, H->quantity, -1, SQLITE_STATIC);
+        sqlite3_bind_double(s, 4, H->lo);
+        sqlite3_bind_double(s, 5, H->hi);
+        sqlite3_bind_text(s, 6, counts, (int)len, SQLITE_STATIC);
+        if (store_step_reset(st, s, err, errlen, "storing histograms") != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int put_theory(gs_store_t *st, sqlite3_int64 id, const gs_cell_t *c, const gs_result_t *r,
+                      const derived_t *d, char *err, size_t errlen)
+{
+    sqlite3_stmt *s = st->stmt[ST_THEORY];
+    sqlite3_bind_int64(s, param(s, ":run_id"), id);
+    bind_columns(st, s, GS_TABLE_THEORY, c, r, d);
+    return store_step_reset(st, s, err, errlen, "storing theory");
+}
+
+static int put_rows(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t *cell,
+                    const gs_result_t *r, const gs_put_meta_t *meta, char *err, size_t errlen)
+{
+    const gs_cell_t *c = &cell->cell;
+    sqlite3_int64 id = (sqlite3_int64)(cell->hash & INT64_MAX);
+    int failed = !GS_STATUS_MEASURED(r->status);
+    derived_t d;
+    derive(st, c, meta, &d);
+    if (put_run(st, sw, cell, r, &d, err, errlen) != 0 ||
+        (!failed && put_layer_stats(st, id, r, err, errlen) != 0) ||
+        put_train_log(st, id, r, err, errlen) != 0 ||
+        put_layer_log(st, id, r, err, errlen) != 0 ||
+        (!failed && put_time_stats(st, id, r, err, errlen) != 0) ||
+        put_histograms(st, id, r, err, errlen) != 0)
+        return -1;
+    if (!failed && (c->model == GS_MODEL_MLP || c->model == GS_MODEL_RNN))
+        return put_theory(st, id, c, r, &d, err, errlen);
+    return 0;
+}
