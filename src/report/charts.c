@@ -605,14 +605,19 @@ int rp_exp_has_data(const rp_exp_t *e)
 }
 
 /* In the page's order; each kind draws nothing when e's data does not
- * support it. The phase diagram computes its background from theory
- * (~2 s): slow, handed out first. */
+ * support it. */
 const rp_chart_kind_t rp_chart_kinds[] = {
-    {"gradient-flow", chart_flow, 0},  {"map", chart_heatmap, 0},
-    {"norm", chart_norm, 0},           {"histogram", chart_hist, 0},
-    {"time", chart_time, 0},           {"loss", rp_chart_loss, 0},
-    {"clip", rp_chart_clip, 0},           {"accuracy", rp_chart_acc, 0},
-    {"theory-slopes", rp_chart_slopes, 0}, {"spectrum", rp_chart_spectrum, 0},
-    {"phase", rp_chart_phase, 1},      {"training", rp_charts_training, 0},
+    {"gradient-flow", chart_flow, NULL},
+    {"map", chart_heatmap, NULL},
+    {"norm", chart_norm, NULL},
+    {"histogram", chart_hist, NULL},
+    {"time", chart_time, NULL},
+    {"loss", rp_chart_loss, NULL},
+    {"clip", rp_chart_clip, NULL},
+    {"accuracy", rp_chart_acc, NULL},
+    {"theory-slopes", rp_chart_slopes, NULL},
+    {"spectrum", rp_chart_spectrum, NULL},
+    {"phase", rp_chart_phase, rp_chart_phase_prepare},
+    {"training", rp_charts_training, NULL},
 };
 const size_t rp_n_chart_kinds = sizeof rp_chart_kinds / sizeof rp_chart_kinds[0];

@@ -40,7 +40,10 @@ typedef int (*rp_chart_fn)(rp_model_t *m, rp_exp_t *e, const char *dir, rp_chart
 typedef struct {
     const char *name;   /* for messages: "phase" */
     rp_chart_fn draw;
-    int slow;           /* seconds rather than a fraction of one */
+    /* what every chart of the kind computes alike, done once per process
+     * (NULL: nothing); draw.c calls it before forking its workers, so
+     * that they inherit it instead of each computing it */
+    void (*prepare)(void);
 } rp_chart_kind_t;
 /* Every kind, in the page's order. */
 extern const rp_chart_kind_t rp_chart_kinds[];
@@ -65,6 +68,8 @@ int rp_chart_spectrum(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
                       size_t errlen);
 int rp_chart_phase(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, char *err,
                    size_t errlen);
+/* The phase diagram's theory (its background and edge), computed now. */
+void rp_chart_phase_prepare(void);
 /* Mean-field theory's ||dL/dh_l|| at the layers l->x of run r's measured
  * gradient flow l (x = layer, y = ||dL/dh_l||) into y[0..l->n), anchored
  * at the measured last layer: 0, or -1 where the theory does not apply

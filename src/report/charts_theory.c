@@ -147,41 +147,6 @@ static phase_fate_t phase_fate(const rp_run_t *r)
     return PH_PLACED;
 }
 
-/* The diagram's background: ln chi_1 over (sigma_w^2, sigma_b^2), row 0
- * at the top (the largest sigma_b^2); every cell's labels (the chart
- * shows as many as fit). */
-typedef struct {
-    double v[PHASE_ROWS * PHASE_COLS];
-    char rlab[PHASE_ROWS][16], clab[PHASE_COLS][16];
-    const char *rl[PHASE_ROWS], *cl[PHASE_COLS];
-} phase_grid_t;
-
-static void phase_compute(phase_grid_t *g, const gs_activation_t *act, double dw, double db)
-{
-    for (int i = 0; i < PHASE_ROWS; i++) {
-        double sb2 = (PHASE_ROWS - 1 - i) * db;
-        snprintf(g->rlab[i], sizeof g->rlab[i], "%.3g", sb2);
-        g->rl[i] = g->rlab[i];
-        for (int j = 0; j < PHASE_COLS; j++)
-            g->v[i * PHASE_COLS + j] = log(gs_meanfield(act, 0, (j + 1) * dw, sb2).chi1);
-    }
-    for (int j = 0; j < PHASE_COLS; j++) {
-        snprintf(g->clab[j], sizeof g->clab[j], "%.3g", (j + 1) * dw);
-        g->cl[j] = g->clab[j];
-    }
-}
-
-/* The background depends on nothing but the grid: computed once per
- * process (576 fixed points, about 0.3 s) and kept for every experiment
- * that draws the diagram - the seed sweep has six. NULL: out of memory. */
-static const phase_grid_t *phase_background(const gs_activation_t *act, double dw, double db)
-{
-    static phase_grid_t *grid;
-    if (!grid && (grid = malloc(sizeof *grid)) != NULL)
-        phase_compute(grid, act, dw, db);
-    return grid;
-}
-
 /* sigma_b^2 on the edge of chaos where the fixed point is q, and the
  * sigma_w^2 there (*sw2): chi_1 = 1 gives sigma_w^2 = 1 / E[phi'(sqrt(q) z)^2],
  * and the fixed point's equation q = sigma_w^2 E[phi(sqrt(q) z)^2] + sigma_b^2
@@ -223,22 +188,66 @@ static double edge_sw2(const gs_activation_t *act, double sb2)
     return sw2;
 }
 
-/* The edge of chaos and the runs, in data units over the map (column j
- * is sigma_w^2 = (j+1) dw, row i is sigma_b^2 = (ROWS-1-i) db). */
-static void phase_points(gs_chart_t *c, const gs_activation_t *act, double db,
-                         const rp_run_t *const *runs, size_t n)
+/* The diagram's theory: the background, ln chi_1 over (sigma_w^2,
+ * sigma_b^2), row 0 at the top (the largest sigma_b^2), with every cell's
+ * labels (the chart shows as many as fit); the edge of chaos at each
+ * row's sigma_b^2 that lies on the map. */
+typedef struct {
+    double v[PHASE_ROWS * PHASE_COLS];
+    char rlab[PHASE_ROWS][16], clab[PHASE_COLS][16];
+    const char *rl[PHASE_ROWS], *cl[PHASE_COLS];
+    double cx[PHASE_ROWS], cy[PHASE_ROWS];   /* the edge: sigma_w^2, sigma_b^2 */
+    size_t nc;
+} phase_grid_t;
+
+static void phase_compute(phase_grid_t *g, const gs_activation_t *act, double dw, double db)
 {
-    double cx[PHASE_ROWS], cy[PHASE_ROWS];
-    size_t nc = 0;
+    for (int i = 0; i < PHASE_ROWS; i++) {
+        double sb2 = (PHASE_ROWS - 1 - i) * db;
+        snprintf(g->rlab[i], sizeof g->rlab[i], "%.3g", sb2);
+        g->rl[i] = g->rlab[i];
+        for (int j = 0; j < PHASE_COLS; j++)
+            g->v[i * PHASE_COLS + j] = log(gs_meanfield(act, 0, (j + 1) * dw, sb2).chi1);
+    }
+    for (int j = 0; j < PHASE_COLS; j++) {
+        snprintf(g->clab[j], sizeof g->clab[j], "%.3g", (j + 1) * dw);
+        g->cl[j] = g->clab[j];
+    }
+    g->nc = 0;
     for (int i = 0; i < PHASE_ROWS; i++) {
         double sb2 = (PHASE_ROWS - 1 - i) * db, sw2 = edge_sw2(act, sb2);
         if (isfinite(sw2) && sw2 <= PHASE_SW2_MAX) {
-            cx[nc] = sw2;
-            cy[nc++] = sb2;
+            g->cx[g->nc] = sw2;
+            g->cy[g->nc++] = sb2;
         }
     }
+}
+
+/* The diagram's theory depends on nothing but the grid: computed once
+ * per process (576 fixed points and 16 bisections, about 0.4 s) and kept
+ * for every experiment that draws the diagram - the seed sweep has six.
+ * NULL: out of memory. */
+static const phase_grid_t *phase_background(void)
+{
+    static phase_grid_t *grid;
+    if (!grid && (grid = malloc(sizeof *grid)) != NULL)
+        phase_compute(grid, gs_activation_find("tanh"), PHASE_SW2_MAX / PHASE_COLS,
+                      PHASE_SB2_MAX / (PHASE_ROWS - 1));
+    return grid;
+}
+
+void rp_chart_phase_prepare(void)
+{
+    phase_background();
+}
+
+/* The edge of chaos and the runs, in data units over the map (column j
+ * is sigma_w^2 = (j+1) dw, row i is sigma_b^2 = (ROWS-1-i) db). */
+static void phase_points(gs_chart_t *c, const phase_grid_t *g, const rp_run_t *const *runs,
+                         size_t n)
+{
     gs_chart_series(c, "edge of chaos (theory: chi_1 = 1)");
-    gs_chart_line(c, cx, cy, nc, 6, GS_SOLID);   /* in black */
+    gs_chart_line(c, g->cx, g->cy, g->nc, 6, GS_SOLID);   /* in black */
     for (size_t i = 0; i < n; i++) {
         /* the measured slope of ln ||dL/dh_l||: the gradient itself, not
          * grad_ratio (whose weight gradients can hide it: README) */
@@ -309,9 +318,8 @@ int rp_chart_phase(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out
         if (f == PH_PLACED)
             runs[n++] = &e->runs[i];
     }
-    const gs_activation_t *act = gs_activation_find("tanh");
     double dw = PHASE_SW2_MAX / PHASE_COLS, db = PHASE_SB2_MAX / (PHASE_ROWS - 1);
-    if (n < 2 || (g = phase_background(act, dw, db)) == NULL)
+    if (n < 2 || (g = phase_background()) == NULL)
         goto done;
     rp_chart_name_t nm;
     gs_chart_t *c = rp_chart_start(e, "phase", "tanh's order-to-chaos phase diagram, ln chi_1 "
@@ -323,7 +331,7 @@ int rp_chart_phase(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out
     gs_chart_heatmap(c, 0, PHASE_ROWS, PHASE_COLS, g->v, NULL, g->rl, g->cl, -0.4, 0.0, 0.4, "",
                      "sigma_w^2", "sigma_b^2", "ln chi_1");
     gs_chart_heatmap_units(c, dw, dw, (PHASE_ROWS - 1) * db, -db);
-    phase_points(c, act, db, runs, n);
+    phase_points(c, g, runs, n);
     phase_legend(c);
     char cap[1400], unplaced[400];
     phase_unplaced(count, unplaced, sizeof unplaced);

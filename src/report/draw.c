@@ -1,13 +1,14 @@
 /* Drawing every chart of a report, in one process or over worker
- * processes. A chart costs PLplot, cairo and libpng a few hundred
- * milliseconds, and PLplot keeps its state in globals (no threads), so
+ * processes. A chart costs PLplot, cairo and libpng some 25 ms (the seed
+ * sweep has 124), and PLplot keeps its state in globals (no threads), so
  * the charts are shared out among forked processes.
  *
  * The work is planned first as units - the gallery, then each kind of
  * chart of each experiment with data (rp_chart_kinds), in the page's
- * order. Workers take the next unit from a counter in shared memory
- * (the slow kinds first), draw it, and send back through a pipe what it
- * listed: each chart's file, title and caption. The parent gathers them
+ * order. What the kinds compute alike (the phase diagram's theory) is
+ * computed first, for every worker to inherit. Workers take the next unit
+ * from a counter in shared memory, draw it, and send back through a pipe
+ * what it listed: each chart's file, title and caption. The parent gathers them
  * by unit, so the list - and the page made from it - is the same in the
  * same order whatever the number of workers and whichever worker drew
  * what; every file a worker writes is the one a single process writes.
@@ -98,7 +99,7 @@ typedef struct {
 } msg_t;
 
 typedef struct {
-    atomic_size_t next;   /* the next unit to take, in the hand-out order */
+    atomic_size_t next;   /* the next unit to take (the page's order) */
     atomic_int stop;      /* a worker failed: take no more */
 } shared_t;
 
@@ -133,8 +134,8 @@ static void send_error(int fd, msg_t *msg, int unit, const char *text)
 
 /* A worker: draw units until none is left, then exit. Never returns;
  * _exit, so that nothing the parent buffered or registered runs twice. */
-static void worker(rp_model_t *m, const unit_t *units, const size_t *order, size_t n,
-                   const char *dir, shared_t *sh, int fd)
+static void worker(rp_model_t *m, const unit_t *units, size_t n, const char *dir, shared_t *sh,
+                   int fd)
 {
     msg_t *msg = calloc(1, sizeof *msg);
     char err[sizeof msg->chart.caption];
@@ -152,7 +153,7 @@ static void worker(rp_model_t *m, const unit_t *units, const size_t *order, size
         size_t i = atomic_fetch_add(&sh->next, 1);
         if (i >= n)
             break;
-        int u = (int)order[i];
+        int u = (int)i;
         send_msg(fd, msg, MSG_BEGIN, u);
         rp_charts_t out = {0};
         if (draw_unit(m, units[u], dir, &out, err, sizeof err) != 0) {
@@ -171,19 +172,19 @@ static void worker(rp_model_t *m, const unit_t *units, const size_t *order, size
     _exit(0);
 }
 
-/* The order units are handed out in: the slow kinds first (so that one
- * of them does not start last while the other workers go idle), then the
- * page's order. */
-static size_t *hand_out_order(const unit_t *units, size_t n)
+/* What the kinds in the plan compute alike (rp_chart_kind_t.prepare),
+ * done here, once, for every worker to inherit. */
+static void prepare_kinds(const unit_t *units, size_t n)
 {
-    size_t *order = malloc((n + 1) * sizeof *order), k = 0;
-    if (!order)
-        return NULL;
-    for (int slow = 1; slow >= 0; slow--)
-        for (size_t i = 0; i < n; i++)
-            if ((units[i].exp >= 0 && rp_chart_kinds[units[i].kind].slow) == slow)
-                order[k++] = i;
-    return order;
+    for (size_t k = 0; k < rp_n_chart_kinds; k++) {
+        if (!rp_chart_kinds[k].prepare)
+            continue;
+        size_t i = 0;
+        while (i < n && !(units[i].exp >= 0 && units[i].kind == (int)k))
+            i++;
+        if (i < n)
+            rp_chart_kinds[k].prepare();
+    }
 }
 
 typedef struct {
@@ -332,8 +333,9 @@ static int reap(rp_model_t *m, child_t *ch, size_t nw, const unit_t *units, cons
             else
                 snprintf(how, sizeof how, "exited with status %d", WEXITSTATUS(status));
             snprintf(err, errlen, "report worker (pid %ld) %s while drawing %s; nothing it was "
-                     "writing was left behind, and the report is incomplete", (long)ch[w].pid,
-                     how, what);
+                     "writing was left behind, and the report is incomplete (--jobs 1 draws "
+                     "every chart in one process, to reproduce it there)", (long)ch[w].pid, how,
+                     what);
         }
         rc = -1;
     }
@@ -345,19 +347,19 @@ static int draw_parallel(rp_model_t *m, const unit_t *units, size_t n, const cha
                          size_t errlen)
 {
     size_t nw = (size_t)jobs < n ? (size_t)jobs : n;
-    size_t *order = hand_out_order(units, n);
     child_t *ch = calloc(nw, sizeof *ch);
     rp_charts_t *results = calloc(n, sizeof *results);
     shared_t *sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
                         -1, 0);
     int rc = -1;
     size_t started = 0;
-    if (!order || !ch || !results || sh == MAP_FAILED) {
+    if (!ch || !results || sh == MAP_FAILED) {
         snprintf(err, errlen, "out of memory starting the report's workers");
         goto out;
     }
     atomic_init(&sh->next, 0);
     atomic_init(&sh->stop, 0);
+    prepare_kinds(units, n);
     fflush(NULL);   /* a child must not write what the parent had buffered */
     for (; started < nw; started++) {
         int fds[2];
@@ -373,7 +375,7 @@ static int draw_parallel(rp_model_t *m, const unit_t *units, size_t n, const cha
             close(fds[0]);
             for (size_t w = 0; w < started; w++)
                 close(ch[w].fd);
-            worker(m, units, order, n, dir, sh, fds[1]);
+            worker(m, units, n, dir, sh, fds[1]);
         }
         close(fds[1]);
         ch[started] = (child_t){.pid = pid, .fd = fds[0], .unit = -1};
@@ -385,6 +387,8 @@ static int draw_parallel(rp_model_t *m, const unit_t *units, size_t n, const cha
     rc = gather(m, ch, started, units, results, sh, err, errlen);
     rc = reap(m, ch, started, units, dir, rc, err, errlen);
     for (size_t u = 0; rc == 0 && u < n; u++) {
+        if (results[u].n == 0)
+            continue;
         rp_charts_t *o = units[u].exp < 0 ? gallery : &per[units[u].exp];
         rp_chart_t *it = realloc(o->items, (o->n + results[u].n + 1) * sizeof *it);
         if (!it) {
@@ -401,7 +405,6 @@ out:
         rp_charts_free(&results[u]);
     free(results);
     free(ch);
-    free(order);
     if (sh != MAP_FAILED)
         munmap(sh, sizeof *sh);
     return rc;
