@@ -19,7 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #ifdef _OPENMP
@@ -234,8 +236,31 @@ typedef struct {
     int stop;
     const gs_sweep_t *sw;
     int threads;
+    int background;          /* other ranks run cells too */
     char host[64];
 } local_worker_t;
+
+/* With other ranks, rank 0's compute thread yields to the coordinator: it
+ * runs at a nice value BACKGROUND_NICE above the coordinator's (Linux
+ * gives each thread its own; OpenMP threads it starts inherit it), which
+ * gets it a third of the coordinator's share of a core they contend for.
+ * With tiny cells on 2 cores the coordinator, the compute thread and
+ * rank 1 contended for the 2 cores, and 2 ranks stored fewer cells a
+ * second than 1; where cells are long the coordinator sleeps, and the
+ * thread has its core. Not more: on a machine others use too, a thread
+ * at nice 19 would get almost nothing. */
+#define BACKGROUND_NICE 5
+
+static void run_in_background(void)
+{
+#if defined(__linux__) && defined(SYS_gettid)
+    id_t tid = (id_t)syscall(SYS_gettid);
+    errno = 0;
+    int now = getpriority(PRIO_PROCESS, tid);
+    if (errno == 0)
+        (void)setpriority(PRIO_PROCESS, tid, now + BACKGROUND_NICE);   /* advice only */
+#endif
+}
 
 static void *local_main(void *arg)
 {
@@ -245,6 +270,8 @@ static void *local_main(void *arg)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);   /* signals are the coordinator's */
+    if (w->background)
+        run_in_background();
 #ifdef _OPENMP
     omp_set_num_threads(w->threads);          /* ICVs are per thread */
 #endif
@@ -653,6 +680,7 @@ static int local_start(coord_t *c, int threads, const char *host, pthread_t *tid
     local_worker_t *lw = &c->lw;
     lw->sw = c->sw;
     lw->threads = threads;
+    lw->background = c->n_slots > 1;
     snprintf(lw->host, sizeof lw->host, "%s", host);
     lw->q_cap = TINY_QUEUE * 2;
     if (!(lw->queue = malloc(lw->q_cap * sizeof *lw->queue)))
