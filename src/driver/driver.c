@@ -240,15 +240,16 @@ typedef struct {
     char host[64];
 } local_worker_t;
 
-/* With other ranks, rank 0's compute thread yields to the coordinator: it
- * runs at a nice value BACKGROUND_NICE above the coordinator's (Linux
- * gives each thread its own; OpenMP threads it starts inherit it), which
- * gets it a third of the coordinator's share of a core they contend for.
- * With tiny cells on 2 cores the coordinator, the compute thread and
- * rank 1 contended for the 2 cores, and 2 ranks stored fewer cells a
- * second than 1; where cells are long the coordinator sleeps, and the
- * thread has its core. Not more: on a machine others use too, a thread
- * at nice 19 would get almost nothing. */
+/* Whatever computes cells on rank 0's machine - rank 0's compute thread
+ * when there are other ranks, and the ranks on that machine - yields to
+ * the coordinator: it runs at a nice value BACKGROUND_NICE above the
+ * coordinator's (Linux gives each thread its own; OpenMP threads started
+ * later inherit it), which gets it a third of the coordinator's share of
+ * a core they contend for. With tiny cells on 2 cores the coordinator,
+ * the compute thread and rank 1 (and rank 2) contended for the 2 cores,
+ * and more ranks stored fewer cells a second; where cells are long the
+ * coordinator sleeps, and the workers have the cores. Not more: on a
+ * machine others use too, a thread at nice 19 would get almost nothing. */
 #define BACKGROUND_NICE 5
 
 static void run_in_background(void)
@@ -816,6 +817,20 @@ static int agree(job_t *j, int code, int any)
 }
 
 /* OpenMP threads per rank: the cores of this node shared among its ranks. */
+/* Whether this rank runs on rank 0's machine (collective). */
+static int near_rank0(int rank)
+{
+    MPI_Comm node;
+    int is0 = rank == 0, has0 = 0;
+    if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) !=
+        MPI_SUCCESS)
+        return 0;
+    if (MPI_Allreduce(&is0, &has0, 1, MPI_INT, MPI_MAX, node) != MPI_SUCCESS)
+        has0 = 0;
+    MPI_Comm_free(&node);
+    return has0;
+}
+
 static int auto_threads(void)
 {
     MPI_Comm node;
@@ -1215,6 +1230,7 @@ int gs_driver_run(const gs_run_options_t *opt)
 #endif
     char hosts[4096];
     gather_hosts(j, hosts, sizeof hosts);
+    int near = near_rank0(j->rank);
     gs_store_t *store = NULL;
     int64_t *pending = NULL;
     size_t n_pending = 0;
@@ -1240,6 +1256,8 @@ int gs_driver_run(const gs_run_options_t *opt)
         sa.sa_handler = on_worker_signal;
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
+        if (near)
+            run_in_background();
         worker_loop(&j->sw, j->rank, j->threads, j->host);
     } else {
         code = run_coordinator(j, opt, store, pending, n_pending, flops);
