@@ -19,7 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #ifdef _OPENMP
@@ -223,6 +225,7 @@ typedef struct packed {
     struct packed *next;
     void *buf;
     size_t len;
+    int slot;                /* who ran it: 0 the compute thread, r rank r */
 } packed_t;
 
 typedef struct {
@@ -234,8 +237,32 @@ typedef struct {
     int stop;
     const gs_sweep_t *sw;
     int threads;
+    int background;          /* other ranks run cells too */
     char host[64];
 } local_worker_t;
+
+/* Whatever computes cells on rank 0's machine - rank 0's compute thread
+ * when there are other ranks, and the ranks on that machine - yields to
+ * the coordinator: it runs at a nice value BACKGROUND_NICE above the
+ * coordinator's (Linux gives each thread its own; OpenMP threads started
+ * later inherit it), which gets it a third of the coordinator's share of
+ * a core they contend for. With tiny cells on 2 cores the coordinator,
+ * the compute thread and rank 1 (and rank 2) contended for the 2 cores,
+ * and more ranks stored fewer cells a second; where cells are long the
+ * coordinator sleeps, and the workers have the cores. Not more: on a
+ * machine others use too, a thread at nice 19 would get almost nothing. */
+#define BACKGROUND_NICE 5
+
+static void run_in_background(void)
+{
+#if defined(__linux__) && defined(SYS_gettid)
+    id_t tid = (id_t)syscall(SYS_gettid);
+    errno = 0;
+    int now = getpriority(PRIO_PROCESS, tid);
+    if (errno == 0)
+        (void)setpriority(PRIO_PROCESS, tid, now + BACKGROUND_NICE);   /* advice only */
+#endif
+}
 
 static void *local_main(void *arg)
 {
@@ -245,6 +272,8 @@ static void *local_main(void *arg)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);   /* signals are the coordinator's */
+    if (w->background)
+        run_in_background();
 #ifdef _OPENMP
     omp_set_num_threads(w->threads);          /* ICVs are per thread */
 #endif
@@ -346,11 +375,61 @@ static void take_assignments(ring_t *r)
     }
 }
 
+/* Results on their way to rank 0, sent with MPI_Isend: a worker goes on
+ * with its next cell instead of spinning in MPI_Send while rank 0, busy
+ * storing, has not taken the last ones in (with tiny cells rank 1 spent
+ * two thirds of its time there, and ran one cell in eight). Each buffer
+ * is freed once its send completes. */
+typedef struct {
+    MPI_Request *req;
+    void **buf;
+    size_t n, cap;
+} sends_t;
+
+/* Free the buffers of the sends that completed (n = 0 and wait: all). */
+static void sends_reap(sends_t *s, int wait)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        int done = 1;
+        if (wait)
+            MPI_CHECK(MPI_Wait(&s->req[i], MPI_STATUS_IGNORE));
+        else
+            MPI_CHECK(MPI_Test(&s->req[i], &done, MPI_STATUS_IGNORE));
+        if (done) {
+            free(s->buf[i]);
+        } else {
+            s->req[kept] = s->req[i];
+            s->buf[kept++] = s->buf[i];
+        }
+    }
+    s->n = kept;
+}
+
+static void sends_add(sends_t *s, void *buf, size_t len)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 64;
+        MPI_Request *req = realloc(s->req, cap * sizeof *req);
+        if (req)
+            s->req = req;
+        void **b = realloc(s->buf, cap * sizeof *b);
+        if (!req || !b)
+            MPI_Abort(MPI_COMM_WORLD, 1);
+        s->buf = b;
+        s->cap = cap;
+    }
+    MPI_CHECK(MPI_Isend(buf, (int)len, MPI_BYTE, 0, TAG_RESULT, MPI_COMM_WORLD, &s->req[s->n]));
+    s->buf[s->n++] = buf;
+}
+
 /* Run what rank 0 sends until it says stop; then answer with an empty
- * result, so that rank 0 knows this rank sends nothing more. */
+ * result, so that rank 0 knows this rank sends nothing more (after the
+ * others: MPI keeps one sender's messages in order). */
 static void worker_loop(const gs_sweep_t *sw, int rank, int threads, const char *host)
 {
     ring_t r = {0};
+    sends_t sends = {0};
     for (;;) {
         take_assignments(&r);
         if (r.len == 0)
@@ -362,10 +441,13 @@ static void worker_loop(const gs_sweep_t *sw, int rank, int threads, const char 
         void *buf = run_cell(sw, idx, rank, threads, host, &n);
         if (!buf || n > INT32_MAX)
             MPI_Abort(MPI_COMM_WORLD, 1);
-        MPI_CHECK(MPI_Send(buf, (int)n, MPI_BYTE, 0, TAG_RESULT, MPI_COMM_WORLD));
-        free(buf);
+        sends_add(&sends, buf, n);
+        sends_reap(&sends, 0);
     }
     free(r.q);
+    sends_reap(&sends, 1);
+    free(sends.req);
+    free(sends.buf);
     MPI_CHECK(MPI_Send(NULL, 0, MPI_BYTE, 0, TAG_RESULT, MPI_COMM_WORLD));
 }
 
@@ -376,7 +458,7 @@ static void worker_loop(const gs_sweep_t *sw, int rank, int threads, const char 
  * that the end of the sweep balances. */
 #define TINY_CELL_FLOPS 2e7    /* about a millisecond of work */
 #define SHORT_CELL_FLOPS 5e8   /* about 50 ms */
-#define TINY_QUEUE 32
+#define TINY_QUEUE 128
 #define SHORT_QUEUE 2
 
 static int queue_depth(double flops)
@@ -396,6 +478,7 @@ typedef struct {
     local_worker_t lw;
     void *rbuf;              /* receive buffer */
     size_t rcap, received;
+    packed_t *inbox, *inbox_tail;   /* results received, not stored yet */
     char err[8192];
 } coord_t;
 
@@ -515,35 +598,81 @@ static int receive_any(coord_t *c, size_t *len, int *source)
     return 1;
 }
 
-/* Store every result that has arrived: from the ranks, then from the
- * local compute thread. 1 when any did, 0 when none, -1 on error. */
-static int take_results(coord_t *c)
+static void inbox_add(coord_t *c, packed_t *p)
 {
-    int activity = 0, got, source;
-    size_t len;
-    while ((got = receive_any(c, &len, &source)) == 1) {
-        if (store_packed(c, c->rbuf, len) != 0)
-            return -1;
-        c->outstanding[source]--;
-        c->received++;
-        activity = 1;
+    for (; p; p = p->next) {
+        if (c->inbox_tail)
+            c->inbox_tail->next = p;
+        else
+            c->inbox = p;
+        c->inbox_tail = p;
     }
-    if (got < 0)
-        return -1;
-    int rc = activity;
-    for (packed_t *p = local_take(&c->lw), *nx; p; p = nx) {
+}
+
+static void inbox_free(coord_t *c)
+{
+    for (packed_t *p = c->inbox, *nx; p; p = nx) {
         nx = p->next;
-        if (rc >= 0 && store_packed(c, p->buf, p->len) != 0)
-            rc = -1;   /* the rest is freed, not stored */
-        else if (rc >= 0) {
-            c->outstanding[0]--;
-            c->received++;
-            rc = 1;
-        }
         free(p->buf);
         free(p);
     }
-    return rc;
+    c->inbox = c->inbox_tail = NULL;
+}
+
+/* Every result the ranks have sent, received into the inbox, a buffer
+ * each: receiving is quick and storing is not, and a rank whose results
+ * wait unreceived stalls in MPI_Send once its eager buffers are used up
+ * (tiny cells: rank 1 ran one cell in eight while rank 0 stored a batch
+ * of its compute thread's). 0, or -1 when memory is short. */
+static int receive_all(coord_t *c)
+{
+    int got, source;
+    size_t len;
+    while ((got = receive_any(c, &len, &source)) == 1) {
+        packed_t *p = malloc(sizeof *p);
+        void *buf = malloc(len ? len : 1);
+        if (!p || !buf) {
+            free(p);
+            free(buf);
+            snprintf(c->err, sizeof c->err, "out of memory receiving a result");
+            return -1;
+        }
+        memcpy(buf, c->rbuf, len);
+        *p = (packed_t){NULL, buf, len, source};
+        inbox_add(c, p);
+    }
+    return got;
+}
+
+/* Results stored per call, so that the loop hands out and commits in
+ * between when results arrive faster than they are stored. */
+#define STORE_BATCH 64
+
+/* Store what has arrived - from the ranks and from the local compute
+ * thread - receiving again after each result stored. 1 when any was, 0
+ * when none, -1 on error. */
+static int take_results(coord_t *c)
+{
+    if (receive_all(c) < 0)
+        return -1;
+    inbox_add(c, local_take(&c->lw));
+    int activity = 0;
+    for (int k = 0; k < STORE_BATCH && c->inbox; k++) {
+        packed_t *p = c->inbox;
+        if (!(c->inbox = p->next))
+            c->inbox_tail = NULL;
+        int rc = store_packed(c, p->buf, p->len);
+        if (rc == 0) {
+            c->outstanding[p->slot]--;
+            c->received++;
+            activity = 1;
+        }
+        free(p->buf);
+        free(p);
+        if (rc != 0 || receive_all(c) < 0)
+            return -1;   /* coordinate frees the rest */
+    }
+    return activity;
 }
 
 /* The local compute thread: started before the loop, stopped after it
@@ -553,6 +682,7 @@ static int local_start(coord_t *c, int threads, const char *host, pthread_t *tid
     local_worker_t *lw = &c->lw;
     lw->sw = c->sw;
     lw->threads = threads;
+    lw->background = c->n_slots > 1;
     snprintf(lw->host, sizeof lw->host, "%s", host);
     lw->q_cap = TINY_QUEUE * 2;
     if (!(lw->queue = malloc(lw->q_cap * sizeof *lw->queue)))
@@ -621,6 +751,7 @@ static int coordinate(coord_t *c, int threads, const char *host, const int64_t *
 out:
     if (!*interrupted)
         local_stop(c, tid);
+    inbox_free(c);
     free(c->rbuf);
     c->rbuf = NULL;
     c->rcap = 0;
@@ -688,6 +819,20 @@ static int agree(job_t *j, int code, int any)
 }
 
 /* OpenMP threads per rank: the cores of this node shared among its ranks. */
+/* Whether this rank runs on rank 0's machine (collective). */
+static int near_rank0(int rank)
+{
+    MPI_Comm node;
+    int is0 = rank == 0, has0 = 0;
+    if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) !=
+        MPI_SUCCESS)
+        return 0;
+    if (MPI_Allreduce(&is0, &has0, 1, MPI_INT, MPI_MAX, node) != MPI_SUCCESS)
+        has0 = 0;
+    MPI_Comm_free(&node);
+    return has0;
+}
+
 static int auto_threads(void)
 {
     MPI_Comm node;
@@ -1209,6 +1354,7 @@ int gs_driver_run(const gs_run_options_t *opt)
 #endif
     char hosts[4096];
     gather_hosts(j, hosts, sizeof hosts);
+    int near = near_rank0(j->rank);
     gs_store_t *store = NULL;
     int64_t *pending = NULL;
     size_t n_pending = 0;
@@ -1234,6 +1380,8 @@ int gs_driver_run(const gs_run_options_t *opt)
         sa.sa_handler = on_worker_signal;
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
+        if (near)
+            run_in_background();
         worker_loop(&j->sw, j->rank, j->threads, j->host);
     } else {
         code = run_coordinator(j, opt, store, pending, n_pending, flops);
