@@ -2,6 +2,7 @@
 
 #include "experiment/measure.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,16 +37,14 @@ static void bin_into(gs_hist_t *h, const double *v, size_t n, double lo, double 
  * recurrent layer under weight_input, the others under weight. */
 int ex_weight_histograms(const gs_plan_t *p, const gs_net_t *net, gs_result_t *r)
 {
-    size_t n = 0;
-    for (size_t k = 0; k < net->n_tensors; k++)
-        n += net->tensors[k].weight;
-    r->hist = calloc(n + 1, sizeof *r->hist);
+    r->hist = calloc(p->n_hist, sizeof *r->hist);
     if (!r->hist)
         return -1;
     for (size_t k = 0; k < net->n_tensors; k++) {
         const gs_tensor_t *T = &net->tensors[k];
         if (!T->weight)
             continue;
+        assert(r->n_hist < p->n_hist);   /* the plan counted every weight matrix */
         gs_hist_t *h = &r->hist[r->n_hist++];
         h->layer = ex_weight_layer(T, p->depth);
         h->quantity = gs_hist_quantity_names[T->kind == GS_TENSOR_WX ? GS_HIST_WEIGHT_INPUT
@@ -60,6 +59,7 @@ int ex_weight_histograms(const gs_plan_t *p, const gs_net_t *net, gs_result_t *r
             m = 1.0;
         bin_into(h, w, cnt, -m, m);
     }
+    assert(r->n_hist + (size_t)(p->spectrum != 0) == p->n_hist);
     return 0;
 }
 
@@ -257,11 +257,8 @@ static int spectrum(const gs_plan_t *p, gs_net_t *net, gs_result_t *r)
     size_t W = p->width, D = net->in_dim, n = W < D ? W : D;
     double *J = malloc(W * D * sizeof *J), *work = malloc(W * D * sizeof *work);
     double *sv2 = malloc(n * sizeof *sv2);   /* work serves the Jacobian, then the SVD */
-    gs_hist_t *hist = realloc(r->hist, (r->n_hist + 1) * sizeof *r->hist);
     int rc = -1;
-    if (hist)
-        r->hist = hist;
-    if (!J || !work || !sv2 || !hist || gs_mlp_jacobian(net, 0, J, work) != 0 ||
+    if (!J || !work || !sv2 || gs_mlp_jacobian(net, 0, J, work) != 0 ||
         gs_spectrum_sv2(J, W, D, sv2, work) != 0)
         goto out;
     gs_spectrum_summary_t s = gs_spectrum_summary(sv2, n);
@@ -271,6 +268,7 @@ static int spectrum(const gs_plan_t *p, gs_net_t *net, gs_result_t *r)
     r->condition = s.condition;
     for (size_t i = 0; i < n; i++)   /* log10 sigma = log10(sigma^2) / 2 */
         sv2[i] = sv2[i] > 0 ? 0.5 * log10(sv2[i]) : NAN;
+    assert(r->n_hist < p->n_hist);   /* the plan's place for it */
     gs_hist_t *h = &r->hist[r->n_hist++];
     h->layer = 0;
     h->quantity = gs_hist_quantity_names[GS_HIST_JACOBIAN];

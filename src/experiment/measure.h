@@ -16,8 +16,8 @@
  * is, or 0 when T is not a weight matrix. */
 int ex_weight_layer(const gs_tensor_t *T, size_t depth);
 
-/* Histograms of every weight matrix into r->hist (allocated here); -1
- * when memory is short. */
+/* Histograms of every weight matrix into r->hist, allocated here for the
+ * plan's n_hist (the spectrum's comes later); -1 when memory is short. */
 int ex_weight_histograms(const gs_plan_t *p, const gs_net_t *net, gs_result_t *r);
 
 /* The model's layer statistics of the last forward/backward over n rows. */

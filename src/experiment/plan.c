@@ -118,6 +118,7 @@ void gs_plan_make(const gs_cell_t *c, gs_plan_t *p)
         .exploding_above = c->exploding_above,
     };
     p->row_dim = p->in_dim * (recurrent ? (size_t)c->seq_len : 1);
+    p->n_hist = (recurrent ? 2 * p->depth : p->depth) + 1 + (size_t)(p->spectrum != 0);
     p->n_out = p->regression ? 1 : N_CLASSES;
     p->train_rows = (size_t)llround(TRAIN_FRAC * (double)p->total_rows);
     if (recurrent) {

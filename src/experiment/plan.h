@@ -70,6 +70,9 @@ typedef struct {
     long log_every;
     size_t n_log_max;            /* logged steps at most (0 for the probe) */
     int spectrum;                /* the Jacobian's singular values at init */
+    size_t n_hist;               /* histograms at init: one per weight matrix (mlp: depth
+                                    + 1; recurrent: Wx and Wh of each layer and the
+                                    readout), and the Jacobian's with the spectrum */
     gs_plan_theory_t theory;
     double vanishing_below, exploding_above;
 
