@@ -43,6 +43,7 @@ int main(void)
     tap_ok(p.total_rows == 2000 && p.train_rows == 1600,
            "gaussian: 2000 rows, 1600 to train (%zu, %zu)", p.total_rows, p.train_rows);
     tap_ok(!p.trains && p.steps == 1 && p.n_log_max == 0, "probe: one step, no log");
+    tap_ok(p.n_hist == 4, "mlp: a histogram per weight matrix, readout included (%zu)", p.n_hist);
     /* per row 5*4 + 2*4*4 + 4*10 = 92 multiply-adds; 3 passes of 2 rows, plus 2e6 */
     tap_ok(p.flops == 3.0 * 2.0 * 2.0 * 92.0 + 2e6 && gs_experiment_flops(&c) == p.flops,
            "flops: 3 passes x batch x 2 x multiply-adds + 2e6 = %.0f, gs_experiment_flops's",
@@ -77,6 +78,7 @@ int main(void)
     tap_ok(p.theory.step_bound && !p.theory.layer_slope && !p.theory.meanfield,
            "rnn: Pascanu's bound, no layer theory");
     tap_ok(p.model_bytes == gs_rnn_bytes(&p.rnn), "rnn: the arenas of its spec");
+    tap_ok(p.n_hist == 3, "rnn: histograms of Wx, Wh and the readout (%zu)", p.n_hist);
 
     /* the adding problem: at most 4 million inputs */
     p = plan_of(&c, "model=gru", "dataset=adding", "seq_len=500", NULL);
@@ -96,6 +98,8 @@ int main(void)
     p = plan_of(&c, "residual=yes", "depth=5", NULL);
     tap_ok(p.theory.residual_growth && !p.theory.meanfield && p.theory.layer_slope,
            "residual: the length growth and the layer slope, no mean field");
+    p = plan_of(&c, "spectrum=yes", "depth=4", NULL);
+    tap_ok(p.spectrum && p.n_hist == 6, "spectrum: the Jacobian's histogram too (%zu)", p.n_hist);
     p = plan_of(&c, "residual=yes", "depth=1", NULL);
     tap_ok(!p.theory.residual_growth, "residual, depth 1: no growth to measure");
     p = plan_of(&c, "init=he", "gain=1.5", "bias_std=0.2", "width=7", NULL);
