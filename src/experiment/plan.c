@@ -82,7 +82,10 @@ static double forward_flops(const gs_plan_t *p)
     return 2.0 * per_row;
 }
 
-void gs_plan_make(const gs_cell_t *c, gs_plan_t *p)
+/* The plan without its seeds: hashing the canonical key is most of what
+ * a plan costs, and checking or pricing a cell (every cell of a sweep,
+ * when it is parsed) needs no seed. */
+static void plan_shape(const gs_cell_t *c, gs_plan_t *p)
 {
     int recurrent = gs_cell_is_recurrent(c);
     *p = (gs_plan_t){
@@ -108,8 +111,6 @@ void gs_plan_make(const gs_cell_t *c, gs_plan_t *p)
         .lr = c->lr,
         .clip_mode = (gs_clip_mode_t)c->clip_mode,
         .clip = c->clip,
-        .weight_seed = gs_cell_seed(c),
-        .batch_seed = gs_cell_data_seed(c),
         .log_every = c->log_every,
         .n_log_max = c->task == GS_TASK_TRAIN ? (size_t)(c->steps / c->log_every + 3) : 0,
         .spectrum = c->spectrum,
@@ -161,6 +162,13 @@ void gs_plan_make(const gs_cell_t *c, gs_plan_t *p)
     p->flops = (double)p->steps * 3.0 * (double)p->batch * fwd + eval + 2e6;
 }
 
+void gs_plan_make(const gs_cell_t *c, gs_plan_t *p)
+{
+    plan_shape(c, p);
+    p->weight_seed = gs_cell_seed(c);
+    p->batch_seed = gs_cell_data_seed(c);
+}
+
 int gs_plan_logged(const gs_plan_t *p, long step)
 {
     return step == 1 || step % p->log_every == 0 || step == p->steps;
@@ -204,13 +212,16 @@ int gs_plan_resolve(const gs_cell_t *c, gs_plan_t *p, char *err, size_t errlen)
 
 int gs_experiment_check(const gs_cell_t *c, char *err, size_t errlen)
 {
+    if (gs_cell_validate(c, err, errlen) != 0)
+        return -1;
     gs_plan_t p;
-    return gs_plan_resolve(c, &p, err, errlen);
+    plan_shape(c, &p);
+    return plan_check(&p, err, errlen);
 }
 
 double gs_experiment_flops(const gs_cell_t *c)
 {
     gs_plan_t p;
-    gs_plan_make(c, &p);
+    plan_shape(c, &p);
     return p.flops;
 }
