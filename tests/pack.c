@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "driver/pack.h"
+#include "store/store.h"
 #include "tap.h"
 
 /* A trained, diverged result with every array filled. */
@@ -57,6 +58,55 @@ static int same_bits(const void *a, const void *b, size_t n)
     return memcmp(a, b, n) == 0;
 }
 
+/* Every column of the result table that the experiment measures (its R
+ * rows) travels: each set to a value of its own, each compared after the
+ * trip. Returns how many came back; *n_r counts them. */
+static size_t every_column_travels(size_t *n_r)
+{
+    size_t n, back = 0;
+    const gs_column_t *cols = gs_store_columns(&n);
+    gs_result_t r, u;
+    memset(&r, 0, sizeof r);
+    *n_r = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (cols[k].source != GS_SOURCE_R)
+            continue;
+        char *f = (char *)&r + cols[k].offset;
+        double d = 1000.0 + (double)k;
+        long i = 1000 + (long)k;
+        int e = 1;   /* a valid value of every enum, not the zeroed 0 */
+        (*n_r)++;
+        switch (cols[k].type) {
+        case GS_COL_REAL: case GS_COL_REAL_INF: memcpy(f, &d, sizeof d); break;
+        case GS_COL_INT: case GS_COL_SESSION: memcpy(f, &i, sizeof i); break;
+        case GS_COL_TEXT: snprintf(f, GS_TEXT_MAX, "column %zu", k); break;
+        default: memcpy(f, &e, sizeof e); break;
+        }
+    }
+    gs_pack_meta_t meta = {0, 1, 1, 0.5, "h"}, m;
+    size_t len;
+    unsigned char *buf = gs_pack_result(&r, &meta, &len);
+    if (!buf || gs_unpack_result(buf, len, &u, &m) != 0) {
+        free(buf);
+        return 0;
+    }
+    for (size_t k = 0; k < n; k++) {
+        if (cols[k].source != GS_SOURCE_R)
+            continue;
+        size_t size = cols[k].type == GS_COL_TEXT ? GS_TEXT_MAX
+                      : cols[k].type == GS_COL_REAL || cols[k].type == GS_COL_REAL_INF
+                          ? sizeof(double)
+                      : cols[k].type == GS_COL_INT ? sizeof(long) : sizeof(int);
+        if (same_bits((char *)&u + cols[k].offset, (char *)&r + cols[k].offset, size))
+            back++;
+        else
+            tap_diag("result column %s did not travel", cols[k].name);
+    }
+    free(buf);
+    gs_result_free(&u);
+    return back;
+}
+
 int main(void)
 {
     gs_result_t r, u;
@@ -104,5 +154,9 @@ int main(void)
     free(bad);
     free(buf);
     gs_result_free(&r);
+    size_t n_r, travelled = every_column_travels(&n_r);
+    tap_ok(n_r > 30 && travelled == n_r,
+           "every measured column of the result table travels (%zu of %zu)",
+           travelled, n_r);
     return tap_done();
 }

@@ -59,6 +59,18 @@ check "findings are written from the data and link to the chart they read" \
      grep -q "href=\"#flow-gradient-flow\">chart</a>" rep/index.html'
 check "sortable table of all runs, diagnosis colour-coded" \
     'grep -q "<table class=\"sortable\" id=\"all-runs\">" rep/index.html && grep -q "class=\"diag diag-vanishing\"" rep/index.html'
+# runs.csv: every column of the result table (the runs and theory columns
+# after the config keys), and every value as stored
+want=$(sqlite3 r.db "SELECT group_concat(name, ',') FROM (SELECT name FROM pragma_table_info('runs')
+  WHERE cid > (SELECT cid FROM pragma_table_info('runs') WHERE name = 'clip_mode')
+  UNION ALL SELECT name FROM pragma_table_info('theory') WHERE name != 'run_id')")
+got=$(head -1 rep/runs.csv | cut -d, -f4-)
+csv_sum=$(awk -F, -v c="$(head -1 rep/runs.csv | tr ',' '\n' | grep -n '^work_bytes$' | cut -d: -f1)" \
+    'NR > 1 { s += $c; n++ } END { print n, s }' rep/runs.csv)
+db_sum=$(sqlite3 r.db "SELECT count(*), sum(work_bytes) FROM runs")
+check "runs.csv: every column of the result table in its order, one row per stored cell, work_bytes as stored ($csv_sum; db $db_sum)" \
+    '[ -n "$want" ] && [ "$got" = "$want" ] && [ "$csv_sum" = "$(echo "$db_sum" | tr "|" " ")" ] &&
+     grep -q "href=\"runs.csv\"" rep/index.html'
 check "provenance: config text, version, hosts, ranks, threads, times" \
     'grep -q "<h2>Provenance</h2>" rep/index.html && grep -q "&lt;script&gt;alert(1)&lt;/script&gt;" rep/index.html &&
      grep -q "<th>threads per rank</th>" rep/index.html && grep -q "gradsweep $("$gs" --version | cut -d" " -f2)" rep/index.html'
@@ -174,6 +186,38 @@ whiskers_match() {
 check "accuracy whiskers: median and 10-90% of each configuration's 5 repeats as stored ($(tr '\n' ' ' < acc.got))" \
     'whiskers_match && tr "\000" "=" < accr/charts/a-accuracy.png | grep -aq "Drawn=[0-9]* lines, 0 bands, 0 theory lines, 2 whiskers"'
 check "... and the caption says so" 'grep -q "with the whisker from their 10% to their 90% quantile" accr/index.html'
+# charts drawn over worker processes: every file the same as one process
+# writes (the report's time fixed by SOURCE_DATE_EPOCH), whatever the
+# number of workers
+for j in 1 2 3; do
+    SOURCE_DATE_EPOCH=1700000000 "$gs" report r.db -o "jobs$j" --jobs $j >/dev/null 2>"jobs$j.err" || echo "jobs $j: exit $?" >> jobs.fail
+done
+same_files() {   # every file of $1 in $2, byte for byte, and no other
+    [ "$(cd "$1" && find . -type f | sort)" = "$(cd "$2" && find . -type f | sort)" ] || return 1
+    bad=0
+    for f in $(cd "$1" && find . -type f); do
+        cmp -s "$1/$f" "$2/$f" || { echo "#   $f differs"; bad=1; }
+    done
+    return $bad
+}
+check "--jobs 2 and --jobs 3 write every file byte for byte as --jobs 1 does ($(find jobs1 -type f | wc -l) files)" \
+    '[ ! -e jobs.fail ] && same_files jobs1 jobs2 && same_files jobs1 jobs3'
+check "... and as the default number of jobs does" \
+    'SOURCE_DATE_EPOCH=1700000000 "$gs" report r.db -o jobsd >/dev/null && same_files jobs1 jobsd'
+check "the report's time is SOURCE_DATE_EPOCH's, on the charts and the page" \
+    'grep -q "2023-11-14T22:13:20Z by gradsweep" jobs1/index.html &&
+     tr "\000" "=" < jobs1/charts/flow-map.png | grep -aq "Creation Time=2023-11-14T22:13:20Z"'
+# a worker that dies while writing a chart: the report fails, says which
+# chart, and no temporary (half-written) file is left
+rm -rf crash && cp -R jobs1 crash
+msg=$(GRADSWEEP_TEST_REPORT_CRASH=flow-map.png "$gs" report r.db -o crash --jobs 2 2>&1 >/dev/null); st=$?
+check "a report worker killed while writing flow-map.png: exit 1, the chart named ($msg)" \
+    '[ $st -eq 1 ] && printf "%s" "$msg" | grep -q "killed by signal 11 (Segmentation fault) while drawing the map chart of experiment flow"'
+check "... nothing half-written left (no *.tmp.* file) and the chart's old file intact" \
+    '[ -z "$(find crash -name "*.tmp.*")" ] && cmp -s crash/charts/flow-map.png jobs1/charts/flow-map.png'
+msg=$("$gs" report r.db --jobs 0 2>&1); st=$?
+check "--jobs 0 is refused with exit 2 ($msg)" '[ $st -eq 2 ] && printf "%s" "$msg" | grep -q "jobs wants a whole number"'
+
 msg=$("$gs" report nonexistent.db 2>&1); st=$?
 check "a missing database is an error ($msg)" '[ $st -ne 0 ] && printf "%s" "$msg" | grep -q "nonexistent.db: no such database"'
 finish

@@ -127,6 +127,7 @@ probes=$(printf '%s\n' "$st_out" | awk '/^at the end of training/ { on = 1; next
 check "status: the diagnoses at the end of training, per training experiment ($fin of $want), how many changed ($ch of $wch), no probe rows" \
     '[ -n "$fin" ] && [ "$fin" = "$want" ] && [ "$ch" = "$wch" ] && [ -z "$probes" ]'
 dump_rows results/small.db > ref.rows
+dump_rows results/small.db work_bytes > ref-v6.rows   # as a database of version 6 has it
 
 # ---- export: every table and view as CSV with a header, or JSON lines ----
 "$gs" export results/small.db runs > runs.csv; st=$?
@@ -209,7 +210,9 @@ check "... and the rerun stores it: rows identical to the uninterrupted run (exi
 # 'crashed'; the edit SQLite's ALTER TABLE page describes)
 # (old_v4: what version 5 added undone - grad_h_ratio, grad_h_ratio_final,
 # data_seed, sweeps.seeding and 'dead' in the diagnoses' CHECK lists)
-old_v5="PRAGMA writable_schema = ON;
+# what each schema version added, undone: a database as that version wrote it
+old_v6="ALTER TABLE runs DROP COLUMN work_bytes;"
+old_v5="$old_v6 PRAGMA writable_schema = ON;
   UPDATE sqlite_schema SET sql = replace(sql, ' ON DELETE CASCADE', '') WHERE type = 'table';
   PRAGMA writable_schema = OFF;"
 old_v4="$old_v5 DROP VIEW summary; ALTER TABLE runs DROP COLUMN grad_h_ratio;
@@ -234,8 +237,8 @@ v=$(sqlite3 v1.db "PRAGMA user_version; SELECT count(*) FROM runs; SELECT count(
   SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'diagnosis_final';
   SELECT count(*) FROM sqlite_schema WHERE name = 'runs' AND sql LIKE '%''failed'', ''crashed''))%';
   SELECT count(*) FROM in_flight; PRAGMA integrity_check")
-check "a version-1 database: a run upgrades it to version 6 (status may be crashed, in_flight added) and keeps its 30 cells ($st: $(echo $v))" \
-    '[ $st -eq 0 ] && [ "$v" = "6
+check "a version-1 database: a run upgrades it to version $ver (status may be crashed, in_flight added) and keeps its 30 cells ($st: $(echo $v))" \
+    '[ $st -eq 0 ] && [ "$v" = "$ver
 30
 0
 1
@@ -248,7 +251,7 @@ sqlite3 v2.db "$old_status DROP TABLE theory; ALTER TABLE runs DROP COLUMN spect
 "$gs" run "$small" --db v2.db --threads 1 >/dev/null 2>&1; st=$?
 v=$(sqlite3 v2.db "PRAGMA user_version; SELECT count(*) FROM runs; SELECT count(*) FROM theory")
 check "a version-2 database: a run adds the theory table, keeps the cells ($st: $v)" \
-    '[ $st -eq 0 ] && [ "$v" = "6
+    '[ $st -eq 0 ] && [ "$v" = "$ver
 30
 0" ]'
 # a version-3 database (status without crashed, no in_flight): the same
@@ -258,7 +261,7 @@ sqlite3 v3.db "$old_status PRAGMA user_version = 3"
 v=$(sqlite3 v3.db "PRAGMA user_version; SELECT count(*) FROM runs;
   SELECT count(*) FROM sqlite_schema WHERE name = 'runs' AND sql LIKE '%''crashed''))%'; PRAGMA integrity_check")
 check "a version-3 database: a run widens runs.status, keeps the cells ($st: $(echo $v))" \
-    '[ $st -eq 0 ] && [ "$v" = "6
+    '[ $st -eq 0 ] && [ "$v" = "$ver
 30
 1
 ok" ]'
@@ -284,7 +287,7 @@ v=$(sqlite3 v4.db "PRAGMA user_version; SELECT count(*) FROM runs; SELECT seedin
 ref_seeds=$(sqlite3 results/small.db "SELECT count(DISTINCT seed) FROM runs WHERE experiment = 'train'")
 seeding=$("$gs" status v4.db | sed -n 's/^seeds: \([a-z_]*\).*/\1/p')
 check "a version-4 database: widened to 'dead', grad_h_ratio added, its per-cell seeding kept for the 8 cells run now: one seed each, against $ref_seeds paired ($st: $(echo $v); status: $seeding)" \
-    '[ $st -eq 0 ] && [ "$v" = "6
+    '[ $st -eq 0 ] && [ "$v" = "$ver
 30
 per_cell
 1
@@ -310,10 +313,23 @@ orph=$(db=v5.db q "SELECT count(*) FROM layer_stats WHERE run_id = $gone")
 "$gs" run "$small" --db v5.db --threads 1 >/dev/null 2>v5.err; st=$?
 v=$(sqlite3 v5.db "PRAGMA user_version; PRAGMA foreign_key_check; PRAGMA integrity_check;
   SELECT count(*) FROM sqlite_schema WHERE sql LIKE '%ON DELETE CASCADE%'")
-check "a version-5 database with a hand-deleted run ($orph orphaned rows): upgraded to 6, foreign_key_check empty, integrity ok, the cell rerun (exit $st: $(echo $v))" \
-    '[ $st -eq 0 ] && [ "$orph" -gt 0 ] && [ "$v" = "6
+check "a version-5 database with a hand-deleted run ($orph orphaned rows): upgraded to $ver, foreign_key_check empty, integrity ok, the cell rerun (exit $st: $(echo $v))" \
+    '[ $st -eq 0 ] && [ "$orph" -gt 0 ] && [ "$v" = "$ver
 ok
-6" ] && grep -q "29 stored already, 1 to run" v5.err && dump_rows v5.db | cmp -s - ref.rows'
+6" ] && grep -q "29 stored already, 1 to run" v5.err && dump_rows v5.db work_bytes | cmp -s - ref-v6.rows'
+# a version-6 database (no work_bytes): a run adds the column, NULL for the
+# cells stored before, and fills it for the cells it computes
+cp results/small.db v6.db
+sqlite3 v6.db "$old_v6 PRAGMA user_version = 6; PRAGMA foreign_keys = ON;
+  DELETE FROM runs WHERE experiment = 'train'"
+"$gs" run "$small" --db v6.db --threads 1 >/dev/null 2>&1; st=$?
+v=$(sqlite3 v6.db "PRAGMA user_version; SELECT count(*) FROM runs WHERE work_bytes > 0;
+  SELECT count(*) FROM runs WHERE work_bytes IS NULL; PRAGMA integrity_check")
+check "a version-6 database: work_bytes added, NULL for the 22 cells stored before, filled for the 8 run now ($st: $(echo $v))" \
+    '[ $st -eq 0 ] && [ "$v" = "$ver
+8
+22
+ok" ]'
 # version 6: deleting the runs row with foreign keys on takes its rows along
 cp results/small.db fk.db
 sqlite3 fk.db "PRAGMA foreign_keys = ON; DELETE FROM runs WHERE id = $gone"

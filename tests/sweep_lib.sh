@@ -21,31 +21,21 @@ if ! command -v sqlite3 >/dev/null 2>&1; then
 fi
 
 # Every stored number of a database, in a fixed order.
+# dump_rows DB [COLUMN...]: every stored number of every cell (gradsweep
+# schema --dump: ranks, hosts and times left out), without the columns
+# named (those an older database lacks for the cells stored before)
 dump_rows() {
-    sqlite3 "$1" <<'SQL'
-.mode list
-SELECT id, config_hash, experiment, canonical_key, repeat, seed, status, error, diagnosis,
-       quote(grad_ratio), quote(init_loss), quote(train_loss), quote(test_loss), quote(test_acc),
-       quote(baseline_loss), quote(clip_fraction), diverged_step, steps_run, sigma_w2, sigma_b2,
-       quote(grad_ratio_final), diagnosis_final, diverged_layer, diverged_tensor,
-       quote(last_finite_grad_norm)
-  FROM runs ORDER BY id;
-SELECT run_id, step, layer, quote(act_mean), quote(act_std), quote(saturated_frac),
-       quote(dead_frac), quote(grad_pre_norm), quote(grad_w_norm), quote(w_norm)
-  FROM layer_stats ORDER BY 1, 2, 3;
-SELECT run_id, step, quote(loss), quote(grad_norm), quote(grad_norm_clipped), clipped
-  FROM train_log ORDER BY 1, 2;
-SELECT run_id, step, layer, quote(grad_w_norm), quote(w_norm), quote(update_ratio),
-       quote(dead_frac), quote(saturated_frac), quote(grad_h_first), quote(grad_h_last)
-  FROM train_layer_log ORDER BY 1, 2, 3;
-SELECT run_id, step, t, quote(hidden_norm), quote(grad_hidden_norm) FROM time_stats ORDER BY 1, 2, 3;
-SELECT * FROM histograms ORDER BY 1, 2, 3, 4;
-SELECT run_id, quote(q_star), quote(chi1), quote(depth_scale), quote(predicted_slope),
-       quote(measured_slope), quote(fit_r2), quote(sv2_min), quote(sv2_max), quote(sv2_mean),
-       quote(condition), quote(residual_growth_predicted), quote(residual_growth_measured),
-       quote(step_bound) FROM theory ORDER BY 1;
-SQL
+    _db=$1
+    shift
+    _sql=$("$gs" schema --dump)
+    for _c in "$@"; do
+        _sql=$(printf '%s\n' "$_sql" | sed "s/quote($_c), //; s/, quote($_c) FROM/ FROM/")
+    done
+    sqlite3 "$_db" "$_sql"
 }
+
+# the schema version this gradsweep writes
+ver=$("$gs" schema | sed -n '1s/.*schema version \([0-9]*\)\..*/\1/p')
 
 # random_delay SEED LOW SPAN: a pseudo-random number of seconds in
 # [LOW, LOW + SPAN), for killing a run at a random moment.

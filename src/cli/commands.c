@@ -264,7 +264,7 @@ static void on_log(void *ctx, const gs_train_row_t *row, const gs_train_layer_ro
     if (v->csv) {
         for (size_t l = 0; l < n_layers; l++) {
             const gs_train_layer_row_t *L = &layers[l];
-            printf("%ld,%d,%.17g,%.17g,%.17g,%d,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g\n",
+            printf("%ld,%d,%.17g,%.17g,%.17g,%ld,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g\n",
                    row->step, L->layer, row->loss, row->grad_norm, row->grad_norm_clipped,
                    row->clipped, L->grad_w_norm, L->w_norm, L->update_ratio, L->dead_frac,
                    L->saturated_frac, L->grad_h_first, L->grad_h_last);
@@ -342,7 +342,7 @@ int gs_cmd_train(int argc, char **argv)
             gs_diag_names[r.diagnosis_final], num(b1, sizeof b1, "%.4g", r.grad_h_ratio),
             num(b2, sizeof b2, "%.4g", r.grad_h_ratio_final));
     if (r.diverged_step)
-        fprintf(o.csv ? stderr : stdout, " diverged_layer=%d diverged_tensor=%s",
+        fprintf(o.csv ? stderr : stdout, " diverged_layer=%ld diverged_tensor=%s",
                 r.diverged_layer, gs_nonfinite_names[r.diverged_tensor]);
     if (!isnan(r.baseline_loss))
         fprintf(o.csv ? stderr : stdout, " baseline_loss=%.4f", r.baseline_loss);

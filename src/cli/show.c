@@ -44,18 +44,20 @@ static int find_run(sqlite3 *db, const char *which, int64_t *id, char *err, size
     return GS_EXIT_INPUT;
 }
 
-/* The runs row as "key: value" lines (text) or one CSV header + row. */
+/* The runs row and its theory row as "key: value" lines (text) or one
+ * CSV header + row: the cell's identity, then every column of the result
+ * table in its order. */
 static int show_run(sqlite3 *db, int64_t id, int csv, char *err, size_t errlen)
 {
-    static const char *const cols[] = {
-        "config_hash", "experiment", "repeat", "canonical_key", "status", "error", "diagnosis",
-        "grad_h_ratio", "grad_ratio", "diagnosis_final", "grad_h_ratio_final", "init_loss",
-        "train_loss", "test_loss", "test_acc", "clip_fraction", "diverged_step", "diverged_layer",
-        "diverged_tensor", "last_finite_grad_norm", "wall_s"};
-    enum { N = sizeof cols / sizeof *cols };
+    const char *cols[GS_QUERY_MAX_COLS] = {"config_hash", "experiment", "repeat",
+                                           "canonical_key"};
+    size_t N = 4, n_columns;
+    const gs_column_t *columns = gs_store_columns(&n_columns);
+    for (size_t k = 0; k < n_columns && N < GS_QUERY_MAX_COLS; k++)
+        cols[N++] = columns[k].name;
     gs_query_t q;
-    if (gs_query_prepare(&q, db, "runs", "SELECT * FROM runs WHERE id = ?1", cols, N, err,
-                         errlen) != 0)
+    if (gs_query_prepare(&q, db, "runs", "SELECT * FROM runs LEFT JOIN theory t ON "
+                         "t.run_id = runs.id WHERE id = ?1", cols, N, err, errlen) != 0)
         return -1;
     sqlite3_bind_int64(q.stmt, 1, id);
     int rc = gs_query_step(&q, err, errlen);

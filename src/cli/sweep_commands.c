@@ -786,46 +786,69 @@ int gs_cmd_export(int argc, char **argv)
 int gs_cmd_schema(int argc, char **argv)
 {
     if (argc > 1 && is_help(argv[1])) {
-        printf("usage: gradsweep schema\n\nPrints the results database's schema (SQL) with a "
-               "comment on every column.\n");
-        return 0;
+        printf("usage: gradsweep schema [--dump]\n\nPrints the results database's schema (SQL) "
+               "with a comment on every column.\n\n  --dump   instead, the queries that list "
+               "every stored number of every cell,\n           without rank, host and times: "
+               "two databases of one sweep give\n           the same output, e.g.\n"
+               "           sqlite3 a.db \"$(gradsweep schema --dump)\" | md5sum\n");
+        return GS_EXIT_OK;
     }
-    if (argc > 1) {
-        fprintf(stderr, "gradsweep schema: unexpected '%s'; usage: gradsweep schema\n", argv[1]);
+    int dump = argc > 1 && strcmp(argv[1], "--dump") == 0;
+    if (argc > 1 + dump) {
+        fprintf(stderr, "gradsweep schema: unexpected '%s'; usage: gradsweep schema [--dump]\n",
+                argv[1 + dump]);
         return GS_EXIT_INPUT;
     }
-    const char *sql = gs_store_schema_sql();
+    char *dumped = dump ? gs_store_dump_sql() : NULL;
+    const char *sql = dump ? dumped : gs_store_schema_sql();
     if (!sql) {
         fprintf(stderr, "gradsweep schema: out of memory\n");
-        return 1;
+        return GS_EXIT_RUNTIME;
     }
     fputs(sql, stdout);
-    return 0;
+    free(dumped);
+    return GS_EXIT_OK;
 }
 
 int gs_cmd_report(int argc, char **argv)
 {
     const char *db = NULL, *out = NULL;
+    int jobs = 0;
+    static const char usage[] = "usage: gradsweep report DB [-o DIR] [--jobs N]";
     for (int i = 1; i < argc; i++) {
         if (is_help(argv[i])) {
-            printf("usage: gradsweep report DB [-o DIR]\n\n"
+            printf("%s\n\n"
                    "Writes DIR/index.html and DIR/charts/*.png (default DIR: reports/<sweep name>)\n"
                    "from the sweep database alone, and prints the path of index.html. Works while\n"
                    "a sweep is running (the page then says its data is partial). Charts for which\n"
-                   "the database holds no data are left out.\n");
+                   "the database holds no data are left out.\n\n"
+                   "  -o DIR      the report's folder\n"
+                   "  --jobs N    draw the charts in N processes (default: one per online core);\n"
+                   "              the files are the same for any N\n\n"
+                   "SOURCE_DATE_EPOCH (seconds since 1970), when set, is the time the charts and\n"
+                   "the page give as written, so that two reports can be compared byte for byte.\n",
+                   usage);
             return 0;
         } else if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--out") == 0) && i + 1 < argc) {
             out = argv[++i];
+        } else if (strcmp(argv[i], "--jobs") == 0 && i + 1 < argc) {
+            char *end;
+            long n = strtol(argv[++i], &end, 10);
+            if (*end != '\0' || end == argv[i] || n < 1 || n > 1024) {
+                fprintf(stderr, "gradsweep report: --jobs wants a whole number from 1 to 1024, "
+                        "not '%s'\n", argv[i]);
+                return 2;
+            }
+            jobs = (int)n;
         } else if (argv[i][0] == '-' || db) {
-            fprintf(stderr, "gradsweep report: unexpected '%s'; usage: gradsweep report DB [-o DIR]\n",
-                    argv[i]);
+            fprintf(stderr, "gradsweep report: unexpected '%s'; %s\n", argv[i], usage);
             return 2;
         } else {
             db = argv[i];
         }
     }
     if (!db) {
-        fprintf(stderr, "gradsweep report: which database? usage: gradsweep report DB [-o DIR]\n");
+        fprintf(stderr, "gradsweep report: which database? %s\n", usage);
         return 2;
     }
     char index[4400], err[8192];
@@ -834,7 +857,7 @@ int gs_cmd_report(int argc, char **argv)
     if (!st)
         return code;
     gs_store_close(st);
-    if (gs_report_write(db, out, index, sizeof index, err, sizeof err) != 0) {
+    if (gs_report_write(db, out, jobs, index, sizeof index, err, sizeof err) != 0) {
         fprintf(stderr, "gradsweep report: %s\n", err);
         return GS_EXIT_RUNTIME;
     }

@@ -6,21 +6,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PACK_MAGIC 0x47535234u   /* "GSR4" */
+#define PACK_MAGIC 0x47535235u   /* "GSR5": the header is the result table's */
 
+/* A column on the wire: fixed sizes, enums as int32 (checked in range on
+ * arrival), text as its whole buffer. */
+#define WIRE_REAL(name) double name;
+#define WIRE_REAL_INF(name) double name;
+#define WIRE_INT(name) int64_t name;
+#define WIRE_TEXT(name) char name[GS_TEXT_MAX];
+#define WIRE_STATUS(name) int32_t name;
+#define WIRE_DIAG(name) int32_t name;
+#define WIRE_NONFINITE(name) int32_t name;
+#define WIRE_FIELD(name, type, table, since, when, help) WIRE_##type(name)
 
 typedef struct {
     uint32_t magic;
-    int32_t status, diagnosis, diagnosis_final, diverged_layer, diverged_tensor;
     gs_pack_meta_t meta;
-    double grad_ratio, init_loss, clip_fraction, train_loss, test_loss, test_acc, baseline_loss;
-    double grad_ratio_final, last_finite_grad_norm, grad_h_ratio, grad_h_ratio_final;
-    double q_star, chi1, depth_scale, predicted_slope, measured_slope, fit_r2;
-    double sv2_min, sv2_max, sv2_mean, condition;
-    double residual_growth_predicted, residual_growth_measured, step_bound;
-    int64_t steps_run, diverged_step;
+    GS_RUN_COLUMNS(WIRE_FIELD, GS_COLUMN_SKIP, GS_COLUMN_SKIP)
     uint64_t n_layers, n_time, n_log, n_layer_log, n_hist;
-    char error[sizeof ((gs_result_t *)0)->error];
 } header_t;
 
 typedef struct {
@@ -29,16 +32,30 @@ typedef struct {
     long count[GS_HIST_BINS];
 } hist_wire_t;
 
-/* The fields of gs_result_t that travel in the header as they are, each
- * under its own name: the enums, the numbers and the array counts. */
-#define HEADER_FIELDS(X)                                                                      \
-    X(status) X(diagnosis) X(diagnosis_final) X(diverged_layer) X(diverged_tensor)            \
-    X(grad_ratio) X(init_loss) X(clip_fraction) X(train_loss) X(test_loss) X(test_acc)        \
-    X(baseline_loss) X(grad_ratio_final) X(last_finite_grad_norm) X(q_star) X(chi1)           \
-    X(depth_scale) X(predicted_slope) X(measured_slope) X(fit_r2) X(sv2_min) X(sv2_max)       \
-    X(sv2_mean) X(condition) X(residual_growth_predicted) X(residual_growth_measured)         \
-    X(step_bound) X(grad_h_ratio) X(grad_h_ratio_final) X(steps_run) X(diverged_step) X(n_layers) X(n_time) X(n_log) X(n_layer_log) \
-    X(n_hist)
+/* Copying a column between gs_result_t and the header, each way (text
+ * arrives NUL-terminated whatever was sent) */
+#define COPY_SCALAR(dst, src) (dst) = (src);
+#define COPY_REAL COPY_SCALAR
+#define COPY_REAL_INF COPY_SCALAR
+#define COPY_INT COPY_SCALAR
+#define COPY_STATUS COPY_SCALAR
+#define COPY_DIAG COPY_SCALAR
+#define COPY_NONFINITE COPY_SCALAR
+#define COPY_TEXT(dst, src)                                                                        \
+    memcpy(dst, src, sizeof(dst));                                                                 \
+    (dst)[sizeof(dst) - 1] = '\0';
+#define TO_WIRE(name, type, table, since, when, help) COPY_##type(h->name, r->name)
+#define FROM_WIRE(name, type, table, since, when, help) COPY_##type(r->name, h->name)
+/* An enum column's value within its names */
+#define VALID_REAL(v) 1
+#define VALID_REAL_INF(v) 1
+#define VALID_INT(v) 1
+#define VALID_TEXT(v) 1
+#define VALID_STATUS(v) ((v) >= 0 && (v) < GS_N_STATUS)
+#define VALID_DIAG(v) ((v) >= 0 && (v) < GS_N_DIAG)
+#define VALID_NONFINITE(v) ((v) >= 0 && (v) < GS_N_NONFINITE)
+#define VALID(name, type, table, since, when, help) &&VALID_##type(h->name)
+#define COUNTS(X) X(n_layers) X(n_time) X(n_log) X(n_layer_log) X(n_hist)
 
 /* Bytes of a packed result whose arrays have the counts of h. */
 static size_t packed_size(const header_t *h)
@@ -53,11 +70,20 @@ static void header_of(const gs_result_t *r, const gs_pack_meta_t *meta, header_t
 {
     memset(h, 0, sizeof *h);
     h->magic = PACK_MAGIC;
-#define TO_WIRE(f) h->f = r->f;
-    HEADER_FIELDS(TO_WIRE)
-#undef TO_WIRE
+    GS_RUN_COLUMNS(TO_WIRE, GS_COLUMN_SKIP, GS_COLUMN_SKIP)
+#define COUNT_TO_WIRE(f) h->f = r->f;
+    COUNTS(COUNT_TO_WIRE)
+#undef COUNT_TO_WIRE
     h->meta = *meta;
-    memcpy(h->error, r->error, sizeof h->error);
+}
+
+/* header_of's inverse (the arrays are not there yet) */
+static void result_of(const header_t *h, gs_result_t *r)
+{
+    GS_RUN_COLUMNS(FROM_WIRE, GS_COLUMN_SKIP, GS_COLUMN_SKIP)
+#define COUNT_FROM_WIRE(f) r->f = h->f;
+    COUNTS(COUNT_FROM_WIRE)
+#undef COUNT_FROM_WIRE
 }
 
 /* A histogram on the wire: its quantity by index in gs_hist_quantity_names. */
@@ -114,10 +140,8 @@ static int header_valid(const header_t *h)
 {
     return h->magic == PACK_MAGIC && h->n_layers <= 1u << 20 && h->n_time <= 1u << 24 &&
            h->n_log <= 1u << 30 && h->n_layer_log <= 1u << 30 && h->n_hist <= 1u << 20 &&
-           h->n_layer_log == h->n_log * h->n_layers && h->diagnosis >= 0 &&
-           h->diagnosis < GS_N_DIAG && h->diagnosis_final >= 0 &&
-           h->diagnosis_final < GS_N_DIAG && h->status >= 0 && h->status < GS_N_STATUS &&
-           h->diverged_tensor >= 0 && h->diverged_tensor < GS_N_NONFINITE;
+           h->n_layer_log == h->n_log * h->n_layers
+           GS_RUN_COLUMNS(VALID, GS_COLUMN_SKIP, GS_COLUMN_SKIP);
 }
 
 /* The arrays of r (its counts set) from the bytes at p, which end at end.
@@ -170,11 +194,7 @@ int gs_unpack_result(const void *buf, size_t len, gs_result_t *r, gs_pack_meta_t
         return -1;
     *meta = h.meta;
     meta->host[sizeof meta->host - 1] = '\0';
-#define FROM_WIRE(f) r->f = h.f;
-    HEADER_FIELDS(FROM_WIRE)
-#undef FROM_WIRE
-    memcpy(r->error, h.error, sizeof r->error);
-    r->error[sizeof r->error - 1] = '\0';
+    result_of(&h, r);
     const unsigned char *bytes = buf;
     if (unpack_arrays(bytes + sizeof h, bytes + len, r) != 0) {
         gs_result_free(r);

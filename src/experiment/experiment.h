@@ -10,6 +10,7 @@
 #include "nn/net.h"
 #include "nn/rnn.h"
 #include "sweep/cell.h"
+#include "experiment/result_fields.h"
 
 /* A cell's outcome (runs.status). failed: did not run (a message says
  * why); crashed: killed its process in two runs of the sweep (a signal),
@@ -30,7 +31,6 @@ extern const char *const gs_diag_names[];     /* indexed by gs_diag_t */
 #define GS_N_STATUS 4
 #define GS_STATUS_MEASURED(s) ((s) == GS_STATUS_DONE || (s) == GS_STATUS_DIVERGED)
 #define GS_N_DIAG 5
-#define GS_N_DIAG_V4 4   /* the diagnoses of schema versions 1-4 */
 /* the histograms' quantity column: weight (W, or recurrent Wh), weight_input
  * (Wx), jacobian_log10_sv (log10 of the Jacobian's singular values, layer 0) */
 extern const char *const gs_hist_quantity_names[];
@@ -49,24 +49,17 @@ typedef enum {
 extern const char *const gs_nonfinite_names[];   /* indexed by gs_nonfinite_t */
 #define GS_N_NONFINITE 4
 
+/* One logged training step (train_log) */
 typedef struct {
     long step;
-    double loss;                /* training loss of that step's batch */
-    double grad_norm;           /* global L2 norm before clipping */
-    double grad_norm_clipped;   /* after clipping (= grad_norm when it did not fire) */
-    int clipped;
+    GS_TRAIN_LOG_COLUMNS(GS_SERIES_FIELD)
 } gs_train_row_t;
 
-/* One layer at one logged training step (train_layer_log). */
+/* One layer at one logged training step (train_layer_log) */
 typedef struct {
     long step;
     int layer;                  /* 1..depth, depth+1 the readout */
-    double grad_w_norm;         /* ||dL/dW_l|| before clipping */
-    double w_norm;              /* ||W_l|| before the step's update */
-    double update_ratio;        /* ||dW_l applied|| / ||W_l||; NaN on a diverged step */
-    double dead_frac, saturated_frac;    /* as in layer_stats */
-    double grad_h_first, grad_h_last;    /* recurrent layers: ||dL/dh_1||, ||dL/dh_T||;
-                                            NaN otherwise */
+    GS_TRAIN_LAYER_LOG_COLUMNS(GS_SERIES_FIELD)
 } gs_train_layer_row_t;
 
 #define GS_HIST_BINS 30
@@ -80,30 +73,11 @@ typedef struct {
     long count[GS_HIST_BINS];
 } gs_hist_t;
 
+/* A cell's result: the scalar columns of the result table
+ * (result_fields.h, its R rows: their meaning is their help there), then
+ * the series and what the CLI alone shows. */
 typedef struct {
-    gs_status_t status;
-    gs_diag_t diagnosis;        /* at init, from grad_h_ratio; never overwritten */
-    double grad_h_ratio;        /* at init: the backpropagated gradient, mlp
-                                   grad_pre_norm(1) / grad_pre_norm(depth), recurrent
-                                   ||dL/dh_1|| / ||dL/dh_T|| of the top layer; NaN when dead */
-    double grad_ratio;          /* at init: the weight gradients, grad_w_norm(1) /
-                                   grad_w_norm(depth) (NaN for 0/0): shown, never the verdict */
-    double init_loss;           /* loss of the probe batch at init */
-    /* theory beside the measurement at init (mlp; NaN where none applies;
-     * docs/architecture.md, "Theory") */
-    double q_star, chi1, depth_scale;   /* mean field (no norm, no residual) */
-    double predicted_slope;     /* of ln ||dL/dh_l|| per layer toward the input:
-                                   1/2 ln chi_1, or batch-normalized relu's */
-    double measured_slope;      /* least squares over layers depth/2 .. depth
-                                   (rnn: per time step toward t = 1, over t = 1..T) */
-    double fit_r2;              /* of that fit */
-    /* residual without norm: the mean growth of ln(||x_l||^2 / n) per block
-     * over layers 1..depth, predicted from the measured ||x_1|| and measured */
-    double residual_growth_predicted, residual_growth_measured;
-    double step_bound;          /* rnn: Pascanu's per-step bound ln(lambda_1 gamma) */
-    /* spectrum=yes: the squared singular values of dx_depth/dx_0 at init
-     * (NaN otherwise) and sigma_max / sigma_min */
-    double sv2_min, sv2_max, sv2_mean, condition;
+    GS_RUN_COLUMNS(GS_COLUMN_FIELD, GS_COLUMN_SKIP, GS_COLUMN_SKIP)
     size_t n_layers;            /* depth + 1: hidden layers, then the readout */
     gs_layer_stats_t *layers;   /* at initialization */
     size_t n_time;              /* recurrent: seq_len; else 0 */
@@ -115,25 +89,10 @@ typedef struct {
     gs_train_row_t *log;
     size_t n_layer_log;         /* n_log * n_layers */
     gs_train_layer_row_t *layer_log;   /* per logged step, layers 1..depth+1 */
-    double grad_ratio_final;    /* grad_ratio at the last logged step (NaN: not trained) */
-    double grad_h_ratio_final;  /* grad_h_ratio at the last logged step (NaN: not trained) */
-    gs_diag_t diagnosis_final;  /* task=train: from grad_h_ratio_final, or diverged */
-    long steps_run, diverged_step;   /* diverged_step 0: did not diverge */
-    int diverged_layer;         /* diverged: the layer named (1..depth+1), else 0 */
-    gs_nonfinite_t diverged_tensor;  /* diverged: what went non-finite there */
-    double last_finite_grad_norm;    /* diverged: the last finite global norm (NaN: none) */
-    double clip_fraction;
-    double train_loss, test_loss, test_acc;   /* test_acc NaN for regression; all three
-                                                 NaN for a diverged run (none is reported) */
-    double baseline_loss;       /* adding: test MSE of always answering 1 */
     /* wall seconds of the phases: data, model and init; the steps
      * (forward, backward, update, measurements); the final evaluation
      * (not packed or stored: for the CLI's time line) */
     double setup_s, steps_s, eval_s;
-    size_t work_bytes;          /* the cell's arenas: model (parameters, gradients,
-                                   activations), optimizer state, data set
-                                   (not packed or stored: for the CLI's memory line) */
-    char error[512];            /* status failed: why */
 } gs_result_t;
 
 typedef struct {

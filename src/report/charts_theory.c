@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "report/chart.h"
-#include "report/model.h"
+#include "report/charts.h"
 #include "theory/meanfield.h"
 
 #define PHASE_COLS 36       /* sigma_w^2 steps of the diagram */
@@ -58,8 +58,8 @@ static void slope_legend(gs_chart_t *c, const rp_exp_t *e, int ca, int sa)
     gs_chart_legend_key(c, "y = x: theory holds", GS_SERIES_GREY, GS_DASHED);
 }
 
-static int chart_slopes(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out,
-                        char *err, size_t errlen)
+int rp_chart_slopes(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out,
+                    char *err, size_t errlen)
 {
     const rp_run_t **runs = calloc(e->n_runs + 1, sizeof *runs);
     size_t n = 0, off = 0;
@@ -120,15 +120,12 @@ done:
  * cross exploding). */
 static int phase_shape(const rp_run_t *r)
 {
-    static const struct {
-        const char *diagnosis;
-        int shape;
-    } shapes[] = {{"healthy", GS_MARK_SQUARE}, {"vanishing", GS_MARK_CIRCLE},
-                  {"dead", GS_MARK_TRIANGLE}};
-    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++)
-        if (strcmp(r->diagnosis, shapes[k].diagnosis) == 0)
-            return shapes[k].shape;
-    return GS_MARK_CROSS;
+    switch (r->diagnosis) {
+    case GS_DIAG_HEALTHY: return GS_MARK_SQUARE;
+    case GS_DIAG_VANISHING: return GS_MARK_CIRCLE;
+    case GS_DIAG_DEAD: return GS_MARK_TRIANGLE;
+    default: return GS_MARK_CROSS;
+    }
 }
 
 /* Why a run is not on tanh's diagram (a row each; NULL: it is). */
@@ -159,7 +156,7 @@ typedef struct {
     const char *rl[PHASE_ROWS], *cl[PHASE_COLS];
 } phase_grid_t;
 
-static void phase_background(phase_grid_t *g, const gs_activation_t *act, double dw, double db)
+static void phase_compute(phase_grid_t *g, const gs_activation_t *act, double dw, double db)
 {
     for (int i = 0; i < PHASE_ROWS; i++) {
         double sb2 = (PHASE_ROWS - 1 - i) * db;
@@ -174,6 +171,58 @@ static void phase_background(phase_grid_t *g, const gs_activation_t *act, double
     }
 }
 
+/* The background depends on nothing but the grid: computed once per
+ * process (576 fixed points, about 0.3 s) and kept for every experiment
+ * that draws the diagram - the seed sweep has six. NULL: out of memory. */
+static const phase_grid_t *phase_background(const gs_activation_t *act, double dw, double db)
+{
+    static phase_grid_t *grid;
+    if (!grid && (grid = malloc(sizeof *grid)) != NULL)
+        phase_compute(grid, act, dw, db);
+    return grid;
+}
+
+/* sigma_b^2 on the edge of chaos where the fixed point is q, and the
+ * sigma_w^2 there (*sw2): chi_1 = 1 gives sigma_w^2 = 1 / E[phi'(sqrt(q) z)^2],
+ * and the fixed point's equation q = sigma_w^2 E[phi(sqrt(q) z)^2] + sigma_b^2
+ * gives sigma_b^2. */
+static double edge_sb2(const gs_activation_t *act, double q, double *sw2)
+{
+    double d = gs_mf_e_dphi2(act, 0, q);
+    *sw2 = 1.0 / d;
+    return q - gs_mf_e_phi2(act, 0, q) / d;
+}
+
+/* The edge of chaos at sb2: the sigma_w^2 where chi_1 = 1, NaN when there
+ * is none. Along the edge sigma_b^2 grows with q* (edge_sb2), so the q*
+ * of sb2 is found by bisection over q, two expectations a step. Bisecting
+ * over sigma_w^2 instead (gs_mf_critical_sw2) iterates the length map to
+ * its fixed point at every step, which near the edge converges slowly: it
+ * took 14 of the seed report's 22 s, and at sigma_b^2 = 0 stopped short of
+ * q* = 0 (sigma_w^2 1.0015 instead of 1). Elsewhere the two agree to 1e-12. */
+static double edge_sw2(const gs_activation_t *act, double sb2)
+{
+    double lo = 0.0, hi = 1.0, sw2;
+    if (sb2 <= 0.0) {
+        edge_sb2(act, 0.0, &sw2);
+        return sw2;
+    }
+    for (int it = 0; edge_sb2(act, hi, &sw2) < sb2; it++) {
+        if (it == 60)
+            return NAN;
+        hi *= 2.0;
+    }
+    for (int it = 0; it < 200 && hi - lo > 1e-15 * hi; it++) {
+        double mid = 0.5 * (lo + hi);
+        if (edge_sb2(act, mid, &sw2) < sb2)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    edge_sb2(act, 0.5 * (lo + hi), &sw2);
+    return sw2;
+}
+
 /* The edge of chaos and the runs, in data units over the map (column j
  * is sigma_w^2 = (j+1) dw, row i is sigma_b^2 = (ROWS-1-i) db). */
 static void phase_points(gs_chart_t *c, const gs_activation_t *act, double db,
@@ -182,7 +231,7 @@ static void phase_points(gs_chart_t *c, const gs_activation_t *act, double db,
     double cx[PHASE_ROWS], cy[PHASE_ROWS];
     size_t nc = 0;
     for (int i = 0; i < PHASE_ROWS; i++) {
-        double sb2 = (PHASE_ROWS - 1 - i) * db, sw2 = gs_mf_critical_sw2(act, 0, sb2);
+        double sb2 = (PHASE_ROWS - 1 - i) * db, sw2 = edge_sw2(act, sb2);
         if (isfinite(sw2) && sw2 <= PHASE_SW2_MAX) {
             cx[nc] = sw2;
             cy[nc++] = sb2;
@@ -197,7 +246,7 @@ static void phase_points(gs_chart_t *c, const gs_activation_t *act, double db,
         int s = !isfinite(sl) ? 6 : sl < -SLOPE_FLAT ? 0 : sl > SLOPE_FLAT ? 3 : 2;
         char lab[400];
         snprintf(lab, sizeof lab, "%s (%s, measured slope %.3g)", runs[i]->label,
-                 runs[i]->diagnosis, sl);
+                 rp_diag_name(runs[i]->diagnosis), sl);
         gs_chart_series(c, lab);
         gs_chart_marker(c, runs[i]->sigma_w2, runs[i]->sigma_b2, s, phase_shape(runs[i]));
     }
@@ -242,14 +291,14 @@ static void phase_unplaced(const size_t count[PH_N], char *buf, size_t len)
         buf[l - 1] = '.';
 }
 
-static int chart_phase(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out,
-                       char *err, size_t errlen)
+int rp_chart_phase(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out,
+                   char *err, size_t errlen)
 {
     /* only where the experiment moves along sigma_w^2 or sigma_b^2 */
     if (rp_axis_of(e, "gain") < 0 && rp_axis_of(e, "init") < 0 && rp_axis_of(e, "bias_std") < 0)
         return 0;
     const rp_run_t **runs = calloc(e->n_runs + 1, sizeof *runs);
-    phase_grid_t *g = malloc(sizeof *g);
+    const phase_grid_t *g = NULL;
     int rc = 0;
     size_t n = 0, count[PH_N] = {0};
     for (size_t i = 0; runs && i < e->n_runs; i++) {
@@ -260,11 +309,10 @@ static int chart_phase(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t 
         if (f == PH_PLACED)
             runs[n++] = &e->runs[i];
     }
-    if (!g || n < 2)
-        goto done;
     const gs_activation_t *act = gs_activation_find("tanh");
     double dw = PHASE_SW2_MAX / PHASE_COLS, db = PHASE_SB2_MAX / (PHASE_ROWS - 1);
-    phase_background(g, act, dw, db);
+    if (n < 2 || (g = phase_background(act, dw, db)) == NULL)
+        goto done;
     rp_chart_name_t nm;
     gs_chart_t *c = rp_chart_start(e, "phase", "tanh's order-to-chaos phase diagram, ln chi_1 "
                                    "(blue ordered, orange chaotic)", &nm);
@@ -295,7 +343,6 @@ static int chart_phase(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t 
     rc = rp_chart_publish(c, m, dir, nm.file, nm.title, runs, n, cap, out, err, errlen);
 done:
     free(runs);
-    free(g);
     return rc;
 }
 
@@ -354,8 +401,8 @@ static void spectrum_panel(gs_chart_t *c, const rp_exp_t *e, int f, const int ax
         gs_chart_vline(c, floor_, GS_SERIES_GREY, GS_DASHED, "SVD floor");
 }
 
-static int chart_spectrum(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out,
-                          char *err, size_t errlen)
+int rp_chart_spectrum(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out,
+                      char *err, size_t errlen)
 {
     rp_series_t lines[MAX_SPECTRA];
     const rp_run_t *runs[MAX_SPECTRA];
@@ -417,15 +464,6 @@ static int chart_spectrum(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts
 done:
     rp_series_free_all(lines, n);
     return rc;
-}
-
-int rp_charts_theory(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, char *err,
-                     size_t errlen)
-{
-    if (chart_slopes(m, e, dir, out, err, errlen) != 0 ||
-        chart_spectrum(m, e, dir, out, err, errlen) != 0)
-        return -1;
-    return chart_phase(m, e, dir, out, err, errlen);
 }
 
 /* ---- the prediction of ||dL/dh_l|| drawn over the gradient flow ---- */

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "report/chart.h"
-#include "report/model.h"
+#include "report/charts.h"
 
 #define MAX_PANELS 9
 #define N_PICKED 4          /* steps drawn in the across-layers view */

@@ -26,14 +26,14 @@
 static const gs_cell_t *cell(const rp_run_t *r) { return &r->sc->cell; }
 static int act_is(const rp_run_t *r, const char *name) { return strcmp(cell(r)->act->name, name) == 0; }
 static int init_is(const rp_run_t *r, const char *name) { return strcmp(cell(r)->init->name, name) == 0; }
-static int diag_is(const rp_run_t *r, gs_diag_t d) { return strcmp(r->diagnosis, gs_diag_names[d]) == 0; }
+static int diag_is(const rp_run_t *r, gs_diag_t d) { return r->diagnosis == (int)d; }
 static int is_mlp(const rp_run_t *r) { return cell(r)->model == GS_MODEL_MLP; }
 static int is_probe(const rp_run_t *r) { return cell(r)->task == GS_TASK_PROBE; }
 static int is_train(const rp_run_t *r) { return cell(r)->task == GS_TASK_TRAIN; }
 static int is_plain(const rp_run_t *r) { return cell(r)->norm == GS_NORM_NONE && !cell(r)->residual; }
 static int diverged(const rp_run_t *r)
 {
-    return strcmp(r->status, gs_status_names[GS_STATUS_DIVERGED]) == 0;
+    return r->status == GS_STATUS_DIVERGED;
 }
 
 /* ReLU and the variants the deck names (leaky ReLU, ELU). */
@@ -410,7 +410,7 @@ void rp_part_cause_lr(rp_part_t *p)
  * at init or at the last logged step of training. */
 static int exploding_final(const rp_run_t *r)
 {
-    return strcmp(r->diagnosis_final, gs_diag_names[GS_DIAG_EXPLODING]) == 0;
+    return r->diagnosis_final == GS_DIAG_EXPLODING;
 }
 
 void rp_part_cause_rnn(rp_part_t *p)
@@ -519,7 +519,7 @@ static void init_keeps(rp_part_t *p, int (*init)(const rp_run_t *), int (*act)(c
     char g[32];
     rp_sci(g, sizeof g, worst->grad_h_ratio);
     key_value(p, worst->grad_h_ratio);
-    say(p, " (furthest off: %s, %s", worst->label, worst->diagnosis);
+    say(p, " (furthest off: %s, %s", worst->label, rp_diag_name(worst->diagnosis));
     if (isfinite(worst->grad_h_ratio))
         say(p, " %s", g);
     say(p, ")");

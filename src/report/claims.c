@@ -256,7 +256,7 @@ static rp_fact_t *note_fact(rp_findings_t *fs, rp_finding_t *row, const rp_claim
 
 static int diag_is(const rp_run_t *r, gs_diag_t d)
 {
-    return rp_usable(r) && strcmp(r->diagnosis, gs_diag_names[d]) == 0;
+    return rp_usable(r) && r->diagnosis == (int)d;
 }
 
 /* Weight-gradient norms stay flat while the backpropagated gradient
@@ -331,7 +331,7 @@ static void note_edge(rp_model_t *m, rp_findings_t *fs, rp_finding_t *row, rp_cl
     rp_sci(g, sizeof g, deep->grad_h_ratio);
     note(c, "tanh with sigma_w^2 = 1, sigma_b = 0 (Xavier at equal fan-in and fan-out) sits on "
          "the edge of chaos and does not vanish exponentially (Poole et al. 2016; Schoenholz et "
-         "al. 2017): %s is %s, grad_h_ratio %s", deep->label, deep->diagnosis, g);
+         "al. 2017): %s is %s, grad_h_ratio %s", deep->label, rp_diag_name(deep->diagnosis), g);
     if (isfinite(deep->measured_slope))
         note(c, ", slope %+.3f per layer", deep->measured_slope);
     note(c, ". \"Sigmoid and tanh\" holds for sigmoid, not for tanh there. ");
@@ -374,7 +374,7 @@ static void note_yang(rp_model_t *m, rp_findings_t *fs, rp_finding_t *row, rp_cl
          "mean field theory of batch normalization\"): here the gradient of %s grows toward the "
          "input by %+.3f per layer against 1/2 ln(pi/(pi-1)) = %.3f, x%s over %ld layers (%s by "
          "this sweep's threshold %s)", ex->label, ex->measured_slope, yang, g, ex->sc->cell.depth,
-         ex->diagnosis, th);
+         rp_diag_name(ex->diagnosis), th);
     if (n > 1)
         note(c, "; %zu such networks", n);
     note(c, ". ");

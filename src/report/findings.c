@@ -20,12 +20,12 @@ static const gs_diag_t diag_order[] = {GS_DIAG_HEALTHY, GS_DIAG_VANISHING, GS_DI
 
 static int is_diag(const rp_run_t *r, gs_diag_t d)
 {
-    return rp_usable(r) && strcmp(r->diagnosis, gs_diag_names[d]) == 0;
+    return rp_usable(r) && r->diagnosis == (int)d;
 }
 
 static int is_diverged(const rp_run_t *r)
 {
-    return rp_usable(r) && strcmp(r->status, gs_status_names[GS_STATUS_DIVERGED]) == 0;
+    return rp_usable(r) && r->status == GS_STATUS_DIVERGED;
 }
 
 static const rp_run_t *first_usable(const rp_exp_t *e)
@@ -257,8 +257,8 @@ static void find_diverged(rp_findings_t *fs, const rp_exp_t *e)
             rp_say(f, "; ");
         rp_say(f, "%s diverged at step %ld", r->label, r->diverged_step);
         if (r->diverged_layer)
-            rp_say(f, " (first non-finite: layer %d's %s; last finite gradient norm %s)",
-                   r->diverged_layer, r->diverged_tensor, g);
+            rp_say(f, " (first non-finite: layer %ld's %s; last finite gradient norm %s)",
+                   r->diverged_layer, rp_nonfinite_name(r->diverged_tensor), g);
     }
     if (f)
         rp_say(f, ". A diverged run has no test score and is ranked nowhere.");
@@ -266,8 +266,8 @@ static void find_diverged(rp_findings_t *fs, const rp_exp_t *e)
 
 static int changed(const rp_run_t *r)
 {
-    return rp_usable(r) && r->diagnosis_final[0] && !is_diverged(r) &&
-           strcmp(r->diagnosis, r->diagnosis_final) != 0;
+    return rp_usable(r) && r->diagnosis_final != RP_NONE && !is_diverged(r) &&
+           r->diagnosis != r->diagnosis_final;
 }
 
 /* One run's change of diagnosis, as a fact and in words. */
@@ -278,7 +278,8 @@ static void change_fact(rp_findings_t *fs, rp_finding_t *f, const rp_run_t *r, s
     snprintf(id, sizeof id, "change.%zu", i);
     rp_fact_t *t = rp_fact_new(fs, f, RP_FACT_CHANGE, id);
     if (t) {
-        snprintf(t->verdict, sizeof t->verdict, "%s>%s", r->diagnosis, r->diagnosis_final);
+        snprintf(t->verdict, sizeof t->verdict, "%s>%s", rp_diag_name(r->diagnosis),
+                 rp_diag_name(r->diagnosis_final));
         snprintf(t->stat, sizeof t->stat, "grad_h_ratio_final");
         t->value = r->grad_h_ratio;
         t->value2 = r->grad_h_ratio_final;
@@ -288,11 +289,11 @@ static void change_fact(rp_findings_t *fs, rp_finding_t *f, const rp_run_t *r, s
         return;
     rp_sci(a, sizeof a, r->grad_h_ratio);
     rp_sci(b, sizeof b, r->grad_h_ratio_final);
-    rp_say(f, "%s%s: %s at init", f->n_facts > 1 ? "; " : "", r->label, r->diagnosis);
+    rp_say(f, "%s%s: %s at init", f->n_facts > 1 ? "; " : "", r->label, rp_diag_name(r->diagnosis));
     if (isfinite(r->grad_h_ratio))
         rp_say(f, " (grad_h_ratio %s)", a);
-    rp_say(f, ", %s by step %ld", r->diagnosis_final, r->sc->cell.steps);
-    if (strcmp(r->diagnosis_final, gs_diag_names[GS_DIAG_DEAD]) == 0)
+    rp_say(f, ", %s by step %ld", rp_diag_name(r->diagnosis_final), r->sc->cell.steps);
+    if (r->diagnosis_final == GS_DIAG_DEAD)
         rp_say(f, " (a layer's gradient exactly 0 or all its units dead)");
     else
         rp_say(f, " (%s)", b);

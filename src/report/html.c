@@ -433,7 +433,8 @@ static void write_experiments(FILE *f, rp_model_t *m, const pages_t *p, const rp
           "the diagnosis at init (decided by grad_h_ratio, the backpropagated gradient), "
           "grad_h_ratio, test accuracy (or the step a run diverged at), then grad_ratio (the "
           "weight gradients: shown, never the verdict). Blank: does not apply. Click a column "
-          "header to sort; click again to reverse.</p>\n", f);
+          "header to sort; click again to reverse. <a href=\"runs.csv\">runs.csv</a> has "
+          "every column of every run (the columns <code>gradsweep schema</code> explains).</p>\n", f);
     rp_write_all_runs(f, m);
     fputs("</section>\n", f);
 }
@@ -458,8 +459,7 @@ static void write_session(FILE *f, size_t i, const rp_session_t *s)
 static void write_provenance(FILE *f, const rp_model_t *m, const char *dir)
 {
     fputs("<section id=\"provenance\"><h2>Provenance</h2>\n<dl>\n", f);
-    char now[32], href[8192];
-    gs_utc_iso(now, sizeof now);
+    char href[8192];
     db_href(m, dir, href, sizeof href);
     fputs("<dt>database</dt><dd><a href=\"", f);
     href_path(f, href);
@@ -468,7 +468,7 @@ static void write_provenance(FILE *f, const rp_model_t *m, const char *dir)
     fputs("</a> (open it with sqlite3; <a href=\"findings.csv\">findings.csv</a> lists what "
           "each finding and claim summarizes)</dd>\n<dt>config</dt><dd>", f);
     rp_esc(f, m->sw.path);
-    fprintf(f, "</dd>\n<dt>report written</dt><dd>%s by gradsweep %s</dd>\n", now, PACKAGE_VERSION);
+    fprintf(f, "</dd>\n<dt>report written</dt><dd>%s by gradsweep %s</dd>\n", m->when, PACKAGE_VERSION);
     fputs("</dl>\n<table><thead><tr><th>run</th><th>status</th><th>started</th><th>ended</th>"
           "<th>wall time</th><th>hosts</th><th>ranks</th><th>threads per rank</th>"
           "<th>rank 0</th><th>gradsweep</th></tr></thead><tbody>\n", f);
@@ -494,29 +494,15 @@ static int write_page(FILE *f, rp_model_t *m, const pages_t *p, const rp_finding
 }
 
 int rp_write_html(rp_model_t *m, const char *dir, const rp_charts_t *gallery,
-                  const rp_charts_t *per_exp, char *err, size_t errlen)
+                  const rp_charts_t *per_exp, const rp_findings_t *fs, const rp_claims_t *cl,
+                  char *err, size_t errlen)
 {
-    char path[4200], tmp[4300], csv[4200];
+    char path[4200], tmp[4300];
     snprintf(path, sizeof path, "%s/index.html", dir);
-    snprintf(csv, sizeof csv, "%s/findings.csv", dir);
-    rp_findings_t fs = {0};
-    rp_claims_t cl;
-    if (rp_findings_build(m, &fs) != 0 || rp_claims_build(m, &cl) != 0) {
-        snprintf(err, errlen, "out of memory writing the findings");
-        rp_findings_free(&fs);
-        rp_claims_free(&cl);
+    FILE *f = gs_replace_open(path, "w", tmp, sizeof tmp, err, errlen);
+    if (!f)
         return -1;
-    }
-    int rc = rp_write_findings_csv(&fs, &cl.rows, csv, err, errlen);
-    FILE *f = rc == 0 ? gs_replace_open(path, "w", tmp, sizeof tmp, err, errlen) : NULL;
-    if (rc == 0 && !f)
-        rc = -1;
-    if (f) {
-        pages_t p = {gallery, per_exp, m->n_exps, dir};
-        int bad = write_page(f, m, &p, &fs, &cl);
-        rc = gs_replace_close(f, tmp, path, !bad, err, errlen);
-    }
-    rp_findings_free(&fs);
-    rp_claims_free(&cl);
-    return rc;
+    pages_t p = {gallery, per_exp, m->n_exps, dir};
+    int bad = write_page(f, m, &p, fs, cl);
+    return gs_replace_close(f, tmp, path, !bad, err, errlen);
 }

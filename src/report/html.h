@@ -5,8 +5,20 @@
 
 #include <stdio.h>
 
+#include "report/charts.h"
 #include "report/findings.h"
 #include "report/model.h"
+
+/* The report's pages (write.c): build the findings and claims of m and
+ * write dir/findings.csv and dir/index.html. */
+int rp_write_pages(rp_model_t *m, const char *dir, const rp_charts_t *gallery,
+                   const rp_charts_t *per_exp, char *err, size_t errlen);
+
+/* Write dir/index.html (via a temporary name): the page of m's report,
+ * with these charts, findings and claims. */
+int rp_write_html(rp_model_t *m, const char *dir, const rp_charts_t *gallery,
+                  const rp_charts_t *per_exp, const rp_findings_t *fs, const rp_claims_t *cl,
+                  char *err, size_t errlen);
 
 /* Every string from the config, the database or a finding goes through
  * one of these. */

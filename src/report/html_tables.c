@@ -17,13 +17,15 @@ static const char *diag_class(const rp_run_t *r)
 {
     static char buf[40];
     snprintf(buf, sizeof buf, "diag diag-%s",
-             r->stored ? (r->diagnosis[0] ? r->diagnosis : r->status) : "missing");
+             r->stored ? (r->diagnosis != RP_NONE ? rp_diag_name(r->diagnosis)
+                                                : rp_status_name(r->status))
+                       : "missing");
     return buf;
 }
 
 static int diverged(const rp_run_t *r)
 {
-    return r->stored && strcmp(r->status, gs_status_names[GS_STATUS_DIVERGED]) == 0;
+    return rp_diverged(r);
 }
 
 /* Does key apply to the cell? Training keys not to a probe, recurrent
@@ -70,8 +72,12 @@ static void td_acc(FILE *f, const rp_run_t *r)
 /* status, diagnosis, grad_h_ratio and (acc) test_acc: the outcome columns. */
 static void td_outcome(FILE *f, const rp_run_t *r, int acc)
 {
-    rp_td_text(f, r->stored ? r->status : "missing", NULL);
-    rp_td_text(f, r->stored ? (r->diagnosis[0] ? r->diagnosis : r->status) : "", diag_class(r));
+    rp_td_text(f, r->stored ? rp_status_name(r->status) : "missing", NULL);
+    rp_td_text(f,
+               r->stored ? (r->diagnosis != RP_NONE ? rp_diag_name(r->diagnosis)
+                                                    : rp_status_name(r->status))
+                         : "",
+               diag_class(r));
     rp_td_num(f, r->grad_h_ratio, "%.3g");
     if (acc)
         td_acc(f, r);
@@ -94,7 +100,8 @@ static void td_diverged_at(FILE *f, const rp_run_t *r)
 {
     char at[64] = "";
     if (r->diverged_layer)
-        snprintf(at, sizeof at, "layer %d, %s", r->diverged_layer, r->diverged_tensor);
+        snprintf(at, sizeof at, "layer %ld, %s", r->diverged_layer,
+                 rp_nonfinite_name(r->diverged_tensor));
     rp_td_text(f, at, NULL);
 }
 
@@ -111,7 +118,7 @@ static void run_row(FILE *f, const rp_exp_t *e, const rp_run_t *r, int theory, i
         rp_td_num(f, r->measured_slope - r->predicted_slope, "%+.4f");
     }
     if (train) {
-        rp_td_text(f, r->diagnosis_final, NULL);
+        rp_td_text(f, rp_diag_name(r->diagnosis_final), NULL);
         rp_td_num(f, r->grad_h_ratio_final, "%.3g");
         rp_td_num(f, r->grad_ratio_final, "%.3g");
         rp_td_num(f, r->train_loss, "%.4g");
@@ -173,7 +180,7 @@ void rp_write_all_runs(FILE *f, const rp_model_t *m)
             td_outcome(f, r, 1);
             rp_td_num(f, r->grad_ratio, "%.3g");
             rp_td_num(f, r->test_loss, "%.4g");
-            rp_td_text(f, r->diagnosis_final, NULL);
+            rp_td_text(f, rp_diag_name(r->diagnosis_final), NULL);
             for (size_t j = 0; j < nk; j++)
                 td_key(f, &r->sc->cell, keys[j]);
             rp_td_num(f, r->wall_s, "%.2f");

@@ -160,6 +160,25 @@ int rp_value_index(const rp_exp_t *e, int a, const rp_run_t *r)
 
 int rp_usable(const rp_run_t *r)
 {
-    return r->stored && (strcmp(r->status, gs_status_names[GS_STATUS_DONE]) == 0 ||
-                         strcmp(r->status, gs_status_names[GS_STATUS_DIVERGED]) == 0);
+    return r->stored && GS_STATUS_MEASURED(r->status);
+}
+
+int rp_diverged(const rp_run_t *r)
+{
+    return r->stored && r->status == GS_STATUS_DIVERGED;
+}
+
+const char *rp_diag_name(int diagnosis)
+{
+    return diagnosis >= 0 && diagnosis < GS_N_DIAG ? gs_diag_names[diagnosis] : "";
+}
+
+const char *rp_status_name(int status)
+{
+    return status >= 0 && status < GS_N_STATUS ? gs_status_names[status] : "";
+}
+
+const char *rp_nonfinite_name(int tensor)
+{
+    return tensor >= 0 && tensor < GS_N_NONFINITE ? gs_nonfinite_names[tensor] : "";
 }

@@ -12,28 +12,31 @@
 #include "experiment/experiment.h"
 #include "sweep/sweep.h"
 
+/* A column of the result table as the report holds it: the numbers and
+ * text as stored (REAL NULL as NaN, INTEGER NULL as 0, TEXT NULL as ""),
+ * an enum column as its value (gs_status_t, gs_diag_t, gs_nonfinite_t)
+ * or RP_NONE when NULL - compared as enums, never as strings. */
+#define RP_NONE (-1)
+#define RP_DECLARE_REAL(name) double name;
+#define RP_DECLARE_REAL_INF(name) double name;
+#define RP_DECLARE_INT(name) long name;
+#define RP_DECLARE_SESSION(name) long name;
+#define RP_DECLARE_TEXT(name) char name[GS_TEXT_MAX];
+#define RP_DECLARE_STATUS(name) int name;
+#define RP_DECLARE_DIAG(name) int name;
+#define RP_DECLARE_NONFINITE(name) int name;
+#define RP_FIELD(name, type, table, since, when, help) RP_DECLARE_##type(name)
+
+/* A cell of the config and what the database holds of it: every column
+ * of the result table (experiment/result_fields.h), read by name. */
 typedef struct {
     const gs_sweep_cell_t *sc;   /* the cell in the parsed config */
     int stored;
     sqlite3_int64 id;
-    char status[16], diagnosis[16];   /* diagnosis: at init, from grad_h_ratio */
-    double grad_h_ratio;         /* the backpropagated gradient's ratio at init (NaN: dead) */
-    double grad_h_ratio_final;   /* the same at the last logged step (NaN: none) */
-    double grad_ratio, init_loss, train_loss, test_loss, test_acc, baseline_loss;
-    double clip_fraction, wall_s;
-    long diverged_step, rank;
-    char diagnosis_final[16];    /* task=train: at the last logged step; "" otherwise */
-    double grad_ratio_final, last_finite_grad_norm;
-    int diverged_layer;          /* diverged: the layer named (0: none) */
-    double predicted_slope, measured_slope, chi1;   /* theory (NaN: none) */
-    double sigma_w2, sigma_b2;   /* the mean-field variances of the cell */
-    double step_bound;           /* rnn: Pascanu's per-step bound (NaN: none) */
-    double residual_growth_predicted, residual_growth_measured;   /* residual, no norm */
-    char diverged_tensor[16];    /* diverged: weight, activation, gradient or loss */
+    GS_RUN_COLUMNS(RP_FIELD, RP_FIELD, RP_FIELD)
     char label[300];             /* values of the experiment's axes, " / "-joined, and
                                     the repeat when there are several */
     char config_label[256];      /* the same without the repeat: its configuration */
-    char error[256];
 } rp_run_t;
 
 typedef struct {
@@ -60,6 +63,7 @@ typedef struct {
     rp_session_t *sessions;
     size_t n_sessions;
     int live;                    /* a run is writing now */
+    char when[32];               /* the report's time (every chart's and the page's) */
     char live_host[256];
     long live_pid;
 } rp_model_t;
@@ -72,6 +76,9 @@ typedef struct {
  * gs_report_write calls it; so does the fuzz target of the report
  * (tests/fuzz/fuzz_report.c), on a database it made in memory. */
 int rp_model_load(rp_model_t *m, char *err, size_t errlen);
+/* runs.csv at path: every stored run with every column of the result
+ * table (experiment/result_fields.h). */
+int rp_write_runs_csv(const rp_model_t *m, const char *path, char *err, size_t errlen);
 /* Free what rp_model_load allocated (not m->db); after a failed load too. */
 void rp_model_free(rp_model_t *m);
 
@@ -112,95 +119,11 @@ int rp_axis_of(const rp_exp_t *e, const char *key);
 int rp_value_index(const rp_exp_t *e, int a, const rp_run_t *r);
 /* Stored with measurements (done or diverged; not failed or crashed). */
 int rp_usable(const rp_run_t *r);
-
-/* ---- charts.c ---- */
-
-typedef struct {
-    char file[160];      /* charts/<name>.png, relative to the report */
-    char title[256];
-    char caption[2048];  /* what to look at (plain text) */
-} rp_chart_t;
-
-typedef struct {
-    rp_chart_t *items;
-    size_t n;
-} rp_charts_t;
-
-void rp_charts_free(rp_charts_t *c);
-/* The activation gallery (f and f' of every activation). */
-int rp_chart_gallery(rp_model_t *m, const char *dir, rp_charts_t *out, char *err, size_t errlen);
-/* Every chart an experiment's data supports; none when it has no data. */
-int rp_charts_experiment(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out,
-                         char *err, size_t errlen);
-
-/* Helpers of the chart modules (charts.c). */
-typedef struct {
-    double lo, hi;   /* of the finite (positive, when asked) values added */
-} rp_range_t;
-void rp_range_add(rp_range_t *r, const double *v, size_t n, int positive);
-/* Widen to whole decades (at least one); 0.1..10 when empty. */
-void rp_log_pad(rp_range_t *r);
-/* A log axis's range for the values v[0..n): whole decades around the
- * trim..1-trim quantiles of log10 v, reaching past them by twice their
- * spread (at least 2 decades), never past the data. RP_BULK for values
- * over training, so that one dead run does not flatten the rest (what is
- * left out the chart draws at the edge); RP_ALL where a vanishing
- * gradient is the message. */
-#define RP_ALL 0.0
-#define RP_BULK 0.25
-rp_range_t rp_log_range(const double *v, size_t n, double trim);
-/* A growing list of values (a chart's y values, for its range). */
-typedef struct {
-    double *v;
-    size_t n, cap;
-} rp_values_t;
-int rp_values_add(rp_values_t *s, const double *v, size_t n);   /* -1: out of memory */
-void rp_values_free(rp_values_t *s);
-/* Sort v[0..n) and return its median, *lo and *hi its 10% and 90%
- * quantiles (linear interpolation); NaN when n = 0. */
-double rp_quantiles(double *v, size_t n, double *lo, double *hi);
-/* Panels for n facets: nx columns, ny rows. */
-void rp_grid_for(int n, int *nx, int *ny);
-/* Legend width in characters for these labels and title. */
-int rp_longest(const char *const *labels, size_t n, const char *title);
-struct gs_chart;
-/* A chart's title ("<experiment>: what") and file (charts/<slug>-kind.png). */
-typedef struct {
-    char title[256], file[160];
-} rp_chart_name_t;
-/* Name a chart of e and begin it (NULL when it cannot be drawn). */
-struct gs_chart *rp_chart_start(const rp_exp_t *e, const char *kind, const char *what,
-                                rp_chart_name_t *name);
-/* A legend of an axis's values (up to max of them), series v for value v. */
-void rp_axis_legend(struct gs_chart *c, const gs_axis_t *ax, size_t max);
-/* Write the chart's PNG with its provenance and list it with its caption. */
-int rp_chart_publish(struct gs_chart *c, rp_model_t *m, const char *dir, const char *file,
-                     const char *title, const rp_run_t *const *runs, size_t n_runs,
-                     const char *caption, rp_charts_t *out, char *err, size_t errlen);
-/* A caption's sentence on what a chart does not tell apart: the axes of e
- * not among the n shown (-1 entries ignored), except dash, which is named
- * as drawn dashed; empty when every axis is shown. */
-void rp_unshown_note(const rp_exp_t *e, const int *shown, size_t n, int dash, char *buf,
-                     size_t len);
-/* The series (colour) of a diagnosis on bars and markers: healthy green,
- * vanishing blue, exploding red, dead black; grey otherwise. */
-int rp_diag_series(const char *diagnosis);
-/* Theory beside measurement (charts_theory.c). */
-/* Mean-field theory's ||dL/dh_l|| at the layers l->x of run r's measured
- * gradient flow l (x = layer, y = ||dL/dh_l||) into y[0..l->n), anchored
- * at the measured last layer: 0, or -1 where the theory does not apply
- * (not an mlp, normalization, residual, no last layer). */
-int rp_flow_theory(const rp_run_t *r, const rp_series_t *l, double *y);
-int rp_charts_theory(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, char *err,
-                     size_t errlen);
-/* The training-time charts of a training experiment (charts_train.c). */
-int rp_charts_training(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, char *err,
-                       size_t errlen);
-
-/* ---- html.c ---- */
-
-/* Write dir/index.html (via a temporary name). */
-int rp_write_html(rp_model_t *m, const char *dir, const rp_charts_t *gallery,
-                  const rp_charts_t *per_exp, char *err, size_t errlen);
+/* Stored and diverged. */
+int rp_diverged(const rp_run_t *r);
+/* The stored name of an enum column's value; "" for RP_NONE. */
+const char *rp_diag_name(int diagnosis);
+const char *rp_status_name(int status);
+const char *rp_nonfinite_name(int tensor);
 
 #endif

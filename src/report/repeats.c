@@ -48,7 +48,7 @@ const rp_run_t *rp_config_run(const rp_config_t *c, size_t k)
 
 static int diverged(const rp_run_t *r)
 {
-    return strcmp(r->status, gs_status_names[GS_STATUS_DIVERGED]) == 0;
+    return r->status == GS_STATUS_DIVERGED;
 }
 
 size_t rp_config_values(const rp_config_t *c, const rp_score_t *s, double *v)

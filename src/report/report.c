@@ -16,6 +16,7 @@
 #include "report/model.h"
 #include "store/query.h"
 #include "store/store.h"
+#include "util/csv.h"
 #include "util/files.h"
 
 static int cmp_hash(const void *a, const void *b)
@@ -26,56 +27,103 @@ static int cmp_hash(const void *a, const void *b)
 
 /* ---- the columns the report reads ---- */
 
-/* A column of runs (or of its theory row) and the field of rp_run_t it
- * is read into, which has the column's name. Read by name through the
- * store's query API (store/query.h): adding a column to the schema
- * cannot shift what lands where. REAL NULL reads as NaN, INTEGER NULL as
- * 0 (diverged_step: none), TEXT NULL as "". */
-typedef struct {
-    const char *name;
-    enum { REAL, INT, TEXT } type;
-    size_t offset, size;
-} run_field_t;
+/* The result table's columns as the report reads them into rp_run_t
+ * (each field has its column's name), by name through the store's query
+ * API (store/query.h): a column added to the table lands in its field,
+ * and adding one to the schema cannot shift what lands where. */
+#define RUN_COLUMN(...) GS_COLUMN_ENTRY(R, rp_run_t, __VA_ARGS__)
+static const gs_column_t run_columns[] = {GS_RUN_COLUMNS(RUN_COLUMN, RUN_COLUMN, RUN_COLUMN)};
+#undef RUN_COLUMN
+#define N_RUN_COLUMNS (sizeof run_columns / sizeof *run_columns)
+enum { C_ID = N_RUN_COLUMNS, C_HASH, N_READ };   /* read after the table's columns */
 
-#define FIELD(type, f) {#f, type, offsetof(rp_run_t, f), sizeof ((rp_run_t *)0)->f}
-static const run_field_t run_fields[] = {
-    FIELD(INT, id), FIELD(TEXT, status), FIELD(TEXT, diagnosis), FIELD(REAL, grad_h_ratio),
-    FIELD(REAL, grad_h_ratio_final), FIELD(REAL, grad_ratio),
-    FIELD(REAL, init_loss), FIELD(REAL, train_loss), FIELD(REAL, test_loss),
-    FIELD(REAL, test_acc), FIELD(REAL, baseline_loss), FIELD(REAL, clip_fraction),
-    FIELD(REAL, wall_s), FIELD(INT, diverged_step), FIELD(INT, rank), FIELD(TEXT, error),
-    FIELD(TEXT, diagnosis_final), FIELD(REAL, grad_ratio_final), FIELD(INT, diverged_layer),
-    FIELD(TEXT, diverged_tensor), FIELD(REAL, last_finite_grad_norm),
-    FIELD(REAL, sigma_w2), FIELD(REAL, sigma_b2),
-    /* theory */
-    FIELD(REAL, predicted_slope), FIELD(REAL, measured_slope), FIELD(REAL, chi1),
-    FIELD(REAL, step_bound), FIELD(REAL, residual_growth_predicted),
-    FIELD(REAL, residual_growth_measured),
-};
-#undef FIELD
-#define N_RUN_FIELDS (sizeof run_fields / sizeof *run_fields)
-
-/* Every field of run_fields from the query's current row (whose names
- * are run_fields', in order) into r. */
+/* Every column of run_columns from the query's current row (whose names
+ * are run_columns', in order) into r. */
 static void read_run(const gs_query_t *q, rp_run_t *r)
 {
-    for (size_t k = 0; k < N_RUN_FIELDS; k++) {
-        const run_field_t *f = &run_fields[k];
-        char *field = (char *)r + f->offset;
-        if (f->type == REAL) {
-            double v = gs_query_real(q, k);
+    for (size_t k = 0; k < N_RUN_COLUMNS; k++) {
+        const gs_column_t *col = &run_columns[k];
+        char *field = (char *)r + col->offset, text[64];
+        double v;
+        long n;
+        int e;
+        switch (col->type) {
+        case GS_COL_REAL: case GS_COL_REAL_INF:
+            v = gs_query_real(q, k);
             memcpy(field, &v, sizeof v);
-        } else if (f->type == TEXT) {
-            gs_query_text(q, k, field, f->size);
-        } else if (f->size == sizeof(int)) {
-            int v = (int)gs_query_int(q, k);
-            memcpy(field, &v, sizeof v);
-        } else {
-            assert(f->size == sizeof(int64_t));   /* long and sqlite3_int64, LP64 */
-            int64_t v = gs_query_int(q, k);
-            memcpy(field, &v, sizeof v);
+            break;
+        case GS_COL_INT: case GS_COL_SESSION:
+            n = (long)gs_query_int(q, k);
+            memcpy(field, &n, sizeof n);
+            break;
+        case GS_COL_TEXT:
+            gs_query_text(q, k, field, GS_TEXT_MAX);
+            break;
+        default:   /* an enum: its value, RP_NONE for NULL */
+            e = gs_query_null(q, k) ? RP_NONE
+                                    : gs_column_value(col->type, gs_query_text(q, k, text,
+                                                                               sizeof text));
+            memcpy(field, &e, sizeof e);
+            break;
         }
     }
+    r->id = gs_query_int(q, C_ID);
+}
+
+/* runs.csv: every stored run, its experiment, its label and every column
+ * of the result table in its order, as read (so a column added to the
+ * table is here without another line). Reals to 17 significant digits,
+ * NULL empty. */
+int rp_write_runs_csv(const rp_model_t *m, const char *path, char *err, size_t errlen)
+{
+    char tmp[4300];
+    FILE *f = gs_replace_open(path, "w", tmp, sizeof tmp, err, errlen);
+    if (!f)
+        return -1;
+    fputs("experiment,run,config_hash", f);
+    for (size_t k = 0; k < N_RUN_COLUMNS; k++)
+        fprintf(f, ",%s", run_columns[k].name);   /* C identifiers: nothing to quote */
+    fputc('\n', f);
+    for (size_t e = 0; e < m->n_exps; e++)
+        for (size_t i = 0; i < m->exps[e].n_runs; i++) {
+            const rp_run_t *r = &m->exps[e].runs[i];
+            if (!r->stored)
+                continue;
+            gs_csv_field(f, m->exps[e].ex->name);
+            fputc(',', f);
+            gs_csv_field(f, r->label);
+            fprintf(f, ",%s", r->sc->hash_hex);
+            for (size_t k = 0; k < N_RUN_COLUMNS; k++) {
+                const gs_column_t *col = &run_columns[k];
+                const char *field = (const char *)r + col->offset;
+                double v;
+                long n;
+                int x;
+                fputc(',', f);
+                switch (col->type) {
+                case GS_COL_REAL: case GS_COL_REAL_INF:
+                    memcpy(&v, field, sizeof v);
+                    if (!isnan(v))
+                        fprintf(f, "%.17g", v);
+                    break;
+                case GS_COL_INT: case GS_COL_SESSION:
+                    memcpy(&n, field, sizeof n);
+                    fprintf(f, "%ld", n);
+                    break;
+                case GS_COL_TEXT:
+                    gs_csv_field(f, field);
+                    break;
+                default:
+                    memcpy(&x, field, sizeof x);
+                    size_t count;
+                    const char *const *names = gs_column_names(col->type, &count);
+                    fputs(x >= 0 && (size_t)x < count ? names[x] : "", f);   /* RP_NONE: NULL */
+                    break;
+                }
+            }
+            fputc('\n', f);
+        }
+    return gs_replace_close(f, tmp, path, 1, err, errlen);
 }
 
 /* ---- loading ---- */
@@ -114,9 +162,13 @@ static int make_runs(rp_model_t *m, rp_run_t **index, char *err, size_t errlen)
         for (size_t i = 0; i < x->n_runs; i++) {
             rp_run_t *r = &x->runs[i];
             r->sc = &m->sw.cells[x->ex->first_cell + i];
-            for (size_t f = 0; f < N_RUN_FIELDS; f++)   /* NaN: not measured */
-                if (run_fields[f].type == REAL)
-                    memcpy((char *)r + run_fields[f].offset, &(double){NAN}, sizeof(double));
+            for (size_t f = 0; f < N_RUN_COLUMNS; f++) {   /* NaN, none: not measured */
+                char *field = (char *)r + run_columns[f].offset;
+                if (run_columns[f].type == GS_COL_REAL || run_columns[f].type == GS_COL_REAL_INF)
+                    memcpy(field, &(double){NAN}, sizeof(double));
+                else if (gs_column_names(run_columns[f].type, &(size_t){0}))
+                    memcpy(field, &(int){RP_NONE}, sizeof(int));
+            }
             rp_label(x->ex, &r->sc->cell, -1, r->config_label, sizeof r->config_label);
             if (r->sc->cell.repeats > 1)
                 snprintf(r->label, sizeof r->label, "%s / repeat %ld", r->config_label,
@@ -152,30 +204,29 @@ static rp_run_t *run_of(rp_run_t **index, size_t n, uint64_t h)
  * counts by status and diagnosis. */
 static int read_runs(rp_model_t *m, rp_run_t **index, char *err, size_t errlen)
 {
-    const char *names[N_RUN_FIELDS + 1];
-    for (size_t k = 0; k < N_RUN_FIELDS; k++)
-        names[k] = run_fields[k].name;
-    names[N_RUN_FIELDS] = "config_hash";
+    const char *names[N_READ];
+    for (size_t k = 0; k < N_RUN_COLUMNS; k++)
+        names[k] = run_columns[k].name;
+    names[C_ID] = "id";
+    names[C_HASH] = "config_hash";
     gs_query_t q;
     if (gs_query_prepare(&q, m->db, m->db_path, "SELECT runs.*, t.* FROM runs LEFT JOIN theory t "
-                         "ON t.run_id = runs.id", names, N_RUN_FIELDS + 1, err, errlen) != 0)
+                         "ON t.run_id = runs.id", names, N_READ, err, errlen) != 0)
         return -1;
     int rc;
     while ((rc = gs_query_step(&q, err, errlen)) == 1) {
         char hash[32];
-        gs_query_text(&q, N_RUN_FIELDS, hash, sizeof hash);
+        gs_query_text(&q, C_HASH, hash, sizeof hash);
         rp_run_t *r = run_of(index, m->sw.n_cells, strtoull(hash, NULL, 16));
         if (!r)
             continue;   /* a cell of an experiment no longer in the config */
         r->stored = 1;
         read_run(&q, r);
         m->n_stored++;
-        for (int i = 0; i < GS_N_STATUS; i++)
-            if (strcmp(r->status, gs_status_names[i]) == 0)
-                m->by_status[i]++;
-        for (int i = 0; i < GS_N_DIAG; i++)
-            if (strcmp(r->diagnosis, gs_diag_names[i]) == 0)
-                m->by_diag[i]++;
+        if (r->status != RP_NONE)
+            m->by_status[r->status]++;
+        if (r->diagnosis != RP_NONE)
+            m->by_diag[r->diagnosis]++;
     }
     gs_query_finish(&q);
     for (size_t e = 0; e < m->n_exps; e++)
@@ -232,50 +283,6 @@ int rp_model_load(rp_model_t *m, char *err, size_t errlen)
     free(index);
     if (rc == 0)
         read_sessions(m);
-    return rc;
-}
-
-int gs_report_write(const char *db_path, const char *out_dir, char *index_path, size_t len,
-                    char *err, size_t errlen)
-{
-    gs_store_t *st = gs_store_open(db_path, 0, 1, err, errlen);
-    if (!st)
-        return -1;
-    rp_model_t m = {.db = gs_store_handle(st), .db_path = db_path};
-    int rc = -1;
-    rp_charts_t gallery = {0}, *per = NULL;
-    if (rp_model_load(&m, err, errlen) != 0)
-        goto out;
-    m.live = gs_store_live_run(st, m.live_host, sizeof m.live_host, &m.live_pid);
-    char dir[4096], charts[4200];
-    if (out_dir)
-        snprintf(dir, sizeof dir, "%s", out_dir);
-    else
-        snprintf(dir, sizeof dir, "reports/%s", m.sw.slug);
-    snprintf(charts, sizeof charts, "%s/charts", dir);
-    if (gs_mkdirs(charts, err, errlen) != 0)
-        goto out;
-    per = calloc(m.n_exps + 1, sizeof *per);
-    if (!per) {
-        snprintf(err, errlen, "out of memory");
-        goto out;
-    }
-    if (m.n_stored > 0 && rp_chart_gallery(&m, dir, &gallery, err, errlen) != 0)
-        goto out;
-    for (size_t e = 0; e < m.n_exps; e++)
-        if (rp_charts_experiment(&m, &m.exps[e], dir, &per[e], err, errlen) != 0)
-            goto out;
-    if (rp_write_html(&m, dir, &gallery, per, err, errlen) != 0)
-        goto out;
-    snprintf(index_path, len, "%s/index.html", dir);
-    rc = 0;
-out:
-    rp_charts_free(&gallery);
-    for (size_t e = 0; per && e < m.n_exps; e++)
-        rp_charts_free(&per[e]);
-    free(per);
-    rp_model_free(&m);
-    gs_store_close(st);
     return rc;
 }
 

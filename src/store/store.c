@@ -20,6 +20,7 @@
 
 #define LIVE_HEARTBEAT_S 60.0
 #define BUSY_TIMEOUT_MS 10000   /* how long a write waits for another program's lock */
+#define MAX_PARAMS 64   /* columns of the result table; config keys */
 #define GS_STR2(x) #x
 #define GS_STR(x) GS_STR2(x)
 
@@ -30,6 +31,8 @@ struct gs_store {
     char path[4096];
     sqlite3_stmt *stmt[ST_N];
     sqlite3_stmt *clear[8];   /* a cell's rows: per child table, then runs (clear_cell) */
+    int col_param[MAX_PARAMS];   /* per column of the result table: its INSERT's parameter */
+    int key_param[MAX_PARAMS];   /* per config key: its parameter in the runs INSERT (0: none) */
     int in_txn;
     long session_id;
     char host[256];
@@ -101,38 +104,7 @@ static const char schema_head[] =
     "                                       -- how it is derived; 64-bit, stored as signed)\n";
 
 static const char schema_tail[] =
-    "  sigma_w2 REAL,                       -- fan_in Var(W) of a hidden width x width matrix at init\n"
-    "                                       -- (mean-field sigma_w^2; recurrent: of Wh)\n"
-    "  sigma_b2 REAL,                       -- bias_std^2 (mean-field sigma_b^2)\n"
-    "  status TEXT NOT NULL CHECK (status IN (%STATUS_IN%)),  --\n"
-    "                                       -- diverged: a non-finite loss or gradient; failed: did not run;\n"
-    "                                       -- crashed: killed its process (a signal) in two runs\n"
-    "  error TEXT,                          -- why a failed cell failed\n"
-    "  diagnosis TEXT CHECK (diagnosis IN (%DIAG_IN%)),  --\n"
-    "                                       -- at init, never overwritten: from grad_h_ratio and the\n"
-    "                                       -- thresholds; dead: a layer's gradient exactly zero (or its\n"
-    "                                       -- units all dead); diverged: not finite at init\n"
-    "  grad_ratio REAL,                     -- at init: the weight gradients, grad_w_norm(1) /\n"
-    "                                       -- grad_w_norm(depth) (NULL for 0/0). Shown, never the\n"
-    "                                       -- verdict: dL/dW is dL/dh times the layer's input, and the\n"
-    "                                       -- two can cancel while dL/dh vanishes (Glorot & Bengio 2010)\n"
-    "  init_loss REAL,                      -- loss of the first batch at init\n"
-    "  train_loss REAL,                     -- task=train: final loss on the training set (eval mode;\n"
-    "                                       -- NULL when diverged)\n"
-    "  test_loss REAL,                      -- task=train: final loss on the test set (NULL: diverged)\n"
-    "  test_acc REAL,                       -- task=train: test accuracy (NULL for dataset=adding and\n"
-    "                                       -- for a diverged run: it is never ranked)\n"
-    "  baseline_loss REAL,                  -- dataset=adding: test MSE of always answering 1\n"
-    "  clip_fraction REAL,                  -- task=train: share of steps where clipping fired\n"
-    "  diverged_step INTEGER,               -- step where the loss or gradient became non-finite\n"
-    "  steps_run INTEGER,                   -- training steps taken\n"
-    "  wall_s REAL,                         -- seconds the cell took on its rank\n"
-    "  rank INTEGER,                        -- MPI rank that ran it\n"
-    "  threads INTEGER,                     -- OpenMP threads it used\n"
-    "  host TEXT,                           -- host that ran it\n"
-    "  session_id INTEGER REFERENCES sessions(id),  -- the run that stored it\n"
-    "  finished_at TEXT,                    -- when it was stored\n"
-    "%RUNS_ADDED%"
+    "%RUNS_COLUMNS%"
     ");\n"
     "CREATE INDEX IF NOT EXISTS runs_experiment ON runs(experiment);\n"
     "CREATE INDEX IF NOT EXISTS runs_diagnosis ON runs(diagnosis);\n"
@@ -143,23 +115,14 @@ static const char schema_tail[] =
     "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,  -- the cell\n"
     "  step INTEGER NOT NULL,               -- training step of the measurement (0: at init)\n"
     "  layer INTEGER NOT NULL,              -- 1..depth from the input; depth+1 the readout\n"
-    "  act_mean REAL,                       -- mean of the layer output x_l over batch and units\n"
-    "  act_std REAL,                        -- standard deviation of x_l\n"
-    "  saturated_frac REAL,                 -- share of units with |phi'| < 0.05 max|phi'|\n"
-    "  dead_frac REAL,                      -- share of units with phi' = 0\n"
-    "  grad_pre_norm REAL,                  -- ||dL/dh_l|| over the batch (recurrent: gate inputs)\n"
-    "  grad_w_norm REAL,                    -- ||dL/dW_l|| (recurrent: of [Wx Wh])\n"
-    "  w_norm REAL,                         -- ||W_l||\n"
+    "%LAYER_STATS_COLUMNS%"
     "  PRIMARY KEY (run_id, step, layer)\n"
     ") WITHOUT ROWID;\n"
     "\n"
     "CREATE TABLE IF NOT EXISTS train_log (  -- task=train, every log_every steps, first and last\n"
     "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,  -- the cell\n"
     "  step INTEGER NOT NULL,               -- 1-based training step\n"
-    "  loss REAL,                           -- the step's batch loss (NULL when non-finite)\n"
-    "  grad_norm REAL,                      -- global L2 norm of the gradient before clipping\n"
-    "  grad_norm_clipped REAL,              -- after clipping\n"
-    "  clipped INTEGER,                     -- 1 when clipping fired\n"
+    "%TRAIN_LOG_COLUMNS%"
     "  PRIMARY KEY (run_id, step)\n"
     ") WITHOUT ROWID;\n"
     "\n"
@@ -167,13 +130,7 @@ static const char schema_tail[] =
     "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,  -- the cell\n"
     "  step INTEGER NOT NULL,               -- 1-based training step (the steps of train_log)\n"
     "  layer INTEGER NOT NULL,              -- 1..depth from the input; depth+1 the readout\n"
-    "  grad_w_norm REAL,                    -- ||dL/dW_l|| before clipping (recurrent: [Wx Wh])\n"
-    "  w_norm REAL,                         -- ||W_l|| before the step's update\n"
-    "  update_ratio REAL,                   -- ||update applied to W_l|| / ||W_l|| (NULL: diverged step)\n"
-    "  dead_frac REAL,                      -- share of units with phi' = 0 (recurrent: rnn only)\n"
-    "  saturated_frac REAL,                 -- share of units with |phi'| < 0.05 max|phi'|\n"
-    "  grad_h_first REAL,                   -- recurrent layers: ||dL/dh_1||, all paths (else NULL)\n"
-    "  grad_h_last REAL,                    -- recurrent layers: ||dL/dh_seq_len||\n"
+    "%TRAIN_LAYER_LOG_COLUMNS%"
     "  PRIMARY KEY (run_id, step, layer)\n"
     ") WITHOUT ROWID;\n"
     "\n"
@@ -181,35 +138,13 @@ static const char schema_tail[] =
     "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,  -- the cell\n"
     "  step INTEGER NOT NULL,               -- training step of the measurement (0: at init)\n"
     "  t INTEGER NOT NULL,                  -- time step 1..seq_len\n"
-    "  hidden_norm REAL,                    -- ||h_t|| per sequence, mean over the batch\n"
-    "  grad_hidden_norm REAL,               -- ||dL/dh_t||, loss at the last step, all paths\n"
+    "%TIME_STATS_COLUMNS%"
     "  PRIMARY KEY (run_id, step, t)\n"
     ") WITHOUT ROWID;\n"
     "\n"
     "CREATE TABLE IF NOT EXISTS theory (    -- mlp and rnn cells: theory beside the measurement at init\n"
     "  run_id INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,  -- the cell\n"
-    "  q_star REAL,                         -- fixed point of the length map (NULL: none applies;\n"
-    "                                       -- Inf: q grows without bound)\n"
-    "  chi1 REAL,                           -- sigma_w^2 E[phi'(sqrt(q*) z)^2]: < 1 vanishes, > 1 explodes\n"
-    "  depth_scale REAL,                    -- -1/ln chi1, layers (NULL at chi1 = 1: infinite)\n"
-    "  predicted_slope REAL,                -- of ln ||dL/dh_l|| per layer toward the input: 1/2 ln chi1,\n"
-    "                                       -- or 1/2 ln(pi/(pi-1)) for batch-normalized relu\n"
-    "  measured_slope REAL,                 -- least-squares slope of ln grad_pre_norm per layer toward\n"
-    "                                       -- the input, over layers depth/2 .. depth (rnn: of ln\n"
-    "                                       -- grad_hidden_norm per time step toward t = 1)\n"
-    "  fit_r2 REAL,                         -- R^2 of that fit\n"
-    "  sv2_min REAL,                        -- spectrum=yes: the smallest squared singular value of\n"
-    "                                       -- the Jacobian dx_depth/dx_0 at the first input (else NULL)\n"
-    "  sv2_max REAL,                        -- the largest\n"
-    "  sv2_mean REAL,                       -- their mean (1: isometry on average)\n"
-    "  condition REAL,                      -- sigma_max / sigma_min (dynamical isometry: near 1;\n"
-    "                                       -- Inf: a zero singular value)\n"
-    "  residual_growth_predicted REAL,      -- residual, no norm: growth of ln(||x_l||^2/n) per block\n"
-    "                                       -- over layers 1..depth predicted from layer 1's length\n"
-    "  residual_growth_measured REAL,       -- the same measured\n"
-    "  step_bound REAL                      -- rnn: Pascanu's per-step bound ln(lambda_1 gamma) on the\n"
-    "                                       -- change of ln ||dL/dh_t|| (lambda_1: top singular value of\n"
-    "                                       -- Wh; gamma = max |phi'|)\n"
+    "%THEORY_COLUMNS%"
     ");\n"
     "\n"
     "CREATE TABLE IF NOT EXISTS in_flight (  -- cells handed to a rank and not stored yet\n"
@@ -249,40 +184,29 @@ static const char schema_tail[] =
     "           WHERE l.run_id = r.id AND l.step = 0 AND l.layer = r.depth) AS grad_last\n"
     "    FROM runs r;\n";
 
-/* Columns of runs added since schema version 1 (appended: an older
- * database gets those of versions after its own by ALTER TABLE, see
- * migrate). A choice column's CHECK lists the names of the table that
- * defines them. */
+/* The values of the result table's C and P rows (result_fields.h) for
+ * one cell: what the store derives from the cell and where it ran. */
 typedef struct {
-    const char *def;                /* name and type */
-    const char *const *names;       /* allowed values, or NULL */
-    size_t n_names;
-    const char *help;
-    int since;                      /* the schema version that added it */
-} added_column_t;
+    GS_RUN_COLUMNS(GS_COLUMN_SKIP, GS_COLUMN_FIELD, GS_COLUMN_FIELD)
+} derived_t;
 
-static const added_column_t runs_added[] = {
-    {"grad_ratio_final REAL", NULL, 0,
-     "task=train: grad_ratio at the last logged step", 2},
-    {"diagnosis_final TEXT", gs_diag_names, GS_N_DIAG,
-     "task=train: diagnosis from grad_h_ratio_final, or diverged", 2},
-    {"diverged_layer INTEGER", NULL, 0,
-     "diverged: the first layer that went non-finite (depth+1 the readout)", 2},
-    {"diverged_tensor TEXT", gs_nonfinite_names, GS_N_NONFINITE,
-     "diverged: what of it - weights (lowest layer), activations (lowest),\n"
-     "                                       -- gradient (highest, as backward runs), or only the loss", 2},
-    {"last_finite_grad_norm REAL", NULL, 0,
-     "diverged: the last finite global gradient norm before it", 2},
-    {"grad_h_ratio REAL", NULL, 0,
-     "at init: the backpropagated gradient, grad_pre_norm(1) / grad_pre_norm(depth)\n"
-     "                                       -- (recurrent: ||dL/dh_1|| / ||dL/dh_seq_len||, top layer); the\n"
-     "                                       -- diagnosis is decided by it. NULL when dead or diverged", 5},
-    {"grad_h_ratio_final REAL", NULL, 0,
-     "task=train: grad_h_ratio at the last logged step (diagnosis_final's)", 5},
-    {"data_seed INTEGER", NULL, 0,
-     "the seed of the cell's batch order (sweeps.seeding says how it is derived)", 5},
-};
-#define N_RUNS_ADDED (sizeof runs_added / sizeof *runs_added)
+/* The result table as data: its R rows read from gs_result_t, the others
+ * from derived_t. */
+#define ENTRY_R(...) GS_COLUMN_ENTRY(R, gs_result_t, __VA_ARGS__)
+#define ENTRY_C(...) GS_COLUMN_ENTRY(C, derived_t, __VA_ARGS__)
+#define ENTRY_P(...) GS_COLUMN_ENTRY(P, derived_t, __VA_ARGS__)
+static const gs_column_t columns[] = {GS_RUN_COLUMNS(ENTRY_R, ENTRY_C, ENTRY_P)};
+#undef ENTRY_R
+#undef ENTRY_C
+#undef ENTRY_P
+#define N_COLUMNS (sizeof columns / sizeof *columns)
+_Static_assert(N_COLUMNS <= MAX_PARAMS, "a parameter index per column");
+
+const gs_column_t *gs_store_columns(size_t *n)
+{
+    *n = N_COLUMNS;
+    return columns;
+}
 
 /* "'a', 'b', 'c'" of n names */
 static void names_in(char *buf, size_t cap, const char *const *names, size_t n)
@@ -293,17 +217,81 @@ static void names_in(char *buf, size_t cap, const char *const *names, size_t n)
         len += (size_t)snprintf(buf + len, cap - len, "%s'%s'", i ? ", " : "", names[i]);
 }
 
-/* "name TYPE CHECK (name IN ('a', 'b'))" of an added column */
-static void added_column_sql(const added_column_t *a, char *buf, size_t cap)
+/* "name TYPE [NOT NULL] [CHECK (name IN ('a', 'b'))]" of a column (the
+ * status, which every row has, is NOT NULL) */
+static void column_sql(const gs_column_t *col, char *buf, size_t cap)
 {
-    size_t len = (size_t)snprintf(buf, cap, "%s", a->def);
-    if (!a->names)
+    static const char *const sql_type[] = {
+        [GS_COL_REAL] = "REAL", [GS_COL_REAL_INF] = "REAL", [GS_COL_INT] = "INTEGER",
+        [GS_COL_SESSION] = "INTEGER REFERENCES sessions(id)",
+        [GS_COL_TEXT] = "TEXT", [GS_COL_STATUS] = "TEXT", [GS_COL_DIAG] = "TEXT",
+        [GS_COL_NONFINITE] = "TEXT"};
+    size_t n, len = (size_t)snprintf(buf, cap, "%s %s%s", col->name, sql_type[col->type],
+                                     col->type == GS_COL_STATUS ? " NOT NULL" : "");
+    const char *const *names = gs_column_names(col->type, &n);
+    if (!names || len >= cap)
         return;
     char in[256];
-    names_in(in, sizeof in, a->names, a->n_names);
-    if (len < cap)
-        snprintf(buf + len, cap - len, " CHECK (%.*s IN (%s))", (int)strcspn(a->def, " "), a->def,
-                 in);
+    names_in(in, sizeof in, names, n);
+    snprintf(buf + len, cap - len, " CHECK (%s IN (%s))", col->name, in);
+}
+
+/* The value columns of the series tables (result_fields.h), as data:
+ * for their schema lines and INSERTs */
+typedef struct {
+    const char *name, *sql_type, *help;
+} series_column_t;
+#define SERIES_ENTRY(name, type, help) {#name, SQL_##type, help},
+#define SQL_REAL "REAL"
+#define SQL_INT "INTEGER"
+static const series_column_t layer_stats_cols[] = {GS_LAYER_STATS_COLUMNS(SERIES_ENTRY)},
+                             train_log_cols[] = {GS_TRAIN_LOG_COLUMNS(SERIES_ENTRY)},
+                             train_layer_log_cols[] = {GS_TRAIN_LAYER_LOG_COLUMNS(SERIES_ENTRY)},
+                             time_stats_cols[] = {GS_TIME_STATS_COLUMNS(SERIES_ENTRY)};
+#define N_OF(a) (sizeof(a) / sizeof *(a))
+
+/* A series table's value columns as schema lines, each followed by a
+ * comma (the PRIMARY KEY line comes after them) */
+static void series_sql(const series_column_t *cols, size_t n, char *buf, size_t cap)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && len < cap; i++) {
+        char col[128];
+        snprintf(col, sizeof col, "%s %s,", cols[i].name, cols[i].sql_type);
+        len += (size_t)snprintf(buf + len, cap - len, "  %-36s -- %s\n", col, cols[i].help);
+    }
+}
+
+/* The schema's lines of table's columns: definition, comma but after
+ * the last, and the help as comments (its lines aligned) */
+static void columns_sql(gs_col_table_t table, char *buf, size_t cap)
+{
+    size_t len = 0, last = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < N_COLUMNS; i++)
+        if (columns[i].table == table)
+            last = i;
+    for (size_t i = 0; i < N_COLUMNS && len < cap; i++) {
+        if (columns[i].table != table)
+            continue;
+        char col[512];
+        column_sql(&columns[i], col, sizeof col);
+        if (i != last)
+            strcat(col, ",");
+        len += (size_t)snprintf(buf + len, cap - len, "  %-36s --", col);
+        if (strlen(col) > 36 && len < cap)   /* the help on lines of its own */
+            len += (size_t)snprintf(buf + len, cap - len, "\n%39s--", "");
+        for (const char *h = columns[i].help; len < cap;) {
+            size_t line = strcspn(h, "\n");
+            len += (size_t)snprintf(buf + len, cap - len, " %.*s\n", (int)line, h);
+            if (!h[line])
+                break;
+            h += line + 1;
+            if (len < cap)
+                len += (size_t)snprintf(buf + len, cap - len, "%39s--", "");
+        }
+    }
 }
 
 typedef struct {
@@ -334,7 +322,7 @@ const char *gs_store_schema_sql(void)
     static char *sql;
     if (sql)
         return sql;
-    size_t cap = sizeof schema_head + sizeof schema_tail + 16384, len = 0;
+    size_t cap = sizeof schema_head + sizeof schema_tail + 32768, len = 0;
     char *s = malloc(cap);
     if (!s)
         return NULL;   /* never a shorter schema */
@@ -352,24 +340,19 @@ const char *gs_store_schema_sql(void)
         len += (size_t)snprintf(s + len, cap - len, "  %-36s -- %s%s\n", col, k.help,
                                 k.none_is_null ? " (NULL: none)" : "");
     }
-    /* the tail's markers, in the order they appear: the allowed names come
-     * from the tables that define them (experiment.h), the added columns
-     * from runs_added */
-    char status_in[256], diag_in[256], added[4096];
-    names_in(status_in, sizeof status_in, gs_status_names, GS_N_STATUS);
-    names_in(diag_in, sizeof diag_in, gs_diag_names, GS_N_DIAG);
-    size_t al = 0;
-    added[0] = '\0';
-    for (size_t i = 0; i < N_RUNS_ADDED; i++) {
-        char col[512];
-        added_column_sql(&runs_added[i], col, sizeof col);
-        if (i + 1 < N_RUNS_ADDED)
-            strcat(col, ",");
-        al += (size_t)snprintf(added + al, sizeof added - al, "  %-36s -- %s\n", col,
-                               runs_added[i].help);
-    }
-    const marker_t marks[] = {{"%STATUS_IN%", status_in}, {"%DIAG_IN%", diag_in},
-                              {"%RUNS_ADDED%", added}};
+    /* the tail's markers, in the order they appear: the columns of the
+     * result table and of the series tables */
+    char runs_cols[16384], theory_cols[8192], layer[2048], log[2048], layer_log[2048],
+        time[1024];
+    columns_sql(GS_TABLE_RUNS, runs_cols, sizeof runs_cols);
+    series_sql(layer_stats_cols, N_OF(layer_stats_cols), layer, sizeof layer);
+    series_sql(train_log_cols, N_OF(train_log_cols), log, sizeof log);
+    series_sql(train_layer_log_cols, N_OF(train_layer_log_cols), layer_log, sizeof layer_log);
+    series_sql(time_stats_cols, N_OF(time_stats_cols), time, sizeof time);
+    columns_sql(GS_TABLE_THEORY, theory_cols, sizeof theory_cols);
+    const marker_t marks[] = {{"%RUNS_COLUMNS%", runs_cols}, {"%LAYER_STATS_COLUMNS%", layer},
+                              {"%TRAIN_LOG_COLUMNS%", log}, {"%TRAIN_LAYER_LOG_COLUMNS%", layer_log},
+                              {"%TIME_STATS_COLUMNS%", time}, {"%THEORY_COLUMNS%", theory_cols}};
     len = fill_markers(s, len, cap, schema_tail, marks, sizeof marks / sizeof *marks);
     if (len >= cap) {   /* the key columns outgrew the room: a bug, never a shorter schema */
         assert(!"the schema's buffer is too small");
@@ -490,6 +473,60 @@ static const struct {
 _Static_assert(N_CHILD + 1 <= sizeof ((gs_store_t *)0)->clear / sizeof (sqlite3_stmt *),
                "a clearing statement per child table and runs");
 
+/* One SELECT per table of a cell's rows, every column quote()d (all the
+ * digits of a REAL) but the result table's provenance (P rows: rank,
+ * host, times), ordered by the primary key. The columns are read from a
+ * database made in memory with today's schema. */
+char *gs_store_dump_sql(void)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    char *out = NULL;
+    if (sqlite3_open(":memory:", &db) != SQLITE_OK || !gs_store_schema_sql() ||
+        sqlite3_exec(db, gs_store_schema_sql(), NULL, NULL, NULL) != SQLITE_OK)
+        goto out;
+    /* a table's columns and its key, in the schema's order */
+    static const char q[] =
+        "SELECT group_concat(CASE WHEN c.name IN (%s) THEN NULL ELSE 'quote(' || c.name || ')' "
+        "END, ', '), (SELECT group_concat(name, ', ') FROM (SELECT name FROM "
+        "pragma_table_info(?1) WHERE pk > 0 ORDER BY pk)) FROM pragma_table_info(?1) c";
+    char prov[1024] = "''", sql[1400];
+    for (size_t i = 0; i < N_COLUMNS; i++)
+        if (columns[i].source == GS_SOURCE_P) {
+            size_t len = strlen(prov);
+            snprintf(prov + len, sizeof prov - len, ", '%s'", columns[i].name);
+        }
+    snprintf(sql, sizeof sql, q, prov);
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+        goto out;
+    size_t cap = 1, len = 0;
+    for (size_t i = 0; i <= N_CHILD; i++) {
+        const char *table = i == 0 ? "runs" : child_tables[i - 1].name;
+        sqlite3_bind_text(s, 1, table, -1, SQLITE_STATIC);
+        if (sqlite3_step(s) != SQLITE_ROW || !sqlite3_column_text(s, 0))
+            goto fail;
+        const char *cols = (const char *)sqlite3_column_text(s, 0),
+                   *key = sqlite3_column_text(s, 1) ? (const char *)sqlite3_column_text(s, 1) : "1";
+        size_t need = strlen(cols) + strlen(key) + strlen(table) + 32;
+        char *grown = realloc(out, cap + need);
+        if (!grown)
+            goto fail;
+        out = grown;
+        cap += need;
+        len += (size_t)snprintf(out + len, cap - len, "SELECT %s FROM %s ORDER BY %s;\n", cols,
+                                table, strcmp(table, "runs") == 0 ? "id" : key);
+        sqlite3_reset(s);
+    }
+    goto out;
+fail:
+    free(out);
+    out = NULL;
+out:
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return out;
+}
+
 /* The CREATE TABLE statement of table `name` in the schema, as
  * "CREATE TABLE <as> (...)..." up to its ';' (malloc'd; NULL: none or
  * out of memory). */
@@ -513,20 +550,25 @@ static char *table_sql(const char *name, const char *as)
 
 /* ---- open ---- */
 
-/* Widen the CHECK list of runs.<column> from names[0..n_old) to
- * names[0..n_new) (version 4 added the status 'crashed', version 5 the
- * diagnosis 'dead'). SQLite cannot ALTER a CHECK constraint; widening one
+/* Widen the CHECK list of runs.<column> from old_in, the literal list of
+ * the version that wrote it, to today's (version 4 added the status
+ * 'crashed', version 5 the diagnosis 'dead'). SQLite cannot ALTER a CHECK constraint; widening one
  * is the edit of the stored CREATE TABLE text that SQLite's ALTER TABLE
  * documentation describes (writable_schema, then a new schema_version):
  * every stored row satisfies the wider list, so nothing on disk changes.
  * A list that is already the wide one (a column that a migration added
  * with today's names) is left alone. */
-static int widen_check(gs_store_t *st, const char *column, const char *const *names,
-                       size_t n_old, size_t n_new, char *err, size_t errlen)
+static int widen_check(gs_store_t *st, const char *column, const char *old_in, char *err,
+                       size_t errlen)
 {
-    char old_in[256], new_in[256], from[300], to[300];
-    names_in(old_in, sizeof old_in, names, n_old);
-    names_in(new_in, sizeof new_in, names, n_new);
+    char new_in[256], from[300], to[300];
+    const char *const *names = NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < N_COLUMNS && !names; i++)
+        if (strcmp(columns[i].name, column) == 0)
+            names = gs_column_names(columns[i].type, &n);
+    assert(names != NULL);   /* a choice column of the result table */
+    names_in(new_in, sizeof new_in, names, n);
     snprintf(from, sizeof from, "(%s IN (%s))", column, old_in);
     snprintf(to, sizeof to, "(%s IN (%s))", column, new_in);
     sqlite3_stmt *s = NULL;
@@ -697,22 +739,27 @@ static int migrate(gs_store_t *st, long ver, char *err, size_t errlen)
         if (exec(st, sql, err, errlen) != 0)
             goto fail;
     }
-    for (size_t i = 0; i < N_RUNS_ADDED; i++) {
-        char col[512], sql[640];
-        if (ver >= runs_added[i].since)
+    /* the result table's columns an existing table lacks (those of
+     * versions after ver; a table younger than ver comes whole from the
+     * schema below) */
+    for (size_t i = 0; i < N_COLUMNS; i++) {
+        const char *table = columns[i].table == GS_TABLE_RUNS ? "runs" : "theory";
+        char col[512], sql[640], has[128];
+        snprintf(has, sizeof has, "SELECT count(*) FROM pragma_table_info('%s')", table);
+        if (columns[i].since <= ver || pragma_int(st, has) == 0 ||
+            pragma_int_text(st, strcat(has, " WHERE name = ?1"), columns[i].name) != 0)
             continue;
-        added_column_sql(&runs_added[i], col, sizeof col);
-        snprintf(sql, sizeof sql, "ALTER TABLE runs ADD COLUMN %s", col);
+        column_sql(&columns[i], col, sizeof col);
+        snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s", table, col);
         if (exec(st, sql, err, errlen) != 0)
             goto fail;
     }
-    if (ver < 4 && widen_check(st, "status", gs_status_names, GS_STATUS_CRASHED, GS_N_STATUS,
-                               err, errlen) != 0)
+    static const char status_v3[] = "'done', 'diverged', 'failed'",
+                      diag_v4[] = "'healthy', 'vanishing', 'exploding', 'diverged'";
+    if (ver < 4 && widen_check(st, "status", status_v3, err, errlen) != 0)
         goto fail;
-    if (ver < 5 && (widen_check(st, "diagnosis", gs_diag_names, GS_N_DIAG_V4, GS_N_DIAG, err,
-                                errlen) != 0 ||
-                    widen_check(st, "diagnosis_final", gs_diag_names, GS_N_DIAG_V4, GS_N_DIAG,
-                                err, errlen) != 0 ||
+    if (ver < 5 && (widen_check(st, "diagnosis", diag_v4, err, errlen) != 0 ||
+                    widen_check(st, "diagnosis_final", diag_v4, err, errlen) != 0 ||
                     exec(st, "ALTER TABLE sweeps ADD COLUMN seeding TEXT", err, errlen) != 0 ||
                     exec(st, "DROP VIEW IF EXISTS summary", err, errlen) != 0))
         goto fail;
@@ -1412,63 +1459,140 @@ int gs_store_each_run(gs_store_t *st, gs_run_cb_t cb, void *ctx, char *err, size
 
 /* ---- writes ---- */
 
+/* "INSERT INTO <table> (<head>, a, b, ...) VALUES (:<head>, :a, :b, ...)"
+ * with the result table's columns of table (malloc'd; NULL: out of
+ * memory). head names the columns before them, ", "-separated. */
+static char *insert_sql(const char *table, const char *head, gs_col_table_t which)
+{
+    size_t cap = 256 + 2 * strlen(head) + 4, len = 0;
+    for (size_t i = 0; i < N_COLUMNS; i++)
+        cap += 2 * strlen(columns[i].name) + 6;
+    char *sql = malloc(cap);
+    if (!sql)
+        return NULL;
+    len += (size_t)snprintf(sql + len, cap - len, "INSERT INTO %s (%s", table, head);
+    for (size_t i = 0; i < N_COLUMNS; i++)
+        if (columns[i].table == which)
+            len += (size_t)snprintf(sql + len, cap - len, ", %s", columns[i].name);
+    len += (size_t)snprintf(sql + len, cap - len, ") VALUES (");
+    for (const char *h = head; *h; h += strspn(h, ", ")) {   /* :a, :b of the head */
+        size_t n = strcspn(h, ", ");
+        len += (size_t)snprintf(sql + len, cap - len, "%s:%.*s", h == head ? "" : ", ", (int)n, h);
+        h += n;
+    }
+    for (size_t i = 0; i < N_COLUMNS; i++)
+        if (columns[i].table == which)
+            len += (size_t)snprintf(sql + len, cap - len, ", :%s", columns[i].name);
+    snprintf(sql + len, cap - len, ")");
+    assert(len + 1 < cap);   /* cap counted every byte */
+    return sql;
+}
+
+/* The parameter of each column of the result table in the INSERT of its
+ * table, and of each config key in the runs INSERT: looked up by name
+ * once, bound by it for every cell. */
+static int find_params(gs_store_t *st, char *err, size_t errlen)
+{
+    char name[80];
+    for (size_t i = 0; i < N_COLUMNS; i++) {
+        snprintf(name, sizeof name, ":%s", columns[i].name);
+        sqlite3_stmt *s = st->stmt[columns[i].table == GS_TABLE_RUNS ? ST_RUN : ST_THEORY];
+        if ((st->col_param[i] = sqlite3_bind_parameter_index(s, name)) == 0)
+            goto missing;
+    }
+    gs_key_info_t k;
+    for (size_t j = 0; gs_cell_key_info(j, &k); j++) {
+        snprintf(name, sizeof name, ":%s", k.name);
+        if (j >= MAX_PARAMS)
+            goto missing;
+        st->key_param[j] = k.in_key ? sqlite3_bind_parameter_index(st->stmt[ST_RUN], name) : 0;
+        if (k.in_key && !st->key_param[j])
+            goto missing;
+    }
+    return 0;
+missing:
+    snprintf(err, errlen, "%s: the INSERT has no parameter %s (a bug)", st->path, name);
+    return -1;
+}
+
+/* "INSERT INTO table (keys, a, b) VALUES (?1, ?2, ...)": the keys, then
+ * the value columns in the order the put_* functions bind them */
+static void series_insert(const char *table, const char *keys, const series_column_t *cols,
+                          size_t n, char *sql, size_t cap)
+{
+    size_t len = (size_t)snprintf(sql, cap, "INSERT INTO %s (%s", table, keys);
+    int params = 1;
+    for (const char *k = keys; (k = strchr(k, ',')); k++)
+        params++;
+    for (size_t i = 0; i < n && len < cap; i++)
+        len += (size_t)snprintf(sql + len, cap - len, ", %s", cols[i].name);
+    params += (int)n;
+    for (int i = 1; i <= params && len < cap; i++)
+        len += (size_t)snprintf(sql + len, cap - len, "%s?%d", i == 1 ? ") VALUES (" : ", ", i);
+    if (len < cap)
+        snprintf(sql + len, cap - len, ")");
+    assert(len + 1 < cap);   /* the statement fits */
+}
+
 static int prepare_inserts(gs_store_t *st, char *err, size_t errlen)
 {
     if (st->stmt[ST_RUN])
         return 0;
-    char sql[8192];
-    size_t len = 0;
-    len += (size_t)snprintf(sql + len, sizeof sql - len,
-                            "INSERT INTO runs (id, config_hash, experiment, canonical_key, repeat, seed");
-    int n_cols = 6;
+    char head[4096] = "id, config_hash, experiment, canonical_key, repeat, seed";
     gs_key_info_t k;
     for (size_t i = 0; gs_cell_key_info(i, &k); i++)
-        if (k.in_key) {
-            len += (size_t)snprintf(sql + len, sizeof sql - len, ", %s", k.name);
-            n_cols++;
-        }
-    static const char *const tail[] = {
-        "sigma_w2", "sigma_b2", "status", "error", "diagnosis", "grad_ratio", "init_loss",
-        "train_loss", "test_loss", "test_acc", "baseline_loss", "clip_fraction", "diverged_step",
-        "steps_run", "wall_s", "rank", "threads", "host", "session_id", "finished_at"};
-    for (size_t i = 0; i < sizeof tail / sizeof *tail; i++) {
-        len += (size_t)snprintf(sql + len, sizeof sql - len, ", %s", tail[i]);
-        n_cols++;
+        if (k.in_key && strlen(head) + strlen(k.name) + 3 < sizeof head)
+            strcat(strcat(head, ", "), k.name);
+    char *runs = insert_sql("runs", head, GS_TABLE_RUNS),
+         *theory = insert_sql("theory", "run_id", GS_TABLE_THEORY);
+    if (!runs || !theory) {
+        free(runs);
+        free(theory);
+        snprintf(err, errlen, "out of memory");
+        return -1;
     }
-    for (size_t i = 0; i < N_RUNS_ADDED; i++) {
-        const char *def = runs_added[i].def;
-        len += (size_t)snprintf(sql + len, sizeof sql - len, ", %.*s", (int)strcspn(def, " "), def);
-        n_cols++;
-    }
-    len += (size_t)snprintf(sql + len, sizeof sql - len, ") VALUES (");
-    for (int i = 1; i <= n_cols && len < sizeof sql; i++)
-        len += (size_t)snprintf(sql + len, sizeof sql - len, "%s?%d", i > 1 ? ", " : "", i);
-    if (len >= sizeof sql || (size_t)snprintf(sql + len, sizeof sql - len, ")") >= sizeof sql - len) {
-        snprintf(err, errlen, "%s: the runs INSERT does not fit in %zu bytes", st->path, sizeof sql);
-        return -1;   /* never a shorter statement */
-    }
+    int rc = sqlite3_prepare_v3(st->db, runs, -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[ST_RUN],
+                                NULL) == SQLITE_OK &&
+             sqlite3_prepare_v3(st->db, theory, -1, SQLITE_PREPARE_PERSISTENT,
+                                &st->stmt[ST_THEORY], NULL) == SQLITE_OK ? 0 : -1;
+    free(runs);
+    free(theory);
+    if (rc != 0)
+        return sqlfail(st, err, errlen, "preparing inserts");
+    if (find_params(st, err, errlen) != 0)
+        return -1;
     static const char *const child[] = {
         NULL,
-        "INSERT INTO layer_stats (run_id, step, layer, act_mean, act_std, saturated_frac, dead_frac,"
-        " grad_pre_norm, grad_w_norm, w_norm) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        "INSERT INTO train_log (run_id, step, loss, grad_norm, grad_norm_clipped, clipped)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        "INSERT INTO train_layer_log (run_id, step, layer, grad_w_norm, w_norm, update_ratio,"
-        " dead_frac, saturated_frac, grad_h_first, grad_h_last)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        "INSERT INTO time_stats (run_id, step, t, hidden_norm, grad_hidden_norm)"
-        " VALUES (?1, ?2, ?3, ?4, ?5)",
+        NULL,   /* ST_LAYER .. ST_TIME: series_insert */
+        NULL,
+        NULL,
+        NULL,
         "INSERT INTO histograms (run_id, layer, quantity, bin, lo, hi, count)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        "INSERT INTO theory (run_id, q_star, chi1, depth_scale, predicted_slope, measured_slope,"
-        " fit_r2, sv2_min, sv2_max, sv2_mean, condition, residual_growth_predicted,"
-        " residual_growth_measured, step_bound)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        NULL,   /* ST_THEORY: insert_sql */
         "DELETE FROM in_flight WHERE config_hash = ?1",   /* ST_LANDED: stored, not in flight */
     };
     _Static_assert(sizeof child / sizeof *child == ST_N, "a statement per ST_*");
-    if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[ST_RUN], NULL) != SQLITE_OK)
-        return sqlfail(st, err, errlen, "preparing inserts");
+    const struct {
+        int which;
+        const char *table, *keys;
+        const series_column_t *cols;
+        size_t n;
+    } series[] = {
+        {ST_LAYER, "layer_stats", "run_id, step, layer", layer_stats_cols, N_OF(layer_stats_cols)},
+        {ST_LOG, "train_log", "run_id, step", train_log_cols, N_OF(train_log_cols)},
+        {ST_LAYER_LOG, "train_layer_log", "run_id, step, layer", train_layer_log_cols,
+         N_OF(train_layer_log_cols)},
+        {ST_TIME, "time_stats", "run_id, step, t", time_stats_cols, N_OF(time_stats_cols)},
+    };
+    for (size_t i = 0; i < N_OF(series); i++) {
+        char sql[1024];
+        series_insert(series[i].table, series[i].keys, series[i].cols, series[i].n, sql,
+                      sizeof sql);
+        if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+                               &st->stmt[series[i].which], NULL) != SQLITE_OK)
+            return sqlfail(st, err, errlen, "preparing inserts");
+    }
     for (size_t i = 0; i <= N_CHILD; i++) {
         char del[128];
         snprintf(del, sizeof del, "DELETE FROM %s WHERE %s = ?1",
@@ -1477,7 +1601,7 @@ static int prepare_inserts(gs_store_t *st, char *err, size_t errlen)
             return sqlfail(st, err, errlen, "preparing inserts");
     }
     for (int i = 1; i < ST_N; i++)
-        if (sqlite3_prepare_v3(st->db, child[i], -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[i], NULL) != SQLITE_OK)
+        if (child[i] && sqlite3_prepare_v3(st->db, child[i], -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[i], NULL) != SQLITE_OK)
             return sqlfail(st, err, errlen, "preparing inserts");
     return 0;
 }
@@ -1538,156 +1662,170 @@ int gs_store_put(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t *ce
     return 0;
 }
 
-/* Bind v[0..n) to the parameters first.. of s, NULL for what is not
- * finite. SQLite ignores a bind past the statement's last parameter
- * (SQLITE_RANGE) and would store NULL there: the assert says none is. */
-static void bind_reals(sqlite3_stmt *s, int first, const double *v, int n)
+/* ---- the runs row and the theory row, by column name ---- */
+
+static int param(sqlite3_stmt *s, const char *name)
 {
-    assert(first >= 1 && first + n - 1 <= sqlite3_bind_parameter_count(s));
-    for (int k = 0; k < n; k++)
-        bind_real(s, first + k, v[k]);
+    int i = sqlite3_bind_parameter_index(s, name);
+    assert(i > 0);   /* insert_sql's head names it */
+    return i;
 }
 
-/* ---- the runs row, in the order of prepare_inserts' columns ---- */
-
-/* id, config_hash, experiment, canonical_key, repeat, seed, then every
- * key of the canonical key; returns the next parameter. */
-static int bind_cell(sqlite3_stmt *s, const gs_sweep_t *sw, const gs_sweep_cell_t *cell)
+/* The identity columns: id, config_hash, experiment, canonical_key,
+ * repeat, seed, then every key of the canonical key. */
+static void bind_cell(const gs_store_t *st, sqlite3_stmt *s, const gs_sweep_t *sw,
+                      const gs_sweep_cell_t *cell)
 {
     const gs_cell_t *c = &cell->cell;
     char key[2048], val[128];
     gs_cell_key(c, key, sizeof key);
-    int i = 1;
-    sqlite3_bind_int64(s, i++, (sqlite3_int64)(cell->hash & INT64_MAX));
-    sqlite3_bind_text(s, i++, cell->hash_hex, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, i++, sw->experiments[cell->experiment].name, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, i++, key, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(s, i++, c->repeat);
-    sqlite3_bind_int64(s, i++, (sqlite3_int64)gs_cell_seed(c));
+    sqlite3_bind_int64(s, param(s, ":id"), (sqlite3_int64)(cell->hash & INT64_MAX));
+    sqlite3_bind_text(s, param(s, ":config_hash"), cell->hash_hex, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, param(s, ":experiment"), sw->experiments[cell->experiment].name, -1,
+                      SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, param(s, ":canonical_key"), key, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, param(s, ":repeat"), c->repeat);
+    sqlite3_bind_int64(s, param(s, ":seed"), (sqlite3_int64)gs_cell_seed(c));
     gs_key_info_t k;
     for (size_t j = 0; gs_cell_key_info(j, &k); j++) {
-        if (!k.in_key)
+        int i = st->key_param[j];
+        if (!i)
             continue;
         gs_cell_format(c, k.name, val, sizeof val);
         if (k.none_is_null && strcmp(val, "none") == 0)
-            sqlite3_bind_null(s, i++);
+            sqlite3_bind_null(s, i);
         else if (k.type == GS_KEYTYPE_INT)
-            sqlite3_bind_int64(s, i++, strtoll(val, NULL, 10));
+            sqlite3_bind_int64(s, i, strtoll(val, NULL, 10));
         else if (k.type == GS_KEYTYPE_REAL)
-            sqlite3_bind_double(s, i++, strtod(val, NULL));
+            sqlite3_bind_double(s, i, strtod(val, NULL));
         else
-            sqlite3_bind_text(s, i++, val, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(s, i, val, -1, SQLITE_TRANSIENT);
     }
-    return i;
 }
 
-/* sigma_w2 .. steps_run: the mean-field variances and the outcome (what
- * a failed or untrained cell does not have is NULL); returns the next
- * parameter. */
-static int bind_outcome(sqlite3_stmt *s, int i, const gs_cell_t *c, const gs_result_t *r)
+/* Does a column have a value for this cell (its row's `when`)? */
+static int column_applies(gs_col_when_t when, const gs_cell_t *c, const gs_result_t *r)
 {
-    int failed = !GS_STATUS_MEASURED(r->status), trained = c->task == GS_TASK_TRAIN && !failed;
-    sqlite3_bind_double(s, i++, gs_experiment_sigma_w2(c));
-    sqlite3_bind_double(s, i++, c->bias_std * c->bias_std);
-    sqlite3_bind_text(s, i++, gs_status_names[r->status], -1, SQLITE_STATIC);
-    if (failed) {
-        sqlite3_bind_text(s, i++, r->error, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_null(s, i++);
-    } else {
-        sqlite3_bind_null(s, i++);
-        sqlite3_bind_text(s, i++, gs_diag_names[r->diagnosis], -1, SQLITE_STATIC);
+    int measured = GS_STATUS_MEASURED(r->status);
+    switch (when) {
+    case GS_WHEN_ALWAYS: return 1;
+    case GS_WHEN_MEASURED: return measured;
+    case GS_WHEN_TRAINED: return measured && c->task == GS_TASK_TRAIN;
+    case GS_WHEN_DIVERGED: return measured && r->diverged_step != 0;
+    case GS_WHEN_FAILED: return !measured;
     }
-    const double v[] = {
-        failed ? NAN : r->grad_ratio, failed ? NAN : r->init_loss,
-        trained ? r->train_loss : NAN, trained ? r->test_loss : NAN,
-        trained ? r->test_acc : NAN, failed ? NAN : r->baseline_loss, trained ? r->clip_fraction : NAN,
-    };
-    bind_reals(s, i, v, (int)(sizeof v / sizeof *v));
-    i += (int)(sizeof v / sizeof *v);
-    if (r->diverged_step)
-        sqlite3_bind_int64(s, i++, r->diverged_step);
-    else
-        sqlite3_bind_null(s, i++);
-    sqlite3_bind_int64(s, i++, r->steps_run);
-    return i;
+    return 0;
 }
 
-/* wall_s .. finished_at: where and when the cell ran; the next parameter. */
-static int bind_provenance(const gs_store_t *st, sqlite3_stmt *s, int i, const gs_put_meta_t *meta)
+/* Bind column k's value at *field to its parameter i (NULL when it does
+ * not apply) */
+_Static_assert(sizeof(gs_status_t) == sizeof(int) && sizeof(gs_diag_t) == sizeof(int) &&
+                   sizeof(gs_nonfinite_t) == sizeof(int), "bind_column reads an enum as an int");
+static void bind_column(sqlite3_stmt *s, int i, const gs_column_t *col, const void *field,
+                        int applies)
 {
-    char now[32];
-    gs_utc_iso(now, sizeof now);
-    sqlite3_bind_double(s, i++, meta->wall_s);
-    sqlite3_bind_int(s, i++, meta->rank);
-    sqlite3_bind_int(s, i++, meta->threads);
-    sqlite3_bind_text(s, i++, meta->host, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(s, i++, st->session_id);
-    sqlite3_bind_text(s, i++, now, -1, SQLITE_TRANSIENT);
-    return i;
+    double v;
+    long n;
+    int e;
+    if (!applies) {
+        sqlite3_bind_null(s, i);
+        return;
+    }
+    switch (col->type) {
+    case GS_COL_REAL:
+        memcpy(&v, field, sizeof v);
+        bind_real(s, i, v);
+        break;
+    case GS_COL_REAL_INF:
+        memcpy(&v, field, sizeof v);
+        bind_real_inf(s, i, v);
+        break;
+    case GS_COL_INT: case GS_COL_SESSION:
+        memcpy(&n, field, sizeof n);
+        sqlite3_bind_int64(s, i, n);
+        break;
+    case GS_COL_TEXT:
+        sqlite3_bind_text(s, i, field, -1, SQLITE_TRANSIENT);
+        break;
+    case GS_COL_STATUS: case GS_COL_DIAG: case GS_COL_NONFINITE: {
+        size_t count;
+        const char *const *names = gs_column_names(col->type, &count);
+        memcpy(&e, field, sizeof e);   /* the enums are int-sized */
+        assert(e >= 0 && (size_t)e < count);
+        sqlite3_bind_text(s, i, names[e], -1, SQLITE_STATIC);
+        break;
+    }
+    }
 }
 
-/* runs_added, in its order; the next parameter. */
-static int bind_added(sqlite3_stmt *s, int i, const gs_cell_t *c, const gs_result_t *r)
+/* The C and P rows' values: derived from the cell and where it ran */
+static void derive(const gs_store_t *st, const gs_cell_t *c, const gs_put_meta_t *meta,
+                   derived_t *d)
 {
-    int failed = !GS_STATUS_MEASURED(r->status), trained = c->task == GS_TASK_TRAIN && !failed;
-    bind_real(s, i++, trained ? r->grad_ratio_final : NAN);
-    if (trained)
-        sqlite3_bind_text(s, i++, gs_diag_names[r->diagnosis_final], -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(s, i++);
-    if (r->diverged_step && !failed) {
-        sqlite3_bind_int(s, i++, r->diverged_layer);
-        sqlite3_bind_text(s, i++, gs_nonfinite_names[r->diverged_tensor], -1, SQLITE_STATIC);
-        bind_real(s, i++, r->last_finite_grad_norm);
-    } else {
-        sqlite3_bind_null(s, i++);
-        sqlite3_bind_null(s, i++);
-        sqlite3_bind_null(s, i++);
+    memset(d, 0, sizeof *d);
+    d->sigma_w2 = gs_experiment_sigma_w2(c);
+    d->sigma_b2 = c->bias_std * c->bias_std;
+    d->data_seed = (long)(int64_t)gs_cell_data_seed(c);
+    d->wall_s = meta->wall_s;
+    d->rank = meta->rank;
+    d->threads = meta->threads;
+    snprintf(d->host, sizeof d->host, "%s", meta->host);
+    d->session_id = st->session_id;
+    gs_utc_iso(d->finished_at, sizeof d->finished_at);
+}
+
+/* Every column of table in the statement s */
+static void bind_columns(const gs_store_t *st, sqlite3_stmt *s, gs_col_table_t table,
+                         const gs_cell_t *c, const gs_result_t *r, const derived_t *d)
+{
+    for (size_t k = 0; k < N_COLUMNS; k++) {
+        const gs_column_t *col = &columns[k];
+        if (col->table != table)
+            continue;
+        const char *base = col->source == GS_SOURCE_R ? (const char *)r : (const char *)d;
+        bind_column(s, st->col_param[k], col, base + col->offset, column_applies(col->when, c, r));
     }
-    bind_real_inf(s, i++, failed ? NAN : r->grad_h_ratio);
-    bind_real_inf(s, i++, trained ? r->grad_h_ratio_final : NAN);
-    sqlite3_bind_int64(s, i++, (sqlite3_int64)gs_cell_data_seed(c));
-    return i;
 }
 
 static int put_run(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t *cell,
-                   const gs_result_t *r, const gs_put_meta_t *meta, char *err, size_t errlen)
+                   const gs_result_t *r, const derived_t *d, char *err, size_t errlen)
 {
     sqlite3_stmt *s = st->stmt[ST_RUN];
-    int i = bind_cell(s, sw, cell);
-    i = bind_outcome(s, i, &cell->cell, r);
-    i = bind_provenance(st, s, i, meta);
-    i = bind_added(s, i, &cell->cell, r);
-    assert(i == sqlite3_bind_parameter_count(s) + 1);   /* every column bound, in order */
+    bind_cell(st, s, sw, cell);
+    bind_columns(st, s, GS_TABLE_RUNS, &cell->cell, r, d);
     return step_reset(st, s, err, errlen, "storing a run");
 }
 
 /* ---- the rows of the other tables ---- */
 
-/* One row (run_id, step, index, v[0..n)) of layer_stats, train_layer_log
- * or time_stats: the reals are the last columns. */
-static int put_indexed_row(gs_store_t *st, int which, const char *what, sqlite3_int64 id,
-                           sqlite3_int64 step, sqlite3_int64 index, const double *v, int n,
-                           char *err, size_t errlen)
+/* A series row's value columns bound from the row L, from parameter i
+ * on, in the order of their table's columns (result_fields.h), which is
+ * series_insert's */
+#define BIND_REAL(s, i, v) bind_real(s, i, v)
+#define BIND_INT(s, i, v) sqlite3_bind_int64(s, i, v)
+#define BIND_SERIES(name, type, help) BIND_##type(s, i++, L->name);
+
+/* The key columns of a series row: run_id, step, then the layer or t */
+static int bind_series_keys(sqlite3_stmt *s, sqlite3_int64 id, sqlite3_int64 step,
+                            sqlite3_int64 index, int has_index)
 {
-    sqlite3_stmt *s = st->stmt[which];
-    assert(3 + n == sqlite3_bind_parameter_count(s));
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_int64(s, 2, step);
-    sqlite3_bind_int64(s, 3, index);
-    bind_reals(s, 4, v, n);
-    return step_reset(st, s, err, errlen, what);
+    if (has_index)
+        sqlite3_bind_int64(s, 3, index);
+    return has_index ? 4 : 3;
 }
 
 static int put_layer_stats(gs_store_t *st, sqlite3_int64 id, const gs_result_t *r, char *err,
                            size_t errlen)
 {
+    sqlite3_stmt *s = st->stmt[ST_LAYER];
     for (size_t l = 0; l < r->n_layers; l++) {
         const gs_layer_stats_t *L = &r->layers[l];
-        const double v[] = {L->act_mean, L->act_std, L->saturated_frac, L->dead_frac,
-                            L->grad_pre_norm, L->grad_w_norm, L->w_norm};
-        if (put_indexed_row(st, ST_LAYER, "storing layer_stats", id, 0, (sqlite3_int64)l + 1,
-                            v, 7, err, errlen) != 0)
+        int i = bind_series_keys(s, id, 0, (sqlite3_int64)l + 1, 1);
+        GS_LAYER_STATS_COLUMNS(BIND_SERIES)
+        assert(i == sqlite3_bind_parameter_count(s) + 1);   /* every column bound */
+        if (step_reset(st, s, err, errlen, "storing layer_stats") != 0)
             return -1;
     }
     return 0;
@@ -1696,12 +1834,13 @@ static int put_layer_stats(gs_store_t *st, sqlite3_int64 id, const gs_result_t *
 static int put_layer_log(gs_store_t *st, sqlite3_int64 id, const gs_result_t *r, char *err,
                          size_t errlen)
 {
+    sqlite3_stmt *s = st->stmt[ST_LAYER_LOG];
     for (size_t j = 0; j < r->n_layer_log; j++) {
         const gs_train_layer_row_t *L = &r->layer_log[j];
-        const double v[] = {L->grad_w_norm, L->w_norm, L->update_ratio, L->dead_frac,
-                            L->saturated_frac, L->grad_h_first, L->grad_h_last};
-        if (put_indexed_row(st, ST_LAYER_LOG, "storing train_layer_log", id, L->step, L->layer,
-                            v, 7, err, errlen) != 0)
+        int i = bind_series_keys(s, id, L->step, L->layer, 1);
+        GS_TRAIN_LAYER_LOG_COLUMNS(BIND_SERIES)
+        assert(i == sqlite3_bind_parameter_count(s) + 1);
+        if (step_reset(st, s, err, errlen, "storing train_layer_log") != 0)
             return -1;
     }
     return 0;
@@ -1710,10 +1849,13 @@ static int put_layer_log(gs_store_t *st, sqlite3_int64 id, const gs_result_t *r,
 static int put_time_stats(gs_store_t *st, sqlite3_int64 id, const gs_result_t *r, char *err,
                           size_t errlen)
 {
+    sqlite3_stmt *s = st->stmt[ST_TIME];
     for (size_t t = 0; t < r->n_time; t++) {
-        const double v[] = {r->time[t].hidden_norm, r->time[t].grad_hidden_norm};
-        if (put_indexed_row(st, ST_TIME, "storing time_stats", id, 0, (sqlite3_int64)t + 1, v, 2,
-                            err, errlen) != 0)
+        const gs_time_stats_t *L = &r->time[t];
+        int i = bind_series_keys(s, id, 0, (sqlite3_int64)t + 1, 1);
+        GS_TIME_STATS_COLUMNS(BIND_SERIES)
+        assert(i == sqlite3_bind_parameter_count(s) + 1);
+        if (step_reset(st, s, err, errlen, "storing time_stats") != 0)
             return -1;
     }
     return 0;
@@ -1723,14 +1865,11 @@ static int put_train_log(gs_store_t *st, sqlite3_int64 id, const gs_result_t *r,
                          size_t errlen)
 {
     sqlite3_stmt *s = st->stmt[ST_LOG];
-    assert(sqlite3_bind_parameter_count(s) == 6);
     for (size_t j = 0; j < r->n_log; j++) {
         const gs_train_row_t *L = &r->log[j];
-        const double v[] = {L->loss, L->grad_norm, L->grad_norm_clipped};
-        sqlite3_bind_int64(s, 1, id);
-        sqlite3_bind_int64(s, 2, L->step);
-        bind_reals(s, 3, v, 3);
-        sqlite3_bind_int(s, 6, L->clipped);
+        int i = bind_series_keys(s, id, L->step, 0, 0);
+        GS_TRAIN_LOG_COLUMNS(BIND_SERIES)
+        assert(i == sqlite3_bind_parameter_count(s) + 1);
         if (step_reset(st, s, err, errlen, "storing train_log") != 0)
             return -1;
     }
@@ -1759,19 +1898,12 @@ static int put_histograms(gs_store_t *st, sqlite3_int64 id, const gs_result_t *r
     return 0;
 }
 
-static int put_theory(gs_store_t *st, sqlite3_int64 id, const gs_result_t *r, char *err,
-                      size_t errlen)
+static int put_theory(gs_store_t *st, sqlite3_int64 id, const gs_cell_t *c, const gs_result_t *r,
+                      const derived_t *d, char *err, size_t errlen)
 {
     sqlite3_stmt *s = st->stmt[ST_THEORY];
-    const double v[] = {r->chi1, r->depth_scale, r->predicted_slope, r->measured_slope,
-                        r->fit_r2, r->sv2_min, r->sv2_max, r->sv2_mean};
-    const double after[] = {r->residual_growth_predicted, r->residual_growth_measured,
-                            r->step_bound};
-    sqlite3_bind_int64(s, 1, id);
-    bind_real_inf(s, 2, r->q_star);   /* Inf: no finite fixed point */
-    bind_reals(s, 3, v, 8);
-    bind_real_inf(s, 11, r->condition);   /* Inf: a zero singular value */
-    bind_reals(s, 12, after, 3);
+    sqlite3_bind_int64(s, param(s, ":run_id"), id);
+    bind_columns(st, s, GS_TABLE_THEORY, c, r, d);
     return step_reset(st, s, err, errlen, "storing theory");
 }
 
@@ -1781,7 +1913,9 @@ static int put_rows(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t 
     const gs_cell_t *c = &cell->cell;
     sqlite3_int64 id = (sqlite3_int64)(cell->hash & INT64_MAX);
     int failed = !GS_STATUS_MEASURED(r->status);
-    if (put_run(st, sw, cell, r, meta, err, errlen) != 0 ||
+    derived_t d;
+    derive(st, c, meta, &d);
+    if (put_run(st, sw, cell, r, &d, err, errlen) != 0 ||
         (!failed && put_layer_stats(st, id, r, err, errlen) != 0) ||
         put_train_log(st, id, r, err, errlen) != 0 ||
         put_layer_log(st, id, r, err, errlen) != 0 ||
@@ -1789,6 +1923,6 @@ static int put_rows(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t 
         put_histograms(st, id, r, err, errlen) != 0)
         return -1;
     if (!failed && (c->model == GS_MODEL_MLP || c->model == GS_MODEL_RNN))
-        return put_theory(st, id, r, err, errlen);
+        return put_theory(st, id, c, r, &d, err, errlen);
     return 0;
 }

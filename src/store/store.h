@@ -13,7 +13,7 @@
 #include "experiment/experiment.h"
 #include "sweep/sweep.h"
 
-#define GS_SCHEMA_VERSION 6
+#define GS_SCHEMA_VERSION 7
 #define GS_APPLICATION_ID 0x47535750
 
 typedef struct gs_store gs_store_t;
@@ -38,6 +38,14 @@ void gs_store_close(gs_store_t *st);   /* NULL is fine; rolls back an open batch
 /* The whole schema as SQL with a comment on every column (NULL: out of
  * memory). */
 const char *gs_store_schema_sql(void);
+/* The SQL that lists every stored number of every cell, one SELECT per
+ * table (runs and the tables of its rows), ordered by key, without what
+ * differs between identical runs (rank, host, times): two databases of
+ * the same sweep give the same output. malloc'd; NULL: out of memory. */
+char *gs_store_dump_sql(void);
+/* The result table's columns (experiment/result_fields.h) as data, in
+ * their order; *n of them. Offsets are the store's. */
+const gs_column_t *gs_store_columns(size_t *n);
 
 typedef struct {
     int ranks;            /* MPI ranks (workers + coordinator) */

@@ -9,7 +9,7 @@
  * (gs_store_schema_sql). Then the report reads it as `gradsweep report`
  * does - rp_model_load, the series readers every chart uses for each run
  * (model.c), and the findings, the claims, findings.csv and index.html
- * (rp_write_html, into a temporary folder) - without drawing the charts: a chart takes ~0.3 s
+ * (rp_write_pages, into a temporary folder) - without drawing the charts: a chart takes ~0.3 s
  * to draw, which fuzzing cannot afford.
  *
  * Properties beyond "no crash, no leak":
@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "fuzz.h"
+#include "report/html.h"
 #include "report/model.h"
 #include "report_input.h"
 #include "store/store.h"
@@ -205,7 +206,7 @@ static char out_dir[64];
 
 static void remove_out_dir(void)
 {
-    static const char *const files[] = {"index.html", "findings.csv"};   /* rp_write_html's */
+    static const char *const files[] = {"index.html", "findings.csv"};   /* rp_write_pages's */
     char p[128];
     for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
         snprintf(p, sizeof p, "%s/%s", out_dir, files[i]);
@@ -320,7 +321,7 @@ static void report(fuzz_db_t *f)
             }
     rp_charts_t gallery = {0}, *per = calloc(m.n_exps + 1, sizeof *per);
     if (per) {
-        int html = rp_write_html(&m, out_dir, &gallery, per, err, sizeof err);
+        int html = rp_write_pages(&m, out_dir, &gallery, per, err, sizeof err);
         FUZZ_CHECK(html == 0, "index.html not written: %s", err);
     }
     free(per);
