@@ -3,7 +3,8 @@
  * singleton (the coordinator and its compute thread), with the same
  * database and the same rows. With one rank no message ever travels:
  * collectives copy or do nothing, and a receive has nothing to find.
- * Included by driver.c instead of <mpi.h> when HAVE_MPI is not defined. */
+ * Included by driver/internal.h instead of <mpi.h> when HAVE_MPI is not
+ * defined. */
 #ifndef GS_DRIVER_MPI_SINGLE_H
 #define GS_DRIVER_MPI_SINGLE_H
 

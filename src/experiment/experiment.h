@@ -35,7 +35,9 @@ extern const char *const gs_diag_names[];     /* indexed by gs_diag_t */
  * (Wx), jacobian_log10_sv (log10 of the Jacobian's singular values, layer 0) */
 extern const char *const gs_hist_quantity_names[];
 #define GS_N_HIST_QUANTITIES 3
-#define GS_HIST_JACOBIAN 2   /* index of jacobian_log10_sv */
+#define GS_HIST_WEIGHT 0         /* index of weight */
+#define GS_HIST_WEIGHT_INPUT 1   /* index of weight_input */
+#define GS_HIST_JACOBIAN 2       /* index of jacobian_log10_sv */
 
 /* What went non-finite first in a diverged run (runs.diverged_tensor):
  * a layer's weights (after the previous update), its output (the forward

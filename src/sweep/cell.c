@@ -520,7 +520,7 @@ int gs_cell_validate(const gs_cell_t *c, char *err, size_t errlen)
                      "only", model);
             return -1;
         }
-        if (c->model != GS_MODEL_RNN && strcmp(c->act->name, "tanh") != 0) {
+        if (c->model != GS_MODEL_RNN && c->act->kind != GS_ACT_TANH) {
             snprintf(err, errlen, "activation=%s: model=%s uses its standard sigmoid gates and "
                      "tanh; allowed: tanh (the activation applies to mlp and rnn)",
                      c->act->name, model);
