@@ -225,7 +225,9 @@ int main(void)
     bad("out of range", "[e]\ndepth = 0\n",
         "^t\\.ini:2: \\[e\\] depth=0: out of range; allowed: an integer from 1 to 10000");
     bad("negative learning rate", "[e]\nlr = -1\n", "^t\\.ini:2: \\[e\\] lr=-1: must be positive");
-    bad("empty list item", "[e]\ndepth = 5,,10\n", "^t\\.ini:2: \\[e\\] depth=5,,10: an empty value");
+    bad("empty list item", "[e]\ndepth = 5,,10\n",
+        "^t\\.ini:2: \\[e\\] depth: item 2 of the list's 3 is empty \\(two commas in a "
+        "row, or a comma at the end\\): 5,,10$");
     bad("key set twice", "[e]\ndepth = 5\nwidth = 3\ndepth = 6\n",
         "^t\\.ini:4: \\[e\\] depth: set twice \\(first at line 2\\)");
     bad("repeats as a list", "[e]\nrepeats = 1, 2\n",
@@ -248,7 +250,7 @@ int main(void)
         "^t\\.ini:3: \\[sweep\\] init=glorot: unknown init; allowed: xavier");
     bad("name in an experiment", "[e]\nname = x\n", "^t\\.ini:2: \\[e\\] name: belongs in \\[sweep\\]");
     bad("a combination that cannot run", "[sweep]\nname=s\n[e]\ndataset = adding\nmodel = mlp, lstm\n",
-        "^t\\.ini:3: \\[e\\] dataset=adding: needs a recurrent model; allowed with model=rnn, "
+        "^t\\.ini:4: \\[e\\] dataset=adding: needs a recurrent model; allowed with model=rnn, "
         "lstm, gru \\(model=mlp\\) \\(with model=mlp\\)$");
     bad("one configuration twice", "[e]\ntask = train\nlr = 0.1, 1e-1\n",
         "^t\\.ini:1: \\[e\\]: the same configuration appears twice");
@@ -258,7 +260,7 @@ int main(void)
     bad("too many cells", "[e]\ndepth = 1,2,3,4,5,6,7,8,9,10,11\nwidth = 1,2,3,4,5,6,7,8,9,10\n"
         "lr = 1,2,3,4,5,6,7,8,9,10\ngain = 1,2,3,4,5,6,7,8,9,10\nbias_std = 1,2,3,4,5,6,7,8,9,10\n"
         "batch = 1,2,3,4,5,6,7,8,9,10\n", "more than 1000000 cells");
-    bad("memory", "[e]\nwidth = 10000000\n", "^t\\.ini:1: \\[e\\] width=10000000.*GiB");
+    bad("memory", "[e]\nwidth = 10000000\n", "^t\\.ini:2: \\[e\\] width=10000000.*GiB");
     gs_sweep_t none;
     tap_ok(gs_sweep_load(&none, "/nonexistent/x.ini", &hooks, err, sizeof err) != 0 &&
            strstr(err, "/nonexistent/x.ini: cannot open") != NULL, "a missing file: %s", err);

@@ -138,7 +138,7 @@ static const char *const phase_fates[PH_N] = {
 
 static phase_fate_t phase_fate(const rp_run_t *r)
 {
-    if (r->sc->cell.model != GS_MODEL_MLP || strcmp(r->sc->cell.act->name, "tanh") != 0)
+    if (r->sc->cell.model != GS_MODEL_MLP || r->sc->cell.act->kind != GS_ACT_TANH)
         return r->sc->cell.model == GS_MODEL_MLP ? PH_NOT_TANH : PH_NO_THEORY;
     if (!isfinite(r->chi1) || !isfinite(r->sigma_w2) || !isfinite(r->sigma_b2))
         return PH_NO_THEORY;

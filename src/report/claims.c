@@ -313,7 +313,7 @@ static void note_edge(rp_model_t *m, rp_findings_t *fs, rp_finding_t *row, rp_cl
     EACH_RUN(m, e, r) {
         const gs_cell_t *x = &r->sc->cell;
         if (!rp_usable(r) || x->model != GS_MODEL_MLP || x->task != GS_TASK_PROBE ||
-            strcmp(x->act->name, "tanh") != 0 || x->norm != GS_NORM_NONE || x->residual ||
+            x->act->kind != GS_ACT_TANH || x->norm != GS_NORM_NONE || x->residual ||
             x->depth < 20 || fabs(r->sigma_w2 - 1) > 1e-9 || r->sigma_b2 != 0 ||
             diag_is(r, GS_DIAG_VANISHING))
             continue;
@@ -353,7 +353,7 @@ static void note_yang(rp_model_t *m, rp_findings_t *fs, rp_finding_t *row, rp_cl
     EACH_RUN(m, e, r) {
         const gs_cell_t *x = &r->sc->cell;
         if (!rp_usable(r) || x->model != GS_MODEL_MLP || x->norm != GS_NORM_BATCH || x->residual ||
-            strcmp(x->act->name, "relu") != 0 ||
+            x->act->kind != GS_ACT_RELU ||
             !(diag_is(r, GS_DIAG_EXPLODING) || fabs(r->measured_slope - yang) <= RP_THEORY_TOL))
             continue;
         if (!t && !(t = note_fact(fs, row, c, "batch-norm-relu")))
@@ -395,8 +395,8 @@ static void note_depth2(rp_model_t *m, rp_findings_t *fs, rp_finding_t *row, rp_
     rp_fact_t *t = NULL;
     EACH_RUN(m, e, r) {
         const gs_cell_t *x = &r->sc->cell;
-        int is_sig = strcmp(x->act->name, "sigmoid") == 0;
-        int is_relu = strcmp(x->act->name, "relu") == 0;
+        int is_sig = x->act->kind == GS_ACT_SIGMOID;
+        int is_relu = x->act->kind == GS_ACT_RELU;
         if (!rp_usable(r) || x->task != GS_TASK_TRAIN || x->dataset != GS_DATA_DIGITS ||
             x->model != GS_MODEL_MLP || x->depth > 2 || x->norm != GS_NORM_NONE ||
             !isfinite(r->test_acc) || !rp_varies(e, "activation") || !(is_sig || is_relu))
