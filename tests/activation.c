@@ -33,6 +33,8 @@ int main(void)
         tap_ok(worst < 1e-8, "%s: f' matches central differences of f (max error %.2e)",
                A->name, worst);
         tap_close(maxd, A->max_slope, 1e-6, "%s: max|f'| = %.10g", A->name, A->max_slope);
+        tap_ok(A->kind == (gs_act_kind_t)i && gs_activation_find(A->name) == A,
+               "%s: its kind is its row", A->name);
     }
     enum { NX = 8011 };
     static double x[NX], y[NX], gr[NX], gy[NX], g1[NX];

@@ -5,39 +5,27 @@
 # screenshot). A TAP skip where chromium, chromium-driver or
 # python3-selenium is missing. GS_KEEP=1 keeps the work folder (report,
 # screenshot) and prints where it is.
+. "${top_srcdir:-.}/tests/tap.sh"
 apt_hint="apt-get install chromium chromium-driver python3-selenium"
 py=/usr/bin/python3
 for prog in /usr/bin/chromium /usr/bin/chromedriver "$py"; do
-    if [ ! -x "$prog" ]; then
-        echo "1..0 # SKIP $prog is missing ($apt_hint)"
-        exit 0
-    fi
+    [ -x "$prog" ] || skip_all "$prog is missing ($apt_hint)"
 done
-if ! "$py" -c 'import selenium.webdriver' 2>/dev/null; then
-    echo "1..0 # SKIP the python3 selenium module is missing ($apt_hint)"
-    exit 0
-fi
+"$py" -c 'import selenium.webdriver' 2>/dev/null ||
+    skip_all "the python3 selenium module is missing ($apt_hint)"
 
 srcdir=$(cd "${top_srcdir:-.}" && pwd) || exit 1
 builddir=$(cd "${top_builddir:-.}" && pwd) || exit 1
 gs="$builddir/src/gradsweep"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/gs_browser.XXXXXX") || exit 1
-if [ -n "$GS_KEEP" ]; then
-    trap 'echo "# kept $work"' EXIT
-else
-    trap 'rm -rf "$work"' EXIT
-fi
-trap 'exit 130' INT
-trap 'exit 143' TERM
 cd "$work" || exit 1
 
 # One failing TAP line with the tail of a log, and stop.
 fail() {
-    echo "not ok 1 - $1"
+    notok "$1"
     [ -f "$2" ] && tail -n 20 "$2" | sed 's/^/# /'
-    echo "1..1"
+    finish
     exit 1
 }
 

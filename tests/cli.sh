@@ -2,11 +2,8 @@
 # The gradsweep command line: bad input exits 2 with a message naming the
 # key, what was wrong and the allowed values, and computes nothing; good
 # input prints the documented output shapes.
-gs="${top_builddir:-.}/src/gradsweep"
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
+. "${top_srcdir:-.}/tests/tap.sh"
+gs="$(cd "${top_builddir:-.}" && pwd)/src/gradsweep"
 
 # expect_bad "description" "regex the message must match" args...
 expect_bad() {
@@ -63,7 +60,7 @@ fi
 if "$gs" --version | grep -Eq '^gradsweep [0-9]+\.[0-9]+'; then ok "--version"; else notok "--version"; fi
 
 # probe --csv: exact header, one row per hidden layer, result line on stderr
-csv=$("$gs" probe depth=7 width=16 --csv 2>/tmp/gs_cli_err.$$)
+csv=$("$gs" probe depth=7 width=16 --csv 2>"$work/err")
 hdr=$(printf '%s\n' "$csv" | head -n 1)
 rows=$(printf '%s\n' "$csv" | tail -n +2 | wc -l)
 if [ "$hdr" = "layer,act_mean,act_std,saturated_frac,dead_frac,grad_pre_norm,grad_w_norm,w_norm" ] && [ "$rows" -eq 7 ]; then
@@ -71,20 +68,20 @@ if [ "$hdr" = "layer,act_mean,act_std,saturated_frac,dead_frac,grad_pre_norm,gra
 else
     notok "probe --csv: header '$hdr', $rows rows"
 fi
-if grep -Eq '^result: diagnosis=(healthy|vanishing|exploding|dead|diverged) grad_h_ratio=[^ ]+ grad_ratio=' /tmp/gs_cli_err.$$; then
+if grep -Eq '^result: diagnosis=(healthy|vanishing|exploding|dead|diverged) grad_h_ratio=[^ ]+ grad_ratio=' "$work/err"; then
     ok "probe --csv: result line on stderr"
 else
     notok "probe --csv: no result line on stderr"
 fi
 # grad_ratio is grad_w_norm(layer 1) / grad_w_norm(layer depth) of the CSV
 want=$(printf '%s\n' "$csv" | awk -F, 'NR == 2 { a = $7 } END { printf "%.6e", a / $7 }')
-got=$(sed -n 's/.*grad_ratio=\([^ ]*\).*/\1/p' /tmp/gs_cli_err.$$)
+got=$(sed -n 's/.*grad_ratio=\([^ ]*\).*/\1/p' "$work/err")
 if [ -n "$got" ] && [ "$got" = "$want" ]; then
     ok "probe: grad_ratio $got = grad_w_norm(1) / grad_w_norm(7)"
 else
     notok "probe: grad_ratio '$got', CSV gives '$want'"
 fi
-rm -f /tmp/gs_cli_err.$$
+rm -f "$work/err"
 
 # the deck's contrast: deep sigmoid vanishes, ReLU + He at the same depth does not
 if "$gs" probe depth=30 activation=sigmoid init=xavier | grep -q '^result: diagnosis=vanishing'; then
@@ -169,8 +166,8 @@ fi
 # layer named is the lowest whose activation is non-finite there (no layer
 # has non-finite weights: the step before was finite), and a layer below it
 # was still finite. A healthy run names none.
-csv=$("$gs" train depth=6 width=16 activation=identity init=he gain=2 lr=3 steps=100 --csv 2>/tmp/gs_cli_div.$$)
-res=$(tail -n 1 /tmp/gs_cli_div.$$); rm -f /tmp/gs_cli_div.$$
+csv=$("$gs" train depth=6 width=16 activation=identity init=he gain=2 lr=3 steps=100 --csv 2>"$work/div")
+res=$(tail -n 1 "$work/div"); rm -f "$work/div"
 dstep=$(printf '%s\n' "$res" | sed -n 's/.*diverged_step=\([0-9]*\).*/\1/p')
 dlayer=$(printf '%s\n' "$res" | sed -n 's/.*diverged_layer=\([0-9]*\).*/\1/p')
 last=$(printf '%s\n' "$csv" | tail -n 1 | cut -d, -f1)
@@ -282,8 +279,8 @@ for net in "vanishing depth=100 activation=relu init=xavier" \
     expect=${net%% *} args=${net#* }
     d=$(printf '%s\n' "$args" | sed 's/depth=\([0-9]*\).*/\1/')
     # shellcheck disable=SC2086
-    csv=$("$gs" probe $args width=256 --csv 2>/tmp/gs_cli_err.$$)
-    res=$(cat /tmp/gs_cli_err.$$)
+    csv=$("$gs" probe $args width=256 --csv 2>"$work/err")
+    res=$(cat "$work/err")
     diag=$(printf '%s\n' "$res" | sed -n 's/^result: diagnosis=\([a-z]*\) .*/\1/p')
     from_csv=$(printf '%s\n' "$csv" | awk -F, -v d="$d" '$1 == 1 { a = $6 } $1 == d { b = $6 } END { printf "%.6e", a / b }')
     slope=$(printf '%s\n' "$res" | sed -n 's/.*measured_slope=\([^ ]*\).*/\1/p')
@@ -308,15 +305,13 @@ fi
 # (before: a missing database was 2 for status and 1 for report; a file that
 # is not SQLite was 2 for plan and status and 1 for run and report)
 small="${top_srcdir:-.}/tests/configs/small.ini"
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/gs_cli.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-printf 'not a database at all, just text\n%.0s' 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 > "$tmp/text.db"
-mkdir "$tmp/folder.db"
+printf 'not a database at all, just text\n%.0s' 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 > "$work/text.db"
+mkdir "$work/folder.db"
 for cond in missing text folder; do
     case $cond in
-        missing) db=$tmp/missing.db; pattern="no such database" ;;
-        text) db=$tmp/text.db; pattern="not an SQLite database" ;;
-        folder) db=$tmp/folder.db; pattern="a folder, not a database|not an SQLite database|cannot open" ;;
+        missing) db=$work/missing.db; pattern="no such database" ;;
+        text) db=$work/text.db; pattern="not an SQLite database" ;;
+        folder) db=$work/folder.db; pattern="a folder, not a database|not an SQLite database|cannot open" ;;
     esac
     for cmd in status report prune run plan; do
         case $cmd in
@@ -328,11 +323,22 @@ for cond in missing text folder; do
         expect_bad "$cmd on a $cond database" "$pattern" "$@"
     done
 done
-[ -e "$tmp/missing.db" ] && notok "a refused command created the database" || ok "no command created the missing database"
+[ -e "$work/missing.db" ] && notok "a refused command created the database" || ok "no command created the missing database"
 expect_bad "schema with an argument" "unexpected 'extra'" schema extra
 expect_bad "prune without a config" "which config" prune
 expect_bad "run with an unknown option" "unexpected '--retry-all'" run "$small" --retry-all
+out=$(GRADSWEEP_BUSY_TIMEOUT_MS=soon "$gs" run "$small" --db "$work/busy.db" 2>&1 >/dev/null); st=$?
+if [ $st -eq 2 ] && printf '%s\n' "$out" | grep -q "GRADSWEEP_BUSY_TIMEOUT_MS=soon: not a whole number of milliseconds" &&
+    [ ! -e "$work/busy.db" ]; then
+    ok "a busy timeout that is not a number: exit 2, named, no database created"
+else
+    notok "GRADSWEEP_BUSY_TIMEOUT_MS=soon: exit $st: $out"
+fi
 help=$("$gs" --help)
+for var in GRADSWEEP_DATA_DIR GRADSWEEP_BUSY_TIMEOUT_MS; do
+    printf '%s\n' "$help" | grep -q "^  $var " && ok "gradsweep --help: $var explained" ||
+        notok "gradsweep --help: no line for $var"
+done
 for code in 0 1 2 3 130; do
     if printf '%s\n' "$help" | grep -Eq "^ +$code  "; then
         ok "gradsweep --help: exit status $code explained"
@@ -343,5 +349,4 @@ done
 "$gs" run --help | grep -q "^exit status (every command):" && ok "run --help: the exit status table" ||
     notok "run --help: no exit status table"
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+finish

@@ -5,14 +5,9 @@
 . "${top_srcdir:-.}/tests/sweep_lib.sh"
 small="$cfg_dir/small.ini"
 cd "$work" || exit 1
-if ! command -v mpiexec >/dev/null 2>&1; then
-    echo "1..0 # SKIP mpiexec is missing (apt-get install openmpi-bin)"
-    exit 0
-fi
-if "$gs" --version | grep -q "without MPI"; then
-    echo "1..0 # SKIP gradsweep was built --without-mpi (its run is the one-rank sweep)"
-    exit 0
-fi
+command -v mpiexec >/dev/null 2>&1 || skip_all "mpiexec is missing (apt-get install openmpi-bin)"
+"$gs" --version | grep -q "without MPI" &&
+    skip_all "gradsweep was built --without-mpi (its run is the one-rank sweep)"
 q() { sqlite3 "$db" "$1"; }
 
 "$gs" run "$small" --db np1.db --threads 1 2>np1.err
@@ -34,9 +29,10 @@ check "mpiexec -n 2 with 2 threads per rank: identical rows" 'dump_rows t2.db | 
 
 # kill -9 of mpirun at a random moment, twice, then resume with another rank count
 rounds=0
+tap_seed
 while [ $rounds -lt 2 ]; do
     # each cell 0.1 s longer, so that the kill lands mid-sweep
-    kill_at_random "$$$rounds" 1.0 1.5 env GRADSWEEP_TEST_CELL_DELAY=0.1 mpiexec --oversubscribe \
+    kill_at_random $((seed + rounds)) 1.0 1.5 env GRADSWEEP_TEST_CELL_DELAY=0.1 mpiexec --oversubscribe \
         --bind-to none -x GRADSWEEP_TEST_CELL_DELAY -n 3 "$gs" run "$small" --db "$work/mpikill.db" \
         --threads 1
     # mpirun is gone; its ranks die when their parent does - make sure

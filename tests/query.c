@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "store/query.h"
@@ -74,8 +75,12 @@ int main(void)
            "a text is cut to its buffer (%s)", t);
     tap_ok(gs_query_step(&q, err, sizeof err) == 0, "0 after the last row");
     gs_query_finish(&q);
+    tap_ok(q.stmt == NULL && sqlite3_next_stmt(db, NULL) == NULL,
+           "finish finalizes the statement and forgets it (none left on the connection)");
     gs_query_finish(&q);
-    tap_ok(1, "finishing twice is fine");
-    sqlite3_close(db);
+    tap_ok(q.stmt == NULL, "finishing twice is fine: the second finalizes nothing (ASan would "
+           "report a statement finalized twice)");
+    tap_ok(sqlite3_close(db) == SQLITE_OK,
+           "the connection closes: every statement, the refused ones' included, was finalized");
     return tap_done();
 }

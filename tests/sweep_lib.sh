@@ -1,24 +1,14 @@
-# Helpers for the sweep tests (sourced): TAP output, a work folder, and a
-# dump of a database's rows without the columns that may differ between
-# two runs of one sweep (rank, wall_s, timestamps, session, host, threads).
+# Helpers for the sweep tests (sourced): tests/tap.sh (TAP, the work
+# folder, the seed), the gradsweep and configs under test, and a dump of a
+# database's rows without the columns that may differ between two runs of
+# one sweep (rank, wall_s, timestamps, session, host, threads).
+. "${top_srcdir:-.}/tests/tap.sh"
 gs="$(cd "${top_builddir:-.}" && pwd)/src/gradsweep"
 cfg_dir="$(cd "${top_srcdir:-.}" && pwd)/tests/configs"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
-check() { if eval "$2"; then ok "$1"; else notok "$1"; fi; }
-finish() { echo "1..$n"; [ "$failed" -eq 0 ]; }
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/gs_test.XXXXXX") || exit 1
-trap 'kill $bg 2>/dev/null; rm -rf "$work"' EXIT
-bg=
-
-if ! command -v sqlite3 >/dev/null 2>&1; then
-    echo "1..0 # SKIP the sqlite3 program is missing (apt-get install sqlite3)"
-    exit 0
-fi
+command -v sqlite3 >/dev/null 2>&1 ||
+    skip_all "the sqlite3 program is missing (apt-get install sqlite3)"
 
 # Every stored number of a database, in a fixed order.
 # dump_rows DB [COLUMN...]: every stored number of every cell (gradsweep
@@ -38,7 +28,8 @@ dump_rows() {
 ver=$("$gs" schema | sed -n '1s/.*schema version \([0-9]*\)\..*/\1/p')
 
 # random_delay SEED LOW SPAN: a pseudo-random number of seconds in
-# [LOW, LOW + SPAN), for killing a run at a random moment.
+# [LOW, LOW + SPAN), for killing a run at a random moment. SEED comes from
+# tap_seed's $seed, so that GS_TEST_SEED replays the same moments.
 random_delay() {
     awk -v s="$1" -v lo="$2" -v span="$3" 'BEGIN { srand(s); printf "%.2f", lo + rand() * span }'
 }

@@ -3,10 +3,16 @@
 #
 # Variables: GS_TOP (the source tree), GS_BUILD (build folder, default
 # $GS_TOP/build), GS_CONFIGURE_FLAGS (extra ./configure arguments).
+# Exports GRADSWEEP_DATA_DIR (default $GS_TOP/data) for the uninstalled
+# gradsweep the scripts run.
 
 GS_TOP=${GS_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 GS_BUILD=${GS_BUILD:-$GS_TOP/build}
 GS_JOBS=${GS_JOBS:-$(nproc 2>/dev/null || echo 2)}
+# The gradsweep of the build tree is not installed: its data (digits.csv.gz)
+# is the source tree's data/, which an installed one finds in its pkgdatadir.
+GRADSWEEP_DATA_DIR=${GRADSWEEP_DATA_DIR:-$GS_TOP/data}
+export GRADSWEEP_DATA_DIR
 
 # Debian/Ubuntu packages the build needs, and their Fedora names.
 GS_DEB_PACKAGES="build-essential autoconf automake pkgconf openmpi-bin libopenmpi-dev \

@@ -9,4 +9,4 @@
 noinst_PROGRAMS = src/bench/blas_limit
 src_bench_blas_limit_SOURCES = src/bench/blas_limit.c
 src_bench_blas_limit_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS)
-src_bench_blas_limit_LDADD = $(LIBGS)
+src_bench_blas_limit_LDADD = $(ENGINE_LIBS)

@@ -5,6 +5,8 @@
 
 #include "store/store.h"
 
+#define GS_THREADS_MAX 4096   /* the largest --threads a command takes */
+
 int gs_cmd_probe(int argc, char **argv);
 int gs_cmd_train(int argc, char **argv);
 int gs_cmd_plan(int argc, char **argv);

@@ -12,6 +12,7 @@
 #endif
 
 #include "cli/cli.h"
+#include "driver/progress.h"
 #include "experiment/experiment.h"
 #include "sweep/cell.h"
 #include "util/clock.h"
@@ -81,9 +82,9 @@ static int parse_args(int argc, char **argv, options_t *o, gs_task_t task, const
             const char *v = a[9] == '=' ? a + 10 : (i + 1 < argc ? argv[++i] : "");
             char *end;
             long t = strtol(v, &end, 10);
-            if (*v == '\0' || *end != '\0' || t < 1 || t > 4096) {
+            if (*v == '\0' || *end != '\0' || t < 1 || t > GS_THREADS_MAX) {
                 fprintf(stderr, "gradsweep %s: --threads %s: not a thread count; allowed: an "
-                        "integer from 1 to 4096\n", cmd, v);
+                        "integer from 1 to %d\n", cmd, v, GS_THREADS_MAX);
                 return 2;
             }
             o->threads = (int)t;
@@ -273,7 +274,8 @@ int gs_cmd_probe(int argc, char **argv)
 }
 
 /* Training progress on stderr: a bar redrawn in place on a terminal, a
- * plain line every ~10 s otherwise. With --csv the rows go to stdout. */
+ * plain line every GS_PROGRESS_PLAIN_S seconds otherwise. With --csv the
+ * rows go to stdout. */
 typedef struct {
     int csv, tty;
     double start;
@@ -299,7 +301,7 @@ static void on_log(void *ctx, const gs_train_row_t *row, const gs_train_layer_ro
         return;
     }
     double el = gs_now() - v->start;
-    if (!v->tty && el - v->last_print < 10.0 && row->step != steps)
+    if (!v->tty && el - v->last_print < GS_PROGRESS_PLAIN_S && row->step != steps)
         return;
     v->last_print = el;
     double frac = (double)row->step / (double)steps;

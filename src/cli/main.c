@@ -4,7 +4,9 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "data/digits.h"
 #include "nn/gemm.h"
+#include "store/store.h"
 #include "util/exit.h"
 
 typedef struct {
@@ -41,6 +43,14 @@ static void usage(FILE *out)
     fprintf(out, "\n'gradsweep COMMAND --help' lists the keys, their values and defaults.\n"
                  "Example: gradsweep probe depth=50 activation=tanh init=lecun gain=1.2\n\n");
     gs_exit_print_table(out);
+    fprintf(out,
+            "\nenvironment:\n"
+            "  %-25s the folder of digits.csv.gz (default: %s, where\n"
+            "  %-25s make install puts it; a gradsweep run from its build tree needs\n"
+            "  %-25s the source tree's data/, which pipeline/run sets)\n"
+            "  %-25s how long a write waits for another program's lock on the\n"
+            "  %-25s database before it fails, in ms (default %d)\n",
+            GS_DATA_DIR_ENV, GS_PKGDATADIR, "", "", GS_BUSY_TIMEOUT_ENV, "", GS_BUSY_TIMEOUT_MS);
 }
 
 int main(int argc, char **argv)

@@ -427,7 +427,7 @@ static int run_args(int argc, char **argv, gs_run_options_t *opt, const char **n
                    "rank (rank 0 too, in a thread) computes cells, longest first. Rerunning the\n"
                    "same command resumes after any crash or kill: only whole cells are stored.\n"
                    "A cell that kills its process (a segfault) is noted in PATH-crashes; one\n"
-                   "that has killed two runs is stored with status crashed and not run again.\n"
+                   "that has killed %d runs is stored with status crashed and not run again.\n"
                    "Stored cells the config no longer has are counted and kept (gradsweep prune\n"
                    "removes them).\n\n"
                    "  --db PATH     the database\n"
@@ -450,8 +450,8 @@ static int run_args(int argc, char **argv, gs_run_options_t *opt, const char **n
                    "                as an [overrides] section, so status and report see it\n\n"
                    "SIGINT/SIGTERM (to the process, to mpirun or to its process group) commit\n"
                    "what has arrived, mark the session interrupted and print the command that\n"
-                   "resumes. Progress goes to stderr.\n\n", GS_BIG_SWEEP_CELLS,
-                   GS_BIG_SWEEP_CORE_S / 3600.0);
+                   "resumes. Progress goes to stderr.\n\n", GS_DEATHS_TO_CRASHED,
+                   GS_BIG_SWEEP_CELLS, GS_BIG_SWEEP_CORE_S / 3600.0);
             gs_exit_print_table(stdout);
             return GS_EXIT_OK;
         } else if (strcmp(a, "--db") == 0 && i + 1 < argc) {
@@ -459,9 +459,9 @@ static int run_args(int argc, char **argv, gs_run_options_t *opt, const char **n
         } else if (strcmp(a, "--threads") == 0 && i + 1 < argc) {
             char *end;
             long t = strtol(argv[++i], &end, 10);
-            if (*end || t < 1 || t > 4096) {
+            if (*end || t < 1 || t > GS_THREADS_MAX) {
                 fprintf(stderr, "gradsweep run: --threads %s: not a thread count; allowed: an "
-                        "integer from 1 to 4096\n", argv[i]);
+                        "integer from 1 to %d\n", argv[i], GS_THREADS_MAX);
                 return GS_EXIT_INPUT;
             }
             o.threads = (int)t;
@@ -626,12 +626,13 @@ static int status_args(int argc, char **argv, const char **db)
         if (is_help(argv[i])) {
             printf("usage: gradsweep status DB\n\n"
                    "Per experiment of the sweep stored in DB: cells done, diverged, failed,\n"
-                   "crashed (killed their process in two runs) and missing (from the config\n"
+                   "crashed (killed their process in %d runs) and missing (from the config\n"
                    "text the database keeps), and the diagnosis\n"
                    "counts at initialization; for the experiments that train, the diagnoses\n"
                    "at the end of training and how many changed; whether a run is writing it\n"
                    "now; how its seeds were derived (paired: arms that differ only in training\n"
-                   "keys start from the same weights). Safe while a sweep runs.\n");
+                   "keys start from the same weights). Safe while a sweep runs.\n",
+                   GS_DEATHS_TO_CRASHED);
             return 0;
         } else if (argv[i][0] == '-' || *db) {
             fprintf(stderr, "gradsweep status: unexpected '%s'; usage: gradsweep status DB\n", argv[i]);

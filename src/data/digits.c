@@ -6,19 +6,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <zlib.h>
 
 void gs_digits_path(char *buf, size_t len)
 {
-    const char *env = getenv("GRADSWEEP_DATA_DIR");
+    const char *env = getenv(GS_DATA_DIR_ENV);
     if (env && *env) {
         snprintf(buf, len, "%s/digits.csv.gz", env);
         return;
     }
-    snprintf(buf, len, "%s/digits.csv.gz", GS_SRCDATADIR);
-    if (access(buf, R_OK) == 0)
-        return;
     snprintf(buf, len, "%s/digits.csv.gz", GS_PKGDATADIR);
 }
 
@@ -26,8 +22,9 @@ int gs_digits_load(const char *path, gs_dataset_t *ds, char *err, size_t errlen)
 {
     gzFile f = gzopen(path, "rb");
     if (!f) {
-        snprintf(err, errlen, "cannot open the digits data %s: %s (set GRADSWEEP_DATA_DIR "
-                 "to the folder that holds digits.csv.gz)", path, strerror(errno));
+        snprintf(err, errlen, "cannot open the digits data %s: %s (set " GS_DATA_DIR_ENV " "
+                 "to the folder that holds digits.csv.gz: the source tree's data/ "
+                 "when gradsweep runs from its build tree without make install)", path, strerror(errno));
         return -1;
     }
     if (gs_dataset_alloc(ds, GS_DIGITS_ROWS, GS_DIGITS_DIM, GS_DIGITS_CLASSES, 0) != 0) {

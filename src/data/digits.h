@@ -11,9 +11,13 @@
 #define GS_DIGITS_DIM 64
 #define GS_DIGITS_CLASSES 10
 
+/* The variable that names the folder of digits.csv.gz. */
+#define GS_DATA_DIR_ENV "GRADSWEEP_DATA_DIR"
+
 /* Where the data file is: $GRADSWEEP_DATA_DIR/digits.csv.gz if that is set,
- * else the source tree's data/ when it still exists, else the installed
- * copy. Writes the path into buf. */
+ * else the installed copy in pkgdatadir (`make install`). A gradsweep run
+ * from the build tree is pointed at the source tree's data/ by that
+ * variable (pipeline/run and the tests set it). Writes the path into buf. */
 void gs_digits_path(char *buf, size_t len);
 
 /* Load pixels as doubles (unscaled) and labels. 0 on success; on failure

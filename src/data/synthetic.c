@@ -93,10 +93,8 @@ int gs_gaussian_rows(gs_dataset_t *ds, size_t n, size_t dim, size_t n_classes,
                      unsigned long long seed, const size_t *rows, size_t k)
 {
     wanted_t *w = sorted_rows(rows, k);
-    int *labels = malloc((n ? n : 1) * sizeof *labels);
-    if (!w || !labels || gs_dataset_alloc(ds, k, dim, n_classes, 0) != 0) {
+    if (!w || gs_dataset_alloc(ds, k, dim, n_classes, 0) != 0) {
         free(w);
-        free(labels);
         return -1;
     }
     gs_rng_t rng;
@@ -114,12 +112,18 @@ int gs_gaussian_rows(gs_dataset_t *ds, size_t n, size_t dim, size_t n_classes,
         next += dim;
     }
     seek_normal(&rng, &next, (uint64_t)n * dim + (uint64_t)n * dim % 2);   /* past every input */
-    for (size_t i = 0; i < n; i++)
-        labels[i] = (int)gs_rng_below(&rng, n_classes);
-    for (size_t i = 0; i < k; i++)
-        ds->y[i] = labels[rows[i]];
+    /* the labels: gs_rng_below's draws, a rejected one drawn again; only
+     * the rows asked for need the remainder */
+    uint64_t limit = UINT64_MAX - UINT64_MAX % n_classes;
+    for (size_t r = 0, i = 0; r < n && i < k; r++) {
+        uint64_t x;
+        do
+            x = gs_rng_u64(&rng);
+        while (x >= limit);
+        for (; i < k && w[i].row == r; i++)
+            ds->y[w[i].slot] = (int)(x % n_classes);
+    }
     free(w);
-    free(labels);
     return 0;
 }
 

@@ -15,8 +15,8 @@ int gs_gaussian_make(gs_dataset_t *ds, size_t n, size_t dim, size_t n_classes,
  * seed) makes, bit for bit, into ds (k rows, in the order given; a row may
  * come twice), without making the others: a probe reads one batch of the
  * thousands of rows. The draws before each row are skipped
- * (gs_rng_skip); the labels, which follow every input, are drawn (n
- * draws). 0, or -1 when memory is short. */
+ * (gs_rng_skip); the labels, which follow every input, are drawn up to
+ * the last row asked for. 0, or -1 when memory is short. */
 int gs_gaussian_rows(gs_dataset_t *ds, size_t n, size_t dim, size_t n_classes,
                      unsigned long long seed, const size_t *rows, size_t k);
 

@@ -57,7 +57,7 @@ static void clock_text(char *buf, size_t len, double s)
 void gs_progress_draw(gs_progress_bar_t *p, int force)
 {
     double now = gs_now();
-    double every = p->tty ? 0.2 : 10.0;
+    double every = p->tty ? GS_PROGRESS_TTY_S : GS_PROGRESS_PLAIN_S;
     if (!force && now - p->last_draw < every)
         return;
     p->last_draw = now;

@@ -1,5 +1,6 @@
 /* The sweep's progress on rank 0's stderr: a bar redrawn in place on a
- * terminal, a plain line about every 10 s otherwise (batch logs). */
+ * terminal, a plain line about every GS_PROGRESS_PLAIN_S seconds otherwise
+ * (batch logs). */
 #ifndef GS_DRIVER_PROGRESS_H
 #define GS_DRIVER_PROGRESS_H
 
@@ -7,6 +8,9 @@
 
 #include "experiment/experiment.h"
 #include "util/clock.h"
+
+#define GS_PROGRESS_TTY_S 0.2     /* seconds between redraws of the bar */
+#define GS_PROGRESS_PLAIN_S 10.0  /* seconds between plain lines (also train's) */
 
 typedef struct {
     int tty;

@@ -13,9 +13,9 @@
 #include "experiment/result_fields.h"
 
 /* A cell's outcome (runs.status). failed: did not run (a message says
- * why); crashed: killed its process in two runs of the sweep (a signal),
- * so the sweep stores it as such and goes on. The last two carry no
- * measurements. */
+ * why); crashed: killed its process in GS_DEATHS_TO_CRASHED runs of the
+ * sweep (a signal; store/store.h), so the sweep stores it as such and goes
+ * on. The last two carry no measurements. */
 typedef enum { GS_STATUS_DONE, GS_STATUS_DIVERGED, GS_STATUS_FAILED, GS_STATUS_CRASHED } gs_status_t;
 /* A verdict on the backpropagated gradient (grad_h_ratio): vanishing or
  * exploding past the sweep's thresholds, healthy between them; dead when
@@ -35,7 +35,9 @@ extern const char *const gs_diag_names[];     /* indexed by gs_diag_t */
  * (Wx), jacobian_log10_sv (log10 of the Jacobian's singular values, layer 0) */
 extern const char *const gs_hist_quantity_names[];
 #define GS_N_HIST_QUANTITIES 3
-#define GS_HIST_JACOBIAN 2   /* index of jacobian_log10_sv */
+#define GS_HIST_WEIGHT 0         /* index of weight */
+#define GS_HIST_WEIGHT_INPUT 1   /* index of weight_input */
+#define GS_HIST_JACOBIAN 2       /* index of jacobian_log10_sv */
 
 /* What went non-finite first in a diverged run (runs.diverged_tensor):
  * a layer's weights (after the previous update), its output (the forward

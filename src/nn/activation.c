@@ -110,26 +110,28 @@ ARRAY_FORMS(gelu)
 ARRAY_FORMS(silu)
 ARRAY_FORMS(softplus)
 
-#define ROW(name, has_param, default_param, max_slope, can_die, heavy)                \
-    {#name, name##_f, name##_df, name##_map, name##_grad, has_param, default_param, \
-     max_slope, can_die, heavy}
+#define ROW(name, kind, has_param, default_param, max_slope, can_die, heavy)                \
+    {#name, GS_ACT_##kind, name##_f, name##_df, name##_map, name##_grad, has_param,        \
+     default_param, max_slope, can_die, heavy}
 
 /* max|f'|: gelu' peaks at x = sqrt 2 (1.12890...), silu' at x = 2.3994
  * (1.0998...), selu' approaches lambda*alpha as x -> 0- (1.7581...);
  * tests/test_activation checks each against a fine scan. */
 const gs_activation_t gs_activations[] = {
-    ROW(identity, 0, 0.0, 1.0, 0, 0),
-    ROW(sigmoid, 0, 0.0, 0.25, 0, 1),
-    ROW(tanh, 0, 0.0, 1.0, 0, 1),
-    ROW(relu, 0, 0.0, 1.0, 1, 0),
-    ROW(leaky_relu, 1, 0.01, 1.0, 0, 0),
-    ROW(elu, 1, 1.0, 1.0, 0, 1),
-    ROW(selu, 0, 0.0, SELU_LAMBDA * SELU_ALPHA, 0, 1),
-    ROW(gelu, 0, 0.0, 1.128904145185155, 0, 1),
-    ROW(silu, 0, 0.0, 1.099839320128867, 0, 1),
-    ROW(softplus, 0, 0.0, 1.0, 0, 1),
+    ROW(identity, IDENTITY, 0, 0.0, 1.0, 0, 0),
+    ROW(sigmoid, SIGMOID, 0, 0.0, 0.25, 0, 1),
+    ROW(tanh, TANH, 0, 0.0, 1.0, 0, 1),
+    ROW(relu, RELU, 0, 0.0, 1.0, 1, 0),
+    ROW(leaky_relu, LEAKY_RELU, 1, 0.01, 1.0, 0, 0),
+    ROW(elu, ELU, 1, 1.0, 1.0, 0, 1),
+    ROW(selu, SELU, 0, 0.0, SELU_LAMBDA * SELU_ALPHA, 0, 1),
+    ROW(gelu, GELU, 0, 0.0, 1.128904145185155, 0, 1),
+    ROW(silu, SILU, 0, 0.0, 1.099839320128867, 0, 1),
+    ROW(softplus, SOFTPLUS, 0, 0.0, 1.0, 0, 1),
 };
 const size_t gs_n_activations = sizeof gs_activations / sizeof gs_activations[0];
+_Static_assert(sizeof gs_activations / sizeof gs_activations[0] == GS_N_ACT_KINDS,
+               "one row per activation kind");
 
 const gs_activation_t *gs_activation_find(const char *name)
 {

@@ -28,8 +28,18 @@ typedef void (*gs_act_map_fn)(double *y, const double *x, size_t n, double a);
 typedef void (*gs_act_grad_fn)(double *out, const double *g, const double *x,
                                const double *y, size_t n, double a);
 
+/* Which function a row is, as data: code that treats one activation
+ * apart (a theory that holds for relu alone) tests this, never the name.
+ * In the order of gs_activations (gs_activations[k].kind == k). */
+typedef enum {
+    GS_ACT_IDENTITY, GS_ACT_SIGMOID, GS_ACT_TANH, GS_ACT_RELU, GS_ACT_LEAKY_RELU, GS_ACT_ELU,
+    GS_ACT_SELU, GS_ACT_GELU, GS_ACT_SILU, GS_ACT_SOFTPLUS
+} gs_act_kind_t;
+#define GS_N_ACT_KINDS 10
+
 typedef struct {
     const char *name;
+    gs_act_kind_t kind;
     gs_act_fn f;
     gs_act_fn df;
     gs_act_map_fn map;     /* f over an array: the hot loops call these */

@@ -112,11 +112,11 @@ static void lay_out_hidden(gs_mlp_t *m, size_t l, gs_arena_cursor_t *a)
     size_t stat = cap > w ? cap : w;
     L->in = l == 0 ? spec->in_dim : w;
     L->out = w;
-    gs_net_add_tensor(&m->net, "W", l + 1, L->out, L->in, &L->w, &L->dw);
-    gs_net_add_tensor(&m->net, "b", l + 1, 1, L->out, &L->b, &L->db);
+    gs_net_add_tensor(&m->net, GS_TENSOR_W, l + 1, L->out, L->in, &L->w, &L->dw);
+    gs_net_add_tensor(&m->net, GS_TENSOR_B, l + 1, 1, L->out, &L->b, &L->db);
     if (spec->norm != GS_NORM_NONE) {
-        gs_net_add_tensor(&m->net, "gamma", l + 1, 1, L->out, &L->gamma, &L->dgamma);
-        gs_net_add_tensor(&m->net, "beta", l + 1, 1, L->out, &L->beta, &L->dbeta);
+        gs_net_add_tensor(&m->net, GS_TENSOR_GAMMA, l + 1, 1, L->out, &L->gamma, &L->dgamma);
+        gs_net_add_tensor(&m->net, GS_TENSOR_BETA, l + 1, 1, L->out, &L->beta, &L->dbeta);
     }
     L->h = gs_arena_take(a, cap * w);
     if (spec->norm != GS_NORM_NONE) {
@@ -139,8 +139,8 @@ static void lay_out_readout(gs_mlp_t *m, gs_arena_cursor_t *a)
     mlp_layer_t *L = &m->layers[spec->depth];
     L->in = spec->width;
     L->out = spec->n_out;
-    gs_net_add_tensor(&m->net, "W", 0, L->out, L->in, &L->w, &L->dw);
-    gs_net_add_tensor(&m->net, "b", 0, 1, L->out, &L->b, &L->db);
+    gs_net_add_tensor(&m->net, GS_TENSOR_W, 0, L->out, L->in, &L->w, &L->dw);
+    gs_net_add_tensor(&m->net, GS_TENSOR_B, 0, 1, L->out, &L->b, &L->db);
     m->net.out = gs_arena_take(a, spec->capacity * L->out);
     m->net.dout = gs_arena_take(a, spec->capacity * L->out);
 }

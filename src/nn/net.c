@@ -6,6 +6,14 @@
 #include <stdio.h>
 #include <string.h>
 
+const gs_tensor_kind_info_t gs_tensor_kinds[] = {
+    [GS_TENSOR_W] = {"W", 1},      [GS_TENSOR_WX] = {"Wx", 1},      [GS_TENSOR_WH] = {"Wh", 1},
+    [GS_TENSOR_B] = {"b", 0},      [GS_TENSOR_BX] = {"bx", 0},      [GS_TENSOR_BH] = {"bh", 0},
+    [GS_TENSOR_GAMMA] = {"gamma", 0}, [GS_TENSOR_BETA] = {"beta", 0},
+};
+_Static_assert(sizeof gs_tensor_kinds / sizeof *gs_tensor_kinds == GS_N_TENSOR_KINDS,
+               "one row per tensor kind");
+
 void gs_net_init(gs_net_t *net, const gs_net_ops_t *ops, size_t in_dim, size_t n_out,
                  size_t capacity, size_t n_params, gs_tensor_t *tensors)
 {
@@ -38,6 +46,14 @@ const gs_tensor_t *gs_net_tensor(const gs_net_t *net, const char *name)
     return NULL;
 }
 
+const gs_tensor_t *gs_net_tensor_of(const gs_net_t *net, gs_tensor_kind_t kind, size_t layer)
+{
+    for (size_t i = 0; i < net->n_tensors; i++)
+        if (net->tensors[i].kind == kind && net->tensors[i].layer == layer)
+            return &net->tensors[i];
+    return NULL;
+}
+
 size_t gs_net_tensors_end(const gs_net_t *net)
 {
     if (net->n_tensors == 0)
@@ -46,9 +62,10 @@ size_t gs_net_tensors_end(const gs_net_t *net)
     return t->offset + t->rows * t->cols;
 }
 
-void gs_net_add_tensor(gs_net_t *net, const char *prefix, size_t layer, size_t rows, size_t cols,
-                       double **w, double **dw)
+void gs_net_add_tensor(gs_net_t *net, gs_tensor_kind_t kind, size_t layer, size_t rows,
+                       size_t cols, double **w, double **dw)
 {
+    const char *prefix = gs_tensor_kinds[kind].prefix;
     size_t offset = gs_net_tensors_end(net);
     assert(offset + rows * cols <= net->n_params);   /* within the arena sized for them */
     gs_tensor_t *t = &net->tensors[net->n_tensors++];
@@ -56,8 +73,9 @@ void gs_net_add_tensor(gs_net_t *net, const char *prefix, size_t layer, size_t r
         snprintf(t->name, sizeof t->name, "%s%zu", prefix, layer);
     else
         snprintf(t->name, sizeof t->name, "%s_out", prefix);
+    t->kind = kind;
     t->layer = layer;
-    t->weight = prefix[0] == 'W';
+    t->weight = gs_tensor_kinds[kind].weight;
     t->offset = offset;
     t->rows = rows;
     t->cols = cols;

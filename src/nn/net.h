@@ -12,10 +12,34 @@
 
 #include <stddef.h>
 
+/* What a tensor is, as data: code that treats kinds apart (the weight
+ * histograms, the recurrent matrix of a layer) tests this, never the name.
+ * gs_tensor_kinds[kind] gives the prefix of its name and whether it is a
+ * weight matrix. */
+typedef enum {
+    GS_TENSOR_W,       /* a weight matrix: an mlp layer's, every readout's */
+    GS_TENSOR_WX,      /* recurrent: input-to-hidden weights */
+    GS_TENSOR_WH,      /* recurrent: hidden-to-hidden weights */
+    GS_TENSOR_B,       /* a bias */
+    GS_TENSOR_BX,      /* recurrent: the input projection's bias */
+    GS_TENSOR_BH,      /* recurrent: the hidden projection's bias */
+    GS_TENSOR_GAMMA,   /* normalization: scale */
+    GS_TENSOR_BETA     /* normalization: shift */
+} gs_tensor_kind_t;
+#define GS_N_TENSOR_KINDS 8
+
+typedef struct {
+    const char *prefix;   /* of the tensor's name: "W", "Wx", "gamma", ... */
+    int weight;           /* a weight matrix, not a bias or norm parameter */
+} gs_tensor_kind_info_t;
+extern const gs_tensor_kind_info_t gs_tensor_kinds[];   /* indexed by gs_tensor_kind_t */
+
 typedef struct {
     char name[48];      /* e.g. "W3", "b3", "gamma3", "W_out" */
     size_t layer;       /* 1.., 0 for the readout */
-    int weight;         /* a weight matrix (W, Wx, Wh), not a bias or norm scale */
+    int weight;         /* gs_tensor_kinds[kind].weight: W, Wx or Wh */
+    gs_tensor_kind_t kind;   /* beside weight, in what was its padding: the tensor
+                                (and so the arenas, runs.work_bytes) no bigger */
     size_t offset;      /* into params / grads */
     size_t rows, cols;  /* row-major; vectors have rows = 1 */
 } gs_tensor_t;
@@ -66,12 +90,14 @@ void gs_net_init(gs_net_t *net, const gs_net_ops_t *ops, size_t in_dim, size_t n
 void gs_net_zero_grad(gs_net_t *net);   /* for callers that want clean buffers */
 void gs_net_free(gs_net_t *net);   /* NULL is fine */
 const gs_tensor_t *gs_net_tensor(const gs_net_t *net, const char *name);
-/* Append a tensor to net->tensors (which the model sized for all of them),
- * laid out in params right after the previous one: named prefix + layer
- * number (1-based), or prefix + "_out" for layer 0. *w and *dw point at it
- * in params and grads. */
-void gs_net_add_tensor(gs_net_t *net, const char *prefix, size_t layer, size_t rows, size_t cols,
-                       double **w, double **dw);
+/* The tensor of that kind in that layer (0: the readout), or NULL. */
+const gs_tensor_t *gs_net_tensor_of(const gs_net_t *net, gs_tensor_kind_t kind, size_t layer);
+/* Append a tensor of that kind to net->tensors (which the model sized for
+ * all of them), laid out in params right after the previous one: named
+ * its kind's prefix + layer number (1-based), or prefix + "_out" for
+ * layer 0. *w and *dw point at it in params and grads. */
+void gs_net_add_tensor(gs_net_t *net, gs_tensor_kind_t kind, size_t layer, size_t rows,
+                       size_t cols, double **w, double **dw);
 /* The offset in params where the tensors added so far end: n_params once
  * a model has added them all. */
 size_t gs_net_tensors_end(const gs_net_t *net);

@@ -33,7 +33,9 @@ double gs_rng_normal(gs_rng_t *r);
  * with log, sin and cos over whole blocks (nn/vmath.h) - about 4 times
  * faster, and equal to the single draws within a few ulp. */
 void gs_rng_normal_fill(gs_rng_t *r, double *x, size_t n, double scale);
-/* Uniform integer in [0, n), unbiased (n > 0). */
+/* Uniform integer in [0, n), unbiased (n > 0): x % n of a draw x, a draw
+ * at or above the largest multiple of n drawn again (gs_gaussian_rows
+ * repeats this to pass labels it does not keep; tests/data.c compares). */
 size_t gs_rng_below(gs_rng_t *r, size_t n);
 /* Fisher-Yates shuffle of idx[0..n). */
 void gs_rng_shuffle(gs_rng_t *r, size_t *idx, size_t n);

@@ -251,10 +251,10 @@ static void lay_out_layer(gs_rnn_t *m, size_t l, gs_arena_cursor_t *a)
     size_t G = m->cell->gates, H = m->spec.width, T = m->spec.seq_len, cap = m->spec.capacity;
     rnn_layer_t *L = &m->layers[l];
     L->in = l == 0 ? m->spec.in_dim : H;
-    gs_net_add_tensor(&m->net, "Wx", l + 1, G * H, L->in, &L->wx, &L->dwx);
-    gs_net_add_tensor(&m->net, "Wh", l + 1, G * H, H, &L->wh, &L->dwh);
-    gs_net_add_tensor(&m->net, "bx", l + 1, 1, G * H, &L->bx, &L->dbx);
-    gs_net_add_tensor(&m->net, "bh", l + 1, 1, G * H, &L->bh, &L->dbh);
+    gs_net_add_tensor(&m->net, GS_TENSOR_WX, l + 1, G * H, L->in, &L->wx, &L->dwx);
+    gs_net_add_tensor(&m->net, GS_TENSOR_WH, l + 1, G * H, H, &L->wh, &L->dwh);
+    gs_net_add_tensor(&m->net, GS_TENSOR_BX, l + 1, 1, G * H, &L->bx, &L->dbx);
+    gs_net_add_tensor(&m->net, GS_TENSOR_BH, l + 1, 1, G * H, &L->bh, &L->dbh);
     if (!m->cell->fused)
         L->zh = gs_arena_take(a, T * cap * G * H);
     L->gates = gs_arena_take(a, T * cap * G * H);
@@ -270,8 +270,8 @@ static void lay_out_shared(gs_rnn_t *m, gs_arena_cursor_t *a)
 {
     const gs_rnn_spec_t *spec = &m->spec;
     size_t G = m->cell->gates, H = spec->width, T = spec->seq_len, cap = spec->capacity;
-    gs_net_add_tensor(&m->net, "W", 0, spec->n_out, H, &m->w_out, &m->dw_out);
-    gs_net_add_tensor(&m->net, "b", 0, 1, spec->n_out, &m->b_out, &m->db_out);
+    gs_net_add_tensor(&m->net, GS_TENSOR_W, 0, spec->n_out, H, &m->w_out, &m->dw_out);
+    gs_net_add_tensor(&m->net, GS_TENSOR_B, 0, 1, spec->n_out, &m->b_out, &m->db_out);
     m->net.out = gs_arena_take(a, cap * spec->n_out);
     m->net.dout = gs_arena_take(a, cap * spec->n_out);
     m->x0 = gs_arena_take(a, T * cap * spec->in_dim);

@@ -17,7 +17,6 @@
 #include "store/store.h"
 
 #define LIVE_HEARTBEAT_S 60.0   /* a session whose heartbeat is older is not running */
-#define BUSY_TIMEOUT_MS 10000   /* how long a write waits for another program's lock */
 #define MAX_PARAMS 64           /* columns of the result table; config keys */
 #define GS_STR2(x) #x
 #define GS_STR(x) GS_STR2(x)
@@ -40,6 +39,8 @@ struct gs_store {
     long stored;   /* cells this session */
     long fresh_deleted;        /* cells a fresh start deleted */
     char fresh_replaced[256];  /* the other sweep it replaced, or "" */
+    int busy_ms;               /* the busy timeout (GS_BUSY_TIMEOUT_ENV) */
+    char hint[256];            /* sql_hint's text when it names a value */
 };
 
 /* ---- the result table and the series lists, as data (schema.c) ---- */

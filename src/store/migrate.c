@@ -214,6 +214,25 @@ static int histograms_one_row(gs_store_t *st, char *err, size_t errlen)
     return store_exec(st, "DROP TABLE histograms", err, errlen);
 }
 
+/* Before version 7 a runs row deleted by hand with foreign keys off (the
+ * sqlite3 shell's default) left its rows behind, and storing the cell
+ * again replaced them (clear_cell). The upgrade checks the foreign keys
+ * of every table, so those rows go first, as version 6's rebuild dropped
+ * them. */
+static int drop_orphans(gs_store_t *st, long ver, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < store_n_child; i++) {
+        if (ver < store_child_tables[i].since)
+            continue;   /* not there yet */
+        char sql[256];
+        snprintf(sql, sizeof sql, "DELETE FROM \"%s\" WHERE run_id NOT IN (SELECT id FROM runs)",
+                 store_child_tables[i].name);
+        if (store_exec(st, sql, err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* Upgrade an older database in place, in one transaction: ALTER TABLE
  * adds the columns runs gained in versions 2 and 5 (NULL for the cells
  * stored before), and the schema's CREATE ... IF NOT EXISTS adds the
@@ -222,7 +241,8 @@ static int histograms_one_row(gs_store_t *st, char *err, size_t errlen)
  * CHECK list (widen_check) and adds in_flight; version 5 widens the
  * diagnoses' lists ('dead') and adds sweeps.seeding (NULL: the cells
  * stored keep their per-cell seeds); version 7 turns the histograms' rows
- * per bin into rows per histogram (histograms_one_row). */
+ * per bin into rows per histogram (histograms_one_row), dropping the rows
+ * of cells whose runs row is gone (drop_orphans). */
 int store_migrate(gs_store_t *st, long ver, char *err, size_t errlen)
 {
     if (ver < 1) {
@@ -274,7 +294,8 @@ int store_migrate(gs_store_t *st, long ver, char *err, size_t errlen)
         goto fail;
     if (ver < 6 && rebuild_children(st, ver, err, errlen) != 0)
         goto fail;
-    if (ver < 7 && histograms_one_row(st, err, errlen) != 0)
+    if (ver < 7 && (drop_orphans(st, ver, err, errlen) != 0 ||
+                    histograms_one_row(st, err, errlen) != 0))
         goto fail;
     char pragma[64];
     snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", GS_SCHEMA_VERSION);

@@ -7,6 +7,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -34,8 +35,12 @@ static const char *sql_hint(gs_store_t *st)
 {
     switch (sqlite3_errcode(st->db)) {
     case SQLITE_BUSY:
-        return " (another program held a write transaction on it for longer than the "
-               GS_STR(BUSY_TIMEOUT_MS) " ms gradsweep waits; try again when it is done)";
+        snprintf(st->hint, sizeof st->hint,
+                 " (another program held a write transaction on it for longer than the %d ms "
+                 "gradsweep waits, which " GS_BUSY_TIMEOUT_ENV " sets; try again when it is "
+                 "done)",
+                 st->busy_ms);
+        return st->hint;
     case SQLITE_FULL:
         return " (free space on its disk, then rerun: stored cells are kept)";
     case SQLITE_READONLY:
@@ -127,6 +132,24 @@ int store_step_reset(gs_store_t *st, sqlite3_stmt *s, char *err, size_t errlen, 
 
 /* ---- open ---- */
 
+/* The busy timeout from GS_BUSY_TIMEOUT_ENV, else its default; -1 with a
+ * message when the variable is set to anything but 0..INT_MAX. */
+static int busy_timeout_ms(char *err, size_t errlen)
+{
+    const char *v = getenv(GS_BUSY_TIMEOUT_ENV);
+    if (!v)
+        return GS_BUSY_TIMEOUT_MS;
+    char *end;
+    errno = 0;
+    long ms = strtol(v, &end, 10);
+    if (end == v || *end != '\0' || errno != 0 || ms < 0 || ms > INT_MAX) {
+        snprintf(err, errlen, GS_BUSY_TIMEOUT_ENV "=%s: not a whole number of milliseconds "
+                 "from 0 to %d (unset it for the default, %d)", v, INT_MAX, GS_BUSY_TIMEOUT_MS);
+        return -1;
+    }
+    return (int)ms;
+}
+
 /* Writing needs the file (when it exists) and its folder writable: SQLite
  * makes its -wal and -shm files there. Said plainly before SQLite would
  * say "unable to open database file". */
@@ -177,7 +200,12 @@ static int check_kind(gs_store_t *st, int readonly, long *app, long *ver, char *
  * in an older database. */
 static int prepare_for_writing(gs_store_t *st, long app, long ver, char *err, size_t errlen)
 {
-    if (store_exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL", err, errlen) != 0)
+    /* temp_store=MEMORY keeps the SAVEPOINT of each cell's journal in
+     * memory: on a file it spilled past 64 KiB (a cell changes ~16 pages)
+     * and wrote every page it touched to disk first, a third of storing a
+     * tiny cell */
+    if (store_exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY",
+                   err, errlen) != 0)
         return -1;
     if (app == GS_APPLICATION_ID)
         return ver < GS_SCHEMA_VERSION ? store_migrate(st, ver, err, errlen) : 0;
@@ -209,6 +237,10 @@ gs_store_t *gs_store_open_kind(const char *path, int create, int readonly, gs_st
     }
     snprintf(st->path, sizeof st->path, "%s", path);
     gethostname(st->host, sizeof st->host - 1);
+    if ((st->busy_ms = busy_timeout_ms(err, errlen)) < 0) {
+        *fault = GS_STORE_FAULT_INPUT;
+        goto fail;
+    }
     struct stat sb;
     long app, ver;
     int exists = stat(path, &sb) == 0;
@@ -229,7 +261,7 @@ gs_store_t *gs_store_open_kind(const char *path, int create, int readonly, gs_st
         snprintf(err, errlen, "%s: cannot open: %s", path, st->db ? sqlite3_errmsg(st->db) : "out of memory");
         goto fail;
     }
-    sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+    sqlite3_busy_timeout(st->db, st->busy_ms);
     /* every connection: a cell's rows go with its runs row */
     if (store_exec(st, "PRAGMA foreign_keys = ON", err, errlen) != 0)
         goto fail;

@@ -16,6 +16,13 @@
 #define GS_SCHEMA_VERSION 7
 #define GS_APPLICATION_ID 0x47535750
 
+/* How long a connection waits for another program's write lock before it
+ * fails with SQLITE_BUSY: GS_BUSY_TIMEOUT_ENV, in milliseconds, when set
+ * (0 does not wait; a value that is not a whole number from 0 to INT_MAX
+ * is refused by gs_store_open as bad input), else the default. */
+#define GS_BUSY_TIMEOUT_ENV "GRADSWEEP_BUSY_TIMEOUT_MS"
+#define GS_BUSY_TIMEOUT_MS 10000
+
 typedef struct gs_store gs_store_t;
 struct sqlite3;   /* <sqlite3.h>, for the calls that take a handle */
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data/digits.h"
 #include "theory/spectrum.h"
 #include "nn/rng.h"
 #include "util/hash.h"
@@ -62,6 +63,9 @@ static int key_if_set(const char *name)
 #define KF_RECURRENT GS_KEYF_RECURRENT
 #define KF_SEED GS_KEYF_INIT_SEED
 #define KF_HEADLINE GS_KEYF_HEADLINE
+#define ACT_PARAM_MAX 100   /* an activation's parameter lies in [0, this] */
+#define STR2(x) #x
+#define STR(x) STR2(x)
 
 /* Table order is canonical-key order; adding a key is one row. */
 static const keydef_t keys[] = {
@@ -298,8 +302,8 @@ static int set_named(gs_cell_t *c, const keydef_t *k, const char *value, char *e
             return bad(err, errlen, k, value, "unknown activation");
         if (has_p && !a->has_param)
             return bad(err, errlen, k, value, "this activation takes no parameter");
-        if (has_p && (p < 0 || p > 100))
-            return bad(err, errlen, k, value, "the parameter must lie in [0, 100]");
+        if (has_p && (p < 0 || p > ACT_PARAM_MAX))
+            return bad(err, errlen, k, value, "the parameter must lie in [0, " STR(ACT_PARAM_MAX) "]");
         c->act = a;
         c->act_param = has_p ? p : a->default_param;
     } else {
@@ -516,7 +520,7 @@ int gs_cell_validate(const gs_cell_t *c, char *err, size_t errlen)
                      "only", model);
             return -1;
         }
-        if (c->model != GS_MODEL_RNN && strcmp(c->act->name, "tanh") != 0) {
+        if (c->model != GS_MODEL_RNN && c->act->kind != GS_ACT_TANH) {
             snprintf(err, errlen, "activation=%s: model=%s uses its standard sigmoid gates and "
                      "tanh; allowed: tanh (the activation applies to mlp and rnn)",
                      c->act->name, model);
@@ -539,8 +543,8 @@ int gs_cell_validate(const gs_cell_t *c, char *err, size_t errlen)
         return -1;
     }
     if (c->dataset == GS_DATA_DIGITS && c->input_dim != 0) {
-        snprintf(err, errlen, "input_dim=%ld: dataset=digits has 64 inputs; input_dim applies "
-                 "to dataset=gaussian only", c->input_dim);
+        snprintf(err, errlen, "input_dim=%ld: dataset=digits has %d inputs; input_dim applies "
+                 "to dataset=gaussian only", c->input_dim, GS_DIGITS_DIM);
         return -1;
     }
     return 0;

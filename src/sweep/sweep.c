@@ -661,10 +661,11 @@ static int add_combinations(gs_sweep_t *sw, const parse_t *p, size_t x, const gs
                             size_t errlen)
 {
     gs_experiment_t *ex = &sw->experiments[x];
-    size_t idx[64] = {0};
+    size_t idx[GS_MAX_AXES] = {0};
     char msg[1024];
-    if (ex->n_axes > 64)
-        return fail(err, errlen, "%s:%d: [%s]: more than 64 axes", sw->path, ex->line, ex->name);
+    if (ex->n_axes > GS_MAX_AXES)
+        return fail(err, errlen, "%s:%d: [%s]: more than %d axes", sw->path, ex->line, ex->name,
+                    GS_MAX_AXES);
     ex->first_cell = sw->n_cells;
     int settled = 0;   /* once a combination was settled, a later one may equal it */
     for (size_t combo = 0; combo < n_combo; combo++) {

@@ -35,6 +35,7 @@
 
 #define GS_NAME_MAX 64
 #define GS_OVERRIDES_SECTION "overrides"
+#define GS_MAX_AXES 64   /* keys with more than one value in one experiment */
 #define GS_CONFIG_MAX_BYTES (16u << 20)   /* larger is not a sweep config */
 
 typedef struct {

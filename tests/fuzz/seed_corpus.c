@@ -217,7 +217,7 @@ static void run_seed(const seed_t *sd, const char *pack_dir, const char *report_
         }
         gs_result_free(&r);
     }
-    if (gs_store_end_session(st, "done", 0.0, err, sizeof err) != 0) {
+    if (gs_store_end_session(st, GS_SESSION_DONE, 0.0, err, sizeof err) != 0) {
         fprintf(stderr, "seed_corpus: %s\n", err);
         exit(1);
     }

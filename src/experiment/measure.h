@@ -1,0 +1,42 @@
+/* The measurements of one step of a cell's model (internal to
+ * src/experiment): the layer statistics, the gradients' ratios and the
+ * verdict on them, and at initialization the weight histograms, the
+ * theory beside the measurement and the Jacobian's spectrum. Everything
+ * about the cell comes from its plan. */
+#ifndef GS_EXPERIMENT_MEASURE_H
+#define GS_EXPERIMENT_MEASURE_H
+
+#include <stddef.h>
+
+#include "experiment/experiment.h"
+#include "experiment/plan.h"
+#include "nn/net.h"
+
+/* The layer (1..depth, depth+1 the readout) whose weight matrix tensor T
+ * is, or 0 when T is not a weight matrix. */
+int ex_weight_layer(const gs_tensor_t *T, size_t depth);
+
+/* Histograms of every weight matrix into r->hist, allocated here for the
+ * plan's n_hist (the spectrum's comes later); -1 when memory is short. */
+int ex_weight_histograms(const gs_plan_t *p, const gs_net_t *net, gs_result_t *r);
+
+/* The model's layer statistics of the last forward/backward over n rows. */
+void ex_layer_stats(const gs_plan_t *p, const gs_net_t *net, size_t n, gs_layer_stats_t *st);
+
+/* The weight-gradient ratio of one measured step, ||dL/dW_1|| /
+ * ||dL/dW_depth|| (shown, never the verdict). */
+double ex_grad_ratio(const gs_plan_t *p, const gs_layer_stats_t *st);
+
+/* The backpropagated gradient's ratio of one measured step into *ratio,
+ * and the verdict on it. */
+gs_diag_t ex_diagnose_step(const gs_plan_t *p, const gs_layer_stats_t *st, double *ratio);
+
+/* Every gradient norm of a measured step is finite. */
+int ex_gradients_finite(const gs_layer_stats_t *st, size_t n);
+
+/* Measurements at initialization from the first step's forward/backward
+ * over n rows: layer and time statistics, ratios and diagnosis, theory,
+ * spectrum. -1 when the spectrum could not be computed. */
+int ex_measure_init(const gs_plan_t *p, gs_net_t *net, size_t n, gs_result_t *r);
+
+#endif

@@ -1,0 +1,40 @@
+/* The probe and the trainer of one cell whose model and data are built
+ * (internal to src/experiment): batches and epochs, the training step
+ * with its clipping, logging and measurements, and the final diagnosis
+ * and losses. Everything about the cell comes from its plan. */
+#ifndef GS_EXPERIMENT_TRAIN_H
+#define GS_EXPERIMENT_TRAIN_H
+
+#include <stddef.h>
+
+#include "data/dataset.h"
+#include "experiment/experiment.h"
+#include "experiment/plan.h"
+#include "nn/net.h"
+#include "nn/rng.h"
+
+/* Everything a training run holds besides the model and its data. */
+typedef struct {
+    const gs_plan_t *p;
+    gs_net_t *net;
+    gs_result_t *r;
+    const gs_progress_t *progress;
+    double *opt_state;
+    double *delta;              /* (n_params) the logged steps' updates */
+    gs_layer_stats_t *stats;    /* (n_layers) of the step in hand */
+    long clipped;
+} ex_trainer_t;
+
+/* The steps (or the probe) of a cell whose model and data are built;
+ * x, y, t are batch scratch, order the training rows' order (brng NULL:
+ * train is a probe's batch, in order, made by the data loading of a
+ * batch_only plan). -1 when the measurements at init failed. */
+int ex_run_steps(ex_trainer_t *tr, const gs_dataset_t *train, gs_rng_t *brng, double *x, int *y,
+                 double *t, size_t *order);
+
+/* The diagnosis at the end, the clip share, the final losses (x, y, t,
+ * idx: scratch of the model's capacity in rows). */
+void ex_finish(ex_trainer_t *tr, const gs_dataset_t *train, const gs_dataset_t *test, double *x,
+               int *y, double *t, size_t *idx);
+
+#endif
