@@ -10,7 +10,7 @@
 #include "report/model.h"
 
 /* The report's pages (write.c): build the findings and claims of m and
- * write dir/findings.csv and dir/index.html. */
+ * write dir/findings.csv, dir/runs.csv and dir/index.html. */
 int rp_write_pages(rp_model_t *m, const char *dir, const rp_charts_t *gallery,
                    const rp_charts_t *per_exp, char *err, size_t errlen);
 

@@ -1,7 +1,7 @@
 /* gs_report_write: a report from load to page - the model (report.c),
  * the charts (draw.c, over worker processes), then what the report says
  * (findings.c, claims.c) and the files that say it (findings.csv by
- * finding.c, index.html by html.c). */
+ * finding.c, runs.csv by report.c, index.html by html.c). */
 #include <config.h>
 
 #include "report/report.h"
