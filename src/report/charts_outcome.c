@@ -171,7 +171,7 @@ static double clip_final_loss(const rp_exp_t *e, int ca, int ma, size_t v, size_
         const rp_run_t *r = &e->runs[i];
         if (!rp_usable(r) || rp_value_index(e, ca, r) != (int)v || rp_value_index(e, ma, r) != (int)md)
             continue;
-        if (isfinite(r->train_loss) && nv < 64)
+        if (isfinite(r->train_loss) && nv < sizeof vals / sizeof *vals)
             vals[nv++] = r->train_loss;
         *div |= r->diverged_step || !isfinite(r->train_loss);
     }

@@ -49,7 +49,7 @@ static void slope_axes(const rp_exp_t *e, int *ca, int *sa)
 static void slope_legend(gs_chart_t *c, const rp_exp_t *e, int ca, int sa)
 {
     if (ca >= 0)
-        rp_axis_legend(c, &e->ex->axes[ca], 64);
+        rp_axis_legend(c, &e->ex->axes[ca], RP_MAX_LINES);
     for (size_t v = 0; sa >= 0 && v < e->ex->axes[sa].n_values; v++) {
         char s[160];
         snprintf(s, sizeof s, "%s %s", e->ex->axes[sa].key, e->ex->axes[sa].values[v]);
