@@ -68,9 +68,12 @@ got=$(head -1 rep/runs.csv | cut -d, -f4-)
 csv_sum=$(awk -F, -v c="$(head -1 rep/runs.csv | tr ',' '\n' | grep -n '^work_bytes$' | cut -d: -f1)" \
     'NR > 1 { s += $c; n++ } END { print n, s }' rep/runs.csv)
 db_sum=$(sqlite3 r.db "SELECT count(*), sum(work_bytes) FROM runs")
-check "runs.csv: every column of the result table in its order, one row per stored cell, work_bytes as stored ($csv_sum; db $db_sum)" \
+csv_nulls=$(awk -F, -v c="$(head -1 rep/runs.csv | tr ',' '\n' | grep -n '^diverged_step$' | cut -d: -f1)" \
+    'NR > 1 && $c == "" { n++ } END { print n + 0 }' rep/runs.csv)
+db_nulls=$(sqlite3 r.db "SELECT count(*) FROM runs WHERE diverged_step IS NULL")
+check "runs.csv: every column of the result table in its order, one row per stored cell, work_bytes as stored ($csv_sum; db $db_sum), NULL empty ($csv_nulls diverged_step of $db_nulls)" \
     '[ -n "$want" ] && [ "$got" = "$want" ] && [ "$csv_sum" = "$(echo "$db_sum" | tr "|" " ")" ] &&
-     grep -q "href=\"runs.csv\"" rep/index.html'
+     grep -q "href=\"runs.csv\"" rep/index.html && [ "$csv_nulls" = "$db_nulls" ]'
 check "provenance: config text, version, hosts, ranks, threads, times" \
     'grep -q "<h2>Provenance</h2>" rep/index.html && grep -q "&lt;script&gt;alert(1)&lt;/script&gt;" rep/index.html &&
      grep -q "<th>threads per rank</th>" rep/index.html && grep -q "gradsweep $("$gs" --version | cut -d" " -f2)" rep/index.html'

@@ -33,6 +33,7 @@ typedef struct {
     const gs_sweep_cell_t *sc;   /* the cell in the parsed config */
     int stored;
     sqlite3_int64 id;
+    uint64_t null_cols;          /* bit k: column k of the result table was NULL */
     GS_RUN_COLUMNS(RP_FIELD, RP_FIELD, RP_FIELD)
     char label[300];             /* values of the experiment's axes, " / "-joined, and
                                     the repeat when there are several */

@@ -35,6 +35,7 @@ static int cmp_hash(const void *a, const void *b)
 static const gs_column_t run_columns[] = {GS_RUN_COLUMNS(RUN_COLUMN, RUN_COLUMN, RUN_COLUMN)};
 #undef RUN_COLUMN
 #define N_RUN_COLUMNS (sizeof run_columns / sizeof *run_columns)
+_Static_assert(N_RUN_COLUMNS <= 64, "a bit of rp_run_t.null_cols per column");
 enum { C_ID = N_RUN_COLUMNS, C_HASH, N_READ };   /* read after the table's columns */
 
 /* Every column of run_columns from the query's current row (whose names
@@ -67,6 +68,10 @@ static void read_run(const gs_query_t *q, rp_run_t *r)
             break;
         }
     }
+    r->null_cols = 0;
+    for (size_t k = 0; k < N_RUN_COLUMNS; k++)
+        if (gs_query_null(q, k))
+            r->null_cols |= (uint64_t)1 << k;
     r->id = gs_query_int(q, C_ID);
 }
 
@@ -96,6 +101,10 @@ int rp_write_runs_csv(const rp_model_t *m, const char *path, char *err, size_t e
             for (size_t k = 0; k < N_RUN_COLUMNS; k++) {
                 const gs_column_t *col = &run_columns[k];
                 const char *field = (const char *)r + col->offset;
+                if (r->null_cols >> k & 1) {   /* NULL: empty, whatever its type */
+                    fputc(',', f);
+                    continue;
+                }
                 double v;
                 long n;
                 int x;
