@@ -27,6 +27,9 @@ for i in 0 1 2; do
          grep -q "cells in shard $i/3" s$i.err'
 done
 check "the three shards hold 30 cells together ($total)" '[ $total -eq 30 ]'
+"$gs" status results/small.shard-1-of-3.db >status1.out 2>&1; st=$?
+check "status of a shard: says so, nothing missing (exit $st)" \
+    '[ $st -eq 0 ] && grep -q "^shard 1/3: " status1.out && grep -q "^total  *[0-9]* *[0-9]* *[0-9]* *[0-9]* *0 " status1.out'
 s0=results/small.shard-0-of-3.db s1=results/small.shard-1-of-3.db s2=results/small.shard-2-of-3.db
 
 "$gs" merge merged.db $s0 $s1 $s2 >merge.out 2>merge.err; st=$?
@@ -67,7 +70,12 @@ check "... into an existing merged database: refused (exit $st), it is unchanged
 "$gs" run "$cfg_dir/report.ini" --shard 0/3 --db other.db --threads 1 >/dev/null 2>&1
 "$gs" merge bad.db $s0 other.db >bad3.out 2>&1; st=$?
 check "a shard of another sweep: refused (exit $st), nothing written ($(cat bad3.out))" \
-    '[ $st -eq 2 ] && grep -q "another config" bad3.out && [ ! -e bad.db ]'
+    '[ $st -eq 2 ] && grep -q "other.db holds sweep .* and .* sweep .small.: not shards of one sweep" bad3.out && [ ! -e bad.db ]'
+# the same sweep with another key: its config text differs
+"$gs" run "$small" steps=50 --shard 0/3 --db steps50.db --threads 1 >/dev/null 2>&1
+"$gs" merge bad.db $s0 steps50.db >bad6.out 2>&1; st=$?
+check "a shard of the same sweep with an override: refused (exit $st), nothing written ($(cat bad6.out))" \
+    '[ $st -eq 2 ] && grep -q "another config" bad6.out && [ ! -e bad.db ]'
 "$gs" merge $s1 $s0 >bad4.out 2>&1; st=$?
 db=$s1
 check "merging into a shard's database: refused (exit $st), the shard unchanged" \

@@ -733,7 +733,7 @@ static void print_row(const char *name, const long *v)
 
 /* The table of cells per status and diagnoses at init per experiment,
  * with totals; the columns come from the name tables. */
-static void print_counts(const status_t *c)
+static void print_counts(const status_t *c, int shard_index, int shard_count)
 {
     const gs_sweep_t *sw = c->sw;
     printf("\n%-24s", "experiment");
@@ -748,7 +748,11 @@ static void print_counts(const status_t *c)
         long v[STATUS_COLS], stored = 0;
         for (int k = 0; k < GS_N_STATUS; k++)
             stored += v[k] = c->st[e][k];
-        v[GS_N_STATUS] = (long)sw->experiments[e].n_cells - stored;
+        long in_shard = 0;   /* the experiment's cells this database is to hold */
+        for (size_t i = 0; i < sw->n_cells; i++)
+            in_shard += sw->cells[i].experiment == e &&
+                        gs_shard_holds(sw->cells[i].hash, shard_index, shard_count);
+        v[GS_N_STATUS] = in_shard - stored;
         for (int d = 0; d < GS_N_DIAG; d++)
             v[GS_N_STATUS + 1 + d] = c->dg[e][d];
         print_row(sw->experiments[e].name, v);
@@ -791,10 +795,15 @@ int gs_cmd_status(int argc, char **argv)
         goto out;
     }
     printf("sweep %s (%s): %zu cells\n", sw.name, db, sw.n_cells);
+    int shard_index = 0, shard_count = 0;
+    if (gs_store_shard_of(gs_store_handle(st), &shard_index, &shard_count))
+        printf("shard %d/%d: the cells whose config hash modulo %d is %d (missing counts those "
+               "only; gradsweep merge joins the shards)\n", shard_index, shard_count,
+               shard_count, shard_index);
     print_seeding(gs_store_seeding_of(gs_store_handle(st)));
     if (gs_store_live_run(st, host, sizeof host, &pid))
         printf("a run is writing it now: host %s, pid %ld (the counts are partial)\n", host, pid);
-    print_counts(&c);
+    print_counts(&c, shard_index, shard_count);
     print_final(&c);
     print_bad(&c, db);
     if (c.other)

@@ -21,6 +21,7 @@ typedef struct {
     long long seed;          /* sweeps.base_seed */
     int seeding;             /* gs_seeding_t; -1: no sweep */
     char shard[64];          /* sweeps.shard, "" for the whole sweep */
+    char name[256];          /* sweeps.name */
     long runs;               /* cells stored */
 } sweep_of_t;
 
@@ -60,14 +61,15 @@ static int read_sweep(const char *path, sweep_of_t *w, char *err, size_t errlen)
         goto out;
     }
     rc = -1;
-    if (w->runs < 0 || sqlite3_prepare_v2(db, "SELECT base_seed, coalesce(shard, '') FROM sweeps "
-                                              "WHERE id = 1", -1, &s, NULL) != SQLITE_OK ||
+    if (w->runs < 0 || sqlite3_prepare_v2(db, "SELECT base_seed, coalesce(shard, ''), name FROM "
+                                              "sweeps WHERE id = 1", -1, &s, NULL) != SQLITE_OK ||
         sqlite3_step(s) != SQLITE_ROW) {
         snprintf(err, errlen, "merge: reading the sweep of %s: %s", path, sqlite3_errmsg(db));
         goto out;
     }
     w->seed = (long long)sqlite3_column_int64(s, 0);
     snprintf(w->shard, sizeof w->shard, "%s", (const char *)sqlite3_column_text(s, 1));
+    snprintf(w->name, sizeof w->name, "%s", (const char *)sqlite3_column_text(s, 2));
     rc = 0;
 out:
     sqlite3_finalize(s);
@@ -82,7 +84,10 @@ out:
 static int same_sweep(const sweep_of_t *a, const char *pa, const sweep_of_t *b, const char *pb,
                       char *err, size_t errlen)
 {
-    if (a->seed != b->seed)
+    if (strcmp(a->name, b->name) != 0)
+        snprintf(err, errlen, "merge: %s holds sweep '%s' and %s sweep '%s': not shards of one "
+                 "sweep; nothing was written", pb, b->name, pa, a->name);
+    else if (a->seed != b->seed)
         snprintf(err, errlen, "merge: %s was run with seed %lld and %s with seed %lld: not shards "
                  "of one sweep; nothing was written", pb, b->seed, pa, a->seed);
     else if (strcmp(a->text, b->text) != 0)

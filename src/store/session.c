@@ -263,6 +263,19 @@ static int claim_shard(gs_store_t *st, const gs_sweep_t *sw, const char *shard, 
     return rc;
 }
 
+int gs_store_shard_of(sqlite3 *db, int *index, int *count)
+{
+    sqlite3_stmt *s;
+    int found = 0;
+    if (sqlite3_prepare_v2(db, "SELECT shard FROM sweeps WHERE id = 1", -1, &s, NULL) != SQLITE_OK)
+        return 0;   /* before version 8: no shards */
+    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0))
+        found = sscanf((const char *)sqlite3_column_text(s, 0), "%d/%d", index, count) == 2 &&
+                *count > 0 && *index >= 0 && *index < *count;
+    sqlite3_finalize(s);
+    return found;
+}
+
 /* sweeps.shard: the shard this database now holds (NULL: the whole). */
 static int write_shard(gs_store_t *st, const char *shard, char *err, size_t errlen)
 {

@@ -169,6 +169,11 @@ char *gs_store_config_text_of(struct sqlite3 *db, char **path);
  * database holds no sweep. */
 int gs_store_seeding_of(struct sqlite3 *db);
 
+/* sweeps.shard of an open SQLite handle: 1 with *index and *count when
+ * the database holds shard index of count (run --shard), 0 when it holds
+ * the whole sweep (or a schema before 8, or no sweep). */
+int gs_store_shard_of(struct sqlite3 *db, int *index, int *count);
+
 /* Every stored cell's config_hash, status, diagnosis (NULL when failed),
  * diagnosis_final (NULL unless trained) and error (NULL unless failed or
  * crashed), for `gradsweep status`. */
