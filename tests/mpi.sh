@@ -23,6 +23,24 @@ for np in 1 2 3; do
     check "mpiexec -n $np: rows identical to the singleton run but for rank, wall_s, timestamps" \
         'dump_rows mpi$np.db | cmp -s - np1.rows'
 done
+# tiny cells are shared: each rank gets one before any gets more, then a
+# queue as deep as the measured cell time asks, at most a fair share of
+# what is left (issue 22: rank 0's thread took 32 of 36, rank 2 none)
+cat > tiny36.ini <<'INI'
+[sweep]
+name = tiny36
+seed = 3
+[tiny]
+task = probe
+depth = 1, 2, 3
+width = 1, 2, 3, 4
+activation = tanh, relu, sigmoid
+INI
+mpirun_gs 3 run tiny36.ini --db tiny36.db --threads 1 2>tiny36.err; st=$?
+db=tiny36.db
+share=$(q "SELECT group_concat(n, ' ') FROM (SELECT count(*) AS n FROM runs GROUP BY rank ORDER BY rank)")
+check "a 36-cell probe sweep at -n 3: every rank computed some (cells per rank: $share; exit $st)" \
+    '[ $st -eq 0 ] && [ "$(q "SELECT count(DISTINCT rank) FROM runs")" = 3 ] && [ "$(q "SELECT count(*) FROM runs")" = 36 ]'
 # threads do not change the numbers either
 mpirun_gs 2 run "$small" --db t2.db --threads 2 2>/dev/null
 check "mpiexec -n 2 with 2 threads per rank: identical rows" 'dump_rows t2.db | cmp -s - np1.rows'

@@ -213,7 +213,8 @@ check "... and the rerun stores it: rows identical to the uninterrupted run (exi
 # old_v4: what version 5 added undone - grad_h_ratio, grad_h_ratio_final,
 # data_seed, sweeps.seeding and 'dead' in the diagnoses' CHECK lists)
 # what each schema version added, undone: a database as that version wrote it
-old_v6="ALTER TABLE runs DROP COLUMN work_bytes; CREATE TABLE h6 (run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+old_v7="ALTER TABLE sweeps DROP COLUMN shard;"
+old_v6="$old_v7 ALTER TABLE runs DROP COLUMN work_bytes; CREATE TABLE h6 (run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
   layer INTEGER NOT NULL, quantity TEXT NOT NULL, bin INTEGER NOT NULL, lo REAL NOT NULL,
   hi REAL NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (run_id, layer, quantity, bin)) WITHOUT ROWID;
   INSERT INTO h6 SELECT * FROM histograms; DROP VIEW histograms; DROP TABLE histogram_counts;
@@ -352,6 +353,20 @@ v=$(sqlite3 fkoff.db "PRAGMA foreign_key_check; PRAGMA integrity_check")
 check "a run deleted with foreign keys off: the rerun replaces its orphans (exit $st, $v)" \
     '[ $st -eq 0 ] && [ "$v" = ok ] && dump_rows fkoff.db | cmp -s - ref.rows'
 
+# ---- shards: sweeps.shard (schema version 8) ----
+# a version-7 database has no sweeps.shard: a run adds it, NULL (the
+# whole sweep), and resumes with the rows it had
+cp results/small.db v7.db
+sqlite3 v7.db "$old_v7 PRAGMA user_version = 7"
+"$gs" run "$small" --db v7.db --threads 1 >/dev/null 2>v7.err; st=$?
+v=$(sqlite3 v7.db "PRAGMA user_version; SELECT count(*) FROM pragma_table_info('sweeps') WHERE name = 'shard';
+  SELECT quote(shard) FROM sweeps; PRAGMA integrity_check")
+check "a version-7 database: upgraded to $ver, sweeps.shard added as NULL, nothing rerun (exit $st: $(echo $v))" \
+    '[ $st -eq 0 ] && [ "$v" = "$ver
+1
+NULL
+ok" ] && grep -q "30 stored already, 0 to run" v7.err && dump_rows v7.db | cmp -s - ref.rows'
+
 # ---- histograms: one row a histogram (schema version 7) ----
 # a version-6 database holds a row per bin: a run turns each histogram
 # into one row (edges and a JSON array of counts), and the histograms view
@@ -369,8 +384,8 @@ v=$(sqlite3 v6.db "PRAGMA user_version; SELECT type FROM sqlite_schema WHERE nam
   SELECT count(*) FROM histogram_counts; SELECT count(*) FROM histogram_counts WHERE json_array_length(counts) != 30;
   PRAGMA foreign_key_check; PRAGMA integrity_check")
 want=$(q "SELECT count(*) FROM histogram_counts")
-check "a version-6 database ($(echo $v6rows)): upgraded to 7, its histograms one row each ($st: $(echo $v))" \
-    '[ $st -eq 0 ] && [ "$v" = "7
+check "a version-6 database ($(echo $v6rows)): upgraded to $ver, its histograms one row each ($st: $(echo $v))" \
+    '[ $st -eq 0 ] && [ "$v" = "$ver
 view
 $want
 0

@@ -18,6 +18,7 @@ int gs_cmd_show(int argc, char **argv);
 int gs_cmd_compare(int argc, char **argv);
 int gs_cmd_schema(int argc, char **argv);
 int gs_cmd_report(int argc, char **argv);
+int gs_cmd_merge(int argc, char **argv);
 
 /* Open a database for a command (readonly: for reading), or print
  * "gradsweep CMD: why" and set *code to the exit status of the failure

@@ -22,6 +22,7 @@ static const command_t commands[] = {
     {"run", gs_cmd_run, "run a sweep (under mpirun or alone) into its SQLite database; resumable"},
     {"report", gs_cmd_report, "PNG charts and an HTML summary of a sweep database"},
     {"status", gs_cmd_status, "cells done / diverged / failed / missing of a sweep database"},
+    {"merge", gs_cmd_merge, "join the databases of one sweep's shards (run --shard I/N) into one"},
     {"prune", gs_cmd_prune, "delete the stored cells a config no longer has (no undo)"},
     {"show", gs_cmd_show, "one stored cell: keys, diagnoses, loss curve, per-layer gradients"},
     {"export", gs_cmd_export, "a table or view of a sweep database as CSV (or JSON lines)"},

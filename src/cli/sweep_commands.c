@@ -388,7 +388,8 @@ int gs_cmd_plan(int argc, char **argv)
 }
 
 #define RUN_USAGE "gradsweep run CONFIG.ini [KEY=VALUE...] [--db PATH] [--threads N] [--fresh] " \
-                  "[--retry] [--experiment NAME]... [--reuse OTHER.db] [--yes]"
+                  "[--retry] [--experiment NAME]... [--reuse OTHER.db] [--yes] [--shard I/N] " \
+                  "[--term-grace S]"
 
 static int run_args(int argc, char **argv, gs_run_options_t *opt, const char **names,
                     const char **overrides);
@@ -406,6 +407,23 @@ int gs_cmd_run(int argc, char **argv)
     free(names);
     free(overrides);
     return rc;
+}
+
+/* --shard I/N: 0 with *index and *count, or -1 having said why. */
+static int parse_shard(const char *s, int *index, int *count)
+{
+    char *slash, *end = NULL;
+    long i = strtol(s, &slash, 10), n = *slash == '/' ? strtol(slash + 1, &end, 10) : 0;
+    if (slash == s || *slash != '/' || end == slash + 1 || *end || i < 0 || n < 1 ||
+        n > GS_SHARDS_MAX || i >= n) {
+        fprintf(stderr, "gradsweep run: --shard %s: not a shard; allowed: I/N with 0 <= I < N "
+                "<= %d (a Slurm array's task: --shard $SLURM_ARRAY_TASK_ID/"
+                "$SLURM_ARRAY_TASK_COUNT, the array numbered from 0)\n", s, GS_SHARDS_MAX);
+        return -1;
+    }
+    *index = (int)i;
+    *count = (int)n;
+    return 0;
 }
 
 /* run's arguments into o (names: --experiment's; overrides: the
@@ -447,11 +465,23 @@ static int run_args(int argc, char **argv, gs_run_options_t *opt, const char **n
                    "                estimated core time), which is refused without it\n"
                    "  KEY=VALUE     override that key in every experiment (steps=10), checked\n"
                    "                as its INI value would be; stored with the config's text\n"
-                   "                as an [overrides] section, so status and report see it\n\n"
+                   "                as an [overrides] section, so status and report see it\n"
+                   "  --shard I/N   run only the cells whose config hash modulo N is I (0 <= I\n"
+                   "                < N <= %d), for the tasks of a Slurm array: each shard its\n"
+                   "                own database (default results/<sweep>.shard-I-of-N.db),\n"
+                   "                which records its shard; gradsweep merge joins them\n"
+                   "  --term-grace S  SIGTERM drains as SIGUSR1 does, for at most S seconds,\n"
+                   "                then stops as SIGINT does (default 0: stops at once). Under\n"
+                   "                srun give it less than Slurm's KillWait\n\n"
                    "SIGINT/SIGTERM (to the process, to mpirun or to its process group) commit\n"
                    "what has arrived, mark the session interrupted and print the command that\n"
-                   "resumes. Progress goes to stderr.\n\n", GS_DEATHS_TO_CRASHED,
-                   GS_BIG_SWEEP_CELLS, GS_BIG_SWEEP_CORE_S / 3600.0);
+                   "resumes; the cells running then are run again next time. SIGUSR1 drains:\n"
+                   "no more cells are handed out, the running ones finish and are stored, the\n"
+                   "session is marked interrupted and the command that resumes printed (exit\n"
+                   "130) - what a job about to reach its time limit wants (sbatch\n"
+                   "--signal=B:USR1@SECONDS, pipeline/slurm.sbatch). Progress goes to\n"
+                   "stderr.\n\n", GS_DEATHS_TO_CRASHED,
+                   GS_BIG_SWEEP_CELLS, GS_BIG_SWEEP_CORE_S / 3600.0, GS_SHARDS_MAX);
             gs_exit_print_table(stdout);
             return GS_EXIT_OK;
         } else if (strcmp(a, "--db") == 0 && i + 1 < argc) {
@@ -475,6 +505,18 @@ static int run_args(int argc, char **argv, gs_run_options_t *opt, const char **n
             o.reuse_path = argv[++i];
         } else if (strcmp(a, "--yes") == 0) {
             o.yes = 1;
+        } else if (strcmp(a, "--shard") == 0 && i + 1 < argc) {
+            if (parse_shard(argv[++i], &o.shard_index, &o.shard_count) != 0)
+                return GS_EXIT_INPUT;
+        } else if (strcmp(a, "--term-grace") == 0 && i + 1 < argc) {
+            char *end;
+            double g = strtod(argv[++i], &end);
+            if (end == argv[i] || *end || !(g >= 0 && g <= GS_TERM_GRACE_MAX)) {
+                fprintf(stderr, "gradsweep run: --term-grace %s: not a number of seconds; "
+                        "allowed: 0 to %.0f\n", argv[i], GS_TERM_GRACE_MAX);
+                return GS_EXIT_INPUT;
+            }
+            o.term_grace_s = g;
         } else if (a[0] != '-' && strchr(a, '=')) {
             overrides[o.n_overrides++] = a;
         } else if (a[0] == '-' || o.config_path) {
@@ -691,7 +733,7 @@ static void print_row(const char *name, const long *v)
 
 /* The table of cells per status and diagnoses at init per experiment,
  * with totals; the columns come from the name tables. */
-static void print_counts(const status_t *c)
+static void print_counts(const status_t *c, int shard_index, int shard_count)
 {
     const gs_sweep_t *sw = c->sw;
     printf("\n%-24s", "experiment");
@@ -706,7 +748,11 @@ static void print_counts(const status_t *c)
         long v[STATUS_COLS], stored = 0;
         for (int k = 0; k < GS_N_STATUS; k++)
             stored += v[k] = c->st[e][k];
-        v[GS_N_STATUS] = (long)sw->experiments[e].n_cells - stored;
+        long in_shard = 0;   /* the experiment's cells this database is to hold */
+        for (size_t i = 0; i < sw->n_cells; i++)
+            in_shard += sw->cells[i].experiment == e &&
+                        gs_shard_holds(sw->cells[i].hash, shard_index, shard_count);
+        v[GS_N_STATUS] = in_shard - stored;
         for (int d = 0; d < GS_N_DIAG; d++)
             v[GS_N_STATUS + 1 + d] = c->dg[e][d];
         print_row(sw->experiments[e].name, v);
@@ -749,10 +795,15 @@ int gs_cmd_status(int argc, char **argv)
         goto out;
     }
     printf("sweep %s (%s): %zu cells\n", sw.name, db, sw.n_cells);
+    int shard_index = 0, shard_count = 0;
+    if (gs_store_shard_of(gs_store_handle(st), &shard_index, &shard_count))
+        printf("shard %d/%d: the cells whose config hash modulo %d is %d (missing counts those "
+               "only; gradsweep merge joins the shards)\n", shard_index, shard_count,
+               shard_count, shard_index);
     print_seeding(gs_store_seeding_of(gs_store_handle(st)));
     if (gs_store_live_run(st, host, sizeof host, &pid))
         printf("a run is writing it now: host %s, pid %ld (the counts are partial)\n", host, pid);
-    print_counts(&c);
+    print_counts(&c, shard_index, shard_count);
     print_final(&c);
     print_bad(&c, db);
     if (c.other)

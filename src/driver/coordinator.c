@@ -8,6 +8,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -31,11 +32,22 @@
 #include "util/files.h"
 #include "util/hash.h"
 
-static volatile sig_atomic_t got_signal;
+/* Signals: SIGINT, and SIGTERM without a grace, stop the run at once
+ * (got_signal, end_interrupted); SIGUSR1 drains it (got_drain: no more
+ * cells handed out, the running ones stored, end_drained); SIGTERM with
+ * a grace (run --term-grace S) drains too, and stops at once when the
+ * running cells outlast the grace (got_term). */
+static volatile sig_atomic_t got_signal, got_drain, got_term;
+static double term_grace_s;   /* set before the handlers are */
 
 static void on_signal(int sig)
 {
-    got_signal = sig;
+    if (sig == SIGUSR1)
+        got_drain = 1;
+    else if (sig == SIGTERM && term_grace_s > 0)
+        got_term = 1;
+    else
+        got_signal = sig;
 }
 
 
@@ -53,11 +65,6 @@ static double thread_cpu(void)
 #define COMMIT_EVERY_S 1.0
 #define HEARTBEAT_EVERY_S 10.0
 
-static int queue_depth(double flops)
-{
-    return flops < TINY_CELL_FLOPS ? TINY_QUEUE : flops < SHORT_CELL_FLOPS ? SHORT_QUEUE : 1;
-}
-
 typedef struct {
     const gs_sweep_t *sw;
     gs_store_t *store;
@@ -66,13 +73,52 @@ typedef struct {
     double last_commit, last_heartbeat;
     int n_slots;             /* slot 0: the local compute thread; slot r: rank r */
     int *outstanding;        /* cells each slot holds */
+    unsigned char *had_work; /* per slot: it has had a cell */
+    int n_started;           /* slots that have had a cell */
+    double cell_s;           /* measured wall time of a cell, a moving average */
+    size_t n_timed;          /* results it has seen */
     uint64_t *handout;       /* the hashes of one hand-out, TINY_QUEUE per slot */
     dv_local_worker_t lw;
     void *rbuf;              /* receive buffer */
     size_t rcap, received;
     dv_packed_t *inbox, *inbox_tail;   /* results received, not stored yet */
+    struct {
+        int signo;           /* what started the drain (0: none) */
+        double deadline;     /* when SIGTERM's grace ends (INFINITY: no end) */
+        int ranks_left;      /* worker ranks that have not sent their last message */
+        int done;            /* every running cell stored, every worker rank finished */
+    } drain;
     char err[8192];
 } coord_t;
+
+/* The cell time queue_depth plans with: an exponential moving average
+ * (cells go longest first, so the times fall as the sweep goes). */
+#define CELL_TIME_WEIGHT 0.2
+static void note_cell_time(coord_t *c, double wall_s)
+{
+    if (!(wall_s >= 0.0) || !isfinite(wall_s))
+        return;   /* a worker's clock is not trusted blindly */
+    c->cell_s = c->n_timed++ ? c->cell_s + CELL_TIME_WEIGHT * (wall_s - c->cell_s) : wall_s;
+}
+
+/* How many cells one slot may hold now (internal.h: TINY_QUEUE): one each
+ * until every slot has had a cell and a result has been timed - so a
+ * sweep of tiny cells is shared by every rank instead of filling the
+ * first slot's queue -, then QUEUE_AHEAD_S of measured cell time, at
+ * most a fair share of the cells not yet stored (the tail balances). */
+static int queue_depth(const coord_t *c, size_t not_handed)
+{
+    if (c->n_started < c->n_slots || c->n_timed == 0)
+        return 1;
+    size_t held = 0;
+    for (int s = 0; s < c->n_slots; s++)
+        held += (size_t)c->outstanding[s];
+    size_t share = (not_handed + held + (size_t)c->n_slots - 1) / (size_t)c->n_slots;
+    double ahead = ceil(QUEUE_AHEAD_S / fmax(c->cell_s, 1e-7));
+    size_t depth = ahead < TINY_QUEUE ? (size_t)ahead : TINY_QUEUE;
+    depth = depth < share ? depth : share;
+    return depth < 1 ? 1 : (int)depth;
+}
 
 static int store_packed(coord_t *c, const void *buf, size_t len)
 {
@@ -84,6 +130,7 @@ static int store_packed(coord_t *c, const void *buf, size_t len)
         return -1;
     }
     gs_put_meta_t pm = {meta.rank, meta.threads, meta.host, meta.wall_s};
+    note_cell_time(c, meta.wall_s);
     const gs_sweep_cell_t *cell = &c->sw->cells[meta.cell];
     int rc = gs_store_put(c->store, c->sw, cell, &r, &pm, c->err, sizeof c->err);
     if (rc == 0) {
@@ -113,19 +160,19 @@ static int hand_out(coord_t *c, const int64_t *pending, size_t n_pending, size_t
 {
     size_t from = *next, to = from;
     int count[c->n_slots];
+    int depth = queue_depth(c, n_pending - from);
     for (int s = 0; s < c->n_slots; s++) {
         size_t k = to;
         /* a slot is topped up once it is down to half its depth: one
          * commit of in_flight rows per half queue, not per cell */
-        if (to < n_pending &&
-            c->outstanding[s] > queue_depth(c->sw->cells[pending[to]].flops) / 2) {
+        if (to < n_pending && c->outstanding[s] > depth / 2) {
             count[s] = 0;
             continue;
         }
-        while (to < n_pending &&
-               c->outstanding[s] + (int)(to - k) < queue_depth(c->sw->cells[pending[to]].flops))
+        while (to < n_pending && c->outstanding[s] + (int)(to - k) < depth)
             to++;
         count[s] = (int)(to - k);
+        assert(count[s] <= TINY_QUEUE);
     }
     if (to == from)
         return 0;
@@ -147,6 +194,8 @@ static int hand_out(coord_t *c, const int64_t *pending, size_t n_pending, size_t
                 dv_local_push(&c->lw, idx);
             else
                 MPI_CHECK(MPI_Send(&idx, 1, MPI_INT64_T, s, TAG_WORK, MPI_COMM_WORLD));
+            c->n_started += !c->had_work[s];
+            c->had_work[s] = 1;
             c->outstanding[s]++;
         }
     assert(*next == to);
@@ -219,6 +268,14 @@ static int receive_all(coord_t *c)
             snprintf(c->err, sizeof c->err, "out of memory receiving a result");
             return -1;
         }
+        if (len == 0) {
+            /* a worker rank's last message: it follows its results */
+            assert(c->drain.signo && c->drain.ranks_left > 0);
+            free(p);
+            free(buf);
+            c->drain.ranks_left--;
+            continue;
+        }
         memcpy(buf, c->rbuf, len);
         *p = (dv_packed_t){NULL, buf, len, source};
         inbox_add(c, p);
@@ -257,10 +314,49 @@ static int take_results(coord_t *c)
     return activity;
 }
 
+/* The drain (SIGUSR1, or SIGTERM with a grace): started once - every
+ * worker rank told DROP_CELL (finish the cell you run, drop the rest,
+ * send your last message), the compute thread's queue dropped - and
+ * then followed: c->drain.done once every worker rank has sent its last
+ * message and every result is stored. 0, or the signal that ends the run
+ * at once: SIGTERM when its grace is over. */
+static int drain_step(coord_t *c)
+{
+    double now = gs_now();
+    if (got_term && !isfinite(c->drain.deadline) && c->drain.signo != SIGTERM) {
+        c->drain.deadline = now + term_grace_s;
+        if (c->drain.signo)
+            fprintf(stderr, "\nSIGTERM: the drain has %.0f s left\n", term_grace_s);
+    }
+    if (!c->drain.signo && (got_drain || got_term)) {
+        c->drain.signo = got_drain ? SIGUSR1 : SIGTERM;
+        c->drain.ranks_left = c->n_slots - 1;
+        int64_t how = DROP_CELL;
+        for (int r = 1; r < c->n_slots; r++)
+            MPI_CHECK(MPI_Send(&how, 1, MPI_INT64_T, r, TAG_WORK, MPI_COMM_WORLD));
+        dv_local_drop(&c->lw);
+        int running = 0;
+        for (int s = 0; s < c->n_slots; s++)
+            running += c->outstanding[s] > 0;
+        fprintf(stderr, "\n%s: draining - no more cells handed out; waiting for the cells "
+                "running on %d worker%s", c->drain.signo == SIGUSR1 ? "SIGUSR1" : "SIGTERM",
+                running, running == 1 ? "" : "s");
+        if (isfinite(c->drain.deadline))
+            fprintf(stderr, " (at most %.0f s)", term_grace_s);
+        fprintf(stderr, "\n");
+    }
+    if (c->drain.signo && isfinite(c->drain.deadline) && now > c->drain.deadline)
+        return SIGTERM;
+    if (c->drain.signo && c->drain.ranks_left == 0 && !c->inbox && dv_local_idle(&c->lw))
+        c->drain.done = 1;
+    return 0;
+}
+
 /* Run the pending cells: hand out, store what arrives, commit, draw the
- * progress, until all are stored (0), a signal arrives (0, *interrupted
- * set: the compute thread is left running, the process ends soon) or a
- * write fails (-1, c->err says why). */
+ * progress, until all are stored (0), a drain is done (0,
+ * c->drain.done), a signal arrives (0, *interrupted set: the compute
+ * thread is left running, the process ends soon) or a write fails (-1,
+ * c->err says why). */
 static int coordinate(coord_t *c, int threads, const char *host, const int64_t *pending,
                       size_t n_pending, int *interrupted)
 {
@@ -268,20 +364,27 @@ static int coordinate(coord_t *c, int threads, const char *host, const int64_t *
     int rc = -1;
     c->outstanding = calloc((size_t)c->n_slots, sizeof *c->outstanding);
     c->handout = malloc((size_t)c->n_slots * TINY_QUEUE * sizeof *c->handout);
-    if (!c->outstanding || !c->handout || dv_local_start(&c->lw, c->sw, threads, c->n_slots > 1, host, &tid) != 0) {
+    c->had_work = calloc((size_t)c->n_slots, 1);
+    if (!c->outstanding || !c->handout || !c->had_work ||
+        dv_local_start(&c->lw, c->sw, threads, c->n_slots > 1, host, &tid) != 0) {
         snprintf(c->err, sizeof c->err, "out of memory, or no compute thread");
         free(c->outstanding);
         free(c->handout);
+        free(c->had_work);
         return -1;
     }
     size_t next = 0;
     c->last_commit = c->last_heartbeat = gs_now();
-    while (c->received < n_pending) {
-        if (got_signal) {
-            *interrupted = got_signal;
+    c->drain.deadline = INFINITY;
+    while (c->received < n_pending || (c->drain.signo && !c->drain.done)) {
+        int stop = got_signal ? got_signal : drain_step(c);
+        if (stop) {
+            *interrupted = stop;
             break;
         }
-        if (hand_out(c, pending, n_pending, &next) != 0)
+        if (c->drain.done)
+            break;
+        if (!c->drain.signo && hand_out(c, pending, n_pending, &next) != 0)
             goto out;
         int activity = take_results(c);
         if (activity < 0 || maybe_commit(c, 0) != 0)
@@ -300,6 +403,7 @@ out:
     c->rcap = 0;
     free(c->outstanding);
     free(c->handout);
+    free(c->had_work);
     return rc;
 }
 
@@ -309,9 +413,11 @@ out:
  * job then ends through MPI_Finalize, not MPI_Abort. */
 static void finish_workers(coord_t *c, int size, int64_t how)
 {
-    for (int r = 1; r < size; r++)
+    /* a drain has told them (DROP_CELL) and counted their last messages */
+    int left = c->drain.signo ? c->drain.ranks_left : size - 1;
+    for (int r = 1; r < size && !c->drain.signo; r++)
         MPI_CHECK(MPI_Send(&how, 1, MPI_INT64_T, r, TAG_WORK, MPI_COMM_WORLD));
-    for (int left = size - 1; left > 0;) {
+    while (left > 0) {
         size_t len;
         int source, got = receive_any(c, &len, &source);
         if (got < 0)
@@ -412,24 +518,61 @@ static int end_done(dv_job_t *j, const gs_run_options_t *opt, coord_t *c, double
     return code;
 }
 
+/* A drain is done (SIGUSR1, or SIGTERM within its grace): every cell
+ * that was running is stored. Commit, end the session as interrupted
+ * (the in_flight rows of the cells dropped are cleared), say what is
+ * stored and what to resubmit; the workers have finished, so the job
+ * ends through MPI_Finalize: exit 130, no MPI_ABORT banner. */
+static int end_drained(dv_job_t *j, const gs_run_options_t *opt, coord_t *c, size_t n_cells)
+{
+    char cmd[8192];
+    dv_command_text(opt, cmd, sizeof cmd);
+    long stored = -1;
+    int ok = maybe_commit(c, 1) == 0 &&
+             gs_store_end_session(c->store, GS_SESSION_INTERRUPTED, thread_cpu(), j->err,
+                                  sizeof j->err) == 0 &&
+             (stored = gs_store_count_runs(c->store)) >= 0;
+    gs_store_close(c->store);
+    if (!ok) {
+        fprintf(stderr, "gradsweep run: the drain's last commit failed: %s\n",
+                c->err[0] ? c->err : j->err);
+        return GS_EXIT_RUNTIME;
+    }
+    fprintf(stderr, "drained by %s: %zu cells stored by this run, none of those running lost; "
+            "%ld cells stored in %s, %zu of the %zu this run was to compute left. Resubmit the "
+            "same command to resume:\n  %s\n", c->drain.signo == SIGUSR1 ? "SIGUSR1" : "SIGTERM",
+            c->bar.done, stored, j->dbpath, c->bar.total - c->bar.done, n_cells, cmd);
+    const char *job = getenv("SLURM_JOB_ID");
+    if (job)
+        fprintf(stderr, "Slurm job %s: sbatch the same script with the same arguments again, or "
+                "let --requeue / an afternotok dependency do it (pipeline/slurm.sbatch)\n", job);
+    return GS_EXIT_INTERRUPTED;
+}
+
 int dv_run_coordinator(dv_job_t *j, const gs_run_options_t *opt, gs_store_t *store,
                            int64_t *pending, size_t n_pending, double flops_total)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
+    term_grace_s = opt->term_grace_s;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    size_t n_cells = 0;   /* of the experiments selected */
-    for (size_t e = 0; e < j->sw.n_experiments; e++)
-        n_cells += j->selected[e] ? j->sw.experiments[e].n_cells : 0;
+    sigaction(SIGUSR1, &sa, NULL);
+    size_t n_cells = 0;   /* of the experiments selected (and the shard) */
+    for (size_t i = 0; i < j->sw.n_cells; i++)
+        n_cells += j->selected[j->sw.cells[i].experiment] &&
+                   gs_shard_holds(j->sw.cells[i].hash, opt->shard_index, opt->shard_count);
+    char shard[64] = "";
+    if (opt->shard_count)
+        snprintf(shard, sizeof shard, " in shard %d/%d", opt->shard_index, opt->shard_count);
     char reused[4200] = "";
     if (opt->reuse_path)
         snprintf(reused, sizeof reused, " (%zu of them reused: copied from %s)", j->n_reused,
                  opt->reuse_path);
-    fprintf(stderr, "sweep %s: %zu cells%s, %zu stored already%s, %zu to run on %d rank%s x %d "
+    fprintf(stderr, "sweep %s: %zu cells%s%s, %zu stored already%s, %zu to run on %d rank%s x %d "
             "thread%s -> %s\n", j->sw.name, n_cells, opt->n_experiments ? " of the experiments "
-            "chosen" : "", n_cells - n_pending, reused, n_pending, j->size,
+            "chosen" : "", shard, n_cells - n_pending, reused, n_pending, j->size,
             j->size == 1 ? "" : "s", j->threads, j->threads == 1 ? "" : "s", j->dbpath);
     coord_t c = {.sw = &j->sw, .store = store, .n_slots = j->size};
     double cpu0 = thread_cpu();
@@ -440,5 +583,7 @@ int dv_run_coordinator(dv_job_t *j, const gs_run_options_t *opt, gs_store_t *sto
     free(pending);
     if (interrupted)
         end_interrupted(j, opt, &c, interrupted);
+    if (rc == 0 && c.drain.done && c.received < n_pending)
+        return end_drained(j, opt, &c, n_pending);
     return rc != 0 ? end_failed(j, &c) : end_done(j, opt, &c, cpu0);
 }

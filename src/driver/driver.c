@@ -41,6 +41,20 @@ static void on_worker_signal(int sig)
     _exit(GS_EXIT_INTERRUPTED);
 }
 
+/* A drain is rank 0's (coordinator.c): mpirun and srun pass SIGUSR1 to
+ * every rank, and a worker rank that ignores it finishes its cell when
+ * rank 0 says DROP_CELL. With --term-grace, SIGTERM (Slurm's at a time
+ * limit, to every task) is a drain too, so a worker rank ignores it: it
+ * is killed if rank 0 stops at once at the grace's end. */
+static void worker_drain_signals(const gs_run_options_t *opt, struct sigaction *stop)
+{
+    struct sigaction ign;
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    sigaction(SIGUSR1, &ign, NULL);
+    sigaction(SIGTERM, opt->term_grace_s > 0 ? &ign : stop, NULL);
+}
+
 static const gs_sweep_hooks_t check_hooks = {gs_experiment_check, gs_experiment_flops};
 static const gs_sweep_hooks_t cost_hooks = {NULL, gs_experiment_flops};
 
@@ -219,7 +233,25 @@ void dv_command_text(const gs_run_options_t *opt, char *buf, size_t len)
     for (size_t i = 0; i < opt->n_experiments && used < len; i++)
         used += (size_t)snprintf(buf + used, len - used, " --experiment %s", opt->experiments[i]);
     if (opt->yes && used < len)
-        snprintf(buf + used, len - used, " --yes");
+        used += (size_t)snprintf(buf + used, len - used, " --yes");
+    if (opt->shard_count && used < len)
+        used += (size_t)snprintf(buf + used, len - used, " --shard %d/%d", opt->shard_index,
+                                 opt->shard_count);
+    if (opt->term_grace_s > 0 && used < len)
+        snprintf(buf + used, len - used, " --term-grace %g", opt->term_grace_s);
+}
+
+/* A shard's database by default: results/<sweep>.shard-I-of-N.db, so that
+ * the tasks of an array job write one database each. */
+static void shard_default_db(const gs_sweep_t *sw, const gs_run_options_t *opt, char *buf,
+                             size_t len)
+{
+    char whole[4096];
+    gs_sweep_default_db(sw, whole, sizeof whole);
+    size_t n = strlen(whole);
+    if (n > 3 && strcmp(whole + n - 3, ".db") == 0)
+        whole[n - 3] = '\0';
+    snprintf(buf, len, "%s.shard-%d-of-%d.db", whole, opt->shard_index, opt->shard_count);
 }
 
 /* ---- rank 0: the database and what is left to run ---- */
@@ -318,6 +350,7 @@ static int reuse_cells(dv_job_t *j, const gs_run_options_t *opt, gs_store_t *st,
     for (size_t i = 0; i < j->sw.n_cells; i++) {
         uint64_t h = j->sw.cells[i].hash;
         if (j->selected[j->sw.cells[i].experiment] && !gs_u64_contains(all, *n_skip, h) &&
+            gs_shard_holds(h, opt->shard_index, opt->shard_count) &&
             gs_u64_contains(offer->hashes, offer->n, h))
             take[n++] = h;
     }
@@ -341,7 +374,10 @@ static gs_store_t *open_store(dv_job_t *j, const gs_run_options_t *opt, const ch
     gs_store_t *st = NULL;
     uint64_t *stored = NULL;
     size_t n_stored = 0;
-    gs_session_info_t info = {j->size, j->threads, hosts, opt->fresh};
+    char shard[32] = "";
+    if (opt->shard_count)
+        snprintf(shard, sizeof shard, "%d/%d", opt->shard_index, opt->shard_count);
+    gs_session_info_t info = {j->size, j->threads, hosts, opt->fresh, shard[0] ? shard : NULL};
     gs_store_fault_t fault = GS_STORE_FAULT_RUNTIME;
     gs_reuse_offer_t offer = {0};
     struct stat sb;
@@ -375,6 +411,7 @@ static gs_store_t *open_store(dv_job_t *j, const gs_run_options_t *opt, const ch
     *flops = 0;
     for (size_t i = 0; i < j->sw.n_cells; i++)
         if (j->selected[j->sw.cells[i].experiment] &&
+            gs_shard_holds(j->sw.cells[i].hash, opt->shard_index, opt->shard_count) &&
             !gs_u64_contains(stored, n_stored, j->sw.cells[i].hash)) {
             (*pending)[(*n_pending)++] = (int64_t)i;
             *flops += j->sw.cells[i].flops;
@@ -448,6 +485,8 @@ int gs_driver_run(const gs_run_options_t *opt)
     if (j->rank == 0) {
         if (opt->db_path)
             snprintf(j->dbpath, sizeof j->dbpath, "%s", opt->db_path);
+        else if (opt->shard_count)
+            shard_default_db(&j->sw, opt, j->dbpath, sizeof j->dbpath);
         else
             gs_sweep_default_db(&j->sw, j->dbpath, sizeof j->dbpath);
         dv_crash_catch(j->dbpath);   /* before dv_store_crashed reads its log */
@@ -465,7 +504,7 @@ int gs_driver_run(const gs_run_options_t *opt)
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = on_worker_signal;
         sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
+        worker_drain_signals(opt, &sa);
         if (near)
             dv_run_in_background();
         dv_worker_loop(&j->sw, j->rank, j->threads, j->host);

@@ -12,6 +12,7 @@
 #define GS_DRIVER_DRIVER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "sweep/sweep.h"
 
@@ -27,7 +28,22 @@ typedef struct {
     size_t n_overrides;
     const char *reuse_path;  /* --reuse OTHER.db: copy the cells it stores (store/reuse.h) */
     int yes;                 /* --yes: run a sweep past the size limit */
+    double term_grace_s;     /* --term-grace S: SIGTERM drains for up to S seconds (0: stops at once) */
+    int shard_index, shard_count;   /* --shard I/N: the cells of shard I of N (N 0: every cell) */
 } gs_run_options_t;
+
+/* The most shards a sweep is cut into (run --shard I/N), and the longest
+ * --term-grace. */
+#define GS_SHARDS_MAX 100000
+#define GS_TERM_GRACE_MAX 86400.0
+
+/* Whether the cell of this config hash is in shard index of count: the
+ * hash modulo count (a cell's hash is the same in every database, so
+ * shards of one sweep never overlap and together hold every cell). */
+static inline int gs_shard_holds(uint64_t hash, int index, int count)
+{
+    return count <= 0 || hash % (uint64_t)count == (uint64_t)index;
+}
 
 /* The size past which `plan` warns and `run` wants --yes: a sweep of more
  * cells, or of more estimated core time (at GS_ASSUMED_FLOPS_PER_CORE),
@@ -49,7 +65,7 @@ int gs_driver_select(const gs_sweep_t *sw, const char *const *names, size_t n,
 /* Returns the process exit status (util/exit.h): 0 every cell of the
  * config stored and none failed or crashed, 3 some failed or crashed, 1
  * a runtime failure, 2 bad input, 130 interrupted by SIGINT or SIGTERM
- * (after committing). */
+ * (after committing) or drained by SIGUSR1 (or SIGTERM with a grace). */
 int gs_driver_run(const gs_run_options_t *opt);
 
 #endif

@@ -34,13 +34,14 @@ enum { TAG_WORK = 1, TAG_RESULT = 2 };
 #define STOP_CELL (-1)   /* run what you hold, then stop */
 #define DROP_CELL (-2)   /* finish the cell you run, drop the rest, stop */
 #define IDLE_SLEEP_NS 1000000L   /* 1 ms between polls when nothing happens */
-/* How many cells a worker may hold: tiny cells are queued deep so that the
- * coordinator's polling never starves a worker; long ones one at a time so
- * that the end of the sweep balances. */
-#define TINY_CELL_FLOPS 2e7    /* about a millisecond of work */
-#define SHORT_CELL_FLOPS 5e8   /* about 50 ms */
+/* How many cells a worker may hold (coordinator.c, queue_depth): one
+ * until every worker has had a cell; then enough measured cell time to
+ * cover QUEUE_AHEAD_S, so that tiny cells are queued deep and the
+ * coordinator's polling never starves a worker while long ones go one at a
+ * time; never more than a fair share of the cells left, so that the end
+ * of the sweep balances. TINY_QUEUE is the most. */
 #define TINY_QUEUE 128
-#define SHORT_QUEUE 2
+#define QUEUE_AHEAD_S 0.05
 
 /* MPI_CHECK: MPI errors are fatal for the whole job; say where. */
 #define MPI_CHECK(call)                                                              \
@@ -120,6 +121,7 @@ typedef struct {
     size_t q_head, q_len, q_cap;
     dv_packed_t *results, *results_tail;
     int stop;
+    int running;             /* a cell is being computed */
     const gs_sweep_t *sw;
     int threads;
     int background;          /* other ranks run cells too */
@@ -133,6 +135,10 @@ int dv_local_start(dv_local_worker_t *lw, const gs_sweep_t *sw, int threads, int
 void dv_local_push(dv_local_worker_t *w, int64_t idx);
 /* The results packed so far, taken out (a list; NULL: none). */
 dv_packed_t *dv_local_take(dv_local_worker_t *w);
+/* A drain: drop the cells queued, not the one running (the number
+ * dropped); then idle once that one's result has been taken. */
+size_t dv_local_drop(dv_local_worker_t *w);
+int dv_local_idle(dv_local_worker_t *w);
 /* Stop the thread: it finishes the cell it runs and drops the rest. */
 void dv_local_stop(dv_local_worker_t *lw, pthread_t tid);
 /* This thread (or process) yields to the coordinator: nice

@@ -63,6 +63,7 @@ static void *local_main(void *arg)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &set, NULL);   /* signals are the coordinator's */
     if (w->background)
         dv_run_in_background();
@@ -80,6 +81,7 @@ static void *local_main(void *arg)
         int64_t idx = w->queue[w->q_head];
         w->q_head = (w->q_head + 1) % w->q_cap;
         w->q_len--;
+        w->running = 1;
         pthread_mutex_unlock(&w->mu);
         dv_packed_t *p = calloc(1, sizeof *p);
         if (p)
@@ -94,6 +96,7 @@ static void *local_main(void *arg)
         else
             w->results = p;
         w->results_tail = p;
+        w->running = 0;
         pthread_mutex_unlock(&w->mu);
     }
 }
@@ -116,6 +119,24 @@ dv_packed_t *dv_local_take(dv_local_worker_t *w)
     return p;
 }
 
+/* A drain: the cells queued and not started are dropped; the one
+ * running finishes. The number dropped. */
+size_t dv_local_drop(dv_local_worker_t *w)
+{
+    pthread_mutex_lock(&w->mu);
+    size_t n = w->q_len;
+    w->q_len = 0;
+    pthread_mutex_unlock(&w->mu);
+    return n;
+}
+
+int dv_local_idle(dv_local_worker_t *w)
+{
+    pthread_mutex_lock(&w->mu);
+    int idle = w->q_len == 0 && !w->running && !w->results;
+    pthread_mutex_unlock(&w->mu);
+    return idle;
+}
 
 /* The local compute thread: started before the loop, stopped after it
  * (it finishes the cell it runs and drops the rest). */

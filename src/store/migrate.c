@@ -233,6 +233,13 @@ static int drop_orphans(gs_store_t *st, long ver, char *err, size_t errlen)
     return 0;
 }
 
+/* Version 8 (run --shard, gradsweep merge): sweeps.shard, the shard a
+ * database holds; NULL, the whole sweep, for every database before. */
+static int migrate_v8_shard(gs_store_t *st, char *err, size_t errlen)
+{
+    return store_exec(st, "ALTER TABLE sweeps ADD COLUMN shard TEXT", err, errlen);
+}
+
 /* Upgrade an older database in place, in one transaction: ALTER TABLE
  * adds the columns runs gained in versions 2 and 5 (NULL for the cells
  * stored before), and the schema's CREATE ... IF NOT EXISTS adds the
@@ -296,6 +303,8 @@ int store_migrate(gs_store_t *st, long ver, char *err, size_t errlen)
         goto fail;
     if (ver < 7 && (drop_orphans(st, ver, err, errlen) != 0 ||
                     histograms_one_row(st, err, errlen) != 0))
+        goto fail;
+    if (ver < 8 && migrate_v8_shard(st, err, errlen) != 0)
         goto fail;
     char pragma[64];
     snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", GS_SCHEMA_VERSION);

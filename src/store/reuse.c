@@ -21,7 +21,10 @@ void gs_reuse_offer_free(gs_reuse_offer_t *offer)
     offer->n = 0;
 }
 
-int gs_reuse_scan(const char *other, gs_reuse_offer_t *offer, char *err, size_t errlen)
+/* The offer of OTHER: the cells the SELECT sql lists (config_hash);
+ * messages begin with what (the option or command). */
+static int scan_cells(const char *other, const char *what, const char *sql,
+                      gs_reuse_offer_t *offer, char *err, size_t errlen)
 {
     static const char *const cols[] = {"config_hash"};
     *offer = (gs_reuse_offer_t){0};
@@ -29,7 +32,7 @@ int gs_reuse_scan(const char *other, gs_reuse_offer_t *offer, char *err, size_t 
     char msg[4096];
     gs_store_t *st = gs_store_open_kind(other, 0, 1, &fault, msg, sizeof msg);
     if (!st) {
-        snprintf(err, errlen, "--reuse %s", msg);
+        snprintf(err, errlen, "%s %s", what, msg);
         return fault == GS_STORE_FAULT_INPUT ? -2 : -1;
     }
     int rc = -1;
@@ -37,13 +40,12 @@ int gs_reuse_scan(const char *other, gs_reuse_offer_t *offer, char *err, size_t 
     gs_query_t q;
     offer->seeding = gs_store_seeding_of(gs_store_handle(st));
     if (offer->seeding < 0) {
-        snprintf(err, errlen, "--reuse %s: holds no sweep yet, so no cell to reuse", other);
+        snprintf(err, errlen, "%s %s: holds no sweep yet, so no cell to take", what, other);
         rc = -2;
         goto out;
     }
-    if (gs_query_prepare(&q, gs_store_handle(st), other, "SELECT config_hash FROM runs WHERE "
-                         "status IN ('done', 'diverged')", cols, 1, msg, sizeof msg) != 0) {
-        snprintf(err, errlen, "--reuse %s", msg);
+    if (gs_query_prepare(&q, gs_store_handle(st), other, sql, cols, 1, msg, sizeof msg) != 0) {
+        snprintf(err, errlen, "%s %s", what, msg);
         goto out;
     }
     int step;
@@ -63,7 +65,7 @@ int gs_reuse_scan(const char *other, gs_reuse_offer_t *offer, char *err, size_t 
     }
     gs_query_finish(&q);
     if (step < 0) {
-        snprintf(err, errlen, "--reuse %s", msg);
+        snprintf(err, errlen, "%s %s", what, msg);
         gs_reuse_offer_free(offer);
         goto out;
     }
@@ -72,6 +74,18 @@ int gs_reuse_scan(const char *other, gs_reuse_offer_t *offer, char *err, size_t 
 out:
     gs_store_close(st);
     return rc;
+}
+
+int gs_reuse_scan(const char *other, gs_reuse_offer_t *offer, char *err, size_t errlen)
+{
+    return scan_cells(other, "--reuse", "SELECT config_hash FROM runs WHERE status IN ('done', "
+                      "'diverged')", offer, err, errlen);
+}
+
+int gs_reuse_scan_every(const char *other, const char *what, gs_reuse_offer_t *offer, char *err,
+                        size_t errlen)
+{
+    return scan_cells(other, what, "SELECT config_hash FROM runs", offer, err, errlen);
 }
 
 int gs_reuse_check_seeding(const gs_reuse_offer_t *offer, int seeding, const char *other,

@@ -32,6 +32,10 @@ typedef struct {
  * why); -1 on another failure. */
 int gs_reuse_scan(const char *other, gs_reuse_offer_t *offer, char *err, size_t errlen);
 void gs_reuse_offer_free(gs_reuse_offer_t *offer);   /* NULL is fine */
+/* The same offer of every cell OTHER stores, whatever its status
+ * (gradsweep merge: rows copied whole); messages begin with what. */
+int gs_reuse_scan_every(const char *other, const char *what, gs_reuse_offer_t *offer, char *err,
+                        size_t errlen);
 
 /* The refusal of an offer seeded otherwise than `seeding` (the seeding
  * the cells of the target are run with): 0 when they agree, else -2 with

@@ -226,6 +226,70 @@ static int write_session(gs_store_t *st, const gs_session_info_t *info, const ch
     return 0;
 }
 
+/* ---- shards (run --shard I/N, gradsweep merge) ---- */
+
+/* Whether a run of info->shard (NULL: the whole sweep) may write this
+ * database: it holds no cell, or cells of that same shard - one database
+ * per shard, so that the rows of another shard never mix in unnoticed.
+ * After claim_sweep (which --fresh has let delete the cells). 0, -2
+ * refused (err says what it holds and what to do), -1 on failure. */
+static int claim_shard(gs_store_t *st, const gs_sweep_t *sw, const char *shard, int have,
+                       char *err, size_t errlen)
+{
+    long n = gs_store_count_runs(st);
+    if (n < 0)
+        return store_sqlfail(st, err, errlen, "counting the stored cells");
+    if (!have || n == 0)
+        return 0;
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db, "SELECT shard FROM sweeps WHERE id = 1", -1, &s, NULL) !=
+        SQLITE_OK)
+        return store_sqlfail(st, err, errlen, "reading the sweep's shard");
+    int step = sqlite3_step(s), rc = 0;
+    const char *held = step == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0) : NULL;
+    if (step != SQLITE_ROW && step != SQLITE_DONE) {
+        rc = store_sqlfail(st, err, errlen, "reading the sweep's shard");
+    } else if ((held == NULL) != (shard == NULL) || (held && strcmp(held, shard) != 0)) {
+        char what[64], mine[64];
+        snprintf(what, sizeof what, held ? "shard %s" : "the whole sweep", held);
+        snprintf(mine, sizeof mine, shard ? "shard %s" : "the whole sweep", shard);
+        snprintf(err, errlen, "%s: holds %s of sweep '%s' (%ld stored cells), and this run is %s; "
+                 "nothing was changed. Give each shard its own --db (gradsweep merge joins "
+                 "them), or --fresh to delete those cells and start over", st->path, what,
+                 sw->name, n, mine);
+        rc = -2;
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int gs_store_shard_of(sqlite3 *db, int *index, int *count)
+{
+    sqlite3_stmt *s;
+    int found = 0;
+    if (sqlite3_prepare_v2(db, "SELECT shard FROM sweeps WHERE id = 1", -1, &s, NULL) != SQLITE_OK)
+        return 0;   /* before version 8: no shards */
+    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0))
+        found = sscanf((const char *)sqlite3_column_text(s, 0), "%d/%d", index, count) == 2 &&
+                *count > 0 && *index >= 0 && *index < *count;
+    sqlite3_finalize(s);
+    return found;
+}
+
+/* sweeps.shard: the shard this database now holds (NULL: the whole). */
+static int write_shard(gs_store_t *st, const char *shard, char *err, size_t errlen)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db, "UPDATE sweeps SET shard = ?1 WHERE id = 1", -1, &s, NULL) !=
+        SQLITE_OK)
+        return store_sqlfail(st, err, errlen, "writing the sweep's shard");
+    if (shard)
+        sqlite3_bind_text(s, 1, shard, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : store_sqlfail(st, err, errlen, "writing the sweep's shard");
+}
+
 /* The seeding of the sweep about to run: the stored one when cells are
  * stored (NULL: per_cell, from before version 5), else paired. */
 static int seeding_to_run(gs_store_t *st, int have)
@@ -272,11 +336,13 @@ int gs_store_begin_session(gs_store_t *st, gs_sweep_t *sw, const gs_session_info
         goto rollback;
     }
     gs_utc_iso(now, sizeof now);
-    if ((rc = claim_sweep(st, sw, info->fresh, &have, err, errlen)) != 0)
+    if ((rc = claim_sweep(st, sw, info->fresh, &have, err, errlen)) != 0 ||
+        (rc = claim_shard(st, sw, info->shard, have, err, errlen)) != 0)
         goto rollback;
     rc = -1;
     gs_sweep_set_seeding(sw, seeding_to_run(st, have));
     if (write_sweep(st, sw, have, now, err, errlen) != 0 ||
+        write_shard(st, info->shard, err, errlen) != 0 ||
         write_session(st, info, now, err, errlen) != 0 || store_exec(st, "COMMIT", err, errlen) != 0)
         goto rollback;
     st->stored = 0;

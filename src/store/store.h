@@ -13,7 +13,7 @@
 #include "experiment/experiment.h"
 #include "sweep/sweep.h"
 
-#define GS_SCHEMA_VERSION 7
+#define GS_SCHEMA_VERSION 8
 #define GS_APPLICATION_ID 0x47535750
 
 /* How long a connection waits for another program's write lock before it
@@ -62,10 +62,13 @@ typedef struct {
     int threads;          /* OpenMP threads per rank */
     const char *hosts;    /* distinct host names, comma-separated */
     int fresh;            /* start over: delete the stored cells (and another sweep whole) */
+    const char *shard;    /* "I/N": run --shard's cells only (sweeps.shard); NULL: every cell */
 } gs_session_info_t;
 
 /* Start a session: refuse (-1, message naming host and pid) when a live
  * run holds the database, or when it holds another sweep and info->fresh
+ * is not set, or (-2) when it holds cells of another shard of the sweep
+ * than info->shard (sweeps.shard; NULL: the whole sweep) and info->fresh
  * is not set (every row intact; the message says what --fresh would
  * delete); with info->fresh delete the stored cells - and another sweep
  * whole, its sweeps row and sessions too - in the same transaction as
@@ -165,6 +168,11 @@ char *gs_store_config_text_of(struct sqlite3 *db, char **path);
  * a database written before schema version 5 (NULL there); -1 when the
  * database holds no sweep. */
 int gs_store_seeding_of(struct sqlite3 *db);
+
+/* sweeps.shard of an open SQLite handle: 1 with *index and *count when
+ * the database holds shard index of count (run --shard), 0 when it holds
+ * the whole sweep (or a schema before 8, or no sweep). */
+int gs_store_shard_of(struct sqlite3 *db, int *index, int *count);
 
 /* Every stored cell's config_hash, status, diagnosis (NULL when failed),
  * diagnosis_final (NULL unless trained) and error (NULL unless failed or
