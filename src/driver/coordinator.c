@@ -51,7 +51,6 @@ static double thread_cpu(void)
 /* ---- the coordinator ---- */
 
 #define COMMIT_EVERY_S 1.0
-#define HEARTBEAT_EVERY_S 10.0
 
 static int queue_depth(double flops)
 {
@@ -98,7 +97,7 @@ static int maybe_commit(coord_t *c, int force)
 {
     double now = gs_now();
     if (force || (c->uncommitted && now - c->last_commit >= COMMIT_EVERY_S) ||
-        now - c->last_heartbeat >= HEARTBEAT_EVERY_S) {
+        now - c->last_heartbeat >= GS_HEARTBEAT_EVERY_S) {
         if (gs_store_commit(c->store, c->err, sizeof c->err) != 0)
             return -1;
         c->uncommitted = 0;

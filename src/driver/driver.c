@@ -341,7 +341,7 @@ static gs_store_t *open_store(dv_job_t *j, const gs_run_options_t *opt, const ch
     gs_store_t *st = NULL;
     uint64_t *stored = NULL;
     size_t n_stored = 0;
-    gs_session_info_t info = {j->size, j->threads, hosts, opt->fresh};
+    gs_session_info_t info = {j->size, j->threads, hosts, opt->fresh, opt->takeover};
     gs_store_fault_t fault = GS_STORE_FAULT_RUNTIME;
     gs_reuse_offer_t offer = {0};
     struct stat sb;
@@ -363,6 +363,9 @@ static gs_store_t *open_store(dv_job_t *j, const gs_run_options_t *opt, const ch
         goto fail;
     }
     say_fresh(st, &j->sw, j->dbpath);
+    if (gs_store_takeover_result(st))
+        fprintf(stderr, "--takeover: %s marked crashed; this run writes %s now\n",
+                gs_store_takeover_result(st), j->dbpath);
     if (dv_store_crashed(st, &j->sw, j->threads, j->err, sizeof j->err) != 0 ||
         stored_to_skip(st, &j->sw, opt->retry, &stored, &n_stored, j->err, sizeof j->err) != 0 ||
         reuse_cells(j, opt, st, &offer, &stored, &n_stored) != 0)

@@ -150,6 +150,26 @@ static int busy_timeout_ms(char *err, size_t errlen)
     return (int)ms;
 }
 
+/* The heartbeat's age limit from GS_HEARTBEAT_LIMIT_ENV, else its
+ * default; -1 with a message when the variable is set to anything but a
+ * number of seconds from GS_HEARTBEAT_LIMIT_MIN_S. */
+static double heartbeat_limit_s(char *err, size_t errlen)
+{
+    const char *v = getenv(GS_HEARTBEAT_LIMIT_ENV);
+    if (!v)
+        return GS_HEARTBEAT_LIMIT_S;
+    char *end;
+    errno = 0;
+    double s = strtod(v, &end);
+    if (end == v || *end != '\0' || errno != 0 || !(s >= GS_HEARTBEAT_LIMIT_MIN_S) || s > 1e9) {
+        snprintf(err, errlen, GS_HEARTBEAT_LIMIT_ENV "=%s: not a number of seconds from %.0f "
+                 "(twice the heartbeat's interval) to 1e9 (unset it for the default, %.0f)", v,
+                 GS_HEARTBEAT_LIMIT_MIN_S, GS_HEARTBEAT_LIMIT_S);
+        return -1;
+    }
+    return s;
+}
+
 /* Writing needs the file (when it exists) and its folder writable: SQLite
  * makes its -wal and -shm files there. Said plainly before SQLite would
  * say "unable to open database file". */
@@ -237,7 +257,8 @@ gs_store_t *gs_store_open_kind(const char *path, int create, int readonly, gs_st
     }
     snprintf(st->path, sizeof st->path, "%s", path);
     gethostname(st->host, sizeof st->host - 1);
-    if ((st->busy_ms = busy_timeout_ms(err, errlen)) < 0) {
+    if ((st->busy_ms = busy_timeout_ms(err, errlen)) < 0 ||
+        (st->heartbeat_limit_s = heartbeat_limit_s(err, errlen)) < 0) {
         *fault = GS_STORE_FAULT_INPUT;
         goto fail;
     }

@@ -13,7 +13,7 @@
 #include "experiment/experiment.h"
 #include "sweep/sweep.h"
 
-#define GS_SCHEMA_VERSION 7
+#define GS_SCHEMA_VERSION 8
 #define GS_APPLICATION_ID 0x47535750
 
 /* How long a connection waits for another program's write lock before it
@@ -22,6 +22,21 @@
  * is refused by gs_store_open as bad input), else the default. */
 #define GS_BUSY_TIMEOUT_ENV "GRADSWEEP_BUSY_TIMEOUT_MS"
 #define GS_BUSY_TIMEOUT_MS 10000
+
+/* The run lock. A running session refreshes its heartbeat (sessions.
+ * heartbeat) at least every GS_HEARTBEAT_EVERY_S. Another run decides
+ * whether the holder lives by the host's own evidence when it runs on the
+ * holder's host (the pid exists, is not a zombie and started at the
+ * recorded time, sessions.pid_start), and otherwise by the heartbeat's
+ * age: a holder whose heartbeat is older than the limit is dead. The
+ * limit is GS_HEARTBEAT_LIMIT_ENV, in seconds, when set (from
+ * GS_HEARTBEAT_LIMIT_MIN_S: a limit within two heartbeats would take a
+ * live run for a dead one; anything else is refused by gs_store_open as
+ * bad input), else GS_HEARTBEAT_LIMIT_S. */
+#define GS_HEARTBEAT_EVERY_S 10.0
+#define GS_HEARTBEAT_LIMIT_ENV "GRADSWEEP_HEARTBEAT_LIMIT_S"
+#define GS_HEARTBEAT_LIMIT_S 60.0
+#define GS_HEARTBEAT_LIMIT_MIN_S (2 * GS_HEARTBEAT_EVERY_S)
 
 typedef struct gs_store gs_store_t;
 struct sqlite3;   /* <sqlite3.h>, for the calls that take a handle */
@@ -62,10 +77,13 @@ typedef struct {
     int threads;          /* OpenMP threads per rank */
     const char *hosts;    /* distinct host names, comma-separated */
     int fresh;            /* start over: delete the stored cells (and another sweep whole) */
+    int takeover;         /* a session still marked running is dead, whatever it seems */
 } gs_session_info_t;
 
 /* Start a session: refuse (-1, message naming host and pid) when a live
- * run holds the database, or when it holds another sweep and info->fresh
+ * run holds the database (with info->takeover, every session still
+ * marked running is marked crashed instead, and gs_store_takeover_result
+ * says which), or when it holds another sweep and info->fresh
  * is not set (every row intact; the message says what --fresh would
  * delete); with info->fresh delete the stored cells - and another sweep
  * whole, its sweeps row and sessions too - in the same transaction as
@@ -109,6 +127,10 @@ int gs_store_delete_cells(gs_store_t *st, const uint64_t *hashes, size_t n, char
 
 /* How many cells the database stores, or -1. */
 long gs_store_count_runs(gs_store_t *st);
+
+/* The session a takeover ended, as text ("session 3 of host nodeA, pid
+ * 1234, heartbeat 5 s old"), or NULL when none was running. */
+const char *gs_store_takeover_result(const gs_store_t *st);
 
 /* What a fresh session start deleted: the cells (returned) and the name
  * of the other sweep it replaced (*replaced, NULL when it was this one). */
