@@ -424,6 +424,10 @@ int gs_driver_run(const gs_run_options_t *opt)
         free(j);
         return GS_EXIT_RUNTIME;
     }
+    /* errors return to gradsweep (driver/internal.h); the communicators
+     * split from it (near_rank0, auto_threads) inherit the handler */
+    if (MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN) != MPI_SUCCESS)
+        fprintf(stderr, "gradsweep run: MPI_Comm_set_errhandler failed: MPI errors stay fatal\n");
     MPI_Comm_rank(MPI_COMM_WORLD, &j->rank);
     MPI_Comm_size(MPI_COMM_WORLD, &j->size);
     gethostname(j->host, sizeof j->host - 1);

@@ -42,7 +42,12 @@ enum { TAG_WORK = 1, TAG_RESULT = 2 };
 #define TINY_QUEUE 128
 #define SHORT_QUEUE 2
 
-/* MPI_CHECK: MPI errors are fatal for the whole job; say where. */
+/* MPI errors return (MPI_ERRORS_RETURN on MPI_COMM_WORLD, set by
+ * gs_driver_run), so that a lost peer reaches gradsweep's own code
+ * instead of killing the process inside MPI. The coordinator's loop
+ * checks every call and ends the run through its own shutdown (commit,
+ * session interrupted, the resume hint: coordinator.c, end_lost_peer);
+ * elsewhere MPI_CHECK says where and ends the job. */
 #define MPI_CHECK(call)                                                              \
     do {                                                                             \
         int mpi_rc_ = (call);                                                        \
