@@ -185,51 +185,44 @@ on nodeB "$gs" run hosts.ini --db fail.db --threads 1 2>fail.rerun; st=$?
 check "... a rerun from nodeB completes (exit $st) with the one-process run's rows" \
     '[ $st -eq 0 ] && grep -q "$kept stored already" fail.rerun && dump_rows fail.db | cmp -s - one.rows'
 
+# fault NAME ACTION...: a run over both nodes (each cell 0.3 s longer, so
+# that the fault lands mid-sweep), ACTION once it has stored 4 cells;
+# checks that it ends non-zero within 20 s, the database sound, rank 0's
+# hint given. $kept: the cells it stored.
+fault() {
+    _name=$1
+    shift
+    GRADSWEEP_TEST_CELL_DELAY=0.3 mpirun_from nodeA "$_name" --db "$_name.db" >"$_name.out" \
+        2>"$_name.err" &
+    bg=$!
+    wait_rows "$_name.db" 4
+    t0=$(now)
+    "$@"
+    wait $bg; st=$?
+    t1=$(now)
+    bg=
+    took=$(elapsed $t0 $t1)
+    kept=$(sqlite3 "$_name.db" "SELECT count(*) FROM runs")
+    how=$(grep -o "interrupted by SIGTERM\|a rank was lost" "$_name.err" | head -n 1)
+    check "$_name: the run ends non-zero (exit $st) within 20 s ($took s) after $kept cells; rank 0: ${how:-?}" \
+        '[ $st -ne 0 ] && awk -v t=$took "BEGIN { exit !(t <= 20) }"'
+    v=$(sound "$_name.db")
+    check "... database intact, session interrupted, nothing in flight ($v), rank 0 gave the resume hint" \
+        'sound "$_name.db" >/dev/null && grep -q "rerun the same command to resume" "$_name.err"'
+    clear_node nodeB
+}
+
 # ---- nodeB's daemon killed mid-run ----
-# (each cell 0.3 s longer, so that the kill lands mid-sweep)
-export GRADSWEEP_TEST_CELL_DELAY=0.3
 rm -f orted.nodeB.pid
-mpirun_from nodeA kill --db kill.db >kill.out 2>kill.err &
-bg=$!
-wait_rows kill.db 4
-t0=$(now)
-kill -9 "$(cat orted.nodeB.pid)"
-wait $bg; st=$?
-t1=$(now)
-bg=
-took=$(elapsed $t0 $t1)
-kept=$(sqlite3 kill.db "SELECT count(*) FROM runs")
-check "nodeB's daemon killed after $kept cells: the run ends non-zero (exit $st) within 20 s ($took s)" \
-    '[ $st -ne 0 ] && awk -v t=$took "BEGIN { exit !(t <= 20) }"'
-v=$(sound kill.db)
-check "... database intact, session interrupted, nothing in flight ($v), rank 0 gave the resume hint" \
-    'sound kill.db >/dev/null && grep -q "rerun the same command to resume" kill.err'
-clear_node nodeB
-unset GRADSWEEP_TEST_CELL_DELAY
+kill_daemon() { kill -9 "$(cat orted.nodeB.pid)"; }
+fault kill kill_daemon
 on nodeB "$gs" run hosts.ini --db kill.db --threads 1 2>kill.rerun; st=$?
 check "... a rerun from nodeB completes (exit $st) with the one-process run's rows" \
     '[ $st -eq 0 ] && grep -q "$kept stored already" kill.rerun && dump_rows kill.db | cmp -s - one.rows'
 
 # ---- nodeB cut off the network ----
-export GRADSWEEP_TEST_CELL_DELAY=0.3
-mpirun_from nodeA cut --db cut.db >cut.out 2>cut.err &
-bg=$!
-wait_rows cut.db 4
-t0=$(now)
-ip link set vnodeB down
-wait $bg; st=$?
-t1=$(now)
-bg=
-took=$(elapsed $t0 $t1)
-kept=$(sqlite3 cut.db "SELECT count(*) FROM runs")
-check "nodeB cut off after $kept cells: the run ends non-zero (exit $st) within 20 s ($took s)" \
-    '[ $st -ne 0 ] && awk -v t=$took "BEGIN { exit !(t <= 20) }"'
-v=$(sound cut.db)
-check "... database intact, session interrupted, nothing in flight ($v), rank 0 gave the resume hint" \
-    'sound cut.db >/dev/null && grep -q "rerun the same command to resume" cut.err'
-clear_node nodeB
+fault cut ip link set vnodeB down
 ip link set vnodeB up
-unset GRADSWEEP_TEST_CELL_DELAY
 mpirun_from nodeB rerun --db cut.db >cut.rerun.out 2>cut.rerun; st=$?
 sess=$(sqlite3 cut.db "SELECT host || ' ' || hosts FROM sessions ORDER BY id DESC LIMIT 1")
 check "... a rerun with mpirun on nodeB (rank 0 there: $sess) completes (exit $st) with the one-process run's rows" \
