@@ -1,6 +1,6 @@
 /* Rank 0's main thread: hands cells out longest first, receives results
- * into an inbox and stores them, commits, and ends the run one of three
- * ways (done, failed, interrupted). */
+ * into an inbox and stores them, commits, and ends the run one of four
+ * ways (done, failed, interrupted, a rank lost). */
 #include <config.h>
 
 #include "driver/internal.h"
@@ -369,15 +369,8 @@ static int finish_workers(coord_t *c, int size, int64_t how)
     return rc;
 }
 
-/* ---- rank 0: the run and its three endings ---- */
+/* ---- rank 0: the run and its four endings ---- */
 
-/* SIGINT/SIGTERM: commit what arrived, end the session as interrupted
- * (clearing the in_flight rows of the cells cut short: they run again
- * next time). Under mpirun the ranks have about a second: Open MPI's
- * mpirun, signalled, sends every rank SIGTERM and SIGKILL a second later
- * (odls_base_sigkill_timeout), so the hint is printed first, while mpirun
- * still forwards output, and no rank waits for another. Does not
- * return. */
 /* Commit what arrived and end the session as interrupted, clearing the
  * in_flight rows of the cells cut short; say so when that fails. */
 static void close_interrupted(dv_job_t *j, coord_t *c)
@@ -392,6 +385,13 @@ static void close_interrupted(dv_job_t *j, coord_t *c)
         fprintf(stderr, "gradsweep run: the last commit failed: %s\n", c->err[0] ? c->err : j->err);
 }
 
+/* SIGINT/SIGTERM: commit what arrived, end the session as interrupted
+ * (clearing the in_flight rows of the cells cut short: they run again
+ * next time). Under mpirun the ranks have about a second: Open MPI's
+ * mpirun, signalled, sends every rank SIGTERM and SIGKILL a second later
+ * (odls_base_sigkill_timeout), so the hint is printed first, while mpirun
+ * still forwards output, and no rank waits for another. Does not
+ * return. */
 static void end_interrupted(dv_job_t *j, const gs_run_options_t *opt, coord_t *c, int sig)
 {
     char cmd[8192];

@@ -5,7 +5,7 @@
  *                  and the pending cells; gs_driver_run and its one teardown
  *   coordinator.c  rank 0's main thread: hands out cells, receives results
  *                  into an inbox, stores and commits them, and the run's
- *                  three endings
+ *                  four endings
  *   local.c        rank 0's compute thread: a worker behind a mutex
  *   worker.c       running one cell (any rank, any thread), and the queue of
  *                  a worker rank with its non-blocking sends
