@@ -213,7 +213,7 @@ check "... and the rerun stores it: rows identical to the uninterrupted run (exi
 # old_v4: what version 5 added undone - grad_h_ratio, grad_h_ratio_final,
 # data_seed, sweeps.seeding and 'dead' in the diagnoses' CHECK lists)
 # what each schema version added, undone: a database as that version wrote it
-old_v7="ALTER TABLE sweeps DROP COLUMN shard;"
+old_v7="ALTER TABLE sweeps DROP COLUMN shard; ALTER TABLE sessions DROP COLUMN pid_start;"
 old_v6="$old_v7 ALTER TABLE runs DROP COLUMN work_bytes; CREATE TABLE h6 (run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
   layer INTEGER NOT NULL, quantity TEXT NOT NULL, bin INTEGER NOT NULL, lo REAL NOT NULL,
   hi REAL NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (run_id, layer, quantity, bin)) WITHOUT ROWID;
@@ -337,6 +337,19 @@ check "a version-6 database: work_bytes added, NULL for the 22 cells stored befo
 8
 22
 ok" ]'
+# a version-7 database (no sessions.pid_start): a run adds the column, NULL
+# for the sessions before, its own start time for the new one
+cp results/small.db v7.db
+sqlite3 v7.db "$old_v7 PRAGMA user_version = 7"
+"$gs" run "$small" --db v7.db --threads 1 >/dev/null 2>&1; st=$?
+v=$(sqlite3 v7.db "PRAGMA user_version; SELECT count(*) FROM sessions WHERE pid_start IS NULL;
+  SELECT count(*) FROM sessions WHERE pid_start > 0; PRAGMA integrity_check")
+n_sess=$(sqlite3 results/small.db "SELECT count(*) FROM sessions")
+check "a version-7 database: sessions.pid_start added, NULL for its $n_sess sessions, set for the new one ($st: $(echo $v))" \
+    '[ $st -eq 0 ] && [ "$v" = "$ver
+$n_sess
+1
+ok" ] && dump_rows v7.db | cmp -s - ref.rows'
 # version 6: deleting the runs row with foreign keys on takes its rows along
 cp results/small.db fk.db
 sqlite3 fk.db "PRAGMA foreign_keys = ON; DELETE FROM runs WHERE id = $gone"

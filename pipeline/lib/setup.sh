@@ -105,3 +105,13 @@ gs_build() {
 
 # Open MPI as root needs these; harmless otherwise.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+
+# Open MPI's daemons (mpirun launches) notice a node cut off the network
+# by TCP keepalives on their out-of-band links: by default after 300 s of
+# silence and 9 probes 20 s apart (8 min: a job hangs that long). These
+# declare a silent peer lost after 10 s idle and 5 unanswered probes 2 s
+# apart - at most 20 s - while a busy node still answers (the kernel does).
+# The user's own values win. (srun launches use Slurm's own node checks.)
+export OMPI_MCA_oob_tcp_keepalive_time="${OMPI_MCA_oob_tcp_keepalive_time:-10}"
+export OMPI_MCA_oob_tcp_keepalive_intvl="${OMPI_MCA_oob_tcp_keepalive_intvl:-2}"
+export OMPI_MCA_oob_tcp_keepalive_probes="${OMPI_MCA_oob_tcp_keepalive_probes:-5}"

@@ -46,12 +46,16 @@ static void usage(FILE *out)
     gs_exit_print_table(out);
     fprintf(out,
             "\nenvironment:\n"
-            "  %-25s the folder of digits.csv.gz (default: %s, where\n"
-            "  %-25s make install puts it; a gradsweep run from its build tree needs\n"
-            "  %-25s the source tree's data/, which pipeline/run sets)\n"
-            "  %-25s how long a write waits for another program's lock on the\n"
-            "  %-25s database before it fails, in ms (default %d)\n",
-            GS_DATA_DIR_ENV, GS_PKGDATADIR, "", "", GS_BUSY_TIMEOUT_ENV, "", GS_BUSY_TIMEOUT_MS);
+            "  %-27s the folder of digits.csv.gz (default: %s, where\n"
+            "  %-27s make install puts it; a gradsweep run from its build tree needs\n"
+            "  %-27s the source tree's data/, which pipeline/run sets)\n"
+            "  %-27s how long a write waits for another program's lock on the\n"
+            "  %-27s database before it fails, in ms (default %d)\n"
+            "  %-27s seconds after its last heartbeat that a run of another host\n"
+            "  %-27s stops holding the database (default %.0f, at least %.0f;\n"
+            "  %-27s on the run's own host its process decides)\n",
+            GS_DATA_DIR_ENV, GS_PKGDATADIR, "", "", GS_BUSY_TIMEOUT_ENV, "", GS_BUSY_TIMEOUT_MS,
+            GS_HEARTBEAT_LIMIT_ENV, "", GS_HEARTBEAT_LIMIT_S, GS_HEARTBEAT_LIMIT_MIN_S, "");
 }
 
 int main(int argc, char **argv)

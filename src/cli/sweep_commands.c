@@ -388,8 +388,8 @@ int gs_cmd_plan(int argc, char **argv)
 }
 
 #define RUN_USAGE "gradsweep run CONFIG.ini [KEY=VALUE...] [--db PATH] [--threads N] [--fresh] " \
-                  "[--retry] [--experiment NAME]... [--reuse OTHER.db] [--yes] [--shard I/N] " \
-                  "[--term-grace S]"
+                  "[--retry] [--experiment NAME]... [--reuse OTHER.db] [--takeover] [--yes] " \
+                  "[--shard I/N] [--term-grace S]"
 
 static int run_args(int argc, char **argv, gs_run_options_t *opt, const char **names,
                     const char **overrides);
@@ -461,6 +461,16 @@ static int run_args(int argc, char **argv, gs_run_options_t *opt, const char **n
                    "                it for several\n"
                    "  --reuse OTHER.db  copy the cells OTHER.db stores as done or diverged with\n"
                    "                the same config hash (and seeding) instead of running them\n"
+                   "  --takeover    start even though the database says a run is writing it\n"
+                   "                (that session is marked crashed). A run counts as live\n"
+                   "                while, on its host, its process runs (pid and start time),\n"
+                   "                and from another host until its heartbeat (refreshed every\n"
+                   "                %.0f s) is " GS_HEARTBEAT_LIMIT_ENV " seconds old (default\n"
+                   "                %.0f). Only for a run you know is gone: if it still runs,\n"
+                   "                both write the database - each cell stays whole and holds\n"
+                   "                the same numbers whichever run stored it, but cells are\n"
+                   "                computed twice, the old run marks its session running\n"
+                   "                again, and the sessions no longer say who wrote what\n"
                    "  --yes         run a sweep past the size limit (%d cells or %.0f h of\n"
                    "                estimated core time), which is refused without it\n"
                    "  KEY=VALUE     override that key in every experiment (steps=10), checked\n"
@@ -481,7 +491,8 @@ static int run_args(int argc, char **argv, gs_run_options_t *opt, const char **n
                    "130) - what a job about to reach its time limit wants (sbatch\n"
                    "--signal=B:USR1@SECONDS, pipeline/slurm.sbatch). Progress goes to\n"
                    "stderr.\n\n", GS_DEATHS_TO_CRASHED,
-                   GS_BIG_SWEEP_CELLS, GS_BIG_SWEEP_CORE_S / 3600.0, GS_SHARDS_MAX);
+                   GS_HEARTBEAT_EVERY_S, GS_HEARTBEAT_LIMIT_S, GS_BIG_SWEEP_CELLS,
+                   GS_BIG_SWEEP_CORE_S / 3600.0, GS_SHARDS_MAX);
             gs_exit_print_table(stdout);
             return GS_EXIT_OK;
         } else if (strcmp(a, "--db") == 0 && i + 1 < argc) {
@@ -499,6 +510,8 @@ static int run_args(int argc, char **argv, gs_run_options_t *opt, const char **n
             o.fresh = 1;
         } else if (strcmp(a, "--retry") == 0) {
             o.retry = 1;
+        } else if (strcmp(a, "--takeover") == 0) {
+            o.takeover = 1;
         } else if (strcmp(a, "--experiment") == 0 && i + 1 < argc) {
             names[o.n_experiments++] = argv[++i];
         } else if (strcmp(a, "--reuse") == 0 && i + 1 < argc) {

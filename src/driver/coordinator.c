@@ -1,6 +1,6 @@
 /* Rank 0's main thread: hands cells out longest first, receives results
- * into an inbox and stores them, commits, and ends the run one of three
- * ways (done, failed, interrupted). */
+ * into an inbox and stores them, commits, and ends the run one of four
+ * ways (done, failed, interrupted, a rank lost). */
 #include <config.h>
 
 #include "driver/internal.h"
@@ -63,7 +63,6 @@ static double thread_cpu(void)
 /* ---- the coordinator ---- */
 
 #define COMMIT_EVERY_S 1.0
-#define HEARTBEAT_EVERY_S 10.0
 
 typedef struct {
     const gs_sweep_t *sw;
@@ -88,8 +87,29 @@ typedef struct {
         int ranks_left;      /* worker ranks that have not sent their last message */
         int done;            /* every running cell stored, every worker rank finished */
     } drain;
+    int lost_peer;           /* an MPI call failed: c->err says which (end_lost_peer) */
     char err[8192];
 } coord_t;
+
+/* An MPI call of the coordinator failed - with MPI_ERRORS_RETURN that is
+ * how a rank lost with its host or its link shows - : say which, with
+ * MPI's reason, for end_lost_peer. -1. */
+static int mpi_failed(coord_t *c, int code, const char *call, int line)
+{
+    char why[MPI_MAX_ERROR_STRING] = "";
+    int len = 0;
+    if (MPI_Error_string(code, why, &len) != MPI_SUCCESS)
+        snprintf(why, sizeof why, "MPI error %d", code);
+    snprintf(c->err, sizeof c->err, "%s (coordinator.c:%d) failed: %s", call, line, why);
+    c->lost_peer = 1;
+    return -1;
+}
+#define COORD_MPI(c, name, call)                                  \
+    do {                                                          \
+        int coord_rc_ = (call);                                   \
+        if (coord_rc_ != MPI_SUCCESS)                             \
+            return mpi_failed((c), coord_rc_, name, __LINE__);    \
+    } while (0)
 
 /* The cell time queue_depth plans with: an exponential moving average
  * (cells go longest first, so the times fall as the sweep goes). */
@@ -145,13 +165,27 @@ static int maybe_commit(coord_t *c, int force)
 {
     double now = gs_now();
     if (force || (c->uncommitted && now - c->last_commit >= COMMIT_EVERY_S) ||
-        now - c->last_heartbeat >= HEARTBEAT_EVERY_S) {
+        now - c->last_heartbeat >= GS_HEARTBEAT_EVERY_S) {
         if (gs_store_commit(c->store, c->err, sizeof c->err) != 0)
             return -1;
         c->uncommitted = 0;
         c->last_commit = c->last_heartbeat = now;
     }
     return 0;
+}
+
+/* GRADSWEEP_TEST_MPI_FAIL=K: the K-th cell sent to a worker rank is sent
+ * to rank `size` instead, which does not exist, so that MPI_Send fails
+ * as it does when a peer is lost: tests/multihost.sh checks the run's own
+ * ending (end_lost_peer) that way. The destination of that send. */
+static int test_destination(int slot, int size)
+{
+    static long sent, fail_at = -1;
+    if (fail_at < 0) {
+        const char *e = getenv("GRADSWEEP_TEST_MPI_FAIL");
+        fail_at = e ? atol(e) : 0;
+    }
+    return fail_at > 0 && ++sent == fail_at ? size : slot;
 }
 
 /* Hand out the next cells, longest first, to whichever slot has room:
@@ -193,7 +227,9 @@ static int hand_out(coord_t *c, const int64_t *pending, size_t n_pending, size_t
             if (s == 0)
                 dv_local_push(&c->lw, idx);
             else
-                MPI_CHECK(MPI_Send(&idx, 1, MPI_INT64_T, s, TAG_WORK, MPI_COMM_WORLD));
+                COORD_MPI(c, "MPI_Send", MPI_Send(&idx, 1, MPI_INT64_T,
+                                                  test_destination(s, c->n_slots), TAG_WORK,
+                                                  MPI_COMM_WORLD));
             c->n_started += !c->had_work[s];
             c->had_work[s] = 1;
             c->outstanding[s]++;
@@ -203,16 +239,17 @@ static int hand_out(coord_t *c, const int64_t *pending, size_t n_pending, size_t
 }
 
 /* One message of any size from any rank into c->rbuf: 1 with its length
- * and source, 0 when none waits, -1 out of memory. */
+ * and source, 0 when none waits, -1 out of memory or an MPI call failed
+ * (c->lost_peer). */
 static int receive_any(coord_t *c, size_t *len, int *source)
 {
     int flag;
     MPI_Status st;
-    MPI_CHECK(MPI_Iprobe(MPI_ANY_SOURCE, TAG_RESULT, MPI_COMM_WORLD, &flag, &st));
+    COORD_MPI(c, "MPI_Iprobe", MPI_Iprobe(MPI_ANY_SOURCE, TAG_RESULT, MPI_COMM_WORLD, &flag, &st));
     if (!flag)
         return 0;
     int count;
-    MPI_CHECK(MPI_Get_count(&st, MPI_BYTE, &count));
+    COORD_MPI(c, "MPI_Get_count", MPI_Get_count(&st, MPI_BYTE, &count));
     if ((size_t)count > c->rcap) {
         free(c->rbuf);
         c->rcap = (size_t)count * 2;
@@ -222,8 +259,8 @@ static int receive_any(coord_t *c, size_t *len, int *source)
             return -1;
         }
     }
-    MPI_CHECK(MPI_Recv(c->rbuf, count, MPI_BYTE, st.MPI_SOURCE, TAG_RESULT, MPI_COMM_WORLD,
-                       MPI_STATUS_IGNORE));
+    COORD_MPI(c, "MPI_Recv", MPI_Recv(c->rbuf, count, MPI_BYTE, st.MPI_SOURCE, TAG_RESULT,
+                                      MPI_COMM_WORLD, MPI_STATUS_IGNORE));
     *len = (size_t)count;
     *source = st.MPI_SOURCE;
     return 1;
@@ -319,7 +356,8 @@ static int take_results(coord_t *c)
  * send your last message), the compute thread's queue dropped - and
  * then followed: c->drain.done once every worker rank has sent its last
  * message and every result is stored. 0, or the signal that ends the run
- * at once: SIGTERM when its grace is over. */
+ * at once: SIGTERM when its grace is over; a failed MPI call sets
+ * c->lost_peer. */
 static int drain_step(coord_t *c)
 {
     double now = gs_now();
@@ -332,8 +370,13 @@ static int drain_step(coord_t *c)
         c->drain.signo = got_drain ? SIGUSR1 : SIGTERM;
         c->drain.ranks_left = c->n_slots - 1;
         int64_t how = DROP_CELL;
-        for (int r = 1; r < c->n_slots; r++)
-            MPI_CHECK(MPI_Send(&how, 1, MPI_INT64_T, r, TAG_WORK, MPI_COMM_WORLD));
+        for (int r = 1; r < c->n_slots; r++) {
+            int code = MPI_Send(&how, 1, MPI_INT64_T, r, TAG_WORK, MPI_COMM_WORLD);
+            if (code != MPI_SUCCESS) {   /* coordinate sees c->lost_peer */
+                mpi_failed(c, code, "MPI_Send (drain)", __LINE__);
+                return 0;
+            }
+        }
         dv_local_drop(&c->lw);
         int running = 0;
         for (int s = 0; s < c->n_slots; s++)
@@ -378,6 +421,8 @@ static int coordinate(coord_t *c, int threads, const char *host, const int64_t *
     c->drain.deadline = INFINITY;
     while (c->received < n_pending || (c->drain.signo && !c->drain.done)) {
         int stop = got_signal ? got_signal : drain_step(c);
+        if (c->lost_peer)
+            goto out;
         if (stop) {
             *interrupted = stop;
             break;
@@ -395,7 +440,7 @@ static int coordinate(coord_t *c, int threads, const char *host, const int64_t *
     }
     rc = 0;
 out:
-    if (!*interrupted)
+    if (!*interrupted && !c->lost_peer)   /* else the process ends soon */
         dv_local_stop(&c->lw, tid);
     inbox_free(c);
     free(c->rbuf);
@@ -410,19 +455,24 @@ out:
 /* Tell every worker rank to stop (STOP_CELL: after what it holds;
  * DROP_CELL: after the cell it runs) and wait until each has answered
  * with its empty last message, discarding results that still arrive: the
- * job then ends through MPI_Finalize, not MPI_Abort. */
-static void finish_workers(coord_t *c, int size, int64_t how)
+ * job then ends through MPI_Finalize, not MPI_Abort. -1 when an MPI call
+ * failed (c->lost_peer) or memory ran out. */
+static int finish_workers(coord_t *c, int size, int64_t how)
 {
+    int rc = 0;
     /* a drain has told them (DROP_CELL) and counted their last messages */
     int left = c->drain.signo ? c->drain.ranks_left : size - 1;
-    for (int r = 1; r < size && !c->drain.signo; r++)
-        MPI_CHECK(MPI_Send(&how, 1, MPI_INT64_T, r, TAG_WORK, MPI_COMM_WORLD));
-    while (left > 0) {
+    for (int r = 1; r < size && rc == 0 && !c->drain.signo; r++) {
+        int code = MPI_Send(&how, 1, MPI_INT64_T, r, TAG_WORK, MPI_COMM_WORLD);
+        if (code != MPI_SUCCESS)
+            rc = mpi_failed(c, code, "MPI_Send (stop)", __LINE__);
+    }
+    while (left > 0 && rc == 0) {
         size_t len;
         int source, got = receive_any(c, &len, &source);
         if (got < 0)
-            MPI_Abort(MPI_COMM_WORLD, 1);
-        if (got == 0)
+            rc = -1;
+        else if (got == 0)
             dv_nap(IDLE_SLEEP_NS);
         else if (len == 0)
             left--;
@@ -430,9 +480,24 @@ static void finish_workers(coord_t *c, int size, int64_t how)
     free(c->rbuf);
     c->rbuf = NULL;
     c->rcap = 0;
+    return rc;
 }
 
-/* ---- rank 0: the run and its three endings ---- */
+/* ---- rank 0: the run and its four endings ---- */
+
+/* Commit what arrived and end the session as interrupted, clearing the
+ * in_flight rows of the cells cut short; say so when that fails. */
+static void close_interrupted(dv_job_t *j, coord_t *c)
+{
+    /* a rank that crashed is why mpirun signalled us: its death counts
+     * (dv_crash_read_log) before the in_flight rows are cleared */
+    int ok = maybe_commit(c, 1) == 0 && dv_crash_read_log(c->store, j->err, sizeof j->err) == 0 &&
+             gs_store_end_session(c->store, GS_SESSION_INTERRUPTED, thread_cpu(), j->err,
+                                  sizeof j->err) == 0;
+    gs_store_close(c->store);
+    if (!ok)
+        fprintf(stderr, "gradsweep run: the last commit failed: %s\n", c->err[0] ? c->err : j->err);
+}
 
 /* SIGINT/SIGTERM: commit what arrived, end the session as interrupted
  * (clearing the in_flight rows of the cells cut short: they run again
@@ -447,25 +512,37 @@ static void end_interrupted(dv_job_t *j, const gs_run_options_t *opt, coord_t *c
     dv_command_text(opt, cmd, sizeof cmd);
     fprintf(stderr, "interrupted by %s: %zu cells of this run stored; rerun the same command "
             "to resume:\n  %s\n", sig == SIGINT ? "SIGINT" : "SIGTERM", c->bar.done, cmd);
-    /* a rank that crashed is why mpirun signalled us: its death counts
-     * (dv_crash_read_log) before the in_flight rows are cleared */
-    int ok = maybe_commit(c, 1) == 0 && dv_crash_read_log(c->store, j->err, sizeof j->err) == 0 &&
-             gs_store_end_session(c->store, GS_SESSION_INTERRUPTED, thread_cpu(), j->err,
-                                  sizeof j->err) == 0;
-    gs_store_close(c->store);
-    if (!ok)
-        fprintf(stderr, "gradsweep run: the last commit failed: %s\n", c->err[0] ? c->err : j->err);
+    close_interrupted(j, c);
     /* no MPI_Finalize: the workers may be deep in a long cell, and mpirun
      * ends them; no MPI_Abort either, whose banner would read as a bug */
     _exit(GS_EXIT_INTERRUPTED);
 }
 
+/* A rank was lost (an MPI call failed: its host died, its link was cut):
+ * the same ending as an interruption - what arrived committed, the
+ * session interrupted, the resume hint - with exit status 1. No
+ * MPI_Finalize, which would wait for the lost rank, nor MPI_Abort: mpirun
+ * ends the ranks that are left. Does not return. */
+static void end_lost_peer(dv_job_t *j, const gs_run_options_t *opt, coord_t *c)
+{
+    char cmd[8192];
+    dv_command_text(opt, cmd, sizeof cmd);
+    fprintf(stderr, "gradsweep run: a rank was lost (its host, its link or its process): %s\n"
+            "%zu cells of this run stored; rerun the same command to resume (from any host "
+            "that sees %s):\n  %s\n", c->err, c->bar.done, j->dbpath, cmd);
+    c->err[0] = '\0';
+    close_interrupted(j, c);
+    _exit(GS_EXIT_RUNTIME);
+}
+
 /* A write failed (a full disk, say): stop the workers, keep what was
  * committed, and end the job cleanly with the reason. */
-static int end_failed(dv_job_t *j, coord_t *c)
+static int end_failed(dv_job_t *j, const gs_run_options_t *opt, coord_t *c)
 {
     fprintf(stderr, "gradsweep run: %s\n", c->err);
-    finish_workers(c, j->size, DROP_CELL);
+    c->err[0] = '\0';
+    if (finish_workers(c, j->size, DROP_CELL) != 0)
+        end_lost_peer(j, opt, c);
     char err[1024];
     if (maybe_commit(c, 1) == 0)
         gs_store_end_session(c->store, GS_SESSION_INTERRUPTED, thread_cpu(), err, sizeof err);
@@ -500,7 +577,8 @@ static int unfinished_code(dv_job_t *j, const gs_run_options_t *opt, gs_store_t 
 
 static int end_done(dv_job_t *j, const gs_run_options_t *opt, coord_t *c, double cpu0)
 {
-    finish_workers(c, j->size, STOP_CELL);
+    if (finish_workers(c, j->size, STOP_CELL) != 0)
+        end_lost_peer(j, opt, c);
     double wall = gs_now() - c->bar.start, cpu = thread_cpu() - cpu0;
     int code = 0;
     if (maybe_commit(c, 1) != 0 ||
@@ -583,7 +661,9 @@ int dv_run_coordinator(dv_job_t *j, const gs_run_options_t *opt, gs_store_t *sto
     free(pending);
     if (interrupted)
         end_interrupted(j, opt, &c, interrupted);
+    if (rc != 0 && c.lost_peer)
+        end_lost_peer(j, opt, &c);
     if (rc == 0 && c.drain.done && c.received < n_pending)
         return end_drained(j, opt, &c, n_pending);
-    return rc != 0 ? end_failed(j, &c) : end_done(j, opt, &c, cpu0);
+    return rc != 0 ? end_failed(j, opt, &c) : end_done(j, opt, &c, cpu0);
 }

@@ -377,7 +377,8 @@ static gs_store_t *open_store(dv_job_t *j, const gs_run_options_t *opt, const ch
     char shard[32] = "";
     if (opt->shard_count)
         snprintf(shard, sizeof shard, "%d/%d", opt->shard_index, opt->shard_count);
-    gs_session_info_t info = {j->size, j->threads, hosts, opt->fresh, shard[0] ? shard : NULL};
+    gs_session_info_t info = {j->size, j->threads, hosts, opt->fresh, shard[0] ? shard : NULL,
+                              opt->takeover};
     gs_store_fault_t fault = GS_STORE_FAULT_RUNTIME;
     gs_reuse_offer_t offer = {0};
     struct stat sb;
@@ -399,6 +400,9 @@ static gs_store_t *open_store(dv_job_t *j, const gs_run_options_t *opt, const ch
         goto fail;
     }
     say_fresh(st, &j->sw, j->dbpath);
+    if (gs_store_takeover_result(st))
+        fprintf(stderr, "--takeover: %s marked crashed; this run writes %s now\n",
+                gs_store_takeover_result(st), j->dbpath);
     if (dv_store_crashed(st, &j->sw, j->threads, j->err, sizeof j->err) != 0 ||
         stored_to_skip(st, &j->sw, opt->retry, &stored, &n_stored, j->err, sizeof j->err) != 0 ||
         reuse_cells(j, opt, st, &offer, &stored, &n_stored) != 0)
@@ -458,6 +462,10 @@ int gs_driver_run(const gs_run_options_t *opt)
         free(j);
         return GS_EXIT_RUNTIME;
     }
+    /* errors return to gradsweep (driver/internal.h); the communicators
+     * split from it (near_rank0, auto_threads) inherit the handler */
+    if (MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN) != MPI_SUCCESS)
+        fprintf(stderr, "gradsweep run: MPI_Comm_set_errhandler failed: MPI errors stay fatal\n");
     MPI_Comm_rank(MPI_COMM_WORLD, &j->rank);
     MPI_Comm_size(MPI_COMM_WORLD, &j->size);
     gethostname(j->host, sizeof j->host - 1);

@@ -22,6 +22,7 @@ typedef struct {
     int threads;             /* OpenMP threads per rank; 0: cores per rank on the node */
     int fresh;               /* delete stored cells first (another sweep's: the sweep whole) */
     int retry;               /* run the cells stored as failed or crashed again */
+    int takeover;            /* a run still marked running is gone: start anyway */
     const char *const *experiments;   /* --experiment NAME...: run only these (none: all) */
     size_t n_experiments;
     const char *const *overrides;     /* KEY=VALUE words: gs_sweep_with_overrides */

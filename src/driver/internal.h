@@ -5,7 +5,7 @@
  *                  and the pending cells; gs_driver_run and its one teardown
  *   coordinator.c  rank 0's main thread: hands out cells, receives results
  *                  into an inbox, stores and commits them, and the run's
- *                  three endings
+ *                  four endings
  *   local.c        rank 0's compute thread: a worker behind a mutex
  *   worker.c       running one cell (any rank, any thread), and the queue of
  *                  a worker rank with its non-blocking sends
@@ -43,7 +43,12 @@ enum { TAG_WORK = 1, TAG_RESULT = 2 };
 #define TINY_QUEUE 128
 #define QUEUE_AHEAD_S 0.05
 
-/* MPI_CHECK: MPI errors are fatal for the whole job; say where. */
+/* MPI errors return (MPI_ERRORS_RETURN on MPI_COMM_WORLD, set by
+ * gs_driver_run), so that a lost peer reaches gradsweep's own code
+ * instead of killing the process inside MPI. The coordinator's loop
+ * checks every call and ends the run through its own shutdown (commit,
+ * session interrupted, the resume hint: coordinator.c, end_lost_peer);
+ * elsewhere MPI_CHECK says where and ends the job. */
 #define MPI_CHECK(call)                                                              \
     do {                                                                             \
         int mpi_rc_ = (call);                                                        \

@@ -16,7 +16,6 @@
 
 #include "store/store.h"
 
-#define LIVE_HEARTBEAT_S 60.0   /* a session whose heartbeat is older is not running */
 #define MAX_PARAMS 64           /* columns of the result table; config keys */
 #define GS_STR2(x) #x
 #define GS_STR(x) GS_STR2(x)
@@ -40,6 +39,8 @@ struct gs_store {
     long fresh_deleted;        /* cells a fresh start deleted */
     char fresh_replaced[256];  /* the other sweep it replaced, or "" */
     int busy_ms;               /* the busy timeout (GS_BUSY_TIMEOUT_ENV) */
+    double heartbeat_limit_s;  /* a session's heartbeat older than this: dead (GS_HEARTBEAT_LIMIT_ENV) */
+    char taken_over[512];      /* the session a takeover ended, or "" */
     char hint[256];            /* sql_hint's text when it names a value */
 };
 
@@ -119,8 +120,21 @@ int store_step_reset(gs_store_t *st, sqlite3_stmt *s, char *err, size_t errlen, 
 /* ---- the others' ---- */
 
 int store_migrate(gs_store_t *st, long ver, char *err, size_t errlen);          /* migrate.c */
-int store_find_live(gs_store_t *st, char *host, size_t hostlen, long *pid,      /* session.c */
-                    int mark_crashed);
+/* The session that holds the run lock (session.c): store_find_live
+ * fills one in for the first live one it finds. */
+typedef struct {
+    long id, pid;
+    char host[256];
+    double age_s;     /* of its heartbeat */
+    int by_process;   /* judged alive by this host's /proc (1) or by the heartbeat (0) */
+} store_holder_t;
+/* 1 live (holder filled in), 0 none, -1 the sessions cannot be read
+ * (holder->host says why). mark_crashed: sessions found dead are marked
+ * crashed; takeover: the live ones too (holder names the first). */
+int store_find_live(gs_store_t *st, store_holder_t *holder, int mark_crashed, int takeover);
+/* The start time of process pid (clock ticks after boot, /proc/PID/stat
+ * field 22), or -1 when this host cannot say. */
+long long store_process_start(long pid);
 int store_prepare_inserts(gs_store_t *st, char *err, size_t errlen);            /* put.c */
 int store_clear_cell(gs_store_t *st, const gs_sweep_cell_t *cell, char *err, size_t errlen);
 

@@ -240,6 +240,18 @@ static int migrate_v8_shard(gs_store_t *st, char *err, size_t errlen)
     return store_exec(st, "ALTER TABLE sweeps ADD COLUMN shard TEXT", err, errlen);
 }
 
+/* Version 8: sessions.pid_start, the start time of the process that
+ * holds a session, so that a rerun on its host tells a live holder from
+ * a pid the system has given to another process. The sessions written
+ * before keep NULL (their pid alone is checked). */
+static int sessions_pid_start(gs_store_t *st, char *err, size_t errlen)
+{
+    if (store_pragma_int(st, "SELECT count(*) FROM pragma_table_info('sessions') "
+                             "WHERE name = 'pid_start'") != 0)
+        return 0;
+    return store_exec(st, "ALTER TABLE sessions ADD COLUMN pid_start INTEGER", err, errlen);
+}
+
 /* Upgrade an older database in place, in one transaction: ALTER TABLE
  * adds the columns runs gained in versions 2 and 5 (NULL for the cells
  * stored before), and the schema's CREATE ... IF NOT EXISTS adds the
@@ -249,7 +261,8 @@ static int migrate_v8_shard(gs_store_t *st, char *err, size_t errlen)
  * diagnoses' lists ('dead') and adds sweeps.seeding (NULL: the cells
  * stored keep their per-cell seeds); version 7 turns the histograms' rows
  * per bin into rows per histogram (histograms_one_row), dropping the rows
- * of cells whose runs row is gone (drop_orphans). */
+ * of cells whose runs row is gone (drop_orphans); version 8 adds
+ * sessions.pid_start (sessions_pid_start). */
 int store_migrate(gs_store_t *st, long ver, char *err, size_t errlen)
 {
     if (ver < 1) {
@@ -304,7 +317,8 @@ int store_migrate(gs_store_t *st, long ver, char *err, size_t errlen)
     if (ver < 7 && (drop_orphans(st, ver, err, errlen) != 0 ||
                     histograms_one_row(st, err, errlen) != 0))
         goto fail;
-    if (ver < 8 && migrate_v8_shard(st, err, errlen) != 0)
+    if (ver < 8 && (migrate_v8_shard(st, err, errlen) != 0 ||
+                    sessions_pid_start(st, err, errlen) != 0))
         goto fail;
     char pragma[64];
     snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", GS_SCHEMA_VERSION);

@@ -74,14 +74,13 @@ int gs_store_unfinished_hashes(gs_store_t *st, uint64_t **hashes, size_t *n, cha
 int gs_store_delete_cells(gs_store_t *st, const uint64_t *hashes, size_t n, char *err,
                           size_t errlen)
 {
-    char host[256];
-    long pid;
+    store_holder_t h;
     if (store_prepare_inserts(st, err, errlen) != 0 || store_exec(st, "BEGIN IMMEDIATE", err, errlen) != 0)
         return -1;
-    int live = store_find_live(st, host, sizeof host, &pid, 0);
+    int live = store_find_live(st, &h, 0, 0);
     if (live) {
         snprintf(err, errlen, "%s: a run is writing this database (host %s, pid %ld); nothing "
-                 "was deleted", st->path, host, pid);
+                 "was deleted", st->path, h.host, h.pid);
         goto rollback;
     }
     for (size_t i = 0; i < n; i++) {

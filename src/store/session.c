@@ -21,37 +21,71 @@
 
 /* ---- the lock and sessions ---- */
 
-/* A zombie is dead: the rank 0 of an mpirun that has returned can stay
- * one until its new parent reaps it (in a container whose first process
- * never does, for good), and kill(pid, 0) succeeds on it. */
-static int pid_zombie(long pid)
+/* What this host's /proc says of a process: its state letter and its
+ * start time (clock ticks after boot, field 22 of /proc/PID/stat). 1 read,
+ * 0 no such process, -1 this host cannot tell (no /proc). */
+static int proc_stat(long pid, char *state, long long *start)
 {
-    char path[64], buf[512];
+    char path[64], buf[1024];
     snprintf(path, sizeof path, "/proc/%ld/stat", pid);
     FILE *f = fopen(path, "r");
     if (!f)
-        return 0;   /* no /proc: trust kill() */
+        return access("/proc/self/stat", R_OK) == 0 ? 0 : -1;
     size_t n = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);
     buf[n] = '\0';
-    const char *paren = strrchr(buf, ')');   /* "pid (comm) state ..." */
-    return paren && paren[1] == ' ' && paren[2] == 'Z';
+    /* "pid (comm) state ppid ...": comm may hold spaces and parentheses,
+     * so the fields are counted from its last ')': state is field 3 */
+    const char *p = strrchr(buf, ')');
+    if (!p || p[1] != ' ')
+        return 0;   /* gone while read */
+    *state = p[2];
+    p += 2;
+    for (int field = 3; field < 22 && p; field++)
+        p = strchr(p + 1, ' ');
+    *start = p ? strtoll(p + 1, NULL, 10) : -1;
+    return 1;
 }
 
-static int pid_alive(long pid)
+long long store_process_start(long pid)
 {
-    return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM) && !pid_zombie(pid);
+    char state;
+    long long start;
+    return proc_stat(pid, &state, &start) == 1 ? start : -1;
 }
 
-/* A session row still marked running is live when its heartbeat is recent
- * and, on this host, its process exists. 1 live (host and pid filled in),
- * 0 not, -1 when the sessions cannot be read (host says why, pid -1):
- * callers that treat nonzero as live stay on the safe side. */
-int store_find_live(gs_store_t *st, char *host, size_t hostlen, long *pid, int mark_crashed)
+/* Whether the process that holds a session runs, by this host's own
+ * evidence: 1 it does, 0 it does not, -1 this host cannot tell (no /proc).
+ * A zombie is dead - the rank 0 of an mpirun that has returned can stay
+ * one until its new parent reaps it (in a container whose first process
+ * never does, for good) - and kill(pid, 0) succeeds on it; a pid whose
+ * start time is not the recorded one (start >= 0) is another process
+ * the system gave the number to. */
+static int holder_runs(long pid, long long start)
+{
+    char state;
+    long long now_start;
+    if (pid <= 0)
+        return 0;
+    int r = proc_stat(pid, &state, &now_start);
+    if (r <= 0)
+        return r;
+    if (state == 'Z' || state == 'X')
+        return 0;
+    return start < 0 || now_start == start;
+}
+
+/* A session row still marked running is live when, on its host, its
+ * process runs (holder_runs), and on another host (or one without /proc)
+ * when its heartbeat is younger than the limit. The first live one fills
+ * in *holder; dead ones are marked crashed with mark_crashed, and live
+ * ones too with takeover. */
+int store_find_live(gs_store_t *st, store_holder_t *holder, int mark_crashed, int takeover)
 {
     sqlite3_stmt *s;
     int live = 0, rc;
-    if (sqlite3_prepare_v2(st->db, "SELECT id, host, pid, heartbeat FROM sessions "
+    memset(holder, 0, sizeof *holder);
+    if (sqlite3_prepare_v2(st->db, "SELECT id, host, pid, heartbeat, pid_start FROM sessions "
                                    "WHERE status = ?1", -1, &s, NULL) != SQLITE_OK)
         goto unreadable;
     sqlite3_bind_text(s, 1, gs_session_names[GS_SESSION_RUNNING], -1, SQLITE_STATIC);
@@ -60,14 +94,17 @@ int store_find_live(gs_store_t *st, char *host, size_t hostlen, long *pid, int m
         long id = (long)sqlite3_column_int64(s, 0);
         const char *h = (const char *)sqlite3_column_text(s, 1);
         long p = (long)sqlite3_column_int64(s, 2);
-        double hb = sqlite3_column_double(s, 3);
-        int same_host = h && strcmp(h, st->host) == 0;
-        int alive = now - hb < LIVE_HEARTBEAT_S && (!same_host || pid_alive(p));
+        double age = now - sqlite3_column_double(s, 3);
+        long long start = sqlite3_column_type(s, 4) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 4);
+        int by_process = h && strcmp(h, st->host) == 0 ? holder_runs(p, start) : -1;
+        int alive = by_process >= 0 ? by_process : age < st->heartbeat_limit_s;
         if (alive && !live) {
             live = 1;
-            snprintf(host, hostlen, "%s", h ? h : "?");
-            *pid = p;
-        } else if (!alive && mark_crashed) {
+            *holder = (store_holder_t){.id = id, .pid = p, .age_s = age,
+                                       .by_process = by_process >= 0};
+            snprintf(holder->host, sizeof holder->host, "%s", h ? h : "?");
+        }
+        if ((!alive && mark_crashed) || (alive && takeover)) {
             char sql[128];
             snprintf(sql, sizeof sql, "UPDATE sessions SET status = '%s' WHERE id = %ld",
                      gs_session_names[GS_SESSION_CRASHED], id);
@@ -79,8 +116,9 @@ int store_find_live(gs_store_t *st, char *host, size_t hostlen, long *pid, int m
     if (rc == SQLITE_DONE)
         return live;
 unreadable:
-    snprintf(host, hostlen, "unknown: the sessions cannot be read (%s)", sqlite3_errmsg(st->db));
-    *pid = -1;
+    snprintf(holder->host, sizeof holder->host, "unknown: the sessions cannot be read (%s)",
+             sqlite3_errmsg(st->db));
+    holder->pid = -1;
     return -1;
 }
 
@@ -91,7 +129,16 @@ sqlite3 *gs_store_handle(gs_store_t *st)
 
 int gs_store_live_run(gs_store_t *st, char *host, size_t hostlen, long *pid)
 {
-    return store_find_live(st, host, hostlen, pid, 0);
+    store_holder_t h;
+    int live = store_find_live(st, &h, 0, 0);
+    snprintf(host, hostlen, "%s", h.host);
+    *pid = h.pid;
+    return live;
+}
+
+const char *gs_store_takeover_result(const gs_store_t *st)
+{
+    return st->taken_over[0] ? st->taken_over : NULL;
 }
 
 /* The name of the sweep the database holds (*have = 0: none yet). */
@@ -203,11 +250,14 @@ static int write_session(gs_store_t *st, const gs_session_info_t *info, const ch
 {
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(st->db, "INSERT INTO sessions (status, started_at, heartbeat, host, pid,"
-                                   " ranks, threads, hosts, gradsweep_version)"
-                                   " VALUES (?9, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                                   " ranks, threads, hosts, gradsweep_version, pid_start)"
+                                   " VALUES (?9, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?10)",
                            -1, &s, NULL) != SQLITE_OK)
         return store_sqlfail(st, err, errlen, "writing the session");
-    assert(sqlite3_bind_parameter_count(s) == 9);
+    assert(sqlite3_bind_parameter_count(s) == 10);
+    long long start = store_process_start((long)getpid());
+    if (start >= 0)
+        sqlite3_bind_int64(s, 10, start);   /* else NULL: no /proc here */
     sqlite3_bind_text(s, 9, gs_session_names[GS_SESSION_RUNNING], -1, SQLITE_STATIC);
     st->session_start = gs_unix_now();
     sqlite3_bind_text(s, 1, now, -1, SQLITE_TRANSIENT);
@@ -322,17 +372,30 @@ int gs_store_begin_session(gs_store_t *st, gs_sweep_t *sw, const gs_session_info
 {
     if (store_exec(st, "BEGIN IMMEDIATE", err, errlen) != 0)
         return -1;
-    char host[256], now[32];
-    long pid;
+    char now[32];
+    store_holder_t h;
     int have = 0, rc = -1;
-    int live = store_find_live(st, host, sizeof host, &pid, 1);
+    st->taken_over[0] = '\0';
+    int live = store_find_live(st, &h, 1, info->takeover);
     if (live < 0) {
         store_sqlfail(st, err, errlen, "reading the sessions");
         goto rollback;
     }
-    if (live) {
-        snprintf(err, errlen, "%s: a run is writing this database (host %s, pid %ld); wait for "
-                 "it, stop it, or use another --db", st->path, host, pid);
+    if (live && info->takeover) {
+        snprintf(st->taken_over, sizeof st->taken_over, "session %ld of host %s, pid %ld, "
+                 "heartbeat %.0f s old", h.id, h.host, h.pid, h.age_s);
+    } else if (live && h.by_process) {
+        snprintf(err, errlen, "%s: a run is writing this database (host %s, pid %ld), and that "
+                 "process runs on this host; wait for it, stop it, or use another --db", st->path,
+                 h.host, h.pid);
+        goto rollback;
+    } else if (live) {
+        snprintf(err, errlen, "%s: a run is writing this database (host %s, pid %ld; its "
+                 "heartbeat is %.0f s old, and a run on another host counts as live until its "
+                 "heartbeat is %.0f s old, which " GS_HEARTBEAT_LIMIT_ENV " sets); wait for it, "
+                 "stop it, or use another --db. If you know that run is gone, gradsweep run "
+                 "--takeover starts anyway", st->path, h.host, h.pid, h.age_s,
+                 st->heartbeat_limit_s);
         goto rollback;
     }
     gs_utc_iso(now, sizeof now);
@@ -348,6 +411,7 @@ int gs_store_begin_session(gs_store_t *st, gs_sweep_t *sw, const gs_session_info
     st->stored = 0;
     return 0;
 rollback:
+    st->taken_over[0] = '\0';
     sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
 }

@@ -132,22 +132,50 @@ int store_step_reset(gs_store_t *st, sqlite3_stmt *s, char *err, size_t errlen, 
 
 /* ---- open ---- */
 
+/* The number environment variable name holds, within [lo, hi] (whole:
+ * an integer): 1 with *value, 0 when it is unset, -1 when it holds
+ * anything else. */
+static int env_number(const char *name, double lo, double hi, int whole, double *value)
+{
+    const char *v = getenv(name);
+    if (!v)
+        return 0;
+    char *end;
+    errno = 0;
+    double x = whole ? (double)strtol(v, &end, 10) : strtod(v, &end);
+    if (end == v || *end != '\0' || errno != 0 || !(x >= lo && x <= hi))
+        return -1;
+    *value = x;
+    return 1;
+}
+
 /* The busy timeout from GS_BUSY_TIMEOUT_ENV, else its default; -1 with a
  * message when the variable is set to anything but 0..INT_MAX. */
 static int busy_timeout_ms(char *err, size_t errlen)
 {
-    const char *v = getenv(GS_BUSY_TIMEOUT_ENV);
-    if (!v)
-        return GS_BUSY_TIMEOUT_MS;
-    char *end;
-    errno = 0;
-    long ms = strtol(v, &end, 10);
-    if (end == v || *end != '\0' || errno != 0 || ms < 0 || ms > INT_MAX) {
+    double ms = GS_BUSY_TIMEOUT_MS;
+    if (env_number(GS_BUSY_TIMEOUT_ENV, 0, INT_MAX, 1, &ms) < 0) {
         snprintf(err, errlen, GS_BUSY_TIMEOUT_ENV "=%s: not a whole number of milliseconds "
-                 "from 0 to %d (unset it for the default, %d)", v, INT_MAX, GS_BUSY_TIMEOUT_MS);
+                 "from 0 to %d (unset it for the default, %d)", getenv(GS_BUSY_TIMEOUT_ENV),
+                 INT_MAX, GS_BUSY_TIMEOUT_MS);
         return -1;
     }
     return (int)ms;
+}
+
+/* The heartbeat's age limit from GS_HEARTBEAT_LIMIT_ENV, else its
+ * default; -1 with a message when the variable is set to anything but a
+ * number of seconds from GS_HEARTBEAT_LIMIT_MIN_S. */
+static double heartbeat_limit_s(char *err, size_t errlen)
+{
+    double s = GS_HEARTBEAT_LIMIT_S;
+    if (env_number(GS_HEARTBEAT_LIMIT_ENV, GS_HEARTBEAT_LIMIT_MIN_S, 1e9, 0, &s) < 0) {
+        snprintf(err, errlen, GS_HEARTBEAT_LIMIT_ENV "=%s: not a number of seconds from %.0f "
+                 "(twice the heartbeat's interval) to 1e9 (unset it for the default, %.0f)",
+                 getenv(GS_HEARTBEAT_LIMIT_ENV), GS_HEARTBEAT_LIMIT_MIN_S, GS_HEARTBEAT_LIMIT_S);
+        return -1;
+    }
+    return s;
 }
 
 /* Writing needs the file (when it exists) and its folder writable: SQLite
@@ -237,7 +265,8 @@ gs_store_t *gs_store_open_kind(const char *path, int create, int readonly, gs_st
     }
     snprintf(st->path, sizeof st->path, "%s", path);
     gethostname(st->host, sizeof st->host - 1);
-    if ((st->busy_ms = busy_timeout_ms(err, errlen)) < 0) {
+    if ((st->busy_ms = busy_timeout_ms(err, errlen)) < 0 ||
+        (st->heartbeat_limit_s = heartbeat_limit_s(err, errlen)) < 0) {
         *fault = GS_STORE_FAULT_INPUT;
         goto fail;
     }

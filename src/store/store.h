@@ -23,6 +23,21 @@
 #define GS_BUSY_TIMEOUT_ENV "GRADSWEEP_BUSY_TIMEOUT_MS"
 #define GS_BUSY_TIMEOUT_MS 10000
 
+/* The run lock. A running session refreshes its heartbeat (sessions.
+ * heartbeat) at least every GS_HEARTBEAT_EVERY_S. Another run decides
+ * whether the holder lives by the host's own evidence when it runs on the
+ * holder's host (the pid exists, is not a zombie and started at the
+ * recorded time, sessions.pid_start), and otherwise by the heartbeat's
+ * age: a holder whose heartbeat is older than the limit is dead. The
+ * limit is GS_HEARTBEAT_LIMIT_ENV, in seconds, when set (from
+ * GS_HEARTBEAT_LIMIT_MIN_S: a limit within two heartbeats would take a
+ * live run for a dead one; anything else is refused by gs_store_open as
+ * bad input), else GS_HEARTBEAT_LIMIT_S. */
+#define GS_HEARTBEAT_EVERY_S 10.0
+#define GS_HEARTBEAT_LIMIT_ENV "GRADSWEEP_HEARTBEAT_LIMIT_S"
+#define GS_HEARTBEAT_LIMIT_S 60.0
+#define GS_HEARTBEAT_LIMIT_MIN_S (2 * GS_HEARTBEAT_EVERY_S)
+
 typedef struct gs_store gs_store_t;
 struct sqlite3;   /* <sqlite3.h>, for the calls that take a handle */
 
@@ -63,12 +78,15 @@ typedef struct {
     const char *hosts;    /* distinct host names, comma-separated */
     int fresh;            /* start over: delete the stored cells (and another sweep whole) */
     const char *shard;    /* "I/N": run --shard's cells only (sweeps.shard); NULL: every cell */
+    int takeover;         /* a session still marked running is dead, whatever it seems */
 } gs_session_info_t;
 
 /* Start a session: refuse (-1, message naming host and pid) when a live
- * run holds the database, or when it holds another sweep and info->fresh
- * is not set, or (-2) when it holds cells of another shard of the sweep
- * than info->shard (sweeps.shard; NULL: the whole sweep) and info->fresh
+ * run holds the database (with info->takeover, every session still
+ * marked running is marked crashed instead, and gs_store_takeover_result
+ * says which), or when it holds another sweep and info->fresh is not
+ * set, or (-2) when it holds cells of another shard of the sweep than
+ * info->shard (sweeps.shard; NULL: the whole sweep) and info->fresh
  * is not set (every row intact; the message says what --fresh would
  * delete); with info->fresh delete the stored cells - and another sweep
  * whole, its sweeps row and sessions too - in the same transaction as
@@ -112,6 +130,10 @@ int gs_store_delete_cells(gs_store_t *st, const uint64_t *hashes, size_t n, char
 
 /* How many cells the database stores, or -1. */
 long gs_store_count_runs(gs_store_t *st);
+
+/* The session a takeover ended, as text ("session 3 of host nodeA, pid
+ * 1234, heartbeat 5 s old"), or NULL when none was running. */
+const char *gs_store_takeover_result(const gs_store_t *st);
 
 /* What a fresh session start deleted: the cells (returned) and the name
  * of the other sweep it replaced (*replaced, NULL when it was this one). */
