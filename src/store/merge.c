@@ -189,7 +189,7 @@ int gs_store_merge(const char *out, const char *const *shards, size_t n, const c
     have_sw = 1;
     rc = -1;
     gs_store_fault_t fault = GS_STORE_FAULT_RUNTIME;
-    gs_session_info_t info = {1, 1, host_name, 0, NULL};
+    gs_session_info_t info = {.ranks = 1, .threads = 1, .hosts = host_name};
     if (gs_mkdirs_for(out, err, errlen) != 0 ||
         !(st = gs_store_open_kind(out, 1, 0, &fault, err, errlen))) {
         rc = fault == GS_STORE_FAULT_INPUT ? -2 : -1;
