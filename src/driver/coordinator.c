@@ -233,6 +233,7 @@ static int hand_out(coord_t *c, const int64_t *pending, size_t n_pending, size_t
             c->n_started += !c->had_work[s];
             c->had_work[s] = 1;
             c->outstanding[s]++;
+            gs_progress_start(&c->bar, c->sw->cells[idx].flops);
         }
     assert(*next == to);
     return 0;

@@ -16,10 +16,16 @@ void gs_progress_init(gs_progress_bar_t *p, size_t total, double flops_total, in
     p->assumed_rate = GS_ASSUMED_FLOPS_PER_CORE * (cores > 0 ? cores : 1);
 }
 
+void gs_progress_start(gs_progress_bar_t *p, double flops)
+{
+    p->flops_running += flops;
+}
+
 void gs_progress_add(gs_progress_bar_t *p, const gs_result_t *r, double flops)
 {
     p->done++;
     p->flops_done += flops;
+    p->flops_running = p->flops_running > flops ? p->flops_running - flops : 0.0;
     if (!GS_STATUS_MEASURED(r->status))
         p->failed++;
     else
@@ -36,6 +42,11 @@ double gs_progress_eta(const gs_progress_bar_t *p, double elapsed)
     double frac = p->flops_total > 0 ? p->flops_done / p->flops_total : 1.0;
     double measured = elapsed > 0 ? p->flops_done / elapsed : 0.0;
     double rate = frac * measured + (1.0 - frac) * p->assumed_rate;
+    /* in `elapsed` seconds at most the cells done and those running (all
+     * of their cost) have been computed: the rate is no higher */
+    double reached = p->flops_done + p->flops_running;
+    if (elapsed > 0 && reached > 0 && rate > reached / elapsed)
+        rate = reached / elapsed;
     return rate > 0 ? (p->flops_total - p->flops_done) / rate : -1.0;
 }
 
