@@ -284,7 +284,7 @@ typedef struct {
 
 #define TRAIN_CSV_HEADER                                                                  \
     "step,layer,loss,grad_norm,grad_norm_clipped,clipped,grad_w_norm,w_norm,update_ratio," \
-    "dead_frac,saturated_frac,grad_h_first,grad_h_last"
+    "dead_frac,saturated_frac,grad_h_first,grad_h_last,heldout_loss,heldout_acc"
 
 static void on_log(void *ctx, const gs_train_row_t *row, const gs_train_layer_row_t *layers,
                    size_t n_layers, long steps)
@@ -293,10 +293,12 @@ static void on_log(void *ctx, const gs_train_row_t *row, const gs_train_layer_ro
     if (v->csv) {
         for (size_t l = 0; l < n_layers; l++) {
             const gs_train_layer_row_t *L = &layers[l];
-            printf("%ld,%d,%.17g,%.17g,%.17g,%ld,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g\n",
+            printf("%ld,%d,%.17g,%.17g,%.17g,%ld,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,"
+                   "%.17g,%.17g\n",
                    row->step, L->layer, row->loss, row->grad_norm, row->grad_norm_clipped,
                    row->clipped, L->grad_w_norm, L->w_norm, L->update_ratio, L->dead_frac,
-                   L->saturated_frac, L->grad_h_first, L->grad_h_last);
+                   L->saturated_frac, L->grad_h_first, L->grad_h_last, row->heldout_loss,
+                   row->heldout_acc);
         }
         return;
     }
@@ -311,9 +313,9 @@ static void on_log(void *ctx, const gs_train_row_t *row, const gs_train_layer_ro
     for (int i = 0; i < 30; i++)
         bar[i] = i < fill ? '#' : '.';
     bar[30] = '\0';
-    fprintf(stderr, "%s[%s] step %ld/%ld  loss %.4g  |g| %.3e  %.1fs elapsed, eta %.1fs%s",
-            v->tty ? "\r" : "", bar, row->step, steps, row->loss, row->grad_norm, el, eta,
-            v->tty ? "   " : "\n");
+    fprintf(stderr, "%s[%s] step %ld/%ld  loss %.4g  held-out %.4g  |g| %.3e  %.1fs elapsed, "
+            "eta %.1fs%s", v->tty ? "\r" : "", bar, row->step, steps, row->loss,
+            row->heldout_loss, row->grad_norm, el, eta, v->tty ? "   " : "\n");
 }
 
 static const char train_what[] =
@@ -335,7 +337,9 @@ static const char train_output[] =
     "loss and global gradient norm before and after clipping (repeated on its layers' rows),\n"
     "then the layer's ||dL/dW||, ||W|| before the update, the update ratio ||dW||/||W||, the\n"
     "shares of dead and saturated units, and for recurrent layers ||dL/dh_t|| at t = 1 and\n"
-    "t = seq_len (nan otherwise). The result line goes to stderr.";
+    "t = seq_len (nan otherwise), and the step's loss and accuracy on the held-out rows\n"
+    "(eval_rows of the test part, with the weights the batch loss saw; nan when\n"
+    "eval_rows=0, accuracy nan for dataset=adding). The result line goes to stderr.";
 
 int gs_cmd_train(int argc, char **argv)
 {

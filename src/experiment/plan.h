@@ -74,6 +74,11 @@ typedef struct {
     /* what is logged and measured */
     long log_every;
     size_t n_log_max;            /* logged steps at most (0 for the probe) */
+    size_t eval_rows;            /* held-out rows evaluated at every logged step: the test
+                                    part's first eval_rows (at most all of it; 0: none, and
+                                    for the probe) - the split's order is a permutation
+                                    drawn from data_set_seed, so they are a random subset
+                                    that is the same for every arm, repeat and step */
     int spectrum;                /* the Jacobian's singular values at init */
     size_t n_hist;               /* histograms at init: one per weight matrix (mlp: depth
                                     + 1; recurrent: Wx and Wh of each layer and the
