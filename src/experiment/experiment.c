@@ -29,9 +29,6 @@ _Static_assert(sizeof gs_nonfinite_names / sizeof *gs_nonfinite_names == GS_N_NO
 _Static_assert(sizeof gs_status_names / sizeof *gs_status_names == GS_N_STATUS, "status names");
 _Static_assert(sizeof gs_diag_names / sizeof *gs_diag_names == GS_N_DIAG, "diagnosis names");
 
-/* Random-stream numbers of one cell's seed. */
-enum { STREAM_WEIGHTS = 1, STREAM_BATCHES = 2 };
-
 gs_diag_t gs_diagnose(double grad_h_ratio, int dead, double vanishing_below,
                       double exploding_above)
 {
@@ -191,8 +188,8 @@ int gs_experiment_run(const gs_cell_t *c, gs_result_t *r, const gs_progress_t *p
         return fail(r, err);
 
     gs_rng_t wrng, brng;   /* paired seeding: the batches' seed ignores the model */
-    gs_rng_seed(&wrng, p.weight_seed, STREAM_WEIGHTS);
-    gs_rng_seed(&brng, p.batch_seed, STREAM_BATCHES);
+    gs_rng_seed(&wrng, p.weight_seed, GS_STREAM_WEIGHTS);
+    gs_rng_seed(&brng, p.batch_seed, GS_STREAM_BATCHES);
     gs_dataset_t train = {0}, test = {0};
     r->baseline_loss = NAN;
     if ((p.batch_only ? load_batch(&p, &brng, &train, &r->baseline_loss, err, sizeof err)

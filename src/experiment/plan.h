@@ -93,6 +93,11 @@ typedef struct {
     double flops;                /* gs_experiment_flops */
 } gs_plan_t;
 
+/* The random streams of a cell's generators: the weights' init from
+ * weight_seed, the batches' order from batch_seed (tests rebuild a cell's
+ * model from them). */
+enum { GS_STREAM_WEIGHTS = 1, GS_STREAM_BATCHES = 2 };
+
 /* The plan of a cell (pure arithmetic over its keys: nothing is
  * allocated). Meaningful for a cell gs_cell_validate accepts. */
 void gs_plan_make(const gs_cell_t *cell, gs_plan_t *plan);

@@ -148,7 +148,7 @@
     X(grad_norm, REAL, "global L2 norm of the gradient before clipping")                        \
     X(grad_norm_clipped, REAL, "after clipping")                                                \
     X(clipped, INT, "1 when clipping fired")                                                    \
-    X(heldout_loss, REAL, "loss on runs.heldout_rows held-out rows (eval mode, pre-update)")    \
+    X(heldout_loss, REAL, "loss on runs.heldout_rows held-out rows, eval mode, before the step") \
     X(heldout_acc, REAL, "accuracy on it (NULL for dataset=adding)")
 #define GS_TRAIN_LAYER_LOG_COLUMNS(X)                                                            \
     X(grad_w_norm, REAL, "||dL/dW_l|| before clipping (recurrent: [Wx Wh])")                    \

@@ -54,15 +54,17 @@ static void evaluate(gs_net_t *net, const gs_dataset_t *ds, size_t n_rows,
     *acc = tt ? NAN : (double)hits / (double)n_rows;
 }
 
-/* A logged step's held-out loss and accuracy (NaN when eval_rows is 0),
- * with the weights its batch loss saw: called after the step's backward
- * pass and statistics, before the update. */
-static void evaluate_heldout(ex_trainer_t *tr, gs_train_row_t *row)
+/* The held-out loss and accuracy of the model as step `step` finds it
+ * (weights and batch norm's running statistics after step - 1 updates),
+ * into tr->heldout_now; NaN when eval_rows is 0 or the step is not one
+ * the plan logs. Called before the step's forward pass, whose training
+ * mode updates the running statistics. */
+static void evaluate_heldout(ex_trainer_t *tr, long step)
 {
-    row->heldout_loss = row->heldout_acc = NAN;
-    if (tr->p->eval_rows)
-        evaluate(tr->net, tr->heldout, tr->p->eval_rows, &tr->ev, &row->heldout_loss,
-                 &row->heldout_acc);
+    tr->heldout_now[0] = tr->heldout_now[1] = NAN;
+    if (tr->p->eval_rows && gs_plan_logged(tr->p, step))
+        evaluate(tr->net, tr->heldout, tr->p->eval_rows, &tr->ev, &tr->heldout_now[0],
+                 &tr->heldout_now[1]);
 }
 
 /* Where a diverged step first went non-finite, from its layer statistics
@@ -144,6 +146,7 @@ static int train_step(ex_trainer_t *tr, long step, const double *x, const int *y
     gs_net_t *net = tr->net;
     gs_result_t *r = tr->r;
     int logged = gs_plan_logged(p, step);
+    evaluate_heldout(tr, step);
     net->ops->forward(net, x, B, 1);
     double loss = batch_loss(net, B, y, t, 1, NULL);
     net->measure = logged;   /* step 1 is also the measurement at init */
@@ -175,8 +178,8 @@ static int train_step(ex_trainer_t *tr, long step, const double *x, const int *y
         ex_layer_stats(p, net, B, tr->stats);
     gs_train_row_t *row = &r->log[r->n_log++];
     *row = (gs_train_row_t){.step = step, .loss = loss, .grad_norm = cr.pre_norm,
-                            .grad_norm_clipped = cr.post_norm, .clipped = cr.fired};
-    evaluate_heldout(tr, row);
+                            .grad_norm_clipped = cr.post_norm, .clipped = cr.fired,
+                            .heldout_loss = tr->heldout_now[0], .heldout_acc = tr->heldout_now[1]};
     gs_train_layer_row_t *rows = log_layers(tr, step);
     if (diverged) {
         r->status = GS_STATUS_DIVERGED;

@@ -34,6 +34,7 @@ typedef struct {
     const gs_dataset_t *heldout;   /* the test part: its first p->eval_rows rows are
                                       evaluated at every logged step */
     ex_eval_scratch_t ev;       /* for those and the final losses */
+    double heldout_now[2];      /* the step in hand's held-out loss and accuracy */
 } ex_trainer_t;
 
 /* The steps (or the probe) of a cell whose model and data are built;
