@@ -94,8 +94,11 @@
     C(data_seed, INT, RUNS, 5, ALWAYS,                                                           \
       "the seed of the cell's batch order (sweeps.seeding says how it is derived)")              \
     R(work_bytes, INT, RUNS, 7, MEASURED,                                                        \
-      "bytes of the cell's arenas: the model's parameters, gradients\n"                          \
-      "and activations, the optimizer's state and the data set")                                 \
+      "bytes of the cell's arenas: the model's parameters and gradients\n"                       \
+      "and activations; the optimizer's state; the data set")                                   \
+    /* (no comma in the help just above a table's last column: SQLite's DROP COLUMN, which \
+     * the upgrade tests use to make older databases, finds the comma before the last      \
+     * column by scanning back through the comments) */                                     \
     R(heldout_rows, INT, RUNS, 8, TRAINED,                                                      \
       "task=train: rows of the held-out subset train_log's heldout_loss and\n"                  \
       "heldout_acc are measured on (the test part's first min(eval_rows, its rows))")            \
