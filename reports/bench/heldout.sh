@@ -20,7 +20,7 @@ printf '%s\n' "$cells" | while IFS='|' read -r name keys; do
         for e in 0 $values; do
             # shellcheck disable=SC2086
             /usr/bin/time -f "%U %S" -o "$tmp" "$gs" train $keys eval_rows=$e --threads 1 \
-                >/dev/null 2>&1 || { echo "$name eval_rows=$e failed" >&2; exit 1; }
+                </dev/null >/dev/null 2>&1 || { echo "$name eval_rows=$e failed" >&2; exit 1; }
             awk -v n="$name" -v e="$e" '{ printf "%s %s %.3f\n", n, e, $1 + $2 }' "$tmp"
         done
         r=$((r + 1))
