@@ -23,6 +23,14 @@ for np in 1 2 3; do
     check "mpiexec -n $np: rows identical to the singleton run but for rank, wall_s, timestamps" \
         'dump_rows mpi$np.db | cmp -s - np1.rows'
 done
+# the held-out evaluation (issue 18) is among those rows: the same
+# subset and values whatever the rank count
+hn1=$(db=np1.db q "SELECT count(*) FROM train_log WHERE heldout_loss IS NOT NULL")
+hn2=$(db=mpi2.db q "SELECT count(*) FROM train_log WHERE heldout_loss IS NOT NULL")
+hr=$(db=mpi2.db q "SELECT group_concat(DISTINCT heldout_rows) FROM runs WHERE task = 'train'")
+check "mpiexec -n 2: the held-out loss of every logged step ($hn2 of $hn1 rows, heldout_rows $hr) is in the rows compared" \
+    '[ "$hn1" -gt 0 ] && [ "$hn1" = "$hn2" ] && [ "$hr" -gt 0 ] &&
+     "$gs" schema --dump | grep -q "quote(heldout_loss), quote(heldout_acc)"'
 # threads do not change the numbers either
 mpirun_gs 2 run "$small" --db t2.db --threads 2 2>/dev/null
 check "mpiexec -n 2 with 2 threads per rank: identical rows" 'dump_rows t2.db | cmp -s - np1.rows'
