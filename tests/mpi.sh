@@ -41,6 +41,14 @@ db=tiny36.db
 share=$(q "SELECT group_concat(n, ' ') FROM (SELECT count(*) AS n FROM runs GROUP BY rank ORDER BY rank)")
 check "a 36-cell probe sweep at -n 3: every rank computed some (cells per rank: $share; exit $st)" \
     '[ $st -eq 0 ] && [ "$(q "SELECT count(DISTINCT rank) FROM runs")" = 3 ] && [ "$(q "SELECT count(*) FROM runs")" = 36 ]'
+# the held-out evaluation (issue 18) is among those rows: the same
+# subset and values whatever the rank count
+hn1=$(db=np1.db q "SELECT count(*) FROM train_log WHERE heldout_loss IS NOT NULL")
+hn2=$(db=mpi2.db q "SELECT count(*) FROM train_log WHERE heldout_loss IS NOT NULL")
+hr=$(db=mpi2.db q "SELECT group_concat(DISTINCT heldout_rows) FROM runs WHERE task = 'train'")
+check "mpiexec -n 2: the held-out loss of every logged step ($hn2 of $hn1 rows, heldout_rows $hr) is in the rows compared" \
+    '[ "$hn1" -gt 0 ] && [ "$hn1" = "$hn2" ] && [ "$hr" -gt 0 ] &&
+     "$gs" schema --dump | grep -q "quote(heldout_loss), quote(heldout_acc)"'
 # threads do not change the numbers either
 mpirun_gs 2 run "$small" --db t2.db --threads 2 2>/dev/null
 check "mpiexec -n 2 with 2 threads per rank: identical rows" 'dump_rows t2.db | cmp -s - np1.rows'

@@ -42,7 +42,9 @@ static void sample(gs_result_t *r)
     for (size_t l = 0; l < r->n_layers; l++)
         r->layers[l].grad_w_norm = 0.1 * (double)(l + 1);
     r->time[1].grad_hidden_norm = 3.25;
-    r->log[1] = (gs_train_row_t){17, NAN, INFINITY, 1.0, 1};
+    r->log[1] = (gs_train_row_t){.step = 17, .loss = NAN, .grad_norm = INFINITY,
+                                 .grad_norm_clipped = 1.0, .clipped = 1,
+                                 .heldout_loss = 0.625, .heldout_acc = NAN};
     r->layer_log[5].update_ratio = 1e-3;
     for (size_t h = 0; h < r->n_hist; h++) {
         r->hist[h].layer = (int)h + 1;

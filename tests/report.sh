@@ -108,12 +108,12 @@ printf '%s\n' '[sweep]' 'name = rep' '[r]' 'task = train' 'depth = 2' 'width = 8
     'activation = relu, tanh' 'steps = 30' 'log_every = 10' 'repeats = 4' > rep.ini
 "$gs" run rep.ini --db rep.db --threads 1 2>/dev/null && "$gs" report rep.db -o repr >/dev/null
 drawn() { tr '\000' '=' < "$1" | grep -ao "Drawn=[0-9]* lines, [0-9]* bands" | cut -d= -f2; }
-check "4 repeats of 2 configurations: the loss chart draws 2 lines with 2 bands ($(drawn repr/charts/r-loss.png))" \
-    '[ "$(drawn repr/charts/r-loss.png)" = "2 lines, 2 bands" ]'
+check "4 repeats of 2 configurations: the loss chart draws 2 training lines with 2 bands and 2 held-out lines ($(drawn repr/charts/r-loss.png))" \
+    '[ "$(drawn repr/charts/r-loss.png)" = "4 lines, 2 bands" ]'
 check "... and so does the gradient-flow chart ($(drawn repr/charts/r-gradient-flow.png))" \
     '[ "$(drawn repr/charts/r-gradient-flow.png)" = "2 lines, 2 bands" ]'
-check "one cell per configuration: lines without bands ($(drawn rep/charts/clip-loss.png))" \
-    '[ "$(drawn rep/charts/clip-loss.png)" = "2 lines, 0 bands" ]'
+check "one cell per configuration: lines without bands, training and held-out ($(drawn rep/charts/clip-loss.png))" \
+    '[ "$(drawn rep/charts/clip-loss.png)" = "4 lines, 0 bands" ]'
 # an axis a chart has no place for is drawn dashed and named in the caption:
 # the gradient-flow chart facets by activation, colours by init, and width
 # (2 values) becomes dashes; 2 x 2 x 2 configurations, 3 repeats each
@@ -142,6 +142,46 @@ same_rows() {   # two sorted "series|x|y" files: same keys, y within 1e-12 relat
 }
 check "flow-gradient-flow.csv: every configuration's ||dL/dh_l|| as stored ($(wc -l < flow.want) rows)" \
     'same_rows flow.want flow.got'
+# the loss charts draw the held-out loss (issue 18) from train_log's rows:
+# each configuration's dashed line is its run's heldout_loss at every
+# logged step, the training line its loss; the caption's over-fitting
+# sentence names the lines that end 10% above their lowest, from the same
+# rows (recomputed here in awk)
+sqlite3 -separator '|' r.db "SELECT 'held-out: clip ' || coalesce(clip, 'none'), step, heldout_loss
+    FROM train_log JOIN runs ON runs.id = train_log.run_id WHERE experiment = 'clip'
+    UNION ALL SELECT 'held-out: ' || model, step, heldout_loss FROM train_log
+    JOIN runs ON runs.id = train_log.run_id WHERE experiment = 'adding'" |
+    sed 's/clip 1\.0|/clip 1|/' | sort -t'|' -k1,1 -k2,2n > held.want
+for x in clip adding; do
+    awk -F, 'NR > 1 && $1 ~ /^held-out: / { print $1 "|" $2 "|" $3 }' rep/charts/$x-loss.csv
+done | sort -t'|' -k1,1 -k2,2n > held.got
+nh=$(sqlite3 r.db "SELECT count(*) FROM train_log JOIN runs ON runs.id = run_id
+    WHERE experiment IN ('clip', 'adding') AND heldout_loss > 0 AND heldout_rows > 0")
+check "clip-loss.csv, adding-loss.csv: each configuration's held-out line is its train_log.heldout_loss at every logged step ($(wc -l < held.want) rows, $nh stored finite)" \
+    'same_rows held.want held.got && [ "$nh" -eq "$(wc -l < held.want)" ]'
+# overfit DB EXP PAGE: the configurations of EXP (one run each) whose
+# heldout_loss ends at least 1.1 times its lowest (not at the last step),
+# counted in awk, and those the caption of EXP's loss chart names
+overfit() {
+    over=$(sqlite3 -separator ' ' "$1" "SELECT runs.id, step, heldout_loss FROM train_log
+        JOIN runs ON runs.id = run_id WHERE experiment = '$2' ORDER BY runs.id, step" |
+        awk 'function end() { if (n && last >= 1.1 * lo && at != n - 1) k++ }
+             $1 != id { end(); id = $1; lo = $3; at = 0; n = 0 }
+             { if ($3 < lo) { lo = $3; at = n }; last = $3; n++ }
+             END { end(); print k + 0 }')
+    cap=$(grep "<figure id=\"$2-loss\">" "$3")
+    said=$(printf '%s' "$cap" | grep -o "(lowest [^)]* at step [0-9]*, [^)]* at step [0-9]*)" | wc -l)
+}
+overfit r.db clip rep/index.html
+check "the clip chart's caption names the $over configurations whose held-out line ends 10% above its lowest ($said named)" \
+    '[ "$said" -eq "$over" ] && { [ "$over" -gt 0 ] || printf "%s" "$cap" | grep -q "No held-out line ends 10% or more above its lowest"; }'
+# random labels (dataset=gaussian) are memorized: the held-out loss turns up
+printf '%s\n' '[sweep]' 'name = over' '[m]' 'task = train' 'depth = 2' 'width = 64' \
+    'activation = relu, tanh' 'optimizer = adam' 'lr = 1e-2' 'steps = 200' 'log_every = 20' > over.ini
+"$gs" run over.ini --db over.db --threads 1 2>/dev/null && "$gs" report over.db -o overr >/dev/null
+overfit over.db m overr/index.html
+check "random labels memorized: the caption names the $over configurations whose held-out loss ends 10% above its lowest ($said named)" \
+    '[ "$over" -gt 0 ] && [ "$said" -eq "$over" ]'
 # the weights chart reads one row a histogram (histogram_counts, schema
 # 7): each panel's bars are the histograms view's bins of its run's layer
 # 2, at their centres, with their counts, in bin order

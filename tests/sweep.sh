@@ -128,7 +128,10 @@ probes=$(printf '%s\n' "$st_out" | awk '/^at the end of training/ { on = 1; next
 check "status: the diagnoses at the end of training, per training experiment ($fin of $want), how many changed ($ch of $wch), no probe rows" \
     '[ -n "$fin" ] && [ "$fin" = "$want" ] && [ "$ch" = "$wch" ] && [ -z "$probes" ]'
 dump_rows results/small.db > ref.rows
-dump_rows results/small.db work_bytes > ref-v6.rows   # as a database of version 6 has it
+# the columns of version 8 (issue 18's held-out evaluation)
+v8cols="heldout_rows heldout_loss heldout_acc"
+dump_rows results/small.db $v8cols > ref-v7.rows   # as a database of version 7 has it
+dump_rows results/small.db work_bytes $v8cols > ref-v6.rows   # as a database of version 6 has it
 
 # ---- export: every table and view as CSV with a header, or JSON lines ----
 "$gs" export results/small.db runs > runs.csv; st=$?
@@ -209,11 +212,14 @@ check "... and the rerun stores it: rows identical to the uninterrupted run (exi
 # it in place, keeps its cells and stores nothing new
 # (old_status: runs.status's CHECK list as versions 1-3 wrote it, without
 # 'crashed'; the edit SQLite's ALTER TABLE page describes)
-# (old_v6: histograms a row per bin, as version 6 and before stored them;
+# (old_v7: without version 8's held-out columns;
+# old_v6: histograms a row per bin, as version 6 and before stored them;
 # old_v4: what version 5 added undone - grad_h_ratio, grad_h_ratio_final,
 # data_seed, sweeps.seeding and 'dead' in the diagnoses' CHECK lists)
 # what each schema version added, undone: a database as that version wrote it
-old_v7="ALTER TABLE sweeps DROP COLUMN shard; ALTER TABLE sessions DROP COLUMN pid_start;"
+old_v7="ALTER TABLE sweeps DROP COLUMN shard; ALTER TABLE sessions DROP COLUMN pid_start;
+  ALTER TABLE runs DROP COLUMN heldout_rows; ALTER TABLE train_log DROP COLUMN heldout_loss;
+  ALTER TABLE train_log DROP COLUMN heldout_acc;"
 old_v6="$old_v7 ALTER TABLE runs DROP COLUMN work_bytes; CREATE TABLE h6 (run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
   layer INTEGER NOT NULL, quantity TEXT NOT NULL, bin INTEGER NOT NULL, lo REAL NOT NULL,
   hi REAL NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (run_id, layer, quantity, bin)) WITHOUT ROWID;
@@ -323,7 +329,7 @@ v=$(sqlite3 v5.db "PRAGMA user_version; PRAGMA foreign_key_check; PRAGMA integri
 check "a version-5 database with a hand-deleted run ($orph orphaned rows): upgraded to $ver, foreign_key_check empty, integrity ok, the cell rerun (exit $st: $(echo $v))" \
     '[ $st -eq 0 ] && [ "$orph" -gt 0 ] && [ "$v" = "$ver
 ok
-6" ] && grep -q "29 stored already, 1 to run" v5.err && dump_rows v5.db work_bytes | cmp -s - ref-v6.rows'
+6" ] && grep -q "29 stored already, 1 to run" v5.err && dump_rows v5.db work_bytes $v8cols | cmp -s - ref-v6.rows'
 # a version-6 database (no work_bytes): a run adds the column, NULL for the
 # cells stored before, and fills it for the cells it computes
 cp results/small.db v6.db
@@ -405,7 +411,33 @@ $want
 ok" ] && [ "$want" -gt 0 ] && grep -q "30 stored already, 0 to run" v6.err'
 check "... and the histograms view gives the rows version 6 stored, edges bit for bit" \
     'hist_rows v6.db | cmp -s - ref.hist && [ "$(wc -l < ref.hist)" -eq "${v6rows%%[!0-9]*}" ] &&
-     dump_rows v6.db work_bytes | cmp -s - ref-v6.rows'
+     dump_rows v6.db work_bytes $v8cols | cmp -s - ref-v6.rows'
+# a version-7 database (before the held-out evaluation): a run adds
+# runs.heldout_rows and train_log's heldout_loss and heldout_acc, NULL for
+# the cells stored before; a training cell deleted and run again gets them
+cp results/small.db v7.db
+sqlite3 v7.db "$old_v7 PRAGMA user_version = 7"
+"$gs" run "$small" --db v7.db --threads 1 >/dev/null 2>v7.err; st=$?
+v=$(sqlite3 v7.db "PRAGMA user_version; SELECT count(*) FROM pragma_table_info('train_log')
+  WHERE name IN ('heldout_loss', 'heldout_acc'); SELECT count(*) FROM train_log WHERE heldout_loss
+  IS NOT NULL OR heldout_acc IS NOT NULL; SELECT count(*) FROM runs WHERE heldout_rows IS NOT NULL;
+  PRAGMA integrity_check")
+check "a version-7 database: upgraded to $ver, the held-out columns added, NULL for its 30 cells ($st: $(echo $v))" \
+    '[ $st -eq 0 ] && [ "$v" = "$ver
+2
+0
+0
+ok" ] && grep -q "30 stored already, 0 to run" v7.err && dump_rows v7.db $v8cols | cmp -s - ref-v7.rows'
+tid=$(q "SELECT id FROM runs WHERE task = 'train' AND dataset = 'digits' LIMIT 1")
+sqlite3 v7.db "PRAGMA foreign_keys = ON; DELETE FROM runs WHERE id = $tid"
+"$gs" run "$small" --db v7.db --threads 1 >/dev/null 2>v7b.err; st=$?
+v=$(sqlite3 v7.db "SELECT count(*) FROM runs WHERE heldout_rows IS NOT NULL;
+  SELECT count(DISTINCT run_id) FROM train_log WHERE heldout_loss IS NOT NULL")
+check "... a training cell run again there gets its held-out rows, the others stay NULL, every row as a fresh run's ($st: $(echo $v))" \
+    '[ $st -eq 0 ] && [ "$v" = "1
+1" ] && grep -q "29 stored already, 1 to run" v7b.err &&
+     dump_rows v7.db | grep "^$tid|" | cmp -s - "$(grep "^$tid|" ref.rows > tid.rows; echo tid.rows)" &&
+     [ -s tid.rows ] && dump_rows v7.db $v8cols | cmp -s - ref-v7.rows'
 # a version-6 database whose runs row was deleted in the sqlite3 shell
 # (foreign keys off): version 6 kept the orphaned rows until the cell was
 # stored again; the upgrade, which checks every foreign key, drops them
@@ -416,7 +448,7 @@ v=$(sqlite3 v6orph.db "PRAGMA user_version; PRAGMA foreign_key_check; PRAGMA int
 check "a version-6 database with a run deleted by hand: upgraded, its orphans dropped, the cell rerun (exit $st: $(echo $v))" \
     '[ $st -eq 0 ] && [ "$v" = "$ver
 ok" ] && grep -q "29 stored already, 1 to run" v6orph.err &&
-     dump_rows v6orph.db work_bytes | cmp -s - ref-v6.rows'
+     dump_rows v6orph.db work_bytes $v8cols | cmp -s - ref-v6.rows'
 # a histogram whose bins are not 0..29 (a row deleted by hand) cannot be
 # one array: the upgrade is refused, and the database left as it was
 cp results/small.db v6bad.db

@@ -324,9 +324,9 @@ static void on_log(void *ctx, const gs_train_row_t *row, const gs_train_layer_ro
     for (int i = 0; i < 30; i++)
         bar[i] = i < fill ? '#' : '.';
     bar[30] = '\0';
-    fprintf(stderr, "%s[%s] step %ld/%ld  loss %.4g  |g| %.3e  %.1fs elapsed, eta %.1fs%s",
-            v->tty ? "\r" : "", bar, row->step, steps, row->loss, row->grad_norm, el, eta,
-            v->tty ? "   " : "\n");
+    fprintf(stderr, "%s[%s] step %ld/%ld  loss %.4g  held-out %.4g  |g| %.3e  %.1fs elapsed, "
+            "eta %.1fs%s", v->tty ? "\r" : "", bar, row->step, steps, row->loss,
+            row->heldout_loss, row->grad_norm, el, eta, v->tty ? "   " : "\n");
 }
 
 static const char train_what[] =
@@ -348,7 +348,9 @@ static const char train_output[] =
     "loss and global gradient norm before and after clipping (repeated on its layers' rows),\n"
     "then the layer's ||dL/dW||, ||W|| before the update, the update ratio ||dW||/||W||, the\n"
     "shares of dead and saturated units, and for recurrent layers ||dL/dh_t|| at t = 1 and\n"
-    "t = seq_len (nan otherwise). The result line goes to stderr.";
+    "t = seq_len (nan otherwise), and the step's loss and accuracy on the held-out rows\n"
+    "(eval_rows of the test part, with the weights the batch loss saw; nan when\n"
+    "eval_rows=0, accuracy nan for dataset=adding). The result line goes to stderr.";
 
 int gs_cmd_train(int argc, char **argv)
 {

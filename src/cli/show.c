@@ -173,15 +173,17 @@ static int show(sqlite3 *db, int64_t id, int csv, char *err, size_t errlen)
 {
     static const char *const init_cols[] = {"layer", "grad_pre_norm", "grad_w_norm", "act_std",
                                             "saturated_frac", "dead_frac"};
-    static const char *const log_cols[] = {"step", "loss", "grad_norm", "grad_norm_clipped",
-                                           "clipped"};
+#define SERIES_NAME(name, type, help) #name,
+    /* every column of train_log: the held-out loss beside the batch's */
+    static const char *const log_cols[] = {"step", GS_TRAIN_LOG_COLUMNS(SERIES_NAME)};
+#undef SERIES_NAME
     if (show_run(db, id, csv, err, errlen) != 0 ||
         show_rows(db, id, "at init (layer_stats, step 0)",
                   "SELECT * FROM layer_stats WHERE run_id = ?1 AND step = 0 ORDER BY layer",
                   init_cols, 6, csv, err, errlen) != 0 ||
         show_rows(db, id, "training (train_log)",
-                  "SELECT * FROM train_log WHERE run_id = ?1 ORDER BY step", log_cols, 5, csv, err,
-                  errlen) != 0)
+                  "SELECT * FROM train_log WHERE run_id = ?1 ORDER BY step", log_cols,
+                  sizeof log_cols / sizeof *log_cols, csv, err, errlen) != 0)
         return -1;
     return csv ? 0 : show_layer_curves(db, id, err, errlen);
 }
@@ -192,7 +194,8 @@ int gs_cmd_show(int argc, char **argv)
         "One stored cell: its keys, status, diagnoses (at init and at the end of\n"
         "training), losses and, for a diverged run, the step, layer and tensor that\n"
         "went non-finite first; its layer statistics at init; for a training run\n"
-        "the loss curve (train_log) and each layer's ||dL/dW|| over training with a\n"
+        "the loss curve (train_log: the batch loss and the held-out loss and accuracy)\n"
+        "and each layer's ||dL/dW|| over training with a\n"
         "sparkline. --csv: the runs row, the layer statistics and the loss curve as\n"
         "CSV blocks, each with its header.\n\n";
     static const char *const flags[] = {"--csv"};

@@ -29,9 +29,6 @@ _Static_assert(sizeof gs_nonfinite_names / sizeof *gs_nonfinite_names == GS_N_NO
 _Static_assert(sizeof gs_status_names / sizeof *gs_status_names == GS_N_STATUS, "status names");
 _Static_assert(sizeof gs_diag_names / sizeof *gs_diag_names == GS_N_DIAG, "diagnosis names");
 
-/* Random-stream numbers of one cell's seed. */
-enum { STREAM_WEIGHTS = 1, STREAM_BATCHES = 2 };
-
 gs_diag_t gs_diagnose(double grad_h_ratio, int dead, double vanishing_below,
                       double exploding_above)
 {
@@ -191,8 +188,8 @@ int gs_experiment_run(const gs_cell_t *c, gs_result_t *r, const gs_progress_t *p
         return fail(r, err);
 
     gs_rng_t wrng, brng;   /* paired seeding: the batches' seed ignores the model */
-    gs_rng_seed(&wrng, p.weight_seed, STREAM_WEIGHTS);
-    gs_rng_seed(&brng, p.batch_seed, STREAM_BATCHES);
+    gs_rng_seed(&wrng, p.weight_seed, GS_STREAM_WEIGHTS);
+    gs_rng_seed(&brng, p.batch_seed, GS_STREAM_BATCHES);
     gs_dataset_t train = {0}, test = {0};
     r->baseline_loss = NAN;
     if ((p.batch_only ? load_batch(&p, &brng, &train, &r->baseline_loss, err, sizeof err)
@@ -202,24 +199,30 @@ int gs_experiment_run(const gs_cell_t *c, gs_result_t *r, const gs_progress_t *p
         r->baseline_loss = constant_baseline(test.t, NULL, test.n);
     gs_net_t *net = build_net(&p, &wrng);
     size_t B = p.batch, in = train.dim, np = net ? net->n_params : 0;
-    ex_trainer_t tr = {.p = &p, .net = net, .r = r, .progress = progress};
+    ex_trainer_t tr = {.p = &p, .net = net, .r = r, .progress = progress, .heldout = &test};
     double *x = malloc(B * in * sizeof *x);
     int *y = malloc(B * sizeof *y);
     double *t = p.regression ? malloc(B * sizeof *t) : NULL;
     size_t *order = malloc(train.n * sizeof *order);
-    size_t *idx = malloc(B * sizeof *idx);
+    ex_eval_scratch_t *ev = &tr.ev;   /* the evaluations' rows, apart from the batch's */
+    ev->x = malloc(B * in * sizeof *ev->x);
+    ev->y = malloc(B * sizeof *ev->y);
+    ev->t = p.regression ? malloc(B * sizeof *ev->t) : NULL;
+    ev->idx = malloc(B * sizeof *ev->idx);
     tr.opt_state = gs_arena_alloc((size_t)p.opt->n_state * np + 1);
     tr.delta = p.trains ? gs_arena_alloc(np + 1) : NULL;
     tr.stats = calloc(p.n_layers, sizeof *tr.stats);
     int rc = 0;
     if (alloc_result(&p, r) != 0 || !net || !x || !y || (p.regression && !t) || !order ||
-        !idx || !tr.opt_state || (p.trains && !tr.delta) || !tr.stats) {
+        !ev->x || !ev->y || (p.regression && !ev->t) || !ev->idx || !tr.opt_state ||
+        (p.trains && !tr.delta) || !tr.stats) {
         rc = fail(r, "out of memory building the model");
         goto out;
     }
     r->work_bytes = p.model_bytes +
                     ((size_t)p.opt->n_state + (size_t)p.trains) * np * sizeof(double) +
                     (train.n + test.n) * train.dim * sizeof(double);
+    r->heldout_rows = (long)p.eval_rows;
     if (ex_weight_histograms(&p, net, r) != 0) {
         rc = fail(r, "out of memory for the weight histograms");
         goto out;
@@ -233,7 +236,7 @@ int gs_experiment_run(const gs_cell_t *c, gs_result_t *r, const gs_progress_t *p
     }
     double t_eval = gs_now();
     r->steps_s = t_eval - t_steps;
-    ex_finish(&tr, &train, &test, x, y, t, idx);
+    ex_finish(&tr, &train, &test);
     r->eval_s = gs_now() - t_eval;
 out:
     gs_net_free(net);
@@ -241,7 +244,10 @@ out:
     free(y);
     free(t);
     free(order);
-    free(idx);
+    free(ev->x);
+    free(ev->y);
+    free(ev->t);
+    free(ev->idx);
     free(tr.stats);
     gs_arena_free(tr.opt_state);
     gs_arena_free(tr.delta);

@@ -123,6 +123,9 @@ static void plan_shape(const gs_cell_t *c, gs_plan_t *p)
     p->n_out = p->regression ? 1 : N_CLASSES;
     p->train_rows = (size_t)llround(TRAIN_FRAC * (double)p->total_rows);
     p->batch_only = !p->trains && p->dataset != GS_DATA_DIGITS;
+    size_t test_rows = p->total_rows - p->train_rows;
+    p->eval_rows = !p->trains ? 0 : (size_t)c->eval_rows < test_rows ? (size_t)c->eval_rows
+                                                                       : test_rows;
     if (recurrent) {
         p->rnn = (gs_rnn_spec_t){
             .cell = c->model == GS_MODEL_LSTM ? GS_CELL_LSTM
@@ -159,9 +162,11 @@ static void plan_shape(const gs_cell_t *c, gs_plan_t *p)
     need += (double)p->opt->n_state * 0.5 * need;
     double rows = p->batch_only ? (double)p->batch : 2.0 * (double)p->total_rows;
     p->need_bytes = need + 8.0 * rows * (double)p->row_dim;
-    /* a step is about three forward passes; plus a fixed cost of setting up */
+    /* a step is about three forward passes; plus the held-out rows at every
+     * logged step, the final evaluation and a fixed cost of setting up */
     double fwd = forward_flops(p);
-    double eval = p->trains ? (double)p->total_rows * fwd : 0.0;
+    double eval = p->trains ? ((double)p->total_rows +
+                               (double)p->n_log_max * (double)p->eval_rows) * fwd : 0.0;
     p->flops = (double)p->steps * 3.0 * (double)p->batch * fwd + eval + 2e6;
 }
 

@@ -74,6 +74,11 @@ typedef struct {
     /* what is logged and measured */
     long log_every;
     size_t n_log_max;            /* logged steps at most (0 for the probe) */
+    size_t eval_rows;            /* held-out rows evaluated at every logged step: the test
+                                    part's first eval_rows (at most all of it; 0: none, and
+                                    for the probe) - the split's order is a permutation
+                                    drawn from data_set_seed, so they are a random subset
+                                    that is the same for every arm, repeat and step */
     int spectrum;                /* the Jacobian's singular values at init */
     size_t n_hist;               /* histograms at init: one per weight matrix (mlp: depth
                                     + 1; recurrent: Wx and Wh of each layer and the
@@ -87,6 +92,11 @@ typedef struct {
                                     batch), for the memory check */
     double flops;                /* gs_experiment_flops */
 } gs_plan_t;
+
+/* The random streams of a cell's generators: the weights' init from
+ * weight_seed, the batches' order from batch_seed (tests rebuild a cell's
+ * model from them). */
+enum { GS_STREAM_WEIGHTS = 1, GS_STREAM_BATCHES = 2 };
 
 /* The plan of a cell (pure arithmetic over its keys: nothing is
  * allocated). Meaningful for a cell gs_cell_validate accepts. */

@@ -94,8 +94,14 @@
     C(data_seed, INT, RUNS, 5, ALWAYS,                                                           \
       "the seed of the cell's batch order (sweeps.seeding says how it is derived)")              \
     R(work_bytes, INT, RUNS, 7, MEASURED,                                                        \
-      "bytes of the cell's arenas: the model's parameters, gradients\n"                          \
-      "and activations, the optimizer's state and the data set")                                 \
+      "bytes of the cell's arenas: the model's parameters and gradients\n"                       \
+      "and activations; the optimizer's state; the data set")                                   \
+    /* (no comma in the help just above a table's last column: SQLite's DROP COLUMN, which \
+     * the upgrade tests use to make older databases, finds the comma before the last      \
+     * column by scanning back through the comments) */                                     \
+    R(heldout_rows, INT, RUNS, 8, TRAINED,                                                      \
+      "task=train: rows of the held-out subset train_log's heldout_loss and\n"                  \
+      "heldout_acc are measured on (the test part's first min(eval_rows, its rows))")            \
     R(q_star, REAL_INF, THEORY, 3, ALWAYS,                                                       \
       "fixed point of the length map (NULL: none applies;\n"                                     \
       "Inf: q grows without bound)")                                                             \
@@ -144,7 +150,9 @@
     X(loss, REAL, "the step's batch loss (NULL when non-finite)")                               \
     X(grad_norm, REAL, "global L2 norm of the gradient before clipping")                        \
     X(grad_norm_clipped, REAL, "after clipping")                                                \
-    X(clipped, INT, "1 when clipping fired")
+    X(clipped, INT, "1 when clipping fired")                                                    \
+    X(heldout_loss, REAL, "loss on runs.heldout_rows held-out rows, eval mode, before the step") \
+    X(heldout_acc, REAL, "accuracy on it (NULL for dataset=adding)")
 #define GS_TRAIN_LAYER_LOG_COLUMNS(X)                                                            \
     X(grad_w_norm, REAL, "||dL/dW_l|| before clipping (recurrent: [Wx Wh])")                    \
     X(w_norm, REAL, "||W_l|| before the step's update")                                         \

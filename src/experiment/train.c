@@ -2,6 +2,7 @@
 
 #include "experiment/train.h"
 
+#include <assert.h>
 #include <math.h>
 #include <string.h>
 
@@ -28,27 +29,42 @@ static double batch_loss(gs_net_t *net, size_t n, const int *y, const double *t,
     return l;
 }
 
-/* Mean loss and accuracy (NaN for regression) of ds in evaluation mode, in
- * chunks of the model's capacity; x, y, t, idx are scratch of that many
- * rows. */
-static void evaluate(gs_net_t *net, const gs_dataset_t *ds, double *x, int *y, double *t,
-                     size_t *idx, double *loss, double *acc)
+/* Mean loss and accuracy (NaN for regression) of the first n rows of ds
+ * in evaluation mode (batch norm's running statistics, which it does not
+ * update; no random draws), in chunks of the model's capacity. It
+ * overwrites the model's activations and output, nothing else. */
+static void evaluate(gs_net_t *net, const gs_dataset_t *ds, size_t n_rows,
+                     const ex_eval_scratch_t *ev, double *loss, double *acc)
 {
     double total = 0.0;
     size_t hits = 0;
-    double *tt = ds->n_targets ? t : NULL;
-    for (size_t start = 0; start < ds->n; start += net->capacity) {
-        size_t n = ds->n - start < net->capacity ? ds->n - start : net->capacity;
+    double *tt = ds->n_targets ? ev->t : NULL;
+    assert(n_rows > 0 && n_rows <= ds->n);
+    for (size_t start = 0; start < n_rows; start += net->capacity) {
+        size_t n = n_rows - start < net->capacity ? n_rows - start : net->capacity;
         for (size_t i = 0; i < n; i++)
-            idx[i] = start + i;
-        gs_dataset_gather(ds, idx, n, x, y, tt);
-        net->ops->forward(net, x, n, 0);
+            ev->idx[i] = start + i;
+        gs_dataset_gather(ds, ev->idx, n, ev->x, ev->y, tt);
+        net->ops->forward(net, ev->x, n, 0);
         size_t correct = 0;
-        total += (double)n * batch_loss(net, n, y, tt, 0, &correct);
+        total += (double)n * batch_loss(net, n, ev->y, tt, 0, &correct);
         hits += correct;
     }
-    *loss = total / (double)ds->n;
-    *acc = tt ? NAN : (double)hits / (double)ds->n;
+    *loss = total / (double)n_rows;
+    *acc = tt ? NAN : (double)hits / (double)n_rows;
+}
+
+/* The held-out loss and accuracy of the model as step `step` finds it
+ * (weights and batch norm's running statistics after step - 1 updates),
+ * into tr->heldout_now; NaN when eval_rows is 0 or the step is not one
+ * the plan logs. Called before the step's forward pass, whose training
+ * mode updates the running statistics. */
+static void evaluate_heldout(ex_trainer_t *tr, long step)
+{
+    tr->heldout_now[0] = tr->heldout_now[1] = NAN;
+    if (tr->p->eval_rows && gs_plan_logged(tr->p, step))
+        evaluate(tr->net, tr->heldout, tr->p->eval_rows, &tr->ev, &tr->heldout_now[0],
+                 &tr->heldout_now[1]);
 }
 
 /* Where a diverged step first went non-finite, from its layer statistics
@@ -130,6 +146,7 @@ static int train_step(ex_trainer_t *tr, long step, const double *x, const int *y
     gs_net_t *net = tr->net;
     gs_result_t *r = tr->r;
     int logged = gs_plan_logged(p, step);
+    evaluate_heldout(tr, step);
     net->ops->forward(net, x, B, 1);
     double loss = batch_loss(net, B, y, t, 1, NULL);
     net->measure = logged;   /* step 1 is also the measurement at init */
@@ -160,7 +177,9 @@ static int train_step(ex_trainer_t *tr, long step, const double *x, const int *y
     if (!have_stats)
         ex_layer_stats(p, net, B, tr->stats);
     gs_train_row_t *row = &r->log[r->n_log++];
-    *row = (gs_train_row_t){step, loss, cr.pre_norm, cr.post_norm, cr.fired};
+    *row = (gs_train_row_t){.step = step, .loss = loss, .grad_norm = cr.pre_norm,
+                            .grad_norm_clipped = cr.post_norm, .clipped = cr.fired,
+                            .heldout_loss = tr->heldout_now[0], .heldout_acc = tr->heldout_now[1]};
     gs_train_layer_row_t *rows = log_layers(tr, step);
     if (diverged) {
         r->status = GS_STATUS_DIVERGED;
@@ -236,8 +255,7 @@ int ex_run_steps(ex_trainer_t *tr, const gs_dataset_t *train, gs_rng_t *brng, do
  * diverges later was still healthy, say, at init); a diverged run has no
  * final losses or accuracy to report: its weights are not finite, and an
  * accuracy of what they predict would rank it among the others. */
-void ex_finish(ex_trainer_t *tr, const gs_dataset_t *train, const gs_dataset_t *test, double *x,
-               int *y, double *t, size_t *idx)
+void ex_finish(ex_trainer_t *tr, const gs_dataset_t *train, const gs_dataset_t *test)
 {
     const gs_plan_t *p = tr->p;
     gs_result_t *r = tr->r;
@@ -252,7 +270,7 @@ void ex_finish(ex_trainer_t *tr, const gs_dataset_t *train, const gs_dataset_t *
         return;
     }
     double acc;
-    evaluate(tr->net, train, x, y, t, idx, &r->train_loss, &acc);
-    evaluate(tr->net, test, x, y, t, idx, &r->test_loss, &r->test_acc);
+    evaluate(tr->net, train, train->n, &tr->ev, &r->train_loss, &acc);
+    evaluate(tr->net, test, test->n, &tr->ev, &r->test_loss, &r->test_acc);
 }
 

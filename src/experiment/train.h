@@ -13,6 +13,14 @@
 #include "nn/net.h"
 #include "nn/rng.h"
 
+/* Scratch of the model's capacity in rows for evaluating a data set. */
+typedef struct {
+    double *x;
+    int *y;
+    double *t;                  /* regression only, else NULL */
+    size_t *idx;
+} ex_eval_scratch_t;
+
 /* Everything a training run holds besides the model and its data. */
 typedef struct {
     const gs_plan_t *p;
@@ -23,6 +31,10 @@ typedef struct {
     double *delta;              /* (n_params) the logged steps' updates */
     gs_layer_stats_t *stats;    /* (n_layers) of the step in hand */
     long clipped;
+    const gs_dataset_t *heldout;   /* the test part: its first p->eval_rows rows are
+                                      evaluated at every logged step */
+    ex_eval_scratch_t ev;       /* for those and the final losses */
+    double heldout_now[2];      /* the step in hand's held-out loss and accuracy */
 } ex_trainer_t;
 
 /* The steps (or the probe) of a cell whose model and data are built;
@@ -32,9 +44,8 @@ typedef struct {
 int ex_run_steps(ex_trainer_t *tr, const gs_dataset_t *train, gs_rng_t *brng, double *x, int *y,
                  double *t, size_t *order);
 
-/* The diagnosis at the end, the clip share, the final losses (x, y, t,
- * idx: scratch of the model's capacity in rows). */
-void ex_finish(ex_trainer_t *tr, const gs_dataset_t *train, const gs_dataset_t *test, double *x,
-               int *y, double *t, size_t *idx);
+/* The diagnosis at the end, the clip share, the final losses (over
+ * tr->ev). */
+void ex_finish(ex_trainer_t *tr, const gs_dataset_t *train, const gs_dataset_t *test);
 
 #endif

@@ -10,6 +10,7 @@
 
 #include "report/chart.h"
 #include "report/charts.h"
+#include "report/findings.h"   /* rp_sci: numbers in the caption as in the findings */
 
 /* ---- 4 (and 10b). training loss against step ---- */
 
@@ -51,22 +52,64 @@ static size_t mark_divergence(gs_chart_t *c, rp_model_t *m, const rp_lineset_t *
     return n;
 }
 
+/* A held-out line ending this much above its minimum is named in the
+ * caption as over-fitting (or unlearning) after its best step. */
+#define RP_OVERFIT_RISE 1.1
+
+/* The configurations whose drawn held-out line (the median over repeats)
+ * ends at least RP_OVERFIT_RISE times its minimum, in words into buf
+ * ("a (lowest 0.12 at step 300, 0.19 at step 1000); b (...)"); their
+ * count. Read from the very lines the chart draws. */
+static size_t overfit_note(const rp_lineset_t *held, char *buf, size_t len)
+{
+    size_t n = 0, used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < held->n_runs; i++) {
+        const rp_series_t *l = &held->lines[i];
+        size_t best = 0, last = 0, any = 0;
+        for (size_t j = 0; j < l->n; j++)
+            if (isfinite(l->y[j])) {
+                if (!any++ || l->y[j] < l->y[best])
+                    best = j;
+                last = j;
+            }
+        if (!any || !(l->y[last] >= RP_OVERFIT_RISE * l->y[best]) || best == last)
+            continue;
+        char lo[32], hi[32];
+        rp_sci(lo, sizeof lo, l->y[best]);
+        rp_sci(hi, sizeof hi, l->y[last]);
+        if (used < len)
+            used += (size_t)snprintf(buf + used, len - used, "%s%s (lowest %s at step %.0f, %s "
+                                     "at step %.0f)", n ? "; " : "",
+                                     held->e->runs[i].config_label, lo, l->x[best], hi,
+                                     l->x[last]);
+        n++;
+    }
+    return n;
+}
+
 int rp_chart_loss(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, char *err,
                       size_t errlen)
 {
     const rp_run_t *r0 = rp_first_usable(e);
-    rp_lineset_t ls;
+    rp_lineset_t ls, held = {0};
     if (!r0 || r0->sc->cell.task != GS_TASK_TRAIN ||
         rp_lineset_load(&ls, m, e, RP_MAX_LINES, rp_log_series, "loss") != 0)
         return 0;
+    /* the held-out loss of the same runs (none: eval_rows=0, or a database
+     * from before schema 8, whose rows have NULL there) */
+    int have_held = rp_lineset_load(&held, m, e, RP_MAX_LINES, rp_log_series,
+                                    "heldout_loss") == 0;
     const char **labels = calloc(ls.n_drawn + 1, sizeof *labels);
     char (*lab)[300] = calloc(ls.n_drawn + 1, sizeof *lab);
     int *series = calloc(ls.n_drawn + 1, sizeof *series), *of_run = calloc(ls.n_runs + 1, sizeof *of_run);
+    const rp_run_t **used = calloc(ls.n_used + held.n_used + 1, sizeof *used);
     int rc = 0;
-    if (!labels || !lab || !series || !of_run)
+    if (!labels || !lab || !series || !of_run || !used)
         goto done;
     double baseline = NAN;
     size_t nd = 0;
+    long rows = 0;
     for (size_t i = 0; i < ls.n_runs; i++) {
         const rp_run_t *r = &e->runs[i];
         if (!ls.lines[i].n)
@@ -80,47 +123,97 @@ int rp_chart_loss(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out,
         series[nd] = (int)nd;
         nd++;
     }
+    for (size_t i = 0; have_held && i < held.n_used; i++)
+        if (held.used[i]->heldout_rows > rows)
+            rows = held.used[i]->heldout_rows;
     if (isfinite(baseline))
         rp_values_add(&ls.y, &baseline, 1);
+    if (have_held)
+        rp_values_add(&ls.y, held.y.v, held.y.n);
     rp_range_t yr = rp_log_range(ls.y.v, ls.y.n, RP_BULK);
     double max_step = ls.x.hi > 1 ? ls.x.hi : 1;
     rp_chart_name_t nm;
-    gs_chart_t *c = rp_chart_start(e, "loss", "training loss against step", &nm);
+    gs_chart_t *c = rp_chart_start(e, "loss", have_held ? "training and held-out loss against step"
+                                                         : "training loss against step", &nm);
     if (!c)
         goto done;
-    gs_chart_grid(c, 1, 1, rp_longest(labels, nd, "band: 10-90% of 10 repeats"));
+    char held_key[128];
+    snprintf(held_key, sizeof held_key, "dashed: held-out loss (%ld test rows)", rows);
+    gs_chart_grid(c, 1, 1, rp_longest(labels, nd, have_held ? held_key
+                                                            : "band: 10-90% of 10 repeats"));
     gs_chart_axes(c, 0, 0, max_step, yr.lo, yr.hi, GS_AXIS_INT, GS_AXIS_LOG, "training step",
-                  r0->sc->cell.dataset == GS_DATA_ADDING ? "batch loss (MSE)" : "batch loss (cross-entropy)",
+                  r0->sc->cell.dataset == GS_DATA_ADDING ? "loss (MSE)" : "loss (cross-entropy)",
                   NULL);
     for (size_t i = 0; i < ls.n_runs; i++)
         rp_lineset_draw(c, &ls, i, of_run[i], GS_SOLID);
+    /* each configuration's held-out line, dashed in its colour (the
+     * median over repeats, without a band: the training line's band says
+     * how far repeats spread) */
+    for (size_t i = 0; have_held && i < held.n_runs && i < ls.n_runs; i++) {
+        const rp_series_t *l = &held.lines[i];
+        if (!l->n || !ls.lines[i].n)
+            continue;
+        char s[320];
+        snprintf(s, sizeof s, "held-out: %s", e->runs[i].config_label);
+        gs_chart_series(c, s);
+        gs_chart_line(c, l->x, l->y, l->n, of_run[i], GS_DASHED);
+    }
     size_t n_div = mark_divergence(c, m, &ls, of_run, "loss", yr.hi);
     if (isfinite(baseline))
-        gs_chart_hline(c, baseline, GS_SERIES_GREY, GS_DASHED, "answering 1 always (MSE ~ 1/6)");
+        gs_chart_hline(c, baseline, GS_SERIES_GREY, GS_THEORY, "answering 1 always (MSE ~ 1/6)");
     gs_chart_legend(c, nd, labels, series, NULL, "");
+    if (have_held) {
+        gs_chart_legend_key(c, "solid: training batch loss", GS_SERIES_GREY, GS_SOLID);
+        gs_chart_legend_key(c, held_key, GS_SERIES_GREY, GS_DASHED);
+    }
     rp_line_keys(c, e, -1, ls.bands, 0);
     if (n_div)
         gs_chart_legend_key(c, "diverged here (last finite loss)", GS_SERIES_GREY, GS_KEY_CROSS);
-    char cap[1024];
+    char cap[2048], held_cap[1024] = "", over[768];
+    if (have_held) {
+        size_t n_over = overfit_note(&held, over, sizeof over);
+        snprintf(held_cap, sizeof held_cap,
+                 " Dashed in the same colour: the loss on %ld held-out test rows (the same rows "
+                 "for every run and step, in evaluation mode, before the step's update), so "
+                 "over-fitting shows as a dashed line that turns up while the solid one keeps "
+                 "falling. %s%s%s",
+                 rows, n_over ? "The held-out loss ends at least 10% above its lowest in: " : "",
+                 n_over ? over : "No held-out line ends 10% or more above its lowest",
+                 ".");
+    }
     snprintf(cap, sizeof cap,
              "The loss of each logged training batch, on a log scale. A line that stays "
              "near its starting loss did not learn; one that ends in a cross went "
              "non-finite. Which runs did which, and their diagnoses at init, the findings "
-             "above say from the same rows.%s%s%s",
+             "above say from the same rows.%s%s%s%s",
+             held_cap,
              n_div ? " A cross in a line's colour marks where a run diverged: at the step a "
                      "non-finite loss or gradient ended it, at the last finite loss it logged "
                      "(on the edge when that is beyond the axis; the CSV has its value)." : "",
              ls.bands ? " Where a configuration has repeats, its line is their median and the "
                         "shaded band their 10-90% range." : "",
-             isfinite(baseline) ? " The dashed line is the adding problem's baseline: a "
+             isfinite(baseline) ? " The dotted line is the adding problem's baseline: a "
                                   "model that always answers 1." : "");
-    rc = rp_chart_publish(c, m, dir, nm.file, nm.title, ls.used, ls.n_used, cap, out, err, errlen);
+    size_t n_used = 0;
+    for (size_t i = 0; i < ls.n_used; i++)
+        used[n_used++] = ls.used[i];
+    for (size_t i = 0; have_held && i < held.n_used; i++) {
+        size_t k = 0;
+        while (k < n_used && used[k] != held.used[i])
+            k++;
+        if (k == n_used)
+            used[n_used++] = held.used[i];
+    }
+    rc = rp_chart_publish(c, m, dir, nm.file, nm.title, used, n_used, cap, out, err, errlen);
 done:
     rp_lineset_free(&ls);
+    if (have_held)
+        rp_lineset_free(&held);
     free(labels);
     free(lab);
     free(series);
     free(of_run);
+    free(used);
     return rc;
 }
 

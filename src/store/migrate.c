@@ -252,6 +252,39 @@ static int sessions_pid_start(gs_store_t *st, char *err, size_t errlen)
     return store_exec(st, "ALTER TABLE sessions ADD COLUMN pid_start INTEGER", err, errlen);
 }
 
+/* Version 8: the value columns a series table lacks (train_log's
+ * heldout_loss and heldout_acc, issue 18), added by ALTER TABLE: NULL for
+ * the rows stored before, as for a run that evaluated nothing. A table
+ * the schema creates whole below, or one that a rebuild (version 6) made
+ * from today's definition, has them already. */
+static int series_columns_added(gs_store_t *st, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < STORE_N_SERIES; i++) {
+        const store_series_t *x = &store_series[i];
+        if (store_pragma_int_text(st, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' "
+                                      "AND name = ?1", x->table) == 0)
+            continue;
+        char has[128];
+        snprintf(has, sizeof has, "SELECT count(*) FROM pragma_table_info('%s') WHERE name = ?1",
+                 x->table);
+        for (size_t k = 0; k < x->n; k++) {
+            long n = store_pragma_int_text(st, has, x->cols[k].name);
+            if (n < 0) {
+                store_sqlfail(st, err, errlen, "reading a series table's columns");
+                return -1;
+            }
+            if (n > 0)
+                continue;
+            char sql[256];
+            snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s", x->table,
+                     x->cols[k].name, x->cols[k].sql_type);
+            if (store_exec(st, sql, err, errlen) != 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
 /* Upgrade an older database in place, in one transaction: ALTER TABLE
  * adds the columns runs gained in versions 2 and 5 (NULL for the cells
  * stored before), and the schema's CREATE ... IF NOT EXISTS adds the
@@ -262,7 +295,10 @@ static int sessions_pid_start(gs_store_t *st, char *err, size_t errlen)
  * stored keep their per-cell seeds); version 7 turns the histograms' rows
  * per bin into rows per histogram (histograms_one_row), dropping the rows
  * of cells whose runs row is gone (drop_orphans); version 8 adds
- * sessions.pid_start (sessions_pid_start). */
+ * sessions.pid_start (sessions_pid_start), sweeps.shard
+ * (migrate_v8_shard), train_log's held-out columns
+ * (series_columns_added) and, through the result table,
+ * runs.heldout_rows. */
 int store_migrate(gs_store_t *st, long ver, char *err, size_t errlen)
 {
     if (ver < 1) {
@@ -318,7 +354,8 @@ int store_migrate(gs_store_t *st, long ver, char *err, size_t errlen)
                     histograms_one_row(st, err, errlen) != 0))
         goto fail;
     if (ver < 8 && (migrate_v8_shard(st, err, errlen) != 0 ||
-                    sessions_pid_start(st, err, errlen) != 0))
+                    sessions_pid_start(st, err, errlen) != 0 ||
+                    series_columns_added(st, err, errlen) != 0))
         goto fail;
     char pragma[64];
     snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", GS_SCHEMA_VERSION);

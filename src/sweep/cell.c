@@ -47,7 +47,7 @@ typedef struct {
 
 /* Keys in the canonical key only when not at their default: added after
  * databases existed, so that the cells those hold keep their ids. */
-static const char *const keys_if_set[] = {"spectrum", NULL};
+static const char *const keys_if_set[] = {"spectrum", "eval_rows", NULL};
 
 static int key_if_set(const char *name)
 {
@@ -107,6 +107,10 @@ static const keydef_t keys[] = {
      KF_TRAIN | KF_HEADLINE},
     {"log_every", K_INT, OFF(log_every), NULL, 1, 1e9, 1, 1, "10",
      "training log interval in steps", KF_TRAIN},
+    {"eval_rows", K_INT, OFF(eval_rows), NULL, 0, GS_EVAL_ROWS_MAX, 1, 1, "256",
+     "held-out rows (the test part's first, the same for every arm and step) whose loss and "
+     "accuracy are measured at every logged step, at most " STR(GS_EVAL_ROWS_MAX) " (fewer "
+     "when the test part is smaller); 0: none", KF_TRAIN},
     {"clip", K_CLIP, OFF(clip), NULL, 0, 0, 0, 1, "none",
      "gradient clipping threshold, or none", KF_TRAIN | KF_HEADLINE},
     {"clip_mode", K_CHOICE, OFF(clip_mode), gs_clip_mode_names, 0, 0, 0, 1, "norm",

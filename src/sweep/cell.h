@@ -23,6 +23,10 @@ typedef enum { GS_MODEL_MLP, GS_MODEL_RNN, GS_MODEL_LSTM, GS_MODEL_GRU } gs_mode
 typedef enum { GS_TASK_PROBE, GS_TASK_TRAIN } gs_task_t;
 typedef enum { GS_DATA_GAUSSIAN, GS_DATA_DIGITS, GS_DATA_ADDING } gs_data_kind_t;
 
+/* eval_rows' bound: the held-out subset a training run evaluates at every
+ * logged step holds at most this many rows (issue 18). */
+#define GS_EVAL_ROWS_MAX 2000
+
 typedef struct {
     int model, task, dataset;
     long depth, width, seq_len, input_dim;   /* input_dim 0: width */
@@ -36,6 +40,7 @@ typedef struct {
     const gs_optimizer_t *opt;
     double lr;
     long batch, steps, log_every, repeats;
+    long eval_rows;                           /* held-out rows evaluated at logged steps */
     double clip;                              /* 0: none */
     int clip_mode;
     double vanishing_below, exploding_above;
