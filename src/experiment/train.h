@@ -22,6 +22,7 @@ typedef struct {
     double *opt_state;
     double *delta;              /* (n_params) the logged steps' updates */
     gs_layer_stats_t *stats;    /* (n_layers) of the step in hand */
+    gs_fmt_counts_t *grad_pre;  /* (n_layers) format_stats=yes: dL/dh's counts, by backward */
     long clipped;
 } ex_trainer_t;
 

@@ -242,7 +242,11 @@ static int drop_orphans(gs_store_t *st, long ver, char *err, size_t errlen)
  * diagnoses' lists ('dead') and adds sweeps.seeding (NULL: the cells
  * stored keep their per-cell seeds); version 7 turns the histograms' rows
  * per bin into rows per histogram (histograms_one_row), dropping the rows
- * of cells whose runs row is gone (drop_orphans). */
+ * of cells whose runs row is gone (drop_orphans). Version 8 (format_stats)
+ * only adds: the tables format_stats and format_exponents and the views
+ * format_exponent_bins and loss_scale_window come from the schema's
+ * CREATE ... IF NOT EXISTS, the runs column format_stats from the config
+ * keys' loop (NULL, i.e. no, for the cells stored before). */
 int store_migrate(gs_store_t *st, long ver, char *err, size_t errlen)
 {
     if (ver < 1) {

@@ -133,6 +133,9 @@ int store_prepare_inserts(gs_store_t *st, char *err, size_t errlen)
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         NULL,   /* ST_THEORY: insert_sql */
         "DELETE FROM in_flight WHERE config_hash = ?1",   /* ST_LANDED: stored, not in flight */
+        NULL,   /* ST_FMT: series_insert */
+        "INSERT INTO format_exponents (run_id, step, layer, tensor, exp_lo, counts)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     };
     _Static_assert(sizeof child / sizeof *child == ST_N, "a statement per ST_*");
     for (size_t i = 0; i < STORE_N_SERIES; i++) {
@@ -445,6 +448,66 @@ static int put_histograms(gs_store_t *st, sqlite3_int64 id, const gs_result_t *r
     return 0;
 }
 
+/* format_stats: a row per record and format, the key then the columns
+ * of GS_FORMAT_STATS_COLUMNS (the shares and window from gs_format_row) */
+static int put_format_stats(gs_store_t *st, sqlite3_int64 id, const gs_result_t *r, char *err,
+                            size_t errlen)
+{
+    sqlite3_stmt *s = st->stmt[ST_FMT];
+    for (size_t j = 0; j < r->n_fmt; j++) {
+        const gs_fmt_record_t *rec = &r->fmt[j];
+        for (int f = 0; f < GS_N_FMT; f++) {
+            gs_format_row_t row, *L = &row;
+            gs_format_row(rec, f, &row);
+            int i = bind_series_keys(s, id, rec->step, rec->layer, 1);
+            sqlite3_bind_text(s, i++, gs_fmt_tensor_names[rec->tensor], -1, SQLITE_STATIC);
+            sqlite3_bind_text(s, i++, gs_fmt_names[f], -1, SQLITE_STATIC);
+            GS_FORMAT_STATS_COLUMNS(BIND_SERIES)
+            assert(i == sqlite3_bind_parameter_count(s) + 1);
+            if (store_step_reset(st, s, err, errlen, "storing format_stats") != 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* format_exponents: a record's histogram from its first nonzero bin to
+ * its last, as a JSON array (none when every value is zero) */
+static int put_format_exponents(gs_store_t *st, sqlite3_int64 id, const gs_result_t *r,
+                                char *err, size_t errlen)
+{
+    sqlite3_stmt *s = st->stmt[ST_FMT_EXP];
+    assert(sqlite3_bind_parameter_count(s) == 6);
+    for (size_t j = 0; j < r->n_fmt; j++) {
+        const gs_fmt_record_t *rec = &r->fmt[j];
+        const long *h = rec->counts.hist;
+        int first = 0, last = GS_FMT_HIST_BINS - 1;
+        while (first < GS_FMT_HIST_BINS && h[first] == 0)
+            first++;
+        if (first == GS_FMT_HIST_BINS)
+            continue;
+        while (h[last] == 0)
+            last--;
+        char counts[GS_FMT_HIST_BINS * 21 + 3];   /* '[', a long and a ',' or ']' each, NUL */
+        size_t len = 0;
+        for (int b = first; b <= last; b++)
+            len += (size_t)snprintf(counts + len, sizeof counts - len, "%c%ld",
+                                    b > first ? ',' : '[', h[b]);
+        assert(len + 2 <= sizeof counts);
+        counts[len++] = ']';
+        counts[len] = '\0';
+        sqlite3_bind_int64(s, 1, id);
+        sqlite3_bind_int64(s, 2, rec->step);
+        sqlite3_bind_int(s, 3, rec->layer);
+        sqlite3_bind_text(s, 4, gs_fmt_tensor_names[rec->tensor], -1, SQLITE_STATIC);
+        sqlite3_bind_int(s, 5, gs_fmt_bin_exp(first));
+        sqlite3_bind_text(s, 6, counts, (int)len, SQLITE_STATIC);
+        if (store_step_reset(st, s, err, errlen, "storing format_exponents") != 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int put_theory(gs_store_t *st, sqlite3_int64 id, const gs_cell_t *c, const gs_result_t *r,
                       const derived_t *d, char *err, size_t errlen)
 {
@@ -467,7 +530,9 @@ static int put_rows(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t 
         put_train_log(st, id, r, err, errlen) != 0 ||
         put_layer_log(st, id, r, err, errlen) != 0 ||
         (!failed && put_time_stats(st, id, r, err, errlen) != 0) ||
-        put_histograms(st, id, r, err, errlen) != 0)
+        put_histograms(st, id, r, err, errlen) != 0 ||
+        put_format_stats(st, id, r, err, errlen) != 0 ||
+        put_format_exponents(st, id, r, err, errlen) != 0)
         return -1;
     if (!failed && (c->model == GS_MODEL_MLP || c->model == GS_MODEL_RNN))
         return put_theory(st, id, c, r, &d, err, errlen);

@@ -228,14 +228,18 @@ void store_column_sql(const gs_column_t *col, char *buf, size_t cap)
 static const series_column_t layer_stats_cols[] = {GS_LAYER_STATS_COLUMNS(SERIES_ENTRY)},
                              train_log_cols[] = {GS_TRAIN_LOG_COLUMNS(SERIES_ENTRY)},
                              train_layer_log_cols[] = {GS_TRAIN_LAYER_LOG_COLUMNS(SERIES_ENTRY)},
-                             time_stats_cols[] = {GS_TIME_STATS_COLUMNS(SERIES_ENTRY)};
+                             time_stats_cols[] = {GS_TIME_STATS_COLUMNS(SERIES_ENTRY)},
+                             format_stats_cols[] = {GS_FORMAT_STATS_COLUMNS(SERIES_ENTRY)};
 const store_series_t store_series[STORE_N_SERIES] = {
     {ST_LAYER, "layer_stats", "run_id, step, layer", layer_stats_cols, N_OF(layer_stats_cols)},
     {ST_LOG, "train_log", "run_id, step", train_log_cols, N_OF(train_log_cols)},
     {ST_LAYER_LOG, "train_layer_log", "run_id, step, layer", train_layer_log_cols,
      N_OF(train_layer_log_cols)},
     {ST_TIME, "time_stats", "run_id, step, t", time_stats_cols, N_OF(time_stats_cols)},
+    {ST_FMT, "format_stats", "run_id, step, layer, tensor, format", format_stats_cols,
+     N_OF(format_stats_cols)},
 };
+#define SERIES_FORMAT_STATS (&store_series[4])
 
 /* A series table's value columns as schema lines, each followed by a
  * comma (the PRIMARY KEY line comes after them) */
@@ -306,12 +310,81 @@ static size_t fill_markers(char *s, size_t len, size_t cap, const char *template
     return len;
 }
 
+/* The tables of format_stats=yes (schema version 8): format_stats, one
+ * row per measured step, layer, tensor and format with the columns of
+ * GS_FORMAT_STATS_COLUMNS; format_exponents, each tensor's log2-exponent
+ * histogram (the same for every format: a value's exponent is its own),
+ * one row a histogram as histogram_counts keeps its bins; and the views
+ * that open them: format_exponent_bins (a row per exponent) and
+ * loss_scale_window (per measured step, gradient and format: the scales
+ * every layer allows). Appended to s[len..cap); the new length. */
+static size_t format_tables_sql(char *s, size_t len, size_t cap)
+{
+    char tensor_in[256], format_in[256], cols[2048];
+    store_names_in(tensor_in, sizeof tensor_in, gs_fmt_tensor_names, GS_N_FMT_TENSORS);
+    store_names_in(format_in, sizeof format_in, gs_fmt_names, GS_N_FMT);
+    series_sql(SERIES_FORMAT_STATS, cols, sizeof cols);
+    static const char key[] =
+        "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,  -- the cell\n"
+        "  step INTEGER NOT NULL,               -- 0: the probe; else a logged step (train_log's)\n"
+        "  layer INTEGER NOT NULL,              -- 1..depth from the input; depth+1 the readout\n"
+        "  tensor TEXT NOT NULL CHECK (tensor IN (%s)),\n"
+        "                                       -- activation: x_l (the readout's: the logits);\n"
+        "                                       -- grad_activation: dL/dh_l (layer_stats.grad_pre_norm's);\n"
+        "                                       -- grad_weight: dL/dW_l before clipping; weight: W_l\n"
+        "                                       -- before the update; update: the change applied to W_l\n";
+    if (len < cap)
+        len += (size_t)snprintf(s + len, cap - len,
+            "\n"
+            "CREATE TABLE IF NOT EXISTS format_stats (  -- format_stats=yes: what each format does to a tensor\n");
+    if (len < cap)
+        len += (size_t)snprintf(s + len, cap - len, key, tensor_in);
+    if (len < cap)
+        len += (size_t)snprintf(s + len, cap - len,
+            "  format TEXT NOT NULL CHECK (format IN (%s)),\n"
+            "                                       -- round-to-nearest-even from the double value\n"
+            "%s"
+            "  PRIMARY KEY (run_id, step, layer, tensor, format)\n"
+            ") WITHOUT ROWID;\n"
+            "\n"
+            "CREATE TABLE IF NOT EXISTS format_exponents (  -- format_stats=yes: each tensor's exponents\n",
+            format_in, cols);
+    if (len < cap)
+        len += (size_t)snprintf(s + len, cap - len, key, tensor_in);
+    if (len < cap)
+        len += (size_t)snprintf(s + len, cap - len,
+            "  exp_lo INTEGER NOT NULL,             -- floor(log2|x|) of the first count (%d: that and below)\n"
+            "  counts TEXT NOT NULL,                -- JSON array: the nonzero finite values with floor(log2|x|)\n"
+            "                                       -- = exp_lo, exp_lo + 1, ... to the last nonzero one (%d:\n"
+            "                                       -- that and above); no row when all are zero\n"
+            "  PRIMARY KEY (run_id, step, layer, tensor)\n"
+            ") WITHOUT ROWID;\n"
+            "\n"
+            "-- The exponent histograms one row per exponent.\n"
+            "CREATE VIEW IF NOT EXISTS format_exponent_bins AS\n"
+            "  SELECT e.run_id, e.step, e.layer, e.tensor, e.exp_lo + j.key AS exponent, j.value AS count\n"
+            "    FROM format_exponents e, json_each(e.counts) j;\n"
+            "\n"
+            "-- The loss-scale window of a measured step's gradient in a format: the powers of two\n"
+            "-- 2^lo_log2 .. 2^hi_log2 that lose at most 0.1%% of no layer's nonzero values to zero\n"
+            "-- and overflow none; empty = 1: no single loss scale saves this network.\n"
+            "-- default_ok: GradScaler's initial scale 2^16 lies in it.\n"
+            "CREATE VIEW IF NOT EXISTS loss_scale_window AS\n"
+            "  SELECT run_id, step, tensor, format, max(scale_lo_log2) AS lo_log2,\n"
+            "         min(scale_hi_log2) AS hi_log2, max(scale_lo_log2) > min(scale_hi_log2) AS empty,\n"
+            "         16 BETWEEN max(scale_lo_log2) AND min(scale_hi_log2) AS default_ok\n"
+            "    FROM format_stats WHERE scale_lo_log2 IS NOT NULL\n"
+            "   GROUP BY run_id, step, tensor, format;\n",
+            GS_FMT_EXP_LO, GS_FMT_EXP_HI);
+    return len;
+}
+
 const char *gs_store_schema_sql(void)
 {
     static char *sql;
     if (sql)
         return sql;
-    size_t cap = sizeof schema_head + sizeof schema_tail + 32768, len = 0;
+    size_t cap = sizeof schema_head + sizeof schema_tail + 49152, len = 0;
     char *s = malloc(cap);
     if (!s)
         return NULL;   /* never a shorter schema */
@@ -343,6 +416,7 @@ const char *gs_store_schema_sql(void)
                               {"%TRAIN_LOG_COLUMNS%", log}, {"%TRAIN_LAYER_LOG_COLUMNS%", layer_log},
                               {"%TIME_STATS_COLUMNS%", time}, {"%THEORY_COLUMNS%", theory_cols}};
     len = fill_markers(s, len, cap, schema_tail, marks, sizeof marks / sizeof *marks);
+    len = format_tables_sql(s, len, cap);
     if (len >= cap) {   /* the key columns outgrew the room: a bug, never a shorter schema */
         assert(!"the schema's buffer is too small");
         free(s);
@@ -357,7 +431,7 @@ const char *gs_store_schema_sql(void)
  * in: a migration rebuilds those an older database has. */
 const store_table_t store_child_tables[] = {
     {"layer_stats", 1}, {"train_log", 1}, {"time_stats", 1}, {"histogram_counts", 7},
-    {"train_layer_log", 2}, {"theory", 3},
+    {"train_layer_log", 2}, {"theory", 3}, {"format_stats", 8}, {"format_exponents", 8},
 };
 #define N_CHILD (sizeof store_child_tables / sizeof *store_child_tables)
 const size_t store_n_child = N_CHILD;
