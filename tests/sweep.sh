@@ -38,6 +38,10 @@ for spec in \
     "theory:run_id q_star chi1 depth_scale predicted_slope measured_slope fit_r2 sv2_min sv2_max sv2_mean condition residual_growth_predicted residual_growth_measured step_bound" \
     "histogram_counts:run_id layer quantity lo hi counts" \
     "histograms:run_id layer quantity bin lo hi count" \
+    "format_stats:run_id step layer tensor format n_values nonzero zero_frac subnormal_frac overflow_frac max_abs min_abs scale_lo_log2 scale_hi_log2" \
+    "format_exponents:run_id step layer tensor exp_lo counts" \
+    "format_exponent_bins:run_id step layer tensor exponent count" \
+    "loss_scale_window:run_id step tensor format lo_log2 hi_log2 empty default_ok" \
     "summary:run_id experiment depth activation init status diagnosis grad_ratio test_acc"; do
     table=${spec%%:*}
     have=$(sqlite3 results/small.db "SELECT name FROM pragma_table_info('$table')" | tr '\n' ' ')
@@ -51,7 +55,7 @@ uncommented=$(printf '%s\n' "$sch" | grep -E '^  [a-z_0-9]+ (INTEGER|REAL|TEXT)'
 check "gradsweep schema: a comment on every column ($uncommented without)" '[ "$uncommented" -eq 0 ]'
 q() { sqlite3 "${db:-results/small.db}" "$1"; }
 v=$(q "SELECT count(*) FROM sqlite_master WHERE type IN ('table', 'view')")
-check "the database holds the 10 tables and the 2 views ($v)" '[ "$v" -eq 12 ]'
+check "the database holds the 12 tables and the 4 views ($v)" '[ "$v" -eq 16 ]'
 
 # ---- theory beside measurement ----
 v=$(q "SELECT count(*) FROM runs r JOIN theory t ON t.run_id = r.id
@@ -128,7 +132,7 @@ probes=$(printf '%s\n' "$st_out" | awk '/^at the end of training/ { on = 1; next
 check "status: the diagnoses at the end of training, per training experiment ($fin of $want), how many changed ($ch of $wch), no probe rows" \
     '[ -n "$fin" ] && [ "$fin" = "$want" ] && [ "$ch" = "$wch" ] && [ -z "$probes" ]'
 dump_rows results/small.db > ref.rows
-dump_rows results/small.db work_bytes > ref-v6.rows   # as a database of version 6 has it
+dump_rows results/small.db work_bytes format_stats > ref-v6.rows   # as a database of version 6 has it
 
 # ---- export: every table and view as CSV with a header, or JSON lines ----
 "$gs" export results/small.db runs > runs.csv; st=$?
@@ -154,7 +158,7 @@ check "export: runs as CSV (every column, every row, reals to 17 digits), the co
 msg=$("$gs" export results/small.db "runs; DROP TABLE runs" 2>&1 >/dev/null); st=$?
 v=$(q "SELECT count(*) FROM runs")
 check "export: a name that is no table or view exits 2 and lists those there are ($msg)" \
-    '[ $st -eq 2 ] && printf "%s" "$msg" | grep -q "there are: histogram_counts, histograms, in_flight, layer_stats, runs" && [ "$v" -eq 30 ]'
+    '[ $st -eq 2 ] && printf "%s" "$msg" | grep -q "there are: format_exponent_bins, format_exponents, format_stats, histogram_counts, histograms, in_flight, layer_stats, loss_scale_window, runs" && [ "$v" -eq 30 ]'
 
 # ---- resume: nothing left to do ----
 "$gs" run "$small" 2>run2.err
@@ -213,7 +217,9 @@ check "... and the rerun stores it: rows identical to the uninterrupted run (exi
 # old_v4: what version 5 added undone - grad_h_ratio, grad_h_ratio_final,
 # data_seed, sweeps.seeding and 'dead' in the diagnoses' CHECK lists)
 # what each schema version added, undone: a database as that version wrote it
-old_v6="ALTER TABLE runs DROP COLUMN work_bytes; CREATE TABLE h6 (run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+old_v7="DROP VIEW loss_scale_window; DROP VIEW format_exponent_bins; DROP TABLE format_stats;
+  DROP TABLE format_exponents; ALTER TABLE runs DROP COLUMN format_stats;"
+old_v6="$old_v7 ALTER TABLE runs DROP COLUMN work_bytes; CREATE TABLE h6 (run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
   layer INTEGER NOT NULL, quantity TEXT NOT NULL, bin INTEGER NOT NULL, lo REAL NOT NULL,
   hi REAL NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (run_id, layer, quantity, bin)) WITHOUT ROWID;
   INSERT INTO h6 SELECT * FROM histograms; DROP VIEW histograms; DROP TABLE histogram_counts;
@@ -306,7 +312,7 @@ check "a new database pairs its arms (status: $seeding)" '[ "$seeding" = paired 
 
 # ---- foreign keys: a cell's rows go with its runs row (schema version 6) ----
 v=$(q "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND sql LIKE '%REFERENCES runs(id) ON DELETE CASCADE%'")
-check "schema 6: the 6 tables of a cell's rows reference runs(id) ON DELETE CASCADE ($v)" '[ "$v" -eq 6 ]'
+check "schema 6: the 8 tables of a cell's rows reference runs(id) ON DELETE CASCADE ($v)" '[ "$v" -eq 8 ]'
 # a version-5 database (no cascade) whose runs row was deleted by hand in
 # the sqlite3 shell (foreign keys off there): its rows were orphaned, and
 # every later run failed on layer_stats' UNIQUE constraint. The upgrade
@@ -318,11 +324,11 @@ sqlite3 v5.db "DELETE FROM runs WHERE id = $gone"
 orph=$(db=v5.db q "SELECT count(*) FROM layer_stats WHERE run_id = $gone")
 "$gs" run "$small" --db v5.db --threads 1 >/dev/null 2>v5.err; st=$?
 v=$(sqlite3 v5.db "PRAGMA user_version; PRAGMA foreign_key_check; PRAGMA integrity_check;
-  SELECT count(*) FROM sqlite_schema WHERE sql LIKE '%ON DELETE CASCADE%'")
+  SELECT count(*) FROM sqlite_schema WHERE sql LIKE '%ON DELETE CASCADE%' AND name NOT LIKE 'format%'")
 check "a version-5 database with a hand-deleted run ($orph orphaned rows): upgraded to $ver, foreign_key_check empty, integrity ok, the cell rerun (exit $st: $(echo $v))" \
     '[ $st -eq 0 ] && [ "$orph" -gt 0 ] && [ "$v" = "$ver
 ok
-6" ] && grep -q "29 stored already, 1 to run" v5.err && dump_rows v5.db work_bytes | cmp -s - ref-v6.rows'
+6" ] && grep -q "29 stored already, 1 to run" v5.err && dump_rows v5.db work_bytes format_stats | cmp -s - ref-v6.rows'
 # a version-6 database (no work_bytes): a run adds the column, NULL for the
 # cells stored before, and fills it for the cells it computes
 cp results/small.db v6.db
@@ -369,15 +375,15 @@ v=$(sqlite3 v6.db "PRAGMA user_version; SELECT type FROM sqlite_schema WHERE nam
   SELECT count(*) FROM histogram_counts; SELECT count(*) FROM histogram_counts WHERE json_array_length(counts) != 30;
   PRAGMA foreign_key_check; PRAGMA integrity_check")
 want=$(q "SELECT count(*) FROM histogram_counts")
-check "a version-6 database ($(echo $v6rows)): upgraded to 7, its histograms one row each ($st: $(echo $v))" \
-    '[ $st -eq 0 ] && [ "$v" = "7
+check "a version-6 database ($(echo $v6rows)): upgraded to $ver, its histograms one row each ($st: $(echo $v))" \
+    '[ $st -eq 0 ] && [ "$v" = "$ver
 view
 $want
 0
 ok" ] && [ "$want" -gt 0 ] && grep -q "30 stored already, 0 to run" v6.err'
 check "... and the histograms view gives the rows version 6 stored, edges bit for bit" \
     'hist_rows v6.db | cmp -s - ref.hist && [ "$(wc -l < ref.hist)" -eq "${v6rows%%[!0-9]*}" ] &&
-     dump_rows v6.db work_bytes | cmp -s - ref-v6.rows'
+     dump_rows v6.db work_bytes format_stats | cmp -s - ref-v6.rows'
 # a version-6 database whose runs row was deleted in the sqlite3 shell
 # (foreign keys off): version 6 kept the orphaned rows until the cell was
 # stored again; the upgrade, which checks every foreign key, drops them
@@ -388,7 +394,7 @@ v=$(sqlite3 v6orph.db "PRAGMA user_version; PRAGMA foreign_key_check; PRAGMA int
 check "a version-6 database with a run deleted by hand: upgraded, its orphans dropped, the cell rerun (exit $st: $(echo $v))" \
     '[ $st -eq 0 ] && [ "$v" = "$ver
 ok" ] && grep -q "29 stored already, 1 to run" v6orph.err &&
-     dump_rows v6orph.db work_bytes | cmp -s - ref-v6.rows'
+     dump_rows v6orph.db work_bytes format_stats | cmp -s - ref-v6.rows'
 # a histogram whose bins are not 0..29 (a row deleted by hand) cannot be
 # one array: the upgrade is refused, and the database left as it was
 cp results/small.db v6bad.db

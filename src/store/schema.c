@@ -328,7 +328,7 @@ static size_t format_tables_sql(char *s, size_t len, size_t cap)
         "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,  -- the cell\n"
         "  step INTEGER NOT NULL,               -- 0: the probe; else a logged step (train_log's)\n"
         "  layer INTEGER NOT NULL,              -- 1..depth from the input; depth+1 the readout\n"
-        "  tensor TEXT NOT NULL CHECK (tensor IN (%s)),\n"
+        "  tensor TEXT NOT NULL CHECK (tensor IN (%s)),  -- what of the layer:\n"
         "                                       -- activation: x_l (the readout's: the logits);\n"
         "                                       -- grad_activation: dL/dh_l (layer_stats.grad_pre_norm's);\n"
         "                                       -- grad_weight: dL/dW_l before clipping; weight: W_l\n"
@@ -341,8 +341,8 @@ static size_t format_tables_sql(char *s, size_t len, size_t cap)
         len += (size_t)snprintf(s + len, cap - len, key, tensor_in);
     if (len < cap)
         len += (size_t)snprintf(s + len, cap - len,
-            "  format TEXT NOT NULL CHECK (format IN (%s)),\n"
-            "                                       -- round-to-nearest-even from the double value\n"
+            "  format TEXT NOT NULL CHECK (format IN (%s)),  -- rounded to it, nearest-even,\n"
+            "                                       -- from the double value\n"
             "%s"
             "  PRIMARY KEY (run_id, step, layer, tensor, format)\n"
             ") WITHOUT ROWID;\n"
