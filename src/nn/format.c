@@ -91,13 +91,72 @@ void gs_fmt_counts_clear(gs_fmt_counts_t *c)
 #define ABS_MASK 0x7fffffffffffffffull
 #define EXP_ALL 0x7ff0000000000000ull
 
-/* The pass over x[0..n) into c, which holds counts already (its min/max
- * bits too: min_u = UINT64_MAX and max_u = 0 when none). */
-static void count_range(gs_fmt_counts_t *c, uint64_t *min_u, uint64_t *max_u, const double *x,
-                        size_t n, const gs_fmt_bounds_t *b)
+static int bin_of_bits(uint64_t u)
+{
+    return gs_fmt_bin((int)(u >> 52) - 1023);   /* a subnormal double: bin 0 */
+}
+
+/* What the pass needs of the formats. Each format has three limits on
+ * |x|'s bits - the first value not rounded to zero (zero_max + 1), the
+ * first normal (normal_from), the first overflowing (overflow_from) - and
+ * the count under a limit is the histogram's bins under the limit's bin
+ * plus the values of that bin under it. So the histogram is kept finer in
+ * the bins that hold limits: a value goes to (bin, the number of its
+ * bin's limits it reaches), found by comparing it with EDGE_MAX limits
+ * without a branch (unused ones are 0, which every value reaches) - one
+ * counter incremented a value, as a plain histogram. */
+#define N_LIMITS (3 * GS_N_FMT)
+#define EDGE_MAX 4
+#define SUBS (EDGE_MAX + 1)
+typedef struct {
+    uint64_t lim[N_LIMITS];
+    int bin[N_LIMITS];              /* the bin of lim - 1: the last value under it */
+    int rank[N_LIMITS];             /* how many limits of its bin are smaller */
+    int n_in[GS_FMT_HIST_BINS];     /* limits in a bin */
+    uint64_t at[GS_FMT_HIST_BINS][EDGE_MAX];   /* a bin's limits, 0 for none */
+} pass_plan_t;
+
+static void pass_plan(pass_plan_t *p)
+{
+    memset(p->n_in, 0, sizeof p->n_in);
+    memset(p->at, 0, sizeof p->at);
+    for (int f = 0; f < GS_N_FMT; f++) {
+        gs_fmt_bounds_t b;
+        gs_fmt_bounds(&gs_formats[f], &b);
+        uint64_t lims[3] = {b.zero_max + 1, b.normal_from, b.overflow_from};
+        for (int kind = 0; kind < 3; kind++) {
+            int i = f * 3 + kind, k = bin_of_bits(lims[kind] - 1);
+            assert(p->n_in[k] < EDGE_MAX);   /* no binade holds more limits of these formats */
+            p->lim[i] = lims[kind];
+            p->bin[i] = k;
+            p->at[k][p->n_in[k]++] = lims[kind];
+        }
+    }
+    for (int i = 0; i < N_LIMITS; i++) {
+        p->rank[i] = 0;
+        for (int j = 0; j < N_LIMITS; j++)
+            p->rank[i] += p->bin[j] == p->bin[i] && p->lim[j] < p->lim[i];
+    }
+}
+
+/* One pass's (or one thread's) tallies: sub[bin][s], the values of a bin
+ * that reach s - (EDGE_MAX - its limits) of its limits */
+typedef struct {
+    long sub[GS_FMT_HIST_BINS][SUBS];
+    long nonzero, nonfinite;
+    uint64_t min_u, max_u;   /* the nonzero magnitudes' bits (UINT64_MAX, 0: none) */
+} tally_t;
+
+static void tally_clear(tally_t *t)
+{
+    memset(t, 0, sizeof *t);
+    t->min_u = UINT64_MAX;
+}
+
+static void tally_range(tally_t *t, const pass_plan_t *p, const double *x, size_t n)
 {
     long nonzero = 0, nonfinite = 0;
-    uint64_t lo = *min_u, hi = *max_u;
+    uint64_t lo = t->min_u, hi = t->max_u;
     for (size_t i = 0; i < n; i++) {
         uint64_t u;
         memcpy(&u, &x[i], sizeof u);
@@ -111,18 +170,26 @@ static void count_range(gs_fmt_counts_t *c, uint64_t *min_u, uint64_t *max_u, co
         nonzero++;
         lo = u < lo ? u : lo;
         hi = u > hi ? u : hi;
-        c->hist[gs_fmt_bin((int)(u >> 52) - 1023)]++;   /* a subnormal double: bin 0 */
-        for (int f = 0; f < GS_N_FMT; f++) {
-            c->zero[f] += u <= b[f].zero_max;
-            c->subnormal[f] += (u > b[f].zero_max) & (u < b[f].normal_from);
-            c->overflow[f] += u >= b[f].overflow_from;
-        }
+        int k = bin_of_bits(u), s = 0;
+        for (int j = 0; j < EDGE_MAX; j++)
+            s += u >= p->at[k][j];
+        t->sub[k][s]++;
     }
-    c->n += (long)n;
-    c->nonzero += nonzero;
-    c->nonfinite += nonfinite;
-    *min_u = lo;
-    *max_u = hi;
+    t->nonzero += nonzero;
+    t->nonfinite += nonfinite;
+    t->min_u = lo;
+    t->max_u = hi;
+}
+
+static void tally_merge(tally_t *t, const tally_t *o)
+{
+    for (int k = 0; k < GS_FMT_HIST_BINS; k++)
+        for (int s = 0; s < SUBS; s++)
+            t->sub[k][s] += o->sub[k][s];
+    t->nonzero += o->nonzero;
+    t->nonfinite += o->nonfinite;
+    t->min_u = o->min_u < t->min_u ? o->min_u : t->min_u;
+    t->max_u = o->max_u > t->max_u ? o->max_u : t->max_u;
 }
 
 static double double_of(uint64_t u)
@@ -132,48 +199,64 @@ static double double_of(uint64_t u)
     return x;
 }
 
-/* c += part (counts add; the magnitudes' extremes by their bits) */
-static void merge(gs_fmt_counts_t *c, uint64_t *min_u, uint64_t *max_u, const gs_fmt_counts_t *part,
-                  uint64_t pmin, uint64_t pmax)
+/* c += the tallies of n values: under a limit = the bins under its bin
+ * plus its bin's values that reach fewer of the bin's limits than it */
+static void tally_into(gs_fmt_counts_t *c, const tally_t *t, const pass_plan_t *p, size_t n)
 {
-    c->n += part->n;
-    c->nonzero += part->nonzero;
-    c->nonfinite += part->nonfinite;
-    for (int f = 0; f < GS_N_FMT; f++) {
-        c->zero[f] += part->zero[f];
-        c->subnormal[f] += part->subnormal[f];
-        c->overflow[f] += part->overflow[f];
+    long under[GS_FMT_HIST_BINS + 1];   /* under[k]: the values of bins < k */
+    under[0] = 0;
+    for (int k = 0; k < GS_FMT_HIST_BINS; k++) {
+        long h = 0;
+        for (int s = 0; s < SUBS; s++)
+            h += t->sub[k][s];
+        under[k + 1] = under[k] + h;
+        c->hist[k] += h;
     }
-    for (int k = 0; k < GS_FMT_HIST_BINS; k++)
-        c->hist[k] += part->hist[k];
-    *min_u = pmin < *min_u ? pmin : *min_u;
-    *max_u = pmax > *max_u ? pmax : *max_u;
+    long below[N_LIMITS];
+    for (int i = 0; i < N_LIMITS; i++) {
+        int k = p->bin[i], unused = EDGE_MAX - p->n_in[k];
+        below[i] = under[k];
+        for (int s = 0; s <= unused + p->rank[i]; s++)
+            below[i] += t->sub[k][s];
+    }
+    for (int f = 0; f < GS_N_FMT; f++) {
+        long zero = below[f * 3], below_normal = below[f * 3 + 1], below_over = below[f * 3 + 2];
+        c->zero[f] += zero;
+        c->subnormal[f] += below_normal - zero;
+        c->overflow[f] += t->nonzero - below_over;
+    }
+    uint64_t min_u = c->nonzero ? bits_of(c->min_abs) : UINT64_MAX;
+    uint64_t max_u = c->nonzero ? bits_of(c->max_abs) : 0;
+    c->n += (long)n;
+    c->nonzero += t->nonzero;
+    c->nonfinite += t->nonfinite;
+    min_u = t->min_u < min_u ? t->min_u : min_u;
+    max_u = t->max_u > max_u ? t->max_u : max_u;
+    c->min_abs = c->nonzero ? double_of(min_u) : 0.0;
+    c->max_abs = c->nonzero ? double_of(max_u) : 0.0;
 }
 
 void gs_fmt_count(gs_fmt_counts_t *c, const double *x, size_t n)
 {
-    gs_fmt_bounds_t b[GS_N_FMT];   /* 15 roundings: nothing against a tensor's pass */
-    for (int f = 0; f < GS_N_FMT; f++)
-        gs_fmt_bounds(&gs_formats[f], &b[f]);
-    uint64_t min_u = c->nonzero ? bits_of(c->min_abs) : UINT64_MAX;
-    uint64_t max_u = c->nonzero ? bits_of(c->max_abs) : 0;
+    pass_plan_t p;   /* 15 roundings and 10 kB: little against a tensor's pass */
+    pass_plan(&p);
+    tally_t t;       /* on the stack, as the threads' below: no allocation */
+    tally_clear(&t);
     if (n < GS_PAR_MIN) {
-        count_range(c, &min_u, &max_u, x, n, b);
+        tally_range(&t, &p, x, n);
     } else {
 #pragma omp parallel
         {
-            gs_fmt_counts_t part;   /* on the thread's stack: no allocation */
-            gs_fmt_counts_clear(&part);
-            uint64_t pmin = UINT64_MAX, pmax = 0;
+            tally_t part;
+            tally_clear(&part);
 #pragma omp for schedule(static)
             for (size_t i = 0; i < n; i += GS_PAR_MIN)
-                count_range(&part, &pmin, &pmax, x + i, n - i < GS_PAR_MIN ? n - i : GS_PAR_MIN, b);
+                tally_range(&part, &p, x + i, n - i < GS_PAR_MIN ? n - i : GS_PAR_MIN);
 #pragma omp critical(gs_fmt_merge)
-            merge(c, &min_u, &max_u, &part, pmin, pmax);
+            tally_merge(&t, &part);   /* integer sums and extremes: any order */
         }
     }
-    c->min_abs = c->nonzero ? double_of(min_u) : 0.0;
-    c->max_abs = c->nonzero ? double_of(max_u) : 0.0;
+    tally_into(c, &t, &p, n);
 }
 
 int gs_fmt_scale_window(const gs_fmt_t *f, const gs_fmt_counts_t *c, double max_lost_share,
