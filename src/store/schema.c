@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -318,12 +319,25 @@ static size_t fill_markers(char *s, size_t len, size_t cap, const char *template
  * that open them: format_exponent_bins (a row per exponent) and
  * loss_scale_window (per measured step, gradient and format: the scales
  * every layer allows). Appended to s[len..cap); the new length. */
+/* s[len..cap) += printf(fmt, ...); the new length (>= cap: it did not fit) */
+static size_t appendf(char *s, size_t len, size_t cap, const char *fmt, ...)
+{
+    if (len >= cap)
+        return len;
+    va_list ap;
+    va_start(ap, fmt);
+    len += (size_t)vsnprintf(s + len, cap - len, fmt, ap);
+    va_end(ap);
+    return len;
+}
+
 static size_t format_tables_sql(char *s, size_t len, size_t cap)
 {
     char tensor_in[256], format_in[256], cols[2048];
     store_names_in(tensor_in, sizeof tensor_in, gs_fmt_tensor_names, GS_N_FMT_TENSORS);
     store_names_in(format_in, sizeof format_in, gs_fmt_names, GS_N_FMT);
     series_sql(SERIES_FORMAT_STATS, cols, sizeof cols);
+    /* the key both tables share, %s the tensors' CHECK list */
     static const char key[] =
         "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,  -- the cell\n"
         "  step INTEGER NOT NULL,               -- 0: the probe; else a logged step (train_log's)\n"
@@ -333,50 +347,43 @@ static size_t format_tables_sql(char *s, size_t len, size_t cap)
         "                                       -- grad_activation: dL/dh_l (layer_stats.grad_pre_norm's);\n"
         "                                       -- grad_weight: dL/dW_l before clipping; weight: W_l\n"
         "                                       -- before the update; update: the change applied to W_l\n";
-    if (len < cap)
-        len += (size_t)snprintf(s + len, cap - len,
-            "\n"
-            "CREATE TABLE IF NOT EXISTS format_stats (  -- format_stats=yes: what each format does to a tensor\n");
-    if (len < cap)
-        len += (size_t)snprintf(s + len, cap - len, key, tensor_in);
-    if (len < cap)
-        len += (size_t)snprintf(s + len, cap - len,
-            "  format TEXT NOT NULL CHECK (format IN (%s)),  -- rounded to it, nearest-even,\n"
-            "                                       -- from the double value\n"
-            "%s"
-            "  PRIMARY KEY (run_id, step, layer, tensor, format)\n"
-            ") WITHOUT ROWID;\n"
-            "\n"
-            "CREATE TABLE IF NOT EXISTS format_exponents (  -- format_stats=yes: each tensor's exponents\n",
-            format_in, cols);
-    if (len < cap)
-        len += (size_t)snprintf(s + len, cap - len, key, tensor_in);
-    if (len < cap)
-        len += (size_t)snprintf(s + len, cap - len,
-            "  exp_lo INTEGER NOT NULL,             -- floor(log2|x|) of the first count (%d: that and below)\n"
-            "  counts TEXT NOT NULL,                -- JSON array: the nonzero finite values with floor(log2|x|)\n"
-            "                                       -- = exp_lo, exp_lo + 1, ... to the last nonzero one (%d:\n"
-            "                                       -- that and above); no row when all are zero\n"
-            "  PRIMARY KEY (run_id, step, layer, tensor)\n"
-            ") WITHOUT ROWID;\n"
-            "\n"
-            "-- The exponent histograms one row per exponent.\n"
-            "CREATE VIEW IF NOT EXISTS format_exponent_bins AS\n"
-            "  SELECT e.run_id, e.step, e.layer, e.tensor, e.exp_lo + j.key AS exponent, j.value AS count\n"
-            "    FROM format_exponents e, json_each(e.counts) j;\n"
-            "\n"
-            "-- The loss-scale window of a measured step's gradient in a format: the powers of two\n"
-            "-- 2^lo_log2 .. 2^hi_log2 that lose at most 0.1%% of no layer's nonzero values to zero\n"
-            "-- and overflow none; empty = 1: no single loss scale saves this network.\n"
-            "-- default_ok: GradScaler's initial scale 2^16 lies in it.\n"
-            "CREATE VIEW IF NOT EXISTS loss_scale_window AS\n"
-            "  SELECT run_id, step, tensor, format, max(scale_lo_log2) AS lo_log2,\n"
-            "         min(scale_hi_log2) AS hi_log2, max(scale_lo_log2) > min(scale_hi_log2) AS empty,\n"
-            "         16 BETWEEN max(scale_lo_log2) AND min(scale_hi_log2) AS default_ok\n"
-            "    FROM format_stats WHERE scale_lo_log2 IS NOT NULL\n"
-            "   GROUP BY run_id, step, tensor, format;\n",
-            GS_FMT_EXP_LO, GS_FMT_EXP_HI);
-    return len;
+    len = appendf(s, len, cap, "\nCREATE TABLE IF NOT EXISTS format_stats (  "
+                  "-- format_stats=yes: what each format does to a tensor\n");
+    len = appendf(s, len, cap, key, tensor_in);
+    len = appendf(s, len, cap,
+        "  format TEXT NOT NULL CHECK (format IN (%s)),  -- rounded to it, nearest-even,\n"
+        "                                       -- from the double value\n"
+        "%s"
+        "  PRIMARY KEY (run_id, step, layer, tensor, format)\n"
+        ") WITHOUT ROWID;\n"
+        "\n"
+        "CREATE TABLE IF NOT EXISTS format_exponents (  -- format_stats=yes: each tensor's exponents\n",
+        format_in, cols);
+    len = appendf(s, len, cap, key, tensor_in);
+    return appendf(s, len, cap,
+        "  exp_lo INTEGER NOT NULL,             -- floor(log2|x|) of the first count (%d: that and below)\n"
+        "  counts TEXT NOT NULL,                -- JSON array: the nonzero finite values with floor(log2|x|)\n"
+        "                                       -- = exp_lo, exp_lo + 1, ... to the last nonzero one (%d:\n"
+        "                                       -- that and above); no row when all are zero\n"
+        "  PRIMARY KEY (run_id, step, layer, tensor)\n"
+        ") WITHOUT ROWID;\n"
+        "\n"
+        "-- The exponent histograms one row per exponent.\n"
+        "CREATE VIEW IF NOT EXISTS format_exponent_bins AS\n"
+        "  SELECT e.run_id, e.step, e.layer, e.tensor, e.exp_lo + j.key AS exponent, j.value AS count\n"
+        "    FROM format_exponents e, json_each(e.counts) j;\n"
+        "\n"
+        "-- The loss-scale window of a measured step's gradient in a format: the powers of two\n"
+        "-- 2^lo_log2 .. 2^hi_log2 that lose at most 0.1%% of no layer's nonzero values to zero\n"
+        "-- and overflow none; empty = 1: no single loss scale saves this network.\n"
+        "-- default_ok: GradScaler's initial scale 2^16 lies in it.\n"
+        "CREATE VIEW IF NOT EXISTS loss_scale_window AS\n"
+        "  SELECT run_id, step, tensor, format, max(scale_lo_log2) AS lo_log2,\n"
+        "         min(scale_hi_log2) AS hi_log2, max(scale_lo_log2) > min(scale_hi_log2) AS empty,\n"
+        "         16 BETWEEN max(scale_lo_log2) AND min(scale_hi_log2) AS default_ok\n"
+        "    FROM format_stats WHERE scale_lo_log2 IS NOT NULL\n"
+        "   GROUP BY run_id, step, tensor, format;\n",
+        GS_FMT_EXP_LO, GS_FMT_EXP_HI);
 }
 
 const char *gs_store_schema_sql(void)
