@@ -64,6 +64,28 @@ check "a window for gradients only ($v wrong)" '[ "$v" = 0 ]'
 v=$(q "SELECT count(*) FROM format_stats WHERE format = 'float32' AND (zero_frac > 0 OR overflow_frac > 0)")
 check "float32 flushes and overflows nothing here ($v)" '[ "$v" = 0 ]'
 
+# ---- the report's chart: its caption against the rows ----
+"$gs" report lp.db -o rep >/dev/null 2>rep.err; st=$?
+cap=$(grep -o "The share of each hidden layer[^<]*" rep/index.html | head -n 1)
+want=$(q "SELECT f.format || ': ' || group_concat('depth ' || depth || ': layers 1-' || k || ' of ' || depth, ';')
+  FROM (SELECT f.format, r.depth, max(f.layer) AS k FROM format_stats f JOIN runs r ON r.id = f.run_id
+        WHERE r.experiment = 'probe' AND f.tensor = 'grad_activation' AND f.zero_frac > 0.5
+          AND f.layer <= r.depth AND f.step = 0 GROUP BY f.format, r.depth ORDER BY r.depth) f
+  GROUP BY f.format")
+missing=0
+printf '%s\n' "$want" | {
+    while IFS= read -r row; do
+        fmt=${row%%:*}
+        for part in $(printf '%s' "${row#*: }" | tr ' ;' '_\n'); do
+            part=$(printf '%s' "$part" | tr '_' ' ')
+            printf '%s\n' "$cap" | grep -q " $fmt: more than half[^.]*$part" || { echo "# caption lacks $fmt: $part"; exit 1; }
+        done
+    done
+} || missing=1
+check "report: the lowprec chart drawn, its caption names the layers each format loses more than half of, as the rows say ($st; $(printf '%s' "$want" | tr '\n' ' '))" \
+    '[ $st -eq 0 ] && [ -s rep/charts/probe-lowprec.png ] && [ -n "$want" ] && [ $missing -eq 0 ] &&
+     printf "%s" "$cap" | grep -q "bfloat16: no layer loses more than half"'
+
 # ---- a version-7 database: format_stats added in place ----
 cp lp.db v7.db
 sqlite3 v7.db "DROP VIEW loss_scale_window; DROP VIEW format_exponent_bins; DROP TABLE format_stats;
