@@ -64,6 +64,20 @@ check "a window for gradients only ($v wrong)" '[ "$v" = 0 ]'
 v=$(q "SELECT count(*) FROM format_stats WHERE format = 'float32' AND (zero_frac > 0 OR overflow_frac > 0)")
 check "float32 flushes and overflows nothing here ($v)" '[ "$v" = 0 ]'
 
+# ---- gradsweep probe prints the same shares and window as the rows ----
+out=$("$gs" probe depth=12 width=24 batch=16 activation=sigmoid seed=5 format_stats=yes 2>/dev/null)
+got=$(printf '%s\n' "$out" | awk '/^share of dL\/dh/ { on = 1; next } on && /^ *[0-9]+ / { print $1, $4 }
+      /^loss-scale window/ { on = 0 } /^  float16 / { print "window", $0 }' | tr -s ' ')
+want=$(q "SELECT f.layer || ' ' || printf('%.4f', f.zero_frac) FROM format_stats f JOIN runs r ON r.id = f.run_id
+          WHERE r.experiment = 'probe' AND r.depth = 12 AND f.tensor = 'grad_activation' AND f.format = 'float16'
+          ORDER BY f.layer;
+          SELECT 'window float16 ' || CASE WHEN w.empty THEN 'empty ' ELSE '' END || '[' || CAST(w.lo_log2 AS INTEGER)
+                 || ', ' || CAST(w.hi_log2 AS INTEGER) || ']'
+            FROM loss_scale_window w JOIN runs r ON r.id = w.run_id WHERE r.experiment = 'probe'
+             AND r.depth = 12 AND w.tensor = 'grad_activation' AND w.format = 'float16'")
+check "gradsweep probe format_stats=yes: float16's column and window are the stored rows' ($(printf '%s' "$got" | tail -n 1))" \
+    '[ -n "$got" ] && [ "$got" = "$want" ]'
+
 # ---- the report's chart: its caption against the rows ----
 "$gs" report lp.db -o rep >/dev/null 2>rep.err; st=$?
 cap=$(grep -o "The share of each hidden layer[^<]*" rep/index.html | head -n 1)
