@@ -1,9 +1,11 @@
 /* A cell's result packed for MPI (driver/pack.h) unpacks to the same
  * result - every number and array, bit for bit - and a buffer that is
- * short, long, or holds an impossible header or histogram is refused. */
+ * short, long, or holds an impossible header, histogram or format
+ * record is refused. */
 #include <config.h>
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,6 +41,16 @@ static void sample(gs_result_t *r)
     r->log = calloc(r->n_log, sizeof *r->log);
     r->layer_log = calloc(r->n_layer_log, sizeof *r->layer_log);
     r->hist = calloc(r->n_hist, sizeof *r->hist);
+    r->n_fmt = 2;
+    r->fmt = calloc(r->n_fmt, sizeof *r->fmt);
+    for (size_t i = 0; i < r->n_fmt; i++) {
+        r->fmt[i].step = 10 + (long)i;
+        r->fmt[i].layer = (int32_t)i + 2;
+        r->fmt[i].tensor = GS_FT_UPDATE - (int32_t)i;
+        r->fmt[i].counts.zero[GS_FMT_E4M3] = 7 + (long)i;
+        r->fmt[i].counts.hist[GS_FMT_HIST_BINS - 1] = 9;
+        r->fmt[i].counts.min_abs = 0x1p-30;
+    }
     for (size_t l = 0; l < r->n_layers; l++)
         r->layers[l].grad_w_norm = 0.1 * (double)(l + 1);
     r->time[1].grad_hidden_norm = 3.25;
@@ -130,6 +142,8 @@ int main(void)
            same_bits(u.log, r.log, 2 * sizeof *r.log) &&
            same_bits(u.layer_log, r.layer_log, 6 * sizeof *r.layer_log),
            "the arrays come back bit for bit");
+    tap_ok(u.n_fmt == 2 && same_bits(u.fmt, r.fmt, 2 * sizeof *r.fmt) && u.fmt[1].layer == 3 &&
+           u.fmt[1].tensor == GS_FT_WEIGHT, "the format records come back bit for bit");
     tap_ok(u.hist[1].layer == 2 && strcmp(u.hist[1].quantity, gs_hist_quantity_names[1]) == 0 &&
            u.hist[1].count[1] == 42 && u.hist[0].hi == 1, "the histograms come back with their quantity");
     tap_ok(back.cell == 7 && back.rank == 3 && strcmp(back.host, "node-1") == 0 &&
@@ -153,6 +167,18 @@ int main(void)
     int32_t q = 99;
     memcpy(bad + len - hist_bytes + sizeof(int32_t), &q, sizeof q);
     tap_ok(gs_unpack_result(bad, len, &u, &back) == -1, "a histogram quantity out of range: refused");
+    /* the last format record (before the histograms): its tensor, then its layer */
+    size_t rec = len - r.n_hist * hist_bytes - sizeof(gs_fmt_record_t);
+    int32_t t = GS_N_FMT_TENSORS, layer = 4;   /* one past the names; past depth+1 = 3 */
+    memcpy(bad, buf, len);
+    memcpy(bad + rec + offsetof(gs_fmt_record_t, tensor), &t, sizeof t);
+    tap_ok(gs_unpack_result(bad, len, &u, &back) == -1, "a format record's tensor out of range: refused");
+    memcpy(bad, buf, len);
+    memcpy(bad + rec + offsetof(gs_fmt_record_t, layer), &layer, sizeof layer);
+    tap_ok(gs_unpack_result(bad, len, &u, &back) == -1, "a format record's layer out of range: refused");
+    memcpy(bad, buf, len);
+    tap_ok(gs_unpack_result(bad, len, &u, &back) == 0, "the untouched copy still unpacks");
+    gs_result_free(&u);
     free(bad);
     free(buf);
     gs_result_free(&r);

@@ -38,6 +38,10 @@ for spec in \
     "theory:run_id q_star chi1 depth_scale predicted_slope measured_slope fit_r2 sv2_min sv2_max sv2_mean condition residual_growth_predicted residual_growth_measured step_bound" \
     "histogram_counts:run_id layer quantity lo hi counts" \
     "histograms:run_id layer quantity bin lo hi count" \
+    "format_stats:run_id step layer tensor format n_values nonzero zero_frac subnormal_frac overflow_frac max_abs min_abs scale_lo_log2 scale_hi_log2" \
+    "format_exponents:run_id step layer tensor exp_lo counts" \
+    "format_exponent_bins:run_id step layer tensor exponent count" \
+    "loss_scale_window:run_id step tensor format lo_log2 hi_log2 empty default_ok" \
     "summary:run_id experiment depth activation init status diagnosis grad_ratio test_acc"; do
     table=${spec%%:*}
     have=$(sqlite3 results/small.db "SELECT name FROM pragma_table_info('$table')" | tr '\n' ' ')
@@ -51,7 +55,7 @@ uncommented=$(printf '%s\n' "$sch" | grep -E '^  [a-z_0-9]+ (INTEGER|REAL|TEXT)'
 check "gradsweep schema: a comment on every column ($uncommented without)" '[ "$uncommented" -eq 0 ]'
 q() { sqlite3 "${db:-results/small.db}" "$1"; }
 v=$(q "SELECT count(*) FROM sqlite_master WHERE type IN ('table', 'view')")
-check "the database holds the 10 tables and the 2 views ($v)" '[ "$v" -eq 12 ]'
+check "the database holds the 12 tables and the 4 views ($v)" '[ "$v" -eq 16 ]'
 
 # ---- theory beside measurement ----
 v=$(q "SELECT count(*) FROM runs r JOIN theory t ON t.run_id = r.id
@@ -128,8 +132,8 @@ probes=$(printf '%s\n' "$st_out" | awk '/^at the end of training/ { on = 1; next
 check "status: the diagnoses at the end of training, per training experiment ($fin of $want), how many changed ($ch of $wch), no probe rows" \
     '[ -n "$fin" ] && [ "$fin" = "$want" ] && [ "$ch" = "$wch" ] && [ -z "$probes" ]'
 dump_rows results/small.db > ref.rows
-# the columns of version 8 (issue 18's held-out evaluation)
-v8cols="heldout_rows heldout_loss heldout_acc"
+# the runs columns of version 8 (issue 18's held-out evaluation, issue 20's format_stats key)
+v8cols="heldout_rows heldout_loss heldout_acc format_stats"
 dump_rows results/small.db $v8cols > ref-v7.rows   # as a database of version 7 has it
 dump_rows results/small.db work_bytes $v8cols > ref-v6.rows   # as a database of version 6 has it
 
@@ -157,7 +161,7 @@ check "export: runs as CSV (every column, every row, reals to 17 digits), the co
 msg=$("$gs" export results/small.db "runs; DROP TABLE runs" 2>&1 >/dev/null); st=$?
 v=$(q "SELECT count(*) FROM runs")
 check "export: a name that is no table or view exits 2 and lists those there are ($msg)" \
-    '[ $st -eq 2 ] && printf "%s" "$msg" | grep -q "there are: histogram_counts, histograms, in_flight, layer_stats, runs" && [ "$v" -eq 30 ]'
+    '[ $st -eq 2 ] && printf "%s" "$msg" | grep -q "there are: format_exponent_bins, format_exponents, format_stats, histogram_counts, histograms, in_flight, layer_stats, loss_scale_window, runs" && [ "$v" -eq 30 ]'
 
 # ---- resume: nothing left to do ----
 "$gs" run "$small" 2>run2.err
@@ -219,7 +223,9 @@ check "... and the rerun stores it: rows identical to the uninterrupted run (exi
 # what each schema version added, undone: a database as that version wrote it
 old_v7="ALTER TABLE sweeps DROP COLUMN shard; ALTER TABLE sessions DROP COLUMN pid_start;
   ALTER TABLE runs DROP COLUMN heldout_rows; ALTER TABLE train_log DROP COLUMN heldout_loss;
-  ALTER TABLE train_log DROP COLUMN heldout_acc;"
+  ALTER TABLE train_log DROP COLUMN heldout_acc; DROP VIEW loss_scale_window;
+  DROP VIEW format_exponent_bins; DROP TABLE format_stats; DROP TABLE format_exponents;
+  ALTER TABLE runs DROP COLUMN format_stats;"
 old_v6="$old_v7 ALTER TABLE runs DROP COLUMN work_bytes; CREATE TABLE h6 (run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
   layer INTEGER NOT NULL, quantity TEXT NOT NULL, bin INTEGER NOT NULL, lo REAL NOT NULL,
   hi REAL NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (run_id, layer, quantity, bin)) WITHOUT ROWID;
@@ -313,7 +319,7 @@ check "a new database pairs its arms (status: $seeding)" '[ "$seeding" = paired 
 
 # ---- foreign keys: a cell's rows go with its runs row (schema version 6) ----
 v=$(q "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND sql LIKE '%REFERENCES runs(id) ON DELETE CASCADE%'")
-check "schema 6: the 6 tables of a cell's rows reference runs(id) ON DELETE CASCADE ($v)" '[ "$v" -eq 6 ]'
+check "schema 6: the 8 tables of a cell's rows reference runs(id) ON DELETE CASCADE ($v)" '[ "$v" -eq 8 ]'
 # a version-5 database (no cascade) whose runs row was deleted by hand in
 # the sqlite3 shell (foreign keys off there): its rows were orphaned, and
 # every later run failed on layer_stats' UNIQUE constraint. The upgrade
@@ -325,7 +331,7 @@ sqlite3 v5.db "DELETE FROM runs WHERE id = $gone"
 orph=$(db=v5.db q "SELECT count(*) FROM layer_stats WHERE run_id = $gone")
 "$gs" run "$small" --db v5.db --threads 1 >/dev/null 2>v5.err; st=$?
 v=$(sqlite3 v5.db "PRAGMA user_version; PRAGMA foreign_key_check; PRAGMA integrity_check;
-  SELECT count(*) FROM sqlite_schema WHERE sql LIKE '%ON DELETE CASCADE%'")
+  SELECT count(*) FROM sqlite_schema WHERE sql LIKE '%ON DELETE CASCADE%' AND name NOT LIKE 'format%'")
 check "a version-5 database with a hand-deleted run ($orph orphaned rows): upgraded to $ver, foreign_key_check empty, integrity ok, the cell rerun (exit $st: $(echo $v))" \
     '[ $st -eq 0 ] && [ "$orph" -gt 0 ] && [ "$v" = "$ver
 ok

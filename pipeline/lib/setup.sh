@@ -19,9 +19,10 @@ GS_DEB_PACKAGES="build-essential autoconf automake pkgconf openmpi-bin libopenmp
 libsqlite3-dev sqlite3 libpng-dev zlib1g-dev libinih-dev libplplot-dev plplot-driver-cairo libopenblas-dev"
 GS_RPM_PACKAGES="gcc make autoconf automake pkgconf-pkg-config openmpi-devel sqlite-devel \
 sqlite libpng-devel zlib-devel inih-devel plplot-devel openblas-devel"
-# Optional, for the PyTorch reference test and the browser test of the
-# report (both skip themselves where these are missing).
-GS_DEB_OPTIONAL="python3-torch chromium chromium-driver python3-selenium"
+# Optional, for the PyTorch reference test, the browser test of the
+# report and the MPFR reference of tests/format.t (each skips itself, or
+# its reference, where these are missing).
+GS_DEB_OPTIONAL="python3-torch chromium chromium-driver python3-selenium libmpfr-dev"
 
 gs_say() { printf '%s\n' "$*" >&2; }
 gs_die() { gs_say "$(basename "$0"): $*"; exit 1; }

@@ -179,6 +179,42 @@ static void print_time_table(const gs_result_t *r)
                r->time[t].grad_hidden_norm);
 }
 
+/* format_stats=yes: the share of each layer's dL/dh that every format
+ * flushes to zero at the probe (gs_format_row: the rows the database
+ * stores), and the loss-scale window the layers leave (the tightest
+ * layer's ends, as the loss_scale_window view takes them). */
+static void print_format_table(const gs_result_t *r)
+{
+    printf("\nshare of dL/dh flushed to zero (format_stats; readout = layer %zu)\n%6s", r->n_layers,
+           "layer");
+    for (int f = 0; f < GS_N_FMT; f++)
+        printf(" %9s", gs_fmt_names[f]);
+    printf("\n");
+    double lo[GS_N_FMT], hi[GS_N_FMT];
+    for (int f = 0; f < GS_N_FMT; f++)
+        lo[f] = -INFINITY, hi[f] = INFINITY;
+    for (size_t i = 0; i < r->n_fmt; i++) {
+        const gs_fmt_record_t *rec = &r->fmt[i];
+        if (rec->tensor != GS_FT_GRAD_ACTIVATION)
+            continue;
+        printf("%6d", rec->layer);
+        for (int f = 0; f < GS_N_FMT; f++) {
+            gs_format_row_t row;
+            gs_format_row(rec, f, &row);
+            printf(" %9.4f", row.zero_frac);
+            if (isfinite(row.scale_lo_log2)) {
+                lo[f] = fmax(lo[f], row.scale_lo_log2);
+                hi[f] = fmin(hi[f], row.scale_hi_log2);
+            }
+        }
+        printf("\n");
+    }
+    printf("loss-scale window of dL/dh (log2; <= 0.1%% lost in every layer, none overflowing):\n");
+    for (int f = 0; f < GS_N_FMT; f++)
+        printf("  %-9s %s [%g, %g]\n", gs_fmt_names[f], lo[f] > hi[f] ? "empty" : "     ", lo[f],
+               hi[f]);
+}
+
 /* The CSVs are for programs: full precision, and their columns are the
  * series tables' (result_fields.h), in order, after the row's keys */
 #define CSV_NAME(name, type, help) "," #name
@@ -258,6 +294,8 @@ int gs_cmd_probe(int argc, char **argv)
         print_layer_table(&r, "layer");
         if (r.n_time)
             print_time_table(&r);
+        if (r.n_fmt)
+            print_format_table(&r);
         printf("\n");
     }
     fflush(stdout);

@@ -21,6 +21,8 @@
 const char *const gs_status_names[] = {"done", "diverged", "failed", "crashed"};
 const char *const gs_diag_names[] = {"healthy", "vanishing", "exploding", "diverged", "dead"};
 const char *const gs_hist_quantity_names[] = {"weight", "weight_input", "jacobian_log10_sv"};
+const char *const gs_fmt_tensor_names[] = {"activation", "grad_activation", "grad_weight",
+                                           "weight", "update"};
 _Static_assert(sizeof gs_hist_quantity_names / sizeof *gs_hist_quantity_names ==
                    GS_N_HIST_QUANTITIES, "histogram quantity names");
 const char *const gs_nonfinite_names[] = {"weight", "activation", "gradient", "loss"};
@@ -53,6 +55,9 @@ void gs_result_free(gs_result_t *r)
     free(r->time);
     free(r->log);
     free(r->layer_log);
+    free(r->fmt);
+    r->fmt = NULL;
+    r->n_fmt = 0;
     r->layers = NULL;
     r->time = NULL;
     r->log = NULL;
@@ -173,9 +178,10 @@ static int alloc_result(const gs_plan_t *p, gs_result_t *r)
     r->time = calloc(r->n_time + 1, sizeof *r->time);
     r->log = calloc(p->n_log_max + 1, sizeof *r->log);
     r->layer_log = calloc(p->n_log_max * r->n_layers + 1, sizeof *r->layer_log);
+    r->fmt = p->n_fmt_max ? malloc(p->n_fmt_max * sizeof *r->fmt) : NULL;
     r->grad_ratio_final = r->grad_h_ratio_final = NAN;
     r->last_finite_grad_norm = NAN;
-    return r->layers && r->time && r->log && r->layer_log ? 0 : -1;
+    return r->layers && r->time && r->log && r->layer_log && (r->fmt || !p->n_fmt_max) ? 0 : -1;
 }
 
 int gs_experiment_run(const gs_cell_t *c, gs_result_t *r, const gs_progress_t *progress)
@@ -212,13 +218,15 @@ int gs_experiment_run(const gs_cell_t *c, gs_result_t *r, const gs_progress_t *p
     tr.opt_state = gs_arena_alloc((size_t)p.opt->n_state * np + 1);
     tr.delta = p.trains ? gs_arena_alloc(np + 1) : NULL;
     tr.stats = calloc(p.n_layers, sizeof *tr.stats);
+    tr.grad_pre = p.format_stats ? malloc(p.n_layers * sizeof *tr.grad_pre) : NULL;
     int rc = 0;
     if (alloc_result(&p, r) != 0 || !net || !x || !y || (p.regression && !t) || !order ||
         !ev->x || !ev->y || (p.regression && !ev->t) || !ev->idx || !tr.opt_state ||
-        (p.trains && !tr.delta) || !tr.stats) {
+        (p.trains && !tr.delta) || !tr.stats || (p.format_stats && !tr.grad_pre)) {
         rc = fail(r, "out of memory building the model");
         goto out;
     }
+    net->fmt_grad_pre = tr.grad_pre;
     r->work_bytes = p.model_bytes +
                     ((size_t)p.opt->n_state + (size_t)p.trains) * np * sizeof(double) +
                     (train.n + test.n) * train.dim * sizeof(double);
@@ -249,6 +257,7 @@ out:
     free(ev->t);
     free(ev->idx);
     free(tr.stats);
+    free(tr.grad_pre);
     gs_arena_free(tr.opt_state);
     gs_arena_free(tr.delta);
     gs_dataset_free(&train);

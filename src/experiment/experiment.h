@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 
+#include "nn/format.h"
 #include "nn/mlp.h"
 #include "nn/net.h"
 #include "nn/rnn.h"
@@ -73,6 +74,38 @@ typedef struct {
     long count[GS_HIST_BINS];
 } gs_hist_t;
 
+/* The tensors format_stats counts, per layer (format_stats.tensor):
+ * activation the layer's output x_l (the readout's: the logits);
+ * grad_activation dL/dh_l, the gradient at the pre-activation (whose norm
+ * is layer_stats.grad_pre_norm); grad_weight dL/dW_l before clipping;
+ * weight W_l before the step's update; update the change the optimizer
+ * applied to W_l (training only). */
+typedef enum {
+    GS_FT_ACTIVATION, GS_FT_GRAD_ACTIVATION, GS_FT_GRAD_WEIGHT, GS_FT_WEIGHT, GS_FT_UPDATE
+} gs_fmt_tensor_t;
+#define GS_N_FMT_TENSORS 5
+extern const char *const gs_fmt_tensor_names[];   /* indexed by gs_fmt_tensor_t */
+/* the gradients, whose loss-scale window is taken */
+#define GS_FT_IS_GRADIENT(t) ((t) == GS_FT_GRAD_ACTIVATION || (t) == GS_FT_GRAD_WEIGHT)
+
+/* One tensor of one layer at one measured step, counted once for every
+ * format (format_stats's rows of every format, format_exponents' row) */
+typedef struct {
+    long step;                  /* 0: the probe; else the logged training step */
+    int32_t layer;              /* 1..depth, depth+1 the readout */
+    int32_t tensor;             /* gs_fmt_tensor_t */
+    gs_fmt_counts_t counts;
+} gs_fmt_record_t;
+
+/* One row of format_stats */
+typedef struct {
+    GS_FORMAT_STATS_COLUMNS(GS_SERIES_FIELD)
+} gs_format_row_t;
+/* The row of format f from a record's counts (the shares of its nonzero
+ * values, NaN when it has none; the loss-scale window for gradients, NaN
+ * otherwise). */
+void gs_format_row(const gs_fmt_record_t *rec, int f, gs_format_row_t *row);
+
 /* A cell's result: the scalar columns of the result table
  * (result_fields.h, its R rows: their meaning is their help there), then
  * the series and what the CLI alone shows. */
@@ -89,6 +122,9 @@ typedef struct {
     gs_train_row_t *log;
     size_t n_layer_log;         /* n_log * n_layers */
     gs_train_layer_row_t *layer_log;   /* per logged step, layers 1..depth+1 */
+    /* format_stats=yes: per measured step, layer and tensor */
+    size_t n_fmt;
+    gs_fmt_record_t *fmt;
     /* wall seconds of the phases: data, model and init; the steps
      * (forward, backward, update, measurements); the final evaluation
      * (not packed or stored: for the CLI's time line) */

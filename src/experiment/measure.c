@@ -292,3 +292,73 @@ int ex_measure_init(const gs_plan_t *p, gs_net_t *net, size_t n, gs_result_t *r)
     return spectrum(p, net, r);
 }
 
+
+/* ---- format_stats ---- */
+
+/* The next record of r->fmt, for layer l (0-based) and tensor t at step,
+ * counts cleared */
+static gs_fmt_counts_t *fmt_record(const gs_plan_t *p, gs_result_t *r, long step, size_t l,
+                                   gs_fmt_tensor_t t)
+{
+    assert(r->n_fmt < p->n_fmt_max);   /* the plan counted every record */
+    gs_fmt_record_t *rec = &r->fmt[r->n_fmt++];
+    rec->step = step;
+    rec->layer = (int32_t)l + 1;
+    rec->tensor = (int32_t)t;
+    gs_fmt_counts_clear(&rec->counts);
+    return &rec->counts;
+}
+
+/* Layer l's (0-based; depth: the readout) weight matrix: W_l, W_out */
+static const gs_tensor_t *layer_weight(const gs_plan_t *p, const gs_net_t *net, size_t l)
+{
+    const gs_tensor_t *T = gs_net_tensor_of(net, GS_TENSOR_W, l == p->depth ? 0 : l + 1);
+    assert(T != NULL);   /* every MLP layer has one */
+    return T;
+}
+
+void ex_format_stats(const gs_plan_t *p, const gs_net_t *net, size_t n, long step,
+                     const gs_fmt_counts_t *grad_pre, gs_result_t *r)
+{
+    if (!p->format_stats)
+        return;
+    assert(!p->recurrent);   /* gs_cell_validate refuses it */
+    for (size_t l = 0; l < p->n_layers; l++) {
+        const gs_tensor_t *T = layer_weight(p, net, l);
+        size_t size = T->rows * T->cols;
+        const double *act = l == p->depth ? net->out : gs_mlp_layer_output(net, l + 1);
+        gs_fmt_count(fmt_record(p, r, step, l, GS_FT_ACTIVATION), act, n * T->rows);
+        *fmt_record(p, r, step, l, GS_FT_GRAD_ACTIVATION) = grad_pre[l];
+        gs_fmt_count(fmt_record(p, r, step, l, GS_FT_GRAD_WEIGHT), net->grads + T->offset, size);
+        gs_fmt_count(fmt_record(p, r, step, l, GS_FT_WEIGHT), net->params + T->offset, size);
+    }
+}
+
+void ex_format_updates(const gs_plan_t *p, const gs_net_t *net, long step, const double *delta,
+                       gs_result_t *r)
+{
+    if (!p->format_stats)
+        return;
+    for (size_t l = 0; l < p->n_layers; l++) {
+        const gs_tensor_t *T = layer_weight(p, net, l);
+        gs_fmt_count(fmt_record(p, r, step, l, GS_FT_UPDATE), delta + T->offset, T->rows * T->cols);
+    }
+}
+
+void gs_format_row(const gs_fmt_record_t *rec, int f, gs_format_row_t *row)
+{
+    const gs_fmt_counts_t *c = &rec->counts;
+    double nz = c->nonzero ? (double)c->nonzero : NAN;
+    *row = (gs_format_row_t){
+        .n_values = c->n, .nonzero = c->nonzero,
+        .zero_frac = (double)c->zero[f] / nz, .subnormal_frac = (double)c->subnormal[f] / nz,
+        .overflow_frac = (double)c->overflow[f] / nz,
+        .max_abs = c->nonzero ? c->max_abs : NAN, .min_abs = c->nonzero ? c->min_abs : NAN,
+        .scale_lo_log2 = NAN, .scale_hi_log2 = NAN};
+    int lo, hi;
+    if (GS_FT_IS_GRADIENT(rec->tensor) &&
+        gs_fmt_scale_window(&gs_formats[f], c, GS_FMT_SCALE_MAX_LOST, &lo, &hi) == 0) {
+        row->scale_lo_log2 = lo;
+        row->scale_hi_log2 = hi;
+    }
+}

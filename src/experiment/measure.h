@@ -34,6 +34,17 @@ gs_diag_t ex_diagnose_step(const gs_plan_t *p, const gs_layer_stats_t *st, doubl
 /* Every gradient norm of a measured step is finite. */
 int ex_gradients_finite(const gs_layer_stats_t *st, size_t n);
 
+/* format_stats=yes, after a measured backward over n rows (before
+ * clipping and the update): the counts of every layer's activation,
+ * grad_activation (from grad_pre, which backward filled through
+ * net->fmt_grad_pre), grad_weight and weight at step `step` into r->fmt.
+ * Nothing is allocated: r->fmt holds the plan's n_fmt_max records. */
+void ex_format_stats(const gs_plan_t *p, const gs_net_t *net, size_t n, long step,
+                     const gs_fmt_counts_t *grad_pre, gs_result_t *r);
+/* The same for the update the optimizer applied (delta, n_params) */
+void ex_format_updates(const gs_plan_t *p, const gs_net_t *net, long step, const double *delta,
+                       gs_result_t *r);
+
 /* Measurements at initialization from the first step's forward/backward
  * over n rows: layer and time statistics, ratios and diagnosis, theory,
  * spectrum. -1 when the spectrum could not be computed. */

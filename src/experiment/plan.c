@@ -114,6 +114,7 @@ static void plan_shape(const gs_cell_t *c, gs_plan_t *p)
         .log_every = c->log_every,
         .n_log_max = c->task == GS_TASK_TRAIN ? (size_t)(c->steps / c->log_every + 3) : 0,
         .spectrum = c->spectrum,
+        .format_stats = c->format_stats,
         .theory = theory_of(c, recurrent),
         .vanishing_below = c->vanishing_below,
         .exploding_above = c->exploding_above,
@@ -121,6 +122,7 @@ static void plan_shape(const gs_cell_t *c, gs_plan_t *p)
     p->row_dim = p->in_dim * (recurrent ? (size_t)c->seq_len : 1);
     p->n_hist = (recurrent ? 2 * p->depth : p->depth) + 1 + (size_t)(p->spectrum != 0);
     p->n_out = p->regression ? 1 : N_CLASSES;
+    p->n_fmt_max = c->format_stats ? (p->trains ? p->n_log_max : 1) * p->n_layers * GS_N_FMT_TENSORS : 0;
     p->train_rows = (size_t)llround(TRAIN_FRAC * (double)p->total_rows);
     p->batch_only = !p->trains && p->dataset != GS_DATA_DIGITS;
     size_t test_rows = p->total_rows - p->train_rows;
@@ -161,7 +163,8 @@ static void plan_shape(const gs_cell_t *c, gs_plan_t *p)
     double need = p->model_bytes == SIZE_MAX ? INFINITY : (double)p->model_bytes;
     need += (double)p->opt->n_state * 0.5 * need;
     double rows = p->batch_only ? (double)p->batch : 2.0 * (double)p->total_rows;
-    p->need_bytes = need + 8.0 * rows * (double)p->row_dim;
+    p->need_bytes = need + 8.0 * rows * (double)p->row_dim +
+                    (double)p->n_fmt_max * (double)sizeof(gs_fmt_record_t);
     /* a step is about three forward passes; plus the held-out rows at every
      * logged step, the final evaluation and a fixed cost of setting up */
     double fwd = forward_flops(p);

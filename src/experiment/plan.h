@@ -83,6 +83,8 @@ typedef struct {
     size_t n_hist;               /* histograms at init: one per weight matrix (mlp: depth
                                     + 1; recurrent: Wx and Wh of each layer and the
                                     readout), and the Jacobian's with the spectrum */
+    int format_stats;            /* count what each low-precision format does */
+    size_t n_fmt_max;            /* its records at most: measured steps x layers x tensors */
     gs_plan_theory_t theory;
     double vanishing_below, exploding_above;
 

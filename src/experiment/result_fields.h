@@ -164,6 +164,20 @@
 #define GS_TIME_STATS_COLUMNS(X)                                                                 \
     X(hidden_norm, REAL, "||h_t|| per sequence, mean over the batch")                           \
     X(grad_hidden_norm, REAL, "||dL/dh_t||, loss at the last step, all paths")
+/* format_stats (format_stats=yes): one row per logged step, layer,
+ * tensor (gs_fmt_tensor_names) and format (nn/format.h's gs_fmt_names),
+ * from the counts of one pass over the tensor (gs_fmt_counts_t); the
+ * shares are of the tensor's nonzero finite values. */
+#define GS_FORMAT_STATS_COLUMNS(X)                                                               \
+    X(n_values, INT, "values in the tensor")                                                   \
+    X(nonzero, INT, "of them finite and nonzero in double")                                    \
+    X(zero_frac, REAL, "share of the nonzero ones the format rounds to zero")                  \
+    X(subnormal_frac, REAL, "share it leaves subnormal")                                       \
+    X(overflow_frac, REAL, "share that overflows: inf, NaN (e4m3) or saturated")               \
+    X(max_abs, REAL, "largest |value| (of the tensor; the same for every format)")             \
+    X(min_abs, REAL, "smallest nonzero |value|")                                               \
+    X(scale_lo_log2, REAL, "gradients: log2 of the least loss scale losing <= 0.1% to zero")  \
+    X(scale_hi_log2, REAL, "gradients: log2 of the largest overflowing none (lo > hi: none)")
 /* A series row's field */
 #define GS_SERIES_FIELD(name, type, help) GS_DECLARE_##type(name)
 

@@ -151,6 +151,8 @@ static int train_step(ex_trainer_t *tr, long step, const double *x, const int *y
     double loss = batch_loss(net, B, y, t, 1, NULL);
     net->measure = logged;   /* step 1 is also the measurement at init */
     net->ops->backward(net, B);
+    if (logged)   /* before clipping and the update change the gradient and weights */
+        ex_format_stats(p, net, B, step, tr->grad_pre, r);
     if (step == 1) {
         if (ex_measure_init(p, net, B, r) != 0)
             return -1;
@@ -191,6 +193,7 @@ static int train_step(ex_trainer_t *tr, long step, const double *x, const int *y
         p->opt->step(net->params, net->grads, tr->opt_state, net->n_params, p->lr, step,
                      tr->delta);
         update_ratios(tr, rows);
+        ex_format_updates(p, net, step, tr->delta, r);
     }
     if (tr->progress && tr->progress->on_log)
         tr->progress->on_log(tr->progress->ctx, row, rows, r->n_layers, p->steps);
@@ -207,6 +210,7 @@ static int probe(ex_trainer_t *tr, const double *x, const int *y, const double *
     double loss = batch_loss(net, B, y, t, 1, NULL);
     net->measure = 1;
     net->ops->backward(net, B);
+    ex_format_stats(tr->p, net, B, 0, tr->grad_pre, r);
     if (ex_measure_init(tr->p, net, B, r) != 0)
         return -1;
     r->init_loss = loss;

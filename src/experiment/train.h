@@ -30,6 +30,7 @@ typedef struct {
     double *opt_state;
     double *delta;              /* (n_params) the logged steps' updates */
     gs_layer_stats_t *stats;    /* (n_layers) of the step in hand */
+    gs_fmt_counts_t *grad_pre;  /* (n_layers) format_stats=yes: dL/dh's counts, by backward */
     long clipped;
     const gs_dataset_t *heldout;   /* the test part: its first p->eval_rows rows are
                                       evaluated at every logged step */

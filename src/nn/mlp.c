@@ -241,6 +241,10 @@ static void mlp_backward(gs_net_t *net, size_t n)
                        n, R->in, R->out, 0);
     if (net->measure)
         R->grad_pre_norm = gs_norm2(net->dout, n * R->out);
+    if (net->measure && net->fmt_grad_pre) {
+        gs_fmt_counts_clear(&net->fmt_grad_pre[s->depth]);
+        gs_fmt_count(&net->fmt_grad_pre[s->depth], net->dout, n * R->out);
+    }
     for (size_t l = s->depth; l-- > 0;) {
         mlp_layer_t *L = &m->layers[l];
         /* dx = dL/dx_l; da = dx * phi'(a_l); phi(a_l) is x_l on plain layers */
@@ -254,6 +258,10 @@ static void mlp_backward(gs_net_t *net, size_t n)
         }
         if (net->measure)
             L->grad_pre_norm = gs_norm2(dh, n * W);
+        if (net->measure && net->fmt_grad_pre) {
+            gs_fmt_counts_clear(&net->fmt_grad_pre[l]);
+            gs_fmt_count(&net->fmt_grad_pre[l], dh, n * W);
+        }
         const double *inp = l == 0 ? m->input : m->layers[l - 1].x;
         double *dinp = NULL;
         if (l > 0) {

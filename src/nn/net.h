@@ -12,6 +12,8 @@
 
 #include <stddef.h>
 
+#include "nn/format.h"
+
 /* What a tensor is, as data: code that treats kinds apart (the weight
  * histograms, the recurrent matrix of a layer) tests this, never the name.
  * gs_tensor_kinds[kind] gives the prefix of its name and whether it is a
@@ -81,6 +83,11 @@ struct gs_net {
      * trainer clears it for the steps it does not measure, saving a pass
      * over every layer's gradient. */
     int measure;
+    /* When set (the MLP; NULL after create), a measured backward also
+     * counts what each low-precision format does to every layer's dL/dh
+     * into fmt_grad_pre[0..depth] (the readout's: dL/dout) - the one
+     * tensor that lives only inside backward. The caller owns the array. */
+    gs_fmt_counts_t *fmt_grad_pre;
 };
 
 /* A model's net before its arenas: its operations, shapes, the size of

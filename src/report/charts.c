@@ -619,5 +619,6 @@ const rp_chart_kind_t rp_chart_kinds[] = {
     {"spectrum", rp_chart_spectrum, NULL},
     {"phase", rp_chart_phase, rp_chart_phase_prepare},
     {"training", rp_charts_training, NULL},
+    {"lowprec", rp_chart_lowprec, NULL},
 };
 const size_t rp_n_chart_kinds = sizeof rp_chart_kinds / sizeof rp_chart_kinds[0];

@@ -75,6 +75,15 @@ void rp_chart_phase_prepare(void);
  * at the measured last layer: 0, or -1 where the theory does not apply
  * (not an mlp, normalization, residual, no last layer). */
 int rp_flow_theory(const rp_run_t *r, const rp_series_t *l, double *y);
+/* What float16, bfloat16 and FP8 would flush to zero of each layer's
+ * dL/dh (charts_lowprec.c; experiments with format_stats=yes). */
+int rp_chart_lowprec(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, char *err,
+                     size_t errlen);
+/* The highest hidden layer (from the input) of a line of zero shares
+ * whose share is above one half: the layers below it lose more than half
+ * of their gradient too when the gradient shrinks toward the input. 0
+ * when none does. */
+int rp_lowprec_half_lost(const rp_series_t *s);
 /* The training-time charts of a training experiment (charts_train.c). */
 int rp_charts_training(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, char *err,
                        size_t errlen);

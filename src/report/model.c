@@ -110,6 +110,14 @@ int rp_time_series(rp_model_t *m, const rp_run_t *r, const char *column, rp_seri
                      "step = 0 ORDER BY t", column);
 }
 
+int rp_format_zero_series(rp_model_t *m, const rp_run_t *r, const char *format, rp_series_t *s)
+{
+    return series_of(m, r, s, "SELECT layer AS x, zero_frac AS y FROM format_stats WHERE run_id = "
+                     "?1 AND tensor = 'grad_activation' AND format = '%s' AND layer <= %ld AND "
+                     "step = (SELECT min(step) FROM format_stats WHERE run_id = ?1) ORDER BY x",
+                     format, r->sc->cell.depth);
+}
+
 /* The counts of a histogram's JSON array ("[3,0,12]") into y[0..cap):
  * how many were read. Reading stops at the first thing that is not a
  * count: a hand-edited or foreign row gives fewer bins, never a crash. */

@@ -108,6 +108,10 @@ int rp_layer_log_at(rp_model_t *m, const rp_run_t *r, long step, const char *col
                     rp_series_t *s);
 /* Recurrent: column hidden_norm or grad_hidden_norm; x = t. */
 int rp_time_series(rp_model_t *m, const rp_run_t *r, const char *column, rp_series_t *s);
+/* format_stats: zero_frac of grad_activation per hidden layer at the
+ * run's first measured step (the probe, or training's step 1) in the
+ * format named `format` (nn/format.h's gs_fmt_names) */
+int rp_format_zero_series(rp_model_t *m, const rp_run_t *r, const char *format, rp_series_t *s);
 /* Histogram of one weight matrix: x = bin centres, y = counts; lo/hi edges. */
 int rp_hist(rp_model_t *m, const rp_run_t *r, int layer, const char *quantity, rp_series_t *s,
             double *lo, double *hi);

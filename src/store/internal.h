@@ -22,13 +22,16 @@
 #define N_OF(a) (sizeof(a) / sizeof *(a))
 
 /* the prepared statements of a cell's rows (put.c) */
-enum { ST_RUN, ST_LAYER, ST_LOG, ST_LAYER_LOG, ST_TIME, ST_HIST, ST_THEORY, ST_LANDED, ST_N };
+enum {
+    ST_RUN, ST_LAYER, ST_LOG, ST_LAYER_LOG, ST_TIME, ST_HIST, ST_THEORY, ST_LANDED, ST_FMT,
+    ST_FMT_EXP, ST_N
+};
 
 struct gs_store {
     sqlite3 *db;
     char path[4096];
     sqlite3_stmt *stmt[ST_N];
-    sqlite3_stmt *clear[8];   /* a cell's rows: per child table, then runs (clear_cell) */
+    sqlite3_stmt *clear[16];  /* a cell's rows: per child table, then runs (clear_cell) */
     int col_param[MAX_PARAMS];   /* per column of the result table: its INSERT's parameter */
     int key_param[MAX_PARAMS];   /* per config key: its parameter in the runs INSERT (0: none) */
     int in_txn;
@@ -80,7 +83,8 @@ typedef struct {
     ptrdiff_t step_at, index_at;          /* a long step, an int layer, or STORE_* */
     int measured_only;                    /* a failed cell has none */
 } store_series_t;
-#define STORE_N_SERIES 4
+#define STORE_N_SERIES 5
+#define STORE_FORMAT_STATS 4   /* its rows are per record and format: put_format_stats */
 extern const store_series_t store_series[STORE_N_SERIES];
 
 /* The tables whose rows belong to one cell (run_id references runs(id),

@@ -298,7 +298,10 @@ static int series_columns_added(gs_store_t *st, char *err, size_t errlen)
  * sessions.pid_start (sessions_pid_start), sweeps.shard
  * (migrate_v8_shard), train_log's held-out columns
  * (series_columns_added) and, through the result table,
- * runs.heldout_rows. */
+ * runs.heldout_rows; its tables format_stats and format_exponents and
+ * the views format_exponent_bins and loss_scale_window come from the
+ * schema's CREATE ... IF NOT EXISTS, the runs column format_stats from
+ * the config keys' loop (NULL, i.e. no, for the cells stored before). */
 int store_migrate(gs_store_t *st, long ver, char *err, size_t errlen)
 {
     if (ver < 1) {

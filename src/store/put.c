@@ -133,6 +133,9 @@ int store_prepare_inserts(gs_store_t *st, char *err, size_t errlen)
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         NULL,   /* ST_THEORY: insert_sql */
         "DELETE FROM in_flight WHERE config_hash = ?1",   /* ST_LANDED: stored, not in flight */
+        NULL,   /* ST_FMT: series_insert */
+        "INSERT INTO format_exponents (run_id, step, layer, tensor, exp_lo, counts)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     };
     _Static_assert(sizeof child / sizeof *child == ST_N, "a statement per ST_*");
     for (size_t i = 0; i < STORE_N_SERIES; i++) {
@@ -339,6 +342,30 @@ static int put_run(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t *
 
 /* ---- the rows of the other tables ---- */
 
+/* Bind a series row's value columns from the row struct at row, from
+ * parameter i on (the keys before), and store it */
+static int put_series_row(gs_store_t *st, const store_series_t *x, const char *row, int i,
+                          char *err, size_t errlen)
+{
+    sqlite3_stmt *s = st->stmt[x->which];
+    for (size_t k = 0; k < x->n; k++) {
+        const series_column_t *col = &x->cols[k];
+        if (col->is_int) {
+            long v;
+            memcpy(&v, row + col->offset, sizeof v);
+            sqlite3_bind_int64(s, i++, v);
+        } else {
+            double v;
+            memcpy(&v, row + col->offset, sizeof v);
+            store_bind_real(s, i++, v);
+        }
+    }
+    assert(i == sqlite3_bind_parameter_count(s) + 1);   /* every column bound */
+    char what[64];
+    snprintf(what, sizeof what, "storing %s", x->table);
+    return store_step_reset(st, s, err, errlen, what);
+}
+
 /* A series' rows of one cell, each bound from its struct by the
  * offsets of its table's columns (result_fields.h), in series_insert's
  * order: run_id, step, the layer or t if any, then the value columns */
@@ -362,22 +389,7 @@ static int put_series(gs_store_t *st, const store_series_t *x, sqlite3_int64 id,
         sqlite3_bind_int64(s, i++, step);
         if (x->index_at != STORE_NO_INDEX)
             sqlite3_bind_int64(s, i++, index);
-        for (size_t k = 0; k < x->n; k++) {
-            const series_column_t *col = &x->cols[k];
-            if (col->is_int) {
-                long v;
-                memcpy(&v, row + col->offset, sizeof v);
-                sqlite3_bind_int64(s, i++, v);
-            } else {
-                double v;
-                memcpy(&v, row + col->offset, sizeof v);
-                store_bind_real(s, i++, v);
-            }
-        }
-        assert(i == sqlite3_bind_parameter_count(s) + 1);   /* every column bound */
-        char what[64];
-        snprintf(what, sizeof what, "storing %s", x->table);
-        if (store_step_reset(st, s, err, errlen, what) != 0)
+        if (put_series_row(st, x, row, i, err, errlen) != 0)
             return -1;
     }
     return 0;
@@ -411,6 +423,67 @@ static int put_histograms(gs_store_t *st, sqlite3_int64 id, const gs_result_t *r
     return 0;
 }
 
+/* format_stats: a row per record and format, the key then the columns
+ * of GS_FORMAT_STATS_COLUMNS (the shares and window from gs_format_row) */
+static int put_format_stats(gs_store_t *st, sqlite3_int64 id, const gs_result_t *r, char *err,
+                            size_t errlen)
+{
+    const store_series_t *x = &store_series[STORE_FORMAT_STATS];
+    sqlite3_stmt *s = st->stmt[x->which];
+    for (size_t j = 0; j < r->n_fmt; j++) {
+        const gs_fmt_record_t *rec = &r->fmt[j];
+        for (int f = 0; f < GS_N_FMT; f++) {
+            gs_format_row_t row;
+            gs_format_row(rec, f, &row);
+            sqlite3_bind_int64(s, 1, id);
+            sqlite3_bind_int64(s, 2, rec->step);
+            sqlite3_bind_int64(s, 3, rec->layer);
+            sqlite3_bind_text(s, 4, gs_fmt_tensor_names[rec->tensor], -1, SQLITE_STATIC);
+            sqlite3_bind_text(s, 5, gs_fmt_names[f], -1, SQLITE_STATIC);
+            if (put_series_row(st, x, (const char *)&row, 6, err, errlen) != 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* format_exponents: a record's histogram from its first nonzero bin to
+ * its last, as a JSON array (none when every value is zero) */
+static int put_format_exponents(gs_store_t *st, sqlite3_int64 id, const gs_result_t *r,
+                                char *err, size_t errlen)
+{
+    sqlite3_stmt *s = st->stmt[ST_FMT_EXP];
+    assert(sqlite3_bind_parameter_count(s) == 6);
+    for (size_t j = 0; j < r->n_fmt; j++) {
+        const gs_fmt_record_t *rec = &r->fmt[j];
+        const long *h = rec->counts.hist;
+        int first = 0, last = GS_FMT_HIST_BINS - 1;
+        while (first < GS_FMT_HIST_BINS && h[first] == 0)
+            first++;
+        if (first == GS_FMT_HIST_BINS)
+            continue;
+        while (h[last] == 0)
+            last--;
+        char counts[GS_FMT_HIST_BINS * 21 + 3];   /* '[', a long and a ',' or ']' each, NUL */
+        size_t len = 0;
+        for (int b = first; b <= last; b++)
+            len += (size_t)snprintf(counts + len, sizeof counts - len, "%c%ld",
+                                    b > first ? ',' : '[', h[b]);
+        assert(len + 2 <= sizeof counts);
+        counts[len++] = ']';
+        counts[len] = '\0';
+        sqlite3_bind_int64(s, 1, id);
+        sqlite3_bind_int64(s, 2, rec->step);
+        sqlite3_bind_int(s, 3, rec->layer);
+        sqlite3_bind_text(s, 4, gs_fmt_tensor_names[rec->tensor], -1, SQLITE_STATIC);
+        sqlite3_bind_int(s, 5, gs_fmt_bin_exp(first));
+        sqlite3_bind_text(s, 6, counts, (int)len, SQLITE_STATIC);
+        if (store_step_reset(st, s, err, errlen, "storing format_exponents") != 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int put_theory(gs_store_t *st, sqlite3_int64 id, const gs_cell_t *c, const gs_result_t *r,
                       const derived_t *d, char *err, size_t errlen)
 {
@@ -431,10 +504,11 @@ static int put_rows(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t 
     if (put_run(st, sw, cell, r, &d, err, errlen) != 0)
         return -1;
     for (size_t i = 0; i < STORE_N_SERIES; i++)
-        if (!(failed && store_series[i].measured_only) &&
+        if (store_series[i].row_size && !(failed && store_series[i].measured_only) &&
             put_series(st, &store_series[i], id, r, err, errlen) != 0)
             return -1;
-    if (put_histograms(st, id, r, err, errlen) != 0)
+    if (put_histograms(st, id, r, err, errlen) != 0 || put_format_stats(st, id, r, err, errlen) != 0 ||
+        put_format_exponents(st, id, r, err, errlen) != 0)
         return -1;
     if (!failed && (c->model == GS_MODEL_MLP || c->model == GS_MODEL_RNN))
         return put_theory(st, id, c, r, &d, err, errlen);

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,10 +240,12 @@ void store_column_sql(const gs_column_t *col, char *buf, size_t cap)
 #define TRAIN_LOG_ENTRY(name, type, help) SERIES_ENTRY(gs_train_row_t, name, type, help)
 #define LAYER_LOG_ENTRY(name, type, help) SERIES_ENTRY(gs_train_layer_row_t, name, type, help)
 #define TIME_STATS_ENTRY(name, type, help) SERIES_ENTRY(gs_time_stats_t, name, type, help)
+#define FORMAT_STATS_ENTRY(name, type, help) SERIES_ENTRY(gs_format_row_t, name, type, help)
 static const series_column_t layer_stats_cols[] = {GS_LAYER_STATS_COLUMNS(LAYER_STATS_ENTRY)},
                              train_log_cols[] = {GS_TRAIN_LOG_COLUMNS(TRAIN_LOG_ENTRY)},
                              train_layer_log_cols[] = {GS_TRAIN_LAYER_LOG_COLUMNS(LAYER_LOG_ENTRY)},
-                             time_stats_cols[] = {GS_TIME_STATS_COLUMNS(TIME_STATS_ENTRY)};
+                             time_stats_cols[] = {GS_TIME_STATS_COLUMNS(TIME_STATS_ENTRY)},
+                             format_stats_cols[] = {GS_FORMAT_STATS_COLUMNS(FORMAT_STATS_ENTRY)};
 /* A cell's rows of a series: array, count and row type in gs_result_t */
 #define ROWS(array, count, T) offsetof(gs_result_t, array), offsetof(gs_result_t, count), sizeof(T)
 const store_series_t store_series[STORE_N_SERIES] = {
@@ -255,6 +258,9 @@ const store_series_t store_series[STORE_N_SERIES] = {
      offsetof(gs_train_layer_row_t, step), offsetof(gs_train_layer_row_t, layer), 0},
     {ST_TIME, "time_stats", "run_id, step, t", time_stats_cols, N_OF(time_stats_cols),
      ROWS(time, n_time, gs_time_stats_t), STORE_STEP_ZERO, STORE_INDEX_POS, 1},
+    [STORE_FORMAT_STATS] =   /* a row per record and format, from gs_format_row: put_format_stats */
+    {ST_FMT, "format_stats", "run_id, step, layer, tensor, format", format_stats_cols,
+     N_OF(format_stats_cols), 0, 0, 0, STORE_STEP_ZERO, STORE_NO_INDEX, 0},
 };
 
 /* A series table's value columns as schema lines, each followed by a
@@ -326,12 +332,87 @@ static size_t fill_markers(char *s, size_t len, size_t cap, const char *template
     return len;
 }
 
+/* The tables of format_stats=yes (schema version 8): format_stats, one
+ * row per measured step, layer, tensor and format with the columns of
+ * GS_FORMAT_STATS_COLUMNS; format_exponents, each tensor's log2-exponent
+ * histogram (the same for every format: a value's exponent is its own),
+ * one row a histogram as histogram_counts keeps its bins; and the views
+ * that open them: format_exponent_bins (a row per exponent) and
+ * loss_scale_window (per measured step, gradient and format: the scales
+ * every layer allows). Appended to s[len..cap); the new length. */
+/* s[len..cap) += printf(fmt, ...); the new length (>= cap: it did not fit) */
+static size_t appendf(char *s, size_t len, size_t cap, const char *fmt, ...)
+{
+    if (len >= cap)
+        return len;
+    va_list ap;
+    va_start(ap, fmt);
+    len += (size_t)vsnprintf(s + len, cap - len, fmt, ap);
+    va_end(ap);
+    return len;
+}
+
+static size_t format_tables_sql(char *s, size_t len, size_t cap)
+{
+    char tensor_in[256], format_in[256], cols[2048];
+    store_names_in(tensor_in, sizeof tensor_in, gs_fmt_tensor_names, GS_N_FMT_TENSORS);
+    store_names_in(format_in, sizeof format_in, gs_fmt_names, GS_N_FMT);
+    series_sql(&store_series[STORE_FORMAT_STATS], cols, sizeof cols);
+    /* the key both tables share, %s the tensors' CHECK list */
+    static const char key[] =
+        "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,  -- the cell\n"
+        "  step INTEGER NOT NULL,               -- 0: the probe; else a logged step (train_log's)\n"
+        "  layer INTEGER NOT NULL,              -- 1..depth from the input; depth+1 the readout\n"
+        "  tensor TEXT NOT NULL CHECK (tensor IN (%s)),  -- what of the layer:\n"
+        "                                       -- activation: x_l (the readout's: the logits);\n"
+        "                                       -- grad_activation: dL/dh_l (layer_stats.grad_pre_norm's);\n"
+        "                                       -- grad_weight: dL/dW_l before clipping; weight: W_l\n"
+        "                                       -- before the update; update: the change applied to W_l\n";
+    len = appendf(s, len, cap, "\nCREATE TABLE IF NOT EXISTS format_stats (  "
+                  "-- format_stats=yes: what each format does to a tensor\n");
+    len = appendf(s, len, cap, key, tensor_in);
+    len = appendf(s, len, cap,
+        "  format TEXT NOT NULL CHECK (format IN (%s)),  -- rounded to it, nearest-even,\n"
+        "                                       -- from the double value\n"
+        "%s"
+        "  PRIMARY KEY (run_id, step, layer, tensor, format)\n"
+        ") WITHOUT ROWID;\n"
+        "\n"
+        "CREATE TABLE IF NOT EXISTS format_exponents (  -- format_stats=yes: each tensor's exponents\n",
+        format_in, cols);
+    len = appendf(s, len, cap, key, tensor_in);
+    return appendf(s, len, cap,
+        "  exp_lo INTEGER NOT NULL,             -- floor(log2|x|) of the first count (%d: that and below)\n"
+        "  counts TEXT NOT NULL,                -- JSON array: the nonzero finite values with floor(log2|x|)\n"
+        "                                       -- = exp_lo, exp_lo + 1, ... to the last nonzero one (%d:\n"
+        "                                       -- that and above); no row when all are zero\n"
+        "  PRIMARY KEY (run_id, step, layer, tensor)\n"
+        ") WITHOUT ROWID;\n"
+        "\n"
+        "-- The exponent histograms one row per exponent.\n"
+        "CREATE VIEW IF NOT EXISTS format_exponent_bins AS\n"
+        "  SELECT e.run_id, e.step, e.layer, e.tensor, e.exp_lo + j.key AS exponent, j.value AS count\n"
+        "    FROM format_exponents e, json_each(e.counts) j;\n"
+        "\n"
+        "-- The loss-scale window of a measured step's gradient in a format: the powers of two\n"
+        "-- 2^lo_log2 .. 2^hi_log2 that lose at most 0.1%% of no layer's nonzero values to zero\n"
+        "-- and overflow none; empty = 1: no single loss scale saves this network.\n"
+        "-- default_ok: GradScaler's initial scale 2^16 lies in it.\n"
+        "CREATE VIEW IF NOT EXISTS loss_scale_window AS\n"
+        "  SELECT run_id, step, tensor, format, max(scale_lo_log2) AS lo_log2,\n"
+        "         min(scale_hi_log2) AS hi_log2, max(scale_lo_log2) > min(scale_hi_log2) AS empty,\n"
+        "         16 BETWEEN max(scale_lo_log2) AND min(scale_hi_log2) AS default_ok\n"
+        "    FROM format_stats WHERE scale_lo_log2 IS NOT NULL\n"
+        "   GROUP BY run_id, step, tensor, format;\n",
+        GS_FMT_EXP_LO, GS_FMT_EXP_HI);
+}
+
 const char *gs_store_schema_sql(void)
 {
     static char *sql;
     if (sql)
         return sql;
-    size_t cap = sizeof schema_head + sizeof schema_tail + 32768, len = 0;
+    size_t cap = sizeof schema_head + sizeof schema_tail + 49152, len = 0;
     char *s = malloc(cap);
     if (!s)
         return NULL;   /* never a shorter schema */
@@ -363,6 +444,7 @@ const char *gs_store_schema_sql(void)
                               {"%TRAIN_LOG_COLUMNS%", log}, {"%TRAIN_LAYER_LOG_COLUMNS%", layer_log},
                               {"%TIME_STATS_COLUMNS%", time}, {"%THEORY_COLUMNS%", theory_cols}};
     len = fill_markers(s, len, cap, schema_tail, marks, sizeof marks / sizeof *marks);
+    len = format_tables_sql(s, len, cap);
     if (len >= cap) {   /* the key columns outgrew the room: a bug, never a shorter schema */
         assert(!"the schema's buffer is too small");
         free(s);
@@ -377,7 +459,7 @@ const char *gs_store_schema_sql(void)
  * in: a migration rebuilds those an older database has. */
 const store_table_t store_child_tables[] = {
     {"layer_stats", 1}, {"train_log", 1}, {"time_stats", 1}, {"histogram_counts", 7},
-    {"train_layer_log", 2}, {"theory", 3},
+    {"train_layer_log", 2}, {"theory", 3}, {"format_stats", 8}, {"format_exponents", 8},
 };
 #define N_CHILD (sizeof store_child_tables / sizeof *store_child_tables)
 const size_t store_n_child = N_CHILD;

@@ -37,6 +37,7 @@ typedef struct {
     double init_param, gain, bias_std;
     int norm, residual;
     int spectrum;                             /* the Jacobian's singular values at init */
+    int format_stats;                         /* what low-precision formats do (format_stats) */
     const gs_optimizer_t *opt;
     double lr;
     long batch, steps, log_every, repeats;

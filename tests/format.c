@@ -1,0 +1,392 @@
+/* The number formats (nn/format.h): the table's facts, gs_fmt_round at
+ * every edge the issue names (closed forms, bit-exact), against the
+ * hardware's float for float32 and against MPFR (mpfr_subnormalize with
+ * each format's precision and exponent range; skipped where libmpfr-dev
+ * is missing) for all five formats on 2.5 million values spanning
+ * 2^-40..2^20 plus constructed ties; the counting pass against
+ * gs_fmt_round value by value (zero, subnormal, overflow, the histogram
+ * against frexp, the magnitudes), the same counts for any OpenMP split
+ * and in pieces; and the loss-scale window on hand-computed cases and
+ * against brute force (round x 2^k for every k near the window's ends). */
+#include <config.h>
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#ifdef HAVE_MPFR
+#include <mpfr.h>
+#endif
+
+#include "nn/format.h"
+#include "nn/rng.h"
+#include "tap.h"
+
+static const gs_fmt_t *F(gs_fmt_id_t id)
+{
+    return &gs_formats[id];
+}
+
+/* bit-exact equality, NaN equal to NaN, -0 apart from +0 */
+static int same(double a, double b)
+{
+    if (isnan(a) || isnan(b))
+        return isnan(a) && isnan(b);
+    return a == b && signbit(a) == signbit(b);
+}
+
+static int rounds_to(gs_fmt_id_t id, double x, double want, int saturate)
+{
+    double got = gs_fmt_round(F(id), x, saturate);
+    return tap_ok(same(got, want), "%s%s: %a -> %a (want %a)", gs_fmt_names[id],
+                  saturate ? " saturating" : "", x, got, want);
+}
+
+static void table_facts(void)
+{
+    for (int i = 0; i < GS_N_FMT; i++) {
+        const gs_fmt_t *f = F(i);
+        int emin = 1 - f->bias;
+        double max = i == GS_FMT_E4M3 ? 448.0 : (2.0 - ldexp(1.0, -f->man_bits)) * ldexp(1.0, f->emax);
+        tap_ok(f->min_normal == ldexp(1.0, emin) && f->min_subnormal == ldexp(1.0, emin - f->man_bits) &&
+                   f->max_finite == max && 1 + f->exp_bits + f->man_bits == (i == 0 ? 32 : i < 3 ? 16 : 8),
+               "%s: the table's range follows from its bits (max %g)", f->name, f->max_finite);
+        tap_ok(gs_fmt_find(f->name) == i, "%s found by its name", f->name);
+    }
+    tap_ok(gs_fmt_find("float8") == -1 && gs_fmt_find(NULL) == -1, "unknown names are -1");
+}
+
+static void edges(void)
+{
+    /* float16: smallest subnormal 2^-24; below half of it 0; the tie 2^-25
+     * goes to the even 0; the next double up to 2^-24 */
+    rounds_to(GS_FMT_FLOAT16, 0x1p-24, 0x1p-24, 0);
+    rounds_to(GS_FMT_FLOAT16, 0x1p-25, 0.0, 0);
+    rounds_to(GS_FMT_FLOAT16, nextafter(0x1p-25, 1), 0x1p-24, 0);
+    rounds_to(GS_FMT_FLOAT16, nextafter(0x1p-25, 0), 0.0, 0);
+    rounds_to(GS_FMT_FLOAT16, -0x1p-26, -0.0, 0);
+    rounds_to(GS_FMT_FLOAT16, 3 * 0x1p-25, 0x1p-23, 0);   /* tie 1.5 quanta -> 2 (even) */
+    rounds_to(GS_FMT_FLOAT16, 65504, 65504, 0);
+    rounds_to(GS_FMT_FLOAT16, 65519, 65504, 0);
+    rounds_to(GS_FMT_FLOAT16, nextafter(65520, 0), 65504, 0);
+    rounds_to(GS_FMT_FLOAT16, 65520, INFINITY, 0);
+    rounds_to(GS_FMT_FLOAT16, -65520, -INFINITY, 0);
+    rounds_to(GS_FMT_FLOAT16, 65520, 65504, 1);
+    rounds_to(GS_FMT_FLOAT16, 0x1p-14 - 0x1p-25, 0x1p-14, 0);   /* the tie below min normal: even */
+    /* rounding once: fp64 -> fp32 -> fp16 would give 1.0 */
+    rounds_to(GS_FMT_FLOAT16, 1 + 0x1p-11 + 0x1p-40, 1 + 0x1p-10, 0);
+    rounds_to(GS_FMT_FLOAT16, 1 + 0x1p-11, 1.0, 0);
+    /* bfloat16: 8 significand bits; ties to even */
+    rounds_to(GS_FMT_BFLOAT16, 1 + 0x1p-8, 1.0, 0);
+    rounds_to(GS_FMT_BFLOAT16, 1 + 3 * 0x1p-8, 1 + 0x1p-6, 0);
+    rounds_to(GS_FMT_BFLOAT16, 1 + 0x1p-8 + 0x1p-40, 1 + 0x1p-7, 0);
+    rounds_to(GS_FMT_BFLOAT16, 0x1p-133, 0x1p-133, 0);
+    rounds_to(GS_FMT_BFLOAT16, 0x1p-134, 0.0, 0);
+    rounds_to(GS_FMT_BFLOAT16, 0x1.ffp127, INFINITY, 0);   /* the tie above max: even = 2^128 */
+    rounds_to(GS_FMT_BFLOAT16, nextafter(0x1.ffp127, 0), 0x1.fep127, 0);
+    /* e4m3: max 448, no infinity; 464 is the tie between 448 (even) and
+     * 480 (odd, and NaN's code) */
+    rounds_to(GS_FMT_E4M3, 448, 448, 0);
+    rounds_to(GS_FMT_E4M3, 464, 448, 0);
+    rounds_to(GS_FMT_E4M3, 465, NAN, 0);
+    rounds_to(GS_FMT_E4M3, 465, 448, 1);
+    rounds_to(GS_FMT_E4M3, -1e6, -448, 1);
+    rounds_to(GS_FMT_E4M3, INFINITY, NAN, 0);
+    rounds_to(GS_FMT_E4M3, 0x1p-9, 0x1p-9, 0);
+    rounds_to(GS_FMT_E4M3, 0x1p-10, 0.0, 0);
+    rounds_to(GS_FMT_E4M3, nextafter(0x1p-10, 1), 0x1p-9, 0);
+    /* e5m2: max 57344, smallest subnormal 2^-16, IEEE overflow */
+    rounds_to(GS_FMT_E5M2, 57344, 57344, 0);
+    rounds_to(GS_FMT_E5M2, 61440, INFINITY, 0);
+    rounds_to(GS_FMT_E5M2, nextafter(61440, 0), 57344, 0);
+    rounds_to(GS_FMT_E5M2, 7e-6, 0.0, 0);
+    rounds_to(GS_FMT_E5M2, 1.5e-5, 0x1p-16, 0);
+    rounds_to(GS_FMT_E5M2, 0x1p-16, 0x1p-16, 0);
+    /* float32 */
+    rounds_to(GS_FMT_FLOAT32, 0x1p-149, 0x1p-149, 0);
+    rounds_to(GS_FMT_FLOAT32, 0x1p-150, 0.0, 0);
+    rounds_to(GS_FMT_FLOAT32, 0x1.fffffefp127, 0x1.fffffep127, 0);
+    rounds_to(GS_FMT_FLOAT32, 0x1.ffffffp127, INFINITY, 0);
+    /* zero, NaN and signs pass through */
+    rounds_to(GS_FMT_FLOAT16, -0.0, -0.0, 0);
+    rounds_to(GS_FMT_FLOAT16, NAN, NAN, 0);
+    rounds_to(GS_FMT_E5M2, -1.75, -1.75, 0);
+}
+
+/* A random double whose magnitude is log-uniform over 2^lo..2^hi, with a
+ * random sign; one in eight is a tie of format f (an odd number of half
+ * quanta at a random exponent of the range), which random doubles would
+ * almost never hit. */
+static double draw(gs_rng_t *r, const gs_fmt_t *f, int lo, int hi)
+{
+    double sign = gs_rng_u64(r) & 1 ? -1.0 : 1.0;
+    int e = lo + (int)gs_rng_below(r, (size_t)(hi - lo));
+    if (gs_rng_below(r, 8) == 0) {
+        int emin = 1 - f->bias, qe = (e < emin ? emin : e) - f->man_bits;
+        /* an odd multiple of half a quantum below 2^(e+1) */
+        double m = (double)(2 * gs_rng_below(r, (size_t)1 << (f->man_bits + 1)) + 1);
+        double x = ldexp(m, qe - 1);
+        return sign * (x < ldexp(1.0, e + 1) ? x : ldexp(1.0, e));
+    }
+    return sign * ldexp(1.0 + gs_rng_uniform(r), e);
+}
+
+/* float32 against the hardware's conversion (double -> float rounds to
+ * nearest-even with subnormals), once, directly */
+static void against_float(void)
+{
+    gs_rng_t r;
+    gs_rng_seed(&r, 1, 0);
+    long bad = 0, n = 500000;
+    double first = 0;
+    for (long i = 0; i < n; i++) {
+        double x = draw(&r, F(GS_FMT_FLOAT32), -155, 130);
+        volatile float v = (float)x;
+        if (!same(gs_fmt_round(F(GS_FMT_FLOAT32), x, 0), (double)v) && bad++ == 0)
+            first = x;
+    }
+    tap_ok(bad == 0, "float32: %ld values over 2^-155..2^130 agree with (float) bit for bit "
+           "(%ld differ; first %a)", n, bad, first);
+}
+
+#ifdef HAVE_MPFR
+/* x rounded to f by MPFR: precision man_bits + 1, exponents such that
+ * the smallest subnormal is MPFR's smallest number (MPFR's significand
+ * is in [1/2, 1): emin = emin_f - man_bits + 1, emax = emax_f + 1),
+ * mpfr_subnormalize for gradual underflow. E4M3's top binade ends at 448,
+ * not 480: past that, NaN. */
+static double reference_round(const gs_fmt_t *f, double x)
+{
+    mpfr_t v;
+    mpfr_init2(v, f->man_bits + 1);
+    mpfr_set_emin(1 - f->bias - f->man_bits + 1);
+    mpfr_set_emax(f->emax + 1);
+    int t = mpfr_set_d(v, x, MPFR_RNDN);
+    t = mpfr_check_range(v, t, MPFR_RNDN);
+    mpfr_subnormalize(v, t, MPFR_RNDN);
+    double y = mpfr_get_d(v, MPFR_RNDN);
+    mpfr_clear(v);
+    mpfr_set_emin(mpfr_get_emin_min());
+    mpfr_set_emax(mpfr_get_emax_max());
+    if (f->overflow == GS_FMT_OVERFLOW_NAN && fabs(y) > f->max_finite)
+        return NAN;
+    return y;
+}
+
+static void against_mpfr(void)
+{
+    gs_rng_t r;
+    gs_rng_seed(&r, 2, 0);
+    for (int i = 0; i < GS_N_FMT; i++) {
+        const gs_fmt_t *f = F(i);
+        long bad = 0, n = 500000;
+        double first = 0;
+        for (long j = 0; j < n; j++) {
+            /* half over the issue's 2^-40..2^20, half over the format's
+             * whole range and past it */
+            double x = j % 2 ? draw(&r, f, -40, 20)
+                             : draw(&r, f, ilogb(f->min_subnormal) - 3, f->emax + 3);
+            if (!same(gs_fmt_round(f, x, 0), reference_round(f, x)) && bad++ == 0)
+                first = x;
+        }
+        tap_ok(bad == 0, "%s: %ld values over 2^-40..2^20 and its whole range (1 in 8 a tie) agree with MPFR bit "
+               "for bit (%ld differ; first %a)", f->name, n, bad, first);
+    }
+}
+#endif
+
+/* The pass's counts against gs_fmt_round value by value. */
+static int counts_agree(const double *x, size_t n, const gs_fmt_counts_t *c)
+{
+    gs_fmt_counts_t w;
+    gs_fmt_counts_clear(&w);
+    double min = INFINITY, max = 0;
+    for (size_t i = 0; i < n; i++) {
+        w.n++;
+        if (!isfinite(x[i])) {
+            w.nonfinite++;
+            continue;
+        }
+        if (x[i] == 0)
+            continue;
+        w.nonzero++;
+        double a = fabs(x[i]);
+        min = fmin(min, a);
+        max = fmax(max, a);
+        int e;
+        frexp(a, &e);   /* a = m 2^e, m in [1/2, 1) */
+        w.hist[gs_fmt_bin(e - 1)]++;
+        for (int f = 0; f < GS_N_FMT; f++) {
+            double y = fabs(gs_fmt_round(F(f), x[i], 0));
+            w.zero[f] += y == 0;
+            w.subnormal[f] += y > 0 && y < F(f)->min_normal;
+            w.overflow[f] += !isfinite(y);
+        }
+    }
+    w.min_abs = w.nonzero ? min : 0;
+    w.max_abs = w.nonzero ? max : 0;
+    return memcmp(&w, c, sizeof w) == 0;
+}
+
+static void counting(void)
+{
+    gs_rng_t r;
+    gs_rng_seed(&r, 3, 0);
+    size_t n = 200000;
+    double *x = malloc(n * sizeof *x);
+    for (size_t i = 0; i < n; i++)
+        x[i] = draw(&r, F(i % GS_N_FMT), -170, 140);
+    /* every format's boundaries and their neighbours, zeros, non-finite */
+    size_t k = 0;
+    for (int f = 0; f < GS_N_FMT; f++) {
+        gs_fmt_bounds_t b;
+        gs_fmt_bounds(F(f), &b);
+        uint64_t at[] = {b.zero_max, b.normal_from, b.overflow_from};
+        for (int j = 0; j < 3; j++)
+            for (int d = -1; d <= 1; d++) {
+                uint64_t u = at[j] + (uint64_t)(int64_t)d;
+                memcpy(&x[k], &u, sizeof u);
+                x[k + 1] = -x[k];
+                k += 2;
+            }
+    }
+    x[k++] = 0.0;
+    x[k++] = -0.0;
+    x[k++] = INFINITY;
+    x[k++] = NAN;
+    x[k++] = 4.9e-324;   /* a subnormal double */
+    gs_fmt_counts_t c;
+    gs_fmt_counts_clear(&c);
+    gs_fmt_count(&c, x, n);
+    tap_ok(counts_agree(x, n, &c), "the pass's counts, histogram and magnitudes agree with "
+           "rounding each of %zu values (boundaries +-1 ulp included)", n);
+    tap_ok(c.nonfinite == 2 && c.n == (long)n && c.min_abs == 4.9e-324,
+           "non-finite values counted apart (%ld), min |x| the subnormal double", c.nonfinite);
+    /* the same counts for any split: in pieces, and on 1 and 3 threads */
+    gs_fmt_counts_t p;
+    gs_fmt_counts_clear(&p);
+    gs_fmt_count(&p, x, 7);
+    gs_fmt_count(&p, x + 7, 100000 - 7);
+    gs_fmt_count(&p, x + 100000, n - 100000);
+    tap_ok(memcmp(&p, &c, sizeof c) == 0, "counting in three pieces gives the same counts");
+#ifdef _OPENMP
+    int threads = omp_get_max_threads();
+    gs_fmt_counts_t t1, t3;
+    omp_set_num_threads(1);
+    gs_fmt_counts_clear(&t1);
+    gs_fmt_count(&t1, x, n);
+    omp_set_num_threads(3);
+    gs_fmt_counts_clear(&t3);
+    gs_fmt_count(&t3, x, n);
+    omp_set_num_threads(threads);
+    tap_ok(memcmp(&t1, &c, sizeof c) == 0 && memcmp(&t3, &c, sizeof c) == 0,
+           "the same counts on 1 and 3 threads");
+#else
+    tap_ok(1, "# SKIP no OpenMP");
+#endif
+    gs_fmt_counts_clear(&c);
+    gs_fmt_count(&c, x, 0);
+    tap_ok(c.n == 0 && c.nonzero == 0 && c.max_abs == 0 && c.min_abs == 0, "an empty tensor counts nothing");
+    free(x);
+}
+
+/* The lost values and overflows of x scaled by 2^k, by rounding each */
+static void scaled(const gs_fmt_t *f, const double *x, size_t n, int k, long *lost, long *over)
+{
+    *lost = *over = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (x[i] == 0)
+            continue;
+        double y = gs_fmt_round(f, ldexp(x[i], k), 0);
+        *lost += y == 0;
+        *over += !isfinite(y);
+    }
+}
+
+static void scale_window(void)
+{
+    /* by hand: 1998 values 1.5 2^-20, one 1.5 2^-40, one 12 (= 1.5 2^3);
+     * float16 (smallest subnormal 2^-24): 1.5 2^-20 2^k survives while
+     * 1.5 2^(k-20) > 2^-25, k >= -5 (2^-6 gives 1.5 2^-26 -> 0); the one
+     * 1.5 2^-40 is within 0.1% of 2000 (2 values); 12 2^k < 65520 up to k = 12 */
+    double x[2000];
+    for (int i = 0; i < 2000; i++)
+        x[i] = 1.5 * 0x1p-20;
+    x[0] = 1.5 * 0x1p-40;
+    x[1] = 12.0;
+    gs_fmt_counts_t c;
+    gs_fmt_counts_clear(&c);
+    gs_fmt_count(&c, x, 2000);
+    int lo, hi, rc = gs_fmt_scale_window(F(GS_FMT_FLOAT16), &c, GS_FMT_SCALE_MAX_LOST, &lo, &hi);
+    tap_ok(rc == 0 && lo == -5 && hi == 12, "float16 window by hand: [2^%d, 2^%d] (want [2^-5, 2^12])", lo, hi);
+    /* bfloat16: smallest subnormal 2^-133, so 1.5 2^-20 survives down to
+     * k = -5 - 109 = -114; 12 2^k = 1.5 2^(k+3) finite up to k = 124 */
+    rc = gs_fmt_scale_window(F(GS_FMT_BFLOAT16), &c, GS_FMT_SCALE_MAX_LOST, &lo, &hi);
+    tap_ok(rc == 0 && lo == -114 && hi == 124, "bfloat16 window by hand: [2^%d, 2^%d] (want [2^-114, 2^124])",
+           lo, hi);
+    /* empty: half 1.5 2^-40, half 1.5 2^10 in float16: keeping the small
+     * ones needs k >= 15, the large ones overflow from k = 6 */
+    for (int i = 0; i < 2000; i++)
+        x[i] = i % 2 ? 1.5 * 0x1p-40 : 1.5 * 0x1p10;
+    gs_fmt_counts_clear(&c);
+    gs_fmt_count(&c, x, 2000);
+    rc = gs_fmt_scale_window(F(GS_FMT_FLOAT16), &c, GS_FMT_SCALE_MAX_LOST, &lo, &hi);
+    tap_ok(rc == 0 && lo == 15 && hi == 5, "float16: no single loss scale saves 2^-40 and 2^10 together "
+               "(lo %d > hi %d; want 15 > 5)", lo, hi);
+    double zeros[3] = {0, 0, 0};
+    gs_fmt_counts_clear(&c);
+    gs_fmt_count(&c, zeros, 3);
+    tap_ok(gs_fmt_scale_window(F(GS_FMT_FLOAT16), &c, GS_FMT_SCALE_MAX_LOST, &lo, &hi) == -1,
+           "no window for a gradient of zeros");
+    /* brute force on random gradients of every format: at lo at most 0.1%
+     * lost and one step lower more; at hi no overflow, one step higher one */
+    gs_rng_t r;
+    gs_rng_seed(&r, 4, 0);
+    size_t n = 5000;
+    double *g = malloc(n * sizeof *g);
+    int bad = 0;
+    for (int trial = 0; trial < 20; trial++) {
+        double spread = 1 + trial;   /* log-normal magnitudes, wider and wider */
+        double centre = -30 + 3 * trial;
+        for (size_t i = 0; i < n; i++)
+            g[i] = (gs_rng_u64(&r) & 1 ? -1 : 1) * exp2(centre + spread * gs_rng_normal(&r));
+        gs_fmt_counts_clear(&c);
+        gs_fmt_count(&c, g, n);
+        for (int f = 0; f < GS_N_FMT; f++) {
+            long lost, over, lost1, over1;
+            gs_fmt_scale_window(F(f), &c, GS_FMT_SCALE_MAX_LOST, &lo, &hi);
+            scaled(F(f), g, n, lo, &lost, &over1);
+            scaled(F(f), g, n, lo - 1, &lost1, &over1);
+            int lo_ok = lost <= GS_FMT_SCALE_MAX_LOST * n && lost1 > GS_FMT_SCALE_MAX_LOST * n;
+            scaled(F(f), g, n, hi, &lost, &over);
+            scaled(F(f), g, n, hi + 1, &lost1, &over1);
+            int hi_ok = over == 0 && over1 > 0;
+            if (!lo_ok || !hi_ok) {
+                if (bad++ == 0)
+                    tap_diag("trial %d %s: window [%d, %d] lo_ok %d hi_ok %d", trial,
+                             F(f)->name, lo, hi, lo_ok, hi_ok);
+            }
+        }
+    }
+    tap_ok(bad == 0, "the window's ends agree with rounding every value at 2^lo, 2^(lo-1), "
+           "2^hi, 2^(hi+1) (20 gradients x 5 formats; %d differ)", bad);
+    free(g);
+}
+
+int main(void)
+{
+    table_facts();
+    edges();
+    against_float();
+#ifdef HAVE_MPFR
+    against_mpfr();
+#else
+    tap_ok(1, "# SKIP MPFR missing (apt-get install libmpfr-dev): the MPFR reference is not run");
+#endif
+    counting();
+    scale_window();
+    return tap_done();
+}

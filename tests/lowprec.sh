@@ -1,0 +1,125 @@
+#!/bin/sh
+# format_stats=yes stored (issue 20): the rows of format_stats and
+# format_exponents for every measured step, layer, tensor and format; the
+# shares against the exponent histogram stored beside them (independent
+# arithmetic: SQL over the bins); the loss-scale window view against its
+# rows; no rows for a cell without the key; a version-7 database upgraded
+# in place; the key refused for recurrent models with exit 2.
+. "${top_srcdir:-.}/tests/sweep_lib.sh"
+cd "$work" || exit 1
+ini="$cfg_dir/lowprec.ini"
+
+"$gs" run "$ini" --db lp.db --threads 1 2>run.err; st=$?
+check "run: the sweep with format_stats completes (exit $st)" '[ $st -eq 0 ]'
+q() { sqlite3 lp.db "$1"; }
+
+# probes: (depth + 1) layers x 4 tensors x 5 formats; training: logged
+# steps 1, 3, 6 x 3 layers x 5 tensors x 5 formats; [off] none
+v=$(q "SELECT r.experiment || ':' || r.depth || ':' || count(f.run_id) FROM runs r
+       LEFT JOIN format_stats f ON f.run_id = r.id GROUP BY r.id ORDER BY r.experiment, r.depth")
+check "format_stats rows: (depth+1) x 4 x 5 per probe, 3 x 3 x 5 x 5 for training, none when off ($(echo $v))" \
+    '[ "$v" = "off:2:0
+probe:3:80
+probe:12:260
+train:2:225" ]'
+v=$(q "SELECT count(*) FROM format_stats f JOIN runs r ON r.id = f.run_id
+       WHERE (f.tensor = 'update' AND r.task != 'train') OR (r.task = 'probe') != (f.step = 0)")
+check "update only for training's logged steps; probes at step 0 ($v wrong)" '[ "$v" = 0 ]'
+v=$(q "SELECT count(*) FROM (SELECT DISTINCT run_id, step, layer, tensor FROM format_stats
+       WHERE nonzero > 0) s LEFT JOIN format_exponents e USING (run_id, step, layer, tensor)
+       WHERE e.run_id IS NULL OR (SELECT sum(count) FROM format_exponent_bins b WHERE
+       b.run_id = s.run_id AND b.step = s.step AND b.layer = s.layer AND b.tensor = s.tensor)
+       != (SELECT nonzero FROM format_stats f WHERE f.run_id = s.run_id AND f.step = s.step
+           AND f.layer = s.layer AND f.tensor = s.tensor AND f.format = 'float16')")
+check "every tensor with nonzero values has its exponent histogram, summing to nonzero ($v differ)" '[ "$v" = 0 ]'
+# float16 flushes |x| <= 2^-25: every value of binade <= -26 and none of
+# binade >= -24; binade -25 may go either way
+v=$(q "SELECT count(*) FROM format_stats f WHERE f.format = 'float16' AND f.nonzero > 0 AND NOT (
+         round(f.zero_frac * f.nonzero) >= (SELECT coalesce(sum(count), 0) FROM format_exponent_bins b
+            WHERE b.run_id = f.run_id AND b.step = f.step AND b.layer = f.layer
+              AND b.tensor = f.tensor AND b.exponent <= -26)
+     AND round(f.zero_frac * f.nonzero) <= (SELECT coalesce(sum(count), 0) FROM format_exponent_bins b
+            WHERE b.run_id = f.run_id AND b.step = f.step AND b.layer = f.layer
+              AND b.tensor = f.tensor AND b.exponent <= -25))")
+n16=$(q "SELECT count(*) FROM format_stats WHERE format = 'float16' AND zero_frac > 0.5")
+check "float16 zero_frac lies between the histogram's shares below 2^-25 and below 2^-24 ($v differ; $n16 tensors lose half)" \
+    '[ "$v" = 0 ] && [ "$n16" -gt 0 ]'
+v=$(q "SELECT count(*) FROM format_stats f WHERE f.nonzero > 0 AND (
+         f.max_abs < (SELECT max(exp2) FROM (SELECT power(2, exponent) AS exp2 FROM format_exponent_bins b
+            WHERE b.run_id = f.run_id AND b.step = f.step AND b.layer = f.layer AND b.tensor = f.tensor))
+      OR f.max_abs >= 2 * (SELECT max(power(2, exponent)) FROM format_exponent_bins b
+            WHERE b.run_id = f.run_id AND b.step = f.step AND b.layer = f.layer AND b.tensor = f.tensor))" 2>&1)
+check "max_abs lies in the top binade of the histogram ($v differ)" '[ "$v" = 0 ]'
+v=$(q "SELECT count(*) FROM loss_scale_window w WHERE lo_log2 != (SELECT max(scale_lo_log2)
+       FROM format_stats f WHERE f.run_id = w.run_id AND f.step = w.step AND f.tensor = w.tensor
+       AND f.format = w.format) OR hi_log2 != (SELECT min(scale_hi_log2) FROM format_stats f
+       WHERE f.run_id = w.run_id AND f.step = w.step AND f.tensor = w.tensor AND f.format = w.format)
+       OR empty != (lo_log2 > hi_log2) OR default_ok != (lo_log2 <= 16 AND 16 <= hi_log2)")
+nw=$(q "SELECT count(*) FROM loss_scale_window")
+check "loss_scale_window: the tightest layer's ends, empty when lo > hi ($v wrong of $nw)" '[ "$v" = 0 ] && [ "$nw" -gt 0 ]'
+v=$(q "SELECT count(*) FROM format_stats WHERE (scale_lo_log2 IS NULL) != (tensor NOT IN
+       ('grad_activation', 'grad_weight') OR nonzero = 0)")
+check "a window for gradients only ($v wrong)" '[ "$v" = 0 ]'
+# float32 keeps every value of these nets: nothing flushed, nothing overflows
+v=$(q "SELECT count(*) FROM format_stats WHERE format = 'float32' AND (zero_frac > 0 OR overflow_frac > 0)")
+check "float32 flushes and overflows nothing here ($v)" '[ "$v" = 0 ]'
+
+# ---- gradsweep probe prints the same shares and window as the rows ----
+out=$("$gs" probe depth=12 width=24 batch=16 activation=sigmoid seed=5 format_stats=yes 2>/dev/null)
+got=$(printf '%s\n' "$out" | awk '/^share of dL\/dh/ { on = 1; next } on && /^ *[0-9]+ / { print $1, $4 }
+      /^loss-scale window/ { on = 0 } /^  float16 / { print "window", $0 }' | tr -s ' ')
+want=$(q "SELECT f.layer || ' ' || printf('%.4f', f.zero_frac) FROM format_stats f JOIN runs r ON r.id = f.run_id
+          WHERE r.experiment = 'probe' AND r.depth = 12 AND f.tensor = 'grad_activation' AND f.format = 'float16'
+          ORDER BY f.layer;
+          SELECT 'window float16 ' || CASE WHEN w.empty THEN 'empty ' ELSE '' END || '[' || CAST(w.lo_log2 AS INTEGER)
+                 || ', ' || CAST(w.hi_log2 AS INTEGER) || ']'
+            FROM loss_scale_window w JOIN runs r ON r.id = w.run_id WHERE r.experiment = 'probe'
+             AND r.depth = 12 AND w.tensor = 'grad_activation' AND w.format = 'float16'")
+check "gradsweep probe format_stats=yes: float16's column and window are the stored rows' ($(printf '%s' "$got" | tail -n 1))" \
+    '[ -n "$got" ] && [ "$got" = "$want" ]'
+
+# ---- the report's chart: its caption against the rows ----
+"$gs" report lp.db -o rep >/dev/null 2>rep.err; st=$?
+cap=$(grep -o "The share of each hidden layer[^<]*" rep/index.html | head -n 1)
+want=$(q "SELECT f.format || ': ' || group_concat('depth ' || depth || ': layers 1-' || k || ' of ' || depth, ';')
+  FROM (SELECT f.format, r.depth, max(f.layer) AS k FROM format_stats f JOIN runs r ON r.id = f.run_id
+        WHERE r.experiment = 'probe' AND f.tensor = 'grad_activation' AND f.zero_frac > 0.5
+          AND f.layer <= r.depth AND f.step = 0 GROUP BY f.format, r.depth ORDER BY r.depth) f
+  GROUP BY f.format")
+missing=0
+printf '%s\n' "$want" | {
+    while IFS= read -r row; do
+        fmt=${row%%:*}
+        for part in $(printf '%s' "${row#*: }" | tr ' ;' '_\n'); do
+            part=$(printf '%s' "$part" | tr '_' ' ')
+            printf '%s\n' "$cap" | grep -q " $fmt: more than half[^.]*$part" || { echo "# caption lacks $fmt: $part"; exit 1; }
+        done
+    done
+} || missing=1
+check "report: the lowprec chart drawn, its caption names the layers each format loses more than half of, as the rows say ($st; $(printf '%s' "$want" | tr '\n' ' '))" \
+    '[ $st -eq 0 ] && [ -s rep/charts/probe-lowprec.png ] && [ -n "$want" ] && [ $missing -eq 0 ] &&
+     printf "%s" "$cap" | grep -q "bfloat16: no layer loses more than half"'
+
+# ---- a version-7 database: format_stats added in place ----
+cp lp.db v7.db
+sqlite3 v7.db "DROP VIEW loss_scale_window; DROP VIEW format_exponent_bins; DROP TABLE format_stats;
+  DROP TABLE format_exponents; PRAGMA foreign_keys = ON; DELETE FROM runs WHERE format_stats = 'yes';
+  ALTER TABLE runs DROP COLUMN format_stats; PRAGMA user_version = 7"
+"$gs" run "$ini" --db v7.db --threads 1 >/dev/null 2>v7.err; st=$?
+v=$(sqlite3 v7.db "PRAGMA user_version; SELECT count(*) FROM runs WHERE format_stats IS NULL;
+  SELECT count(*) FROM runs WHERE format_stats = 'yes'; PRAGMA foreign_key_check; PRAGMA integrity_check")
+check "a version-7 database: upgraded to $ver, the old cell kept (format_stats NULL), the others run ($st: $(echo $v))" \
+    '[ $st -eq 0 ] && [ "$v" = "$ver
+1
+3
+ok" ] && grep -q "1 stored already, 3 to run" v7.err'
+check "the upgraded database holds the same rows as a fresh one (format tables included)" \
+    '[ "$(dump_rows v7.db format_stats)" = "$(dump_rows lp.db format_stats)" ]'
+
+# ---- bad input ----
+msg=$("$gs" probe model=lstm format_stats=yes 2>&1); st=$?
+check "format_stats=yes with model=lstm: exit 2 and why ($msg)" \
+    '[ $st -eq 2 ] && printf "%s" "$msg" | grep -q "format_stats=yes: needs model=mlp"'
+msg=$("$gs" probe format_stats=maybe 2>&1); st=$?
+check "format_stats=maybe: exit 2 naming the values ($msg)" '[ $st -eq 2 ] && printf "%s" "$msg" | grep -q "no, yes"'
+finish
