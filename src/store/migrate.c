@@ -237,6 +237,9 @@ static int drop_orphans(gs_store_t *st, long ver, char *err, size_t errlen)
  * database holds; NULL, the whole sweep, for every database before. */
 static int migrate_v8_shard(gs_store_t *st, char *err, size_t errlen)
 {
+    if (store_pragma_int(st, "SELECT count(*) FROM pragma_table_info('sweeps') "
+                             "WHERE name = 'shard'") != 0)
+        return 0;
     return store_exec(st, "ALTER TABLE sweeps ADD COLUMN shard TEXT", err, errlen);
 }
 
