@@ -177,8 +177,10 @@ int gs_store_merge(const char *out, const char *const *shards, size_t n, const c
     int have_sw = 0, begun = 0;
     gs_store_t *st = NULL;
     int rc = check_all(out, shards, n, &first, err, errlen);
-    if (rc != 0)
+    if (rc != 0) {
+        sweep_of_free(&first);
         return rc;
+    }
     rc = -2;
     char msg[4096];
     if (gs_sweep_parse(&sw, first.text, first.path ? first.path : shards[0], NULL, msg,

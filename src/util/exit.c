@@ -12,7 +12,7 @@ static const struct {
     {GS_EXIT_RUNTIME, "a runtime error: the database, the disk, memory, MPI"},
     {GS_EXIT_INPUT, "bad input or usage: config, arguments, a missing database, a file that is "
                     "not a gradsweep database, a database of another sweep"},
-    {GS_EXIT_INTERRUPTED, "interrupted by SIGINT or SIGTERM (what arrived is committed)"},
+    {GS_EXIT_INTERRUPTED, "interrupted by SIGINT or SIGTERM (what arrived is committed), or drained by SIGUSR1 (the running cells stored too)"},
 };
 
 void gs_exit_print_table(FILE *out)

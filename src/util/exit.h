@@ -12,7 +12,7 @@ typedef enum {
     GS_EXIT_INPUT = 2,          /* bad input or usage: config, arguments, a path that is not
                                    a gradsweep database of this sweep */
     GS_EXIT_CELLS_FAILED = 3,   /* some cells failed or crashed (the rest stored) */
-    GS_EXIT_INTERRUPTED = 130,  /* SIGINT or SIGTERM: what arrived is committed */
+    GS_EXIT_INTERRUPTED = 130,  /* SIGINT or SIGTERM: what arrived is committed; or drained (SIGUSR1) */
 } gs_exit_t;
 
 /* The table as text, one "  N  meaning" line per status. */
