@@ -11,8 +11,8 @@
 #   - the rows equal a one-process run's; runs.rank and runs.host say
 #     where each cell ran, sessions.hosts names both nodes;
 #   - nodeB's daemon killed mid-run (SIGKILL), and nodeB cut off the
-#     network (its veth down, with the short TCP keepalives gradsweep's
-#     pipeline sets), each end the run non-zero within 20 s with the
+#     network (its veth down; TCP keepalives of 3 s + 3 x 1 s, shorter
+#     than the pipeline's), each end the run non-zero within 20 s with the
 #     database intact (integrity_check, foreign_key_check), the session
 #     not left running and no cell left in flight, and a rerun from the
 #     other host completes with the one-process run's rows;
