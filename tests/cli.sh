@@ -335,7 +335,7 @@ else
     notok "GRADSWEEP_BUSY_TIMEOUT_MS=soon: exit $st: $out"
 fi
 help=$("$gs" --help)
-for var in GRADSWEEP_DATA_DIR GRADSWEEP_BUSY_TIMEOUT_MS; do
+for var in GRADSWEEP_DATA_DIR GRADSWEEP_BUSY_TIMEOUT_MS GRADSWEEP_HEARTBEAT_LIMIT_S; do
     printf '%s\n' "$help" | grep -q "^  $var " && ok "gradsweep --help: $var explained" ||
         notok "gradsweep --help: no line for $var"
 done

@@ -11,11 +11,16 @@
 #   - the rows equal a one-process run's; runs.rank and runs.host say
 #     where each cell ran, sessions.hosts names both nodes;
 #   - nodeB's daemon killed mid-run (SIGKILL), and nodeB cut off the
-#     network (its veth down, with the short TCP keepalives gradsweep's
-#     pipeline sets), each end the run non-zero within 20 s with the
+#     network (its veth down; TCP keepalives of 3 s + 3 x 1 s, shorter
+#     than the pipeline's), each end the run non-zero within 20 s with the
 #     database intact (integrity_check, foreign_key_check), the session
 #     not left running and no cell left in flight, and a rerun from the
-#     other host completes with the one-process run's rows.
+#     other host completes with the one-process run's rows;
+#   - an MPI call of rank 0 that fails ends the run through gradsweep's
+#     own ending (MPI_ERRORS_RETURN), not inside MPI;
+#   - rank 0 itself killed (SIGKILL: its session stays running): a rerun
+#     on rank 0's host starts at once (the pid is gone), one from the
+#     other host is refused (the heartbeat is fresh) until --takeover.
 . "${top_srcdir:-.}/tests/sweep_lib.sh"
 command -v mpiexec >/dev/null 2>&1 || skip_all "mpiexec is missing (apt-get install openmpi-bin)"
 "$gs" --version | grep -q "without MPI" &&
@@ -79,6 +84,10 @@ printf 'nodeB slots=1\nnodeA slots=2\n' > hostfile.B
 # 3 s idle + 3 probes 1 s apart, instead of about 300 + 9 x 20 s.
 export OMPI_MCA_oob_tcp_keepalive_time=3 OMPI_MCA_oob_tcp_keepalive_intvl=1 \
     OMPI_MCA_oob_tcp_keepalive_probes=3
+# and rank 0's grace between mpirun's SIGTERM and its SIGKILL, as the
+# pipeline sets it (pipeline/lib/setup.sh): Open MPI's 1 s default left a
+# session running on this busy machine
+export OMPI_MCA_odls_base_sigkill_timeout=3
 # mpirun_from NODE RUN ARGS...: gradsweep run over both nodes, mpirun on
 # NODE (rank 0 there), the other node's ranks through the agent
 mpirun_from() {
@@ -228,4 +237,31 @@ sess=$(sqlite3 cut.db "SELECT host || ' ' || hosts FROM sessions ORDER BY id DES
 check "... a rerun with mpirun on nodeB (rank 0 there: $sess) completes (exit $st) with the one-process run's rows" \
     '[ $st -eq 0 ] && grep -q "$kept stored already" cut.rerun && [ "$sess" = "nodeB nodeB,nodeA" ] &&
      dump_rows cut.db | cmp -s - one.rows'
+# ---- rank 0 killed: its session stays running ----
+GRADSWEEP_TEST_CELL_DELAY=0.3 mpirun_from nodeA rank0 --db rank0.db >rank0.out 2>rank0.err &
+bg=$!
+wait_rows rank0.db 4
+pid0=$(sqlite3 rank0.db "SELECT pid FROM sessions WHERE status = 'running'")
+kill -9 "$pid0"
+wait $bg; st=$?
+bg=
+clear_node nodeB
+sqlite3 rank0.db ".backup rank0b.db"
+left=$(sqlite3 rank0.db "SELECT host || ' ' || status FROM sessions")
+kept=$(sqlite3 rank0.db "SELECT count(*) FROM runs")
+check "rank 0 (pid $pid0) killed: the run ends (exit $st), its session left '$left', $kept cells kept" \
+    '[ $st -ne 0 ] && [ "$left" = "nodeA running" ] && [ "$kept" -ge 4 ]'
+on nodeB "$gs" run hosts.ini --db rank0b.db --threads 1 2>rank0b.refused; st=$?
+check "... a rerun from nodeB is refused (exit $st): the heartbeat is fresh, the message names the limit and --takeover" \
+    '[ $st -eq 1 ] && grep -q "host nodeA, pid $pid0; its heartbeat is" rank0b.refused &&
+     grep -q -- "--takeover" rank0b.refused'
+on nodeB "$gs" run hosts.ini --db rank0b.db --threads 1 --takeover 2>rank0b.rerun; st=$?
+check "... with --takeover it completes (exit $st) with the one-process run's rows, nothing left in flight" \
+    '[ $st -eq 0 ] && grep -q "$kept stored already" rank0b.rerun && dump_rows rank0b.db | cmp -s - one.rows &&
+     [ "$(sqlite3 rank0b.db "SELECT count(*) FROM in_flight")" = 0 ]'
+on nodeA "$gs" run hosts.ini --db rank0.db --threads 1 2>rank0.rerun; st=$?
+check "... a rerun on nodeA, rank 0's host, starts at once (its pid is gone) and completes (exit $st) with the same rows" \
+    '[ $st -eq 0 ] && grep -q "$kept stored already" rank0.rerun && dump_rows rank0.db | cmp -s - one.rows &&
+     [ "$(sqlite3 rank0.db "SELECT status FROM sessions ORDER BY id")" = "crashed
+done" ]'
 finish

@@ -27,7 +27,8 @@ check "a run records its process's start time ($pid_start clock ticks after boot
 
 # hold HOST PID START AGE: the latest session is running again, held by
 # PID on HOST (START: its start time or NULL), its heartbeat AGE s old
-# (from a whole second: up to a second more)
+# (from a whole second, and the rerun's start-up comes on top: the
+# messages' ages are not checked to the second)
 hold() {
     sqlite3 lock.db "UPDATE sessions SET status = 'running', host = '$1', pid = $2,
       pid_start = $3, heartbeat = CAST(strftime('%s', 'now') AS REAL) - $4
@@ -118,7 +119,7 @@ rerun
 refused=$st
 "$gs" run tiny.ini --db lock.db --threads 1 --takeover 2>takeover.err; st=$?
 check "--takeover of a live-looking session of another host (refused without it: exit $refused): completes (exit $st), says which session it ended, which is crashed" \
-    '[ $refused -eq 1 ] && [ $st -eq 0 ] && grep -q -- "--takeover: session $held of host elsewhere, pid 4242, heartbeat [0-3] s old marked crashed" takeover.err &&
+    '[ $refused -eq 1 ] && [ $st -eq 0 ] && grep -q -- "--takeover: session $held of host elsewhere, pid 4242, heartbeat [0-9]* s old marked crashed" takeover.err &&
      [ "$(status_of $held)" = crashed ]'
 "$gs" run tiny.ini --db lock.db --threads 1 --takeover 2>takeover2.err; st=$?
 check "--takeover with no session running: an ordinary run (exit $st), nothing said of a takeover" \

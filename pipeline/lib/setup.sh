@@ -116,3 +116,10 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_oob_tcp_keepalive_time="${OMPI_MCA_oob_tcp_keepalive_time:-10}"
 export OMPI_MCA_oob_tcp_keepalive_intvl="${OMPI_MCA_oob_tcp_keepalive_intvl:-2}"
 export OMPI_MCA_oob_tcp_keepalive_probes="${OMPI_MCA_oob_tcp_keepalive_probes:-5}"
+# An mpirun that ends a job (signalled, or a node lost) sends each rank
+# SIGTERM and SIGKILL odls_base_sigkill_timeout seconds later (default 1).
+# Rank 0 needs that time to commit and mark its session interrupted; on a
+# busy machine one second was not always enough (its session left
+# running, which holds the database for other hosts until the heartbeat
+# ages). Workers end at once on SIGTERM, so a longer grace costs nothing.
+export OMPI_MCA_odls_base_sigkill_timeout="${OMPI_MCA_odls_base_sigkill_timeout:-3}"

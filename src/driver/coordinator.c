@@ -487,12 +487,16 @@ static int finish_workers(coord_t *c, int size, int64_t how)
 /* ---- rank 0: the run and its four endings ---- */
 
 /* Commit what arrived and end the session as interrupted, clearing the
- * in_flight rows of the cells cut short; say so when that fails. */
+ * in_flight rows of the cells cut short, in one transaction (the ending's
+ * COMMIT takes the open batch along): under mpirun SIGKILL follows the
+ * SIGTERM within odls_base_sigkill_timeout, and a session left running
+ * holds the database for other hosts until its heartbeat ages. Says so
+ * when it fails. */
 static void close_interrupted(dv_job_t *j, coord_t *c)
 {
     /* a rank that crashed is why mpirun signalled us: its death counts
      * (dv_crash_read_log) before the in_flight rows are cleared */
-    int ok = maybe_commit(c, 1) == 0 && dv_crash_read_log(c->store, j->err, sizeof j->err) == 0 &&
+    int ok = dv_crash_read_log(c->store, j->err, sizeof j->err) == 0 &&
              gs_store_end_session(c->store, GS_SESSION_INTERRUPTED, thread_cpu(), j->err,
                                   sizeof j->err) == 0;
     gs_store_close(c->store);
