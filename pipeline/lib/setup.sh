@@ -20,9 +20,10 @@ libsqlite3-dev sqlite3 libpng-dev zlib1g-dev libinih-dev libplplot-dev plplot-dr
 GS_RPM_PACKAGES="gcc make autoconf automake pkgconf-pkg-config openmpi-devel sqlite-devel \
 sqlite libpng-devel zlib-devel inih-devel plplot-devel openblas-devel"
 # Optional, for the PyTorch reference test, the browser test of the
-# report and the MPFR reference of tests/format.t (each skips itself, or
-# its reference, where these are missing).
-GS_DEB_OPTIONAL="python3-torch chromium chromium-driver python3-selenium libmpfr-dev"
+# report, the MPFR reference of tests/format.t and the simulated hosts of
+# tests/multihost.sh (ip; unshare is util-linux's) - each skips itself, or
+# its reference, where these are missing.
+GS_DEB_OPTIONAL="python3-torch chromium chromium-driver python3-selenium libmpfr-dev iproute2"
 
 gs_say() { printf '%s\n' "$*" >&2; }
 gs_die() { gs_say "$(basename "$0"): $*"; exit 1; }
