@@ -38,11 +38,31 @@ static const char *ordinal(long n)
     return n % 10 == 1 ? "st" : n % 10 == 2 ? "nd" : n % 10 == 3 ? "rd" : "th";
 }
 
+/* Mean-field theory's layer, counted from the output (the top hidden
+ * layer first), where the median |dL/dh| of run r falls below float16's
+ * flush threshold 2^-25: E[g^2] shrinks by chi1 a layer, so |g| by
+ * sqrt(chi1), and the median starts at 0.6745 sigma of the top hidden
+ * layer, sigma = grad_pre_norm / sqrt(batch width) (a Gaussian's median
+ * |g|). NaN where it does not apply (no chi1 < 1, no top gradient). */
+double rp_lowprec_chi1_layer(rp_model_t *m, const rp_run_t *r)
+{
+    const gs_cell_t *c = &r->sc->cell;
+    rp_series_t s;
+    if (!(r->chi1 > 0 && r->chi1 < 1) || rp_layer_series(m, r, "grad_pre_norm", &s) != 0)
+        return NAN;
+    double top = s.n ? s.y[s.n - 1] : NAN;
+    rp_series_free(&s);
+    double median = 0.6745 * top / sqrt((double)c->batch * (double)c->width);
+    if (!(median > 0x1p-25))
+        return NAN;
+    return 1.0 + 2.0 * log(median * 0x1p25) / -log(r->chi1);
+}
+
 /* The caption's sentence on format f from its lines: the configurations
  * that lose more than half of some layer's gradient, the first few named
  * with the layers lost and the first such layer counted from the output. */
-static void format_sentence(const rp_exp_t *e, const rp_lineset_t *ls, gs_fmt_id_t f, char *buf,
-                            size_t len)
+static void format_sentence(rp_model_t *m, const rp_exp_t *e, const rp_lineset_t *ls,
+                            gs_fmt_id_t f, char *buf, size_t len)
 {
     size_t n_lines = 0, n_lost = 0, used = 0;
     char examples[700] = "";
@@ -54,11 +74,16 @@ static void format_sentence(const rp_exp_t *e, const rp_lineset_t *ls, gs_fmt_id
         if (k == 0)
             continue;
         long depth = e->runs[i].sc->cell.depth;
-        if (n_lost++ < CAPTION_EXAMPLES)
-            used += (size_t)snprintf(examples + used, used < sizeof examples ? sizeof examples - used : 0,
-                                     "%s%s: layers 1-%d of %ld, the %ld%s from the output",
-                                     used ? "; " : "", e->runs[i].config_label, k, depth,
-                                     depth - k + 1, ordinal(depth - k + 1));
+        if (n_lost++ >= CAPTION_EXAMPLES)
+            continue;
+        used += (size_t)snprintf(examples + used, used < sizeof examples ? sizeof examples - used : 0,
+                                 "%s%s: layers 1-%d of %ld, the %ld%s from the output",
+                                 used ? "; " : "", e->runs[i].config_label, k, depth,
+                                 depth - k + 1, ordinal(depth - k + 1));
+        double pred = f == GS_FMT_FLOAT16 ? rp_lowprec_chi1_layer(m, &e->runs[i]) : NAN;
+        if (isfinite(pred) && used < sizeof examples)
+            used += (size_t)snprintf(examples + used, sizeof examples - used,
+                                     ", chi1 predicts %.1f", pred);
     }
     if (n_lost == 0)
         snprintf(buf, len, " %s: no layer loses more than half of its gradient (%zu "
@@ -205,7 +230,10 @@ int rp_chart_lowprec(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *o
         "The share of each hidden layer's backpropagated gradient dL/dh_l that each format "
         "would round to zero (round-to-nearest-even from the double value; float16 flushes "
         "|x| <= 2^-25, bfloat16 2^-134, e5m2 2^-17, e4m3 2^-10), at the first measured step, "
-        "one line a configuration (depth shows as the length of a line).");
+        "one line a configuration (depth shows as the length of a line). For float16, "
+        "mean-field theory's layer is given beside the measured one: the median |dL/dh| "
+        "falls below 2^-25 about 2 ln(median |g_top| 2^25) / (-ln chi1) layers under the top "
+        "hidden layer.");
     for (size_t k = 0; k < N_SHOWN; k++) {
         double max_depth = ls[k].x.hi;
         gs_chart_axes(c, (int)k, 1, max_depth < 2 ? 2 : max_depth, 0, 1, GS_AXIS_INT, 0,
@@ -216,7 +244,7 @@ int rp_chart_lowprec(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *o
                 rp_lineset_draw(c, &ls[k], i, rp_value_index(e, ca, &e->runs[i]), 0);
         gs_chart_hline(c, 0.5, GS_SERIES_GREY, GS_DASHED, k == 0 ? "half" : NULL);
         if (used < sizeof cap)
-            format_sentence(e, &ls[k], shown[k], cap + used, sizeof cap - used);
+            format_sentence(m, e, &ls[k], shown[k], cap + used, sizeof cap - used);
         used = strlen(cap);
     }
     if (ca >= 0)
