@@ -100,6 +100,27 @@ check "report: the lowprec chart drawn, its caption names the layers each format
     '[ $st -eq 0 ] && [ -s rep/charts/probe-lowprec.png ] && [ -n "$want" ] && [ $missing -eq 0 ] &&
      printf "%s" "$cap" | grep -q "bfloat16: no layer loses more than half"'
 
+# float16's examples carry mean-field theory's layer: 1 + 2 ln(median
+# |g_top| 2^25) / (-ln chi1), median = 0.6745 grad_pre_norm / sqrt(batch width)
+pred=$(q "SELECT printf('%.1f', 1 + 2 * ln(0.6745 * l.grad_pre_norm / sqrt(r.batch * r.width) * power(2, 25))
+            / -ln(t.chi1)) FROM runs r JOIN theory t ON t.run_id = r.id JOIN layer_stats l ON l.run_id = r.id
+          WHERE r.experiment = 'probe' AND r.depth = 12 AND l.step = 0 AND l.layer = r.depth")
+check "report: float16's caption gives chi1's layer as the rows compute it ($pred)" \
+    'printf "%s" "$cap" | grep -q "float16: more than half[^.]*depth 12: layers 1-[0-9]* of 12, the [0-9]*[a-z]* from the output, chi1 predicts $pred"'
+
+# the loss-scale chart: per format, the depths whose window is empty
+wcap=$(grep -o "The powers of two[^<]*" rep/index.html | head -n 1)
+bad=0
+for fmt in float16 e5m2 e4m3; do
+    depths=$(q "SELECT group_concat(depth, ', ') FROM (SELECT r.depth FROM loss_scale_window w
+        JOIN runs r ON r.id = w.run_id WHERE r.experiment = 'probe' AND w.tensor = 'grad_activation'
+        AND w.format = '$fmt' AND w.empty AND w.step = 0 ORDER BY r.depth)")
+    if [ -n "$depths" ]; then want=" $fmt: empty for depth $depths."; else want=" $fmt: never empty here."; fi
+    printf '%s' "$wcap" | grep -qF "$want" || { bad=1; echo "# window caption lacks '$want'"; }
+done
+check "report: the loss-scale chart drawn, its caption's empty windows are the view's" \
+    '[ -s rep/charts/probe-loss-scale.png ] && [ $bad -eq 0 ]'
+
 # ---- a version-7 database: format_stats added in place ----
 cp lp.db v7.db
 sqlite3 v7.db "DROP VIEW loss_scale_window; DROP VIEW format_exponent_bins; DROP TABLE format_stats;

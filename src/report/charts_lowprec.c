@@ -3,9 +3,13 @@
  * bfloat16, e5m2 and e4m3 would round to zero, at the first measured
  * step - one panel a format, one line a configuration - and a caption
  * computed from the same rows: per format, how many configurations lose
- * more than half of some layer's gradient, and down from which layer. */
+ * more than half of some layer's gradient, and down from which layer.
+ * When the experiment varies depth, a second chart: the loss-scale window
+ * of dL/dh against depth per format, GradScaler's 2^16 drawn, its caption
+ * naming the depths where the window is empty. */
 #include <config.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -34,11 +38,31 @@ static const char *ordinal(long n)
     return n % 10 == 1 ? "st" : n % 10 == 2 ? "nd" : n % 10 == 3 ? "rd" : "th";
 }
 
+/* Mean-field theory's layer, counted from the output (the top hidden
+ * layer first), where the median |dL/dh| of run r falls below float16's
+ * flush threshold 2^-25: E[g^2] shrinks by chi1 a layer, so |g| by
+ * sqrt(chi1), and the median starts at 0.6745 sigma of the top hidden
+ * layer, sigma = grad_pre_norm / sqrt(batch width) (a Gaussian's median
+ * |g|). NaN where it does not apply (no chi1 < 1, no top gradient). */
+double rp_lowprec_chi1_layer(rp_model_t *m, const rp_run_t *r)
+{
+    const gs_cell_t *c = &r->sc->cell;
+    rp_series_t s;
+    if (!(r->chi1 > 0 && r->chi1 < 1) || rp_layer_series(m, r, "grad_pre_norm", &s) != 0)
+        return NAN;
+    double top = s.n ? s.y[s.n - 1] : NAN;
+    rp_series_free(&s);
+    double median = 0.6745 * top / sqrt((double)c->batch * (double)c->width);
+    if (!(median > 0x1p-25))
+        return NAN;
+    return 1.0 + 2.0 * log(median * 0x1p25) / -log(r->chi1);
+}
+
 /* The caption's sentence on format f from its lines: the configurations
  * that lose more than half of some layer's gradient, the first few named
  * with the layers lost and the first such layer counted from the output. */
-static void format_sentence(const rp_exp_t *e, const rp_lineset_t *ls, gs_fmt_id_t f, char *buf,
-                            size_t len)
+static void format_sentence(rp_model_t *m, const rp_exp_t *e, const rp_lineset_t *ls,
+                            gs_fmt_id_t f, char *buf, size_t len)
 {
     size_t n_lines = 0, n_lost = 0, used = 0;
     char examples[700] = "";
@@ -50,11 +74,16 @@ static void format_sentence(const rp_exp_t *e, const rp_lineset_t *ls, gs_fmt_id
         if (k == 0)
             continue;
         long depth = e->runs[i].sc->cell.depth;
-        if (n_lost++ < CAPTION_EXAMPLES)
-            used += (size_t)snprintf(examples + used, used < sizeof examples ? sizeof examples - used : 0,
-                                     "%s%s: layers 1-%d of %ld, the %ld%s from the output",
-                                     used ? "; " : "", e->runs[i].config_label, k, depth,
-                                     depth - k + 1, ordinal(depth - k + 1));
+        if (n_lost++ >= CAPTION_EXAMPLES)
+            continue;
+        used += (size_t)snprintf(examples + used, used < sizeof examples ? sizeof examples - used : 0,
+                                 "%s%s: layers 1-%d of %ld, the %ld%s from the output",
+                                 used ? "; " : "", e->runs[i].config_label, k, depth,
+                                 depth - k + 1, ordinal(depth - k + 1));
+        double pred = f == GS_FMT_FLOAT16 ? rp_lowprec_chi1_layer(m, &e->runs[i]) : NAN;
+        if (isfinite(pred) && used < sizeof examples)
+            used += (size_t)snprintf(examples + used, sizeof examples - used,
+                                     ", chi1 predicts %.1f", pred);
     }
     if (n_lost == 0)
         snprintf(buf, len, " %s: no layer loses more than half of its gradient (%zu "
@@ -63,6 +92,112 @@ static void format_sentence(const rp_exp_t *e, const rp_lineset_t *ls, gs_fmt_id
         snprintf(buf, len, " %s: more than half of the gradient flushed to zero in %zu of %zu "
                  "configurations (%s%s).", gs_fmt_names[f], n_lost, n_lines, examples,
                  n_lost > CAPTION_EXAMPLES ? "; ..." : "");
+}
+
+/* the formats of the window chart: those whose windows are narrow */
+static const gs_fmt_id_t window_shown[] = {GS_FMT_FLOAT16, GS_FMT_E5M2, GS_FMT_E4M3};
+#define N_WINDOW (sizeof window_shown / sizeof *window_shown)
+#define MAX_DEPTHS 64
+
+/* The window chart: per format a panel, per value of the colour axis the
+ * window's lower end (solid) and upper end (dashed) against depth, from
+ * the first repeat of every configuration. */
+static int chart_window(rp_model_t *m, rp_exp_t *e, int ca, const char *dir, rp_charts_t *out,
+                        char *err, size_t errlen)
+{
+    int da = rp_axis_of(e, "depth");
+    if (da < 0 || e->n_runs > 4096)
+        return 0;
+    if (ca == da)
+        ca = -1;   /* depth is the x axis: one colour */
+    int nc = ca >= 0 ? (int)e->ex->axes[ca].n_values : 1;
+    rp_chart_name_t nm;
+    gs_chart_t *c = rp_chart_start(e, "loss-scale", "the loss-scale window of dL/dh against depth",
+                                   &nm);
+    if (!c)
+        return 0;
+    gs_chart_grid(c, 2, 2, 24);
+    const rp_run_t *used[4096];
+    size_t n_used = 0;
+    char cap[2048];
+    size_t len = (size_t)snprintf(cap, sizeof cap,
+        "The powers of two 2^k by which the loss could be scaled so that no layer loses more "
+        "than 0.1%% of its nonzero dL/dh to zero (lower end, solid) and none overflows (upper "
+        "end, dashed), per format, against depth; the dotted grey line is 2^16, GradScaler's "
+        "initial scale. Where the lower end lies above the upper, the window is empty: no "
+        "single loss scale saves the network.");
+    for (size_t k = 0; k < N_WINDOW; k++) {
+        const char *fname = gs_fmt_names[window_shown[k]];
+        double xs[MAX_DEPTHS], lo[MAX_DEPTHS], hi[MAX_DEPTHS], ymin = 16, ymax = 16;
+        /* the points of every colour value, then each one's lines */
+        double pts[RP_MAX_LINES][MAX_DEPTHS][3];
+        int npts[RP_MAX_LINES] = {0};
+        for (size_t i = 0; i < e->n_runs; i++) {
+            const rp_run_t *r = &e->runs[i];
+            int ci = rp_value_index(e, ca, r);
+            rp_series_t s;
+            if (r->sc->cell.repeat != 0 || !rp_usable(r) || ci >= RP_MAX_LINES ||
+                npts[ci] >= MAX_DEPTHS || rp_scale_window(m, r, fname, &s) != 0)
+                continue;
+            if (s.n == 1) {
+                double *p = pts[ci][npts[ci]++];
+                p[0] = (double)r->sc->cell.depth;
+                p[1] = s.x[0];
+                p[2] = s.y[0];
+                ymin = fmin(ymin, fmin(s.x[0], s.y[0]));
+                ymax = fmax(ymax, fmax(s.x[0], s.y[0]));
+                if (k == 0 && n_used < 4096)
+                    used[n_used++] = r;
+            }
+            rp_series_free(&s);
+        }
+        double dmax = 2;
+        for (int ci = 0; ci < nc && ci < RP_MAX_LINES; ci++)
+            for (int j = 0; j < npts[ci]; j++)
+                dmax = fmax(dmax, pts[ci][j][0]);
+        gs_chart_axes(c, (int)k, 1, dmax, ymin - 4, ymax + 4, GS_AXIS_INT, 0, "depth",
+                      k % 2 == 0 ? "log2 of the loss scale" : NULL, fname);
+        gs_chart_hline(c, 16, GS_SERIES_GREY, GS_THEORY, k == 0 ? "2^16" : NULL);
+        char empty[600] = "";
+        size_t el = 0;
+        for (int ci = 0; ci < nc && ci < RP_MAX_LINES; ci++) {
+            int n = npts[ci];
+            /* by depth, as the sweep's values may come in any order */
+            for (int a = 1; a < n; a++)
+                for (int b = a; b > 0 && pts[ci][b - 1][0] > pts[ci][b][0]; b--)
+                    for (int q = 0; q < 3; q++) {
+                        double t = pts[ci][b][q];
+                        pts[ci][b][q] = pts[ci][b - 1][q];
+                        pts[ci][b - 1][q] = t;
+                    }
+            char depths[200] = "";
+            size_t dl = 0;
+            for (int j = 0; j < n; j++) {
+                xs[j] = pts[ci][j][0];
+                lo[j] = pts[ci][j][1];
+                hi[j] = pts[ci][j][2];
+                if (lo[j] > hi[j] && dl < sizeof depths)
+                    dl += (size_t)snprintf(depths + dl, sizeof depths - dl, "%s%g",
+                                           dl ? ", " : "", xs[j]);
+            }
+            if (n == 0)
+                continue;
+            gs_chart_line(c, xs, lo, (size_t)n, ci, GS_SOLID);
+            gs_chart_line(c, xs, hi, (size_t)n, ci, GS_DASHED);
+            if (dl && el < sizeof empty)
+                el += (size_t)snprintf(empty + el, sizeof empty - el, "%s%s%sdepth %s",
+                                       el ? "; " : "", ca >= 0 ? e->ex->axes[ca].values[ci] : "",
+                                       ca >= 0 ? " at " : "", depths);
+        }
+        if (len < sizeof cap)
+            len += (size_t)snprintf(cap + len, sizeof cap - len, " %s: %s%s.", fname,
+                                    el ? "empty for " : "never empty here", empty);
+    }
+    if (ca >= 0)
+        rp_axis_legend(c, &e->ex->axes[ca], RP_MAX_LINES);
+    gs_chart_legend_key(c, "lower end", GS_SERIES_GREY, GS_SOLID);
+    gs_chart_legend_key(c, "upper end", GS_SERIES_GREY, GS_DASHED);
+    return rp_chart_publish(c, m, dir, nm.file, nm.title, used, n_used, cap, out, err, errlen);
 }
 
 int rp_chart_lowprec(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, char *err,
@@ -95,7 +230,10 @@ int rp_chart_lowprec(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *o
         "The share of each hidden layer's backpropagated gradient dL/dh_l that each format "
         "would round to zero (round-to-nearest-even from the double value; float16 flushes "
         "|x| <= 2^-25, bfloat16 2^-134, e5m2 2^-17, e4m3 2^-10), at the first measured step, "
-        "one line a configuration (depth shows as the length of a line).");
+        "one line a configuration (depth shows as the length of a line). For float16, "
+        "mean-field theory's layer is given beside the measured one: the median |dL/dh| "
+        "falls below 2^-25 about 2 ln(median |g_top| 2^25) / (-ln chi1) layers under the top "
+        "hidden layer.");
     for (size_t k = 0; k < N_SHOWN; k++) {
         double max_depth = ls[k].x.hi;
         gs_chart_axes(c, (int)k, 1, max_depth < 2 ? 2 : max_depth, 0, 1, GS_AXIS_INT, 0,
@@ -106,7 +244,7 @@ int rp_chart_lowprec(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *o
                 rp_lineset_draw(c, &ls[k], i, rp_value_index(e, ca, &e->runs[i]), 0);
         gs_chart_hline(c, 0.5, GS_SERIES_GREY, GS_DASHED, k == 0 ? "half" : NULL);
         if (used < sizeof cap)
-            format_sentence(e, &ls[k], shown[k], cap + used, sizeof cap - used);
+            format_sentence(m, e, &ls[k], shown[k], cap + used, sizeof cap - used);
         used = strlen(cap);
     }
     if (ca >= 0)
@@ -115,6 +253,8 @@ int rp_chart_lowprec(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *o
         snprintf(cap + used, sizeof cap - used, "%s", note);
     rc = rp_chart_publish(c, m, dir, nm.file, nm.title, ls[0].used, ls[0].n_used, cap, out, err,
                           errlen);
+    if (rc == 0)
+        rc = chart_window(m, e, ca, dir, out, err, errlen);
 done:
     for (size_t k = 0; k < loaded; k++)
         rp_lineset_free(&ls[k]);

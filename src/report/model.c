@@ -118,6 +118,13 @@ int rp_format_zero_series(rp_model_t *m, const rp_run_t *r, const char *format, 
                      format, r->sc->cell.depth);
 }
 
+int rp_scale_window(rp_model_t *m, const rp_run_t *r, const char *format, rp_series_t *s)
+{
+    return series_of(m, r, s, "SELECT lo_log2 AS x, hi_log2 AS y FROM loss_scale_window WHERE "
+                     "run_id = ?1 AND tensor = 'grad_activation' AND format = '%s' AND step = "
+                     "(SELECT min(step) FROM format_stats WHERE run_id = ?1)", format);
+}
+
 /* The counts of a histogram's JSON array ("[3,0,12]") into y[0..cap):
  * how many were read. Reading stops at the first thing that is not a
  * count: a hand-edited or foreign row gives fewer bins, never a crash. */

@@ -112,6 +112,10 @@ int rp_time_series(rp_model_t *m, const rp_run_t *r, const char *column, rp_seri
  * run's first measured step (the probe, or training's step 1) in the
  * format named `format` (nn/format.h's gs_fmt_names) */
 int rp_format_zero_series(rp_model_t *m, const rp_run_t *r, const char *format, rp_series_t *s);
+/* The loss_scale_window view's ends for grad_activation at the run's
+ * first measured step in that format: one point, x = lo_log2, y =
+ * hi_log2 (none when every gradient is zero) */
+int rp_scale_window(rp_model_t *m, const rp_run_t *r, const char *format, rp_series_t *s);
 /* Histogram of one weight matrix: x = bin centres, y = counts; lo/hi edges. */
 int rp_hist(rp_model_t *m, const rp_run_t *r, int layer, const char *quantity, rp_series_t *s,
             double *lo, double *hi);
