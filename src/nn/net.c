@@ -10,6 +10,15 @@ const gs_tensor_kind_info_t gs_tensor_kinds[] = {
     [GS_TENSOR_W] = {"W", 1},      [GS_TENSOR_WX] = {"Wx", 1},      [GS_TENSOR_WH] = {"Wh", 1},
     [GS_TENSOR_B] = {"b", 0},      [GS_TENSOR_BX] = {"bx", 0},      [GS_TENSOR_BH] = {"bh", 0},
     [GS_TENSOR_GAMMA] = {"gamma", 0}, [GS_TENSOR_BETA] = {"beta", 0},
+    [GS_TENSOR_WTE] = {"wte", 1},  [GS_TENSOR_WPE] = {"wpe", 1},
+    [GS_TENSOR_WQ] = {"Wq", 1},    [GS_TENSOR_WK] = {"Wk", 1},      [GS_TENSOR_WV] = {"Wv", 1},
+    [GS_TENSOR_BQ] = {"bq", 0},    [GS_TENSOR_BK] = {"bk", 0},      [GS_TENSOR_BV] = {"bv", 0},
+    [GS_TENSOR_WO] = {"Wo", 1},    [GS_TENSOR_BO] = {"bo", 0},
+    [GS_TENSOR_WFC] = {"Wfc", 1},  [GS_TENSOR_BFC] = {"bfc", 0},
+    [GS_TENSOR_WPROJ] = {"Wproj", 1}, [GS_TENSOR_BPROJ] = {"bproj", 0},
+    [GS_TENSOR_LN1_G] = {"ln1_g", 0}, [GS_TENSOR_LN1_B] = {"ln1_b", 0},
+    [GS_TENSOR_LN2_G] = {"ln2_g", 0}, [GS_TENSOR_LN2_B] = {"ln2_b", 0},
+    [GS_TENSOR_REZERO] = {"rezero", 0},
 };
 _Static_assert(sizeof gs_tensor_kinds / sizeof *gs_tensor_kinds == GS_N_TENSOR_KINDS,
                "one row per tensor kind");

@@ -24,9 +24,21 @@ typedef enum {
     GS_TENSOR_BX,      /* recurrent: the input projection's bias */
     GS_TENSOR_BH,      /* recurrent: the hidden projection's bias */
     GS_TENSOR_GAMMA,   /* normalization: scale */
-    GS_TENSOR_BETA     /* normalization: shift */
+    GS_TENSOR_BETA,    /* normalization: shift */
+    /* transformer (nn/transformer.h): one kind per role, so that the
+     * per-sublayer measurements find a tensor by kind and block */
+    GS_TENSOR_WTE,     /* token embedding (vocab, d) */
+    GS_TENSOR_WPE,     /* learned positions (T, d) */
+    GS_TENSOR_WQ, GS_TENSOR_WK, GS_TENSOR_WV,   /* attention projections (d, d) */
+    GS_TENSOR_BQ, GS_TENSOR_BK, GS_TENSOR_BV,
+    GS_TENSOR_WO, GS_TENSOR_BO,                 /* attention output projection */
+    GS_TENSOR_WFC, GS_TENSOR_BFC,               /* MLP up (ffn, d) */
+    GS_TENSOR_WPROJ, GS_TENSOR_BPROJ,           /* MLP down (d, ffn) */
+    GS_TENSOR_LN1_G, GS_TENSOR_LN1_B,           /* the norm of the attention sublayer */
+    GS_TENSOR_LN2_G, GS_TENSOR_LN2_B,           /* the norm of the MLP sublayer */
+    GS_TENSOR_REZERO                            /* ReZero's residual scalars */
 } gs_tensor_kind_t;
-#define GS_N_TENSOR_KINDS 8
+#define GS_N_TENSOR_KINDS 27
 
 typedef struct {
     const char *prefix;   /* of the tensor's name: "W", "Wx", "gamma", ... */
