@@ -87,6 +87,14 @@ def embed(P, b):
 def hand_model(b, P):
     """Loss, the stream entering each block (retained), each block's
     output, its attention probabilities and scaled logits."""
+    z, ins, outs, probs, logits = hand_forward(b, P)
+    D = b["dims"]
+    loss = F.cross_entropy(z.reshape(D["n"] * D["T"], -1), b["targets"])
+    return loss, ins, outs, probs, logits
+
+
+def hand_forward(b, P):
+    """The logits (n, T, V) and what hand_model returns beside the loss."""
     D = b["dims"]
     n, T, d, H, L = D["n"], D["T"], D["d"], D["H"], D["L"]
     dh = d // H
@@ -101,7 +109,8 @@ def hand_model(b, P):
         return F.layer_norm(v, (d,), P[g].reshape(d), P[bb].reshape(d), EPS)
 
     for l in range(1, L + 1):
-        x.retain_grad()
+        if x.requires_grad:
+            x.retain_grad()
         ins.append(x)
 
         def attention(v):
@@ -135,8 +144,7 @@ def hand_model(b, P):
     if b["ln"] == "pre":
         x = norm(x, "gamma_out", "beta_out")
     z = x @ P["W_out"].T + P["b_out"].reshape(-1)
-    loss = F.cross_entropy(z.reshape(n * T, -1), b["targets"])
-    return loss, ins, outs, probs, logits
+    return z, ins, outs, probs, logits
 
 
 def torch_layer_model(b, P):
