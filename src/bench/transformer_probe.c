@@ -19,7 +19,7 @@
  *       variant=.. seed=.. residual=r1,r2,...
  *   transformer_probe time L D HEADS FFN T BATCH VOCAB THREADS REPS
  *     ms of one training step (forward, loss, backward, an SGD update),
- *     the median of REPS after one warm-up: "ms_per_step=.."
+ *     the median of REPS after one warm-up: "transformer ms_per_step=.."
  */
 #include <config.h>
 
@@ -202,7 +202,7 @@ static int timing(char **argv)
             ms[i] = 1000.0 * (gs_now() - t0);
     }
     qsort(ms, (size_t)reps, sizeof *ms, cmp_double);
-    printf("ms_per_step=%.3f threads=%d reps=%d\n", ms[reps / 2], threads, reps);
+    printf("transformer ms_per_step=%.3f threads=%d reps=%d\n", ms[reps / 2], threads, reps);
     free(ms);
     run_free(&r);
     return 0;

@@ -13,6 +13,7 @@
 #include "nn/linear.h"
 #include "nn/norm.h"
 #include "nn/par.h"
+#include "nn/vmath.h"
 
 const char *const gs_ln_place_names[] = {"post", "pre", "none", NULL};
 const char *const gs_res_scale_names[] = {"none", "deepnorm", "rezero", "gpt2", NULL};
@@ -393,11 +394,12 @@ static double softmax_row(double *s, size_t valid, size_t T)
     double mx = s[0];
     for (size_t j = 1; j < valid; j++)
         mx = s[j] > mx ? s[j] : mx;
+    for (size_t j = 0; j < valid; j++)
+        s[j] -= mx;
+    gs_vexp(s, s, valid);   /* vector exp: a value's result depends on it alone */
     double sum = 0.0;
-    for (size_t j = 0; j < valid; j++) {
-        s[j] = exp(s[j] - mx);
+    for (size_t j = 0; j < valid; j++)
         sum += s[j];
-    }
     for (size_t j = 0; j < valid; j++)
         s[j] /= sum;
     for (size_t j = valid; j < T; j++)

@@ -119,7 +119,7 @@ def timing(L, d, H, ffn, T, B, V, threads, reps):
         opt.step()
         if i:
             ms.append(1000.0 * (time.perf_counter() - t0))
-    print(f"ms_per_step={statistics.median(ms):.3f} threads={threads} reps={reps}")
+    print(f"transformer ms_per_step={statistics.median(ms):.3f} threads={threads} reps={reps}")
 
 
 def main():
