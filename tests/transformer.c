@@ -86,6 +86,31 @@ static gs_net_t *make(const gs_tf_spec_t *spec, gs_rng_t *rng, double *tok, int 
     return net;
 }
 
+static gs_tf_spec_t tiny(void)
+{
+    return (gs_tf_spec_t){.vocab = 5, .seq_len = 3, .d_model = 4, .heads = 2, .ffn = 6,
+                          .depth = 2, .capacity = 2, .act = gs_activation_find("gelu"),
+                          .ln = GS_LN_POST, .residual_scale = GS_RS_NONE, .skip = 1, .mlp = 1};
+}
+
+/* tiny() with the switches the checks vary */
+static gs_tf_spec_t variant(gs_ln_place_t ln, int skip, int mlp, int causal, size_t depth,
+                            size_t seq_len)
+{
+    gs_tf_spec_t s = tiny();
+    s.ln = ln, s.skip = skip, s.mlp = mlp, s.causal = causal, s.depth = depth;
+    s.seq_len = seq_len;
+    return s;
+}
+
+/* A net of spec s over n sequences, its generator seeded with seed. */
+static gs_net_t *make_seeded(const gs_tf_spec_t *s, unsigned seed, double *tok, int *y, size_t n)
+{
+    gs_rng_t rng;
+    gs_rng_seed(&rng, seed, 0);
+    return make(s, &rng, tok, y, n);
+}
+
 /* Is this tensor's gradient zero in exact arithmetic (see the top)? */
 static int zero_in_theory(const gs_tensor_t *T, size_t seq_len)
 {
@@ -109,11 +134,9 @@ static void fd_check(const gs_tf_spec_t *spec, size_t n, unsigned seed)
 {
     char what[256];
     describe(what, sizeof what, spec, n);
-    gs_rng_t rng;
-    gs_rng_seed(&rng, seed, 0);
     double *tok = malloc(n * spec->seq_len * sizeof *tok);
     int *y = malloc(n * spec->seq_len * sizeof *y);
-    gs_net_t *net = make(spec, &rng, tok, y, n);
+    gs_net_t *net = make_seeded(spec, seed, tok, y, n);
     if (!net) {
         tap_ok(0, "%s: created", what);
         free(tok);
@@ -159,27 +182,17 @@ static void fd_check(const gs_tf_spec_t *spec, size_t n, unsigned seed)
     gs_net_free(net);
 }
 
-static gs_tf_spec_t tiny(void)
-{
-    return (gs_tf_spec_t){.vocab = 5, .seq_len = 3, .d_model = 4, .heads = 2, .ffn = 6,
-                          .depth = 2, .capacity = 2, .act = gs_activation_find("gelu"),
-                          .ln = GS_LN_POST, .residual_scale = GS_RS_NONE, .skip = 1, .mlp = 1};
-}
 
 /* Logits at positions < t must not depend on token t under the causal
  * mask, and must without it. */
 static void causal_check(void)
 {
     for (int causal = 0; causal <= 1; causal++) {
-        gs_tf_spec_t s = tiny();
-        s.seq_len = 5;
-        s.causal = causal;
+        gs_tf_spec_t s = variant(GS_LN_POST, 1, 1, causal, 2, 5);
         s.capacity = 1;
-        gs_rng_t rng;
-        gs_rng_seed(&rng, 11, 0);
         double tok[5];
         int y[5];
-        gs_net_t *net = make(&s, &rng, tok, y, 1);
+        gs_net_t *net = make_seeded(&s, 11, tok, y, 1);
         net->ops->forward(net, tok, 1, 1);
         double before[5 * 5];
         memcpy(before, net->out, sizeof before);
@@ -226,9 +239,7 @@ static void thread_check(void)
     gs_net_t *net = NULL;
     for (int k = 0; k < 2; k++) {
         omp_set_num_threads(k + 1);
-        gs_rng_t rng;
-        gs_rng_seed(&rng, 5, 0);
-        net = make(&s, &rng, tok, y, n);
+        net = make_seeded(&s, 5, tok, y, n);
         net->ops->forward(net, tok, n, 1);
         gs_softmax_ce_forward(net->dout, net->out, y, rows, s.vocab, NULL);
         out[k] = malloc(rows * s.vocab * sizeof(double));
@@ -262,17 +273,10 @@ static void thread_check(void)
  * attention is uniform, entropy ln T (non-causal) exactly. */
 static void stats_check(void)
 {
-    gs_tf_spec_t s = tiny();
-    s.ln = GS_LN_NONE;
-    s.skip = 0;
-    s.mlp = 0;
-    s.depth = 1;
-    s.seq_len = 4;
-    gs_rng_t rng;
-    gs_rng_seed(&rng, 3, 0);
+    gs_tf_spec_t s = variant(GS_LN_NONE, 0, 0, 0, 1, 4);
     double tok[8];
     int y[8];
-    gs_net_t *net = make(&s, &rng, tok, y, 2);
+    gs_net_t *net = make_seeded(&s, 3, tok, y, 2);
     for (size_t t = 0; t < net->n_tensors; t++) {
         const gs_tensor_t *T = &net->tensors[t];
         if (T->kind == GS_TENSOR_WQ || T->kind == GS_TENSOR_WK || T->kind == GS_TENSOR_WV ||
@@ -307,14 +311,11 @@ int main(void)
             for (int skip = 0; skip <= 1; skip++)
                 for (int mlp = 0; mlp <= 1; mlp++)
                     for (int causal = 0; causal <= 1; causal++) {
-                        gs_tf_spec_t s = tiny();
-                        s.ln = (gs_ln_place_t)ln;
+                        /* 1 and 2 heads, 1 and 2 blocks alternate */
+                        gs_tf_spec_t s = variant((gs_ln_place_t)ln, skip, mlp, causal,
+                                                 1 + ((seed >> 1) & 1), 3);
                         s.residual_scale = (gs_res_scale_t)rs;
-                        s.skip = skip;
-                        s.mlp = mlp;
-                        s.causal = causal;
-                        s.heads = 1 + (seed & 1);   /* 1 and 2 heads alternate */
-                        s.depth = 1 + ((seed >> 1) & 1);
+                        s.heads = 1 + (seed & 1);
                         fd_check(&s, 2, seed++);
                     }
     /* edges */

@@ -1,9 +1,9 @@
 /* The transformer's effects at init (issue 21's table), measured by the
  * engine alone (nn/transformer.h), and its step time for pipeline/bench.
  *
- *   transformer_probe table SEEDS [L...]
+ *   transformer_probe table SEEDS [act=NAME] [L...]
  *     d_model 128, 4 heads, FFN 512, T = 32, batch 16, vocab 64, Xavier-
- *     normal init, GELU, cross-entropy on random targets; L = 6, 12, 24
+ *     normal init, GELU (or act=NAME), cross-entropy on random targets; L = 6, 12, 24
  *     (or the given depths); schemes post, pre, pre+gpt2, deepnorm (post
  *     with DeepNorm's alpha and beta). One line per scheme, depth and seed:
  *       scheme=.. L=.. seed=.. w2_ratio=.. cos_top=.. out_change=..
@@ -94,14 +94,14 @@ static double step(run_t *r, size_t vocab)
     return loss;
 }
 
-static int table(int seeds, const size_t *depths, size_t n_depths)
+static int table(int seeds, const gs_activation_t *act, const size_t *depths, size_t n_depths)
 {
     for (size_t di = 0; di < n_depths; di++)
         for (size_t k = 0; k < sizeof schemes / sizeof *schemes; k++)
             for (int seed = 1; seed <= seeds; seed++) {
                 gs_tf_spec_t s = {.vocab = 64, .seq_len = 32, .d_model = 128, .heads = 4,
                                   .ffn = 512, .depth = depths[di], .capacity = 16,
-                                  .act = gs_activation_find("gelu"), .ln = schemes[k].ln,
+                                  .act = act, .ln = schemes[k].ln,
                                   .residual_scale = schemes[k].rs, .skip = 1, .mlp = 1};
                 run_t r;
                 if (run_make(&r, &s, (unsigned long)seed) != 0)
@@ -212,18 +212,28 @@ int main(int argc, char **argv)
 {
     if (argc >= 3 && strcmp(argv[1], "table") == 0) {
         size_t depths[16] = {6, 12, 24}, nd = 3;
-        if (argc > 3) {
+        const gs_activation_t *act = gs_activation_find("gelu");
+        int first = 3;
+        if (argc > 3 && strncmp(argv[3], "act=", 4) == 0) {
+            act = gs_activation_find(argv[3] + 4);
+            first = 4;
+            if (!act) {
+                fprintf(stderr, "transformer_probe: no activation %s\n", argv[3] + 4);
+                return 2;
+            }
+        }
+        if (argc > first) {
             nd = 0;
-            for (int i = 3; i < argc && nd < 16; i++)
+            for (int i = first; i < argc && nd < 16; i++)
                 depths[nd++] = strtoul(argv[i], NULL, 10);
         }
-        return table(atoi(argv[2]), depths, nd);
+        return table(atoi(argv[2]), act, depths, nd);
     }
     if (argc == 3 && strcmp(argv[1], "collapse") == 0)
         return collapse(atoi(argv[2]));
     if (argc == 11 && strcmp(argv[1], "time") == 0)
         return timing(argv + 2);
-    fprintf(stderr, "usage: transformer_probe table SEEDS [L...] | collapse SEEDS | "
+    fprintf(stderr, "usage: transformer_probe table SEEDS [act=NAME] [L...] | collapse SEEDS | "
                     "time L D HEADS FFN T BATCH VOCAB THREADS REPS\n");
     return 2;
 }
