@@ -114,23 +114,14 @@ static int table(int seeds, const gs_activation_t *act, const size_t *depths, si
                 const gs_tensor_t *wl = gs_net_tensor_of(net, GS_TENSOR_WPROJ, s.depth);
                 double ratio = gs_norm2(net->grads + wl->offset, wl->rows * wl->cols) /
                                gs_norm2(net->grads + w1->offset, w1->rows * w1->cols);
-                size_t nz = r.rows * s.vocab;
-                double *z = malloc(nz * sizeof *z);
-                memcpy(z, net->out, nz * sizeof *z);
-                for (size_t i = 0; i < net->n_params; i++)
-                    net->params[i] -= 1e-4 * (net->grads[i] > 0 ? 1.0 : net->grads[i] < 0 ? -1.0 : 0.0);
-                net->ops->forward(net, r.tok, r.n, 1);
-                double dz = 0.0, nzz = 0.0;
-                for (size_t i = 0; i < nz; i++) {
-                    dz += (net->out[i] - z[i]) * (net->out[i] - z[i]);
-                    nzz += z[i] * z[i];
-                }
+                double *work = malloc((net->n_params + r.rows * s.vocab) * sizeof *work);
+                double change = gs_net_output_change(net, r.tok, r.n, 1e-4, work);
                 printf("scheme=%s L=%zu seed=%d w2_ratio=%.4f cos_top=%.4f out_change=%.4g "
                        "rank_top=%.4f entropy_min_top=%.4f\n", schemes[k].name, s.depth, seed,
-                       ratio, st[s.depth - 1].token_cosine, sqrt(dz / nzz),
+                       ratio, st[s.depth - 1].token_cosine, change,
                        st[s.depth - 1].rank_residual, st[s.depth - 1].attn_entropy_min);
                 fflush(stdout);
-                free(z);
+                free(work);
                 free(st);
                 run_free(&r);
             }

@@ -2,6 +2,8 @@
 
 #include "nn/net.h"
 
+#include "nn/linear.h"
+
 #include <assert.h>
 #include <stdio.h>
 #include <string.h>
@@ -90,4 +92,26 @@ void gs_net_add_tensor(gs_net_t *net, gs_tensor_kind_t kind, size_t layer, size_
     t->cols = cols;
     *w = net->params + offset;
     *dw = net->grads + offset;
+}
+
+double gs_net_output_change(gs_net_t *net, const double *x, size_t n, double lr, double *work)
+{
+    size_t np = net->n_params, no = n * net->n_out;
+    double *saved = work, *out0 = work + np;
+    memcpy(saved, net->params, np * sizeof *saved);
+    memcpy(out0, net->out, no * sizeof *out0);
+    for (size_t i = 0; i < np; i++) {
+        double g = net->grads[i];
+        net->params[i] -= lr * (double)((g > 0) - (g < 0));
+    }
+    net->ops->forward(net, x, n, 1);
+    /* out0 becomes the change; the first output is restored from it */
+    for (size_t i = 0; i < no; i++) {
+        double moved = net->out[i];
+        net->out[i] = out0[i];
+        out0[i] = moved - out0[i];
+    }
+    double change = gs_norm2(out0, no) / gs_norm2(net->out, no);
+    memcpy(net->params, saved, np * sizeof *saved);
+    return change;
 }

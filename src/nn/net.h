@@ -114,4 +114,11 @@ void gs_net_add_tensor(gs_net_t *net, gs_tensor_kind_t kind, size_t layer, size_
  * a model has added them all. */
 size_t gs_net_tensors_end(const gs_net_t *net);
 
+/* Admin's measure (Liu et al. 2020) of how far one update moves the
+ * output: after forward(x, n) and backward, ||f(x; p - lr sign g) - f(x; p)||
+ * / ||f(x; p)|| over the n rows of net->out, for the sign step that is
+ * Adam's first update. The parameters and net->out are left as they were
+ * (the step is undone); work holds n_params + n n_out doubles. */
+double gs_net_output_change(gs_net_t *net, const double *x, size_t n, double lr, double *work);
+
 #endif
