@@ -14,6 +14,11 @@
 #                                at exit (kill what it started, unmount)
 #   $bg                          a background pid the test sets while one
 #                                runs: killed at exit
+#   torch_compare DUMP SCRIPT    runs the C program DUMP (in tests/ of the
+#                                build) and the PyTorch SCRIPT (under tests/
+#                                of the source) on its output, the first
+#                                python3 that imports torch; a skip of the
+#                                whole test where none does
 #   tap_seed                     sets $seed from GS_TEST_SEED, or a fresh
 #                                random one, and prints it: a failing run
 #                                is replayed with GS_TEST_SEED=<that seed>
@@ -25,6 +30,16 @@ check() { if eval "$2"; then ok "$1"; else notok "$1"; fi; }
 skip() { n=$((n + 1)); echo "ok $n # SKIP $1"; }
 finish() { echo "1..$n"; [ "$failed" -eq 0 ]; }
 skip_all() { echo "1..0 # SKIP $1"; exit 0; }
+torch_compare() {
+    for cand in "${PYTHON3:-python3}" /usr/bin/python3 python3; do
+        if [ -x "$(command -v "$cand" 2>/dev/null)" ] && "$cand" -c 'import torch' 2>/dev/null; then
+            "${top_builddir:-.}/tests/$1" > "$work/dump" || { notok "$1 failed"; finish; exit; }
+            "$cand" "${top_srcdir:-.}/tests/$2" "$work/dump"
+            exit $?
+        fi
+    done
+    skip_all "python3-torch is not installed (apt-get install python3-torch)"
+}
 
 bg=
 tap_exit() {

@@ -10,3 +10,10 @@ noinst_PROGRAMS = src/bench/blas_limit
 src_bench_blas_limit_SOURCES = src/bench/blas_limit.c
 src_bench_blas_limit_CFLAGS = $(AM_CFLAGS) $(BLAS_CFLAGS)
 src_bench_blas_limit_LDADD = $(ENGINE_LIBS)
+
+# transformer_probe: issue 21's effects at init from the engine alone
+# (the table, rank collapse) and the transformer's step time, beside
+# tests/reference/torch_transformer_bench.py.
+noinst_PROGRAMS += src/bench/transformer_probe
+src_bench_transformer_probe_SOURCES = src/bench/transformer_probe.c
+src_bench_transformer_probe_LDADD = $(ENGINE_LIBS)

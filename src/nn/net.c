@@ -2,6 +2,8 @@
 
 #include "nn/net.h"
 
+#include "nn/linear.h"
+
 #include <assert.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +12,15 @@ const gs_tensor_kind_info_t gs_tensor_kinds[] = {
     [GS_TENSOR_W] = {"W", 1},      [GS_TENSOR_WX] = {"Wx", 1},      [GS_TENSOR_WH] = {"Wh", 1},
     [GS_TENSOR_B] = {"b", 0},      [GS_TENSOR_BX] = {"bx", 0},      [GS_TENSOR_BH] = {"bh", 0},
     [GS_TENSOR_GAMMA] = {"gamma", 0}, [GS_TENSOR_BETA] = {"beta", 0},
+    [GS_TENSOR_WTE] = {"wte", 1},  [GS_TENSOR_WPE] = {"wpe", 1},
+    [GS_TENSOR_WQ] = {"Wq", 1},    [GS_TENSOR_WK] = {"Wk", 1},      [GS_TENSOR_WV] = {"Wv", 1},
+    [GS_TENSOR_BQ] = {"bq", 0},    [GS_TENSOR_BK] = {"bk", 0},      [GS_TENSOR_BV] = {"bv", 0},
+    [GS_TENSOR_WO] = {"Wo", 1},    [GS_TENSOR_BO] = {"bo", 0},
+    [GS_TENSOR_WFC] = {"Wfc", 1},  [GS_TENSOR_BFC] = {"bfc", 0},
+    [GS_TENSOR_WPROJ] = {"Wproj", 1}, [GS_TENSOR_BPROJ] = {"bproj", 0},
+    [GS_TENSOR_LN1_G] = {"ln1_g", 0}, [GS_TENSOR_LN1_B] = {"ln1_b", 0},
+    [GS_TENSOR_LN2_G] = {"ln2_g", 0}, [GS_TENSOR_LN2_B] = {"ln2_b", 0},
+    [GS_TENSOR_REZERO] = {"rezero", 0},
 };
 _Static_assert(sizeof gs_tensor_kinds / sizeof *gs_tensor_kinds == GS_N_TENSOR_KINDS,
                "one row per tensor kind");
@@ -82,4 +93,26 @@ void gs_net_add_tensor(gs_net_t *net, gs_tensor_kind_t kind, size_t layer, size_
     t->cols = cols;
     *w = net->params + offset;
     *dw = net->grads + offset;
+}
+
+double gs_net_output_change(gs_net_t *net, const double *x, size_t n, double lr, double *work)
+{
+    size_t np = net->n_params, no = n * net->n_out;
+    double *saved = work, *out0 = work + np;
+    memcpy(saved, net->params, np * sizeof *saved);
+    memcpy(out0, net->out, no * sizeof *out0);
+    for (size_t i = 0; i < np; i++) {
+        double g = net->grads[i];
+        net->params[i] -= lr * (double)((g > 0) - (g < 0));
+    }
+    net->ops->forward(net, x, n, 1);
+    /* out0 becomes the change; the first output is restored from it */
+    for (size_t i = 0; i < no; i++) {
+        double moved = net->out[i];
+        net->out[i] = out0[i];
+        out0[i] = moved - out0[i];
+    }
+    double change = gs_norm2(out0, no) / gs_norm2(net->out, no);
+    memcpy(net->params, saved, np * sizeof *saved);
+    return change;
 }

@@ -26,9 +26,21 @@ typedef enum {
     GS_TENSOR_BX,      /* recurrent: the input projection's bias */
     GS_TENSOR_BH,      /* recurrent: the hidden projection's bias */
     GS_TENSOR_GAMMA,   /* normalization: scale */
-    GS_TENSOR_BETA     /* normalization: shift */
+    GS_TENSOR_BETA,    /* normalization: shift */
+    /* transformer (nn/transformer.h): one kind per role, so that the
+     * per-sublayer measurements find a tensor by kind and block */
+    GS_TENSOR_WTE,     /* token embedding (vocab, d) */
+    GS_TENSOR_WPE,     /* learned positions (T, d) */
+    GS_TENSOR_WQ, GS_TENSOR_WK, GS_TENSOR_WV,   /* attention projections (d, d) */
+    GS_TENSOR_BQ, GS_TENSOR_BK, GS_TENSOR_BV,
+    GS_TENSOR_WO, GS_TENSOR_BO,                 /* attention output projection */
+    GS_TENSOR_WFC, GS_TENSOR_BFC,               /* MLP up (ffn, d) */
+    GS_TENSOR_WPROJ, GS_TENSOR_BPROJ,           /* MLP down (d, ffn) */
+    GS_TENSOR_LN1_G, GS_TENSOR_LN1_B,           /* the norm of the attention sublayer */
+    GS_TENSOR_LN2_G, GS_TENSOR_LN2_B,           /* the norm of the MLP sublayer */
+    GS_TENSOR_REZERO                            /* ReZero's residual scalars */
 } gs_tensor_kind_t;
-#define GS_N_TENSOR_KINDS 8
+#define GS_N_TENSOR_KINDS 27
 
 typedef struct {
     const char *prefix;   /* of the tensor's name: "W", "Wx", "gamma", ... */
@@ -108,5 +120,12 @@ void gs_net_add_tensor(gs_net_t *net, gs_tensor_kind_t kind, size_t layer, size_
 /* The offset in params where the tensors added so far end: n_params once
  * a model has added them all. */
 size_t gs_net_tensors_end(const gs_net_t *net);
+
+/* Admin's measure (Liu et al. 2020) of how far one update moves the
+ * output: after forward(x, n) and backward, ||f(x; p - lr sign g) - f(x; p)||
+ * / ||f(x; p)|| over the n rows of net->out, for the sign step that is
+ * Adam's first update. The parameters and net->out are left as they were
+ * (the step is undone); work holds n_params + n n_out doubles. */
+double gs_net_output_change(gs_net_t *net, const double *x, size_t n, double lr, double *work);
 
 #endif

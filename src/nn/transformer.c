@@ -1,0 +1,721 @@
+#include <config.h>
+
+#include "nn/transformer.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/arena.h"
+#include "nn/gemm.h"
+#include "nn/linear.h"
+#include "nn/norm.h"
+#include "nn/par.h"
+#include "nn/vmath.h"
+
+const char *const gs_ln_place_names[] = {"post", "pre", "none", NULL};
+const char *const gs_res_scale_names[] = {"none", "deepnorm", "rezero", "gpt2", NULL};
+
+/* The two sublayers of a block */
+enum { SUB_ATTN, SUB_MLP, N_SUB };
+
+/* One sublayer's wrapper around its function F (attention or MLP) and
+ * the activations it keeps for backward; N = n T rows of d values. */
+typedef struct {
+    double *xhat, *mean, *rstd;   /* its norm's (N, d), (N), (N); ln = none: NULL */
+    double *normed;               /* (N, d) pre: F's input; post: the sublayer's output */
+    double *f;                    /* (N, d) F's output */
+    double *res;                  /* (N, d) alpha x + s f: post's LN input, else the output */
+    const double *in;             /* (N, d) the sublayer's input (the stream) */
+    const double *in_f;           /* F's input: normed (pre) or in */
+    const double *out;            /* normed (post) or res */
+} tf_sub_t;
+
+/* A block: its parameters and gradients by tensor kind (NULL where the
+ * spec has none), its sublayers, and what attention and the MLP keep. */
+typedef struct {
+    double *p[GS_N_TENSOR_KINDS], *g[GS_N_TENSOR_KINDS];
+    tf_sub_t sub[N_SUB];
+    double *qkv;     /* (N, 3d) Q | K | V per row */
+    double *prob;    /* (n, H, T, T) attention probabilities */
+    double *lmax;    /* (n, H) largest scaled logit of each (sequence, head) */
+    double *atty;    /* (N, d) the heads' outputs, concatenated */
+    double *fch;     /* (N, ffn) MLP pre-activation */
+    double *fcg;     /* (N, ffn) its activation */
+    double grad_x_norm;
+} tf_block_t;
+
+typedef struct {
+    gs_net_t net;                 /* first: a gs_net_t* is a gs_tf_t* */
+    gs_tf_spec_t spec;
+    double alpha;
+    tf_block_t *blocks;           /* depth */
+    double *top_p[GS_N_TENSOR_KINDS], *top_g[GS_N_TENSOR_KINDS];   /* wte, wpe, final norm, head */
+    const double *tokens;         /* (n, T) of the last forward, as doubles */
+    double *x0;                   /* (N, d) embeddings */
+    double *fxhat, *fmean, *frstd, *fnormed;   /* the final norm (ln = pre) */
+    const double *xL;             /* the head's input */
+    double *acts;
+    /* backward scratch */
+    double *dx, *dA, *dB, *dC;    /* (N, d) */
+    double *dqkv;                 /* (N, 3d) */
+    double *datty;                /* (N, d) */
+    double *dprob;                /* (n, H, T, T) */
+    double *dh;                   /* (N, ffn) */
+    double *init_work;            /* the largest weight matrix, for orthogonal init */
+    gs_tensor_t tensor_store[];
+} gs_tf_t;
+
+/* ---- the table of parameter sizes ---- */
+
+typedef struct {
+    gs_tensor_kind_t kind;
+    size_t layer, rows, cols;     /* layer 0: the embeddings, final norm and head */
+} tf_shape_t;
+
+/* Every parameter tensor in the order of the arena (Wq, Wk, Wv adjacent,
+ * then bq, bk, bv: together the stacked (3d, d) matrix and (3d) bias of one
+ * product). shapes NULL: count only. Returns the number of tensors. */
+static size_t param_shapes(const gs_tf_spec_t *s, tf_shape_t *shapes)
+{
+    size_t k = 0, d = s->d_model, f = s->ffn;
+#define ADD(KIND, LAYER, R, C)                                          \
+    do {                                                                \
+        if (shapes)                                                     \
+            shapes[k] = (tf_shape_t){(KIND), (LAYER), (R), (C)};        \
+        k++;                                                            \
+    } while (0)
+    ADD(GS_TENSOR_WTE, 0, s->vocab, d);
+    ADD(GS_TENSOR_WPE, 0, s->seq_len, d);
+    for (size_t l = 1; l <= s->depth; l++) {
+        ADD(GS_TENSOR_WQ, l, d, d);
+        ADD(GS_TENSOR_WK, l, d, d);
+        ADD(GS_TENSOR_WV, l, d, d);
+        ADD(GS_TENSOR_BQ, l, 1, d);
+        ADD(GS_TENSOR_BK, l, 1, d);
+        ADD(GS_TENSOR_BV, l, 1, d);
+        ADD(GS_TENSOR_WO, l, d, d);
+        ADD(GS_TENSOR_BO, l, 1, d);
+        if (s->ln != GS_LN_NONE) {
+            ADD(GS_TENSOR_LN1_G, l, 1, d);
+            ADD(GS_TENSOR_LN1_B, l, 1, d);
+        }
+        if (s->mlp) {
+            ADD(GS_TENSOR_WFC, l, f, d);
+            ADD(GS_TENSOR_BFC, l, 1, f);
+            ADD(GS_TENSOR_WPROJ, l, d, f);
+            ADD(GS_TENSOR_BPROJ, l, 1, d);
+            if (s->ln != GS_LN_NONE) {
+                ADD(GS_TENSOR_LN2_G, l, 1, d);
+                ADD(GS_TENSOR_LN2_B, l, 1, d);
+            }
+        }
+        if (s->residual_scale == GS_RS_REZERO)
+            ADD(GS_TENSOR_REZERO, l, 1, s->mlp ? 2 : 1);
+    }
+    if (s->ln == GS_LN_PRE) {
+        ADD(GS_TENSOR_GAMMA, 0, 1, d);
+        ADD(GS_TENSOR_BETA, 0, 1, d);
+    }
+    ADD(GS_TENSOR_W, 0, s->vocab, d);
+    ADD(GS_TENSOR_B, 0, 1, s->vocab);
+#undef ADD
+    return k;
+}
+
+static size_t n_tensors(const gs_tf_spec_t *s)
+{
+    return param_shapes(s, NULL);
+}
+
+const char *gs_tf_spec_error(const gs_tf_spec_t *s)
+{
+    if (!s->vocab || !s->seq_len || !s->d_model || !s->heads || !s->depth || !s->capacity)
+        return "vocab, seq_len, width, heads, depth and the batch must be at least 1";
+    if (s->mlp && !s->ffn)
+        return "ffn must be at least 1 with mlp = yes";
+    if (s->d_model % s->heads)
+        return "width (d_model) must be a multiple of heads";
+    if (!s->act)
+        return "the MLP needs an activation";
+    /* sizes below 2^40 values each keep every product below size_t's range */
+    double big = 1099511627776.0, N = (double)s->capacity * (double)s->seq_len;
+    double widest = (double)(s->ffn > 3 * s->d_model ? s->ffn : 3 * s->d_model);
+    if (N * widest > big || (double)s->vocab * N > big ||
+        (double)s->capacity * (double)s->heads * (double)s->seq_len * (double)s->seq_len > big ||
+        (double)s->depth * widest * (double)s->d_model > big)
+        return "the shapes are too large";
+    return NULL;
+}
+
+/* ---- the activation arena: one function counts it and lays it out ---- */
+
+/* The next n doubles of the arena (c non-NULL), or only their count. */
+static double *take(gs_arena_cursor_t *c, size_t *count, size_t n)
+{
+    *count += n;
+    return c ? gs_arena_take(c, n) : NULL;
+}
+
+static size_t init_work_size(const gs_tf_spec_t *s)
+{
+    size_t d = s->d_model, w = d * d;
+    if (s->ffn * d > w)
+        w = s->ffn * d;
+    if (s->vocab * d > w)
+        w = s->vocab * d;
+    return w;
+}
+
+/* Lays out the activations and scratch of m from c, or with m NULL only
+ * counts them: the count and the layout cannot disagree. */
+static size_t lay_out_acts(const gs_tf_spec_t *s, gs_tf_t *m, gs_arena_cursor_t *c)
+{
+    size_t cnt = 0, N = s->capacity * s->seq_len, d = s->d_model, H = s->heads, T = s->seq_len;
+    size_t nd = N * d, probs = s->capacity * H * T * T;
+    int norm = s->ln != GS_LN_NONE;
+    double *x0 = take(c, &cnt, nd);
+    if (m)
+        m->x0 = x0;
+    for (size_t l = 0; l < s->depth; l++) {
+        tf_block_t tmp, *b = m ? &m->blocks[l] : &tmp;
+        for (int k = 0; k < N_SUB; k++) {
+            tf_sub_t *u = &b->sub[k];
+            if (k == SUB_MLP && !s->mlp)
+                break;
+            u->xhat = norm ? take(c, &cnt, nd) : NULL;
+            u->mean = norm ? take(c, &cnt, N) : NULL;
+            u->rstd = norm ? take(c, &cnt, N) : NULL;
+            u->normed = norm ? take(c, &cnt, nd) : NULL;
+            u->f = take(c, &cnt, nd);
+            u->res = take(c, &cnt, nd);
+        }
+        b->qkv = take(c, &cnt, 3 * nd);
+        b->prob = take(c, &cnt, probs);
+        b->lmax = take(c, &cnt, s->capacity * H);
+        b->atty = take(c, &cnt, nd);
+        b->fch = s->mlp ? take(c, &cnt, N * s->ffn) : NULL;
+        b->fcg = s->mlp ? take(c, &cnt, N * s->ffn) : NULL;
+    }
+    int fin = s->ln == GS_LN_PRE;
+    double *fx = fin ? take(c, &cnt, nd) : NULL, *fm = fin ? take(c, &cnt, N) : NULL;
+    double *fr = fin ? take(c, &cnt, N) : NULL, *fn = fin ? take(c, &cnt, nd) : NULL;
+    double *out = take(c, &cnt, N * s->vocab), *dout = take(c, &cnt, N * s->vocab);
+    double *dx = take(c, &cnt, nd), *dA = take(c, &cnt, nd), *dB = take(c, &cnt, nd);
+    double *dC = take(c, &cnt, nd), *dqkv = take(c, &cnt, 3 * nd);
+    double *datty = take(c, &cnt, nd), *dprob = take(c, &cnt, probs);
+    double *dh = s->mlp ? take(c, &cnt, N * s->ffn) : NULL;
+    double *iw = take(c, &cnt, init_work_size(s));
+    if (m) {
+        m->fxhat = fx, m->fmean = fm, m->frstd = fr, m->fnormed = fn;
+        m->net.out = out, m->net.dout = dout;
+        m->dx = dx, m->dA = dA, m->dB = dB, m->dC = dC, m->dqkv = dqkv;
+        m->datty = datty, m->dprob = dprob, m->dh = dh, m->init_work = iw;
+    }
+    return cnt;
+}
+
+static size_t param_count(const gs_tf_spec_t *s)
+{
+    size_t nt = n_tensors(s), np = 0;
+    tf_shape_t *sh = malloc(nt * sizeof *sh);
+    if (!sh)
+        return 0;
+    param_shapes(s, sh);
+    for (size_t i = 0; i < nt; i++)
+        np += sh[i].rows * sh[i].cols;
+    free(sh);
+    return np;
+}
+
+size_t gs_tf_bytes(const gs_tf_spec_t *spec)
+{
+    if (gs_tf_spec_error(spec))
+        return SIZE_MAX;
+    size_t np = param_count(spec);
+    size_t na = lay_out_acts(spec, NULL, NULL);
+    return (2 * np + na) * sizeof(double) + n_tensors(spec) * sizeof(gs_tensor_t)
+           + spec->depth * sizeof(tf_block_t);
+}
+
+static void tf_forward(gs_net_t *net, const double *x, size_t n, int train);
+static void tf_backward(gs_net_t *net, size_t n);
+static void tf_free(gs_net_t *net);
+
+static const gs_net_ops_t tf_ops = {tf_forward, tf_backward, tf_free};
+
+double gs_tf_alpha(const gs_tf_spec_t *spec)
+{
+    return spec->residual_scale == GS_RS_DEEPNORM ? pow(2.0 * (double)spec->depth, 0.25) : 1.0;
+}
+
+gs_net_t *gs_tf_create(const gs_tf_spec_t *spec)
+{
+    if (gs_tf_spec_error(spec))
+        return NULL;
+    size_t nt = n_tensors(spec), np = param_count(spec);
+    size_t na = lay_out_acts(spec, NULL, NULL);
+    gs_tf_t *m = calloc(1, sizeof *m + nt * sizeof(gs_tensor_t));
+    tf_shape_t *sh = malloc(nt * sizeof *sh);
+    if (!m || !sh || !np) {
+        free(m);
+        free(sh);
+        return NULL;
+    }
+    m->spec = *spec;
+    m->alpha = gs_tf_alpha(spec);
+    gs_net_init(&m->net, &tf_ops, spec->seq_len, spec->seq_len * spec->vocab, spec->capacity,
+                np, m->tensor_store);
+    m->blocks = calloc(spec->depth, sizeof *m->blocks);
+    m->net.params = gs_arena_alloc(2 * np);
+    m->acts = gs_arena_alloc(na);
+    if (!m->blocks || !m->net.params || !m->acts) {
+        free(sh);
+        tf_free(&m->net);
+        return NULL;
+    }
+    m->net.grads = m->net.params + np;
+    param_shapes(spec, sh);
+    for (size_t i = 0; i < nt; i++) {
+        const tf_shape_t *t = &sh[i];
+        double **p = t->layer ? &m->blocks[t->layer - 1].p[t->kind] : &m->top_p[t->kind];
+        double **g = t->layer ? &m->blocks[t->layer - 1].g[t->kind] : &m->top_g[t->kind];
+        gs_net_add_tensor(&m->net, t->kind, t->layer, t->rows, t->cols, p, g);
+        if (t->kind == GS_TENSOR_WTE || t->kind == GS_TENSOR_WPE)   /* "wte", not "wte_out" */
+            strcpy(m->net.tensors[m->net.n_tensors - 1].name, gs_tensor_kinds[t->kind].prefix);
+    }
+    free(sh);
+    gs_arena_cursor_t c = gs_arena_cursor(m->acts, na);
+    size_t taken = lay_out_acts(spec, m, &c);
+    gs_arena_end(&c);
+    assert(taken == na);
+    assert(m->net.n_tensors == nt && gs_net_tensors_end(&m->net) == np);
+    /* Q, K, V stacked: one (3d, d) matrix and one (3d) bias */
+    for (size_t l = 0; l < spec->depth; l++) {
+        const tf_block_t *b = &m->blocks[l];
+        size_t dd = spec->d_model * spec->d_model;
+        assert(b->p[GS_TENSOR_WK] == b->p[GS_TENSOR_WQ] + dd &&
+               b->p[GS_TENSOR_WV] == b->p[GS_TENSOR_WK] + dd);
+        assert(b->p[GS_TENSOR_BK] == b->p[GS_TENSOR_BQ] + spec->d_model &&
+               b->p[GS_TENSOR_BV] == b->p[GS_TENSOR_BK] + spec->d_model);
+        (void)b;
+    }
+    return &m->net;
+}
+
+const gs_tf_spec_t *gs_tf_spec(const gs_net_t *net)
+{
+    return &((const gs_tf_t *)net)->spec;
+}
+
+void gs_tf_init(gs_net_t *net, const gs_init_spec_t *init, gs_rng_t *rng)
+{
+    gs_tf_t *m = (gs_tf_t *)net;
+    const gs_tf_spec_t *s = &m->spec;
+    size_t L = s->depth;
+    double beta = s->residual_scale == GS_RS_DEEPNORM ? pow(8.0 * (double)L, -0.25) : 1.0;
+    double out_scale = s->residual_scale == GS_RS_GPT2 ? 1.0 / sqrt(2.0 * (double)L) : 1.0;
+    /* the gain of each weight kind on top of the init's */
+    double gain[GS_N_TENSOR_KINDS];
+    for (int k = 0; k < GS_N_TENSOR_KINDS; k++)
+        gain[k] = init->gain;
+    gain[GS_TENSOR_WV] *= beta;
+    gain[GS_TENSOR_WO] *= beta * out_scale;
+    gain[GS_TENSOR_WFC] *= beta;
+    gain[GS_TENSOR_WPROJ] *= beta * out_scale;
+    for (size_t i = 0; i < net->n_tensors; i++) {
+        const gs_tensor_t *T = &net->tensors[i];
+        double *p = net->params + T->offset;
+        size_t n = T->rows * T->cols;
+        switch (T->kind) {
+        case GS_TENSOR_WTE:
+        case GS_TENSOR_WPE:
+            gs_rng_normal_fill(rng, p, n, 1.0);
+            break;
+        case GS_TENSOR_LN1_G:
+        case GS_TENSOR_LN2_G:
+        case GS_TENSOR_GAMMA:
+            for (size_t j = 0; j < n; j++)
+                p[j] = 1.0;
+            break;
+        case GS_TENSOR_LN1_B:
+        case GS_TENSOR_LN2_B:
+        case GS_TENSOR_BETA:
+        case GS_TENSOR_REZERO:
+            memset(p, 0, n * sizeof *p);
+            break;
+        default:
+            if (T->weight)   /* (fan_out, fan_in) */
+                gs_init_fill(p, T->rows, T->cols, init->init, init->param, gain[T->kind], rng,
+                             m->init_work);
+            else
+                gs_init_bias(p, n, init->bias_std, rng);
+        }
+    }
+}
+
+/* ---- kernels ---- */
+
+/* out (N, d) = wte[tok] + wpe[t] */
+static void embed_forward(double *out, const double *tokens, const double *wte,
+                          const double *wpe, size_t n, size_t T, size_t d)
+{
+#pragma omp parallel for schedule(static) if (n * T * d >= GS_PAR_MIN)
+    for (size_t r = 0; r < n * T; r++) {
+        size_t tok = (size_t)tokens[r];
+        const double *e = wte + tok * d, *p = wpe + (r % T) * d;
+        double *o = out + r * d;
+        for (size_t j = 0; j < d; j++)
+            o[j] = e[j] + p[j];
+    }
+}
+
+/* dwte (V, d), dwpe (T, d) written from dout (N, d): rows summed in row
+ * order, each column apart, so any thread split gives the same sums */
+static void embed_backward(double *dwte, double *dwpe, const double *dout, const double *tokens,
+                           size_t n, size_t T, size_t V, size_t d)
+{
+    memset(dwte, 0, V * d * sizeof *dwte);
+    memset(dwpe, 0, T * d * sizeof *dwpe);
+#pragma omp parallel for schedule(static) if (n * T * d >= GS_PAR_MIN)
+    for (size_t j = 0; j < d; j++)
+        for (size_t r = 0; r < n * T; r++) {
+            dwte[(size_t)tokens[r] * d + j] += dout[r * d + j];
+            dwpe[(r % T) * d + j] += dout[r * d + j];
+        }
+}
+
+/* Row i of S (T, T) in place: softmax of its first `valid` entries (the
+ * causal mask: valid = i + 1), zeros after; returns the row's largest logit. */
+static double softmax_row(double *s, size_t valid, size_t T)
+{
+    double mx = s[0];
+    for (size_t j = 1; j < valid; j++)
+        mx = s[j] > mx ? s[j] : mx;
+    for (size_t j = 0; j < valid; j++)
+        s[j] -= mx;
+    gs_vexp(s, s, valid);   /* vector exp: a value's result depends on it alone */
+    double sum = 0.0;
+    for (size_t j = 0; j < valid; j++)
+        sum += s[j];
+    for (size_t j = 0; j < valid; j++)
+        s[j] /= sum;
+    for (size_t j = valid; j < T; j++)
+        s[j] = 0.0;
+    return mx;
+}
+
+/* out (N, d) = attention of in (N, d): qkv (N, 3d), prob (n, H, T, T),
+ * lmax (n, H), atty (N, d) kept for backward */
+static void attention_forward(double *out, tf_block_t *b, const double *in, size_t n,
+                              const gs_tf_spec_t *s)
+{
+    size_t T = s->seq_len, d = s->d_model, H = s->heads, dh = d / H, N = n * T;
+    double scale = 1.0 / sqrt((double)dh);
+    gs_linear_forward(b->qkv, in, b->p[GS_TENSOR_WQ], b->p[GS_TENSOR_BQ], N, d, 3 * d);
+    /* heads batched: one task per (sequence, head), each two products */
+#pragma omp parallel for schedule(static) if (n * H > 1 && N * T * d >= GS_PAR_MIN)
+    for (size_t bh = 0; bh < n * H; bh++) {
+        size_t q = bh / H, h = bh % H;
+        const double *Q = b->qkv + q * T * 3 * d + h * dh, *K = Q + d, *V = Q + 2 * d;
+        double *P = b->prob + bh * T * T;               /* (T, T) */
+        gs_gemm(0, 1, T, T, dh, scale, Q, 3 * d, K, 3 * d, 0.0, P, T);
+        double mx = -INFINITY;
+        for (size_t i = 0; i < T; i++) {
+            double r = softmax_row(P + i * T, s->causal ? i + 1 : T, T);
+            mx = r > mx ? r : mx;
+        }
+        b->lmax[bh] = mx;
+        double *Y = b->atty + q * T * d + h * dh;       /* (T, dh) of (N, d) */
+        gs_gemm(0, 0, T, dh, T, 1.0, P, T, V, 3 * d, 0.0, Y, d);
+    }
+    gs_linear_forward(out, b->atty, b->p[GS_TENSOR_WO], b->p[GS_TENSOR_BO], N, d, d);
+}
+
+/* din (N, d) written from dout (N, d); the block's attention gradients
+ * written. Uses m->dqkv, m->datty, m->dprob. */
+static void attention_backward(double *din, const double *dout, tf_block_t *b, const double *in,
+                               size_t n, gs_tf_t *m)
+{
+    const gs_tf_spec_t *s = &m->spec;
+    size_t T = s->seq_len, d = s->d_model, H = s->heads, dh = d / H, N = n * T;
+    double scale = 1.0 / sqrt((double)dh);
+    gs_linear_backward(m->datty, b->g[GS_TENSOR_WO], b->g[GS_TENSOR_BO], dout, b->atty,
+                       b->p[GS_TENSOR_WO], N, d, d, 0);
+#pragma omp parallel for schedule(static) if (n * H > 1 && N * T * d >= GS_PAR_MIN)
+    for (size_t bh = 0; bh < n * H; bh++) {
+        size_t q = bh / H, h = bh % H;
+        size_t off = q * T * 3 * d + h * dh;
+        const double *Q = b->qkv + off, *K = Q + d, *V = Q + 2 * d;
+        double *dQ = m->dqkv + off, *dK = dQ + d, *dV = dQ + 2 * d;
+        const double *P = b->prob + bh * T * T;
+        double *dP = m->dprob + bh * T * T;
+        const double *dY = m->datty + q * T * d + h * dh;
+        gs_gemm(1, 0, T, dh, T, 1.0, P, T, dY, d, 0.0, dV, 3 * d);    /* dV = P^T dY */
+        gs_gemm(0, 1, T, T, dh, 1.0, dY, d, V, 3 * d, 0.0, dP, T);    /* dP = dY V^T */
+        /* dS = P (dP - sum_j P dP), masked entries P = 0 */
+        for (size_t i = 0; i < T; i++) {
+            const double *p = P + i * T;
+            double *g = dP + i * T, dot = 0.0;
+            for (size_t j = 0; j < T; j++)
+                dot += p[j] * g[j];
+            for (size_t j = 0; j < T; j++)
+                g[j] = p[j] * (g[j] - dot);
+        }
+        gs_gemm(0, 0, T, dh, T, scale, dP, T, K, 3 * d, 0.0, dQ, 3 * d);   /* dQ = dS K */
+        gs_gemm(1, 0, T, dh, T, scale, dP, T, Q, 3 * d, 0.0, dK, 3 * d);   /* dK = dS^T Q */
+    }
+    gs_linear_backward(din, b->g[GS_TENSOR_WQ], b->g[GS_TENSOR_BQ], m->dqkv,
+                       in, b->p[GS_TENSOR_WQ], N, d, 3 * d, 0);
+}
+
+/* out (N, d) = phi(in Wfc^T + bfc) Wproj^T + bproj */
+static void mlp_forward(double *out, tf_block_t *b, const double *in, size_t n,
+                        const gs_tf_spec_t *s)
+{
+    size_t N = n * s->seq_len, d = s->d_model, f = s->ffn;
+    gs_linear_forward(b->fch, in, b->p[GS_TENSOR_WFC], b->p[GS_TENSOR_BFC], N, d, f);
+    gs_act_forward(s->act, s->act_param, b->fcg, b->fch, N * f);
+    gs_linear_forward(out, b->fcg, b->p[GS_TENSOR_WPROJ], b->p[GS_TENSOR_BPROJ], N, f, d);
+}
+
+static void mlp_backward(double *din, const double *dout, tf_block_t *b, const double *in,
+                         size_t n, gs_tf_t *m)
+{
+    const gs_tf_spec_t *s = &m->spec;
+    size_t N = n * s->seq_len, d = s->d_model, f = s->ffn;
+    gs_linear_backward(m->dh, b->g[GS_TENSOR_WPROJ], b->g[GS_TENSOR_BPROJ], dout, b->fcg,
+                       b->p[GS_TENSOR_WPROJ], N, f, d, 0);
+    gs_act_backward(s->act, s->act_param, m->dh, m->dh, b->fch, b->fcg, N * f);
+    gs_linear_backward(din, b->g[GS_TENSOR_WFC], b->g[GS_TENSOR_BFC], m->dh, in,
+                       b->p[GS_TENSOR_WFC], N, d, f, 0);
+}
+
+/* The norm's gain and shift of sublayer k, by kind */
+static const gs_tensor_kind_t norm_kind[N_SUB][2] = {
+    [SUB_ATTN] = {GS_TENSOR_LN1_G, GS_TENSOR_LN1_B},
+    [SUB_MLP] = {GS_TENSOR_LN2_G, GS_TENSOR_LN2_B},
+};
+
+/* The residual scale s of sublayer k: ReZero's scalar, else 1 */
+static double branch_scale(const tf_block_t *b, int k)
+{
+    return b->p[GS_TENSOR_REZERO] ? b->p[GS_TENSOR_REZERO][k] : 1.0;
+}
+
+/* Sublayer k of block b over the stream x (N, d): returns its output. */
+static const double *sublayer_forward(gs_tf_t *m, tf_block_t *b, int k, const double *x, size_t n)
+{
+    const gs_tf_spec_t *s = &m->spec;
+    size_t N = n * s->seq_len, d = s->d_model;
+    tf_sub_t *u = &b->sub[k];
+    const double *gam = b->p[norm_kind[k][0]], *bet = b->p[norm_kind[k][1]];
+    u->in = x;
+    u->in_f = x;
+    if (s->ln == GS_LN_PRE) {
+        gs_norm_forward(u->normed, u->xhat, u->mean, u->rstd, x, gam, bet, NULL, NULL, N, d,
+                        GS_NORM_LAYER);
+        u->in_f = u->normed;
+    }
+    if (k == SUB_ATTN)
+        attention_forward(u->f, b, u->in_f, n, s);
+    else
+        mlp_forward(u->f, b, u->in_f, n, s);
+    double a = s->skip ? m->alpha : 0.0, sc = branch_scale(b, k);
+#pragma omp parallel for simd schedule(static) if (N * d >= GS_PAR_MIN)
+    for (size_t i = 0; i < N * d; i++)
+        u->res[i] = a * x[i] + sc * u->f[i];
+    u->out = u->res;
+    if (s->ln == GS_LN_POST) {
+        gs_norm_forward(u->normed, u->xhat, u->mean, u->rstd, u->res, gam, bet, NULL, NULL, N, d,
+                        GS_NORM_LAYER);
+        u->out = u->normed;
+    }
+    return u->out;
+}
+
+/* m->dx (N, d) holds dL/d(sublayer k's output) and gets dL/d(its input). */
+static void sublayer_backward(gs_tf_t *m, tf_block_t *b, int k, size_t n)
+{
+    const gs_tf_spec_t *s = &m->spec;
+    size_t N = n * s->seq_len, d = s->d_model;
+    tf_sub_t *u = &b->sub[k];
+    const double *gam = b->p[norm_kind[k][0]];
+    double *dgam = b->g[norm_kind[k][0]], *dbet = b->g[norm_kind[k][1]];
+    double *dx = m->dx, *dres = dx;
+    if (s->ln == GS_LN_POST) {   /* dres = LN'(dx) */
+        gs_norm_backward(m->dB, dgam, dbet, dx, u->xhat, u->rstd, gam, N, d, GS_NORM_LAYER);
+        dres = m->dB;
+    }
+    const double *df = dres;
+    if (b->p[GS_TENSOR_REZERO]) {   /* res = a x + s f: ds = <dres, f>, df = s dres */
+        double sc = branch_scale(b, k), ds = 0.0;
+        for (size_t i = 0; i < N * d; i++) {
+            ds += dres[i] * u->f[i];
+            m->dC[i] = sc * dres[i];
+        }
+        b->g[GS_TENSOR_REZERO][k] = ds;
+        df = m->dC;
+    }
+    if (k == SUB_ATTN)
+        attention_backward(m->dA, df, b, u->in_f, n, m);
+    else
+        mlp_backward(m->dA, df, b, u->in_f, n, m);
+    const double *dinx = m->dA;   /* dL/dx through F */
+    if (s->ln == GS_LN_PRE) {
+        gs_norm_backward(m->dB, dgam, dbet, m->dA, u->xhat, u->rstd, gam, N, d, GS_NORM_LAYER);
+        dinx = m->dB;
+    }
+    double a = s->skip ? m->alpha : 0.0;
+#pragma omp parallel for simd schedule(static) if (N * d >= GS_PAR_MIN)
+    for (size_t i = 0; i < N * d; i++)
+        dx[i] = dinx[i] + a * dres[i];
+}
+
+static void tf_forward(gs_net_t *net, const double *x, size_t n, int train)
+{
+    (void)train;   /* no dropout, no running statistics: train and eval agree */
+    gs_tf_t *m = (gs_tf_t *)net;
+    const gs_tf_spec_t *s = &m->spec;
+    assert(n <= s->capacity);
+    size_t T = s->seq_len, d = s->d_model, N = n * T;
+    for (size_t i = 0; i < N; i++)   /* the data's contract: whole ids below vocab */
+        assert(x[i] >= 0 && x[i] < (double)s->vocab && x[i] == floor(x[i]));
+    m->tokens = x;
+    embed_forward(m->x0, x, m->top_p[GS_TENSOR_WTE], m->top_p[GS_TENSOR_WPE], n, T, d);
+    const double *h = m->x0;
+    for (size_t l = 0; l < s->depth; l++) {
+        tf_block_t *b = &m->blocks[l];
+        h = sublayer_forward(m, b, SUB_ATTN, h, n);
+        if (s->mlp)
+            h = sublayer_forward(m, b, SUB_MLP, h, n);
+    }
+    if (s->ln == GS_LN_PRE) {
+        gs_norm_forward(m->fnormed, m->fxhat, m->fmean, m->frstd, h, m->top_p[GS_TENSOR_GAMMA],
+                        m->top_p[GS_TENSOR_BETA], NULL, NULL, N, d, GS_NORM_LAYER);
+        h = m->fnormed;
+    }
+    m->xL = h;
+    gs_linear_forward(net->out, h, m->top_p[GS_TENSOR_W], m->top_p[GS_TENSOR_B], N, d, s->vocab);
+}
+
+static void tf_backward(gs_net_t *net, size_t n)
+{
+    gs_tf_t *m = (gs_tf_t *)net;
+    const gs_tf_spec_t *s = &m->spec;
+    size_t T = s->seq_len, d = s->d_model, N = n * T;
+    if (s->ln == GS_LN_PRE) {
+        gs_linear_backward(m->dA, m->top_g[GS_TENSOR_W], m->top_g[GS_TENSOR_B], net->dout, m->xL,
+                           m->top_p[GS_TENSOR_W], N, d, s->vocab, 0);
+        gs_norm_backward(m->dx, m->top_g[GS_TENSOR_GAMMA], m->top_g[GS_TENSOR_BETA], m->dA,
+                         m->fxhat, m->frstd, m->top_p[GS_TENSOR_GAMMA], N, d, GS_NORM_LAYER);
+    } else {
+        gs_linear_backward(m->dx, m->top_g[GS_TENSOR_W], m->top_g[GS_TENSOR_B], net->dout, m->xL,
+                           m->top_p[GS_TENSOR_W], N, d, s->vocab, 0);
+    }
+    for (size_t l = s->depth; l-- > 0;) {
+        tf_block_t *b = &m->blocks[l];
+        if (s->mlp)
+            sublayer_backward(m, b, SUB_MLP, n);
+        sublayer_backward(m, b, SUB_ATTN, n);
+        if (net->measure)
+            b->grad_x_norm = gs_norm2(m->dx, N * d);
+    }
+    embed_backward(m->top_g[GS_TENSOR_WTE], m->top_g[GS_TENSOR_WPE], m->dx, m->tokens, n, T,
+                   s->vocab, d);
+}
+
+/* ---- measurements ---- */
+
+const double *gs_tf_block_output(const gs_net_t *net, size_t l)
+{
+    const gs_tf_t *m = (const gs_tf_t *)net;
+    const gs_tf_spec_t *s = &m->spec;
+    if (l == 0)
+        return m->x0;
+    if (l <= s->depth)
+        return m->blocks[l - 1].sub[s->mlp ? SUB_MLP : SUB_ATTN].out;
+    if (l == s->depth + 1 && s->ln == GS_LN_PRE)
+        return m->fnormed;
+    return NULL;
+}
+
+/* Over the n sequences of X (n T, d): the mean token cosine and Dong's
+ * relative residual. T = 1 has no pairs: its cosine is NaN. */
+static void token_geometry(const double *X, size_t n, size_t T, size_t d, double *cosine,
+                           double *residual, double *work /* 2 d */)
+{
+    double *sum_u = work, *mean = work + d, cs = 0.0, rr = 0.0;
+    for (size_t q = 0; q < n; q++) {
+        const double *Xq = X + q * T * d;
+        memset(work, 0, 2 * d * sizeof *work);
+        double total = 0.0;
+        for (size_t i = 0; i < T; i++) {
+            const double *x = Xq + i * d;
+            double nn = 0.0;
+            for (size_t j = 0; j < d; j++)
+                nn += x[j] * x[j];
+            total += nn;
+            double inv = nn > 0 ? 1.0 / sqrt(nn) : 0.0;
+            for (size_t j = 0; j < d; j++) {
+                sum_u[j] += x[j] * inv;
+                mean[j] += x[j] / (double)T;
+            }
+        }
+        /* sum over i != j of u_i . u_j = ||sum u||^2 - sum ||u_i||^2 */
+        double su = 0.0;
+        for (size_t j = 0; j < d; j++)
+            su += sum_u[j] * sum_u[j];
+        cs += (su - (double)T) / ((double)T * (double)(T - 1));
+        double dev = 0.0;
+        for (size_t i = 0; i < T; i++)
+            for (size_t j = 0; j < d; j++) {
+                double e = Xq[i * d + j] - mean[j];
+                dev += e * e;
+            }
+        rr += total > 0 ? sqrt(dev / total) : 0.0;
+    }
+    *cosine = T > 1 ? cs / (double)n : NAN;
+    *residual = rr / (double)n;
+}
+
+void gs_tf_block_stats(const gs_net_t *net, size_t n, gs_tf_block_stats_t *stats)
+{
+    const gs_tf_t *m = (const gs_tf_t *)net;
+    const gs_tf_spec_t *s = &m->spec;
+    size_t T = s->seq_len, d = s->d_model, H = s->heads;
+    for (size_t l = 0; l < s->depth; l++) {
+        const tf_block_t *b = &m->blocks[l];
+        gs_tf_block_stats_t *st = &stats[l];
+        const double *X = gs_tf_block_output(net, l + 1);
+        st->grad_x_norm = b->grad_x_norm;
+        st->rms = gs_norm2(X, n * T * d) / sqrt((double)(n * T * d));
+        /* the backward scratch dqkv (3 N d >= 2 d) is free between steps */
+        token_geometry(X, n, T, d, &st->token_cosine, &st->rank_residual, m->dqkv);
+        double emin = INFINITY, lmax = -INFINITY;
+        for (size_t h = 0; h < H; h++) {
+            double e = 0.0;
+            for (size_t q = 0; q < n; q++) {
+                const double *P = b->prob + (q * H + h) * T * T;
+                for (size_t i = 0; i < T * T; i++)
+                    e -= P[i] > 0 ? P[i] * log(P[i]) : 0.0;
+                lmax = b->lmax[q * H + h] > lmax ? b->lmax[q * H + h] : lmax;
+            }
+            e /= (double)(n * T);
+            emin = e < emin ? e : emin;
+        }
+        st->attn_entropy_min = emin;
+        st->attn_logit_max = lmax;
+    }
+}
+
+static void tf_free(gs_net_t *net)
+{
+    gs_tf_t *m = (gs_tf_t *)net;
+    free(m->blocks);
+    gs_arena_free(m->net.params);
+    gs_arena_free(m->acts);
+    free(m);
+}

@@ -1,0 +1,103 @@
+/* A decoder/encoder transformer stack over token sequences (GPT-2's
+ * layout, after llm.c's train_gpt2.c), in double precision.
+ *
+ * Input: n sequences of T token ids (passed as doubles, in_dim = T).
+ * Output: logits (n, T * vocab), i.e. (n T, vocab) rows, one per position;
+ * the caller puts softmax cross-entropy at every position.
+ *
+ *   x_0 = wte[tok_t] + wpe[t]                                  (T, d)
+ *   block l = 1..L, sublayers F = attention, then the MLP (mlp = yes):
+ *     post:  x <- LN(alpha x + s F(x))
+ *     pre:   x <- alpha x + s F(LN(x))          (a final LN after block L)
+ *     none:  x <- alpha x + s F(x)
+ *     skip = no drops the residual:  x <- LN(s F(x)) / s F(LN(x)) / s F(x)
+ *   attention: Q, K, V = x Wq^T + bq, ...; per head h (d_head = d / heads)
+ *     P_h = softmax(Q_h K_h^T / sqrt(d_head) [+ causal mask -inf above
+ *     the diagonal]), O = [P_1 V_1 ... P_H V_H] Wo^T + bo
+ *   MLP: phi(x Wfc^T + bfc) Wproj^T + bproj, phi = gelu or relu
+ *   logits = x_L W_out^T + b_out
+ *
+ * Residual schemes (residual_scale):
+ *   none      alpha = 1, s = 1
+ *   deepnorm  alpha = (2L)^(1/4); Wv, Wo, Wfc, Wproj initialized with the
+ *             init's gain times beta = (8L)^(-1/4)   (Wang et al. 2022)
+ *   rezero    s = a scalar per sublayer, a parameter initialized at 0
+ *   gpt2      Wo and Wproj initialized scaled by 1/sqrt(2L)
+ *
+ * Backward writes every parameter gradient (embeddings included: rows of
+ * tokens absent from the batch get 0). Every matrix product is one
+ * gs_gemm; attention runs one (sequence, head) pair per task, so the
+ * result does not depend on the thread count. Layer norm is nn/norm.c's
+ * (eps 1e-5). Parameters start at zero: call gs_tf_init. */
+#ifndef GS_NN_TRANSFORMER_H
+#define GS_NN_TRANSFORMER_H
+
+#include <stddef.h>
+
+#include "nn/activation.h"
+#include "nn/init.h"
+#include "nn/net.h"
+#include "nn/rng.h"
+
+typedef enum { GS_LN_POST, GS_LN_PRE, GS_LN_NONE } gs_ln_place_t;
+extern const char *const gs_ln_place_names[];   /* "post", "pre", "none", NULL */
+
+typedef enum { GS_RS_NONE, GS_RS_DEEPNORM, GS_RS_REZERO, GS_RS_GPT2 } gs_res_scale_t;
+extern const char *const gs_res_scale_names[];  /* "none", "deepnorm", "rezero", "gpt2", NULL */
+
+typedef struct {
+    size_t vocab, seq_len, d_model, heads, ffn, depth;   /* depth = L blocks */
+    size_t capacity;                 /* most sequences per forward/backward */
+    const gs_activation_t *act;      /* of the MLP */
+    double act_param;
+    gs_ln_place_t ln;
+    gs_res_scale_t residual_scale;
+    int skip, mlp, causal;           /* 0 or 1 */
+} gs_tf_spec_t;
+
+/* NULL when the spec is valid, else what is wrong with it (d_model not a
+ * multiple of heads, a zero size, ...). */
+const char *gs_tf_spec_error(const gs_tf_spec_t *spec);
+
+/* Bytes gs_tf_create would allocate, or SIZE_MAX on overflow. */
+size_t gs_tf_bytes(const gs_tf_spec_t *spec);
+
+/* NULL when memory is short or the spec is invalid. */
+gs_net_t *gs_tf_create(const gs_tf_spec_t *spec);
+
+/* Weight matrices by the init scheme (fan_in, fan_out of each matrix;
+ * DeepNorm's beta and GPT-2's 1/sqrt(2L) on top of init->gain), biases
+ * N(0, bias_std^2), embeddings N(0, 1) (PyTorch's nn.Embedding), norm
+ * gains 1 and shifts 0, ReZero scalars 0. */
+void gs_tf_init(gs_net_t *net, const gs_init_spec_t *init, gs_rng_t *rng);
+
+/* alpha of the residual branch: (2L)^(1/4) for deepnorm, else 1. */
+double gs_tf_alpha(const gs_tf_spec_t *spec);
+
+/* Per-block measurements of the last forward (train = 1) and backward
+ * over n sequences (the database's names):
+ *   grad_x_norm       ||dL/dx|| of the residual stream entering the block
+ *                     (recorded by backward when net->measure)
+ *   rms               RMS of the block's output x_l
+ *   token_cosine      mean over sequences and token pairs i != j of the
+ *                     cosine between x_l's rows
+ *   rank_residual     Dong et al.'s ||X - 1 xbar^T||_F / ||X||_F per
+ *                     sequence (xbar the mean row, the minimizer), averaged
+ *   attn_entropy_min  the smallest over heads of the mean over sequences
+ *                     and query positions of -sum_j P_ij ln P_ij
+ *   attn_logit_max    the largest scaled logit Q K^T / sqrt(d_head) */
+typedef struct {
+    double grad_x_norm, rms, token_cosine, rank_residual, attn_entropy_min, attn_logit_max;
+} gs_tf_block_stats_t;
+
+void gs_tf_block_stats(const gs_net_t *net, size_t n, gs_tf_block_stats_t *stats /* [depth] */);
+
+/* The spec the net was made with. */
+const gs_tf_spec_t *gs_tf_spec(const gs_net_t *net);
+
+/* x_l (n T, d), the output of block l = 1..depth (0: the embeddings), of
+ * the last forward pass; the logits' input after the final norm is
+ * depth + 1 when ln = pre. NULL outside that range. */
+const double *gs_tf_block_output(const gs_net_t *net, size_t l);
+
+#endif

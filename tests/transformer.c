@@ -1,0 +1,352 @@
+/* The transformer's backward pass against central differences of its
+ * loss (softmax cross-entropy at every position, random targets):
+ *   g_fd = (L(p + h) - L(p - h)) / 2h,  h = 1e-5,
+ * for every parameter tensor of tiny stacks (d_model 4, 1-2 heads, T = 3,
+ * L = 1-2, vocab 5, 2 sequences), over every combination of ln (post,
+ * pre, none), residual_scale (none, deepnorm, rezero, gpt2), skip, mlp
+ * and the causal mask; then the edges (d_head 1, d_model 1, T = 1, one
+ * block, vocab 2, one sequence) and relu.
+ *
+ * Tolerance: relative error ||g - g_fd|| / max(||g||, ||g_fd||, 3e-4)
+ * below 1e-6 per tensor. Truncation is ~h^2 = 1e-10 relative; rounding
+ * is a few ulp of the loss (~1.6) over 2h, ~2e-11 per entry, 6e-11 was
+ * measured over a tensor of 16: the floor makes the check an absolute
+ * 3e-10 for the tensors whose gradient is below 3e-4 (query and key
+ * weights of these tiny stacks reach 1e-6), still 1e-6 relative for
+ * the others (gradients up to ~5). Tensors whose gradient is
+ * zero in exact arithmetic are checked for that instead: the key bias bk
+ * (it adds q_i . bk to every logit of row i, which softmax removes), and
+ * with T = 1 Wq, Wk and bq (one key: the probability is 1 whatever the
+ * logit) - analytic norm below 1e-13 and the differences' norm below
+ * 3e-10 (a few ulp of a loss ~1.6, over 2h).
+ *
+ * Also: the causal mask (logits at positions < t do not move when token
+ * t changes; without the mask they do), results bitwise equal on 1 and 2
+ * threads, and gs_tf_block_stats against closed forms.
+ *
+ * TF_FD_VERBOSE=1 prints every tensor whose relative error is above 1e-7
+ * (how the floor above was chosen). */
+#include <config.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "nn/linear.h"
+#include "nn/loss.h"
+#include "nn/transformer.h"
+#include "fdcheck.h"
+#include "tap.h"
+
+#define H_FD 1e-5
+#define ZERO_FLOOR 3e-4
+#define REL_TOL 1e-6
+
+typedef struct {
+    gs_net_t *net;
+    size_t n, T, V;
+    const double *tok;
+    const int *y;
+} problem_t;
+
+static double loss_of(problem_t *p)
+{
+    p->net->ops->forward(p->net, p->tok, p->n, 1);
+    return gs_softmax_ce_forward(p->net->dout, p->net->out, p->y, p->n * p->T, p->V, NULL);
+}
+
+static double problem_loss(void *ctx)
+{
+    return loss_of(ctx);
+}
+
+/* A net with its parameters moved off their init where the init is
+ * special (norm gains 1, shifts 0, ReZero 0), so every gradient is
+ * general; tokens and targets drawn. */
+static gs_net_t *make(const gs_tf_spec_t *spec, gs_rng_t *rng, double *tok, int *y, size_t n)
+{
+    gs_net_t *net = gs_tf_create(spec);
+    if (!net)
+        return NULL;
+    gs_init_spec_t is = {gs_init_find("xavier"), 0, 1.0, 0.1};
+    gs_tf_init(net, &is, rng);
+    for (size_t t = 0; t < net->n_tensors; t++) {
+        const gs_tensor_t *T = &net->tensors[t];
+        if (T->weight)
+            continue;
+        for (size_t i = 0; i < T->rows * T->cols; i++)
+            net->params[T->offset + i] += (T->kind == GS_TENSOR_REZERO ? 0.7 : 0.0) +
+                                          0.3 * gs_rng_normal(rng);
+    }
+    for (size_t i = 0; i < n * spec->seq_len; i++) {
+        tok[i] = (double)gs_rng_below(rng, spec->vocab);
+        y[i] = (int)gs_rng_below(rng, spec->vocab);
+    }
+    return net;
+}
+
+static gs_tf_spec_t tiny(void)
+{
+    return (gs_tf_spec_t){.vocab = 5, .seq_len = 3, .d_model = 4, .heads = 2, .ffn = 6,
+                          .depth = 2, .capacity = 2, .act = gs_activation_find("gelu"),
+                          .ln = GS_LN_POST, .residual_scale = GS_RS_NONE, .skip = 1, .mlp = 1};
+}
+
+/* tiny() with the switches the checks vary */
+static gs_tf_spec_t variant(gs_ln_place_t ln, int skip, int mlp, int causal, size_t depth,
+                            size_t seq_len)
+{
+    gs_tf_spec_t s = tiny();
+    s.ln = ln, s.skip = skip, s.mlp = mlp, s.causal = causal, s.depth = depth;
+    s.seq_len = seq_len;
+    return s;
+}
+
+/* A net of spec s over n sequences, its generator seeded with seed. */
+static gs_net_t *make_seeded(const gs_tf_spec_t *s, unsigned seed, double *tok, int *y, size_t n)
+{
+    gs_rng_t rng;
+    gs_rng_seed(&rng, seed, 0);
+    return make(s, &rng, tok, y, n);
+}
+
+/* Is this tensor's gradient zero in exact arithmetic (see the top)? */
+static int zero_in_theory(const gs_tensor_t *T, size_t seq_len)
+{
+    if (T->kind == GS_TENSOR_BK)
+        return 1;
+    return seq_len == 1 &&
+           (T->kind == GS_TENSOR_WQ || T->kind == GS_TENSOR_WK || T->kind == GS_TENSOR_BQ);
+}
+
+static void describe(char *buf, size_t len, const gs_tf_spec_t *s, size_t n)
+{
+    snprintf(buf, len, "ln=%s residual_scale=%s skip=%d mlp=%d causal=%d act=%s d=%zu heads=%zu "
+             "T=%zu L=%zu vocab=%zu ffn=%zu n=%zu", gs_ln_place_names[s->ln],
+             gs_res_scale_names[s->residual_scale], s->skip, s->mlp, s->causal, s->act->name,
+             s->d_model, s->heads, s->seq_len, s->depth, s->vocab, s->ffn, n);
+}
+
+/* One ok per configuration: every tensor within its tolerance; the worst
+ * relative error and its tensor in the message. */
+static void fd_check(const gs_tf_spec_t *spec, size_t n, unsigned seed)
+{
+    char what[256];
+    describe(what, sizeof what, spec, n);
+    double *tok = malloc(n * spec->seq_len * sizeof *tok);
+    int *y = malloc(n * spec->seq_len * sizeof *y);
+    gs_net_t *net = make_seeded(spec, seed, tok, y, n);
+    if (!net) {
+        tap_ok(0, "%s: created", what);
+        free(tok);
+        free(y);
+        return;
+    }
+    problem_t pb = {net, n, spec->seq_len, spec->vocab, tok, y};
+    double loss = loss_of(&pb);
+    size_t rows = n * spec->seq_len;
+    gs_softmax_ce_backward(net->dout, net->dout, y, rows, spec->vocab, 1.0 / (double)rows);
+    for (size_t i = 0; i < net->n_params; i++)   /* backward must write every entry */
+        net->grads[i] = NAN;
+    net->ops->backward(net, n);
+    double *g = malloc(net->n_params * sizeof *g);
+    memcpy(g, net->grads, net->n_params * sizeof *g);
+    double worst = 0.0;
+    const char *worst_name = "-";
+    int ok = isfinite(loss);
+    for (size_t t = 0; t < net->n_tensors; t++) {
+        const gs_tensor_t *T = &net->tensors[t];
+        double gn, rel = fd_tensor_error(net, T, g, problem_loss, &pb, H_FD, ZERO_FLOOR, &gn);
+        int good;
+        if (zero_in_theory(T, spec->seq_len))   /* rel * floor is the absolute error here */
+            good = gn < 1e-13 && rel * ZERO_FLOOR < 3e-10;
+        else
+            good = rel < REL_TOL && gn > 0;
+        if (getenv("TF_FD_VERBOSE") && rel > 1e-7)
+            tap_diag("%s %.3e %.3e", T->name, rel, gn);
+        if (!good || !isfinite(rel)) {
+            tap_diag("%s: %s relative error %.3e, ||g|| %.3e", what, T->name, rel, gn);
+            ok = 0;
+        }
+        if (!zero_in_theory(T, spec->seq_len) && rel > worst) {
+            worst = rel;
+            worst_name = T->name;
+        }
+    }
+    tap_ok(ok, "%s: %zu tensors, worst relative error %.2e (%s)", what, net->n_tensors, worst,
+           worst_name);
+    free(g);
+    free(tok);
+    free(y);
+    gs_net_free(net);
+}
+
+
+/* Logits at positions < t must not depend on token t under the causal
+ * mask, and must without it. */
+static void causal_check(void)
+{
+    for (int causal = 0; causal <= 1; causal++) {
+        gs_tf_spec_t s = variant(GS_LN_POST, 1, 1, causal, 2, 5);
+        s.capacity = 1;
+        double tok[5];
+        int y[5];
+        gs_net_t *net = make_seeded(&s, 11, tok, y, 1);
+        net->ops->forward(net, tok, 1, 1);
+        double before[5 * 5];
+        memcpy(before, net->out, sizeof before);
+        tok[3] = fmod(tok[3] + 1.0, 5.0);
+        net->ops->forward(net, tok, 1, 1);
+        double early = 0.0, late = 0.0;   /* largest change at positions 0..2 and 3..4 */
+        for (size_t i = 0; i < 25; i++) {
+            double c = fabs(net->out[i] - before[i]);
+            if (i < 15)
+                early = c > early ? c : early;
+            else
+                late = c > late ? c : late;
+        }
+        /* with one sequence, dL/dwpe is dL/dx_0 itself: grad_x_norm of block 1 */
+        gs_softmax_ce_forward(net->dout, net->out, y, 5, s.vocab, NULL);
+        gs_softmax_ce_backward(net->dout, net->dout, y, 5, s.vocab, 1.0 / 5);
+        net->ops->backward(net, 1);
+        gs_tf_block_stats_t st[2];
+        gs_tf_block_stats(net, 1, st);
+        const gs_tensor_t *wpe = gs_net_tensor(net, "wpe");
+        tap_close(st[0].grad_x_norm, gs_norm2(net->grads + wpe->offset, 5 * s.d_model), 1e-14,
+                  "grad_x_norm of block 1 is ||dL/dwpe|| with one sequence");
+        if (causal)
+            tap_ok(early == 0.0 && late > 1e-6, "causal: token 4 moves no earlier logit "
+                   "(max change %.1e) and moves its own (%.1e)", early, late);
+        else
+            tap_ok(early > 1e-6, "not causal: token 4 moves earlier logits (%.1e)", early);
+        gs_net_free(net);
+    }
+}
+
+/* Forward and backward bitwise the same on 1 and 2 threads, at a size
+ * where every parallel loop runs parallel. */
+static void thread_check(void)
+{
+#ifdef _OPENMP
+    gs_tf_spec_t s = {.vocab = 64, .seq_len = 32, .d_model = 64, .heads = 4, .ffn = 256,
+                      .depth = 2, .capacity = 8, .act = gs_activation_find("gelu"),
+                      .ln = GS_LN_PRE, .residual_scale = GS_RS_GPT2, .skip = 1, .mlp = 1,
+                      .causal = 1};
+    size_t n = 8, rows = n * s.seq_len;
+    double *tok = malloc(rows * sizeof *tok), *out[2], *grad[2];
+    int *y = malloc(rows * sizeof *y);
+    gs_net_t *net = NULL;
+    for (int k = 0; k < 2; k++) {
+        omp_set_num_threads(k + 1);
+        net = make_seeded(&s, 5, tok, y, n);
+        net->ops->forward(net, tok, n, 1);
+        gs_softmax_ce_forward(net->dout, net->out, y, rows, s.vocab, NULL);
+        out[k] = malloc(rows * s.vocab * sizeof(double));
+        memcpy(out[k], net->out, rows * s.vocab * sizeof(double));
+        gs_softmax_ce_backward(net->dout, net->dout, y, rows, s.vocab, 1.0 / (double)rows);
+        net->ops->backward(net, n);
+        grad[k] = malloc(net->n_params * sizeof(double));
+        memcpy(grad[k], net->grads, net->n_params * sizeof(double));
+        if (k == 0)
+            gs_net_free(net);
+    }
+    tap_ok(memcmp(out[0], out[1], rows * s.vocab * sizeof(double)) == 0 &&
+           memcmp(grad[0], grad[1], net->n_params * sizeof(double)) == 0,
+           "1 and 2 threads: logits and all %zu gradients bitwise equal", net->n_params);
+    omp_set_num_threads(2);
+    gs_net_free(net);
+    for (int k = 0; k < 2; k++) {
+        free(out[k]);
+        free(grad[k]);
+    }
+    free(tok);
+    free(y);
+#else
+    tap_ok(1, "# SKIP built without OpenMP");
+#endif
+}
+
+/* Closed forms of the block statistics: with ln = none, skip = no, no
+ * MLP, Wv = 0 and bv = c, every token's output is c Wo^T + bo (one
+ * row): token cosine 1 and relative residual 0; with zero Wq and Wk
+ * attention is uniform, entropy ln T (non-causal) exactly. */
+static void stats_check(void)
+{
+    gs_tf_spec_t s = variant(GS_LN_NONE, 0, 0, 0, 1, 4);
+    double tok[8];
+    int y[8];
+    gs_net_t *net = make_seeded(&s, 3, tok, y, 2);
+    for (size_t t = 0; t < net->n_tensors; t++) {
+        const gs_tensor_t *T = &net->tensors[t];
+        if (T->kind == GS_TENSOR_WQ || T->kind == GS_TENSOR_WK || T->kind == GS_TENSOR_WV ||
+            T->kind == GS_TENSOR_BQ || T->kind == GS_TENSOR_BK)
+            memset(net->params + T->offset, 0, T->rows * T->cols * sizeof(double));
+    }
+    net->ops->forward(net, tok, 2, 1);
+    gs_softmax_ce_forward(net->dout, net->out, y, 8, s.vocab, NULL);
+    gs_softmax_ce_backward(net->dout, net->dout, y, 8, s.vocab, 1.0 / 8);
+    net->ops->backward(net, 2);
+    gs_tf_block_stats_t st;
+    gs_tf_block_stats(net, 2, &st);
+    tap_close(st.token_cosine, 1.0, 1e-14, "identical tokens: cosine 1");
+    tap_near(st.rank_residual, 0.0, 1e-14, "identical tokens: relative residual 0");
+    tap_close(st.attn_entropy_min, log(4.0), 1e-14, "uniform attention: entropy ln T");
+    tap_near(st.attn_logit_max, 0.0, 0.0, "zero Q, K: largest logit 0");
+    const double *X = gs_tf_block_output(net, 1);
+    double ms = 0.0;
+    for (size_t i = 0; i < 8 * 4; i++)
+        ms += X[i] * X[i];
+    tap_close(st.rms, sqrt(ms / 32.0), 1e-13, "rms of the block output");
+    tap_ok(st.grad_x_norm == 0.0, "output independent of the input: grad_x_norm 0 (%.1e)",
+           st.grad_x_norm);
+    gs_net_free(net);
+}
+
+int main(void)
+{
+    unsigned seed = 1;
+    for (int ln = 0; ln < 3; ln++)
+        for (int rs = 0; rs < 4; rs++)
+            for (int skip = 0; skip <= 1; skip++)
+                for (int mlp = 0; mlp <= 1; mlp++)
+                    for (int causal = 0; causal <= 1; causal++) {
+                        /* 1 and 2 heads, 1 and 2 blocks alternate */
+                        gs_tf_spec_t s = variant((gs_ln_place_t)ln, skip, mlp, causal,
+                                                 1 + ((seed >> 1) & 1), 3);
+                        s.residual_scale = (gs_res_scale_t)rs;
+                        s.heads = 1 + (seed & 1);
+                        fd_check(&s, 2, seed++);
+                    }
+    /* edges */
+    gs_tf_spec_t e = tiny();
+    e.heads = 4;   /* d_head 1 */
+    fd_check(&e, 2, seed++);
+    /* d_model 1: a layer norm of one value is 0 (post-LN would cut the
+     * stack off: every gradient below it exactly 0), so without norms */
+    e = tiny();
+    e.d_model = 1, e.heads = 1, e.ln = GS_LN_NONE;
+    fd_check(&e, 2, seed++);
+    e = tiny();
+    e.seq_len = 1;
+    fd_check(&e, 2, seed++);
+    e.ln = GS_LN_PRE, e.causal = 1;
+    fd_check(&e, 2, seed++);
+    e = tiny();
+    e.depth = 1, e.vocab = 2, e.capacity = 1, e.ffn = 1;
+    fd_check(&e, 1, seed++);
+    e = tiny();
+    e.act = gs_activation_find("relu"), e.ln = GS_LN_PRE;
+    fd_check(&e, 2, seed++);
+    causal_check();
+    thread_check();
+    stats_check();
+    gs_tf_spec_t bad = tiny();
+    bad.heads = 3;
+    tap_ok(gs_tf_spec_error(&bad) != NULL && gs_tf_create(&bad) == NULL,
+           "d_model 4 with 3 heads refused: %s", gs_tf_spec_error(&bad));
+    return tap_done();
+}
