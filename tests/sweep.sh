@@ -455,6 +455,16 @@ check "a version-6 database with a run deleted by hand: upgraded, its orphans dr
     '[ $st -eq 0 ] && [ "$v" = "$ver
 ok" ] && grep -q "29 stored already, 1 to run" v6orph.err &&
      dump_rows v6orph.db work_bytes $v8cols | cmp -s - ref-v6.rows'
+# the same on a version-7 database: its orphans are dropped before the
+# upgrade's foreign_key_check (which refused them before)
+cp results/small.db v7orph.db
+sqlite3 v7orph.db "$old_v7 PRAGMA user_version = 7; DELETE FROM runs WHERE id = $gone"
+"$gs" run "$small" --db v7orph.db --threads 1 >/dev/null 2>v7orph.err; st=$?
+v=$(sqlite3 v7orph.db "PRAGMA user_version; PRAGMA foreign_key_check; PRAGMA integrity_check")
+check "a version-7 database with a run deleted by hand: upgraded, its orphans dropped, the cell rerun (exit $st: $(echo $v))" \
+    '[ $st -eq 0 ] && [ "$v" = "$ver
+ok" ] && grep -q "29 stored already, 1 to run" v7orph.err &&
+     dump_rows v7orph.db $v8cols | cmp -s - ref-v7.rows'
 # a histogram whose bins are not 0..29 (a row deleted by hand) cannot be
 # one array: the upgrade is refused, and the database left as it was
 cp results/small.db v6bad.db

@@ -359,6 +359,11 @@ int store_migrate(gs_store_t *st, long ver, char *err, size_t errlen)
     if (ver < 7 && (drop_orphans(st, ver, err, errlen) != 0 ||
                     histograms_one_row(st, err, errlen) != 0))
         goto fail;
+    /* a version-7 database may hold rows orphaned by a runs row deleted
+     * with foreign keys off (the sqlite3 shell's default): the upgrade's
+     * foreign_key_check would refuse them */
+    if (ver == 7 && drop_orphans(st, ver, err, errlen) != 0)
+        goto fail;
     if (ver < 8 && (migrate_v8_shard(st, err, errlen) != 0 ||
                     sessions_pid_start(st, err, errlen) != 0 ||
                     series_columns_added(st, err, errlen) != 0))
