@@ -145,7 +145,7 @@ else
     notok "train result: $res"
 fi
 csv=$("$gs" train depth=3 steps=50 log_every=10 clip=0.1 --csv 2>/dev/null)
-hdr=step,layer,loss,grad_norm,grad_norm_clipped,clipped,grad_w_norm,w_norm,update_ratio,dead_frac,saturated_frac,grad_h_first,grad_h_last,heldout_loss,heldout_acc
+hdr=step,layer,loss,grad_norm,grad_norm_clipped,clipped,heldout_loss,heldout_acc,grad_w_norm,w_norm,update_ratio,dead_frac,saturated_frac,grad_h_first,grad_h_last
 if [ "$(printf '%s\n' "$csv" | head -n 1)" = "$hdr" ] \
    && [ "$(printf '%s\n' "$csv" | tail -n +2 | cut -d, -f1 | uniq | tr '\n' ' ')" = "1 10 20 30 40 50 " ] \
    && [ "$(printf '%s\n' "$csv" | tail -n +2 | cut -d, -f2 | sort -u | tr '\n' ' ')" = "1 2 3 4 " ] \

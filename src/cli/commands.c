@@ -179,21 +179,33 @@ static void print_time_table(const gs_result_t *r)
                r->time[t].grad_hidden_norm);
 }
 
-/* Full precision: the CSV is for programs. */
+/* The CSVs are for programs: full precision, and their columns are the
+ * series tables' (result_fields.h), in order, after the row's keys */
+#define CSV_NAME(name, type, help) "," #name
+#define CSV_REAL(v) printf(",%.17g", v)
+#define CSV_INT(v) printf(",%ld", v)
+#define CSV_LAYER(name, type, help) CSV_##type(s->name);
+#define CSV_TIME(name, type, help) CSV_##type(r->time[t].name);
+#define PROBE_CSV_HEADER "layer" GS_LAYER_STATS_COLUMNS(CSV_NAME)
+#define PROBE_TIME_CSV_HEADER "t" GS_TIME_STATS_COLUMNS(CSV_NAME)
+
 static void print_probe_csv(const gs_result_t *r)
 {
     if (r->n_time) {
-        printf("t,hidden_norm,grad_hidden_norm\n");
-        for (size_t t = 0; t < r->n_time; t++)
-            printf("%zu,%.17g,%.17g\n", t + 1, r->time[t].hidden_norm,
-                   r->time[t].grad_hidden_norm);
+        printf(PROBE_TIME_CSV_HEADER "\n");
+        for (size_t t = 0; t < r->n_time; t++) {
+            printf("%zu", t + 1);
+            GS_TIME_STATS_COLUMNS(CSV_TIME)
+            putchar('\n');
+        }
         return;
     }
-    printf("layer,act_mean,act_std,saturated_frac,dead_frac,grad_pre_norm,grad_w_norm,w_norm\n");
+    printf(PROBE_CSV_HEADER "\n");
     for (size_t l = 0; l + 1 < r->n_layers; l++) {
         const gs_layer_stats_t *s = &r->layers[l];
-        printf("%zu,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g\n", l + 1, s->act_mean, s->act_std,
-               s->saturated_frac, s->dead_frac, s->grad_pre_norm, s->grad_w_norm, s->w_norm);
+        printf("%zu", l + 1);
+        GS_LAYER_STATS_COLUMNS(CSV_LAYER)
+        putchar('\n');
     }
 }
 
@@ -224,8 +236,8 @@ static const char probe_output[] =
     "sv2_max, sv2_mean (of the squared singular values of the Jacobian dx_depth/dx_0 at the\n"
     "first input) and condition (sigma_max / sigma_min). With --csv,\n"
     "stdout is a CSV with the header\n"
-    "layer,act_mean,act_std,saturated_frac,dead_frac,grad_pre_norm,grad_w_norm,w_norm\n"
-    "(mlp) or t,hidden_norm,grad_hidden_norm (recurrent), and the result line goes to stderr.";
+    PROBE_CSV_HEADER "\n"
+    "(mlp) or " PROBE_TIME_CSV_HEADER " (recurrent), and the result line goes to stderr.";
 
 int gs_cmd_probe(int argc, char **argv)
 {
@@ -283,22 +295,21 @@ typedef struct {
 } train_view_t;
 
 #define TRAIN_CSV_HEADER                                                                  \
-    "step,layer,loss,grad_norm,grad_norm_clipped,clipped,grad_w_norm,w_norm,update_ratio," \
-    "dead_frac,saturated_frac,grad_h_first,grad_h_last,heldout_loss,heldout_acc"
+    "step,layer" GS_TRAIN_LOG_COLUMNS(CSV_NAME) GS_TRAIN_LAYER_LOG_COLUMNS(CSV_NAME)
+#define CSV_STEP(name, type, help) CSV_##type(row->name);
+#define CSV_STEP_LAYER(name, type, help) CSV_##type(L->name);
 
 static void on_log(void *ctx, const gs_train_row_t *row, const gs_train_layer_row_t *layers,
                    size_t n_layers, long steps)
 {
     train_view_t *v = ctx;
-    if (v->csv) {
+    if (v->csv) {   /* the step's columns repeated on each of its layers' rows */
         for (size_t l = 0; l < n_layers; l++) {
             const gs_train_layer_row_t *L = &layers[l];
-            printf("%ld,%d,%.17g,%.17g,%.17g,%ld,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,"
-                   "%.17g,%.17g\n",
-                   row->step, L->layer, row->loss, row->grad_norm, row->grad_norm_clipped,
-                   row->clipped, L->grad_w_norm, L->w_norm, L->update_ratio, L->dead_frac,
-                   L->saturated_frac, L->grad_h_first, L->grad_h_last, row->heldout_loss,
-                   row->heldout_acc);
+            printf("%ld,%d", row->step, L->layer);
+            GS_TRAIN_LOG_COLUMNS(CSV_STEP)
+            GS_TRAIN_LAYER_LOG_COLUMNS(CSV_STEP_LAYER)
+            putchar('\n');
         }
         return;
     }
@@ -334,12 +345,12 @@ static const char train_output[] =
     "  " TRAIN_CSV_HEADER "\n"
     "one row per layer (1..depth, depth+1 the readout) of every logged step (every\n"
     "log_every steps, the first and the last, and the step that diverged): the step's batch\n"
-    "loss and global gradient norm before and after clipping (repeated on its layers' rows),\n"
-    "then the layer's ||dL/dW||, ||W|| before the update, the update ratio ||dW||/||W||, the\n"
-    "shares of dead and saturated units, and for recurrent layers ||dL/dh_t|| at t = 1 and\n"
-    "t = seq_len (nan otherwise), and the step's loss and accuracy on the held-out rows\n"
-    "(eval_rows of the test part, with the weights the batch loss saw; nan when\n"
-    "eval_rows=0, accuracy nan for dataset=adding). The result line goes to stderr.";
+    "loss, global gradient norm before and after clipping, and loss and accuracy on the\n"
+    "held-out rows (eval_rows of the test part, the model as the step found it; nan when\n"
+    "eval_rows=0 and on a diverged step's row, accuracy nan for dataset=adding), repeated\n"
+    "on its layers' rows; then the layer's ||dL/dW||, ||W|| before the update, the update\n"
+    "ratio ||dW||/||W||, the shares of dead and saturated units, and for recurrent layers\n"
+    "||dL/dh_t|| at t = 1 and t = seq_len (nan otherwise). The result line goes to stderr.";
 
 int gs_cmd_train(int argc, char **argv)
 {

@@ -211,6 +211,11 @@ typedef struct {
 const char *const *gs_column_names(gs_col_type_t type, size_t *n);
 /* The value of name among them; -1 when it is none of them (or NULL). */
 int gs_column_value(gs_col_type_t type, const char *name);
+/* The value of col's field at field (a struct laid out by
+ * GS_COLUMN_ENTRY) as text into buf: reals to 17 significant digits,
+ * an enum by its name; "" for a NaN real or an enum out of range (the
+ * report's RP_NONE). Returns buf. */
+char *gs_column_text(const gs_column_t *col, const void *field, char *buf, size_t cap);
 
 /* A gs_column_t initializer of a row, offset into struct type base */
 #define GS_COLUMN_ENTRY(source, base, name, type, table, since, when, help)                    \

@@ -100,35 +100,11 @@ int rp_write_runs_csv(const rp_model_t *m, const char *path, char *err, size_t e
             fprintf(f, ",%s", r->sc->hash_hex);
             for (size_t k = 0; k < N_RUN_COLUMNS; k++) {
                 const gs_column_t *col = &run_columns[k];
-                const char *field = (const char *)r + col->offset;
-                if (r->null_cols >> k & 1) {   /* NULL: empty, whatever its type */
-                    fputc(',', f);
-                    continue;
-                }
-                double v;
-                long n;
-                int x;
+                char text[GS_TEXT_MAX];
                 fputc(',', f);
-                switch (col->type) {
-                case GS_COL_REAL: case GS_COL_REAL_INF:
-                    memcpy(&v, field, sizeof v);
-                    if (!isnan(v))
-                        fprintf(f, "%.17g", v);
-                    break;
-                case GS_COL_INT: case GS_COL_SESSION:
-                    memcpy(&n, field, sizeof n);
-                    fprintf(f, "%ld", n);
-                    break;
-                case GS_COL_TEXT:
-                    gs_csv_field(f, field);
-                    break;
-                default:
-                    memcpy(&x, field, sizeof x);
-                    size_t count;
-                    const char *const *names = gs_column_names(col->type, &count);
-                    fputs(x >= 0 && (size_t)x < count ? names[x] : "", f);   /* RP_NONE: NULL */
-                    break;
-                }
+                if (!(r->null_cols >> k & 1))   /* NULL: empty, whatever its type */
+                    gs_csv_field(f, gs_column_text(col, (const char *)r + col->offset, text,
+                                                   sizeof text));
             }
             fputc('\n', f);
         }

@@ -56,17 +56,28 @@ typedef struct {
 extern const gs_column_t store_columns[];
 extern const size_t store_n_columns;
 
-/* A value column of a series table */
+/* A value column of a series table: a double (REAL) or a long (INT)
+ * field of the row struct */
 typedef struct {
     const char *name, *sql_type, *help;
+    size_t offset;
+    int is_int;
 } series_column_t;
-/* A series table: the statement that stores its rows, its key columns
- * and its value columns */
+/* Where a series row's step and layer (or t) come from: a field of the
+ * row (its offset), or the row's position */
+#define STORE_STEP_ZERO (-1)     /* step: 0, the rows are at initialization */
+#define STORE_INDEX_POS (-1)     /* layer or t: the row's position + 1 */
+#define STORE_NO_INDEX (-2)      /* no layer or t column (train_log) */
+/* A series table: the statement that stores its rows, its key columns,
+ * its value columns, and where a cell's rows are in gs_result_t */
 typedef struct {
     int which;   /* ST_* */
     const char *table, *keys;
     const series_column_t *cols;
     size_t n;
+    size_t rows_at, count_at, row_size;   /* the row array, its length, a row's size */
+    ptrdiff_t step_at, index_at;          /* a long step, an int layer, or STORE_* */
+    int measured_only;                    /* a failed cell has none */
 } store_series_t;
 #define STORE_N_SERIES 4
 extern const store_series_t store_series[STORE_N_SERIES];

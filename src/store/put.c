@@ -339,79 +339,45 @@ static int put_run(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t *
 
 /* ---- the rows of the other tables ---- */
 
-/* A series row's value columns bound from the row L, from parameter i
- * on, in the order of their table's columns (result_fields.h), which is
- * series_insert's */
-#define BIND_REAL(s, i, v) store_bind_real(s, i, v)
-#define BIND_INT(s, i, v) sqlite3_bind_int64(s, i, v)
-#define BIND_SERIES(name, type, help) BIND_##type(s, i++, L->name);
-
-/* The key columns of a series row: run_id, step, then the layer or t */
-static int bind_series_keys(sqlite3_stmt *s, sqlite3_int64 id, sqlite3_int64 step,
-                            sqlite3_int64 index, int has_index)
+/* A series' rows of one cell, each bound from its struct by the
+ * offsets of its table's columns (result_fields.h), in series_insert's
+ * order: run_id, step, the layer or t if any, then the value columns */
+static int put_series(gs_store_t *st, const store_series_t *x, sqlite3_int64 id,
+                      const gs_result_t *r, char *err, size_t errlen)
 {
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_int64(s, 2, step);
-    if (has_index)
-        sqlite3_bind_int64(s, 3, index);
-    return has_index ? 4 : 3;
-}
-
-static int put_layer_stats(gs_store_t *st, sqlite3_int64 id, const gs_result_t *r, char *err,
-                           size_t errlen)
-{
-    sqlite3_stmt *s = st->stmt[ST_LAYER];
-    for (size_t l = 0; l < r->n_layers; l++) {
-        const gs_layer_stats_t *L = &r->layers[l];
-        int i = bind_series_keys(s, id, 0, (sqlite3_int64)l + 1, 1);
-        GS_LAYER_STATS_COLUMNS(BIND_SERIES)
+    sqlite3_stmt *s = st->stmt[x->which];
+    const char *rows, *base = (const char *)r;
+    size_t n;
+    memcpy(&rows, base + x->rows_at, sizeof rows);
+    memcpy(&n, base + x->count_at, sizeof n);
+    for (size_t j = 0; j < n; j++) {
+        const char *row = rows + j * x->row_size;
+        long step = 0;
+        int index = (int)j + 1, i = 1;
+        if (x->step_at != STORE_STEP_ZERO)
+            memcpy(&step, row + x->step_at, sizeof step);
+        if (x->index_at >= 0)
+            memcpy(&index, row + x->index_at, sizeof index);
+        sqlite3_bind_int64(s, i++, id);
+        sqlite3_bind_int64(s, i++, step);
+        if (x->index_at != STORE_NO_INDEX)
+            sqlite3_bind_int64(s, i++, index);
+        for (size_t k = 0; k < x->n; k++) {
+            const series_column_t *col = &x->cols[k];
+            if (col->is_int) {
+                long v;
+                memcpy(&v, row + col->offset, sizeof v);
+                sqlite3_bind_int64(s, i++, v);
+            } else {
+                double v;
+                memcpy(&v, row + col->offset, sizeof v);
+                store_bind_real(s, i++, v);
+            }
+        }
         assert(i == sqlite3_bind_parameter_count(s) + 1);   /* every column bound */
-        if (store_step_reset(st, s, err, errlen, "storing layer_stats") != 0)
-            return -1;
-    }
-    return 0;
-}
-
-static int put_layer_log(gs_store_t *st, sqlite3_int64 id, const gs_result_t *r, char *err,
-                         size_t errlen)
-{
-    sqlite3_stmt *s = st->stmt[ST_LAYER_LOG];
-    for (size_t j = 0; j < r->n_layer_log; j++) {
-        const gs_train_layer_row_t *L = &r->layer_log[j];
-        int i = bind_series_keys(s, id, L->step, L->layer, 1);
-        GS_TRAIN_LAYER_LOG_COLUMNS(BIND_SERIES)
-        assert(i == sqlite3_bind_parameter_count(s) + 1);
-        if (store_step_reset(st, s, err, errlen, "storing train_layer_log") != 0)
-            return -1;
-    }
-    return 0;
-}
-
-static int put_time_stats(gs_store_t *st, sqlite3_int64 id, const gs_result_t *r, char *err,
-                          size_t errlen)
-{
-    sqlite3_stmt *s = st->stmt[ST_TIME];
-    for (size_t t = 0; t < r->n_time; t++) {
-        const gs_time_stats_t *L = &r->time[t];
-        int i = bind_series_keys(s, id, 0, (sqlite3_int64)t + 1, 1);
-        GS_TIME_STATS_COLUMNS(BIND_SERIES)
-        assert(i == sqlite3_bind_parameter_count(s) + 1);
-        if (store_step_reset(st, s, err, errlen, "storing time_stats") != 0)
-            return -1;
-    }
-    return 0;
-}
-
-static int put_train_log(gs_store_t *st, sqlite3_int64 id, const gs_result_t *r, char *err,
-                         size_t errlen)
-{
-    sqlite3_stmt *s = st->stmt[ST_LOG];
-    for (size_t j = 0; j < r->n_log; j++) {
-        const gs_train_row_t *L = &r->log[j];
-        int i = bind_series_keys(s, id, L->step, 0, 0);
-        GS_TRAIN_LOG_COLUMNS(BIND_SERIES)
-        assert(i == sqlite3_bind_parameter_count(s) + 1);
-        if (store_step_reset(st, s, err, errlen, "storing train_log") != 0)
+        char what[64];
+        snprintf(what, sizeof what, "storing %s", x->table);
+        if (store_step_reset(st, s, err, errlen, what) != 0)
             return -1;
     }
     return 0;
@@ -462,12 +428,13 @@ static int put_rows(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t 
     int failed = !GS_STATUS_MEASURED(r->status);
     derived_t d;
     derive(st, c, meta, &d);
-    if (put_run(st, sw, cell, r, &d, err, errlen) != 0 ||
-        (!failed && put_layer_stats(st, id, r, err, errlen) != 0) ||
-        put_train_log(st, id, r, err, errlen) != 0 ||
-        put_layer_log(st, id, r, err, errlen) != 0 ||
-        (!failed && put_time_stats(st, id, r, err, errlen) != 0) ||
-        put_histograms(st, id, r, err, errlen) != 0)
+    if (put_run(st, sw, cell, r, &d, err, errlen) != 0)
+        return -1;
+    for (size_t i = 0; i < STORE_N_SERIES; i++)
+        if (!(failed && store_series[i].measured_only) &&
+            put_series(st, &store_series[i], id, r, err, errlen) != 0)
+            return -1;
+    if (put_histograms(st, id, r, err, errlen) != 0)
         return -1;
     if (!failed && (c->model == GS_MODEL_MLP || c->model == GS_MODEL_RNN))
         return put_theory(st, id, c, r, &d, err, errlen);

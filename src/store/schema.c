@@ -221,20 +221,32 @@ void store_column_sql(const gs_column_t *col, char *buf, size_t cap)
 }
 
 /* The value columns of the series tables (result_fields.h), as data:
- * for their schema lines and INSERTs */
-#define SERIES_ENTRY(name, type, help) {#name, SQL_##type, help},
+ * for their schema lines, INSERTs and binds */
+#define SERIES_ENTRY(T, name, type, help) {#name, SQL_##type, help, offsetof(T, name), IS_INT_##type},
 #define SQL_REAL "REAL"
 #define SQL_INT "INTEGER"
-static const series_column_t layer_stats_cols[] = {GS_LAYER_STATS_COLUMNS(SERIES_ENTRY)},
-                             train_log_cols[] = {GS_TRAIN_LOG_COLUMNS(SERIES_ENTRY)},
-                             train_layer_log_cols[] = {GS_TRAIN_LAYER_LOG_COLUMNS(SERIES_ENTRY)},
-                             time_stats_cols[] = {GS_TIME_STATS_COLUMNS(SERIES_ENTRY)};
+#define IS_INT_REAL 0
+#define IS_INT_INT 1
+#define LAYER_STATS_ENTRY(name, type, help) SERIES_ENTRY(gs_layer_stats_t, name, type, help)
+#define TRAIN_LOG_ENTRY(name, type, help) SERIES_ENTRY(gs_train_row_t, name, type, help)
+#define LAYER_LOG_ENTRY(name, type, help) SERIES_ENTRY(gs_train_layer_row_t, name, type, help)
+#define TIME_STATS_ENTRY(name, type, help) SERIES_ENTRY(gs_time_stats_t, name, type, help)
+static const series_column_t layer_stats_cols[] = {GS_LAYER_STATS_COLUMNS(LAYER_STATS_ENTRY)},
+                             train_log_cols[] = {GS_TRAIN_LOG_COLUMNS(TRAIN_LOG_ENTRY)},
+                             train_layer_log_cols[] = {GS_TRAIN_LAYER_LOG_COLUMNS(LAYER_LOG_ENTRY)},
+                             time_stats_cols[] = {GS_TIME_STATS_COLUMNS(TIME_STATS_ENTRY)};
+/* A cell's rows of a series: array, count and row type in gs_result_t */
+#define ROWS(array, count, T) offsetof(gs_result_t, array), offsetof(gs_result_t, count), sizeof(T)
 const store_series_t store_series[STORE_N_SERIES] = {
-    {ST_LAYER, "layer_stats", "run_id, step, layer", layer_stats_cols, N_OF(layer_stats_cols)},
-    {ST_LOG, "train_log", "run_id, step", train_log_cols, N_OF(train_log_cols)},
+    {ST_LAYER, "layer_stats", "run_id, step, layer", layer_stats_cols, N_OF(layer_stats_cols),
+     ROWS(layers, n_layers, gs_layer_stats_t), STORE_STEP_ZERO, STORE_INDEX_POS, 1},
+    {ST_LOG, "train_log", "run_id, step", train_log_cols, N_OF(train_log_cols),
+     ROWS(log, n_log, gs_train_row_t), offsetof(gs_train_row_t, step), STORE_NO_INDEX, 0},
     {ST_LAYER_LOG, "train_layer_log", "run_id, step, layer", train_layer_log_cols,
-     N_OF(train_layer_log_cols)},
-    {ST_TIME, "time_stats", "run_id, step, t", time_stats_cols, N_OF(time_stats_cols)},
+     N_OF(train_layer_log_cols), ROWS(layer_log, n_layer_log, gs_train_layer_row_t),
+     offsetof(gs_train_layer_row_t, step), offsetof(gs_train_layer_row_t, layer), 0},
+    {ST_TIME, "time_stats", "run_id, step, t", time_stats_cols, N_OF(time_stats_cols),
+     ROWS(time, n_time, gs_time_stats_t), STORE_STEP_ZERO, STORE_INDEX_POS, 1},
 };
 
 /* A series table's value columns as schema lines, each followed by a
