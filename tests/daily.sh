@@ -165,11 +165,11 @@ check "an override given twice: exit 2 ($msg)" '[ $st -eq 2 ] && printf "%s" "$m
 # ---- the size limit ----
 out=$("$gs" plan "$small" steps=100000000 --db huge.db)
 check "plan: the size up front, and a warning past the limit" \
-    'printf "%s\n" "$out" | sed -n 2p | grep -q "^size: 30 cells, ~79.0 h of estimated core time" &&
+    'printf "%s\n" "$out" | sed -n 2p | grep -q "^size: 30 cells, ~81.1 h of estimated core time" &&
      printf "%s\n" "$out" | sed -n 3p | grep -q "^warning: a big sweep: .* run refuses it without --yes"'
 msg=$("$gs" run "$small" steps=100000000 --db huge.db 2>&1); st=$?
 check "run past the limit without --yes: exit 2, how big and how to go on, no database ($msg)" \
-    '[ $st -eq 2 ] && printf "%s" "$msg" | grep -q "a big sweep: 30 cells, ~79.0 h" &&
+    '[ $st -eq 2 ] && printf "%s" "$msg" | grep -q "a big sweep: 30 cells, ~81.1 h" &&
      printf "%s" "$msg" | grep -q "steps=100000000 --db huge.db --yes" && [ ! -e huge.db ]'
 msg=$("$gs" run "$small" steps=100000000 --yes --db /proc/no/such.db 2>&1); st=$?
 check "with --yes it goes past the check (to the database's error here: exit $st)" \

@@ -343,6 +343,22 @@ static void subset(void)
            "a test part of %zu rows: the held-out subset holds %ld (the bound)",
            p.total_rows - p.train_rows, r.heldout_rows);
     gs_result_free(&r);
+    /* the key is in the canonical key only when set (cells stored before
+     * it existed keep their ids) and outside the seeds (arms that differ
+     * in it share weights and batches) */
+    gs_cell_t d, e;
+    char kd[1024], ke[1024];
+    gs_cell_defaults(&d);
+    gs_cell_defaults(&e);
+    gs_cell_set_word(&d, "task=train", err, sizeof err);
+    gs_cell_set_word(&e, "task=train", err, sizeof err);
+    gs_cell_set_word(&e, "eval_rows=100", err, sizeof err);
+    gs_cell_key(&d, kd, sizeof kd);
+    gs_cell_key(&e, ke, sizeof ke);
+    tap_ok(strstr(kd, "eval_rows") == NULL && strstr(ke, ";eval_rows=100;") != NULL &&
+               gs_cell_seed(&d) == gs_cell_seed(&e) &&
+               gs_cell_data_seed(&d) == gs_cell_data_seed(&e),
+           "eval_rows: in the canonical key only when set (%s), never in the seeds", ke);
     /* a probe evaluates nothing and its plan has no held-out rows */
     static const char *const probe[MAX_WORDS] = {"task=probe", "depth=2", "eval_rows=100"};
     cell_of(probe, &c);

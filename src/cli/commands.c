@@ -383,12 +383,12 @@ static const char train_output[] =
     "  " TRAIN_CSV_HEADER "\n"
     "one row per layer (1..depth, depth+1 the readout) of every logged step (every\n"
     "log_every steps, the first and the last, and the step that diverged): the step's batch\n"
-    "loss and global gradient norm before and after clipping (repeated on its layers' rows),\n"
-    "then the layer's ||dL/dW||, ||W|| before the update, the update ratio ||dW||/||W||, the\n"
-    "shares of dead and saturated units, and for recurrent layers ||dL/dh_t|| at t = 1 and\n"
-    "t = seq_len (nan otherwise), and the step's loss and accuracy on the held-out rows\n"
-    "(eval_rows of the test part, with the weights the batch loss saw; nan when\n"
-    "eval_rows=0, accuracy nan for dataset=adding). The result line goes to stderr.";
+    "loss, global gradient norm before and after clipping, and loss and accuracy on the\n"
+    "held-out rows (eval_rows of the test part, the model as the step found it; nan when\n"
+    "eval_rows=0 and on a diverged step's row, accuracy nan for dataset=adding), repeated\n"
+    "on its layers' rows; then the layer's ||dL/dW||, ||W|| before the update, the update\n"
+    "ratio ||dW||/||W||, the shares of dead and saturated units, and for recurrent layers\n"
+    "||dL/dh_t|| at t = 1 and t = seq_len (nan otherwise). The result line goes to stderr.";
 
 int gs_cmd_train(int argc, char **argv)
 {

@@ -112,7 +112,7 @@ static const keydef_t keys[] = {
      KF_TRAIN | KF_HEADLINE},
     {"log_every", K_INT, OFF(log_every), NULL, 1, 1e9, 1, 1, "10",
      "training log interval in steps", KF_TRAIN},
-    {"eval_rows", K_INT, OFF(eval_rows), NULL, 0, GS_EVAL_ROWS_MAX, 1, 1, "256",
+    {"eval_rows", K_INT, OFF(eval_rows), NULL, 0, GS_EVAL_ROWS_MAX, 1, 1, "128",
      "held-out rows (the test part's first, the same for every arm and step) whose loss and "
      "accuracy are measured at every logged step, at most " STR(GS_EVAL_ROWS_MAX) " (fewer "
      "when the test part is smaller); 0: none", KF_TRAIN},
