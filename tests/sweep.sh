@@ -444,27 +444,25 @@ check "... a training cell run again there gets its held-out rows, the others st
 1" ] && grep -q "29 stored already, 1 to run" v7b.err &&
      dump_rows v7.db | grep "^$tid|" | cmp -s - "$(grep "^$tid|" ref.rows > tid.rows; echo tid.rows)" &&
      [ -s tid.rows ] && dump_rows v7.db $v8cols | cmp -s - ref-v7.rows'
-# a version-6 database whose runs row was deleted in the sqlite3 shell
-# (foreign keys off): version 6 kept the orphaned rows until the cell was
-# stored again; the upgrade, which checks every foreign key, drops them
-cp results/small.db v6orph.db
-sqlite3 v6orph.db "$old_v6 PRAGMA user_version = 6; DELETE FROM runs WHERE id = $gone"
-"$gs" run "$small" --db v6orph.db --threads 1 >/dev/null 2>v6orph.err; st=$?
-v=$(sqlite3 v6orph.db "PRAGMA user_version; PRAGMA foreign_key_check; PRAGMA integrity_check")
-check "a version-6 database with a run deleted by hand: upgraded, its orphans dropped, the cell rerun (exit $st: $(echo $v))" \
-    '[ $st -eq 0 ] && [ "$v" = "$ver
-ok" ] && grep -q "29 stored already, 1 to run" v6orph.err &&
-     dump_rows v6orph.db work_bytes $v8cols | cmp -s - ref-v6.rows'
-# the same on a version-7 database: its orphans are dropped before the
-# upgrade's foreign_key_check (which refused them before)
-cp results/small.db v7orph.db
-sqlite3 v7orph.db "$old_v7 PRAGMA user_version = 7; DELETE FROM runs WHERE id = $gone"
-"$gs" run "$small" --db v7orph.db --threads 1 >/dev/null 2>v7orph.err; st=$?
-v=$(sqlite3 v7orph.db "PRAGMA user_version; PRAGMA foreign_key_check; PRAGMA integrity_check")
-check "a version-7 database with a run deleted by hand: upgraded, its orphans dropped, the cell rerun (exit $st: $(echo $v))" \
-    '[ $st -eq 0 ] && [ "$v" = "$ver
-ok" ] && grep -q "29 stored already, 1 to run" v7orph.err &&
-     dump_rows v7orph.db $v8cols | cmp -s - ref-v7.rows'
+# a database of version 6 or 7 whose runs row was deleted in the sqlite3
+# shell (foreign keys off): those versions kept the orphaned rows until
+# the cell was stored again; the upgrade, which checks every foreign key,
+# drops them first (version 7's were refused until it did)
+# orphan_upgrade VERSION RECIPE REFERENCE [COLUMN...]: the columns left out
+orphan_upgrade() {
+    n=$1 o=v$1orph.db recipe=$2 ref=$3
+    shift 3
+    cols="$*"
+    cp results/small.db $o
+    sqlite3 $o "$recipe PRAGMA user_version = $n; DELETE FROM runs WHERE id = $gone"
+    "$gs" run "$small" --db $o --threads 1 >/dev/null 2>$o.err; st=$?
+    v=$(sqlite3 $o "PRAGMA user_version; PRAGMA foreign_key_check; PRAGMA integrity_check")
+    check "a version-$n database with a run deleted by hand: upgraded, its orphans dropped, the cell rerun (exit $st: $(echo $v))" \
+        '[ $st -eq 0 ] && [ "$v" = "$ver
+ok" ] && grep -q "29 stored already, 1 to run" $o.err && dump_rows $o $cols | cmp -s - $ref'
+}
+orphan_upgrade 6 "$old_v6" ref-v6.rows work_bytes $v8cols
+orphan_upgrade 7 "$old_v7" ref-v7.rows $v8cols
 # a histogram whose bins are not 0..29 (a row deleted by hand) cannot be
 # one array: the upgrade is refused, and the database left as it was
 cp results/small.db v6bad.db
