@@ -450,14 +450,14 @@ check "... a training cell run again there gets its held-out rows, the others st
 # drops them first (version 7's were refused until it did)
 # orphan_upgrade VERSION RECIPE REFERENCE [COLUMN...]: the columns left out
 orphan_upgrade() {
-    n=$1 o=v$1orph.db recipe=$2 ref=$3
+    orph_v=$1 o=v$1orph.db recipe=$2 ref=$3
     shift 3
     cols="$*"
     cp results/small.db $o
-    sqlite3 $o "$recipe PRAGMA user_version = $n; DELETE FROM runs WHERE id = $gone"
+    sqlite3 $o "$recipe PRAGMA user_version = $orph_v; DELETE FROM runs WHERE id = $gone"
     "$gs" run "$small" --db $o --threads 1 >/dev/null 2>$o.err; st=$?
     v=$(sqlite3 $o "PRAGMA user_version; PRAGMA foreign_key_check; PRAGMA integrity_check")
-    check "a version-$n database with a run deleted by hand: upgraded, its orphans dropped, the cell rerun (exit $st: $(echo $v))" \
+    check "a version-$orph_v database with a run deleted by hand: upgraded, its orphans dropped, the cell rerun (exit $st: $(echo $v))" \
         '[ $st -eq 0 ] && [ "$v" = "$ver
 ok" ] && grep -q "29 stored already, 1 to run" $o.err && dump_rows $o $cols | cmp -s - $ref'
 }
