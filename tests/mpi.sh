@@ -76,14 +76,17 @@ done
 # in_flight rows; the resume gives the rows of an uninterrupted run.
 wait_rows() {
     i=0
-    while [ $i -lt 100 ] && [ "$(sqlite3 "$1" "SELECT count(*) FROM runs" 2>/dev/null || echo 0)" = 0 ]; do
+    while [ $i -lt 300 ] && [ "$(sqlite3 "$1" "SELECT count(*) FROM runs" 2>/dev/null || echo 0)" = 0 ]; do
         sleep 0.1
         i=$((i + 1))
     done
 }
+# Each cell 0.3 s longer: the 30 cells take 4.5 s or more on 2 ranks, so
+# the signal, 0.3 s after the first row, lands mid-sweep even on a loaded
+# machine (with 0.1 s, one loaded run in a few had finished before it).
 for how in mpirun group; do
     rm -f "int_$how.db"*
-    setsid env GRADSWEEP_TEST_CELL_DELAY=0.1 mpiexec --oversubscribe --bind-to none \
+    setsid env GRADSWEEP_TEST_CELL_DELAY=0.3 mpiexec --oversubscribe --bind-to none \
         -x GRADSWEEP_TEST_CELL_DELAY -n 2 "$gs" run "$small" --db "int_$how.db" --threads 1 \
         2>"int_$how.err" &
     bg=$!
