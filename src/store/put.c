@@ -395,6 +395,22 @@ static int put_series(gs_store_t *st, const store_series_t *x, sqlite3_int64 id,
     return 0;
 }
 
+/* counts[0..n), n >= 1, as a JSON array "[c0,c1,...]" into buf (at least
+ * JSON_COUNTS_CAP(n) bytes: '[', a long and a ',' or ']' each, NUL); its
+ * length. */
+#define JSON_COUNTS_CAP(n) ((size_t)(n) * 21 + 3)
+static size_t json_counts(const long *counts, int n, char *buf, size_t cap)
+{
+    assert(n >= 1 && cap >= JSON_COUNTS_CAP(n));
+    size_t len = 0;
+    for (int b = 0; b < n; b++)
+        len += (size_t)snprintf(buf + len, cap - len, "%c%ld", b ? ',' : '[', counts[b]);
+    assert(len + 2 <= cap);
+    buf[len++] = ']';
+    buf[len] = '\0';
+    return len;
+}
+
 /* One row a histogram: its edges and its counts as a JSON array. */
 static int put_histograms(gs_store_t *st, sqlite3_int64 id, const gs_result_t *r, char *err,
                           size_t errlen)
@@ -403,14 +419,8 @@ static int put_histograms(gs_store_t *st, sqlite3_int64 id, const gs_result_t *r
     assert(sqlite3_bind_parameter_count(s) == 6);
     for (size_t h = 0; h < r->n_hist; h++) {
         const gs_hist_t *H = &r->hist[h];
-        char counts[GS_HIST_BINS * 21 + 3];   /* '[', a long and a ',' or ']' each, NUL */
-        size_t len = 0;
-        for (int b = 0; b < GS_HIST_BINS; b++)
-            len += (size_t)snprintf(counts + len, sizeof counts - len, "%c%ld", b ? ',' : '[',
-                                    H->count[b]);
-        assert(len + 2 <= sizeof counts);
-        counts[len++] = ']';
-        counts[len] = '\0';
+        char counts[JSON_COUNTS_CAP(GS_HIST_BINS)];
+        size_t len = json_counts(H->count, GS_HIST_BINS, counts, sizeof counts);
         sqlite3_bind_int64(s, 1, id);
         sqlite3_bind_int(s, 2, H->layer);
         sqlite3_bind_text(s, 3, H->quantity, -1, SQLITE_STATIC);
@@ -464,14 +474,8 @@ static int put_format_exponents(gs_store_t *st, sqlite3_int64 id, const gs_resul
             continue;
         while (h[last] == 0)
             last--;
-        char counts[GS_FMT_HIST_BINS * 21 + 3];   /* '[', a long and a ',' or ']' each, NUL */
-        size_t len = 0;
-        for (int b = first; b <= last; b++)
-            len += (size_t)snprintf(counts + len, sizeof counts - len, "%c%ld",
-                                    b > first ? ',' : '[', h[b]);
-        assert(len + 2 <= sizeof counts);
-        counts[len++] = ']';
-        counts[len] = '\0';
+        char counts[JSON_COUNTS_CAP(GS_FMT_HIST_BINS)];
+        size_t len = json_counts(h + first, last - first + 1, counts, sizeof counts);
         sqlite3_bind_int64(s, 1, id);
         sqlite3_bind_int64(s, 2, rec->step);
         sqlite3_bind_int(s, 3, rec->layer);
