@@ -14,11 +14,13 @@ __m128d _ZGVbN2v_tanh(__m128d x);
 __m128d _ZGVbN2v_log(__m128d x);
 __m128d _ZGVbN2v_sin(__m128d x);
 __m128d _ZGVbN2v_cos(__m128d x);
+__m128d _ZGVbN2v_erfc(__m128d x);
 __m256d _ZGVdN4v_exp(__m256d x);
 __m256d _ZGVdN4v_tanh(__m256d x);
 __m256d _ZGVdN4v_log(__m256d x);
 __m256d _ZGVdN4v_sin(__m256d x);
 __m256d _ZGVdN4v_cos(__m256d x);
+__m256d _ZGVdN4v_erfc(__m256d x);
 
 typedef __m128d (*fn2_t)(__m128d);
 typedef __m256d (*fn4_t)(__m256d);
@@ -69,6 +71,7 @@ VECTOR_FORM(tanh)
 VECTOR_FORM(log)
 VECTOR_FORM(sin)
 VECTOR_FORM(cos)
+VECTOR_FORM(erfc)
 
 const char *gs_vmath_name(void)
 {
@@ -88,6 +91,7 @@ LIBM_FORM(tanh)
 LIBM_FORM(log)
 LIBM_FORM(sin)
 LIBM_FORM(cos)
+LIBM_FORM(erfc)
 
 const char *gs_vmath_name(void)
 {

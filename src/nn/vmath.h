@@ -5,6 +5,7 @@
  *   gs_vtanh     y = tanh x
  *   gs_vsigmoid  y = 1 / (1 + e^-x)     (0 and 1 at the tails, never NaN)
  *   gs_vlog, gs_vsin, gs_vcos            (for Gaussian samples, nn/rng.h)
+ *   gs_verfc     y = erfc x              (GELU, nn/activation.c)
  *
  * Where configure found glibc's libmvec (x86-64, glibc >= 2.35), these run
  * its vector functions - two values per call on any x86-64, four on CPUs
@@ -25,6 +26,7 @@ void gs_vsigmoid(double *y, const double *x, size_t n);
 void gs_vlog(double *y, const double *x, size_t n);
 void gs_vsin(double *y, const double *x, size_t n);
 void gs_vcos(double *y, const double *x, size_t n);
+void gs_verfc(double *y, const double *x, size_t n);
 
 /* "libmvec avx2", "libmvec sse" or "libm": which one runs here. */
 const char *gs_vmath_name(void);
