@@ -133,7 +133,9 @@ check "status: the diagnoses at the end of training, per training experiment ($f
     '[ -n "$fin" ] && [ "$fin" = "$want" ] && [ "$ch" = "$wch" ] && [ -z "$probes" ]'
 dump_rows results/small.db > ref.rows
 # the runs columns of version 8 (issue 18's held-out evaluation, issue 20's format_stats key)
-v8cols="heldout_rows heldout_loss heldout_acc format_stats"
+# and of version 9 (issue 21's warmup key)
+v9cols="warmup"
+v8cols="heldout_rows heldout_loss heldout_acc format_stats $v9cols"
 dump_rows results/small.db $v8cols > ref-v7.rows   # as a database of version 7 has it
 dump_rows results/small.db work_bytes $v8cols > ref-v6.rows   # as a database of version 6 has it
 
@@ -221,7 +223,8 @@ check "... and the rerun stores it: rows identical to the uninterrupted run (exi
 # old_v4: what version 5 added undone - grad_h_ratio, grad_h_ratio_final,
 # data_seed, sweeps.seeding and 'dead' in the diagnoses' CHECK lists)
 # what each schema version added, undone: a database as that version wrote it
-old_v7="ALTER TABLE sweeps DROP COLUMN shard; ALTER TABLE sessions DROP COLUMN pid_start;
+old_v8="ALTER TABLE runs DROP COLUMN warmup;"
+old_v7="$old_v8 ALTER TABLE sweeps DROP COLUMN shard; ALTER TABLE sessions DROP COLUMN pid_start;
   ALTER TABLE runs DROP COLUMN heldout_rows; ALTER TABLE train_log DROP COLUMN heldout_loss;
   ALTER TABLE train_log DROP COLUMN heldout_acc; DROP VIEW loss_scale_window;
   DROP VIEW format_exponent_bins; DROP TABLE format_stats; DROP TABLE format_exponents;
@@ -377,6 +380,20 @@ sqlite3 fkoff.db "DELETE FROM runs WHERE id = $gone"
 v=$(sqlite3 fkoff.db "PRAGMA foreign_key_check; PRAGMA integrity_check")
 check "a run deleted with foreign keys off: the rerun replaces its orphans (exit $st, $v)" \
     '[ $st -eq 0 ] && [ "$v" = ok ] && dump_rows fkoff.db | cmp -s - ref.rows'
+
+# a version-8 database (before the warmup key): a run adds runs.warmup,
+# NULL (no warm-up) for the cells stored before, reruns none of them (the
+# key is in the canonical key only when set) and keeps every other column
+cp results/small.db v8.db
+sqlite3 v8.db "$old_v8 PRAGMA user_version = 8"
+"$gs" run "$small" --db v8.db --threads 1 >/dev/null 2>v8.err; st=$?
+v=$(sqlite3 v8.db "PRAGMA user_version; SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'warmup';
+  SELECT count(*) FROM runs WHERE warmup IS NOT NULL; PRAGMA integrity_check")
+check "a version-8 database: upgraded to $ver, runs.warmup added as NULL, nothing rerun (exit $st: $(echo $v))" \
+    '[ $st -eq 0 ] && [ "$v" = "$ver
+1
+0
+ok" ] && grep -q "30 stored already, 0 to run" v8.err && dump_rows v8.db $v9cols | cmp -s - "$(dump_rows results/small.db $v9cols > ref-v8.rows; echo ref-v8.rows)"'
 
 # ---- shards: sweeps.shard (schema version 8) ----
 # a version-7 database has no sweeps.shard: a run adds it, NULL (the

@@ -109,6 +109,7 @@ static void plan_shape(const gs_cell_t *c, gs_plan_t *p)
         .batch = (size_t)c->batch,
         .opt = c->opt,
         .lr = c->lr,
+        .warmup = c->warmup,
         .clip_mode = (gs_clip_mode_t)c->clip_mode,
         .clip = c->clip,
         .log_every = c->log_every,

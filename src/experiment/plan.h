@@ -66,6 +66,7 @@ typedef struct {
     size_t batch;
     const gs_optimizer_t *opt;
     double lr;
+    long warmup;                 /* linear warm-up steps (gs_warmup_lr); 0: none */
     gs_clip_mode_t clip_mode;
     double clip;                 /* 0: none */
     uint64_t weight_seed;        /* gs_cell_seed */

@@ -47,7 +47,8 @@ typedef struct {
 
 /* Keys in the canonical key only when not at their default: added after
  * databases existed, so that the cells those hold keep their ids. */
-static const char *const keys_if_set[] = {"spectrum", "eval_rows", "format_stats", NULL};
+static const char *const keys_if_set[] = {"spectrum", "eval_rows", "format_stats", "warmup",
+                                           NULL};
 
 static int key_if_set(const char *name)
 {
@@ -107,6 +108,9 @@ static const keydef_t keys[] = {
     {"optimizer", K_OPT, OFF(opt), NULL, 0, 0, 0, 1, "sgd", "training optimizer",
      KF_TRAIN | KF_HEADLINE},
     {"lr", K_REAL, OFF(lr), NULL, 0, 1e6, 0, 1, "0.01", "learning rate", KF_TRAIN | KF_HEADLINE},
+    {"warmup", K_INT, OFF(warmup), NULL, 0, 1e9, 1, 1, "0",
+     "linear learning-rate warm-up over the first N steps: step t (from 1) applies "
+     "lr*t/N while t < N, lr from step N on (every optimizer); 0: none", KF_TRAIN | KF_HEADLINE},
     {"batch", K_INT, OFF(batch), NULL, 1, 1e8, 1, 1, "64", "rows per step", KF_INIT | KF_HEADLINE},
     {"steps", K_INT, OFF(steps), NULL, 1, 1e9, 1, 1, "1000", "training steps",
      KF_TRAIN | KF_HEADLINE},

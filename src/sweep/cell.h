@@ -40,6 +40,7 @@ typedef struct {
     int format_stats;                         /* what low-precision formats do (format_stats) */
     const gs_optimizer_t *opt;
     double lr;
+    long warmup;                              /* linear warm-up steps (0: none) */
     long batch, steps, log_every, repeats;
     long eval_rows;                           /* held-out rows evaluated at logged steps */
     double clip;                              /* 0: none */
