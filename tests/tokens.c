@@ -14,7 +14,7 @@
  *   the last target is the next row's first token.
  * - every task: the tokens lie in [0, vocab), a seed gives the same data
  *   bit for bit and another seed other data; the split by the data seed
- *   (gs_dataset_split) keeps each row's T labels with its inputs (a
+ *   (gs_dataset_split) keeps each row's T targets with its inputs (a
  *   token task's closed form still holds in both parts, the parts
  *   partition the rows); the edges T = 2 and 3, vocab 2; bad shapes are
  *   refused with a reason. */
@@ -33,7 +33,7 @@ static int in_vocab(const gs_dataset_t *ds, size_t vocab)
 {
     for (size_t i = 0; i < ds->n * ds->dim; i++)
         if (ds->x[i] < 0 || ds->x[i] >= (double)vocab || ds->x[i] != (double)(int)ds->x[i] ||
-            ds->y[i] < 0 || ds->y[i] >= (int)vocab)
+            ds->t[i] < 0 || ds->t[i] >= (double)vocab || ds->t[i] != (double)(int)ds->t[i])
             return 0;
     return 1;
 }
@@ -44,18 +44,18 @@ static int shifted_or_reversed(const gs_dataset_t *ds, int reverse)
     size_t T = ds->dim;
     for (size_t i = 0; i < ds->n; i++) {
         const double *x = ds->x + i * T;
-        const int *y = ds->y + i * T;
+        const double *y = ds->t + i * T;
         for (size_t t = 0; t < T; t++) {
             /* undo: copy's y shifted left by one, reverse's y reversed */
-            int back = reverse ? y[T - 1 - t] : y[(t + 1) % T];
-            if ((double)back != x[t])
+            double back = reverse ? y[T - 1 - t] : y[(t + 1) % T];
+            if (back != x[t])
                 return 0;
         }
         if (reverse) {   /* the same multiset */
             long count[4096] = {0};
             for (size_t t = 0; t < T; t++) {
                 count[(int)x[t]]++;
-                count[y[t]]--;
+                count[(int)y[t]]--;
             }
             for (size_t v = 0; v < ds->n_classes; v++)
                 if (count[v])
@@ -70,10 +70,10 @@ static int recall_holds(const gs_dataset_t *ds)
     size_t T = ds->dim, V = ds->n_classes, m = gs_recall_pairs(T);
     for (size_t i = 0; i < ds->n; i++) {
         const double *x = ds->x + i * T;
-        const int *y = ds->y + i * T;
+        const double *y = ds->t + i * T;
         for (size_t a = 0; a < m; a++) {
             if (x[2 * a] >= (double)(V / 2) || x[2 * a + 1] < (double)(V / 2) ||
-                y[2 * a] != (int)x[2 * a] || y[2 * a + 1] != (int)x[2 * a + 1])
+                y[2 * a] != x[2 * a] || y[2 * a + 1] != x[2 * a + 1])
                 return 0;
             for (size_t b = 0; b < a; b++)
                 if (x[2 * a] == x[2 * b])
@@ -84,7 +84,7 @@ static int recall_holds(const gs_dataset_t *ds)
             for (size_t a = 0; a < m; a++)
                 if (x[2 * a] == x[t]) {
                     hits++;
-                    if (y[t] != (int)x[2 * a + 1])
+                    if (y[t] != x[2 * a + 1])
                         return 0;
                 }
             if (hits != 1)
@@ -96,9 +96,9 @@ static int recall_holds(const gs_dataset_t *ds)
 
 static int same(const gs_dataset_t *a, const gs_dataset_t *b)
 {
-    return a->n == b->n && a->dim == b->dim && a->labels_per_row == b->labels_per_row &&
+    return a->n == b->n && a->dim == b->dim && a->n_targets == b->n_targets &&
            memcmp(a->x, b->x, a->n * a->dim * sizeof *a->x) == 0 &&
-           memcmp(a->y, b->y, a->n * a->labels_per_row * sizeof *a->y) == 0;
+           memcmp(a->t, b->t, a->n * a->n_targets * sizeof *a->t) == 0;
 }
 
 static int holds(gs_token_task_t task, const gs_dataset_t *ds)
@@ -128,7 +128,7 @@ static void generated(void)
                 tap_ok(0, "%s: T=%zu V=%zu made", name, T, V);
                 continue;
             }
-            tap_ok(a.n == n && a.dim == T && a.labels_per_row == T && a.n_classes == V &&
+            tap_ok(a.n == n && a.dim == T && a.n_targets == T && a.n_classes == V &&
                        in_vocab(&a, V),
                    "%s: T=%zu V=%zu: %zu rows of T tokens and T targets in [0, V)", name, T, V, n);
             tap_ok(holds((gs_token_task_t)task, &a), "%s: T=%zu V=%zu: the closed form holds on "
@@ -140,14 +140,14 @@ static void generated(void)
                 continue;
             }
             /* each part row is a row of a, with its own labels */
-            int ok = tr.n + te.n == n && tr.labels_per_row == T && te.labels_per_row == T;
+            int ok = tr.n + te.n == n && tr.n_targets == T && te.n_targets == T;
             size_t *idx = malloc(n * sizeof *idx);
             gs_dataset_split_order(n, 5, idx);
             for (size_t i = 0; ok && i < n; i++) {
                 const gs_dataset_t *p = i < tr.n ? &tr : &te;
                 size_t r = i < tr.n ? i : i - tr.n;
                 ok = memcmp(p->x + r * T, a.x + idx[i] * T, T * sizeof *a.x) == 0 &&
-                     memcmp(p->y + r * T, a.y + idx[i] * T, T * sizeof *a.y) == 0;
+                     memcmp(p->t + r * T, a.t + idx[i] * T, T * sizeof *a.t) == 0;
             }
             free(idx);
             tap_ok(ok && holds((gs_token_task_t)task, &tr) && holds((gs_token_task_t)task, &te),
@@ -156,11 +156,12 @@ static void generated(void)
             /* gather of a batch: the rows' T labels each */
             size_t pick[3] = {n - 1, 0, n / 2};
             double *x = malloc(3 * T * sizeof *x);
-            int *y = malloc(3 * T * sizeof *y);
-            gs_dataset_gather(&a, pick, 3, x, y, NULL);
+            double *y = malloc(3 * T * sizeof *y);
+            int lab[3];
+            gs_dataset_gather(&a, pick, 3, x, lab, y);
             ok = 1;
             for (size_t k = 0; k < 3; k++)
-                ok &= memcmp(y + k * T, a.y + pick[k] * T, T * sizeof *y) == 0 &&
+                ok &= memcmp(y + k * T, a.t + pick[k] * T, T * sizeof *y) == 0 &&
                       memcmp(x + k * T, a.x + pick[k] * T, T * sizeof *x) == 0;
             tap_ok(ok, "%s: T=%zu V=%zu: gather copies a row's T labels", name, T, V);
             free(x);
@@ -171,11 +172,6 @@ static void generated(void)
             gs_dataset_free(&tr);
             gs_dataset_free(&te);
         }
-    /* a classification data set keeps one label a row */
-    gs_dataset_t d;
-    tap_ok(gs_dataset_alloc(&d, 4, 3, 2, 0) == 0 && d.labels_per_row == 1,
-           "gs_dataset_alloc: one label a row");
-    gs_dataset_free(&d);
 }
 
 static void refused(void)
@@ -216,11 +212,11 @@ static void charlm(void)
             continue;
         }
         size_t n = gs_charlm_rows(GS_CHARLM_CHARS, T);
-        int ok = ds.n == n && n == (GS_CHARLM_CHARS - 1) / T && ds.labels_per_row == T &&
+        int ok = ds.n == n && n == (GS_CHARLM_CHARS - 1) / T && ds.n_targets == T &&
                  in_vocab(&ds, 96);
         for (size_t i = 0; ok && i < n; i++)
             for (size_t t = 0; t < T; t++) {
-                int xt = (int)ds.x[i * T + t], yt = ds.y[i * T + t];
+                int xt = (int)ds.x[i * T + t], yt = (int)ds.t[i * T + t];
                 ok &= xt == gs_charlm_symbol(text[i * T + t]) &&
                       yt == gs_charlm_symbol(text[i * T + t + 1]) &&
                       (t + 1 < T ? yt == (int)ds.x[i * T + t + 1]

@@ -18,18 +18,17 @@ void gs_dataset_free(gs_dataset_t *ds)
     memset(ds, 0, sizeof *ds);
 }
 
-static int alloc_rows(gs_dataset_t *ds, size_t n, size_t dim, size_t n_classes,
-                      size_t n_targets, size_t labels_per_row)
+int gs_dataset_alloc(gs_dataset_t *ds, size_t n, size_t dim, size_t n_classes,
+                     size_t n_targets)
 {
     memset(ds, 0, sizeof *ds);
     ds->n = n;
     ds->dim = dim;
     ds->n_classes = n_classes;
     ds->n_targets = n_targets;
-    ds->labels_per_row = labels_per_row;
-    size_t cells = n * dim, labels = n * labels_per_row;
+    size_t cells = n * dim;
     ds->x = malloc((cells ? cells : 1) * sizeof *ds->x);
-    ds->y = calloc(labels ? labels : 1, sizeof *ds->y);
+    ds->y = calloc(n ? n : 1, sizeof *ds->y);
     ds->t = n_targets ? calloc(n * n_targets, sizeof *ds->t) : NULL;
     if (!ds->x || !ds->y || (n_targets && !ds->t)) {
         gs_dataset_free(ds);
@@ -38,28 +37,14 @@ static int alloc_rows(gs_dataset_t *ds, size_t n, size_t dim, size_t n_classes,
     return 0;
 }
 
-int gs_dataset_alloc(gs_dataset_t *ds, size_t n, size_t dim, size_t n_classes,
-                     size_t n_targets)
-{
-    return alloc_rows(ds, n, dim, n_classes, n_targets, 1);
-}
-
-int gs_dataset_alloc_seq(gs_dataset_t *ds, size_t n, size_t T, size_t vocab)
-{
-    return alloc_rows(ds, n, T, vocab, 0, T);
-}
-
 void gs_dataset_gather(const gs_dataset_t *ds, const size_t *idx, size_t n,
                        double *x, int *y, double *t)
 {
     for (size_t i = 0; i < n; i++) {
         size_t r = idx[i];
         memcpy(x + i * ds->dim, ds->x + r * ds->dim, ds->dim * sizeof *x);
-        if (y && ds->labels_per_row == 1)
+        if (y)
             y[i] = ds->y[r];
-        else if (y)
-            memcpy(y + i * ds->labels_per_row, ds->y + r * ds->labels_per_row,
-                   ds->labels_per_row * sizeof *y);
         if (t && ds->n_targets)
             memcpy(t + i * ds->n_targets, ds->t + r * ds->n_targets,
                    ds->n_targets * sizeof *t);
@@ -84,9 +69,9 @@ int gs_dataset_split(const gs_dataset_t *all, double frac, unsigned long long se
         return -1;
     gs_dataset_split_order(all->n, seed, idx);
     int rc = -1;
-    size_t lpr = all->labels_per_row;
-    if (alloc_rows(train, n_train, all->dim, all->n_classes, all->n_targets, lpr) == 0) {
-        if (alloc_rows(test, all->n - n_train, all->dim, all->n_classes, all->n_targets, lpr) == 0)
+    if (gs_dataset_alloc(train, n_train, all->dim, all->n_classes, all->n_targets) == 0) {
+        if (gs_dataset_alloc(test, all->n - n_train, all->dim, all->n_classes,
+                             all->n_targets) == 0)
             rc = 0;
         else
             gs_dataset_free(train);

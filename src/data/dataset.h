@@ -10,8 +10,7 @@ typedef struct {
     size_t n_classes;    /* 0 for regression */
     size_t n_targets;    /* regression outputs per row (0 for classification) */
     double *x;           /* (n, dim) */
-    int *y;              /* (n, labels_per_row) labels, classification */
-    size_t labels_per_row;   /* 1; token sequences (data/tokens.h): one per position */
+    int *y;              /* (n) labels, classification */
     double *t;           /* (n, n_targets) targets, regression */
 } gs_dataset_t;
 
@@ -34,12 +33,7 @@ int gs_dataset_split(const gs_dataset_t *all, double frac, unsigned long long se
  * standard deviation (a column with zero deviation is only centred). */
 void gs_dataset_standardize(gs_dataset_t *train, gs_dataset_t *test);
 
-/* A data set of n token sequences of T positions with a label each (x
- * (n, T), y (n, T), n_classes = vocab); 0, or -1 when memory is short. */
-int gs_dataset_alloc_seq(gs_dataset_t *ds, size_t n, size_t T, size_t vocab);
-
-/* Copy rows idx[0..n) into x (n, dim) and labels (n, labels_per_row) /
- * targets. */
+/* Copy rows idx[0..n) into x (n, dim) and labels / targets. */
 void gs_dataset_gather(const gs_dataset_t *ds, const size_t *idx, size_t n,
                        double *x, int *y, double *t);
 

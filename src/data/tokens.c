@@ -53,7 +53,7 @@ size_t gs_charlm_rows(size_t chars, size_t T)
 
 /* m pairs of distinct keys from [0, half) and values from [half, vocab),
  * then queries of those keys */
-static void recall_row(gs_rng_t *rng, size_t T, size_t vocab, size_t *keys, double *x, int *y)
+static void recall_row(gs_rng_t *rng, size_t T, size_t vocab, size_t *keys, double *x, double *y)
 {
     size_t m = gs_recall_pairs(T), half = vocab / 2;
     for (size_t k = 0; k < half; k++)
@@ -66,8 +66,8 @@ static void recall_row(gs_rng_t *rng, size_t T, size_t vocab, size_t *keys, doub
         size_t v = half + gs_rng_below(rng, vocab - half);
         x[2 * i] = (double)keys[i];
         x[2 * i + 1] = (double)v;
-        y[2 * i] = (int)keys[i];
-        y[2 * i + 1] = (int)v;
+        y[2 * i] = x[2 * i];
+        y[2 * i + 1] = x[2 * i + 1];
     }
     for (size_t t = 2 * m; t < T; t++) {
         size_t i = gs_rng_below(rng, m);
@@ -81,7 +81,7 @@ int gs_token_task_make(gs_dataset_t *ds, gs_token_task_t task, size_t n, size_t 
 {
     assert(task != GS_TOK_CHARLM && !gs_token_task_error(task, T, vocab));
     size_t *keys = task == GS_TOK_RECALL ? malloc((vocab / 2) * sizeof *keys) : NULL;
-    if ((task == GS_TOK_RECALL && !keys) || gs_dataset_alloc_seq(ds, n, T, vocab) != 0) {
+    if ((task == GS_TOK_RECALL && !keys) || gs_dataset_alloc(ds, n, T, vocab, T) != 0) {
         free(keys);
         return -1;
     }
@@ -90,7 +90,7 @@ int gs_token_task_make(gs_dataset_t *ds, gs_token_task_t task, size_t n, size_t 
                             : task == GS_TOK_REVERSE ? REVERSE_STREAM : RECALL_STREAM);
     for (size_t i = 0; i < n; i++) {
         double *x = ds->x + i * T;
-        int *y = ds->y + i * T;
+        double *y = ds->t + i * T;
         if (task == GS_TOK_RECALL) {
             recall_row(&rng, T, vocab, keys, x, y);
             continue;
@@ -98,7 +98,7 @@ int gs_token_task_make(gs_dataset_t *ds, gs_token_task_t task, size_t n, size_t 
         for (size_t t = 0; t < T; t++)
             x[t] = (double)gs_rng_below(&rng, vocab);
         for (size_t t = 0; t < T; t++)
-            y[t] = (int)x[task == GS_TOK_COPY ? (t + T - 1) % T : T - 1 - t];
+            y[t] = x[task == GS_TOK_COPY ? (t + T - 1) % T : T - 1 - t];
     }
     free(keys);
     return 0;
@@ -145,14 +145,14 @@ int gs_charlm_load(const char *path, size_t T, size_t vocab, gs_dataset_t *ds, c
             goto done;
         }
     size_t n = gs_charlm_rows(GS_CHARLM_CHARS, T);
-    if (gs_dataset_alloc_seq(ds, n, T, vocab) != 0) {
+    if (gs_dataset_alloc(ds, n, T, vocab, T) != 0) {
         snprintf(err, errlen, "out of memory for %zu windows of %s", n, path);
         goto done;
     }
     for (size_t i = 0; i < n; i++)
         for (size_t t = 0; t < T; t++) {
             ds->x[i * T + t] = (double)gs_charlm_symbol(text[i * T + t]);
-            ds->y[i * T + t] = gs_charlm_symbol(text[i * T + t + 1]);
+            ds->t[i * T + t] = (double)gs_charlm_symbol(text[i * T + t + 1]);
         }
     rc = 0;
 done:

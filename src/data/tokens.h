@@ -1,8 +1,9 @@
 /* Token-sequence tasks for transformers (issue 21): n sequences of T
  * tokens as the model's input (x, (n, T), token ids held as doubles, as
  * nn/transformer.h reads them) and a target token at every position
- * (y, (n, T): gs_dataset_t with labels_per_row = T), over a vocabulary
- * of `vocab` symbols (n_classes). Every position is a target (the loss
+ * (t, (n, T), ids as doubles: n_targets = T, n_classes = vocab - the
+ * layout of dataset=tokens, data/synthetic.h), over a vocabulary of
+ * `vocab` symbols. Every position is a target (the loss
  * is the mean cross-entropy over all n T of them). Made from a seed,
  * bit for bit the same on every machine; no files but the charlm text.
  *
@@ -61,7 +62,7 @@ int gs_charlm_symbol(int c);
 size_t gs_charlm_rows(size_t chars, size_t T);
 
 /* dataset = copy, reverse or recall: n sequences from seed into ds
- * (dim = T, n_classes = vocab, labels_per_row = T). 0, or -1 when memory
+ * (dim = T, n_classes = vocab, n_targets = T). 0, or -1 when memory
  * is short. The task must be valid (gs_token_task_error). */
 int gs_token_task_make(gs_dataset_t *ds, gs_token_task_t task, size_t n, size_t T, size_t vocab,
                        unsigned long long seed);
