@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "data/digits.h"
+#include "data/tokens.h"
 #include "data/synthetic.h"
 #include "experiment/measure.h"
 #include "experiment/plan.h"
@@ -98,6 +99,18 @@ static int load_data(const gs_plan_t *p, gs_dataset_t *train, gs_dataset_t *test
     } else if (p->dataset == GS_DATA_TOKENS) {
         if (gs_tokens_make(&all, p->total_rows, p->in_dim, p->n_out, p->data_set_seed) != 0) {
             snprintf(err, errlen, "out of memory making dataset=tokens");
+            return -1;
+        }
+    } else if (p->dataset == GS_DATA_CHARLM) {
+        char path[4096];
+        gs_charlm_path(path, sizeof path);
+        if (gs_charlm_load(path, p->in_dim, p->n_out, &all, err, errlen) != 0)
+            return -1;
+    } else if (GS_DATA_IS_TOKEN_TASK(p->dataset)) {
+        if (gs_token_task_make(&all, (gs_token_task_t)GS_DATA_TOKEN_TASK(p->dataset),
+                               p->total_rows, p->in_dim, p->n_out, p->data_set_seed) != 0) {
+            snprintf(err, errlen, "out of memory making dataset=%s",
+                     gs_dataset_names[p->dataset]);
             return -1;
         }
     } else if (gs_gaussian_make(&all, p->total_rows, p->row_dim, p->n_out,
@@ -257,11 +270,9 @@ int gs_experiment_run(const gs_cell_t *c, gs_result_t *r, const gs_progress_t *p
     }
     double t_steps = gs_now();
     r->setup_s = t_steps - t_start;
-    /* THE TRAIN DISPATCH (2 of 2): a transformer is probed here; its
-     * training (branch tftrain, issue 21) is refused by gs_cell_validate
-     * until it lands (1 of 2, sweep/cell.c validate_transformer). */
+    /* a transformer is probed by measure_tf.c, trained by train_tf.c */
     if (p.transformer) {
-        if (ex_tf_probe(&p, net, &train, r) != 0) {
+        if ((p.trains ? ex_tf_train(&tr, &train, &brng) : ex_tf_probe(&p, net, &train, r)) != 0) {
             rc = fail(r, "out of memory measuring the transformer");
             goto out;
         }
@@ -272,7 +283,10 @@ int gs_experiment_run(const gs_cell_t *c, gs_result_t *r, const gs_progress_t *p
     }
     double t_eval = gs_now();
     r->steps_s = t_eval - t_steps;
-    ex_finish(&tr, &train, &test);
+    if (p.transformer)
+        ex_tf_finish(&tr, &train, &test);
+    else
+        ex_finish(&tr, &train, &test);
     r->eval_s = gs_now() - t_eval;
 out:
     gs_net_free(net);

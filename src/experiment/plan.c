@@ -7,11 +7,13 @@
 #include <unistd.h>
 
 #include "data/digits.h"
+#include "data/tokens.h"
 #include "experiment/experiment.h"
 
 #define N_CLASSES 10
 #define TRAIN_FRAC 0.8
 #define GAUSSIAN_MIN_ROWS 2000
+#define TOKEN_TASK_ROWS 10000   /* copy, reverse, recall: sequences made (charlm: its text's) */
 #define ADDING_MAX_ROWS 20000
 #define ADDING_MAX_INPUTS 4000000   /* values of the whole adding data set */
 #define MEMORY_SHARE 0.8            /* of the machine's memory a cell may plan to use */
@@ -23,7 +25,7 @@ static size_t input_dim(const gs_cell_t *c, int recurrent)
         return recurrent ? GS_DIGITS_DIM / 8 : GS_DIGITS_DIM;
     if (c->dataset == GS_DATA_ADDING)
         return 2;
-    if (c->dataset == GS_DATA_TOKENS)
+    if (c->dataset == GS_DATA_TOKENS || GS_DATA_IS_TOKEN_TASK(c->dataset))
         return (size_t)c->seq_len;
     return (size_t)(c->input_dim ? c->input_dim : c->width);
 }
@@ -34,7 +36,7 @@ static size_t input_dim(const gs_cell_t *c, int recurrent)
 static size_t synthetic_rows(const gs_cell_t *c)
 {
     size_t need = (size_t)ceil((double)c->batch / TRAIN_FRAC) + 1;
-    size_t base = GAUSSIAN_MIN_ROWS;
+    size_t base = GS_DATA_IS_TOKEN_TASK(c->dataset) ? TOKEN_TASK_ROWS : GAUSSIAN_MIN_ROWS;
     if (c->dataset == GS_DATA_ADDING) {
         size_t cap = ADDING_MAX_INPUTS / (2 * (size_t)c->seq_len);
         base = cap < ADDING_MAX_ROWS ? (cap > GAUSSIAN_MIN_ROWS ? cap : GAUSSIAN_MIN_ROWS)
@@ -106,7 +108,10 @@ static void plan_shape(const gs_cell_t *c, gs_plan_t *p)
         .dataset = (gs_data_kind_t)c->dataset,
         .regression = c->dataset == GS_DATA_ADDING,
         .in_dim = input_dim(c, recurrent),
-        .total_rows = c->dataset == GS_DATA_DIGITS ? GS_DIGITS_ROWS : synthetic_rows(c),
+        .total_rows = c->dataset == GS_DATA_DIGITS ? GS_DIGITS_ROWS
+                      : c->dataset == GS_DATA_CHARLM
+                          ? gs_charlm_rows(GS_CHARLM_CHARS, (size_t)c->seq_len)
+                          : synthetic_rows(c),
         .train_frac = TRAIN_FRAC,
         .data_set_seed = c->seed,
         .trains = c->task == GS_TASK_TRAIN,
@@ -127,17 +132,20 @@ static void plan_shape(const gs_cell_t *c, gs_plan_t *p)
     };
     p->row_dim = p->in_dim * (recurrent ? (size_t)c->seq_len : 1);
     p->n_hist = (recurrent ? 2 * p->depth : p->depth) + 1 + (size_t)(p->spectrum != 0);
-    p->n_out = p->regression ? 1 : p->dataset == GS_DATA_TOKENS ? (size_t)c->vocab : N_CLASSES;
+    p->n_out = p->regression ? 1
+               : p->dataset == GS_DATA_TOKENS || GS_DATA_IS_TOKEN_TASK(p->dataset) ? (size_t)c->vocab
+                                                                                   : N_CLASSES;
     p->n_fmt_max = c->format_stats ? (p->trains ? p->n_log_max : 1) * p->n_layers * GS_N_FMT_TENSORS : 0;
     p->train_rows = (size_t)llround(TRAIN_FRAC * (double)p->total_rows);
-    p->batch_only = !p->trains && p->dataset != GS_DATA_DIGITS;
+    p->batch_only = !p->trains && p->dataset != GS_DATA_DIGITS && !GS_DATA_IS_TOKEN_TASK(p->dataset);
     size_t test_rows = p->total_rows - p->train_rows;
     p->eval_rows = !p->trains ? 0 : (size_t)c->eval_rows < test_rows ? (size_t)c->eval_rows
                                                                        : test_rows;
     if (c->model == GS_MODEL_TRANSFORMER) {
         p->transformer = 1;
         p->n_hist = 0;
-        p->n_block_max = p->depth * GS_N_SUBLAYERS;   /* the probe's step 0 */
+        /* step 0, and training's logged steps */
+        p->n_block_max = (p->trains ? p->n_log_max + 1 : 1) * p->depth * GS_N_SUBLAYERS;
         p->tf = (gs_tf_spec_t){
             .vocab = (size_t)c->vocab,
             .seq_len = (size_t)c->seq_len,

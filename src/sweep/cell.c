@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "data/digits.h"
+#include "data/tokens.h"
 #include "theory/spectrum.h"
 #include "nn/rng.h"
 #include "nn/transformer.h"
@@ -17,7 +18,8 @@
 
 const char *const gs_model_names[] = {"mlp", "rnn", "lstm", "gru", "transformer", NULL};
 const char *const gs_task_names[] = {"probe", "train", NULL};
-const char *const gs_dataset_names[] = {"gaussian", "digits", "adding", "tokens", NULL};
+const char *const gs_dataset_names[] = {"gaussian", "digits", "adding", "tokens", "copy",
+                                        "reverse", "recall", "charlm", NULL};
 const char *const gs_seeding_names[] = {"paired", "per_cell"};
 _Static_assert(sizeof gs_seeding_names / sizeof *gs_seeding_names == GS_N_SEEDING, "seeding names");
 static const char *const yes_no[] = {"no", "yes", NULL};
@@ -83,7 +85,10 @@ static const keydef_t keys[] = {
      "gaussian: N(0,1) inputs, random labels over 10 classes; digits: 8x8 handwritten digits "
      "(recurrent models read them as 8 steps of 8 pixels); adding: the adding problem "
      "(recurrent models, MSE loss); tokens: random sequences of seq_len tokens with random "
-     "targets at every position over vocab symbols (transformers; their default)", KF_INIT | KF_HEADLINE | KF_SEED},
+     "targets at every position over vocab symbols (transformers; their default); copy, "
+     "reverse, recall, charlm: token tasks for transformers (data/tokens.h) - the input "
+     "shifted by one, reversed, associative recall of key-value pairs, and a character-level "
+     "language model on the Jargon File (vocab >= 96)", KF_INIT | KF_HEADLINE | KF_SEED},
     {"depth", K_INT, OFF(depth), NULL, 1, 10000, 1, 1, "10",
      "hidden layers (recurrent models: stacked layers, default 1; transformer: blocks)", KF_INIT | KF_HEADLINE | KF_SEED},
     {"width", K_INT, OFF(width), NULL, 1, 1e7, 1, 1, "100", "hidden units per layer (transformer: d_model)", KF_INIT | KF_HEADLINE | KF_SEED},
@@ -540,13 +545,22 @@ long gs_cell_ffn(const gs_cell_t *c)
 }
 
 /* The checks of a transformer cell (model=transformer): the keys of the
- * other models at their defaults, the shapes the engine takes, the
- * training that is not there yet. */
+ * other models at their defaults, the shapes the engine takes and the
+ * token tasks take. */
 static int validate_transformer(const gs_cell_t *c, char *err, size_t errlen)
 {
-    if (c->dataset != GS_DATA_TOKENS) {
+    if (c->dataset != GS_DATA_TOKENS && !GS_DATA_IS_TOKEN_TASK(c->dataset)) {
         snprintf(err, errlen, "dataset=%s: model=transformer reads token sequences; allowed: "
-                 "dataset=tokens", gs_dataset_names[c->dataset]);
+                 "dataset=tokens, copy, reverse, recall, charlm", gs_dataset_names[c->dataset]);
+        return -1;
+    }
+    const char *task_bad = GS_DATA_IS_TOKEN_TASK(c->dataset)
+                               ? gs_token_task_error((gs_token_task_t)GS_DATA_TOKEN_TASK(c->dataset),
+                                                     (size_t)c->seq_len, (size_t)c->vocab)
+                               : NULL;
+    if (task_bad) {
+        snprintf(err, errlen, "dataset=%s with seq_len=%ld, vocab=%ld: %s",
+                 gs_dataset_names[c->dataset], c->seq_len, c->vocab, task_bad);
         return -1;
     }
     if (c->width % c->heads != 0) {
@@ -568,13 +582,6 @@ static int validate_transformer(const gs_cell_t *c, char *err, size_t errlen)
     if (c->input_dim != 0) {
         snprintf(err, errlen, "input_dim=%ld: model=transformer reads seq_len token ids; "
                  "input_dim applies to dataset=gaussian only", c->input_dim);
-        return -1;
-    }
-    /* THE TRAIN DISPATCH (1 of 2): transformer training is branch tftrain's
-     * (issue 21); experiment.c's gs_experiment_run is the other place. */
-    if (c->task == GS_TASK_TRAIN) {
-        snprintf(err, errlen, "task=train: model=transformer is not trained yet (issue 21); "
-                 "use task=probe");
         return -1;
     }
     return 0;
@@ -605,8 +612,9 @@ int gs_cell_validate(const gs_cell_t *c, char *err, size_t errlen)
     }
     if (c->model == GS_MODEL_TRANSFORMER)
         return validate_transformer(c, err, errlen);
-    if (c->dataset == GS_DATA_TOKENS) {
-        snprintf(err, errlen, "dataset=tokens: needs model=transformer (model=%s)", model);
+    if (c->dataset == GS_DATA_TOKENS || GS_DATA_IS_TOKEN_TASK(c->dataset)) {
+        snprintf(err, errlen, "dataset=%s: needs model=transformer (model=%s)",
+                 gs_dataset_names[c->dataset], model);
         return -1;
     }
     if (c->dataset == GS_DATA_ADDING && !gs_cell_is_recurrent(c)) {

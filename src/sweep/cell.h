@@ -23,7 +23,15 @@ typedef enum {
     GS_MODEL_MLP, GS_MODEL_RNN, GS_MODEL_LSTM, GS_MODEL_GRU, GS_MODEL_TRANSFORMER
 } gs_model_kind_t;
 typedef enum { GS_TASK_PROBE, GS_TASK_TRAIN } gs_task_t;
-typedef enum { GS_DATA_GAUSSIAN, GS_DATA_DIGITS, GS_DATA_ADDING, GS_DATA_TOKENS } gs_data_kind_t;
+typedef enum {
+    GS_DATA_GAUSSIAN, GS_DATA_DIGITS, GS_DATA_ADDING, GS_DATA_TOKENS,
+    /* the token tasks of data/tokens.h, in gs_token_task_t's order */
+    GS_DATA_COPY, GS_DATA_REVERSE, GS_DATA_RECALL, GS_DATA_CHARLM
+} gs_data_kind_t;
+/* dataset is one of the token tasks (copy, reverse, recall, charlm) */
+#define GS_DATA_IS_TOKEN_TASK(d) ((d) >= GS_DATA_COPY && (d) <= GS_DATA_CHARLM)
+/* and which (a gs_token_task_t) */
+#define GS_DATA_TOKEN_TASK(d) ((int)(d) - (int)GS_DATA_COPY)
 
 /* eval_rows' bound: the held-out subset a training run evaluates at every
  * logged step holds at most this many rows (issue 18). */
