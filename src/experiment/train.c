@@ -172,8 +172,9 @@ static int train_step(ex_trainer_t *tr, long step, const double *x, const int *y
     int diverged = !isfinite(loss) || !isfinite(cr.pre_norm);
     if (!diverged)
         r->last_finite_grad_norm = cr.pre_norm;
+    double lr = gs_warmup_lr(p->lr, p->warmup, step);
     if (!diverged && !logged) {
-        p->opt->step(net->params, net->grads, tr->opt_state, net->n_params, p->lr, step, NULL);
+        p->opt->step(net->params, net->grads, tr->opt_state, net->n_params, lr, step, NULL);
         return 0;
     }
     if (!have_stats)
@@ -190,8 +191,7 @@ static int train_step(ex_trainer_t *tr, long step, const double *x, const int *y
     } else {
         r->grad_ratio_final = ex_grad_ratio(p, tr->stats);
         r->diagnosis_final = ex_diagnose_step(p, tr->stats, &r->grad_h_ratio_final);
-        p->opt->step(net->params, net->grads, tr->opt_state, net->n_params, p->lr, step,
-                     tr->delta);
+        p->opt->step(net->params, net->grads, tr->opt_state, net->n_params, lr, step, tr->delta);
         update_ratios(tr, rows);
         ex_format_updates(p, net, step, tr->delta, r);
     }

@@ -49,4 +49,14 @@ int ex_run_steps(ex_trainer_t *tr, const gs_dataset_t *train, gs_rng_t *brng, do
  * tr->ev). */
 void ex_finish(ex_trainer_t *tr, const gs_dataset_t *train, const gs_dataset_t *test);
 
+/* model=transformer (train_tf.c): the steps of a training cell, its
+ * block_stats rows at init and every logged step (r->block), the
+ * verdicts, output_change and the train_log rows. -1 when memory is
+ * short. */
+int ex_tf_train(ex_trainer_t *tr, const gs_dataset_t *train, gs_rng_t *brng);
+
+/* The clip share and the final losses over every position of train and
+ * test (or a diverged run's NaNs), as ex_finish for the MLP. */
+void ex_tf_finish(ex_trainer_t *tr, const gs_dataset_t *train, const gs_dataset_t *test);
+
 #endif

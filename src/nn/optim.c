@@ -2,6 +2,7 @@
 
 #include "nn/optim.h"
 
+#include <assert.h>
 #include <math.h>
 #include <string.h>
 
@@ -71,6 +72,12 @@ const gs_optimizer_t *gs_optimizer_find(const char *name)
         if (strcmp(gs_optimizers[i].name, name) == 0)
             return &gs_optimizers[i];
     return NULL;
+}
+
+double gs_warmup_lr(double lr, long warmup, long t)
+{
+    assert(warmup >= 0 && t >= 1);
+    return t < warmup ? lr * (double)t / (double)warmup : lr;
 }
 
 const char *const gs_clip_mode_names[] = {"norm", "value", NULL};

@@ -8,6 +8,11 @@
  *             p -= lr (m / (1 - 0.9^t)) / (sqrt(v / (1 - 0.999^t)) + 1e-8)
  * (PyTorch's defaults and update forms.)
  *
+ * Warm-up (Goyal et al. 2017; Vaswani et al. 2017): the rate applied at
+ * step t of a schedule with `warmup` = N steps is
+ *   lr_t = lr t / N   for t < N,   lr_t = lr   for t >= N (and for N = 0),
+ * linear from lr/N at step 1 to lr at step N (gs_warmup_lr).
+ *
  * Clipping:
  *   norm   if ||g||_2 > c: g *= c / ||g||_2   (global norm, Pascanu et al.)
  *   value  g = min(max(g, -c), c) elementwise */
@@ -29,6 +34,10 @@ extern const gs_optimizer_t gs_optimizers[];
 extern const size_t gs_n_optimizers;
 
 const gs_optimizer_t *gs_optimizer_find(const char *name);
+
+/* The learning rate applied at step t (from 1) under a linear warm-up of
+ * `warmup` steps (0: none, lr itself, bit for bit). */
+double gs_warmup_lr(double lr, long warmup, long t);
 
 typedef enum { GS_CLIP_NORM, GS_CLIP_VALUE } gs_clip_mode_t;
 extern const char *const gs_clip_mode_names[];   /* indexed by gs_clip_mode_t; NULL-terminated */
