@@ -72,8 +72,6 @@ static void draw_by_depth(gs_chart_t *c, const rp_tf_table_t *t)
             continue;
         gs_chart_series(c, t->scheme_label[s]);
         gs_chart_line_band(c, x, y, lo, hi, n, (int)s, GS_SOLID);
-        for (size_t k = 0; k < n; k++)
-            gs_chart_marker(c, x[k], y[k], (int)s, GS_MARK_CIRCLE);
     }
 }
 

@@ -231,7 +231,7 @@ static void find_blocks(rp_model_t *m, rp_findings_t *fs, const rp_exp_t *e)
                 rp_say(f, "%s%s falls below %g by block %ld (down to %s)", told > 1 ? "; " : "",
                        e->runs[i].config_label, RP_TF_COLLAPSED, below, a);
             else
-                rp_say(f, "%s%s stays above %s through block %.0f", told > 1 ? "; " : "",
+                rp_say(f, "%s%s stays at %s or above through block %.0f", told > 1 ? "; " : "",
                        e->runs[i].config_label, a, l->x[l->n - 1]);
             if (isfinite(top_cos))
                 rp_say(f, ", token cosine %.2f at the top", top_cos);
