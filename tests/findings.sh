@@ -13,6 +13,7 @@
 # tests/configs/claims.ini gives most claims a case in a few seconds; run
 # the same on the seed database by hand: tests/findings.sh DB REPORT_DIR.
 . "${top_srcdir:-.}/tests/sweep_lib.sh"
+. "${top_srcdir:-.}/tests/tfreport_lib.sh"
 cd "$work" || exit 1
 
 if [ $# -ge 2 ]; then
@@ -33,6 +34,7 @@ fi
 sqlite3 "$db" ".backup x.db" && sqlite3 x.db "CREATE TABLE f(finding INTEGER, id TEXT, kind TEXT,
     experiment TEXT, where_keys TEXT, versus TEXT, verdict TEXT, value REAL, value2 REAL, yes INTEGER,
     no INTEGER, stat TEXT, runs TEXT, chart TEXT, text TEXT)" ".import --csv --skip 1 $rep/findings.csv f" || exit 1
+tf_views x.db || exit 1
 # Every query's error lands in sql.err, which the last check reads.
 q() { sqlite3 -batch -noheader x.db "$1" 2>>sql.err; }
 
@@ -201,7 +203,7 @@ bad=$(q "SELECT f.id FROM f JOIN fr USING (id) JOIN u ON u.id = fr.run LEFT JOIN
             WHEN 'grad_h_ratio' THEN $(close f.value u.ratio)
             WHEN 'residual_growth_measured' THEN $(close f.value t.residual_growth_measured)
             WHEN 'condition' THEN (f.value = 'inf' AND (t.condition IS NULL OR t.condition > 1e308)) OR $(close f.value t.condition)
-            ELSE 0 END LIMIT 3")
+            ELSE f.stat IN ($tf_stats) END LIMIT 3")
 check "value: each run's number as stored (grad_h_ratio recomputed) (${bad:-all})" '[ -z "$bad" ]'
 # the spectrum table's share of singular values below the SVD floor
 # sigma_max * max(width, inputs) * eps: histogram bins centred below it,
@@ -348,6 +350,8 @@ while IFS='|' read -r id yes no verdict; do
     case $part in
     train|deck|gated-learn|adam) got=$(compare_part "$part") ;;
     deeper) got="";;   # checked below
+    xiong-*|dong-*|noci-*|deepnet-*)   # the transformer claims (tests/tfreport_lib.sh)
+       got=$(q "$(tf_part_sql x.db "$part")" | awk -F'|' '{ printf "%d|%d", $1, $2 }') ;;
     *) sql=$(part_sql "$part" "$claim")
        [ -n "$sql" ] || { bad="$bad $id(no rule)"; continue; }
        got=$(q "$sql" 2>&1 | awk -F'|' '{ printf "%d|%d", $1, $2 }') ;;
@@ -385,7 +389,7 @@ bad=$(q "SELECT c.id FROM f c WHERE c.kind = 'claim' AND c.verdict != (
                       ELSE 'partly' END
             FROM f p WHERE p.kind = 'part' AND p.id LIKE c.id || '.%' AND p.id NOT LIKE c.id || '.note.%')")
 n_claims=$(q "SELECT count(*) FROM f WHERE kind = 'claim'")
-check "claims: $n_claims claims, each verdict from its parts (${bad:-all})" '[ "$n_claims" -eq 15 ] && [ -z "$bad" ]'
+check "claims: $n_claims claims, each verdict from its parts (${bad:-all})" '[ "$n_claims" -eq 19 ] && [ -z "$bad" ]'
 
 # the departures from the deck, and the runs that show each
 bad=$(q "SELECT f.id FROM f WHERE f.kind = 'note' AND f.stat = 'weights-flat' AND (
@@ -410,8 +414,8 @@ missing=$(q "SELECT DISTINCT text FROM f WHERE kind NOT IN ('part', 'claim', 'no
 done | head -2)
 check "every finding of findings.csv is on the page (${missing:-all})" '[ -z "$missing" ]'
 n_rows=$(grep -c '<tr id="claim-' "$page")
-check "the page opens with the claims table, 15 rows ($n_rows)" \
-    '[ "$n_rows" -eq 15 ] && [ "$(grep -n "id=\"claims\"" "$page" | cut -d: -f1)" -lt "$(grep -n "class=\"experiment\"" "$page" | head -1 | cut -d: -f1)" ]'
+check "the page opens with the claims table, 19 rows ($n_rows)" \
+    '[ "$n_rows" -eq 19 ] && [ "$(grep -n "id=\"claims\"" "$page" | cut -d: -f1)" -lt "$(grep -n "class=\"experiment\"" "$page" | head -1 | cut -d: -f1)" ]'
 ids=$(grep -o ' id="[^"]*"' "$page" | sed 's/ id="//; s/"$//' | sort -u)
 dangling=$(grep -o 'href="#[^"]*"' "$page" | sed 's/href="#//; s/"$//' | sort -u | while read -r a; do
     printf '%s\n' "$ids" | grep -qxF -- "$a" || printf '%s ' "$a"; done)
