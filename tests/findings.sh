@@ -16,12 +16,7 @@
 . "${top_srcdir:-.}/tests/tfreport_lib.sh"
 cd "$work" || exit 1
 
-if [ $# -ge 2 ]; then
-    db=$1
-    rep=$2
-    case $db in /*) ;; *) db=$OLDPWD/$db ;; esac
-    case $rep in /*) ;; *) rep=$OLDPWD/$rep ;; esac
-else
+if ! db_rep_args "$@"; then
     "$gs" run "$cfg_dir/claims.ini" --db c.db --threads 1 2>run.err; st=$?
     check "the claims test sweep runs (exit $st)" '[ $st -eq 0 ]'
     "$gs" report c.db -o rep >/dev/null 2>rep.err; st=$?
@@ -30,10 +25,8 @@ else
     rep=rep
 fi
 
-# A copy of the database (WAL folded in) with findings.csv as table f.
-sqlite3 "$db" ".backup x.db" && sqlite3 x.db "CREATE TABLE f(finding INTEGER, id TEXT, kind TEXT,
-    experiment TEXT, where_keys TEXT, versus TEXT, verdict TEXT, value REAL, value2 REAL, yes INTEGER,
-    no INTEGER, stat TEXT, runs TEXT, chart TEXT, text TEXT)" ".import --csv --skip 1 $rep/findings.csv f" || exit 1
+# A copy of the database (WAL folded in) with findings.csv as table f, its runs fr.
+facts_db "$db" "$rep" || exit 1
 tf_views x.db || exit 1
 # Every query's error lands in sql.err, which the last check reads.
 q() { sqlite3 -batch -noheader x.db "$1" 2>>sql.err; }
@@ -65,12 +58,6 @@ SELECT h.*, CASE WHEN dead THEN NULL ELSE ratio0 END AS ratio,
        WHEN ratio0 > (SELECT exploding_above FROM sweeps) THEN 'exploding'
        ELSE 'healthy' END AS diag
 FROM h;
-CREATE TABLE fr AS
-WITH RECURSIVE s(id, rest, run) AS (
-  SELECT id, runs || ' ', NULL FROM f WHERE runs != ''
-  UNION ALL SELECT id, substr(rest, instr(rest, ' ') + 1), substr(rest, 1, instr(rest, ' ') - 1)
-  FROM s WHERE rest != '')
-SELECT id, CAST(run AS INTEGER) AS run FROM s WHERE run IS NOT NULL;
 CREATE TABLE fk AS
 WITH RECURSIVE s(id, side, rest, pair) AS (
   SELECT id, 'where', where_keys || ';', NULL FROM f WHERE where_keys != ''

@@ -20,12 +20,7 @@
 . "${top_srcdir:-.}/tests/tfreport_lib.sh"
 cd "$work" || exit 1
 
-if [ $# -ge 2 ]; then
-    db=$1
-    rep=$2
-    case $db in /*) ;; *) db=$OLDPWD/$db ;; esac
-    case $rep in /*) ;; *) rep=$OLDPWD/$rep ;; esac
-else
+if ! db_rep_args "$@"; then
     "$gs" run "$cfg_dir/tfreport.ini" --db t.db --threads 1 2>run.err; st=$?
     check "the transformer report's test sweep runs (exit $st)" '[ $st -eq 0 ]'
 
@@ -105,18 +100,10 @@ SQL
 fi
 
 # A copy of the database with findings.csv as table f, its runs as fr.
-sqlite3 "$db" ".backup x.db" && sqlite3 x.db "CREATE TABLE f(finding INTEGER, id TEXT, kind TEXT,
-    experiment TEXT, where_keys TEXT, versus TEXT, verdict TEXT, value REAL, value2 REAL, yes INTEGER,
-    no INTEGER, stat TEXT, runs TEXT, chart TEXT, text TEXT)" ".import --csv --skip 1 $rep/findings.csv f" || exit 1
+facts_db "$db" "$rep" || exit 1
 tf_views x.db || exit 1
 q() { sqlite3 -batch -noheader x.db "$1" 2>>sql.err; }
 sqlite3 x.db <<'SQL' || exit 1
-CREATE TABLE fr AS
-WITH RECURSIVE s(id, rest, run) AS (
-  SELECT id, runs || ' ', NULL FROM f WHERE runs != ''
-  UNION ALL SELECT id, substr(rest, instr(rest, ' ') + 1), substr(rest, 1, instr(rest, ' ') - 1)
-  FROM s WHERE rest != '')
-SELECT id, CAST(run AS INTEGER) AS run FROM s WHERE run IS NOT NULL;
 -- per fact and block: the median over the fact's runs of each 'block' column
 CREATE TABLE med AS
 WITH v AS (SELECT fr.id, b.layer, b.rank_residual rr, b.token_cosine tc, b.attn_entropy_min en

@@ -74,6 +74,33 @@ static void depth_words(rp_findings_t *fs, rp_finding_t *f, const rp_exp_t *e,
         *rising = *falling = 0;
 }
 
+/* Every scheme of t with a value: "label a -> b from L = .. to .."; with
+ * trend, whether it stays within FLAT_TOL of 1, rises or falls. */
+static void say_schemes(rp_findings_t *fs, rp_finding_t *f, const rp_exp_t *e,
+                        const rp_tf_table_t *t, const char *stat, int trend)
+{
+    size_t said = 0;
+    for (size_t s = 0; s < t->n_schemes; s++) {
+        int any = 0;
+        for (size_t d = 0; d < t->n_depths; d++)
+            any |= t->n[s][d] > 0;
+        if (!any)
+            continue;
+        rp_say(f, "%s%s ", said++ ? "; " : "", t->scheme_label[s]);
+        int up, down;
+        double dev;
+        depth_words(fs, f, e, t, s, stat, &up, &down, &dev);
+        if (!trend)
+            continue;
+        if (dev <= FLAT_TOL)
+            rp_say(f, " (within %.2f of 1)", dev);
+        else if (up)
+            rp_say(f, " (rising with depth)");
+        else if (down)
+            rp_say(f, " (falling with depth)");
+    }
+}
+
 /* (a) the last/first ratio of ||dL/dW2|| per scheme against depth */
 static void find_ratio(rp_model_t *m, rp_findings_t *fs, const rp_exp_t *e)
 {
@@ -88,24 +115,7 @@ static void find_ratio(rp_model_t *m, rp_findings_t *fs, const rp_exp_t *e)
     if (f) {
         rp_say(f, "In %s, the last block's ||dL/dW2|| over the first's at init (median over "
                "the repeats): ", e->ex->name);
-        size_t said = 0;
-        for (size_t s = 0; s < t.n_schemes; s++) {
-            int any = 0;
-            for (size_t d = 0; d < t.n_depths; d++)
-                any |= t.n[s][d] > 0;
-            if (!any)
-                continue;
-            rp_say(f, "%s%s ", said++ ? "; " : "", t.scheme_label[s]);
-            int up, down;
-            double dev;
-            depth_words(fs, f, e, &t, s, "w2_last_first", &up, &down, &dev);
-            if (dev <= FLAT_TOL)
-                rp_say(f, " (within %.2f of 1)", dev);
-            else if (up)
-                rp_say(f, " (rising with depth)");
-            else if (down)
-                rp_say(f, " (falling with depth)");
-        }
+        say_schemes(fs, f, e, &t, "w2_last_first", 1);
         rp_say(f, ".");
     }
     rp_tf_table_free(&t);
@@ -124,18 +134,7 @@ static void find_output_change(rp_model_t *m, rp_findings_t *fs, const rp_exp_t 
     if (f) {
         rp_say(f, "In %s, the relative output change after one sign step of 1e-4 (median over "
                "the repeats): ", e->ex->name);
-        size_t said = 0;
-        for (size_t s = 0; s < t.n_schemes; s++) {
-            int any = 0;
-            for (size_t d = 0; d < t.n_depths; d++)
-                any |= t.n[s][d] > 0;
-            if (!any)
-                continue;
-            rp_say(f, "%s%s ", said++ ? "; " : "", t.scheme_label[s]);
-            int up, down;
-            double dev;
-            depth_words(fs, f, e, &t, s, "output_change", &up, &down, &dev);
-        }
+        say_schemes(fs, f, e, &t, "output_change", 0);
         rp_say(f, ".");
         /* the deepest depth with two schemes: largest over smallest */
         for (size_t d = t.n_depths; d-- > 0;) {
@@ -170,20 +169,38 @@ static void find_output_change(rp_model_t *m, rp_findings_t *fs, const rp_exp_t 
     rp_tf_table_free(&t);
 }
 
+/* A fact of the configuration whose runs start at i: stat's value and
+ * value2, every repeat among its runs. */
+static void config_fact(rp_findings_t *fs, rp_finding_t *f, const rp_exp_t *e, size_t i,
+                        const char *name, const char *stat, double value, double value2)
+{
+    char id[64];
+    snprintf(id, sizeof id, "%s.%zu", name, i);
+    rp_fact_t *t = rp_fact_new(fs, f, RP_FACT_VALUE, id);
+    if (!t)
+        return;
+    snprintf(t->stat, sizeof t->stat, "%s", stat);
+    t->value = value;
+    t->value2 = value2;
+    rp_where(e, &e->runs[i], -1, t->where, sizeof t->where);
+    for (size_t j = i; j < e->n_runs && e->runs[j].sc->combo == e->runs[i].sc->combo; j++)
+        rp_fact_run(fs, t, &e->runs[j]);
+}
+
 /* (b) per configuration: the first block whose relative residual falls
  * below RP_TF_COLLAPSED, or how low it gets; the top block's token
- * cosine. (c) per configuration: the smallest attention entropy. From
- * the lines the charts draw (medians over the repeats per block). */
+ * cosine. From the lines the chart draws (medians over the repeats per
+ * block). */
 #define MAX_TOLD 12
 
-static void find_blocks(rp_model_t *m, rp_findings_t *fs, const rp_exp_t *e)
+static void find_rank(rp_model_t *m, rp_findings_t *fs, const rp_exp_t *e)
 {
-    rp_lineset_t res, cos, ent;
-    int have_res = rp_lineset_load(&res, m, e, e->n_runs, rp_block_loader,
-                                   "block.rank_residual") == 0;
-    int have_cos = have_res && rp_lineset_load(&cos, m, e, e->n_runs, rp_block_loader,
-                                               "block.token_cosine") == 0;
-    rp_finding_t *f = have_res ? rp_finding_new(fs, e, "tf-rank") : NULL;
+    rp_lineset_t res, cos;
+    if (rp_lineset_load(&res, m, e, e->n_runs, rp_block_loader, "block.rank_residual") != 0)
+        return;
+    int have_cos = rp_lineset_load(&cos, m, e, e->n_runs, rp_block_loader,
+                                   "block.token_cosine") == 0;
+    rp_finding_t *f = rp_finding_new(fs, e, "tf-rank");
     if (f) {
         rp_say(f, "In %s, the relative residual ||X - 1 x_mean^T|| / ||X|| of the blocks' "
                "outputs at init (median over the repeats): ", e->ex->name);
@@ -199,30 +216,11 @@ static void find_blocks(rp_model_t *m, rp_findings_t *fs, const rp_exp_t *e)
                 if (!below && l->y[k] < RP_TF_COLLAPSED)
                     below = (long)l->x[k];
             }
-            double top_cos = have_cos && cos.lines[i].n ? cos.lines[i].y[cos.lines[i].n - 1] : NAN;
-            char id[64];
-            snprintf(id, sizeof id, "rank.%zu", i);
-            rp_fact_t *t = rp_fact_new(fs, f, RP_FACT_VALUE, id);
-            if (t) {
-                snprintf(t->stat, sizeof t->stat, "rank_residual_min");
-                t->value = lowest;
-                t->value2 = (double)below;
-                rp_where(e, &e->runs[i], -1, t->where, sizeof t->where);
-                for (size_t j = i; j < e->n_runs && e->runs[j].sc->combo == e->runs[i].sc->combo;
-                     j++)
-                    rp_fact_run(fs, t, &e->runs[j]);
-            }
-            snprintf(id, sizeof id, "cosine.%zu", i);
-            rp_fact_t *c = isfinite(top_cos) ? rp_fact_new(fs, f, RP_FACT_VALUE, id) : NULL;
-            if (c) {
-                snprintf(c->stat, sizeof c->stat, "token_cosine_top");
-                c->value = top_cos;
-                c->value2 = cos.lines[i].x[cos.lines[i].n - 1];
-                snprintf(c->where, sizeof c->where, "%s", t ? t->where : "");
-                for (size_t j = i; j < e->n_runs && e->runs[j].sc->combo == e->runs[i].sc->combo;
-                     j++)
-                    rp_fact_run(fs, c, &e->runs[j]);
-            }
+            const rp_series_t *c = have_cos ? &cos.lines[i] : NULL;
+            double top_cos = c && c->n ? c->y[c->n - 1] : NAN;
+            config_fact(fs, f, e, i, "rank", "rank_residual_min", lowest, (double)below);
+            if (isfinite(top_cos))
+                config_fact(fs, f, e, i, "cosine", "token_cosine_top", top_cos, c->x[c->n - 1]);
             if (told++ >= MAX_TOLD)
                 continue;
             char a[32];
@@ -240,12 +238,16 @@ static void find_blocks(rp_model_t *m, rp_findings_t *fs, const rp_exp_t *e)
     }
     if (have_cos)
         rp_lineset_free(&cos);
-    if (have_res)
-        rp_lineset_free(&res);
+    rp_lineset_free(&res);
+}
 
+/* (c) per configuration: the smallest attention entropy and its block */
+static void find_entropy(rp_model_t *m, rp_findings_t *fs, const rp_exp_t *e)
+{
+    rp_lineset_t ent;
     if (rp_lineset_load(&ent, m, e, e->n_runs, rp_block_loader, "block.attn_entropy_min") != 0)
         return;
-    f = rp_finding_new(fs, e, "tf-entropy");
+    rp_finding_t *f = rp_finding_new(fs, e, "tf-entropy");
     if (f) {
         rp_say(f, "In %s, the smallest per-head attention entropy at init (nats, median over the "
                "repeats; uniform attention is ln T = %.2f): ", e->ex->name,
@@ -253,27 +255,18 @@ static void find_blocks(rp_model_t *m, rp_findings_t *fs, const rp_exp_t *e)
         size_t told = 0;
         for (size_t i = 0; i < ent.n_runs; i++) {
             const rp_series_t *l = &ent.lines[i];
+            if (!l->n)
+                continue;
             size_t at = 0;
             for (size_t k = 1; k < l->n; k++)
                 if (l->y[k] < l->y[at])
                     at = k;
-            if (!l->n)
-                continue;
-            char id[64];
-            snprintf(id, sizeof id, "entropy.%zu", i);
-            rp_fact_t *t = rp_fact_new(fs, f, RP_FACT_VALUE, id);
-            if (t) {
-                snprintf(t->stat, sizeof t->stat, "attn_entropy_min");
-                t->value = l->y[at];
-                t->value2 = l->x[at];
-                rp_where(e, &e->runs[i], -1, t->where, sizeof t->where);
-                for (size_t j = i; j < e->n_runs && e->runs[j].sc->combo == e->runs[i].sc->combo;
-                     j++)
-                    rp_fact_run(fs, t, &e->runs[j]);
-            }
+            config_fact(fs, f, e, i, "entropy", "attn_entropy_min", l->y[at], l->x[at]);
+            char a[32];
+            rp_sci(a, sizeof a, l->y[at]);
             if (told++ < MAX_TOLD)
-                rp_say(f, "%s%s %.3g at block %.0f", told > 1 ? "; " : "",
-                       e->runs[i].config_label, l->y[at], l->x[at]);
+                rp_say(f, "%s%s %s at block %.0f", told > 1 ? "; " : "", e->runs[i].config_label,
+                       a, l->x[at]);
         }
         rp_say(f, "%s.", told > MAX_TOLD ? "; ..." : "");
     }
@@ -285,6 +278,7 @@ void rp_find_transformer(rp_model_t *m, rp_findings_t *fs, const rp_exp_t *e)
     if (!rp_tf_experiment(m, e))
         return;
     find_ratio(m, fs, e);
-    find_blocks(m, fs, e);
+    find_rank(m, fs, e);
+    find_entropy(m, fs, e);
     find_output_change(m, fs, e);
 }
