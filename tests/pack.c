@@ -1,7 +1,7 @@
 /* A cell's result packed for MPI (driver/pack.h) unpacks to the same
  * result - every number and array, bit for bit - and a buffer that is
- * short, long, or holds an impossible header, histogram or format
- * record is refused. */
+ * short, long, or holds an impossible header, histogram, format
+ * record or block_stats row is refused. */
 #include <config.h>
 
 #include <math.h>
@@ -51,6 +51,14 @@ static void sample(gs_result_t *r)
         r->fmt[i].counts.hist[GS_FMT_HIST_BINS - 1] = 9;
         r->fmt[i].counts.min_abs = 0x1p-30;
     }
+    r->n_block = 3;   /* a transformer's rows: a matrix, a norm gain, a block */
+    r->block = calloc(r->n_block, sizeof *r->block);
+    for (size_t i = 0; i < r->n_block; i++)
+        r->block[i] = (gs_block_row_t){.step = 0, .layer = 2, .sublayer = (int32_t[]){GS_SUB_W2, GS_SUB_LN1, GS_SUB_BLOCK}[i],
+                                       .grad_w_norm = i == 2 ? NAN : 0.25 + (double)i,
+                                       .w_norm = 3.5, .update_ratio = NAN,
+                                       .rank_residual = i == 2 ? 0x1p-40 : NAN,
+                                       .attn_logit_max = i == 2 ? INFINITY : NAN};
     for (size_t l = 0; l < r->n_layers; l++)
         r->layers[l].grad_w_norm = 0.1 * (double)(l + 1);
     r->time[1].grad_hidden_norm = 3.25;
@@ -144,6 +152,9 @@ int main(void)
            "the arrays come back bit for bit");
     tap_ok(u.n_fmt == 2 && same_bits(u.fmt, r.fmt, 2 * sizeof *r.fmt) && u.fmt[1].layer == 3 &&
            u.fmt[1].tensor == GS_FT_WEIGHT, "the format records come back bit for bit");
+    tap_ok(u.n_block == 3 && same_bits(u.block, r.block, 3 * sizeof *r.block) &&
+           u.block[1].sublayer == GS_SUB_LN1 && u.block[2].rank_residual == 0x1p-40,
+           "the block_stats rows come back bit for bit");
     tap_ok(u.hist[1].layer == 2 && strcmp(u.hist[1].quantity, gs_hist_quantity_names[1]) == 0 &&
            u.hist[1].count[1] == 42 && u.hist[0].hi == 1, "the histograms come back with their quantity");
     tap_ok(back.cell == 7 && back.rank == 3 && strcmp(back.host, "node-1") == 0 &&
@@ -167,8 +178,17 @@ int main(void)
     int32_t q = 99;
     memcpy(bad + len - hist_bytes + sizeof(int32_t), &q, sizeof q);
     tap_ok(gs_unpack_result(bad, len, &u, &back) == -1, "a histogram quantity out of range: refused");
-    /* the last format record (before the histograms): its tensor, then its layer */
-    size_t rec = len - r.n_hist * hist_bytes - sizeof(gs_fmt_record_t);
+    /* the last block_stats row (before the histograms): its sublayer, then its layer */
+    size_t brow = len - r.n_hist * hist_bytes - sizeof(gs_block_row_t);
+    int32_t sub = GS_N_SUBLAYERS, zero = 0;   /* one past the names; blocks count from 1 */
+    memcpy(bad, buf, len);
+    memcpy(bad + brow + offsetof(gs_block_row_t, sublayer), &sub, sizeof sub);
+    tap_ok(gs_unpack_result(bad, len, &u, &back) == -1, "a block row's sublayer out of range: refused");
+    memcpy(bad, buf, len);
+    memcpy(bad + brow + offsetof(gs_block_row_t, layer), &zero, sizeof zero);
+    tap_ok(gs_unpack_result(bad, len, &u, &back) == -1, "a block row's layer 0: refused");
+    /* the last format record (before the block rows): its tensor, then its layer */
+    size_t rec = brow - (r.n_block - 1) * sizeof(gs_block_row_t) - sizeof(gs_fmt_record_t);
     int32_t t = GS_N_FMT_TENSORS, layer = 4;   /* one past the names; past depth+1 = 3 */
     memcpy(bad, buf, len);
     memcpy(bad + rec + offsetof(gs_fmt_record_t, tensor), &t, sizeof t);

@@ -55,7 +55,7 @@ uncommented=$(printf '%s\n' "$sch" | grep -E '^  [a-z_0-9]+ (INTEGER|REAL|TEXT)'
 check "gradsweep schema: a comment on every column ($uncommented without)" '[ "$uncommented" -eq 0 ]'
 q() { sqlite3 "${db:-results/small.db}" "$1"; }
 v=$(q "SELECT count(*) FROM sqlite_master WHERE type IN ('table', 'view')")
-check "the database holds the 12 tables and the 4 views ($v)" '[ "$v" -eq 16 ]'
+check "the database holds the 13 tables and the 4 views ($v)" '[ "$v" -eq 17 ]'
 
 # ---- theory beside measurement ----
 v=$(q "SELECT count(*) FROM runs r JOIN theory t ON t.run_id = r.id
@@ -132,8 +132,13 @@ probes=$(printf '%s\n' "$st_out" | awk '/^at the end of training/ { on = 1; next
 check "status: the diagnoses at the end of training, per training experiment ($fin of $want), how many changed ($ch of $wch), no probe rows" \
     '[ -n "$fin" ] && [ "$fin" = "$want" ] && [ "$ch" = "$wch" ] && [ -z "$probes" ]'
 dump_rows results/small.db > ref.rows
-# the runs columns of version 8 (issue 18's held-out evaluation, issue 20's format_stats key)
-v8cols="heldout_rows heldout_loss heldout_acc format_stats"
+# the runs columns of version 9 (issue 21: runs.output_change and the
+# transformer's keys), and of version 8 (issue 18's held-out evaluation,
+# issue 20's format_stats key) with them: what a database of version 8,
+# or of 7 and before, lacks for the cells it stored
+v9cols="output_change heads ffn vocab ln residual_scale skip mlp causal"
+v8cols="heldout_rows heldout_loss heldout_acc format_stats $v9cols"
+dump_rows results/small.db $v9cols > ref-v8.rows   # as a database of version 8 has it
 dump_rows results/small.db $v8cols > ref-v7.rows   # as a database of version 7 has it
 dump_rows results/small.db work_bytes $v8cols > ref-v6.rows   # as a database of version 6 has it
 
@@ -161,7 +166,7 @@ check "export: runs as CSV (every column, every row, reals to 17 digits), the co
 msg=$("$gs" export results/small.db "runs; DROP TABLE runs" 2>&1 >/dev/null); st=$?
 v=$(q "SELECT count(*) FROM runs")
 check "export: a name that is no table or view exits 2 and lists those there are ($msg)" \
-    '[ $st -eq 2 ] && printf "%s" "$msg" | grep -q "there are: format_exponent_bins, format_exponents, format_stats, histogram_counts, histograms, in_flight, layer_stats, loss_scale_window, runs" && [ "$v" -eq 30 ]'
+    '[ $st -eq 2 ] && printf "%s" "$msg" | grep -q "there are: block_stats, format_exponent_bins, format_exponents, format_stats, histogram_counts, histograms, in_flight, layer_stats, loss_scale_window, runs" && [ "$v" -eq 30 ]'
 
 # ---- resume: nothing left to do ----
 "$gs" run "$small" 2>run2.err
@@ -221,7 +226,14 @@ check "... and the rerun stores it: rows identical to the uninterrupted run (exi
 # old_v4: what version 5 added undone - grad_h_ratio, grad_h_ratio_final,
 # data_seed, sweeps.seeding and 'dead' in the diagnoses' CHECK lists)
 # what each schema version added, undone: a database as that version wrote it
-old_v7="ALTER TABLE sweeps DROP COLUMN shard; ALTER TABLE sessions DROP COLUMN pid_start;
+old_v8="DROP TABLE block_stats; ALTER TABLE runs DROP COLUMN output_change;
+  ALTER TABLE runs DROP COLUMN heads; ALTER TABLE runs DROP COLUMN ffn; ALTER TABLE runs DROP COLUMN vocab;
+  ALTER TABLE runs DROP COLUMN ln; ALTER TABLE runs DROP COLUMN residual_scale;
+  ALTER TABLE runs DROP COLUMN skip; ALTER TABLE runs DROP COLUMN mlp; ALTER TABLE runs DROP COLUMN causal;
+  PRAGMA writable_schema = ON;
+  UPDATE sqlite_schema SET sql = replace(sql, ', ''collapsed''))', '))') WHERE name = 'runs';
+  PRAGMA writable_schema = OFF;"
+old_v7="$old_v8 ALTER TABLE sweeps DROP COLUMN shard; ALTER TABLE sessions DROP COLUMN pid_start;
   ALTER TABLE runs DROP COLUMN heldout_rows; ALTER TABLE train_log DROP COLUMN heldout_loss;
   ALTER TABLE train_log DROP COLUMN heldout_acc; DROP VIEW loss_scale_window;
   DROP VIEW format_exponent_bins; DROP TABLE format_stats; DROP TABLE format_exponents;
@@ -299,13 +311,13 @@ sqlite3 v4.db "DELETE FROM layer_stats WHERE run_id IN (SELECT id FROM runs WHER
   DELETE FROM runs WHERE experiment = 'train'"
 "$gs" run "$small" --db v4.db --threads 1 >/dev/null 2>&1; st=$?
 v=$(sqlite3 v4.db "PRAGMA user_version; SELECT count(*) FROM runs; SELECT seeding FROM sweeps;
-  SELECT count(*) FROM sqlite_schema WHERE name = 'runs' AND sql LIKE '%''diverged'', ''dead''))%''diverged'', ''dead''))%';
+  SELECT count(*) FROM sqlite_schema WHERE name = 'runs' AND sql LIKE '%''diverged'', ''dead'', ''collapsed''))%''diverged'', ''dead'', ''collapsed''))%';
   SELECT count(*) FROM runs WHERE experiment = 'train' AND grad_h_ratio IS NOT NULL;
   SELECT count(*) FROM runs WHERE experiment != 'train' AND grad_h_ratio IS NULL;
   SELECT count(DISTINCT seed) FROM runs WHERE experiment = 'train'; PRAGMA integrity_check")
 ref_seeds=$(sqlite3 results/small.db "SELECT count(DISTINCT seed) FROM runs WHERE experiment = 'train'")
 seeding=$("$gs" status v4.db | sed -n 's/^seeds: \([a-z_]*\).*/\1/p')
-check "a version-4 database: widened to 'dead', grad_h_ratio added, its per-cell seeding kept for the 8 cells run now: one seed each, against $ref_seeds paired ($st: $(echo $v); status: $seeding)" \
+check "a version-4 database: widened to 'dead' (and version 9's 'collapsed'), grad_h_ratio added, its per-cell seeding kept for the 8 cells run now: one seed each, against $ref_seeds paired ($st: $(echo $v); status: $seeding)" \
     '[ $st -eq 0 ] && [ "$v" = "$ver
 30
 per_cell
@@ -319,7 +331,7 @@ check "a new database pairs its arms (status: $seeding)" '[ "$seeding" = paired 
 
 # ---- foreign keys: a cell's rows go with its runs row (schema version 6) ----
 v=$(q "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND sql LIKE '%REFERENCES runs(id) ON DELETE CASCADE%'")
-check "schema 6: the 8 tables of a cell's rows reference runs(id) ON DELETE CASCADE ($v)" '[ "$v" -eq 8 ]'
+check "schema 6: the 9 tables of a cell's rows reference runs(id) ON DELETE CASCADE ($v)" '[ "$v" -eq 9 ]'
 # a version-5 database (no cascade) whose runs row was deleted by hand in
 # the sqlite3 shell (foreign keys off there): its rows were orphaned, and
 # every later run failed on layer_stats' UNIQUE constraint. The upgrade
@@ -335,7 +347,7 @@ v=$(sqlite3 v5.db "PRAGMA user_version; PRAGMA foreign_key_check; PRAGMA integri
 check "a version-5 database with a hand-deleted run ($orph orphaned rows): upgraded to $ver, foreign_key_check empty, integrity ok, the cell rerun (exit $st: $(echo $v))" \
     '[ $st -eq 0 ] && [ "$orph" -gt 0 ] && [ "$v" = "$ver
 ok
-6" ] && grep -q "29 stored already, 1 to run" v5.err && dump_rows v5.db work_bytes $v8cols | cmp -s - ref-v6.rows'
+7" ] && grep -q "29 stored already, 1 to run" v5.err && dump_rows v5.db work_bytes $v8cols | cmp -s - ref-v6.rows'
 # a version-6 database (no work_bytes): a run adds the column, NULL for the
 # cells stored before, and fills it for the cells it computes
 cp results/small.db v6.db
@@ -349,6 +361,26 @@ check "a version-6 database: work_bytes added, NULL for the 22 cells stored befo
 8
 22
 ok" ]'
+# a version-8 database (no block_stats, runs.output_change, transformer
+# keys or 'collapsed'): a run adds them, NULL for the cells stored, widens
+# the diagnoses' CHECK lists and reruns nothing
+cp results/small.db v8.db
+sqlite3 v8.db "$old_v8 PRAGMA user_version = 8"
+"$gs" run "$small" --db v8.db --threads 1 >/dev/null 2>v8.err; st=$?
+v=$(sqlite3 v8.db "PRAGMA user_version; SELECT count(*) FROM sqlite_schema WHERE name = 'block_stats';
+  SELECT count(*) FROM pragma_table_info('runs') WHERE name IN ('output_change', 'heads', 'ln', 'causal');
+  SELECT count(*) FROM sqlite_schema WHERE name = 'runs'
+    AND sql LIKE '%diagnosis IN (%''dead'', ''collapsed''))%diagnosis_final IN (%''dead'', ''collapsed''))%';
+  SELECT count(*) FROM runs WHERE output_change IS NOT NULL OR heads IS NOT NULL; PRAGMA integrity_check")
+check "a version-8 database: upgraded to $ver with block_stats, output_change, the transformer keys and 'collapsed' in both diagnoses' lists, nothing rerun (exit $st: $(echo $v))" \
+    '[ $st -eq 0 ] && [ "$v" = "$ver
+1
+4
+1
+0
+ok" ] && grep -q "30 stored already, 0 to run" v8.err && dump_rows v8.db $v9cols | cmp -s - ref-v8.rows'
+sqlite3 v8.db "UPDATE runs SET diagnosis = 'collapsed' WHERE id = (SELECT min(id) FROM runs)" 2>/dev/null; st=$?
+check "... and the widened list takes 'collapsed' (exit $st)" '[ $st -eq 0 ]'
 # a version-7 database (no sessions.pid_start): a run adds the column, NULL
 # for the sessions before, its own start time for the new one
 cp results/small.db v7.db

@@ -184,7 +184,7 @@ int main(void)
                    "plan's reason names the keys and why: %s", why);
             gs_cell_settle_describe(&se.experiments[1].settled, why, sizeof why);
             tap_ok(se.experiments[1].n_cells == 3 && strcmp(why, "forget_bias (lstm only: "
-                                                                 "model=rnn or gru)") == 0,
+                                                                 "model=rnn, gru or transformer)") == 0,
                    "forget_bias counts for lstm only: gru once, lstm twice (%zu cells; %s)",
                    se.experiments[1].n_cells, why);
             gs_sweep_free(&se);

@@ -177,10 +177,21 @@ static int show(sqlite3 *db, int64_t id, int csv, char *err, size_t errlen)
     /* every column of train_log: the held-out loss beside the batch's */
     static const char *const log_cols[] = {"step", GS_TRAIN_LOG_COLUMNS(SERIES_NAME)};
 #undef SERIES_NAME
+    /* a transformer's blocks: the block rows, then every matrix and gain */
+    static const char *const block_cols[] = {"layer", "grad_x_norm", "rms", "token_cosine",
+                                             "rank_residual", "attn_entropy_min",
+                                             "attn_logit_max"};
+    static const char *const sub_cols[] = {"layer", "sublayer", "grad_w_norm", "w_norm"};
     if (show_run(db, id, csv, err, errlen) != 0 ||
         show_rows(db, id, "at init (layer_stats, step 0)",
                   "SELECT * FROM layer_stats WHERE run_id = ?1 AND step = 0 ORDER BY layer",
                   init_cols, 6, csv, err, errlen) != 0 ||
+        show_rows(db, id, "blocks at init (block_stats, step 0, sublayer 'block')",
+                  "SELECT * FROM block_stats WHERE run_id = ?1 AND step = 0 AND sublayer = "
+                  "'block' ORDER BY layer", block_cols, 7, csv, err, errlen) != 0 ||
+        show_rows(db, id, "sublayers at init (block_stats, step 0)",
+                  "SELECT * FROM block_stats WHERE run_id = ?1 AND step = 0 AND sublayer != "
+                  "'block' ORDER BY layer, sublayer", sub_cols, 4, csv, err, errlen) != 0 ||
         show_rows(db, id, "training (train_log)",
                   "SELECT * FROM train_log WHERE run_id = ?1 ORDER BY step", log_cols,
                   sizeof log_cols / sizeof *log_cols, csv, err, errlen) != 0)
@@ -193,7 +204,8 @@ int gs_cmd_show(int argc, char **argv)
     static const char help[] =
         "One stored cell: its keys, status, diagnoses (at init and at the end of\n"
         "training), losses and, for a diverged run, the step, layer and tensor that\n"
-        "went non-finite first; its layer statistics at init; for a training run\n"
+        "went non-finite first; its layer statistics at init (a transformer: its\n"
+        "block_stats rows, per block and per sublayer); for a training run\n"
         "the loss curve (train_log: the batch loss and the held-out loss and accuracy)\n"
         "and each layer's ||dL/dW|| over training with a\n"
         "sparkline. --csv: the runs row, the layer statistics and the loss curve as\n"

@@ -10,6 +10,7 @@
 
 #define GAUSSIAN_STREAM 0x6A055
 #define ADDING_STREAM 0xADD
+#define TOKENS_STREAM (UINT64_C(0x70C) << 32)   /* + the sequence: one stream each */
 
 int gs_gaussian_make(gs_dataset_t *ds, size_t n, size_t dim, size_t n_classes,
                      unsigned long long seed)
@@ -154,4 +155,31 @@ int gs_adding_rows(gs_dataset_t *ds, size_t n, size_t T, unsigned long long seed
     free(w);
     free(x);
     return 0;
+}
+
+/* Sequence `row` of dataset=tokens into x[0..T) and t[0..T) */
+static void token_row(double *x, double *t, size_t T, size_t vocab, unsigned long long seed,
+                      size_t row)
+{
+    gs_rng_t rng;
+    gs_rng_seed(&rng, seed, TOKENS_STREAM + (uint64_t)row);
+    for (size_t j = 0; j < T; j++)
+        x[j] = (double)gs_rng_below(&rng, vocab);
+    for (size_t j = 0; j < T; j++)
+        t[j] = (double)gs_rng_below(&rng, vocab);
+}
+
+int gs_tokens_rows(gs_dataset_t *ds, size_t T, size_t vocab, unsigned long long seed,
+                   const size_t *rows, size_t k)
+{
+    if (gs_dataset_alloc(ds, k, T, vocab, T) != 0)
+        return -1;
+    for (size_t i = 0; i < k; i++)
+        token_row(ds->x + i * T, ds->t + i * T, T, vocab, seed, rows ? rows[i] : i);
+    return 0;
+}
+
+int gs_tokens_make(gs_dataset_t *ds, size_t n, size_t T, size_t vocab, unsigned long long seed)
+{
+    return gs_tokens_rows(ds, T, vocab, seed, NULL, n);
 }

@@ -34,4 +34,19 @@ int gs_adding_make(gs_dataset_t *ds, size_t n, size_t T, unsigned long long seed
 int gs_adding_rows(gs_dataset_t *ds, size_t n, size_t T, unsigned long long seed,
                    const size_t *rows, size_t k, double *targets);
 
+/* dataset=tokens (transformers): n sequences of T token ids uniform over
+ * vocab symbols (x (n, T), the ids as doubles) with a target uniform over
+ * them at every position (t (n, T), ids as doubles; n_classes = vocab,
+ * n_targets = T): nothing to learn, the transformers' probe data.
+ * Sequence i is drawn from a stream of its own (seed, TOKENS_STREAM + i),
+ * its T inputs then its T targets, so gs_tokens_rows makes any rows alone,
+ * bit for bit these. 0, or -1 when memory is short. */
+int gs_tokens_make(gs_dataset_t *ds, size_t n, size_t T, size_t vocab, unsigned long long seed);
+
+/* Rows rows[0..k) of gs_tokens_make(n, T, vocab, seed), in the order
+ * given (n plays no part: a row's stream is its own). 0, or -1 when
+ * memory is short. */
+int gs_tokens_rows(gs_dataset_t *ds, size_t T, size_t vocab, unsigned long long seed,
+                   const size_t *rows, size_t k);
+
 #endif

@@ -19,7 +19,11 @@
 #include "util/clock.h"
 
 const char *const gs_status_names[] = {"done", "diverged", "failed", "crashed"};
-const char *const gs_diag_names[] = {"healthy", "vanishing", "exploding", "diverged", "dead"};
+const char *const gs_diag_names[] = {"healthy", "vanishing", "exploding", "diverged", "dead",
+                                     "collapsed"};
+const char *const gs_sublayer_names[] = {"q", "k", "v", "o", "w1", "w2", "ln1", "ln2", "block"};
+_Static_assert(sizeof gs_sublayer_names / sizeof *gs_sublayer_names == GS_N_SUBLAYERS,
+               "sublayer names");
 const char *const gs_hist_quantity_names[] = {"weight", "weight_input", "jacobian_log10_sv"};
 const char *const gs_fmt_tensor_names[] = {"activation", "grad_activation", "grad_weight",
                                            "weight", "update"};
@@ -58,6 +62,9 @@ void gs_result_free(gs_result_t *r)
     free(r->fmt);
     r->fmt = NULL;
     r->n_fmt = 0;
+    free(r->block);
+    r->block = NULL;
+    r->n_block = 0;
     r->layers = NULL;
     r->time = NULL;
     r->log = NULL;
@@ -86,6 +93,11 @@ static int load_data(const gs_plan_t *p, gs_dataset_t *train, gs_dataset_t *test
     } else if (p->dataset == GS_DATA_ADDING) {
         if (gs_adding_make(&all, p->total_rows, p->n_time, p->data_set_seed) != 0) {
             snprintf(err, errlen, "out of memory making dataset=adding");
+            return -1;
+        }
+    } else if (p->dataset == GS_DATA_TOKENS) {
+        if (gs_tokens_make(&all, p->total_rows, p->in_dim, p->n_out, p->data_set_seed) != 0) {
+            snprintf(err, errlen, "out of memory making dataset=tokens");
             return -1;
         }
     } else if (gs_gaussian_make(&all, p->total_rows, p->row_dim, p->n_out,
@@ -142,6 +154,8 @@ static int load_batch(const gs_plan_t *p, gs_rng_t *brng, gs_dataset_t *batch,
     if (p->regression) {
         rc = gs_adding_rows(batch, n, p->n_time, p->data_set_seed, rows, B, targets);
         *baseline = constant_baseline(targets, perm + n_train, n - n_train);
+    } else if (p->dataset == GS_DATA_TOKENS) {
+        rc = gs_tokens_rows(batch, p->in_dim, p->n_out, p->data_set_seed, rows, B);
     } else {
         rc = gs_gaussian_rows(batch, n, p->row_dim, p->n_out, p->data_set_seed, rows, B);
     }
@@ -159,7 +173,10 @@ out:
 static gs_net_t *build_net(const gs_plan_t *p, gs_rng_t *rng)
 {
     gs_net_t *net;
-    if (p->recurrent) {
+    if (p->transformer) {
+        if ((net = gs_tf_create(&p->tf)))
+            gs_tf_init(net, &p->init, rng);
+    } else if (p->recurrent) {
         if ((net = gs_rnn_create(&p->rnn)))
             gs_rnn_init(net, &p->init, rng);
     } else if ((net = gs_mlp_create(&p->mlp))) {
@@ -179,9 +196,12 @@ static int alloc_result(const gs_plan_t *p, gs_result_t *r)
     r->log = calloc(p->n_log_max + 1, sizeof *r->log);
     r->layer_log = calloc(p->n_log_max * r->n_layers + 1, sizeof *r->layer_log);
     r->fmt = p->n_fmt_max ? malloc(p->n_fmt_max * sizeof *r->fmt) : NULL;
+    r->block = p->n_block_max ? malloc(p->n_block_max * sizeof *r->block) : NULL;
     r->grad_ratio_final = r->grad_h_ratio_final = NAN;
+    r->output_change = NAN;   /* transformers only */
     r->last_finite_grad_norm = NAN;
-    return r->layers && r->time && r->log && r->layer_log && (r->fmt || !p->n_fmt_max) ? 0 : -1;
+    return r->layers && r->time && r->log && r->layer_log && (r->fmt || !p->n_fmt_max) &&
+           (r->block || !p->n_block_max) ? 0 : -1;
 }
 
 int gs_experiment_run(const gs_cell_t *c, gs_result_t *r, const gs_progress_t *progress)
@@ -231,13 +251,21 @@ int gs_experiment_run(const gs_cell_t *c, gs_result_t *r, const gs_progress_t *p
                     ((size_t)p.opt->n_state + (size_t)p.trains) * np * sizeof(double) +
                     (train.n + test.n) * train.dim * sizeof(double);
     r->heldout_rows = (long)p.eval_rows;
-    if (ex_weight_histograms(&p, net, r) != 0) {
+    if (!p.transformer && ex_weight_histograms(&p, net, r) != 0) {   /* (none for blocks yet) */
         rc = fail(r, "out of memory for the weight histograms");
         goto out;
     }
     double t_steps = gs_now();
     r->setup_s = t_steps - t_start;
-    if (ex_run_steps(&tr, &train, p.batch_only ? NULL : &brng, x, y, t, order) != 0) {
+    /* THE TRAIN DISPATCH (2 of 2): a transformer is probed here; its
+     * training (branch tftrain, issue 21) is refused by gs_cell_validate
+     * until it lands (1 of 2, sweep/cell.c validate_transformer). */
+    if (p.transformer) {
+        if (ex_tf_probe(&p, net, &train, r) != 0) {
+            rc = fail(r, "out of memory measuring the transformer");
+            goto out;
+        }
+    } else if (ex_run_steps(&tr, &train, p.batch_only ? NULL : &brng, x, y, t, order) != 0) {
         rc = fail(r, "spectrum=yes: the Jacobian's singular values could not be computed "
                      "(out of memory, or LAPACK's eigensolver failed)");
         goto out;

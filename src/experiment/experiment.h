@@ -21,17 +21,20 @@ typedef enum { GS_STATUS_DONE, GS_STATUS_DIVERGED, GS_STATUS_FAILED, GS_STATUS_C
 /* A verdict on the backpropagated gradient (grad_h_ratio): vanishing or
  * exploding past the sweep's thresholds, healthy between them; dead when
  * some layer's gradient is exactly zero (no ratio is taken from a zero);
- * diverged when the measurement itself is not finite. New names go last:
+ * diverged when the measurement itself is not finite; collapsed (a
+ * transformer) when the top block's tokens have lost rank
+ * (rank_residual < GS_COLLAPSED_BELOW). New names go last:
  * stored databases list the earlier ones in their CHECK constraints. */
 typedef enum {
-    GS_DIAG_HEALTHY, GS_DIAG_VANISHING, GS_DIAG_EXPLODING, GS_DIAG_DIVERGED, GS_DIAG_DEAD
+    GS_DIAG_HEALTHY, GS_DIAG_VANISHING, GS_DIAG_EXPLODING, GS_DIAG_DIVERGED, GS_DIAG_DEAD,
+    GS_DIAG_COLLAPSED
 } gs_diag_t;
 
 extern const char *const gs_status_names[];   /* indexed by gs_status_t */
 extern const char *const gs_diag_names[];     /* indexed by gs_diag_t */
 #define GS_N_STATUS 4
 #define GS_STATUS_MEASURED(s) ((s) == GS_STATUS_DONE || (s) == GS_STATUS_DIVERGED)
-#define GS_N_DIAG 5
+#define GS_N_DIAG 6
 /* the histograms' quantity column: weight (W, or recurrent Wh), weight_input
  * (Wx), jacobian_log10_sv (log10 of the Jacobian's singular values, layer 0) */
 extern const char *const gs_hist_quantity_names[];
@@ -97,6 +100,24 @@ typedef struct {
     gs_fmt_counts_t counts;
 } gs_fmt_record_t;
 
+/* block_stats.sublayer: a transformer block's matrices q, k, v, o (the
+ * attention's), w1, w2 (the MLP's first and second), the norm gains ln1,
+ * ln2, and the block itself (its residual stream and attention) */
+typedef enum {
+    GS_SUB_Q, GS_SUB_K, GS_SUB_V, GS_SUB_O, GS_SUB_W1, GS_SUB_W2, GS_SUB_LN1, GS_SUB_LN2,
+    GS_SUB_BLOCK
+} gs_sublayer_t;
+#define GS_N_SUBLAYERS 9
+extern const char *const gs_sublayer_names[];   /* indexed by gs_sublayer_t */
+
+/* One row of block_stats */
+typedef struct {
+    long step;                  /* 0: at init; else the logged training step */
+    int32_t layer;              /* block 1..depth from the embeddings */
+    int32_t sublayer;           /* gs_sublayer_t */
+    GS_BLOCK_STATS_COLUMNS(GS_SERIES_FIELD)
+} gs_block_row_t;
+
 /* One row of format_stats */
 typedef struct {
     GS_FORMAT_STATS_COLUMNS(GS_SERIES_FIELD)
@@ -125,6 +146,10 @@ typedef struct {
     /* format_stats=yes: per measured step, layer and tensor */
     size_t n_fmt;
     gs_fmt_record_t *fmt;
+    /* model=transformer: block_stats rows, per measured step, block and
+     * sublayer */
+    size_t n_block;
+    gs_block_row_t *block;
     /* wall seconds of the phases: data, model and init; the steps
      * (forward, backward, update, measurements); the final evaluation
      * (not packed or stored: for the CLI's time line) */

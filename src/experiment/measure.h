@@ -10,6 +10,7 @@
 
 #include "experiment/experiment.h"
 #include "experiment/plan.h"
+#include "data/dataset.h"
 #include "nn/net.h"
 
 /* The layer (1..depth, depth+1 the readout) whose weight matrix tensor T
@@ -49,5 +50,35 @@ void ex_format_updates(const gs_plan_t *p, const gs_net_t *net, long step, const
  * over n rows: layer and time statistics, ratios and diagnosis, theory,
  * spectrum. -1 when the spectrum could not be computed. */
 int ex_measure_init(const gs_plan_t *p, gs_net_t *net, size_t n, gs_result_t *r);
+
+/* ---- model=transformer (measure_tf.c) ---- */
+
+/* The block_stats rows of the last forward/backward over n sequences at
+ * step `step` into rows (room for depth x GS_N_SUBLAYERS): per block a
+ * row per matrix sublayer and norm gain the model has (grad_w_norm,
+ * w_norm, and update_ratio from delta, the update applied, when it is not
+ * NULL), then the block's row (gs_tf_block_stats). Returns how many (0:
+ * out of memory). */
+size_t ex_tf_block_rows(const gs_plan_t *p, const gs_net_t *net, size_t n, long step,
+                        const double *delta, gs_block_row_t *rows);
+
+/* grad_ratio of a step's rows: ||dL/dW2|| of block 1 over block depth
+ * (mlp=no: of Wo), as the MLP's first-over-last (shown, never the
+ * verdict). */
+double ex_tf_grad_ratio(const gs_plan_t *p, const gs_block_row_t *rows, size_t n);
+
+/* The verdict on a step's rows: collapsed when the top block's
+ * rank_residual < GS_COLLAPSED_BELOW; else the MLP's rules (gs_diagnose)
+ * on *ratio = grad_x_norm(block 1) / grad_x_norm(block depth), dead when
+ * a block's is exactly zero. */
+gs_diag_t ex_tf_diagnose(const gs_plan_t *p, const gs_block_row_t *rows, size_t n,
+                         double *ratio);
+
+/* The probe of a transformer cell: forward, cross-entropy at every
+ * position, backward over the batch's first p->batch sequences; the
+ * block rows at step 0, grad_ratio, grad_h_ratio, the diagnosis,
+ * init_loss and output_change into r (r->block holds the plan's
+ * n_block_max rows). -1 when memory is short. */
+int ex_tf_probe(const gs_plan_t *p, gs_net_t *net, const gs_dataset_t *batch, gs_result_t *r);
 
 #endif

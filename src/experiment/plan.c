@@ -23,6 +23,8 @@ static size_t input_dim(const gs_cell_t *c, int recurrent)
         return recurrent ? GS_DIGITS_DIM / 8 : GS_DIGITS_DIM;
     if (c->dataset == GS_DATA_ADDING)
         return 2;
+    if (c->dataset == GS_DATA_TOKENS)
+        return (size_t)c->seq_len;
     return (size_t)(c->input_dim ? c->input_dim : c->width);
 }
 
@@ -53,7 +55,7 @@ double gs_experiment_sigma_w2(const gs_cell_t *c)
  * cells). */
 static gs_plan_theory_t theory_of(const gs_cell_t *c, int recurrent)
 {
-    int mlp = !recurrent, plain = mlp && !c->residual;
+    int mlp = c->model == GS_MODEL_MLP, plain = mlp && !c->residual;
     gs_plan_theory_t t = {
         .layer_slope = mlp,
         .meanfield = plain && c->norm == GS_NORM_NONE,
@@ -72,7 +74,10 @@ static double forward_flops(const gs_plan_t *p)
 {
     double W = (double)p->width, D = (double)p->in_dim, out = (double)p->n_out;
     double per_row;
-    if (p->recurrent) {
+    if (p->transformer) {   /* per sequence: projections, attention, MLP, logits */
+        double T = (double)p->tf.seq_len, F = (double)p->tf.ffn;
+        per_row = (double)p->depth * T * (4.0 * W * W + 2.0 * T * W + 2.0 * W * F) + T * W * out;
+    } else if (p->recurrent) {
         double G = p->model == GS_MODEL_LSTM ? 4 : p->model == GS_MODEL_GRU ? 3 : 1;
         per_row = (double)p->n_time * G * W * (D + W + (double)(p->depth - 1) * 2.0 * W) +
                   W * out;
@@ -121,14 +126,35 @@ static void plan_shape(const gs_cell_t *c, gs_plan_t *p)
     };
     p->row_dim = p->in_dim * (recurrent ? (size_t)c->seq_len : 1);
     p->n_hist = (recurrent ? 2 * p->depth : p->depth) + 1 + (size_t)(p->spectrum != 0);
-    p->n_out = p->regression ? 1 : N_CLASSES;
+    p->n_out = p->regression ? 1 : p->dataset == GS_DATA_TOKENS ? (size_t)c->vocab : N_CLASSES;
     p->n_fmt_max = c->format_stats ? (p->trains ? p->n_log_max : 1) * p->n_layers * GS_N_FMT_TENSORS : 0;
     p->train_rows = (size_t)llround(TRAIN_FRAC * (double)p->total_rows);
     p->batch_only = !p->trains && p->dataset != GS_DATA_DIGITS;
     size_t test_rows = p->total_rows - p->train_rows;
     p->eval_rows = !p->trains ? 0 : (size_t)c->eval_rows < test_rows ? (size_t)c->eval_rows
                                                                        : test_rows;
-    if (recurrent) {
+    if (c->model == GS_MODEL_TRANSFORMER) {
+        p->transformer = 1;
+        p->n_hist = 0;
+        p->n_block_max = p->depth * GS_N_SUBLAYERS;   /* the probe's step 0 */
+        p->tf = (gs_tf_spec_t){
+            .vocab = (size_t)c->vocab,
+            .seq_len = (size_t)c->seq_len,
+            .d_model = p->width,
+            .heads = (size_t)c->heads,
+            .ffn = (size_t)gs_cell_ffn(c),
+            .depth = p->depth,
+            .capacity = p->batch,
+            .act = c->act,
+            .act_param = c->act_param,
+            .ln = (gs_ln_place_t)c->ln,
+            .residual_scale = (gs_res_scale_t)c->residual_scale,
+            .skip = c->skip,
+            .mlp = c->mlp,
+            .causal = c->causal,
+        };
+        p->model_bytes = gs_tf_bytes(&p->tf);
+    } else if (recurrent) {
         p->rnn = (gs_rnn_spec_t){
             .cell = c->model == GS_MODEL_LSTM ? GS_CELL_LSTM
                     : c->model == GS_MODEL_GRU ? GS_CELL_GRU : GS_CELL_RNN,
@@ -191,6 +217,11 @@ static double gib(double bytes) { return bytes / (1024.0 * 1024.0 * 1024.0); }
  * batch norm's two rows, the memory against the machine's. */
 static int plan_check(const gs_plan_t *p, char *err, size_t errlen)
 {
+    const char *bad = p->transformer ? gs_tf_spec_error(&p->tf) : NULL;
+    if (bad) {
+        snprintf(err, errlen, "model=transformer: %s", bad);
+        return -1;
+    }
     if (p->batch > p->train_rows) {
         snprintf(err, errlen, "batch=%zu: larger than the %zu training rows of dataset=%s; "
                  "use batch <= %zu", p->batch, p->train_rows, gs_dataset_names[p->dataset],

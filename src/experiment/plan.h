@@ -17,6 +17,7 @@
 #include "nn/mlp.h"
 #include "nn/optim.h"
 #include "nn/rnn.h"
+#include "nn/transformer.h"
 #include "sweep/cell.h"
 
 /* The theory a cell's measurements at init are set beside
@@ -32,14 +33,20 @@ typedef struct {
 } gs_plan_theory_t;
 
 typedef struct {
-    /* the model: spec.mlp when !recurrent, spec.rnn when recurrent */
+    /* the model: spec.mlp (model=mlp), spec.rnn when recurrent, spec.tf
+     * when transformer */
     gs_model_kind_t model;
     int recurrent;               /* rnn, lstm or gru */
+    int transformer;             /* model=transformer: probed by ex_tf_probe */
     gs_mlp_spec_t mlp;
     gs_rnn_spec_t rnn;
+    gs_tf_spec_t tf;
     gs_init_spec_t init;
     size_t depth, width;         /* hidden (or stacked) layers, units */
-    size_t n_layers;             /* depth + 1: the hidden layers, then the readout */
+    size_t n_layers;             /* depth + 1: the hidden layers, then the readout
+                                    (transformer: layer_stats has no rows) */
+    size_t n_block_max;          /* transformer: block_stats rows at most (measured steps x
+                                    blocks x sublayers) */
     size_t n_time;               /* recurrent: seq_len, the time steps measured; else 0 */
     const gs_activation_t *act;
     double act_param;
@@ -47,9 +54,11 @@ typedef struct {
     /* the data */
     gs_data_kind_t dataset;
     int regression;              /* dataset=adding: MSE against a target, else classes */
-    size_t in_dim;               /* inputs per row (mlp) or per time step (recurrent) */
+    size_t in_dim;               /* inputs per row (mlp) or per time step (recurrent);
+                                    tokens: seq_len token ids */
     size_t row_dim;              /* inputs per row: in_dim times the time steps */
-    size_t n_out;                /* 1 for regression, else the classes */
+    size_t n_out;                /* 1 for regression, else the classes (tokens: vocab,
+                                    at each of seq_len positions) */
     size_t total_rows;           /* of the whole data set (digits: its file's) */
     double train_frac;           /* the training part's share of the rows */
     size_t train_rows;           /* of its training part */

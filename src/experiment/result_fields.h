@@ -36,6 +36,16 @@
 
 #include <stddef.h>
 
+/* The diagnosis collapsed (model=transformer): the top block's
+ * block_stats.rank_residual below this - the tokens have lost rank
+ * (Dong et al. 2021); the schema's comment gives it as text. */
+#define GS_COLLAPSED_BELOW 1e-3
+/* Admin's measure of the output change (runs.output_change) takes a sign
+ * step of this size (nn/net.h's gs_net_output_change) */
+#define GS_OUTPUT_CHANGE_LR 1e-4
+#define GS_RF_STR2(x) #x
+#define GS_RF_STR(x) GS_RF_STR2(x)
+
 #define GS_RUN_COLUMNS(R, C, P)                                                                  \
     C(sigma_w2, REAL, RUNS, 1, ALWAYS,                                                           \
       "fan_in Var(W) of a hidden width x width matrix at init\n"                                 \
@@ -49,7 +59,8 @@
     R(diagnosis, DIAG, RUNS, 1, MEASURED,                                                        \
       "at init, never overwritten: from grad_h_ratio and the\n"                                  \
       "thresholds; dead: a layer's gradient exactly zero (or its\n"                              \
-      "units all dead); diverged: not finite at init")                                           \
+      "units all dead); diverged: not finite at init; collapsed\n"                              \
+      "(transformer): the top block's rank_residual < " GS_RF_STR(GS_COLLAPSED_BELOW))                  \
     R(grad_ratio, REAL, RUNS, 1, MEASURED,                                                       \
       "at init: the weight gradients, grad_w_norm(1) /\n"                                        \
       "grad_w_norm(depth) (NULL for 0/0). Shown, never the\n"                                    \
@@ -101,7 +112,11 @@
      * column by scanning back through the comments) */                                     \
     R(heldout_rows, INT, RUNS, 8, TRAINED,                                                      \
       "task=train: rows of the held-out subset train_log's heldout_loss and\n"                  \
-      "heldout_acc are measured on (the test part's first min(eval_rows, its rows))")            \
+      "heldout_acc are measured on (the test part's first eval_rows or all of it)")            \
+    R(output_change, REAL, RUNS, 9, MEASURED,                                                   \
+      "model=transformer: Admin's measure at init (Liu et al. 2020),\n"                         \
+      "||f(p - " GS_RF_STR(GS_OUTPUT_CHANGE_LR) " sign(dL/dp)) - f(p)|| / ||f(p)|| over the first batch's\n"                  \
+      "logits: how far one sign step (Adam's first) moves the output (NULL: other models)")      \
     R(q_star, REAL_INF, THEORY, 3, ALWAYS,                                                       \
       "fixed point of the length map (NULL: none applies;\n"                                     \
       "Inf: q grows without bound)")                                                             \
@@ -178,6 +193,22 @@
     X(min_abs, REAL, "smallest nonzero |value|")                                               \
     X(scale_lo_log2, REAL, "gradients: log2 of the least loss scale losing <= 0.1% to zero")  \
     X(scale_hi_log2, REAL, "gradients: log2 of the largest overflowing none (lo > hi: none)")
+/* block_stats (model=transformer): one row per measured step, block
+ * layer = 1..depth and sublayer (gs_sublayer_names): the matrix rows
+ * q, k, v, o, w1 (the MLP's first matrix), w2 (its second) and the norm
+ * gains ln1, ln2 (ln != none) carry the first three columns, the block
+ * row (sublayer 'block') the others (nn/transformer.h's
+ * gs_tf_block_stats); a column that does not apply is NULL. */
+#define GS_BLOCK_STATS_COLUMNS(X)                                                                \
+    X(grad_w_norm, REAL, "||dL/dW|| of the sublayer's matrix (ln1, ln2: of the gain)")         \
+    X(w_norm, REAL, "||W|| (ln1, ln2: of the gain)")                                           \
+    X(update_ratio, REAL, "training: ||update||/||W|| of the step (NULL at step 0)")           \
+    X(grad_x_norm, REAL, "block: ||dL/dx|| of the residual stream entering the block")         \
+    X(rms, REAL, "block: RMS of the block's output x_l")                                       \
+    X(token_cosine, REAL, "block: mean cosine between the tokens of x_l")                      \
+    X(rank_residual, REAL, "block: ||X - 1 xbar^T||_F / ||X||_F of x_l (Dong et al. 2021)")    \
+    X(attn_entropy_min, REAL, "block: smallest per-head mean attention entropy (nats)")        \
+    X(attn_logit_max, REAL, "block: largest scaled logit Q K^T / sqrt(d_head)")
 /* A series row's field */
 #define GS_SERIES_FIELD(name, type, help) GS_DECLARE_##type(name)
 

@@ -271,6 +271,7 @@ int rp_diag_series(int diagnosis)
 {
     static const int series[GS_N_DIAG] = {
         [GS_DIAG_HEALTHY] = 2, [GS_DIAG_VANISHING] = 0, [GS_DIAG_EXPLODING] = 3,
-        [GS_DIAG_DIVERGED] = GS_SERIES_GREY, [GS_DIAG_DEAD] = 6};
+        [GS_DIAG_DIVERGED] = GS_SERIES_GREY, [GS_DIAG_DEAD] = 6,
+        [GS_DIAG_COLLAPSED] = 5};
     return diagnosis >= 0 && diagnosis < GS_N_DIAG ? series[diagnosis] : GS_SERIES_GREY;
 }

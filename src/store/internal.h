@@ -24,7 +24,7 @@
 /* the prepared statements of a cell's rows (put.c) */
 enum {
     ST_RUN, ST_LAYER, ST_LOG, ST_LAYER_LOG, ST_TIME, ST_HIST, ST_THEORY, ST_LANDED, ST_FMT,
-    ST_FMT_EXP, ST_N
+    ST_FMT_EXP, ST_BLOCK, ST_N
 };
 
 struct gs_store {
@@ -82,9 +82,16 @@ typedef struct {
     size_t rows_at, count_at, row_size;   /* the row array, its length, a row's size */
     ptrdiff_t step_at, index_at;          /* a long step, an int layer, or STORE_* */
     int measured_only;                    /* a failed cell has none */
+    /* a text key after the layer (block_stats.sublayer): an int32 field
+     * of the row at label_at indexing labels[0..n_labels); labels NULL:
+     * none */
+    ptrdiff_t label_at;
+    const char *const *labels;
+    size_t n_labels;
 } store_series_t;
-#define STORE_N_SERIES 5
+#define STORE_N_SERIES 6
 #define STORE_FORMAT_STATS 4   /* its rows are per record and format: put_format_stats */
+#define STORE_BLOCK_STATS 5    /* block_stats: its schema text is block_stats_sql's */
 extern const store_series_t store_series[STORE_N_SERIES];
 
 /* The tables whose rows belong to one cell (run_id references runs(id),

@@ -288,6 +288,22 @@ static int series_columns_added(gs_store_t *st, char *err, size_t errlen)
     return 0;
 }
 
+/* Version 9 (issue 21, transformers): the diagnosis 'collapsed' widens
+ * the CHECK lists of runs.diagnosis and diagnosis_final from version 5's
+ * (a list already wide - written by version 4's widening today - is left
+ * alone). Its other parts need no step: the table block_stats comes from
+ * the schema's CREATE ... IF NOT EXISTS, runs.output_change from the
+ * result table and the transformer's keys (heads, ffn, vocab, ln,
+ * residual_scale, skip, mlp, causal) from the config keys' loop - NULL,
+ * their default, for the cells stored before. */
+static int migrate_v9_collapsed(gs_store_t *st, char *err, size_t errlen)
+{
+    static const char diag_v5[] = "'healthy', 'vanishing', 'exploding', 'diverged', 'dead'";
+    if (widen_check(st, "diagnosis", diag_v5, err, errlen) != 0)
+        return -1;
+    return widen_check(st, "diagnosis_final", diag_v5, err, errlen);
+}
+
 /* Upgrade an older database in place, in one transaction: ALTER TABLE
  * adds the columns runs gained in versions 2 and 5 (NULL for the cells
  * stored before), and the schema's CREATE ... IF NOT EXISTS adds the
@@ -304,7 +320,8 @@ static int series_columns_added(gs_store_t *st, char *err, size_t errlen)
  * runs.heldout_rows; its tables format_stats and format_exponents and
  * the views format_exponent_bins and loss_scale_window come from the
  * schema's CREATE ... IF NOT EXISTS, the runs column format_stats from
- * the config keys' loop (NULL, i.e. no, for the cells stored before). */
+ * the config keys' loop (NULL, i.e. no, for the cells stored before);
+ * version 9 widens the diagnoses' lists ('collapsed', migrate_v9_collapsed). */
 int store_migrate(gs_store_t *st, long ver, char *err, size_t errlen)
 {
     if (ver < 1) {
@@ -368,6 +385,8 @@ int store_migrate(gs_store_t *st, long ver, char *err, size_t errlen)
                     sessions_pid_start(st, err, errlen) != 0 ||
                     series_columns_added(st, err, errlen) != 0))
         goto fail;
+    if (ver >= 5 && ver < 9 && migrate_v9_collapsed(st, err, errlen) != 0)
+        goto fail;   /* (before 5 the widening of version 5 makes today's list) */
     char pragma[64];
     snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", GS_SCHEMA_VERSION);
     if (store_exec(st, gs_store_schema_sql(), err, errlen) != 0 || store_exec(st, pragma, err, errlen) != 0 ||

@@ -136,6 +136,7 @@ int store_prepare_inserts(gs_store_t *st, char *err, size_t errlen)
         NULL,   /* ST_FMT: series_insert */
         "INSERT INTO format_exponents (run_id, step, layer, tensor, exp_lo, counts)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        NULL,   /* ST_BLOCK: series_insert */
     };
     _Static_assert(sizeof child / sizeof *child == ST_N, "a statement per ST_*");
     for (size_t i = 0; i < STORE_N_SERIES; i++) {
@@ -368,7 +369,8 @@ static int put_series_row(gs_store_t *st, const store_series_t *x, const char *r
 
 /* A series' rows of one cell, each bound from its struct by the
  * offsets of its table's columns (result_fields.h), in series_insert's
- * order: run_id, step, the layer or t if any, then the value columns */
+ * order: run_id, step, the layer or t if any, the label if any (by its
+ * name), then the value columns */
 static int put_series(gs_store_t *st, const store_series_t *x, sqlite3_int64 id,
                       const gs_result_t *r, char *err, size_t errlen)
 {
@@ -389,6 +391,12 @@ static int put_series(gs_store_t *st, const store_series_t *x, sqlite3_int64 id,
         sqlite3_bind_int64(s, i++, step);
         if (x->index_at != STORE_NO_INDEX)
             sqlite3_bind_int64(s, i++, index);
+        if (x->labels) {
+            int32_t label;
+            memcpy(&label, row + x->label_at, sizeof label);
+            assert(label >= 0 && (size_t)label < x->n_labels);   /* checked on arrival */
+            sqlite3_bind_text(s, i++, x->labels[label], -1, SQLITE_STATIC);
+        }
         if (put_series_row(st, x, row, i, err, errlen) != 0)
             return -1;
     }

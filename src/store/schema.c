@@ -241,26 +241,33 @@ void store_column_sql(const gs_column_t *col, char *buf, size_t cap)
 #define LAYER_LOG_ENTRY(name, type, help) SERIES_ENTRY(gs_train_layer_row_t, name, type, help)
 #define TIME_STATS_ENTRY(name, type, help) SERIES_ENTRY(gs_time_stats_t, name, type, help)
 #define FORMAT_STATS_ENTRY(name, type, help) SERIES_ENTRY(gs_format_row_t, name, type, help)
+#define BLOCK_STATS_ENTRY(name, type, help) SERIES_ENTRY(gs_block_row_t, name, type, help)
 static const series_column_t layer_stats_cols[] = {GS_LAYER_STATS_COLUMNS(LAYER_STATS_ENTRY)},
                              train_log_cols[] = {GS_TRAIN_LOG_COLUMNS(TRAIN_LOG_ENTRY)},
                              train_layer_log_cols[] = {GS_TRAIN_LAYER_LOG_COLUMNS(LAYER_LOG_ENTRY)},
                              time_stats_cols[] = {GS_TIME_STATS_COLUMNS(TIME_STATS_ENTRY)},
-                             format_stats_cols[] = {GS_FORMAT_STATS_COLUMNS(FORMAT_STATS_ENTRY)};
+                             format_stats_cols[] = {GS_FORMAT_STATS_COLUMNS(FORMAT_STATS_ENTRY)},
+                             block_stats_cols[] = {GS_BLOCK_STATS_COLUMNS(BLOCK_STATS_ENTRY)};
 /* A cell's rows of a series: array, count and row type in gs_result_t */
 #define ROWS(array, count, T) offsetof(gs_result_t, array), offsetof(gs_result_t, count), sizeof(T)
 const store_series_t store_series[STORE_N_SERIES] = {
     {ST_LAYER, "layer_stats", "run_id, step, layer", layer_stats_cols, N_OF(layer_stats_cols),
-     ROWS(layers, n_layers, gs_layer_stats_t), STORE_STEP_ZERO, STORE_INDEX_POS, 1},
+     ROWS(layers, n_layers, gs_layer_stats_t), STORE_STEP_ZERO, STORE_INDEX_POS, 1, 0, NULL, 0},
     {ST_LOG, "train_log", "run_id, step", train_log_cols, N_OF(train_log_cols),
-     ROWS(log, n_log, gs_train_row_t), offsetof(gs_train_row_t, step), STORE_NO_INDEX, 0},
+     ROWS(log, n_log, gs_train_row_t), offsetof(gs_train_row_t, step), STORE_NO_INDEX, 0, 0, NULL, 0},
     {ST_LAYER_LOG, "train_layer_log", "run_id, step, layer", train_layer_log_cols,
      N_OF(train_layer_log_cols), ROWS(layer_log, n_layer_log, gs_train_layer_row_t),
-     offsetof(gs_train_layer_row_t, step), offsetof(gs_train_layer_row_t, layer), 0},
+     offsetof(gs_train_layer_row_t, step), offsetof(gs_train_layer_row_t, layer), 0, 0, NULL, 0},
     {ST_TIME, "time_stats", "run_id, step, t", time_stats_cols, N_OF(time_stats_cols),
-     ROWS(time, n_time, gs_time_stats_t), STORE_STEP_ZERO, STORE_INDEX_POS, 1},
+     ROWS(time, n_time, gs_time_stats_t), STORE_STEP_ZERO, STORE_INDEX_POS, 1, 0, NULL, 0},
     [STORE_FORMAT_STATS] =   /* a row per record and format, from gs_format_row: put_format_stats */
     {ST_FMT, "format_stats", "run_id, step, layer, tensor, format", format_stats_cols,
-     N_OF(format_stats_cols), 0, 0, 0, STORE_STEP_ZERO, STORE_NO_INDEX, 0},
+     N_OF(format_stats_cols), 0, 0, 0, STORE_STEP_ZERO, STORE_NO_INDEX, 0, 0, NULL, 0},
+    [STORE_BLOCK_STATS] =
+    {ST_BLOCK, "block_stats", "run_id, step, layer, sublayer", block_stats_cols,
+     N_OF(block_stats_cols), ROWS(block, n_block, gs_block_row_t), offsetof(gs_block_row_t, step),
+     offsetof(gs_block_row_t, layer), 1, offsetof(gs_block_row_t, sublayer), gs_sublayer_names,
+     GS_N_SUBLAYERS},
 };
 
 /* A series table's value columns as schema lines, each followed by a
@@ -350,6 +357,28 @@ static size_t appendf(char *s, size_t len, size_t cap, const char *fmt, ...)
     len += (size_t)vsnprintf(s + len, cap - len, fmt, ap);
     va_end(ap);
     return len;
+}
+
+/* The table block_stats (schema version 9, model=transformer): per
+ * measured step, block and sublayer, the columns of
+ * GS_BLOCK_STATS_COLUMNS. Appended to s[len..cap); the new length. */
+static size_t block_stats_sql(char *s, size_t len, size_t cap)
+{
+    char sub_in[256], cols[2048];
+    store_names_in(sub_in, sizeof sub_in, gs_sublayer_names, GS_N_SUBLAYERS);
+    series_sql(&store_series[STORE_BLOCK_STATS], cols, sizeof cols);
+    return appendf(s, len, cap,
+        "\nCREATE TABLE IF NOT EXISTS block_stats (  -- model=transformer: per block and sublayer\n"
+        "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,  -- the cell\n"
+        "  step INTEGER NOT NULL,               -- 0: at init (probe and train); else a logged step\n"
+        "  layer INTEGER NOT NULL,              -- block 1..depth, 1 next to the embeddings\n"
+        "  sublayer TEXT NOT NULL CHECK (sublayer IN (%s)),  --\n"
+        "                                       -- q, k, v, o: the attention's matrices; w1, w2: the\n"
+        "                                       -- MLP's first and second; ln1, ln2: the two norms'\n"
+        "                                       -- gains (ln != none only); block: the block's row\n"
+        "%s"
+        "  PRIMARY KEY (run_id, step, layer, sublayer)\n"
+        ") WITHOUT ROWID;\n", sub_in, cols);
 }
 
 static size_t format_tables_sql(char *s, size_t len, size_t cap)
@@ -445,6 +474,7 @@ const char *gs_store_schema_sql(void)
                               {"%TIME_STATS_COLUMNS%", time}, {"%THEORY_COLUMNS%", theory_cols}};
     len = fill_markers(s, len, cap, schema_tail, marks, sizeof marks / sizeof *marks);
     len = format_tables_sql(s, len, cap);
+    len = block_stats_sql(s, len, cap);
     if (len >= cap) {   /* the key columns outgrew the room: a bug, never a shorter schema */
         assert(!"the schema's buffer is too small");
         free(s);
@@ -460,6 +490,7 @@ const char *gs_store_schema_sql(void)
 const store_table_t store_child_tables[] = {
     {"layer_stats", 1}, {"train_log", 1}, {"time_stats", 1}, {"histogram_counts", 7},
     {"train_layer_log", 2}, {"theory", 3}, {"format_stats", 8}, {"format_exponents", 8},
+    {"block_stats", 9},
 };
 #define N_CHILD (sizeof store_child_tables / sizeof *store_child_tables)
 const size_t store_n_child = N_CHILD;

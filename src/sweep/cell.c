@@ -12,11 +12,12 @@
 #include "data/digits.h"
 #include "theory/spectrum.h"
 #include "nn/rng.h"
+#include "nn/transformer.h"
 #include "util/hash.h"
 
-const char *const gs_model_names[] = {"mlp", "rnn", "lstm", "gru", NULL};
+const char *const gs_model_names[] = {"mlp", "rnn", "lstm", "gru", "transformer", NULL};
 const char *const gs_task_names[] = {"probe", "train", NULL};
-const char *const gs_dataset_names[] = {"gaussian", "digits", "adding", NULL};
+const char *const gs_dataset_names[] = {"gaussian", "digits", "adding", "tokens", NULL};
 const char *const gs_seeding_names[] = {"paired", "per_cell"};
 _Static_assert(sizeof gs_seeding_names / sizeof *gs_seeding_names == GS_N_SEEDING, "seeding names");
 static const char *const yes_no[] = {"no", "yes", NULL};
@@ -47,7 +48,9 @@ typedef struct {
 
 /* Keys in the canonical key only when not at their default: added after
  * databases existed, so that the cells those hold keep their ids. */
-static const char *const keys_if_set[] = {"spectrum", "eval_rows", "format_stats", NULL};
+static const char *const keys_if_set[] = {"spectrum", "eval_rows", "format_stats", "heads",
+                                          "ffn", "vocab", "ln", "residual_scale", "skip", "mlp",
+                                          "causal", NULL};
 
 static int key_if_set(const char *name)
 {
@@ -63,6 +66,7 @@ static int key_if_set(const char *name)
 #define KF_RECURRENT GS_KEYF_RECURRENT
 #define KF_SEED GS_KEYF_INIT_SEED
 #define KF_HEADLINE GS_KEYF_HEADLINE
+#define KF_TF (GS_KEYF_TRANSFORMER | GS_KEYF_SHAPES_INIT | GS_KEYF_INIT_SEED)
 #define ACT_PARAM_MAX 100   /* an activation's parameter lies in [0, this] */
 #define STR2(x) #x
 #define STR(x) STR2(x)
@@ -70,18 +74,21 @@ static int key_if_set(const char *name)
 /* Table order is canonical-key order; adding a key is one row. */
 static const keydef_t keys[] = {
     {"model", K_CHOICE, OFF(model), gs_model_names, 0, 0, 0, 1, "mlp",
-     "mlp: feed-forward; rnn, lstm, gru: recurrent, read seq_len steps", KF_INIT | KF_HEADLINE | KF_SEED},
+     "mlp: feed-forward; rnn, lstm, gru: recurrent, read seq_len steps; transformer: "
+     "attention blocks over seq_len tokens (width = d_model, depth = blocks)",
+     KF_INIT | KF_HEADLINE | KF_SEED},
     {"task", K_CHOICE, OFF(task), gs_task_names, 0, 0, 0, 1, "probe",
      "probe: one forward/backward at initialization; train: train for `steps` steps", KF_HEADLINE},
     {"dataset", K_CHOICE, OFF(dataset), gs_dataset_names, 0, 0, 0, 1, "gaussian",
      "gaussian: N(0,1) inputs, random labels over 10 classes; digits: 8x8 handwritten digits "
      "(recurrent models read them as 8 steps of 8 pixels); adding: the adding problem "
-     "(recurrent models, MSE loss)", KF_INIT | KF_HEADLINE | KF_SEED},
+     "(recurrent models, MSE loss); tokens: random sequences of seq_len tokens with random "
+     "targets at every position over vocab symbols (transformers; their default)", KF_INIT | KF_HEADLINE | KF_SEED},
     {"depth", K_INT, OFF(depth), NULL, 1, 10000, 1, 1, "10",
-     "hidden layers (recurrent models: stacked layers, default 1)", KF_INIT | KF_HEADLINE | KF_SEED},
-    {"width", K_INT, OFF(width), NULL, 1, 1e7, 1, 1, "100", "hidden units per layer", KF_INIT | KF_HEADLINE | KF_SEED},
+     "hidden layers (recurrent models: stacked layers, default 1; transformer: blocks)", KF_INIT | KF_HEADLINE | KF_SEED},
+    {"width", K_INT, OFF(width), NULL, 1, 1e7, 1, 1, "100", "hidden units per layer (transformer: d_model)", KF_INIT | KF_HEADLINE | KF_SEED},
     {"seq_len", K_INT, OFF(seq_len), NULL, 1, 100000, 1, 1, "50",
-     "time steps of a recurrent model (digits: 8)", KF_INIT | KF_HEADLINE | KF_RECURRENT | KF_SEED},
+     "time steps of a recurrent model (digits: 8); tokens per sequence of a transformer", KF_INIT | KF_HEADLINE | KF_RECURRENT | KF_SEED},
     {"input_dim", K_INT, OFF(input_dim), NULL, 0, 1e7, 1, 1, "0",
      "inputs (per time step for recurrent models) of dataset=gaussian (0: the width)", KF_INIT | KF_SEED},
     {"activation", K_ACT, OFF(act), NULL, 0, 0, 0, 1, "tanh",
@@ -96,6 +103,25 @@ static const keydef_t keys[] = {
      "normalization after each hidden linear layer", KF_INIT | KF_HEADLINE | KF_SEED},
     {"residual", K_CHOICE, OFF(residual), yes_no, 0, 0, 0, 1, "no",
      "yes: x_l = x_{l-1} + phi(N(W_l x_{l-1} + b_l)) for hidden layers 2..depth", KF_INIT | KF_HEADLINE | KF_SEED},
+    {"heads", K_INT, OFF(heads), NULL, 1, 4096, 1, 1, "4",
+     "transformer: attention heads (must divide width, the model width d_model)", KF_TF},
+    {"ffn", K_INT, OFF(ffn), NULL, 0, 1e7, 1, 1, "0",
+     "transformer: hidden units of each block's MLP (0: 4 width)", KF_TF},
+    {"vocab", K_INT, OFF(vocab), NULL, 2, 1e6, 1, 1, "64",
+     "transformer: token symbols (inputs and targets of dataset=tokens)", KF_TF},
+    {"ln", K_CHOICE, OFF(ln), gs_ln_place_names, 0, 0, 0, 1, "pre",
+     "transformer: layer norm after each residual sum (post), on each sublayer's input "
+     "with a final norm (pre), or none", KF_TF},
+    {"residual_scale", K_CHOICE, OFF(residual_scale), gs_res_scale_names, 0, 0, 0, 1, "none",
+     "transformer: deepnorm: x <- alpha x + F(x), alpha = (2 depth)^(1/4), beta = "
+     "(8 depth)^(-1/4) on Wv, Wo and the MLP's init (use with ln=post); rezero: a residual "
+     "scalar initialized at 0; gpt2: output projections initialized times 1/sqrt(2 depth)", KF_TF},
+    {"skip", K_CHOICE, OFF(skip), yes_no, 0, 0, 0, 1, "yes",
+     "transformer: no drops the residual connections (rank collapse)", KF_TF},
+    {"mlp", K_CHOICE, OFF(mlp), yes_no, 0, 0, 0, 1, "yes",
+     "transformer: no drops each block's MLP (pure attention)", KF_TF},
+    {"causal", K_CHOICE, OFF(causal), yes_no, 0, 0, 0, 1, "no",
+     "transformer: yes masks attention to later positions", KF_TF},
     {"spectrum", K_CHOICE, OFF(spectrum), yes_no, 0, 0, 0, 1, "no",
      "yes (mlp, norm=none): the singular values of the input-output Jacobian "
      "dx_depth/dx_0 at init", 0},
@@ -249,6 +275,8 @@ int gs_cell_set(gs_cell_t *c, const char *key, const char *value, char *err, siz
     int rc = set_value(c, key, value, err, errlen);
     if (rc == 0 && strcmp(key, "depth") == 0)
         c->depth_given = 1;
+    if (rc == 0 && strcmp(key, "dataset") == 0)
+        c->dataset_given = 1;
     return rc;
 }
 
@@ -394,6 +422,7 @@ void gs_cell_defaults(gs_cell_t *c)
         if (gs_cell_set(c, keys[i].name, keys[i].dflt, err, sizeof err) != 0)
             abort();   /* a bad default is a programming error */
     c->depth_given = 0;
+    c->dataset_given = 0;
 }
 
 int gs_cell_set_word(gs_cell_t *c, const char *word, char *err, size_t errlen)
@@ -418,8 +447,10 @@ static int is_probe(const gs_cell_t *c) { return c->task == GS_TASK_PROBE; }
 static int is_mlp(const gs_cell_t *c) { return c->model == GS_MODEL_MLP; }
 static int no_forget_gate(const gs_cell_t *c)
 {
-    return c->model == GS_MODEL_RNN || c->model == GS_MODEL_GRU;
+    return c->model == GS_MODEL_RNN || c->model == GS_MODEL_GRU ||
+           c->model == GS_MODEL_TRANSFORMER;
 }
+static int not_transformer(const gs_cell_t *c) { return c->model != GS_MODEL_TRANSFORMER; }
 static int no_clip(const gs_cell_t *c) { return c->clip <= 0.0; }
 
 /* Keys without effect on a cell: those with the flags, or the named key,
@@ -432,7 +463,8 @@ static const struct {
 } settle_rules[] = {
     {is_probe, KF_TRAIN, NULL, "training keys: task=probe"},
     {is_mlp, KF_RECURRENT, NULL, "recurrent keys: model=mlp"},
-    {no_forget_gate, 0, "forget_bias", "lstm only: model=rnn or gru"},
+    {no_forget_gate, 0, "forget_bias", "lstm only: model=rnn, gru or transformer"},
+    {not_transformer, GS_KEYF_TRANSFORMER, NULL, "transformer keys: model is not transformer"},
     {no_clip, 0, "clip_mode", "without clip"},
 };
 #define N_SETTLE_RULES (sizeof settle_rules / sizeof *settle_rules)
@@ -444,6 +476,10 @@ int gs_cell_settle(gs_cell_t *c, gs_settled_t *note)
     char val[128], err[256];
     if (gs_cell_is_recurrent(c) && !c->depth_given)
         c->depth = 1;   /* a default, not a reset: no two combinations meet by it */
+    if (c->model == GS_MODEL_TRANSFORMER && !c->dataset_given)
+        c->dataset = GS_DATA_TOKENS;   /* the transformers' probe data, as gaussian is the mlp's */
+    if (c->model == GS_MODEL_TRANSFORMER && c->ffn == 4 * c->width)
+        c->ffn = 0;   /* one spelling of the default FFN width */
     for (size_t r = 0; r < N_SETTLE_RULES; r++) {
         if (!settle_rules[r].applies(c))
             continue;
@@ -492,7 +528,53 @@ void gs_cell_settle_describe(const gs_settled_t *note, char *buf, size_t len)
 
 int gs_cell_is_recurrent(const gs_cell_t *c)
 {
-    return c->model != GS_MODEL_MLP;
+    return c->model == GS_MODEL_RNN || c->model == GS_MODEL_LSTM || c->model == GS_MODEL_GRU;
+}
+
+long gs_cell_ffn(const gs_cell_t *c)
+{
+    return c->ffn ? c->ffn : 4 * c->width;
+}
+
+/* The checks of a transformer cell (model=transformer): the keys of the
+ * other models at their defaults, the shapes the engine takes, the
+ * training that is not there yet. */
+static int validate_transformer(const gs_cell_t *c, char *err, size_t errlen)
+{
+    if (c->dataset != GS_DATA_TOKENS) {
+        snprintf(err, errlen, "dataset=%s: model=transformer reads token sequences; allowed: "
+                 "dataset=tokens", gs_dataset_names[c->dataset]);
+        return -1;
+    }
+    if (c->width % c->heads != 0) {
+        snprintf(err, errlen, "heads=%ld: must divide width=%ld (d_model = heads x d_head); "
+                 "e.g. heads=%ld", c->heads, c->width, c->width % 4 == 0 ? 4L : 1L);
+        return -1;
+    }
+    if (c->norm != GS_NORM_NONE || c->residual) {
+        snprintf(err, errlen, "%s: model=transformer places its norms with ln= and its "
+                 "residuals with skip= and residual_scale=; leave norm=none and residual=no",
+                 c->norm != GS_NORM_NONE ? "norm" : "residual");
+        return -1;
+    }
+    if (c->spectrum || c->format_stats) {
+        snprintf(err, errlen, "%s=yes: needs model=mlp (model=transformer)",
+                 c->spectrum ? "spectrum" : "format_stats");
+        return -1;
+    }
+    if (c->input_dim != 0) {
+        snprintf(err, errlen, "input_dim=%ld: model=transformer reads seq_len token ids; "
+                 "input_dim applies to dataset=gaussian only", c->input_dim);
+        return -1;
+    }
+    /* THE TRAIN DISPATCH (1 of 2): transformer training is branch tftrain's
+     * (issue 21); experiment.c's gs_experiment_run is the other place. */
+    if (c->task == GS_TASK_TRAIN) {
+        snprintf(err, errlen, "task=train: model=transformer is not trained yet (issue 21); "
+                 "use task=probe");
+        return -1;
+    }
+    return 0;
 }
 
 int gs_cell_validate(const gs_cell_t *c, char *err, size_t errlen)
@@ -516,6 +598,12 @@ int gs_cell_validate(const gs_cell_t *c, char *err, size_t errlen)
     if (c->spectrum && !gs_spectrum_available()) {
         snprintf(err, errlen, "spectrum=yes: this gradsweep was built without LAPACK; install "
                  "liblapack-dev (or a BLAS with LAPACK, e.g. libopenblas-dev) and rebuild");
+        return -1;
+    }
+    if (c->model == GS_MODEL_TRANSFORMER)
+        return validate_transformer(c, err, errlen);
+    if (c->dataset == GS_DATA_TOKENS) {
+        snprintf(err, errlen, "dataset=tokens: needs model=transformer (model=%s)", model);
         return -1;
     }
     if (c->dataset == GS_DATA_ADDING && !gs_cell_is_recurrent(c)) {
@@ -663,6 +751,8 @@ static uint64_t flagged_hash(const gs_cell_t *c, int flags)
             continue;
         char val[128];
         gs_cell_format(c, keys[i].name, val, sizeof val);
+        if (key_if_set(keys[i].name) && strcmp(val, keys[i].dflt) == 0)
+            continue;   /* as in the canonical key: older cells keep their seeds */
         int n = snprintf(kv, sizeof kv, "%s=%s;", keys[i].name, val);
         h = gs_fnv1a(h, kv, (size_t)n < sizeof kv ? (size_t)n : sizeof kv - 1);
     }

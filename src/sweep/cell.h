@@ -19,9 +19,11 @@
 #include "nn/norm.h"
 #include "nn/optim.h"
 
-typedef enum { GS_MODEL_MLP, GS_MODEL_RNN, GS_MODEL_LSTM, GS_MODEL_GRU } gs_model_kind_t;
+typedef enum {
+    GS_MODEL_MLP, GS_MODEL_RNN, GS_MODEL_LSTM, GS_MODEL_GRU, GS_MODEL_TRANSFORMER
+} gs_model_kind_t;
 typedef enum { GS_TASK_PROBE, GS_TASK_TRAIN } gs_task_t;
-typedef enum { GS_DATA_GAUSSIAN, GS_DATA_DIGITS, GS_DATA_ADDING } gs_data_kind_t;
+typedef enum { GS_DATA_GAUSSIAN, GS_DATA_DIGITS, GS_DATA_ADDING, GS_DATA_TOKENS } gs_data_kind_t;
 
 /* eval_rows' bound: the held-out subset a training run evaluates at every
  * logged step holds at most this many rows (issue 18). */
@@ -49,6 +51,11 @@ typedef struct {
     long repeat;                              /* 0-based, set by the sweep */
     int seeding;                              /* gs_seeding_t: how the seeds are derived */
     int depth_given;                          /* depth was set, not defaulted */
+    /* model=transformer (nn/transformer.h): width is d_model, depth the
+     * blocks, seq_len T; ln a gs_ln_place_t, residual_scale a gs_res_scale_t */
+    int ln, residual_scale, skip, mlp, causal;
+    long heads, ffn, vocab;                   /* ffn 0: 4 width */
+    int dataset_given;                        /* dataset was set (transformers default to tokens) */
 } gs_cell_t;
 
 /* How a cell's seeds are derived (sweeps.seeding). paired: the weights'
@@ -78,6 +85,9 @@ int gs_cell_set_word(gs_cell_t *c, const char *word, char *err, size_t errlen);
 /* model is rnn, lstm or gru */
 int gs_cell_is_recurrent(const gs_cell_t *c);
 
+/* The FFN width of a transformer cell: ffn, or 4 width when ffn is 0. */
+long gs_cell_ffn(const gs_cell_t *c);
+
 /* Which keys gs_cell_settle put back, and by which rules (bit i: key i of
  * the key table; rule bits: see gs_cell_settle_describe). */
 typedef struct {
@@ -87,11 +97,13 @@ typedef struct {
 
 /* Put back to its default every key that has no effect on this cell -
  * training keys with task=probe, recurrent keys with model=mlp,
- * forget_bias with rnn and gru, clip_mode without clip - and return how
+ * forget_bias with rnn, gru and transformer, transformer keys with other
+ * models, clip_mode without clip - and return how
  * many it changed: a sweep drops a combination that this makes equal to
  * another one. What was reset is added to *note (NULL: not wanted). Also
  * gives a recurrent model whose depth was not set one layer (the mlp's
- * default is 10, PyTorch's num_layers 1). Every cell goes through it
+ * default is 10, PyTorch's num_layers 1), and a transformer whose
+ * dataset was not set dataset=tokens. Every cell goes through it
  * before use. */
 int gs_cell_settle(gs_cell_t *c, gs_settled_t *note);
 
@@ -139,7 +151,8 @@ enum {
     GS_KEYF_TRAINING = 2,      /* matters only with task=train */
     GS_KEYF_RECURRENT = 4,     /* matters only for recurrent models */
     GS_KEYF_HEADLINE = 8,      /* named where an experiment's keys are summed up */
-    GS_KEYF_INIT_SEED = 16     /* part of the weights' seed (paired seeding) */
+    GS_KEYF_INIT_SEED = 16,    /* part of the weights' seed (paired seeding) */
+    GS_KEYF_TRANSFORMER = 32   /* matters only for model=transformer */
 };
 
 /* The GS_KEYF_* flags of the key of that name (0: none, or no such key). */
