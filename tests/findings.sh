@@ -38,22 +38,29 @@ q() { sqlite3 -batch -noheader x.db "$1" 2>>sql.err; }
 sqlite3 x.db <<'SQL' || exit 1
 CREATE TABLE h AS
 SELECT r.*, CASE
+    WHEN r.model = 'transformer' AND EXISTS (SELECT 1 FROM block_stats b WHERE b.run_id = r.id AND b.step = 0
+         AND b.sublayer = 'block' AND b.grad_x_norm = 0) THEN 1
     WHEN r.model = 'mlp' AND EXISTS (SELECT 1 FROM layer_stats l WHERE l.run_id = r.id AND l.step = 0
          AND l.layer BETWEEN 1 AND r.depth AND (l.grad_pre_norm = 0 OR l.dead_frac = 1)) THEN 1
     WHEN r.model != 'mlp' AND EXISTS (SELECT 1 FROM time_stats t WHERE t.run_id = r.id AND t.step = 0
          AND t.t IN (1, r.seq_len) AND t.grad_hidden_norm = 0) THEN 1
     ELSE 0 END AS dead,
-  CASE WHEN r.model = 'mlp' AND r.depth = 1 THEN 1.0
+  CASE WHEN r.model = 'transformer' THEN
+         (SELECT grad_x_norm FROM block_stats WHERE run_id = r.id AND step = 0 AND sublayer = 'block' AND layer = 1) /
+         (SELECT grad_x_norm FROM block_stats WHERE run_id = r.id AND step = 0 AND sublayer = 'block' AND layer = r.depth)
+       WHEN r.model = 'mlp' AND r.depth = 1 THEN 1.0
        WHEN r.model = 'mlp' THEN
          (SELECT grad_pre_norm FROM layer_stats WHERE run_id = r.id AND step = 0 AND layer = 1) /
          (SELECT grad_pre_norm FROM layer_stats WHERE run_id = r.id AND step = 0 AND layer = r.depth)
        ELSE (SELECT grad_hidden_norm FROM time_stats WHERE run_id = r.id AND step = 0 AND t = 1) /
             (SELECT grad_hidden_norm FROM time_stats WHERE run_id = r.id AND step = 0 AND t = r.seq_len)
-  END AS ratio0
+  END AS ratio0,
+  r.model = 'transformer' AND (SELECT rank_residual FROM block_stats WHERE run_id = r.id AND step = 0
+    AND sublayer = 'block' AND layer = r.depth) < 1e-3 AS collapsed
 FROM runs r WHERE r.status IN ('done', 'diverged');
 CREATE TABLE u AS
 SELECT h.*, CASE WHEN dead THEN NULL ELSE ratio0 END AS ratio,
-  CASE WHEN dead THEN 'dead' WHEN ratio0 IS NULL THEN 'diverged'
+  CASE WHEN dead THEN 'dead' WHEN collapsed THEN 'collapsed' WHEN ratio0 IS NULL THEN 'diverged'
        WHEN ratio0 < (SELECT vanishing_below FROM sweeps) THEN 'vanishing'
        WHEN ratio0 > (SELECT exploding_above FROM sweeps) THEN 'exploding'
        ELSE 'healthy' END AS diag

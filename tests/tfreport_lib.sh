@@ -53,9 +53,9 @@ tf_part_sql() {
     deepnet-bounded) echo "SELECT total(a.output_change * 10 <= b.output_change), total(a.output_change * 10 > b.output_change)
                            FROM tfr a JOIN tfr b ON a.experiment = b.experiment AND a.depth = b.depth AND a.repeat = b.repeat
                             AND b.ln = 'post' AND b.residual_scale = 'none' AND b.skip = 'yes' AND b.mlp = a.mlp
-                           WHERE a.residual_scale = 'deepnorm' AND a.skip = 'yes' AND a.output_change > 0 AND b.output_change > 0" ;;
+                           WHERE a.ln = 'post' AND a.residual_scale = 'deepnorm' AND a.skip = 'yes' AND a.output_change > 0 AND b.output_change > 0" ;;
     deepnet-flat) echo "SELECT total(abs(w2r - 1) <= 0.1), total(abs(w2r - 1) > 0.1) FROM tfr
-                        WHERE residual_scale = 'deepnorm' AND w2r IS NOT NULL" ;;
+                        WHERE ln = 'post' AND residual_scale = 'deepnorm' AND w2r IS NOT NULL" ;;
     *) echo "" ;;
     esac
 }

@@ -207,13 +207,13 @@ static int chart_rank(rp_model_t *m, rp_exp_t *e, const char *dir,
                       "block", "mean cosine between tokens", "token cosine");
         draw_lines(c, &cos, 0);
         rp_range_t yr = rp_log_range(res.y.v, res.y.n, RP_ALL);
-        double thr = RP_TF_COLLAPSED;
+        double thr = GS_COLLAPSED_BELOW;
         rp_range_add(&yr, &thr, 1, 1);
         if (yr.hi < 2)
             yr.hi = 2;
         gs_chart_axes(c, 1, 0.8, xmax + 0.2, yr.lo, yr.hi, GS_AXIS_INT, GS_AXIS_LOG, "block",
                       "||X - 1 mean^T||_F / ||X||_F", "relative residual (Dong et al.)");
-        gs_chart_hline(c, RP_TF_COLLAPSED, GS_SERIES_GREY, GS_THEORY, "collapsed");
+        gs_chart_hline(c, GS_COLLAPSED_BELOW, GS_SERIES_GREY, GS_THEORY, "collapsed");
         draw_lines(c, &res, 0);
         scheme_legend(c, m, e);
         rp_line_keys(c, e, -1, cos.bands, 0);
@@ -225,7 +225,7 @@ static int chart_rank(rp_model_t *m, rp_exp_t *e, const char *dir,
                  "configuration, one colour a scheme (depth shows as the length of a line). "
                  "Below the dotted %g the sweep calls the tokens collapsed. Dong et al.: pure "
                  "attention loses rank doubly exponentially with depth, skip connections stop "
-                 "it; Noci et al. 2022: tokens align with depth.", RP_TF_COLLAPSED);
+                 "it; Noci et al. 2022: tokens align with depth.", GS_COLLAPSED_BELOW);
         rc = rp_chart_publish(c, m, dir, nm.file, nm.title, res.used, res.n_used, cap, out, err,
                               errlen);
     }

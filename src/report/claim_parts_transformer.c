@@ -8,12 +8,12 @@
  *                last block's ||dL/dW2|| above the first's (ratio > 1)
  *   xiong-pre    Pre-LN (ln=pre, residual_scale=none, skip=yes): below
  *   dong-collapse  pure attention (skip=no, mlp=no) at depth >= 4: the
- *                top block's relative residual below RP_TF_COLLAPSED
+ *                top block's relative residual below GS_COLLAPSED_BELOW
  *   dong-skip    attention with skips but no MLP and no norm (skip=yes,
  *                mlp=no, ln=none) at depth >= 4: not below it
  *   noci-align   ln=post or pre, residual_scale=none, skip=yes: the top
  *                block's token cosine above block 1's
- *   deepnet-bounded  DeepNorm (residual_scale=deepnorm) against its
+ *   deepnet-bounded  DeepNorm (ln=post, residual_scale=deepnorm) against its
  *                Post-LN partner (ln=post, residual_scale=none; same
  *                experiment, depth, repeat, skip and mlp): an output
  *                change at least DEEPNET_FACTOR times smaller
@@ -110,10 +110,11 @@ static int normed(const rp_run_t *r, const rp_tf_keys_t *k)
     return (post_ln(r, k) || pre_ln(r, k)) && r->sc->cell.depth >= 2;
 }
 
+/* DeepNet's scheme: x <- LN(alpha x + G(x)), a Post-LN one */
 static int deepnorm(const rp_run_t *r, const rp_tf_keys_t *k)
 {
     (void)r;
-    return is(k->scale, "deepnorm");
+    return is(k->ln, "post") && is(k->scale, "deepnorm");
 }
 
 /* ---- their values ---- */
@@ -171,8 +172,8 @@ static double change_factor(rp_model_t *m, const rp_exp_t *e, const rp_run_t *r,
 
 static int above_1(double v) { return v > 1; }
 static int below_1(double v) { return v < 1; }
-static int collapsed(double v) { return v < RP_TF_COLLAPSED; }
-static int not_collapsed(double v) { return !(v < RP_TF_COLLAPSED); }
+static int collapsed(double v) { return v < GS_COLLAPSED_BELOW; }
+static int not_collapsed(double v) { return !(v < GS_COLLAPSED_BELOW); }
 static int positive(double v) { return v > 0; }
 static int deepnet_factor(double v) { return v >= DEEPNET_FACTOR; }
 static int near_1(double v) { return fabs(v - 1) <= DEEPNET_FLAT; }
@@ -214,7 +215,7 @@ static void dong(rp_part_t *p, const tf_rule_t *rule, const char *who, const cha
     char v[32];
     rp_sci(v, sizeof v, x.v);
     say(p, "%s: the top block's relative residual %s %g in %zu of %zu runs (%s at L = %ld, %s)",
-        who, what, RP_TF_COLLAPSED, p->yes, p->yes + p->no, v, x.r->sc->cell.depth, x.r->label);
+        who, what, GS_COLLAPSED_BELOW, p->yes, p->yes + p->no, v, x.r->sc->cell.depth, x.r->label);
 }
 
 void rp_part_dong_collapse(rp_part_t *p)

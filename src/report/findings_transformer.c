@@ -188,7 +188,7 @@ static void config_fact(rp_findings_t *fs, rp_finding_t *f, const rp_exp_t *e, s
 }
 
 /* (b) per configuration: the first block whose relative residual falls
- * below RP_TF_COLLAPSED, or how low it gets; the top block's token
+ * below GS_COLLAPSED_BELOW, or how low it gets; the top block's token
  * cosine. From the lines the chart draws (medians over the repeats per
  * block). */
 #define MAX_TOLD 12
@@ -213,7 +213,7 @@ static void find_rank(rp_model_t *m, rp_findings_t *fs, const rp_exp_t *e)
             long below = 0;
             for (size_t k = 0; k < l->n; k++) {
                 lowest = fmin(lowest, l->y[k]);
-                if (!below && l->y[k] < RP_TF_COLLAPSED)
+                if (!below && l->y[k] < GS_COLLAPSED_BELOW)
                     below = (long)l->x[k];
             }
             const rp_series_t *c = have_cos ? &cos.lines[i] : NULL;
@@ -227,7 +227,7 @@ static void find_rank(rp_model_t *m, rp_findings_t *fs, const rp_exp_t *e)
             rp_sci(a, sizeof a, lowest);
             if (below)
                 rp_say(f, "%s%s falls below %g by block %ld (down to %s)", told > 1 ? "; " : "",
-                       e->runs[i].config_label, RP_TF_COLLAPSED, below, a);
+                       e->runs[i].config_label, GS_COLLAPSED_BELOW, below, a);
             else
                 rp_say(f, "%s%s stays at %s or above through block %.0f", told > 1 ? "; " : "",
                        e->runs[i].config_label, a, l->x[l->n - 1]);

@@ -14,10 +14,10 @@
 
 #include "report/model.h"
 
-/* Dong et al.'s relative residual below this at the top block: the
- * tokens have lost rank (the sweep's `collapsed` diagnosis uses the same
- * threshold, documented in `gradsweep schema`). */
-#define RP_TF_COLLAPSED 1e-3
+/* Dong et al.'s relative residual below GS_COLLAPSED_BELOW
+ * (experiment/result_fields.h, the `collapsed` diagnosis' threshold): the
+ * tokens have lost rank. */
+#include "experiment/result_fields.h"
 
 /* Does run r have block_stats rows at init (step 0)? A usable run only;
  * 0 when the table does not exist. */
