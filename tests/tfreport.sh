@@ -79,7 +79,7 @@ SELECT run_id, 0, layer, 'block', 1.0 / layer, 1.0,
   CASE act WHEN 'tanh' THEN 0.1 + 0.2 * layer * f WHEN 'relu' THEN 0.02 * f
            WHEN 'sigmoid' THEN 1 - power(0.1, layer * f) ELSE 0.3 * f END,
   CASE act WHEN 'tanh' THEN 0.9 - 0.1 * layer * f WHEN 'relu' THEN 0.95
-           WHEN 'sigmoid' THEN 0.5 * power(0.1, layer * f) ELSE 0.86 + 0.01 * f END,
+           WHEN 'sigmoid' THEN 0.3 * power(0.2, layer * f) ELSE 0.86 + 0.01 * f END,
   CASE act WHEN 'tanh' THEN 3 - 0.3 * layer * f WHEN 'relu' THEN 3.5 WHEN 'sigmoid' THEN 1.5 / layer / f
            ELSE 2 * f END,
   2.0 FROM b;
