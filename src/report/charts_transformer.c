@@ -207,8 +207,8 @@ static int chart_rank(rp_model_t *m, rp_exp_t *e, const char *dir,
                       "block", "mean cosine between tokens", "token cosine");
         draw_lines(c, &cos, 0);
         rp_range_t yr = rp_log_range(res.y.v, res.y.n, RP_ALL);
-        double thr = GS_COLLAPSED_BELOW;
-        rp_range_add(&yr, &thr, 1, 1);
+        /* the threshold a decade inside, so that its label clears the axis */
+        yr.lo = fmin(yr.lo, GS_COLLAPSED_BELOW / 10);
         if (yr.hi < 2)
             yr.hi = 2;
         gs_chart_axes(c, 1, 0.8, xmax + 0.2, yr.lo, yr.hi, GS_AXIS_INT, GS_AXIS_LOG, "block",
@@ -254,10 +254,11 @@ static int chart_entropy(rp_model_t *m, rp_exp_t *e, const char *dir,
         gs_chart_axes(c, 0, 0.8, fmax(2, ls.x.hi) + 0.2, 0, top > 0 ? 1.1 * top : 1, GS_AXIS_INT,
                       0, "block", "smallest per-head mean entropy (nats)", NULL);
         if (isfinite(ln_t) && ln_t > 0)
-            gs_chart_hline(c, ln_t, GS_SERIES_GREY, GS_THEORY, "ln T");
+            gs_chart_hline(c, ln_t, GS_SERIES_GREY, GS_THEORY, NULL);   /* lines meet it */
         draw_lines(c, &ls, 0);
         scheme_legend(c, m, e);
         rp_line_keys(c, e, -1, ls.bands, 0);
+        gs_chart_legend_key(c, "dotted: ln T, uniform attention", GS_SERIES_GREY, GS_THEORY);
         char cap[1024];
         snprintf(cap, sizeof cap,
                  "Per block at initialization, the smallest over heads of the mean entropy of a "
