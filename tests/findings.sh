@@ -13,14 +13,10 @@
 # tests/configs/claims.ini gives most claims a case in a few seconds; run
 # the same on the seed database by hand: tests/findings.sh DB REPORT_DIR.
 . "${top_srcdir:-.}/tests/sweep_lib.sh"
+. "${top_srcdir:-.}/tests/tfreport_lib.sh"
 cd "$work" || exit 1
 
-if [ $# -ge 2 ]; then
-    db=$1
-    rep=$2
-    case $db in /*) ;; *) db=$OLDPWD/$db ;; esac
-    case $rep in /*) ;; *) rep=$OLDPWD/$rep ;; esac
-else
+if ! db_rep_args "$@"; then
     "$gs" run "$cfg_dir/claims.ini" --db c.db --threads 1 2>run.err; st=$?
     check "the claims test sweep runs (exit $st)" '[ $st -eq 0 ]'
     "$gs" report c.db -o rep >/dev/null 2>rep.err; st=$?
@@ -29,10 +25,9 @@ else
     rep=rep
 fi
 
-# A copy of the database (WAL folded in) with findings.csv as table f.
-sqlite3 "$db" ".backup x.db" && sqlite3 x.db "CREATE TABLE f(finding INTEGER, id TEXT, kind TEXT,
-    experiment TEXT, where_keys TEXT, versus TEXT, verdict TEXT, value REAL, value2 REAL, yes INTEGER,
-    no INTEGER, stat TEXT, runs TEXT, chart TEXT, text TEXT)" ".import --csv --skip 1 $rep/findings.csv f" || exit 1
+# A copy of the database (WAL folded in) with findings.csv as table f, its runs fr.
+facts_db "$db" "$rep" || exit 1
+tf_views x.db || exit 1
 # Every query's error lands in sql.err, which the last check reads.
 q() { sqlite3 -batch -noheader x.db "$1" 2>>sql.err; }
 
@@ -43,32 +38,33 @@ q() { sqlite3 -batch -noheader x.db "$1" 2>>sql.err; }
 sqlite3 x.db <<'SQL' || exit 1
 CREATE TABLE h AS
 SELECT r.*, CASE
+    WHEN r.model = 'transformer' AND EXISTS (SELECT 1 FROM block_stats b WHERE b.run_id = r.id AND b.step = 0
+         AND b.sublayer = 'block' AND b.grad_x_norm = 0) THEN 1
     WHEN r.model = 'mlp' AND EXISTS (SELECT 1 FROM layer_stats l WHERE l.run_id = r.id AND l.step = 0
          AND l.layer BETWEEN 1 AND r.depth AND (l.grad_pre_norm = 0 OR l.dead_frac = 1)) THEN 1
     WHEN r.model != 'mlp' AND EXISTS (SELECT 1 FROM time_stats t WHERE t.run_id = r.id AND t.step = 0
          AND t.t IN (1, r.seq_len) AND t.grad_hidden_norm = 0) THEN 1
     ELSE 0 END AS dead,
-  CASE WHEN r.model = 'mlp' AND r.depth = 1 THEN 1.0
+  CASE WHEN r.model = 'transformer' THEN
+         (SELECT grad_x_norm FROM block_stats WHERE run_id = r.id AND step = 0 AND sublayer = 'block' AND layer = 1) /
+         (SELECT grad_x_norm FROM block_stats WHERE run_id = r.id AND step = 0 AND sublayer = 'block' AND layer = r.depth)
+       WHEN r.model = 'mlp' AND r.depth = 1 THEN 1.0
        WHEN r.model = 'mlp' THEN
          (SELECT grad_pre_norm FROM layer_stats WHERE run_id = r.id AND step = 0 AND layer = 1) /
          (SELECT grad_pre_norm FROM layer_stats WHERE run_id = r.id AND step = 0 AND layer = r.depth)
        ELSE (SELECT grad_hidden_norm FROM time_stats WHERE run_id = r.id AND step = 0 AND t = 1) /
             (SELECT grad_hidden_norm FROM time_stats WHERE run_id = r.id AND step = 0 AND t = r.seq_len)
-  END AS ratio0
+  END AS ratio0,
+  r.model = 'transformer' AND (SELECT rank_residual FROM block_stats WHERE run_id = r.id AND step = 0
+    AND sublayer = 'block' AND layer = r.depth) < 1e-3 AS collapsed
 FROM runs r WHERE r.status IN ('done', 'diverged');
 CREATE TABLE u AS
 SELECT h.*, CASE WHEN dead THEN NULL ELSE ratio0 END AS ratio,
-  CASE WHEN dead THEN 'dead' WHEN ratio0 IS NULL THEN 'diverged'
+  CASE WHEN dead THEN 'dead' WHEN collapsed THEN 'collapsed' WHEN ratio0 IS NULL THEN 'diverged'
        WHEN ratio0 < (SELECT vanishing_below FROM sweeps) THEN 'vanishing'
        WHEN ratio0 > (SELECT exploding_above FROM sweeps) THEN 'exploding'
        ELSE 'healthy' END AS diag
 FROM h;
-CREATE TABLE fr AS
-WITH RECURSIVE s(id, rest, run) AS (
-  SELECT id, runs || ' ', NULL FROM f WHERE runs != ''
-  UNION ALL SELECT id, substr(rest, instr(rest, ' ') + 1), substr(rest, 1, instr(rest, ' ') - 1)
-  FROM s WHERE rest != '')
-SELECT id, CAST(run AS INTEGER) AS run FROM s WHERE run IS NOT NULL;
 CREATE TABLE fk AS
 WITH RECURSIVE s(id, side, rest, pair) AS (
   SELECT id, 'where', where_keys || ';', NULL FROM f WHERE where_keys != ''
@@ -201,7 +197,7 @@ bad=$(q "SELECT f.id FROM f JOIN fr USING (id) JOIN u ON u.id = fr.run LEFT JOIN
             WHEN 'grad_h_ratio' THEN $(close f.value u.ratio)
             WHEN 'residual_growth_measured' THEN $(close f.value t.residual_growth_measured)
             WHEN 'condition' THEN (f.value = 'inf' AND (t.condition IS NULL OR t.condition > 1e308)) OR $(close f.value t.condition)
-            ELSE 0 END LIMIT 3")
+            ELSE f.stat IN ($tf_stats) END LIMIT 3")
 check "value: each run's number as stored (grad_h_ratio recomputed) (${bad:-all})" '[ -z "$bad" ]'
 # the spectrum table's share of singular values below the SVD floor
 # sigma_max * max(width, inputs) * eps: histogram bins centred below it,
@@ -348,6 +344,8 @@ while IFS='|' read -r id yes no verdict; do
     case $part in
     train|deck|gated-learn|adam) got=$(compare_part "$part") ;;
     deeper) got="";;   # checked below
+    xiong-*|dong-*|noci-*|deepnet-*)   # the transformer claims (tests/tfreport_lib.sh)
+       got=$(q "$(tf_part_sql x.db "$part")" | awk -F'|' '{ printf "%d|%d", $1, $2 }') ;;
     *) sql=$(part_sql "$part" "$claim")
        [ -n "$sql" ] || { bad="$bad $id(no rule)"; continue; }
        got=$(q "$sql" 2>&1 | awk -F'|' '{ printf "%d|%d", $1, $2 }') ;;
@@ -385,7 +383,7 @@ bad=$(q "SELECT c.id FROM f c WHERE c.kind = 'claim' AND c.verdict != (
                       ELSE 'partly' END
             FROM f p WHERE p.kind = 'part' AND p.id LIKE c.id || '.%' AND p.id NOT LIKE c.id || '.note.%')")
 n_claims=$(q "SELECT count(*) FROM f WHERE kind = 'claim'")
-check "claims: $n_claims claims, each verdict from its parts (${bad:-all})" '[ "$n_claims" -eq 15 ] && [ -z "$bad" ]'
+check "claims: $n_claims claims, each verdict from its parts (${bad:-all})" '[ "$n_claims" -eq 19 ] && [ -z "$bad" ]'
 
 # the departures from the deck, and the runs that show each
 bad=$(q "SELECT f.id FROM f WHERE f.kind = 'note' AND f.stat = 'weights-flat' AND (
@@ -410,8 +408,8 @@ missing=$(q "SELECT DISTINCT text FROM f WHERE kind NOT IN ('part', 'claim', 'no
 done | head -2)
 check "every finding of findings.csv is on the page (${missing:-all})" '[ -z "$missing" ]'
 n_rows=$(grep -c '<tr id="claim-' "$page")
-check "the page opens with the claims table, 15 rows ($n_rows)" \
-    '[ "$n_rows" -eq 15 ] && [ "$(grep -n "id=\"claims\"" "$page" | cut -d: -f1)" -lt "$(grep -n "class=\"experiment\"" "$page" | head -1 | cut -d: -f1)" ]'
+check "the page opens with the claims table, 19 rows ($n_rows)" \
+    '[ "$n_rows" -eq 19 ] && [ "$(grep -n "id=\"claims\"" "$page" | cut -d: -f1)" -lt "$(grep -n "class=\"experiment\"" "$page" | head -1 | cut -d: -f1)" ]'
 ids=$(grep -o ' id="[^"]*"' "$page" | sed 's/ id="//; s/"$//' | sort -u)
 dangling=$(grep -o 'href="#[^"]*"' "$page" | sed 's/href="#//; s/"$//' | sort -u | while read -r a; do
     printf '%s\n' "$ids" | grep -qxF -- "$a" || printf '%s ' "$a"; done)

@@ -52,3 +52,29 @@ mpirun_gs() {
     shift
     mpiexec --oversubscribe --bind-to none -n "$np" "$gs" "$@"
 }
+
+# Tests of a report's findings (findings.sh, tfreport.sh) take a database
+# and its report as arguments, or make their own. db_rep_args "$@": db and
+# rep from the arguments (made absolute against $OLDPWD, the folder the
+# test was started in) and status 0; status 1 when there are none.
+db_rep_args() {
+    [ $# -ge 2 ] || return 1
+    db=$1
+    rep=$2
+    case $db in /*) ;; *) db=$OLDPWD/$db ;; esac
+    case $rep in /*) ;; *) rep=$OLDPWD/$rep ;; esac
+}
+
+# facts_db DB REP: x.db, a copy of DB (WAL folded in) with REP's
+# findings.csv as table f and each fact's runs as table fr (id, run).
+facts_db() {
+    sqlite3 "$1" ".backup x.db" && sqlite3 x.db "CREATE TABLE f(finding INTEGER, id TEXT, kind TEXT,
+        experiment TEXT, where_keys TEXT, versus TEXT, verdict TEXT, value REAL, value2 REAL, yes INTEGER,
+        no INTEGER, stat TEXT, runs TEXT, chart TEXT, text TEXT)" ".import --csv --skip 1 $2/findings.csv f" &&
+    sqlite3 x.db "CREATE TABLE fr AS
+        WITH RECURSIVE s(id, rest, run) AS (
+          SELECT id, runs || ' ', NULL FROM f WHERE runs != ''
+          UNION ALL SELECT id, substr(rest, instr(rest, ' ') + 1), substr(rest, 1, instr(rest, ' ') - 1)
+          FROM s WHERE rest != '')
+        SELECT id, CAST(run AS INTEGER) AS run FROM s WHERE run IS NOT NULL"
+}

@@ -88,6 +88,12 @@ int rp_lowprec_half_lost(const rp_series_t *s);
  * layer first) where run r's median |dL/dh| falls below 2^-25; NaN where
  * it does not apply. */
 double rp_lowprec_chi1_layer(rp_model_t *m, const rp_run_t *r);
+/* The transformer charts of an experiment with block_stats rows
+ * (charts_transformer.c): the gradient profile across blocks and its
+ * last/first ratio against depth, token cosine and relative residual,
+ * attention entropy, output change against depth. */
+int rp_chart_transformer(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out,
+                         char *err, size_t errlen);
 /* The training-time charts of a training experiment (charts_train.c). */
 int rp_charts_training(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, char *err,
                        size_t errlen);

@@ -49,7 +49,7 @@ static int he_init(const rp_run_t *r) { return init_is(r, "he") || init_is(r, "h
 
 /* ---- counting cases ---- */
 
-static void set_chart(rp_part_t *p, const rp_exp_t *e, const char *kind)
+void rp_part_chart(rp_part_t *p, const rp_exp_t *e, const char *kind)
 {
     if (!p->chart[0])
         snprintf(p->chart, sizeof p->chart, "%s-%s", e->ex->slug, kind);
@@ -57,7 +57,7 @@ static void set_chart(rp_part_t *p, const rp_exp_t *e, const char *kind)
         snprintf(p->section, sizeof p->section, "exp-%s", e->ex->slug);
 }
 
-static void count(rp_part_t *p, const rp_run_t *r, int for_it)
+void rp_part_count(rp_part_t *p, const rp_run_t *r, int for_it)
 {
     if (for_it)
         p->yes++;
@@ -120,14 +120,14 @@ void rp_part_saturate(rp_part_t *p)
                 mx = fmax(mx, s.y[k]);
             rp_series_free(&s);
             if (mx > 0.5)
-                count(p, r, 1);
+                rp_part_count(p, r, 1);
             if (mx > top)
                 top = mx, arg = r, ae = &p->m->exps[e];
         }
     if (!arg)
         return;
     key_value(p, top);
-    set_chart(p, ae, "activations");
+    rp_part_chart(p, ae, "activations");
     say(p, "up to %.0f%% of a layer's units saturated at init (%s: %s)", 100 * top,
         ae->ex->name, arg->label);
 }
@@ -186,9 +186,9 @@ void rp_part_early_slow(rp_part_t *p)
             double last = update_ratio_at_start(p->m, r, (int)cell(r)->depth);
             if (!isfinite(first) || !isfinite(last) || last <= 0)
                 continue;
-            count(p, r, first < last);
+            rp_part_count(p, r, first < last);
             worst = isnan(worst) ? first / last : fmax(worst, first / last);
-            set_chart(p, &p->m->exps[e], "update-ratio");
+            rp_part_chart(p, &p->m->exps[e], "update-ratio");
         }
     if (isnan(worst))
         return;
@@ -213,10 +213,10 @@ void rp_part_rnn_fails(rp_part_t *p)
                 cell(r)->dataset != GS_DATA_ADDING || !is_train(r))
                 continue;
             int learned = !diverged(r) && r->test_loss < 0.5 * r->baseline_loss;
-            count(p, r, !learned);
+            rp_part_count(p, r, !learned);
             if (!diverged(r) && n < 1024)
                 v[n++] = r->test_loss / r->baseline_loss;
-            set_chart(p, &p->m->exps[e], "loss");
+            rp_part_chart(p, &p->m->exps[e], "loss");
         }
     if (p->yes + p->no == 0)
         return;
@@ -242,8 +242,8 @@ static void vanish_deep(rp_part_t *p, const char *act)
             if (!rp_usable(r) || !is_mlp(r) || !is_probe(r) || !is_plain(r) ||
                 !act_is(r, act) || cell(r)->depth < 20)
                 continue;
-            count(p, r, diag_is(r, GS_DIAG_VANISHING));
-            set_chart(p, x, "gradient-flow");
+            rp_part_count(p, r, diag_is(r, GS_DIAG_VANISHING));
+            rp_part_chart(p, x, "gradient-flow");
             if (!arg || r->grad_h_ratio > hi)
                 hi = r->grad_h_ratio, arg = r;
         }
@@ -289,9 +289,9 @@ void rp_part_grow(rp_part_t *p)
             if (!rp_usable(r) || !is_mlp(r) || !is_probe(r) || !diag_is(r, GS_DIAG_EXPLODING))
                 continue;
             double r2 = theory_value(p->m, r, "fit_r2");
-            count(p, r, r2 >= 0.9 && r->measured_slope > 0);
+            rp_part_count(p, r, r2 >= 0.9 && r->measured_slope > 0);
             lo = fmin(lo, r2);
-            set_chart(p, &p->m->exps[e], "gradient-flow");
+            rp_part_chart(p, &p->m->exps[e], "gradient-flow");
         }
     if (p->yes + p->no == 0)
         return;
@@ -310,16 +310,16 @@ void rp_part_explode_diverges(rp_part_t *p)
             const rp_run_t *r = &p->m->exps[e].runs[i];
             if (!rp_usable(r) || !is_train(r) || !diag_is(r, GS_DIAG_EXPLODING))
                 continue;
-            count(p, r, diverged(r));
+            rp_part_count(p, r, diverged(r));
             if (diverged(r) && (!first || r->diverged_step < first))
                 first = r->diverged_step;
             if (diverged(r))   /* the loss chart of the first divergence found */
-                set_chart(p, &p->m->exps[e], "loss");
+                rp_part_chart(p, &p->m->exps[e], "loss");
         }
     if (p->yes + p->no == 0)
         return;
     for (size_t e = 0; !p->chart[0] && e < p->m->n_exps; e++)
-        set_chart(p, &p->m->exps[e], "loss");
+        rp_part_chart(p, &p->m->exps[e], "loss");
     key_value(p, first ? (double)first : NAN);
     say(p, "%zu of %zu trained networks exploding at init diverged", p->yes, p->yes + p->no);
     if (first)
@@ -343,11 +343,11 @@ static void cause_pair(rp_part_t *p, const char *key, int (*arm)(const rp_run_t 
             const rp_run_t *q = pair_of(x, r, key, other);
             if (!q)
                 continue;
-            count(p, r, 1);
+            rp_part_count(p, r, 1);
             rp_fact_run(p->fs, p->t, q);
             if (!ex || r->grad_h_ratio > ex->grad_h_ratio || diverged(r))
                 ex = r, ok = q;
-            set_chart(p, x, is_train(r) ? "loss" : "gradient-flow");
+            rp_part_chart(p, x, is_train(r) ? "loss" : "gradient-flow");
         }
     }
     if (!ex)
@@ -389,11 +389,11 @@ void rp_part_cause_lr(rp_part_t *p)
                 const rp_run_t *q = rp_partner(x, r, "lr", x->ex->axes[a].values[v]);
                 if (!q || !rp_usable(q) || !lr_trained(q) || cell(q)->lr >= cell(r)->lr)
                     continue;
-                count(p, r, 1);
+                rp_part_count(p, r, 1);
                 rp_fact_run(p->fs, p->t, q);
                 if (!ex || cell(r)->lr < cell(ex)->lr)
                     ex = r, ok = q;
-                set_chart(p, x, "loss");
+                rp_part_chart(p, x, "loss");
                 break;
             }
         }
@@ -422,10 +422,10 @@ void rp_part_cause_rnn(rp_part_t *p)
             if (!rp_usable(r) || cell(r)->model != GS_MODEL_RNN ||
                 !(exploding(r) || exploding_final(r)))
                 continue;
-            count(p, r, 1);
+            rp_part_count(p, r, 1);
             if (!ex)
                 ex = r;
-            set_chart(p, &p->m->exps[e], exploding(r) ? "time" : "time-train");
+            rp_part_chart(p, &p->m->exps[e], exploding(r) ? "time" : "time-train");
         }
     if (!ex)
         return;
@@ -463,8 +463,8 @@ void rp_part_stall(rp_part_t *p)
             if (!rp_usable(r) || !is_train(r) || !is_mlp(r) || diverged(r) ||
                 !diag_is(r, GS_DIAG_VANISHING) || loss_ends(p->m, r, &a, &b) != 0)
                 continue;
-            count(p, r, b >= 0.9 * a);
-            set_chart(p, &p->m->exps[e], "loss");
+            rp_part_count(p, r, b >= 0.9 * a);
+            rp_part_chart(p, &p->m->exps[e], "loss");
         }
     if (p->yes + p->no)
         say(p, "%zu of %zu trained networks vanishing at init stalled (last logged loss >= 0.9 "
@@ -483,8 +483,8 @@ void rp_part_blowup(rp_part_t *p)
                 continue;
             if (!diverged(r) && loss_ends(p->m, r, &a, &b) != 0)
                 continue;
-            count(p, r, diverged(r) || b > a);
-            set_chart(p, &p->m->exps[e], "loss");
+            rp_part_count(p, r, diverged(r) || b > a);
+            rp_part_chart(p, &p->m->exps[e], "loss");
         }
     if (p->yes + p->no)
         say(p, "%zu of %zu trained networks exploding at init diverged or ended above their "
@@ -505,8 +505,8 @@ static void init_keeps(rp_part_t *p, int (*init)(const rp_run_t *), int (*act)(c
             if (!rp_usable(r) || !is_mlp(r) || !is_probe(r) || !is_plain(r) || !init(r) ||
                 !act(r) || cell(r)->gain != 1)
                 continue;
-            count(p, r, healthy(r));
-            set_chart(p, &p->m->exps[e], "gradient-flow");
+            rp_part_count(p, r, healthy(r));
+            rp_part_chart(p, &p->m->exps[e], "gradient-flow");
             double d = fabs(log(r->grad_h_ratio));
             if (!healthy(r) && (!worst || isnan(d) || d > fabs(log(worst->grad_h_ratio))))
                 worst = r;
@@ -558,9 +558,9 @@ void rp_part_relu_eases(rp_part_t *p)
             const rp_run_t *s = rp_partner(x, r, "activation", "sigmoid");
             if (!s || !rp_usable(s) || !diag_is(s, GS_DIAG_VANISHING))
                 continue;
-            count(p, r, r->grad_h_ratio > s->grad_h_ratio);
+            rp_part_count(p, r, r->grad_h_ratio > s->grad_h_ratio);
             healthy_n += healthy(r);
-            set_chart(p, x, "gradient-flow");
+            rp_part_chart(p, x, "gradient-flow");
         }
     }
     if (p->yes + p->no == 0)
@@ -591,8 +591,8 @@ static void clip_prevents(rp_part_t *p, int recurrent)
                 const rp_run_t *q = &x->runs[j];
                 if (!rp_usable(q) || unclipped(q) || rp_partner(x, q, "clip", "none") != r)
                     continue;
-                count(p, q, !diverged(q));
-                set_chart(p, x, "clipping");
+                rp_part_count(p, q, !diverged(q));
+                rp_part_chart(p, x, "clipping");
             }
         }
     }
@@ -623,9 +623,9 @@ static void norm_fixes(rp_part_t *p, int (*bad)(const rp_run_t *), const char *w
             const rp_run_t *q = pair_of(x, r, "norm", norm_batch);
             if (!q)
                 continue;
-            count(p, q, !bad(q));
+            rp_part_count(p, q, !bad(q));
             rp_fact_run(p->fs, p->t, r);
-            set_chart(p, x, "gradient-flow");
+            rp_part_chart(p, x, "gradient-flow");
         }
     }
     if (p->yes + p->no)
@@ -651,9 +651,9 @@ void rp_part_bn_lr(rp_part_t *p)
             const rp_run_t *q = pair_of(x, r, "norm", norm_batch);
             if (!q)
                 continue;
-            count(p, q, !diverged(q));
+            rp_part_count(p, q, !diverged(q));
             rp_fact_run(p->fs, p->t, r);
-            set_chart(p, x, "loss");
+            rp_part_chart(p, x, "loss");
         }
     }
     if (p->yes + p->no)
@@ -693,9 +693,9 @@ void rp_part_bn_faster(rp_part_t *p)
             double a = half_step(p->m, r), b = half_step(p->m, q);
             if (isnan(a) || isnan(b))
                 continue;
-            count(p, r, a < b);
+            rp_part_count(p, r, a < b);
             rp_fact_run(p->fs, p->t, q);
-            set_chart(p, x, "loss");
+            rp_part_chart(p, x, "loss");
         }
     }
     if (p->yes + p->no)
@@ -720,9 +720,9 @@ void rp_part_res_vanish(rp_part_t *p)
             const rp_run_t *q = pair_of(x, r, "residual", res_yes);
             if (!q)
                 continue;
-            count(p, q, !vanishing(q));
+            rp_part_count(p, q, !vanishing(q));
             rp_fact_run(p->fs, p->t, r);
-            set_chart(p, x, "gradient-flow");
+            rp_part_chart(p, x, "gradient-flow");
             if (exploding(q) && (!big || q->grad_h_ratio > big->grad_h_ratio))
                 big = q;
         }
@@ -777,12 +777,12 @@ static void compare_configs(rp_part_t *p, const char *key, int (*exp)(const rp_r
             size_t n;
             const char *how;
             rp_sep_t sep = rp_separate(&cs[i], b, s, &n, &how);
-            set_chart(p, x, s == &rp_score_acc ? "accuracy" : "loss");
+            rp_part_chart(p, x, s == &rp_score_acc ? "accuracy" : "loss");
             if (sep == RP_SEP_FEW) {
                 few++;
                 continue;
             }
-            count(p, r0, sep == RP_SEP_BETTER);
+            rp_part_count(p, r0, sep == RP_SEP_BETTER);
             rp_fact_run(p->fs, p->t, q0);
         }
         free(cs);
@@ -870,10 +870,10 @@ void rp_part_digits_deeper(rp_part_t *p)
             size_t n;
             const char *how;
             rp_sep_t sep = rp_separate(best, &cs[i], &rp_score_acc, &n, &how);
-            set_chart(p, x, "accuracy");
+            rp_part_chart(p, x, "accuracy");
             if (sep == RP_SEP_FEW)
                 continue;
-            count(p, rp_config_run(&cs[i], 0), sep == RP_SEP_BETTER);
+            rp_part_count(p, rp_config_run(&cs[i], 0), sep == RP_SEP_BETTER);
             rp_fact_run(p->fs, p->t, rp_config_run(best, 0));
         }
         free(cs);
@@ -911,9 +911,9 @@ void rp_part_gated_init(rp_part_t *p)
             const rp_run_t *q = pair_of(x, r, "model", plain_rnn);
             if (!q || !isfinite(r->grad_h_ratio) || !isfinite(q->grad_h_ratio))
                 continue;
-            count(p, r, r->grad_h_ratio >= q->grad_h_ratio);
+            rp_part_count(p, r, r->grad_h_ratio >= q->grad_h_ratio);
             rp_fact_run(p->fs, p->t, q);
-            set_chart(p, x, is_probe(r) ? "time" : "time-train");
+            rp_part_chart(p, x, is_probe(r) ? "time" : "time-train");
             if (r->grad_h_ratio < q->grad_h_ratio &&
                 (!worst || r->grad_h_ratio / q->grad_h_ratio <
                                worst->grad_h_ratio / wr->grad_h_ratio))
@@ -959,9 +959,9 @@ void rp_part_layer_norm(rp_part_t *p)
             const rp_run_t *q = pair_of(x, r, "norm", norm_layer);
             if (!q)
                 continue;
-            count(p, q, healthy(q));
+            rp_part_count(p, q, healthy(q));
             rp_fact_run(p->fs, p->t, r);
-            set_chart(p, x, "gradient-flow");
+            rp_part_chart(p, x, "gradient-flow");
         }
     }
     if (p->yes + p->no)
@@ -981,8 +981,8 @@ void rp_part_pascanu(rp_part_t *p)
             const rp_run_t *r = &p->m->exps[e].runs[i];
             if (!rp_usable(r) || !isfinite(r->step_bound) || !isfinite(r->measured_slope))
                 continue;
-            count(p, r, r->measured_slope <= r->step_bound + RP_THEORY_TOL);
-            set_chart(p, &p->m->exps[e], "time");
+            rp_part_count(p, r, r->measured_slope <= r->step_bound + RP_THEORY_TOL);
+            rp_part_chart(p, &p->m->exps[e], "time");
         }
     if (p->yes + p->no)
         say(p, "Pascanu et al.'s per-step bound ln(lambda_1 gamma) holds in %zu of %zu rnn runs",

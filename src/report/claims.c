@@ -119,6 +119,21 @@ static const claim_def_t defs[] = {
     {15, 15, "References: Pascanu et al. 2013 (RNN training), Glorot & Bengio 2010 (deep "
      "feedforward nets), He et al. 2015 (ResNet), Ioffe & Szegedy 2015 (batch norm).",
      {{"pascanu", rp_part_pascanu, "rnn probes"}}, note_reading},
+    /* issue 21: the transformer literature, not slides of the deck (slide 0) */
+    {16, 0, "Xiong et al. 2020: under Post-LN the gradient at initialization is largest near the "
+     "output (hence warm-up); under Pre-LN it is not.",
+     {{"xiong-post", rp_part_xiong_post, "Post-LN transformer probes"},
+      {"xiong-pre", rp_part_xiong_pre, "Pre-LN transformer probes"}}, NULL},
+    {17, 0, "Dong et al. 2021: pure attention loses rank doubly exponentially with depth; skip "
+     "connections stop it.",
+     {{"dong-collapse", rp_part_dong_collapse, "skip=no mlp=no transformers of depth >= 4"},
+      {"dong-skip", rp_part_dong_skip, "skip=yes mlp=no ln=none transformers of depth >= 4"}}, NULL},
+    {18, 0, "Noci et al. 2022: in Post-LN and Pre-LN transformers the tokens align with depth.",
+     {{"noci-align", rp_part_noci, "Post-/Pre-LN transformer probes of depth >= 2"}}, NULL},
+    {19, 0, "Wang et al. 2022 (DeepNet): DeepNorm bounds the model update - a far smaller output "
+     "change than Post-LN's - and keeps the gradient flat across blocks.",
+     {{"deepnet-bounded", rp_part_deepnet_bounded, "DeepNorm with Post-LN partners"},
+      {"deepnet-flat", rp_part_deepnet_flat, "DeepNorm transformer probes"}}, NULL},
 };
 #define N_CLAIMS (sizeof defs / sizeof *defs)
 

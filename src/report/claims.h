@@ -19,6 +19,11 @@ typedef struct {
 
 typedef void (*rp_part_fn)(rp_part_t *p);
 
+/* Link the part to e's chart of kind (and e's section), once. */
+void rp_part_chart(rp_part_t *p, const rp_exp_t *e, const char *kind);
+/* A case of the part: for it or against it, r among its runs. */
+void rp_part_count(rp_part_t *p, const rp_run_t *r, int for_it);
+
 /* slide 1 */
 void rp_part_saturate(rp_part_t *p);
 void rp_part_quarter(rp_part_t *p);
@@ -67,5 +72,13 @@ void rp_part_adam(rp_part_t *p);
 void rp_part_layer_norm(rp_part_t *p);
 /* slide 15 */
 void rp_part_pascanu(rp_part_t *p);
+/* the transformer claims, issue 21 (claim_parts_transformer.c) */
+void rp_part_xiong_post(rp_part_t *p);
+void rp_part_xiong_pre(rp_part_t *p);
+void rp_part_dong_collapse(rp_part_t *p);
+void rp_part_dong_skip(rp_part_t *p);
+void rp_part_noci(rp_part_t *p);
+void rp_part_deepnet_bounded(rp_part_t *p);
+void rp_part_deepnet_flat(rp_part_t *p);
 
 #endif

@@ -15,7 +15,7 @@
 
 /* The order diagnoses are told in. */
 static const gs_diag_t diag_order[] = {GS_DIAG_HEALTHY, GS_DIAG_VANISHING, GS_DIAG_EXPLODING,
-                                       GS_DIAG_DEAD, GS_DIAG_DIVERGED};
+                                       GS_DIAG_DEAD, GS_DIAG_DIVERGED, GS_DIAG_COLLAPSED};
 #define N_DIAG_ORDER (sizeof diag_order / sizeof *diag_order)
 
 static int is_diag(const rp_run_t *r, gs_diag_t d)
@@ -57,6 +57,8 @@ static void ratio_words(gs_diag_t d, double lo, double hi, char *buf, size_t len
         snprintf(buf, len, "a layer's gradient exactly 0 or all its units dead");
     else if (d == GS_DIAG_DIVERGED)
         snprintf(buf, len, "not finite at init");
+    else if (d == GS_DIAG_COLLAPSED)
+        snprintf(buf, len, "the top block's relative residual below %g", GS_COLLAPSED_BELOW);
     else if (d == GS_DIAG_VANISHING)
         snprintf(buf, len, "grad_h_ratio down to %s", a);
     else if (d == GS_DIAG_EXPLODING)
@@ -645,6 +647,13 @@ static void find_probe(rp_model_t *m, rp_findings_t *fs, const rp_exp_t *e)
 {
     const gs_cell_t *c = &first_usable(e)->sc->cell;
     int da = rp_axis_of(e, "depth");
+    if (c->model == GS_MODEL_TRANSFORMER) {   /* the rest: findings_transformer.c */
+        find_diag_list(fs, e, "tf-gradient");
+        find_values(fs, e, "tf-gradient", "grad_h_ratio", "||dL/dx|| of the residual stream "
+                    "entering block 1 over that entering block L at initialization "
+                    "(grad_h_ratio)", get_h_ratio);
+        return;
+    }
     if (c->model != GS_MODEL_MLP) {
         find_diag_list(fs, e, "time");
         find_values(fs, e, "time", "grad_h_ratio", "the gradient at t = 1 over that at the last "
@@ -677,6 +686,7 @@ static void find_experiment(rp_model_t *m, rp_findings_t *fs, const rp_exp_t *e)
         find_training(fs, e);
     }
     find_theory(fs, e);
+    rp_find_transformer(m, fs, e);
 }
 
 int rp_findings_build(rp_model_t *m, rp_findings_t *fs)

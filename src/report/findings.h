@@ -164,6 +164,11 @@ void rp_join_labels(const rp_run_t *const *runs, size_t n, size_t total, char *b
 /* Every finding of m, experiment by experiment. */
 int rp_findings_build(rp_model_t *m, rp_findings_t *fs);
 
+/* ---- findings_transformer.c: an experiment's transformer findings ---- */
+
+/* One finding per transformer chart of e (none without block_stats rows). */
+void rp_find_transformer(rp_model_t *m, rp_findings_t *fs, const rp_exp_t *e);
+
 /* ---- claims.c: the deck's claims against the data ---- */
 
 /* A part of a claim: one condition over stored rows. Its cases for (yes)

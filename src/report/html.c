@@ -341,8 +341,11 @@ static void write_claim_row(FILE *f, const pages_t *p, const rp_claim_t *c,
 {
     char cls[64];
     verdict_class(c->verdict, cls, sizeof cls);
-    fprintf(f, "<tr id=\"claim-%d\"><td class=\"num\">%d</td><td class=\"num\">%d</td>",
-            c->number, c->number, c->slide);
+    fprintf(f, "<tr id=\"claim-%d\"><td class=\"num\">%d</td>", c->number, c->number);
+    if (c->slide)   /* 0: a claim of the literature, not of the deck */
+        fprintf(f, "<td class=\"num\">%d</td>", c->slide);
+    else
+        fputs("<td class=\"num\">-</td>", f);
     rp_td_text(f, c->claim, "claim");
     rp_td_text(f, c->verdict, cls);
     rp_td_text(f, row->text, "key");

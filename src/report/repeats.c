@@ -198,6 +198,14 @@ static void label_value(const char *key, const char *v, char *buf, size_t len)
         {"residual", "yes", "residual"}, {"residual", "no", "plain"},
         {"norm", "none", "no norm"},     {"norm", "batch", "batch norm"},
         {"norm", "layer", "layer norm"},
+        /* transformers (nn/transformer.h's names) */
+        {"ln", "post", "Post-LN"},       {"ln", "pre", "Pre-LN"},
+        {"ln", "none", "no LN"},         {"residual_scale", "none", "unscaled"},
+        {"residual_scale", "deepnorm", "DeepNorm"}, {"residual_scale", "rezero", "ReZero"},
+        {"residual_scale", "gpt2", "GPT-2 1/sqrt(2L)"},
+        {"skip", "yes", "skip"},         {"skip", "no", "no skip"},
+        {"mlp", "yes", "MLP"},           {"mlp", "no", "no MLP"},
+        {"causal", "yes", "causal"},     {"causal", "no", "bidirectional"},
     };
     for (size_t i = 0; i < sizeof words / sizeof *words; i++)
         if (strcmp(key, words[i].key) == 0 && strcmp(v, words[i].value) == 0) {
