@@ -56,6 +56,44 @@ double gs_fmt_round(const gs_fmt_t *f, double x, int saturate)
     return copysign(r, x);
 }
 
+const char *const gs_rounding_names[] = {"nearest", "stochastic", NULL};
+
+double gs_fmt_round_stochastic(const gs_fmt_t *f, double x, int saturate, uint64_t bits)
+{
+    if (isnan(x) || x == 0.0)
+        return x;
+    if (isinf(x))
+        return overflowed(f, x, saturate);
+    int emin = 1 - f->bias;
+    int e = ilogb(x);
+    if (e < emin)
+        e = emin;
+    int q = e - f->man_bits;
+    /* t = |x| / 2^q exactly, its integer part and fraction exactly too
+     * (floor(t) <= t < floor(t) + 1: the difference is a double) */
+    double t = ldexp(fabs(x), -q), lo = floor(t), frac = t - lo;
+    double u = (double)(bits >> 11) * 0x1p-53;   /* [0, 1), 53 bits */
+    double r = ldexp(lo + (u < frac ? 1.0 : 0.0), q);
+    if (r > f->max_finite)
+        return overflowed(f, x, saturate);
+    return copysign(r, x);
+}
+
+void gs_fmt_round_array(const gs_fmt_t *f, double *x, size_t n, int saturate)
+{
+    if (f == &gs_formats[GS_FMT_FLOAT32] && !saturate) {
+        /* the conversion rounds to nearest-even with float32's subnormals
+         * and overflows to inf: gs_fmt_round's float32 (tests/format.c) */
+#pragma omp parallel for simd schedule(static) if (n >= GS_PAR_MIN)
+        for (size_t i = 0; i < n; i++)
+            x[i] = (double)(float)x[i];
+        return;
+    }
+#pragma omp parallel for schedule(static) if (n >= GS_PAR_MIN)
+    for (size_t i = 0; i < n; i++)
+        x[i] = gs_fmt_round(f, x[i], saturate);
+}
+
 static uint64_t bits_of(double x)
 {
     uint64_t u;
