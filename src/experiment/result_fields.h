@@ -102,6 +102,11 @@
     R(heldout_rows, INT, RUNS, 8, TRAINED,                                                      \
       "task=train: rows of the held-out subset train_log's heldout_loss and\n"                  \
       "heldout_acc are measured on (the test part's first min(eval_rows, its rows))")            \
+    R(loss_scale_final, REAL, RUNS, 9, TRAINED,                                                 \
+      "task=train with loss_scale set: the loss scale in force at the end\n"                    \
+      "(dynamic: after its halvings and doublings; NULL without loss_scale)")                   \
+    R(skipped_steps, INT, RUNS, 9, TRAINED,                                                     \
+      "task=train: steps whose update loss_scale=dynamic skipped for an inf or NaN gradient")    \
     R(q_star, REAL_INF, THEORY, 3, ALWAYS,                                                       \
       "fixed point of the length map (NULL: none applies;\n"                                     \
       "Inf: q grows without bound)")                                                             \
@@ -160,7 +165,9 @@
     X(dead_frac, REAL, "share of units with phi' = 0 (recurrent: rnn only)")                    \
     X(saturated_frac, REAL, "share of units with |phi'| < 0.05 max|phi'|")                      \
     X(grad_h_first, REAL, "recurrent layers: ||dL/dh_1||, all paths (else NULL)")               \
-    X(grad_h_last, REAL, "recurrent layers: ||dL/dh_seq_len||")
+    X(grad_h_last, REAL, "recurrent layers: ||dL/dh_seq_len||")                                  \
+    X(lost_update_frac, REAL, "precision other than float64: of W_l's entries whose update was\n" \
+      "nonzero, the share whose stored (master) value rounded back to the old one")
 #define GS_TIME_STATS_COLUMNS(X)                                                                 \
     X(hidden_norm, REAL, "||h_t|| per sequence, mean over the batch")                           \
     X(grad_hidden_norm, REAL, "||dL/dh_t||, loss at the last step, all paths")
