@@ -304,7 +304,11 @@ static int series_columns_added(gs_store_t *st, char *err, size_t errlen)
  * runs.heldout_rows; its tables format_stats and format_exponents and
  * the views format_exponent_bins and loss_scale_window come from the
  * schema's CREATE ... IF NOT EXISTS, the runs column format_stats from
- * the config keys' loop (NULL, i.e. no, for the cells stored before). */
+ * the config keys' loop (NULL, i.e. no, for the cells stored before);
+ * version 9 adds the config keys precision, master_weights, loss_scale
+ * and rounding (the keys' loop: NULL, i.e. float64 and the defaults),
+ * through the result table runs.loss_scale_final and runs.skipped_steps,
+ * and train_layer_log.lost_update_frac (series_columns_added). */
 int store_migrate(gs_store_t *st, long ver, char *err, size_t errlen)
 {
     if (ver < 1) {

@@ -13,7 +13,7 @@
 #include "experiment/experiment.h"
 #include "sweep/sweep.h"
 
-#define GS_SCHEMA_VERSION 8
+#define GS_SCHEMA_VERSION 9
 #define GS_APPLICATION_ID 0x47535750
 
 /* How long a connection waits for another program's write lock before it
