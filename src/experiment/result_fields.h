@@ -166,8 +166,7 @@
     X(saturated_frac, REAL, "share of units with |phi'| < 0.05 max|phi'|")                      \
     X(grad_h_first, REAL, "recurrent layers: ||dL/dh_1||, all paths (else NULL)")               \
     X(grad_h_last, REAL, "recurrent layers: ||dL/dh_seq_len||")                                  \
-    X(lost_update_frac, REAL, "precision other than float64: of W_l's entries whose update was\n" \
-      "nonzero, the share whose stored (master) value rounded back to the old one")
+    X(lost_update_frac, REAL, "reduced precision: of W_l's nonzero updates the share rounded back to the stored (master) weight")
 #define GS_TIME_STATS_COLUMNS(X)                                                                 \
     X(hidden_norm, REAL, "||h_t|| per sequence, mean over the batch")                           \
     X(grad_hidden_norm, REAL, "||dL/dh_t||, loss at the last step, all paths")

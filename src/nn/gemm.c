@@ -91,7 +91,9 @@ static void round_to_floats(const gs_fmt_t *f, float *dst, const double *src, si
 #pragma omp parallel for schedule(static) if (rows * cols >= GS_PAR_MIN)
     for (size_t i = 0; i < rows; i++)
         for (size_t j = 0; j < cols; j++)
-            dst[i * cols + j] = (float)gs_fmt_round(f, src[i * ld + j], 0);
+            dst[i * cols + j] = f == &gs_formats[GS_FMT_FLOAT32]
+                                    ? (float)src[i * ld + j]   /* the same rounding, in hardware */
+                                    : (float)gs_fmt_round(f, src[i * ld + j], 0);
 }
 
 void gs_gemm_fmt(const gs_arith_t *ar, int trans_a, int trans_b, size_t M, size_t N, size_t K,
@@ -122,7 +124,8 @@ void gs_gemm_fmt(const gs_arith_t *ar, int trans_a, int trans_b, size_t M, size_
 #pragma omp parallel for schedule(static) if (M * N >= GS_PAR_MIN)
     for (size_t i = 0; i < M; i++)
         for (size_t j = 0; j < N; j++)
-            C[i * ldc + j] = gs_fmt_round(f, (double)c[i * N + j], 0);
+            C[i * ldc + j] = f == &gs_formats[GS_FMT_FLOAT32] ? (double)c[i * N + j]
+                                                               : gs_fmt_round(f, (double)c[i * N + j], 0);
 }
 
 void gs_blas_set_threads(int n)
