@@ -49,20 +49,48 @@ static void fill(double *x, size_t n, gs_rng_t *rng)
         x[i] = 2.0 * gs_rng_uniform(rng) - 1.0;
 }
 
-static void check(const shape_t *s, int ta, int tb, double beta, gs_rng_t *rng)
+/* A product's operands, random, with padded leading dimensions: C0 the
+ * C before, C1 and C2 copies of it for 1 and 2 threads */
+typedef struct {
+    double *A, *B, *C0, *C1, *C2;
+    size_t lda, ldb, ldc;
+} operands_t;
+
+static operands_t make_operands(const shape_t *s, int ta, int tb, gs_rng_t *rng)
 {
     size_t M = s->M, N = s->N, K = s->K;
     /* stored shapes: A is (M,K) or (K,M); B is (K,N) or (N,K) */
     size_t ar = ta ? K : M, ac = ta ? M : K, br = tb ? N : K, bc = tb ? K : N;
-    size_t lda = ac + PAD, ldb = bc + PAD, ldc = N + PAD;
-    double *A = malloc((ar * lda + 1) * sizeof *A), *B = malloc((br * ldb + 1) * sizeof *B);
-    double *C0 = malloc(M * ldc * sizeof *C0), *C1 = malloc(M * ldc * sizeof *C1);
-    double *C2 = malloc(M * ldc * sizeof *C2);
-    fill(A, ar * lda + 1, rng);
-    fill(B, br * ldb + 1, rng);
-    fill(C0, M * ldc, rng);
-    memcpy(C1, C0, M * ldc * sizeof *C0);
-    memcpy(C2, C0, M * ldc * sizeof *C0);
+    operands_t o = {.lda = ac + PAD, .ldb = bc + PAD, .ldc = N + PAD};
+    o.A = malloc((ar * o.lda + 1) * sizeof *o.A);
+    o.B = malloc((br * o.ldb + 1) * sizeof *o.B);
+    o.C0 = malloc(M * o.ldc * sizeof *o.C0);
+    o.C1 = malloc(M * o.ldc * sizeof *o.C1);
+    o.C2 = malloc(M * o.ldc * sizeof *o.C2);
+    fill(o.A, ar * o.lda + 1, rng);
+    fill(o.B, br * o.ldb + 1, rng);
+    fill(o.C0, M * o.ldc, rng);
+    memcpy(o.C1, o.C0, M * o.ldc * sizeof *o.C0);
+    memcpy(o.C2, o.C0, M * o.ldc * sizeof *o.C0);
+    return o;
+}
+
+static void free_operands(operands_t *o)
+{
+    free(o->A);
+    free(o->B);
+    free(o->C0);
+    free(o->C1);
+    free(o->C2);
+}
+
+static void check(const shape_t *s, int ta, int tb, double beta, gs_rng_t *rng)
+{
+    size_t M = s->M, N = s->N, K = s->K;
+    operands_t o = make_operands(s, ta, tb, rng);
+    const double *A = o.A, *B = o.B, *C0 = o.C0;
+    double *C1 = o.C1, *C2 = o.C2;
+    size_t lda = o.lda, ldb = o.ldb, ldc = o.ldc;
     const double alpha = 0.75;
 #ifdef _OPENMP
     omp_set_num_threads(1);
@@ -95,11 +123,7 @@ static void check(const shape_t *s, int ta, int tb, double beta, gs_rng_t *rng)
            "%zux%zux%zu trans %d%d beta %.1f: 1 and 2 threads bitwise equal", M, N, K, ta, tb,
            beta);
 #endif
-    free(A);
-    free(B);
-    free(C0);
-    free(C1);
-    free(C2);
+    free_operands(&o);
 }
 
 /* gs_gemm_fmt for format f: every result is a value of f, within one of
@@ -111,18 +135,12 @@ static void check_fmt(gs_fmt_id_t id, const shape_t *s, int ta, int tb, double b
 {
     const gs_fmt_t *f = &gs_formats[id];
     size_t M = s->M, N = s->N, K = s->K;
-    size_t ar = ta ? K : M, ac = ta ? M : K, br = tb ? N : K, bc = tb ? K : N;
-    size_t lda = ac + PAD, ldb = bc + PAD, ldc = N + PAD;
-    double *A = malloc((ar * lda + 1) * sizeof *A), *B = malloc((br * ldb + 1) * sizeof *B);
-    double *C0 = malloc(M * ldc * sizeof *C0), *C1 = malloc(M * ldc * sizeof *C1);
-    double *C2 = malloc(M * ldc * sizeof *C2);
+    operands_t o = make_operands(s, ta, tb, rng);
+    const double *A = o.A, *B = o.B, *C0 = o.C0;
+    double *C1 = o.C1, *C2 = o.C2;
+    size_t lda = o.lda, ldb = o.ldb, ldc = o.ldc;
     size_t wn = gs_gemm_fmt_work(M, N, K);
     gs_arith_t a = {f, malloc((wn + 1) * sizeof(float)), wn};
-    fill(A, ar * lda + 1, rng);
-    fill(B, br * ldb + 1, rng);
-    fill(C0, M * ldc, rng);
-    memcpy(C1, C0, M * ldc * sizeof *C0);
-    memcpy(C2, C0, M * ldc * sizeof *C0);
 #ifdef _OPENMP
     omp_set_num_threads(1);
 #endif
@@ -162,11 +180,7 @@ static void check_fmt(gs_fmt_id_t id, const shape_t *s, int ta, int tb, double b
     tap_ok(memcmp(C1, C2, M * ldc * sizeof *C1) == 0, "%s %zux%zux%zu: 1 and 2 threads bitwise equal",
            f->name, M, N, K);
     free(a.work);
-    free(A);
-    free(B);
-    free(C0);
-    free(C1);
-    free(C2);
+    free_operands(&o);
 }
 
 /* The formats' edges through a product: float16 300 x 300 overflows to

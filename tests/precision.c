@@ -213,29 +213,33 @@ static void dynamic_scale(void)
     tap_ok(kept, "the skipped step 3 left the weights as they were (step 4 starts from them; step 4's "
            "update moves them)");
     gs_result_free(&r);
-    snprintf(w, sizeof w, "%s steps=7", base);
-    ok = run(w, &r) == 0;
-    tap_ok(ok && r.loss_scale_final == 32768.0 && r.skipped_steps == 1,
-           "stopped at step 7 (4 clean steps since): still halved, 2^15 (%g)", ok ? r.loss_scale_final : NAN);
-    gs_result_free(&r);
-    const long at34[] = {3, 4};
-    gs_experiment_test_scaler(at34, 2, 5);
-    ok = run(w, &r) == 0;
-    tap_ok(ok && r.loss_scale_final == 16384.0 && r.skipped_steps == 2,
-           "two overflows in a row: halved twice, 2^14 (%g), 2 skipped", ok ? r.loss_scale_final : NAN);
-    gs_result_free(&r);
-    gs_experiment_test_scaler(NULL, 0, 5);
-    snprintf(w, sizeof w, "%s steps=12", base);
-    ok = run(w, &r) == 0;
-    tap_ok(ok && r.loss_scale_final == 262144.0 && r.skipped_steps == 0,
-           "no overflow: doubled after steps 5 and 10, 2^18 (%g)", ok ? r.loss_scale_final : NAN);
-    gs_result_free(&r);
+    /* the scale at the end of other runs: injected overflows, the growth
+     * interval, the steps, a static scale */
+    static const long at34[] = {3, 4};
+    const struct {
+        const long *inject;
+        size_t n_inject;
+        long interval;
+        const char *words;
+        double scale;
+        long skipped;
+        const char *what;
+    } runs[] = {
+        {at3, 1, 5, "steps=7", 32768.0, 1, "stopped at step 7 (4 clean steps since): still halved, 2^15"},
+        {at34, 2, 5, "steps=7", 16384.0, 2, "two overflows in a row: halved twice, 2^14, 2 skipped"},
+        {NULL, 0, 5, "steps=12", 262144.0, 0, "no overflow: doubled after steps 5 and 10, 2^18"},
+        {NULL, 0, 0, "steps=12 loss_scale=512", 512.0, 0, "a static scale stays 512"},
+    };
+    for (size_t k = 0; k < sizeof runs / sizeof runs[0]; k++) {
+        gs_experiment_test_scaler(runs[k].inject, runs[k].n_inject, runs[k].interval);
+        snprintf(w, sizeof w, "%s %s", base, runs[k].words);
+        ok = run(w, &r) == 0;
+        tap_ok(ok && r.loss_scale_final == runs[k].scale && r.skipped_steps == runs[k].skipped,
+               "%s (%g, %ld skipped)", runs[k].what, ok ? r.loss_scale_final : NAN,
+               ok ? r.skipped_steps : -1L);
+        gs_result_free(&r);
+    }
     gs_experiment_test_scaler(NULL, 0, 0);
-    snprintf(w, sizeof w, "%s steps=12 loss_scale=512", base);
-    ok = run(w, &r) == 0;
-    tap_ok(ok && r.loss_scale_final == 512.0 && r.skipped_steps == 0,
-           "a static scale stays (%g)", ok ? r.loss_scale_final : NAN);
-    gs_result_free(&r);
 }
 
 static int same_result(const gs_result_t *a, const gs_result_t *b)
