@@ -376,6 +376,103 @@ static void scale_window(void)
     free(g);
 }
 
+/* Stochastic rounding, value by value: exact values stay, an inexact one
+ * goes to one of its two neighbours (up for the draw 0, down for the
+ * largest), up as often as its fraction says (a binomial count within 5
+ * sigma), through the subnormals and into overflow as gs_fmt_round. */
+static void stochastic(void)
+{
+    const uint64_t up = 0, down = UINT64_MAX;
+    const gs_fmt_t *bf = F(GS_FMT_BFLOAT16), *h = F(GS_FMT_FLOAT16), *e4 = F(GS_FMT_E4M3);
+    double x = 1.0 + 0.3 * 0x1p-7;
+    tap_ok(gs_fmt_round_stochastic(bf, 1.5, 0, up) == 1.5 && gs_fmt_round_stochastic(bf, 1.5, 0, down) == 1.5 &&
+               gs_fmt_round_stochastic(h, 0x1p-24, 0, up) == 0x1p-24,
+           "stochastic: values the format holds stay, whatever the draw");
+    tap_ok(gs_fmt_round_stochastic(bf, x, 0, up) == 1.0 + 0x1p-7 && gs_fmt_round_stochastic(bf, x, 0, down) == 1.0 &&
+               gs_fmt_round_stochastic(bf, -x, 0, up) == -1.0 - 0x1p-7 &&
+               same(gs_fmt_round_stochastic(bf, -0.0, 0, up), -0.0),
+           "stochastic bfloat16: 1 + 0.3 ulp goes up for the draw 0, down for the largest, by magnitude when negative");
+    tap_ok(gs_fmt_round_stochastic(h, 0x1p-26, 0, up) == 0x1p-24 && gs_fmt_round_stochastic(h, 0x1p-26, 0, down) == 0.0,
+           "stochastic float16: 2^-26 goes to 2^-24 or 0");
+    tap_ok(isinf(gs_fmt_round_stochastic(h, 65504.5, 0, up)) && gs_fmt_round_stochastic(h, 65504.5, 0, down) == 65504.0 &&
+               gs_fmt_round_stochastic(h, 65504.5, 1, up) == 65504.0,
+           "stochastic float16: 65504.5 goes to 65504 or inf (65504 saturating)");
+    tap_ok(isnan(gs_fmt_round_stochastic(e4, 449.0, 0, up)) && gs_fmt_round_stochastic(e4, 449.0, 1, up) == 448.0 &&
+               isnan(gs_fmt_round_stochastic(e4, NAN, 0, up)),
+           "stochastic e4m3: 449 goes to NaN (448 saturating), NaN stays NaN");
+    struct { const gs_fmt_t *f; double x, lo, hi, p; } cases[] = {
+        {bf, x, 1.0, 1.0 + 0x1p-7, 0.3},
+        {h, 0x1p-26, 0.0, 0x1p-24, 0.25},
+        {h, -3.0 * 0x1p-27, -0.0, -0x1p-24, 0.375},
+        {F(GS_FMT_E5M2), 1000.0, 896.0, 1024.0, 0.8125},
+    };
+    gs_rng_t r;
+    gs_rng_seed(&r, 20, 1);
+    const long N = 200000;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        long n_hi = 0, other = 0;
+        for (long i = 0; i < N; i++) {
+            double y = gs_fmt_round_stochastic(cases[c].f, cases[c].x, 0, gs_rng_u64(&r));
+            n_hi += y == cases[c].hi;
+            other += y != cases[c].hi && y != cases[c].lo;
+        }
+        double p = cases[c].p, sd = sqrt(p * (1 - p) / (double)N);
+        tap_ok(other == 0 && fabs((double)n_hi / (double)N - p) < 5 * sd,
+               "stochastic %s %a: up %.4f of %ld draws (want %.4f +- 5 sd = %.4f), %ld elsewhere",
+               cases[c].f->name, cases[c].x, (double)n_hi / (double)N, N, p, 5 * sd, other);
+    }
+}
+
+/* w = 1 plus 0.001 a thousand times, each sum rounded to the format */
+static double accumulate(const gs_fmt_t *f, gs_rng_t *r)
+{
+    double w = 1.0;
+    for (int i = 0; i < 1000; i++)
+        w = r ? gs_fmt_round_stochastic(f, w + 0.001, 0, gs_rng_u64(r)) : gs_fmt_round(f, w + 0.001, 0);
+    return w;
+}
+
+/* The issue's lost updates. Nearest: in bfloat16 half an ulp of 1 is
+ * 2^-8 > 0.001, so every update is lost and w stays 1; in float16 each
+ * rounds up to 2^-10 and w ends at 1 + 1000 2^-10 = 1.9765625.
+ * Stochastic: the sum is unbiased, E[w] = 2. Each step adds a rounding
+ * error of variance q^2 p (1 - p), q the quantum and p = frac(0.001/q):
+ * bfloat16, q = 2^-7 below 2 and 2^-6 above, at most 1.5e-5 a step, so
+ * Var w <= 1000 * 1.5e-5 = 0.015 (sd 0.12) and the mean of 64 runs has
+ * sd <= 0.015: we allow 4 sd, 0.06. float16 (q = 2^-10, 2^-9): sd of the
+ * mean <= 0.002, allowed 0.008. */
+static void lost_updates(void)
+{
+    tap_ok(accumulate(F(GS_FMT_BFLOAT16), NULL) == 1.0, "bfloat16 nearest: 1 + 1000 x 0.001 stays 1.0 (every update lost)");
+    tap_ok(accumulate(F(GS_FMT_FLOAT16), NULL) == 1.9765625,
+           "float16 nearest: 1 + 1000 x 0.001 ends at 1.9765625 (%.7f)", accumulate(F(GS_FMT_FLOAT16), NULL));
+    tap_ok(accumulate(F(GS_FMT_FLOAT32), NULL) != 2.0 && fabs(accumulate(F(GS_FMT_FLOAT32), NULL) - 2.0) < 1e-4,
+           "float32 nearest: within 1e-4 of 2 (%.9f)", accumulate(F(GS_FMT_FLOAT32), NULL));
+    struct { gs_fmt_id_t id; double tol; } sr[] = {{GS_FMT_BFLOAT16, 0.06}, {GS_FMT_FLOAT16, 0.008}};
+    for (int k = 0; k < 2; k++) {
+        const gs_fmt_t *f = F(sr[k].id);
+        double sum = 0, sq = 0;
+        int on_grid = 1;
+        for (int run = 0; run < 64; run++) {
+            gs_rng_t r;
+            gs_rng_seed(&r, 1000 + (uint64_t)run, 7);
+            double w = accumulate(f, &r);
+            on_grid &= gs_fmt_round(f, w, 0) == w;
+            sum += w;
+            sq += w * w;
+        }
+        double mean = sum / 64, sd = sqrt(sq / 64 - mean * mean);
+        tap_ok(on_grid && fabs(mean - 2.0) < sr[k].tol,
+               "%s stochastic: 1 + 1000 x 0.001 averages %.4f over 64 runs (sd of a run %.4f; want 2 +- %.3f)",
+               f->name, mean, sd, sr[k].tol);
+    }
+    gs_rng_t a, b;
+    gs_rng_seed(&a, 5, 7);
+    gs_rng_seed(&b, 5, 7);
+    tap_ok(accumulate(F(GS_FMT_BFLOAT16), &a) == accumulate(F(GS_FMT_BFLOAT16), &b),
+           "stochastic rounding is deterministic: the same stream gives the same sum");
+}
+
 int main(void)
 {
     table_facts();
@@ -388,5 +485,7 @@ int main(void)
 #endif
     counting();
     scale_window();
+    stochastic();
+    lost_updates();
     return tap_done();
 }

@@ -49,20 +49,48 @@ static void fill(double *x, size_t n, gs_rng_t *rng)
         x[i] = 2.0 * gs_rng_uniform(rng) - 1.0;
 }
 
-static void check(const shape_t *s, int ta, int tb, double beta, gs_rng_t *rng)
+/* A product's operands, random, with padded leading dimensions: C0 the
+ * C before, C1 and C2 copies of it for 1 and 2 threads */
+typedef struct {
+    double *A, *B, *C0, *C1, *C2;
+    size_t lda, ldb, ldc;
+} operands_t;
+
+static operands_t make_operands(const shape_t *s, int ta, int tb, gs_rng_t *rng)
 {
     size_t M = s->M, N = s->N, K = s->K;
     /* stored shapes: A is (M,K) or (K,M); B is (K,N) or (N,K) */
     size_t ar = ta ? K : M, ac = ta ? M : K, br = tb ? N : K, bc = tb ? K : N;
-    size_t lda = ac + PAD, ldb = bc + PAD, ldc = N + PAD;
-    double *A = malloc((ar * lda + 1) * sizeof *A), *B = malloc((br * ldb + 1) * sizeof *B);
-    double *C0 = malloc(M * ldc * sizeof *C0), *C1 = malloc(M * ldc * sizeof *C1);
-    double *C2 = malloc(M * ldc * sizeof *C2);
-    fill(A, ar * lda + 1, rng);
-    fill(B, br * ldb + 1, rng);
-    fill(C0, M * ldc, rng);
-    memcpy(C1, C0, M * ldc * sizeof *C0);
-    memcpy(C2, C0, M * ldc * sizeof *C0);
+    operands_t o = {.lda = ac + PAD, .ldb = bc + PAD, .ldc = N + PAD};
+    o.A = malloc((ar * o.lda + 1) * sizeof *o.A);
+    o.B = malloc((br * o.ldb + 1) * sizeof *o.B);
+    o.C0 = malloc(M * o.ldc * sizeof *o.C0);
+    o.C1 = malloc(M * o.ldc * sizeof *o.C1);
+    o.C2 = malloc(M * o.ldc * sizeof *o.C2);
+    fill(o.A, ar * o.lda + 1, rng);
+    fill(o.B, br * o.ldb + 1, rng);
+    fill(o.C0, M * o.ldc, rng);
+    memcpy(o.C1, o.C0, M * o.ldc * sizeof *o.C0);
+    memcpy(o.C2, o.C0, M * o.ldc * sizeof *o.C0);
+    return o;
+}
+
+static void free_operands(operands_t *o)
+{
+    free(o->A);
+    free(o->B);
+    free(o->C0);
+    free(o->C1);
+    free(o->C2);
+}
+
+static void check(const shape_t *s, int ta, int tb, double beta, gs_rng_t *rng)
+{
+    size_t M = s->M, N = s->N, K = s->K;
+    operands_t o = make_operands(s, ta, tb, rng);
+    const double *A = o.A, *B = o.B, *C0 = o.C0;
+    double *C1 = o.C1, *C2 = o.C2;
+    size_t lda = o.lda, ldb = o.ldb, ldc = o.ldc;
     const double alpha = 0.75;
 #ifdef _OPENMP
     omp_set_num_threads(1);
@@ -95,11 +123,87 @@ static void check(const shape_t *s, int ta, int tb, double beta, gs_rng_t *rng)
            "%zux%zux%zu trans %d%d beta %.1f: 1 and 2 threads bitwise equal", M, N, K, ta, tb,
            beta);
 #endif
-    free(A);
-    free(B);
-    free(C0);
-    free(C1);
-    free(C2);
+    free_operands(&o);
+}
+
+/* gs_gemm_fmt for format f: every result is a value of f, within one of
+ * f's ulps (at the exact value's binade) plus float32's accumulation bound
+ * K 2^-23 sum|terms| of the exact product of the rounded inputs (and the
+ * rounded C), 1 and 2 threads bitwise equal; float32 results differ from
+ * the float64 product somewhere (the arithmetic is not double's). */
+static void check_fmt(gs_fmt_id_t id, const shape_t *s, int ta, int tb, double beta, gs_rng_t *rng)
+{
+    const gs_fmt_t *f = &gs_formats[id];
+    size_t M = s->M, N = s->N, K = s->K;
+    operands_t o = make_operands(s, ta, tb, rng);
+    const double *A = o.A, *B = o.B, *C0 = o.C0;
+    double *C1 = o.C1, *C2 = o.C2;
+    size_t lda = o.lda, ldb = o.ldb, ldc = o.ldc;
+    size_t wn = gs_gemm_fmt_work(M, N, K);
+    gs_arith_t a = {f, malloc((wn + 1) * sizeof(float)), wn};
+#ifdef _OPENMP
+    omp_set_num_threads(1);
+#endif
+    gs_gemm_fmt(&a, ta, tb, M, N, K, 1.0, A, lda, B, ldb, beta, C1, ldc);
+#ifdef _OPENMP
+    omp_set_num_threads(2);
+#endif
+    gs_gemm_fmt(&a, ta, tb, M, N, K, 1.0, A, lda, B, ldb, beta, C2, ldc);
+    long bad = 0, off_grid = 0, differ = 0;
+    int pad_kept = 1;
+    for (size_t i = 0; i < M; i++) {
+        for (size_t j = 0; j < N; j++) {
+            double c = gs_fmt_round(f, C0[i * ldc + j], 0);
+            double want = beta * c, mag = fabs(want), plain = beta * C0[i * ldc + j];
+            for (size_t k = 0; k < K; k++) {
+                double x = at(A, lda, ta, i, k), y = at(B, ldb, tb, k, j);
+                double t = gs_fmt_round(f, x, 0) * gs_fmt_round(f, y, 0);
+                want += t;
+                mag += fabs(t);
+                plain += x * y;
+            }
+            double got = C1[i * ldc + j];
+            int e = want != 0.0 ? ilogb(want) : 0;
+            e = e < 1 - f->bias ? 1 - f->bias : e;
+            double tol = ldexp(1.0, e - f->man_bits) + (double)(K + 1) * 0x1p-23 * mag;
+            bad += !(fabs(got - want) <= tol);
+            off_grid += gs_fmt_round(f, got, 0) != got;
+            differ += got != plain;
+        }
+        for (size_t j = N; j < ldc; j++)
+            pad_kept &= C1[i * ldc + j] == C0[i * ldc + j];
+    }
+    tap_ok(bad == 0 && off_grid == 0 && pad_kept && (M * N == 0 || (K == 0 && beta == 0.0) || differ > 0),
+           "%s %zux%zux%zu trans %d%d beta %.0f: %ld beyond one ulp + float32's sum bound, "
+           "%ld not %s values, %ld of %zu differ from float64", f->name, M, N, K, ta, tb, beta,
+           bad, off_grid, f->name, differ, M * N);
+    tap_ok(memcmp(C1, C2, M * ldc * sizeof *C1) == 0, "%s %zux%zux%zu: 1 and 2 threads bitwise equal",
+           f->name, M, N, K);
+    free(a.work);
+    free_operands(&o);
+}
+
+/* The formats' edges through a product: float16 300 x 300 overflows to
+ * inf, e4m3 30 x 30 = 900 to NaN (it has no inf), float16 2^-13 x 2^-13 =
+ * 2^-26 flushes to 0, bfloat16 rounds the input 1 + 2^-9 to 1 before
+ * multiplying, e5m2 2^-8 x 2^-8 = 2^-16 is its smallest subnormal. */
+static void fmt_edges(void)
+{
+    float work[8];
+    struct { gs_fmt_id_t id; double a, b; double want; const char *what; } e[] = {
+        {GS_FMT_FLOAT16, 300, 300, INFINITY, "float16 300 x 300 = inf"},
+        {GS_FMT_E4M3, 30, 30, NAN, "e4m3 30 x 30 = NaN"},
+        {GS_FMT_FLOAT16, 0x1p-13, 0x1p-13, 0.0, "float16 2^-13 x 2^-13 = 0"},
+        {GS_FMT_BFLOAT16, 1 + 0x1p-9, 3, 3, "bfloat16 (1 + 2^-9) x 3 = 3"},
+        {GS_FMT_E5M2, 0x1p-8, 0x1p-8, 0x1p-16, "e5m2 2^-8 x 2^-8 = 2^-16"},
+        {GS_FMT_FLOAT32, 1 + 0x1p-30, 1, 1, "float32 (1 + 2^-30) x 1 = 1"},
+    };
+    for (size_t k = 0; k < sizeof e / sizeof e[0]; k++) {
+        gs_arith_t a = {&gs_formats[e[k].id], work, 8};
+        double c = -1.0;
+        gs_gemm_fmt(&a, 0, 0, 1, 1, 1, 1.0, &e[k].a, 1, &e[k].b, 1, 0.0, &c, 1);
+        tap_ok(isnan(e[k].want) ? isnan(c) : c == e[k].want, "%s (got %a)", e[k].what, c);
+    }
 }
 
 int main(void)
@@ -110,6 +214,11 @@ int main(void)
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int t = 0; t < 4; t++)
             check(&shapes[s], t >> 1, t & 1, betas[(s + (size_t)t) % 3], &rng);
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int t = 0; t < 4; t++)
+            check_fmt((gs_fmt_id_t)((s + (size_t)t) % GS_N_FMT), &shapes[s], t >> 1, t & 1,
+                      (double)((s + (size_t)t) % 2), &rng);
+    fmt_edges();
     const size_t ns[] = {1, 7, 16384, 100003};
     const double mags[] = {1.0, 1e-160, 1e200};
     static double v[100003];

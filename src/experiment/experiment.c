@@ -250,18 +250,19 @@ int gs_experiment_run(const gs_cell_t *c, gs_result_t *r, const gs_progress_t *p
     ev->idx = malloc(B * sizeof *ev->idx);
     tr.opt_state = gs_arena_alloc((size_t)p.opt->n_state * np + 1);
     tr.delta = p.trains ? gs_arena_alloc(np + 1) : NULL;
+    tr.prev = p.trains && p.fmt ? gs_arena_alloc(np + 1) : NULL;
     tr.stats = calloc(p.n_layers, sizeof *tr.stats);
     tr.grad_pre = p.format_stats ? malloc(p.n_layers * sizeof *tr.grad_pre) : NULL;
     int rc = 0;
     if (alloc_result(&p, r) != 0 || !net || !x || !y || (p.regression && !t) || !order ||
         !ev->x || !ev->y || (p.regression && !ev->t) || !ev->idx || !tr.opt_state ||
-        (p.trains && !tr.delta) || !tr.stats || (p.format_stats && !tr.grad_pre)) {
+        (p.trains && !tr.delta) || (p.trains && p.fmt && !tr.prev) || !tr.stats || (p.format_stats && !tr.grad_pre)) {
         rc = fail(r, "out of memory building the model");
         goto out;
     }
     net->fmt_grad_pre = tr.grad_pre;
     r->work_bytes = p.model_bytes +
-                    ((size_t)p.opt->n_state + (size_t)p.trains) * np * sizeof(double) +
+                    ((size_t)p.opt->n_state + (size_t)p.trains * (p.fmt ? 2 : 1)) * np * sizeof(double) +
                     (train.n + test.n) * train.dim * sizeof(double);
     r->heldout_rows = (long)p.eval_rows;
     if (!p.transformer && ex_weight_histograms(&p, net, r) != 0) {   /* (none for blocks yet) */
@@ -302,6 +303,7 @@ out:
     free(tr.grad_pre);
     gs_arena_free(tr.opt_state);
     gs_arena_free(tr.delta);
+    gs_arena_free(tr.prev);
     gs_dataset_free(&train);
     gs_dataset_free(&test);
     return rc;

@@ -172,6 +172,13 @@ int gs_experiment_check(const gs_cell_t *cell, char *err, size_t errlen);
  * at init (recurrent: of Wh), the mean-field weight variance. */
 double gs_experiment_sigma_w2(const gs_cell_t *cell);
 
+/* Tests only: loss_scale=dynamic's injection hook. The steps inject[0..n)
+ * of the runs that follow get an inf in their gradient after backward,
+ * as an overflow would leave it, and the scale grows after `interval`
+ * clean steps instead of 2000 (0: 2000). (NULL, 0, 0) turns it off. Not
+ * for concurrent runs: it is the process's. */
+void gs_experiment_test_scaler(const long *inject, size_t n_inject, long interval);
+
 /* Run the cell. Returns 0 with the result filled in (status done or
  * diverged), or -1 with status failed and result->error set. */
 int gs_experiment_run(const gs_cell_t *cell, gs_result_t *result,

@@ -126,10 +126,15 @@ static void plan_shape(const gs_cell_t *c, gs_plan_t *p)
         .n_log_max = c->task == GS_TASK_TRAIN ? (size_t)(c->steps / c->log_every + 3) : 0,
         .spectrum = c->spectrum,
         .format_stats = c->format_stats,
+        .fmt = c->precision ? &gs_formats[c->precision - 1] : NULL,
+        .loss_scale = c->loss_scale,
+        .rounding = (gs_rounding_t)c->rounding,
         .theory = theory_of(c, recurrent),
         .vanishing_below = c->vanishing_below,
         .exploding_above = c->exploding_above,
     };
+    p->master = !p->fmt ? NULL
+                : c->master_weights == GS_MASTER_SAME ? p->fmt : &gs_formats[GS_FMT_FLOAT32];
     p->row_dim = p->in_dim * (recurrent ? (size_t)c->seq_len : 1);
     p->n_hist = (recurrent ? 2 * p->depth : p->depth) + 1 + (size_t)(p->spectrum != 0);
     p->n_out = p->regression ? 1
@@ -189,6 +194,7 @@ static void plan_shape(const gs_cell_t *c, gs_plan_t *p)
             .act_param = c->act_param,
             .norm = (gs_norm_kind_t)c->norm,
             .residual = c->residual,
+            .fmt = p->fmt,
         };
         p->model_bytes = gs_mlp_bytes(&p->mlp);
     }

@@ -94,6 +94,12 @@ typedef struct {
                                     + 1; recurrent: Wx and Wh of each layer and the
                                     readout), and the Jacobian's with the spectrum */
     int format_stats;            /* count what each low-precision format does */
+    /* the arithmetic (issue 20): fmt NULL is float64 (and then master
+     * NULL, loss_scale 1, nothing below applies); else mlp.fmt */
+    const gs_fmt_t *fmt;
+    const gs_fmt_t *master;      /* the weights' storage: float32 or fmt itself */
+    double loss_scale;           /* GS_LOSS_SCALE_NONE, _DYNAMIC, or a number */
+    gs_rounding_t rounding;      /* of the updated weights to master */
     size_t n_fmt_max;            /* its records at most: measured steps x layers x tensors */
     gs_plan_theory_t theory;
     double vanishing_below, exploding_above;
@@ -108,7 +114,7 @@ typedef struct {
 /* The random streams of a cell's generators: the weights' init from
  * weight_seed, the batches' order from batch_seed (tests rebuild a cell's
  * model from them). */
-enum { GS_STREAM_WEIGHTS = 1, GS_STREAM_BATCHES = 2 };
+enum { GS_STREAM_WEIGHTS = 1, GS_STREAM_BATCHES = 2, GS_STREAM_ROUNDING = 3 };
 
 /* The plan of a cell (pure arithmetic over its keys: nothing is
  * allocated). Meaningful for a cell gs_cell_validate accepts. */

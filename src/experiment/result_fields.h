@@ -117,6 +117,11 @@
       "model=transformer: Admin's measure at init (Liu et al. 2020),\n"                         \
       "||f(p - " GS_RF_STR(GS_OUTPUT_CHANGE_LR) " sign(dL/dp)) - f(p)|| / ||f(p)|| over the first batch's\n"                  \
       "logits: how far one sign step (Adam's first) moves the output (NULL: other models)")      \
+    R(loss_scale_final, REAL, RUNS, 9, TRAINED,                                                 \
+      "task=train with loss_scale set: the loss scale in force at the end\n"                    \
+      "(dynamic: after its halvings and doublings; NULL without loss_scale)")                   \
+    R(skipped_steps, INT, RUNS, 9, TRAINED,                                                     \
+      "task=train: steps whose update loss_scale=dynamic skipped for an inf or NaN gradient")    \
     R(q_star, REAL_INF, THEORY, 3, ALWAYS,                                                       \
       "fixed point of the length map (NULL: none applies;\n"                                     \
       "Inf: q grows without bound)")                                                             \
@@ -175,7 +180,8 @@
     X(dead_frac, REAL, "share of units with phi' = 0 (recurrent: rnn only)")                    \
     X(saturated_frac, REAL, "share of units with |phi'| < 0.05 max|phi'|")                      \
     X(grad_h_first, REAL, "recurrent layers: ||dL/dh_1||, all paths (else NULL)")               \
-    X(grad_h_last, REAL, "recurrent layers: ||dL/dh_seq_len||")
+    X(grad_h_last, REAL, "recurrent layers: ||dL/dh_seq_len||")                                  \
+    X(lost_update_frac, REAL, "reduced precision: of W_l's nonzero updates the share rounded back to the stored (master) weight")
 #define GS_TIME_STATS_COLUMNS(X)                                                                 \
     X(hidden_norm, REAL, "||h_t|| per sequence, mean over the batch")                           \
     X(grad_hidden_norm, REAL, "||dL/dh_t||, loss at the last step, all paths")

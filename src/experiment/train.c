@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "experiment/measure.h"
+#include "experiment/precision.h"
 #include "nn/linear.h"
 #include "nn/loss.h"
 #include "nn/optim.h"
@@ -111,7 +112,7 @@ static gs_train_layer_row_t *log_layers(ex_trainer_t *tr, long step)
             .step = step, .layer = (int)l + 1, .grad_w_norm = st->grad_w_norm,
             .w_norm = st->w_norm, .update_ratio = NAN, .dead_frac = st->dead_frac,
             .saturated_frac = st->saturated_frac, .grad_h_first = st->grad_h_first,
-            .grad_h_last = st->grad_h_last};
+            .grad_h_last = st->grad_h_last, .lost_update_frac = NAN};
     }
     r->n_layer_log += r->n_layers;
     return rows;
@@ -149,10 +150,14 @@ static int train_step(ex_trainer_t *tr, long step, const double *x, const int *y
     evaluate_heldout(tr, step);
     net->ops->forward(net, x, B, 1);
     double loss = batch_loss(net, B, y, t, 1, NULL);
+    ex_prec_scale_loss(tr, B);
     net->measure = logged;   /* step 1 is also the measurement at init */
     net->ops->backward(net, B);
-    if (logged)   /* before clipping and the update change the gradient and weights */
+    if (logged)   /* before clipping and the update change the gradient and weights,
+                     and before the loss scale is divided out: the tensors as the
+                     format holds them */
         ex_format_stats(p, net, B, step, tr->grad_pre, r);
+    int skip = ex_prec_unscale(tr, step) && isfinite(loss);
     if (step == 1) {
         if (ex_measure_init(p, net, B, r) != 0)
             return -1;
@@ -169,12 +174,18 @@ static int train_step(ex_trainer_t *tr, long step, const double *x, const int *y
     gs_clip_result_t cr = gs_clip(net->grads, net->n_params, p->clip_mode, p->clip);
     tr->clipped += cr.fired;
     r->steps_run = step;
-    int diverged = !isfinite(loss) || !isfinite(cr.pre_norm);
-    if (!diverged)
+    /* a step loss_scale=dynamic skips is no divergence: its gradient
+     * overflowed at this scale, and the next step runs at half of it */
+    int diverged = !isfinite(loss) || (!skip && !isfinite(cr.pre_norm));
+    if (!diverged && !skip)
         r->last_finite_grad_norm = cr.pre_norm;
     double lr = gs_warmup_lr(p->lr, p->warmup, step);
     if (!diverged && !logged) {
-        p->opt->step(net->params, net->grads, tr->opt_state, net->n_params, lr, step, NULL);
+        if (!skip) {
+            ex_prec_before_update(tr);
+            p->opt->step(net->params, net->grads, tr->opt_state, net->n_params, lr, step, NULL);
+            ex_prec_store(tr, NULL);
+        }
         return 0;
     }
     if (!have_stats)
@@ -188,10 +199,13 @@ static int train_step(ex_trainer_t *tr, long step, const double *x, const int *y
         r->status = GS_STATUS_DIVERGED;
         r->diverged_step = step;
         forensics(tr, loss);
-    } else {
+    } else if (!skip) {
         r->grad_ratio_final = ex_grad_ratio(p, tr->stats);
         r->diagnosis_final = ex_diagnose_step(p, tr->stats, &r->grad_h_ratio_final);
-        p->opt->step(net->params, net->grads, tr->opt_state, net->n_params, lr, step, tr->delta);
+        ex_prec_before_update(tr);
+        p->opt->step(net->params, net->grads, tr->opt_state, net->n_params, lr, step,
+                     tr->delta);
+        ex_prec_store(tr, rows);
         update_ratios(tr, rows);
         ex_format_updates(p, net, step, tr->delta, r);
     }
@@ -208,9 +222,11 @@ static int probe(ex_trainer_t *tr, const double *x, const int *y, const double *
     gs_result_t *r = tr->r;
     net->ops->forward(net, x, B, 1);
     double loss = batch_loss(net, B, y, t, 1, NULL);
+    ex_prec_scale_loss(tr, B);
     net->measure = 1;
     net->ops->backward(net, B);
     ex_format_stats(tr->p, net, B, 0, tr->grad_pre, r);
+    ex_prec_unscale(tr, 1);
     if (ex_measure_init(tr->p, net, B, r) != 0)
         return -1;
     r->init_loss = loss;
@@ -234,6 +250,7 @@ int ex_run_steps(ex_trainer_t *tr, const gs_dataset_t *train, gs_rng_t *brng, do
     if (brng)
         gs_rng_shuffle(brng, order, train->n);
     tr->r->status = GS_STATUS_DONE;
+    ex_prec_start(tr);
     if (!p->trains) {
         gs_dataset_gather(train, order, B, x, y, t);
         return probe(tr, x, y, t, B);
@@ -268,6 +285,7 @@ void ex_finish(ex_trainer_t *tr, const gs_dataset_t *train, const gs_dataset_t *
     if (!p->trains)
         return;
     r->clip_fraction = r->steps_run ? (double)tr->clipped / (double)r->steps_run : 0.0;
+    ex_prec_finish(tr);
     if (diverged) {
         r->diagnosis_final = GS_DIAG_DIVERGED;
         r->grad_ratio_final = r->grad_h_ratio_final = NAN;

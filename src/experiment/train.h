@@ -36,6 +36,12 @@ typedef struct {
                                       evaluated at every logged step */
     ex_eval_scratch_t ev;       /* for those and the final losses */
     double heldout_now[2];      /* the step in hand's held-out loss and accuracy */
+    /* reduced precision (experiment/precision.h; p->fmt NULL: unused) */
+    double *prev;               /* (n_params) the stored weights before an update */
+    gs_rng_t round_rng;         /* rounding=stochastic: the roundings' stream */
+    double scale;               /* the loss scale in force (1: none) */
+    long clean;                 /* steps since the dynamic scale last changed */
+    long skipped;               /* steps loss_scale=dynamic skipped */
 } ex_trainer_t;
 
 /* The steps (or the probe) of a cell whose model and data are built;

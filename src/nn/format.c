@@ -29,6 +29,23 @@ int gs_fmt_find(const char *name)
     return -1;
 }
 
+static uint64_t bits_of(double x)
+{
+    uint64_t u;
+    memcpy(&u, &x, sizeof u);
+    return u;
+}
+
+static double double_of(uint64_t u)
+{
+    double x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+#define ABS_MASK 0x7fffffffffffffffull
+#define EXP_ALL 0x7ff0000000000000ull
+
 static double overflowed(const gs_fmt_t *f, double x, int saturate)
 {
     if (saturate)
@@ -38,6 +55,21 @@ static double overflowed(const gs_fmt_t *f, double x, int saturate)
 
 double gs_fmt_round(const gs_fmt_t *f, double x, int saturate)
 {
+    uint64_t u = bits_of(x), a = u & ABS_MASK;
+    if (a >= bits_of(f->min_normal) && a < EXP_ALL) {
+        /* normal in the format: round the double's significand to
+         * man_bits bits on its bits - add half the dropped part's unit,
+         * less one unless the kept part is odd (ties to even), and clear
+         * the dropped bits; a carry out of the significand moves the
+         * exponent up, as rounding up to the next binade does (the slow
+         * path below gives the same: tests/format.c against MPFR) */
+        int shift = 52 - f->man_bits;
+        uint64_t drop = (UINT64_C(1) << shift) - 1;
+        a = (a + (drop >> 1) + ((a >> shift) & 1)) & ~drop;
+        if (double_of(a) > f->max_finite)
+            return overflowed(f, x, saturate);
+        return double_of(a | (u & ~ABS_MASK));
+    }
     if (isnan(x) || x == 0.0)
         return x;
     if (isinf(x))
@@ -56,11 +88,42 @@ double gs_fmt_round(const gs_fmt_t *f, double x, int saturate)
     return copysign(r, x);
 }
 
-static uint64_t bits_of(double x)
+const char *const gs_rounding_names[] = {"nearest", "stochastic", NULL};
+
+double gs_fmt_round_stochastic(const gs_fmt_t *f, double x, int saturate, uint64_t bits)
 {
-    uint64_t u;
-    memcpy(&u, &x, sizeof u);
-    return u;
+    if (isnan(x) || x == 0.0)
+        return x;
+    if (isinf(x))
+        return overflowed(f, x, saturate);
+    int emin = 1 - f->bias;
+    int e = ilogb(x);
+    if (e < emin)
+        e = emin;
+    int q = e - f->man_bits;
+    /* t = |x| / 2^q exactly, its integer part and fraction exactly too
+     * (floor(t) <= t < floor(t) + 1: the difference is a double) */
+    double t = ldexp(fabs(x), -q), lo = floor(t), frac = t - lo;
+    double u = (double)(bits >> 11) * 0x1p-53;   /* [0, 1), 53 bits */
+    double r = ldexp(lo + (u < frac ? 1.0 : 0.0), q);
+    if (r > f->max_finite)
+        return overflowed(f, x, saturate);
+    return copysign(r, x);
+}
+
+void gs_fmt_round_array(const gs_fmt_t *f, double *x, size_t n, int saturate)
+{
+    if (f == &gs_formats[GS_FMT_FLOAT32] && !saturate) {
+        /* the conversion rounds to nearest-even with float32's subnormals
+         * and overflows to inf: gs_fmt_round's float32 (tests/format.c) */
+#pragma omp parallel for simd schedule(static) if (n >= GS_PAR_MIN)
+        for (size_t i = 0; i < n; i++)
+            x[i] = (double)(float)x[i];
+        return;
+    }
+#pragma omp parallel for schedule(static) if (n >= GS_PAR_MIN)
+    for (size_t i = 0; i < n; i++)
+        x[i] = gs_fmt_round(f, x[i], saturate);
 }
 
 /* Each threshold is the boundary the table implies, moved one double up
@@ -87,9 +150,6 @@ void gs_fmt_counts_clear(gs_fmt_counts_t *c)
 {
     memset(c, 0, sizeof *c);
 }
-
-#define ABS_MASK 0x7fffffffffffffffull
-#define EXP_ALL 0x7ff0000000000000ull
 
 static int bin_of_bits(uint64_t u)
 {
@@ -190,13 +250,6 @@ static void tally_merge(tally_t *t, const tally_t *o)
     t->nonfinite += o->nonfinite;
     t->min_u = o->min_u < t->min_u ? o->min_u : t->min_u;
     t->max_u = o->max_u > t->max_u ? o->max_u : t->max_u;
-}
-
-static double double_of(uint64_t u)
-{
-    double x;
-    memcpy(&x, &u, sizeof x);
-    return x;
 }
 
 /* c += the tallies of n values: under a limit = the bins under its bin

@@ -55,6 +55,28 @@ int gs_fmt_find(const char *name);
  * its sign when saturate is set (any format). */
 double gs_fmt_round(const gs_fmt_t *f, double x, int saturate);
 
+/* x rounded stochastically in format f (Connolly, Higham and Mary 2021):
+ * to the nearer-to-zero of its two neighbours x_lo <= |x| < x_hi in the
+ * format, or to x_hi with probability (|x| - x_lo) / (x_hi - x_lo), so
+ * that E[result] = x wherever no overflow occurs - an update far below
+ * half a unit in the last place is kept on average instead of lost.
+ * The draw is `bits`, 64 random bits (gs_rng_u64: the caller's stream,
+ * so a run's roundings are as deterministic as its seed); its top 53
+ * bits give u in [0, 1) and x_hi is taken when u < the fraction. Values
+ * the format holds exactly, 0, NaN and the overflow cases are as for
+ * gs_fmt_round (past max_finite: inf, NaN or saturated). */
+double gs_fmt_round_stochastic(const gs_fmt_t *f, double x, int saturate, uint64_t bits);
+
+/* How a value is rounded to a format: the config's `rounding` key */
+typedef enum { GS_ROUND_NEAREST, GS_ROUND_STOCHASTIC } gs_rounding_t;
+extern const char *const gs_rounding_names[];   /* indexed by gs_rounding_t; NULL-terminated */
+
+/* x[i] = gs_fmt_round(f, x[i], saturate) for i < n: a tensor stored in
+ * the format (float32 by the hardware's conversion, which is the same
+ * rounding). Shared among OpenMP threads for large n; elementwise, so
+ * the result does not depend on the split. */
+void gs_fmt_round_array(const gs_fmt_t *f, double *x, size_t n, int saturate);
+
 /* The classification thresholds of a format on |x|'s bits (a
  * nonnegative double's bits order as its value does): a finite nonzero
  * |x| rounds

@@ -5,6 +5,8 @@
 #include <assert.h>
 #include <stdio.h>
 
+#include "nn/par.h"
+
 #include GS_CBLAS_HEADER
 #if defined(HAVE_BLI_THREAD_SET_NUM_THREADS) && !defined(HAVE_OPENBLAS_SET_NUM_THREADS)
 #include <stdint.h>
@@ -74,6 +76,56 @@ void gs_gemm(int trans_a, int trans_b, size_t M, size_t N, size_t K, double alph
         gs_gemm_blas(trans_a, trans_b, mm, nn, K, alpha, a, lda, b, ldb, beta, C + m0 * ldc + n0,
                   ldc);
     }
+}
+
+size_t gs_gemm_fmt_work(size_t M, size_t N, size_t K)
+{
+    return M * K + K * N + M * N;
+}
+
+/* dst (rows, cols) contiguous = src (rows, cols; leading dimension ld)
+ * rounded to f: exact as floats (f is at most float32) */
+static void round_to_floats(const gs_fmt_t *f, float *dst, const double *src, size_t rows,
+                            size_t cols, size_t ld)
+{
+#pragma omp parallel for schedule(static) if (rows * cols >= GS_PAR_MIN)
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < cols; j++)
+            dst[i * cols + j] = f == &gs_formats[GS_FMT_FLOAT32]
+                                    ? (float)src[i * ld + j]   /* the same rounding, in hardware */
+                                    : (float)gs_fmt_round(f, src[i * ld + j], 0);
+}
+
+void gs_gemm_fmt(const gs_arith_t *ar, int trans_a, int trans_b, size_t M, size_t N, size_t K,
+                 double alpha, const double *A, size_t lda, const double *B, size_t ldb,
+                 double beta, double *C, size_t ldc)
+{
+    if (!ar || !ar->fmt) {
+        gs_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    if (M == 0 || N == 0)
+        return;
+    if (!blas_ready)
+        gs_blas_init();
+    assert(gs_gemm_fmt_work(M, N, K) <= ar->work_n);
+    const gs_fmt_t *f = ar->fmt;
+    /* the stored arrays, as stored: A is (M, K), or (K, M) transposed */
+    float *a = ar->work, *b = a + M * K, *c = b + K * N;
+    size_t ar_rows = trans_a ? K : M, ar_cols = trans_a ? M : K;
+    size_t br_rows = trans_b ? N : K, br_cols = trans_b ? K : N;
+    round_to_floats(f, a, A, ar_rows, ar_cols, lda);
+    round_to_floats(f, b, B, br_rows, br_cols, ldb);
+    if (beta != 0.0)
+        round_to_floats(f, c, C, M, N, ldc);
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                trans_b ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, (float)alpha, a,
+                (int)ar_cols, b, (int)br_cols, (float)beta, c, (int)N);
+#pragma omp parallel for schedule(static) if (M * N >= GS_PAR_MIN)
+    for (size_t i = 0; i < M; i++)
+        for (size_t j = 0; j < N; j++)
+            C[i * ldc + j] = f == &gs_formats[GS_FMT_FLOAT32] ? (double)c[i * N + j]
+                                                               : gs_fmt_round(f, (double)c[i * N + j], 0);
 }
 
 void gs_blas_set_threads(int n)

@@ -17,6 +17,8 @@
 
 #include <stddef.h>
 
+#include "nn/format.h"
+
 void gs_gemm(int trans_a, int trans_b, size_t M, size_t N, size_t K, double alpha,
              const double *A, size_t lda, const double *B, size_t ldb, double beta,
              double *C, size_t ldc);
@@ -26,6 +28,29 @@ void gs_gemm(int trans_a, int trans_b, size_t M, size_t N, size_t K, double alph
 void gs_gemm_blas(int trans_a, int trans_b, size_t M, size_t N, size_t K, double alpha,
                   const double *A, size_t lda, const double *B, size_t ldb, double beta,
                   double *C, size_t ldc);
+
+/* Reduced-precision arithmetic (issue 20): how a model computes when its
+ * `precision` is not float64. fmt NULL is float64: the plain gs_gemm. */
+typedef struct {
+    const gs_fmt_t *fmt;   /* the format every stored tensor is rounded to */
+    float *work;           /* gs_gemm_fmt_work(M, N, K) floats, or more */
+    size_t work_n;         /* floats at work */
+} gs_arith_t;
+
+/* Floats of work gs_gemm_fmt needs for an (M, N, K) product. */
+size_t gs_gemm_fmt_work(size_t M, size_t N, size_t K);
+
+/* The product in the arithmetic of ar, as tensor cores do it: op(A),
+ * op(B) and (beta != 0) C rounded to ar->fmt into float copies in
+ * ar->work, C = alpha op(A) op(B) + beta C by one cblas_sgemm (products
+ * and sums in float32), the result rounded to ar->fmt (non-saturating:
+ * overflow is inf, or NaN for e4m3). Every value of a format up to
+ * float32 is a float, so the copies are exact once rounded. One BLAS call
+ * on the BLAS's single thread: the same for any thread count. With
+ * ar == NULL or ar->fmt == NULL, gs_gemm. */
+void gs_gemm_fmt(const gs_arith_t *ar, int trans_a, int trans_b, size_t M, size_t N, size_t K,
+                 double alpha, const double *A, size_t lda, const double *B, size_t ldb,
+                 double beta, double *C, size_t ldc);
 
 /* Make the BLAS single-threaded (gs_gemm's contract). Call once before the
  * first product, outside any parallel region; repeated calls are cheap. */

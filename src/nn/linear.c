@@ -8,8 +8,8 @@
 #include "nn/gemm.h"
 #include "nn/par.h"
 
-void gs_linear_forward(double *out, const double *inp, const double *w,
-                       const double *bias, size_t B, size_t I, size_t O)
+void gs_linear_forward_ar(const gs_arith_t *ar, double *out, const double *inp, const double *w,
+                          const double *bias, size_t B, size_t I, size_t O)
 {
     /* out (B,O) = bias on every row, then += inp (B,I) W^T (I,O): with
      * beta = 1 the BLAS skips its pass that would zero out */
@@ -18,7 +18,13 @@ void gs_linear_forward(double *out, const double *inp, const double *w,
         for (size_t b = 0; b < B; b++)
             memcpy(out + b * O, bias, O * sizeof *out);
     }
-    gs_gemm(0, 1, B, O, I, 1.0, inp, I, w, I, bias ? 1.0 : 0.0, out, O);
+    gs_gemm_fmt(ar, 0, 1, B, O, I, 1.0, inp, I, w, I, bias ? 1.0 : 0.0, out, O);
+}
+
+void gs_linear_forward(double *out, const double *inp, const double *w,
+                       const double *bias, size_t B, size_t I, size_t O)
+{
+    gs_linear_forward_ar(NULL, out, inp, w, bias, B, I, O);
 }
 
 /* Columns per task of gs_colsum_add. */
@@ -42,33 +48,54 @@ void gs_colsum_add(double *sum, const double *x, size_t rows, size_t cols)
     }
 }
 
-void gs_linear_backward_weights(double *dw, double *dbias, const double *dout,
-                                const double *inp, size_t B, size_t I, size_t O)
+static void backward_weights(const gs_arith_t *ar, double *dw, double *dbias, const double *dout,
+                             const double *inp, size_t B, size_t I, size_t O)
 {
     /* dW (O,I) = dout^T (O,B) inp (B,I): written, not added, so that no
      * pass over the gradients has to zero them first (the BLAS clears
      * each tile of C just before it accumulates into it, in cache) */
-    gs_gemm(1, 0, O, I, B, 1.0, dout, O, inp, I, 0.0, dw, I);
+    gs_gemm_fmt(ar, 1, 0, O, I, B, 1.0, dout, O, inp, I, 0.0, dw, I);
     if (dbias) {
         memset(dbias, 0, O * sizeof *dbias);
         gs_colsum_add(dbias, dout, B, O);
+        if (ar && ar->fmt)
+            gs_fmt_round_array(ar->fmt, dbias, O, 0);
     }
+}
+
+static void backward_input(const gs_arith_t *ar, double *dinp, const double *dout, const double *w,
+                           size_t B, size_t I, size_t O, int add)
+{
+    /* dinp (B,I) (+)= dout (B,O) W (O,I) */
+    gs_gemm_fmt(ar, 0, 0, B, I, O, 1.0, dout, O, w, I, add ? 1.0 : 0.0, dinp, I);
+}
+
+void gs_linear_backward_weights(double *dw, double *dbias, const double *dout,
+                                const double *inp, size_t B, size_t I, size_t O)
+{
+    backward_weights(NULL, dw, dbias, dout, inp, B, I, O);
 }
 
 void gs_linear_backward_input(double *dinp, const double *dout, const double *w,
                               size_t B, size_t I, size_t O, int add)
 {
-    /* dinp (B,I) (+)= dout (B,O) W (O,I) */
-    gs_gemm(0, 0, B, I, O, 1.0, dout, O, w, I, add ? 1.0 : 0.0, dinp, I);
+    backward_input(NULL, dinp, dout, w, B, I, O, add);
+}
+
+void gs_linear_backward_ar(const gs_arith_t *ar, double *dinp, double *dw, double *dbias,
+                           const double *dout, const double *inp, const double *w, size_t B,
+                           size_t I, size_t O, int add)
+{
+    backward_weights(ar, dw, dbias, dout, inp, B, I, O);
+    if (dinp)
+        backward_input(ar, dinp, dout, w, B, I, O, add);
 }
 
 void gs_linear_backward(double *dinp, double *dw, double *dbias,
                         const double *dout, const double *inp, const double *w,
                         size_t B, size_t I, size_t O, int add)
 {
-    gs_linear_backward_weights(dw, dbias, dout, inp, B, I, O);
-    if (dinp)
-        gs_linear_backward_input(dinp, dout, w, B, I, O, add);
+    gs_linear_backward_ar(NULL, dinp, dw, dbias, dout, inp, w, B, I, O, add);
 }
 
 void gs_mean_std(const double *x, size_t n, double *mean, double *std)

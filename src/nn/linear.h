@@ -15,6 +15,8 @@
 
 #include <stddef.h>
 
+#include "nn/gemm.h"
+
 void gs_linear_forward(double *out, const double *inp, const double *w,
                        const double *bias, size_t B, size_t I, size_t O);
 
@@ -28,6 +30,17 @@ void gs_linear_backward_weights(double *dw, double *dbias, const double *dout,
                                 const double *inp, size_t B, size_t I, size_t O);
 void gs_linear_backward_input(double *dinp, const double *dout, const double *w,
                               size_t B, size_t I, size_t O, int add);
+
+/* The same layer in the arithmetic of ar (nn/gemm.h; NULL or fmt NULL:
+ * float64, exactly the functions above): every product through
+ * gs_gemm_fmt, the bias added in its float32 accumulation (rounded to the
+ * format first, as every input), the bias gradient summed in double and
+ * rounded to the format once. Every output is a value of the format. */
+void gs_linear_forward_ar(const gs_arith_t *ar, double *out, const double *inp, const double *w,
+                          const double *bias, size_t B, size_t I, size_t O);
+void gs_linear_backward_ar(const gs_arith_t *ar, double *dinp, double *dw, double *dbias,
+                           const double *dout, const double *inp, const double *w, size_t B,
+                           size_t I, size_t O, int add);
 
 /* sum[c] += sum over rows r of x[r][c], x (rows, cols), in row order. */
 void gs_colsum_add(double *sum, const double *x, size_t rows, size_t cols);

@@ -35,6 +35,7 @@ typedef struct {
     double *acts;          /* activation arena */
     double *dx, *dx_prev, *da, *dh;   /* (cap, width) backward scratch */
     double *ortho_work;    /* ortho_work_size(): the largest W, for orthogonal init */
+    gs_arith_t ar;         /* spec.fmt and the float scratch of its products */
     gs_tensor_t tensor_store[];
 } gs_mlp_t;
 
@@ -55,6 +56,22 @@ static size_t ortho_work_size(const gs_mlp_spec_t *s)
 {
     size_t a = s->width * s->in_dim, b = s->width * s->width, c = s->n_out * s->width;
     return a > b ? (a > c ? a : c) : (b > c ? b : c);
+}
+
+/* Floats of gs_gemm_fmt's scratch for the largest of the products of
+ * forward and backward (0 in float64); the arena holds them as doubles. */
+static size_t fmt_work_floats(const gs_mlp_spec_t *s)
+{
+    size_t most = 0;
+    for (size_t l = 0; s->fmt && l <= s->depth; l++) {
+        size_t in = l == 0 ? s->in_dim : s->width, out = l == s->depth ? s->n_out : s->width;
+        size_t cap = s->capacity;
+        size_t w[3] = {gs_gemm_fmt_work(cap, out, in), gs_gemm_fmt_work(out, in, cap),
+                       gs_gemm_fmt_work(cap, in, out)};
+        for (int k = 0; k < 3; k++)
+            most = w[k] > most ? w[k] : most;
+    }
+    return most;
 }
 
 /* Count parameters and activation doubles; 0 on overflow. */
@@ -81,6 +98,7 @@ static int arena_sizes(const gs_mlp_spec_t *s, size_t *n_params, size_t *n_acts)
     }
     na += 4 * cap * w;                       /* backward scratch */
     na += ortho_work_size(s);
+    na += (fmt_work_floats(s) + 1) / 2;
     *n_params = np;
     *n_acts = na;
     return np < SIZE_MAX / 64 && na < SIZE_MAX / 16;
@@ -174,6 +192,8 @@ gs_net_t *gs_mlp_create(const gs_mlp_spec_t *spec)
     m->da = gs_arena_take(&a, scratch);
     m->dh = gs_arena_take(&a, scratch);
     m->ortho_work = gs_arena_take(&a, ortho_work_size(spec));
+    size_t fw = fmt_work_floats(spec);
+    m->ar = (gs_arith_t){spec->fmt, (float *)gs_arena_take(&a, (fw + 1) / 2), fw};
     gs_arena_end(&a);
     /* the tensors tile the parameters: as many as counted, ending at np */
     assert(m->net.n_tensors == n_tensors(spec) && gs_net_tensors_end(&m->net) == np);
@@ -202,6 +222,13 @@ void gs_mlp_init(gs_net_t *net, const gs_init_spec_t *init, gs_rng_t *rng)
     }
 }
 
+/* Round n values to the model's format (nothing in float64). */
+static void to_fmt(const gs_mlp_t *m, double *x, size_t n)
+{
+    if (m->spec.fmt)
+        gs_fmt_round_array(m->spec.fmt, x, n, 0);
+}
+
 static void mlp_forward(gs_net_t *net, const double *x, size_t n, int train)
 {
     gs_mlp_t *m = (gs_mlp_t *)net;
@@ -211,23 +238,29 @@ static void mlp_forward(gs_net_t *net, const double *x, size_t n, int train)
     for (size_t l = 0; l < s->depth; l++) {
         mlp_layer_t *L = &m->layers[l];
         size_t W = L->out;
-        gs_linear_forward(L->h, inp, L->w, L->b, n, L->in, W);
+        gs_linear_forward_ar(&m->ar, L->h, inp, L->w, L->b, n, L->in, W);
         if (s->norm == GS_NORM_BATCH && !train)
             gs_batchnorm_eval(L->a, L->h, L->gamma, L->beta, L->run_mean, L->run_var, n, W);
         else if (s->norm != GS_NORM_NONE)
             gs_norm_forward(L->a, L->xhat, L->mean, L->rstd, L->h, L->gamma, L->beta,
                             train ? L->run_mean : NULL, L->run_var, n, W, s->norm);
+        if (s->norm != GS_NORM_NONE) {
+            to_fmt(m, L->a, n * W);
+            to_fmt(m, L->xhat, n * W);
+        }
         /* x_l = phi(a_l), plus x_{l-1} on a residual block */
         gs_act_forward(s->act, s->act_param, L->x, L->a, n * W);
+        to_fmt(m, L->x, n * W);
         if (s->residual && l > 0) {
 #pragma omp parallel for simd schedule(static) if (n * W >= GS_PAR_MIN)
             for (size_t k = 0; k < n * W; k++)
                 L->x[k] += inp[k];
+            to_fmt(m, L->x, n * W);
         }
         inp = L->x;
     }
     mlp_layer_t *R = &m->layers[s->depth];
-    gs_linear_forward(net->out, inp, R->w, R->b, n, R->in, R->out);
+    gs_linear_forward_ar(&m->ar, net->out, inp, R->w, R->b, n, R->in, R->out);
 }
 
 static void mlp_backward(gs_net_t *net, size_t n)
@@ -237,8 +270,9 @@ static void mlp_backward(gs_net_t *net, size_t n)
     size_t W = s->width;
     mlp_layer_t *R = &m->layers[s->depth];
     double *dx = m->dx, *dx_prev = m->dx_prev;
-    gs_linear_backward(dx, R->dw, R->db, net->dout, m->layers[s->depth - 1].x, R->w,
-                       n, R->in, R->out, 0);
+    to_fmt(m, net->dout, n * R->out);
+    gs_linear_backward_ar(&m->ar, dx, R->dw, R->db, net->dout, m->layers[s->depth - 1].x, R->w,
+                          n, R->in, R->out, 0);
     if (net->measure)
         R->grad_pre_norm = gs_norm2(net->dout, n * R->out);
     if (net->measure && net->fmt_grad_pre) {
@@ -250,10 +284,14 @@ static void mlp_backward(gs_net_t *net, size_t n)
         /* dx = dL/dx_l; da = dx * phi'(a_l); phi(a_l) is x_l on plain layers */
         const double *y = s->residual && l > 0 ? NULL : L->x;
         gs_act_backward(s->act, s->act_param, m->da, dx, L->a, y, n * W);
+        to_fmt(m, m->da, n * W);
         double *dh = m->da;
         if (s->norm != GS_NORM_NONE) {
             gs_norm_backward(m->dh, L->dgamma, L->dbeta, m->da, L->xhat, L->rstd,
                              L->gamma, n, W, s->norm);
+            to_fmt(m, m->dh, n * W);
+            to_fmt(m, L->dgamma, W);
+            to_fmt(m, L->dbeta, W);
             dh = m->dh;
         }
         if (net->measure)
@@ -269,7 +307,7 @@ static void mlp_backward(gs_net_t *net, size_t n)
                 memcpy(dx_prev, dx, n * W * sizeof *dx);
             dinp = dx_prev;
         }
-        gs_linear_backward(dinp, L->dw, L->db, dh, inp, L->w, n, L->in, W, s->residual);
+        gs_linear_backward_ar(&m->ar, dinp, L->dw, L->db, dh, inp, L->w, n, L->in, W, s->residual);
         double *t = dx;
         dx = dx_prev;
         dx_prev = t;
@@ -332,7 +370,7 @@ void gs_mlp_layer_stats(const gs_net_t *net, size_t n, gs_layer_stats_t *stats)
         st->saturated_frac = st->dead_frac = 0.0;
         if (l < s->depth)
             gs_act_saturation(s->act, s->act_param, L->a, cnt, &st->saturated_frac, &st->dead_frac);
-        st->grad_pre_norm = L->grad_pre_norm;
+        st->grad_pre_norm = L->grad_pre_norm / net->grad_scale;
         st->grad_w_norm = gs_norm2(L->dw, L->out * L->in);
         st->w_norm = gs_norm2(L->w, L->out * L->in);
         st->grad_h_first = st->grad_h_last = NAN;

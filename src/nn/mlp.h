@@ -27,6 +27,16 @@ typedef struct {
     double act_param;
     gs_norm_kind_t norm;
     int residual;
+    /* The arithmetic (issue 20; NULL: float64): every stored tensor -
+     * pre-activations, normalized values, activations, outputs, every
+     * gradient - is rounded to this format, every product is
+     * gs_gemm_fmt's (inputs rounded, float32 sums), the elementwise maths
+     * in double rounded once to the format (what a float32 computation
+     * gives, without its own rounding before the format's). The weights
+     * are read rounded to the format; the caller keeps their storage
+     * (master weights) as it chooses. dL/dout is rounded on entry to
+     * backward. */
+    const gs_fmt_t *fmt;
 } gs_mlp_spec_t;
 
 /* Bytes gs_mlp_create would allocate, or SIZE_MAX on overflow. */

@@ -37,6 +37,7 @@ void gs_net_init(gs_net_t *net, const gs_net_ops_t *ops, size_t in_dim, size_t n
     net->n_tensors = 0;
     net->measure = 1;
     net->fmt_grad_pre = NULL;
+    net->grad_scale = 1.0;
 }
 
 void gs_net_zero_grad(gs_net_t *net)

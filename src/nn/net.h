@@ -100,6 +100,11 @@ struct gs_net {
      * into fmt_grad_pre[0..depth] (the readout's: dL/dout) - the one
      * tensor that lives only inside backward. The caller owns the array. */
     gs_fmt_counts_t *fmt_grad_pre;
+    /* The loss scale dL/dout carried through the last backward (1 after
+     * create; a trainer's loss_scale, issue 20): the gradients in grads
+     * are the trainer's to unscale, and *_layer_stats report ||dL/dh||
+     * divided by it - the true gradient, not the scaled one. */
+    double grad_scale;
 };
 
 /* A model's net before its arenas: its operations, shapes, the size of

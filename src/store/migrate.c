@@ -321,9 +321,13 @@ static int migrate_v9_collapsed(gs_store_t *st, char *err, size_t errlen)
  * the views format_exponent_bins and loss_scale_window come from the
  * schema's CREATE ... IF NOT EXISTS, the runs column format_stats from
  * the config keys' loop (NULL, i.e. no, for the cells stored before);
- * version 9 widens the diagnoses' lists ('collapsed', migrate_v9_collapsed)
- * and adds runs.warmup through the config keys' loop (NULL, i.e. 0: no
- * warm-up, for the cells stored before). */
+ * version 9 widens the diagnoses' lists ('collapsed', migrate_v9_collapsed),
+ * adds runs.warmup through the config keys' loop (NULL, i.e. 0: no
+ * warm-up, for the cells stored before), the config keys precision,
+ * master_weights, loss_scale and rounding (the keys' loop: NULL, i.e.
+ * float64 and the defaults), through the result table
+ * runs.output_change, runs.loss_scale_final and runs.skipped_steps, and
+ * train_layer_log.lost_update_frac (series_columns_added). */
 int store_migrate(gs_store_t *st, long ver, char *err, size_t errlen)
 {
     if (ver < 1) {

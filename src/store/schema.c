@@ -441,7 +441,7 @@ const char *gs_store_schema_sql(void)
     static char *sql;
     if (sql)
         return sql;
-    size_t cap = sizeof schema_head + sizeof schema_tail + 49152, len = 0;
+    size_t cap = sizeof schema_head + sizeof schema_tail + 65536, len = 0;
     char *s = malloc(cap);
     if (!s)
         return NULL;   /* never a shorter schema */
@@ -461,7 +461,7 @@ const char *gs_store_schema_sql(void)
     }
     /* the tail's markers, in the order they appear: the columns of the
      * result table and of the series tables */
-    char runs_cols[16384], theory_cols[8192], layer[2048], log[2048], layer_log[2048],
+    char runs_cols[16384], theory_cols[8192], layer[2048], log[2048], layer_log[4096],
         time[1024];
     columns_sql(GS_TABLE_RUNS, runs_cols, sizeof runs_cols);
     series_sql(&store_series[0], layer, sizeof layer);

@@ -23,6 +23,11 @@ const char *const gs_dataset_names[] = {"gaussian", "digits", "adding", "tokens"
 const char *const gs_seeding_names[] = {"paired", "per_cell"};
 _Static_assert(sizeof gs_seeding_names / sizeof *gs_seeding_names == GS_N_SEEDING, "seeding names");
 static const char *const yes_no[] = {"no", "yes", NULL};
+const char *const gs_precision_names[] = {"float64", "float32", "bfloat16", "float16", "e5m2",
+                                          "e4m3", NULL};
+_Static_assert(sizeof gs_precision_names / sizeof *gs_precision_names == GS_N_FMT + 2,
+               "precision: float64 and every format of nn/format.h");
+const char *const gs_master_names[] = {"float32", "same", NULL};
 
 typedef enum {
     K_CHOICE,     /* one of names[], stored as int */
@@ -33,6 +38,7 @@ typedef enum {
     K_OPT,        /* optimizer row */
     K_CLIP,       /* none or a positive real */
     K_SEED,       /* unsigned 64-bit */
+    K_SCALE,      /* none, dynamic or a positive real */
 } kind_t;
 
 typedef struct {
@@ -52,7 +58,8 @@ typedef struct {
  * databases existed, so that the cells those hold keep their ids. */
 static const char *const keys_if_set[] = {"spectrum", "eval_rows", "format_stats", "heads",
                                            "ffn", "vocab", "ln", "residual_scale", "skip", "mlp",
-                                           "causal", "warmup", NULL};
+                                           "causal", "warmup", "precision", "master_weights",
+                                           "loss_scale", "rounding", NULL};
 
 static int key_if_set(const char *name)
 {
@@ -135,6 +142,14 @@ static const keydef_t keys[] = {
      "would flush to zero, leave subnormal or overflow, and the loss-scale window, at "
      "init and every logged step (tables format_stats, format_exponents; off by "
      "default: ~100 rows per layer and logged step)", 0},
+    {"precision", K_CHOICE, OFF(precision), gs_precision_names, 0, 0, 0, 1, "float64",
+     "the arithmetic of forward and backward (mlp), emulated: every product's inputs rounded "
+     "to the format and summed in float32 (as tensor cores do), every stored tensor rounded to "
+     "it, with its subnormals, overflow and NaN; the run's statistics are its own", KF_HEADLINE},
+    {"loss_scale", K_SCALE, OFF(loss_scale), NULL, 0, 0, 0, 1, "none",
+     "multiplies dL/dout before backward (precision other than float64), divided out of the "
+     "gradient before the update: none, a number, or dynamic (GradScaler: start 2^16, x2 after "
+     "2000 clean steps, x1/2 and the step skipped on inf/NaN)", 0},
     {"optimizer", K_OPT, OFF(opt), NULL, 0, 0, 0, 1, "sgd", "training optimizer",
      KF_TRAIN | KF_HEADLINE},
     {"lr", K_REAL, OFF(lr), NULL, 0, 1e6, 0, 1, "0.01", "learning rate", KF_TRAIN | KF_HEADLINE},
@@ -154,6 +169,13 @@ static const keydef_t keys[] = {
      "gradient clipping threshold, or none", KF_TRAIN | KF_HEADLINE},
     {"clip_mode", K_CHOICE, OFF(clip_mode), gs_clip_mode_names, 0, 0, 0, 1, "norm",
      "norm: rescale to global L2 norm <= clip; value: clamp each entry to [-clip, clip]", KF_TRAIN},
+    {"master_weights", K_CHOICE, OFF(master_weights), gs_master_names, 0, 0, 0, 1, "float32",
+     "precision other than float64: where the weights are kept - float32 copies updated in "
+     "float32 (AMP), or same: in the run's format, so an update below half an ulp is lost",
+     KF_TRAIN},
+    {"rounding", K_CHOICE, OFF(rounding), gs_rounding_names, 0, 0, 0, 1, "nearest",
+     "precision other than float64: how the updated weights are rounded to their storage - "
+     "nearest (even) or stochastic (unbiased, from the cell's seed)", KF_TRAIN},
     {"seed", K_SEED, OFF(seed), NULL, 0, 0, 0, 0, "42",
      "base seed; the weights' seed mixes it with the keys that shape the model, its data and "
      "its init, and the repeat; the batches' seed with the dataset and the repeat", 0},
@@ -223,6 +245,9 @@ static void list_allowed(const keydef_t *k, char *buf, size_t len)
         break;
     case K_SEED:
         snprintf(buf, len, "an integer from 0 to 18446744073709551615");
+        break;
+    case K_SCALE:
+        snprintf(buf, len, "none, dynamic, or a positive number");
         break;
     }
 }
@@ -400,9 +425,23 @@ static int set_seed(gs_cell_t *c, const keydef_t *k, const char *value, char *er
     return 0;
 }
 
+static int set_scale(gs_cell_t *c, const keydef_t *k, const char *value, char *err, size_t errlen)
+{
+    double v;
+    if (strcmp(value, "none") == 0 || strcmp(value, "dynamic") == 0) {
+        c->loss_scale = value[0] == 'n' ? GS_LOSS_SCALE_NONE : GS_LOSS_SCALE_DYNAMIC;
+        return 0;
+    }
+    if (parse_real(value, &v) != 0 || !(v > 0))
+        return bad(err, errlen, k, value, "not none, dynamic or a positive number");
+    c->loss_scale = v;
+    return 0;
+}
+
 static const setter_t setters[] = {
     [K_CHOICE] = set_choice, [K_INT] = set_int, [K_REAL] = set_real, [K_ACT] = set_named,
     [K_INIT] = set_named, [K_OPT] = set_opt, [K_CLIP] = set_clip, [K_SEED] = set_seed,
+    [K_SCALE] = set_scale,
 };
 
 static int set_value(gs_cell_t *c, const char *key, const char *value, char *err,
@@ -605,6 +644,20 @@ int gs_cell_validate(const gs_cell_t *c, char *err, size_t errlen)
                  "models' gradients are not counted yet)", model);
         return -1;
     }
+    if (c->precision != 0 && gs_cell_is_recurrent(c)) {
+        snprintf(err, errlen, "precision=%s: needs model=mlp (model=%s: reduced-precision "
+                 "arithmetic is not yet emulated in the recurrent models; allowed: "
+                 "precision=float64)", gs_precision_names[c->precision], model);
+        return -1;
+    }
+    if (c->precision == 0 && (c->loss_scale != GS_LOSS_SCALE_NONE || c->rounding != GS_ROUND_NEAREST ||
+                              c->master_weights != GS_MASTER_FLOAT32)) {
+        snprintf(err, errlen, "loss_scale, master_weights and rounding apply to a reduced "
+                 "precision; with precision=float64 allowed: loss_scale=none, "
+                 "master_weights=float32, rounding=nearest (set precision=float32, bfloat16, "
+                 "float16, e5m2 or e4m3)");
+        return -1;
+    }
     if (c->spectrum && !gs_spectrum_available()) {
         snprintf(err, errlen, "spectrum=yes: this gradsweep was built without LAPACK; install "
                  "liblapack-dev (or a BLAS with LAPACK, e.g. libopenblas-dev) and rebuild");
@@ -719,6 +772,12 @@ void gs_cell_format(const gs_cell_t *c, const char *key, char *buf, size_t len)
         break;
     case K_SEED:
         snprintf(buf, len, "%llu", (unsigned long long)c->seed);
+        break;
+    case K_SCALE:
+        if (c->loss_scale > 0)
+            fmt_real(buf, len, c->loss_scale);
+        else
+            snprintf(buf, len, c->loss_scale == GS_LOSS_SCALE_NONE ? "none" : "dynamic");
         break;
     }
 }

@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "nn/activation.h"
+#include "nn/format.h"
 #include "nn/init.h"
 #include "nn/norm.h"
 #include "nn/optim.h"
@@ -48,6 +49,10 @@ typedef struct {
     int norm, residual;
     int spectrum;                             /* the Jacobian's singular values at init */
     int format_stats;                         /* what low-precision formats do (format_stats) */
+    int precision;                            /* gs_precision_names: 0 float64, i the format i - 1 */
+    int master_weights;                       /* gs_master_names: float32, same */
+    double loss_scale;                        /* GS_LOSS_SCALE_NONE, _DYNAMIC or a number > 0 */
+    int rounding;                             /* gs_rounding_t: of the weight update */
     const gs_optimizer_t *opt;
     double lr;
     long warmup;                              /* linear warm-up steps (0: none) */
@@ -76,6 +81,16 @@ typedef struct {
 typedef enum { GS_SEEDING_PAIRED, GS_SEEDING_PER_CELL } gs_seeding_t;
 extern const char *const gs_seeding_names[];   /* indexed by gs_seeding_t */
 #define GS_N_SEEDING 2
+
+/* The arithmetic of a cell (issue 20): precision=float64, or a format of
+ * nn/format.h (gs_precision_names[i] is gs_fmt_names[i - 1]); where its
+ * weights are kept (master_weights: float32 copies, or in the format
+ * itself); the loss scale (none, a number, or dynamic: GradScaler's). */
+extern const char *const gs_precision_names[];
+extern const char *const gs_master_names[];
+typedef enum { GS_MASTER_FLOAT32, GS_MASTER_SAME } gs_master_t;
+#define GS_LOSS_SCALE_NONE 0.0
+#define GS_LOSS_SCALE_DYNAMIC (-1.0)
 
 extern const char *const gs_model_names[];
 extern const char *const gs_task_names[];

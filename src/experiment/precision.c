@@ -1,0 +1,143 @@
+#include <config.h>
+
+#include "experiment/precision.h"
+
+#include <assert.h>
+#include <math.h>
+#include <string.h>
+
+#include "experiment/measure.h"
+
+const long *ex_prec_inject;
+size_t ex_prec_n_inject;
+long ex_prec_interval;
+
+void gs_experiment_test_scaler(const long *inject, size_t n_inject, long interval)
+{
+    ex_prec_inject = inject;
+    ex_prec_n_inject = n_inject;
+    ex_prec_interval = interval;
+}
+
+void ex_prec_start(ex_trainer_t *tr)
+{
+    const gs_plan_t *p = tr->p;
+    tr->scale = p->loss_scale == GS_LOSS_SCALE_DYNAMIC ? GS_SCALER_INIT
+                : p->loss_scale == GS_LOSS_SCALE_NONE ? 1.0 : p->loss_scale;
+    tr->clean = tr->skipped = 0;
+    if (!p->fmt)
+        return;
+    gs_rng_seed(&tr->round_rng, p->weight_seed, GS_STREAM_ROUNDING);
+    gs_fmt_round_array(p->master, tr->net->params, tr->net->n_params, 0);
+}
+
+void ex_prec_scale_loss(ex_trainer_t *tr, size_t n)
+{
+    gs_net_t *net = tr->net;
+    net->grad_scale = tr->scale;
+    if (tr->scale == 1.0)
+        return;
+    for (size_t i = 0; i < n * net->n_out; i++)
+        net->dout[i] *= tr->scale;
+}
+
+static int injected(long step)
+{
+    for (size_t i = 0; i < ex_prec_n_inject; i++)
+        if (ex_prec_inject[i] == step)
+            return 1;
+    return 0;
+}
+
+int ex_prec_unscale(ex_trainer_t *tr, long step)
+{
+    gs_net_t *net = tr->net;
+    if (!tr->p->fmt)
+        return 0;
+    if (injected(step))
+        net->grads[0] = INFINITY;   /* as an overflow in the backward pass would leave it */
+    if (tr->scale != 1.0) {
+        double inv = 1.0 / tr->scale;
+        for (size_t i = 0; i < net->n_params; i++)
+            net->grads[i] *= inv;
+    }
+    if (tr->p->loss_scale != GS_LOSS_SCALE_DYNAMIC || !tr->p->trains)
+        return 0;
+    int finite = 1;
+    for (size_t i = 0; i < net->n_params; i++)
+        finite &= isfinite(net->grads[i]);
+    if (finite)
+        return 0;
+    tr->scale /= 2;
+    tr->clean = 0;
+    tr->skipped++;
+    return 1;
+}
+
+void ex_prec_before_update(ex_trainer_t *tr)
+{
+    if (tr->p->fmt)
+        memcpy(tr->prev, tr->net->params, tr->net->n_params * sizeof *tr->prev);
+}
+
+/* Round params[lo, hi) to their storage; the nonzero updates and how
+ * many of them were lost (the stored value came back to the old one) */
+static void store_range(ex_trainer_t *tr, size_t lo, size_t hi, long *changed, long *lost)
+{
+    const gs_plan_t *p = tr->p;
+    double *w = tr->net->params;
+    const double *old = tr->prev;
+    long c = 0, l = 0;
+    for (size_t i = lo; i < hi; i++) {
+        double moved = w[i];
+        w[i] = p->rounding == GS_ROUND_STOCHASTIC
+                   ? gs_fmt_round_stochastic(p->master, moved, 0, gs_rng_u64(&tr->round_rng))
+                   : gs_fmt_round(p->master, moved, 0);
+        c += moved != old[i];
+        l += moved != old[i] && w[i] == old[i];
+    }
+    *changed += c;
+    *lost += l;
+}
+
+void ex_prec_store(ex_trainer_t *tr, gs_train_layer_row_t *rows)
+{
+    const gs_plan_t *p = tr->p;
+    const gs_net_t *net = tr->net;
+    if (!p->fmt)
+        return;
+    size_t L = tr->r->n_layers;
+    long changed[L], lost[L];   /* per layer, of its weight matrices */
+    memset(changed, 0, sizeof changed);
+    memset(lost, 0, sizeof lost);
+    /* tensor by tensor in parameter order: the stochastic draws follow
+     * the parameters' order whatever is logged */
+    size_t done = 0;
+    for (size_t k = 0; k < net->n_tensors; k++) {
+        const gs_tensor_t *T = &net->tensors[k];
+        assert(T->offset == done);
+        long c = 0, l = 0;
+        store_range(tr, T->offset, T->offset + T->rows * T->cols, &c, &l);
+        done = T->offset + T->rows * T->cols;
+        int layer = ex_weight_layer(T, L - 1);
+        if (layer > 0) {
+            changed[layer - 1] += c;
+            lost[layer - 1] += l;
+        }
+    }
+    assert(done == net->n_params);
+    for (size_t l = 0; rows && l < L; l++)
+        rows[l].lost_update_frac = changed[l] ? (double)lost[l] / (double)changed[l] : NAN;
+    if (p->loss_scale == GS_LOSS_SCALE_DYNAMIC &&
+        ++tr->clean >= (ex_prec_interval > 0 ? ex_prec_interval : GS_SCALER_INTERVAL)) {
+        tr->scale *= 2;
+        tr->clean = 0;
+    }
+}
+
+void ex_prec_finish(ex_trainer_t *tr)
+{
+    const gs_plan_t *p = tr->p;
+    tr->r->loss_scale_final = p->loss_scale != GS_LOSS_SCALE_NONE ? tr->scale : NAN;
+    tr->r->skipped_steps = tr->skipped;
+}
