@@ -39,12 +39,14 @@ static const char *ordinal(long n)
 }
 
 /* Mean-field theory's layer, counted from the output (the top hidden
- * layer first), where the median |dL/dh| of run r falls below float16's
- * flush threshold 2^-25: E[g^2] shrinks by chi1 a layer, so |g| by
- * sqrt(chi1), and the median starts at 0.6745 sigma of the top hidden
- * layer, sigma = grad_pre_norm / sqrt(batch width) (a Gaussian's median
- * |g|). NaN where it does not apply (no chi1 < 1, no top gradient). */
-double rp_lowprec_chi1_layer(rp_model_t *m, const rp_run_t *r)
+ * layer first), where the median |dL/dh| of run r falls below format f's
+ * flush threshold min_subnormal/2 (float16: 2^-25): E[g^2] shrinks by
+ * chi1 a layer, so |g| by sqrt(chi1), and the median starts at 0.6745
+ * sigma of the top hidden layer, sigma = grad_pre_norm / sqrt(batch
+ * width) (a Gaussian's median |g|). Below 1 when the top layer's median
+ * is already under the threshold; NaN where it does not apply (no
+ * chi1 < 1, no top gradient). */
+double rp_lowprec_chi1_layer(rp_model_t *m, const rp_run_t *r, gs_fmt_id_t f)
 {
     const gs_cell_t *c = &r->sc->cell;
     rp_series_t s;
@@ -52,10 +54,10 @@ double rp_lowprec_chi1_layer(rp_model_t *m, const rp_run_t *r)
         return NAN;
     double top = s.n ? s.y[s.n - 1] : NAN;
     rp_series_free(&s);
-    double median = 0.6745 * top / sqrt((double)c->batch * (double)c->width);
-    if (!(median > 0x1p-25))
+    double median = RP_GAUSS_MEDIAN_ABS * top / sqrt((double)c->batch * (double)c->width);
+    if (!(median > 0) || !isfinite(median))
         return NAN;
-    return 1.0 + 2.0 * log(median * 0x1p25) / -log(r->chi1);
+    return 1.0 + 2.0 * log(median / (gs_formats[f].min_subnormal / 2)) / -log(r->chi1);
 }
 
 /* The caption's sentence on format f from its lines: the configurations
@@ -80,8 +82,8 @@ static void format_sentence(rp_model_t *m, const rp_exp_t *e, const rp_lineset_t
                                  "%s%s: layers 1-%d of %ld, the %ld%s from the output",
                                  used ? "; " : "", e->runs[i].config_label, k, depth,
                                  depth - k + 1, ordinal(depth - k + 1));
-        double pred = f == GS_FMT_FLOAT16 ? rp_lowprec_chi1_layer(m, &e->runs[i]) : NAN;
-        if (isfinite(pred) && used < sizeof examples)
+        double pred = f == GS_FMT_FLOAT16 ? rp_lowprec_chi1_layer(m, &e->runs[i], f) : NAN;
+        if (isfinite(pred) && pred >= 1 && used < sizeof examples)
             used += (size_t)snprintf(examples + used, sizeof examples - used,
                                      ", chi1 predicts %.1f", pred);
     }
