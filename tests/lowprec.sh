@@ -3,7 +3,9 @@
 # format_exponents for every measured step, layer, tensor and format; the
 # shares against the exponent histogram stored beside them (independent
 # arithmetic: SQL over the bins); the loss-scale window view against its
-# rows; no rows for a cell without the key; a version-7 database upgraded
+# rows; the report's findings (first layer from the output losing half
+# of dL/dh per format against chi1's layer, the windows, e4m3 against
+# e5m2) recomputed from the rows; no rows for a cell without the key; a version-7 database upgraded
 # in place; the key refused for recurrent models with exit 2.
 . "${top_srcdir:-.}/tests/sweep_lib.sh"
 cd "$work" || exit 1
@@ -120,6 +122,87 @@ for fmt in float16 e5m2 e4m3; do
 done
 check "report: the loss-scale chart drawn, its caption's empty windows are the view's" \
     '[ -s rep/charts/probe-loss-scale.png ] && [ $bad -eq 0 ]'
+
+# ---- the findings (findings_lowprec.c) against the rows ----
+# findings.csv as table f of a copy; every number recomputed here
+sqlite3 lp.db ".backup fx.db" && sqlite3 fx.db "CREATE TABLE f(finding INTEGER, id TEXT, kind TEXT,
+    experiment TEXT, where_keys TEXT, versus TEXT, verdict TEXT, value REAL, value2 REAL, yes INTEGER,
+    no INTEGER, stat TEXT, runs TEXT, chart TEXT, text TEXT)" ".import --csv --skip 1 rep/findings.csv f" || exit 1
+fq() { sqlite3 -batch fx.db "$1" 2>>fsql.err; }
+# the flush thresholds, half of each format's smallest subnormal, written here
+# from the formats' definitions (not read from src/nn/format.c)
+fq "CREATE TABLE thr(format TEXT, t REAL);
+    INSERT INTO thr VALUES ('float16', power(2, -25)), ('bfloat16', power(2, -134)),
+                           ('e5m2', power(2, -17)), ('e4m3', power(2, -10));
+    CREATE TABLE fr AS SELECT id, CAST(runs AS INTEGER) AS run FROM f WHERE kind = 'lowprec' AND stat IN ('half_lost', 'window');
+    CREATE TABLE want AS
+    SELECT r.id AS run, r.experiment, thr.format, r.depth,
+      coalesce(r.depth + 1 - (SELECT max(s.layer) FROM format_stats s WHERE s.run_id = r.id
+        AND s.tensor = 'grad_activation' AND s.format = thr.format AND s.layer <= r.depth AND s.zero_frac > 0.5
+        AND s.step = (SELECT min(step) FROM format_stats WHERE run_id = r.id)), 0) AS from_output,
+      1 + 2 * ln(0.6745 * l.grad_pre_norm / sqrt(r.batch * r.width) / thr.t) / -ln(t.chi1) AS pred
+    FROM runs r JOIN thr JOIN theory t ON t.run_id = r.id
+    JOIN layer_stats l ON l.run_id = r.id AND l.step = 0 AND l.layer = r.depth
+    WHERE r.format_stats = 'yes' AND r.status = 'done'"
+nf=$(fq "SELECT count(*) FROM f WHERE kind = 'lowprec' AND stat = 'half_lost'")
+nw=$(fq "SELECT count(*) FROM want")
+bad=$(fq "SELECT f.id FROM f JOIN fr USING (id) LEFT JOIN want w ON w.run = fr.run AND w.format = f.verdict
+          WHERE f.stat = 'half_lost' AND (w.run IS NULL OR f.value != w.from_output
+             OR abs(f.value2 - w.pred) > 1e-9 * abs(w.pred)) LIMIT 3")
+check "findings: per run and format, the first layer from the output losing half of dL/dh and chi1's layer, as the rows compute them ($nf facts of $nw; ${bad:-all})" \
+    '[ -z "$bad" ] && [ "$nf" -eq "$nw" ] && [ "$nf" -gt 0 ]'
+# the sentence says each told run's numbers: "float16 the 9th (8.8)"
+bad=$(fq "SELECT f.id FROM f JOIN want w ON w.run = CAST(f.runs AS INTEGER) AND w.format = f.verdict
+          WHERE f.stat = 'half_lost' AND instr(f.text, ' ' || w.format || ' ' ||
+            CASE WHEN w.from_output = 0 THEN 'none' ELSE 'the ' || w.from_output ||
+              CASE WHEN w.from_output % 100 BETWEEN 11 AND 13 THEN 'th' WHEN w.from_output % 10 = 1 THEN 'st'
+                   WHEN w.from_output % 10 = 2 THEN 'nd' WHEN w.from_output % 10 = 3 THEN 'rd' ELSE 'th' END END
+            || ' (' || printf('%.1f', w.pred)) = 0 LIMIT 3")
+d12=$(fq "SELECT from_output || ' vs ' || printf('%.1f', pred) FROM want WHERE experiment = 'probe' AND depth = 12 AND format = 'float16'")
+check "findings: the sentence gives those numbers (float16 at depth 12: the layer from the output vs chi1's: $d12; ${bad:-all})" \
+    '[ -z "$bad" ] && [ -n "$d12" ]'
+# the median |g_top| the prediction uses (0.6745 sigma, Gaussian) lies in or
+# next to the binade holding the top layer's median in its exponent histogram
+bad=$(fq "WITH top AS (SELECT r.id, r.depth, 0.6745 * l.grad_pre_norm / sqrt(r.batch * r.width) AS g,
+            (SELECT nonzero FROM format_stats s WHERE s.run_id = r.id AND s.step = 0 AND s.layer = r.depth
+               AND s.tensor = 'grad_activation' AND s.format = 'float16') AS nz
+          FROM runs r JOIN layer_stats l ON l.run_id = r.id AND l.step = 0 AND l.layer = r.depth
+          WHERE r.format_stats = 'yes' AND r.task = 'probe'),
+          cum AS (SELECT b.run_id, b.exponent, sum(b.count) OVER (PARTITION BY b.run_id ORDER BY b.exponent) AS c
+          FROM format_exponent_bins b JOIN top ON top.id = b.run_id AND b.step = 0 AND b.layer = top.depth
+          AND b.tensor = 'grad_activation')
+          SELECT top.id FROM top WHERE abs(floor(log2(top.g)) - (SELECT min(exponent) FROM cum
+             WHERE cum.run_id = top.id AND 2 * cum.c >= top.nz)) > 1")
+check "the Gaussian median 0.6745 sigma of the top layer agrees with its exponent histogram's median to a binade (${bad:-all})" \
+    '[ -z "$bad" ] && [ "$(fq "SELECT count(*) FROM format_exponent_bins")" -gt 0 ]'
+bad=$(fq "SELECT f.id FROM f JOIN fr USING (id) LEFT JOIN loss_scale_window w ON w.run_id = fr.run
+          AND w.tensor = 'grad_activation' AND f.id LIKE '%.' || w.format
+          AND w.step = (SELECT min(step) FROM format_stats WHERE run_id = fr.run)
+          WHERE f.stat = 'window' AND (w.run_id IS NULL OR f.value != w.lo_log2 OR f.value2 != w.hi_log2
+             OR f.verdict != CASE WHEN w.empty THEN 'empty' WHEN w.default_ok THEN '2^16 inside' ELSE '2^16 outside' END
+             OR (w.empty AND instr(f.text, 'no single loss scale can save this network') = 0)) LIMIT 3")
+nwin=$(fq "SELECT count(*) FROM f WHERE stat = 'window'")
+nview=$(fq "SELECT count(*) FROM loss_scale_window w JOIN runs r ON r.id = w.run_id WHERE w.tensor = 'grad_activation'
+            AND w.format IN ('float16', 'e5m2', 'e4m3') AND w.step = (SELECT min(step) FROM format_stats WHERE run_id = r.id)")
+check "findings: each run's loss-scale window per format is the view's, 2^16 inside or not, empty said ($nwin of $nview; ${bad:-all})" \
+    '[ -z "$bad" ] && [ "$nwin" -eq "$nview" ] && [ "$nwin" -gt 0 ]'
+# e4m3 against e5m2: the counts over the experiment's runs
+bad=$(fq "WITH per AS (SELECT w.experiment, w.run,
+            max(CASE WHEN w.format = 'e4m3' THEN w.from_output > 0 END) AS h4,
+            max(CASE WHEN w.format = 'e5m2' THEN w.from_output > 0 END) AS h5,
+            (SELECT empty FROM loss_scale_window v WHERE v.run_id = w.run AND v.tensor = 'grad_activation' AND v.format = 'e4m3'
+               AND v.step = (SELECT min(step) FROM format_stats WHERE run_id = w.run)) AS e4,
+            (SELECT empty FROM loss_scale_window v WHERE v.run_id = w.run AND v.tensor = 'grad_activation' AND v.format = 'e5m2'
+               AND v.step = (SELECT min(step) FROM format_stats WHERE run_id = w.run)) AS e5
+          FROM want w GROUP BY w.run),
+          agg AS (SELECT experiment, count(*) AS n, sum(h4) AS h4, sum(h5) AS h5, sum(e4) AS e4, sum(e5) AS e5 FROM per GROUP BY experiment)
+          SELECT f.id FROM f JOIN agg USING (experiment) WHERE f.stat LIKE 'fp8_%' AND f.yes != agg.n OR
+            (f.stat = 'fp8_half_lost' AND (f.value != agg.h4 OR f.value2 != agg.h5)) OR
+            (f.stat = 'fp8_window_empty' AND (f.value != agg.e4 OR f.value2 != agg.e5))")
+fp8=$(fq "SELECT experiment || ': e4m3 ' || CAST(value AS INTEGER) || ', e5m2 ' || CAST(value2 AS INTEGER) FROM f WHERE stat = 'fp8_half_lost'" | tr '\n' ' ')
+check "findings: e4m3 against e5m2, runs losing half of a layer and empty windows counted ($fp8; ${bad:-all})" \
+    '[ -z "$bad" ] && [ "$(fq "SELECT count(*) FROM f WHERE stat LIKE '\''fp8_%'\''")" -eq 6 ]'
+check "findings: no query failed" '[ ! -s fsql.err ]'
 
 # ---- a version-7 database: format_stats added in place ----
 cp lp.db v7.db
