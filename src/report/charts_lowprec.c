@@ -100,6 +100,10 @@ static void format_sentence(rp_model_t *m, const rp_exp_t *e, const rp_lineset_t
 static const gs_fmt_id_t window_shown[] = {GS_FMT_FLOAT16, GS_FMT_E5M2, GS_FMT_E4M3};
 #define N_WINDOW (sizeof window_shown / sizeof *window_shown)
 #define MAX_DEPTHS 64
+/* the window chart's symbol per colour, each visible over the others */
+static const int window_marks[] = {GS_MARK_CIRCLE, GS_MARK_CROSS, GS_MARK_TRIANGLE,
+                                   GS_MARK_SQUARE};
+#define N_WINDOW_MARKS (sizeof window_marks / sizeof *window_marks)
 
 /* The window chart: per format a panel, per value of the colour axis the
  * window's lower end (solid) and upper end (dashed) against depth, from
@@ -125,8 +129,9 @@ static int chart_window(rp_model_t *m, rp_exp_t *e, int ca, const char *dir, rp_
     size_t len = (size_t)snprintf(cap, sizeof cap,
         "The powers of two 2^k by which the loss could be scaled so that no layer loses more "
         "than 0.1%% of its nonzero dL/dh to zero (lower end, solid) and none overflows (upper "
-        "end, dashed), per format, against depth; the dotted grey line is 2^16, GradScaler's "
-        "initial scale. Where the lower end lies above the upper, the window is empty: no "
+        "end, dashed), per format, against depth, each depth's ends marked with the colour's "
+        "symbol (where two colours' ends coincide, both symbols show); the dotted grey line "
+        "is 2^16, GradScaler's initial scale. Where the lower end lies above the upper, the window is empty: no "
         "single loss scale saves the network.");
     for (size_t k = 0; k < N_WINDOW; k++) {
         const char *fname = gs_fmt_names[window_shown[k]];
@@ -153,13 +158,19 @@ static int chart_window(rp_model_t *m, rp_exp_t *e, int ca, const char *dir, rp_
             }
             rp_series_free(&s);
         }
-        double dmax = 2;
+        double dmin = INFINITY, dmax = -INFINITY;
         for (int ci = 0; ci < nc && ci < RP_MAX_LINES; ci++)
-            for (int j = 0; j < npts[ci]; j++)
+            for (int j = 0; j < npts[ci]; j++) {
+                dmin = fmin(dmin, pts[ci][j][0]);
                 dmax = fmax(dmax, pts[ci][j][0]);
-        gs_chart_axes(c, (int)k, 1, dmax, ymin - 4, ymax + 4, GS_AXIS_INT, 0, "depth",
+            }
+        if (!(dmin <= dmax))
+            dmin = dmax = 1;
+        /* room beside the first and last depths for their markers */
+        gs_chart_axes(c, (int)k, dmin - 0.05 * (dmax - dmin) - 1, dmax + 0.05 * (dmax - dmin) + 1,
+                      ymin - 4, ymax + 4, GS_AXIS_INT, 0, "depth",
                       k % 2 == 0 ? "log2 of the loss scale" : NULL, fname);
-        gs_chart_hline(c, 16, GS_SERIES_GREY, GS_THEORY, k == 0 ? "2^16" : NULL);
+        gs_chart_hline(c, 16, GS_SERIES_GREY, GS_THEORY, NULL);   /* its key: the legend's */
         char empty[600] = "";
         size_t el = 0;
         for (int ci = 0; ci < nc && ci < RP_MAX_LINES; ci++) {
@@ -186,6 +197,13 @@ static int chart_window(rp_model_t *m, rp_exp_t *e, int ca, const char *dir, rp_
                 continue;
             gs_chart_line(c, xs, lo, (size_t)n, ci, GS_SOLID);
             gs_chart_line(c, xs, hi, (size_t)n, ci, GS_DASHED);
+            /* both ends marked, a symbol per colour: where two colours'
+             * ends coincide (sigmoid's and tanh's upper ends in float16)
+             * one line hides the other, their symbols do not */
+            for (int j = 0; j < n; j++) {
+                gs_chart_marker(c, xs[j], lo[j], ci, window_marks[ci % N_WINDOW_MARKS] | GS_MARK_SMALL);
+                gs_chart_marker(c, xs[j], hi[j], ci, window_marks[ci % N_WINDOW_MARKS] | GS_MARK_SMALL);
+            }
             if (dl && el < sizeof empty)
                 el += (size_t)snprintf(empty + el, sizeof empty - el, "%s%s%sdepth %s",
                                        el ? "; " : "", ca >= 0 ? e->ex->axes[ca].values[ci] : "",
@@ -195,10 +213,19 @@ static int chart_window(rp_model_t *m, rp_exp_t *e, int ca, const char *dir, rp_
             len += (size_t)snprintf(cap + len, sizeof cap - len, " %s: %s%s.", fname,
                                     el ? "empty for " : "never empty here", empty);
     }
-    if (ca >= 0)
-        rp_axis_legend(c, &e->ex->axes[ca], RP_MAX_LINES);
+    if (ca >= 0) {   /* the colours with their symbols */
+        const gs_axis_t *ax = &e->ex->axes[ca];
+        int series[RP_MAX_LINES], style[RP_MAX_LINES];
+        size_t nv = ax->n_values < RP_MAX_LINES ? ax->n_values : RP_MAX_LINES;
+        for (size_t v = 0; v < nv; v++) {
+            series[v] = (int)v;
+            style[v] = GS_KEY_CROSS + window_marks[v % N_WINDOW_MARKS];
+        }
+        gs_chart_legend(c, nv, (const char *const *)ax->values, series, style, ax->key);
+    }
     gs_chart_legend_key(c, "lower end", GS_SERIES_GREY, GS_SOLID);
     gs_chart_legend_key(c, "upper end", GS_SERIES_GREY, GS_DASHED);
+    gs_chart_legend_key(c, "2^16 (GradScaler)", GS_SERIES_GREY, GS_THEORY);
     return rp_chart_publish(c, m, dir, nm.file, nm.title, used, n_used, cap, out, err, errlen);
 }
 
