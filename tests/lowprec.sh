@@ -151,13 +151,14 @@ bad=$(fq "SELECT f.id FROM f JOIN fr USING (id) LEFT JOIN want w ON w.run = fr.r
              OR abs(f.value2 - w.pred) > 1e-9 * abs(w.pred)) LIMIT 3")
 check "findings: per run and format, the first layer from the output losing half of dL/dh and chi1's layer, as the rows compute them ($nf facts of $nw; ${bad:-all})" \
     '[ -z "$bad" ] && [ "$nf" -eq "$nw" ] && [ "$nf" -gt 0 ]'
-# the sentence says each told run's numbers: "float16 the 9th (8.8)"
+# the sentence says each told run's numbers: "depth 12: float16 9th (8.8)"
 bad=$(fq "SELECT f.id FROM f JOIN want w ON w.run = CAST(f.runs AS INTEGER) AND w.format = f.verdict
           WHERE f.stat = 'half_lost' AND instr(f.text, ' ' || w.format || ' ' ||
-            CASE WHEN w.from_output = 0 THEN 'none' ELSE 'the ' || w.from_output ||
+            CASE WHEN w.from_output = 0 THEN 'none' ELSE w.from_output ||
               CASE WHEN w.from_output % 100 BETWEEN 11 AND 13 THEN 'th' WHEN w.from_output % 10 = 1 THEN 'st'
                    WHEN w.from_output % 10 = 2 THEN 'nd' WHEN w.from_output % 10 = 3 THEN 'rd' ELSE 'th' END END
-            || ' (' || printf('%.1f', w.pred)) = 0 LIMIT 3")
+            || ' (' || CASE WHEN w.pred < 1 THEN '<1' WHEN w.pred >= 1000 THEN '>1000' ELSE printf('%.1f', w.pred) END
+            || ')') = 0 LIMIT 3")
 d12=$(fq "SELECT from_output || ' vs ' || printf('%.1f', pred) FROM want WHERE experiment = 'probe' AND depth = 12 AND format = 'float16'")
 check "findings: the sentence gives those numbers (float16 at depth 12: the layer from the output vs chi1's: $d12; ${bad:-all})" \
     '[ -z "$bad" ] && [ -n "$d12" ]'

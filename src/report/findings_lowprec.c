@@ -87,18 +87,20 @@ static void find_half_lost(rp_model_t *m, rp_findings_t *fs, const rp_exp_t *e)
         if (!f) {
             if (!(f = rp_finding_new(fs, e, "lowprec")))
                 return;
-            rp_say(f, "In %s, the first hidden layer counted from the output (the 1st: the top "
-                   "one) whose dL/dh a format rounds more than half of to zero, at the first "
-                   "measured step, and in brackets the layer mean-field theory predicts: E[g^2] "
-                   "shrinks by chi1 a layer, so the median |g| falls below the format's flush "
-                   "threshold t (half its smallest subnormal; float16 2^-25) 1 + 2 ln(median "
-                   "|g_top| / t) / (-ln chi1) layers from the output, with median |g_top| = "
-                   "%.4f grad_pre_norm / sqrt(batch width) - a Gaussian's median |g|, from the "
-                   "top layer's exact norm (the exponent histogram gives the median only to a "
-                   "binade, +-2 ln 2 / (-ln chi1) layers): ", e->ex->name, RP_GAUSS_MEDIAN_ABS);
+            rp_say(f, "In %s, the first hidden layer counted from the output (1st: the top "
+                   "one) where a format rounds more than half of dL/dh to zero, at the first "
+                   "measured step, and in brackets mean-field theory's layer 1 + 2 ln(median "
+                   "|g_top| / t) / (-ln chi1), t the format's flush threshold (half its smallest "
+                   "subnormal; float16 2^-25), median |g_top| = %.4f grad_pre_norm / sqrt(batch "
+                   "width) of the top layer: a Gaussian's median |g| from the exact norm (the "
+                   "exponent histogram fixes it only to a binade, +-2 ln 2 / (-ln chi1) layers); "
+                   "\"<1\": the top layer's median is below t already, \">1000\": chi1 near 1: ",
+                   e->ex->name, RP_GAUSS_MEDIAN_ABS);
         }
         int say = told < RUNS_TOLD;
-        if (say)
+        if (say && rp_axis_of(e, "depth") >= 0)
+            rp_say(f, "%s%s:", told ? "; " : "", r->label);
+        else if (say)
             rp_say(f, "%s%s (depth %ld):", told ? "; " : "", r->label, r->sc->cell.depth);
         told++;
         n++;
@@ -118,15 +120,15 @@ static void find_half_lost(rp_model_t *m, rp_findings_t *fs, const rp_exp_t *e)
             if (!say)
                 continue;
             if (got)
-                rp_say(f, " %s the %ld%s", gs_fmt_names[fm], got, ordinal(got));
+                rp_say(f, " %s %ld%s", gs_fmt_names[fm], got, ordinal(got));
             else
                 rp_say(f, " %s none", gs_fmt_names[fm]);
             if (!isfinite(pred))
-                rp_say(f, " (chi1 %s)", r->chi1 >= 1 ? ">= 1: no decay" : "unknown");
+                rp_say(f, " (%s)", r->chi1 >= 1 ? "chi1 >= 1" : "no chi1");
             else if (pred < 1)
-                rp_say(f, " (%.1f: the top layer already)", pred);
-            else if (pred > (double)r->sc->cell.depth)
-                rp_say(f, " (%.1f: below the input)", pred);
+                rp_say(f, " (<1)");
+            else if (pred >= 1000)
+                rp_say(f, " (>1000)");
             else
                 rp_say(f, " (%.1f)", pred);
             rp_say(f, "%s", k + 1 < N_OF(layer_fmts) ? "," : "");
@@ -202,8 +204,7 @@ static void find_windows(rp_model_t *m, rp_findings_t *fs, const rp_exp_t *e)
             if (!said_run++)
                 rp_say(f, "%s%s:", told ? "; " : "", r->label);
             if (lo > hi)
-                rp_say(f, " %s empty (2^%.0f > 2^%.0f: no single loss scale can save this "
-                       "network)", gs_fmt_names[fm], lo, hi);
+                rp_say(f, " %s empty (2^%.0f > 2^%.0f)", gs_fmt_names[fm], lo, hi);
             else
                 rp_say(f, " %s [2^%.0f, 2^%.0f] (%s)", gs_fmt_names[fm], lo, hi, v);
             rp_say(f, "%s", k + 1 < N_OF(window_fmts) ? "," : "");
@@ -214,10 +215,14 @@ static void find_windows(rp_model_t *m, rp_findings_t *fs, const rp_exp_t *e)
         return;
     rp_say(f, "%s. Over %zu run%s, ", told > RUNS_TOLD ? "; ..." : "", n_of[0],
            n_of[0] == 1 ? "" : "s");
-    for (size_t k = 0; k < N_OF(window_fmts); k++)
+    size_t any_empty = 0;
+    for (size_t k = 0; k < N_OF(window_fmts); k++) {
         rp_say(f, "%s%s's window holds 2^16 in %zu and is empty in %zu", k ? "; " : "",
                gs_fmt_names[window_fmts[k]], n_in[k], n_empty[k]);
-    rp_say(f, ".");
+        any_empty += n_empty[k];
+    }
+    rp_say(f, ".%s", any_empty ? " Where the window is empty, no single loss scale can save "
+           "this network in that format." : "");
 }
 
 /* ---- e4m3 against e5m2 for gradients ---- */
