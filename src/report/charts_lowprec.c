@@ -11,6 +11,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nn/format.h"
@@ -229,6 +230,144 @@ static int chart_window(rp_model_t *m, rp_exp_t *e, int ca, const char *dir, rp_
     return rp_chart_publish(c, m, dir, nm.file, nm.title, used, n_used, cap, out, err, errlen);
 }
 
+/* ---- the layer x format heatmaps ---- */
+
+/* The two maps: dL/dh (the finding's and the line chart's tensor) and
+ * dL/dW; columns the shown formats, labelled short enough for a panel
+ * (the caption spells them out). */
+static const struct {
+    const char *tensor, *kind, *what, *words;
+} flush_maps[2] = {
+    {"grad_activation", "flush-map", "share of each layer's dL/dh flushed to zero, by format",
+     "backpropagated gradient dL/dh_l"},
+    {"grad_weight", "flush-map-w", "share of each layer's dL/dW flushed to zero, by format",
+     "weight gradient dL/dW_l"},
+};
+static const char *const short_fmt[GS_N_FMT] = {
+    [GS_FMT_FLOAT32] = "f32", [GS_FMT_BFLOAT16] = "bf16", [GS_FMT_FLOAT16] = "f16",
+    [GS_FMT_E5M2] = "e5m2", [GS_FMT_E4M3] = "e4m3"};
+#define HEAT_PANELS 9          /* configurations drawn (repeat 0 of each) */
+#define HEAT_MAX_DEPTH 200     /* rows of a panel, at most */
+
+/* A panel's cells: row j format shown[j], column i the layer i+1
+ * counted from the output; NaN where no row. *half: per column, the measured
+ * layer from the output losing more than half (0: none). -1 when the run
+ * has no rows. */
+static int heat_cells(rp_model_t *m, const rp_run_t *r, const char *tensor, double *v,
+                      long *half)
+{
+    long depth = r->sc->cell.depth;
+    for (long i = 0; i < depth * (long)N_SHOWN; i++)
+        v[i] = NAN;
+    size_t found = 0;
+    for (size_t j = 0; j < N_SHOWN; j++) {
+        rp_series_t s;
+        if (rp_format_tensor_zero_series(m, r, tensor, gs_fmt_names[shown[j]], &s) != 0)
+            return -1;
+        for (size_t q = 0; q < s.n; q++) {
+            long l = (long)s.x[q];
+            if (l >= 1 && l <= depth)
+                v[(long)j * depth + (depth - l)] = s.y[q];
+        }
+        found += s.n;
+        int k = s.n ? rp_lowprec_half_lost(&s) : 0;
+        half[j] = k > 0 ? depth - k + 1 : 0;
+        rp_series_free(&s);
+    }
+    return found ? 0 : -1;
+}
+
+/* Map t of flush_maps: a panel per configuration (its first repeat),
+ * rows the formats, columns the layers from the output (a panel is
+ * wider than tall: the layers' labels thin, the formats' stay); on the dL/dh map
+ * the finding's layer (x) and chi1's (o) in each column. */
+static int chart_flush_map(rp_model_t *m, rp_exp_t *e, size_t t, const char *dir,
+                           rp_charts_t *out, char *err, size_t errlen)
+{
+    const rp_run_t *runs[HEAT_PANELS];
+    size_t n = 0, n_more = 0;
+    for (size_t i = 0; i < e->n_runs; i++) {
+        const rp_run_t *r = &e->runs[i];
+        rp_series_t z;
+        if (r->sc->cell.repeat != 0 || !rp_usable(r) || r->sc->cell.depth < 1 ||
+            r->sc->cell.depth > HEAT_MAX_DEPTH ||
+            rp_format_tensor_zero_series(m, r, flush_maps[t].tensor, gs_fmt_names[shown[0]],
+                                         &z) != 0)
+            continue;
+        size_t has_rows = z.n;
+        rp_series_free(&z);
+        if (!has_rows)
+            continue;
+        if (n < HEAT_PANELS)
+            runs[n++] = r;
+        else
+            n_more++;
+    }
+    if (!n)
+        return 0;
+    double *v = malloc((size_t)HEAT_MAX_DEPTH * N_SHOWN * sizeof *v);
+    char (*llab)[16] = calloc(HEAT_MAX_DEPTH, sizeof *llab);
+    const char **ll = calloc(HEAT_MAX_DEPTH, sizeof *ll);
+    int rc = 0;
+    if (!v || !llab || !ll)
+        goto done;
+    for (size_t l = 0; l < HEAT_MAX_DEPTH; l++) {   /* thinned by the chart where they overlap */
+        snprintf(llab[l], sizeof llab[l], "%zu", l + 1);
+        ll[l] = llab[l];
+    }
+    const char *fl[N_SHOWN];
+    for (size_t j = 0; j < N_SHOWN; j++)
+        fl[j] = short_fmt[shown[j]];
+    rp_chart_name_t nm;
+    gs_chart_t *c = rp_chart_start(e, flush_maps[t].kind, flush_maps[t].what, &nm);
+    if (!c)
+        goto done;
+    int nx, ny, marks = t == 0;
+    rp_grid_for((int)n, &nx, &ny);
+    gs_chart_grid(c, nx, ny, marks ? 24 : 12);
+    const rp_run_t *drawn[HEAT_PANELS];
+    size_t n_drawn = 0;
+    for (size_t k = 0; k < n; k++) {
+        const rp_run_t *r = runs[k];
+        long half[N_SHOWN], depth = r->sc->cell.depth;
+        if (heat_cells(m, r, flush_maps[t].tensor, v, half) != 0)
+            continue;
+        drawn[n_drawn++] = r;
+        gs_chart_series(c, r->label);
+        gs_chart_heatmap(c, (int)k, N_SHOWN, (size_t)depth, v, NULL, fl, ll, 0, 0.5, 1, "%.2f",
+                         r->label, k % (size_t)nx == 0 ? "format" : "", "share flushed to zero");
+        for (size_t j = 0; marks && j < N_SHOWN; j++) {   /* cell coordinates now */
+            if (half[j] > 0)
+                gs_chart_marker(c, (double)(half[j] - 1), (double)j, GS_SERIES_GREY,
+                                GS_MARK_CROSS);
+            double pred = rp_lowprec_chi1_layer(m, r, shown[j]);
+            if (isfinite(pred) && pred >= 1 && pred <= (double)depth)
+                gs_chart_marker(c, pred - 1, (double)j, GS_SERIES_GREY, GS_MARK_CIRCLE);
+        }
+    }
+    if (marks) {
+        gs_chart_legend_key(c, "first > 1/2", GS_SERIES_GREY, GS_KEY_CROSS);
+        gs_chart_legend_key(c, "chi1's layer", GS_SERIES_GREY, GS_KEY_CIRCLE);
+    }
+    char cap[1200];
+    snprintf(cap, sizeof cap,
+             "Per configuration (its first repeat), the share of each hidden layer's nonzero "
+             "%s values that a format rounds to zero at the first measured step: columns are "
+             "layers counted from the output (1, at the left: the top hidden layer), rows "
+             "float16 (f16), bfloat16 (bf16), e5m2 and e4m3. White is one half; orange: more is lost, blue: "
+             "less.%s%s", flush_maps[t].words,
+             marks ? " In each row the cross marks the findings' layer - the first from the "
+                     "output losing more than half - and the circle the layer mean-field theory "
+                     "predicts from chi1 (where it falls inside the net)." : "",
+             n_more ? " Only the first configurations are drawn." : "");
+    rc = rp_chart_publish(c, m, dir, nm.file, nm.title, drawn, n_drawn, cap, out, err, errlen);
+done:
+    free(v);
+    free(llab);
+    free(ll);
+    return rc;
+}
+
 int rp_chart_lowprec(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, char *err,
                      size_t errlen)
 {
@@ -282,6 +421,8 @@ int rp_chart_lowprec(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *o
         snprintf(cap + used, sizeof cap - used, "%s", note);
     rc = rp_chart_publish(c, m, dir, nm.file, nm.title, ls[0].used, ls[0].n_used, cap, out, err,
                           errlen);
+    for (size_t t = 0; rc == 0 && t < 2; t++)
+        rc = chart_flush_map(m, e, t, dir, out, err, errlen);
     if (rc == 0)
         rc = chart_window(m, e, ca, dir, out, err, errlen);
 done:
