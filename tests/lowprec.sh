@@ -203,6 +203,36 @@ bad=$(fq "WITH per AS (SELECT w.experiment, w.run,
 fp8=$(fq "SELECT experiment || ': e4m3 ' || CAST(value AS INTEGER) || ', e5m2 ' || CAST(value2 AS INTEGER) FROM f WHERE stat = 'fp8_half_lost'" | tr '\n' ' ')
 check "findings: e4m3 against e5m2, runs losing half of a layer and empty windows counted ($fp8; ${bad:-all})" \
     '[ -z "$bad" ] && [ "$(fq "SELECT count(*) FROM f WHERE stat LIKE '\''fp8_%'\''")" -eq 6 ]'
+# ---- the layer x format heatmaps: every cell is its format_stats row ----
+# (columns: the layer counted from the output, rows: the format; the
+# chart's short names spelled out here)
+bad=""; ncell=0
+for map in flush-map:grad_activation flush-map-w:grad_weight; do
+    csv=rep/charts/probe-${map%%:*}.csv
+    [ -s "$csv" ] || { bad="$bad no $csv"; continue; }
+    fq "DROP TABLE IF EXISTS hm; CREATE TABLE hm(panel TEXT, series TEXT, col TEXT, fmt TEXT, v TEXT)" &&
+    sqlite3 fx.db ".import --csv --skip 1 $csv hm" 2>>fsql.err
+    b=$(fq "WITH c AS (SELECT CAST(substr(series, 7) AS INTEGER) AS depth, CAST(col AS INTEGER) AS k,
+                CASE fmt WHEN 'f16' THEN 'float16' WHEN 'bf16' THEN 'bfloat16' ELSE fmt END AS format, v
+              FROM hm WHERE fmt IN ('f16', 'bf16', 'e5m2', 'e4m3'))
+            SELECT count(*) || ' ' || sum(s.zero_frac IS NULL OR abs(CAST(c.v AS REAL) - s.zero_frac) > 1e-12)
+              FROM c JOIN runs r ON r.experiment = 'probe' AND r.depth = c.depth
+              LEFT JOIN format_stats s ON s.run_id = r.id AND s.step = 0 AND s.layer = r.depth + 1 - c.k
+               AND s.format = c.format AND s.tensor = '${map#*:}'")
+    want=$(fq "SELECT 4 * sum(depth) FROM runs WHERE experiment = 'probe'")
+    [ "$b" = "$want 0" ] || bad="$bad ${map%%:*}: $b of $want"
+    ncell=$((ncell + ${b%% *}))
+done
+check "report: the dL/dh and dL/dW flush maps, every cell the format_stats row of its layer from the output and format ($ncell cells;${bad:- all})" \
+    '[ -z "$bad" ] && [ -s rep/charts/probe-flush-map.png ] && [ -s rep/charts/probe-flush-map-w.png ]'
+# the crosses of the dL/dh map (integer x: the finding's layer, 0-based from
+# the output; y the format's row) are the half_lost facts'
+crosses=$(awk -F, '$4 ~ /^[0-3]$/ && $3 == int($3) { print $2 ":" $3 ":" $4 }' rep/charts/probe-flush-map.csv | sort | tr '\n' ' ')
+facts=$(fq "SELECT 'depth ' || w.depth || ':' || (w.from_output - 1) || ':' ||
+              CASE w.format WHEN 'float16' THEN 0 WHEN 'bfloat16' THEN 1 WHEN 'e5m2' THEN 2 ELSE 3 END
+            FROM want w WHERE w.experiment = 'probe' AND w.from_output > 0" | sort | tr '\n' ' ')
+check "report: the dL/dh map's crosses mark the findings' layers ($crosses)" '[ -n "$crosses" ] && [ "$crosses" = "$facts" ]'
+
 check "findings: no query failed" '[ ! -s fsql.err ]'
 
 # ---- a version-7 database: format_stats added in place ----
