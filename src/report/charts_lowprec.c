@@ -46,13 +46,14 @@ static const char *ordinal(long n)
  * sigma of the top hidden layer, sigma = grad_pre_norm / sqrt(batch
  * width) (a Gaussian's median |g|). Below 1 when the top layer's median
  * is already under the threshold; NaN where it does not apply (no
- * chi1 < 1, no top gradient). */
+ * chi1 < 1, no top gradient, not an MLP). */
 double rp_lowprec_chi1_layer(rp_model_t *m, const rp_run_t *r, gs_fmt_id_t f)
 {
     const gs_cell_t *c = &r->sc->cell;
     rp_series_t s;
-    if (!(r->chi1 > 0 && r->chi1 < 1) || rp_layer_series(m, r, "grad_pre_norm", &s) != 0)
-        return NAN;
+    if (c->model != GS_MODEL_MLP || !(r->chi1 > 0 && r->chi1 < 1) ||
+        rp_layer_series(m, r, "grad_pre_norm", &s) != 0)
+        return NAN;   /* chi1 per layer, batch x width values a layer: the MLP's */
     double top = s.n ? s.y[s.n - 1] : NAN;
     rp_series_free(&s);
     double median = RP_GAUSS_MEDIAN_ABS * top / sqrt((double)c->batch * (double)c->width);

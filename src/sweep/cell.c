@@ -100,8 +100,9 @@ static const keydef_t keys[] = {
      "yes (mlp, norm=none): the singular values of the input-output Jacobian "
      "dx_depth/dx_0 at init", 0},
     {"format_stats", K_CHOICE, OFF(format_stats), yes_no, 0, 0, 0, 1, "no",
-     "yes (mlp): per layer and tensor, what float32, bfloat16, float16, e5m2 and e4m3 "
-     "would flush to zero, leave subnormal or overflow, and the loss-scale window, at "
+     "yes: per layer and tensor (recurrent: over all time steps), what float32, "
+     "bfloat16, float16, e5m2 and e4m3 would flush to zero, leave subnormal or "
+     "overflow, and the loss-scale window, at "
      "init and every logged step (tables format_stats, format_exponents; off by "
      "default: ~100 rows per layer and logged step)", 0},
     {"optimizer", K_OPT, OFF(opt), NULL, 0, 0, 0, 1, "sgd", "training optimizer",
@@ -506,11 +507,6 @@ int gs_cell_validate(const gs_cell_t *c, char *err, size_t errlen)
     if (c->spectrum && (gs_cell_is_recurrent(c) || c->norm != GS_NORM_NONE)) {
         snprintf(err, errlen, "spectrum=yes: needs model=mlp and norm=none (model=%s, norm=%s)",
                  model, gs_norm_names[c->norm]);
-        return -1;
-    }
-    if (c->format_stats && gs_cell_is_recurrent(c)) {
-        snprintf(err, errlen, "format_stats=yes: needs model=mlp (model=%s: the recurrent "
-                 "models' gradients are not counted yet)", model);
         return -1;
     }
     if (c->spectrum && !gs_spectrum_available()) {
