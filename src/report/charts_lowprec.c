@@ -373,8 +373,8 @@ int rp_chart_lowprec(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *o
                      size_t errlen)
 {
     const rp_run_t *r0 = rp_first_usable(e);
-    if (!r0 || !r0->sc->cell.format_stats || r0->sc->cell.model != GS_MODEL_MLP)
-        return 0;
+    if (!r0 || !r0->sc->cell.format_stats)
+        return 0;   /* recurrent too: a stacked layer's dL/dz over all time steps */
     rp_lineset_t ls[N_SHOWN];
     size_t loaded = 0;
     int rc = 0;
@@ -396,8 +396,8 @@ int rp_chart_lowprec(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *o
     gs_chart_grid(c, 2, 2, ca >= 0 ? 24 : 0);
     char cap[2048];
     size_t used = (size_t)snprintf(cap, sizeof cap,
-        "The share of each hidden layer's backpropagated gradient dL/dh_l that each format "
-        "would round to zero (round-to-nearest-even from the double value; float16 flushes "
+        "The share of each hidden layer's backpropagated gradient dL/dh_l (a recurrent "
+        "layer's: dL/dz over all time steps) that each format would round to zero (round-to-nearest-even from the double value; float16 flushes "
         "|x| <= 2^-25, bfloat16 2^-134, e5m2 2^-17, e4m3 2^-10), at the first measured step, "
         "one line a configuration (depth shows as the length of a line). For float16, "
         "mean-field theory's layer is given beside the measured one: the median |dL/dh| "
