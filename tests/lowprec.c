@@ -9,8 +9,9 @@
  *   is the update applied: SGD at lr = 2^-4 gives the weight gradient's
  *   histogram moved down 4 binades, bin for bin, and its extremes x 2^-4;
  * - the counts do not depend on the thread count;
- * - edges: width 1, depth 1; the records' sizes; format_stats=yes refused
- *   for a recurrent model. */
+ * - edges: width 1, depth 1; the records' sizes; recurrent models (rnn,
+ *   lstm, gru) at width 1, depth 1: every tensor over all time steps, the
+ *   dL/dz histogram bracketing grad_pre_norm^2. */
 #include <config.h>
 
 #include <math.h>
@@ -164,13 +165,39 @@ static void edges(void)
     ok = run("task=probe width=4 depth=2 batch=5", &r) == 0;
     tap_ok(ok && r.n_fmt == 0 && r.fmt == NULL, "format_stats=no (the default) counts nothing");
     gs_result_free(&r);
-    gs_cell_t c;
-    char err[512];
-    gs_cell_defaults(&c);
-    gs_cell_set_word(&c, "model=rnn", err, sizeof err);
-    gs_cell_set_word(&c, "format_stats=yes", err, sizeof err);
-    tap_ok(gs_cell_validate(&c, err, sizeof err) != 0 && strstr(err, "format_stats=yes: needs model=mlp"),
-           "format_stats=yes refused for model=rnn (%s)", err);
+    /* recurrent, width 1, depth 1, 3 steps of 2 inputs, 2 sequences: a
+     * layer's tensors over all steps, Wx and Wh counted together */
+    static const struct {
+        const char *model;
+        long gates;
+    } rec[] = {{"rnn", 1}, {"lstm", 4}, {"gru", 3}};
+    for (size_t i = 0; i < sizeof rec / sizeof *rec; i++) {
+        char words[200];
+        snprintf(words, sizeof words, "task=probe model=%s width=1 depth=1 seq_len=3 batch=2 "
+                 "input_dim=2 format_stats=yes", rec[i].model);
+        ok = run(words, &r) == 0;
+        long G = rec[i].gates;
+        a = ok ? find(&r, 0, 1, GS_FT_ACTIVATION) : NULL;
+        w = ok ? find(&r, 0, 1, GS_FT_WEIGHT) : NULL;
+        g = ok ? find(&r, 0, 1, GS_FT_GRAD_WEIGHT) : NULL;
+        const gs_fmt_record_t *d = ok ? find(&r, 0, 1, GS_FT_GRAD_ACTIVATION) : NULL;
+        o = ok ? find(&r, 0, 2, GS_FT_GRAD_ACTIVATION) : NULL;
+        tap_ok(ok && r.n_fmt == 8 && a && a->counts.n == 3 * 2 && d && d->counts.n == 3 * 2 * G &&
+                   w && w->counts.n == G * (2 + 1) && g && g->counts.n == w->counts.n && o &&
+                   o->counts.n == 2 * 10,
+               "%s width 1, depth 1, 3 steps: h over 6 values, dL/dz over %ld, Wx and Wh %ld, "
+               "dL/dout 20", rec[i].model, 6 * G, 3 * G);
+        /* dL/dz's values are those whose norm is grad_pre_norm: the
+         * histogram brackets its square */
+        double lo = 0;
+        for (int b = 0; d && b < GS_FMT_HIST_BINS; b++)
+            lo += (double)d->counts.hist[b] * ldexp(1.0, 2 * gs_fmt_bin_exp(b));
+        double n2 = ok ? r.layers[0].grad_pre_norm * r.layers[0].grad_pre_norm : NAN;
+        tap_ok(ok && d && d->counts.nonzero > 0 && lo <= n2 * (1 + 1e-12) && n2 < 4 * lo,
+               "%s: sum count 4^e of dL/dz's histogram (%.3g) <= grad_pre_norm^2 (%.3g) < 4x it",
+               rec[i].model, lo, n2);
+        gs_result_free(&r);
+    }
 }
 
 int main(void)

@@ -309,12 +309,32 @@ static gs_fmt_counts_t *fmt_record(const gs_plan_t *p, gs_result_t *r, long step
     return &rec->counts;
 }
 
-/* Layer l's (0-based; depth: the readout) weight matrix: W_l, W_out */
-static const gs_tensor_t *layer_weight(const gs_plan_t *p, const gs_net_t *net, size_t l)
+/* Layer l's (0-based; depth: the readout) weight matrices: the MLP's
+ * W_l or W_out (one); a recurrent layer's Wx_l and Wh_l (two, counted as
+ * one tensor: the counts add). Returns how many, in T[0..2). */
+static size_t layer_weights(const gs_plan_t *p, const gs_net_t *net, size_t l,
+                            const gs_tensor_t *T[2])
 {
-    const gs_tensor_t *T = gs_net_tensor_of(net, GS_TENSOR_W, l == p->depth ? 0 : l + 1);
-    assert(T != NULL);   /* every MLP layer has one */
-    return T;
+    size_t k = 0;
+    if (l == p->depth)
+        T[k++] = gs_net_tensor_of(net, GS_TENSOR_W, 0);
+    else if (!p->recurrent)
+        T[k++] = gs_net_tensor_of(net, GS_TENSOR_W, l + 1);
+    else {
+        T[k++] = gs_net_tensor_of(net, GS_TENSOR_WX, l + 1);
+        T[k++] = gs_net_tensor_of(net, GS_TENSOR_WH, l + 1);
+    }
+    for (size_t i = 0; i < k; i++)
+        assert(T[i] != NULL);   /* every layer has them */
+    return k;
+}
+
+/* Count the values at each of T[0..k)'s offsets in base into c */
+static void count_weights(gs_fmt_counts_t *c, const double *base, const gs_tensor_t *const *T,
+                          size_t k)
+{
+    for (size_t i = 0; i < k; i++)
+        gs_fmt_count(c, base + T[i]->offset, T[i]->rows * T[i]->cols);
 }
 
 void ex_format_stats(const gs_plan_t *p, const gs_net_t *net, size_t n, long step,
@@ -322,15 +342,23 @@ void ex_format_stats(const gs_plan_t *p, const gs_net_t *net, size_t n, long ste
 {
     if (!p->format_stats)
         return;
-    assert(!p->recurrent);   /* gs_cell_validate refuses it */
     for (size_t l = 0; l < p->n_layers; l++) {
-        const gs_tensor_t *T = layer_weight(p, net, l);
-        size_t size = T->rows * T->cols;
-        const double *act = l == p->depth ? net->out : gs_mlp_layer_output(net, l + 1);
-        gs_fmt_count(fmt_record(p, r, step, l, GS_FT_ACTIVATION), act, n * T->rows);
+        const gs_tensor_t *T[2];
+        size_t k = layer_weights(p, net, l, T), n_act;
+        const double *act;
+        if (l == p->depth) {
+            act = net->out;
+            n_act = n * T[0]->rows;
+        } else if (p->recurrent) {
+            act = gs_rnn_layer_states(net, l, n, &n_act);   /* h_1..h_T */
+        } else {
+            act = gs_mlp_layer_output(net, l + 1);
+            n_act = n * T[0]->rows;
+        }
+        gs_fmt_count(fmt_record(p, r, step, l, GS_FT_ACTIVATION), act, n_act);
         *fmt_record(p, r, step, l, GS_FT_GRAD_ACTIVATION) = grad_pre[l];
-        gs_fmt_count(fmt_record(p, r, step, l, GS_FT_GRAD_WEIGHT), net->grads + T->offset, size);
-        gs_fmt_count(fmt_record(p, r, step, l, GS_FT_WEIGHT), net->params + T->offset, size);
+        count_weights(fmt_record(p, r, step, l, GS_FT_GRAD_WEIGHT), net->grads, T, k);
+        count_weights(fmt_record(p, r, step, l, GS_FT_WEIGHT), net->params, T, k);
     }
 }
 
@@ -340,8 +368,9 @@ void ex_format_updates(const gs_plan_t *p, const gs_net_t *net, long step, const
     if (!p->format_stats)
         return;
     for (size_t l = 0; l < p->n_layers; l++) {
-        const gs_tensor_t *T = layer_weight(p, net, l);
-        gs_fmt_count(fmt_record(p, r, step, l, GS_FT_UPDATE), delta + T->offset, T->rows * T->cols);
+        const gs_tensor_t *T[2];
+        size_t k = layer_weights(p, net, l, T);
+        count_weights(fmt_record(p, r, step, l, GS_FT_UPDATE), delta, T, k);
     }
 }
 

@@ -95,10 +95,12 @@ struct gs_net {
      * trainer clears it for the steps it does not measure, saving a pass
      * over every layer's gradient. */
     int measure;
-    /* When set (the MLP; NULL after create), a measured backward also
-     * counts what each low-precision format does to every layer's dL/dh
-     * into fmt_grad_pre[0..depth] (the readout's: dL/dout) - the one
-     * tensor that lives only inside backward. The caller owns the array. */
+    /* When set (NULL after create), a measured backward also counts what
+     * each low-precision format does to every layer's dL/dh into
+     * fmt_grad_pre[0..depth] (the readout's: dL/dout; a recurrent layer's:
+     * its dL/dz over all time steps, the values of grad_pre_norm) - the
+     * one tensor that lives only inside backward. The caller owns the
+     * array. */
     gs_fmt_counts_t *fmt_grad_pre;
     /* The loss scale dL/dout carried through the last backward (1 after
      * create; a trainer's loss_scale, issue 20): the gradients in grads

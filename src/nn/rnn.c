@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "nn/arena.h"
+#include "nn/format.h"
 #include "nn/gemm.h"
 #include "nn/linear.h"
 #include "nn/par.h"
@@ -400,6 +401,10 @@ static void rnn_backward(gs_net_t *net, size_t n)
     memset(top->dh_in, 0, T * n * H * sizeof *top->dh_in);
     gs_linear_backward(top->dh_in + (T - 1) * n * H, m->dw_out, m->db_out, net->dout,
                        top->h + T * n * H, m->w_out, n, H, s->n_out, 1);
+    if (net->measure && net->fmt_grad_pre) {   /* the readout's: dL/dout */
+        gs_fmt_counts_clear(&net->fmt_grad_pre[s->depth]);
+        gs_fmt_count(&net->fmt_grad_pre[s->depth], net->dout, n * s->n_out);
+    }
     /* dh_in[t] collects dL/dh_t: from above (written whole before the
      * layer's turn), then from step t+1, which adds its parts into
      * dh_in[t-1] before the turn of step t-1 */
@@ -435,6 +440,10 @@ static void rnn_backward(gs_net_t *net, size_t n)
         gs_linear_backward_weights(L->dwh, L->dbh, m->dzh, L->h, T * n, H, G * H);
         if (net->measure)
             L->grad_pre_norm = gs_norm2(m->dzx, T * n * G * H);
+        if (net->measure && net->fmt_grad_pre) {   /* the same dL/dz, every step */
+            gs_fmt_counts_clear(&net->fmt_grad_pre[l]);
+            gs_fmt_count(&net->fmt_grad_pre[l], m->dzx, T * n * G * H);
+        }
         if (l > 0) {
             double *below = m->layers[l - 1].dh_in;   /* written whole */
             gs_linear_backward_input(below, m->dzx, L->wx, T * n, L->in, G * H, 0);
@@ -473,6 +482,14 @@ void gs_rnn_layer_stats(const gs_net_t *net, size_t n, gs_layer_stats_t *stats)
     ro->grad_pre_norm = gs_norm2(net->dout, n * s->n_out);
     ro->grad_w_norm = gs_norm2(m->dw_out, s->n_out * H);
     ro->w_norm = gs_norm2(m->w_out, s->n_out * H);
+}
+
+const double *gs_rnn_layer_states(const gs_net_t *net, size_t l, size_t n, size_t *count)
+{
+    const gs_rnn_t *m = (const gs_rnn_t *)net;
+    assert(l < m->spec.depth && n <= m->spec.capacity);
+    *count = m->spec.seq_len * n * m->spec.width;
+    return m->layers[l].h + n * m->spec.width;   /* past the zero state h_0 */
 }
 
 void gs_rnn_time_stats(const gs_net_t *net, size_t n, gs_time_stats_t *time)

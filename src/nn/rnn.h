@@ -65,5 +65,9 @@ void gs_rnn_init(gs_net_t *net, const gs_init_spec_t *init, gs_rng_t *rng);
  * the readout. time[0..T) as above. */
 void gs_rnn_layer_stats(const gs_net_t *net, size_t n, gs_layer_stats_t *stats);
 void gs_rnn_time_stats(const gs_net_t *net, size_t n, gs_time_stats_t *time);
+/* Stacked layer l's (0-based) hidden states h_1..h_T of the last forward
+ * over n rows, time-major, and how many values (*count = T n H): what
+ * format_stats counts as the layer's activation. */
+const double *gs_rnn_layer_states(const gs_net_t *net, size_t l, size_t n, size_t *count);
 
 #endif

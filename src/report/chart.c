@@ -460,7 +460,8 @@ void gs_chart_marker(gs_chart_t *c, double x, double y, int series, int symbol)
     chart_add_rec(c, x, y);
     PLFLT a = tx(c, x), b = ty(c, y);
     int side = off_side(c, y), clamp = symbol & GS_MARK_CLAMP;
-    symbol &= ~GS_MARK_CLAMP;
+    double size = symbol & GS_MARK_SMALL ? 0.9 : 1.6;
+    symbol &= ~(GS_MARK_CLAMP | GS_MARK_SMALL);
     if (side && isfinite(a) && !clamp) {
         edge_triangle(c, a, side, series);
         c->off++;
@@ -472,7 +473,7 @@ void gs_chart_marker(gs_chart_t *c, double x, double y, int series, int symbol)
         return;
     set_series(series);
     plwidth(2.0);
-    plssym(0, 1.6);
+    plssym(0, size);
     plpoin(1, &a, &b, mark_code[symbol < 0 || symbol > 3 ? 0 : symbol]);
     plssym(0, 1.0);
     plwidth(1.0);

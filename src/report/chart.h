@@ -49,6 +49,7 @@ enum {
  * drawn itself at the edge it left by (not as an edge triangle). */
 enum { GS_MARK_CROSS, GS_MARK_CIRCLE, GS_MARK_SQUARE, GS_MARK_TRIANGLE };
 #define GS_MARK_CLAMP 0x10
+#define GS_MARK_SMALL 0x20   /* or'ed: drawn at 0.9 of the usual size (many markers) */
 
 typedef struct gs_chart gs_chart_t;
 

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 
+#include "nn/format.h"
 #include "report/chart.h"
 #include "report/model.h"
 
@@ -84,10 +85,13 @@ int rp_chart_lowprec(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *o
  * of their gradient too when the gradient shrinks toward the input. 0
  * when none does. */
 int rp_lowprec_half_lost(const rp_series_t *s);
+/* A Gaussian's median |g| over its sigma: sqrt(2) erfinv(1/2) */
+#define RP_GAUSS_MEDIAN_ABS 0.6745
 /* Mean-field theory's layer counted from the output (the top hidden
- * layer first) where run r's median |dL/dh| falls below 2^-25; NaN where
- * it does not apply. */
-double rp_lowprec_chi1_layer(rp_model_t *m, const rp_run_t *r);
+ * layer first) where run r's median |dL/dh| falls below format f's flush
+ * threshold (min_subnormal/2; float16 2^-25): below 1 when the top
+ * layer's median is under it already; NaN where it does not apply. */
+double rp_lowprec_chi1_layer(rp_model_t *m, const rp_run_t *r, gs_fmt_id_t f);
 /* The transformer charts of an experiment with block_stats rows
  * (charts_transformer.c): the gradient profile across blocks and its
  * last/first ratio against depth, token cosine and relative residual,

@@ -21,7 +21,7 @@ const char *const rp_fact_kind_names[] = {
     [RP_FACT_BASELINE] = "baseline", [RP_FACT_THEORY] = "theory",
     [RP_FACT_VALUE] = "value",       [RP_FACT_CHANGE] = "change",
     [RP_FACT_PART] = "part",         [RP_FACT_CLAIM] = "claim",
-    [RP_FACT_NOTE] = "note",
+    [RP_FACT_NOTE] = "note",         [RP_FACT_LOWPREC] = "lowprec",
 };
 
 rp_finding_t *rp_finding_new(rp_findings_t *fs, const rp_exp_t *e, const char *kind)

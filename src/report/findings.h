@@ -105,6 +105,7 @@ typedef enum {
     RP_FACT_PART,       /* one condition of a claim: yes, no, some, none */
     RP_FACT_CLAIM,      /* a claim's verdict */
     RP_FACT_NOTE,       /* where the data departs from the deck: the runs that show it */
+    RP_FACT_LOWPREC,    /* format_stats: stat names which (findings_lowprec.c) */
     RP_N_FACT_KINDS
 } rp_fact_kind_t;
 extern const char *const rp_fact_kind_names[];
@@ -168,6 +169,13 @@ int rp_findings_build(rp_model_t *m, rp_findings_t *fs);
 
 /* One finding per transformer chart of e (none without block_stats rows). */
 void rp_find_transformer(rp_model_t *m, rp_findings_t *fs, const rp_exp_t *e);
+
+/* ---- findings_lowprec.c: an experiment with format_stats=yes ---- */
+
+/* Per run and format the first layer from the output losing more than
+ * half of dL/dh against chi1's prediction, the loss-scale windows, and
+ * e4m3 against e5m2. */
+void rp_find_lowprec(rp_model_t *m, rp_findings_t *fs, const rp_exp_t *e);
 
 /* ---- claims.c: the deck's claims against the data ---- */
 

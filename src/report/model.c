@@ -110,12 +110,18 @@ int rp_time_series(rp_model_t *m, const rp_run_t *r, const char *column, rp_seri
                      "step = 0 ORDER BY t", column);
 }
 
-int rp_format_zero_series(rp_model_t *m, const rp_run_t *r, const char *format, rp_series_t *s)
+int rp_format_tensor_zero_series(rp_model_t *m, const rp_run_t *r, const char *tensor,
+                                 const char *format, rp_series_t *s)
 {
     return series_of(m, r, s, "SELECT layer AS x, zero_frac AS y FROM format_stats WHERE run_id = "
-                     "?1 AND tensor = 'grad_activation' AND format = '%s' AND layer <= %ld AND "
+                     "?1 AND tensor = '%s' AND format = '%s' AND layer <= %ld AND "
                      "step = (SELECT min(step) FROM format_stats WHERE run_id = ?1) ORDER BY x",
-                     format, r->sc->cell.depth);
+                     tensor, format, r->sc->cell.depth);
+}
+
+int rp_format_zero_series(rp_model_t *m, const rp_run_t *r, const char *format, rp_series_t *s)
+{
+    return rp_format_tensor_zero_series(m, r, "grad_activation", format, s);
 }
 
 int rp_scale_window(rp_model_t *m, const rp_run_t *r, const char *format, rp_series_t *s)

@@ -112,6 +112,9 @@ int rp_time_series(rp_model_t *m, const rp_run_t *r, const char *column, rp_seri
  * run's first measured step (the probe, or training's step 1) in the
  * format named `format` (nn/format.h's gs_fmt_names) */
 int rp_format_zero_series(rp_model_t *m, const rp_run_t *r, const char *format, rp_series_t *s);
+/* The same for any tensor of format_stats (grad_weight, ...), layers 1..depth */
+int rp_format_tensor_zero_series(rp_model_t *m, const rp_run_t *r, const char *tensor,
+                                 const char *format, rp_series_t *s);
 /* The loss_scale_window view's ends for grad_activation at the run's
  * first measured step in that format: one point, x = lo_log2, y =
  * hi_log2 (none when every gradient is zero) */

@@ -138,8 +138,9 @@ static const keydef_t keys[] = {
      "yes (mlp, norm=none): the singular values of the input-output Jacobian "
      "dx_depth/dx_0 at init", 0},
     {"format_stats", K_CHOICE, OFF(format_stats), yes_no, 0, 0, 0, 1, "no",
-     "yes (mlp): per layer and tensor, what float32, bfloat16, float16, e5m2 and e4m3 "
-     "would flush to zero, leave subnormal or overflow, and the loss-scale window, at "
+     "yes: per layer and tensor (recurrent: over all time steps), what float32, "
+     "bfloat16, float16, e5m2 and e4m3 would flush to zero, leave subnormal or "
+     "overflow, and the loss-scale window, at "
      "init and every logged step (tables format_stats, format_exponents; off by "
      "default: ~100 rows per layer and logged step)", 0},
     {"precision", K_CHOICE, OFF(precision), gs_precision_names, 0, 0, 0, 1, "float64",
@@ -639,12 +640,7 @@ int gs_cell_validate(const gs_cell_t *c, char *err, size_t errlen)
                  model, gs_norm_names[c->norm]);
         return -1;
     }
-    if (c->format_stats && gs_cell_is_recurrent(c)) {
-        snprintf(err, errlen, "format_stats=yes: needs model=mlp (model=%s: the recurrent "
-                 "models' gradients are not counted yet)", model);
-        return -1;
-    }
-    if (c->precision != 0 && gs_cell_is_recurrent(c)) {
+    if (c->precision != 0 && c->model != GS_MODEL_MLP) {
         snprintf(err, errlen, "precision=%s: needs model=mlp (model=%s: reduced-precision "
                  "arithmetic is not yet emulated in the recurrent models; allowed: "
                  "precision=float64)", gs_precision_names[c->precision], model);
