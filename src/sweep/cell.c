@@ -615,8 +615,9 @@ static int validate_transformer(const gs_cell_t *c, char *err, size_t errlen)
         return -1;
     }
     if (c->spectrum || c->format_stats) {
-        snprintf(err, errlen, "%s=yes: needs model=mlp (model=transformer)",
-                 c->spectrum ? "spectrum" : "format_stats");
+        snprintf(err, errlen, "%s=yes: not measured for model=transformer (%s)",
+                 c->spectrum ? "spectrum" : "format_stats",
+                 c->spectrum ? "model=mlp only" : "model=mlp, rnn, lstm or gru");
         return -1;
     }
     if (c->input_dim != 0) {
