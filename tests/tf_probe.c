@@ -237,9 +237,10 @@ int main(void)
         {"model=transformer width=10 heads=4", "heads=4: must divide width=10"},
         {"model=transformer dataset=gaussian", "dataset=gaussian: model=transformer"},
         {"model=mlp dataset=tokens", "dataset=tokens: needs model=transformer"},
-        {"model=transformer task=train", "task=train: model=transformer is not trained yet"},
+        {"model=transformer format_stats=yes", "format_stats=yes: not measured for model=transformer"},
+        {"model=transformer precision=float16", "precision=float16: needs model=mlp"},
         {"model=transformer norm=layer", "norm: model=transformer"},
-        {"model=transformer spectrum=yes", "spectrum=yes: needs model=mlp"},
+        {"model=transformer spectrum=yes", "spectrum=yes: not measured for model=transformer"},
         {"model=transformer ln=middle", "ln"},
         {"model=transformer residual_scale=fixup", "residual_scale"},
     };
