@@ -31,8 +31,13 @@ int rp_lowprec_half_lost(const rp_series_t *s)
     return k;
 }
 
-/* "st", "nd", "rd" or "th" after n */
-static const char *ordinal(long n)
+long rp_lowprec_from_output(const rp_series_t *s, long depth)
+{
+    int k = s->n ? rp_lowprec_half_lost(s) : 0;
+    return k > 0 ? depth - k + 1 : 0;
+}
+
+const char *rp_ordinal(long n)
 {
     if (n % 100 >= 11 && n % 100 <= 13)
         return "th";
@@ -83,7 +88,7 @@ static void format_sentence(rp_model_t *m, const rp_exp_t *e, const rp_lineset_t
         used += (size_t)snprintf(examples + used, used < sizeof examples ? sizeof examples - used : 0,
                                  "%s%s: layers 1-%d of %ld, the %ld%s from the output",
                                  used ? "; " : "", e->runs[i].config_label, k, depth,
-                                 depth - k + 1, ordinal(depth - k + 1));
+                                 depth - k + 1, rp_ordinal(depth - k + 1));
         double pred = f == GS_FMT_FLOAT16 ? rp_lowprec_chi1_layer(m, &e->runs[i], f) : NAN;
         if (isfinite(pred) && pred >= 1 && used < sizeof examples)
             used += (size_t)snprintf(examples + used, sizeof examples - used,
@@ -271,8 +276,7 @@ static int heat_cells(rp_model_t *m, const rp_run_t *r, const char *tensor, doub
                 v[(long)j * depth + (depth - l)] = s.y[q];
         }
         found += s.n;
-        int k = s.n ? rp_lowprec_half_lost(&s) : 0;
-        half[j] = k > 0 ? depth - k + 1 : 0;
+        half[j] = rp_lowprec_from_output(&s, depth);
         rp_series_free(&s);
     }
     return found ? 0 : -1;
