@@ -509,6 +509,12 @@ int gs_cell_validate(const gs_cell_t *c, char *err, size_t errlen)
                  model, gs_norm_names[c->norm]);
         return -1;
     }
+    if (c->format_stats && c->model != GS_MODEL_MLP && !gs_cell_is_recurrent(c)) {
+        /* ex_format_stats knows the MLP's and the recurrent layers' tensors */
+        snprintf(err, errlen, "format_stats=yes: needs model=mlp, rnn, lstm or gru (model=%s)",
+                 model);
+        return -1;
+    }
     if (c->spectrum && !gs_spectrum_available()) {
         snprintf(err, errlen, "spectrum=yes: this gradsweep was built without LAPACK; install "
                  "liblapack-dev (or a BLAS with LAPACK, e.g. libopenblas-dev) and rebuild");
