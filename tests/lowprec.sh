@@ -252,9 +252,11 @@ for map in flush-map:grad_activation flush-map-w:grad_weight; do
 done
 check "report: the dL/dh and dL/dW flush maps, every cell the format_stats row of its layer from the output and format ($ncell cells;${bad:- all})" \
     '[ -z "$bad" ] && [ -s rep/charts/probe-flush-map.png ] && [ -s rep/charts/probe-flush-map-w.png ]'
-# the crosses of the dL/dh map (integer x: the finding's layer, 0-based from
-# the output; y the format's row) are the half_lost facts'
-crosses=$(awk -F, '$4 ~ /^[0-3]$/ && $3 == int($3) { print $2 ":" $3 ":" $4 }' rep/charts/probe-flush-map.csv | sort | tr '\n' ' ')
+# the crosses of the dL/dh map (x + 0.3 an integer: the finding's layer,
+# 0-based from the output, drawn 0.3 cell left of centre; y the format's
+# row) are the half_lost facts'
+crosses=$(awk -F, '$4 ~ /^[0-3]$/ { x = $3 + 0.3; k = int(x + 0.5); if (x - k < 1e-9 && k - x < 1e-9) print $2 ":" k ":" $4 }' \
+          rep/charts/probe-flush-map.csv | sort | tr '\n' ' ')
 facts=$(fq "SELECT 'depth ' || w.depth || ':' || (w.from_output - 1) || ':' ||
               CASE w.format WHEN 'float16' THEN 0 WHEN 'bfloat16' THEN 1 WHEN 'e5m2' THEN 2 ELSE 3 END
             FROM want w WHERE w.experiment = 'probe' AND w.from_output > 0" | sort | tr '\n' ' ')

@@ -85,6 +85,11 @@ int rp_chart_lowprec(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *o
  * of their gradient too when the gradient shrinks toward the input. 0
  * when none does. */
 int rp_lowprec_half_lost(const rp_series_t *s);
+/* The same counted from the output (1: the top hidden layer) in a net
+ * of depth hidden layers; 0 when no layer loses more than half. */
+long rp_lowprec_from_output(const rp_series_t *s, long depth);
+/* "st", "nd", "rd" or "th" after n (the 1st layer from the output) */
+const char *rp_ordinal(long n);
 /* A Gaussian's median |g| over its sigma: sqrt(2) erfinv(1/2) */
 #define RP_GAUSS_MEDIAN_ABS 0.6745
 /* Mean-field theory's layer counted from the output (the top hidden

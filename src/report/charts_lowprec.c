@@ -31,8 +31,13 @@ int rp_lowprec_half_lost(const rp_series_t *s)
     return k;
 }
 
-/* "st", "nd", "rd" or "th" after n */
-static const char *ordinal(long n)
+long rp_lowprec_from_output(const rp_series_t *s, long depth)
+{
+    int k = s->n ? rp_lowprec_half_lost(s) : 0;
+    return k > 0 ? depth - k + 1 : 0;
+}
+
+const char *rp_ordinal(long n)
 {
     if (n % 100 >= 11 && n % 100 <= 13)
         return "th";
@@ -83,7 +88,7 @@ static void format_sentence(rp_model_t *m, const rp_exp_t *e, const rp_lineset_t
         used += (size_t)snprintf(examples + used, used < sizeof examples ? sizeof examples - used : 0,
                                  "%s%s: layers 1-%d of %ld, the %ld%s from the output",
                                  used ? "; " : "", e->runs[i].config_label, k, depth,
-                                 depth - k + 1, ordinal(depth - k + 1));
+                                 depth - k + 1, rp_ordinal(depth - k + 1));
         double pred = f == GS_FMT_FLOAT16 ? rp_lowprec_chi1_layer(m, &e->runs[i], f) : NAN;
         if (isfinite(pred) && pred >= 1 && used < sizeof examples)
             used += (size_t)snprintf(examples + used, sizeof examples - used,
@@ -249,6 +254,7 @@ static const char *const short_fmt[GS_N_FMT] = {
     [GS_FMT_E5M2] = "e5m2", [GS_FMT_E4M3] = "e4m3"};
 #define HEAT_PANELS 9          /* configurations drawn (repeat 0 of each) */
 #define HEAT_MAX_DEPTH 200     /* rows of a panel, at most */
+#define MARK_SHIFT 0.3         /* the marks' offset left of a cell's centre, in cells */
 
 /* A panel's cells: row j format shown[j], column i the layer i+1
  * counted from the output; NaN where no row. *half: per column, the measured
@@ -271,8 +277,7 @@ static int heat_cells(rp_model_t *m, const rp_run_t *r, const char *tensor, doub
                 v[(long)j * depth + (depth - l)] = s.y[q];
         }
         found += s.n;
-        int k = s.n ? rp_lowprec_half_lost(&s) : 0;
-        half[j] = k > 0 ? depth - k + 1 : 0;
+        half[j] = rp_lowprec_from_output(&s, depth);
         rp_series_free(&s);
     }
     return found ? 0 : -1;
@@ -323,7 +328,7 @@ static int chart_flush_map(rp_model_t *m, rp_exp_t *e, size_t t, const char *dir
     gs_chart_t *c = rp_chart_start(e, flush_maps[t].kind, flush_maps[t].what, &nm);
     if (!c)
         goto done;
-    int nx, ny, marks = t == 0;
+    int nx, ny, marks = t == 0, marked = 0;
     rp_grid_for((int)n, &nx, &ny);
     gs_chart_grid(c, nx, ny, marks ? 24 : 12);
     const rp_run_t *drawn[HEAT_PANELS];
@@ -337,18 +342,21 @@ static int chart_flush_map(rp_model_t *m, rp_exp_t *e, size_t t, const char *dir
         gs_chart_series(c, r->label);
         gs_chart_heatmap(c, (int)k, N_SHOWN, (size_t)depth, v, NULL, fl, ll, 0, 0.5, 1, "%.2f",
                          r->label, k % (size_t)nx == 0 ? "format" : "", "share flushed to zero");
-        for (size_t j = 0; marks && j < N_SHOWN; j++) {   /* cell coordinates now */
-            if (half[j] > 0)
-                gs_chart_marker(c, (double)(half[j] - 1), (double)j, GS_SERIES_GREY,
-                                GS_MARK_CROSS);
+        /* cell coordinates now; the marks left of a cell's centre (where a
+         * wide cell prints its number), none in a net of one layer */
+        for (size_t j = 0; marks && depth > 1 && j < N_SHOWN; j++) {
+            if (half[j] > 0 && ++marked)
+                gs_chart_marker(c, (double)(half[j] - 1) - MARK_SHIFT, (double)j,
+                                GS_SERIES_GREY, GS_MARK_CROSS);
             double pred = rp_lowprec_chi1_layer(m, r, shown[j]);
-            if (isfinite(pred) && pred >= 1 && pred <= (double)depth)
-                gs_chart_marker(c, pred - 1, (double)j, GS_SERIES_GREY, GS_MARK_CIRCLE);
+            if (isfinite(pred) && pred >= 1 && pred <= (double)depth && ++marked)
+                gs_chart_marker(c, pred - 1 - MARK_SHIFT, (double)j, GS_SERIES_GREY,
+                                GS_MARK_CIRCLE);
         }
     }
-    if (marks) {
+    if (marked) {
         gs_chart_legend_key(c, "first > 1/2", GS_SERIES_GREY, GS_KEY_CROSS);
-        gs_chart_legend_key(c, "chi1's layer", GS_SERIES_GREY, GS_KEY_CIRCLE);
+        gs_chart_legend_key(c, "chi1's", GS_SERIES_GREY, GS_KEY_CIRCLE);
     }
     char cap[1200];
     snprintf(cap, sizeof cap,
@@ -357,7 +365,7 @@ static int chart_flush_map(rp_model_t *m, rp_exp_t *e, size_t t, const char *dir
              "layers counted from the output (1, at the left: the top hidden layer), rows "
              "float16 (f16), bfloat16 (bf16), e5m2 and e4m3. White is one half; orange: more is lost, blue: "
              "less.%s%s", flush_maps[t].words,
-             marks ? " In each row the cross marks the findings' layer - the first from the "
+             marked ? " In each row the cross marks the findings' layer - the first from the "
                      "output losing more than half - and the circle the layer mean-field theory "
                      "predicts from chi1 (where it falls inside the net)." : "",
              n_more ? " Only the first configurations are drawn." : "");
@@ -369,22 +377,11 @@ done:
     return rc;
 }
 
-int rp_chart_lowprec(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, char *err,
-                     size_t errlen)
+/* The line chart: a panel a format, a line a configuration, the caption
+ * from the same lines. */
+static int chart_lines(rp_model_t *m, rp_exp_t *e, rp_lineset_t *ls, int ca, const char *dir,
+                       rp_charts_t *out, char *err, size_t errlen)
 {
-    const rp_run_t *r0 = rp_first_usable(e);
-    if (!r0 || !r0->sc->cell.format_stats)
-        return 0;   /* recurrent too: a stacked layer's dL/dz over all time steps */
-    rp_lineset_t ls[N_SHOWN];
-    size_t loaded = 0;
-    int rc = 0;
-    for (; loaded < N_SHOWN; loaded++)
-        if (rp_lineset_load(&ls[loaded], m, e, e->n_runs, rp_format_zero_series,
-                            gs_fmt_names[shown[loaded]]) != 0)
-            goto done;   /* no rows (an older database): no chart */
-    int ca = rp_axis_of(e, "activation");
-    if (ca < 0 && e->ex->n_axes > 0)
-        ca = 0;
     int shown_axes[2] = {ca, rp_axis_of(e, "depth")};
     char note[512];
     rp_unshown_note(e, shown_axes, 2, -1, note, sizeof note);
@@ -392,7 +389,7 @@ int rp_chart_lowprec(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *o
     gs_chart_t *c = rp_chart_start(e, "lowprec", "share of each layer's dL/dh flushed to zero "
                                    "by low-precision formats", &nm);
     if (!c)
-        goto done;
+        return 0;
     gs_chart_grid(c, 2, 2, ca >= 0 ? 24 : 0);
     char cap[2048];
     size_t used = (size_t)snprintf(cap, sizeof cap,
@@ -420,8 +417,30 @@ int rp_chart_lowprec(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *o
         rp_axis_legend(c, &e->ex->axes[ca], RP_MAX_LINES);
     if (used < sizeof cap)
         snprintf(cap + used, sizeof cap - used, "%s", note);
-    rc = rp_chart_publish(c, m, dir, nm.file, nm.title, ls[0].used, ls[0].n_used, cap, out, err,
-                          errlen);
+    return rp_chart_publish(c, m, dir, nm.file, nm.title, ls[0].used, ls[0].n_used, cap, out, err,
+                            errlen);
+}
+
+int rp_chart_lowprec(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, char *err,
+                     size_t errlen)
+{
+    const rp_run_t *r0 = rp_first_usable(e);
+    if (!r0 || !r0->sc->cell.format_stats)
+        return 0;   /* recurrent too: a stacked layer's dL/dz over all time steps */
+    rp_lineset_t ls[N_SHOWN];
+    size_t loaded = 0;
+    int rc = 0;
+    for (; loaded < N_SHOWN; loaded++)
+        if (rp_lineset_load(&ls[loaded], m, e, e->n_runs, rp_format_zero_series,
+                            gs_fmt_names[shown[loaded]]) != 0)
+            goto done;   /* no rows (an older database): no chart */
+    int ca = rp_axis_of(e, "activation");
+    if (ca < 0 && e->ex->n_axes > 0)
+        ca = 0;
+    /* nets of one hidden layer (the recurrent probes): no lines to draw,
+     * the maps say it */
+    if (ls[0].x.hi >= 2)
+        rc = chart_lines(m, e, ls, ca, dir, out, err, errlen);
     for (size_t t = 0; rc == 0 && t < 2; t++)
         rc = chart_flush_map(m, e, t, dir, out, err, errlen);
     if (rc == 0)

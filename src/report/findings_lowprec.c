@@ -29,13 +29,6 @@ static const gs_fmt_id_t window_fmts[] = {GS_FMT_FLOAT16, GS_FMT_E5M2, GS_FMT_E4
 #define N_OF(a) (sizeof (a) / sizeof *(a))
 #define RUNS_TOLD 8   /* runs named in a sentence; the facts hold every one */
 
-static const char *ordinal(long n)
-{
-    if (n % 100 >= 11 && n % 100 <= 13)
-        return "th";
-    return n % 10 == 1 ? "st" : n % 10 == 2 ? "nd" : n % 10 == 3 ? "rd" : "th";
-}
-
 /* The runs the findings read: usable, with format rows. */
 static int has_formats(rp_model_t *m, const rp_run_t *r)
 {
@@ -71,9 +64,9 @@ static long half_lost_from_output(rp_model_t *m, const rp_run_t *r, gs_fmt_id_t 
     rp_series_t s;
     if (rp_format_zero_series(m, r, gs_fmt_names[f], &s) != 0)
         return -1;
-    long k = s.n ? rp_lowprec_half_lost(&s) : -1;
+    long k = s.n ? rp_lowprec_from_output(&s, r->sc->cell.depth) : -1;
     rp_series_free(&s);
-    return k > 0 ? r->sc->cell.depth - k + 1 : k;
+    return k;
 }
 
 static void find_half_lost(rp_model_t *m, rp_findings_t *fs, const rp_exp_t *e)
@@ -120,7 +113,7 @@ static void find_half_lost(rp_model_t *m, rp_findings_t *fs, const rp_exp_t *e)
             if (!say)
                 continue;
             if (got)
-                rp_say(f, " %s %ld%s", gs_fmt_names[fm], got, ordinal(got));
+                rp_say(f, " %s %ld%s", gs_fmt_names[fm], got, rp_ordinal(got));
             else
                 rp_say(f, " %s none", gs_fmt_names[fm]);
             if (!isfinite(pred))

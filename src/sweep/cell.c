@@ -643,7 +643,7 @@ int gs_cell_validate(const gs_cell_t *c, char *err, size_t errlen)
     }
     if (c->precision != 0 && c->model != GS_MODEL_MLP) {
         snprintf(err, errlen, "precision=%s: needs model=mlp (model=%s: reduced-precision "
-                 "arithmetic is not yet emulated in the recurrent models; allowed: "
+                 "arithmetic is not yet emulated in the recurrent models or the transformer; allowed: "
                  "precision=float64)", gs_precision_names[c->precision], model);
         return -1;
     }
