@@ -237,7 +237,7 @@ int main(void)
         {"model=transformer width=10 heads=4", "heads=4: must divide width=10"},
         {"model=transformer dataset=gaussian", "dataset=gaussian: model=transformer"},
         {"model=mlp dataset=tokens", "dataset=tokens: needs model=transformer"},
-        {"model=transformer task=train", "task=train: model=transformer is not trained yet"},
+        {"model=transformer dataset=charlm", "charlm needs vocab >= 96"},   /* (task=train: tftrain) */
         {"model=transformer norm=layer", "norm: model=transformer"},
         {"model=transformer spectrum=yes", "spectrum=yes: needs model=mlp"},
         {"model=transformer ln=middle", "ln"},

@@ -30,34 +30,8 @@
 
 #include "experiment/experiment.h"
 #include "nn/optim.h"
+#include "cells.h"
 #include "tap.h"
-
-static int cell_of(const char *words, gs_cell_t *c, char *err, size_t errlen)
-{
-    char buf[1024], *save = NULL;
-    snprintf(buf, sizeof buf, "%s", words);
-    gs_cell_defaults(c);
-    for (char *w = strtok_r(buf, " ", &save); w; w = strtok_r(NULL, " ", &save))
-        if (gs_cell_set_word(c, w, err, errlen) != 0)
-            return -1;
-    gs_cell_settle(c, NULL);
-    return gs_cell_validate(c, err, errlen);
-}
-
-static int run(const char *words, gs_cell_t *c, gs_result_t *r)
-{
-    char err[512];
-    memset(r, 0, sizeof *r);
-    if (cell_of(words, c, err, sizeof err) != 0) {
-        tap_diag("%s: %s", words, err);
-        return -1;
-    }
-    if (gs_experiment_run(c, r, NULL) != 0) {
-        tap_diag("%s: run failed: %s", words, r->error);
-        return -1;
-    }
-    return 0;
-}
 
 /* sublayer rows a block has: q k v o, w1 w2 (mlp), ln1 ln2 (ln != none;
  * ln2 only with the mlp), and the block row */
@@ -84,7 +58,7 @@ static void rows_and_rate(void)
     for (size_t k = 0; k < sizeof cells / sizeof *cells; k++) {
         gs_cell_t c;
         gs_result_t r;
-        if (run(cells[k], &c, &r) != 0) {
+        if (tc_run(cells[k], &c, &r) != 0) {
             tap_ok(0, "cell %zu ran", k);
             continue;
         }
@@ -139,7 +113,7 @@ static void step0_is_probe(void)
         snprintf(pw, sizeof pw, "%s task=probe", keys[k]);
         gs_cell_t ct, cp;
         gs_result_t t, p;
-        if (run(tw, &ct, &t) != 0 || run(pw, &cp, &p) != 0) {
+        if (tc_run(tw, &ct, &t) != 0 || tc_run(pw, &cp, &p) != 0) {
             tap_ok(0, "%zu: ran", k);
             continue;
         }
@@ -173,7 +147,7 @@ static void learns(void)
                  "activation=gelu ln=pre eval_rows=256", tasks[k]);
         gs_cell_t c;
         gs_result_t r;
-        if (run(w, &c, &r) != 0) {
+        if (tc_run(w, &c, &r) != 0) {
             tap_ok(0, "%s: ran", tasks[k]);
             continue;
         }
@@ -191,7 +165,7 @@ static void learns(void)
      * (1/3) ln 8 = 0.69; below it the queries are answered. */
     gs_cell_t c;
     gs_result_t r;
-    if (run("model=transformer task=train dataset=recall depth=2 width=32 heads=4 seq_len=9 "
+    if (tc_run("model=transformer task=train dataset=recall depth=2 width=32 heads=4 seq_len=9 "
             "vocab=16 batch=16 steps=400 log_every=100 optimizer=adam lr=3e-3 activation=gelu "
             "ln=pre", &c, &r) == 0) {
         tap_ok(r.status == GS_STATUS_DONE && r.test_loss < (1.0 / 3.0) * log(8.0),
@@ -212,7 +186,7 @@ static void heldout_apart(void)
     snprintf(w64, sizeof w64, "%s eval_rows=64", base);
     gs_cell_t c;
     gs_result_t a, b;
-    if (run(w0, &c, &a) != 0 || run(w64, &c, &b) != 0) {
+    if (tc_run(w0, &c, &a) != 0 || tc_run(w64, &c, &b) != 0) {
         tap_ok(0, "held-out: ran");
         return;
     }
@@ -240,7 +214,7 @@ static void diverges(void)
 {
     gs_cell_t c;
     gs_result_t r;
-    if (run("model=transformer task=train depth=3 width=8 heads=2 seq_len=4 vocab=8 batch=4 "
+    if (tc_run("model=transformer task=train depth=3 width=8 heads=2 seq_len=4 vocab=8 batch=4 "
             "steps=50 log_every=10 optimizer=sgd lr=1e6 ln=none", &c, &r) != 0) {
         tap_ok(0, "divergence: ran");
         return;
@@ -269,23 +243,23 @@ static void keys(void)
 {
     gs_cell_t c;
     char err[512];
-    tap_ok(cell_of("model=mlp dataset=reverse", &c, err, sizeof err) != 0 &&
+    tap_ok(tc_cell_of("model=mlp dataset=reverse", &c, err, sizeof err) != 0 &&
                strstr(err, "needs model=transformer"),
            "dataset=reverse with an mlp: refused (%s)", err);
-    tap_ok(cell_of("model=transformer dataset=recall seq_len=32 vocab=16", &c, err, sizeof err) != 0 &&
+    tap_ok(tc_cell_of("model=transformer dataset=recall seq_len=32 vocab=16", &c, err, sizeof err) != 0 &&
                strstr(err, "recall needs vocab"),
            "recall with 10 pairs over 16 symbols: refused (%s)", err);
-    tap_ok(cell_of("model=transformer dataset=charlm vocab=64", &c, err, sizeof err) != 0 &&
+    tap_ok(tc_cell_of("model=transformer dataset=charlm vocab=64", &c, err, sizeof err) != 0 &&
                strstr(err, "vocab >= 96"),
            "charlm with vocab 64: refused (%s)", err);
     gs_result_t r;
-    int ran = run("model=transformer dataset=charlm vocab=96 seq_len=16 width=8 heads=2 depth=1 "
+    int ran = tc_run("model=transformer dataset=charlm vocab=96 seq_len=16 width=8 heads=2 depth=1 "
                   "batch=4 task=train steps=2 log_every=1", &c, &r) == 0;
     tap_ok(ran && r.status == GS_STATUS_DONE && isfinite(r.test_loss) && r.test_loss > 0,
            "charlm: a training cell on the shipped text runs (test loss %.3f)",
            ran ? r.test_loss : NAN);
     gs_result_free(&r);
-    ran = run("model=transformer dataset=charlm vocab=96 seq_len=16 width=8 heads=2 depth=1 "
+    ran = tc_run("model=transformer dataset=charlm vocab=96 seq_len=16 width=8 heads=2 depth=1 "
               "batch=4 task=probe", &c, &r) == 0;
     tap_ok(ran && r.status == GS_STATUS_DONE && isfinite(r.init_loss) && r.n_block == 9,
            "charlm: a probe reads its batch of the text (init loss %.3f)", ran ? r.init_loss : NAN);
