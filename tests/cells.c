@@ -33,3 +33,25 @@ int tc_run(const char *words, gs_cell_t *c, gs_result_t *r)
     }
     return 0;
 }
+
+/* Every training number but the held-out ones, bitwise. */
+int tc_same_training(const gs_result_t *a, const gs_result_t *b)
+{
+    if (a->n_log != b->n_log || a->n_layer_log != b->n_layer_log || a->n_log < 2)
+        return 0;
+    for (size_t i = 0; i < a->n_log; i++) {
+        const gs_train_row_t *x = &a->log[i], *y = &b->log[i];
+        if (x->step != y->step || memcmp(&x->loss, &y->loss, sizeof x->loss) ||
+            memcmp(&x->grad_norm, &y->grad_norm, sizeof x->grad_norm) ||
+            memcmp(&x->grad_norm_clipped, &y->grad_norm_clipped, sizeof x->grad_norm_clipped) ||
+            x->clipped != y->clipped)
+            return 0;
+    }
+    return memcmp(a->layer_log, b->layer_log, a->n_layer_log * sizeof *a->layer_log) == 0 &&
+           memcmp(a->layers, b->layers, a->n_layers * sizeof *a->layers) == 0 &&
+           memcmp(&a->train_loss, &b->train_loss, sizeof a->train_loss) == 0 &&
+           memcmp(&a->test_loss, &b->test_loss, sizeof a->test_loss) == 0 &&
+           memcmp(&a->test_acc, &b->test_acc, sizeof a->test_acc) == 0 &&
+           memcmp(&a->grad_h_ratio_final, &b->grad_h_ratio_final, sizeof(double)) == 0 &&
+           a->steps_run == b->steps_run && a->status == b->status;
+}

@@ -15,4 +15,9 @@ int tc_cell_of(const char *words, gs_cell_t *c, char *err, size_t errlen);
  * TAP diagnostic naming the words, when either fails. */
 int tc_run(const char *words, gs_cell_t *c, gs_result_t *r);
 
+/* Every training number of two runs but the held-out ones, bitwise: the
+ * train_log rows (at least 2), the layer rows, the final losses and
+ * verdicts. */
+int tc_same_training(const gs_result_t *a, const gs_result_t *b);
+
 #endif

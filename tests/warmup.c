@@ -95,24 +95,6 @@ static void applied_rate(void)
     }
 }
 
-/* Every training number, bitwise. */
-static int same_run(const gs_result_t *a, const gs_result_t *b)
-{
-    if (a->n_log != b->n_log || a->n_layer_log != b->n_layer_log || a->n_log < 2)
-        return 0;
-    for (size_t i = 0; i < a->n_log; i++) {
-        const gs_train_row_t *x = &a->log[i], *y = &b->log[i];
-        if (x->step != y->step || memcmp(&x->loss, &y->loss, sizeof x->loss) ||
-            memcmp(&x->grad_norm, &y->grad_norm, sizeof x->grad_norm) ||
-            memcmp(&x->heldout_loss, &y->heldout_loss, sizeof x->heldout_loss))
-            return 0;
-    }
-    return memcmp(a->layer_log, b->layer_log, a->n_layer_log * sizeof *a->layer_log) == 0 &&
-           memcmp(&a->train_loss, &b->train_loss, sizeof a->train_loss) == 0 &&
-           memcmp(&a->test_loss, &b->test_loss, sizeof a->test_loss) == 0 &&
-           a->steps_run == b->steps_run && a->status == b->status;
-}
-
 /* 3. warmup=0 (and 1) is the run without the key, for every optimizer */
 static void zero_is_off(void)
 {
@@ -137,9 +119,9 @@ static void zero_is_off(void)
         tap_ok(strcmp(k, k0) == 0 && gs_cell_key_hash(&c) == gs_cell_key_hash(&c0) &&
                    gs_cell_seed(&c) == gs_cell_seed(&c0) && !strstr(k, "warmup"),
                "%s: warmup=0 has the key, hash and seed of the cell without it", opt);
-        tap_ok(same_run(&r, &r0), "%s: warmup=0 is bitwise the run without the key", opt);
-        tap_ok(same_run(&r, &r1), "%s: warmup=1 is bitwise the run without warm-up", opt);
-        tap_ok(!same_run(&r, &r5) && r5.log[0].loss == r.log[0].loss,
+        tap_ok(tc_same_training(&r, &r0), "%s: warmup=0 is bitwise the run without the key", opt);
+        tap_ok(tc_same_training(&r, &r1), "%s: warmup=1 is bitwise the run without warm-up", opt);
+        tap_ok(!tc_same_training(&r, &r5) && r5.log[0].loss == r.log[0].loss,
                "%s: warmup=5 starts from the same loss and then differs", opt);
         gs_result_free(&r);
         gs_result_free(&r0);
