@@ -30,6 +30,7 @@
 #include "experiment/plan.h"
 #include "nn/mlp.h"
 #include "nn/rnn.h"
+#include "cells.h"
 #include "tap.h"
 
 #define MAX_WORDS 16
@@ -118,28 +119,6 @@ static int reference_at_init(const gs_cell_t *c, size_t k, double *loss, double 
     gs_dataset_free(&train);
     gs_dataset_free(&test);
     return 0;
-}
-
-/* Every training number but the held-out ones, bitwise. */
-static int same_training(const gs_result_t *a, const gs_result_t *b)
-{
-    if (a->n_log != b->n_log || a->n_layer_log != b->n_layer_log || a->n_log < 2)
-        return 0;
-    for (size_t i = 0; i < a->n_log; i++) {
-        const gs_train_row_t *x = &a->log[i], *y = &b->log[i];
-        if (x->step != y->step || memcmp(&x->loss, &y->loss, sizeof x->loss) ||
-            memcmp(&x->grad_norm, &y->grad_norm, sizeof x->grad_norm) ||
-            memcmp(&x->grad_norm_clipped, &y->grad_norm_clipped, sizeof x->grad_norm_clipped) ||
-            x->clipped != y->clipped)
-            return 0;
-    }
-    return memcmp(a->layer_log, b->layer_log, a->n_layer_log * sizeof *a->layer_log) == 0 &&
-           memcmp(a->layers, b->layers, a->n_layers * sizeof *a->layers) == 0 &&
-           memcmp(&a->train_loss, &b->train_loss, sizeof a->train_loss) == 0 &&
-           memcmp(&a->test_loss, &b->test_loss, sizeof a->test_loss) == 0 &&
-           memcmp(&a->test_acc, &b->test_acc, sizeof a->test_acc) == 0 &&
-           memcmp(&a->grad_h_ratio_final, &b->grad_h_ratio_final, sizeof(double)) == 0 &&
-           a->steps_run == b->steps_run && a->status == b->status;
 }
 
 static int all_nan(const gs_result_t *r)
@@ -292,7 +271,7 @@ static void untouched(void)
         cell_of(words, &c);
         gs_plan_t p;
         gs_plan_make(&c, &p);
-        tap_ok(rc == 0 && same_training(&def, &off) && same_training(&big, &off),
+        tap_ok(rc == 0 && tc_same_training(&def, &off) && tc_same_training(&big, &off),
                "cell %zu: training rows (%zu logged steps, status %s) bitwise the same with "
                "eval_rows 0, the default and 2000", k, off.n_log, gs_status_names[off.status]);
         tap_ok(rc == 0 && all_nan(&off) && off.heldout_rows == 0 && def.heldout_rows > 0 &&

@@ -22,35 +22,8 @@
 #include "experiment/experiment.h"
 #include "nn/optim.h"
 #include "sweep/cell.h"
+#include "cells.h"
 #include "tap.h"
-
-#define MAX_WORDS 16
-
-static int cell_of(const char *const *words, gs_cell_t *c)
-{
-    char err[512];
-    gs_cell_defaults(c);
-    for (size_t i = 0; i < MAX_WORDS && words[i]; i++)
-        if (gs_cell_set_word(c, words[i], err, sizeof err) != 0) {
-            tap_diag("%s: %s", words[i], err);
-            return -1;
-        }
-    gs_cell_settle(c, NULL);
-    return 0;
-}
-
-static int run(const char *const *words, gs_result_t *r)
-{
-    gs_cell_t c;
-    memset(r, 0, sizeof *r);
-    if (cell_of(words, &c) != 0)
-        return -1;
-    if (gs_experiment_run(&c, r, NULL) != 0) {
-        tap_diag("run failed: %s", r->error);
-        return -1;
-    }
-    return 0;
-}
 
 /* 1. the schedule's closed form */
 static void closed_form(void)
@@ -78,24 +51,23 @@ static void closed_form(void)
 static void applied_rate(void)
 {
     static const struct {
-        const char *words[MAX_WORDS];
+        const char *words;
         long warmup;
     } runs[] = {
-        {{"task=train", "depth=3", "width=8", "batch=16", "steps=12", "log_every=1",
-          "optimizer=sgd", "lr=0.05", "warmup=6"}, 6},
-        {{"task=train", "depth=1", "width=1", "batch=8", "steps=5", "log_every=1",
-          "optimizer=sgd", "lr=0.1", "warmup=5"}, 5},
-        {{"task=train", "depth=2", "width=4", "batch=4", "steps=6", "log_every=1",
-          "optimizer=sgd", "lr=0.2", "warmup=40", "activation=relu", "init=he"}, 40},
-        {{"task=train", "depth=2", "width=3", "batch=8", "steps=7", "log_every=1",
-          "optimizer=sgd", "lr=0.03", "warmup=3", "norm=layer", "residual=yes"}, 3},
-        {{"task=train", "model=rnn", "dataset=adding", "seq_len=5", "width=4", "batch=8",
-          "steps=6", "log_every=1", "optimizer=sgd", "lr=0.02", "warmup=4"}, 4},
+        {"task=train depth=3 width=8 batch=16 steps=12 log_every=1 optimizer=sgd lr=0.05 "
+         "warmup=6", 6},
+        {"task=train depth=1 width=1 batch=8 steps=5 log_every=1 optimizer=sgd lr=0.1 warmup=5", 5},
+        {"task=train depth=2 width=4 batch=4 steps=6 log_every=1 optimizer=sgd lr=0.2 warmup=40 "
+         "activation=relu init=he", 40},
+        {"task=train depth=2 width=3 batch=8 steps=7 log_every=1 optimizer=sgd lr=0.03 warmup=3 "
+         "norm=layer residual=yes", 3},
+        {"task=train model=rnn dataset=adding seq_len=5 width=4 batch=8 steps=6 log_every=1 "
+         "optimizer=sgd lr=0.02 warmup=4", 4},
     };
     for (size_t k = 0; k < sizeof runs / sizeof *runs; k++) {
         gs_cell_t c;
         gs_result_t r;
-        if (cell_of(runs[k].words, &c) != 0 || run(runs[k].words, &r) != 0) {
+        if (tc_run(runs[k].words, &c, &r) != 0) {
             tap_ok(0, "run %zu ran", k);
             continue;
         }
@@ -123,58 +95,33 @@ static void applied_rate(void)
     }
 }
 
-/* Every training number, bitwise. */
-static int same_run(const gs_result_t *a, const gs_result_t *b)
-{
-    if (a->n_log != b->n_log || a->n_layer_log != b->n_layer_log || a->n_log < 2)
-        return 0;
-    for (size_t i = 0; i < a->n_log; i++) {
-        const gs_train_row_t *x = &a->log[i], *y = &b->log[i];
-        if (x->step != y->step || memcmp(&x->loss, &y->loss, sizeof x->loss) ||
-            memcmp(&x->grad_norm, &y->grad_norm, sizeof x->grad_norm) ||
-            memcmp(&x->heldout_loss, &y->heldout_loss, sizeof x->heldout_loss))
-            return 0;
-    }
-    return memcmp(a->layer_log, b->layer_log, a->n_layer_log * sizeof *a->layer_log) == 0 &&
-           memcmp(&a->train_loss, &b->train_loss, sizeof a->train_loss) == 0 &&
-           memcmp(&a->test_loss, &b->test_loss, sizeof a->test_loss) == 0 &&
-           a->steps_run == b->steps_run && a->status == b->status;
-}
-
 /* 3. warmup=0 (and 1) is the run without the key, for every optimizer */
 static void zero_is_off(void)
 {
     for (size_t o = 0; o < gs_n_optimizers; o++) {
-        char opt[64];
-        snprintf(opt, sizeof opt, "optimizer=%s", gs_optimizers[o].name);
-        const char *base[MAX_WORDS] = {"task=train", "depth=3", "width=6", "batch=16",
-                                       "steps=9", "log_every=2", "lr=0.01", "clip=1", opt};
-        const char *w0[MAX_WORDS], *w1[MAX_WORDS], *w5[MAX_WORDS];
-        memcpy(w0, base, sizeof base);
-        memcpy(w1, base, sizeof base);
-        memcpy(w5, base, sizeof base);
-        w0[9] = "warmup=0";
-        w1[9] = "warmup=1";
-        w5[9] = "warmup=5";
-        gs_cell_t c, c0;
-        char k[2048], k0[2048];
-        if (cell_of(base, &c) != 0 || cell_of(w0, &c0) != 0) {
-            tap_ok(0, "%s: cells", opt);
+        char base[256], w0[300], w1[300], w5[300];
+        snprintf(base, sizeof base, "task=train depth=3 width=6 batch=16 steps=9 log_every=2 "
+                 "lr=0.01 clip=1 optimizer=%s", gs_optimizers[o].name);
+        snprintf(w0, sizeof w0, "%s warmup=0", base);
+        snprintf(w1, sizeof w1, "%s warmup=1", base);
+        snprintf(w5, sizeof w5, "%s warmup=5", base);
+        const char *opt = gs_optimizers[o].name;
+        gs_cell_t c, c0, c1, c5;
+        gs_result_t r, r0, r1, r5;
+        if (tc_run(base, &c, &r) != 0 || tc_run(w0, &c0, &r0) != 0 || tc_run(w1, &c1, &r1) != 0 ||
+            tc_run(w5, &c5, &r5) != 0) {
+            tap_ok(0, "%s: runs", opt);
             continue;
         }
+        char k[2048], k0[2048];
         gs_cell_key(&c, k, sizeof k);
         gs_cell_key(&c0, k0, sizeof k0);
         tap_ok(strcmp(k, k0) == 0 && gs_cell_key_hash(&c) == gs_cell_key_hash(&c0) &&
                    gs_cell_seed(&c) == gs_cell_seed(&c0) && !strstr(k, "warmup"),
                "%s: warmup=0 has the key, hash and seed of the cell without it", opt);
-        gs_result_t r, r0, r1, r5;
-        if (run(base, &r) != 0 || run(w0, &r0) != 0 || run(w1, &r1) != 0 || run(w5, &r5) != 0) {
-            tap_ok(0, "%s: runs", opt);
-            continue;
-        }
-        tap_ok(same_run(&r, &r0), "%s: warmup=0 is bitwise the run without the key", opt);
-        tap_ok(same_run(&r, &r1), "%s: warmup=1 is bitwise the run without warm-up", opt);
-        tap_ok(!same_run(&r, &r5) && r5.log[0].loss == r.log[0].loss,
+        tap_ok(tc_same_training(&r, &r0), "%s: warmup=0 is bitwise the run without the key", opt);
+        tap_ok(tc_same_training(&r, &r1), "%s: warmup=1 is bitwise the run without warm-up", opt);
+        tap_ok(!tc_same_training(&r, &r5) && r5.log[0].loss == r.log[0].loss,
                "%s: warmup=5 starts from the same loss and then differs", opt);
         gs_result_free(&r);
         gs_result_free(&r0);

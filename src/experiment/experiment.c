@@ -79,6 +79,23 @@ static int fail(gs_result_t *r, const char *msg)
     return -1;
 }
 
+/* The whole data set of a token task (data/tokens.h): charlm's text,
+ * the others made from the base seed. */
+static int make_token_task(const gs_plan_t *p, gs_dataset_t *all, char *err, size_t errlen)
+{
+    if (p->dataset == GS_DATA_CHARLM) {
+        char path[4096];
+        gs_charlm_path(path, sizeof path);
+        return gs_charlm_load(path, p->in_dim, p->n_out, all, err, errlen);
+    }
+    if (gs_token_task_make(all, (gs_token_task_t)GS_DATA_TOKEN_TASK(p->dataset), p->total_rows,
+                           p->in_dim, p->n_out, p->data_set_seed) != 0) {
+        snprintf(err, errlen, "out of memory making dataset=%s", gs_dataset_names[p->dataset]);
+        return -1;
+    }
+    return 0;
+}
+
 /* Train and test parts of the cell's data set. The split and the gaussian
  * data come from the base seed, so every cell of a sweep sees the same
  * data. */
@@ -101,18 +118,9 @@ static int load_data(const gs_plan_t *p, gs_dataset_t *train, gs_dataset_t *test
             snprintf(err, errlen, "out of memory making dataset=tokens");
             return -1;
         }
-    } else if (p->dataset == GS_DATA_CHARLM) {
-        char path[4096];
-        gs_charlm_path(path, sizeof path);
-        if (gs_charlm_load(path, p->in_dim, p->n_out, &all, err, errlen) != 0)
-            return -1;
     } else if (GS_DATA_IS_TOKEN_TASK(p->dataset)) {
-        if (gs_token_task_make(&all, (gs_token_task_t)GS_DATA_TOKEN_TASK(p->dataset),
-                               p->total_rows, p->in_dim, p->n_out, p->data_set_seed) != 0) {
-            snprintf(err, errlen, "out of memory making dataset=%s",
-                     gs_dataset_names[p->dataset]);
+        if (make_token_task(p, &all, err, errlen) != 0)
             return -1;
-        }
     } else if (gs_gaussian_make(&all, p->total_rows, p->row_dim, p->n_out,
                                 p->data_set_seed) != 0) {
         snprintf(err, errlen, "out of memory making dataset=gaussian");
@@ -169,18 +177,27 @@ static int load_batch(const gs_plan_t *p, gs_rng_t *brng, gs_dataset_t *batch,
         *baseline = constant_baseline(targets, perm + n_train, n - n_train);
     } else if (p->dataset == GS_DATA_TOKENS) {
         rc = gs_tokens_rows(batch, p->in_dim, p->n_out, p->data_set_seed, rows, B);
+    } else if (GS_DATA_IS_TOKEN_TASK(p->dataset)) {   /* made whole (small), its rows kept */
+        gs_dataset_t all;
+        if (make_token_task(p, &all, err, errlen) != 0) {
+            rc = -2;   /* the message is set */
+            goto out;
+        }
+        if ((rc = gs_dataset_alloc(batch, B, all.dim, all.n_classes, all.n_targets)) == 0)
+            gs_dataset_gather(&all, rows, B, batch->x, batch->y, batch->t);
+        gs_dataset_free(&all);
     } else {
         rc = gs_gaussian_rows(batch, n, p->row_dim, p->n_out, p->data_set_seed, rows, B);
     }
 out:
-    if (rc != 0)
+    if (rc == -1)
         snprintf(err, errlen, "out of memory making the batch of dataset=%s",
                  gs_dataset_names[p->dataset]);
     free(perm);
     free(order);
     free(rows);
     free(targets);
-    return rc;
+    return rc ? -1 : 0;
 }
 
 static gs_net_t *build_net(const gs_plan_t *p, gs_rng_t *rng)

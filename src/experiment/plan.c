@@ -142,7 +142,7 @@ static void plan_shape(const gs_cell_t *c, gs_plan_t *p)
                                                                                    : N_CLASSES;
     p->n_fmt_max = c->format_stats ? (p->trains ? p->n_log_max : 1) * p->n_layers * GS_N_FMT_TENSORS : 0;
     p->train_rows = (size_t)llround(TRAIN_FRAC * (double)p->total_rows);
-    p->batch_only = !p->trains && p->dataset != GS_DATA_DIGITS && !GS_DATA_IS_TOKEN_TASK(p->dataset);
+    p->batch_only = !p->trains && p->dataset != GS_DATA_DIGITS;
     size_t test_rows = p->total_rows - p->train_rows;
     p->eval_rows = !p->trains ? 0 : (size_t)c->eval_rows < test_rows ? (size_t)c->eval_rows
                                                                        : test_rows;

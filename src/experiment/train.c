@@ -138,6 +138,30 @@ static void update_ratios(ex_trainer_t *tr, gs_train_layer_row_t *rows)
         rows[l].update_ratio = sqrt(rows[l].update_ratio) / rows[l].w_norm;
 }
 
+int ex_clip(ex_trainer_t *tr, long step, double loss, int skip, gs_clip_result_t *cr)
+{
+    gs_net_t *net = tr->net;
+    *cr = gs_clip(net->grads, net->n_params, tr->p->clip_mode, tr->p->clip);
+    tr->clipped += cr->fired;
+    tr->r->steps_run = step;
+    /* a step loss_scale=dynamic skips is no divergence: its gradient
+     * overflowed at this scale, and the next step runs at half of it */
+    int diverged = !isfinite(loss) || (!skip && !isfinite(cr->pre_norm));
+    if (!diverged && !skip)
+        tr->r->last_finite_grad_norm = cr->pre_norm;
+    return diverged;
+}
+
+void ex_update(ex_trainer_t *tr, long step, double *delta, gs_train_layer_row_t *rows)
+{
+    const gs_plan_t *p = tr->p;
+    gs_net_t *net = tr->net;
+    ex_prec_before_update(tr);
+    p->opt->step(net->params, net->grads, tr->opt_state, net->n_params,
+                 gs_warmup_lr(p->lr, p->warmup, step), step, delta);
+    ex_prec_store(tr, rows);
+}
+
 /* One training step. 1 when the run diverged at it, -1 when its
  * measurements at init failed. */
 static int train_step(ex_trainer_t *tr, long step, const double *x, const int *y, const double *t,
@@ -171,21 +195,11 @@ static int train_step(ex_trainer_t *tr, long step, const double *x, const int *y
         memcpy(tr->stats, r->layers, r->n_layers * sizeof *r->layers);
     else if (have_stats)
         ex_layer_stats(p, net, B, tr->stats);
-    gs_clip_result_t cr = gs_clip(net->grads, net->n_params, p->clip_mode, p->clip);
-    tr->clipped += cr.fired;
-    r->steps_run = step;
-    /* a step loss_scale=dynamic skips is no divergence: its gradient
-     * overflowed at this scale, and the next step runs at half of it */
-    int diverged = !isfinite(loss) || (!skip && !isfinite(cr.pre_norm));
-    if (!diverged && !skip)
-        r->last_finite_grad_norm = cr.pre_norm;
-    double lr = gs_warmup_lr(p->lr, p->warmup, step);
+    gs_clip_result_t cr;
+    int diverged = ex_clip(tr, step, loss, skip, &cr);
     if (!diverged && !logged) {
-        if (!skip) {
-            ex_prec_before_update(tr);
-            p->opt->step(net->params, net->grads, tr->opt_state, net->n_params, lr, step, NULL);
-            ex_prec_store(tr, NULL);
-        }
+        if (!skip)
+            ex_update(tr, step, NULL, NULL);
         return 0;
     }
     if (!have_stats)
@@ -202,10 +216,7 @@ static int train_step(ex_trainer_t *tr, long step, const double *x, const int *y
     } else if (!skip) {
         r->grad_ratio_final = ex_grad_ratio(p, tr->stats);
         r->diagnosis_final = ex_diagnose_step(p, tr->stats, &r->grad_h_ratio_final);
-        ex_prec_before_update(tr);
-        p->opt->step(net->params, net->grads, tr->opt_state, net->n_params, lr, step,
-                     tr->delta);
-        ex_prec_store(tr, rows);
+        ex_update(tr, step, tr->delta, rows);
         update_ratios(tr, rows);
         ex_format_updates(p, net, step, tr->delta, r);
     }

@@ -11,6 +11,7 @@
 #include "experiment/experiment.h"
 #include "experiment/plan.h"
 #include "nn/net.h"
+#include "nn/optim.h"
 #include "nn/rng.h"
 
 /* Scratch of the model's capacity in rows for evaluating a data set. */
@@ -54,6 +55,18 @@ int ex_run_steps(ex_trainer_t *tr, const gs_dataset_t *train, gs_rng_t *brng, do
 /* The diagnosis at the end, the clip share, the final losses (over
  * tr->ev). */
 void ex_finish(ex_trainer_t *tr, const gs_dataset_t *train, const gs_dataset_t *test);
+
+/* Clip the step's gradient (tr->clipped, steps_run and the last finite
+ * norm kept); 1 when the step diverged: its loss, or its gradient norm
+ * unless skip (loss_scale=dynamic skips the step: ex_prec_unscale), is
+ * not finite. */
+int ex_clip(ex_trainer_t *tr, long step, double loss, int skip, gs_clip_result_t *cr);
+
+/* The optimizer's step at the warm-up's rate for `step` (gs_warmup_lr);
+ * delta, when not NULL, receives the update. With a reduced precision
+ * the weights are then rounded to their storage (ex_prec_store: rows,
+ * when not NULL, get lost_update_frac); a no-op at float64. */
+void ex_update(ex_trainer_t *tr, long step, double *delta, gs_train_layer_row_t *rows);
 
 /* model=transformer (train_tf.c): the steps of a training cell, its
  * block_stats rows at init and every logged step (r->block), the

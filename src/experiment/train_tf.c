@@ -141,7 +141,6 @@ static int tf_step(ex_trainer_t *tr, long step, scratch_t *s, size_t B)
     double loss = gs_softmax_ce_forward(net->dout, net->out, s->y, rows, V, NULL);
     gs_softmax_ce_backward(net->dout, net->dout, s->y, rows, V, 1.0 / (double)rows);
     net->ops->backward(net, B);
-    int diverged_now = !isfinite(loss);
     gs_block_row_t *mine = NULL;   /* this step's rows, before clipping and the update */
     size_t n_mine = 0;
     if (step == 1) {   /* the measurements at init: step 1 is logged */
@@ -153,7 +152,7 @@ static int tf_step(ex_trainer_t *tr, long step, scratch_t *s, size_t B)
         r->grad_ratio = ex_tf_grad_ratio(p, r->block, n0);
         r->diagnosis = ex_tf_diagnose(p, r->block, n0, &r->grad_h_ratio);
     }
-    if (logged || diverged_now) {
+    if (logged || !isfinite(loss)) {
         mine = r->block + r->n_block;
         assert(r->n_block + p->depth * GS_N_SUBLAYERS <= p->n_block_max);
         if (!(n_mine = ex_tf_block_rows(p, net, B, step, NULL, mine)))
@@ -162,15 +161,10 @@ static int tf_step(ex_trainer_t *tr, long step, scratch_t *s, size_t B)
     }
     if (step == 1)   /* after the block rows: its forward pass overwrites the activations */
         r->output_change = gs_net_output_change(net, s->x, B, GS_OUTPUT_CHANGE_LR, s->work);
-    gs_clip_result_t cr = gs_clip(net->grads, net->n_params, p->clip_mode, p->clip);
-    tr->clipped += cr.fired;
-    r->steps_run = step;
-    int diverged = diverged_now || !isfinite(cr.pre_norm);
-    if (!diverged)
-        r->last_finite_grad_norm = cr.pre_norm;
-    double lr = gs_warmup_lr(p->lr, p->warmup, step);
+    gs_clip_result_t cr;
+    int diverged = ex_clip(tr, step, loss, 0, &cr);
     if (!diverged && !logged) {
-        p->opt->step(net->params, net->grads, tr->opt_state, net->n_params, lr, step, NULL);
+        ex_update(tr, step, NULL, NULL);
         return 0;
     }
     if (!mine) {   /* a diverged step that was not scheduled: its rows for the forensics */
@@ -190,7 +184,7 @@ static int tf_step(ex_trainer_t *tr, long step, scratch_t *s, size_t B)
     } else {
         r->grad_ratio_final = ex_tf_grad_ratio(p, mine, n_mine);
         r->diagnosis_final = ex_tf_diagnose(p, mine, n_mine, &r->grad_h_ratio_final);
-        p->opt->step(net->params, net->grads, tr->opt_state, net->n_params, lr, step, tr->delta);
+        ex_update(tr, step, tr->delta, NULL);
         if (ex_tf_block_rows(p, net, B, step, tr->delta, s->after) != n_mine)
             return -1;
         update_ratios(mine, s->after, n_mine);

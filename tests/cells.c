@@ -1,0 +1,57 @@
+#include <config.h>
+
+#include "cells.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "tap.h"
+
+int tc_cell_of(const char *words, gs_cell_t *c, char *err, size_t errlen)
+{
+    char buf[2048], *save = NULL;
+    snprintf(buf, sizeof buf, "%s", words);
+    gs_cell_defaults(c);
+    for (char *w = strtok_r(buf, " ", &save); w; w = strtok_r(NULL, " ", &save))
+        if (gs_cell_set_word(c, w, err, errlen) != 0)
+            return -1;
+    gs_cell_settle(c, NULL);
+    return gs_cell_validate(c, err, errlen);
+}
+
+int tc_run(const char *words, gs_cell_t *c, gs_result_t *r)
+{
+    char err[512];
+    memset(r, 0, sizeof *r);
+    if (tc_cell_of(words, c, err, sizeof err) != 0) {
+        tap_diag("%s: %s", words, err);
+        return -1;
+    }
+    if (gs_experiment_run(c, r, NULL) != 0) {
+        tap_diag("%s: run failed: %s", words, r->error);
+        return -1;
+    }
+    return 0;
+}
+
+/* Every training number but the held-out ones, bitwise. */
+int tc_same_training(const gs_result_t *a, const gs_result_t *b)
+{
+    if (a->n_log != b->n_log || a->n_layer_log != b->n_layer_log || a->n_log < 2)
+        return 0;
+    for (size_t i = 0; i < a->n_log; i++) {
+        const gs_train_row_t *x = &a->log[i], *y = &b->log[i];
+        if (x->step != y->step || memcmp(&x->loss, &y->loss, sizeof x->loss) ||
+            memcmp(&x->grad_norm, &y->grad_norm, sizeof x->grad_norm) ||
+            memcmp(&x->grad_norm_clipped, &y->grad_norm_clipped, sizeof x->grad_norm_clipped) ||
+            x->clipped != y->clipped)
+            return 0;
+    }
+    return memcmp(a->layer_log, b->layer_log, a->n_layer_log * sizeof *a->layer_log) == 0 &&
+           memcmp(a->layers, b->layers, a->n_layers * sizeof *a->layers) == 0 &&
+           memcmp(&a->train_loss, &b->train_loss, sizeof a->train_loss) == 0 &&
+           memcmp(&a->test_loss, &b->test_loss, sizeof a->test_loss) == 0 &&
+           memcmp(&a->test_acc, &b->test_acc, sizeof a->test_acc) == 0 &&
+           memcmp(&a->grad_h_ratio_final, &b->grad_h_ratio_final, sizeof(double)) == 0 &&
+           a->steps_run == b->steps_run && a->status == b->status;
+}
