@@ -45,7 +45,12 @@ expect_bad "residual with a recurrent model" "residual=yes: recurrent models \(m
 expect_bad "activation with a gated cell" "activation=relu: model=lstm uses its standard sigmoid gates and tanh; allowed: tanh" probe model=lstm activation=relu
 expect_bad "adding with an mlp" "dataset=adding: needs a recurrent model; allowed with model=rnn, lstm, gru" train dataset=adding
 expect_bad "digits read with another seq_len" "seq_len=50: dataset=digits is read as 8 rows of 8 pixels; allowed: 8" train model=rnn dataset=digits
-expect_bad "unknown model" "model=transformer: unknown value; allowed: mlp, rnn, lstm, gru" probe model=transformer
+expect_bad "unknown model" "model=cnn: unknown value; allowed: mlp, rnn, lstm, gru, transformer" probe model=cnn
+# transformers (issue 21)
+expect_bad "heads not dividing width" "heads=3: must divide width=16" probe model=transformer width=16 heads=3
+expect_bad "tokens with an mlp" "dataset=tokens: needs model=transformer" probe dataset=tokens
+expect_bad "transformer and gaussian" "dataset=gaussian: model=transformer reads token sequences; allowed: dataset=tokens" probe model=transformer dataset=gaussian
+expect_bad "transformer training" "task=train: model=transformer is not trained yet" train model=transformer width=16
 
 # bad input computes nothing: no output on stdout
 if [ -z "$("$gs" train depth=0 2>/dev/null)" ]; then ok "bad input prints nothing on stdout"; else notok "bad input printed on stdout"; fi
@@ -100,6 +105,17 @@ else
     notok "depth 30 tanh normal(1) should explode"
 fi
 
+# transformer probe --csv: block_stats' columns, 9 rows per block (q k v
+# o w1 w2 ln1 ln2 block), the result line with output_change on stderr
+csv=$("$gs" probe model=transformer depth=2 width=8 heads=2 seq_len=4 batch=2 --csv 2>"$work/err")
+want="layer,sublayer,grad_w_norm,w_norm,update_ratio,grad_x_norm,rms,token_cosine,rank_residual,attn_entropy_min,attn_logit_max"
+if [ "$(printf '%s\n' "$csv" | head -n 1)" = "$want" ] && [ "$(printf '%s\n' "$csv" | tail -n +2 | wc -l)" -eq 18 ] &&
+   [ "$(printf '%s\n' "$csv" | grep -c ',block,')" -eq 2 ] &&
+   grep -Eq '^result: diagnosis=[a-z]+ grad_h_ratio=[^ ]+ grad_ratio=[^ ]+ output_change=[0-9.e-]+$' "$work/err"; then
+    ok "transformer probe --csv: block_stats' header, 18 rows (2 blocks), output_change on the result line"
+else
+    notok "transformer probe --csv: $csv / $(cat "$work/err")"
+fi
 # recurrent probe --csv: exact header, one row per time step
 csv=$("$gs" probe model=lstm depth=1 width=16 seq_len=12 --csv 2>/dev/null)
 if [ "$(printf '%s\n' "$csv" | head -n 1)" = "t,hidden_norm,grad_hidden_norm" ] \

@@ -41,6 +41,33 @@ db=tiny36.db
 share=$(q "SELECT group_concat(n, ' ') FROM (SELECT count(*) AS n FROM runs GROUP BY rank ORDER BY rank)")
 check "a 36-cell probe sweep at -n 3: every rank computed some (cells per rank: $share; exit $st)" \
     '[ $st -eq 0 ] && [ "$(q "SELECT count(DISTINCT rank) FROM runs")" = 3 ] && [ "$(q "SELECT count(*) FROM runs")" = 36 ]'
+# transformers (issue 21): their block_stats rows and output change are
+# the same whatever the rank and thread count (attention's tasks per
+# sequence and head)
+cat > tf.ini <<'INI'
+[sweep]
+name = tf
+seed = 5
+[blocks]
+model = transformer
+width = 16
+heads = 4
+seq_len = 6
+batch = 3
+activation = gelu
+depth = 1, 3
+ln = post, pre
+causal = no, yes
+INI
+"$gs" run tf.ini --db tf1.db --threads 1 2>/dev/null
+dump_rows tf1.db > tf1.rows
+mpirun_gs 3 run tf.ini --db tf3.db --threads 1 2>/dev/null; st=$?
+mpirun_gs 2 run tf.ini --db tf22.db --threads 2 2>/dev/null; st2=$?
+nb=$(db=tf1.db q "SELECT count(*) || ' ' || count(DISTINCT run_id) FROM block_stats")
+no=$(db=tf1.db q "SELECT count(*) FROM runs WHERE output_change > 0")
+check "transformer cells at -n 3 (1 thread) and -n 2 (2 threads): rows identical to the singleton run, block_stats included ($nb rows, cells; $no output changes; exit $st $st2)" \
+    '[ $st -eq 0 ] && [ $st2 -eq 0 ] && [ "$nb" = "144 8" ] && [ "$no" = 8 ] &&
+     dump_rows tf3.db | cmp -s - tf1.rows && dump_rows tf22.db | cmp -s - tf1.rows'
 # the held-out evaluation (issue 18) is among those rows: the same
 # subset and values whatever the rank count
 hn1=$(db=np1.db q "SELECT count(*) FROM train_log WHERE heldout_loss IS NOT NULL")

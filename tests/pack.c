@@ -51,10 +51,11 @@ static void sample(gs_result_t *r)
         r->fmt[i].counts.hist[GS_FMT_HIST_BINS - 1] = 9;
         r->fmt[i].counts.min_abs = 0x1p-30;
     }
+    static const int32_t subs[] = {GS_SUB_W2, GS_SUB_LN1, GS_SUB_BLOCK};
     r->n_block = 3;   /* a transformer's rows: a matrix, a norm gain, a block */
     r->block = calloc(r->n_block, sizeof *r->block);
     for (size_t i = 0; i < r->n_block; i++)
-        r->block[i] = (gs_block_row_t){.step = 0, .layer = 2, .sublayer = (int32_t[]){GS_SUB_W2, GS_SUB_LN1, GS_SUB_BLOCK}[i],
+        r->block[i] = (gs_block_row_t){.step = 0, .layer = 2, .sublayer = subs[i],
                                        .grad_w_norm = i == 2 ? NAN : 0.25 + (double)i,
                                        .w_norm = 3.5, .update_ratio = NAN,
                                        .rank_residual = i == 2 ? 0x1p-40 : NAN,
@@ -73,6 +74,22 @@ static void sample(gs_result_t *r)
         r->hist[h].hi = 1;
         r->hist[h].count[h] = 42;
     }
+}
+
+/* The packed buf of len bytes with the int32 at byte `at` set to v is
+ * refused by gs_unpack_result */
+static int refused_with(const unsigned char *buf, size_t len, size_t at, int32_t v)
+{
+    unsigned char *bad = malloc(len);
+    gs_result_t u;
+    gs_pack_meta_t m;
+    memcpy(bad, buf, len);
+    memcpy(bad + at, &v, sizeof v);
+    int rc = gs_unpack_result(bad, len, &u, &m);
+    if (rc == 0)
+        gs_result_free(&u);
+    free(bad);
+    return rc == -1;
 }
 
 static int same_bits(const void *a, const void *b, size_t n)
@@ -172,30 +189,24 @@ int main(void)
     memcpy(bad, buf, len);
     bad[0] ^= 0xff;
     tap_ok(gs_unpack_result(bad, len, &u, &back) == -1, "a wrong magic: refused");
-    memcpy(bad, buf, len);
     /* the last histogram's quantity (its second int32) out of range */
     size_t hist_bytes = sizeof(int32_t) * 2 + 2 * sizeof(double) + GS_HIST_BINS * sizeof(long);
-    int32_t q = 99;
-    memcpy(bad + len - hist_bytes + sizeof(int32_t), &q, sizeof q);
-    tap_ok(gs_unpack_result(bad, len, &u, &back) == -1, "a histogram quantity out of range: refused");
-    /* the last block_stats row (before the histograms): its sublayer, then its layer */
+    tap_ok(refused_with(buf, len, len - hist_bytes + sizeof(int32_t), 99),
+           "a histogram quantity out of range: refused");
+    /* the last block_stats row (before the histograms): its sublayer one
+     * past the names, its layer 0 (blocks count from 1) */
     size_t brow = len - r.n_hist * hist_bytes - sizeof(gs_block_row_t);
-    int32_t sub = GS_N_SUBLAYERS, zero = 0;   /* one past the names; blocks count from 1 */
-    memcpy(bad, buf, len);
-    memcpy(bad + brow + offsetof(gs_block_row_t, sublayer), &sub, sizeof sub);
-    tap_ok(gs_unpack_result(bad, len, &u, &back) == -1, "a block row's sublayer out of range: refused");
-    memcpy(bad, buf, len);
-    memcpy(bad + brow + offsetof(gs_block_row_t, layer), &zero, sizeof zero);
-    tap_ok(gs_unpack_result(bad, len, &u, &back) == -1, "a block row's layer 0: refused");
-    /* the last format record (before the block rows): its tensor, then its layer */
+    tap_ok(refused_with(buf, len, brow + offsetof(gs_block_row_t, sublayer), GS_N_SUBLAYERS),
+           "a block row's sublayer out of range: refused");
+    tap_ok(refused_with(buf, len, brow + offsetof(gs_block_row_t, layer), 0),
+           "a block row's layer 0: refused");
+    /* the last format record (before the block rows): its tensor one past
+     * the names, its layer past depth+1 = 3 */
     size_t rec = brow - (r.n_block - 1) * sizeof(gs_block_row_t) - sizeof(gs_fmt_record_t);
-    int32_t t = GS_N_FMT_TENSORS, layer = 4;   /* one past the names; past depth+1 = 3 */
-    memcpy(bad, buf, len);
-    memcpy(bad + rec + offsetof(gs_fmt_record_t, tensor), &t, sizeof t);
-    tap_ok(gs_unpack_result(bad, len, &u, &back) == -1, "a format record's tensor out of range: refused");
-    memcpy(bad, buf, len);
-    memcpy(bad + rec + offsetof(gs_fmt_record_t, layer), &layer, sizeof layer);
-    tap_ok(gs_unpack_result(bad, len, &u, &back) == -1, "a format record's layer out of range: refused");
+    tap_ok(refused_with(buf, len, rec + offsetof(gs_fmt_record_t, tensor), GS_N_FMT_TENSORS),
+           "a format record's tensor out of range: refused");
+    tap_ok(refused_with(buf, len, rec + offsetof(gs_fmt_record_t, layer), 4),
+           "a format record's layer out of range: refused");
     memcpy(bad, buf, len);
     tap_ok(gs_unpack_result(bad, len, &u, &back) == 0, "the untouched copy still unpacks");
     gs_result_free(&u);

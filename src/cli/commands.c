@@ -171,6 +171,40 @@ static void print_layer_table(const gs_result_t *r, const char *label)
     }
 }
 
+/* A transformer's blocks: the block rows, then ||dL/dW|| of every
+ * matrix and gain per block (block_stats' rows) */
+static void print_block_table(const gs_result_t *r)
+{
+    printf("%5s %12s %10s %12s %13s %16s %14s\n", "block", "grad_x_norm", "rms",
+           "token_cosine", "rank_residual", "attn_entropy_min", "attn_logit_max");
+    for (size_t i = 0; i < r->n_block; i++) {
+        const gs_block_row_t *b = &r->block[i];
+        if (b->sublayer == GS_SUB_BLOCK)
+            printf("%5d %12.4e %10.4g %12.4f %13.4g %16.4f %14.4g\n", b->layer, b->grad_x_norm,
+                   b->rms, b->token_cosine, b->rank_residual, b->attn_entropy_min,
+                   b->attn_logit_max);
+    }
+    printf("\n||dL/dW|| per block and sublayer\n%5s", "block");
+    for (int s = 0; s < GS_SUB_BLOCK; s++)
+        printf(" %10s", gs_sublayer_names[s]);
+    for (size_t i = 0; i < r->n_block; i++) {
+        const gs_block_row_t *b = &r->block[i];
+        if (i == 0 || b->layer != r->block[i - 1].layer) {
+            printf("\n%5d", b->layer);
+            for (int s = 0, at = 0; s < GS_SUB_BLOCK; s++) {   /* absent sublayers: blank */
+                const gs_block_row_t *m = &r->block[i + (size_t)at];
+                if (i + (size_t)at < r->n_block && m->layer == b->layer && m->sublayer == s) {
+                    printf(" %10.3e", m->grad_w_norm);
+                    at++;
+                } else {
+                    printf(" %10s", "");
+                }
+            }
+        }
+    }
+    printf("\n");
+}
+
 static void print_time_table(const gs_result_t *r)
 {
     printf("\n%6s %14s %18s\n", "t", "hidden_norm", "grad_hidden_norm");
@@ -224,9 +258,21 @@ static void print_format_table(const gs_result_t *r)
 #define CSV_TIME(name, type, help) CSV_##type(r->time[t].name);
 #define PROBE_CSV_HEADER "layer" GS_LAYER_STATS_COLUMNS(CSV_NAME)
 #define PROBE_TIME_CSV_HEADER "t" GS_TIME_STATS_COLUMNS(CSV_NAME)
+#define CSV_BLOCK(name, type, help) CSV_##type(b->name);
+#define PROBE_BLOCK_CSV_HEADER "layer,sublayer" GS_BLOCK_STATS_COLUMNS(CSV_NAME)
 
 static void print_probe_csv(const gs_result_t *r)
 {
+    if (r->n_block) {
+        printf(PROBE_BLOCK_CSV_HEADER "\n");
+        for (size_t i = 0; i < r->n_block; i++) {
+            const gs_block_row_t *b = &r->block[i];
+            printf("%d,%s", b->layer, gs_sublayer_names[b->sublayer]);
+            GS_BLOCK_STATS_COLUMNS(CSV_BLOCK)
+            putchar('\n');
+        }
+        return;
+    }
     if (r->n_time) {
         printf(PROBE_TIME_CSV_HEADER "\n");
         for (size_t t = 0; t < r->n_time; t++) {
@@ -251,7 +297,10 @@ static const char probe_what[] =
     "saturated_frac (|phi'| < 5% of its maximum), dead_frac (phi' = 0), grad_pre_norm\n"
     "||dL/dh_l||, grad_w_norm ||dL/dW_l|| and w_norm ||W_l||. Recurrent models (rnn, lstm,\n"
     "gru) add, for every time step t of the top layer, hidden_norm (||h_t||, mean over the\n"
-    "batch) and grad_hidden_norm (||dL/dh_t||, the loss taken at the last step).";
+    "batch) and grad_hidden_norm (||dL/dh_t||, the loss taken at the last step).\n"
+    "A transformer (model=transformer) prints per block grad_x_norm (||dL/dx|| of the\n"
+    "residual stream entering it), rms, token_cosine, rank_residual, attn_entropy_min and\n"
+    "attn_logit_max, then ||dL/dW|| of every sublayer (q, k, v, o, w1, w2, ln1, ln2).";
 static const char probe_output[] =
     "The last line is 'result: diagnosis=<healthy|vanishing|exploding|dead|diverged>\n"
     "grad_h_ratio=<...> grad_ratio=<...>'. The diagnosis is decided by grad_h_ratio, the\n"
@@ -273,7 +322,11 @@ static const char probe_output[] =
     "first input) and condition (sigma_max / sigma_min). With --csv,\n"
     "stdout is a CSV with the header\n"
     PROBE_CSV_HEADER "\n"
-    "(mlp) or " PROBE_TIME_CSV_HEADER " (recurrent), and the result line goes to stderr.";
+    "(mlp), " PROBE_TIME_CSV_HEADER " (recurrent) or\n"
+    PROBE_BLOCK_CSV_HEADER " (transformer: block_stats' rows), and the result\n"
+    "line goes to stderr. A transformer's diagnosis is collapsed when the top block's\n"
+    "rank_residual is below " GS_RF_STR(GS_COLLAPSED_BELOW) ", else from grad_h_ratio = grad_x_norm(1)/grad_x_norm(depth);\n"
+    "its grad_ratio is W2's, and its line goes on with output_change=<...> (Admin's measure).";
 
 int gs_cmd_probe(int argc, char **argv)
 {
@@ -291,7 +344,10 @@ int gs_cmd_probe(int argc, char **argv)
     } else {
         print_config(stdout, &o.cell);
         printf("loss at init: %.6g\n\n", r.init_loss);
-        print_layer_table(&r, "layer");
+        if (r.n_block)
+            print_block_table(&r);
+        else
+            print_layer_table(&r, "layer");
         if (r.n_time)
             print_time_table(&r);
         if (r.n_fmt)
@@ -315,6 +371,8 @@ int gs_cmd_probe(int argc, char **argv)
         fprintf(res, " residual_growth_predicted=%s residual_growth_measured=%s",
                 num(b1, sizeof b1, "%.4f", r.residual_growth_predicted),
                 num(b2, sizeof b2, "%.4f", r.residual_growth_measured));
+    if (o.cell.model == GS_MODEL_TRANSFORMER)
+        fprintf(res, " output_change=%s", num(b1, sizeof b1, "%.6g", r.output_change));
     if (o.cell.spectrum)
         fprintf(res, " sv2_min=%.6g sv2_max=%.6g sv2_mean=%.6g condition=%.6g", r.sv2_min,
                 r.sv2_max, r.sv2_mean, r.condition);

@@ -68,7 +68,7 @@ size_t ex_tf_block_rows(const gs_plan_t *p, const gs_net_t *net, size_t n, long 
 double ex_tf_grad_ratio(const gs_plan_t *p, const gs_block_row_t *rows, size_t n);
 
 /* The verdict on a step's rows: collapsed when the top block's
- * rank_residual < GS_COLLAPSED_BELOW; else the MLP's rules (gs_diagnose)
+ * rank_residual < GS_COLLAPSED_BELOW (seq_len >= 2); else the MLP's rules (gs_diagnose)
  * on *ratio = grad_x_norm(block 1) / grad_x_norm(block depth), dead when
  * a block's is exactly zero. */
 gs_diag_t ex_tf_diagnose(const gs_plan_t *p, const gs_block_row_t *rows, size_t n,

@@ -101,7 +101,8 @@ gs_diag_t ex_tf_diagnose(const gs_plan_t *p, const gs_block_row_t *rows, size_t 
     for (size_t i = 0; i < n; i++)
         dead |= rows[i].sublayer == GS_SUB_BLOCK && rows[i].grad_x_norm == 0.0;
     *ratio = dead ? NAN : first->grad_x_norm / last->grad_x_norm;
-    if (!dead && last->rank_residual < GS_COLLAPSED_BELOW)
+    /* one token (seq_len 1) has no rank to lose: its residual is 0 */
+    if (!dead && p->tf.seq_len >= 2 && last->rank_residual < GS_COLLAPSED_BELOW)
         return GS_DIAG_COLLAPSED;
     return gs_diagnose(*ratio, dead, p->vanishing_below, p->exploding_above);
 }

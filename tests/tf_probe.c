@@ -1,0 +1,277 @@
+/* A transformer cell through the sweep's probe path (issue 21): the
+ * block_stats rows gs_experiment_run returns against the engine called
+ * directly on the same model and batch - rebuilt here from the plan's
+ * seeds, the split's order and the batch's shuffle - bit for bit; the
+ * rows present per ln and mlp setting; closed forms (the norm gains'
+ * ||g|| = sqrt(d) at init, Post-LN's output RMS 1, one token's residual
+ * 0); the verdict 'collapsed' and the keys' checks. */
+#include <config.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data/synthetic.h"
+#include "experiment/experiment.h"
+#include "experiment/plan.h"
+#include "nn/linear.h"
+#include "nn/loss.h"
+#include "nn/transformer.h"
+#include "tap.h"
+
+/* A settled cell from key=value words; -1 (err set) when one is refused
+ * or the cell does not validate */
+static int cell_of(const char *words, gs_cell_t *c, char *err, size_t errlen)
+{
+    char buf[512], *save = NULL;
+    snprintf(buf, sizeof buf, "%s", words);
+    gs_cell_defaults(c);
+    for (char *w = strtok_r(buf, " ", &save); w; w = strtok_r(NULL, " ", &save))
+        if (gs_cell_set_word(c, w, err, errlen) != 0)
+            return -1;
+    gs_cell_settle(c, NULL);
+    return gs_cell_validate(c, err, errlen);
+}
+
+/* The cell's model and its probe batch rebuilt from its plan as a reader
+ * of plan.h would: weights from weight_seed, the batch's rows through the
+ * split's order and the shuffle of the training part from batch_seed */
+static gs_net_t *rebuild(const gs_plan_t *p, gs_dataset_t *batch)
+{
+    gs_net_t *net = gs_tf_create(&p->tf);
+    gs_rng_t wrng, brng;
+    gs_rng_seed(&wrng, p->weight_seed, GS_STREAM_WEIGHTS);
+    gs_rng_seed(&brng, p->batch_seed, GS_STREAM_BATCHES);
+    gs_tf_init(net, &p->init, &wrng);
+    size_t n = p->total_rows, *perm = malloc(n * sizeof *perm),
+           *order = malloc(p->train_rows * sizeof *order), *rows = malloc(p->batch * sizeof *rows);
+    gs_dataset_split_order(n, p->data_set_seed, perm);
+    for (size_t i = 0; i < p->train_rows; i++)
+        order[i] = i;
+    gs_rng_shuffle(&brng, order, p->train_rows);
+    for (size_t i = 0; i < p->batch; i++)
+        rows[i] = perm[order[i]];
+    gs_tokens_rows(batch, p->tf.seq_len, p->tf.vocab, p->data_set_seed, rows, p->batch);
+    free(perm);
+    free(order);
+    free(rows);
+    return net;
+}
+
+static const gs_tensor_kind_t kinds[] = {GS_TENSOR_WQ, GS_TENSOR_WK, GS_TENSOR_WV, GS_TENSOR_WO,
+                                         GS_TENSOR_WFC, GS_TENSOR_WPROJ, GS_TENSOR_LN1_G,
+                                         GS_TENSOR_LN2_G};
+
+/* The rows the engine gives for the cell against r's: same count, order
+ * (per block the sublayers present, then 'block'), and bits */
+static void check_against_engine(const char *words, const gs_cell_t *c, const gs_result_t *r)
+{
+    gs_plan_t p;
+    gs_plan_make(c, &p);
+    gs_dataset_t batch;
+    gs_net_t *net = rebuild(&p, &batch);
+    size_t B = p.batch, T = p.tf.seq_len, V = p.tf.vocab, L = p.depth;
+    int *y = malloc(B * T * sizeof *y);
+    for (size_t i = 0; i < B * T; i++)
+        y[i] = (int)batch.t[i];
+    net->ops->forward(net, batch.x, B, 1);
+    double loss = gs_softmax_ce_forward(net->dout, net->out, y, B * T, V, NULL);
+    gs_softmax_ce_backward(net->dout, net->dout, y, B * T, V, 1.0 / (double)(B * T));
+    net->ops->backward(net, B);
+    gs_tf_block_stats_t *st = malloc(L * sizeof *st);
+    gs_tf_block_stats(net, B, st);
+    size_t k = 0, bad = 0;
+    for (size_t l = 1; l <= L; l++) {
+        for (size_t s = 0; s < sizeof kinds / sizeof *kinds; s++) {
+            const gs_tensor_t *t = gs_net_tensor_of(net, kinds[s], l);
+            if (!t)
+                continue;
+            const gs_block_row_t *row = &r->block[k++];
+            double g = gs_norm2(net->grads + t->offset, t->rows * t->cols),
+                   w = gs_norm2(net->params + t->offset, t->rows * t->cols);
+            bad += row->layer != (int32_t)l || row->sublayer != (int32_t)s ||
+                   row->grad_w_norm != g || row->w_norm != w || !isnan(row->update_ratio) ||
+                   !isnan(row->rms) || row->step != 0;
+        }
+        const gs_block_row_t *row = &r->block[k++];
+        const gs_tf_block_stats_t *b = &st[l - 1];
+        bad += row->layer != (int32_t)l || row->sublayer != GS_SUB_BLOCK ||
+               memcmp(&row->grad_x_norm, &b->grad_x_norm, sizeof b->grad_x_norm) != 0 ||
+               memcmp(&row->rms, &b->rms, sizeof b->rms) != 0 ||
+               memcmp(&row->token_cosine, &b->token_cosine, sizeof b->token_cosine) != 0 ||
+               memcmp(&row->rank_residual, &b->rank_residual, sizeof b->rank_residual) != 0 ||
+               memcmp(&row->attn_entropy_min, &b->attn_entropy_min, sizeof(double)) != 0 ||
+               memcmp(&row->attn_logit_max, &b->attn_logit_max, sizeof(double)) != 0 ||
+               !isnan(row->grad_w_norm) || !isnan(row->w_norm);
+    }
+    double *work = malloc((net->n_params + B * T * V) * sizeof *work);
+    double change = gs_net_output_change(net, batch.x, B, GS_OUTPUT_CHANGE_LR, work);
+    tap_ok(k == r->n_block && bad == 0 && loss == r->init_loss && change == r->output_change &&
+               r->grad_h_ratio == st[0].grad_x_norm / st[L - 1].grad_x_norm,
+           "%s: %zu rows, every one the engine's bit for bit (%zu differ), init_loss, "
+           "output_change %.4g, grad_h_ratio", words, r->n_block, bad, r->output_change);
+    free(work);
+    free(st);
+    free(y);
+    gs_net_free(net);
+    gs_dataset_free(&batch);
+}
+
+/* The count of r's rows of sublayer s */
+static size_t count_of(const gs_result_t *r, gs_sublayer_t s)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_block; i++)
+        n += r->block[i].sublayer == (int32_t)s;
+    return n;
+}
+
+static const gs_block_row_t *row_of(const gs_result_t *r, int layer, gs_sublayer_t s)
+{
+    for (size_t i = 0; i < r->n_block; i++)
+        if (r->block[i].layer == layer && r->block[i].sublayer == (int32_t)s)
+            return &r->block[i];
+    return NULL;
+}
+
+static int probe(const char *words, gs_cell_t *c, gs_result_t *r)
+{
+    char err[512];
+    memset(r, 0, sizeof *r);
+    if (cell_of(words, c, err, sizeof err) != 0) {
+        tap_diag("%s: %s", words, err);
+        return -1;
+    }
+    if (gs_experiment_run(c, r, NULL) != 0) {
+        tap_diag("%s: %s", words, r->error);
+        return -1;
+    }
+    return 0;
+}
+
+int main(void)
+{
+    /* every ln placement, residual scheme, the switches, the edges:
+     * width 4 with 1 and 4 heads, depth 1, one token, causal */
+    static const char *const cells[] = {
+        "model=transformer depth=3 width=16 heads=4 seq_len=6 batch=3 vocab=11 ln=post activation=gelu",
+        "model=transformer depth=2 width=16 heads=2 seq_len=5 batch=2 ln=pre residual_scale=gpt2 causal=yes",
+        "model=transformer depth=2 width=8 heads=2 seq_len=4 batch=2 ln=post residual_scale=deepnorm activation=relu",
+        "model=transformer depth=2 width=8 heads=1 seq_len=4 batch=2 ln=none skip=no mlp=no",
+        "model=transformer depth=2 width=8 heads=2 seq_len=4 batch=2 ln=pre mlp=no residual_scale=rezero",
+        "model=transformer depth=1 width=4 heads=4 seq_len=3 batch=1 vocab=2",
+        "model=transformer depth=1 width=4 heads=1 seq_len=1 batch=2 ffn=3",
+    };
+    for (size_t i = 0; i < sizeof cells / sizeof *cells; i++) {
+        gs_cell_t c;
+        gs_result_t r;
+        if (probe(cells[i], &c, &r) != 0) {
+            tap_ok(0, "%s: runs", cells[i]);
+            continue;
+        }
+        tap_ok(r.status == GS_STATUS_DONE && r.n_layers == 0 && r.n_hist == 0 &&
+                   isfinite(r.output_change) && r.output_change > 0,
+               "%s: done, no layer_stats rows, an output change", cells[i]);
+        check_against_engine(cells[i], &c, &r);
+        /* which rows: q k v o always; w1 w2 with the MLP; the gains
+         * with a norm (ln2 only beside the MLP's sublayer); a block row */
+        size_t L = (size_t)c.depth, ln = c.ln != GS_LN_NONE;
+        tap_ok(count_of(&r, GS_SUB_Q) == L && count_of(&r, GS_SUB_O) == L &&
+                   count_of(&r, GS_SUB_W2) == (c.mlp ? L : 0) &&
+                   count_of(&r, GS_SUB_LN1) == (ln ? L : 0) &&
+                   count_of(&r, GS_SUB_LN2) == (ln && c.mlp ? L : 0) &&
+                   count_of(&r, GS_SUB_BLOCK) == L,
+               "%s: the rows of ln=%s, mlp=%s (%zu)", cells[i], gs_ln_place_names[c.ln],
+               c.mlp ? "yes" : "no", r.n_block);
+        if (ln) {   /* gains initialized at 1: ||g|| = sqrt(d) */
+            const gs_block_row_t *g = row_of(&r, 1, GS_SUB_LN1);
+            tap_close(g ? g->w_norm : NAN, sqrt((double)c.width), 1e-14,
+                      "%s: ||ln1 gain|| at init = sqrt(width)", cells[i]);
+        }
+        if (c.ln == GS_LN_POST) {   /* a block's output is layer norm's: RMS 1 up to eps */
+            const gs_block_row_t *b = row_of(&r, (int)L, GS_SUB_BLOCK);
+            tap_close(b ? b->rms : NAN, 1.0, 1e-3, "%s: Post-LN's top output RMS = 1", cells[i]);
+        }
+        if (c.seq_len == 1) {   /* one token: X = 1 x^T exactly, no rank to lose */
+            const gs_block_row_t *b = row_of(&r, 1, GS_SUB_BLOCK);
+            tap_ok(b && b->rank_residual == 0.0 && r.diagnosis != GS_DIAG_COLLAPSED,
+                   "%s: one token's rank_residual is 0 and not 'collapsed' (%s)", cells[i],
+                   gs_diag_names[r.diagnosis]);
+        }
+        gs_result_free(&r);
+    }
+
+    /* collapse at d_model 64, T = 32 (the issue's: 0.86 with skips at 12
+     * layers): pure attention without norm or skips at depth 12 (Dong et
+     * al.; tests/transformer_effects.t checks the engine at the issue's
+     * shapes) is diagnosed collapsed; with skips it is not */
+    gs_cell_t c;
+    gs_result_t r;
+    static const char pure[] = "model=transformer depth=12 width=64 heads=4 seq_len=32 batch=4 "
+                               "ln=none skip=no mlp=no";
+    static const char skips[] = "model=transformer depth=12 width=64 heads=4 seq_len=32 batch=4 "
+                                "ln=none skip=yes mlp=no";
+    if (probe(pure, &c, &r) == 0) {
+        const gs_block_row_t *top = row_of(&r, 12, GS_SUB_BLOCK);
+        tap_ok(top && top->rank_residual < GS_COLLAPSED_BELOW && r.diagnosis == GS_DIAG_COLLAPSED,
+               "pure attention at depth 12: rank_residual %.3g, diagnosis %s",
+               top ? top->rank_residual : NAN, gs_diag_names[r.diagnosis]);
+        gs_result_free(&r);
+    } else {
+        tap_ok(0, "pure attention runs");
+    }
+    if (probe(skips, &c, &r) == 0) {
+        const gs_block_row_t *top = row_of(&r, 12, GS_SUB_BLOCK);
+        tap_ok(top && top->rank_residual > 0.3 && r.diagnosis != GS_DIAG_COLLAPSED,
+               "attention with skips at depth 12: rank_residual %.3g, diagnosis %s",
+               top ? top->rank_residual : NAN, gs_diag_names[r.diagnosis]);
+        gs_result_free(&r);
+    } else {
+        tap_ok(0, "attention with skips runs");
+    }
+
+    /* the keys' checks: clear errors naming the key */
+    static const struct {
+        const char *words, *says;
+    } bad[] = {
+        {"model=transformer width=10 heads=4", "heads=4: must divide width=10"},
+        {"model=transformer dataset=gaussian", "dataset=gaussian: model=transformer"},
+        {"model=mlp dataset=tokens", "dataset=tokens: needs model=transformer"},
+        {"model=transformer task=train", "task=train: model=transformer is not trained yet"},
+        {"model=transformer norm=layer", "norm: model=transformer"},
+        {"model=transformer spectrum=yes", "spectrum=yes: needs model=mlp"},
+        {"model=transformer ln=middle", "ln"},
+        {"model=transformer residual_scale=fixup", "residual_scale"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char err[512] = "";
+        int rc = cell_of(bad[i].words, &c, err, sizeof err);
+        tap_ok(rc != 0 && strstr(err, bad[i].says) != NULL, "refused: %s (%s)", bad[i].words, err);
+    }
+    /* transformer keys on an mlp are settled back, as recurrent keys are */
+    char err[512];
+    gs_settled_t note = {0};
+    gs_cell_defaults(&c);
+    gs_cell_set_word(&c, "heads=8", err, sizeof err);
+    gs_cell_set_word(&c, "ln=post", err, sizeof err);
+    int reset = gs_cell_settle(&c, &note);
+    char why[256];
+    gs_cell_settle_describe(&note, why, sizeof why);
+    tap_ok(reset == 2 && c.heads == 4 && c.ln == GS_LN_PRE && strstr(why, "transformer keys"),
+           "model=mlp: heads and ln reset (%s)", why);
+    /* a transformer defaults to dataset=tokens; ffn=4 width is ffn=0's key */
+    gs_cell_t a, b;
+    cell_of("model=transformer width=16 ffn=64", &a, err, sizeof err);
+    cell_of("model=transformer width=16", &b, err, sizeof err);
+    tap_ok(a.dataset == GS_DATA_TOKENS && gs_cell_key_hash(&a) == gs_cell_key_hash(&b) &&
+               gs_cell_seed(&a) == gs_cell_seed(&b),
+           "dataset=tokens by default; ffn=4 width and the default are one cell");
+    /* an mlp's key and seed are those of before the transformer keys */
+    gs_cell_defaults(&a);
+    gs_cell_settle(&a, NULL);
+    char key[1024];
+    gs_cell_key(&a, key, sizeof key);
+    tap_ok(strstr(key, "heads") == NULL && strstr(key, "ln=") == NULL,
+           "an mlp's canonical key names no transformer key (%s)", key);
+    return tap_done();
+}
