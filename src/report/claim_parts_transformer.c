@@ -14,8 +14,9 @@
  *   noci-align   ln=post or pre, residual_scale=none, skip=yes: the top
  *                block's token cosine above block 1's
  *   deepnet-bounded  DeepNorm (ln=post, residual_scale=deepnorm) against its
- *                Post-LN partner (ln=post, residual_scale=none; same
- *                experiment, depth, repeat, skip and mlp): an output
+ *                Post-LN partner (ln=post, residual_scale=none; in any
+ *                experiment, the same depth, width, seq_len, batch, heads,
+ *                ffn, vocab, causal, repeat, skip and mlp): an output
  *                change at least DEEPNET_FACTOR times smaller
  *   deepnet-flat DeepNorm: the last/first ||dL/dW2|| ratio within
  *                DEEPNET_FLAT of 1 */
@@ -147,24 +148,36 @@ static double cosine_rise(rp_model_t *m, const rp_exp_t *e, const rp_run_t *r,
     return v;
 }
 
-/* Post-LN's output change over DeepNorm's, *partner the Post-LN run:
- * same experiment, depth, repeat, skip and mlp */
+/* Do two transformer cells share their shapes (all but the norm and
+ * residual scheme) and their repeat? */
+static int same_shape(const rp_run_t *a, const rp_run_t *b)
+{
+    const gs_cell_t *x = &a->sc->cell, *y = &b->sc->cell;
+    return x->depth == y->depth && x->repeat == y->repeat && x->width == y->width &&
+           x->seq_len == y->seq_len && x->batch == y->batch && x->heads == y->heads &&
+           gs_cell_ffn(x) == gs_cell_ffn(y) && x->vocab == y->vocab && x->causal == y->causal;
+}
+
+/* Post-LN's output change over DeepNorm's, *partner the Post-LN run: the
+ * first of the sweep (in any experiment: a config may give each scheme
+ * its own) with the same shape, repeat, skip and mlp */
 static double change_factor(rp_model_t *m, const rp_exp_t *e, const rp_run_t *r,
                             const rp_tf_keys_t *k, const rp_run_t **partner)
 {
-    for (size_t i = 0; is(k->skip, "yes") && i < e->n_runs; i++) {
-        const rp_run_t *q = &e->runs[i];
-        rp_tf_keys_t qk;
-        if (q->sc->cell.depth != r->sc->cell.depth || q->sc->cell.repeat != r->sc->cell.repeat ||
-            !rp_tf_run(m, q) || rp_tf_keys(m, q, &qk) != 0 || !post_ln(q, &qk) ||
-            !is(qk.mlp, k->mlp))
-            continue;
-        double a = rp_tf_output_change(m, r), b = rp_tf_output_change(m, q);
-        if (!(a > 0) || !(b > 0))
-            return NAN;
-        *partner = q;
-        return b / a;
-    }
+    (void)e;
+    for (size_t x = 0; is(k->skip, "yes") && x < m->n_exps; x++)
+        for (size_t i = 0; i < m->exps[x].n_runs; i++) {
+            const rp_run_t *q = &m->exps[x].runs[i];
+            rp_tf_keys_t qk;
+            if (!same_shape(q, r) || !rp_tf_run(m, q) || rp_tf_keys(m, q, &qk) != 0 ||
+                !post_ln(q, &qk) || !is(qk.mlp, k->mlp))
+                continue;
+            double a = rp_tf_output_change(m, r), b = rp_tf_output_change(m, q);
+            if (!(a > 0) || !(b > 0))
+                return NAN;
+            *partner = q;
+            return b / a;
+        }
     return NAN;
 }
 
