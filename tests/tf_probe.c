@@ -259,13 +259,14 @@ int main(void)
     gs_cell_settle_describe(&note, why, sizeof why);
     tap_ok(reset == 2 && c.heads == 4 && c.ln == GS_LN_PRE && strstr(why, "transformer keys"),
            "model=mlp: heads and ln reset (%s)", why);
-    /* a transformer defaults to dataset=tokens; ffn=4 width is ffn=0's key */
+    /* a transformer defaults to dataset=tokens; ffn=0 is settled to 4
+     * width, the value stored: one cell with ffn=4 width */
     gs_cell_t a, b;
     cell_of("model=transformer width=16 ffn=64", &a, err, sizeof err);
     cell_of("model=transformer width=16", &b, err, sizeof err);
-    tap_ok(a.dataset == GS_DATA_TOKENS && gs_cell_key_hash(&a) == gs_cell_key_hash(&b) &&
+    tap_ok(a.dataset == GS_DATA_TOKENS && b.ffn == 64 && gs_cell_key_hash(&a) == gs_cell_key_hash(&b) &&
                gs_cell_seed(&a) == gs_cell_seed(&b),
-           "dataset=tokens by default; ffn=4 width and the default are one cell");
+           "dataset=tokens by default; ffn=4 width and the default are one cell (ffn %ld)", b.ffn);
     /* an mlp's key and seed are those of before the transformer keys */
     gs_cell_defaults(&a);
     gs_cell_settle(&a, NULL);

@@ -63,7 +63,8 @@
       "(transformer): the top block's rank_residual < " GS_RF_STR(GS_COLLAPSED_BELOW))                  \
     R(grad_ratio, REAL, RUNS, 1, MEASURED,                                                       \
       "at init: the weight gradients, grad_w_norm(1) /\n"                                        \
-      "grad_w_norm(depth) (NULL for 0/0). Shown, never the\n"                                    \
+      "grad_w_norm(depth) (transformer: of w2 or, with mlp=no, of o;\n"                          \
+      "NULL for 0/0). Shown, never the\n"                                                        \
       "verdict: dL/dW is dL/dh times the layer's input, and the\n"                               \
       "two can cancel while dL/dh vanishes (Glorot & Bengio 2010)")                              \
     R(init_loss, REAL, RUNS, 1, MEASURED, "loss of the first batch at init")                     \
@@ -98,7 +99,8 @@
       "diverged: the last finite global gradient norm before it")                                \
     R(grad_h_ratio, REAL_INF, RUNS, 5, MEASURED,                                                 \
       "at init: the backpropagated gradient, grad_pre_norm(1) / grad_pre_norm(depth)\n"          \
-      "(recurrent: ||dL/dh_1|| / ||dL/dh_seq_len||, top layer); the\n"                           \
+      "(recurrent: ||dL/dh_1|| / ||dL/dh_seq_len||, top layer; transformer:\n"                   \
+      "block_stats' grad_x_norm of block 1 over block depth); the\n"                             \
       "diagnosis is decided by it. NULL when dead or diverged")                                  \
     R(grad_h_ratio_final, REAL_INF, RUNS, 5, TRAINED,                                            \
       "task=train: grad_h_ratio at the last logged step (diagnosis_final's)")                    \

@@ -106,7 +106,7 @@ static const keydef_t keys[] = {
     {"heads", K_INT, OFF(heads), NULL, 1, 4096, 1, 1, "4",
      "transformer: attention heads (must divide width, the model width d_model)", KF_TF},
     {"ffn", K_INT, OFF(ffn), NULL, 0, 1e7, 1, 1, "0",
-     "transformer: hidden units of each block's MLP (0: 4 width)", KF_TF},
+     "transformer: hidden units of each block's MLP (0: 4 width, stored as such)", KF_TF},
     {"vocab", K_INT, OFF(vocab), NULL, 2, 1e6, 1, 1, "64",
      "transformer: token symbols (inputs and targets of dataset=tokens)", KF_TF},
     {"ln", K_CHOICE, OFF(ln), gs_ln_place_names, 0, 0, 0, 1, "pre",
@@ -478,8 +478,8 @@ int gs_cell_settle(gs_cell_t *c, gs_settled_t *note)
         c->depth = 1;   /* a default, not a reset: no two combinations meet by it */
     if (c->model == GS_MODEL_TRANSFORMER && !c->dataset_given)
         c->dataset = GS_DATA_TOKENS;   /* the transformers' probe data, as gaussian is the mlp's */
-    if (c->model == GS_MODEL_TRANSFORMER && c->ffn == 4 * c->width)
-        c->ffn = 0;   /* one spelling of the default FFN width */
+    if (c->model == GS_MODEL_TRANSFORMER && c->ffn == 0)
+        c->ffn = 4 * c->width;   /* the default FFN width, stored as what it is */
     for (size_t r = 0; r < N_SETTLE_RULES; r++) {
         if (!settle_rules[r].applies(c))
             continue;

@@ -54,7 +54,7 @@ typedef struct {
     /* model=transformer (nn/transformer.h): width is d_model, depth the
      * blocks, seq_len T; ln a gs_ln_place_t, residual_scale a gs_res_scale_t */
     int ln, residual_scale, skip, mlp, causal;
-    long heads, ffn, vocab;                   /* ffn 0: 4 width */
+    long heads, ffn, vocab;                   /* ffn 0: 4 width (settled to it) */
     int dataset_given;                        /* dataset was set (transformers default to tokens) */
 } gs_cell_t;
 

@@ -53,6 +53,8 @@ static const seed_t seeds[] = {
                  "[res]\ndepth = 6\nwidth = 8\nactivation = sigmoid\nresidual = no, yes\n"},
     {"spectrum", "[sweep]\nname = iso\n[iso]\ndepth = 3\nwidth = 4\ninit = orthogonal, lecun\n"
                  "spectrum = yes\n"},
+    {"transformer", "[sweep]\nname = tf\n[tf]\nmodel = transformer\ndepth = 1, 2\nwidth = 8\n"
+                    "heads = 2\nseq_len = 4\nbatch = 2\nln = post, none\n"},
 };
 
 typedef struct {
