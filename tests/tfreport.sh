@@ -257,10 +257,13 @@ check "fixture: 16 partly (no Pre-LN), 17, 18 and 19 confirmed" \
 check "small transformer probes run (exit $st)" '[ $st -eq 0 ]'
 "$gs" report r.db -o rrep >/dev/null 2>rrep.err; st=$?
 n_prof=$(ls rrep/charts | grep -c '^profile-tf-.*\.png$')
+n_deep=$(ls rrep/charts | grep -c '^deepnorm-tf-.*\.png$')
 n_rank=$(ls rrep/charts | grep -c '^rank-tf-.*\.png$')
-check "their report (exit $st): five transformer charts of the depth sweep ($n_prof), four of one depth, no ratio chart ($n_rank)" \
-    '[ $st -eq 0 ] && [ ! -s rrep.err ] && [ "$n_prof" -eq 5 ] && [ "$n_rank" -eq 4 ] && [ ! -e rrep/charts/rank-tf-ratio.png ]'
+check "their report (exit $st): five transformer charts of each depth sweep ($n_prof, $n_deep), four of one depth, no ratio chart ($n_rank)" \
+    '[ $st -eq 0 ] && [ ! -s rrep.err ] && [ "$n_prof" -eq 5 ] && [ "$n_deep" -eq 5 ] && [ "$n_rank" -eq 4 ] && [ ! -e rrep/charts/rank-tf-ratio.png ]'
 check_facts "$work/r.db" "$work/rrep" real
+pairs=$(sqlite3 real/x.db "SELECT yes + no FROM f WHERE id = 'claims.19.deepnet-bounded'")
+check "real: DeepNet's claim pairs DeepNorm with Post-LN across experiments ($pairs pairs: 3 depths x 2 repeats)" '[ "$pairs" = 6 ]'
 # the diagnosis: collapsed exactly where the top block's relative residual is below 1e-3
 sqlite3 real/x.db "SELECT count(*) FROM tfr WHERE (diagnosis = 'collapsed') != (top_res < 1e-3)" >coll.txt 2>&1
 n_coll=$(sqlite3 real/x.db "SELECT count(*) FROM tfr WHERE diagnosis = 'collapsed'")

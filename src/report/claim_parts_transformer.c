@@ -14,8 +14,9 @@
  *   noci-align   ln=post or pre, residual_scale=none, skip=yes: the top
  *                block's token cosine above block 1's
  *   deepnet-bounded  DeepNorm (ln=post, residual_scale=deepnorm) against its
- *                Post-LN partner (ln=post, residual_scale=none; same
- *                experiment, depth, repeat, skip and mlp): an output
+ *                Post-LN partner (ln=post, residual_scale=none; in any
+ *                experiment, the same depth, width, seq_len, batch, heads,
+ *                ffn, vocab, causal, repeat, skip and mlp): an output
  *                change at least DEEPNET_FACTOR times smaller
  *   deepnet-flat DeepNorm: the last/first ||dL/dW2|| ratio within
  *                DEEPNET_FLAT of 1 */
@@ -29,7 +30,7 @@
 #include "report/transformer.h"
 
 #define DONG_DEPTH 4         /* Dong et al.'s collapse shows by block 4 (issue 21) */
-#define DEEPNET_FACTOR 10.0  /* issue 21's accepted-when: >= 10x smaller than Post-LN's */
+#define DEEPNET_FACTOR 10    /* issue 21's accepted-when: >= 10x smaller than Post-LN's */
 #define DEEPNET_FLAT 0.1     /* issue 21's accepted-when: within 0.1 of 1 */
 
 /* A part's rule: the runs it looks at (want), the value of each (NaN: no
@@ -41,6 +42,8 @@ typedef struct {
                     const rp_run_t **partner);
     int (*holds)(double v);
     const char *chart;
+    const char *said;        /* "<said> in k of n <cases> (<value name> v at L = ..)" */
+    const char *cases, *value_name;
 } tf_rule_t;
 
 /* The example a part's words name: the deepest run counted, its value. */
@@ -147,24 +150,36 @@ static double cosine_rise(rp_model_t *m, const rp_exp_t *e, const rp_run_t *r,
     return v;
 }
 
-/* Post-LN's output change over DeepNorm's, *partner the Post-LN run:
- * same experiment, depth, repeat, skip and mlp */
+/* Do two transformer cells share their shapes (all but the norm and
+ * residual scheme) and their repeat? */
+static int same_shape(const rp_run_t *a, const rp_run_t *b)
+{
+    const gs_cell_t *x = &a->sc->cell, *y = &b->sc->cell;
+    return x->depth == y->depth && x->repeat == y->repeat && x->width == y->width &&
+           x->seq_len == y->seq_len && x->batch == y->batch && x->heads == y->heads &&
+           gs_cell_ffn(x) == gs_cell_ffn(y) && x->vocab == y->vocab && x->causal == y->causal;
+}
+
+/* Post-LN's output change over DeepNorm's, *partner the Post-LN run: the
+ * first of the sweep (in any experiment: a config may give each scheme
+ * its own) with the same shape, repeat, skip and mlp */
 static double change_factor(rp_model_t *m, const rp_exp_t *e, const rp_run_t *r,
                             const rp_tf_keys_t *k, const rp_run_t **partner)
 {
-    for (size_t i = 0; is(k->skip, "yes") && i < e->n_runs; i++) {
-        const rp_run_t *q = &e->runs[i];
-        rp_tf_keys_t qk;
-        if (q->sc->cell.depth != r->sc->cell.depth || q->sc->cell.repeat != r->sc->cell.repeat ||
-            !rp_tf_run(m, q) || rp_tf_keys(m, q, &qk) != 0 || !post_ln(q, &qk) ||
-            !is(qk.mlp, k->mlp))
-            continue;
-        double a = rp_tf_output_change(m, r), b = rp_tf_output_change(m, q);
-        if (!(a > 0) || !(b > 0))
-            return NAN;
-        *partner = q;
-        return b / a;
-    }
+    (void)e;
+    for (size_t x = 0; is(k->skip, "yes") && x < m->n_exps; x++)
+        for (size_t i = 0; i < m->exps[x].n_runs; i++) {
+            const rp_run_t *q = &m->exps[x].runs[i];
+            rp_tf_keys_t qk;
+            if (!same_shape(q, r) || !rp_tf_run(m, q) || rp_tf_keys(m, q, &qk) != 0 ||
+                !post_ln(q, &qk) || !is(qk.mlp, k->mlp))
+                continue;
+            double a = rp_tf_output_change(m, r), b = rp_tf_output_change(m, q);
+            if (!(a > 0) || !(b > 0))
+                return NAN;
+            *partner = q;
+            return b / a;
+        }
     return NAN;
 }
 
@@ -180,84 +195,76 @@ static int near_1(double v) { return fabs(v - 1) <= DEEPNET_FLAT; }
 
 /* ---- the parts ---- */
 
-#define say(p, ...) rp_appendf((p)->said, sizeof (p)->said, __VA_ARGS__)
-
-/* Xiong et al. 2020: the ratio parts' words */
-static void xiong(rp_part_t *p, const tf_rule_t *rule, const char *who, const char *side)
+/* Decide a part by its rule and say it: the cases, and the deepest
+ * example's value. */
+static void part(rp_part_t *p, const tf_rule_t *rule)
 {
     example_t x = run_rule(p, rule);
     if (!x.r)
         return;
     char v[32];
     rp_sci(v, sizeof v, x.v);
-    say(p, "%s: ||dL/dW2|| largest near the %s in %zu of %zu runs (last/first %s at L = %ld, %s)",
-        who, side, p->yes, p->yes + p->no, v, x.r->sc->cell.depth, x.r->label);
+    rp_appendf(p->said, sizeof p->said, "%s in %zu of %zu %s (%s %s at L = %ld, %s)", rule->said,
+               p->yes, p->yes + p->no, rule->cases, rule->value_name, v, x.r->sc->cell.depth,
+               x.r->label);
 }
 
 void rp_part_xiong_post(rp_part_t *p)
 {
-    static const tf_rule_t rule = {post_ln, w2_ratio, above_1, "tf-gradient"};
-    xiong(p, &rule, "Post-LN", "output");
+    static const tf_rule_t rule = {post_ln, w2_ratio, above_1, "tf-gradient",
+                                   "Post-LN: ||dL/dW2|| largest near the output", "runs",
+                                   "last/first"};
+    part(p, &rule);
 }
 
 void rp_part_xiong_pre(rp_part_t *p)
 {
-    static const tf_rule_t rule = {pre_ln, w2_ratio, below_1, "tf-gradient"};
-    xiong(p, &rule, "Pre-LN", "input");
-}
-
-/* Dong et al. 2021: the residual parts' words */
-static void dong(rp_part_t *p, const tf_rule_t *rule, const char *who, const char *what)
-{
-    example_t x = run_rule(p, rule);
-    if (!x.r)
-        return;
-    char v[32];
-    rp_sci(v, sizeof v, x.v);
-    say(p, "%s: the top block's relative residual %s %g in %zu of %zu runs (%s at L = %ld, %s)",
-        who, what, GS_COLLAPSED_BELOW, p->yes, p->yes + p->no, v, x.r->sc->cell.depth, x.r->label);
+    static const tf_rule_t rule = {pre_ln, w2_ratio, below_1, "tf-gradient",
+                                   "Pre-LN: ||dL/dW2|| largest near the input", "runs",
+                                   "last/first"};
+    part(p, &rule);
 }
 
 void rp_part_dong_collapse(rp_part_t *p)
 {
-    static const tf_rule_t rule = {pure_attention, top_residual, collapsed, "tf-rank"};
-    dong(p, &rule, "pure attention", "below");
+    static const tf_rule_t rule = {pure_attention, top_residual, collapsed, "tf-rank",
+                                   "pure attention: the top block's relative residual below "
+                                   GS_RF_STR(GS_COLLAPSED_BELOW),
+                                   "runs", "relative residual"};
+    part(p, &rule);
 }
 
 void rp_part_dong_skip(rp_part_t *p)
 {
-    static const tf_rule_t rule = {skip_attention, top_residual, not_collapsed, "tf-rank"};
-    dong(p, &rule, "with skip connections", "not below");
+    static const tf_rule_t rule = {skip_attention, top_residual, not_collapsed, "tf-rank",
+                                   "with skip connections: the top block's relative residual "
+                                   "not below " GS_RF_STR(GS_COLLAPSED_BELOW),
+                                   "runs", "relative residual"};
+    part(p, &rule);
 }
 
 void rp_part_noci(rp_part_t *p)
 {
-    static const tf_rule_t rule = {normed, cosine_rise, positive, "tf-rank"};
-    example_t x = run_rule(p, &rule);
-    if (x.r)
-        say(p, "token cosine higher at the top block than at block 1 in %zu of %zu Post-/Pre-LN "
-            "runs (%+.2f at L = %ld, %s)", p->yes, p->yes + p->no, x.v, x.r->sc->cell.depth,
-            x.r->label);
+    static const tf_rule_t rule = {normed, cosine_rise, positive, "tf-rank",
+                                   "token cosine higher at the top block than at block 1",
+                                   "Post-/Pre-LN runs", "rise"};
+    part(p, &rule);
 }
 
 void rp_part_deepnet_bounded(rp_part_t *p)
 {
-    static const tf_rule_t rule = {deepnorm, change_factor, deepnet_factor, "tf-output-change"};
-    example_t x = run_rule(p, &rule);
-    char v[32];
-    rp_sci(v, sizeof v, x.v);
-    if (x.r)
-        say(p, "DeepNorm's output change at least %gx smaller than Post-LN's in %zu of %zu pairs "
-            "(%sx at L = %ld)", DEEPNET_FACTOR, p->yes, p->yes + p->no, v, x.r->sc->cell.depth);
+    static const tf_rule_t rule = {deepnorm, change_factor, deepnet_factor, "tf-output-change",
+                                   "DeepNorm's output change at least "
+                                   GS_RF_STR(DEEPNET_FACTOR) "x smaller than Post-LN's",
+                                   "pairs", "Post-LN's over DeepNorm's"};
+    part(p, &rule);
 }
 
 void rp_part_deepnet_flat(rp_part_t *p)
 {
-    static const tf_rule_t rule = {deepnorm, w2_ratio, near_1, "tf-gradient"};
-    example_t x = run_rule(p, &rule);
-    char v[32];
-    rp_sci(v, sizeof v, x.v);
-    if (x.r)
-        say(p, "DeepNorm's last/first ||dL/dW2|| within %g of 1 in %zu of %zu runs (%s at L = %ld)",
-            DEEPNET_FLAT, p->yes, p->yes + p->no, v, x.r->sc->cell.depth);
+    static const tf_rule_t rule = {deepnorm, w2_ratio, near_1, "tf-gradient",
+                                   "DeepNorm's last/first ||dL/dW2|| within "
+                                   GS_RF_STR(DEEPNET_FLAT) " of 1", "runs",
+                                   "last/first"};
+    part(p, &rule);
 }

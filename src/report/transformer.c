@@ -151,8 +151,8 @@ double rp_tf_w2_ratio(rp_model_t *m, const rp_run_t *r)
 double rp_tf_output_change(rp_model_t *m, const rp_run_t *r)
 {
     double v;
-    if (!rp_usable(r) ||
-        one_real(m, "SELECT output_change FROM runs WHERE id = ?1", "output_change", r->id, &v) != 0)
+    if (!rp_usable(r) || one_real(m, "SELECT output_change FROM runs WHERE id = ?1",
+                                  "output_change", r->id, &v) != 0)
         return NAN;
     return v;
 }
