@@ -132,8 +132,14 @@ probes=$(printf '%s\n' "$st_out" | awk '/^at the end of training/ { on = 1; next
 check "status: the diagnoses at the end of training, per training experiment ($fin of $want), how many changed ($ch of $wch), no probe rows" \
     '[ -n "$fin" ] && [ "$fin" = "$want" ] && [ "$ch" = "$wch" ] && [ -z "$probes" ]'
 dump_rows results/small.db > ref.rows
-# the runs columns of version 8 (issue 18's held-out evaluation, issue 20's format_stats key)
-v8cols="heldout_rows heldout_loss heldout_acc format_stats"
+# the columns of version 9 (issue 20's reduced precision: its keys, the run's final loss
+# scale and skipped steps, train_layer_log.lost_update_frac)
+v9cols="precision loss_scale master_weights rounding loss_scale_final skipped_steps lost_update_frac
+  twin_rel_err twin_cos"
+dump_rows results/small.db $v9cols > ref-v8.rows   # as a database of version 8 has it
+# the runs columns of version 8 (issue 18's held-out evaluation, issue 20's format_stats key),
+# and those of the versions after
+v8cols="heldout_rows heldout_loss heldout_acc format_stats $v9cols"
 dump_rows results/small.db $v8cols > ref-v7.rows   # as a database of version 7 has it
 dump_rows results/small.db work_bytes $v8cols > ref-v6.rows   # as a database of version 6 has it
 
@@ -221,7 +227,12 @@ check "... and the rerun stores it: rows identical to the uninterrupted run (exi
 # old_v4: what version 5 added undone - grad_h_ratio, grad_h_ratio_final,
 # data_seed, sweeps.seeding and 'dead' in the diagnoses' CHECK lists)
 # what each schema version added, undone: a database as that version wrote it
-old_v7="ALTER TABLE sweeps DROP COLUMN shard; ALTER TABLE sessions DROP COLUMN pid_start;
+old_v8="ALTER TABLE runs DROP COLUMN skipped_steps; ALTER TABLE runs DROP COLUMN loss_scale_final;
+  ALTER TABLE runs DROP COLUMN precision; ALTER TABLE runs DROP COLUMN loss_scale;
+  ALTER TABLE runs DROP COLUMN master_weights; ALTER TABLE runs DROP COLUMN rounding;
+  ALTER TABLE train_layer_log DROP COLUMN lost_update_frac; ALTER TABLE layer_stats DROP COLUMN twin_cos;
+  ALTER TABLE layer_stats DROP COLUMN twin_rel_err;"
+old_v7="$old_v8 ALTER TABLE sweeps DROP COLUMN shard; ALTER TABLE sessions DROP COLUMN pid_start;
   ALTER TABLE runs DROP COLUMN heldout_rows; ALTER TABLE train_log DROP COLUMN heldout_loss;
   ALTER TABLE train_log DROP COLUMN heldout_acc; DROP VIEW loss_scale_window;
   DROP VIEW format_exponent_bins; DROP TABLE format_stats; DROP TABLE format_exponents;
@@ -391,6 +402,29 @@ check "a version-7 database: upgraded to $ver, sweeps.shard added as NULL, nothi
 1
 NULL
 ok" ] && grep -q "30 stored already, 0 to run" v7.err && dump_rows v7.db $v8cols | cmp -s - ref-v7.rows'
+
+# ---- reduced precision (schema version 9) ----
+# a version-8 database: a run adds the keys precision, loss_scale,
+# master_weights and rounding, runs.loss_scale_final and skipped_steps and
+# train_layer_log.lost_update_frac and layer_stats' twin_rel_err and
+# twin_cos, NULL for the cells stored before
+# (float64, no scale), and reruns nothing: the cells' keys are unchanged
+cp results/small.db v8.db
+sqlite3 v8.db "$old_v8 PRAGMA user_version = 8"
+"$gs" run "$small" --db v8.db --threads 1 >/dev/null 2>v8.err; st=$?
+v=$(sqlite3 v8.db "PRAGMA user_version; SELECT count(*) FROM pragma_table_info('runs') WHERE name IN
+  ('precision', 'loss_scale', 'master_weights', 'rounding', 'loss_scale_final', 'skipped_steps');
+  SELECT count(*) FROM pragma_table_info('train_layer_log') WHERE name = 'lost_update_frac';
+  SELECT count(*) FROM pragma_table_info('layer_stats') WHERE name IN ('twin_rel_err', 'twin_cos');
+  SELECT count(*) FROM runs WHERE precision IS NOT NULL OR skipped_steps IS NOT NULL;
+  PRAGMA integrity_check")
+check "a version-8 database: upgraded to $ver, version 9's 9 columns added, NULL for its 30 cells, nothing rerun (exit $st: $(echo $v))" \
+    '[ $st -eq 0 ] && [ "$v" = "$ver
+6
+1
+2
+0
+ok" ] && grep -q "30 stored already, 0 to run" v8.err && dump_rows v8.db $v9cols | cmp -s - ref-v8.rows'
 
 # ---- histograms: one row a histogram (schema version 7) ----
 # a version-6 database holds a row per bin: a run turns each histogram
