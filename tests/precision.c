@@ -316,6 +316,10 @@ static void edges(void)
                "width 1, depth 1 trains in %s (status %d)", gs_precision_names[k], ok ? (int)r.status : -1);
         gs_result_free(&r);
     }
+    int names = strcmp(gs_precision_names[0], "float64") == 0 && !gs_precision_names[GS_N_FMT + 1];
+    for (int f = 0; f < GS_N_FMT; f++)
+        names &= strcmp(gs_precision_names[f + 1], gs_fmt_names[f]) == 0;
+    tap_ok(names, "the precision key's values are float64 and nn/format.h's formats, in its order");
     gs_cell_t c;
     char err[512];
     tap_ok(cell_of("model=rnn precision=float16", &c, err, sizeof err) != 0 &&
