@@ -68,7 +68,7 @@ if "$gs" --version | grep -Eq '^gradsweep [0-9]+\.[0-9]+'; then ok "--version"; 
 csv=$("$gs" probe depth=7 width=16 --csv 2>"$work/err")
 hdr=$(printf '%s\n' "$csv" | head -n 1)
 rows=$(printf '%s\n' "$csv" | tail -n +2 | wc -l)
-if [ "$hdr" = "layer,act_mean,act_std,saturated_frac,dead_frac,grad_pre_norm,grad_w_norm,w_norm" ] && [ "$rows" -eq 7 ]; then
+if [ "$hdr" = "layer,act_mean,act_std,saturated_frac,dead_frac,grad_pre_norm,grad_w_norm,w_norm,twin_rel_err,twin_cos" ] && [ "$rows" -eq 7 ]; then
     ok "probe --csv: header and 7 rows"
 else
     notok "probe --csv: header '$hdr', $rows rows"
@@ -161,7 +161,7 @@ else
     notok "train result: $res"
 fi
 csv=$("$gs" train depth=3 steps=50 log_every=10 clip=0.1 --csv 2>/dev/null)
-hdr=step,layer,loss,grad_norm,grad_norm_clipped,clipped,heldout_loss,heldout_acc,grad_w_norm,w_norm,update_ratio,dead_frac,saturated_frac,grad_h_first,grad_h_last
+hdr=step,layer,loss,grad_norm,grad_norm_clipped,clipped,heldout_loss,heldout_acc,grad_w_norm,w_norm,update_ratio,dead_frac,saturated_frac,grad_h_first,grad_h_last,lost_update_frac
 if [ "$(printf '%s\n' "$csv" | head -n 1)" = "$hdr" ] \
    && [ "$(printf '%s\n' "$csv" | tail -n +2 | cut -d, -f1 | uniq | tr '\n' ' ')" = "1 10 20 30 40 50 " ] \
    && [ "$(printf '%s\n' "$csv" | tail -n +2 | cut -d, -f2 | sort -u | tr '\n' ' ')" = "1 2 3 4 " ] \

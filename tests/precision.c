@@ -2,7 +2,8 @@
  * master_weights, loss_scale, rounding; experiment/precision.h):
  * - float32 runs differ from float64 by less than 1e-4 relative in
  *   grad_ratio and every layer's ||dL/dh|| (and not by zero); bfloat16
- *   by more than float32;
+ *   by more than float32; the float64 twin's relative error is the
+ *   difference from the float64 probe bit for bit, its cosine near 1;
  * - a power-of-two loss scale changes no reported gradient statistic in
  *   bfloat16 (scaling by 2^k commutes with every rounding away from
  *   under- and overflow: the gradients are unscaled exactly);
@@ -82,6 +83,24 @@ static void against_float64(void)
            "float32: grad_ratio %.3e relative from float64 (< 1e-4, not 0), ||dL/dh_l|| at most %.3e",
            d32, worst);
     tap_ok(d16 > d32, "bfloat16 differs more: %.3e > %.3e", d16, d32);
+    /* the twin is the float64 run of the same seeds and batch: its
+     * relative error is the two probes' (the same norms, bit for bit) */
+    int twin_ok = 1, nan64 = 1;
+    double cos_min32 = 1, cos_min16 = 1, err16 = 0;
+    for (size_t l = 0; l < r[0].n_layers; l++) {
+        const gs_layer_stats_t *a = &r[1].layers[l], *b = &r[2].layers[l];
+        twin_ok &= a->twin_rel_err == rel(a->grad_pre_norm, r[0].layers[l].grad_pre_norm) &&
+                   b->twin_rel_err == rel(b->grad_pre_norm, r[0].layers[l].grad_pre_norm);
+        cos_min32 = a->twin_cos < cos_min32 ? a->twin_cos : cos_min32;
+        cos_min16 = b->twin_cos < cos_min16 ? b->twin_cos : cos_min16;
+        err16 = b->twin_rel_err > err16 ? b->twin_rel_err : err16;
+        nan64 &= isnan(r[0].layers[l].twin_rel_err) && isnan(r[0].layers[l].twin_cos);
+    }
+    tap_ok(twin_ok && nan64, "the float64 twin: twin_rel_err is each layer's relative difference from "
+           "the float64 probe, bit for bit; NULL in float64");
+    tap_ok(cos_min32 > 1 - 1e-10 && cos_min32 <= 1 + 1e-12 && cos_min16 < cos_min32 && cos_min16 > 0.99,
+           "twin_cos: float32 at least 1 - %.1e, bfloat16 %.6f (below float32's, above 0.99; "
+           "its largest relative error %.2e)", 1 - cos_min32, cos_min16, err16);
     for (int k = 0; k < 3; k++)
         gs_result_free(&r[k]);
 }
@@ -98,8 +117,13 @@ static void power_of_two_scale(void)
     for (size_t l = 0; l < a.n_layers; l++)
         same &= a.layers[l].grad_pre_norm == b.layers[l].grad_pre_norm &&
                 a.layers[l].grad_w_norm == b.layers[l].grad_w_norm;
-    tap_ok(same && a.grad_ratio > 0, "loss_scale=1024 (2^10): every layer's ||dL/dh|| and ||dL/dW|| "
-           "and grad_ratio bit for bit those of no scale (the scale divided out)");
+    int twin_same = 1;
+    for (size_t l = 0; l < a.n_layers; l++)
+        twin_same &= a.layers[l].twin_rel_err == b.layers[l].twin_rel_err &&
+                     fabs(a.layers[l].twin_cos - b.layers[l].twin_cos) < 1e-15;
+    tap_ok(same && a.grad_ratio > 0 && twin_same,
+           "loss_scale=1024 (2^10): every layer's ||dL/dh|| and ||dL/dW||, grad_ratio and the twin's "
+           "relative error bit for bit those of no scale, its cosine within 1e-15 (the scale divided out)");
     gs_result_free(&a);
     gs_result_free(&b);
 }
@@ -121,6 +145,10 @@ static void float16_rescue(void)
         return;
     double g64 = r64.layers[0].grad_pre_norm, gn = none.layers[0].grad_pre_norm,
            gs = scaled.layers[0].grad_pre_norm;
+    tap_ok(none.layers[0].twin_rel_err == 1.0 && isnan(none.layers[0].twin_cos) &&
+               scaled.layers[0].twin_cos > 0.99,
+           "the twin: float16 lost layer 1's gradient whole (relative error 1, cosine NULL); with 2^16 "
+           "cosine %.5f", scaled.layers[0].twin_cos);
     tap_ok(g64 > 0 && rel(gn, g64) > 0.5 && rel(gs, g64) < 0.1,
            "layer 1's ||dL/dh||: float64 %.3e, float16 %.3e (off by %.0f%%), with 2^16 %.3e (%.1f%%)",
            g64, gn, 100 * rel(gn, g64), gs, 100 * rel(gs, g64));
@@ -288,6 +316,10 @@ static void edges(void)
                "width 1, depth 1 trains in %s (status %d)", gs_precision_names[k], ok ? (int)r.status : -1);
         gs_result_free(&r);
     }
+    int names = strcmp(gs_precision_names[0], "float64") == 0 && !gs_precision_names[GS_N_FMT + 1];
+    for (int f = 0; f < GS_N_FMT; f++)
+        names &= strcmp(gs_precision_names[f + 1], gs_fmt_names[f]) == 0;
+    tap_ok(names, "the precision key's values are float64 and nn/format.h's formats, in its order");
     gs_cell_t c;
     char err[512];
     tap_ok(cell_of("model=rnn precision=float16", &c, err, sizeof err) != 0 &&

@@ -132,11 +132,16 @@ probes=$(printf '%s\n' "$st_out" | awk '/^at the end of training/ { on = 1; next
 check "status: the diagnoses at the end of training, per training experiment ($fin of $want), how many changed ($ch of $wch), no probe rows" \
     '[ -n "$fin" ] && [ "$fin" = "$want" ] && [ "$ch" = "$wch" ] && [ -z "$probes" ]'
 dump_rows results/small.db > ref.rows
-# the runs columns of version 9 (issue 21: runs.output_change and the
-# transformer's keys; the warmup key), and of version 8 (issue 18's held-out evaluation,
-# issue 20's format_stats key) with them: what a database of version 8,
-# or of 7 and before, lacks for the cells it stored
-v9cols="output_change heads ffn vocab ln residual_scale skip mlp causal warmup"
+# the columns of version 9 (issue 21: runs.output_change and the
+# transformer's keys; the warmup key; issue 20's reduced precision: its
+# keys, the run's final loss scale and skipped steps,
+# train_layer_log.lost_update_frac, layer_stats' twin columns), and of
+# version 8 (issue 18's held-out evaluation, issue 20's format_stats key)
+# with them: what a database of version 8, or of 7 and before, lacks for
+# the cells it stored
+v9cols="output_change heads ffn vocab ln residual_scale skip mlp causal warmup
+  precision loss_scale master_weights rounding loss_scale_final skipped_steps lost_update_frac
+  twin_rel_err twin_cos"
 v8cols="heldout_rows heldout_loss heldout_acc format_stats $v9cols"
 dump_rows results/small.db $v9cols > ref-v8.rows   # as a database of version 8 has it
 dump_rows results/small.db $v8cols > ref-v7.rows   # as a database of version 7 has it
@@ -226,7 +231,12 @@ check "... and the rerun stores it: rows identical to the uninterrupted run (exi
 # old_v4: what version 5 added undone - grad_h_ratio, grad_h_ratio_final,
 # data_seed, sweeps.seeding and 'dead' in the diagnoses' CHECK lists)
 # what each schema version added, undone: a database as that version wrote it
-old_v8="ALTER TABLE runs DROP COLUMN warmup; DROP TABLE block_stats; ALTER TABLE runs DROP COLUMN output_change;
+old_v8="ALTER TABLE runs DROP COLUMN skipped_steps; ALTER TABLE runs DROP COLUMN loss_scale_final;
+  ALTER TABLE runs DROP COLUMN precision; ALTER TABLE runs DROP COLUMN loss_scale;
+  ALTER TABLE runs DROP COLUMN master_weights; ALTER TABLE runs DROP COLUMN rounding;
+  ALTER TABLE train_layer_log DROP COLUMN lost_update_frac; ALTER TABLE layer_stats DROP COLUMN twin_cos;
+  ALTER TABLE layer_stats DROP COLUMN twin_rel_err;
+  ALTER TABLE runs DROP COLUMN warmup; DROP TABLE block_stats; ALTER TABLE runs DROP COLUMN output_change;
   ALTER TABLE runs DROP COLUMN heads; ALTER TABLE runs DROP COLUMN ffn; ALTER TABLE runs DROP COLUMN vocab;
   ALTER TABLE runs DROP COLUMN ln; ALTER TABLE runs DROP COLUMN residual_scale;
   ALTER TABLE runs DROP COLUMN skip; ALTER TABLE runs DROP COLUMN mlp; ALTER TABLE runs DROP COLUMN causal;
@@ -437,6 +447,29 @@ check "a version-7 database: upgraded to $ver, sweeps.shard added as NULL, nothi
 1
 NULL
 ok" ] && grep -q "30 stored already, 0 to run" v7.err && dump_rows v7.db $v8cols | cmp -s - ref-v7.rows'
+
+# ---- reduced precision (schema version 9) ----
+# a version-8 database: a run adds the keys precision, loss_scale,
+# master_weights and rounding, runs.loss_scale_final and skipped_steps and
+# train_layer_log.lost_update_frac and layer_stats' twin_rel_err and
+# twin_cos, NULL for the cells stored before
+# (float64, no scale), and reruns nothing: the cells' keys are unchanged
+cp results/small.db v8.db
+sqlite3 v8.db "$old_v8 PRAGMA user_version = 8"
+"$gs" run "$small" --db v8.db --threads 1 >/dev/null 2>v8.err; st=$?
+v=$(sqlite3 v8.db "PRAGMA user_version; SELECT count(*) FROM pragma_table_info('runs') WHERE name IN
+  ('precision', 'loss_scale', 'master_weights', 'rounding', 'loss_scale_final', 'skipped_steps');
+  SELECT count(*) FROM pragma_table_info('train_layer_log') WHERE name = 'lost_update_frac';
+  SELECT count(*) FROM pragma_table_info('layer_stats') WHERE name IN ('twin_rel_err', 'twin_cos');
+  SELECT count(*) FROM runs WHERE precision IS NOT NULL OR skipped_steps IS NOT NULL;
+  PRAGMA integrity_check")
+check "a version-8 database: upgraded to $ver, version 9's 9 columns added, NULL for its 30 cells, nothing rerun (exit $st: $(echo $v))" \
+    '[ $st -eq 0 ] && [ "$v" = "$ver
+6
+1
+2
+0
+ok" ] && grep -q "30 stored already, 0 to run" v8.err && dump_rows v8.db $v9cols | cmp -s - ref-v8.rows'
 
 # ---- histograms: one row a histogram (schema version 7) ----
 # a version-6 database holds a row per bin: a run turns each histogram

@@ -14,6 +14,7 @@
 #include "data/tokens.h"
 #include "data/synthetic.h"
 #include "experiment/measure.h"
+#include "experiment/precision.h"
 #include "experiment/plan.h"
 #include "experiment/train.h"
 #include "nn/arena.h"
@@ -278,6 +279,10 @@ int gs_experiment_run(const gs_cell_t *c, gs_result_t *r, const gs_progress_t *p
         goto out;
     }
     net->fmt_grad_pre = tr.grad_pre;
+    if (ex_prec_twin_setup(&tr) != 0) {
+        rc = fail(r, "out of memory building the float64 twin of the model");
+        goto out;
+    }
     r->work_bytes = p.model_bytes +
                     ((size_t)p.opt->n_state + (size_t)p.trains * (p.fmt ? 2 : 1)) * np * sizeof(double) +
                     (train.n + test.n) * train.dim * sizeof(double);
@@ -321,6 +326,8 @@ out:
     gs_arena_free(tr.opt_state);
     gs_arena_free(tr.delta);
     gs_arena_free(tr.prev);
+    gs_net_free(tr.twin);
+    gs_arena_free(tr.twin_grad_pre);
     gs_dataset_free(&train);
     gs_dataset_free(&test);
     return rc;

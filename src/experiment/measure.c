@@ -119,6 +119,8 @@ void ex_layer_stats(const gs_plan_t *p, const gs_net_t *net, size_t n, gs_layer_
         gs_rnn_layer_stats(net, n, st);
     else
         gs_mlp_layer_stats(net, n, st);
+    for (size_t l = 0; l < p->n_layers; l++)   /* the twin's, when there is one: ex_prec_twin */
+        st[l].twin_rel_err = st[l].twin_cos = NAN;
 }
 
 /* The least-squares slope of ln v(k) against k = 0..n-1 (k counts steps

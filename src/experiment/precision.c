@@ -7,6 +7,9 @@
 #include <string.h>
 
 #include "experiment/measure.h"
+#include "nn/arena.h"
+#include "nn/linear.h"
+#include "nn/mlp.h"
 
 const long *ex_prec_inject;
 size_t ex_prec_n_inject;
@@ -140,4 +143,58 @@ void ex_prec_finish(ex_trainer_t *tr)
     const gs_plan_t *p = tr->p;
     tr->r->loss_scale_final = p->loss_scale != GS_LOSS_SCALE_NONE ? tr->scale : NAN;
     tr->r->skipped_steps = tr->skipped;
+}
+
+size_t ex_prec_twin_doubles(const gs_plan_t *p)
+{
+    if (!p->fmt || p->recurrent)
+        return 0;
+    size_t w = p->width > p->n_out ? p->width : p->n_out;
+    return p->n_layers * p->batch * w;
+}
+
+int ex_prec_twin_setup(ex_trainer_t *tr)
+{
+    const gs_plan_t *p = tr->p;
+    size_t nd = ex_prec_twin_doubles(p);
+    if (!nd)
+        return 0;
+    gs_mlp_spec_t spec = p->mlp;
+    spec.fmt = NULL;
+    tr->twin = gs_mlp_create(&spec);
+    tr->twin_grad_pre = gs_arena_alloc(2 * nd);
+    if (!tr->twin || !tr->twin_grad_pre)
+        return -1;
+    gs_rng_t rng;   /* the weights' stream: the draws build_net made */
+    gs_rng_seed(&rng, p->weight_seed, GS_STREAM_WEIGHTS);
+    gs_mlp_init(tr->twin, &p->init, &rng);
+    tr->net->keep_grad_pre = tr->twin_grad_pre;
+    tr->twin->keep_grad_pre = tr->twin_grad_pre + nd;
+    return 0;
+}
+
+void ex_prec_twin(ex_trainer_t *tr, const double *x, const int *y, const double *t, size_t n)
+{
+    const gs_plan_t *p = tr->p;
+    gs_net_t *net = tr->net, *twin = tr->twin;
+    if (!twin)
+        return;
+    twin->ops->forward(twin, x, n, 1);
+    ex_batch_loss(twin, n, y, t, 1, NULL);
+    twin->ops->backward(twin, n);
+    size_t nd = ex_prec_twin_doubles(p), stride = nd / p->n_layers;
+    for (size_t l = 0; l < p->n_layers; l++) {
+        size_t m = n * (l + 1 < p->n_layers ? p->width : p->n_out);
+        const double *a = tr->twin_grad_pre + l * stride, *b = a + nd;
+        /* the net's dL/dh is scaled by the loss scale: the cosine does
+         * not see it, the norm is divided by it */
+        double na = gs_norm2(a, m) / net->grad_scale, nb = gs_norm2(b, m), dot = 0.0;
+        for (size_t i = 0; i < m; i++)
+            dot += a[i] * b[i];
+        gs_layer_stats_t *st = &tr->r->layers[l];
+        st->twin_rel_err = fabs(na - nb) / nb;
+        /* undefined (NULL) when either gradient is zero */
+        st->twin_cos = na > 0 && nb > 0 ? dot / net->grad_scale / (na * nb) : NAN;
+    }
+    net->keep_grad_pre = NULL;
 }

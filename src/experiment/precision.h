@@ -47,6 +47,21 @@ void ex_prec_before_update(ex_trainer_t *tr);
  * dynamic scale's growth. */
 void ex_prec_store(ex_trainer_t *tr, gs_train_layer_row_t *rows);
 
+/* Doubles of one net's kept dL/dh (nn/net.h keep_grad_pre): 0 without a
+ * format or for a recurrent model */
+size_t ex_prec_twin_doubles(const gs_plan_t *p);
+
+/* Build the float64 twin of a reduced-precision MLP (its weights from the
+ * same seed: the net's before they were rounded), and point the net's
+ * keep_grad_pre at the first half of tr->twin_grad_pre for its first
+ * backward. NULL twin when memory is short (-1); 0 without a format. */
+int ex_prec_twin_setup(ex_trainer_t *tr);
+
+/* At init, after the net's first backward over the batch x (n rows):
+ * the twin's forward and backward over it, and per layer twin_rel_err and
+ * twin_cos into r->layers. Stops the net keeping its dL/dh. */
+void ex_prec_twin(ex_trainer_t *tr, const double *x, const int *y, const double *t, size_t n);
+
 /* The run's loss_scale_final and skipped_steps */
 void ex_prec_finish(ex_trainer_t *tr);
 

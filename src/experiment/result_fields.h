@@ -167,7 +167,9 @@
     X(dead_frac, REAL, "share of units with phi' = 0")                                          \
     X(grad_pre_norm, REAL, "||dL/dh_l|| over the batch (recurrent: gate inputs)")               \
     X(grad_w_norm, REAL, "||dL/dW_l|| (recurrent: of [Wx Wh])")                                 \
-    X(w_norm, REAL, "||W_l||")
+    X(w_norm, REAL, "||W_l||")                                                                  \
+    X(twin_rel_err, REAL, "precision other than float64: | ||dL/dh_l|| - the float64 twin's | / the twin's") \
+    X(twin_cos, REAL, "cosine between dL/dh_l and the float64 twin's (same seeds and batch)")
 #define GS_TRAIN_LOG_COLUMNS(X)                                                                  \
     X(loss, REAL, "the step's batch loss (NULL when non-finite)")                               \
     X(grad_norm, REAL, "global L2 norm of the gradient before clipping")                        \

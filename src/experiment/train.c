@@ -15,8 +15,8 @@
 /* The batch's loss; with grad, dL/dout (mean over the batch) goes into
  * net->dout. Classification: softmax cross-entropy (net->dout holds the
  * probabilities first); regression: MSE. */
-static double batch_loss(gs_net_t *net, size_t n, const int *y, const double *t, int grad,
-                         size_t *correct)
+double ex_batch_loss(gs_net_t *net, size_t n, const int *y, const double *t, int grad,
+                     size_t *correct)
 {
     if (t) {
         double l = gs_mse_forward(net->out, t, n * net->n_out);
@@ -48,7 +48,7 @@ static void evaluate(gs_net_t *net, const gs_dataset_t *ds, size_t n_rows,
         gs_dataset_gather(ds, ev->idx, n, ev->x, ev->y, tt);
         net->ops->forward(net, ev->x, n, 0);
         size_t correct = 0;
-        total += (double)n * batch_loss(net, n, ev->y, tt, 0, &correct);
+        total += (double)n * ex_batch_loss(net, n, ev->y, tt, 0, &correct);
         hits += correct;
     }
     *loss = total / (double)n_rows;
@@ -173,7 +173,7 @@ static int train_step(ex_trainer_t *tr, long step, const double *x, const int *y
     int logged = gs_plan_logged(p, step);
     evaluate_heldout(tr, step);
     net->ops->forward(net, x, B, 1);
-    double loss = batch_loss(net, B, y, t, 1, NULL);
+    double loss = ex_batch_loss(net, B, y, t, 1, NULL);
     ex_prec_scale_loss(tr, B);
     net->measure = logged;   /* step 1 is also the measurement at init */
     net->ops->backward(net, B);
@@ -185,6 +185,7 @@ static int train_step(ex_trainer_t *tr, long step, const double *x, const int *y
     if (step == 1) {
         if (ex_measure_init(p, net, B, r) != 0)
             return -1;
+        ex_prec_twin(tr, x, y, t, B);
         r->init_loss = loss;
     }
     /* the layer statistics see the gradient before clipping; a step that
@@ -232,7 +233,7 @@ static int probe(ex_trainer_t *tr, const double *x, const int *y, const double *
     gs_net_t *net = tr->net;
     gs_result_t *r = tr->r;
     net->ops->forward(net, x, B, 1);
-    double loss = batch_loss(net, B, y, t, 1, NULL);
+    double loss = ex_batch_loss(net, B, y, t, 1, NULL);
     ex_prec_scale_loss(tr, B);
     net->measure = 1;
     net->ops->backward(net, B);
@@ -240,6 +241,7 @@ static int probe(ex_trainer_t *tr, const double *x, const int *y, const double *
     ex_prec_unscale(tr, 1);
     if (ex_measure_init(tr->p, net, B, r) != 0)
         return -1;
+    ex_prec_twin(tr, x, y, t, B);
     r->init_loss = loss;
     r->steps_run = 1;
     if (!isfinite(loss) || !ex_gradients_finite(r->layers, r->n_layers)) {

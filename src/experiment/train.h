@@ -43,7 +43,15 @@ typedef struct {
     double scale;               /* the loss scale in force (1: none) */
     long clean;                 /* steps since the dynamic scale last changed */
     long skipped;               /* steps loss_scale=dynamic skipped */
+    gs_net_t *twin;             /* the float64 twin (same weights' seed), for init */
+    double *twin_grad_pre;      /* 2 x ex_prec_twin_doubles: the two nets' dL/dh */
 } ex_trainer_t;
+
+/* The batch's loss of net's last forward over n rows (y: classes, or t:
+ * regression targets); with grad, dL/dout (mean over the batch) into
+ * net->dout; correct, when not NULL, counts the right classes. */
+double ex_batch_loss(gs_net_t *net, size_t n, const int *y, const double *t, int grad,
+                     size_t *correct);
 
 /* The steps (or the probe) of a cell whose model and data are built;
  * x, y, t are batch scratch, order the training rows' order (brng NULL:

@@ -56,36 +56,27 @@ static double overflowed(const gs_fmt_t *f, double x, int saturate)
 double gs_fmt_round(const gs_fmt_t *f, double x, int saturate)
 {
     uint64_t u = bits_of(x), a = u & ABS_MASK;
-    if (a >= bits_of(f->min_normal) && a < EXP_ALL) {
-        /* normal in the format: round the double's significand to
-         * man_bits bits on its bits - add half the dropped part's unit,
-         * less one unless the kept part is odd (ties to even), and clear
-         * the dropped bits; a carry out of the significand moves the
-         * exponent up, as rounding up to the next binade does (the slow
-         * path below gives the same: tests/format.c against MPFR) */
-        int shift = 52 - f->man_bits;
-        uint64_t drop = (UINT64_C(1) << shift) - 1;
-        a = (a + (drop >> 1) + ((a >> shift) & 1)) & ~drop;
-        if (double_of(a) > f->max_finite)
-            return overflowed(f, x, saturate);
-        return double_of(a | (u & ~ABS_MASK));
+    if (a >= EXP_ALL)   /* NaN stays NaN; an infinity overflows the format */
+        return isnan(x) ? x : overflowed(f, x, saturate);
+    if (a < bits_of(f->min_normal)) {
+        /* zero or below the format's normals: one quantum, min_subnormal,
+         * over the whole range; |x| / min_subnormal and back are exact
+         * (powers of two, no overflow), rint rounds to the nearest
+         * integer, ties to even, in the default rounding mode */
+        return copysign(rint(fabs(x) / f->min_subnormal) * f->min_subnormal, x);
     }
-    if (isnan(x) || x == 0.0)
-        return x;
-    if (isinf(x))
+    /* normal in the format: round the double's significand to man_bits
+     * bits on its bits - add half the dropped part's unit, less one
+     * unless the kept part is odd (ties to even), and clear the dropped
+     * bits; a carry out of the significand moves the exponent up, as
+     * rounding up to the next binade does (tests/format.c: against MPFR
+     * and the hardware's float) */
+    int shift = 52 - f->man_bits;
+    uint64_t drop = (UINT64_C(1) << shift) - 1;
+    a = (a + (drop >> 1) + ((a >> shift) & 1)) & ~drop;
+    if (double_of(a) > f->max_finite)
         return overflowed(f, x, saturate);
-    int emin = 1 - f->bias;
-    int e = ilogb(x);   /* |x| = m 2^e, 1 <= m < 2 (exact, from the bits) */
-    if (e < emin)
-        e = emin;   /* subnormal: the quantum stays 2^(emin - man_bits) */
-    int q = e - f->man_bits;
-    /* |x| / 2^q is exact (a power-of-two scaling of a double that stays
-     * normal); rint rounds it to the nearest integer, ties to even, in the
-     * default rounding mode */
-    double r = ldexp(rint(ldexp(fabs(x), -q)), q);
-    if (r > f->max_finite)
-        return overflowed(f, x, saturate);
-    return copysign(r, x);
+    return double_of(a | (u & ~ABS_MASK));
 }
 
 const char *const gs_rounding_names[] = {"nearest", "stochastic", NULL};

@@ -271,6 +271,9 @@ static void mlp_backward(gs_net_t *net, size_t n)
     mlp_layer_t *R = &m->layers[s->depth];
     double *dx = m->dx, *dx_prev = m->dx_prev;
     to_fmt(m, net->dout, n * R->out);
+    size_t keep_stride = s->capacity * (W > R->out ? W : R->out);
+    if (net->keep_grad_pre)
+        memcpy(net->keep_grad_pre + s->depth * keep_stride, net->dout, n * R->out * sizeof *dx);
     gs_linear_backward_ar(&m->ar, dx, R->dw, R->db, net->dout, m->layers[s->depth - 1].x, R->w,
                           n, R->in, R->out, 0);
     if (net->measure)
@@ -296,6 +299,8 @@ static void mlp_backward(gs_net_t *net, size_t n)
         }
         if (net->measure)
             L->grad_pre_norm = gs_norm2(dh, n * W);
+        if (net->keep_grad_pre)
+            memcpy(net->keep_grad_pre + l * keep_stride, dh, n * W * sizeof *dh);
         if (net->measure && net->fmt_grad_pre) {
             gs_fmt_counts_clear(&net->fmt_grad_pre[l]);
             gs_fmt_count(&net->fmt_grad_pre[l], dh, n * W);

@@ -38,6 +38,7 @@ void gs_net_init(gs_net_t *net, const gs_net_ops_t *ops, size_t in_dim, size_t n
     net->measure = 1;
     net->fmt_grad_pre = NULL;
     net->grad_scale = 1.0;
+    net->keep_grad_pre = NULL;
 }
 
 void gs_net_zero_grad(gs_net_t *net)

@@ -73,6 +73,11 @@ typedef struct {
     /* recurrent layers: ||dL/dh_t|| of the layer's hidden state at t = 1
      * and t = seq_len (all paths); NaN for the MLP and the readout */
     double grad_h_first, grad_h_last;
+    /* reduced precision at init (issue 20): against the float64 twin (the
+     * same weights' seed and batch), |‖dL/dh_l‖ - the twin's| / the twin's
+     * and the cosine between the two dL/dh_l; NaN otherwise (the
+     * experiment fills them: no model knows of its twin) */
+    double twin_rel_err, twin_cos;
 } gs_layer_stats_t;
 
 typedef struct {
@@ -107,6 +112,11 @@ struct gs_net {
      * are the trainer's to unscale, and *_layer_stats report ||dL/dh||
      * divided by it - the true gradient, not the scaled one. */
     double grad_scale;
+    /* When set (the MLP; NULL after create), backward copies every
+     * layer's dL/dh_l (as the net computed it: rounded, scaled) to
+     * keep_grad_pre + l * capacity * max(width, n_out), l = 0..depth-1,
+     * and dL/dout at l = depth: the float64 twin's comparison. */
+    double *keep_grad_pre;
 };
 
 /* A model's net before its arenas: its operations, shapes, the size of

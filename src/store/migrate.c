@@ -388,8 +388,12 @@ int store_migrate(gs_store_t *st, long ver, char *err, size_t errlen)
     if (ver == 7 && drop_orphans(st, ver, err, errlen) != 0)
         goto fail;
     if (ver < 8 && (migrate_v8_shard(st, err, errlen) != 0 ||
-                    sessions_pid_start(st, err, errlen) != 0 ||
-                    series_columns_added(st, err, errlen) != 0))
+                    sessions_pid_start(st, err, errlen) != 0))
+        goto fail;
+    /* the series tables' value columns of versions 8 (train_log's
+     * held-out ones) and 9 (train_layer_log.lost_update_frac): only those
+     * a table lacks, so any number of versions' lists merge here */
+    if (ver < 9 && series_columns_added(st, err, errlen) != 0)
         goto fail;
     if (ver >= 5 && ver < 9 && migrate_v9_collapsed(st, err, errlen) != 0)
         goto fail;   /* (before 5 the widening of version 5 makes today's list) */

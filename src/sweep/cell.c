@@ -23,6 +23,8 @@ const char *const gs_dataset_names[] = {"gaussian", "digits", "adding", "tokens"
 const char *const gs_seeding_names[] = {"paired", "per_cell"};
 _Static_assert(sizeof gs_seeding_names / sizeof *gs_seeding_names == GS_N_SEEDING, "seeding names");
 static const char *const yes_no[] = {"no", "yes", NULL};
+/* gs_fmt_names with float64 first (a config key's values must be one
+ * constant list; tests/precision.c checks that they agree) */
 const char *const gs_precision_names[] = {"float64", "float32", "bfloat16", "float16", "e5m2",
                                           "e4m3", NULL};
 _Static_assert(sizeof gs_precision_names / sizeof *gs_precision_names == GS_N_FMT + 2,
