@@ -116,7 +116,7 @@
       "task=train: rows of the held-out subset train_log's heldout_loss and\n"                  \
       "heldout_acc are measured on (the test part's first eval_rows or all of it)")            \
     R(output_change, REAL, RUNS, 9, MEASURED,                                                   \
-      "model=transformer: Admin's measure at init (Liu et al. 2020),\n"                         \
+      "model=transformer: Admin's measure at init (Liu et al. 2020):\n"                         \
       "||f(p - " GS_RF_STR(GS_OUTPUT_CHANGE_LR) " sign(dL/dp)) - f(p)|| / ||f(p)|| over the first batch's\n"                  \
       "logits: how far one sign step (Adam's first) moves the output (NULL: other models)")      \
     R(loss_scale_final, REAL, RUNS, 9, TRAINED,                                                 \

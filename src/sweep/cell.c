@@ -168,10 +168,6 @@ static const keydef_t keys[] = {
      "held-out rows (the test part's first, the same for every arm and step) whose loss and "
      "accuracy are measured at every logged step, at most " STR(GS_EVAL_ROWS_MAX) " (fewer "
      "when the test part is smaller); 0: none", KF_TRAIN},
-    {"clip", K_CLIP, OFF(clip), NULL, 0, 0, 0, 1, "none",
-     "gradient clipping threshold, or none", KF_TRAIN | KF_HEADLINE},
-    {"clip_mode", K_CHOICE, OFF(clip_mode), gs_clip_mode_names, 0, 0, 0, 1, "norm",
-     "norm: rescale to global L2 norm <= clip; value: clamp each entry to [-clip, clip]", KF_TRAIN},
     {"master_weights", K_CHOICE, OFF(master_weights), gs_master_names, 0, 0, 0, 1, "float32",
      "precision other than float64: where the weights are kept - float32 copies updated in "
      "float32 (AMP), or same: in the run's format, so an update below half an ulp is lost",
@@ -179,6 +175,10 @@ static const keydef_t keys[] = {
     {"rounding", K_CHOICE, OFF(rounding), gs_rounding_names, 0, 0, 0, 1, "nearest",
      "precision other than float64: how the updated weights are rounded to their storage - "
      "nearest (even) or stochastic (unbiased, from the cell's seed)", KF_TRAIN},
+    {"clip", K_CLIP, OFF(clip), NULL, 0, 0, 0, 1, "none",
+     "gradient clipping threshold, or none", KF_TRAIN | KF_HEADLINE},
+    {"clip_mode", K_CHOICE, OFF(clip_mode), gs_clip_mode_names, 0, 0, 0, 1, "norm",
+     "norm: rescale to global L2 norm <= clip; value: clamp each entry to [-clip, clip]", KF_TRAIN},
     {"seed", K_SEED, OFF(seed), NULL, 0, 0, 0, 0, "42",
      "base seed; the weights' seed mixes it with the keys that shape the model, its data and "
      "its init, and the repeat; the batches' seed with the dataset and the repeat", 0},
