@@ -116,8 +116,14 @@ int rp_chart_loss(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out,
             continue;
         if (isfinite(r->baseline_loss))
             baseline = r->baseline_loss;
-        snprintf(lab[nd], sizeof lab[nd], "%s (%s%s)", r->config_label,
-                 rp_diag_name(r->diagnosis), r->status == GS_STATUS_DIVERGED ? ", diverged" : "");
+        /* the diagnosis at init, and "-> the last one" where training changed it */
+        char end[64] = "";
+        if (r->status == GS_STATUS_DIVERGED)
+            snprintf(end, sizeof end, ", diverged");
+        else if (r->diagnosis_final != r->diagnosis && *rp_diag_name(r->diagnosis_final))
+            snprintf(end, sizeof end, " -> %s", rp_diag_name(r->diagnosis_final));
+        snprintf(lab[nd], sizeof lab[nd], "%s (%s%s)", r->config_label, rp_diag_name(r->diagnosis),
+                 end);
         labels[nd] = lab[nd];
         of_run[i] = (int)nd;   /* colours by configuration, in order */
         series[nd] = (int)nd;
