@@ -620,6 +620,7 @@ const rp_chart_kind_t rp_chart_kinds[] = {
     {"phase", rp_chart_phase, rp_chart_phase_prepare},
     {"training", rp_charts_training, NULL},
     {"lowprec", rp_chart_lowprec, NULL},
+    {"lowprec-train", rp_chart_lowprec_train, NULL},
     {"transformer", rp_chart_transformer, NULL},
 };
 const size_t rp_n_chart_kinds = sizeof rp_chart_kinds / sizeof rp_chart_kinds[0];

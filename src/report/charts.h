@@ -176,6 +176,31 @@ void rp_unshown_note(const rp_exp_t *e, const int *shown, size_t n, int dash, ch
  * vanishing blue, exploding red, dead black; grey otherwise. */
 int rp_diag_series(int diagnosis);   /* a gs_diag_t, or RP_NONE */
 
+/* ---- reduced-precision runs (charts_lowprec_train.c) ---- */
+
+/* The lost-update chart (train_layer_log.lost_update_frac over training)
+ * and the twin-error chart (layer_stats.twin_rel_err per layer), for an
+ * MLP experiment with those rows; nothing without them. */
+int rp_chart_lowprec_train(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out,
+                           char *err, size_t errlen);
+/* Run r's arithmetic in words (format, master weights, rounding, loss
+ * scale), then e's other axes as key=value. */
+void rp_precision_words(const rp_exp_t *e, const rp_run_t *r, char *buf, size_t len);
+/* The mean of s's finite y values, NaN when none. */
+double rp_series_mean(const rp_series_t *s);
+/* The twin chart's thresholds of the relative error: 1% and 10%. */
+#define RP_N_TWIN_THRESHOLDS 2
+extern const double rp_twin_thresholds[RP_N_TWIN_THRESHOLDS];
+/* Of a twin_rel_err line (x = layer 1..depth): the first layer counted
+ * from the output (1: the top hidden layer) whose error exceeds
+ * threshold, 0 when none. */
+long rp_twin_first_over(const rp_series_t *s, long depth, double threshold);
+/* The error's growth factor per layer towards the input: exp of the
+ * least-squares slope of ln(error) against the layer counted from the
+ * output, over the layers with 0 < error < 1 (*n_fit of them); NaN with
+ * fewer than two. */
+double rp_twin_growth(const rp_series_t *s, long depth, size_t *n_fit);
+
 /* ---- lines over runs (charts_lines.c) ---- */
 
 /* One series per configuration of an experiment, loaded before drawing

@@ -687,6 +687,7 @@ static void find_experiment(rp_model_t *m, rp_findings_t *fs, const rp_exp_t *e)
     }
     find_theory(fs, e);
     rp_find_transformer(m, fs, e);
+    rp_find_lowprec_train(m, fs, e);
     if (r0->sc->cell.format_stats)
         rp_find_lowprec(m, fs, e);
 }

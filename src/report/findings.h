@@ -170,6 +170,13 @@ int rp_findings_build(rp_model_t *m, rp_findings_t *fs);
 /* One finding per transformer chart of e (none without block_stats rows). */
 void rp_find_transformer(rp_model_t *m, rp_findings_t *fs, const rp_exp_t *e);
 
+/* ---- findings_lowprec_train.c: an experiment with reduced-precision runs ---- */
+
+/* Per configuration the share of weight updates lost to rounding, and
+ * the float64 twin's error of ||dL/dh_l||: where it passes 1% and 10%,
+ * its growth per layer. Nothing without those rows. */
+void rp_find_lowprec_train(rp_model_t *m, rp_findings_t *fs, const rp_exp_t *e);
+
 /* ---- findings_lowprec.c: an experiment with format_stats=yes ---- */
 
 /* Per run and format the first layer from the output losing more than

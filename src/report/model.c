@@ -84,6 +84,20 @@ int rp_layer_series(rp_model_t *m, const rp_run_t *r, const char *column, rp_ser
                      "step = 0 AND layer <= %ld ORDER BY layer", column, r->sc->cell.depth);
 }
 
+int rp_layer_series_set(rp_model_t *m, const rp_run_t *r, const char *column, rp_series_t *s)
+{
+    return series_of(m, r, s, "SELECT layer AS x, %s AS y FROM layer_stats WHERE run_id = ?1 AND "
+                     "step = 0 AND layer <= %ld AND %s IS NOT NULL ORDER BY layer", column,
+                     r->sc->cell.depth, column);
+}
+
+int rp_layer_log_mean(rp_model_t *m, const rp_run_t *r, const char *column, rp_series_t *s)
+{
+    return series_of(m, r, s, "SELECT step AS x, avg(%s) AS y FROM train_layer_log WHERE "
+                     "run_id = ?1 AND layer <= %ld GROUP BY step HAVING count(%s) > 0 "
+                     "ORDER BY step", column, r->sc->cell.depth, column);
+}
+
 int rp_log_series(rp_model_t *m, const rp_run_t *r, const char *column, rp_series_t *s)
 {
     return series_of(m, r, s, "SELECT step AS x, %s AS y FROM train_log WHERE run_id = ?1 "

@@ -96,6 +96,13 @@ void rp_series_free_all(rp_series_t *s, size_t n);   /* s[0..n); NULL is fine */
  * saturated_frac, dead_frac, grad_pre_norm, grad_w_norm, w_norm; x = layer.
  * Hidden layers only (1..depth). */
 int rp_layer_series(rp_model_t *m, const rp_run_t *r, const char *column, rp_series_t *s);
+/* The same, only the layers where column is set (not NULL): the float64
+ * twin's twin_rel_err of a reduced-precision run (none elsewhere). */
+int rp_layer_series_set(rp_model_t *m, const rp_run_t *r, const char *column, rp_series_t *s);
+/* train_layer_log's column averaged over the hidden layers 1..depth (the
+ * readout left out) at each logged step where some layer has it (x =
+ * step): lost_update_frac of a reduced-precision run. */
+int rp_layer_log_mean(rp_model_t *m, const rp_run_t *r, const char *column, rp_series_t *s);
 /* Training log: column loss, grad_norm or grad_norm_clipped; x = step. */
 int rp_log_series(rp_model_t *m, const rp_run_t *r, const char *column, rp_series_t *s);
 /* Per-layer training log (train_layer_log): column one of grad_w_norm,

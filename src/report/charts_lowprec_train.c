@@ -1,0 +1,294 @@
+/* Reduced-precision runs (issue 20, precision=): two line charts, one
+ * line a configuration (the median over its repeats with the 10-90% band,
+ * charts_lines.c), labelled in words (the format, where the weights are
+ * kept, how the update is rounded, the loss scale):
+ *  - "lost-updates": the share of the hidden layers' nonzero weight
+ *    updates that rounded back to the stored weight (train_layer_log.
+ *    lost_update_frac, the mean over layers 1..depth) against the step;
+ *  - "twin-error": the relative error of ||dL/dh_l|| against the float64
+ *    twin's (layer_stats.twin_rel_err at step 0) per layer, log y.
+ * The captions' numbers, and findings_lowprec_train.c's, come from the
+ * same lines through the helpers below. A database without these columns
+ * or rows draws neither chart. */
+#include <config.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "nn/format.h"
+#include "report/chart.h"
+#include "report/charts.h"
+#include "report/findings.h"
+
+/* the thresholds of the twin chart's caption and finding, and its lines */
+const double rp_twin_thresholds[RP_N_TWIN_THRESHOLDS] = {0.01, 0.1};
+
+/* The parts of run r's words: its format, where its weights are kept and
+ * how they are rounded (training), its loss scale, then every other axis
+ * of e as key=value. Their count. */
+#define MAX_PARTS 12
+typedef char part_t[64];
+static size_t precision_parts(const rp_exp_t *e, const rp_run_t *r, part_t *p)
+{
+    const gs_cell_t *c = &r->sc->cell;
+    const char *fmt = gs_precision_names[c->precision];
+    size_t n = 0;
+    snprintf(p[n++], sizeof *p, "%s", fmt);
+    if (c->task == GS_TASK_TRAIN && c->precision > 0) {
+        snprintf(p[n++], sizeof *p, "weights in %s",
+                 c->master_weights == GS_MASTER_SAME ? fmt : gs_master_names[c->master_weights]);
+        snprintf(p[n++], sizeof *p, "%s", c->rounding == GS_ROUND_STOCHASTIC
+                                              ? "stochastic rounding" : "round to nearest");
+    }
+    if (c->loss_scale == GS_LOSS_SCALE_DYNAMIC)
+        snprintf(p[n++], sizeof *p, "dynamic loss scale");
+    else if (c->loss_scale > 0)
+        snprintf(p[n++], sizeof *p, "loss scale %g", c->loss_scale);
+    static const char *const said[] = {"precision", "master_weights", "rounding", "loss_scale"};
+    for (size_t a = 0; a < e->ex->n_axes && n < MAX_PARTS; a++) {
+        const gs_axis_t *ax = &e->ex->axes[a];
+        int other = 1;
+        for (size_t k = 0; k < sizeof said / sizeof *said; k++)
+            other &= strcmp(ax->key, said[k]) != 0;
+        if (other) {   /* cut to fit, as a label is */
+            p[n][0] = '\0';
+            rp_appendf(p[n++], sizeof *p, "%s=%s", ax->key,
+                       ax->values[rp_value_index(e, (int)a, r)]);
+        }
+    }
+    return n;
+}
+
+void rp_precision_words(const rp_exp_t *e, const rp_run_t *r, char *buf, size_t len)
+{
+    part_t p[MAX_PARTS];
+    size_t n = precision_parts(e, r, p);
+    buf[0] = '\0';
+    for (size_t k = 0; k < n; k++)
+        rp_appendf(buf, len, "%s%s", k ? ", " : "", p[k]);
+}
+
+double rp_series_mean(const rp_series_t *s)
+{
+    double sum = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (isfinite(s->y[i])) {
+            sum += s->y[i];
+            n++;
+        }
+    return n ? sum / (double)n : NAN;
+}
+
+long rp_twin_first_over(const rp_series_t *s, long depth, double threshold)
+{
+    long best = 0;   /* the highest layer over: the first from the output */
+    for (size_t i = 0; i < s->n; i++)
+        if (s->y[i] > threshold && (long)s->x[i] > best)
+            best = (long)s->x[i];
+    return best > 0 ? depth - best + 1 : 0;
+}
+
+double rp_twin_growth(const rp_series_t *s, long depth, size_t *n_fit)
+{
+    double sx = 0, sy = 0, sxx = 0, sxy = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        if (!(s->y[i] > 0 && s->y[i] < 1))
+            continue;   /* exact, or the gradient lost whole: no rate */
+        double k = (double)depth - s->x[i] + 1, v = log(s->y[i]);
+        sx += k;
+        sy += v;
+        sxx += k * k;
+        sxy += k * v;
+        n++;
+    }
+    *n_fit = n;
+    double den = (double)n * sxx - sx * sx;
+    return n >= 2 && den > 0 ? exp(((double)n * sxy - sx * sy) / den) : NAN;
+}
+
+/* Each drawn configuration's line with its words; the series index is
+ * the configuration's place among the drawn. */
+static void draw_lines(gs_chart_t *c, const rp_exp_t *e, const rp_lineset_t *ls)
+{
+    char words[256];
+    for (size_t d = 0; d < ls->n_drawn && d < RP_MAX_LINES; d++) {
+        size_t i = (size_t)(ls->drawn[d] - e->runs);
+        const rp_series_t *l = &ls->lines[i];
+        rp_precision_words(e, &e->runs[i], words, sizeof words);
+        gs_chart_series(c, words);
+        if (ls->lo[i])
+            gs_chart_line_band(c, l->x, l->y, ls->lo[i], ls->hi[i], l->n, (int)d, GS_SOLID);
+        else
+            gs_chart_line(c, l->x, l->y, l->n, (int)d, GS_SOLID);
+    }
+}
+
+/* The drawn configurations' legend labels (labels[d] = words[d]): the
+ * parts of their words that differ between them (the format when none
+ * does), so that a label fits the legend; their count. */
+static size_t config_words(const rp_exp_t *e, const rp_lineset_t *ls, char (*words)[256],
+                           const char **labels)
+{
+    size_t n = ls->n_drawn < RP_MAX_LINES ? ls->n_drawn : RP_MAX_LINES;
+    part_t p0[MAX_PARTS], p[MAX_PARTS];
+    size_t n0 = n ? precision_parts(e, ls->drawn[0], p0) : 0;
+    int differs[MAX_PARTS] = {0};
+    for (size_t d = 1; d < n; d++) {
+        size_t np = precision_parts(e, ls->drawn[d], p);
+        for (size_t k = 0; k < MAX_PARTS; k++)
+            differs[k] |= k < np && k < n0 ? strcmp(p[k], p0[k]) != 0 : (k < np) != (k < n0);
+    }
+    for (size_t d = 0; d < n; d++) {
+        size_t np = precision_parts(e, ls->drawn[d], p);
+        words[d][0] = '\0';
+        for (size_t k = 0; k < np; k++)
+            if (differs[k] || (k == 0 && n == 1))
+                rp_appendf(words[d], sizeof words[d], "%s%s", words[d][0] ? ", " : "", p[k]);
+        if (!words[d][0])
+            snprintf(words[d], sizeof words[d], "%s", p[0]);
+        labels[d] = words[d];
+    }
+    return n;
+}
+
+/* Begin a one-panel chart whose legend holds the configurations' words. */
+static void words_grid(gs_chart_t *c, const char *const *labels, size_t n)
+{
+    gs_chart_grid(c, 1, 1, rp_longest(labels, n, "configuration"));
+}
+
+/* A legend of the drawn configurations in words. */
+static void words_legend(gs_chart_t *c, const rp_exp_t *e, const rp_lineset_t *ls,
+                         const char *const *labels, size_t n)
+{
+    int series[RP_MAX_LINES], style[RP_MAX_LINES];
+    for (size_t d = 0; d < n; d++) {
+        series[d] = (int)d;
+        style[d] = GS_SOLID;
+    }
+    gs_chart_legend(c, n, labels, series, style, "configuration");
+    if (ls->bands)
+        rp_line_keys(c, e, -1, 1, 0);
+}
+
+static int chart_lost(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, char *err,
+                      size_t errlen)
+{
+    rp_lineset_t ls;
+    if (rp_lineset_load(&ls, m, e, e->n_runs, rp_layer_log_mean, "lost_update_frac") != 0)
+        return 0;   /* no reduced-precision training (or an older database) */
+    char words[RP_MAX_LINES][256];
+    const char *labels[RP_MAX_LINES];
+    size_t n_words = config_words(e, &ls, words, labels);
+    int rc = 0;
+    rp_chart_name_t nm;
+    gs_chart_t *c = rp_chart_start(e, "lost-updates", "share of the weight updates lost to "
+                                   "rounding over training", &nm);
+    if (!c)
+        goto done;
+    words_grid(c, labels, n_words);
+    double x1 = ls.x.hi > ls.x.lo ? ls.x.hi : ls.x.lo + 1;
+    gs_chart_axes(c, 0, ls.x.lo, x1, 0, 1, GS_AXIS_INT, 0, "training step",
+                  "share of the updates lost", NULL);
+    draw_lines(c, e, &ls);
+    words_legend(c, e, &ls, labels, n_words);
+    char cap[2048];
+    snprintf(cap, sizeof cap,
+             "Per logged training step, the share of the hidden layers' nonzero weight updates "
+             "that rounded back to the stored weight - lost (train_layer_log.lost_update_frac, "
+             "the mean over layers 1..depth, the readout left out), one line a configuration%s. "
+             "An update smaller than half an ulp of its weight is lost to rounding to nearest; "
+             "float32 master weights keep it, and stochastic rounding loses it on most steps "
+             "but keeps it on average. Mean over the logged steps:",
+             ls.bands ? " (the median over its repeats, the band their 10-90% range)" : "");
+    for (size_t d = 0; d < n_words; d++) {
+        size_t i = (size_t)(ls.drawn[d] - e->runs);
+        char full[256];
+        rp_precision_words(e, &e->runs[i], full, sizeof full);
+        rp_appendf(cap, sizeof cap, "%s %s %.2f%%", d ? ";" : "", full,
+                   100 * rp_series_mean(&ls.lines[i]));
+    }
+    rp_appendf(cap, sizeof cap, ".");
+    rc = rp_chart_publish(c, m, dir, nm.file, nm.title, ls.used, ls.n_used, cap, out, err, errlen);
+done:
+    rp_lineset_free(&ls);
+    return rc;
+}
+
+static int chart_twin(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, char *err,
+                      size_t errlen)
+{
+    rp_lineset_t ls;
+    if (rp_lineset_load(&ls, m, e, e->n_runs, rp_layer_series_set, "twin_rel_err") != 0)
+        return 0;   /* no float64 twin (float64 cells, or an older database) */
+    char words[RP_MAX_LINES][256];
+    const char *labels[RP_MAX_LINES];
+    size_t n_words = config_words(e, &ls, words, labels);
+    rp_range_t yr = rp_log_range(ls.y.v, ls.y.n, RP_ALL);
+    int rc = 0;
+    rp_chart_name_t nm;
+    gs_chart_t *c = rp_chart_start(e, "twin-error", "relative error of ||dL/dh_l|| against "
+                                   "the float64 twin, per layer", &nm);
+    if (!c)
+        goto done;
+    words_grid(c, labels, n_words);
+    double lo = fmin(yr.lo, rp_twin_thresholds[0]), hi = fmax(yr.hi, rp_twin_thresholds[1]);
+    if (!(lo > 0) || !isfinite(lo))
+        lo = 1e-8;
+    gs_chart_axes(c, 0, 1, ls.x.hi < 2 ? 2 : ls.x.hi, lo, hi, GS_AXIS_INT, GS_AXIS_LOG,
+                  "layer l (1 = next to the input)", "| ||dL/dh_l|| / twin's - 1 |", NULL);
+    draw_lines(c, e, &ls);
+    for (size_t t = 0; t < RP_N_TWIN_THRESHOLDS; t++)
+        gs_chart_hline(c, rp_twin_thresholds[t], GS_SERIES_GREY, GS_DASHED, NULL);
+    words_legend(c, e, &ls, labels, n_words);
+    gs_chart_legend_key(c, "1% and 10%", GS_SERIES_GREY, GS_DASHED);
+    char cap[2400];
+    snprintf(cap, sizeof cap,
+             "At initialization, per hidden layer, the relative error of the norm of the "
+             "backpropagated gradient ||dL/dh_l|| computed in the run's format against its "
+             "float64 twin (same weights before rounding, same batch; layer_stats.twin_rel_err), "
+             "on a log scale, one line a configuration%s; the dashed lines are 1%% and 10%%. "
+             "Rounding errors enter at every layer of the backward pass, so the error grows "
+             "from the output (right) towards the input; an error of 1 (100%%) is a gradient "
+             "flushed to zero whole. Per configuration, the first layer counted from the output "
+             "whose error exceeds 1%% / 10%%, and the growth factor per layer (a least-squares "
+             "fit of ln error against the layer, over the layers with 0 < error < 1):",
+             ls.bands ? " (the median over its repeats, the band their 10-90% range)" : "");
+    for (size_t d = 0; d < n_words; d++) {
+        size_t i = (size_t)(ls.drawn[d] - e->runs);
+        long depth = e->runs[i].sc->cell.depth;
+        char full[256];
+        rp_precision_words(e, &e->runs[i], full, sizeof full);
+        rp_appendf(cap, sizeof cap, "%s %s:", d ? ";" : "", full);
+        for (size_t t = 0; t < RP_N_TWIN_THRESHOLDS; t++) {
+            long k = rp_twin_first_over(&ls.lines[i], depth, rp_twin_thresholds[t]);
+            if (k)
+                rp_appendf(cap, sizeof cap, " %ld%s", k, rp_ordinal(k));
+            else
+                rp_appendf(cap, sizeof cap, " none");
+            rp_appendf(cap, sizeof cap, "%s", t + 1 < RP_N_TWIN_THRESHOLDS ? " /" : "");
+        }
+        size_t nf;
+        double g = rp_twin_growth(&ls.lines[i], depth, &nf);
+        if (isfinite(g))
+            rp_appendf(cap, sizeof cap, ", x%.3g a layer", g);
+    }
+    rp_appendf(cap, sizeof cap, ".");
+    rc = rp_chart_publish(c, m, dir, nm.file, nm.title, ls.used, ls.n_used, cap, out, err, errlen);
+done:
+    rp_lineset_free(&ls);
+    return rc;
+}
+
+int rp_chart_lowprec_train(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out,
+                           char *err, size_t errlen)
+{
+    const rp_run_t *r0 = rp_first_usable(e);
+    if (!r0 || r0->sc->cell.model != GS_MODEL_MLP)
+        return 0;
+    int rc = chart_lost(m, e, dir, out, err, errlen);
+    return rc == 0 ? chart_twin(m, e, dir, out, err, errlen) : rc;
+}
