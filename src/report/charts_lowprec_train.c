@@ -241,6 +241,7 @@ static int chart_twin(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     gs_chart_axes(c, 0, 1, ls.x.hi < 2 ? 2 : ls.x.hi, lo, hi, GS_AXIS_INT, GS_AXIS_LOG,
                   "layer l (1 = next to the input)", "| ||dL/dh_l|| / twin's - 1 |", NULL);
     draw_lines(c, e, &ls);
+    gs_chart_series(c, "1% and 10%");   /* the thresholds' rows of the CSV */
     for (size_t t = 0; t < RP_N_TWIN_THRESHOLDS; t++)
         gs_chart_hline(c, rp_twin_thresholds[t], GS_SERIES_GREY, GS_DASHED, NULL);
     words_legend(c, e, &ls, labels, n_words);
