@@ -190,8 +190,12 @@ static int chart_lost(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     if (!c)
         goto done;
     words_grid(c, labels, n_words);
+    /* log y: float32 masters lose some 1e-4 of the updates, a format's
+     * own weights nearly all; a step that loses none shows at the edge */
     double x1 = ls.x.hi > ls.x.lo ? ls.x.hi : ls.x.lo + 1;
-    gs_chart_axes(c, 0, ls.x.lo, x1, 0, 1, GS_AXIS_INT, 0, "training step",
+    rp_range_t yr = rp_log_range(ls.y.v, ls.y.n, RP_ALL);
+    double y0 = yr.lo > 0 && yr.lo < 0.5 ? yr.lo : 0.1;
+    gs_chart_axes(c, 0, ls.x.lo, x1, y0, 1, GS_AXIS_INT, GS_AXIS_LOG, "training step",
                   "share of the updates lost", NULL);
     draw_lines(c, e, &ls);
     words_legend(c, e, &ls, labels, n_words);
@@ -199,7 +203,8 @@ static int chart_lost(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     snprintf(cap, sizeof cap,
              "Per logged training step, the share of the hidden layers' nonzero weight updates "
              "that rounded back to the stored weight - lost (train_layer_log.lost_update_frac, "
-             "the mean over layers 1..depth, the readout left out), one line a configuration%s. "
+             "the mean over layers 1..depth, the readout left out), on a log scale, one line a "
+             "configuration%s. "
              "An update smaller than half an ulp of its weight is lost to rounding to nearest; "
              "float32 master weights keep it, and stochastic rounding loses it on most steps "
              "but keeps it on average. Mean over the logged steps:",
