@@ -174,119 +174,155 @@ static void words_legend(gs_chart_t *c, const rp_exp_t *e, const rp_lineset_t *l
         rp_line_keys(c, e, -1, 1, 0);
 }
 
+/* A chart of this file: its lines, their legend labels, the chart. */
+typedef struct {
+    rp_lineset_t ls;
+    char words[RP_MAX_LINES][256];
+    const char *labels[RP_MAX_LINES];
+    size_t n_words;
+    gs_chart_t *c;
+    rp_chart_name_t nm;
+} lines_chart_t;
+
+/* Load column's lines through load and begin chart kind with one panel
+ * and the legend's room: 0; -1 (nothing to free) when no configuration
+ * has a line (no such rows, or an older database without the column) or
+ * the chart cannot begin. */
+static int lines_start(lines_chart_t *k, rp_model_t *m, const rp_exp_t *e, rp_loader_t load,
+                       const char *column, const char *kind, const char *what)
+{
+    if (rp_lineset_load(&k->ls, m, e, e->n_runs, load, column) != 0)
+        return -1;
+    k->n_words = config_words(e, &k->ls, k->words, k->labels);
+    if (!(k->c = rp_chart_start(e, kind, what, &k->nm))) {
+        rp_lineset_free(&k->ls);
+        return -1;
+    }
+    words_grid(k->c, k->labels, k->n_words);
+    return 0;
+}
+
+/* Draw the lines and their legend. */
+static void lines_draw(lines_chart_t *k, const rp_exp_t *e)
+{
+    draw_lines(k->c, e, &k->ls);
+    words_legend(k->c, e, &k->ls, k->labels, k->n_words);
+}
+
+/* Publish the chart with its caption and free the lines. */
+static int lines_publish(lines_chart_t *k, rp_model_t *m, const char *dir, const char *cap,
+                         rp_charts_t *out, char *err, size_t errlen)
+{
+    int rc = rp_chart_publish(k->c, m, dir, k->nm.file, k->nm.title, k->ls.used, k->ls.n_used,
+                              cap, out, err, errlen);
+    rp_lineset_free(&k->ls);
+    return rc;
+}
+
+/* Configuration d's words in full appended to the caption cap (after a
+ * "; " but for the first): its run slot. */
+static size_t caption_config(char *cap, size_t len, const rp_exp_t *e, const lines_chart_t *k,
+                             size_t d)
+{
+    size_t i = (size_t)(k->ls.drawn[d] - e->runs);
+    char full[256];
+    rp_precision_words(e, &e->runs[i], full, sizeof full);
+    rp_appendf(cap, len, "%s %s", d ? ";" : "", full);
+    return i;
+}
+
+/* A caption's lead: what is drawn (head), ", on a log scale, one line a
+ * configuration" with the words on repeats where bands are drawn, then
+ * tail. */
+static void caption_lead(char *cap, size_t len, const char *head, const lines_chart_t *k,
+                         const char *tail)
+{
+    snprintf(cap, len, "%s, on a log scale, one line a configuration%s%s", head,
+             k->ls.bands ? " (the median over its repeats, the band their 10-90% range)" : "",
+             tail);
+}
+
 static int chart_lost(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, char *err,
                       size_t errlen)
 {
-    rp_lineset_t ls;
-    if (rp_lineset_load(&ls, m, e, e->n_runs, rp_layer_log_mean, "lost_update_frac") != 0)
+    lines_chart_t k;
+    if (lines_start(&k, m, e, rp_layer_log_mean, "lost_update_frac", "lost-updates",
+                    "share of the weight updates lost to rounding over training") != 0)
         return 0;   /* no reduced-precision training (or an older database) */
-    char words[RP_MAX_LINES][256];
-    const char *labels[RP_MAX_LINES];
-    size_t n_words = config_words(e, &ls, words, labels);
-    int rc = 0;
-    rp_chart_name_t nm;
-    gs_chart_t *c = rp_chart_start(e, "lost-updates", "share of the weight updates lost to "
-                                   "rounding over training", &nm);
-    if (!c)
-        goto done;
-    words_grid(c, labels, n_words);
+    const rp_lineset_t *ls = &k.ls;
     /* log y: float32 masters lose some 1e-4 of the updates, a format's
      * own weights nearly all; a step that loses none shows at the edge */
-    double x1 = ls.x.hi > ls.x.lo ? ls.x.hi : ls.x.lo + 1;
-    rp_range_t yr = rp_log_range(ls.y.v, ls.y.n, RP_ALL);
+    double x1 = ls->x.hi > ls->x.lo ? ls->x.hi : ls->x.lo + 1;
+    rp_range_t yr = rp_log_range(ls->y.v, ls->y.n, RP_ALL);
     double y0 = yr.lo > 0 && yr.lo < 0.5 ? yr.lo : 0.1;
-    gs_chart_axes(c, 0, ls.x.lo, x1, y0, 1, GS_AXIS_INT, GS_AXIS_LOG, "training step",
+    gs_chart_axes(k.c, 0, ls->x.lo, x1, y0, 1, GS_AXIS_INT, GS_AXIS_LOG, "training step",
                   "share of the updates lost", NULL);
-    draw_lines(c, e, &ls);
-    words_legend(c, e, &ls, labels, n_words);
+    lines_draw(&k, e);
     char cap[2048];
-    snprintf(cap, sizeof cap,
-             "Per logged training step, the share of the hidden layers' nonzero weight updates "
-             "that rounded back to the stored weight - lost (train_layer_log.lost_update_frac, "
-             "the mean over layers 1..depth, the readout left out), on a log scale, one line a "
-             "configuration%s. "
-             "An update smaller than half an ulp of its weight is lost to rounding to nearest; "
-             "float32 master weights keep it, and stochastic rounding loses it on most steps "
-             "but keeps it on average. Mean over the logged steps:",
-             ls.bands ? " (the median over its repeats, the band their 10-90% range)" : "");
-    for (size_t d = 0; d < n_words; d++) {
-        size_t i = (size_t)(ls.drawn[d] - e->runs);
-        char full[256];
-        rp_precision_words(e, &e->runs[i], full, sizeof full);
-        rp_appendf(cap, sizeof cap, "%s %s %.2f%%", d ? ";" : "", full,
-                   100 * rp_series_mean(&ls.lines[i]));
+    caption_lead(cap, sizeof cap, "Per logged training step, the share of the hidden layers' "
+                 "nonzero weight updates that rounded back to the stored weight - lost "
+                 "(train_layer_log.lost_update_frac, the mean over layers 1..depth, the readout "
+                 "left out)", &k,
+                 ". An update smaller than half an ulp of its weight is lost to rounding to "
+                 "nearest; float32 master weights keep it, and stochastic rounding loses it on "
+                 "most steps but keeps it on average. Mean over the logged steps:");
+    for (size_t d = 0; d < k.n_words; d++) {
+        size_t i = caption_config(cap, sizeof cap, e, &k, d);
+        rp_appendf(cap, sizeof cap, " %.2f%%", 100 * rp_series_mean(&ls->lines[i]));
     }
     rp_appendf(cap, sizeof cap, ".");
-    rc = rp_chart_publish(c, m, dir, nm.file, nm.title, ls.used, ls.n_used, cap, out, err, errlen);
-done:
-    rp_lineset_free(&ls);
-    return rc;
+    return lines_publish(&k, m, dir, cap, out, err, errlen);
 }
 
 static int chart_twin(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, char *err,
                       size_t errlen)
 {
-    rp_lineset_t ls;
-    if (rp_lineset_load(&ls, m, e, e->n_runs, rp_layer_series_set, "twin_rel_err") != 0)
+    lines_chart_t k;
+    if (lines_start(&k, m, e, rp_layer_series_set, "twin_rel_err", "twin-error",
+                    "relative error of ||dL/dh_l|| against the float64 twin, per layer") != 0)
         return 0;   /* no float64 twin (float64 cells, or an older database) */
-    char words[RP_MAX_LINES][256];
-    const char *labels[RP_MAX_LINES];
-    size_t n_words = config_words(e, &ls, words, labels);
-    rp_range_t yr = rp_log_range(ls.y.v, ls.y.n, RP_ALL);
-    int rc = 0;
-    rp_chart_name_t nm;
-    gs_chart_t *c = rp_chart_start(e, "twin-error", "relative error of ||dL/dh_l|| against "
-                                   "the float64 twin, per layer", &nm);
-    if (!c)
-        goto done;
-    words_grid(c, labels, n_words);
+    const rp_lineset_t *ls = &k.ls;
+    rp_range_t yr = rp_log_range(ls->y.v, ls->y.n, RP_ALL);
     double lo = fmin(yr.lo, rp_twin_thresholds[0]), hi = fmax(yr.hi, rp_twin_thresholds[1]);
     if (!(lo > 0) || !isfinite(lo))
         lo = 1e-8;
-    gs_chart_axes(c, 0, 1, ls.x.hi < 2 ? 2 : ls.x.hi, lo, hi, GS_AXIS_INT, GS_AXIS_LOG,
+    gs_chart_axes(k.c, 0, 1, ls->x.hi < 2 ? 2 : ls->x.hi, lo, hi, GS_AXIS_INT, GS_AXIS_LOG,
                   "layer l (1 = next to the input)", "| ||dL/dh_l|| / twin's - 1 |", NULL);
-    draw_lines(c, e, &ls);
-    gs_chart_series(c, "1% and 10%");   /* the thresholds' rows of the CSV */
+    lines_draw(&k, e);
+    gs_chart_series(k.c, "1% and 10%");   /* the thresholds' rows of the CSV */
     for (size_t t = 0; t < RP_N_TWIN_THRESHOLDS; t++)
-        gs_chart_hline(c, rp_twin_thresholds[t], GS_SERIES_GREY, GS_DASHED, NULL);
-    words_legend(c, e, &ls, labels, n_words);
-    gs_chart_legend_key(c, "1% and 10%", GS_SERIES_GREY, GS_DASHED);
+        gs_chart_hline(k.c, rp_twin_thresholds[t], GS_SERIES_GREY, GS_DASHED, NULL);
+    gs_chart_legend_key(k.c, "1% and 10%", GS_SERIES_GREY, GS_DASHED);
     char cap[2400];
-    snprintf(cap, sizeof cap,
-             "At initialization, per hidden layer, the relative error of the norm of the "
-             "backpropagated gradient ||dL/dh_l|| computed in the run's format against its "
-             "float64 twin (same weights before rounding, same batch; layer_stats.twin_rel_err), "
-             "on a log scale, one line a configuration%s; the dashed lines are 1%% and 10%%. "
-             "Rounding errors enter at every layer of the backward pass, so the error grows "
-             "from the output (right) towards the input; an error of 1 (100%%) is a gradient "
-             "flushed to zero whole. Per configuration, the first layer counted from the output "
-             "whose error exceeds 1%% / 10%%, and the growth factor per layer (a least-squares "
-             "fit of ln error against the layer, over the layers with 0 < error < 1):",
-             ls.bands ? " (the median over its repeats, the band their 10-90% range)" : "");
-    for (size_t d = 0; d < n_words; d++) {
-        size_t i = (size_t)(ls.drawn[d] - e->runs);
+    caption_lead(cap, sizeof cap, "At initialization, per hidden layer, the relative error of "
+                 "the norm of the backpropagated gradient ||dL/dh_l|| computed in the run's "
+                 "format against its float64 twin (same weights before rounding, same batch; "
+                 "layer_stats.twin_rel_err)", &k,
+                 "; the dashed lines are 1% and 10%. Rounding errors enter at every layer of the "
+                 "backward pass, so the error grows from the output (right) towards the input; "
+                 "an error of 1 (100%) is a gradient flushed to zero whole. Per configuration, "
+                 "the first layer counted from the output whose error exceeds 1% / 10%, and the "
+                 "growth factor per layer (a least-squares fit of ln error against the layer, "
+                 "over the layers with 0 < error < 1):");
+    for (size_t d = 0; d < k.n_words; d++) {
+        size_t i = caption_config(cap, sizeof cap, e, &k, d);
         long depth = e->runs[i].sc->cell.depth;
-        char full[256];
-        rp_precision_words(e, &e->runs[i], full, sizeof full);
-        rp_appendf(cap, sizeof cap, "%s %s:", d ? ";" : "", full);
+        rp_appendf(cap, sizeof cap, ":");
         for (size_t t = 0; t < RP_N_TWIN_THRESHOLDS; t++) {
-            long k = rp_twin_first_over(&ls.lines[i], depth, rp_twin_thresholds[t]);
-            if (k)
-                rp_appendf(cap, sizeof cap, " %ld%s", k, rp_ordinal(k));
+            long from = rp_twin_first_over(&ls->lines[i], depth, rp_twin_thresholds[t]);
+            if (from)
+                rp_appendf(cap, sizeof cap, " %ld%s", from, rp_ordinal(from));
             else
                 rp_appendf(cap, sizeof cap, " none");
             rp_appendf(cap, sizeof cap, "%s", t + 1 < RP_N_TWIN_THRESHOLDS ? " /" : "");
         }
         size_t nf;
-        double g = rp_twin_growth(&ls.lines[i], depth, &nf);
+        double g = rp_twin_growth(&ls->lines[i], depth, &nf);
         if (isfinite(g))
             rp_appendf(cap, sizeof cap, ", x%.3g a layer", g);
     }
     rp_appendf(cap, sizeof cap, ".");
-    rc = rp_chart_publish(c, m, dir, nm.file, nm.title, ls.used, ls.n_used, cap, out, err, errlen);
-done:
-    rp_lineset_free(&ls);
-    return rc;
+    return lines_publish(&k, m, dir, cap, out, err, errlen);
 }
 
 int rp_chart_lowprec_train(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out,

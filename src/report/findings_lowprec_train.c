@@ -39,54 +39,71 @@ static rp_fact_t *config_fact(rp_findings_t *fs, rp_finding_t *f, const rp_exp_t
     return t;
 }
 
+/* Load column's lines through load into ls and begin their finding,
+ * which reads chart kind, with "In <experiment>, <what>:": NULL (ls not
+ * to be freed) when no configuration has a line or memory is short. */
+static rp_finding_t *lines_finding(rp_model_t *m, rp_findings_t *fs, const rp_exp_t *e,
+                                   rp_lineset_t *ls, rp_loader_t load, const char *column,
+                                   const char *kind, const char *what)
+{
+    if (rp_lineset_load(ls, m, e, e->n_runs, load, column) != 0)
+        return NULL;
+    rp_finding_t *f = rp_finding_new(fs, e, kind);
+    if (!f) {
+        fs->oom = 1;
+        rp_lineset_free(ls);
+        return NULL;
+    }
+    rp_say(f, "In %s, %s:", e->ex->name, what);
+    return f;
+}
+
+/* Configuration d of ls in words, said in f (after a "; " but for the
+ * first): its run slot. */
+static size_t say_config(rp_finding_t *f, const rp_exp_t *e, const rp_lineset_t *ls, size_t d)
+{
+    size_t i = (size_t)(ls->drawn[d] - e->runs);
+    char words[256];
+    rp_precision_words(e, &e->runs[i], words, sizeof words);
+    rp_say(f, "%s %s", d ? ";" : "", words);
+    return i;
+}
+
 static void find_lost(rp_model_t *m, rp_findings_t *fs, const rp_exp_t *e)
 {
     rp_lineset_t ls;
-    if (rp_lineset_load(&ls, m, e, e->n_runs, rp_layer_log_mean, "lost_update_frac") != 0)
+    rp_finding_t *f = lines_finding(m, fs, e, &ls, rp_layer_log_mean, "lost_update_frac",
+        "lost-updates", "the share of the hidden layers' nonzero weight updates lost to "
+        "rounding (rounded back to the stored weight), the mean over the logged steps (and at "
+        "the last logged step)");
+    if (!f)
         return;
-    rp_finding_t *f = rp_finding_new(fs, e, "lost-updates");
-    if (!f) {
-        fs->oom = 1;
-        goto done;
-    }
-    rp_say(f, "In %s, the share of the hidden layers' nonzero weight updates lost to rounding "
-           "(rounded back to the stored weight), the mean over the logged steps (and at the "
-           "last logged step):", e->ex->name);
-    char words[256];
     for (size_t d = 0; d < ls.n_drawn; d++) {
-        size_t i = (size_t)(ls.drawn[d] - e->runs);
+        size_t i = say_config(f, e, &ls, d);
         const rp_series_t *l = &ls.lines[i];
         double mean = rp_series_mean(l), last = l->y[l->n - 1];
-        rp_precision_words(e, &e->runs[i], words, sizeof words);
         config_fact(fs, f, e, i, "lost_updates", mean, last);
-        rp_say(f, "%s %s loses %.2f%% (%.2f%%)", d ? ";" : "", words, 100 * mean, 100 * last);
+        rp_say(f, " loses %.2f%% (%.2f%%)", 100 * mean, 100 * last);
     }
     rp_say(f, ".");
-done:
     rp_lineset_free(&ls);
 }
 
 static void find_twin(rp_model_t *m, rp_findings_t *fs, const rp_exp_t *e)
 {
     rp_lineset_t ls;
-    if (rp_lineset_load(&ls, m, e, e->n_runs, rp_layer_series_set, "twin_rel_err") != 0)
+    rp_finding_t *f = lines_finding(m, fs, e, &ls, rp_layer_series_set, "twin_rel_err",
+        "twin-error", "at initialization, the first hidden layer counted from the output (1st: "
+        "the top one) where ||dL/dh_l|| in the run's format is off from the float64 twin's by "
+        "more than 1% / 10%, and the error's growth factor per layer towards the input (least "
+        "squares of ln error against the layer, over 0 < error < 1)");
+    if (!f)
         return;
-    rp_finding_t *f = rp_finding_new(fs, e, "twin-error");
-    if (!f) {
-        fs->oom = 1;
-        goto done;
-    }
-    rp_say(f, "In %s, at initialization, the first hidden layer counted from the output (1st: "
-           "the top one) where ||dL/dh_l|| in the run's format is off from the float64 twin's "
-           "by more than 1%% / 10%%, and the error's growth factor per layer towards the input "
-           "(least squares of ln error against the layer, over 0 < error < 1):", e->ex->name);
     static const char *const stat[RP_N_TWIN_THRESHOLDS] = {"twin_over_1", "twin_over_10"};
-    char words[256];
     for (size_t d = 0; d < ls.n_drawn; d++) {
-        size_t i = (size_t)(ls.drawn[d] - e->runs);
+        size_t i = say_config(f, e, &ls, d);
         long depth = e->runs[i].sc->cell.depth;
-        rp_precision_words(e, &e->runs[i], words, sizeof words);
-        rp_say(f, "%s %s:", d ? ";" : "", words);
+        rp_say(f, ":");
         for (size_t t = 0; t < RP_N_TWIN_THRESHOLDS; t++) {
             long k = rp_twin_first_over(&ls.lines[i], depth, rp_twin_thresholds[t]);
             config_fact(fs, f, e, i, stat[t], (double)k, k ? (double)(depth - k + 1) : NAN);
@@ -105,7 +122,6 @@ static void find_twin(rp_model_t *m, rp_findings_t *fs, const rp_exp_t *e)
             rp_say(f, ", no growth measured (%zu layers with 0 < error < 1)", nf);
     }
     rp_say(f, ".");
-done:
     rp_lineset_free(&ls);
 }
 
