@@ -61,7 +61,7 @@ rq "CREATE TABLE f(finding INTEGER, id TEXT, kind TEXT, experiment TEXT, where_k
     CREATE TABLE words AS SELECT id AS run, experiment, depth, precision || CASE WHEN task = 'train' THEN
         ', weights in ' || CASE master_weights WHEN 'same' THEN precision ELSE master_weights END ||
         CASE rounding WHEN 'stochastic' THEN ', stochastic rounding' ELSE ', round to nearest' END ELSE '' END ||
-        CASE loss_scale WHEN 'none' THEN '' WHEN 'dynamic' THEN ', dynamic loss scale' ELSE ', loss scale ' || loss_scale END AS w
+        CASE loss_scale WHEN 'none' THEN ', no loss scale' WHEN 'dynamic' THEN ', dynamic loss scale' ELSE ', loss scale ' || loss_scale END AS w
       FROM runs WHERE precision != 'float64';
     CREATE TABLE lost AS SELECT l.run_id AS run, l.step, avg(l.lost_update_frac) AS v FROM train_layer_log l
       JOIN runs r ON r.id = l.run_id WHERE l.layer <= r.depth GROUP BY l.run_id, l.step HAVING count(l.lost_update_frac) > 0;

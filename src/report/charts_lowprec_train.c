@@ -45,6 +45,8 @@ static size_t precision_parts(const rp_exp_t *e, const rp_run_t *r, part_t *p)
         snprintf(p[n++], sizeof *p, "dynamic loss scale");
     else if (c->loss_scale > 0)
         snprintf(p[n++], sizeof *p, "loss scale %g", c->loss_scale);
+    else if (c->precision > 0)
+        snprintf(p[n++], sizeof *p, "no loss scale");
     static const char *const said[] = {"precision", "master_weights", "rounding", "loss_scale"};
     for (size_t a = 0; a < e->ex->n_axes && n < MAX_PARTS; a++) {
         const gs_axis_t *ax = &e->ex->axes[a];
@@ -109,21 +111,28 @@ double rp_twin_growth(const rp_series_t *s, long depth, size_t *n_fit)
     return n >= 2 && den > 0 ? exp(((double)n * sxy - sx * sy) / den) : NAN;
 }
 
-/* Each drawn configuration's line with its words; the series index is
- * the configuration's place among the drawn. */
+/* Every second configuration dashed: where two lines coincide (a static
+ * and a dynamic loss scale that never overflows) both stay visible. */
+#define LINE_STYLE(d) ((d) % 2 ? GS_DASHED : GS_SOLID)
+
+/* Each drawn configuration's line with its words, the solid ones first
+ * so that a dashed line shows over one it coincides with; the series
+ * index is the configuration's place among the drawn. */
 static void draw_lines(gs_chart_t *c, const rp_exp_t *e, const rp_lineset_t *ls)
 {
     char words[256];
-    for (size_t d = 0; d < ls->n_drawn && d < RP_MAX_LINES; d++) {
-        size_t i = (size_t)(ls->drawn[d] - e->runs);
-        const rp_series_t *l = &ls->lines[i];
-        rp_precision_words(e, &e->runs[i], words, sizeof words);
-        gs_chart_series(c, words);
-        if (ls->lo[i])
-            gs_chart_line_band(c, l->x, l->y, ls->lo[i], ls->hi[i], l->n, (int)d, GS_SOLID);
-        else
-            gs_chart_line(c, l->x, l->y, l->n, (int)d, GS_SOLID);
-    }
+    for (size_t pass = 0; pass < 2; pass++)
+        for (size_t d = pass; d < ls->n_drawn && d < RP_MAX_LINES; d += 2) {
+            size_t i = (size_t)(ls->drawn[d] - e->runs);
+            const rp_series_t *l = &ls->lines[i];
+            rp_precision_words(e, &e->runs[i], words, sizeof words);
+            gs_chart_series(c, words);
+            if (ls->lo[i])
+                gs_chart_line_band(c, l->x, l->y, ls->lo[i], ls->hi[i], l->n, (int)d,
+                                   LINE_STYLE(d));
+            else
+                gs_chart_line(c, l->x, l->y, l->n, (int)d, LINE_STYLE(d));
+        }
 }
 
 /* The drawn configurations' legend labels (labels[d] = words[d]): the
@@ -167,7 +176,7 @@ static void words_legend(gs_chart_t *c, const rp_exp_t *e, const rp_lineset_t *l
     int series[RP_MAX_LINES], style[RP_MAX_LINES];
     for (size_t d = 0; d < n; d++) {
         series[d] = (int)d;
-        style[d] = GS_SOLID;
+        style[d] = LINE_STYLE(d);
     }
     gs_chart_legend(c, n, labels, series, style, "configuration");
     if (ls->bands)
