@@ -125,6 +125,20 @@ bad=$(rq "SELECT f.id FROM f JOIN want_twin t ON t.run = CAST(f.runs AS INTEGER)
             CASE WHEN t.o1 = 0 THEN ' none' ELSE ' ' || t.o1 END) = 0")
 check "findings: the twin sentence names each configuration in words with its layers (${bad:-all})" '[ -z "$bad" ]'
 check "report: no query of these checks failed" '[ ! -s rsql.err ]'
+# the edge: one hidden layer of width 2 - a line of one point, no growth to fit,
+# the format's own weights losing every update and float32 masters none (a
+# linear axis: a share of 0 has no log)
+printf '[sweep]\nname = edge\nseed = 7\n\n[edge]\ntask = train\ndepth = 1\nwidth = 2\nbatch = 4\nsteps = 4\nlog_every = 2\noptimizer = sgd\nlr = 0.001\nprecision = bfloat16\nmaster_weights = same, float32\n' > edge.ini
+"$gs" run edge.ini --db edge.db --threads 1 2>edge.err && "$gs" report edge.db -o erep >/dev/null 2>>edge.err; st=$?
+want=$(sqlite3 edge.db "SELECT r.master_weights || ':' || (SELECT avg(v) FROM (SELECT avg(l.lost_update_frac) AS v
+          FROM train_layer_log l WHERE l.run_id = r.id AND l.layer <= r.depth GROUP BY l.step)) FROM runs r ORDER BY r.master_weights" | tr '\n' ' ')
+got=$(awk -F, 'NR > 1 && $2 ~ /lost_updates/ { print ($8 + 0) }' erep/findings.csv | tr '\n' ' ')
+g=$(awk -F, 'NR > 1 && $2 ~ /twin_growth/ { print $8 "|" $9 }' erep/findings.csv | tr '\n' ' ')
+pts=$(grep -c '^"bfloat16' erep/charts/edge-twin-error.csv)
+check "report, depth 1 width 2: lost shares as the rows give them ($want; facts $got), one twin point a configuration ($pts), no growth fitted ($g), linear axis said ($st)" \
+    '[ $st -eq 0 ] && [ "$want" = "float32:0.0 same:1.0 " ] && [ "$got" = "1 0 " ] && [ "$pts" = 2 ] && [ "$g" = "|1 |1 " ] &&
+     grep -q "no growth measured (1 layer with" erep/index.html && grep -q "on a linear scale (some share is 0)" erep/index.html'
+
 # a database without these columns: neither chart, no error
 cp pr.db old.db
 sqlite3 old.db "ALTER TABLE train_layer_log DROP COLUMN lost_update_frac; ALTER TABLE layer_stats DROP COLUMN twin_cos;

@@ -240,13 +240,14 @@ static size_t caption_config(char *cap, size_t len, const rp_exp_t *e, const lin
     return i;
 }
 
-/* A caption's lead: what is drawn (head), ", on a log scale, one line a
+/* A caption's lead: what is drawn (head), the y scale, "one line a
  * configuration" with the words on repeats where bands are drawn, then
  * tail. */
 static void caption_lead(char *cap, size_t len, const char *head, const lines_chart_t *k,
-                         const char *tail)
+                         int log_y, const char *tail)
 {
-    snprintf(cap, len, "%s, on a log scale, one line a configuration%s%s", head,
+    snprintf(cap, len, "%s, %s, one line a configuration%s%s", head,
+             log_y ? "on a log scale" : "on a linear scale (some share is 0)",
              k->ls.bands ? " (the median over its repeats, the band their 10-90% range)" : "",
              tail);
 }
@@ -260,18 +261,21 @@ static int chart_lost(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
         return 0;   /* no reduced-precision training (or an older database) */
     const rp_lineset_t *ls = &k.ls;
     /* log y: float32 masters lose some 1e-4 of the updates, a format's
-     * own weights nearly all; a step that loses none shows at the edge */
+     * own weights nearly all; linear when some step loses none */
+    int log_y = 1;
+    for (size_t j = 0; j < ls->y.n; j++)
+        log_y &= !(ls->y.v[j] <= 0);
     double x1 = ls->x.hi > ls->x.lo ? ls->x.hi : ls->x.lo + 1;
     rp_range_t yr = rp_log_range(ls->y.v, ls->y.n, RP_ALL);
-    double y0 = yr.lo > 0 && yr.lo < 0.5 ? yr.lo : 0.1;
-    gs_chart_axes(k.c, 0, ls->x.lo, x1, y0, 1, GS_AXIS_INT, GS_AXIS_LOG, "training step",
-                  "share of the updates lost", NULL);
+    double y0 = !log_y ? 0 : yr.lo > 0 && yr.lo < 0.5 ? yr.lo : 0.1;
+    gs_chart_axes(k.c, 0, ls->x.lo, x1, y0, 1, GS_AXIS_INT, log_y ? GS_AXIS_LOG : 0,
+                  "training step", "share of the updates lost", NULL);
     lines_draw(&k, e);
     char cap[2048];
     caption_lead(cap, sizeof cap, "Per logged training step, the share of the hidden layers' "
                  "nonzero weight updates that rounded back to the stored weight - lost "
                  "(train_layer_log.lost_update_frac, the mean over layers 1..depth, the readout "
-                 "left out)", &k,
+                 "left out)", &k, log_y,
                  ". An update smaller than half an ulp of its weight is lost to rounding to "
                  "nearest; float32 master weights keep it, and stochastic rounding loses it on "
                  "most steps but keeps it on average. Mean over the logged steps:");
@@ -306,7 +310,7 @@ static int chart_twin(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     caption_lead(cap, sizeof cap, "At initialization, per hidden layer, the relative error of "
                  "the norm of the backpropagated gradient ||dL/dh_l|| computed in the run's "
                  "format against its float64 twin (same weights before rounding, same batch; "
-                 "layer_stats.twin_rel_err)", &k,
+                 "layer_stats.twin_rel_err)", &k, 1,
                  "; the dashed lines are 1% and 10%. Rounding errors enter at every layer of the "
                  "backward pass, so the error grows from the output (right) towards the input; "
                  "an error of 1 (100%) is a gradient flushed to zero whole. Per configuration, "

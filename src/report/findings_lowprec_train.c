@@ -119,7 +119,8 @@ static void find_twin(rp_model_t *m, rp_findings_t *fs, const rp_exp_t *e)
         if (isfinite(g))
             rp_say(f, ", x%.3g a layer over %zu layers", g, nf);
         else
-            rp_say(f, ", no growth measured (%zu layers with 0 < error < 1)", nf);
+            rp_say(f, ", no growth measured (%zu layer%s with 0 < error < 1)", nf,
+                   nf == 1 ? "" : "s");
     }
     rp_say(f, ".");
     rp_lineset_free(&ls);
