@@ -31,6 +31,7 @@ static rp_chart_t *add_chart(rp_charts_t *out, const char *file, const char *tit
         return NULL;
     out->items = it;
     rp_chart_t *c = &it[out->n++];
+    memset(c, 0, sizeof *c);   /* whole: draw.c's workers write the struct to a pipe */
     snprintf(c->file, sizeof c->file, "%s", file);
     snprintf(c->title, sizeof c->title, "%s", title);
     snprintf(c->caption, sizeof c->caption, "%s", caption);
