@@ -72,13 +72,24 @@ WITH RECURSIVE s(id, side, rest, pair) AS (
   UNION ALL SELECT id, side, substr(rest, instr(rest, ';') + 1), substr(rest, 1, instr(rest, ';') - 1)
   FROM s WHERE rest != '')
 SELECT id, side, pair FROM s WHERE pair IS NOT NULL;
+SQL
+# A key at its default is left out of canonical_key (keys_if_set): such a
+# pair is read from the runs column of that name instead.
+kv=$(q "SELECT DISTINCT substr(pair, 1, instr(pair, '=') - 1) FROM fk" | while read -r k; do
+        printf "UNION ALL SELECT id, '%s', CAST(\"%s\" AS TEXT) FROM runs " "$k" "$k"; done)
+sqlite3 x.db <<SQL || exit 1
+CREATE TABLE kv AS SELECT * FROM (SELECT NULL AS id, NULL AS k, NULL AS v WHERE 0 $kv);
+CREATE INDEX kv_id ON kv(id, k);
 -- the runs of a fact's group (side where or versus): its experiment, every key=value
 CREATE TABLE g AS
 SELECT f.id AS fid, sd.side, u.* FROM f JOIN (SELECT 'where' AS side UNION ALL SELECT 'versus') sd JOIN u
   ON u.experiment = f.experiment
  WHERE (sd.side = 'where' OR f.versus != '')
    AND NOT EXISTS (SELECT 1 FROM fk WHERE fk.id = f.id AND fk.side = sd.side
-                     AND instr(';' || u.canonical_key || ';', ';' || fk.pair || ';') = 0);
+                     AND instr(';' || u.canonical_key || ';', ';' || fk.pair || ';') = 0
+                     AND (instr(';' || u.canonical_key, ';' || substr(fk.pair, 1, instr(fk.pair, '=')))
+                          OR NOT EXISTS (SELECT 1 FROM kv WHERE kv.id = u.id
+                                           AND kv.k || '=' || kv.v = fk.pair)));
 CREATE INDEX g_fid ON g(fid, side);
 CREATE INDEX fr_id ON fr(id);
 SQL
@@ -107,7 +118,8 @@ bad=$(q "SELECT f.id FROM f WHERE f.kind = 'diag' AND f.text LIKE '%' || f.verdi
 check "\"<diagnosis> at every depth\" is said only when every stored run of that line has it (${bad:-all})" '[ -z "$bad" ]'
 bad=$(q "SELECT u.id FROM u WHERE u.diag = 'dead' AND u.id NOT IN
           (SELECT fr.run FROM f JOIN fr USING (id) WHERE f.kind = 'diag' AND f.verdict = 'dead')
-          UNION ALL SELECT r.id FROM runs r WHERE r.diagnosis_final = 'dead' AND r.status = 'done' AND r.id NOT IN
+          UNION ALL SELECT r.id FROM runs r WHERE r.diagnosis_final = 'dead' AND r.status = 'done'
+            AND r.diagnosis != 'dead' AND r.id NOT IN
           (SELECT fr.run FROM f JOIN fr USING (id) WHERE f.kind = 'change' AND f.verdict LIKE '%>dead'
               AND f.text LIKE '%dead by step%') LIMIT 3")
 n_dead=$(q "SELECT count(*) FROM u WHERE diag = 'dead'")
