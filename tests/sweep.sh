@@ -106,8 +106,9 @@ v2=$(q "SELECT count(*) FROM train_layer_log t JOIN runs r ON r.id = t.run_id
 check "train_layer_log: ||dL/dh_1||, ||dL/dh_T|| on recurrent layers only ($v missing, $v2 extra)" \
     '[ "$v" -eq 0 ] && [ "$v2" -eq 0 ]'
 v=$(q "SELECT count(*) FROM runs WHERE (task = 'train' AND status != 'failed') != (diagnosis_final IS NOT NULL)
-          OR (status = 'diverged') != (diverged_layer IS NOT NULL AND diverged_tensor IS NOT NULL)")
-check "runs: diagnosis_final for every training run, diverged_layer and tensor only for diverged ones ($v wrong)" \
+          OR (status = 'diverged') != (diverged_layer IS NOT NULL AND diverged_tensor IS NOT NULL)
+          OR (diverged_sublayer IS NOT NULL AND (model != 'transformer' OR status != 'diverged'))")
+check "runs: diagnosis_final for every training run, diverged_layer and tensor only for diverged ones, diverged_sublayer only for diverged transformers ($v wrong)" \
     '[ "$v" -eq 0 ]'
 v=$(q "SELECT count(*), count(DISTINCT config_hash) FROM runs")
 check "runs: 30 cells, one row each ($v)" '[ "$v" = "30|30" ]'
@@ -140,7 +141,7 @@ dump_rows results/small.db > ref.rows
 # with them: what a database of version 8, or of 7 and before, lacks for
 # the cells it stored
 v9cols="output_change heads ffn vocab ln residual_scale skip mlp causal warmup
-  precision loss_scale master_weights rounding loss_scale_final skipped_steps lost_update_frac
+  precision loss_scale master_weights rounding loss_scale_final skipped_steps diverged_sublayer lost_update_frac
   twin_rel_err twin_cos"
 v8cols="heldout_rows heldout_loss heldout_acc format_stats $v9cols"
 dump_rows results/small.db $v9cols > ref-v8.rows   # as a database of version 8 has it
@@ -231,7 +232,7 @@ check "... and the rerun stores it: rows identical to the uninterrupted run (exi
 # old_v4: what version 5 added undone - grad_h_ratio, grad_h_ratio_final,
 # data_seed, sweeps.seeding and 'dead' in the diagnoses' CHECK lists)
 # what each schema version added, undone: a database as that version wrote it
-old_v8="ALTER TABLE runs DROP COLUMN skipped_steps; ALTER TABLE runs DROP COLUMN loss_scale_final;
+old_v8="ALTER TABLE runs DROP COLUMN diverged_sublayer; ALTER TABLE runs DROP COLUMN skipped_steps; ALTER TABLE runs DROP COLUMN loss_scale_final;
   ALTER TABLE runs DROP COLUMN precision; ALTER TABLE runs DROP COLUMN loss_scale;
   ALTER TABLE runs DROP COLUMN master_weights; ALTER TABLE runs DROP COLUMN rounding;
   ALTER TABLE train_layer_log DROP COLUMN lost_update_frac; ALTER TABLE layer_stats DROP COLUMN twin_cos;
@@ -458,14 +459,15 @@ cp results/small.db v8.db
 sqlite3 v8.db "$old_v8 PRAGMA user_version = 8"
 "$gs" run "$small" --db v8.db --threads 1 >/dev/null 2>v8.err; st=$?
 v=$(sqlite3 v8.db "PRAGMA user_version; SELECT count(*) FROM pragma_table_info('runs') WHERE name IN
-  ('precision', 'loss_scale', 'master_weights', 'rounding', 'loss_scale_final', 'skipped_steps');
+  ('precision', 'loss_scale', 'master_weights', 'rounding', 'loss_scale_final', 'skipped_steps',
+   'diverged_sublayer');
   SELECT count(*) FROM pragma_table_info('train_layer_log') WHERE name = 'lost_update_frac';
   SELECT count(*) FROM pragma_table_info('layer_stats') WHERE name IN ('twin_rel_err', 'twin_cos');
   SELECT count(*) FROM runs WHERE precision IS NOT NULL OR skipped_steps IS NOT NULL;
   PRAGMA integrity_check")
-check "a version-8 database: upgraded to $ver, version 9's 9 columns added, NULL for its 30 cells, nothing rerun (exit $st: $(echo $v))" \
+check "a version-8 database: upgraded to $ver, version 9's 10 columns added, NULL for its 30 cells, nothing rerun (exit $st: $(echo $v))" \
     '[ $st -eq 0 ] && [ "$v" = "$ver
-6
+7
 1
 2
 0

@@ -235,6 +235,28 @@ static void diverges(void)
            r.diverged_layer, r.diverged_tensor == GS_NONFINITE_WEIGHT ? "weight"
                              : r.diverged_tensor == GS_NONFINITE_ACTIVATION ? "activation"
                              : r.diverged_tensor == GS_NONFINITE_GRADIENT ? "gradient" : "loss");
+    /* the sublayer named is the one whose row at that step holds the first
+     * non-finite value of that kind: w_norm (weight), rms (activation: the
+     * block row), grad_w_norm (gradient); none for the loss alone */
+    const gs_block_row_t *named = NULL;
+    for (size_t i = 0; i < r.n_block; i++)
+        if (r.block[i].step == r.diverged_step && r.block[i].layer == r.diverged_layer &&
+            !strcmp(gs_sublayer_names[r.block[i].sublayer], r.diverged_sublayer))
+            named = &r.block[i];
+    int agrees = r.diverged_tensor == GS_NONFINITE_LOSS ? r.diverged_sublayer[0] == '\0'
+                 : !named ? 0
+                 : r.diverged_tensor == GS_NONFINITE_WEIGHT ? !isfinite(named->w_norm)
+                 : r.diverged_tensor == GS_NONFINITE_ACTIVATION
+                     ? named->sublayer == GS_SUB_BLOCK && !isfinite(named->rms)
+                     : named->sublayer != GS_SUB_BLOCK && !isfinite(named->grad_w_norm);
+    /* and no lower block's weight went non-finite before it (weights are
+     * looked at first, lowest block first) */
+    for (size_t i = 0; agrees && r.diverged_tensor == GS_NONFINITE_WEIGHT && i < r.n_block; i++)
+        if (r.block[i].step == r.diverged_step && r.block[i].layer < r.diverged_layer &&
+            r.block[i].sublayer != GS_SUB_BLOCK && !isfinite(r.block[i].w_norm))
+            agrees = 0;
+    tap_ok(agrees, "the forensics' sublayer '%s' of block %d holds that non-finite value in its row",
+           r.diverged_sublayer, r.diverged_layer);
     gs_result_free(&r);
 }
 

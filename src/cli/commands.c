@@ -434,7 +434,8 @@ static const char train_output[] =
     "test_loss=<...> test_acc=<...> clip_fraction=<...> diverged_step=<step|none>\n"
     "diagnosis_final=<the diagnosis from the gradient ratio at the last logged step>', and\n"
     "for a diverged run 'diverged_layer=<l> diverged_tensor=<weight|activation|gradient|loss>'\n"
-    "(the first layer, and what of it, that went non-finite); test_acc\n"
+    "(the first layer, and what of it, that went non-finite; a transformer's line adds\n"
+    "'diverged_sublayer=<q|k|v|o|w1|w2|ln1|ln2|block>', the part of that block); test_acc\n"
     "is nan for dataset=adding, whose line ends with baseline_loss=<test MSE of always\n"
     "answering 1, about 1/6>.\n"
     "With --csv, stdout is a CSV with the header\n"
@@ -482,8 +483,9 @@ int gs_cmd_train(int argc, char **argv)
             gs_diag_names[r.diagnosis_final], num(b1, sizeof b1, "%.4g", r.grad_h_ratio),
             num(b2, sizeof b2, "%.4g", r.grad_h_ratio_final));
     if (r.diverged_step)
-        fprintf(o.csv ? stderr : stdout, " diverged_layer=%ld diverged_tensor=%s",
-                r.diverged_layer, gs_nonfinite_names[r.diverged_tensor]);
+        fprintf(o.csv ? stderr : stdout, " diverged_layer=%ld diverged_tensor=%s%s%s",
+                r.diverged_layer, gs_nonfinite_names[r.diverged_tensor],
+                r.diverged_sublayer[0] ? " diverged_sublayer=" : "", r.diverged_sublayer);
     if (!isnan(r.baseline_loss))
         fprintf(o.csv ? stderr : stdout, " baseline_loss=%.4f", r.baseline_loss);
     fprintf(o.csv ? stderr : stdout, "\n");

@@ -12,6 +12,7 @@
 
 #include <assert.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,6 +116,7 @@ static void forensics(gs_result_t *r, int loss_finite)
 {
     r->diverged_layer = 1;
     r->diverged_tensor = GS_NONFINITE_LOSS;
+    r->diverged_sublayer[0] = '\0';
     for (size_t i = 0; i < r->n_block; i++) {
         const gs_block_row_t *b = &r->block[i];
         if (b->sublayer != GS_SUB_BLOCK)
@@ -122,12 +124,16 @@ static void forensics(gs_result_t *r, int loss_finite)
         if (!isfinite(b->rms)) {
             r->diverged_layer = b->layer;
             r->diverged_tensor = GS_NONFINITE_ACTIVATION;
+            snprintf(r->diverged_sublayer, sizeof r->diverged_sublayer, "%s",
+                     gs_sublayer_names[GS_SUB_BLOCK]);
             return;
         }
         if (loss_finite && !isfinite(b->grad_x_norm) &&
             r->diverged_tensor != GS_NONFINITE_ACTIVATION) {
             r->diverged_layer = b->layer;   /* the last one found: the highest */
             r->diverged_tensor = GS_NONFINITE_GRADIENT;
+            snprintf(r->diverged_sublayer, sizeof r->diverged_sublayer, "%s",
+                     gs_sublayer_names[GS_SUB_BLOCK]);
         }
     }
 }

@@ -124,6 +124,10 @@
       "(dynamic: after its halvings and doublings; NULL without loss_scale)")                   \
     R(skipped_steps, INT, RUNS, 9, TRAINED,                                                     \
       "task=train: steps whose update loss_scale=dynamic skipped for an inf or NaN gradient")    \
+    R(diverged_sublayer, TEXT, RUNS, 9, DIVERGED,                                               \
+      "model=transformer, diverged: what of block diverged_layer went non-finite\n"              \
+      "first - a matrix or a norm's gain (q k v o w1 w2 ln1 ln2: block_stats'\n"                \
+      "sublayers) or the block's residual stream (block); NULL: other models, or the loss alone") \
     R(q_star, REAL_INF, THEORY, 3, ALWAYS,                                                       \
       "fixed point of the length map (NULL: none applies;\n"                                     \
       "Inf: q grows without bound)")                                                             \

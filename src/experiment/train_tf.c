@@ -16,6 +16,7 @@
 
 #include <assert.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,31 +67,35 @@ static void evaluate(gs_net_t *net, const gs_dataset_t *ds, size_t n_rows, doubl
  * not finite), then - the loss being finite - a gradient (the highest
  * block with a non-finite gradient, as backward runs), else the loss
  * alone (block 1 named). The block goes to diverged_layer, what of it to
- * diverged_tensor; the step's block_stats rows are stored with it. */
+ * diverged_tensor, the sublayer to diverged_sublayer (block for the
+ * residual stream, none for the loss alone); the step's block_stats rows
+ * are stored with it. */
 static void forensics(gs_result_t *r, const gs_block_row_t *rows, size_t n, int loss_finite)
 {
+    const gs_block_row_t *at = NULL;
     r->diverged_layer = 1;
     r->diverged_tensor = GS_NONFINITE_LOSS;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n && !at; i++)
         if (rows[i].sublayer != GS_SUB_BLOCK && !isfinite(rows[i].w_norm)) {
-            r->diverged_layer = rows[i].layer;
+            at = &rows[i];
             r->diverged_tensor = GS_NONFINITE_WEIGHT;
-            return;
         }
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n && !at; i++)
         if (rows[i].sublayer == GS_SUB_BLOCK && !isfinite(rows[i].rms)) {
-            r->diverged_layer = rows[i].layer;
+            at = &rows[i];
             r->diverged_tensor = GS_NONFINITE_ACTIVATION;
-            return;
         }
-    if (!loss_finite)
-        return;
-    for (size_t i = n; i-- > 0;)
+    for (size_t i = n; loss_finite && i-- > 0 && !at;)
         if (rows[i].sublayer != GS_SUB_BLOCK && !isfinite(rows[i].grad_w_norm)) {
-            r->diverged_layer = rows[i].layer;
+            at = &rows[i];
             r->diverged_tensor = GS_NONFINITE_GRADIENT;
-            return;
         }
+    r->diverged_sublayer[0] = '\0';
+    if (at) {
+        r->diverged_layer = at->layer;
+        snprintf(r->diverged_sublayer, sizeof r->diverged_sublayer, "%s",
+                 gs_sublayer_names[at->sublayer]);
+    }
 }
 
 /* The scratch of a training run, allocated before its first step */

@@ -258,7 +258,11 @@ static void find_diverged(rp_findings_t *fs, const rp_exp_t *e)
         else
             rp_say(f, "; ");
         rp_say(f, "%s diverged at step %ld", r->label, r->diverged_step);
-        if (r->diverged_layer)
+        if (r->diverged_sublayer[0])   /* a transformer: the block and its sublayer */
+            rp_say(f, " (first non-finite: block %ld's %s, sublayer %s; last finite gradient "
+                   "norm %s)", r->diverged_layer, rp_nonfinite_name(r->diverged_tensor),
+                   r->diverged_sublayer, g);
+        else if (r->diverged_layer)
             rp_say(f, " (first non-finite: layer %ld's %s; last finite gradient norm %s)",
                    r->diverged_layer, rp_nonfinite_name(r->diverged_tensor), g);
     }

@@ -99,7 +99,10 @@ static void th_outcome(FILE *f, int acc)
 static void td_diverged_at(FILE *f, const rp_run_t *r)
 {
     char at[64] = "";
-    if (r->diverged_layer)
+    if (r->diverged_sublayer[0])
+        snprintf(at, sizeof at, "block %ld, %.8s, %s", r->diverged_layer, r->diverged_sublayer,
+                 rp_nonfinite_name(r->diverged_tensor));
+    else if (r->diverged_layer)
         snprintf(at, sizeof at, "layer %ld, %s", r->diverged_layer,
                  rp_nonfinite_name(r->diverged_tensor));
     rp_td_text(f, at, NULL);

@@ -326,7 +326,8 @@ static int migrate_v9_collapsed(gs_store_t *st, char *err, size_t errlen)
  * warm-up, for the cells stored before), the config keys precision,
  * master_weights, loss_scale and rounding (the keys' loop: NULL, i.e.
  * float64 and the defaults), through the result table
- * runs.output_change, runs.loss_scale_final and runs.skipped_steps, and
+ * runs.output_change, runs.loss_scale_final, runs.skipped_steps and
+ * runs.diverged_sublayer, and
  * train_layer_log.lost_update_frac (series_columns_added). */
 int store_migrate(gs_store_t *st, long ver, char *err, size_t errlen)
 {

@@ -289,8 +289,11 @@ static void bind_column(sqlite3_stmt *s, int i, const gs_column_t *col, const vo
         memcpy(&n, field, sizeof n);
         sqlite3_bind_int64(s, i, n);
         break;
-    case GS_COL_TEXT:
-        sqlite3_bind_text(s, i, field, -1, SQLITE_TRANSIENT);
+    case GS_COL_TEXT:   /* "" is no value */
+        if (*(const char *)field)
+            sqlite3_bind_text(s, i, field, -1, SQLITE_TRANSIENT);
+        else
+            sqlite3_bind_null(s, i);
         break;
     case GS_COL_STATUS: case GS_COL_DIAG: case GS_COL_NONFINITE: {
         size_t count;
