@@ -4,6 +4,8 @@
  * - float32 runs differ from float64 by less than 1e-4 relative in
  *   grad_ratio, grad_h_ratio and every layer's ||dL/dz|| (and not by
  *   zero); bfloat16 by more than float32 (each cell, two stacked layers);
+ *   the float64 twin's relative error is the difference from the
+ *   float64 probe bit for bit, its cosine near 1;
  * - every value the model stores is a value of its format: the gates
  *   after their functions, c_t and tanh(c_t) (lstm), h_t, the output and
  *   every parameter gradient (each cell, every format, gs_fmt_round(x)
@@ -106,6 +108,23 @@ static void against_float64(void)
                    "gradient norm (layers, time steps) at most %.3e", cell_names[k], d32, w32);
             tap_ok(d16 > d32, "%s bfloat16 differs more: %.3e > %.3e (its worst %.3e)",
                    cell_names[k], d16, d32, worst_rel(&r[2], &r[0]));
+            /* the twin is the float64 run of the same seeds and batch:
+             * its relative error is the two probes' */
+            int twin_ok = 1, nan64 = 1;
+            double cos32 = 1, cos16 = 1;
+            for (size_t l = 0; l < r[0].n_layers; l++) {
+                const gs_layer_stats_t *a = &r[1].layers[l], *b = &r[2].layers[l],
+                                       *z = &r[0].layers[l];
+                twin_ok &= a->twin_rel_err == rel(a->grad_pre_norm, z->grad_pre_norm) &&
+                           b->twin_rel_err == rel(b->grad_pre_norm, z->grad_pre_norm);
+                cos32 = fmin(cos32, a->twin_cos);
+                cos16 = fmin(cos16, b->twin_cos);
+                nan64 &= isnan(z->twin_rel_err) && isnan(z->twin_cos);
+            }
+            tap_ok(twin_ok && nan64 && cos32 > 1 - 1e-10 && cos16 < cos32 && cos16 > 0.99,
+                   "%s: the float64 twin - twin_rel_err each layer's difference from the float64 "
+                   "probe bit for bit (NULL in float64); cosine of dL/dz float32 1 - %.1e, "
+                   "bfloat16 %.6f", cell_names[k], 1 - cos32, cos16);
         }
         for (int p = 0; p < 3; p++)
             gs_result_free(&r[p]);

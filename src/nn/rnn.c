@@ -480,6 +480,12 @@ static void rnn_backward(gs_net_t *net, size_t n)
     rnn_layer_t *top = &m->layers[s->depth - 1];
     /* readout: the loss sees only h_T of the top layer */
     gs_arith_round(&m->ar, net->dout, n * s->n_out);
+    size_t keep_stride = gs_rnn_grad_pre_count(s, 0, s->capacity);
+    if (keep_stride < gs_rnn_grad_pre_count(s, s->depth, s->capacity))
+        keep_stride = gs_rnn_grad_pre_count(s, s->depth, s->capacity);
+    if (net->keep_grad_pre)
+        memcpy(net->keep_grad_pre + s->depth * keep_stride, net->dout,
+               n * s->n_out * sizeof *net->dout);
     memset(top->dh_in, 0, T * n * H * sizeof *top->dh_in);
     gs_linear_backward_ar(&m->ar, top->dh_in + (T - 1) * n * H, m->dw_out, m->db_out, net->dout,
                           top->h + T * n * H, m->w_out, n, H, s->n_out, 1);
@@ -522,6 +528,8 @@ static void rnn_backward(gs_net_t *net, size_t n)
         gs_linear_backward_weights_ar(&m->ar, L->dwh, L->dbh, m->dzh, L->h, T * n, H, G * H);
         if (net->measure)
             L->grad_pre_norm = gs_norm2(m->dzx, T * n * G * H);
+        if (net->keep_grad_pre)
+            memcpy(net->keep_grad_pre + l * keep_stride, m->dzx, T * n * G * H * sizeof *m->dzx);
         if (net->measure && net->fmt_grad_pre) {   /* the same dL/dz, every step */
             gs_fmt_counts_clear(&net->fmt_grad_pre[l]);
             gs_fmt_count(&net->fmt_grad_pre[l], m->dzx, T * n * G * H);
@@ -531,6 +539,12 @@ static void rnn_backward(gs_net_t *net, size_t n)
             gs_linear_backward_input_ar(&m->ar, below, m->dzx, L->wx, T * n, L->in, G * H, 0);
         }
     }
+}
+
+size_t gs_rnn_grad_pre_count(const gs_rnn_spec_t *spec, size_t l, size_t n)
+{
+    return l == spec->depth ? n * spec->n_out
+                            : spec->seq_len * n * cells[spec->cell].gates * spec->width;
 }
 
 static double norm_pair(const double *a, size_t na, const double *b, size_t nb)

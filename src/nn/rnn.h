@@ -80,6 +80,12 @@ void gs_rnn_time_stats(const gs_net_t *net, size_t n, gs_time_stats_t *time);
  * format_stats counts as the layer's activation. */
 const double *gs_rnn_layer_states(const gs_net_t *net, size_t l, size_t n, size_t *count);
 
+/* Values of stacked layer l's dL/dz over all steps for n rows (l = depth:
+ * the readout's dL/dout, n n_out): what backward copies to
+ * net->keep_grad_pre (nn/net.h), at l times the largest of them at
+ * capacity rows. */
+size_t gs_rnn_grad_pre_count(const gs_rnn_spec_t *spec, size_t l, size_t n);
+
 /* What a stacked layer l (0-based) keeps of the last forward over n rows,
  * time-major over steps 1..T, for tests: its gates after their functions
  * ((T, n, G H)), cell states c_t (lstm; (T, n, H)) and tanh(c_t) (lstm),
