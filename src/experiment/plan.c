@@ -181,6 +181,7 @@ static void plan_shape(const gs_cell_t *c, gs_plan_t *p)
             .act = c->act,
             .act_param = c->act_param,
             .forget_bias = c->forget_bias,
+            .fmt = p->fmt,
         };
         p->model_bytes = gs_rnn_bytes(&p->rnn);
     } else {

@@ -95,7 +95,7 @@ typedef struct {
                                     readout), and the Jacobian's with the spectrum */
     int format_stats;            /* count what each low-precision format does */
     /* the arithmetic (issue 20): fmt NULL is float64 (and then master
-     * NULL, loss_scale 1, nothing below applies); else mlp.fmt */
+     * NULL, loss_scale 1, nothing below applies); else mlp.fmt or rnn.fmt */
     const gs_fmt_t *fmt;
     const gs_fmt_t *master;      /* the weights' storage: float32 or fmt itself */
     double loss_scale;           /* GS_LOSS_SCALE_NONE, _DYNAMIC, or a number */

@@ -10,6 +10,7 @@
 #include "nn/arena.h"
 #include "nn/linear.h"
 #include "nn/mlp.h"
+#include "nn/rnn.h"
 
 const long *ex_prec_inject;
 size_t ex_prec_n_inject;
@@ -145,12 +146,21 @@ void ex_prec_finish(ex_trainer_t *tr)
     tr->r->skipped_steps = tr->skipped;
 }
 
+/* Values of layer l's kept dL/dh over n rows (l = depth: the readout's
+ * dL/dout; a recurrent layer's: its dL/dz over all steps) */
+static size_t kept_count(const gs_plan_t *p, size_t l, size_t n)
+{
+    if (p->recurrent)
+        return gs_rnn_grad_pre_count(&p->rnn, l, n);
+    return n * (l + 1 < p->n_layers ? p->width : p->n_out);
+}
+
 size_t ex_prec_twin_doubles(const gs_plan_t *p)
 {
-    if (!p->fmt || p->recurrent)
+    if (!p->fmt)
         return 0;
-    size_t w = p->width > p->n_out ? p->width : p->n_out;
-    return p->n_layers * p->batch * w;
+    size_t a = kept_count(p, 0, p->batch), b = kept_count(p, p->depth, p->batch);
+    return p->n_layers * (a > b ? a : b);
 }
 
 int ex_prec_twin_setup(ex_trainer_t *tr)
@@ -159,15 +169,20 @@ int ex_prec_twin_setup(ex_trainer_t *tr)
     size_t nd = ex_prec_twin_doubles(p);
     if (!nd)
         return 0;
-    gs_mlp_spec_t spec = p->mlp;
-    spec.fmt = NULL;
-    tr->twin = gs_mlp_create(&spec);
+    gs_mlp_spec_t mspec = p->mlp;
+    gs_rnn_spec_t rspec = p->rnn;
+    mspec.fmt = NULL;
+    rspec.fmt = NULL;
+    tr->twin = p->recurrent ? gs_rnn_create(&rspec) : gs_mlp_create(&mspec);
     tr->twin_grad_pre = gs_arena_alloc(2 * nd);
     if (!tr->twin || !tr->twin_grad_pre)
         return -1;
     gs_rng_t rng;   /* the weights' stream: the draws build_net made */
     gs_rng_seed(&rng, p->weight_seed, GS_STREAM_WEIGHTS);
-    gs_mlp_init(tr->twin, &p->init, &rng);
+    if (p->recurrent)
+        gs_rnn_init(tr->twin, &p->init, &rng);
+    else
+        gs_mlp_init(tr->twin, &p->init, &rng);
     tr->net->keep_grad_pre = tr->twin_grad_pre;
     tr->twin->keep_grad_pre = tr->twin_grad_pre + nd;
     return 0;
@@ -184,7 +199,7 @@ void ex_prec_twin(ex_trainer_t *tr, const double *x, const int *y, const double 
     twin->ops->backward(twin, n);
     size_t nd = ex_prec_twin_doubles(p), stride = nd / p->n_layers;
     for (size_t l = 0; l < p->n_layers; l++) {
-        size_t m = n * (l + 1 < p->n_layers ? p->width : p->n_out);
+        size_t m = kept_count(p, l, n);
         const double *a = tr->twin_grad_pre + l * stride, *b = a + nd;
         /* the net's dL/dh is scaled by the loss scale: the cosine does
          * not see it, the norm is divided by it */

@@ -47,12 +47,13 @@ void ex_prec_before_update(ex_trainer_t *tr);
  * dynamic scale's growth. */
 void ex_prec_store(ex_trainer_t *tr, gs_train_layer_row_t *rows);
 
-/* Doubles of one net's kept dL/dh (nn/net.h keep_grad_pre): 0 without a
- * format or for a recurrent model */
+/* Doubles of one net's kept dL/dh (nn/net.h keep_grad_pre; a recurrent
+ * layer's: dL/dz over all steps): 0 without a format */
 size_t ex_prec_twin_doubles(const gs_plan_t *p);
 
-/* Build the float64 twin of a reduced-precision MLP (its weights from the
- * same seed: the net's before they were rounded), and point the net's
+/* Build the float64 twin of a reduced-precision MLP or recurrent model
+ * (its weights from the same seed: the net's before they were rounded),
+ * and point the net's
  * keep_grad_pre at the first half of tr->twin_grad_pre for its first
  * backward. NULL twin when memory is short (-1); 0 without a format. */
 int ex_prec_twin_setup(ex_trainer_t *tr);

@@ -37,6 +37,15 @@ typedef struct {
     size_t work_n;         /* floats at work */
 } gs_arith_t;
 
+/* x[0..n) stored in the arithmetic of ar: rounded to ar->fmt (nearest,
+ * not saturating), nothing in float64 (ar or ar->fmt NULL) - what every
+ * model does to each tensor it writes. */
+static inline void gs_arith_round(const gs_arith_t *ar, double *x, size_t n)
+{
+    if (ar && ar->fmt)
+        gs_fmt_round_array(ar->fmt, x, n, 0);
+}
+
 /* Floats of work gs_gemm_fmt needs for an (M, N, K) product. */
 size_t gs_gemm_fmt_work(size_t M, size_t N, size_t K);
 

@@ -48,8 +48,18 @@ void gs_colsum_add(double *sum, const double *x, size_t rows, size_t cols)
     }
 }
 
-static void backward_weights(const gs_arith_t *ar, double *dw, double *dbias, const double *dout,
-                             const double *inp, size_t B, size_t I, size_t O)
+size_t gs_linear_fmt_work(size_t B, size_t I, size_t O)
+{
+    size_t w[3] = {gs_gemm_fmt_work(B, O, I), gs_gemm_fmt_work(O, I, B), gs_gemm_fmt_work(B, I, O)};
+    size_t most = 0;
+    for (int k = 0; k < 3; k++)
+        most = w[k] > most ? w[k] : most;
+    return most;
+}
+
+void gs_linear_backward_weights_ar(const gs_arith_t *ar, double *dw, double *dbias,
+                                   const double *dout, const double *inp, size_t B, size_t I,
+                                   size_t O)
 {
     /* dW (O,I) = dout^T (O,B) inp (B,I): written, not added, so that no
      * pass over the gradients has to zero them first (the BLAS clears
@@ -63,8 +73,8 @@ static void backward_weights(const gs_arith_t *ar, double *dw, double *dbias, co
     }
 }
 
-static void backward_input(const gs_arith_t *ar, double *dinp, const double *dout, const double *w,
-                           size_t B, size_t I, size_t O, int add)
+void gs_linear_backward_input_ar(const gs_arith_t *ar, double *dinp, const double *dout,
+                                 const double *w, size_t B, size_t I, size_t O, int add)
 {
     /* dinp (B,I) (+)= dout (B,O) W (O,I) */
     gs_gemm_fmt(ar, 0, 0, B, I, O, 1.0, dout, O, w, I, add ? 1.0 : 0.0, dinp, I);
@@ -73,22 +83,22 @@ static void backward_input(const gs_arith_t *ar, double *dinp, const double *dou
 void gs_linear_backward_weights(double *dw, double *dbias, const double *dout,
                                 const double *inp, size_t B, size_t I, size_t O)
 {
-    backward_weights(NULL, dw, dbias, dout, inp, B, I, O);
+    gs_linear_backward_weights_ar(NULL, dw, dbias, dout, inp, B, I, O);
 }
 
 void gs_linear_backward_input(double *dinp, const double *dout, const double *w,
                               size_t B, size_t I, size_t O, int add)
 {
-    backward_input(NULL, dinp, dout, w, B, I, O, add);
+    gs_linear_backward_input_ar(NULL, dinp, dout, w, B, I, O, add);
 }
 
 void gs_linear_backward_ar(const gs_arith_t *ar, double *dinp, double *dw, double *dbias,
                            const double *dout, const double *inp, const double *w, size_t B,
                            size_t I, size_t O, int add)
 {
-    backward_weights(ar, dw, dbias, dout, inp, B, I, O);
+    gs_linear_backward_weights_ar(ar, dw, dbias, dout, inp, B, I, O);
     if (dinp)
-        backward_input(ar, dinp, dout, w, B, I, O, add);
+        gs_linear_backward_input_ar(ar, dinp, dout, w, B, I, O, add);
 }
 
 void gs_linear_backward(double *dinp, double *dw, double *dbias,

@@ -41,6 +41,15 @@ void gs_linear_forward_ar(const gs_arith_t *ar, double *out, const double *inp, 
 void gs_linear_backward_ar(const gs_arith_t *ar, double *dinp, double *dw, double *dbias,
                            const double *dout, const double *inp, const double *w, size_t B,
                            size_t I, size_t O, int add);
+void gs_linear_backward_weights_ar(const gs_arith_t *ar, double *dw, double *dbias,
+                                   const double *dout, const double *inp, size_t B, size_t I,
+                                   size_t O);
+void gs_linear_backward_input_ar(const gs_arith_t *ar, double *dinp, const double *dout,
+                                 const double *w, size_t B, size_t I, size_t O, int add);
+
+/* Floats of gs_gemm_fmt's work (ar->work) that the three products of a
+ * (B, I, O) layer need at most: forward, dW and dinp. */
+size_t gs_linear_fmt_work(size_t B, size_t I, size_t O);
 
 /* sum[c] += sum over rows r of x[r][c], x (rows, cols), in row order. */
 void gs_colsum_add(double *sum, const double *x, size_t rows, size_t cols);

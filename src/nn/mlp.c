@@ -65,11 +65,8 @@ static size_t fmt_work_floats(const gs_mlp_spec_t *s)
     size_t most = 0;
     for (size_t l = 0; s->fmt && l <= s->depth; l++) {
         size_t in = l == 0 ? s->in_dim : s->width, out = l == s->depth ? s->n_out : s->width;
-        size_t cap = s->capacity;
-        size_t w[3] = {gs_gemm_fmt_work(cap, out, in), gs_gemm_fmt_work(out, in, cap),
-                       gs_gemm_fmt_work(cap, in, out)};
-        for (int k = 0; k < 3; k++)
-            most = w[k] > most ? w[k] : most;
+        size_t w = gs_linear_fmt_work(s->capacity, in, out);
+        most = w > most ? w : most;
     }
     return most;
 }
@@ -225,8 +222,7 @@ void gs_mlp_init(gs_net_t *net, const gs_init_spec_t *init, gs_rng_t *rng)
 /* Round n values to the model's format (nothing in float64). */
 static void to_fmt(const gs_mlp_t *m, double *x, size_t n)
 {
-    if (m->spec.fmt)
-        gs_fmt_round_array(m->spec.fmt, x, n, 0);
+    gs_arith_round(&m->ar, x, n);
 }
 
 static void mlp_forward(gs_net_t *net, const double *x, size_t n, int train)

@@ -112,10 +112,12 @@ struct gs_net {
      * are the trainer's to unscale, and *_layer_stats report ||dL/dh||
      * divided by it - the true gradient, not the scaled one. */
     double grad_scale;
-    /* When set (the MLP; NULL after create), backward copies every
-     * layer's dL/dh_l (as the net computed it: rounded, scaled) to
-     * keep_grad_pre + l * capacity * max(width, n_out), l = 0..depth-1,
-     * and dL/dout at l = depth: the float64 twin's comparison. */
+    /* When set (the MLP and the recurrent models; NULL after create),
+     * backward copies every layer's dL/dh_l (as the net computed it:
+     * rounded, scaled) to keep_grad_pre + l * stride, l = 0..depth-1, and
+     * dL/dout at l = depth: the float64 twin's comparison. stride:
+     * capacity * max(width, n_out) for the MLP; a recurrent layer's dL/dz
+     * over all steps, gs_rnn_grad_pre_count. */
     double *keep_grad_pre;
 };
 

@@ -25,16 +25,38 @@
  * Backward gets dh = dL/dh_t (all paths) and, for the LSTM, dc = dL/dc_t
  * from step t+1 (updated in place to dL/dc_{t-1}); it writes dzx (and dzh
  * when not fused) and adds to dh_prev the part of dL/dh_{t-1} that does not
- * pass through Wh (the GRU's; fused cells have none). */
+ * pass through Wh (the GRU's; fused cells have none).
+ * In a reduced precision (fmt set, issue 20) every value a cell writes -
+ * each gate after its sum and after its function, c_t, tanh(c_t), h_t,
+ * dL/dc, every dL/dz, the GRU's part of dL/dh_{t-1} - is rounded to fmt
+ * as it is written: the maths of one expression in double, rounded once
+ * (as the MLP's elementwise work). fmt NULL (float64): no rounding, the
+ * loops as they were. */
 typedef struct {
     const double *zx, *zh, *h_prev, *c_prev;
     double *gates, *h, *c, *tc;
+    const gs_fmt_t *fmt;
 } cell_fwd_t;
 
 typedef struct {
     const double *dh, *gates, *zh, *h_prev, *c_prev, *tc, *h;
     double *dc, *dzx, *dzh, *dh_prev;
+    const gs_fmt_t *fmt;
 } cell_bwd_t;
+
+/* x[0..n) rounded to f (NULL: as it is) */
+static void rnd(const gs_fmt_t *f, double *x, size_t n)
+{
+    if (f)
+        gs_fmt_round_array(f, x, n, 0);
+}
+
+/* One value rounded to f (NULL: itself; inlined with a constant NULL,
+ * the float64 loops compile to what they were) */
+static inline double rd1(const gs_fmt_t *f, double x)
+{
+    return f ? gs_fmt_round(f, x, 0) : x;
+}
 
 typedef struct {
     const char *name;
@@ -48,11 +70,13 @@ typedef struct {
 static void rnn_cell_fwd(const cell_fwd_t *a, size_t n, size_t H, const gs_activation_t *act, double ap)
 {
     gs_act_forward(act, ap, a->h, a->gates, n * H);
+    rnd(a->fmt, a->h, n * H);
 }
 
 static void rnn_cell_bwd(const cell_bwd_t *a, size_t n, size_t H, const gs_activation_t *act, double ap)
 {
     gs_act_backward(act, ap, a->dzx, a->dh, a->gates, a->h, n * H);
+    rnd(a->fmt, a->dzx, n * H);
 }
 
 /* LSTM (fused) gates in PyTorch's order i, f, g, o; per row the gate
@@ -67,38 +91,54 @@ static void lstm_cell_fwd(const cell_fwd_t *a, size_t n, size_t H, const gs_acti
         gs_vsigmoid(g, g, 2 * H);           /* i, f */
         gs_vtanh(g + 2 * H, g + 2 * H, H);  /* g */
         gs_vsigmoid(g + 3 * H, g + 3 * H, H);   /* o */
+        rnd(a->fmt, g, 4 * H);
 #pragma omp simd
         for (size_t j = 0; j < H; j++)
             c[j] = g[H + j] * cp[j] + g[j] * g[2 * H + j];
+        rnd(a->fmt, c, H);
         gs_vtanh(tc, c, H);
+        rnd(a->fmt, tc, H);
 #pragma omp simd
         for (size_t j = 0; j < H; j++)
             h[j] = g[3 * H + j] * tc[j];
+        rnd(a->fmt, h, H);
     }
+}
+
+/* unit j of row b; every value written rounded to fm */
+static inline void lstm_unit_bwd(const cell_bwd_t *a, size_t b, size_t j, size_t H,
+                                 const gs_fmt_t *fm)
+{
+    const double *g = a->gates + b * 4 * H;
+    double *dz = a->dzx + b * 4 * H;
+    size_t k = b * H + j;
+    double i = g[j], f = g[H + j], c = g[2 * H + j], o = g[3 * H + j];
+    double tc = a->tc[k];
+    double dh = a->dh[k];
+    double dc = rd1(fm, a->dc[k] + dh * o * (1.0 - tc * tc));
+    double dzi = dc * c * i * (1.0 - i);
+    double dzf = dc * a->c_prev[k] * f * (1.0 - f);
+    double dzg = dc * i * (1.0 - c * c);
+    double dzo = dh * tc * o * (1.0 - o);
+    a->dc[k] = rd1(fm, dc * f);
+    dz[j] = rd1(fm, dzi);
+    dz[H + j] = rd1(fm, dzf);
+    dz[2 * H + j] = rd1(fm, dzg);
+    dz[3 * H + j] = rd1(fm, dzo);
 }
 
 static void lstm_cell_bwd(const cell_bwd_t *a, size_t n, size_t H, const gs_activation_t *act, double ap)
 {
+    const gs_fmt_t *fm = a->fmt;
 #pragma omp parallel for schedule(static) if (n * H >= GS_PAR_MIN_HEAVY)
     for (size_t b = 0; b < n; b++) {
-        const double *g = a->gates + b * 4 * H;
-        double *dz = a->dzx + b * 4 * H;
+        if (!fm) {
 #pragma omp simd
-        for (size_t j = 0; j < H; j++) {
-            size_t k = b * H + j;
-            double i = g[j], f = g[H + j], c = g[2 * H + j], o = g[3 * H + j];
-            double tc = a->tc[k];
-            double dh = a->dh[k];
-            double dc = a->dc[k] + dh * o * (1.0 - tc * tc);
-            double dzi = dc * c * i * (1.0 - i);
-            double dzf = dc * a->c_prev[k] * f * (1.0 - f);
-            double dzg = dc * i * (1.0 - c * c);
-            double dzo = dh * tc * o * (1.0 - o);
-            a->dc[k] = dc * f;
-            dz[j] = dzi;
-            dz[H + j] = dzf;
-            dz[2 * H + j] = dzg;
-            dz[3 * H + j] = dzo;
+            for (size_t j = 0; j < H; j++)
+                lstm_unit_bwd(a, b, j, H, NULL);
+        } else {
+            for (size_t j = 0; j < H; j++)
+                lstm_unit_bwd(a, b, j, H, fm);
         }
     }
 }
@@ -115,36 +155,53 @@ static void gru_cell_fwd(const cell_fwd_t *a, size_t n, size_t H, const gs_activ
 #pragma omp simd
         for (size_t k = 0; k < 2 * H; k++)
             g[k] = zx[k] + zh[k];
+        rnd(a->fmt, g, 2 * H);
         gs_vsigmoid(g, g, 2 * H);   /* r, z */
+        rnd(a->fmt, g, 2 * H);
 #pragma omp simd
         for (size_t j = 0; j < H; j++)
             g[2 * H + j] = zx[2 * H + j] + g[j] * zh[2 * H + j];
+        rnd(a->fmt, g + 2 * H, H);
         gs_vtanh(g + 2 * H, g + 2 * H, H);   /* n */
+        rnd(a->fmt, g + 2 * H, H);
 #pragma omp simd
         for (size_t j = 0; j < H; j++)
             h[j] = (1.0 - g[H + j]) * g[2 * H + j] + g[H + j] * hp[j];
+        rnd(a->fmt, h, H);
     }
+}
+
+/* unit j of row b; every value written rounded to fm */
+static inline void gru_unit_bwd(const cell_bwd_t *a, size_t b, size_t j, size_t H,
+                                const gs_fmt_t *fm)
+{
+    const double *g = a->gates + b * 3 * H, *zh = a->zh + b * 3 * H;
+    double *dzx = a->dzx + b * 3 * H, *dzh = a->dzh + b * 3 * H;
+    size_t k = b * H + j;
+    double r = g[j], z = g[H + j], nn = g[2 * H + j];
+    double dh = a->dh[k];
+    double dnp = rd1(fm, dh * (1.0 - z) * (1.0 - nn * nn));
+    double dzp = rd1(fm, dh * (a->h_prev[k] - nn) * z * (1.0 - z));
+    double drp = rd1(fm, dnp * zh[2 * H + j] * r * (1.0 - r));
+    dzx[j] = dzh[j] = drp;
+    dzx[H + j] = dzh[H + j] = dzp;
+    dzx[2 * H + j] = dnp;
+    dzh[2 * H + j] = rd1(fm, dnp * r);
+    a->dh_prev[k] = rd1(fm, a->dh_prev[k] + dh * z);
 }
 
 static void gru_cell_bwd(const cell_bwd_t *a, size_t n, size_t H, const gs_activation_t *act, double ap)
 {
+    const gs_fmt_t *fm = a->fmt;
 #pragma omp parallel for schedule(static) if (n * H >= GS_PAR_MIN_HEAVY)
     for (size_t b = 0; b < n; b++) {
-        const double *g = a->gates + b * 3 * H, *zh = a->zh + b * 3 * H;
-        double *dzx = a->dzx + b * 3 * H, *dzh = a->dzh + b * 3 * H;
+        if (!fm) {
 #pragma omp simd
-        for (size_t j = 0; j < H; j++) {
-            size_t k = b * H + j;
-            double r = g[j], z = g[H + j], nn = g[2 * H + j];
-            double dh = a->dh[k];
-            double dnp = dh * (1.0 - z) * (1.0 - nn * nn);
-            double dzp = dh * (a->h_prev[k] - nn) * z * (1.0 - z);
-            double drp = dnp * zh[2 * H + j] * r * (1.0 - r);
-            dzx[j] = dzh[j] = drp;
-            dzx[H + j] = dzh[H + j] = dzp;
-            dzx[2 * H + j] = dnp;
-            dzh[2 * H + j] = dnp * r;
-            a->dh_prev[k] += dh * z;
+            for (size_t j = 0; j < H; j++)
+                gru_unit_bwd(a, b, j, H, NULL);
+        } else {
+            for (size_t j = 0; j < H; j++)
+                gru_unit_bwd(a, b, j, H, fm);
         }
     }
 }
@@ -184,6 +241,7 @@ typedef struct {
     double *dh0, *dc;    /* (cap, H) dL/dh_0 (discarded), dL/dc_t */
     double *time_grad;   /* (T) ||dL/dh_t|| of the top layer */
     double *ortho_work;
+    gs_arith_t ar;       /* spec.fmt and the float scratch of its products */
     size_t n_last;       /* rows of the last forward */
     gs_tensor_t tensor_store[];
 } gs_rnn_t;
@@ -199,6 +257,24 @@ static size_t ortho_work_size(const gs_rnn_spec_t *s)
 {
     size_t D = s->in_dim > s->width ? s->in_dim : s->width;
     return s->width * (s->n_out > D ? s->n_out : D);
+}
+
+/* Floats of gs_gemm_fmt's scratch for the largest product of forward
+ * and backward (0 in float64): each layer's input projection over all
+ * steps (T cap, in) -> (T cap, G H) with its dWx and dL/dinput, the
+ * recurrent one per step (cap, H) -> (cap, G H) and its dWh over all
+ * steps, the readout (cap, H) -> (cap, n_out). */
+static size_t fmt_work_floats(const gs_rnn_spec_t *s)
+{
+    if (!s->fmt)
+        return 0;
+    size_t GH = cells[s->cell].gates * s->width, H = s->width, TN = s->seq_len * s->capacity;
+    size_t w[] = {gs_linear_fmt_work(TN, s->in_dim, GH), gs_linear_fmt_work(TN, H, GH),
+                  gs_linear_fmt_work(s->capacity, H, GH), gs_linear_fmt_work(s->capacity, H, s->n_out)};
+    size_t most = 0;
+    for (size_t k = 0; k < sizeof w / sizeof w[0]; k++)
+        most = w[k] > most ? w[k] : most;
+    return most;
 }
 
 static int arena_sizes(const gs_rnn_spec_t *s, size_t *n_params, size_t *n_acts)
@@ -226,6 +302,7 @@ static int arena_sizes(const gs_rnn_spec_t *s, size_t *n_params, size_t *n_acts)
     na += G * H;                         /* bias_sum */
     na += 2 * cap * H + T;               /* dh0, dc, time_grad */
     na += ortho_work_size(s);            /* H x D (checked above) */
+    na += (fmt_work_floats(s) + 1) / 2;  /* (T cap + G H)(D + G H) floats at most: as checked */
     *n_params = np;
     *n_acts = na;
     return np < SIZE_MAX / 64 && na < SIZE_MAX / 16;
@@ -288,6 +365,8 @@ static void lay_out_shared(gs_rnn_t *m, gs_arena_cursor_t *a)
     m->dc = gs_arena_take(a, cap * H);
     m->time_grad = gs_arena_take(a, T);
     m->ortho_work = gs_arena_take(a, ortho_work_size(spec));
+    size_t fw = fmt_work_floats(spec);
+    m->ar = (gs_arith_t){spec->fmt, (float *)gs_arena_take(a, (fw + 1) / 2), fw};
 }
 
 gs_net_t *gs_rnn_create(const gs_rnn_spec_t *spec)
@@ -358,16 +437,18 @@ static void rnn_forward(gs_net_t *net, const double *x, size_t n, int train)
                 m->x0[(t * n + b) * D + d] = x[(b * T + t) * D + d];
     const double *inp = m->x0;
     int fused = m->cell->fused;
+    const gs_fmt_t *f = s->fmt;
     for (size_t l = 0; l < s->depth; l++) {
         rnn_layer_t *L = &m->layers[l];
         /* input projections of all steps at once: (T n, D) -> (T n, G H),
-         * into the gates with both biases when fused */
+         * into the gates with both biases when fused (in a format: their
+         * sum of the two rounded, rounded) */
         if (fused) {
             for (size_t k = 0; k < G * H; k++)
-                m->bias_sum[k] = L->bx[k] + L->bh[k];
-            gs_linear_forward(L->gates, inp, L->wx, m->bias_sum, T * n, L->in, G * H);
+                m->bias_sum[k] = rd1(f, rd1(f, L->bx[k]) + rd1(f, L->bh[k]));
+            gs_linear_forward_ar(&m->ar, L->gates, inp, L->wx, m->bias_sum, T * n, L->in, G * H);
         } else {
-            gs_linear_forward(m->zx, inp, L->wx, L->bx, T * n, L->in, G * H);
+            gs_linear_forward_ar(&m->ar, m->zx, inp, L->wx, L->bx, T * n, L->in, G * H);
         }
         memset(L->h, 0, n * H * sizeof *L->h);
         memset(L->c, 0, n * H * sizeof *L->c);
@@ -375,20 +456,20 @@ static void rnn_forward(gs_net_t *net, const double *x, size_t n, int train)
             const double *hp = L->h + t * n * H;
             double *gates = L->gates + t * n * G * H, *zh = NULL;
             if (fused) {   /* gates (n, G H) += h_{t-1} (n, H) Wh^T */
-                gs_gemm(0, 1, n, G * H, H, 1.0, hp, H, L->wh, H, 1.0, gates, G * H);
+                gs_gemm_fmt(&m->ar, 0, 1, n, G * H, H, 1.0, hp, H, L->wh, H, 1.0, gates, G * H);
             } else {
                 zh = L->zh + t * n * G * H;
-                gs_linear_forward(zh, hp, L->wh, L->bh, n, H, G * H);
+                gs_linear_forward_ar(&m->ar, zh, hp, L->wh, L->bh, n, H, G * H);
             }
             cell_fwd_t a = {fused ? NULL : m->zx + t * n * G * H, zh, hp, L->c + t * n * H,
                             gates, L->h + (t + 1) * n * H, L->c + (t + 1) * n * H,
-                            L->tc + t * n * H};
+                            L->tc + t * n * H, f};
             m->cell->forward(&a, n, H, s->act, s->act_param);
         }
         inp = L->h + n * H;   /* steps 1..T: (T, n, H) */
     }
     const rnn_layer_t *top = &m->layers[s->depth - 1];
-    gs_linear_forward(net->out, top->h + T * n * H, m->w_out, m->b_out, n, H, s->n_out);
+    gs_linear_forward_ar(&m->ar, net->out, top->h + T * n * H, m->w_out, m->b_out, n, H, s->n_out);
 }
 
 static void rnn_backward(gs_net_t *net, size_t n)
@@ -398,9 +479,16 @@ static void rnn_backward(gs_net_t *net, size_t n)
     size_t G = m->cell->gates, H = s->width, T = s->seq_len;
     rnn_layer_t *top = &m->layers[s->depth - 1];
     /* readout: the loss sees only h_T of the top layer */
+    gs_arith_round(&m->ar, net->dout, n * s->n_out);
+    size_t keep_stride = gs_rnn_grad_pre_count(s, 0, s->capacity);
+    if (keep_stride < gs_rnn_grad_pre_count(s, s->depth, s->capacity))
+        keep_stride = gs_rnn_grad_pre_count(s, s->depth, s->capacity);
+    if (net->keep_grad_pre)
+        memcpy(net->keep_grad_pre + s->depth * keep_stride, net->dout,
+               n * s->n_out * sizeof *net->dout);
     memset(top->dh_in, 0, T * n * H * sizeof *top->dh_in);
-    gs_linear_backward(top->dh_in + (T - 1) * n * H, m->dw_out, m->db_out, net->dout,
-                       top->h + T * n * H, m->w_out, n, H, s->n_out, 1);
+    gs_linear_backward_ar(&m->ar, top->dh_in + (T - 1) * n * H, m->dw_out, m->db_out, net->dout,
+                          top->h + T * n * H, m->w_out, n, H, s->n_out, 1);
     if (net->measure && net->fmt_grad_pre) {   /* the readout's: dL/dout */
         gs_fmt_counts_clear(&net->fmt_grad_pre[s->depth]);
         gs_fmt_count(&net->fmt_grad_pre[s->depth], net->dout, n * s->n_out);
@@ -429,26 +517,34 @@ static void rnn_backward(gs_net_t *net, size_t n)
             cell_bwd_t a = {dh, L->gates + t * n * G * H, L->zh ? L->zh + t * n * G * H : NULL,
                             L->h + t * n * H, L->c + t * n * H, L->tc + t * n * H,
                             L->h + (t + 1) * n * H, m->dc, m->dzx + t * n * G * H,
-                            dzh, dprev};
+                            dzh, dprev, s->fmt};
             m->cell->backward(&a, n, H, s->act, s->act_param);
             if (t > 0)   /* dL/dh_0 is of no use: h_0 is the zero state */
-                gs_linear_backward_input(dprev, dzh, L->wh, n, H, G * H, 1);
+                gs_linear_backward_input_ar(&m->ar, dprev, dzh, L->wh, n, H, G * H, 1);
         }
         /* weight gradients over all steps at once */
         const double *inp = l == 0 ? m->x0 : m->layers[l - 1].h + n * H;
-        gs_linear_backward_weights(L->dwx, L->dbx, m->dzx, inp, T * n, L->in, G * H);
-        gs_linear_backward_weights(L->dwh, L->dbh, m->dzh, L->h, T * n, H, G * H);
+        gs_linear_backward_weights_ar(&m->ar, L->dwx, L->dbx, m->dzx, inp, T * n, L->in, G * H);
+        gs_linear_backward_weights_ar(&m->ar, L->dwh, L->dbh, m->dzh, L->h, T * n, H, G * H);
         if (net->measure)
             L->grad_pre_norm = gs_norm2(m->dzx, T * n * G * H);
+        if (net->keep_grad_pre)
+            memcpy(net->keep_grad_pre + l * keep_stride, m->dzx, T * n * G * H * sizeof *m->dzx);
         if (net->measure && net->fmt_grad_pre) {   /* the same dL/dz, every step */
             gs_fmt_counts_clear(&net->fmt_grad_pre[l]);
             gs_fmt_count(&net->fmt_grad_pre[l], m->dzx, T * n * G * H);
         }
         if (l > 0) {
             double *below = m->layers[l - 1].dh_in;   /* written whole */
-            gs_linear_backward_input(below, m->dzx, L->wx, T * n, L->in, G * H, 0);
+            gs_linear_backward_input_ar(&m->ar, below, m->dzx, L->wx, T * n, L->in, G * H, 0);
         }
     }
+}
+
+size_t gs_rnn_grad_pre_count(const gs_rnn_spec_t *spec, size_t l, size_t n)
+{
+    return l == spec->depth ? n * spec->n_out
+                            : spec->seq_len * n * cells[spec->cell].gates * spec->width;
 }
 
 static double norm_pair(const double *a, size_t na, const double *b, size_t nb)
@@ -470,16 +566,19 @@ void gs_rnn_layer_stats(const gs_net_t *net, size_t n, gs_layer_stats_t *stats)
         if (s->cell == GS_CELL_RNN)   /* gates hold the pre-activations */
             gs_act_saturation(s->act, s->act_param, L->gates, cnt, &st->saturated_frac,
                               &st->dead_frac);
-        st->grad_pre_norm = L->grad_pre_norm;
+        /* backward's norms are of the gradients it carried, scaled by
+         * the loss scale (1 in float64); the weight gradients the caller
+         * has unscaled */
+        st->grad_pre_norm = L->grad_pre_norm / net->grad_scale;
         st->grad_w_norm = norm_pair(L->dwx, G * H * L->in, L->dwh, G * H * H);
         st->w_norm = norm_pair(L->wx, G * H * L->in, L->wh, G * H * H);
-        st->grad_h_first = L->grad_h_first;
-        st->grad_h_last = L->grad_h_last;
+        st->grad_h_first = L->grad_h_first / net->grad_scale;
+        st->grad_h_last = L->grad_h_last / net->grad_scale;
     }
     gs_layer_stats_t *ro = &stats[s->depth];
     memset(ro, 0, sizeof *ro);
     ro->grad_h_first = ro->grad_h_last = NAN;
-    ro->grad_pre_norm = gs_norm2(net->dout, n * s->n_out);
+    ro->grad_pre_norm = gs_norm2(net->dout, n * s->n_out) / net->grad_scale;
     ro->grad_w_norm = gs_norm2(m->dw_out, s->n_out * H);
     ro->w_norm = gs_norm2(m->w_out, s->n_out * H);
 }
@@ -490,6 +589,24 @@ const double *gs_rnn_layer_states(const gs_net_t *net, size_t l, size_t n, size_
     assert(l < m->spec.depth && n <= m->spec.capacity);
     *count = m->spec.seq_len * n * m->spec.width;
     return m->layers[l].h + n * m->spec.width;   /* past the zero state h_0 */
+}
+
+const double *gs_rnn_layer_buffer(const gs_net_t *net, size_t l, gs_rnn_buf_t which, size_t n,
+                                  size_t *count)
+{
+    const gs_rnn_t *m = (const gs_rnn_t *)net;
+    assert(l < m->spec.depth && n <= m->spec.capacity);
+    size_t TnH = m->spec.seq_len * n * m->spec.width;
+    const rnn_layer_t *L = &m->layers[l];
+    *count = 0;
+    if (which == GS_RNN_GATES) {
+        *count = TnH * m->cell->gates;
+        return L->gates;
+    }
+    if (m->spec.cell != GS_CELL_LSTM)
+        return NULL;
+    *count = TnH;
+    return which == GS_RNN_CELL ? L->c + n * m->spec.width : L->tc;
 }
 
 void gs_rnn_time_stats(const gs_net_t *net, size_t n, gs_time_stats_t *time)
@@ -503,7 +620,7 @@ void gs_rnn_time_stats(const gs_net_t *net, size_t n, gs_time_stats_t *time)
         for (size_t b = 0; b < n; b++)
             sum += gs_norm2(h + b * H, H);
         time[t].hidden_norm = sum / (double)n;
-        time[t].grad_hidden_norm = m->time_grad[t];
+        time[t].grad_hidden_norm = m->time_grad[t] / net->grad_scale;
     }
 }
 

@@ -40,6 +40,16 @@ typedef struct {
     const gs_activation_t *act;   /* rnn only; lstm and gru use their gates */
     double act_param;
     double forget_bias;  /* lstm: added to the forget gate's bias at init */
+    /* The arithmetic (issue 20; NULL: float64), by the MLP's rules
+     * (nn/mlp.h): every product through gs_gemm_fmt (inputs rounded,
+     * float32 sums, the result rounded) - the input projections, each
+     * step's Wh h_{t-1}, dL/dh_{t-1} = dz Wh, the weight gradients over
+     * all steps, the readout; every value the cells write (gates, c_t,
+     * tanh(c_t), h_t, dL/dc, dL/dz, dL/dh) rounded to it once per
+     * elementwise expression; the biases' gradients summed in double and
+     * rounded; dL/dout rounded on entry to backward. The weights are read
+     * rounded to the format; their storage is the caller's. */
+    const gs_fmt_t *fmt;
 } gs_rnn_spec_t;
 
 /* Per-time-step measurements of the top layer, t = 1..T (index t-1). */
@@ -69,5 +79,19 @@ void gs_rnn_time_stats(const gs_net_t *net, size_t n, gs_time_stats_t *time);
  * over n rows, time-major, and how many values (*count = T n H): what
  * format_stats counts as the layer's activation. */
 const double *gs_rnn_layer_states(const gs_net_t *net, size_t l, size_t n, size_t *count);
+
+/* Values of stacked layer l's dL/dz over all steps for n rows (l = depth:
+ * the readout's dL/dout, n n_out): what backward copies to
+ * net->keep_grad_pre (nn/net.h), at l times the largest of them at
+ * capacity rows. */
+size_t gs_rnn_grad_pre_count(const gs_rnn_spec_t *spec, size_t l, size_t n);
+
+/* What a stacked layer l (0-based) keeps of the last forward over n rows,
+ * time-major over steps 1..T, for tests: its gates after their functions
+ * ((T, n, G H)), cell states c_t (lstm; (T, n, H)) and tanh(c_t) (lstm),
+ * and *count values; NULL for a buffer the cell does not keep. */
+typedef enum { GS_RNN_GATES, GS_RNN_CELL, GS_RNN_TANH_CELL } gs_rnn_buf_t;
+const double *gs_rnn_layer_buffer(const gs_net_t *net, size_t l, gs_rnn_buf_t which, size_t n,
+                                  size_t *count);
 
 #endif

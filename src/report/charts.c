@@ -531,15 +531,15 @@ static int chart_time(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *
     const rp_run_t *r0 = rp_first_usable(e);
     if (!r0 || r0->sc->cell.model == GS_MODEL_MLP)
         return 0;
+    /* colour: the model, else the first axis; dashes: the next axis
+     * (a float16 RNN's loss scale beside its seq_len, say) */
     int ca = rp_axis_of(e, "model");
+    if (ca < 0 && e->ex->n_axes > 0)
+        ca = 0;
     int da = -1;
     for (size_t a = 0; a < e->ex->n_axes; a++)
         if ((int)a != ca && da < 0)
             da = (int)a;
-    if (ca < 0) {
-        ca = da;
-        da = -1;
-    }
     rp_lineset_t g, h;
     if (rp_lineset_load(&g, m, e, RP_MAX_LINES, rp_time_series, "grad_hidden_norm") != 0)
         return 0;

@@ -364,7 +364,8 @@ static int chart_flush_map(rp_model_t *m, rp_exp_t *e, size_t t, const char *dir
              "%s values that a format rounds to zero at the first measured step: columns are "
              "layers counted from the output (1, at the left: the top hidden layer), rows "
              "float16 (f16), bfloat16 (bf16), e5m2 and e4m3. White is one half; orange: more is lost, blue: "
-             "less.%s%s", flush_maps[t].words,
+             "less. A run computed in a format (precision) counts values already rounded to it: "
+             "its own format's row is the share of its values that are zero.%s%s", flush_maps[t].words,
              marked ? " In each row the cross marks the findings' layer - the first from the "
                      "output losing more than half - and the circle the layer mean-field theory "
                      "predicts from chi1 (where it falls inside the net)." : "",
@@ -399,7 +400,8 @@ static int chart_lines(rp_model_t *m, rp_exp_t *e, rp_lineset_t *ls, int ca, con
         "one line a configuration (depth shows as the length of a line). For float16, "
         "mean-field theory's layer is given beside the measured one: the median |dL/dh| "
         "falls below 2^-25 about 2 ln(median |g_top| 2^25) / (-ln chi1) layers under the top "
-        "hidden layer.");
+        "hidden layer. A run computed in a format (precision) counts values already rounded "
+        "to it: its line in its own format is the share of its values that are zero.");
     for (size_t k = 0; k < N_SHOWN; k++) {
         double max_depth = ls[k].x.hi;
         gs_chart_axes(c, (int)k, 1, max_depth < 2 ? 2 : max_depth, 0, 1, GS_AXIS_INT, 0,

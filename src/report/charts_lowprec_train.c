@@ -342,7 +342,9 @@ int rp_chart_lowprec_train(rp_model_t *m, rp_exp_t *e, const char *dir, rp_chart
                            char *err, size_t errlen)
 {
     const rp_run_t *r0 = rp_first_usable(e);
-    if (!r0 || r0->sc->cell.model != GS_MODEL_MLP)
+    /* the models with a precision: mlp, rnn, lstm, gru (a recurrent
+     * layer's twin error is of its dL/dz over all steps) */
+    if (!r0 || r0->sc->cell.model == GS_MODEL_TRANSFORMER)
         return 0;
     int rc = chart_lost(m, e, dir, out, err, errlen);
     return rc == 0 ? chart_twin(m, e, dir, out, err, errlen) : rc;

@@ -3,8 +3,12 @@
  *  - per run and format, the first hidden layer counted from the output
  *    whose dL/dh the format rounds more than half of to zero (zero_frac of
  *    grad_activation > 0.5 at the first measured step), beside the layer
- *    mean-field theory predicts from chi1 and the top layer's median |g|;
- *  - per run and format, the loss-scale window [lo, hi] in powers of two,
+ *    mean-field theory predicts from chi1 and the top layer's median |g|
+ *    (a run computed in a format: its own format's share is that of its
+ *    values that are zero - report/model.c);
+ *  - per run and format, the loss-scale window [lo, hi] in powers of two
+ *    (float64 runs: a reduced-precision run's gradients are scaled and
+ *    flushed already),
  *    whether GradScaler's 2^16 lies in it, and when it is empty that no
  *    single loss scale can save the network;
  *  - e4m3 against e5m2 for gradients: how many runs each loses half of a
@@ -82,7 +86,8 @@ static void find_half_lost(rp_model_t *m, rp_findings_t *fs, const rp_exp_t *e)
                 return;
             rp_say(f, "In %s, the first hidden layer counted from the output (1st: the top "
                    "one) where a format rounds more than half of dL/dh to zero, at the first "
-                   "measured step, and in brackets mean-field theory's layer 1 + 2 ln(median "
+                   "measured step (a run computed in a format: where more than half of its own "
+                   "values are zero), and in brackets mean-field theory's layer 1 + 2 ln(median "
                    "|g_top| / t) / (-ln chi1), t the format's flush threshold (half its smallest "
                    "subnormal; float16 2^-25), median |g_top| = %.4f grad_pre_norm / sqrt(batch "
                    "width) of the top layer: a Gaussian's median |g| from the exact norm (the "

@@ -129,7 +129,7 @@ static void find_twin(rp_model_t *m, rp_findings_t *fs, const rp_exp_t *e)
 void rp_find_lowprec_train(rp_model_t *m, rp_findings_t *fs, const rp_exp_t *e)
 {
     const rp_run_t *r0 = rp_first_usable(e);
-    if (!r0 || r0->sc->cell.model != GS_MODEL_MLP)
+    if (!r0 || r0->sc->cell.model == GS_MODEL_TRANSFORMER)
         return;
     find_lost(m, fs, e);
     find_twin(m, fs, e);

@@ -70,7 +70,7 @@ static int series_of(rp_model_t *m, const rp_run_t *r, rp_series_t *s, const cha
     __attribute__((format(printf, 4, 5)));
 static int series_of(rp_model_t *m, const rp_run_t *r, rp_series_t *s, const char *fmt, ...)
 {
-    char sql[256];
+    char sql[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(sql, sizeof sql, fmt, ap);
@@ -124,12 +124,22 @@ int rp_time_series(rp_model_t *m, const rp_run_t *r, const char *column, rp_seri
                      "step = 0 ORDER BY t", column);
 }
 
+/* A run computed in that format (precision=, issue 20) counted values
+ * already rounded to it: what the format flushed is zero there, not a
+ * nonzero value it would flush (zero_frac 0). Its share flushed is the
+ * share of its values that are zero. */
+static int run_in_format(const rp_run_t *r, const char *format)
+{
+    return r->sc->cell.precision != 0 && strcmp(gs_precision_names[r->sc->cell.precision], format) == 0;
+}
+
 int rp_format_tensor_zero_series(rp_model_t *m, const rp_run_t *r, const char *tensor,
                                  const char *format, rp_series_t *s)
 {
-    return series_of(m, r, s, "SELECT layer AS x, zero_frac AS y FROM format_stats WHERE run_id = "
+    return series_of(m, r, s, "SELECT layer AS x, %s AS y FROM format_stats WHERE run_id = "
                      "?1 AND tensor = '%s' AND format = '%s' AND layer <= %ld AND "
                      "step = (SELECT min(step) FROM format_stats WHERE run_id = ?1) ORDER BY x",
+                     run_in_format(r, format) ? "1.0 - CAST(nonzero AS REAL) / n_values" : "zero_frac",
                      tensor, format, r->sc->cell.depth);
 }
 
@@ -140,9 +150,12 @@ int rp_format_zero_series(rp_model_t *m, const rp_run_t *r, const char *format, 
 
 int rp_scale_window(rp_model_t *m, const rp_run_t *r, const char *format, rp_series_t *s)
 {
+    /* none for a run in a reduced precision: its gradients are already
+     * scaled and flushed - the window is its float64 twin's to show */
     return series_of(m, r, s, "SELECT lo_log2 AS x, hi_log2 AS y FROM loss_scale_window WHERE "
                      "run_id = ?1 AND tensor = 'grad_activation' AND format = '%s' AND step = "
-                     "(SELECT min(step) FROM format_stats WHERE run_id = ?1)", format);
+                     "(SELECT min(step) FROM format_stats WHERE run_id = ?1)%s", format,
+                     r->sc->cell.precision != 0 ? " AND 0" : "");
 }
 
 /* The counts of a histogram's JSON array ("[3,0,12]") into y[0..cap):

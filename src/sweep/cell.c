@@ -146,9 +146,10 @@ static const keydef_t keys[] = {
      "init and every logged step (tables format_stats, format_exponents; off by "
      "default: ~100 rows per layer and logged step)", 0},
     {"precision", K_CHOICE, OFF(precision), gs_precision_names, 0, 0, 0, 1, "float64",
-     "the arithmetic of forward and backward (mlp), emulated: every product's inputs rounded "
-     "to the format and summed in float32 (as tensor cores do), every stored tensor rounded to "
-     "it, with its subnormals, overflow and NaN; the run's statistics are its own", KF_HEADLINE},
+     "the arithmetic of forward and backward (mlp, rnn, lstm, gru), emulated: every product's "
+     "inputs rounded to the format and summed in float32 (as tensor cores do), every stored "
+     "tensor rounded to it, with its subnormals, overflow and NaN; the run's statistics are its "
+     "own", KF_HEADLINE},
     {"loss_scale", K_SCALE, OFF(loss_scale), NULL, 0, 0, 0, 1, "none",
      "multiplies dL/dout before backward (precision other than float64), divided out of the "
      "gradient before the update: none, a number, or dynamic (GradScaler: start 2^16, x2 after "
@@ -643,9 +644,9 @@ int gs_cell_validate(const gs_cell_t *c, char *err, size_t errlen)
                  model, gs_norm_names[c->norm]);
         return -1;
     }
-    if (c->precision != 0 && c->model != GS_MODEL_MLP) {
-        snprintf(err, errlen, "precision=%s: needs model=mlp (model=%s: reduced-precision "
-                 "arithmetic is not yet emulated in the recurrent models or the transformer; allowed: "
+    if (c->precision != 0 && c->model == GS_MODEL_TRANSFORMER) {
+        snprintf(err, errlen, "precision=%s: needs model=mlp, rnn, lstm or gru (model=%s: "
+                 "reduced-precision arithmetic is not yet emulated in the transformer; allowed: "
                  "precision=float64)", gs_precision_names[c->precision], model);
         return -1;
     }
