@@ -44,19 +44,25 @@ typedef struct {
     double *atty;    /* (N, d) the heads' outputs, concatenated */
     double *fch;     /* (N, ffn) MLP pre-activation */
     double *fcg;     /* (N, ffn) its activation */
-    /* dropout > 0: the masks by site (shapes of gs_tf_drop_site_t; NULL
-     * where the spec has no such site) and fcd (N, ffn), fcg dropped: the
-     * MLP's second product's input (fcg stays phi(fch) for phi's backward) */
-    double *mask[GS_TF_N_DROP];
-    double *fcd;
     double grad_x_norm;
 } tf_block_t;
+
+/* A block's dropout (dropout > 0; apart from tf_block_t, so that without
+ * dropout the model's size is what it was): the masks by site (shapes of
+ * gs_tf_drop_site_t; NULL where the spec has no such site) and fcd (N,
+ * ffn), fcg dropped: the MLP's second product's input (fcg stays phi(fch)
+ * for phi's backward) */
+typedef struct {
+    double *mask[GS_TF_N_DROP];
+    double *fcd;
+} tf_drop_t;
 
 typedef struct {
     gs_net_t net;                 /* first: a gs_net_t* is a gs_tf_t* */
     gs_tf_spec_t spec;
     double alpha;
     tf_block_t *blocks;           /* depth */
+    tf_drop_t *drop;              /* depth when dropout > 0, else NULL */
     double *top_p[GS_N_TENSOR_KINDS], *top_g[GS_N_TENSOR_KINDS];   /* wte, wpe, final norm, head */
     const double *tokens;         /* (n, T) of the last forward, as doubles */
     double *x0;                   /* (N, d) embeddings */
@@ -213,7 +219,7 @@ static size_t lay_out_acts(const gs_tf_spec_t *s, gs_tf_t *m, gs_arena_cursor_t 
     }
     /* after everything else: dropout = 0 lays out the arena as before it */
     for (size_t l = 0; s->dropout > 0 && l < s->depth; l++) {
-        tf_block_t tmp, *b = m ? &m->blocks[l] : &tmp;
+        tf_drop_t tmp, *b = m ? &m->drop[l] : &tmp;
         b->mask[GS_TF_DROP_ATTN] = take(c, &cnt, probs);
         b->mask[GS_TF_DROP_ATTN_OUT] = take(c, &cnt, nd);
         b->mask[GS_TF_DROP_ACT] = s->mlp ? take(c, &cnt, N * s->ffn) : NULL;
@@ -258,7 +264,7 @@ size_t gs_tf_bytes(const gs_tf_spec_t *spec)
     size_t np = param_count(spec);
     size_t na = lay_out_acts(spec, NULL, NULL);
     return (2 * np + na) * sizeof(double) + n_tensors(spec) * sizeof(gs_tensor_t)
-           + spec->depth * sizeof(tf_block_t);
+           + spec->depth * (sizeof(tf_block_t) + (spec->dropout > 0 ? sizeof(tf_drop_t) : 0));
 }
 
 static void tf_forward(gs_net_t *net, const double *x, size_t n, int train);
@@ -291,9 +297,10 @@ gs_net_t *gs_tf_create(const gs_tf_spec_t *spec)
     gs_net_init(&m->net, &tf_ops, spec->seq_len, spec->seq_len * spec->vocab, spec->capacity,
                 np, m->tensor_store);
     m->blocks = calloc(spec->depth, sizeof *m->blocks);
+    m->drop = spec->dropout > 0 ? calloc(spec->depth, sizeof *m->drop) : NULL;
     m->net.params = gs_arena_alloc(2 * np);
     m->acts = gs_arena_alloc(na);
-    if (!m->blocks || !m->net.params || !m->acts) {
+    if (!m->blocks || (spec->dropout > 0 && !m->drop) || !m->net.params || !m->acts) {
         free(sh);
         tf_free(&m->net);
         return NULL;
@@ -342,7 +349,7 @@ const double *gs_tf_dropout_mask(const gs_net_t *net, size_t l, gs_tf_drop_site_
     const gs_tf_t *m = (const gs_tf_t *)net;
     if (!m->drop_on || l < 1 || l > m->spec.depth || site >= GS_TF_N_DROP)
         return NULL;
-    return m->blocks[l - 1].mask[site];
+    return m->drop[l - 1].mask[site];
 }
 
 const gs_tf_spec_t *gs_tf_spec(const gs_net_t *net)
@@ -446,6 +453,12 @@ static void draw_mask(double *mask, size_t rows, size_t cols, uint64_t key, uint
     }
 }
 
+/* Block b's dropout */
+static tf_drop_t *drop_of(gs_tf_t *m, const tf_block_t *b)
+{
+    return &m->drop[b - m->blocks];
+}
+
 /* x[i] *= mask[i], i < n */
 static void apply_mask(double *x, const double *mask, size_t n)
 {
@@ -483,7 +496,7 @@ static void attention_forward(double *out, tf_block_t *b, const double *in, size
 {
     const gs_tf_spec_t *s = &m->spec;
     size_t T = s->seq_len, d = s->d_model, H = s->heads, dh = d / H, N = n * T;
-    const double *mask = m->drop_on ? b->mask[GS_TF_DROP_ATTN] : NULL;
+    const double *mask = m->drop_on ? drop_of(m, b)->mask[GS_TF_DROP_ATTN] : NULL;
     double scale = 1.0 / sqrt((double)dh);
     gs_linear_forward(b->qkv, in, b->p[GS_TENSOR_WQ], b->p[GS_TENSOR_BQ], N, d, 3 * d);
     /* heads batched: one task per (sequence, head), each two products */
@@ -521,7 +534,7 @@ static void attention_backward(double *din, const double *dout, tf_block_t *b, c
     const gs_tf_spec_t *s = &m->spec;
     size_t T = s->seq_len, d = s->d_model, H = s->heads, dh = d / H, N = n * T;
     double scale = 1.0 / sqrt((double)dh);
-    const double *mask = m->drop_on ? b->mask[GS_TF_DROP_ATTN] : NULL;
+    const double *mask = m->drop_on ? drop_of(m, b)->mask[GS_TF_DROP_ATTN] : NULL;
     gs_linear_backward(m->datty, b->g[GS_TENSOR_WO], b->g[GS_TENSOR_BO], dout, b->atty,
                        b->p[GS_TENSOR_WO], N, d, d, 0);
 #pragma omp parallel for schedule(static) if (n * H > 1 && N * T * d >= GS_PAR_MIN)
@@ -571,9 +584,10 @@ static void mlp_forward(double *out, tf_block_t *b, const double *in, size_t n, 
     gs_act_forward(s->act, s->act_param, b->fcg, b->fch, N * f);
     const double *g = b->fcg;
     if (m->drop_on) {
-        memcpy(b->fcd, b->fcg, N * f * sizeof *b->fcd);
-        apply_mask(b->fcd, b->mask[GS_TF_DROP_ACT], N * f);
-        g = b->fcd;
+        tf_drop_t *dr = drop_of(m, b);
+        memcpy(dr->fcd, b->fcg, N * f * sizeof *dr->fcd);
+        apply_mask(dr->fcd, dr->mask[GS_TF_DROP_ACT], N * f);
+        g = dr->fcd;
     }
     gs_linear_forward(out, g, b->p[GS_TENSOR_WPROJ], b->p[GS_TENSOR_BPROJ], N, f, d);
 }
@@ -584,9 +598,10 @@ static void mlp_backward(double *din, const double *dout, tf_block_t *b, const d
     const gs_tf_spec_t *s = &m->spec;
     size_t N = n * s->seq_len, d = s->d_model, f = s->ffn;
     gs_linear_backward(m->dh, b->g[GS_TENSOR_WPROJ], b->g[GS_TENSOR_BPROJ], dout,
-                       m->drop_on ? b->fcd : b->fcg, b->p[GS_TENSOR_WPROJ], N, f, d, 0);
+                       m->drop_on ? drop_of(m, b)->fcd : b->fcg, b->p[GS_TENSOR_WPROJ], N, f,
+                       d, 0);
     if (m->drop_on)
-        apply_mask(m->dh, b->mask[GS_TF_DROP_ACT], N * f);
+        apply_mask(m->dh, drop_of(m, b)->mask[GS_TF_DROP_ACT], N * f);
     gs_act_backward(s->act, s->act_param, m->dh, m->dh, b->fch, b->fcg, N * f);
     gs_linear_backward(din, b->g[GS_TENSOR_WFC], b->g[GS_TENSOR_BFC], m->dh, in,
                        b->p[GS_TENSOR_WFC], N, d, f, 0);
@@ -614,7 +629,7 @@ static void draw_masks(gs_tf_t *m, size_t l, int k, size_t n)
 {
     const gs_tf_spec_t *s = &m->spec;
     size_t N = n * s->seq_len, T = s->seq_len;
-    tf_block_t *b = &m->blocks[l];
+    tf_drop_t *b = &m->drop[l];
     uint64_t site = (uint64_t)l * GS_TF_N_DROP;
     if (k == SUB_ATTN)
         draw_mask(b->mask[GS_TF_DROP_ATTN], n * s->heads * T, T, m->drop_key,
@@ -646,7 +661,7 @@ static const double *sublayer_forward(gs_tf_t *m, tf_block_t *b, int k, const do
     else
         mlp_forward(u->f, b, u->in_f, n, m);
     if (m->drop_on)   /* F(x) o M: what the residual sum (and ReZero's ds) sees */
-        apply_mask(u->f, b->mask[out_site[k]], N * d);
+        apply_mask(u->f, drop_of(m, b)->mask[out_site[k]], N * d);
     double a = s->skip ? m->alpha : 0.0, sc = branch_scale(b, k);
 #pragma omp parallel for simd schedule(static) if (N * d >= GS_PAR_MIN)
     for (size_t i = 0; i < N * d; i++)
@@ -686,7 +701,7 @@ static void sublayer_backward(gs_tf_t *m, tf_block_t *b, int k, size_t n)
     if (m->drop_on) {   /* f = F o M: dF = df o M */
         if (df != m->dC)
             memcpy(m->dC, df, N * d * sizeof *m->dC);
-        apply_mask(m->dC, b->mask[out_site[k]], N * d);
+        apply_mask(m->dC, drop_of(m, b)->mask[out_site[k]], N * d);
         df = m->dC;
     }
     if (k == SUB_ATTN)
@@ -849,6 +864,7 @@ static void tf_free(gs_net_t *net)
 {
     gs_tf_t *m = (gs_tf_t *)net;
     free(m->blocks);
+    free(m->drop);
     gs_arena_free(m->net.params);
     gs_arena_free(m->acts);
     free(m);
