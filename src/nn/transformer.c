@@ -459,12 +459,12 @@ static tf_drop_t *drop_of(gs_tf_t *m, const tf_block_t *b)
     return &m->drop[b - m->blocks];
 }
 
-/* x[i] *= mask[i], i < n */
-static void apply_mask(double *x, const double *mask, size_t n)
+/* out[i] = x[i] mask[i], i < n (out may be x) */
+static void apply_mask(double *out, const double *x, const double *mask, size_t n)
 {
 #pragma omp parallel for simd schedule(static) if (n >= GS_PAR_MIN)
     for (size_t i = 0; i < n; i++)
-        x[i] *= mask[i];
+        out[i] = x[i] * mask[i];
 }
 
 /* Row i of S (T, T) in place: softmax of its first `valid` entries (the
@@ -585,8 +585,7 @@ static void mlp_forward(double *out, tf_block_t *b, const double *in, size_t n, 
     const double *g = b->fcg;
     if (m->drop_on) {
         tf_drop_t *dr = drop_of(m, b);
-        memcpy(dr->fcd, b->fcg, N * f * sizeof *dr->fcd);
-        apply_mask(dr->fcd, dr->mask[GS_TF_DROP_ACT], N * f);
+        apply_mask(dr->fcd, b->fcg, dr->mask[GS_TF_DROP_ACT], N * f);
         g = dr->fcd;
     }
     gs_linear_forward(out, g, b->p[GS_TENSOR_WPROJ], b->p[GS_TENSOR_BPROJ], N, f, d);
@@ -601,7 +600,7 @@ static void mlp_backward(double *din, const double *dout, tf_block_t *b, const d
                        m->drop_on ? drop_of(m, b)->fcd : b->fcg, b->p[GS_TENSOR_WPROJ], N, f,
                        d, 0);
     if (m->drop_on)
-        apply_mask(m->dh, drop_of(m, b)->mask[GS_TF_DROP_ACT], N * f);
+        apply_mask(m->dh, m->dh, drop_of(m, b)->mask[GS_TF_DROP_ACT], N * f);
     gs_act_backward(s->act, s->act_param, m->dh, m->dh, b->fch, b->fcg, N * f);
     gs_linear_backward(din, b->g[GS_TENSOR_WFC], b->g[GS_TENSOR_BFC], m->dh, in,
                        b->p[GS_TENSOR_WFC], N, d, f, 0);
@@ -661,7 +660,7 @@ static const double *sublayer_forward(gs_tf_t *m, tf_block_t *b, int k, const do
     else
         mlp_forward(u->f, b, u->in_f, n, m);
     if (m->drop_on)   /* F(x) o M: what the residual sum (and ReZero's ds) sees */
-        apply_mask(u->f, drop_of(m, b)->mask[out_site[k]], N * d);
+        apply_mask(u->f, u->f, drop_of(m, b)->mask[out_site[k]], N * d);
     double a = s->skip ? m->alpha : 0.0, sc = branch_scale(b, k);
 #pragma omp parallel for simd schedule(static) if (N * d >= GS_PAR_MIN)
     for (size_t i = 0; i < N * d; i++)
@@ -699,9 +698,7 @@ static void sublayer_backward(gs_tf_t *m, tf_block_t *b, int k, size_t n)
         df = m->dC;
     }
     if (m->drop_on) {   /* f = F o M: dF = df o M */
-        if (df != m->dC)
-            memcpy(m->dC, df, N * d * sizeof *m->dC);
-        apply_mask(m->dC, drop_of(m, b)->mask[out_site[k]], N * d);
+        apply_mask(m->dC, df, drop_of(m, b)->mask[out_site[k]], N * d);
         df = m->dC;
     }
     if (k == SUB_ATTN)
