@@ -4,7 +4,10 @@
  * seeds, the split's order and the batch's shuffle - bit for bit; the
  * rows present per ln and mlp setting; closed forms (the norm gains'
  * ||g|| = sqrt(d) at init, Post-LN's output RMS 1, one token's residual
- * 0); the verdict 'collapsed' and the keys' checks. */
+ * 0); the verdict 'collapsed' and the keys' checks. With dropout
+ * (issue 21's dropout key) the same, the masks' keys drawn from
+ * weight_seed's GS_STREAM_DROPOUT and held for the output change; a cell
+ * with dropout=0 is the cell without the key (key, seeds, rows). */
 #include <config.h>
 
 #include <math.h>
@@ -30,6 +33,7 @@ static gs_net_t *rebuild(const gs_plan_t *p, gs_dataset_t *batch)
     gs_rng_seed(&wrng, p->weight_seed, GS_STREAM_WEIGHTS);
     gs_rng_seed(&brng, p->batch_seed, GS_STREAM_BATCHES);
     gs_tf_init(net, &p->init, &wrng);
+    gs_rng_seed(gs_tf_dropout_rng(net), p->weight_seed, GS_STREAM_DROPOUT);
     size_t n = p->total_rows, *perm = malloc(n * sizeof *perm),
            *order = malloc(p->train_rows * sizeof *order), *rows = malloc(p->batch * sizeof *rows);
     gs_dataset_split_order(n, p->data_set_seed, perm);
@@ -92,7 +96,9 @@ static void check_against_engine(const char *words, const gs_cell_t *c, const gs
                !isnan(row->grad_w_norm) || !isnan(row->w_norm);
     }
     double *work = malloc((net->n_params + B * T * V) * sizeof *work);
+    gs_tf_dropout_hold(net, 1);   /* the output change through the probe's masks */
     double change = gs_net_output_change(net, batch.x, B, GS_OUTPUT_CHANGE_LR, work);
+    gs_tf_dropout_hold(net, 0);
     tap_ok(k == r->n_block && bad == 0 && loss == r->init_loss && change == r->output_change &&
                r->grad_h_ratio == st[0].grad_x_norm / st[L - 1].grad_x_norm,
            "%s: %zu rows, every one the engine's bit for bit (%zu differ), init_loss, "
@@ -133,6 +139,8 @@ int main(void)
         "model=transformer depth=2 width=8 heads=2 seq_len=4 batch=2 ln=pre mlp=no residual_scale=rezero",
         "model=transformer depth=1 width=4 heads=4 seq_len=3 batch=1 vocab=2",
         "model=transformer depth=1 width=4 heads=1 seq_len=1 batch=2 ffn=3",
+        "model=transformer depth=3 width=16 heads=4 seq_len=6 batch=3 ln=post dropout=0.1",
+        "model=transformer depth=2 width=8 heads=2 seq_len=4 batch=2 ln=pre mlp=no residual_scale=rezero dropout=0.5",
     };
     for (size_t i = 0; i < sizeof cells / sizeof *cells; i++) {
         gs_cell_t c;
@@ -216,6 +224,11 @@ int main(void)
         {"model=transformer spectrum=yes", "spectrum=yes: not measured for model=transformer"},
         {"model=transformer ln=middle", "ln"},
         {"model=transformer residual_scale=fixup", "residual_scale"},
+        {"model=mlp dropout=0.1", "dropout=0.1: needs model=transformer"},
+        {"model=lstm dropout=0.2", "dropout=0.2: needs model=transformer"},
+        {"model=transformer dropout=1", "dropout=1: must be below 1"},
+        {"model=transformer dropout=-0.1", "dropout=-0.1: must not be negative"},
+        {"model=transformer dropout=1.5", "dropout=1.5: too large"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         char err[512] = "";
@@ -223,7 +236,7 @@ int main(void)
         tap_ok(rc != 0 && strstr(err, bad[i].says) != NULL, "refused: %s (%s)", bad[i].words, err);
     }
     /* transformer keys on an mlp are settled back, as recurrent keys are */
-    char err[512];
+    char err[512], key0[1024];
     gs_settled_t note = {0};
     gs_cell_defaults(&c);
     gs_cell_set_word(&c, "heads=8", err, sizeof err);
@@ -241,6 +254,31 @@ int main(void)
     tap_ok(a.dataset == GS_DATA_TOKENS && b.ffn == 64 && gs_cell_key_hash(&a) == gs_cell_key_hash(&b) &&
                gs_cell_seed(&a) == gs_cell_seed(&b),
            "dataset=tokens by default; ffn=4 width and the default are one cell (ffn %ld)", b.ffn);
+    /* dropout=0 is the cell without the key (its id and seeds: databases
+     * written before the key keep their cells); dropout does not move the
+     * weights' seed (paired: the same init with and without dropout) */
+    gs_cell_t d0, d1;
+    tc_cell_of("model=transformer width=16 dropout=0", &d0, err, sizeof err);
+    tc_cell_of("model=transformer width=16 dropout=0.1", &d1, err, sizeof err);
+    gs_cell_key(&d0, key0, sizeof key0);
+    tap_ok(gs_cell_key_hash(&d0) == gs_cell_key_hash(&b) && gs_cell_seed(&d0) == gs_cell_seed(&b) &&
+               strstr(key0, "dropout") == NULL && gs_cell_key_hash(&d1) != gs_cell_key_hash(&b) &&
+               gs_cell_seed(&d1) == gs_cell_seed(&b) && gs_cell_data_seed(&d1) == gs_cell_data_seed(&b),
+           "dropout=0 is the cell without the key; dropout=0.1 another cell with the same seeds");
+    {   /* and its rows are the same bits */
+        gs_result_t r0, r1;
+        tc_run("model=transformer depth=2 width=8 heads=2 seq_len=4 batch=2 ln=post", &d0, &r0);
+        tc_run("model=transformer depth=2 width=8 heads=2 seq_len=4 batch=2 ln=post dropout=0", &d1,
+               &r1);
+        int same = r0.n_block == r1.n_block &&
+                   memcmp(r0.block, r1.block, r0.n_block * sizeof *r0.block) == 0 &&
+                   r0.init_loss == r1.init_loss && r0.output_change == r1.output_change &&
+                   r0.work_bytes == r1.work_bytes;
+        tap_ok(same, "dropout=0: block rows, init_loss, output_change and work_bytes bit for bit "
+               "those of the cell without the key");
+        gs_result_free(&r0);
+        gs_result_free(&r1);
+    }
     /* an mlp's key and seed are those of before the transformer keys */
     gs_cell_defaults(&a);
     gs_cell_settle(&a, NULL);

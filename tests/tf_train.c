@@ -6,17 +6,19 @@
  *   and norm gain by -lr_t dL/dW, so update_ratio w_norm / grad_w_norm
  *   gives back the applied rate lr_t = lr min(1, t/N) of the warm-up to
  *   1e-12 relative, at every step and in every matrix row (depth 1 and 2,
- *   widths 4-8, 1-2 heads, ln post/pre/none, mlp=no, causal=yes).
+ *   widths 4-8, 1-2 heads, ln post/pre/none, mlp=no, causal=yes, dropout).
  * - step 0 is the probe: the training cell's step-0 rows, init_loss,
  *   grad_ratio, grad_h_ratio, diagnosis and output_change are bitwise the
- *   probe's of the same keys (same weights, same first batch).
+ *   probe's of the same keys (same weights, same first batch; with
+ *   dropout the same masks: the first key of the cell's stream).
  * - it learns: reverse and copy (T = 8, 16 symbols) reach >= 95% held-out
  *   token accuracy in 200 Adam steps, from chance (1/16); recall's
  *   queries are answered above chance (the loss falls below the pair
  *   positions' floor).
  * - the held-out evaluation does not touch training: eval_rows=0 and 64
  *   give bitwise the same losses and block rows; the held-out values are
- *   finite at logged steps with eval_rows=64, NaN with 0.
+ *   finite at logged steps with eval_rows=64, NaN with 0; with dropout
+ *   too (evaluation draws no masks), and dropout changes the training.
  * - divergence: sgd at lr 1e4 diverges; the run says at which step, names
  *   a block 1..depth and what went non-finite, logs the step, and has
  *   diagnosis_final diverged and no final losses.
@@ -54,6 +56,8 @@ static void rows_and_rate(void)
         "model=transformer task=train depth=2 width=8 heads=2 seq_len=6 vocab=8 batch=4 "
         "steps=5 log_every=1 optimizer=sgd lr=0.1 warmup=2 dataset=reverse ln=pre "
         "residual_scale=deepnorm",
+        "model=transformer task=train depth=2 width=8 heads=2 seq_len=5 vocab=8 batch=4 "
+        "steps=5 log_every=1 optimizer=sgd lr=0.1 warmup=3 ln=post dropout=0.2",
     };
     for (size_t k = 0; k < sizeof cells / sizeof *cells; k++) {
         gs_cell_t c;
@@ -106,6 +110,8 @@ static void step0_is_probe(void)
         "model=transformer depth=3 width=8 heads=2 seq_len=5 vocab=9 batch=4 activation=gelu",
         "model=transformer depth=2 width=8 heads=4 seq_len=6 vocab=8 batch=5 ln=post "
         "dataset=copy",
+        "model=transformer depth=2 width=8 heads=2 seq_len=6 vocab=8 batch=4 ln=post "
+        "dropout=0.3",
     };
     for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
         char tw[512], pw[512];
@@ -177,13 +183,13 @@ static void learns(void)
 }
 
 /* 4. the held-out evaluation leaves training alone */
-static void heldout_apart(void)
+static void heldout_apart(const char *drop)
 {
     const char *base = "model=transformer task=train depth=2 width=8 heads=2 seq_len=5 vocab=8 "
                        "batch=4 steps=7 log_every=3 optimizer=adam lr=0.01 dataset=reverse";
     char w0[512], w64[512];
-    snprintf(w0, sizeof w0, "%s eval_rows=0", base);
-    snprintf(w64, sizeof w64, "%s eval_rows=64", base);
+    snprintf(w0, sizeof w0, "%s%s eval_rows=0", base, drop);
+    snprintf(w64, sizeof w64, "%s%s eval_rows=64", base, drop);
     gs_cell_t c;
     gs_result_t a, b;
     if (tc_run(w0, &c, &a) != 0 || tc_run(w64, &c, &b) != 0) {
@@ -201,10 +207,25 @@ static void heldout_apart(void)
         fin64 &= isfinite(b.log[i].heldout_loss) && b.log[i].heldout_acc >= 0 &&
                  b.log[i].heldout_acc <= 1;
     }
-    tap_ok(same && a.n_log == 4, "eval_rows=0 and 64: bitwise the same training (%zu logged steps)",
-           a.n_log);
+    tap_ok(same && a.n_log == 4, "%s eval_rows=0 and 64: bitwise the same training (%zu logged "
+           "steps)", drop, a.n_log);
     tap_ok(nan0 && fin64 && b.heldout_rows == 64,
-           "held-out values NaN with eval_rows=0, finite with 64 (heldout_rows %ld)", b.heldout_rows);
+           "%s held-out values NaN with eval_rows=0, finite with 64 (heldout_rows %ld)", drop,
+           b.heldout_rows);
+    if (*drop) {   /* and dropout is on in training: its losses are not those without */
+        gs_result_t z;
+        char wz[512];
+        snprintf(wz, sizeof wz, "%s eval_rows=0", base);
+        if (tc_run(wz, &c, &z) != 0) {
+            tap_ok(0, "%s: dropout 0 ran", drop);
+        } else {
+            tap_ok(z.n_log == a.n_log && z.log[0].loss != a.log[0].loss &&
+                       z.log[a.n_log - 1].loss != a.log[a.n_log - 1].loss,
+                   "%s: training losses differ from dropout 0's (step 1: %.6f vs %.6f)", drop,
+                   a.log[0].loss, z.log[0].loss);
+            gs_result_free(&z);
+        }
+    }
     gs_result_free(&a);
     gs_result_free(&b);
 }
@@ -292,7 +313,8 @@ int main(void)
 {
     rows_and_rate();
     step0_is_probe();
-    heldout_apart();
+    heldout_apart("");
+    heldout_apart(" dropout=0.3");
     diverges();
     keys();
     learns();

@@ -20,9 +20,18 @@
  * logit) - analytic norm below 1e-13 and the differences' norm below
  * 3e-10 (a few ulp of a loss ~1.6, over 2h).
  *
+ * Dropout (p = 0.5): the same checks with the masks held fixed
+ * (gs_tf_dropout_hold) - the gradient of the loss the held masks define -
+ * over post, pre and none, 1 and 2 heads, causal and ReZero, each net's
+ * masks checked to drop some entries and keep others.
+ *
  * Also: the causal mask (logits at positions < t do not move when token
  * t changes; without the mask they do), results bitwise equal on 1 and 2
- * threads, and gs_tf_block_stats against closed forms.
+ * threads (with and without dropout), gs_tf_block_stats against closed
+ * forms, and dropout's masks: kept fraction within a binomial bound,
+ * values 0 or 1/(1-p), none in evaluation (whose outputs are the p = 0
+ * net's, bit for bit), a row's mask independent of n, new masks per
+ * training forward, the same while held.
  *
  * TF_FD_VERBOSE=1 prints every tensor whose relative error is above 1e-7
  * (how the floor above was chosen). */
@@ -137,6 +146,10 @@ static void fd_check(const gs_tf_spec_t *spec, size_t n, unsigned seed)
 {
     char what[256];
     describe(what, sizeof what, spec, n);
+    if (spec->dropout > 0) {
+        size_t l = strlen(what);
+        snprintf(what + l, sizeof what - l, " dropout=%g (masks held)", spec->dropout);
+    }
     double *tok = malloc(n * spec->seq_len * sizeof *tok);
     int *y = malloc(n * spec->seq_len * sizeof *y);
     gs_net_t *net = make_seeded(spec, seed, tok, y, n);
@@ -147,7 +160,26 @@ static void fd_check(const gs_tf_spec_t *spec, size_t n, unsigned seed)
         return;
     }
     problem_t pb = {net, n, spec->seq_len, spec->vocab, tok, y};
+    gs_tf_dropout_hold(net, 1);   /* the first forward draws the masks every other reuses */
     double loss = loss_of(&pb);
+    if (spec->dropout > 0) {   /* masks that do something: some entries dropped, some kept */
+        size_t zero = 0, kept = 0;
+        for (size_t l = 1; l <= spec->depth; l++)
+            for (int site = 0; site < GS_TF_N_DROP; site++) {
+                const double *M = gs_tf_dropout_mask(net, l, (gs_tf_drop_site_t)site);
+                size_t sz = site == GS_TF_DROP_ATTN ? n * spec->heads * spec->seq_len * spec->seq_len
+                            : site == GS_TF_DROP_ACT ? n * spec->seq_len * spec->ffn
+                                                     : n * spec->seq_len * spec->d_model;
+                for (size_t i = 0; M && i < sz; i++) {
+                    zero += M[i] == 0.0;
+                    kept += M[i] != 0.0;
+                }
+            }
+        if (!zero || !kept) {
+            tap_diag("%s: masks drop %zu and keep %zu entries", what, zero, kept);
+            loss = NAN;
+        }
+    }
     size_t rows = n * spec->seq_len;
     gs_softmax_ce_backward(net->dout, net->dout, y, rows, spec->vocab, 1.0 / (double)rows);
     for (size_t i = 0; i < net->n_params; i++)   /* backward must write every entry */
@@ -229,13 +261,13 @@ static void causal_check(void)
 
 /* Forward and backward bitwise the same on 1 and 2 threads, at a size
  * where every parallel loop runs parallel. */
-static void thread_check(void)
+static void thread_check(double dropout)
 {
 #ifdef _OPENMP
     gs_tf_spec_t s = {.vocab = 64, .seq_len = 32, .d_model = 64, .heads = 4, .ffn = 256,
                       .depth = 2, .capacity = 8, .act = gs_activation_find("gelu"),
                       .ln = GS_LN_PRE, .residual_scale = GS_RS_GPT2, .skip = 1, .mlp = 1,
-                      .causal = 1};
+                      .causal = 1, .dropout = dropout};
     size_t n = 8, rows = n * s.seq_len;
     double *tok = malloc(rows * sizeof *tok), *out[2], *grad[2];
     int *y = malloc(rows * sizeof *y);
@@ -243,7 +275,9 @@ static void thread_check(void)
     for (int k = 0; k < 2; k++) {
         omp_set_num_threads(k + 1);
         net = make_seeded(&s, 5, tok, y, n);
+        gs_rng_seed(gs_tf_dropout_rng(net), 77, 1);
         net->ops->forward(net, tok, n, 1);
+        net->ops->forward(net, tok, n, 1);   /* the second key's masks */
         gs_softmax_ce_forward(net->dout, net->out, y, rows, s.vocab, NULL);
         out[k] = malloc(rows * s.vocab * sizeof(double));
         memcpy(out[k], net->out, rows * s.vocab * sizeof(double));
@@ -256,7 +290,8 @@ static void thread_check(void)
     }
     tap_ok(memcmp(out[0], out[1], rows * s.vocab * sizeof(double)) == 0 &&
            memcmp(grad[0], grad[1], net->n_params * sizeof(double)) == 0,
-           "1 and 2 threads: logits and all %zu gradients bitwise equal", net->n_params);
+           "dropout %g, 1 and 2 threads: logits and all %zu gradients bitwise equal", dropout,
+           net->n_params);
     omp_set_num_threads(2);
     gs_net_free(net);
     for (int k = 0; k < 2; k++) {
@@ -268,6 +303,88 @@ static void thread_check(void)
 #else
     tap_ok(1, "# SKIP built without OpenMP");
 #endif
+}
+
+/* Dropout's masks at a size where they are drawn in parallel: kept
+ * fraction, values, evaluation, independence of n, keys. */
+static void dropout_check(double p)
+{
+    gs_tf_spec_t s = {.vocab = 16, .seq_len = 16, .d_model = 32, .heads = 4, .ffn = 128,
+                      .depth = 3, .capacity = 8, .act = gs_activation_find("gelu"),
+                      .ln = GS_LN_POST, .residual_scale = GS_RS_NONE, .skip = 1, .mlp = 1,
+                      .dropout = p};
+    gs_tf_spec_t s0 = s;
+    s0.dropout = 0;
+    size_t n = 8, rows = n * s.seq_len, no = rows * s.vocab;
+    double *tok = malloc(rows * sizeof *tok), *out = malloc(no * sizeof *out);
+    int *y = malloc(rows * sizeof *y);
+    gs_net_t *net = make_seeded(&s, 21, tok, y, n), *net0 = make_seeded(&s0, 21, tok, y, n);
+    gs_rng_seed(gs_tf_dropout_rng(net), 9, 4);
+    net->ops->forward(net, tok, n, 1);
+    /* kept count K ~ Binomial(N, 1-p) per site over the blocks: within 6
+     * standard deviations, sqrt(N p (1-p)) (a false alarm ~1e-9) */
+    size_t sizes[GS_TF_N_DROP] = {n * s.heads * s.seq_len * s.seq_len, rows * s.d_model,
+                                  rows * s.ffn, rows * s.d_model};
+    const char *names[GS_TF_N_DROP] = {"attention probabilities", "attention output",
+                                       "MLP activation", "MLP output"};
+    double scale = 1.0 / (1.0 - p);
+    for (int site = 0; site < GS_TF_N_DROP; site++) {
+        size_t kept = 0, odd = 0, N = sizes[site] * s.depth;
+        for (size_t l = 1; l <= s.depth; l++) {
+            const double *M = gs_tf_dropout_mask(net, l, (gs_tf_drop_site_t)site);
+            for (size_t i = 0; M && i < sizes[site]; i++) {
+                kept += M[i] != 0.0;
+                odd += M[i] != 0.0 && M[i] != scale;
+            }
+        }
+        double frac = (double)kept / (double)N, sd = sqrt((double)N * p * (1 - p));
+        tap_ok(fabs((double)kept - (double)N * (1 - p)) < 6 * sd && odd == 0,
+               "p %g, %s: kept fraction %.4f of %zu (1-p within 6 sd = %.4f), values 0 or "
+               "1/(1-p) (%zu other)", p, names[site], frac, N, 6 * sd / (double)N, odd);
+    }
+    /* evaluation: no masks, and the p = 0 net's outputs bit for bit; p =
+     * 0's training forward is its evaluation */
+    net->ops->forward(net, tok, n, 0);
+    int none = 1;
+    for (int site = 0; site < GS_TF_N_DROP; site++)
+        none &= gs_tf_dropout_mask(net, 1, (gs_tf_drop_site_t)site) == NULL;
+    memcpy(out, net->out, no * sizeof *out);
+    net0->ops->forward(net0, tok, n, 0);
+    int same0 = memcmp(out, net0->out, no * sizeof *out) == 0;
+    net0->ops->forward(net0, tok, n, 1);
+    same0 &= memcmp(out, net0->out, no * sizeof *out) == 0;
+    tap_ok(none && same0, "p %g: evaluation applies no mask; its logits are the p = 0 net's, "
+           "whose training and evaluation forwards agree, bit for bit", p);
+    /* a row's mask depends on the key, not on n: held, one sequence gets
+     * the first rows of the n sequences' masks; unheld, a new key */
+    double *first = malloc(sizes[GS_TF_DROP_ACT] * sizeof *first);
+    net->ops->forward(net, tok, n, 1);
+    memcpy(first, gs_tf_dropout_mask(net, 2, GS_TF_DROP_ACT), sizes[GS_TF_DROP_ACT] * sizeof *first);
+    double *attn = malloc(sizes[GS_TF_DROP_ATTN] * sizeof *attn);
+    memcpy(attn, gs_tf_dropout_mask(net, 2, GS_TF_DROP_ATTN), sizes[GS_TF_DROP_ATTN] * sizeof *attn);
+    gs_tf_dropout_hold(net, 1);
+    net->ops->forward(net, tok, 1, 1);
+    int prefix = memcmp(first, gs_tf_dropout_mask(net, 2, GS_TF_DROP_ACT),
+                        s.seq_len * s.ffn * sizeof *first) == 0 &&
+                 memcmp(attn, gs_tf_dropout_mask(net, 2, GS_TF_DROP_ATTN),
+                        s.heads * s.seq_len * s.seq_len * sizeof *attn) == 0;
+    net->ops->forward(net, tok, n, 1);
+    int held = memcmp(first, gs_tf_dropout_mask(net, 2, GS_TF_DROP_ACT),
+                      sizes[GS_TF_DROP_ACT] * sizeof *first) == 0;
+    gs_tf_dropout_hold(net, 0);
+    net->ops->forward(net, tok, n, 1);
+    int fresh = memcmp(first, gs_tf_dropout_mask(net, 2, GS_TF_DROP_ACT),
+                       sizes[GS_TF_DROP_ACT] * sizeof *first) != 0;
+    tap_ok(prefix && held && fresh, "p %g: held masks for 1 sequence are the first rows of those "
+           "for %zu (%d), the same again for %zu (%d); unheld, new masks (%d)", p, n, prefix, n,
+           held, fresh);
+    free(first);
+    free(attn);
+    free(tok);
+    free(out);
+    free(y);
+    gs_net_free(net);
+    gs_net_free(net0);
 }
 
 /* Closed forms of the block statistics: with ln = none, skip = no, no
@@ -341,12 +458,32 @@ int main(void)
     e = tiny();
     e.act = gs_activation_find("relu"), e.ln = GS_LN_PRE;
     fd_check(&e, 2, seed++);
+    /* dropout, masks held: post, pre, none; 1-2 heads; causal; ReZero */
+    for (int ln = 0; ln < 3; ln++)
+        for (int heads = 1; heads <= 2; heads++) {
+            gs_tf_spec_t d = variant((gs_ln_place_t)ln, 1, 1, heads == 2, 2, 3);
+            d.heads = (size_t)heads, d.dropout = 0.5;
+            fd_check(&d, 2, seed++);
+        }
+    e = tiny();
+    e.dropout = 0.5, e.residual_scale = GS_RS_REZERO, e.ln = GS_LN_PRE;
+    fd_check(&e, 2, seed++);
+    e = tiny();
+    e.dropout = 0.5, e.mlp = 0, e.depth = 1;
+    fd_check(&e, 2, seed++);
     causal_check();
-    thread_check();
+    thread_check(0.0);
+    thread_check(0.1);
+    dropout_check(0.1);
+    dropout_check(0.5);
     stats_check();
     gs_tf_spec_t bad = tiny();
     bad.heads = 3;
     tap_ok(gs_tf_spec_error(&bad) != NULL && gs_tf_create(&bad) == NULL,
            "d_model 4 with 3 heads refused: %s", gs_tf_spec_error(&bad));
+    bad = tiny();
+    bad.dropout = 1.0;
+    tap_ok(gs_tf_spec_error(&bad) != NULL && gs_tf_create(&bad) == NULL,
+           "dropout 1 refused: %s", gs_tf_spec_error(&bad));
     return tap_done();
 }

@@ -2,8 +2,10 @@
  * every gradient and the per-block statistics) as text for
  * tests/reference/torch_transformer.py, which rebuilds each in PyTorch
  * with identical weights. One block per configuration:
- *   transformer <ln> <residual_scale> <skip> <mlp> <causal> <act> <vocab> <T> <d> <heads> <ffn> <L> <n>
+ *   transformer <ln> <residual_scale> <skip> <mlp> <causal> <act> <vocab> <T> <d> <heads> <ffn> <L> <n> <dropout>
  *   tensor <name> <rows> <cols> <values...>
+ *   mask <l> <site> <values...>   (dropout > 0: every mask the forward applied,
+ *                                  site 0-3 as gs_tf_drop_site_t, its shape's order)
  *   tokens <ids...> / targets <ids...>
  *   loss <value>
  *   grad <name> <values...>
@@ -37,6 +39,7 @@ static int dump(const gs_tf_spec_t *s, size_t n, uint64_t seed)
         return 1;
     gs_rng_t rng;
     gs_rng_seed(&rng, seed, 0);
+    gs_rng_seed(gs_tf_dropout_rng(net), seed, 1);
     gs_init_spec_t is = {gs_init_find("xavier"), 0, 1.0, 0.1};
     gs_tf_init(net, &is, &rng);
     /* norm gains and shifts, ReZero's scalars off 1, 0 and 0 */
@@ -60,11 +63,23 @@ static int dump(const gs_tf_spec_t *s, size_t n, uint64_t seed)
     gs_softmax_ce_backward(net->dout, net->dout, y, rows, s->vocab, 1.0 / (double)rows);
     net->ops->backward(net, n);
     gs_tf_block_stats(net, n, st);
-    printf("transformer %s %s %d %d %d %s %zu %zu %zu %zu %zu %zu %zu\n",
+    printf("transformer %s %s %d %d %d %s %zu %zu %zu %zu %zu %zu %zu %.17g\n",
            gs_ln_place_names[s->ln], gs_res_scale_names[s->residual_scale], s->skip, s->mlp,
            s->causal, s->act->name, s->vocab, s->seq_len, s->d_model, s->heads, s->ffn,
-           s->depth, n);
+           s->depth, n, s->dropout);
     dump_values(net, net->params, 0);
+    size_t sizes[GS_TF_N_DROP] = {n * s->heads * s->seq_len * s->seq_len, rows * s->d_model,
+                                  rows * s->ffn, rows * s->d_model};
+    for (size_t l = 1; l <= s->depth; l++)
+        for (int site = 0; site < GS_TF_N_DROP; site++) {
+            const double *M = gs_tf_dropout_mask(net, l, (gs_tf_drop_site_t)site);
+            if (!M)
+                continue;
+            printf("mask %zu %d", l, site);
+            for (size_t i = 0; i < sizes[site]; i++)
+                printf(" %.17g", M[i]);
+            printf("\n");
+        }
     printf("tokens");
     for (size_t i = 0; i < rows; i++)
         printf(" %d", (int)tok[i]);
@@ -107,5 +122,19 @@ int main(void)
     bad |= dump(&e, 1, seed++);
     e.seq_len = 1, e.heads = 1, e.ln = GS_LN_POST, e.capacity = 2;
     bad |= dump(&e, 2, seed++);
+    /* dropout 0.3: Post-LN and Pre-LN (nn.TransformerEncoderLayer too,
+     * with gradsweep's masks), causal, each residual scheme, mlp = no */
+    for (int ln = 0; ln < 3; ln++)
+        for (int rs = 0; rs < 4; rs++)
+            for (int variant = 0; variant < 3; variant++) {
+                if (ln == GS_LN_NONE && variant)
+                    continue;
+                gs_tf_spec_t s = {.vocab = 7, .seq_len = 5, .d_model = 8, .heads = 2, .ffn = 12,
+                                  .depth = 2, .capacity = 3, .act = rs == 3 ? relu : gelu,
+                                  .ln = (gs_ln_place_t)ln, .residual_scale = (gs_res_scale_t)rs,
+                                  .skip = 1, .mlp = variant != 2, .causal = variant == 1,
+                                  .dropout = 0.3};
+                bad |= dump(&s, 3, seed++);
+            }
     return bad;
 }

@@ -205,8 +205,10 @@ static gs_net_t *build_net(const gs_plan_t *p, gs_rng_t *rng)
 {
     gs_net_t *net;
     if (p->transformer) {
-        if ((net = gs_tf_create(&p->tf)))
+        if ((net = gs_tf_create(&p->tf))) {
             gs_tf_init(net, &p->init, rng);
+            gs_rng_seed(gs_tf_dropout_rng(net), p->weight_seed, GS_STREAM_DROPOUT);
+        }
     } else if (p->recurrent) {
         if ((net = gs_rnn_create(&p->rnn)))
             gs_rnn_init(net, &p->init, rng);

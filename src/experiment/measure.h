@@ -62,6 +62,18 @@ int ex_measure_init(const gs_plan_t *p, gs_net_t *net, size_t n, gs_result_t *r)
 size_t ex_tf_block_rows(const gs_plan_t *p, const gs_net_t *net, size_t n, long step,
                         const double *delta, gs_block_row_t *rows);
 
+/* update_ratio of a logged step's matrix rows (measured before its
+ * update, w_norm the weights' norm then): ||delta|| / ||W before||, from
+ * the net's weights after the update delta. */
+void ex_tf_update_ratios(const gs_net_t *net, const double *delta, gs_block_row_t *rows,
+                         size_t n);
+
+/* Admin's relative output change (gs_net_output_change at
+ * GS_OUTPUT_CHANGE_LR) after a forward and backward over x, with the
+ * dropout masks of that forward held for the moved forward: the change
+ * of the function, not of the masks. */
+double ex_tf_output_change(gs_net_t *net, const double *x, size_t n, double *work);
+
 /* grad_ratio of a step's rows: ||dL/dW2|| of block 1 over block depth
  * (mlp=no: of Wo), as the MLP's first-over-last (shown, never the
  * verdict). */

@@ -74,6 +74,34 @@ size_t ex_tf_block_rows(const gs_plan_t *p, const gs_net_t *net, size_t n, long 
     return k;
 }
 
+void ex_tf_update_ratios(const gs_net_t *net, const double *delta, gs_block_row_t *rows,
+                         size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        gs_block_row_t *row = &rows[i];
+        if (row->sublayer == GS_SUB_BLOCK)
+            continue;
+        const gs_tensor_t *T = gs_net_tensor_of(net, sublayer_tensor[row->sublayer],
+                                                (size_t)row->layer);
+        assert(T);
+        size_t size = T->rows * T->cols;
+        double w_after = gs_norm2(net->params + T->offset, size);
+        /* ||update|| / ||W after|| times ||W after|| / ||W before||: the
+         * expression of the rows stored before this function (the same
+         * bits) */
+        double after = gs_norm2(delta + T->offset, size) / w_after;
+        row->update_ratio = after * w_after / row->w_norm;
+    }
+}
+
+double ex_tf_output_change(gs_net_t *net, const double *x, size_t n, double *work)
+{
+    gs_tf_dropout_hold(net, 1);   /* both outputs through the same masks */
+    double change = gs_net_output_change(net, x, n, GS_OUTPUT_CHANGE_LR, work);
+    gs_tf_dropout_hold(net, 0);
+    return change;
+}
+
 /* The row of block l's sublayer s among rows[0..n), or NULL */
 static const gs_block_row_t *row_of(const gs_block_row_t *rows, size_t n, size_t l,
                                     gs_sublayer_t s)
@@ -166,7 +194,7 @@ int ex_tf_probe(const gs_plan_t *p, gs_net_t *net, const gs_dataset_t *batch, gs
         goto out;
     r->grad_ratio = ex_tf_grad_ratio(p, r->block, r->n_block);
     r->diagnosis = ex_tf_diagnose(p, r->block, r->n_block, &r->grad_h_ratio);
-    r->output_change = gs_net_output_change(net, batch->x, B, GS_OUTPUT_CHANGE_LR, work);
+    r->output_change = ex_tf_output_change(net, batch->x, B, work);
     if (!isfinite(loss) || r->diagnosis == GS_DIAG_DIVERGED) {
         r->status = GS_STATUS_DIVERGED;
         r->diagnosis = GS_DIAG_DIVERGED;

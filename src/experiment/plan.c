@@ -166,6 +166,7 @@ static void plan_shape(const gs_cell_t *c, gs_plan_t *p)
             .skip = c->skip,
             .mlp = c->mlp,
             .causal = c->causal,
+            .dropout = c->dropout,
         };
         p->model_bytes = gs_tf_bytes(&p->tf);
     } else if (recurrent) {

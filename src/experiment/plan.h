@@ -113,8 +113,11 @@ typedef struct {
 
 /* The random streams of a cell's generators: the weights' init from
  * weight_seed, the batches' order from batch_seed (tests rebuild a cell's
- * model from them). */
-enum { GS_STREAM_WEIGHTS = 1, GS_STREAM_BATCHES = 2, GS_STREAM_ROUNDING = 3 };
+ * model from them), a transformer's dropout masks from weight_seed. */
+enum {
+    GS_STREAM_WEIGHTS = 1, GS_STREAM_BATCHES = 2, GS_STREAM_ROUNDING = 3,
+    GS_STREAM_DROPOUT = 4   /* a transformer's dropout keys, from weight_seed */
+};
 
 /* The plan of a cell (pure arithmetic over its keys: nothing is
  * allocated). Meaningful for a cell gs_cell_validate accepts. */

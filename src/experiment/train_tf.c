@@ -8,7 +8,9 @@
  * output_change (Admin's measure on the first batch at init); the
  * verdicts from the block rows; divergence forensics naming the block
  * and what of it went non-finite (a weight, the activations, a gradient
- * or the loss). No layer_stats and no
+ * or the loss). Dropout (dropout > 0) in every training step's forward
+ * (fresh masks per step), not in the held-out evaluation; the output
+ * change holds step 1's masks. No layer_stats and no
  * train_layer_log rows: block_stats carries a transformer's per-matrix
  * gradient, weight and update norms (the train_layer_log columns) per
  * sublayer, where a layer row would have to merge eight matrices. */
@@ -103,7 +105,6 @@ typedef struct {
     double *x, *t, *work;
     int *y;
     size_t *order, *idx;
-    gs_block_row_t *after;   /* a logged step's rows after its update */
 } scratch_t;
 
 static void scratch_free(scratch_t *s)
@@ -114,19 +115,6 @@ static void scratch_free(scratch_t *s)
     free(s->y);
     free(s->order);
     free(s->idx);
-    free(s->after);
-}
-
-/* update_ratio of a logged step's matrix rows: the update's norm over
- * the weights' before it. ex_tf_block_rows after the update gives
- * ||update|| / ||W after||, and ||W after|| with it. */
-static void update_ratios(gs_block_row_t *rows, const gs_block_row_t *after, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        assert(rows[i].layer == after[i].layer && rows[i].sublayer == after[i].sublayer);
-        if (rows[i].sublayer != GS_SUB_BLOCK)
-            rows[i].update_ratio = after[i].update_ratio * after[i].w_norm / rows[i].w_norm;
-    }
 }
 
 /* One step: 1 when it diverged, -1 when memory was short. */
@@ -160,12 +148,18 @@ static int tf_step(ex_trainer_t *tr, long step, scratch_t *s, size_t B)
     if (logged || !isfinite(loss)) {
         mine = r->block + r->n_block;
         assert(r->n_block + p->depth * GS_N_SUBLAYERS <= p->n_block_max);
-        if (!(n_mine = ex_tf_block_rows(p, net, B, step, NULL, mine)))
+        if (step == 1) {   /* the rows at init, as step 1's: the same state */
+            n_mine = r->n_block;
+            memcpy(mine, r->block, n_mine * sizeof *mine);
+            for (size_t i = 0; i < n_mine; i++)
+                mine[i].step = step;
+        } else if (!(n_mine = ex_tf_block_rows(p, net, B, step, NULL, mine))) {
             return -1;
+        }
         r->n_block += n_mine;
     }
     if (step == 1)   /* after the block rows: its forward pass overwrites the activations */
-        r->output_change = gs_net_output_change(net, s->x, B, GS_OUTPUT_CHANGE_LR, s->work);
+        r->output_change = ex_tf_output_change(net, s->x, B, s->work);
     gs_clip_result_t cr;
     int diverged = ex_clip(tr, step, loss, 0, &cr);
     if (!diverged && !logged) {
@@ -190,9 +184,7 @@ static int tf_step(ex_trainer_t *tr, long step, scratch_t *s, size_t B)
         r->grad_ratio_final = ex_tf_grad_ratio(p, mine, n_mine);
         r->diagnosis_final = ex_tf_diagnose(p, mine, n_mine, &r->grad_h_ratio_final);
         ex_update(tr, step, tr->delta, NULL);
-        if (ex_tf_block_rows(p, net, B, step, tr->delta, s->after) != n_mine)
-            return -1;
-        update_ratios(mine, s->after, n_mine);
+        ex_tf_update_ratios(net, tr->delta, mine, n_mine);
     }
     if (tr->progress && tr->progress->on_log)
         tr->progress->on_log(tr->progress->ctx, row, NULL, 0, p->steps);
@@ -215,9 +207,8 @@ int ex_tf_train(ex_trainer_t *tr, const gs_dataset_t *train, gs_rng_t *brng)
     s.work = malloc((net->n_params + rows * p->tf.vocab) * sizeof *s.work);
     s.order = malloc(train->n * sizeof *s.order);
     s.idx = malloc(B * sizeof *s.idx);
-    s.after = malloc(p->depth * GS_N_SUBLAYERS * sizeof *s.after);
     int rc = -1;
-    if (!s.x || !s.t || !s.y || !s.work || !s.order || !s.idx || !s.after)
+    if (!s.x || !s.t || !s.y || !s.work || !s.order || !s.idx)
         goto out;
     r->status = GS_STATUS_DONE;
     r->n_layers = 0;   /* no layer_stats or train_layer_log rows (above) */

@@ -47,11 +47,22 @@ typedef struct {
     double grad_x_norm;
 } tf_block_t;
 
+/* A block's dropout (dropout > 0; apart from tf_block_t, so that without
+ * dropout the model's size is what it was): the masks by site (shapes of
+ * gs_tf_drop_site_t; NULL where the spec has no such site) and fcd (N,
+ * ffn), fcg dropped: the MLP's second product's input (fcg stays phi(fch)
+ * for phi's backward) */
+typedef struct {
+    double *mask[GS_TF_N_DROP];
+    double *fcd;
+} tf_drop_t;
+
 typedef struct {
     gs_net_t net;                 /* first: a gs_net_t* is a gs_tf_t* */
     gs_tf_spec_t spec;
     double alpha;
     tf_block_t *blocks;           /* depth */
+    tf_drop_t *drop;              /* depth when dropout > 0, else NULL */
     double *top_p[GS_N_TENSOR_KINDS], *top_g[GS_N_TENSOR_KINDS];   /* wte, wpe, final norm, head */
     const double *tokens;         /* (n, T) of the last forward, as doubles */
     double *x0;                   /* (N, d) embeddings */
@@ -65,6 +76,11 @@ typedef struct {
     double *dprob;                /* (n, H, T, T) */
     double *dh;                   /* (N, ffn) */
     double *init_work;            /* the largest weight matrix, for orthogonal init */
+    /* dropout: the keys' generator, the key of the masks in use, and
+     * whether the last forward applied them */
+    gs_rng_t drop_rng;
+    uint64_t drop_key;
+    int drop_have_key, drop_hold, drop_on;
     gs_tensor_t tensor_store[];
 } gs_tf_t;
 
@@ -138,6 +154,8 @@ const char *gs_tf_spec_error(const gs_tf_spec_t *s)
         return "ffn must be at least 1 with mlp = yes";
     if (s->d_model % s->heads)
         return "width (d_model) must be a multiple of heads";
+    if (!(s->dropout >= 0.0 && s->dropout < 1.0))
+        return "dropout must lie in [0, 1)";
     if (!s->act)
         return "the MLP needs an activation";
     /* sizes below 2^40 values each keep every product below size_t's range */
@@ -199,6 +217,15 @@ static size_t lay_out_acts(const gs_tf_spec_t *s, gs_tf_t *m, gs_arena_cursor_t 
         b->fch = s->mlp ? take(c, &cnt, N * s->ffn) : NULL;
         b->fcg = s->mlp ? take(c, &cnt, N * s->ffn) : NULL;
     }
+    /* after everything else: dropout = 0 lays out the arena as before it */
+    for (size_t l = 0; s->dropout > 0 && l < s->depth; l++) {
+        tf_drop_t tmp, *b = m ? &m->drop[l] : &tmp;
+        b->mask[GS_TF_DROP_ATTN] = take(c, &cnt, probs);
+        b->mask[GS_TF_DROP_ATTN_OUT] = take(c, &cnt, nd);
+        b->mask[GS_TF_DROP_ACT] = s->mlp ? take(c, &cnt, N * s->ffn) : NULL;
+        b->mask[GS_TF_DROP_MLP_OUT] = s->mlp ? take(c, &cnt, nd) : NULL;
+        b->fcd = s->mlp ? take(c, &cnt, N * s->ffn) : NULL;
+    }
     int fin = s->ln == GS_LN_PRE;
     double *fx = fin ? take(c, &cnt, nd) : NULL, *fm = fin ? take(c, &cnt, N) : NULL;
     double *fr = fin ? take(c, &cnt, N) : NULL, *fn = fin ? take(c, &cnt, nd) : NULL;
@@ -237,7 +264,7 @@ size_t gs_tf_bytes(const gs_tf_spec_t *spec)
     size_t np = param_count(spec);
     size_t na = lay_out_acts(spec, NULL, NULL);
     return (2 * np + na) * sizeof(double) + n_tensors(spec) * sizeof(gs_tensor_t)
-           + spec->depth * sizeof(tf_block_t);
+           + spec->depth * (sizeof(tf_block_t) + (spec->dropout > 0 ? sizeof(tf_drop_t) : 0));
 }
 
 static void tf_forward(gs_net_t *net, const double *x, size_t n, int train);
@@ -266,12 +293,14 @@ gs_net_t *gs_tf_create(const gs_tf_spec_t *spec)
     }
     m->spec = *spec;
     m->alpha = gs_tf_alpha(spec);
+    gs_rng_seed(&m->drop_rng, 0, 0);
     gs_net_init(&m->net, &tf_ops, spec->seq_len, spec->seq_len * spec->vocab, spec->capacity,
                 np, m->tensor_store);
     m->blocks = calloc(spec->depth, sizeof *m->blocks);
+    m->drop = spec->dropout > 0 ? calloc(spec->depth, sizeof *m->drop) : NULL;
     m->net.params = gs_arena_alloc(2 * np);
     m->acts = gs_arena_alloc(na);
-    if (!m->blocks || !m->net.params || !m->acts) {
+    if (!m->blocks || (spec->dropout > 0 && !m->drop) || !m->net.params || !m->acts) {
         free(sh);
         tf_free(&m->net);
         return NULL;
@@ -303,6 +332,24 @@ gs_net_t *gs_tf_create(const gs_tf_spec_t *spec)
         (void)b;
     }
     return &m->net;
+}
+
+gs_rng_t *gs_tf_dropout_rng(gs_net_t *net)
+{
+    return &((gs_tf_t *)net)->drop_rng;
+}
+
+void gs_tf_dropout_hold(gs_net_t *net, int hold)
+{
+    ((gs_tf_t *)net)->drop_hold = hold;
+}
+
+const double *gs_tf_dropout_mask(const gs_net_t *net, size_t l, gs_tf_drop_site_t site)
+{
+    const gs_tf_t *m = (const gs_tf_t *)net;
+    if (!m->drop_on || l < 1 || l > m->spec.depth || site >= GS_TF_N_DROP)
+        return NULL;
+    return m->drop[l - 1].mask[site];
 }
 
 const gs_tf_spec_t *gs_tf_spec(const gs_net_t *net)
@@ -387,6 +434,39 @@ static void embed_backward(double *dwte, double *dwpe, const double *dout, const
         }
 }
 
+/* mask (rows, cols) of dropout p: row r's entries from a generator of its
+ * own, seeded with (key, site << 40 | r) - rows stay below 2^40
+ * (gs_tf_spec_error) - so a row's mask depends on neither the thread
+ * that draws it nor how many rows there are; 1/(1-p) with probability
+ * 1-p (a uniform u < 1-p, PyTorch's bernoulli(1-p)), else 0. */
+static void draw_mask(double *mask, size_t rows, size_t cols, uint64_t key, uint64_t site,
+                      double p)
+{
+    double keep = 1.0 - p, scale = 1.0 / keep;
+#pragma omp parallel for schedule(static) if (rows * cols >= GS_PAR_MIN)
+    for (size_t r = 0; r < rows; r++) {
+        gs_rng_t g;
+        gs_rng_seed(&g, key, site << 40 | (uint64_t)r);
+        double *mr = mask + r * cols;
+        for (size_t j = 0; j < cols; j++)
+            mr[j] = gs_rng_uniform(&g) < keep ? scale : 0.0;
+    }
+}
+
+/* Block b's dropout */
+static tf_drop_t *drop_of(gs_tf_t *m, const tf_block_t *b)
+{
+    return &m->drop[b - m->blocks];
+}
+
+/* out[i] = x[i] mask[i], i < n (out may be x) */
+static void apply_mask(double *out, const double *x, const double *mask, size_t n)
+{
+#pragma omp parallel for simd schedule(static) if (n >= GS_PAR_MIN)
+    for (size_t i = 0; i < n; i++)
+        out[i] = x[i] * mask[i];
+}
+
 /* Row i of S (T, T) in place: softmax of its first `valid` entries (the
  * causal mask: valid = i + 1), zeros after; returns the row's largest logit. */
 static double softmax_row(double *s, size_t valid, size_t T)
@@ -408,11 +488,15 @@ static double softmax_row(double *s, size_t valid, size_t T)
 }
 
 /* out (N, d) = attention of in (N, d): qkv (N, 3d), prob (n, H, T, T),
- * lmax (n, H), atty (N, d) kept for backward */
+ * lmax (n, H), atty (N, d) kept for backward. With dropout on, Y = (P o M) V
+ * (M the block's GS_TF_DROP_ATTN mask; P o M in the free backward scratch
+ * dprob), prob keeps P. */
 static void attention_forward(double *out, tf_block_t *b, const double *in, size_t n,
-                              const gs_tf_spec_t *s)
+                              gs_tf_t *m)
 {
+    const gs_tf_spec_t *s = &m->spec;
     size_t T = s->seq_len, d = s->d_model, H = s->heads, dh = d / H, N = n * T;
+    const double *mask = m->drop_on ? drop_of(m, b)->mask[GS_TF_DROP_ATTN] : NULL;
     double scale = 1.0 / sqrt((double)dh);
     gs_linear_forward(b->qkv, in, b->p[GS_TENSOR_WQ], b->p[GS_TENSOR_BQ], N, d, 3 * d);
     /* heads batched: one task per (sequence, head), each two products */
@@ -428,8 +512,16 @@ static void attention_forward(double *out, tf_block_t *b, const double *in, size
             mx = r > mx ? r : mx;
         }
         b->lmax[bh] = mx;
+        const double *Pd = P;
+        if (mask) {
+            double *D = m->dprob + bh * T * T;
+            const double *M = mask + bh * T * T;
+            for (size_t i = 0; i < T * T; i++)
+                D[i] = P[i] * M[i];
+            Pd = D;
+        }
         double *Y = b->atty + q * T * d + h * dh;       /* (T, dh) of (N, d) */
-        gs_gemm(0, 0, T, dh, T, 1.0, P, T, V, 3 * d, 0.0, Y, d);
+        gs_gemm(0, 0, T, dh, T, 1.0, Pd, T, V, 3 * d, 0.0, Y, d);
     }
     gs_linear_forward(out, b->atty, b->p[GS_TENSOR_WO], b->p[GS_TENSOR_BO], N, d, d);
 }
@@ -442,6 +534,7 @@ static void attention_backward(double *din, const double *dout, tf_block_t *b, c
     const gs_tf_spec_t *s = &m->spec;
     size_t T = s->seq_len, d = s->d_model, H = s->heads, dh = d / H, N = n * T;
     double scale = 1.0 / sqrt((double)dh);
+    const double *mask = m->drop_on ? drop_of(m, b)->mask[GS_TF_DROP_ATTN] : NULL;
     gs_linear_backward(m->datty, b->g[GS_TENSOR_WO], b->g[GS_TENSOR_BO], dout, b->atty,
                        b->p[GS_TENSOR_WO], N, d, d, 0);
 #pragma omp parallel for schedule(static) if (n * H > 1 && N * T * d >= GS_PAR_MIN)
@@ -453,8 +546,18 @@ static void attention_backward(double *din, const double *dout, tf_block_t *b, c
         const double *P = b->prob + bh * T * T;
         double *dP = m->dprob + bh * T * T;
         const double *dY = m->datty + q * T * d + h * dh;
-        gs_gemm(1, 0, T, dh, T, 1.0, P, T, dY, d, 0.0, dV, 3 * d);    /* dV = P^T dY */
-        gs_gemm(0, 1, T, T, dh, 1.0, dY, d, V, 3 * d, 0.0, dP, T);    /* dP = dY V^T */
+        if (mask) {   /* Y = (P o M) V: dV = (P o M)^T dY, dP = (dY V^T) o M */
+            const double *M = mask + bh * T * T;
+            for (size_t i = 0; i < T * T; i++)
+                dP[i] = P[i] * M[i];
+            gs_gemm(1, 0, T, dh, T, 1.0, dP, T, dY, d, 0.0, dV, 3 * d);
+            gs_gemm(0, 1, T, T, dh, 1.0, dY, d, V, 3 * d, 0.0, dP, T);
+            for (size_t i = 0; i < T * T; i++)
+                dP[i] *= M[i];
+        } else {
+            gs_gemm(1, 0, T, dh, T, 1.0, P, T, dY, d, 0.0, dV, 3 * d);    /* dV = P^T dY */
+            gs_gemm(0, 1, T, T, dh, 1.0, dY, d, V, 3 * d, 0.0, dP, T);    /* dP = dY V^T */
+        }
         /* dS = P (dP - sum_j P dP), masked entries P = 0 */
         for (size_t i = 0; i < T; i++) {
             const double *p = P + i * T;
@@ -471,14 +574,21 @@ static void attention_backward(double *din, const double *dout, tf_block_t *b, c
                        in, b->p[GS_TENSOR_WQ], N, d, 3 * d, 0);
 }
 
-/* out (N, d) = phi(in Wfc^T + bfc) Wproj^T + bproj */
-static void mlp_forward(double *out, tf_block_t *b, const double *in, size_t n,
-                        const gs_tf_spec_t *s)
+/* out (N, d) = phi(in Wfc^T + bfc) Wproj^T + bproj; with dropout on,
+ * (phi(.) o M) Wproj^T + bproj, phi(.) o M kept in fcd */
+static void mlp_forward(double *out, tf_block_t *b, const double *in, size_t n, gs_tf_t *m)
 {
+    const gs_tf_spec_t *s = &m->spec;
     size_t N = n * s->seq_len, d = s->d_model, f = s->ffn;
     gs_linear_forward(b->fch, in, b->p[GS_TENSOR_WFC], b->p[GS_TENSOR_BFC], N, d, f);
     gs_act_forward(s->act, s->act_param, b->fcg, b->fch, N * f);
-    gs_linear_forward(out, b->fcg, b->p[GS_TENSOR_WPROJ], b->p[GS_TENSOR_BPROJ], N, f, d);
+    const double *g = b->fcg;
+    if (m->drop_on) {
+        tf_drop_t *dr = drop_of(m, b);
+        apply_mask(dr->fcd, b->fcg, dr->mask[GS_TF_DROP_ACT], N * f);
+        g = dr->fcd;
+    }
+    gs_linear_forward(out, g, b->p[GS_TENSOR_WPROJ], b->p[GS_TENSOR_BPROJ], N, f, d);
 }
 
 static void mlp_backward(double *din, const double *dout, tf_block_t *b, const double *in,
@@ -486,8 +596,11 @@ static void mlp_backward(double *din, const double *dout, tf_block_t *b, const d
 {
     const gs_tf_spec_t *s = &m->spec;
     size_t N = n * s->seq_len, d = s->d_model, f = s->ffn;
-    gs_linear_backward(m->dh, b->g[GS_TENSOR_WPROJ], b->g[GS_TENSOR_BPROJ], dout, b->fcg,
-                       b->p[GS_TENSOR_WPROJ], N, f, d, 0);
+    gs_linear_backward(m->dh, b->g[GS_TENSOR_WPROJ], b->g[GS_TENSOR_BPROJ], dout,
+                       m->drop_on ? drop_of(m, b)->fcd : b->fcg, b->p[GS_TENSOR_WPROJ], N, f,
+                       d, 0);
+    if (m->drop_on)
+        apply_mask(m->dh, m->dh, drop_of(m, b)->mask[GS_TF_DROP_ACT], N * f);
     gs_act_backward(s->act, s->act_param, m->dh, m->dh, b->fch, b->fcg, N * f);
     gs_linear_backward(din, b->g[GS_TENSOR_WFC], b->g[GS_TENSOR_BFC], m->dh, in,
                        b->p[GS_TENSOR_WFC], N, d, f, 0);
@@ -505,6 +618,27 @@ static double branch_scale(const tf_block_t *b, int k)
     return b->p[GS_TENSOR_REZERO] ? b->p[GS_TENSOR_REZERO][k] : 1.0;
 }
 
+/* The mask of sublayer k's output */
+static const gs_tf_drop_site_t out_site[N_SUB] = {
+    [SUB_ATTN] = GS_TF_DROP_ATTN_OUT, [SUB_MLP] = GS_TF_DROP_MLP_OUT,
+};
+
+/* Draws block l's (0-based) masks of sublayer k for n sequences */
+static void draw_masks(gs_tf_t *m, size_t l, int k, size_t n)
+{
+    const gs_tf_spec_t *s = &m->spec;
+    size_t N = n * s->seq_len, T = s->seq_len;
+    tf_drop_t *b = &m->drop[l];
+    uint64_t site = (uint64_t)l * GS_TF_N_DROP;
+    if (k == SUB_ATTN)
+        draw_mask(b->mask[GS_TF_DROP_ATTN], n * s->heads * T, T, m->drop_key,
+                  site + GS_TF_DROP_ATTN, s->dropout);
+    else
+        draw_mask(b->mask[GS_TF_DROP_ACT], N, s->ffn, m->drop_key, site + GS_TF_DROP_ACT,
+                  s->dropout);
+    draw_mask(b->mask[out_site[k]], N, s->d_model, m->drop_key, site + out_site[k], s->dropout);
+}
+
 /* Sublayer k of block b over the stream x (N, d): returns its output. */
 static const double *sublayer_forward(gs_tf_t *m, tf_block_t *b, int k, const double *x, size_t n)
 {
@@ -519,10 +653,14 @@ static const double *sublayer_forward(gs_tf_t *m, tf_block_t *b, int k, const do
                         GS_NORM_LAYER);
         u->in_f = u->normed;
     }
+    if (m->drop_on)
+        draw_masks(m, (size_t)(b - m->blocks), k, n);
     if (k == SUB_ATTN)
-        attention_forward(u->f, b, u->in_f, n, s);
+        attention_forward(u->f, b, u->in_f, n, m);
     else
-        mlp_forward(u->f, b, u->in_f, n, s);
+        mlp_forward(u->f, b, u->in_f, n, m);
+    if (m->drop_on)   /* F(x) o M: what the residual sum (and ReZero's ds) sees */
+        apply_mask(u->f, u->f, drop_of(m, b)->mask[out_site[k]], N * d);
     double a = s->skip ? m->alpha : 0.0, sc = branch_scale(b, k);
 #pragma omp parallel for simd schedule(static) if (N * d >= GS_PAR_MIN)
     for (size_t i = 0; i < N * d; i++)
@@ -559,6 +697,10 @@ static void sublayer_backward(gs_tf_t *m, tf_block_t *b, int k, size_t n)
         b->g[GS_TENSOR_REZERO][k] = ds;
         df = m->dC;
     }
+    if (m->drop_on) {   /* f = F o M: dF = df o M */
+        apply_mask(m->dC, df, drop_of(m, b)->mask[out_site[k]], N * d);
+        df = m->dC;
+    }
     if (k == SUB_ATTN)
         attention_backward(m->dA, df, b, u->in_f, n, m);
     else
@@ -576,9 +718,13 @@ static void sublayer_backward(gs_tf_t *m, tf_block_t *b, int k, size_t n)
 
 static void tf_forward(gs_net_t *net, const double *x, size_t n, int train)
 {
-    (void)train;   /* no dropout, no running statistics: train and eval agree */
-    gs_tf_t *m = (gs_tf_t *)net;
+    gs_tf_t *m = (gs_tf_t *)net;   /* no running statistics: only dropout tells train apart */
     const gs_tf_spec_t *s = &m->spec;
+    m->drop_on = train && s->dropout > 0;
+    if (m->drop_on && (!m->drop_hold || !m->drop_have_key)) {
+        m->drop_key = gs_rng_u64(&m->drop_rng);
+        m->drop_have_key = 1;
+    }
     assert(n <= s->capacity);
     size_t T = s->seq_len, d = s->d_model, N = n * T;
     for (size_t i = 0; i < N; i++)   /* the data's contract: whole ids below vocab */
@@ -715,6 +861,7 @@ static void tf_free(gs_net_t *net)
 {
     gs_tf_t *m = (gs_tf_t *)net;
     free(m->blocks);
+    free(m->drop);
     gs_arena_free(m->net.params);
     gs_arena_free(m->acts);
     free(m);

@@ -17,6 +17,17 @@
  *   MLP: phi(x Wfc^T + bfc) Wproj^T + bproj, phi = gelu or relu
  *   logits = x_L W_out^T + b_out
  *
+ * Dropout p (0: none), in training forwards only (train = 1), where
+ * PyTorch's nn.TransformerEncoderLayer has it: on each head's P before
+ * P V, on the attention's output F(x) before the residual sum (dropout1),
+ * on the MLP's phi(.) (dropout) and on its output (dropout2). Inverted:
+ * a kept value is multiplied by 1/(1-p), a dropped one is 0. The masks
+ * are a function of (a key, block, site, row): the key is drawn per
+ * training forward from the net's own generator (gs_tf_dropout_rng,
+ * seeded by the caller), row r's mask from its own generator seeded with
+ * the key and (block, site, r) - so they depend on neither the thread
+ * count nor the number of sequences n. Backward uses the last forward's.
+ *
  * Residual schemes (residual_scale):
  *   none      alpha = 1, s = 1
  *   deepnorm  alpha = (2L)^(1/4); Wv, Wo, Wfc, Wproj initialized with the
@@ -53,6 +64,7 @@ typedef struct {
     gs_ln_place_t ln;
     gs_res_scale_t residual_scale;
     int skip, mlp, causal;           /* 0 or 1 */
+    double dropout;                  /* p in [0, 1); 0: none (nothing allocated) */
 } gs_tf_spec_t;
 
 /* NULL when the spec is valid, else what is wrong with it (d_model not a
@@ -74,8 +86,36 @@ void gs_tf_init(gs_net_t *net, const gs_init_spec_t *init, gs_rng_t *rng);
 /* alpha of the residual branch: (2L)^(1/4) for deepnorm, else 1. */
 double gs_tf_alpha(const gs_tf_spec_t *spec);
 
+/* Dropout's sites, in the order a block's forward meets them */
+typedef enum {
+    GS_TF_DROP_ATTN,       /* (n, H, T, T) on the attention probabilities P */
+    GS_TF_DROP_ATTN_OUT,   /* (n T, d) on the attention sublayer's output (dropout1) */
+    GS_TF_DROP_ACT,        /* (n T, ffn) on the MLP's activation (dropout) */
+    GS_TF_DROP_MLP_OUT,    /* (n T, d) on the MLP sublayer's output (dropout2) */
+    GS_TF_N_DROP
+} gs_tf_drop_site_t;
+
+/* The generator the masks' keys come from (one u64 per training forward
+ * that draws): seed it (gs_rng_seed) from the cell's seed. Seeded with
+ * (0, 0) by gs_tf_create. */
+gs_rng_t *gs_tf_dropout_rng(gs_net_t *net);
+
+/* hold = 1: training forwards reuse the last drawn key, i.e. the same
+ * masks (rows past those drawn get theirs from the same key), until
+ * hold = 0 - finite differences and Admin's output change measure the
+ * loss with the masks held fixed. A forward with no key yet draws one. */
+void gs_tf_dropout_hold(gs_net_t *net, int hold);
+
+/* Block l's (1..depth) mask at a site as the last forward applied it
+ * (values 0 or 1/(1-p), shapes above for that forward's n); NULL when it
+ * applied none (eval, p = 0, mlp = no for the MLP's sites). */
+const double *gs_tf_dropout_mask(const gs_net_t *net, size_t l, gs_tf_drop_site_t site);
+
 /* Per-block measurements of the last forward (train = 1) and backward
- * over n sequences (the database's names):
+ * over n sequences (the database's names). With dropout they are of what
+ * that forward computed: rms, token_cosine and rank_residual of the
+ * block's output after its dropped sublayers; the attention entropy and
+ * logit of P before its dropout (a distribution over keys):
  *   grad_x_norm       ||dL/dx|| of the residual stream entering the block
  *                     (recorded by backward when net->measure)
  *   rms               RMS of the block's output x_l

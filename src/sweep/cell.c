@@ -61,7 +61,7 @@ typedef struct {
 static const char *const keys_if_set[] = {"spectrum", "eval_rows", "format_stats", "heads",
                                            "ffn", "vocab", "ln", "residual_scale", "skip", "mlp",
                                            "causal", "warmup", "precision", "master_weights",
-                                           "loss_scale", "rounding", NULL};
+                                           "loss_scale", "rounding", "dropout", NULL};
 
 static int key_if_set(const char *name)
 {
@@ -136,6 +136,12 @@ static const keydef_t keys[] = {
      "transformer: no drops each block's MLP (pure attention)", KF_TF},
     {"causal", K_CHOICE, OFF(causal), yes_no, 0, 0, 0, 1, "no",
      "transformer: yes masks attention to later positions", KF_TF},
+    {"dropout", K_REAL, OFF(dropout), NULL, 0, 1, 1, 1, "0",
+     "transformer: dropout probability p in [0, 1) where nn.TransformerEncoderLayer has it "
+     "(attention probabilities, each sublayer's output, the MLP's activation), inverted "
+     "(kept x 1/(1-p)), in training forwards - the probe's and every training step's - not "
+     "in held-out evaluation; masks from the cell's seed. 0: none",
+     KF_INIT | KF_HEADLINE},
     {"spectrum", K_CHOICE, OFF(spectrum), yes_no, 0, 0, 0, 1, "no",
      "yes (mlp, norm=none): the singular values of the input-output Jacobian "
      "dx_depth/dx_0 at init", 0},
@@ -592,6 +598,11 @@ long gs_cell_ffn(const gs_cell_t *c)
  * token tasks take. */
 static int validate_transformer(const gs_cell_t *c, char *err, size_t errlen)
 {
+    if (c->dropout >= 1.0) {
+        snprintf(err, errlen, "dropout=%g: must be below 1 (1 drops everything); allowed: a "
+                 "number from 0 up to but not including 1, e.g. dropout=0.1", c->dropout);
+        return -1;
+    }
     if (c->dataset != GS_DATA_TOKENS && !GS_DATA_IS_TOKEN_TASK(c->dataset)) {
         snprintf(err, errlen, "dataset=%s: model=transformer reads token sequences; allowed: "
                  "dataset=tokens, copy, reverse, recall, charlm", gs_dataset_names[c->dataset]);
@@ -665,6 +676,12 @@ int gs_cell_validate(const gs_cell_t *c, char *err, size_t errlen)
     }
     if (c->model == GS_MODEL_TRANSFORMER)
         return validate_transformer(c, err, errlen);
+    if (c->dropout != 0.0) {
+        snprintf(err, errlen, "dropout=%g: needs model=transformer (model=%s: dropout is "
+                 "implemented in the transformer engine only); allowed: dropout=0", c->dropout,
+                 model);
+        return -1;
+    }
     if (c->dataset == GS_DATA_TOKENS || GS_DATA_IS_TOKEN_TASK(c->dataset)) {
         snprintf(err, errlen, "dataset=%s: needs model=transformer (model=%s)",
                  gs_dataset_names[c->dataset], model);

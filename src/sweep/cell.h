@@ -69,6 +69,7 @@ typedef struct {
      * blocks, seq_len T; ln a gs_ln_place_t, residual_scale a gs_res_scale_t */
     int ln, residual_scale, skip, mlp, causal;
     long heads, ffn, vocab;                   /* ffn 0: 4 width (settled to it) */
+    double dropout;                           /* transformer: p in [0, 1), 0: none */
     int dataset_given;                        /* dataset was set (transformers default to tokens) */
 } gs_cell_t;
 
