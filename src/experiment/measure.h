@@ -62,6 +62,12 @@ int ex_measure_init(const gs_plan_t *p, gs_net_t *net, size_t n, gs_result_t *r)
 size_t ex_tf_block_rows(const gs_plan_t *p, const gs_net_t *net, size_t n, long step,
                         const double *delta, gs_block_row_t *rows);
 
+/* The head_stats rows of the last forward over n sequences at step
+ * `step` into rows (room for depth x heads): per block, a row per head
+ * (gs_tf_head_stats). Returns how many. */
+size_t ex_tf_head_rows(const gs_plan_t *p, const gs_net_t *net, size_t n, long step,
+                       gs_head_row_t *rows);
+
 /* grad_ratio of a step's rows: ||dL/dW2|| of block 1 over block depth
  * (mlp=no: of Wo), as the MLP's first-over-last (shown, never the
  * verdict). */
