@@ -60,6 +60,11 @@ static void sample(gs_result_t *r)
                                        .w_norm = 3.5, .update_ratio = NAN,
                                        .rank_residual = i == 2 ? 0x1p-40 : NAN,
                                        .attn_logit_max = i == 2 ? INFINITY : NAN};
+    r->n_head = 2;   /* and its heads' */
+    r->head = calloc(r->n_head, sizeof *r->head);
+    for (size_t i = 0; i < r->n_head; i++)
+        r->head[i] = (gs_head_row_t){.step = 5, .layer = 2, .head = 1 + (long)i,
+                                     .attn_entropy = i ? 0x1p-50 : NAN, .attn_logit_max = INFINITY};
     for (size_t l = 0; l < r->n_layers; l++)
         r->layers[l].grad_w_norm = 0.1 * (double)(l + 1);
     r->time[1].grad_hidden_norm = 3.25;
@@ -172,6 +177,8 @@ int main(void)
     tap_ok(u.n_block == 3 && same_bits(u.block, r.block, 3 * sizeof *r.block) &&
            u.block[1].sublayer == GS_SUB_LN1 && u.block[2].rank_residual == 0x1p-40,
            "the block_stats rows come back bit for bit");
+    tap_ok(u.n_head == 2 && same_bits(u.head, r.head, 2 * sizeof *r.head) && u.head[1].head == 2 &&
+           u.head[1].attn_entropy == 0x1p-50, "the head_stats rows come back bit for bit");
     tap_ok(u.hist[1].layer == 2 && strcmp(u.hist[1].quantity, gs_hist_quantity_names[1]) == 0 &&
            u.hist[1].count[1] == 42 && u.hist[0].hi == 1, "the histograms come back with their quantity");
     tap_ok(back.cell == 7 && back.rank == 3 && strcmp(back.host, "node-1") == 0 &&
@@ -193,9 +200,16 @@ int main(void)
     size_t hist_bytes = sizeof(int32_t) * 2 + 2 * sizeof(double) + GS_HIST_BINS * sizeof(long);
     tap_ok(refused_with(buf, len, len - hist_bytes + sizeof(int32_t), 99),
            "a histogram quantity out of range: refused");
-    /* the last block_stats row (before the histograms): its sublayer one
+    /* the last head_stats row (before the histograms): its layer 0, its
+     * head 0 (both count from 1) */
+    size_t hrow = len - r.n_hist * hist_bytes - sizeof(gs_head_row_t);
+    tap_ok(refused_with(buf, len, hrow + offsetof(gs_head_row_t, layer), 0),
+           "a head row's layer 0: refused");
+    tap_ok(refused_with(buf, len, hrow + offsetof(gs_head_row_t, head), 0),
+           "a head row's head 0: refused");
+    /* the last block_stats row (before the head rows): its sublayer one
      * past the names, its layer 0 (blocks count from 1) */
-    size_t brow = len - r.n_hist * hist_bytes - sizeof(gs_block_row_t);
+    size_t brow = hrow - (r.n_head - 1) * sizeof(gs_head_row_t) - sizeof(gs_block_row_t);
     tap_ok(refused_with(buf, len, brow + offsetof(gs_block_row_t, sublayer), GS_N_SUBLAYERS),
            "a block row's sublayer out of range: refused");
     tap_ok(refused_with(buf, len, brow + offsetof(gs_block_row_t, layer), 0),

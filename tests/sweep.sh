@@ -55,7 +55,7 @@ uncommented=$(printf '%s\n' "$sch" | grep -E '^  [a-z_0-9]+ (INTEGER|REAL|TEXT)'
 check "gradsweep schema: a comment on every column ($uncommented without)" '[ "$uncommented" -eq 0 ]'
 q() { sqlite3 "${db:-results/small.db}" "$1"; }
 v=$(q "SELECT count(*) FROM sqlite_master WHERE type IN ('table', 'view')")
-check "the database holds the 13 tables and the 4 views ($v)" '[ "$v" -eq 17 ]'
+check "the database holds the 14 tables and the 4 views ($v)" '[ "$v" -eq 18 ]'
 
 # ---- theory beside measurement ----
 v=$(q "SELECT count(*) FROM runs r JOIN theory t ON t.run_id = r.id
@@ -172,7 +172,7 @@ check "export: runs as CSV (every column, every row, reals to 17 digits), the co
 msg=$("$gs" export results/small.db "runs; DROP TABLE runs" 2>&1 >/dev/null); st=$?
 v=$(q "SELECT count(*) FROM runs")
 check "export: a name that is no table or view exits 2 and lists those there are ($msg)" \
-    '[ $st -eq 2 ] && printf "%s" "$msg" | grep -q "there are: block_stats, format_exponent_bins, format_exponents, format_stats, histogram_counts, histograms, in_flight, layer_stats, loss_scale_window, runs" && [ "$v" -eq 30 ]'
+    '[ $st -eq 2 ] && printf "%s" "$msg" | grep -q "there are: block_stats, format_exponent_bins, format_exponents, format_stats, head_stats, histogram_counts, histograms, in_flight, layer_stats, loss_scale_window, runs" && [ "$v" -eq 30 ]'
 
 # ---- resume: nothing left to do ----
 "$gs" run "$small" 2>run2.err
@@ -237,7 +237,7 @@ old_v8="ALTER TABLE runs DROP COLUMN diverged_sublayer; ALTER TABLE runs DROP CO
   ALTER TABLE runs DROP COLUMN master_weights; ALTER TABLE runs DROP COLUMN rounding;
   ALTER TABLE train_layer_log DROP COLUMN lost_update_frac; ALTER TABLE layer_stats DROP COLUMN twin_cos;
   ALTER TABLE layer_stats DROP COLUMN twin_rel_err;
-  ALTER TABLE runs DROP COLUMN warmup; DROP TABLE block_stats; ALTER TABLE runs DROP COLUMN output_change;
+  ALTER TABLE runs DROP COLUMN warmup; DROP TABLE block_stats; DROP TABLE head_stats; ALTER TABLE runs DROP COLUMN output_change;
   ALTER TABLE runs DROP COLUMN heads; ALTER TABLE runs DROP COLUMN ffn; ALTER TABLE runs DROP COLUMN vocab;
   ALTER TABLE runs DROP COLUMN ln; ALTER TABLE runs DROP COLUMN residual_scale;
   ALTER TABLE runs DROP COLUMN skip; ALTER TABLE runs DROP COLUMN mlp; ALTER TABLE runs DROP COLUMN causal;
@@ -343,7 +343,7 @@ check "a new database pairs its arms (status: $seeding)" '[ "$seeding" = paired 
 
 # ---- foreign keys: a cell's rows go with its runs row (schema version 6) ----
 v=$(q "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND sql LIKE '%REFERENCES runs(id) ON DELETE CASCADE%'")
-check "schema 6: the 9 tables of a cell's rows reference runs(id) ON DELETE CASCADE ($v)" '[ "$v" -eq 9 ]'
+check "schema 6: the 10 tables of a cell's rows reference runs(id) ON DELETE CASCADE ($v)" '[ "$v" -eq 10 ]'
 # a version-5 database (no cascade) whose runs row was deleted by hand in
 # the sqlite3 shell (foreign keys off there): its rows were orphaned, and
 # every later run failed on layer_stats' UNIQUE constraint. The upgrade
@@ -359,7 +359,7 @@ v=$(sqlite3 v5.db "PRAGMA user_version; PRAGMA foreign_key_check; PRAGMA integri
 check "a version-5 database with a hand-deleted run ($orph orphaned rows): upgraded to $ver, foreign_key_check empty, integrity ok, the cell rerun (exit $st: $(echo $v))" \
     '[ $st -eq 0 ] && [ "$orph" -gt 0 ] && [ "$v" = "$ver
 ok
-7" ] && grep -q "29 stored already, 1 to run" v5.err && dump_rows v5.db work_bytes $v8cols | cmp -s - ref-v6.rows'
+8" ] && grep -q "29 stored already, 1 to run" v5.err && dump_rows v5.db work_bytes $v8cols | cmp -s - ref-v6.rows'
 # a version-6 database (no work_bytes): a run adds the column, NULL for the
 # cells stored before, and fills it for the cells it computes
 cp results/small.db v6.db

@@ -95,6 +95,21 @@ static void check_against_engine(const char *words, const gs_cell_t *c, const gs
                memcmp(&row->attn_logit_max, &b->attn_logit_max, sizeof(double)) != 0 ||
                !isnan(row->grad_w_norm) || !isnan(row->w_norm);
     }
+    /* head_stats: a row per block and head, the engine's bit for bit */
+    size_t H = p.tf.heads, hk = 0, hbad = 0;
+    double *he = malloc(2 * H * sizeof *he);
+    for (size_t l = 1; l <= L; l++) {
+        gs_tf_head_stats(net, B, l, he, he + H);
+        for (size_t h = 0; h < H; h++, hk++) {
+            const gs_head_row_t *row = hk < r->n_head ? &r->head[hk] : NULL;
+            hbad += !row || row->step != 0 || row->layer != (int32_t)l || row->head != (long)h + 1 ||
+                    memcmp(&row->attn_entropy, &he[h], sizeof(double)) != 0 ||
+                    memcmp(&row->attn_logit_max, &he[H + h], sizeof(double)) != 0;
+        }
+    }
+    free(he);
+    tap_ok(hk == r->n_head && hbad == 0, "%s: %zu head rows (%zu blocks x %zu heads), the engine's "
+           "bit for bit (%zu differ)", words, r->n_head, L, H, hbad);
     double *work = malloc((net->n_params + B * T * V) * sizeof *work);
     gs_tf_dropout_hold(net, 1);   /* the output change through the probe's masks */
     double change = gs_net_output_change(net, batch.x, B, GS_OUTPUT_CHANGE_LR, work);

@@ -237,6 +237,31 @@ SQL
                 FROM f p WHERE p.kind = 'part' AND p.id LIKE c.id || '.%')")
     check "$what: the transformer claims' verdicts from their parts ($verdicts; ${bad:-all})" \
         '[ -z "$bad" ] && [ "$(echo "$verdicts" | wc -w)" -eq 4 ]'
+    # the heads map and its finding (head_stats): the lowest entropy is
+    # its run's least at that run's last measured step, in the block said;
+    # every value the map draws is a stored head's at that block; the map's
+    # count below a tenth of ln T is the finding's
+    n_heads=0 hbad=""
+    for fid in $(q "SELECT id FROM f WHERE id LIKE '%.heads.min'"); do
+        n_heads=$((n_heads + 1))
+        ok=$(q "SELECT count(*) FROM f JOIN fr USING (id) WHERE id = '$fid' AND
+                 value = (SELECT min(attn_entropy) FROM head_stats h WHERE h.run_id = fr.run
+                            AND h.step = (SELECT max(step) FROM head_stats WHERE run_id = fr.run)) AND
+                 value2 = (SELECT layer FROM head_stats h WHERE h.run_id = fr.run AND h.attn_entropy = f.value
+                            AND h.step = (SELECT max(step) FROM head_stats WHERE run_id = fr.run))")
+        csv=$rep/charts/$(q "SELECT chart FROM f WHERE id = '$fid'").csv
+        sqlite3 x.db "DROP TABLE IF EXISTS hm; CREATE TABLE hm(series TEXT, x REAL, y TEXT, v REAL)" \
+            ".import --csv --skip 1 $csv hm" "DELETE FROM hm WHERE typeof(v) != 'real'" 2>>sql.err   # NaN: empty
+        exp=$(q "SELECT experiment FROM f WHERE id = '$fid'")
+        lnt=$(q "SELECT ln(seq_len) FROM runs WHERE experiment = '$exp' LIMIT 1")
+        stray=$(q "SELECT count(*) FROM hm WHERE NOT EXISTS (SELECT 1 FROM head_stats h JOIN runs r ON r.id = h.run_id
+                     WHERE r.experiment = '$exp' AND h.layer = hm.x AND abs(h.attn_entropy - hm.v) <= 1e-15 * hm.v)")
+        cmp=$(q "SELECT (SELECT min(v) FROM hm) = f.value AND (SELECT count(*) FROM hm WHERE v < 0.1 * $lnt) = f.yes
+                   AND (SELECT count(*) FROM hm) = f.yes + f.no FROM f WHERE id = '$fid'")
+        [ "$ok" = 1 ] && [ "$stray" = 0 ] && [ "$cmp" = 1 ] || hbad="$hbad $fid($ok/$stray/$cmp)"
+    done
+    check "$what: the heads map's finding: the lowest entropy is its run's at its last step and block, the map draws stored heads, its count below ln T / 10 ($n_heads maps; ${hbad:-all})" \
+        '[ -z "$hbad" ]'
     check "$what: every query ran ($(head -c 200 sql.err 2>/dev/null))" '[ ! -s sql.err ]'
     cd .. || exit 1
 }
@@ -259,9 +284,11 @@ check "small transformer probes run (exit $st)" '[ $st -eq 0 ]'
 n_prof=$(ls rrep/charts | grep -c '^profile-tf-.*\.png$')
 n_deep=$(ls rrep/charts | grep -c '^deepnorm-tf-.*\.png$')
 n_rank=$(ls rrep/charts | grep -c '^rank-tf-.*\.png$')
-check "their report (exit $st): five transformer charts of each depth sweep ($n_prof, $n_deep), four of one depth, no ratio chart ($n_rank)" \
-    '[ $st -eq 0 ] && [ ! -s rrep.err ] && [ "$n_prof" -eq 5 ] && [ "$n_deep" -eq 5 ] && [ "$n_rank" -eq 4 ] && [ ! -e rrep/charts/rank-tf-ratio.png ]'
+check "their report (exit $st): six transformer charts of each depth sweep ($n_prof, $n_deep), five of one depth, no ratio chart ($n_rank)" \
+    '[ $st -eq 0 ] && [ ! -s rrep.err ] && [ "$n_prof" -eq 6 ] && [ "$n_deep" -eq 6 ] && [ "$n_rank" -eq 5 ] && [ ! -e rrep/charts/rank-tf-ratio.png ]'
 check_facts "$work/r.db" "$work/rrep" real
+n_hm=$(sqlite3 real/x.db "SELECT count(*) FROM f WHERE id LIKE '%.heads.min'")
+check "real: a heads map finding per transformer experiment ($n_hm)" '[ "$n_hm" -eq 3 ]'
 pairs=$(sqlite3 real/x.db "SELECT yes + no FROM f WHERE id = 'claims.19.deepnet-bounded'")
 check "real: DeepNet's claim pairs DeepNorm with Post-LN across experiments ($pairs pairs: 3 depths x 2 repeats)" '[ "$pairs" = 6 ]'
 # the diagnosis: collapsed exactly where the top block's relative residual is below 1e-3

@@ -423,6 +423,57 @@ static void stats_check(void)
     gs_net_free(net);
 }
 
+/* Per head: with zero Wq, Wk (and biases) attention is uniform over the
+ * keys a query sees - every head's entropy ln T, or with the causal mask
+ * (query i sees i + 1 keys) (1/T) sum_i ln(i + 1) = ln(T!)/T; with the
+ * trained-like random Wq, Wk of the seed, the heads differ and their
+ * least and largest are gs_tf_block_stats' values bit for bit. */
+static void head_check(void)
+{
+    for (int causal = 0; causal <= 1; causal++) {
+        gs_tf_spec_t s = variant(GS_LN_PRE, 1, 1, causal, 2, 5);
+        s.heads = 2;
+        s.capacity = 3;
+        double tok[15];
+        int y[15];
+        gs_net_t *net = make_seeded(&s, 11, tok, y, 3);
+        net->ops->forward(net, tok, 3, 1);
+        double e[2], lm[2], worst_min = 0.0;
+        gs_tf_block_stats_t st[2];
+        gs_tf_block_stats(net, 3, st);
+        int agree = 1;
+        for (size_t l = 1; l <= 2; l++) {
+            gs_tf_head_stats(net, 3, l, e, lm);
+            agree &= fmin(e[0], e[1]) == st[l - 1].attn_entropy_min &&
+                     fmax(lm[0], lm[1]) == st[l - 1].attn_logit_max && e[0] != e[1];
+            worst_min = fmax(worst_min, fabs(e[0] - e[1]));
+        }
+        tap_ok(agree, "%s, 2 heads, random weights: the heads differ (by up to %.3g nats); their "
+               "least entropy and largest logit are the block's, bit for bit",
+               causal ? "causal" : "non-causal", worst_min);
+        for (size_t t = 0; t < net->n_tensors; t++) {
+            const gs_tensor_t *T = &net->tensors[t];
+            if (T->kind == GS_TENSOR_WQ || T->kind == GS_TENSOR_WK || T->kind == GS_TENSOR_BQ ||
+                T->kind == GS_TENSOR_BK)
+                memset(net->params + T->offset, 0, T->rows * T->cols * sizeof(double));
+        }
+        net->ops->forward(net, tok, 3, 1);
+        double want = causal ? lgamma(6.0) / 5.0 : log(5.0), worst = 0.0, lmax = 0.0;
+        for (size_t l = 1; l <= 2; l++) {
+            gs_tf_head_stats(net, 3, l, e, lm);
+            for (int h = 0; h < 2; h++) {
+                worst = fmax(worst, fabs(e[h] - want));
+                lmax = fmax(lmax, fabs(lm[h]));
+            }
+        }
+        tap_ok(worst <= 1e-14 && lmax == 0.0,
+               "%s, zero Q and K: every head's entropy %s = %.6f (worst error %.1e), largest "
+               "logit 0", causal ? "causal" : "non-causal", causal ? "ln(T!)/T" : "ln T", want,
+               worst);
+        gs_net_free(net);
+    }
+}
+
 int main(void)
 {
     unsigned seed = 1;
@@ -477,6 +528,7 @@ int main(void)
     dropout_check(0.1);
     dropout_check(0.5);
     stats_check();
+    head_check();
     gs_tf_spec_t bad = tiny();
     bad.heads = 3;
     tap_ok(gs_tf_spec_error(&bad) != NULL && gs_tf_create(&bad) == NULL,

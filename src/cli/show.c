@@ -182,6 +182,7 @@ static int show(sqlite3 *db, int64_t id, int csv, char *err, size_t errlen)
                                              "rank_residual", "attn_entropy_min",
                                              "attn_logit_max"};
     static const char *const sub_cols[] = {"layer", "sublayer", "grad_w_norm", "w_norm"};
+    static const char *const head_cols[] = {"layer", "head", "attn_entropy", "attn_logit_max"};
     if (show_run(db, id, csv, err, errlen) != 0 ||
         show_rows(db, id, "at init (layer_stats, step 0)",
                   "SELECT * FROM layer_stats WHERE run_id = ?1 AND step = 0 ORDER BY layer",
@@ -192,6 +193,9 @@ static int show(sqlite3 *db, int64_t id, int csv, char *err, size_t errlen)
         show_rows(db, id, "sublayers at init (block_stats, step 0)",
                   "SELECT * FROM block_stats WHERE run_id = ?1 AND step = 0 AND sublayer != "
                   "'block' ORDER BY layer, sublayer", sub_cols, 4, csv, err, errlen) != 0 ||
+        show_rows(db, id, "heads at init (head_stats, step 0)",
+                  "SELECT * FROM head_stats WHERE run_id = ?1 AND step = 0 ORDER BY layer, head",
+                  head_cols, 4, csv, err, errlen) != 0 ||
         show_rows(db, id, "training (train_log)",
                   "SELECT * FROM train_log WHERE run_id = ?1 ORDER BY step", log_cols,
                   sizeof log_cols / sizeof *log_cols, csv, err, errlen) != 0)
@@ -205,8 +209,9 @@ int gs_cmd_show(int argc, char **argv)
         "One stored cell: its keys, status, diagnoses (at init and at the end of\n"
         "training), losses and, for a diverged run, the step, layer and tensor that\n"
         "went non-finite first; its layer statistics at init (a transformer: its\n"
-        "block_stats rows, per block and per sublayer); for a training run\n"
-        "the loss curve (train_log: the batch loss and the held-out loss and accuracy)\n"
+        "block_stats rows, per block and per sublayer, and head_stats', per head); for\n"
+        "a training run the loss curve (train_log: the batch loss and the held-out loss\n"
+        "and accuracy)\n"
         "and each layer's ||dL/dW|| over training with a\n"
         "sparkline. --csv: the runs row, the layer statistics and the loss curve as\n"
         "CSV blocks, each with its header.\n\n";

@@ -958,7 +958,8 @@ int gs_cmd_export(int argc, char **argv)
     static const char help[] =
         "Writes every row of a table or view of the database (runs, layer_stats,\n"
         "train_log, train_layer_log, time_stats, histogram_counts, theory, sessions,\n"
-        "sweeps, in_flight, format_stats, format_exponents, block_stats, the summary,\n"
+        "sweeps, in_flight, format_stats, format_exponents, block_stats, head_stats, the\n"
+        "summary,\n"
         "histograms and the format views) to stdout: CSV with a\n"
         "header (RFC 4180; NULL empty, reals to 17 digits, inf as inf), or with --json\n"
         "one JSON object per line (NULL and infinities as null). Safe while a sweep runs.\n"

@@ -67,6 +67,9 @@ void gs_result_free(gs_result_t *r)
     free(r->block);
     r->block = NULL;
     r->n_block = 0;
+    free(r->head);
+    r->head = NULL;
+    r->n_head = 0;
     r->layers = NULL;
     r->time = NULL;
     r->log = NULL;
@@ -230,11 +233,12 @@ static int alloc_result(const gs_plan_t *p, gs_result_t *r)
     r->layer_log = calloc(p->n_log_max * r->n_layers + 1, sizeof *r->layer_log);
     r->fmt = p->n_fmt_max ? malloc(p->n_fmt_max * sizeof *r->fmt) : NULL;
     r->block = p->n_block_max ? malloc(p->n_block_max * sizeof *r->block) : NULL;
+    r->head = p->n_head_max ? malloc(p->n_head_max * sizeof *r->head) : NULL;
     r->grad_ratio_final = r->grad_h_ratio_final = NAN;
     r->output_change = NAN;   /* transformers only */
     r->last_finite_grad_norm = NAN;
     return r->layers && r->time && r->log && r->layer_log && (r->fmt || !p->n_fmt_max) &&
-           (r->block || !p->n_block_max) ? 0 : -1;
+           (r->block || !p->n_block_max) && (r->head || !p->n_head_max) ? 0 : -1;
 }
 
 int gs_experiment_run(const gs_cell_t *c, gs_result_t *r, const gs_progress_t *progress)

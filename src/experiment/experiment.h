@@ -118,6 +118,13 @@ typedef struct {
     GS_BLOCK_STATS_COLUMNS(GS_SERIES_FIELD)
 } gs_block_row_t;
 
+/* One row of head_stats */
+typedef struct {
+    long step;                  /* 0: at init; else the logged training step */
+    int32_t layer;              /* block 1..depth */
+    GS_HEAD_STATS_COLUMNS(GS_SERIES_FIELD)   /* head: 1..heads, a key */
+} gs_head_row_t;
+
 /* One row of format_stats */
 typedef struct {
     GS_FORMAT_STATS_COLUMNS(GS_SERIES_FIELD)
@@ -150,6 +157,9 @@ typedef struct {
      * sublayer */
     size_t n_block;
     gs_block_row_t *block;
+    /* and head_stats rows, per measured step, block and head */
+    size_t n_head;
+    gs_head_row_t *head;
     /* wall seconds of the phases: data, model and init; the steps
      * (forward, backward, update, measurements); the final evaluation
      * (not packed or stored: for the CLI's time line) */

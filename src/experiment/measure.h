@@ -74,6 +74,12 @@ void ex_tf_update_ratios(const gs_net_t *net, const double *delta, gs_block_row_
  * of the function, not of the masks. */
 double ex_tf_output_change(gs_net_t *net, const double *x, size_t n, double *work);
 
+/* The head_stats rows of the last forward over n sequences at step
+ * `step` into rows (room for depth x heads): per block, a row per head
+ * (gs_tf_head_stats). Returns how many. */
+size_t ex_tf_head_rows(const gs_plan_t *p, const gs_net_t *net, size_t n, long step,
+                       gs_head_row_t *rows);
+
 /* grad_ratio of a step's rows: ||dL/dW2|| of block 1 over block depth
  * (mlp=no: of Wo), as the MLP's first-over-last (shown, never the
  * verdict). */

@@ -102,6 +102,25 @@ double ex_tf_output_change(gs_net_t *net, const double *x, size_t n, double *wor
     return change;
 }
 
+size_t ex_tf_head_rows(const gs_plan_t *p, const gs_net_t *net, size_t n, long step,
+                       gs_head_row_t *rows)
+{
+    assert(p->transformer);
+    size_t H = p->tf.heads, k = 0;
+    double *e = malloc(2 * H * sizeof *e), *lm = e + H;
+    if (!e)
+        return 0;
+    for (size_t l = 1; l <= p->depth; l++) {
+        gs_tf_head_stats(net, n, l, e, lm);
+        for (size_t h = 0; h < H; h++)
+            rows[k++] = (gs_head_row_t){.step = step, .layer = (int32_t)l, .head = (long)(h + 1),
+                                        .attn_entropy = e[h], .attn_logit_max = lm[h]};
+    }
+    free(e);
+    assert(k == p->depth * H);
+    return k;
+}
+
 /* The row of block l's sublayer s among rows[0..n), or NULL */
 static const gs_block_row_t *row_of(const gs_block_row_t *rows, size_t n, size_t l,
                                     gs_sublayer_t s)
@@ -190,7 +209,8 @@ int ex_tf_probe(const gs_plan_t *p, gs_net_t *net, const gs_dataset_t *batch, gs
     /* the block statistics read the activations of this forward pass:
      * before the output change, whose forward passes overwrite them */
     r->n_block = ex_tf_block_rows(p, net, B, 0, NULL, r->block);
-    if (!r->n_block)
+    r->n_head = ex_tf_head_rows(p, net, B, 0, r->head);
+    if (!r->n_block || !r->n_head)
         goto out;
     r->grad_ratio = ex_tf_grad_ratio(p, r->block, r->n_block);
     r->diagnosis = ex_tf_diagnose(p, r->block, r->n_block, &r->grad_h_ratio);

@@ -151,6 +151,7 @@ static void plan_shape(const gs_cell_t *c, gs_plan_t *p)
         p->n_hist = 0;
         /* step 0, and training's logged steps */
         p->n_block_max = (p->trains ? p->n_log_max + 1 : 1) * p->depth * GS_N_SUBLAYERS;
+        p->n_head_max = (p->trains ? p->n_log_max + 1 : 1) * p->depth * (size_t)c->heads;
         p->tf = (gs_tf_spec_t){
             .vocab = (size_t)c->vocab,
             .seq_len = (size_t)c->seq_len,

@@ -47,6 +47,7 @@ typedef struct {
                                     (transformer: layer_stats has no rows) */
     size_t n_block_max;          /* transformer: block_stats rows at most (measured steps x
                                     blocks x sublayers) */
+    size_t n_head_max;           /* and head_stats rows (measured steps x blocks x heads) */
     size_t n_time;               /* recurrent: seq_len, the time steps measured; else 0 */
     const gs_activation_t *act;
     double act_param;

@@ -223,6 +223,14 @@
     X(rank_residual, REAL, "block: ||X - 1 xbar^T||_F / ||X||_F of x_l (Dong et al. 2021)")    \
     X(attn_entropy_min, REAL, "block: smallest per-head mean attention entropy (nats)")        \
     X(attn_logit_max, REAL, "block: largest scaled logit Q K^T / sqrt(d_head)")
+/* head_stats (model=transformer): one row per measured step, block
+ * layer = 1..depth and head = 1..heads (nn/transformer.h's
+ * gs_tf_head_stats): block_stats' attn_entropy_min and attn_logit_max
+ * are the least and the largest of a block's rows. */
+#define GS_HEAD_STATS_COLUMNS(X)                                                                 \
+    X(head, INT, "the head, 1..heads")                                                          \
+    X(attn_entropy, REAL, "mean over sequences and query positions of -sum_j P_ij ln P_ij (nats)") \
+    X(attn_logit_max, REAL, "the head's largest scaled logit Q K^T / sqrt(d_head)")
 /* A series row's field */
 #define GS_SERIES_FIELD(name, type, help) GS_DECLARE_##type(name)
 

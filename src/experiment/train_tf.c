@@ -117,6 +117,18 @@ static void scratch_free(scratch_t *s)
     free(s->idx);
 }
 
+/* A measured step's head_stats rows, after the run's others: 0 when
+ * memory was short. */
+static int add_heads(ex_trainer_t *tr, long step, size_t B)
+{
+    const gs_plan_t *p = tr->p;
+    gs_result_t *r = tr->r;
+    assert(r->n_head + p->depth * p->tf.heads <= p->n_head_max);
+    size_t k = ex_tf_head_rows(p, tr->net, B, step, r->head + r->n_head);
+    r->n_head += k;
+    return k != 0;
+}
+
 /* One step: 1 when it diverged, -1 when memory was short. */
 static int tf_step(ex_trainer_t *tr, long step, scratch_t *s, size_t B)
 {
@@ -138,7 +150,8 @@ static int tf_step(ex_trainer_t *tr, long step, scratch_t *s, size_t B)
     size_t n_mine = 0;
     if (step == 1) {   /* the measurements at init: step 1 is logged */
         size_t n0 = ex_tf_block_rows(p, net, B, 0, NULL, r->block);
-        if (!n0)
+        r->n_head = ex_tf_head_rows(p, net, B, 0, r->head);
+        if (!n0 || !r->n_head)
             return -1;
         r->n_block = n0;
         r->init_loss = loss;
@@ -153,7 +166,14 @@ static int tf_step(ex_trainer_t *tr, long step, scratch_t *s, size_t B)
             memcpy(mine, r->block, n_mine * sizeof *mine);
             for (size_t i = 0; i < n_mine; i++)
                 mine[i].step = step;
-        } else if (!(n_mine = ex_tf_block_rows(p, net, B, step, NULL, mine))) {
+            size_t nh = r->n_head;   /* and the heads' */
+            assert(2 * nh <= p->n_head_max);
+            memcpy(r->head + nh, r->head, nh * sizeof *r->head);
+            for (size_t i = nh; i < 2 * nh; i++)
+                r->head[i].step = step;
+            r->n_head += nh;
+        } else if (!(n_mine = ex_tf_block_rows(p, net, B, step, NULL, mine)) ||
+                   !add_heads(tr, step, B)) {
             return -1;
         }
         r->n_block += n_mine;
@@ -168,7 +188,7 @@ static int tf_step(ex_trainer_t *tr, long step, scratch_t *s, size_t B)
     }
     if (!mine) {   /* a diverged step that was not scheduled: its rows for the forensics */
         mine = r->block + r->n_block;
-        if (!(n_mine = ex_tf_block_rows(p, net, B, step, NULL, mine)))
+        if (!(n_mine = ex_tf_block_rows(p, net, B, step, NULL, mine)) || !add_heads(tr, step, B))
             return -1;
         r->n_block += n_mine;
     }

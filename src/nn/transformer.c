@@ -827,6 +827,23 @@ static void token_geometry(const double *X, size_t n, size_t T, size_t d, double
     *residual = rr / (double)n;
 }
 
+/* Head h's mean attention entropy over the n sequences and T query
+ * positions of the last forward, -sum_j P_ij ln P_ij, and its largest
+ * scaled logit. */
+static void head_stats(const tf_block_t *b, size_t n, size_t T, size_t H, size_t h,
+                       double *entropy, double *logit_max)
+{
+    double e = 0.0, lmax = -INFINITY;
+    for (size_t q = 0; q < n; q++) {
+        const double *P = b->prob + (q * H + h) * T * T;
+        for (size_t i = 0; i < T * T; i++)
+            e -= P[i] > 0 ? P[i] * log(P[i]) : 0.0;
+        lmax = b->lmax[q * H + h] > lmax ? b->lmax[q * H + h] : lmax;
+    }
+    *entropy = e / (double)(n * T);
+    *logit_max = lmax;
+}
+
 void gs_tf_block_stats(const gs_net_t *net, size_t n, gs_tf_block_stats_t *stats)
 {
     const gs_tf_t *m = (const gs_tf_t *)net;
@@ -842,19 +859,24 @@ void gs_tf_block_stats(const gs_net_t *net, size_t n, gs_tf_block_stats_t *stats
         token_geometry(X, n, T, d, &st->token_cosine, &st->rank_residual, m->dqkv);
         double emin = INFINITY, lmax = -INFINITY;
         for (size_t h = 0; h < H; h++) {
-            double e = 0.0;
-            for (size_t q = 0; q < n; q++) {
-                const double *P = b->prob + (q * H + h) * T * T;
-                for (size_t i = 0; i < T * T; i++)
-                    e -= P[i] > 0 ? P[i] * log(P[i]) : 0.0;
-                lmax = b->lmax[q * H + h] > lmax ? b->lmax[q * H + h] : lmax;
-            }
-            e /= (double)(n * T);
+            double e, lm;
+            head_stats(b, n, T, H, h, &e, &lm);
             emin = e < emin ? e : emin;
+            lmax = lm > lmax ? lm : lmax;
         }
         st->attn_entropy_min = emin;
         st->attn_logit_max = lmax;
     }
+}
+
+void gs_tf_head_stats(const gs_net_t *net, size_t n, size_t l, double *entropy,
+                      double *logit_max)
+{
+    const gs_tf_t *m = (const gs_tf_t *)net;
+    const gs_tf_spec_t *s = &m->spec;
+    assert(l >= 1 && l <= s->depth && n <= s->capacity);
+    for (size_t h = 0; h < s->heads; h++)
+        head_stats(&m->blocks[l - 1], n, s->seq_len, s->heads, h, &entropy[h], &logit_max[h]);
 }
 
 static void tf_free(gs_net_t *net)

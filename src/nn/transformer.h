@@ -132,6 +132,13 @@ typedef struct {
 
 void gs_tf_block_stats(const gs_net_t *net, size_t n, gs_tf_block_stats_t *stats /* [depth] */);
 
+/* Each head's of block l = 1..depth, of the last forward over n
+ * sequences: its mean attention entropy over sequences and query
+ * positions, -sum_j P_ij ln P_ij (attn_entropy_min above is the least of
+ * them), and its largest scaled logit (attn_logit_max the largest). */
+void gs_tf_head_stats(const gs_net_t *net, size_t n, size_t l, double *entropy /* [heads] */,
+                      double *logit_max /* [heads] */);
+
 /* The spec the net was made with. */
 const gs_tf_spec_t *gs_tf_spec(const gs_net_t *net);
 

@@ -1,5 +1,5 @@
 /* Transformers (issue 21): for an experiment with transformer cells
- * (block_stats rows at init), five charts from block_stats and
+ * (block_stats rows at init), six charts from block_stats and
  * runs.output_change, every line the median over a configuration's
  * repeats with its 10-90% band, one colour a scheme (the configuration
  * without its depth):
@@ -9,6 +9,9 @@
  *   tf-rank           token cosine and Dong et al.'s relative residual of
  *                     each block's output against the block;
  *   tf-entropy        the smallest per-head attention entropy per block;
+ *   tf-heads          every head's attention entropy per block, a map of
+ *                     each configuration's first run at its last measured
+ *                     step (head_stats);
  *   tf-output-change  Admin's output change after one sign step against
  *                     depth.
  * The words about them are findings_transformer.c's. */
@@ -16,6 +19,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "report/charts.h"
@@ -273,6 +277,75 @@ static int chart_entropy(rp_model_t *m, rp_exp_t *e, const char *dir,
     return rc;
 }
 
+/* (c') every head's entropy: rows (configuration, head), columns blocks */
+static int chart_heads(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out,
+                       char *err, size_t errlen)
+{
+    rp_tf_heads_t t;
+    if (rp_tf_heads(m, e, &t) != 0) {
+        snprintf(err, errlen, "%s: out of memory", e->ex->name);
+        return -1;
+    }
+    if (!t.n_rows)
+        return 0;
+    rp_chart_name_t nm;
+    gs_chart_t *c = rp_chart_start(e, "tf-heads", "attention entropy per head and block", &nm);
+    int rc = 0;
+    if (c) {
+        const char *rows[RP_TF_MAX_HEAD_ROWS], *colv[RP_TF_MAX_DEPTHS * 4];
+        char cols[RP_TF_MAX_DEPTHS * 4][8];
+        size_t nc = t.n_cols < RP_TF_MAX_DEPTHS * 4 ? t.n_cols : RP_TF_MAX_DEPTHS * 4;
+        for (size_t i = 0; i < t.n_rows; i++)
+            rows[i] = t.label[i];
+        for (size_t j = 0; j < nc; j++) {
+            snprintf(cols[j], sizeof cols[j], "%zu", j + 1);
+            colv[j] = cols[j];
+        }
+        const rp_run_t *used[RP_TF_MAX_HEAD_ROWS];
+        size_t n_used = 0;
+        long step_lo = t.step[0], step_hi = t.step[0];
+        for (size_t i = 0; i < t.n_rows; i++) {
+            if (!n_used || used[n_used - 1] != t.run[i])
+                used[n_used++] = t.run[i];
+            step_lo = t.step[i] < step_lo ? t.step[i] : step_lo;
+            step_hi = t.step[i] > step_hi ? t.step[i] : step_hi;
+        }
+        double ln_t = log((double)t.run[0]->sc->cell.seq_len);
+        gs_chart_grid(c, 1, 1, 12);
+        /* nc < n_cols only past RP_TF_MAX_DEPTHS * 4 blocks: the rows' first nc
+         * columns, row-major with stride n_cols, copied to stride nc */
+        double *v = malloc(t.n_rows * nc * sizeof *v);
+        if (!v) {
+            rp_tf_heads_free(&t);
+            snprintf(err, errlen, "%s: out of memory", e->ex->name);
+            return -1;
+        }
+        for (size_t i = 0; i < t.n_rows; i++)
+            memcpy(v + i * nc, t.v + i * t.n_cols, nc * sizeof *v);
+        gs_chart_heatmap(c, 0, t.n_rows, nc, v, NULL, rows, colv, 0, ln_t / 2, ln_t, "%.2f",
+                         "block (1 = next to the embeddings)", NULL, "entropy (nats)");
+        free(v);
+        char cap[1024], when[64];
+        if (step_lo == step_hi)
+            snprintf(when, sizeof when, step_hi ? "at step %ld, the last logged" : "at init",
+                     step_hi);
+        else
+            snprintf(when, sizeof when, "at each run's last logged step (%ld-%ld)", step_lo,
+                     step_hi);
+        snprintf(cap, sizeof cap,
+                 "Every head's mean attention entropy (nats) per block, %s: a row per "
+                 "configuration and head (its first repeat; heads of different runs are not "
+                 "the same head), orange at ln T = %.2f (uniform attention over T = %ld tokens), "
+                 "blue toward 0 (every query on one key: Zhai et al. 2023's entropy collapse). "
+                 "The tf-entropy chart draws each block's least of these at init.",
+                 when, ln_t, t.run[0]->sc->cell.seq_len);
+        rc = rp_chart_publish(c, m, dir, nm.file, nm.title, used, n_used, cap, out, err,
+                              errlen);
+    }
+    rp_tf_heads_free(&t);
+    return rc;
+}
+
 int rp_chart_transformer(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out,
                          char *err, size_t errlen)
 {
@@ -305,6 +378,8 @@ int rp_chart_transformer(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_
         rc = chart_rank(m, e, dir, out, err, errlen);
     if (rc == 0)
         rc = chart_entropy(m, e, dir, out, err, errlen);
+    if (rc == 0)
+        rc = chart_heads(m, e, dir, out, err, errlen);
     if (rc == 0 && change.n_schemes)
         rc = chart_by_depth(m, e, &change, "tf-output-change", "relative output change after one "
                             "sign step against depth", "||f(theta') - f(theta)|| / ||f(theta)||",

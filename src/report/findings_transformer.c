@@ -9,6 +9,7 @@
 #include <config.h>
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -273,6 +274,48 @@ static void find_entropy(rp_model_t *m, rp_findings_t *fs, const rp_exp_t *e)
     rp_lineset_free(&ent);
 }
 
+/* (c') every head: the lowest entropy in the heads map, where, and how
+ * many of the map's heads and blocks are below a tenth of ln T */
+static void find_heads(rp_model_t *m, rp_findings_t *fs, const rp_exp_t *e)
+{
+    rp_tf_heads_t t;
+    if (rp_tf_heads(m, e, &t) != 0 || !t.n_rows)
+        return;
+    double ln_t = log((double)t.run[0]->sc->cell.seq_len);
+    size_t at = SIZE_MAX, n = 0, low = 0;
+    for (size_t k = 0; k < t.n_rows * t.n_cols; k++) {
+        if (isnan(t.v[k]))
+            continue;
+        n++;
+        low += t.v[k] < 0.1 * ln_t;
+        if (at == SIZE_MAX || t.v[k] < t.v[at])
+            at = k;
+    }
+    rp_finding_t *f = at != SIZE_MAX ? rp_finding_new(fs, e, "tf-heads") : NULL;
+    if (f) {
+        size_t row = at / t.n_cols, block = at % t.n_cols + 1;
+        const rp_run_t *r = t.run[row];
+        rp_fact_t *x = rp_fact_new(fs, f, RP_FACT_VALUE, "heads.min");
+        if (x) {
+            snprintf(x->stat, sizeof x->stat, "attn_entropy");
+            x->value = t.v[at];
+            x->value2 = (double)block;
+            x->yes = (long)low;
+            x->no = (long)(n - low);
+            rp_where(e, r, -1, x->where, sizeof x->where);
+            rp_fact_run(fs, x, r);
+        }
+        char v[32];
+        rp_sci(v, sizeof v, t.v[at]);
+        rp_say(f, "In %s, per head (each configuration's first run, %s): the lowest attention "
+               "entropy is %s nats, head %ld of block %zu of %s (uniform: ln T = %.2f); %zu of "
+               "the %zu heads-and-blocks drawn are below a tenth of ln T.", e->ex->name,
+               t.step[row] ? "at its last logged step" : "at init", v, t.head[row], block,
+               r->config_label, ln_t, low, n);
+    }
+    rp_tf_heads_free(&t);
+}
+
 void rp_find_transformer(rp_model_t *m, rp_findings_t *fs, const rp_exp_t *e)
 {
     if (!rp_tf_experiment(m, e))
@@ -280,5 +323,6 @@ void rp_find_transformer(rp_model_t *m, rp_findings_t *fs, const rp_exp_t *e)
     find_ratio(m, fs, e);
     find_rank(m, fs, e);
     find_entropy(m, fs, e);
+    find_heads(m, fs, e);
     find_output_change(m, fs, e);
 }

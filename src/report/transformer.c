@@ -5,6 +5,7 @@
 
 #include <assert.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +147,68 @@ double rp_tf_w2_ratio(rp_model_t *m, const rp_run_t *r)
     double v = s.n && s.x[s.n - 1] == (double)r->sc->cell.depth ? s.y[s.n - 1] : NAN;
     rp_series_free(&s);
     return v;
+}
+
+int rp_tf_heads(rp_model_t *m, const rp_exp_t *e, rp_tf_heads_t *t)
+{
+    static const char *const cols[] = {"step", "layer", "head", "v"};
+    memset(t, 0, sizeof *t);
+    for (size_t i = 0; i < e->n_runs; i++)
+        if (rp_tf_run(m, &e->runs[i]) && (size_t)e->runs[i].sc->cell.depth > t->n_cols)
+            t->n_cols = (size_t)e->runs[i].sc->cell.depth;
+    if (!t->n_cols || !(t->v = malloc(RP_TF_MAX_HEAD_ROWS * t->n_cols * sizeof *t->v)))
+        return t->n_cols ? -1 : 0;
+    for (size_t k = 0; k < RP_TF_MAX_HEAD_ROWS * t->n_cols; k++)
+        t->v[k] = NAN;
+    gs_query_t q;
+    char err[256];
+    /* the run's rows at its last measured step; no table: no rows */
+    if (gs_query_prepare(&q, m->db, m->db_path,
+                         "SELECT step, layer, head, attn_entropy AS v FROM head_stats WHERE "
+                         "run_id = ?1 AND step = (SELECT max(step) FROM head_stats WHERE run_id = "
+                         "?1) ORDER BY head, layer", cols, 4, err, sizeof err) != 0) {
+        rp_tf_heads_free(t);
+        return 0;
+    }
+    for (size_t i = 0; i < e->n_runs; i++) {
+        const rp_run_t *r = &e->runs[i];
+        int seen = 0;
+        for (size_t j = 0; j < i && !seen; j++)   /* its configuration drawn already */
+            seen = rp_tf_run(m, &e->runs[j]) &&
+                   strcmp(e->runs[j].config_label, r->config_label) == 0;
+        if (seen || !rp_tf_run(m, r))
+            continue;
+        sqlite3_reset(q.stmt);
+        sqlite3_bind_int64(q.stmt, 1, r->id);
+        int st;
+        size_t row = SIZE_MAX;
+        while ((st = gs_query_step(&q, err, sizeof err)) == 1) {
+            long head = (long)gs_query_int(&q, 2), layer = (long)gs_query_int(&q, 1);
+            if (row == SIZE_MAX || head != t->head[row]) {
+                if (t->n_rows == RP_TF_MAX_HEAD_ROWS)
+                    break;
+                row = t->n_rows++;
+                t->run[row] = r;
+                t->head[row] = head;
+                t->step[row] = (long)gs_query_int(&q, 0);
+                snprintf(t->label[row], sizeof t->label[row], "%.80s h%ld", r->config_label, head);
+            }
+            if (layer >= 1 && (size_t)layer <= t->n_cols)
+                t->v[row * t->n_cols + (size_t)layer - 1] = gs_query_real(&q, 3);
+        }
+        if (st < 0)
+            break;
+    }
+    gs_query_finish(&q);
+    if (!t->n_rows)
+        rp_tf_heads_free(t);
+    return 0;
+}
+
+void rp_tf_heads_free(rp_tf_heads_t *t)
+{
+    free(t->v);
+    memset(t, 0, sizeof *t);
 }
 
 double rp_tf_output_change(rp_model_t *m, const rp_run_t *r)

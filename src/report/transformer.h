@@ -43,6 +43,23 @@ int rp_block_loader(rp_model_t *m, const rp_run_t *r, const char *column, rp_ser
  * gradient profile's line. Empty when block 1 has no positive value. */
 int rp_block_w2_profile(rp_model_t *m, const rp_run_t *r, const char *column, rp_series_t *s);
 
+/* Attention entropy per head (head_stats), what the heads chart draws
+ * and its finding tells: a row per (configuration, head) - the
+ * configuration's first usable run in the experiment's order, at its last
+ * measured step (0 for a probe, the last logged step of a training run) -
+ * and a column per block; NaN past a configuration's depth. Empty (n_rows
+ * 0) when no run has head_stats rows (an older database). */
+#define RP_TF_MAX_HEAD_ROWS 64
+typedef struct {
+    size_t n_rows, n_cols;
+    double *v;                                  /* n_rows x n_cols, row-major */
+    const rp_run_t *run[RP_TF_MAX_HEAD_ROWS];   /* each row's run */
+    long step[RP_TF_MAX_HEAD_ROWS], head[RP_TF_MAX_HEAD_ROWS];
+    char label[RP_TF_MAX_HEAD_ROWS][96];        /* "<configuration> h<head>" */
+} rp_tf_heads_t;
+int rp_tf_heads(rp_model_t *m, const rp_exp_t *e, rp_tf_heads_t *t);
+void rp_tf_heads_free(rp_tf_heads_t *t);
+
 /* A value of a run at init, NaN when it has none:
  * rp_tf_w2_ratio: ||dL/dW2|| of block L over that of block 1;
  * rp_tf_output_change: runs.output_change (Admin's measure);

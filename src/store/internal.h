@@ -24,7 +24,7 @@
 /* the prepared statements of a cell's rows (put.c) */
 enum {
     ST_RUN, ST_LAYER, ST_LOG, ST_LAYER_LOG, ST_TIME, ST_HIST, ST_THEORY, ST_LANDED, ST_FMT,
-    ST_FMT_EXP, ST_BLOCK, ST_N
+    ST_FMT_EXP, ST_BLOCK, ST_HEAD, ST_N
 };
 
 struct gs_store {
@@ -89,9 +89,10 @@ typedef struct {
     const char *const *labels;
     size_t n_labels;
 } store_series_t;
-#define STORE_N_SERIES 6
+#define STORE_N_SERIES 7
 #define STORE_FORMAT_STATS 4   /* its rows are per record and format: put_format_stats */
 #define STORE_BLOCK_STATS 5    /* block_stats: its schema text is block_stats_sql's */
+#define STORE_HEAD_STATS 6     /* head_stats: head_stats_sql's (head, a key, is its first value column) */
 extern const store_series_t store_series[STORE_N_SERIES];
 
 /* The tables whose rows belong to one cell (run_id references runs(id),

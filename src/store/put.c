@@ -137,6 +137,7 @@ int store_prepare_inserts(gs_store_t *st, char *err, size_t errlen)
         "INSERT INTO format_exponents (run_id, step, layer, tensor, exp_lo, counts)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         NULL,   /* ST_BLOCK: series_insert */
+        NULL,   /* ST_HEAD: series_insert */
     };
     _Static_assert(sizeof child / sizeof *child == ST_N, "a statement per ST_*");
     for (size_t i = 0; i < STORE_N_SERIES; i++) {

@@ -242,12 +242,14 @@ void store_column_sql(const gs_column_t *col, char *buf, size_t cap)
 #define TIME_STATS_ENTRY(name, type, help) SERIES_ENTRY(gs_time_stats_t, name, type, help)
 #define FORMAT_STATS_ENTRY(name, type, help) SERIES_ENTRY(gs_format_row_t, name, type, help)
 #define BLOCK_STATS_ENTRY(name, type, help) SERIES_ENTRY(gs_block_row_t, name, type, help)
+#define HEAD_STATS_ENTRY(name, type, help) SERIES_ENTRY(gs_head_row_t, name, type, help)
 static const series_column_t layer_stats_cols[] = {GS_LAYER_STATS_COLUMNS(LAYER_STATS_ENTRY)},
                              train_log_cols[] = {GS_TRAIN_LOG_COLUMNS(TRAIN_LOG_ENTRY)},
                              train_layer_log_cols[] = {GS_TRAIN_LAYER_LOG_COLUMNS(LAYER_LOG_ENTRY)},
                              time_stats_cols[] = {GS_TIME_STATS_COLUMNS(TIME_STATS_ENTRY)},
                              format_stats_cols[] = {GS_FORMAT_STATS_COLUMNS(FORMAT_STATS_ENTRY)},
-                             block_stats_cols[] = {GS_BLOCK_STATS_COLUMNS(BLOCK_STATS_ENTRY)};
+                             block_stats_cols[] = {GS_BLOCK_STATS_COLUMNS(BLOCK_STATS_ENTRY)},
+                             head_stats_cols[] = {GS_HEAD_STATS_COLUMNS(HEAD_STATS_ENTRY)};
 /* A cell's rows of a series: array, count and row type in gs_result_t */
 #define ROWS(array, count, T) offsetof(gs_result_t, array), offsetof(gs_result_t, count), sizeof(T)
 const store_series_t store_series[STORE_N_SERIES] = {
@@ -268,6 +270,10 @@ const store_series_t store_series[STORE_N_SERIES] = {
      N_OF(block_stats_cols), ROWS(block, n_block, gs_block_row_t), offsetof(gs_block_row_t, step),
      offsetof(gs_block_row_t, layer), 1, offsetof(gs_block_row_t, sublayer), gs_sublayer_names,
      GS_N_SUBLAYERS},
+    [STORE_HEAD_STATS] =
+    {ST_HEAD, "head_stats", "run_id, step, layer", head_stats_cols, N_OF(head_stats_cols),
+     ROWS(head, n_head, gs_head_row_t), offsetof(gs_head_row_t, step), offsetof(gs_head_row_t, layer),
+     1, 0, NULL, 0},
 };
 
 /* A series table's value columns as schema lines, each followed by a
@@ -381,6 +387,23 @@ static size_t block_stats_sql(char *s, size_t len, size_t cap)
         ") WITHOUT ROWID;\n", sub_in, cols);
 }
 
+/* The table head_stats (schema version 9, model=transformer): per
+ * measured step, block and head, the columns of GS_HEAD_STATS_COLUMNS
+ * (the first, head, part of the key). Appended to s[len..cap). */
+static size_t head_stats_sql(char *s, size_t len, size_t cap)
+{
+    char cols[1024];
+    series_sql(&store_series[STORE_HEAD_STATS], cols, sizeof cols);
+    return appendf(s, len, cap,
+        "\nCREATE TABLE IF NOT EXISTS head_stats (  -- model=transformer: per block and head\n"
+        "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,  -- the cell\n"
+        "  step INTEGER NOT NULL,               -- 0: at init (probe and train); else a logged step\n"
+        "  layer INTEGER NOT NULL,              -- block 1..depth, 1 next to the embeddings\n"
+        "%s"
+        "  PRIMARY KEY (run_id, step, layer, head)\n"
+        ") WITHOUT ROWID;\n", cols);
+}
+
 static size_t format_tables_sql(char *s, size_t len, size_t cap)
 {
     char tensor_in[256], format_in[256], cols[2048];
@@ -475,6 +498,7 @@ const char *gs_store_schema_sql(void)
     len = fill_markers(s, len, cap, schema_tail, marks, sizeof marks / sizeof *marks);
     len = format_tables_sql(s, len, cap);
     len = block_stats_sql(s, len, cap);
+    len = head_stats_sql(s, len, cap);
     if (len >= cap) {   /* the key columns outgrew the room: a bug, never a shorter schema */
         assert(!"the schema's buffer is too small");
         free(s);
@@ -490,7 +514,7 @@ const char *gs_store_schema_sql(void)
 const store_table_t store_child_tables[] = {
     {"layer_stats", 1}, {"train_log", 1}, {"time_stats", 1}, {"histogram_counts", 7},
     {"train_layer_log", 2}, {"theory", 3}, {"format_stats", 8}, {"format_exponents", 8},
-    {"block_stats", 9},
+    {"block_stats", 9}, {"head_stats", 9},
 };
 #define N_CHILD (sizeof store_child_tables / sizeof *store_child_tables)
 const size_t store_n_child = N_CHILD;
