@@ -2,10 +2,15 @@
 
 #include "cells.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "tap.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 int tc_cell_of(const char *words, gs_cell_t *c, char *err, size_t errlen)
 {
@@ -54,4 +59,42 @@ int tc_same_training(const gs_result_t *a, const gs_result_t *b)
            memcmp(&a->test_acc, &b->test_acc, sizeof a->test_acc) == 0 &&
            memcmp(&a->grad_h_ratio_final, &b->grad_h_ratio_final, sizeof(double)) == 0 &&
            a->steps_run == b->steps_run && a->status == b->status;
+}
+
+const gs_train_layer_row_t *tc_layer_row(const gs_result_t *r, long step, int layer)
+{
+    for (size_t i = 0; i < r->n_layer_log; i++)
+        if (r->layer_log[i].step == step && r->layer_log[i].layer == layer)
+            return &r->layer_log[i];
+    return NULL;
+}
+
+int tc_skip_kept(const gs_result_t *r, long step, int n_layers)
+{
+    int kept = 1;
+    for (int l = 1; l <= n_layers; l++) {
+        const gs_train_layer_row_t *a = tc_layer_row(r, step, l), *b = tc_layer_row(r, step + 1, l),
+                                   *c = tc_layer_row(r, step + 2, l);
+        kept &= a && b && c && a->w_norm == b->w_norm && b->w_norm != c->w_norm &&
+                isnan(a->update_ratio) && isfinite(b->update_ratio);
+    }
+    return kept;
+}
+
+int tc_run_threads(const char *words, gs_result_t *a, gs_result_t *b)
+{
+    gs_cell_t c;
+#ifdef _OPENMP
+    int n = omp_get_max_threads();
+    omp_set_num_threads(1);
+#endif
+    int ra = tc_run(words, &c, a);
+#ifdef _OPENMP
+    omp_set_num_threads(2);
+#endif
+    int rb = tc_run(words, &c, b);
+#ifdef _OPENMP
+    omp_set_num_threads(n);
+#endif
+    return ra == 0 && rb == 0 ? 0 : -1;
 }

@@ -20,4 +20,16 @@ int tc_run(const char *words, gs_cell_t *c, gs_result_t *r);
  * verdicts. */
 int tc_same_training(const gs_result_t *a, const gs_result_t *b);
 
+/* The words run on one OpenMP thread into a and on two into b (the
+ * thread count restored after); -1 when either run fails. */
+int tc_run_threads(const char *words, gs_result_t *a, gs_result_t *b);
+
+/* r's train_layer_log row of step and layer, or NULL */
+const gs_train_layer_row_t *tc_layer_row(const gs_result_t *r, long step, int layer);
+
+/* A step skipped by loss_scale=dynamic left layers 1..n_layers as they
+ * were: its rows and the next step's have the same ||W||, the next one's
+ * update moves them, and the skipped step has no update ratio. */
+int tc_skip_kept(const gs_result_t *r, long step, int n_layers);
+
 #endif

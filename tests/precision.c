@@ -25,35 +25,17 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "experiment/experiment.h"
 #include "sweep/cell.h"
+#include "cells.h"
 #include "tap.h"
 
-static int cell_of(const char *words, gs_cell_t *c, char *err, size_t errlen)
-{
-    char buf[1024];
-    gs_cell_defaults(c);
-    snprintf(buf, sizeof buf, "%s", words);
-    for (char *w = strtok(buf, " "); w; w = strtok(NULL, " "))
-        if (gs_cell_set_word(c, w, err, errlen) != 0)
-            return -1;
-    return gs_cell_validate(c, err, errlen);
-}
-
+/* tests/cells.c's run of a cell's words (its cell not kept) */
 static int run(const char *words, gs_result_t *r)
 {
     gs_cell_t c;
-    char err[512];
-    memset(r, 0, sizeof *r);
-    if (cell_of(words, &c, err, sizeof err) != 0) {
-        tap_diag("%s: %s", words, err);
-        return -1;
-    }
-    return gs_experiment_run(&c, r, NULL);
+    return tc_run(words, &c, r);
 }
 
 static double rel(double a, double b)
@@ -211,14 +193,6 @@ static void lost_updates(void)
     gs_result_free(&d);
 }
 
-static const gs_train_layer_row_t *row_at(const gs_result_t *r, long step, int layer)
-{
-    for (size_t i = 0; i < r->n_layer_log; i++)
-        if (r->layer_log[i].step == step && r->layer_log[i].layer == layer)
-            return &r->layer_log[i];
-    return NULL;
-}
-
 static void dynamic_scale(void)
 {
     const char *base = "task=train depth=3 width=16 batch=16 log_every=1 precision=float16 "
@@ -233,12 +207,7 @@ static void dynamic_scale(void)
     tap_ok(ok && r.skipped_steps == 1 && r.loss_scale_final == 65536.0,
            "an overflow injected at step 3: 1 step skipped, the scale halved and grown back after "
            "5 clean steps (final %g, want 65536)", ok ? r.loss_scale_final : NAN);
-    int kept = ok;
-    for (int l = 1; ok && l <= 4; l++) {
-        const gs_train_layer_row_t *a = row_at(&r, 3, l), *b = row_at(&r, 4, l), *c = row_at(&r, 5, l);
-        kept &= a && b && c && a->w_norm == b->w_norm && b->w_norm != c->w_norm &&
-                isnan(a->update_ratio) && isfinite(b->update_ratio);
-    }
+    int kept = ok && tc_skip_kept(&r, 3, 4);
     tap_ok(kept, "the skipped step 3 left the weights as they were (step 4 starts from them; step 4's "
            "update moves them)");
     gs_result_free(&r);
@@ -283,23 +252,17 @@ static int same_result(const gs_result_t *a, const gs_result_t *b)
 static void threads(void)
 {
 #ifdef _OPENMP
-    int n = omp_get_max_threads();
     for (int k = 0; gs_precision_names[k]; k++) {
         char w[512];
         snprintf(w, sizeof w, "task=train activation=tanh width=200 depth=3 batch=128 steps=6 "
                  "log_every=2 eval_rows=0 precision=%s%s", gs_precision_names[k],
                  k ? " rounding=stochastic loss_scale=dynamic master_weights=same" : "");
         gs_result_t a, b;
-        omp_set_num_threads(1);
-        int ra = run(w, &a);
-        omp_set_num_threads(2);
-        int rb = run(w, &b);
-        tap_ok(ra == 0 && rb == 0 && same_result(&a, &b),
+        tap_ok(tc_run_threads(w, &a, &b) == 0 && same_result(&a, &b),
                "%s: 1 and 2 threads bit for bit (layers, train log, losses)", gs_precision_names[k]);
         gs_result_free(&a);
         gs_result_free(&b);
     }
-    omp_set_num_threads(n);
 #else
     tap_ok(1, "# SKIP no OpenMP");
 #endif
@@ -323,20 +286,20 @@ static void edges(void)
     tap_ok(names, "the precision key's values are float64 and nn/format.h's formats, in its order");
     gs_cell_t c;
     char err[512];
-    tap_ok(cell_of("model=transformer dataset=tokens precision=float16", &c, err, sizeof err) != 0 &&
+    tap_ok(tc_cell_of("model=transformer dataset=tokens precision=float16", &c, err, sizeof err) != 0 &&
                strstr(err, "not yet") && strstr(err, "precision=float64"),
            "precision refused for model=transformer (%s)", err);
-    tap_ok(cell_of("task=train loss_scale=dynamic", &c, err, sizeof err) != 0 && strstr(err, "set precision"),
+    tap_ok(tc_cell_of("task=train loss_scale=dynamic", &c, err, sizeof err) != 0 && strstr(err, "set precision"),
            "loss_scale without a precision refused (%s)", err);
-    tap_ok(cell_of("loss_scale=0", &c, err, sizeof err) != 0 && strstr(err, "loss_scale=0"),
+    tap_ok(tc_cell_of("loss_scale=0", &c, err, sizeof err) != 0 && strstr(err, "loss_scale=0"),
            "loss_scale=0 refused (%s)", err);
     char key[2048], key0[2048];
-    cell_of("", &c, err, sizeof err);
+    tc_cell_of("", &c, err, sizeof err);
     gs_cell_key(&c, key0, sizeof key0);
     tap_ok(!strstr(key0, "precision") && !strstr(key0, "loss_scale") && !strstr(key0, "rounding") &&
                !strstr(key0, "master_weights"),
            "the defaults leave the canonical key as before (no new key in it)");
-    cell_of("task=train precision=e4m3 loss_scale=dynamic rounding=stochastic master_weights=same",
+    tc_cell_of("task=train precision=e4m3 loss_scale=dynamic rounding=stochastic master_weights=same",
             &c, err, sizeof err);
     gs_cell_key(&c, key, sizeof key);
     tap_ok(strstr(key, "precision=e4m3") && strstr(key, "loss_scale=dynamic") &&

@@ -31,39 +31,21 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "experiment/experiment.h"
 #include "nn/format.h"
 #include "nn/rnn.h"
 #include "sweep/cell.h"
+#include "cells.h"
 #include "tap.h"
 
 static const char *const cell_names[] = {"rnn", "lstm", "gru"};
 
-static int cell_of(const char *words, gs_cell_t *c, char *err, size_t errlen)
-{
-    char buf[1024];
-    gs_cell_defaults(c);
-    snprintf(buf, sizeof buf, "%s", words);
-    for (char *w = strtok(buf, " "); w; w = strtok(NULL, " "))
-        if (gs_cell_set_word(c, w, err, errlen) != 0)
-            return -1;
-    return gs_cell_validate(c, err, errlen);
-}
-
+/* tests/cells.c's run of a cell's words (its cell not kept) */
 static int run(const char *words, gs_result_t *r)
 {
     gs_cell_t c;
-    char err[512];
-    memset(r, 0, sizeof *r);
-    if (cell_of(words, &c, err, sizeof err) != 0) {
-        tap_diag("%s: %s", words, err);
-        return -1;
-    }
-    return gs_experiment_run(&c, r, NULL);
+    return tc_run(words, &c, r);
 }
 
 static double rel(double a, double b)
@@ -269,14 +251,6 @@ static void power_of_two_scale(void)
     gs_result_free(&b);
 }
 
-static const gs_train_layer_row_t *row_at(const gs_result_t *r, long step, int layer)
-{
-    for (size_t i = 0; i < r->n_layer_log; i++)
-        if (r->layer_log[i].step == step && r->layer_log[i].layer == layer)
-            return &r->layer_log[i];
-    return NULL;
-}
-
 static void dynamic_scale(void)
 {
     static const long at3[] = {3};
@@ -293,13 +267,7 @@ static void dynamic_scale(void)
                "%s: an overflow injected at step 3: 1 step skipped, the scale halved and grown "
                "back after 5 clean steps (final %g, want 65536)", cell_names[k],
                ok ? r.loss_scale_final : NAN);
-        int kept = ok;
-        for (int l = 1; ok && l <= 3; l++) {
-            const gs_train_layer_row_t *a = row_at(&r, 3, l), *b = row_at(&r, 4, l),
-                                       *c = row_at(&r, 5, l);
-            kept &= a && b && c && a->w_norm == b->w_norm && b->w_norm != c->w_norm &&
-                    isnan(a->update_ratio) && isfinite(b->update_ratio);
-        }
+        int kept = ok && tc_skip_kept(&r, 3, 3);
         tap_ok(kept, "%s: the skipped step 3 left the weights as they were", cell_names[k]);
         gs_result_free(&r);
         gs_experiment_test_scaler(NULL, 0, 5);
@@ -343,7 +311,6 @@ static int same_result(const gs_result_t *a, const gs_result_t *b)
 static void threads(void)
 {
 #ifdef _OPENMP
-    int n = omp_get_max_threads();
     for (int k = 0; k < 3; k++)
         for (int p = 1; gs_precision_names[p]; p++) {
             if (k > 0 && p != GS_FMT_FLOAT16 + 1 && p != GS_FMT_BFLOAT16 + 1)
@@ -353,17 +320,12 @@ static void threads(void)
                      "steps=4 log_every=2 eval_rows=0 precision=%s rounding=stochastic "
                      "loss_scale=dynamic master_weights=same", cell_names[k], gs_precision_names[p]);
             gs_result_t a, b;
-            omp_set_num_threads(1);
-            int ra = run(w, &a);
-            omp_set_num_threads(2);
-            int rb = run(w, &b);
-            tap_ok(ra == 0 && rb == 0 && same_result(&a, &b),
+            tap_ok(tc_run_threads(w, &a, &b) == 0 && same_result(&a, &b),
                    "%s %s: 1 and 2 threads bit for bit (layers, time steps, train log, losses)",
                    cell_names[k], gs_precision_names[p]);
             gs_result_free(&a);
             gs_result_free(&b);
         }
-    omp_set_num_threads(n);
 #else
     tap_ok(1, "# SKIP no OpenMP");
 #endif
@@ -394,10 +356,10 @@ static void edges(void)
     }
     gs_cell_t c;
     char err[512];
-    tap_ok(cell_of("model=lstm precision=e4m3 loss_scale=dynamic rounding=stochastic", &c, err,
+    tap_ok(tc_cell_of("model=lstm precision=e4m3 loss_scale=dynamic rounding=stochastic", &c, err,
                    sizeof err) == 0,
            "precision, loss_scale and rounding accepted for model=lstm");
-    tap_ok(cell_of("model=transformer dataset=tokens precision=float16", &c, err, sizeof err) != 0 &&
+    tap_ok(tc_cell_of("model=transformer dataset=tokens precision=float16", &c, err, sizeof err) != 0 &&
                strstr(err, "not yet") && strstr(err, "transformer") && strstr(err, "precision=float64"),
            "precision refused for model=transformer (%s)", err);
 }
