@@ -167,7 +167,7 @@ static int bin_of_bits(uint64_t u)
  * without a branch, unused cuts UINT64_MAX, which nothing reaches (binade
  * 0 has one: 1, which sets zero apart from the subnormal doubles). */
 #define N_LIMITS (3 * GS_N_FMT)
-#define EDGE_MAX 4
+#define EDGE_MAX 2
 #define N_IV_MAX (GS_FMT_HIST_BINS + N_LIMITS + 2)   /* zero, bins, their splits, non-finite */
 #define N_ROWS_MAX (N_LIMITS + 2)                    /* binades with inner cuts, + none */
 #define IV_ZERO 0
@@ -288,7 +288,7 @@ static inline unsigned interval_of(const pass_plan_t *p, uint64_t a)
 {
     uint32_t s = p->of_exp[a >> 52];
     const uint64_t *c = p->cut[s >> 16];
-    return (s & 0xffff) + (a >= c[0]) + (a >= c[1]) + (a >= c[2]) + (a >= c[3]);
+    return (s & 0xffff) + (a >= c[0]) + (a >= c[1]);
 }
 
 /* t += the n values of x. Consecutive values mostly fall in the same few
@@ -305,14 +305,20 @@ static void tally_range(tally_t *t, const pass_plan_t *p, const double *x, size_
         memset(cnt, 0, sizeof cnt);
         uint64_t lo = UINT64_MAX, hi = 0;
         for (; i + COPIES <= m; i += COPIES) {
-            uint64_t a[COPIES];
-            memcpy(a, y + i, sizeof a);
-            for (int j = 0; j < COPIES; j++) {
-                a[j] &= ABS_MASK;
-                cnt[j][interval_of(p, a[j])]++;
-                lo = a[j] - 1 < lo ? a[j] - 1 : lo;
-                hi = a[j] > hi ? a[j] : hi;
-            }
+#define COUNT_ONE(j)                                 \
+            do {                                     \
+                uint64_t a_;                         \
+                memcpy(&a_, y + i + (j), sizeof a_); \
+                a_ &= ABS_MASK;                      \
+                cnt[j][interval_of(p, a_)]++;        \
+                lo = a_ - 1 < lo ? a_ - 1 : lo;      \
+                hi = a_ > hi ? a_ : hi;              \
+            } while (0)
+            COUNT_ONE(0);
+            COUNT_ONE(1);
+            COUNT_ONE(2);
+            COUNT_ONE(3);
+#undef COUNT_ONE
         }
         for (; i < m; i++) {
             uint64_t a;
