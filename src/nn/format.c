@@ -170,7 +170,6 @@ static int bin_of_bits(uint64_t u)
 #define EDGE_MAX 2
 #define N_IV_MAX (GS_FMT_HIST_BINS + N_LIMITS + 2)   /* zero, bins, their splits, non-finite */
 #define N_ROWS_MAX (N_LIMITS + 2)                    /* binades with inner cuts, + none */
-#define IV_ZERO 0
 typedef struct {
     uint32_t of_exp[2048];          /* binade e: its first interval | its cuts' row << 16 */
     uint64_t cut[N_ROWS_MAX][EDGE_MAX];   /* a row of inner cuts, ascending; row 0: none */
@@ -284,6 +283,7 @@ static void tally_clear(tally_t *t)
 #define COPIES 4
 #define BLOCK ((size_t)1 << 31)
 
+_Static_assert(EDGE_MAX == 2, "interval_of compares with two cuts");
 static inline unsigned interval_of(const pass_plan_t *p, uint64_t a)
 {
     uint32_t s = p->of_exp[a >> 52];
