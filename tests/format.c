@@ -293,6 +293,97 @@ static void counting(void)
     free(x);
 }
 
+/* Every edge of every format, written from the table (not from
+ * gs_fmt_bounds, which the pass is built on): half the smallest
+ * subnormal (a tie that goes to 0), the smallest subnormal, the tie just
+ * under the smallest normal, the smallest normal, the largest finite
+ * value, the tie above it (inf, or 448 for e4m3), each with its two
+ * neighbour doubles and its power-of-two binade edges; both signs. */
+static size_t edge_values(double *x)
+{
+    size_t k = 0;
+    for (int f = 0; f < GS_N_FMT; f++) {
+        const gs_fmt_t *t = F(f);
+        double half = t->min_subnormal / 2, ulp_top = ldexp(1.0, t->emax - t->man_bits);
+        double at[] = {half, t->min_subnormal, t->min_normal - half, t->min_normal, t->max_finite,
+                       t->max_finite + ulp_top / 2, t->max_finite + ulp_top};
+        for (size_t j = 0; j < sizeof at / sizeof *at; j++) {
+            int e;
+            frexp(at[j], &e);
+            double near[] = {at[j], nextafter(at[j], 0), nextafter(at[j], INFINITY), ldexp(0.5, e),
+                             nextafter(ldexp(0.5, e), 0), ldexp(1.0, e)};
+            for (size_t i = 0; i < sizeof near / sizeof *near; i++) {
+                x[k++] = near[i];
+                x[k++] = -near[i];
+            }
+        }
+    }
+    double other[] = {0.0, -0.0, INFINITY, -INFINITY, NAN, -NAN, 4.9e-324, DBL_MIN,
+                      nextafter(DBL_MIN, 0), DBL_MAX, 0x1p-160, nextafter(0x1p-160, 0), 0x1p130,
+                      nextafter(0x1p130, 0), 0x1p131};
+    for (size_t i = 0; i < sizeof other / sizeof *other; i++)
+        x[k++] = other[i];
+    return k;
+}
+
+/* The pass against value-by-value rounding on tensors shaped like the
+ * ones a run counts (clusters of a few binades at random scales, of
+ * every size around the pass's unrolling by 4 and its OpenMP threshold)
+ * with every edge of every format scattered in at random places; and
+ * tensors whose largest magnitude is inf or NaN (the largest finite one
+ * must still be found) or that hold no finite nonzero value. */
+static void counting_edges(void)
+{
+    gs_rng_t r;
+    gs_rng_seed(&r, 9, 0);
+    double edges[512];
+    size_t n_edges = edge_values(edges);
+    size_t sizes[] = {1, 2, 3, 4, 5, 7, 8, 9, 63, 1000, 4097, 16383, 16384, 16385, 40001};
+    size_t n_sizes = sizeof sizes / sizeof *sizes;
+    double *x = malloc(40001 * sizeof *x);
+    int bad = 0, trials = 0;
+    for (int trial = 0; trial < 60; trial++) {
+        size_t n = sizes[trial % n_sizes];
+        double scale = exp2(-160.0 + 300.0 * gs_rng_uniform(&r)), spread = 1 + 4 * gs_rng_uniform(&r);
+        for (size_t i = 0; i < n; i++) {
+            double v = scale * exp2(spread * gs_rng_normal(&r));
+            x[i] = gs_rng_u64(&r) & 1 ? -v : v;
+            if (gs_rng_below(&r, 16) == 0)   /* ~6% edges */
+                x[i] = edges[gs_rng_below(&r, n_edges)];
+        }
+        if (trial % 4 == 0 && n >= n_edges)   /* every edge, somewhere */
+            for (size_t j = 0; j < n_edges; j++)
+                x[gs_rng_below(&r, n - n_edges + 1) + j] = edges[j];
+        gs_fmt_counts_t c;
+        gs_fmt_counts_clear(&c);
+        gs_fmt_count(&c, x, n);
+        trials++;
+        if (!counts_agree(x, n, &c) && bad++ == 0)
+            tap_diag("trial %d (n %zu, scale %a): counts differ from rounding each value", trial, n, scale);
+    }
+    tap_ok(bad == 0, "the pass agrees with rounding each value in every format on %d tensors of "
+           "1..40001 values with every format's edges, +-0, inf, NaN and subnormal doubles (%d differ)",
+           trials, bad);
+    /* the largest value inf or NaN: max_abs is the finite one's */
+    for (size_t i = 0; i < 20000; i++)
+        x[i] = (double)(i % 97) * 0x1p-20;
+    x[19999] = INFINITY;
+    x[5] = NAN;
+    x[6] = -INFINITY;
+    gs_fmt_counts_t c;
+    gs_fmt_counts_clear(&c);
+    gs_fmt_count(&c, x, 20000);
+    tap_ok(counts_agree(x, 20000, &c) && c.max_abs == 96 * 0x1p-20 && c.min_abs == 0x1p-20 &&
+               c.nonfinite == 3, "with inf and NaN among them the extremes are the finite values' "
+           "(max %a, min %a, %ld non-finite)", c.max_abs, c.min_abs, c.nonfinite);
+    double none[] = {0.0, -0.0, INFINITY, NAN, -0.0};
+    gs_fmt_counts_clear(&c);
+    gs_fmt_count(&c, none, 5);
+    tap_ok(counts_agree(none, 5, &c) && c.nonzero == 0 && c.nonfinite == 2 && c.max_abs == 0 &&
+               c.min_abs == 0, "zeros and non-finite values only: nothing nonzero, extremes 0");
+    free(x);
+}
+
 /* The lost values and overflows of x scaled by 2^k, by rounding each */
 static void scaled(const gs_fmt_t *f, const double *x, size_t n, int k, long *lost, long *over)
 {
@@ -484,6 +575,7 @@ int main(void)
     tap_ok(1, "# SKIP MPFR missing (apt-get install libmpfr-dev): the MPFR reference is not run");
 #endif
     counting();
+    counting_edges();
     scale_window();
     stochastic();
     lost_updates();

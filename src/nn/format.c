@@ -4,7 +4,12 @@
 
 #include <assert.h>
 #include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "nn/par.h"
 
@@ -150,157 +155,263 @@ static int bin_of_bits(uint64_t u)
 /* What the pass needs of the formats. Each format has three limits on
  * |x|'s bits - the first value not rounded to zero (zero_max + 1), the
  * first normal (normal_from), the first overflowing (overflow_from) - and
- * the count under a limit is the histogram's bins under the limit's bin
- * plus the values of that bin under it. So the histogram is kept finer in
- * the bins that hold limits: a value goes to (bin, the number of its
- * bin's limits it reaches), found by comparing it with EDGE_MAX limits
- * without a branch (unused ones are 0, which every value reaches) - one
- * counter incremented a value, as a plain histogram. */
+ * every count a format needs is the number of values under a limit. So
+ * the magnitudes are cut into intervals of |x|'s bits, in increasing
+ * order: zero; the histogram's bins (the first from the smallest
+ * subnormal double, the last to the largest finite one), each split
+ * again at the limits it holds; inf and NaN. A count under a limit is
+ * then a sum of whole intervals, and the pass increments one counter a
+ * value: its interval, which is its binade's first (a table indexed by
+ * the double's biased exponent: the bins' clamping comes free) plus how
+ * many of that binade's inner cuts it reaches - EDGE_MAX comparisons
+ * without a branch, unused cuts UINT64_MAX, which nothing reaches (binade
+ * 0 has one: 1, which sets zero apart from the subnormal doubles). */
 #define N_LIMITS (3 * GS_N_FMT)
-#define EDGE_MAX 4
-#define SUBS (EDGE_MAX + 1)
+#define EDGE_MAX 2
+#define N_IV_MAX (GS_FMT_HIST_BINS + N_LIMITS + 2)   /* zero, bins, their splits, non-finite */
+#define N_ROWS_MAX (N_LIMITS + 2)                    /* binades with inner cuts, + none */
 typedef struct {
-    uint64_t lim[N_LIMITS];
-    int bin[N_LIMITS];              /* the bin of lim - 1: the last value under it */
-    int rank[N_LIMITS];             /* how many limits of its bin are smaller */
-    int n_in[GS_FMT_HIST_BINS];     /* limits in a bin */
-    uint64_t at[GS_FMT_HIST_BINS][EDGE_MAX];   /* a bin's limits, 0 for none */
+    uint32_t of_exp[2048];          /* binade e: its first interval | its cuts' row << 16 */
+    uint64_t cut[N_ROWS_MAX][EDGE_MAX];   /* a row of inner cuts, ascending; row 0: none */
+    int n_iv;                       /* intervals; the last is the non-finite one */
+    int16_t bin[N_IV_MAX];          /* an interval's histogram bin (nonzero finite ones) */
+    int16_t under[N_LIMITS];        /* limit i's interval: the values under it are 1..under-1 */
 } pass_plan_t;
 
-static void pass_plan(pass_plan_t *p)
+static int cmp_u64(const void *a, const void *b)
 {
-    memset(p->n_in, 0, sizeof p->n_in);
-    memset(p->at, 0, sizeof p->at);
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static void pass_plan_build(pass_plan_t *p)
+{
+    /* the intervals' first values: zero, the smallest subnormal double,
+     * the bins' lower edges after the first, the limits, inf */
+    uint64_t start[N_IV_MAX + 1], lims[N_LIMITS];
+    int n = 0;
+    start[n++] = 0;
+    start[n++] = 1;
+    for (int k = 1; k < GS_FMT_HIST_BINS; k++)
+        start[n++] = (uint64_t)(1023 + gs_fmt_bin_exp(k)) << 52;
     for (int f = 0; f < GS_N_FMT; f++) {
         gs_fmt_bounds_t b;
         gs_fmt_bounds(&gs_formats[f], &b);
-        uint64_t lims[3] = {b.zero_max + 1, b.normal_from, b.overflow_from};
-        for (int kind = 0; kind < 3; kind++) {
-            int i = f * 3 + kind, k = bin_of_bits(lims[kind] - 1);
-            assert(p->n_in[k] < EDGE_MAX);   /* no binade holds more limits of these formats */
-            p->lim[i] = lims[kind];
-            p->bin[i] = k;
-            p->at[k][p->n_in[k]++] = lims[kind];
-        }
+        lims[f * 3] = b.zero_max + 1;
+        lims[f * 3 + 1] = b.normal_from;
+        lims[f * 3 + 2] = b.overflow_from;
+        for (int kind = 0; kind < 3; kind++)
+            start[n++] = lims[f * 3 + kind];
     }
+    start[n++] = EXP_ALL;
+    qsort(start, (size_t)n, sizeof *start, cmp_u64);
+    int m = 0;
+    for (int i = 0; i < n; i++)   /* a limit on a bin's edge cuts nothing new */
+        if (m == 0 || start[i] != start[m - 1])
+            start[m++] = start[i];
+    p->n_iv = m;
+    assert(m <= N_IV_MAX);
+    for (int i = 0; i < m; i++)
+        p->bin[i] = (int16_t)(start[i] == 0 || start[i] >= EXP_ALL ? -1 : bin_of_bits(start[i]));
     for (int i = 0; i < N_LIMITS; i++) {
-        p->rank[i] = 0;
-        for (int j = 0; j < N_LIMITS; j++)
-            p->rank[i] += p->bin[j] == p->bin[i] && p->lim[j] < p->lim[i];
+        int j = 0;
+        while (start[j] != lims[i])
+            j++;
+        p->under[i] = (int16_t)j;
+    }
+    /* each binade [e 2^52, (e + 1) 2^52): the interval of its first value
+     * and the cuts strictly inside it */
+    int rows = 1;
+    for (int j = 0; j < EDGE_MAX; j++)
+        p->cut[0][j] = UINT64_MAX;
+    int iv = 0;
+    for (uint64_t e = 0; e < 2048; e++) {
+        uint64_t lo = e << 52, hi = lo + (UINT64_C(1) << 52);
+        while (iv + 1 < m && start[iv + 1] <= lo)
+            iv++;
+        uint64_t inner[EDGE_MAX];
+        int k = 0;
+        for (int i = iv + 1; i < m && start[i] < hi; i++) {
+            assert(k < EDGE_MAX);   /* no binade holds more cuts of these formats */
+            inner[k++] = start[i];
+        }
+        int row = 0;
+        if (k) {
+            assert(rows < N_ROWS_MAX);
+            row = rows++;
+            for (int j = 0; j < EDGE_MAX; j++)
+                p->cut[row][j] = j < k ? inner[j] : UINT64_MAX;
+        }
+        p->of_exp[e] = (uint32_t)iv | (uint32_t)row << 16;
     }
 }
 
-/* One pass's (or one thread's) tallies: sub[bin][s], the values of a bin
- * that reach s - (EDGE_MAX - its limits) of its limits */
+/* Built once, on first use (gs_fmt_bounds' 15 roundings and the tables:
+ * a few microseconds, more than counting a small tensor) */
+static pass_plan_t plan_once;
+static atomic_int plan_ready;
+
+static const pass_plan_t *pass_plan(void)
+{
+    if (!atomic_load_explicit(&plan_ready, memory_order_acquire)) {
+#pragma omp critical(gs_fmt_plan)
+        if (!atomic_load_explicit(&plan_ready, memory_order_relaxed)) {
+            pass_plan_build(&plan_once);
+            atomic_store_explicit(&plan_ready, 1, memory_order_release);
+        }
+    }
+    return &plan_once;
+}
+
+/* A thread's totals: the values of each interval, the extremes of the
+ * nonzero finite magnitudes' bits (min kept as bits - 1, so that a zero,
+ * 0 - 1 = UINT64_MAX, never wins) */
 typedef struct {
-    long sub[GS_FMT_HIST_BINS][SUBS];
-    long nonzero, nonfinite;
-    uint64_t min_u, max_u;   /* the nonzero magnitudes' bits (UINT64_MAX, 0: none) */
+    long iv[N_IV_MAX];
+    uint64_t min_m1, max_u;
 } tally_t;
 
 static void tally_clear(tally_t *t)
 {
-    memset(t, 0, sizeof *t);
-    t->min_u = UINT64_MAX;
+    memset(t->iv, 0, sizeof t->iv);
+    t->min_m1 = UINT64_MAX;
+    t->max_u = 0;
 }
 
+/* Values a block counts into 32-bit counters (each of COPIES sees a
+ * quarter of them) before they are added to the tally's longs */
+#define COPIES 4
+#define BLOCK ((size_t)1 << 31)
+
+_Static_assert(EDGE_MAX == 2, "interval_of compares with two cuts");
+static inline unsigned interval_of(const pass_plan_t *p, uint64_t a)
+{
+    uint32_t s = p->of_exp[a >> 52];
+    const uint64_t *c = p->cut[s >> 16];
+    return (s & 0xffff) + (a >= c[0]) + (a >= c[1]);
+}
+
+/* t += the n values of x. Consecutive values mostly fall in the same few
+ * binades: incrementing one counter each would wait for the previous
+ * increment of the same counter, so four copies take turns (COPIES). The
+ * largest magnitude is taken over every value and again over the finite
+ * ones only when some value was inf or NaN (rare: a diverging run). */
 static void tally_range(tally_t *t, const pass_plan_t *p, const double *x, size_t n)
 {
-    long nonzero = 0, nonfinite = 0;
-    uint64_t lo = t->min_u, hi = t->max_u;
-    for (size_t i = 0; i < n; i++) {
-        uint64_t u;
-        memcpy(&u, &x[i], sizeof u);
-        u &= ABS_MASK;
-        if (u == 0)
-            continue;
-        if (u >= EXP_ALL) {
-            nonfinite++;
-            continue;
+    uint32_t cnt[COPIES][N_IV_MAX];
+    for (size_t done = 0; done < n;) {
+        size_t m = n - done < BLOCK ? n - done : BLOCK, i = 0;
+        const double *y = x + done;
+        memset(cnt, 0, sizeof cnt);
+        uint64_t lo = UINT64_MAX, hi = 0;
+        for (; i + COPIES <= m; i += COPIES) {
+#define COUNT_ONE(j)                                 \
+            do {                                     \
+                uint64_t a_;                         \
+                memcpy(&a_, y + i + (j), sizeof a_); \
+                a_ &= ABS_MASK;                      \
+                cnt[j][interval_of(p, a_)]++;        \
+                lo = a_ - 1 < lo ? a_ - 1 : lo;      \
+                hi = a_ > hi ? a_ : hi;              \
+            } while (0)
+            COUNT_ONE(0);
+            COUNT_ONE(1);
+            COUNT_ONE(2);
+            COUNT_ONE(3);
+#undef COUNT_ONE
         }
-        nonzero++;
-        lo = u < lo ? u : lo;
-        hi = u > hi ? u : hi;
-        int k = bin_of_bits(u), s = 0;
-        for (int j = 0; j < EDGE_MAX; j++)
-            s += u >= p->at[k][j];
-        t->sub[k][s]++;
+        for (; i < m; i++) {
+            uint64_t a;
+            memcpy(&a, y + i, sizeof a);
+            a &= ABS_MASK;
+            cnt[0][interval_of(p, a)]++;
+            lo = a - 1 < lo ? a - 1 : lo;
+            hi = a > hi ? a : hi;
+        }
+        for (int k = 0; k < p->n_iv; k++)
+            for (int j = 0; j < COPIES; j++)
+                t->iv[k] += cnt[j][k];
+        if (hi >= EXP_ALL) {   /* the finite ones' largest */
+            hi = 0;
+            for (i = 0; i < m; i++) {
+                uint64_t a;
+                memcpy(&a, y + i, sizeof a);
+                a &= ABS_MASK;
+                hi = a < EXP_ALL && a > hi ? a : hi;
+            }
+        }
+        t->min_m1 = lo < t->min_m1 ? lo : t->min_m1;
+        t->max_u = hi > t->max_u ? hi : t->max_u;
+        done += m;
     }
-    t->nonzero += nonzero;
-    t->nonfinite += nonfinite;
-    t->min_u = lo;
-    t->max_u = hi;
 }
 
-static void tally_merge(tally_t *t, const tally_t *o)
+static void tally_merge(tally_t *t, const tally_t *o, int n_iv)
 {
-    for (int k = 0; k < GS_FMT_HIST_BINS; k++)
-        for (int s = 0; s < SUBS; s++)
-            t->sub[k][s] += o->sub[k][s];
-    t->nonzero += o->nonzero;
-    t->nonfinite += o->nonfinite;
-    t->min_u = o->min_u < t->min_u ? o->min_u : t->min_u;
+    for (int k = 0; k < n_iv; k++)
+        t->iv[k] += o->iv[k];
+    t->min_m1 = o->min_m1 < t->min_m1 ? o->min_m1 : t->min_m1;
     t->max_u = o->max_u > t->max_u ? o->max_u : t->max_u;
 }
 
-/* c += the tallies of n values: under a limit = the bins under its bin
- * plus its bin's values that reach fewer of the bin's limits than it */
+/* c += the tally of n values: the histogram and, per limit, the nonzero
+ * finite values under it (intervals 1 .. its own - 1) */
 static void tally_into(gs_fmt_counts_t *c, const tally_t *t, const pass_plan_t *p, size_t n)
 {
-    long under[GS_FMT_HIST_BINS + 1];   /* under[k]: the values of bins < k */
-    under[0] = 0;
-    for (int k = 0; k < GS_FMT_HIST_BINS; k++) {
-        long h = 0;
-        for (int s = 0; s < SUBS; s++)
-            h += t->sub[k][s];
-        under[k + 1] = under[k] + h;
-        c->hist[k] += h;
+    int nf = p->n_iv - 1;
+    long below[N_IV_MAX + 1];   /* below[k]: the nonzero finite values of intervals < k */
+    below[0] = below[1] = 0;
+    for (int k = 1; k < nf; k++) {
+        below[k + 1] = below[k] + t->iv[k];
+        c->hist[p->bin[k]] += t->iv[k];
     }
-    long below[N_LIMITS];
-    for (int i = 0; i < N_LIMITS; i++) {
-        int k = p->bin[i], unused = EDGE_MAX - p->n_in[k];
-        below[i] = under[k];
-        for (int s = 0; s <= unused + p->rank[i]; s++)
-            below[i] += t->sub[k][s];
-    }
+    long nonzero = below[nf];
     for (int f = 0; f < GS_N_FMT; f++) {
-        long zero = below[f * 3], below_normal = below[f * 3 + 1], below_over = below[f * 3 + 2];
+        long zero = below[p->under[f * 3]], below_normal = below[p->under[f * 3 + 1]];
         c->zero[f] += zero;
         c->subnormal[f] += below_normal - zero;
-        c->overflow[f] += t->nonzero - below_over;
+        c->overflow[f] += nonzero - below[p->under[f * 3 + 2]];
     }
     uint64_t min_u = c->nonzero ? bits_of(c->min_abs) : UINT64_MAX;
     uint64_t max_u = c->nonzero ? bits_of(c->max_abs) : 0;
     c->n += (long)n;
-    c->nonzero += t->nonzero;
-    c->nonfinite += t->nonfinite;
-    min_u = t->min_u < min_u ? t->min_u : min_u;
-    max_u = t->max_u > max_u ? t->max_u : max_u;
+    c->nonzero += nonzero;
+    c->nonfinite += t->iv[nf];
+    if (nonzero) {
+        min_u = t->min_m1 + 1 < min_u ? t->min_m1 + 1 : min_u;
+        max_u = t->max_u > max_u ? t->max_u : max_u;
+    }
     c->min_abs = c->nonzero ? double_of(min_u) : 0.0;
     c->max_abs = c->nonzero ? double_of(max_u) : 0.0;
 }
 
 void gs_fmt_count(gs_fmt_counts_t *c, const double *x, size_t n)
 {
-    pass_plan_t p;   /* 15 roundings and 10 kB: little against a tensor's pass */
-    pass_plan(&p);
-    tally_t t;       /* on the stack, as the threads' below: no allocation */
+    const pass_plan_t *p = pass_plan();
+    tally_t t;   /* on the stack, as the threads' below: no allocation */
     tally_clear(&t);
     if (n < GS_PAR_MIN) {
-        tally_range(&t, &p, x, n);
+        tally_range(&t, p, x, n);
     } else {
 #pragma omp parallel
         {
+            /* a contiguous share per thread: the counts are integer sums,
+             * the same for any split */
+            size_t nt = 1, id = 0;
+#ifdef _OPENMP
+            nt = (size_t)omp_get_num_threads();
+            id = (size_t)omp_get_thread_num();
+#endif
+            size_t b = n / nt * id + (id < n % nt ? id : n % nt);
+            size_t len = n / nt + (id < n % nt);
             tally_t part;
             tally_clear(&part);
-#pragma omp for schedule(static)
-            for (size_t i = 0; i < n; i += GS_PAR_MIN)
-                tally_range(&part, &p, x + i, n - i < GS_PAR_MIN ? n - i : GS_PAR_MIN);
+            tally_range(&part, p, x + b, len);
 #pragma omp critical(gs_fmt_merge)
-            tally_merge(&t, &part);   /* integer sums and extremes: any order */
+            tally_merge(&t, &part, p->n_iv);   /* integer sums and extremes: any order */
         }
     }
-    tally_into(c, &t, &p, n);
+    tally_into(c, &t, p, n);
 }
 
 int gs_fmt_scale_window(const gs_fmt_t *f, const gs_fmt_counts_t *c, double max_lost_share,

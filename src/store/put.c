@@ -78,9 +78,10 @@ missing:
 }
 
 /* "INSERT INTO table (keys, a, b) VALUES (?1, ?2, ...)": the keys, then
- * the value columns in the order the put_* functions bind them */
+ * the value columns in the order the put_* functions bind them; with
+ * tuples > 1, that many rows "(?1, ..), (?k+1, ..)" in one statement */
 static void series_insert(const char *table, const char *keys, const series_column_t *cols,
-                          size_t n, char *sql, size_t cap)
+                          size_t n, int tuples, char *sql, size_t cap)
 {
     size_t len = (size_t)snprintf(sql, cap, "INSERT INTO %s (%s", table, keys);
     int params = 1;
@@ -89,8 +90,9 @@ static void series_insert(const char *table, const char *keys, const series_colu
     for (size_t i = 0; i < n && len < cap; i++)
         len += (size_t)snprintf(sql + len, cap - len, ", %s", cols[i].name);
     params += (int)n;
-    for (int i = 1; i <= params && len < cap; i++)
-        len += (size_t)snprintf(sql + len, cap - len, "%s?%d", i == 1 ? ") VALUES (" : ", ", i);
+    for (int i = 1; i <= params * tuples && len < cap; i++)
+        len += (size_t)snprintf(sql + len, cap - len, "%s?%d",
+                                i == 1 ? ") VALUES (" : i % params == 1 ? "), (" : ", ", i);
     if (len < cap)
         snprintf(sql + len, cap - len, ")");
     assert(len + 1 < cap);   /* the statement fits */
@@ -142,8 +144,12 @@ int store_prepare_inserts(gs_store_t *st, char *err, size_t errlen)
     _Static_assert(sizeof child / sizeof *child == ST_N, "a statement per ST_*");
     for (size_t i = 0; i < STORE_N_SERIES; i++) {
         const store_series_t *x = &store_series[i];
-        char sql[1024];
-        series_insert(x->table, x->keys, x->cols, x->n, sql, sizeof sql);
+        char sql[4096];
+        /* format_stats: a record's rows of every format in one statement -
+         * its CHECK (... IN (5 names)) lists build a temporary index each
+         * time a statement runs, which cost more than the rows' inserts */
+        series_insert(x->table, x->keys, x->cols, x->n, i == STORE_FORMAT_STATS ? GS_N_FMT : 1, sql,
+                      sizeof sql);
         if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[x->which],
                                NULL) != SQLITE_OK)
             return store_sqlfail(st, err, errlen, "preparing inserts");
@@ -349,10 +355,9 @@ static int put_run(gs_store_t *st, const gs_sweep_t *sw, const gs_sweep_cell_t *
 
 /* Bind a series row's value columns from the row struct at row, from
  * parameter i on (the keys before), and store it */
-static int put_series_row(gs_store_t *st, const store_series_t *x, const char *row, int i,
-                          char *err, size_t errlen)
+/* Binds a row's value columns from i on; the next parameter's index */
+static int bind_series_row(sqlite3_stmt *s, const store_series_t *x, const char *row, int i)
 {
-    sqlite3_stmt *s = st->stmt[x->which];
     for (size_t k = 0; k < x->n; k++) {
         const series_column_t *col = &x->cols[k];
         if (col->is_int) {
@@ -365,6 +370,14 @@ static int put_series_row(gs_store_t *st, const store_series_t *x, const char *r
             store_bind_real(s, i++, v);
         }
     }
+    return i;
+}
+
+static int put_series_row(gs_store_t *st, const store_series_t *x, const char *row, int i,
+                          char *err, size_t errlen)
+{
+    sqlite3_stmt *s = st->stmt[x->which];
+    i = bind_series_row(s, x, row, i);
     assert(i == sqlite3_bind_parameter_count(s) + 1);   /* every column bound */
     char what[64];
     snprintf(what, sizeof what, "storing %s", x->table);
@@ -446,7 +459,8 @@ static int put_histograms(gs_store_t *st, sqlite3_int64 id, const gs_result_t *r
 }
 
 /* format_stats: a row per record and format, the key then the columns
- * of GS_FORMAT_STATS_COLUMNS (the shares and window from gs_format_row) */
+ * of GS_FORMAT_STATS_COLUMNS (the shares and window from gs_format_row);
+ * a record's GS_N_FMT rows in one statement (store_prepare_inserts) */
 static int put_format_stats(gs_store_t *st, sqlite3_int64 id, const gs_result_t *r, char *err,
                             size_t errlen)
 {
@@ -454,17 +468,20 @@ static int put_format_stats(gs_store_t *st, sqlite3_int64 id, const gs_result_t 
     sqlite3_stmt *s = st->stmt[x->which];
     for (size_t j = 0; j < r->n_fmt; j++) {
         const gs_fmt_record_t *rec = &r->fmt[j];
+        int i = 1;
         for (int f = 0; f < GS_N_FMT; f++) {
             gs_format_row_t row;
             gs_format_row(rec, f, &row);
-            sqlite3_bind_int64(s, 1, id);
-            sqlite3_bind_int64(s, 2, rec->step);
-            sqlite3_bind_int64(s, 3, rec->layer);
-            sqlite3_bind_text(s, 4, gs_fmt_tensor_names[rec->tensor], -1, SQLITE_STATIC);
-            sqlite3_bind_text(s, 5, gs_fmt_names[f], -1, SQLITE_STATIC);
-            if (put_series_row(st, x, (const char *)&row, 6, err, errlen) != 0)
-                return -1;
+            sqlite3_bind_int64(s, i++, id);
+            sqlite3_bind_int64(s, i++, rec->step);
+            sqlite3_bind_int64(s, i++, rec->layer);
+            sqlite3_bind_text(s, i++, gs_fmt_tensor_names[rec->tensor], -1, SQLITE_STATIC);
+            sqlite3_bind_text(s, i++, gs_fmt_names[f], -1, SQLITE_STATIC);
+            i = bind_series_row(s, x, (const char *)&row, i);
         }
+        assert(i == sqlite3_bind_parameter_count(s) + 1);   /* every column of every row bound */
+        if (store_step_reset(st, s, err, errlen, "storing format_stats") != 0)
+            return -1;
     }
     return 0;
 }
