@@ -209,6 +209,8 @@ bad=$(q "SELECT f.id FROM f JOIN fr USING (id) JOIN u ON u.id = fr.run LEFT JOIN
             WHEN 'grad_h_ratio' THEN $(close f.value u.ratio)
             WHEN 'residual_growth_measured' THEN $(close f.value t.residual_growth_measured)
             WHEN 'condition' THEN (f.value = 'inf' AND (t.condition IS NULL OR t.condition > 1e308)) OR $(close f.value t.condition)
+            WHEN 'attn_entropy' THEN f.value = (SELECT min(h.attn_entropy) FROM head_stats h WHERE h.run_id = u.id
+                                                  AND h.step = (SELECT max(step) FROM head_stats WHERE run_id = u.id))
             ELSE f.stat IN ($tf_stats) END LIMIT 3")
 check "value: each run's number as stored (grad_h_ratio recomputed) (${bad:-all})" '[ -z "$bad" ]'
 # the spectrum table's share of singular values below the SVD floor

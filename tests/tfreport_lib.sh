@@ -51,9 +51,8 @@ tf_part_sql() {
     noci-align) echo "SELECT total(top_cos > first_cos), total(top_cos <= first_cos) FROM tfr
                       WHERE (($post) OR ($pre)) AND depth >= 2 AND top_cos IS NOT NULL AND first_cos IS NOT NULL" ;;
     deepnet-bounded) echo "SELECT total(a.output_change * 10 <= b.output_change), total(a.output_change * 10 > b.output_change)
-                           FROM tfr a JOIN tfr b ON a.depth = b.depth AND a.repeat = b.repeat AND a.width = b.width
-                            AND a.seq_len = b.seq_len AND a.batch = b.batch AND a.heads IS b.heads AND a.vocab IS b.vocab
-                            AND a.causal IS b.causal AND coalesce(nullif(a.ffn, 0), 4 * a.width) IS coalesce(nullif(b.ffn, 0), 4 * b.width)
+                           FROM tfr a JOIN tfr b ON a.repeat = b.repeat
+                            AND replace(a.canonical_key, ';residual_scale=deepnorm', '') = b.canonical_key
                             AND b.ln = 'post' AND b.residual_scale = 'none' AND b.skip = 'yes' AND b.mlp = a.mlp
                            WHERE a.ln = 'post' AND a.residual_scale = 'deepnorm' AND a.skip = 'yes' AND a.output_change > 0 AND b.output_change > 0" ;;
     deepnet-flat) echo "SELECT total(abs(w2r - 1) <= 0.1), total(abs(w2r - 1) > 0.1) FROM tfr

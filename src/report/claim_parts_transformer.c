@@ -14,10 +14,9 @@
  *   noci-align   ln=post or pre, residual_scale=none, skip=yes: the top
  *                block's token cosine above block 1's
  *   deepnet-bounded  DeepNorm (ln=post, residual_scale=deepnorm) against its
- *                Post-LN partner (ln=post, residual_scale=none; in any
- *                experiment, the same depth, width, seq_len, batch, heads,
- *                ffn, vocab, causal, repeat, skip and mlp): an output
- *                change at least DEEPNET_FACTOR times smaller
+ *                Post-LN partner (in any experiment, the same cell but
+ *                residual_scale=none, the same repeat): an output change
+ *                at least DEEPNET_FACTOR times smaller
  *   deepnet-flat DeepNorm: the last/first ||dL/dW2|| ratio within
  *                DEEPNET_FLAT of 1 */
 #include <config.h>
@@ -152,17 +151,21 @@ static double cosine_rise(rp_model_t *m, const rp_exp_t *e, const rp_run_t *r,
 
 /* Do two transformer cells share their shapes (all but the norm and
  * residual scheme) and their repeat? */
-static int same_shape(const rp_run_t *a, const rp_run_t *b)
+/* Is b the cell of a but for its residual scheme: the same canonical
+ * key (every key that shapes a result: shape, activation, dropout,
+ * warm-up, task ...) once a's residual_scale is b's, and the same repeat? */
+static int same_but_scheme(const rp_run_t *a, const rp_run_t *b)
 {
-    const gs_cell_t *x = &a->sc->cell, *y = &b->sc->cell;
-    return x->depth == y->depth && x->repeat == y->repeat && x->width == y->width &&
-           x->seq_len == y->seq_len && x->batch == y->batch && x->heads == y->heads &&
-           gs_cell_ffn(x) == gs_cell_ffn(y) && x->vocab == y->vocab && x->causal == y->causal;
+    gs_cell_t x = a->sc->cell;
+    char ka[4096], kb[4096];
+    x.residual_scale = b->sc->cell.residual_scale;
+    return x.repeat == b->sc->cell.repeat && gs_cell_key(&x, ka, sizeof ka) < sizeof ka &&
+           gs_cell_key(&b->sc->cell, kb, sizeof kb) < sizeof kb && strcmp(ka, kb) == 0;
 }
 
 /* Post-LN's output change over DeepNorm's, *partner the Post-LN run: the
- * first of the sweep (in any experiment: a config may give each scheme
- * its own) with the same shape, repeat, skip and mlp */
+ * one of the sweep (in any experiment: a config may give each scheme its
+ * own) whose cell is r's but for residual_scale = none */
 static double change_factor(rp_model_t *m, const rp_exp_t *e, const rp_run_t *r,
                             const rp_tf_keys_t *k, const rp_run_t **partner)
 {
@@ -171,7 +174,7 @@ static double change_factor(rp_model_t *m, const rp_exp_t *e, const rp_run_t *r,
         for (size_t i = 0; i < m->exps[x].n_runs; i++) {
             const rp_run_t *q = &m->exps[x].runs[i];
             rp_tf_keys_t qk;
-            if (!same_shape(q, r) || !rp_tf_run(m, q) || rp_tf_keys(m, q, &qk) != 0 ||
+            if (!same_but_scheme(r, q) || !rp_tf_run(m, q) || rp_tf_keys(m, q, &qk) != 0 ||
                 !post_ln(q, &qk) || !is(qk.mlp, k->mlp))
                 continue;
             double a = rp_tf_output_change(m, r), b = rp_tf_output_change(m, q);
