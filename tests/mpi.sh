@@ -43,7 +43,8 @@ check "a 36-cell probe sweep at -n 3: every rank computed some (cells per rank: 
     '[ $st -eq 0 ] && [ "$(q "SELECT count(DISTINCT rank) FROM runs")" = 3 ] && [ "$(q "SELECT count(*) FROM runs")" = 36 ]'
 # transformers (issue 21): their block_stats rows and output change are
 # the same whatever the rank and thread count (attention's tasks per
-# sequence and head; dropout's masks per row from the cell's seed)
+# sequence and head; dropout's masks per row from the cell's seed; QK-norm's
+# per row and head, its gains' sums in a fixed order)
 cat > tf.ini <<'INI'
 [sweep]
 name = tf
@@ -81,6 +82,29 @@ log_every = 2
 optimizer = adam
 lr = 0.01
 dropout = 0.3
+[qknorm]
+model = transformer
+width = 16
+heads = 4
+seq_len = 6
+batch = 3
+depth = 2
+ln = post, pre
+causal = yes
+qk_norm = yes
+[qknorm-train]
+model = transformer
+task = train
+width = 16
+heads = 4
+seq_len = 6
+batch = 3
+depth = 2
+steps = 4
+log_every = 2
+optimizer = adam
+lr = 0.01
+qk_norm = yes
 INI
 "$gs" run tf.ini --db tf1.db --threads 1 2>/dev/null
 dump_rows tf1.db > tf1.rows
@@ -89,8 +113,9 @@ mpirun_gs 2 run tf.ini --db tf22.db --threads 2 2>/dev/null; st2=$?
 nb=$(db=tf1.db q "SELECT count(*) || ' ' || count(DISTINCT run_id) FROM block_stats")
 no=$(db=tf1.db q "SELECT count(*) FROM runs WHERE output_change > 0")
 nd=$(db=tf1.db q "SELECT count(*) FROM runs WHERE dropout = 0.3")
-check "transformer cells at -n 3 (1 thread) and -n 2 (2 threads): rows identical to the singleton run, block_stats included ($nb rows, cells; $no output changes; $nd with dropout; exit $st $st2)" \
-    '[ $st -eq 0 ] && [ $st2 -eq 0 ] && [ "$nb" = "252 11" ] && [ "$no" = 11 ] && [ "$nd" = 3 ] &&
+nq=$(db=tf1.db q "SELECT count(*) FROM runs WHERE qk_norm = 'yes'")
+check "transformer cells at -n 3 (1 thread) and -n 2 (2 threads): rows identical to the singleton run, block_stats included ($nb rows, cells; $no output changes; $nd with dropout; $nq with qk_norm; exit $st $st2)" \
+    '[ $st -eq 0 ] && [ $st2 -eq 0 ] && [ "$nb" = "360 14" ] && [ "$no" = 14 ] && [ "$nd" = 3 ] && [ "$nq" = 3 ] &&
      dump_rows tf3.db | cmp -s - tf1.rows && dump_rows tf22.db | cmp -s - tf1.rows'
 # the held-out evaluation (issue 18) is among those rows: the same
 # subset and values whatever the rank count

@@ -140,7 +140,7 @@ dump_rows results/small.db > ref.rows
 # version 8 (issue 18's held-out evaluation, issue 20's format_stats key)
 # with them: what a database of version 8, or of 7 and before, lacks for
 # the cells it stored
-v9cols="output_change heads ffn vocab ln residual_scale skip mlp causal dropout warmup
+v9cols="output_change heads ffn vocab ln residual_scale skip mlp causal dropout qk_norm warmup
   precision loss_scale master_weights rounding loss_scale_final skipped_steps diverged_sublayer lost_update_frac
   twin_rel_err twin_cos"
 v8cols="heldout_rows heldout_loss heldout_acc format_stats $v9cols"
@@ -241,7 +241,7 @@ old_v8="ALTER TABLE runs DROP COLUMN diverged_sublayer; ALTER TABLE runs DROP CO
   ALTER TABLE runs DROP COLUMN heads; ALTER TABLE runs DROP COLUMN ffn; ALTER TABLE runs DROP COLUMN vocab;
   ALTER TABLE runs DROP COLUMN ln; ALTER TABLE runs DROP COLUMN residual_scale;
   ALTER TABLE runs DROP COLUMN skip; ALTER TABLE runs DROP COLUMN mlp; ALTER TABLE runs DROP COLUMN causal;
-  ALTER TABLE runs DROP COLUMN dropout;
+  ALTER TABLE runs DROP COLUMN dropout; ALTER TABLE runs DROP COLUMN qk_norm;
   PRAGMA writable_schema = ON;
   UPDATE sqlite_schema SET sql = replace(sql, ', ''collapsed''))', '))') WHERE name = 'runs';
   PRAGMA writable_schema = OFF;"

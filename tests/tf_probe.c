@@ -7,7 +7,10 @@
  * 0); the verdict 'collapsed' and the keys' checks. With dropout
  * (issue 21's dropout key) the same, the masks' keys drawn from
  * weight_seed's GS_STREAM_DROPOUT and held for the output change; a cell
- * with dropout=0 is the cell without the key (key, seeds, rows). */
+ * with dropout=0 is the cell without the key (key, seeds, rows). With
+ * qk_norm (QK-LayerNorm) the same, its logit bound at init (every
+ * block's attn_logit_max <= sqrt(d_head)), its refusals, and qk_norm=no
+ * the cell without the key. */
 #include <config.h>
 
 #include <math.h>
@@ -156,6 +159,8 @@ int main(void)
         "model=transformer depth=1 width=4 heads=1 seq_len=1 batch=2 ffn=3",
         "model=transformer depth=3 width=16 heads=4 seq_len=6 batch=3 ln=post dropout=0.1",
         "model=transformer depth=2 width=8 heads=2 seq_len=4 batch=2 ln=pre mlp=no residual_scale=rezero dropout=0.5",
+        "model=transformer depth=3 width=16 heads=4 seq_len=6 batch=3 ln=post qk_norm=yes gain=4",
+        "model=transformer depth=2 width=8 heads=2 seq_len=5 batch=2 ln=pre causal=yes qk_norm=yes dropout=0.1",
     };
     for (size_t i = 0; i < sizeof cells / sizeof *cells; i++) {
         gs_cell_t c;
@@ -186,6 +191,15 @@ int main(void)
         if (c.ln == GS_LN_POST) {   /* a block's output is layer norm's: RMS 1 up to eps */
             const gs_block_row_t *b = row_of(&r, (int)L, GS_SUB_BLOCK);
             tap_close(b ? b->rms : NAN, 1.0, 1e-3, "%s: Post-LN's top output RMS = 1", cells[i]);
+        }
+        if (c.qk_norm) {   /* gains 1, shifts 0: |scaled logit| <= sqrt(d_head) */
+            double lm = -INFINITY, bound = sqrt((double)(c.width / c.heads));
+            for (int l = 1; l <= (int)L; l++) {
+                const gs_block_row_t *b = row_of(&r, l, GS_SUB_BLOCK);
+                lm = fmax(lm, b ? b->attn_logit_max : INFINITY);
+            }
+            tap_ok(lm <= bound * (1 + 1e-12), "%s: largest scaled logit %.4f <= sqrt(d_head) "
+                   "= %.4f", cells[i], lm, bound);
         }
         if (c.seq_len == 1) {   /* one token: X = 1 x^T exactly, no rank to lose */
             const gs_block_row_t *b = row_of(&r, 1, GS_SUB_BLOCK);
@@ -244,6 +258,10 @@ int main(void)
         {"model=transformer dropout=1", "dropout=1: must be below 1"},
         {"model=transformer dropout=-0.1", "dropout=-0.1: must not be negative"},
         {"model=transformer dropout=1.5", "dropout=1.5: too large"},
+        {"model=mlp qk_norm=yes", "qk_norm=yes: needs model=transformer"},
+        {"model=gru qk_norm=yes", "qk_norm=yes: needs model=transformer"},
+        {"model=transformer width=8 heads=8 qk_norm=yes", "d_head = width / heads must be at least 2"},
+        {"model=transformer qk_norm=maybe", "qk_norm"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         char err[512] = "";
@@ -294,6 +312,15 @@ int main(void)
         gs_result_free(&r0);
         gs_result_free(&r1);
     }
+    /* qk_norm=no likewise; qk_norm=yes another cell with the same seeds
+     * (paired: the same weights with and without the norm) */
+    tc_cell_of("model=transformer width=16 qk_norm=no", &d0, err, sizeof err);
+    tc_cell_of("model=transformer width=16 qk_norm=yes", &d1, err, sizeof err);
+    gs_cell_key(&d0, key0, sizeof key0);
+    tap_ok(gs_cell_key_hash(&d0) == gs_cell_key_hash(&b) && gs_cell_seed(&d0) == gs_cell_seed(&b) &&
+               strstr(key0, "qk_norm") == NULL && gs_cell_key_hash(&d1) != gs_cell_key_hash(&b) &&
+               gs_cell_seed(&d1) == gs_cell_seed(&b) && gs_cell_data_seed(&d1) == gs_cell_data_seed(&b),
+           "qk_norm=no is the cell without the key; qk_norm=yes another cell with the same seeds");
     /* an mlp's key and seed are those of before the transformer keys */
     gs_cell_defaults(&a);
     gs_cell_settle(&a, NULL);

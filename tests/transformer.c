@@ -33,6 +33,21 @@
  * net's, bit for bit), a row's mask independent of n, new masks per
  * training forward, the same while held.
  *
+ * QK-norm (qk_norm = 1, d_head 2 and 4): the same checks over post, pre
+ * and none, 1 and 2 heads, causal and not, with dropout, ReZero and
+ * T = 1. With it bk's gradient is general (LN(k + c) = LN(k) only for c
+ * the same across a head's values, which bk is not) and the keys' shift
+ * kn_b's is zero in exact arithmetic (it adds q_i . kn_b to every logit
+ * of row i). With d_head 2 each normed pair is +-(a - b) / sqrt((a - b)^2
+ * + 4 eps), nearly a sign: its third derivative is large and so is the
+ * differences' truncation error - measured worst 1.7e-6 (Wk) at h = 1e-5,
+ * 1.5e-5 at h = 3e-5 (x 9 = 3^2: truncation, h^2, not a wrong gradient),
+ * so those nets are checked at 1e-5; d_head 4 at 1e-6 as the others.
+ * Its closed form: |q.k| <= d_head max|g_q| max|g_k| with shifts 0, so
+ * the largest scaled logit is at most sqrt(d_head) max|g_q| max|g_k|
+ * (sqrt(d_head) at init), where without it the same weights exceed it;
+ * d_head 1 refused; 1 and 2 threads bitwise.
+ *
  * TF_FD_VERBOSE=1 prints every tensor whose relative error is above 1e-7
  * (how the floor above was chosen). */
 #include <config.h>
@@ -54,6 +69,7 @@
 #define H_FD 1e-5
 #define ZERO_FLOOR 3e-4
 #define REL_TOL 1e-6
+#define QK2_TOL 1e-5   /* QK-norm with d_head 2: see the top */
 
 typedef struct {
     gs_net_t *net;
@@ -124,20 +140,23 @@ static gs_net_t *make_seeded(const gs_tf_spec_t *s, unsigned seed, double *tok, 
 }
 
 /* Is this tensor's gradient zero in exact arithmetic (see the top)? */
-static int zero_in_theory(const gs_tensor_t *T, size_t seq_len)
+static int zero_in_theory(const gs_tensor_t *T, const gs_tf_spec_t *s)
 {
-    if (T->kind == GS_TENSOR_BK)
+    if (T->kind == (s->qk_norm ? GS_TENSOR_KN_B : GS_TENSOR_BK))
         return 1;
-    return seq_len == 1 &&
-           (T->kind == GS_TENSOR_WQ || T->kind == GS_TENSOR_WK || T->kind == GS_TENSOR_BQ);
+    return s->seq_len == 1 &&
+           (T->kind == GS_TENSOR_WQ || T->kind == GS_TENSOR_WK || T->kind == GS_TENSOR_BQ ||
+            (s->qk_norm && (T->kind == GS_TENSOR_BK || T->kind == GS_TENSOR_QN_G ||
+                            T->kind == GS_TENSOR_QN_B || T->kind == GS_TENSOR_KN_G)));
 }
 
 static void describe(char *buf, size_t len, const gs_tf_spec_t *s, size_t n)
 {
     snprintf(buf, len, "ln=%s residual_scale=%s skip=%d mlp=%d causal=%d act=%s d=%zu heads=%zu "
-             "T=%zu L=%zu vocab=%zu ffn=%zu n=%zu", gs_ln_place_names[s->ln],
+             "T=%zu L=%zu vocab=%zu ffn=%zu n=%zu%s", gs_ln_place_names[s->ln],
              gs_res_scale_names[s->residual_scale], s->skip, s->mlp, s->causal, s->act->name,
-             s->d_model, s->heads, s->seq_len, s->depth, s->vocab, s->ffn, n);
+             s->d_model, s->heads, s->seq_len, s->depth, s->vocab, s->ffn, n,
+             s->qk_norm ? " qk_norm" : "");
 }
 
 /* One ok per configuration: every tensor within its tolerance; the worst
@@ -187,24 +206,24 @@ static void fd_check(const gs_tf_spec_t *spec, size_t n, unsigned seed)
     net->ops->backward(net, n);
     double *g = malloc(net->n_params * sizeof *g);
     memcpy(g, net->grads, net->n_params * sizeof *g);
-    double worst = 0.0;
+    double worst = 0.0, tol = spec->qk_norm && spec->d_model / spec->heads == 2 ? QK2_TOL : REL_TOL;
     const char *worst_name = "-";
     int ok = isfinite(loss);
     for (size_t t = 0; t < net->n_tensors; t++) {
         const gs_tensor_t *T = &net->tensors[t];
         double gn, rel = fd_tensor_error(net, T, g, problem_loss, &pb, H_FD, ZERO_FLOOR, &gn);
         int good;
-        if (zero_in_theory(T, spec->seq_len))   /* rel * floor is the absolute error here */
+        if (zero_in_theory(T, spec))   /* rel * floor is the absolute error here */
             good = gn < 1e-13 && rel * ZERO_FLOOR < 3e-10;
         else
-            good = rel < REL_TOL && gn > 0;
+            good = rel < tol && gn > 0;
         if (getenv("TF_FD_VERBOSE") && rel > 1e-7)
             tap_diag("%s %.3e %.3e", T->name, rel, gn);
         if (!good || !isfinite(rel)) {
             tap_diag("%s: %s relative error %.3e, ||g|| %.3e", what, T->name, rel, gn);
             ok = 0;
         }
-        if (!zero_in_theory(T, spec->seq_len) && rel > worst) {
+        if (!zero_in_theory(T, spec) && rel > worst) {
             worst = rel;
             worst_name = T->name;
         }
@@ -261,13 +280,13 @@ static void causal_check(void)
 
 /* Forward and backward bitwise the same on 1 and 2 threads, at a size
  * where every parallel loop runs parallel. */
-static void thread_check(double dropout)
+static void thread_check(double dropout, int qk_norm)
 {
 #ifdef _OPENMP
     gs_tf_spec_t s = {.vocab = 64, .seq_len = 32, .d_model = 64, .heads = 4, .ffn = 256,
                       .depth = 2, .capacity = 8, .act = gs_activation_find("gelu"),
                       .ln = GS_LN_PRE, .residual_scale = GS_RS_GPT2, .skip = 1, .mlp = 1,
-                      .causal = 1, .dropout = dropout};
+                      .causal = 1, .dropout = dropout, .qk_norm = qk_norm};
     size_t n = 8, rows = n * s.seq_len;
     double *tok = malloc(rows * sizeof *tok), *out[2], *grad[2];
     int *y = malloc(rows * sizeof *y);
@@ -290,8 +309,8 @@ static void thread_check(double dropout)
     }
     tap_ok(memcmp(out[0], out[1], rows * s.vocab * sizeof(double)) == 0 &&
            memcmp(grad[0], grad[1], net->n_params * sizeof(double)) == 0,
-           "dropout %g, 1 and 2 threads: logits and all %zu gradients bitwise equal", dropout,
-           net->n_params);
+           "dropout %g%s, 1 and 2 threads: logits and all %zu gradients bitwise equal", dropout,
+           qk_norm ? " qk_norm" : "", net->n_params);
     omp_set_num_threads(2);
     gs_net_free(net);
     for (int k = 0; k < 2; k++) {
@@ -474,6 +493,73 @@ static void head_check(void)
     }
 }
 
+/* The largest scaled logit q.k / sqrt(d_head) of the last forward, over
+ * every block and head */
+static double largest_logit(const gs_net_t *net, size_t n, size_t depth)
+{
+    gs_tf_block_stats_t st[4];
+    gs_tf_block_stats(net, n, st);
+    double mx = -INFINITY;
+    for (size_t l = 0; l < depth; l++)
+        mx = fmax(mx, st[l].attn_logit_max);
+    return mx;
+}
+
+/* QK-norm's closed form: with shifts 0 each normed head vector is
+ * g o xhat, ||xhat||^2 = d_head var / (var + eps) <= d_head, so
+ * |q.k| <= d_head max|g_q| max|g_k| and the largest scaled logit is at
+ * most sqrt(d_head) max|g_q| max|g_k| - sqrt(d_head) at init (gains 1).
+ * Weights at gain 8 make the logits large: without QK-norm the same
+ * weights (the same seed; qk_norm adds no random draw) exceed the bound,
+ * with it they stay under it and near it (above 0.5 of it: aligned
+ * queries and keys). Then gains drawn around 1.5 and shifts zeroed: the
+ * bound with their largest magnitudes. */
+static void qk_bound_check(size_t heads)
+{
+    gs_tf_spec_t s = {.vocab = 16, .seq_len = 8, .d_model = 8, .heads = heads, .ffn = 16,
+                      .depth = 2, .capacity = 3, .act = gs_activation_find("gelu"),
+                      .ln = GS_LN_PRE, .residual_scale = GS_RS_NONE, .skip = 1, .mlp = 1,
+                      .causal = 0};
+    size_t n = 3, dh = s.d_model / heads;
+    double tok[24], bound = sqrt((double)dh), got[2];
+    gs_init_spec_t is = {gs_init_find("xavier"), 0, 8.0, 0.0};
+    for (int q = 0; q <= 1; q++) {
+        s.qk_norm = q;
+        gs_net_t *net = gs_tf_create(&s);
+        gs_rng_t rng;
+        gs_rng_seed(&rng, 21, 0);
+        gs_tf_init(net, &is, &rng);
+        for (size_t i = 0; i < n * s.seq_len; i++)
+            tok[i] = (double)gs_rng_below(&rng, s.vocab);
+        net->ops->forward(net, tok, n, 1);
+        got[q] = largest_logit(net, n, s.depth);
+        if (q) {
+            tap_ok(got[1] <= bound * (1 + 1e-12) && got[1] > 0.5 * bound && got[0] > bound,
+                   "qk_norm at init, d_head %zu, weights at gain 8: largest scaled logit %.4f <= "
+                   "sqrt(d_head) = %.4f (without qk_norm %.4f)", dh, got[1], bound, got[0]);
+            double gq = 0.0, gk = 0.0;
+            for (size_t t = 0; t < net->n_tensors; t++) {
+                const gs_tensor_t *T = &net->tensors[t];
+                double *p = net->params + T->offset;
+                for (size_t i = 0; i < T->rows * T->cols; i++) {
+                    if (T->kind == GS_TENSOR_QN_G || T->kind == GS_TENSOR_KN_G)
+                        p[i] = 1.5 + 0.5 * gs_rng_normal(&rng);
+                    if (T->kind == GS_TENSOR_QN_G)
+                        gq = fmax(gq, fabs(p[i]));
+                    if (T->kind == GS_TENSOR_KN_G)
+                        gk = fmax(gk, fabs(p[i]));
+                }
+            }
+            net->ops->forward(net, tok, n, 1);
+            double lm = largest_logit(net, n, s.depth), b2 = bound * gq * gk;
+            tap_ok(lm <= b2 * (1 + 1e-12) && lm > bound, "qk_norm, gains up to %.3f (q) and "
+                   "%.3f (k): largest scaled logit %.4f <= sqrt(d_head) max|g_q| max|g_k| = %.4f",
+                   gq, gk, lm, b2);
+        }
+        gs_net_free(net);
+    }
+}
+
 int main(void)
 {
     unsigned seed = 1;
@@ -522,9 +608,31 @@ int main(void)
     e = tiny();
     e.dropout = 0.5, e.mlp = 0, e.depth = 1;
     fd_check(&e, 2, seed++);
+    /* QK-norm: post, pre, none; 1-2 heads (d_head 4, 2); causal and not */
+    for (int ln = 0; ln < 3; ln++)
+        for (int heads = 1; heads <= 2; heads++)
+            for (int causal = 0; causal <= 1; causal++) {
+                gs_tf_spec_t q = variant((gs_ln_place_t)ln, 1, 1, causal, 1 + (heads == causal), 3);
+                q.heads = (size_t)heads, q.qk_norm = 1;
+                fd_check(&q, 2, seed++);
+            }
+    e = tiny();
+    e.qk_norm = 1, e.dropout = 0.5, e.ln = GS_LN_PRE, e.causal = 1;
+    fd_check(&e, 2, seed++);
+    e = tiny();
+    e.qk_norm = 1, e.residual_scale = GS_RS_REZERO, e.mlp = 0, e.skip = 0;
+    fd_check(&e, 2, seed++);
+    e = tiny();
+    e.qk_norm = 1, e.seq_len = 1;
+    fd_check(&e, 2, seed++);
     causal_check();
-    thread_check(0.0);
-    thread_check(0.1);
+    thread_check(0.0, 0);
+    thread_check(0.1, 0);
+    thread_check(0.0, 1);
+    thread_check(0.1, 1);
+    qk_bound_check(1);
+    qk_bound_check(2);
+    qk_bound_check(4);
     dropout_check(0.1);
     dropout_check(0.5);
     stats_check();
@@ -537,5 +645,12 @@ int main(void)
     bad.dropout = 1.0;
     tap_ok(gs_tf_spec_error(&bad) != NULL && gs_tf_create(&bad) == NULL,
            "dropout 1 refused: %s", gs_tf_spec_error(&bad));
+    bad = tiny();
+    bad.heads = 4, bad.qk_norm = 1;   /* d_head 1 */
+    tap_ok(gs_tf_spec_error(&bad) != NULL && gs_tf_create(&bad) == NULL &&
+           strstr(gs_tf_spec_error(&bad), "qk_norm") != NULL,
+           "qk_norm with d_head 1 refused: %s", gs_tf_spec_error(&bad));
+    bad.qk_norm = 0;
+    tap_ok(gs_tf_spec_error(&bad) == NULL, "d_head 1 without qk_norm accepted");
     return tap_done();
 }

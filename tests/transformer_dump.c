@@ -2,7 +2,7 @@
  * every gradient and the per-block statistics) as text for
  * tests/reference/torch_transformer.py, which rebuilds each in PyTorch
  * with identical weights. One block per configuration:
- *   transformer <ln> <residual_scale> <skip> <mlp> <causal> <act> <vocab> <T> <d> <heads> <ffn> <L> <n> <dropout>
+ *   transformer <ln> <residual_scale> <skip> <mlp> <causal> <act> <vocab> <T> <d> <heads> <ffn> <L> <n> <dropout> <qk_norm>
  *   tensor <name> <rows> <cols> <values...>
  *   mask <l> <site> <values...>   (dropout > 0: every mask the forward applied,
  *                                  site 0-3 as gs_tf_drop_site_t, its shape's order)
@@ -63,10 +63,10 @@ static int dump(const gs_tf_spec_t *s, size_t n, uint64_t seed)
     gs_softmax_ce_backward(net->dout, net->dout, y, rows, s->vocab, 1.0 / (double)rows);
     net->ops->backward(net, n);
     gs_tf_block_stats(net, n, st);
-    printf("transformer %s %s %d %d %d %s %zu %zu %zu %zu %zu %zu %zu %.17g\n",
+    printf("transformer %s %s %d %d %d %s %zu %zu %zu %zu %zu %zu %zu %.17g %d\n",
            gs_ln_place_names[s->ln], gs_res_scale_names[s->residual_scale], s->skip, s->mlp,
            s->causal, s->act->name, s->vocab, s->seq_len, s->d_model, s->heads, s->ffn,
-           s->depth, n, s->dropout);
+           s->depth, n, s->dropout, s->qk_norm);
     dump_values(net, net->params, 0);
     size_t sizes[GS_TF_N_DROP] = {n * s->heads * s->seq_len * s->seq_len, rows * s->d_model,
                                   rows * s->ffn, rows * s->d_model};
@@ -136,5 +136,22 @@ int main(void)
                                   .dropout = 0.3};
                 bad |= dump(&s, 3, seed++);
             }
+    /* QK-norm: post, pre, none; causal and not (d_head 4); d_head 2 with
+     * ReZero; with dropout 0.3 */
+    for (int ln = 0; ln < 3; ln++)
+        for (int causal = 0; causal <= 1; causal++) {
+            gs_tf_spec_t s = {.vocab = 7, .seq_len = 5, .d_model = 8, .heads = 2, .ffn = 12,
+                              .depth = 2, .capacity = 3, .act = gelu, .ln = (gs_ln_place_t)ln,
+                              .residual_scale = GS_RS_NONE, .skip = 1, .mlp = 1,
+                              .causal = causal, .qk_norm = 1};
+            bad |= dump(&s, 3, seed++);
+        }
+    gs_tf_spec_t q = {.vocab = 7, .seq_len = 5, .d_model = 8, .heads = 4, .ffn = 12, .depth = 2,
+                      .capacity = 3, .act = gelu, .ln = GS_LN_PRE,
+                      .residual_scale = GS_RS_REZERO, .skip = 1, .mlp = 1, .causal = 1,
+                      .qk_norm = 1};
+    bad |= dump(&q, 3, seed++);
+    q.heads = 2, q.residual_scale = GS_RS_NONE, q.ln = GS_LN_POST, q.dropout = 0.3;
+    bad |= dump(&q, 3, seed++);
     return bad;
 }

@@ -168,6 +168,7 @@ static void plan_shape(const gs_cell_t *c, gs_plan_t *p)
             .mlp = c->mlp,
             .causal = c->causal,
             .dropout = c->dropout,
+            .qk_norm = c->qk_norm,
         };
         p->model_bytes = gs_tf_bytes(&p->tf);
     } else if (recurrent) {

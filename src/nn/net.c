@@ -21,6 +21,8 @@ const gs_tensor_kind_info_t gs_tensor_kinds[] = {
     [GS_TENSOR_LN1_G] = {"ln1_g", 0}, [GS_TENSOR_LN1_B] = {"ln1_b", 0},
     [GS_TENSOR_LN2_G] = {"ln2_g", 0}, [GS_TENSOR_LN2_B] = {"ln2_b", 0},
     [GS_TENSOR_REZERO] = {"rezero", 0},
+    [GS_TENSOR_QN_G] = {"qn_g", 0},  [GS_TENSOR_QN_B] = {"qn_b", 0},
+    [GS_TENSOR_KN_G] = {"kn_g", 0},  [GS_TENSOR_KN_B] = {"kn_b", 0},
 };
 _Static_assert(sizeof gs_tensor_kinds / sizeof *gs_tensor_kinds == GS_N_TENSOR_KINDS,
                "one row per tensor kind");

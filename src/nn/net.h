@@ -38,9 +38,11 @@ typedef enum {
     GS_TENSOR_WPROJ, GS_TENSOR_BPROJ,           /* MLP down (d, ffn) */
     GS_TENSOR_LN1_G, GS_TENSOR_LN1_B,           /* the norm of the attention sublayer */
     GS_TENSOR_LN2_G, GS_TENSOR_LN2_B,           /* the norm of the MLP sublayer */
-    GS_TENSOR_REZERO                            /* ReZero's residual scalars */
+    GS_TENSOR_REZERO,                           /* ReZero's residual scalars */
+    GS_TENSOR_QN_G, GS_TENSOR_QN_B,             /* QK-norm: the queries' norm (d_head) */
+    GS_TENSOR_KN_G, GS_TENSOR_KN_B              /* QK-norm: the keys' norm (d_head) */
 } gs_tensor_kind_t;
-#define GS_N_TENSOR_KINDS 27
+#define GS_N_TENSOR_KINDS 31
 
 typedef struct {
     const char *prefix;   /* of the tensor's name: "W", "Wx", "gamma", ... */

@@ -33,10 +33,15 @@ typedef struct {
     const double *out;            /* normed (post) or res */
 } tf_sub_t;
 
+/* The block kinds of tf_block_t's p and g: those up to ReZero's (the
+ * QK-norm's live in tf_qkn_t, so that without it the model's size is what
+ * it was) */
+#define TF_BLOCK_KINDS (GS_TENSOR_REZERO + 1)
+
 /* A block: its parameters and gradients by tensor kind (NULL where the
  * spec has none), its sublayers, and what attention and the MLP keep. */
 typedef struct {
-    double *p[GS_N_TENSOR_KINDS], *g[GS_N_TENSOR_KINDS];
+    double *p[TF_BLOCK_KINDS], *g[TF_BLOCK_KINDS];
     tf_sub_t sub[N_SUB];
     double *qkv;     /* (N, 3d) Q | K | V per row */
     double *prob;    /* (n, H, T, T) attention probabilities */
@@ -57,12 +62,22 @@ typedef struct {
     double *fcd;
 } tf_drop_t;
 
+/* A block's QK-norm (qk_norm = 1): the gains and shifts of the queries'
+ * and the keys' norms (d_head each; index kind - GS_TENSOR_QN_G: qn_g,
+ * qn_b, kn_g, kn_b), their gradients, and what backward needs: xhat (N,
+ * 2d) and rstd (N, 2H), row i holding Q's H heads then K's */
+typedef struct {
+    double *p[4], *g[4];
+    double *xhat, *rstd;
+} tf_qkn_t;
+
 typedef struct {
     gs_net_t net;                 /* first: a gs_net_t* is a gs_tf_t* */
     gs_tf_spec_t spec;
     double alpha;
     tf_block_t *blocks;           /* depth */
     tf_drop_t *drop;              /* depth when dropout > 0, else NULL */
+    tf_qkn_t *qkn;                /* depth when qk_norm, else NULL */
     double *top_p[GS_N_TENSOR_KINDS], *top_g[GS_N_TENSOR_KINDS];   /* wte, wpe, final norm, head */
     const double *tokens;         /* (n, T) of the last forward, as doubles */
     double *x0;                   /* (N, d) embeddings */
@@ -114,6 +129,12 @@ static size_t param_shapes(const gs_tf_spec_t *s, tf_shape_t *shapes)
         ADD(GS_TENSOR_BV, l, 1, d);
         ADD(GS_TENSOR_WO, l, d, d);
         ADD(GS_TENSOR_BO, l, 1, d);
+        if (s->qk_norm) {
+            ADD(GS_TENSOR_QN_G, l, 1, d / s->heads);
+            ADD(GS_TENSOR_QN_B, l, 1, d / s->heads);
+            ADD(GS_TENSOR_KN_G, l, 1, d / s->heads);
+            ADD(GS_TENSOR_KN_B, l, 1, d / s->heads);
+        }
         if (s->ln != GS_LN_NONE) {
             ADD(GS_TENSOR_LN1_G, l, 1, d);
             ADD(GS_TENSOR_LN1_B, l, 1, d);
@@ -156,6 +177,9 @@ const char *gs_tf_spec_error(const gs_tf_spec_t *s)
         return "width (d_model) must be a multiple of heads";
     if (!(s->dropout >= 0.0 && s->dropout < 1.0))
         return "dropout must lie in [0, 1)";
+    if (s->qk_norm && s->d_model / s->heads < 2)
+        return "qk_norm needs d_head = width / heads of at least 2 (the layer norm of one "
+               "value is 0)";
     if (!s->act)
         return "the MLP needs an activation";
     /* sizes below 2^40 values each keep every product below size_t's range */
@@ -226,6 +250,11 @@ static size_t lay_out_acts(const gs_tf_spec_t *s, gs_tf_t *m, gs_arena_cursor_t 
         b->mask[GS_TF_DROP_MLP_OUT] = s->mlp ? take(c, &cnt, nd) : NULL;
         b->fcd = s->mlp ? take(c, &cnt, N * s->ffn) : NULL;
     }
+    for (size_t l = 0; s->qk_norm && l < s->depth; l++) {   /* so are qk_norm = 0's */
+        tf_qkn_t tmp, *b = m ? &m->qkn[l] : &tmp;
+        b->xhat = take(c, &cnt, 2 * nd);
+        b->rstd = take(c, &cnt, 2 * N * H);
+    }
     int fin = s->ln == GS_LN_PRE;
     double *fx = fin ? take(c, &cnt, nd) : NULL, *fm = fin ? take(c, &cnt, N) : NULL;
     double *fr = fin ? take(c, &cnt, N) : NULL, *fn = fin ? take(c, &cnt, nd) : NULL;
@@ -264,7 +293,8 @@ size_t gs_tf_bytes(const gs_tf_spec_t *spec)
     size_t np = param_count(spec);
     size_t na = lay_out_acts(spec, NULL, NULL);
     return (2 * np + na) * sizeof(double) + n_tensors(spec) * sizeof(gs_tensor_t)
-           + spec->depth * (sizeof(tf_block_t) + (spec->dropout > 0 ? sizeof(tf_drop_t) : 0));
+           + spec->depth * (sizeof(tf_block_t) + (spec->dropout > 0 ? sizeof(tf_drop_t) : 0) +
+                            (spec->qk_norm ? sizeof(tf_qkn_t) : 0));
 }
 
 static void tf_forward(gs_net_t *net, const double *x, size_t n, int train);
@@ -298,9 +328,11 @@ gs_net_t *gs_tf_create(const gs_tf_spec_t *spec)
                 np, m->tensor_store);
     m->blocks = calloc(spec->depth, sizeof *m->blocks);
     m->drop = spec->dropout > 0 ? calloc(spec->depth, sizeof *m->drop) : NULL;
+    m->qkn = spec->qk_norm ? calloc(spec->depth, sizeof *m->qkn) : NULL;
     m->net.params = gs_arena_alloc(2 * np);
     m->acts = gs_arena_alloc(na);
-    if (!m->blocks || (spec->dropout > 0 && !m->drop) || !m->net.params || !m->acts) {
+    if (!m->blocks || (spec->dropout > 0 && !m->drop) || (spec->qk_norm && !m->qkn) ||
+        !m->net.params || !m->acts) {
         free(sh);
         tf_free(&m->net);
         return NULL;
@@ -311,6 +343,10 @@ gs_net_t *gs_tf_create(const gs_tf_spec_t *spec)
         const tf_shape_t *t = &sh[i];
         double **p = t->layer ? &m->blocks[t->layer - 1].p[t->kind] : &m->top_p[t->kind];
         double **g = t->layer ? &m->blocks[t->layer - 1].g[t->kind] : &m->top_g[t->kind];
+        if (t->kind >= GS_TENSOR_QN_G) {   /* QK-norm's, of a block */
+            p = &m->qkn[t->layer - 1].p[t->kind - GS_TENSOR_QN_G];
+            g = &m->qkn[t->layer - 1].g[t->kind - GS_TENSOR_QN_G];
+        }
         gs_net_add_tensor(&m->net, t->kind, t->layer, t->rows, t->cols, p, g);
         if (t->kind == GS_TENSOR_WTE || t->kind == GS_TENSOR_WPE)   /* "wte", not "wte_out" */
             strcpy(m->net.tensors[m->net.n_tensors - 1].name, gs_tensor_kinds[t->kind].prefix);
@@ -383,12 +419,16 @@ void gs_tf_init(gs_net_t *net, const gs_init_spec_t *init, gs_rng_t *rng)
             break;
         case GS_TENSOR_LN1_G:
         case GS_TENSOR_LN2_G:
+        case GS_TENSOR_QN_G:
+        case GS_TENSOR_KN_G:
         case GS_TENSOR_GAMMA:
             for (size_t j = 0; j < n; j++)
                 p[j] = 1.0;
             break;
         case GS_TENSOR_LN1_B:
         case GS_TENSOR_LN2_B:
+        case GS_TENSOR_QN_B:
+        case GS_TENSOR_KN_B:
         case GS_TENSOR_BETA:
         case GS_TENSOR_REZERO:
             memset(p, 0, n * sizeof *p);
@@ -487,6 +527,71 @@ static double softmax_row(double *s, size_t valid, size_t T)
     return mx;
 }
 
+/* QK-norm of block b in place on the first 2d values of each row of
+ * qkv (N, 3d), Q's H heads then K's: group r < N 2H (row r / 2H, head
+ * r % 2H of them) of d_head values x -> g xhat + s, xhat = (x - mean) /
+ * sqrt(var + eps) as nn/norm.c's layer norm, g and s Q's or K's (shared
+ * by the heads) */
+static void qk_norm_forward(double *qkv, tf_qkn_t *b, size_t N, size_t d, size_t H)
+{
+    size_t dh = d / H;
+#pragma omp parallel for schedule(static) if (N * 2 * d >= GS_PAR_MIN)
+    for (size_t r = 0; r < N * 2 * H; r++) {
+        size_t c = r % (2 * H), part = c / H;   /* 0: Q, 1: K */
+        double *x = qkv + (r / (2 * H)) * 3 * d + c * dh, *xh = b->xhat + r * dh;
+        const double *g = b->p[2 * part], *sh = b->p[2 * part + 1];
+        double mean = 0.0, var = 0.0;
+        for (size_t j = 0; j < dh; j++)
+            mean += x[j];
+        mean /= (double)dh;
+        for (size_t j = 0; j < dh; j++)
+            var += (x[j] - mean) * (x[j] - mean);
+        double rs = 1.0 / sqrt(var / (double)dh + GS_NORM_EPS);
+        b->rstd[r] = rs;
+        for (size_t j = 0; j < dh; j++) {
+            xh[j] = (x[j] - mean) * rs;
+            x[j] = g[j] * xh[j] + sh[j];
+        }
+    }
+}
+
+/* dqkv's first 2d values of each row hold dL/d(the normed Q, K): they get
+ * dL/d(Q, K) before the norm, in place; the gains' and shifts' gradients
+ * written, summed over rows then heads in that order (any thread split
+ * gives the same sums) */
+static void qk_norm_backward(double *dqkv, tf_qkn_t *b, size_t N, size_t d, size_t H)
+{
+    size_t dh = d / H;
+    const double n = (double)dh;
+#pragma omp parallel for schedule(static) if (N * 2 * d >= GS_PAR_MIN)
+    for (size_t k = 0; k < 2 * dh; k++) {
+        size_t part = k / dh, j = k % dh;
+        double dg = 0.0, ds = 0.0;
+        for (size_t i = 0; i < N; i++)
+            for (size_t h = 0; h < H; h++) {
+                size_t c = part * H + h;
+                double dy = dqkv[i * 3 * d + c * dh + j];
+                dg += dy * b->xhat[(i * 2 * H + c) * dh + j];
+                ds += dy;
+            }
+        b->g[2 * part][j] = dg;
+        b->g[2 * part + 1][j] = ds;
+    }
+#pragma omp parallel for schedule(static) if (N * 2 * d >= GS_PAR_MIN)
+    for (size_t r = 0; r < N * 2 * H; r++) {
+        size_t c = r % (2 * H), part = c / H;
+        double *dx = dqkv + (r / (2 * H)) * 3 * d + c * dh;
+        const double *xh = b->xhat + r * dh, *g = b->p[2 * part];
+        double sg = 0.0, sgx = 0.0;
+        for (size_t j = 0; j < dh; j++) {
+            sg += dx[j] * g[j];
+            sgx += dx[j] * g[j] * xh[j];
+        }
+        for (size_t j = 0; j < dh; j++)
+            dx[j] = b->rstd[r] / n * (n * dx[j] * g[j] - sg - xh[j] * sgx);
+    }
+}
+
 /* out (N, d) = attention of in (N, d): qkv (N, 3d), prob (n, H, T, T),
  * lmax (n, H), atty (N, d) kept for backward. With dropout on, Y = (P o M) V
  * (M the block's GS_TF_DROP_ATTN mask; P o M in the free backward scratch
@@ -499,6 +604,8 @@ static void attention_forward(double *out, tf_block_t *b, const double *in, size
     const double *mask = m->drop_on ? drop_of(m, b)->mask[GS_TF_DROP_ATTN] : NULL;
     double scale = 1.0 / sqrt((double)dh);
     gs_linear_forward(b->qkv, in, b->p[GS_TENSOR_WQ], b->p[GS_TENSOR_BQ], N, d, 3 * d);
+    if (s->qk_norm)   /* qkv keeps the normed Q and K */
+        qk_norm_forward(b->qkv, &m->qkn[b - m->blocks], N, d, H);
     /* heads batched: one task per (sequence, head), each two products */
 #pragma omp parallel for schedule(static) if (n * H > 1 && N * T * d >= GS_PAR_MIN)
     for (size_t bh = 0; bh < n * H; bh++) {
@@ -570,6 +677,8 @@ static void attention_backward(double *din, const double *dout, tf_block_t *b, c
         gs_gemm(0, 0, T, dh, T, scale, dP, T, K, 3 * d, 0.0, dQ, 3 * d);   /* dQ = dS K */
         gs_gemm(1, 0, T, dh, T, scale, dP, T, Q, 3 * d, 0.0, dK, 3 * d);   /* dK = dS^T Q */
     }
+    if (s->qk_norm)
+        qk_norm_backward(m->dqkv, &m->qkn[b - m->blocks], N, d, H);
     gs_linear_backward(din, b->g[GS_TENSOR_WQ], b->g[GS_TENSOR_BQ], m->dqkv,
                        in, b->p[GS_TENSOR_WQ], N, d, 3 * d, 0);
 }
@@ -884,6 +993,7 @@ static void tf_free(gs_net_t *net)
     gs_tf_t *m = (gs_tf_t *)net;
     free(m->blocks);
     free(m->drop);
+    free(m->qkn);
     gs_arena_free(m->net.params);
     gs_arena_free(m->acts);
     free(m);

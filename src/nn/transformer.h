@@ -17,6 +17,16 @@
  *   MLP: phi(x Wfc^T + bfc) Wproj^T + bproj, phi = gelu or relu
  *   logits = x_L W_out^T + b_out
  *
+ * QK-norm (qk_norm = 1; Dehghani et al. 2023, Wortsman et al. 2023): per
+ * block, each head's query and key vectors (d_head values of a token)
+ * go through a layer norm before Q_h K_h^T, Q <- LN_q(Q), K <- LN_k(K),
+ * with a learned gain and shift of d_head values, one pair for the
+ * queries and one for the keys, shared by the heads (PyTorch/timm's
+ * q_norm = k_norm = nn.LayerNorm(head_dim)); initialized gain 1, shift 0.
+ * With shift 0, |q.k| <= d_head max|g|^2 (each xhat has norm sqrt(d_head)
+ * at most), so |scaled logit| <= sqrt(d_head) max|g|^2. qk_norm = 0: no
+ * tensor, nothing allocated, the model as without it.
+ *
  * Dropout p (0: none), in training forwards only (train = 1), where
  * PyTorch's nn.TransformerEncoderLayer has it: on each head's P before
  * P V, on the attention's output F(x) before the residual sum (dropout1),
@@ -65,6 +75,7 @@ typedef struct {
     gs_res_scale_t residual_scale;
     int skip, mlp, causal;           /* 0 or 1 */
     double dropout;                  /* p in [0, 1); 0: none (nothing allocated) */
+    int qk_norm;                     /* 0 or 1: QK-LayerNorm (d_head >= 2) */
 } gs_tf_spec_t;
 
 /* NULL when the spec is valid, else what is wrong with it (d_model not a
@@ -80,7 +91,7 @@ gs_net_t *gs_tf_create(const gs_tf_spec_t *spec);
 /* Weight matrices by the init scheme (fan_in, fan_out of each matrix;
  * DeepNorm's beta and GPT-2's 1/sqrt(2L) on top of init->gain), biases
  * N(0, bias_std^2), embeddings N(0, 1) (PyTorch's nn.Embedding), norm
- * gains 1 and shifts 0, ReZero scalars 0. */
+ * gains 1 and shifts 0 (QK-norm's too), ReZero scalars 0. */
 void gs_tf_init(gs_net_t *net, const gs_init_spec_t *init, gs_rng_t *rng);
 
 /* alpha of the residual branch: (2L)^(1/4) for deepnorm, else 1. */

@@ -294,7 +294,7 @@ static int series_columns_added(gs_store_t *st, char *err, size_t errlen)
  * alone). Its other parts need no step: the table block_stats comes from
  * the schema's CREATE ... IF NOT EXISTS, runs.output_change from the
  * result table and the transformer's keys (heads, ffn, vocab, ln,
- * residual_scale, skip, mlp, causal, dropout) from the config keys' loop - NULL,
+ * residual_scale, skip, mlp, causal, dropout, qk_norm) from the config keys' loop - NULL,
  * their default, for the cells stored before. */
 static int migrate_v9_collapsed(gs_store_t *st, char *err, size_t errlen)
 {

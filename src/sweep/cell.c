@@ -61,7 +61,8 @@ typedef struct {
 static const char *const keys_if_set[] = {"spectrum", "eval_rows", "format_stats", "heads",
                                            "ffn", "vocab", "ln", "residual_scale", "skip", "mlp",
                                            "causal", "warmup", "precision", "master_weights",
-                                           "loss_scale", "rounding", "dropout", NULL};
+                                           "loss_scale", "rounding", "dropout", "qk_norm",
+                                           NULL};
 
 static int key_if_set(const char *name)
 {
@@ -141,6 +142,11 @@ static const keydef_t keys[] = {
      "(attention probabilities, each sublayer's output, the MLP's activation), inverted "
      "(kept x 1/(1-p)), in training forwards - the probe's and every training step's - not "
      "in held-out evaluation; masks from the cell's seed. 0: none",
+     KF_INIT | KF_HEADLINE},
+    {"qk_norm", K_CHOICE, OFF(qk_norm), yes_no, 0, 0, 0, 1, "no",
+     "transformer: yes puts each head's queries and keys through a layer norm before Q K^T "
+     "(a learned gain and shift of d_head values for Q and one for K; shared by the heads; "
+     "width / heads >= 2); the same weights with and without it",
      KF_INIT | KF_HEADLINE},
     {"spectrum", K_CHOICE, OFF(spectrum), yes_no, 0, 0, 0, 1, "no",
      "yes (mlp, norm=none): the singular values of the input-output Jacobian "
@@ -622,6 +628,12 @@ static int validate_transformer(const gs_cell_t *c, char *err, size_t errlen)
                  "e.g. heads=%ld", c->heads, c->width, c->width % 4 == 0 ? 4L : 1L);
         return -1;
     }
+    if (c->qk_norm && c->width / c->heads < 2) {
+        snprintf(err, errlen, "qk_norm=yes with width=%ld, heads=%ld: d_head = width / heads "
+                 "must be at least 2 (the layer norm of one value is 0); allowed: qk_norm=no, "
+                 "or fewer heads", c->width, c->heads);
+        return -1;
+    }
     if (c->norm != GS_NORM_NONE || c->residual) {
         snprintf(err, errlen, "%s: model=transformer places its norms with ln= and its "
                  "residuals with skip= and residual_scale=; leave norm=none and residual=no",
@@ -680,6 +692,11 @@ int gs_cell_validate(const gs_cell_t *c, char *err, size_t errlen)
         snprintf(err, errlen, "dropout=%g: needs model=transformer (model=%s: dropout is "
                  "implemented in the transformer engine only); allowed: dropout=0", c->dropout,
                  model);
+        return -1;
+    }
+    if (c->qk_norm) {
+        snprintf(err, errlen, "qk_norm=yes: needs model=transformer (model=%s: QK-norm "
+                 "normalizes attention's queries and keys); allowed: qk_norm=no", model);
         return -1;
     }
     if (c->dataset == GS_DATA_TOKENS || GS_DATA_IS_TOKEN_TASK(c->dataset)) {

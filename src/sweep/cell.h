@@ -70,6 +70,7 @@ typedef struct {
     int ln, residual_scale, skip, mlp, causal;
     long heads, ffn, vocab;                   /* ffn 0: 4 width (settled to it) */
     double dropout;                           /* transformer: p in [0, 1), 0: none */
+    int qk_norm;                              /* transformer: QK-LayerNorm (0 or 1) */
     int dataset_given;                        /* dataset was set (transformers default to tokens) */
 } gs_cell_t;
 

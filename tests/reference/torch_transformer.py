@@ -19,13 +19,17 @@ loss, every gradient, the per-block statistics) and for each:
   attention entropy and the largest scaled logit: relative error below
   1e-10 (absolute below 1e-12 where the value is near 0).
 
-With dropout (the header's last field, > 0) the dump holds every mask the
+With dropout (the header's 14th field, > 0) the dump holds every mask the
 forward applied (attention probabilities, the attention output, the MLP's
 activation, its output: inverted, 0 or 1/(1-p)); the hand-written model
 multiplies by them where nn/transformer.h says, and
 nn.TransformerEncoderLayer runs with that dropout in train mode, its
 F.dropout calls (MultiheadAttention's and the layer's three) replaced by
 gradsweep's masks in the order the layer makes them - the same 1e-10.
+
+With qk_norm (its 15th, 1) the hand-written model puts each head's q and
+k through F.layer_norm over d_head with qn_g, qn_b and kn_g, kn_b (timm's
+q_norm and k_norm, shared by the heads); no nn.TransformerEncoderLayer.
 
 Prints TAP; exits 1 on any failure.
 """
@@ -51,6 +55,7 @@ def parse(path):
                        "causal": int(w[5]), "act": w[6],
                        "dims": dict(zip(["V", "T", "d", "H", "ffn", "L", "n"], map(int, w[7:14]))),
                        "dropout": float(w[14]) if len(w) > 14 else 0.0,
+                       "qk_norm": int(w[15]) if len(w) > 15 else 0,
                        "tensors": {}, "grads": {}, "blocks": [], "masks": {}}
                 blocks.append(cur)
             elif w[0] == "tensor":
@@ -85,6 +90,8 @@ def rel(a, b, floor=1e-12):
 # 1e-14 - each bound times max(1, ||dL/dWq||) of the same block: the noise
 # grows with the logits' gradient dS that dL/dWq carries too (2.6e-15 where
 # ||dL/dWq1|| is 8.9: ln = none with dropout 0.3, scaled logits up to ~90).
+# With QK-norm it is the keys' shift kn_b's instead (q_i . kn_b on every
+# logit of row i; bk then goes through the norm and is general).
 ZERO_IN_THEORY = "bk"
 ZERO_FLOOR = 1e-5
 
@@ -138,6 +145,9 @@ def hand_forward(b, P):
             k = v @ P[f"Wk{l}"].T + P[f"bk{l}"].reshape(d)
             val = v @ P[f"Wv{l}"].T + P[f"bv{l}"].reshape(d)
             q, k, val = (t.reshape(n, T, H, dh).transpose(1, 2) for t in (q, k, val))
+            if b["qk_norm"]:   # timm's q_norm, k_norm = nn.LayerNorm(head_dim)
+                q = F.layer_norm(q, (dh,), P[f"qn_g{l}"].reshape(dh), P[f"qn_b{l}"].reshape(dh), EPS)
+                k = F.layer_norm(k, (dh,), P[f"kn_g{l}"].reshape(dh), P[f"kn_b{l}"].reshape(dh), EPS)
             s = q @ k.transpose(-1, -2) / math.sqrt(dh)
             if b["causal"]:
                 s = s.masked_fill(mask, float("-inf"))
@@ -228,8 +238,9 @@ def grads_error(b, P):
     worst, wname = 0.0, "-"
     for k, g in b["grads"].items():
         tg = P[k].grad.reshape(-1) if P[k].grad is not None else torch.zeros_like(g)
-        zero = k.startswith(ZERO_IN_THEORY) and k[len(ZERO_IN_THEORY):].isdigit()
-        scale = max(1.0, float(b["grads"]["Wq" + k[len(ZERO_IN_THEORY):]].norm())) if zero else 1.0
+        zname = "kn_b" if b["qk_norm"] else ZERO_IN_THEORY
+        zero = k.startswith(zname) and k[len(zname):].isdigit()
+        scale = max(1.0, float(b["grads"]["Wq" + k[len(zname):]].norm())) if zero else 1.0
         e = rel(g, tg, ZERO_FLOOR * scale if zero else 1e-12)
         if zero and max(float(g.norm()), float(tg.norm())) > 1e-14 * scale:
             e = float("inf")
@@ -277,7 +288,8 @@ def main():
         D = b["dims"]
         name = (f"ln={b['ln']} residual_scale={b['rs']} skip={b['skip']} mlp={b['mlp']} "
                 f"causal={b['causal']} {b['act']} d={D['d']} heads={D['H']} T={D['T']} "
-                f"L={D['L']} n={D['n']}" + (f" dropout={b['dropout']}" if b["dropout"] else ""))
+                f"L={D['L']} n={D['n']}" + (f" dropout={b['dropout']}" if b["dropout"] else "")
+                + (" qk_norm" if b["qk_norm"] else ""))
         P = params_of(b)
         loss, ins, outs, probs, logits = hand_model(b, P)
         loss.backward()
@@ -295,7 +307,8 @@ def main():
                     bad.append(f"block {l + 1} {names[k]} {g!r} vs {w_!r}")
         check(not bad and len(b["blocks"]) == D["L"],
               f"{name}: block statistics ({', '.join(bad) if bad else 'all within 1e-10'})")
-        if b["ln"] in ("post", "pre") and b["rs"] == "none" and b["skip"] and b["mlp"]:
+        if (b["ln"] in ("post", "pre") and b["rs"] == "none" and b["skip"] and b["mlp"]
+                and not b["qk_norm"]):   # (nn.TransformerEncoderLayer has no QK-norm)
             P2 = params_of(b)
             loss2 = torch_layer_model(b, P2)
             loss2.backward()
