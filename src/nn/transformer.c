@@ -341,11 +341,17 @@ gs_net_t *gs_tf_create(const gs_tf_spec_t *spec)
     param_shapes(spec, sh);
     for (size_t i = 0; i < nt; i++) {
         const tf_shape_t *t = &sh[i];
-        double **p = t->layer ? &m->blocks[t->layer - 1].p[t->kind] : &m->top_p[t->kind];
-        double **g = t->layer ? &m->blocks[t->layer - 1].g[t->kind] : &m->top_g[t->kind];
-        if (t->kind >= GS_TENSOR_QN_G) {   /* QK-norm's, of a block */
+        double **p, **g;
+        if (t->kind >= GS_TENSOR_QN_G) {   /* QK-norm's, of a block: past TF_BLOCK_KINDS */
             p = &m->qkn[t->layer - 1].p[t->kind - GS_TENSOR_QN_G];
             g = &m->qkn[t->layer - 1].g[t->kind - GS_TENSOR_QN_G];
+        } else if (t->layer) {
+            assert(t->kind < TF_BLOCK_KINDS);
+            p = &m->blocks[t->layer - 1].p[t->kind];
+            g = &m->blocks[t->layer - 1].g[t->kind];
+        } else {
+            p = &m->top_p[t->kind];
+            g = &m->top_g[t->kind];
         }
         gs_net_add_tensor(&m->net, t->kind, t->layer, t->rows, t->cols, p, g);
         if (t->kind == GS_TENSOR_WTE || t->kind == GS_TENSOR_WPE)   /* "wte", not "wte_out" */
