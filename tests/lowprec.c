@@ -9,6 +9,8 @@
  *   is the update applied: SGD at lr = 2^-4 gives the weight gradient's
  *   histogram moved down 4 binades, bin for bin, and its extremes x 2^-4;
  * - the counts do not depend on the thread count;
+ * - a record keeps its histogram's nonzero span, and its windows are
+ *   those of the histogram rebuilt from it;
  * - edges: width 1, depth 1; the records' sizes; recurrent models (rnn,
  *   lstm, gru) at width 1, depth 1: every tensor over all time steps, the
  *   dL/dz histogram bracketing grad_pre_norm^2. */
@@ -121,7 +123,7 @@ static void training_updates(void)
                    u->counts.max_abs == 0.0625 * g->counts.max_abs &&
                    u->counts.min_abs == 0.0625 * g->counts.min_abs;
         for (int b = 4; same && b < GS_FMT_HIST_BINS - 1; b++)
-            same = u->counts.hist[b - 4] == g->counts.hist[b];
+            same = gs_fmt_record_bin(&r, u, b - 4) == gs_fmt_record_bin(&r, g, b);
         bad += !same;
     }
     tap_ok(bad == 0, "the update counted is the one applied: SGD at 2^-4 moves the weight "
@@ -191,7 +193,7 @@ static void edges(void)
          * histogram brackets its square */
         double lo = 0;
         for (int b = 0; d && b < GS_FMT_HIST_BINS; b++)
-            lo += (double)d->counts.hist[b] * ldexp(1.0, 2 * gs_fmt_bin_exp(b));
+            lo += (double)gs_fmt_record_bin(&r, d, b) * ldexp(1.0, 2 * gs_fmt_bin_exp(b));
         double n2 = ok ? r.layers[0].grad_pre_norm * r.layers[0].grad_pre_norm : NAN;
         tap_ok(ok && d && d->counts.nonzero > 0 && lo <= n2 * (1 + 1e-12) && n2 < 4 * lo,
                "%s: sum count 4^e of dL/dz's histogram (%.3g) <= grad_pre_norm^2 (%.3g) < 4x it",
@@ -200,10 +202,62 @@ static void edges(void)
     }
 }
 
+/* A record keeps its histogram's bins from the first nonzero to the
+ * last, in the pool one after another, and windows that are those of
+ * its own counts: rebuilt whole from the kept bins, gs_fmt_scale_window
+ * gives the same */
+static void kept_bins(void)
+{
+    gs_result_t r;
+    if (!tap_ok(run("task=train steps=6 log_every=3 lr=0.01 width=8 depth=4 batch=16 "
+                    "activation=sigmoid format_stats=yes", &r) == 0,
+                "a training run with format_stats (sigmoid: gradients far below 1)"))
+        return;
+    int bad_pool = 0, bad_sum = 0, bad_edges = 0, bad_window = 0, windows = 0;
+    size_t at = 0;
+    for (size_t i = 0; i < r.n_fmt; i++) {
+        const gs_fmt_record_t *rec = &r.fmt[i];
+        bad_pool += rec->bin_at != at || rec->bin_first < 0 ||
+                    rec->bin_first + rec->n_bins > GS_FMT_HIST_BINS;
+        at += (size_t)rec->n_bins;
+        gs_fmt_counts_t c;
+        gs_fmt_counts_clear(&c);
+        c.tally = rec->counts;
+        long sum = 0;
+        for (int b = 0; b < GS_FMT_HIST_BINS; b++)
+            sum += c.hist[b] = gs_fmt_record_bin(&r, rec, b);
+        bad_sum += sum != rec->counts.nonzero || (rec->n_bins == 0) != (rec->counts.nonzero == 0);
+        if (rec->n_bins)
+            bad_edges += c.hist[rec->bin_first] == 0 ||
+                         c.hist[rec->bin_first + rec->n_bins - 1] == 0 ||
+                         rec->bin_first != gs_fmt_bin(ilogb(rec->counts.min_abs)) ||
+                         rec->bin_first + rec->n_bins - 1 != gs_fmt_bin(ilogb(rec->counts.max_abs));
+        for (int f = 0; f < GS_N_FMT; f++) {
+            int lo, hi, has = GS_FT_IS_GRADIENT(rec->tensor) &&
+                              gs_fmt_scale_window(&gs_formats[f], &c, GS_FMT_SCALE_MAX_LOST,
+                                                  &lo, &hi) == 0;
+            windows += has;
+            bad_window += has ? rec->scale_lo[f] != lo || rec->scale_hi[f] != hi
+                              : rec->scale_lo[f] != GS_FMT_NO_WINDOW;
+        }
+    }
+    tap_ok(bad_pool == 0 && at == r.n_fmt_bins && r.n_fmt == 3 * 5 * 5,
+           "the records' bins lie one after another in the pool (%zu of %zu bins; %d out of place)",
+           at, r.n_fmt_bins, bad_pool);
+    tap_ok(bad_sum == 0, "the kept bins add up to the nonzero values (%d records differ)", bad_sum);
+    tap_ok(bad_edges == 0, "the first and last kept bins are nonzero and hold the smallest and "
+           "largest magnitude (%d records differ)", bad_edges);
+    tap_ok(bad_window == 0 && windows == 3 * 5 * 2 * GS_N_FMT,
+           "every gradient's window is its rebuilt histogram's, the others have none "
+           "(%d windows, %d differ)", windows, bad_window);
+    gs_result_free(&r);
+}
+
 int main(void)
 {
     gaussian_prediction();
     training_updates();
+    kept_bins();
     threads();
     edges();
     return tap_done();

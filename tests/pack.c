@@ -43,13 +43,21 @@ static void sample(gs_result_t *r)
     r->hist = calloc(r->n_hist, sizeof *r->hist);
     r->n_fmt = 2;
     r->fmt = calloc(r->n_fmt, sizeof *r->fmt);
+    /* their histograms' kept bins: the last bin (9), then bins 100 and 101 */
+    static const long bins[] = {9, 3, 4};
+    r->n_fmt_bins = 3;
+    r->fmt_bins = malloc(sizeof bins);
+    memcpy(r->fmt_bins, bins, sizeof bins);
     for (size_t i = 0; i < r->n_fmt; i++) {
         r->fmt[i].step = 10 + (long)i;
         r->fmt[i].layer = (int32_t)i + 2;
         r->fmt[i].tensor = GS_FT_UPDATE - (int32_t)i;
         r->fmt[i].counts.zero[GS_FMT_E4M3] = 7 + (long)i;
-        r->fmt[i].counts.hist[GS_FMT_HIST_BINS - 1] = 9;
         r->fmt[i].counts.min_abs = 0x1p-30;
+        r->fmt[i].scale_lo[GS_FMT_FLOAT16] = -3 - (int32_t)i;
+        r->fmt[i].bin_first = i ? 100 : GS_FMT_HIST_BINS - 1;
+        r->fmt[i].n_bins = 1 + (int32_t)i;
+        r->fmt[i].bin_at = i;
     }
     static const int32_t subs[] = {GS_SUB_W2, GS_SUB_LN1, GS_SUB_BLOCK};
     r->n_block = 3;   /* a transformer's rows: a matrix, a norm gain, a block */
@@ -174,6 +182,12 @@ int main(void)
            "the arrays come back bit for bit");
     tap_ok(u.n_fmt == 2 && same_bits(u.fmt, r.fmt, 2 * sizeof *r.fmt) && u.fmt[1].layer == 3 &&
            u.fmt[1].tensor == GS_FT_WEIGHT, "the format records come back bit for bit");
+    tap_ok(u.n_fmt_bins == 3 && gs_fmt_record_bin(&u, &u.fmt[0], GS_FMT_HIST_BINS - 1) == 9 &&
+           gs_fmt_record_bin(&u, &u.fmt[1], 100) == 3 &&
+           gs_fmt_record_bin(&u, &u.fmt[1], 101) == 4 &&
+           gs_fmt_record_bin(&u, &u.fmt[1], 99) == 0 &&
+           gs_fmt_record_bin(&u, &u.fmt[1], 102) == 0,
+           "and their histograms' kept bins, 0 outside them");
     tap_ok(u.n_block == 3 && same_bits(u.block, r.block, 3 * sizeof *r.block) &&
            u.block[1].sublayer == GS_SUB_LN1 && u.block[2].rank_residual == 0x1p-40,
            "the block_stats rows come back bit for bit");
@@ -216,11 +230,27 @@ int main(void)
            "a block row's layer 0: refused");
     /* the last format record (before the block rows): its tensor one past
      * the names, its layer past depth+1 = 3 */
-    size_t rec = brow - (r.n_block - 1) * sizeof(gs_block_row_t) - sizeof(gs_fmt_record_t);
+    size_t rec = brow - (r.n_block - 1) * sizeof(gs_block_row_t) - r.n_fmt_bins * sizeof(long) -
+                 sizeof(gs_fmt_record_t);
     tap_ok(refused_with(buf, len, rec + offsetof(gs_fmt_record_t, tensor), GS_N_FMT_TENSORS),
            "a format record's tensor out of range: refused");
     tap_ok(refused_with(buf, len, rec + offsetof(gs_fmt_record_t, layer), 4),
            "a format record's layer out of range: refused");
+    /* its bins (100, 101 at 1, 2 of the pool's 3) */
+    tap_ok(refused_with(buf, len, rec + offsetof(gs_fmt_record_t, n_bins), 3),
+           "a format record's bins past the pool: refused");
+    tap_ok(refused_with(buf, len, rec + offsetof(gs_fmt_record_t, bin_first),
+                        GS_FMT_HIST_BINS - 1),
+           "a format record's bins past the histogram's last: refused");
+    tap_ok(refused_with(buf, len, rec + offsetof(gs_fmt_record_t, bin_first), -1),
+           "a format record's first bin negative: refused");
+    tap_ok(refused_with(buf, len, rec + offsetof(gs_fmt_record_t, n_bins), -1),
+           "a format record's bin count negative: refused");
+    {
+        int32_t far = 3;   /* bin_at (uint64) = 3 in its low half: past the pool */
+        tap_ok(refused_with(buf, len, rec + offsetof(gs_fmt_record_t, bin_at), far),
+               "a format record's bins at the pool's end: refused");
+    }
     memcpy(bad, buf, len);
     tap_ok(gs_unpack_result(bad, len, &u, &back) == 0, "the untouched copy still unpacks");
     gs_result_free(&u);

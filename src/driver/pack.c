@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PACK_MAGIC 0x47535238u   /* "GSR8": the header is the result table's (and n_head) */
+#define PACK_MAGIC 0x47535239u   /* "GSR9": the header is the result table's (and n_fmt_bins) */
 
 /* A column on the wire: fixed sizes, enums as int32 (checked in range on
  * arrival), text as its whole buffer. */
@@ -23,7 +23,7 @@ typedef struct {
     uint32_t magic;
     gs_pack_meta_t meta;
     GS_RUN_COLUMNS(WIRE_FIELD, GS_COLUMN_SKIP, GS_COLUMN_SKIP)
-    uint64_t n_layers, n_time, n_log, n_layer_log, n_hist, n_fmt, n_block, n_head;
+    uint64_t n_layers, n_time, n_log, n_layer_log, n_hist, n_fmt, n_fmt_bins, n_block, n_head;
 } header_t;
 
 typedef struct {
@@ -55,7 +55,9 @@ typedef struct {
 #define VALID_DIAG(v) ((v) >= 0 && (v) < GS_N_DIAG)
 #define VALID_NONFINITE(v) ((v) >= 0 && (v) < GS_N_NONFINITE)
 #define VALID(name, type, table, since, when, help) &&VALID_##type(h->name)
-#define COUNTS(X) X(n_layers) X(n_time) X(n_log) X(n_layer_log) X(n_hist) X(n_fmt) X(n_block) X(n_head)
+#define COUNTS(X)                                                                          \
+    X(n_layers) X(n_time) X(n_log) X(n_layer_log) X(n_hist) X(n_fmt) X(n_fmt_bins) X(n_block)  \
+    X(n_head)
 
 /* Bytes of a packed result whose arrays have the counts of h. */
 static size_t packed_size(const header_t *h)
@@ -64,6 +66,7 @@ static size_t packed_size(const header_t *h)
     return sizeof *h + h->n_layers * sizeof *r->layers + h->n_time * sizeof *r->time +
            h->n_log * sizeof *r->log + h->n_layer_log * sizeof *r->layer_log +
            h->n_hist * sizeof(hist_wire_t) + h->n_fmt * sizeof *r->fmt +
+           h->n_fmt_bins * sizeof *r->fmt_bins +
            h->n_block * sizeof *r->block + h->n_head * sizeof *r->head;
 }
 
@@ -125,6 +128,7 @@ void *gs_pack_result(const gs_result_t *r, const gs_pack_meta_t *meta, size_t *l
     PUT(r->log, r->n_log);
     PUT(r->layer_log, r->n_layer_log);
     PUT(r->fmt, r->n_fmt);
+    PUT(r->fmt_bins, r->n_fmt_bins);
     PUT(r->block, r->n_block);
     PUT(r->head, r->n_head);
 #undef PUT
@@ -144,7 +148,8 @@ static int header_valid(const header_t *h)
 {
     return h->magic == PACK_MAGIC && h->n_layers <= 1u << 20 && h->n_time <= 1u << 24 &&
            h->n_log <= 1u << 30 && h->n_layer_log <= 1u << 30 && h->n_hist <= 1u << 20 &&
-           h->n_fmt <= 1u << 24 && h->n_block <= 1u << 24 && h->n_head <= 1u << 24 &&
+           h->n_fmt <= 1u << 24 && h->n_fmt_bins <= h->n_fmt * GS_FMT_HIST_BINS &&
+           h->n_block <= 1u << 24 && h->n_head <= 1u << 24 &&
            h->n_layer_log == h->n_log * h->n_layers
            GS_RUN_COLUMNS(VALID, GS_COLUMN_SKIP, GS_COLUMN_SKIP);
 }
@@ -160,10 +165,11 @@ static int unpack_arrays(const unsigned char *p, const unsigned char *end, gs_re
     r->layer_log = malloc((r->n_layer_log + 1) * sizeof *r->layer_log);
     r->hist = malloc((r->n_hist + 1) * sizeof *r->hist);
     r->fmt = malloc((r->n_fmt + 1) * sizeof *r->fmt);
+    r->fmt_bins = malloc((r->n_fmt_bins + 1) * sizeof *r->fmt_bins);
     r->block = malloc((r->n_block + 1) * sizeof *r->block);
     r->head = malloc((r->n_head + 1) * sizeof *r->head);
-    if (!r->layers || !r->time || !r->log || !r->layer_log || !r->hist || !r->fmt || !r->block ||
-        !r->head)
+    if (!r->layers || !r->time || !r->log || !r->layer_log || !r->hist || !r->fmt || !r->fmt_bins ||
+        !r->block || !r->head)
         return -1;
 #define GET(arr, cnt)                                 \
     do {                                              \
@@ -175,13 +181,18 @@ static int unpack_arrays(const unsigned char *p, const unsigned char *end, gs_re
     GET(r->log, r->n_log);
     GET(r->layer_log, r->n_layer_log);
     GET(r->fmt, r->n_fmt);
+    GET(r->fmt_bins, r->n_fmt_bins);
     GET(r->block, r->n_block);
     GET(r->head, r->n_head);
 #undef GET
     for (size_t i = 0; i < r->n_fmt; i++)   /* stored by name: one of the names */
         if (r->fmt[i].tensor < 0 || r->fmt[i].tensor >= GS_N_FMT_TENSORS ||
-            r->fmt[i].layer < 1 || (uint64_t)r->fmt[i].layer > r->n_layers)
-            return -1;
+            r->fmt[i].layer < 1 || (uint64_t)r->fmt[i].layer > r->n_layers ||
+            r->fmt[i].bin_first < 0 || r->fmt[i].n_bins < 0 ||
+            r->fmt[i].n_bins > GS_FMT_HIST_BINS - r->fmt[i].bin_first ||
+            r->fmt[i].bin_at > r->n_fmt_bins ||
+            (uint64_t)r->fmt[i].n_bins > r->n_fmt_bins - r->fmt[i].bin_at)
+            return -1;   /* and its bins within the histogram and the pool */
     for (size_t i = 0; i < r->n_block; i++)   /* a sublayer is stored by name */
         if (r->block[i].sublayer < 0 || r->block[i].sublayer >= GS_N_SUBLAYERS ||
             r->block[i].layer < 1)

@@ -64,6 +64,9 @@ void gs_result_free(gs_result_t *r)
     free(r->fmt);
     r->fmt = NULL;
     r->n_fmt = 0;
+    free(r->fmt_bins);
+    r->fmt_bins = NULL;
+    r->n_fmt_bins = 0;
     free(r->block);
     r->block = NULL;
     r->n_block = 0;
@@ -232,12 +235,16 @@ static int alloc_result(const gs_plan_t *p, gs_result_t *r)
     r->log = calloc(p->n_log_max + 1, sizeof *r->log);
     r->layer_log = calloc(p->n_log_max * r->n_layers + 1, sizeof *r->layer_log);
     r->fmt = p->n_fmt_max ? malloc(p->n_fmt_max * sizeof *r->fmt) : NULL;
+    /* room for every record's whole histogram; the pages a run's few
+     * nonzero bins do not reach are never touched */
+    r->fmt_bins = p->n_fmt_max ? malloc(p->n_fmt_max * GS_FMT_HIST_BINS * sizeof *r->fmt_bins)
+                               : NULL;
     r->block = p->n_block_max ? malloc(p->n_block_max * sizeof *r->block) : NULL;
     r->head = p->n_head_max ? malloc(p->n_head_max * sizeof *r->head) : NULL;
     r->grad_ratio_final = r->grad_h_ratio_final = NAN;
     r->output_change = NAN;   /* transformers only */
     r->last_finite_grad_norm = NAN;
-    return r->layers && r->time && r->log && r->layer_log && (r->fmt || !p->n_fmt_max) &&
+    return r->layers && r->time && r->log && r->layer_log && ((r->fmt && r->fmt_bins) || !p->n_fmt_max) &&
            (r->block || !p->n_block_max) && (r->head || !p->n_head_max) ? 0 : -1;
 }
 

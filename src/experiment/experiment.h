@@ -92,12 +92,21 @@ extern const char *const gs_fmt_tensor_names[];   /* indexed by gs_fmt_tensor_t 
 #define GS_FT_IS_GRADIENT(t) ((t) == GS_FT_GRAD_ACTIVATION || (t) == GS_FT_GRAD_WEIGHT)
 
 /* One tensor of one layer at one measured step, counted once for every
- * format (format_stats's rows of every format, format_exponents' row) */
+ * format (format_stats's rows of every format, format_exponents' row):
+ * the counts' tally, the loss-scale windows taken from the histogram
+ * when it was whole, and the histogram from its first nonzero bin to
+ * its last, in the result's pool fmt_bins (most of a histogram's 291
+ * bins are zero: kept whole, the records of a narrow cell's thousand
+ * steps were 14.5 MB, touched, packed, sent and unpacked) */
+#define GS_FMT_NO_WINDOW INT32_MIN   /* scale_lo: no window (not a gradient, or no nonzero value) */
 typedef struct {
     long step;                  /* 0: the probe; else the logged training step */
     int32_t layer;              /* 1..depth, depth+1 the readout */
     int32_t tensor;             /* gs_fmt_tensor_t */
-    gs_fmt_counts_t counts;
+    gs_fmt_tally_t counts;
+    int32_t scale_lo[GS_N_FMT], scale_hi[GS_N_FMT];   /* gs_fmt_scale_window's */
+    int32_t bin_first, n_bins;  /* histogram bins bin_first.. (n_bins 0: every value zero) */
+    uint64_t bin_at;            /* at fmt_bins[bin_at..] */
 } gs_fmt_record_t;
 
 /* block_stats.sublayer: a transformer block's matrices q, k, v, o (the
@@ -153,6 +162,8 @@ typedef struct {
     /* format_stats=yes: per measured step, layer and tensor */
     size_t n_fmt;
     gs_fmt_record_t *fmt;
+    size_t n_fmt_bins;
+    long *fmt_bins;             /* the records' histogram bins */
     /* model=transformer: block_stats rows, per measured step, block and
      * sublayer */
     size_t n_block;
@@ -165,6 +176,10 @@ typedef struct {
      * (not packed or stored: for the CLI's time line) */
     double setup_s, steps_s, eval_s;
 } gs_result_t;
+
+/* Bin `bin` (0..GS_FMT_HIST_BINS) of a record's histogram: 0 outside
+ * the bins it keeps */
+long gs_fmt_record_bin(const gs_result_t *r, const gs_fmt_record_t *rec, int bin);
 
 typedef struct {
     /* called after every logged training step with its row and its

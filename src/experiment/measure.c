@@ -297,18 +297,45 @@ int ex_measure_init(const gs_plan_t *p, gs_net_t *net, size_t n, gs_result_t *r)
 
 /* ---- format_stats ---- */
 
-/* The next record of r->fmt, for layer l (0-based) and tensor t at step,
- * counts cleared */
-static gs_fmt_counts_t *fmt_record(const gs_plan_t *p, gs_result_t *r, long step, size_t l,
-                                   gs_fmt_tensor_t t)
+/* Store c as the next record of r->fmt, for layer l (0-based) and
+ * tensor t at step: its tally, the loss-scale windows of a gradient (from
+ * the whole histogram) and the histogram's bins from its first nonzero
+ * one to its last, appended to r->fmt_bins */
+static void fmt_record(const gs_plan_t *p, gs_result_t *r, long step, size_t l,
+                       gs_fmt_tensor_t t, const gs_fmt_counts_t *c)
 {
     assert(r->n_fmt < p->n_fmt_max);   /* the plan counted every record */
     gs_fmt_record_t *rec = &r->fmt[r->n_fmt++];
-    rec->step = step;
-    rec->layer = (int32_t)l + 1;
-    rec->tensor = (int32_t)t;
-    gs_fmt_counts_clear(&rec->counts);
-    return &rec->counts;
+    *rec = (gs_fmt_record_t){.step = step, .layer = (int32_t)l + 1, .tensor = (int32_t)t,
+                             .counts = c->tally, .bin_at = r->n_fmt_bins};
+    for (int f = 0; f < GS_N_FMT; f++) {
+        int lo, hi;
+        rec->scale_lo[f] = rec->scale_hi[f] = GS_FMT_NO_WINDOW;
+        if (GS_FT_IS_GRADIENT(t) &&
+            gs_fmt_scale_window(&gs_formats[f], c, GS_FMT_SCALE_MAX_LOST, &lo, &hi) == 0) {
+            rec->scale_lo[f] = lo;
+            rec->scale_hi[f] = hi;
+        }
+    }
+    int first = 0, last = GS_FMT_HIST_BINS - 1;
+    while (first < GS_FMT_HIST_BINS && c->hist[first] == 0)
+        first++;
+    if (first == GS_FMT_HIST_BINS)
+        return;   /* every value zero: no bins */
+    while (c->hist[last] == 0)
+        last--;
+    rec->bin_first = first;
+    rec->n_bins = last - first + 1;
+    /* the pool holds n_fmt_max whole histograms */
+    assert(r->n_fmt_bins + (size_t)rec->n_bins <= p->n_fmt_max * GS_FMT_HIST_BINS);
+    memcpy(r->fmt_bins + r->n_fmt_bins, c->hist + first, (size_t)rec->n_bins * sizeof *c->hist);
+    r->n_fmt_bins += (size_t)rec->n_bins;
+}
+
+long gs_fmt_record_bin(const gs_result_t *r, const gs_fmt_record_t *rec, int bin)
+{
+    int k = bin - rec->bin_first;
+    return k >= 0 && k < rec->n_bins ? r->fmt_bins[rec->bin_at + (size_t)k] : 0;
 }
 
 /* Layer l's (0-based; depth: the readout) weight matrices: the MLP's
@@ -331,12 +358,14 @@ static size_t layer_weights(const gs_plan_t *p, const gs_net_t *net, size_t l,
     return k;
 }
 
-/* Count the values at each of T[0..k)'s offsets in base into c */
-static void count_weights(gs_fmt_counts_t *c, const double *base, const gs_tensor_t *const *T,
-                          size_t k)
+/* The counts of the values at each of T[0..k)'s offsets in base, in c */
+static const gs_fmt_counts_t *count_weights(gs_fmt_counts_t *c, const double *base,
+                                            const gs_tensor_t *const *T, size_t k)
 {
+    gs_fmt_counts_clear(c);
     for (size_t i = 0; i < k; i++)
         gs_fmt_count(c, base + T[i]->offset, T[i]->rows * T[i]->cols);
+    return c;
 }
 
 void ex_format_stats(const gs_plan_t *p, const gs_net_t *net, size_t n, long step,
@@ -344,6 +373,7 @@ void ex_format_stats(const gs_plan_t *p, const gs_net_t *net, size_t n, long ste
 {
     if (!p->format_stats)
         return;
+    gs_fmt_counts_t c;
     for (size_t l = 0; l < p->n_layers; l++) {
         const gs_tensor_t *T[2];
         size_t k = layer_weights(p, net, l, T), n_act;
@@ -357,10 +387,12 @@ void ex_format_stats(const gs_plan_t *p, const gs_net_t *net, size_t n, long ste
             act = gs_mlp_layer_output(net, l + 1);
             n_act = n * T[0]->rows;
         }
-        gs_fmt_count(fmt_record(p, r, step, l, GS_FT_ACTIVATION), act, n_act);
-        *fmt_record(p, r, step, l, GS_FT_GRAD_ACTIVATION) = grad_pre[l];
-        count_weights(fmt_record(p, r, step, l, GS_FT_GRAD_WEIGHT), net->grads, T, k);
-        count_weights(fmt_record(p, r, step, l, GS_FT_WEIGHT), net->params, T, k);
+        gs_fmt_counts_clear(&c);
+        gs_fmt_count(&c, act, n_act);
+        fmt_record(p, r, step, l, GS_FT_ACTIVATION, &c);
+        fmt_record(p, r, step, l, GS_FT_GRAD_ACTIVATION, &grad_pre[l]);
+        fmt_record(p, r, step, l, GS_FT_GRAD_WEIGHT, count_weights(&c, net->grads, T, k));
+        fmt_record(p, r, step, l, GS_FT_WEIGHT, count_weights(&c, net->params, T, k));
     }
 }
 
@@ -369,27 +401,24 @@ void ex_format_updates(const gs_plan_t *p, const gs_net_t *net, long step, const
 {
     if (!p->format_stats)
         return;
+    gs_fmt_counts_t c;
     for (size_t l = 0; l < p->n_layers; l++) {
         const gs_tensor_t *T[2];
         size_t k = layer_weights(p, net, l, T);
-        count_weights(fmt_record(p, r, step, l, GS_FT_UPDATE), delta, T, k);
+        fmt_record(p, r, step, l, GS_FT_UPDATE, count_weights(&c, delta, T, k));
     }
 }
 
 void gs_format_row(const gs_fmt_record_t *rec, int f, gs_format_row_t *row)
 {
-    const gs_fmt_counts_t *c = &rec->counts;
+    const gs_fmt_tally_t *c = &rec->counts;
     double nz = c->nonzero ? (double)c->nonzero : NAN;
+    int window = rec->scale_lo[f] != GS_FMT_NO_WINDOW;
     *row = (gs_format_row_t){
         .n_values = c->n, .nonzero = c->nonzero,
         .zero_frac = (double)c->zero[f] / nz, .subnormal_frac = (double)c->subnormal[f] / nz,
         .overflow_frac = (double)c->overflow[f] / nz,
         .max_abs = c->nonzero ? c->max_abs : NAN, .min_abs = c->nonzero ? c->min_abs : NAN,
-        .scale_lo_log2 = NAN, .scale_hi_log2 = NAN};
-    int lo, hi;
-    if (GS_FT_IS_GRADIENT(rec->tensor) &&
-        gs_fmt_scale_window(&gs_formats[f], c, GS_FMT_SCALE_MAX_LOST, &lo, &hi) == 0) {
-        row->scale_lo_log2 = lo;
-        row->scale_hi_log2 = hi;
-    }
+        .scale_lo_log2 = window ? rec->scale_lo[f] : NAN,
+        .scale_hi_log2 = window ? rec->scale_hi[f] : NAN};
 }

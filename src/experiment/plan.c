@@ -209,7 +209,8 @@ static void plan_shape(const gs_cell_t *c, gs_plan_t *p)
     need += (double)p->opt->n_state * 0.5 * need;
     double rows = p->batch_only ? (double)p->batch : 2.0 * (double)p->total_rows;
     p->need_bytes = need + 8.0 * rows * (double)p->row_dim +
-                    (double)p->n_fmt_max * (double)sizeof(gs_fmt_record_t);
+                    (double)p->n_fmt_max *
+                        (double)(sizeof(gs_fmt_record_t) + GS_FMT_HIST_BINS * sizeof(long));
     /* a step is about three forward passes; plus the held-out rows at every
      * logged step, the final evaluation and a fixed cost of setting up */
     double fwd = forward_flops(p);

@@ -102,14 +102,29 @@ void gs_fmt_bounds(const gs_fmt_t *f, gs_fmt_bounds_t *b);
 /* What every format would do to one tensor. Shares are of the nonzero
  * finite values: a value already zero in double is zero in any format,
  * and a non-finite one is counted apart. */
-typedef struct {
-    long n;                     /* values counted */
-    long nonzero;               /* finite and nonzero */
-    long nonfinite;             /* inf or NaN in double already */
-    double max_abs, min_abs;    /* of the nonzero finite values (0 when none) */
-    long zero[GS_N_FMT];        /* nonzero here, zero in the format */
-    long subnormal[GS_N_FMT];   /* subnormal in the format */
+#define GS_FMT_TALLY_FIELDS                                                                        \
+    long n;                     /* values counted */                                           \
+    long nonzero;               /* finite and nonzero */                                       \
+    long nonfinite;             /* inf or NaN in double already */                             \
+    double max_abs, min_abs;    /* of the nonzero finite values (0 when none) */               \
+    long zero[GS_N_FMT];        /* nonzero here, zero in the format */                         \
+    long subnormal[GS_N_FMT];   /* subnormal in the format */                                  \
     long overflow[GS_N_FMT];    /* inf, NaN or saturated in the format */
+/* The counts without the histogram: what a stored record keeps whole
+ * (160 bytes against the histogram's 2,328; a tensor's bins that
+ * are not zero are few, and kept apart) */
+typedef struct {
+    GS_FMT_TALLY_FIELDS
+} gs_fmt_tally_t;
+/* The counts of one pass: the tally's fields by name (c->n) or whole
+ * (c->tally), and the exponent histogram */
+typedef struct {
+    union {
+        struct {
+            GS_FMT_TALLY_FIELDS
+        };
+        gs_fmt_tally_t tally;
+    };
     long hist[GS_FMT_HIST_BINS];
 } gs_fmt_counts_t;
 

@@ -24,13 +24,24 @@
 /* the prepared statements of a cell's rows (put.c) */
 enum {
     ST_RUN, ST_LAYER, ST_LOG, ST_LAYER_LOG, ST_TIME, ST_HIST, ST_THEORY, ST_LANDED, ST_FMT,
-    ST_FMT_EXP, ST_BLOCK, ST_HEAD, ST_N
+    ST_FMT_EXP, ST_BLOCK, ST_HEAD,
+    ST_FMT_BATCH, ST_FMT_EXP_BATCH,   /* STORE_FMT_BATCH records' rows in one statement */
+    ST_N
 };
+/* format_stats and format_exponents: the records a statement stores. Each
+ * time a statement runs, SQLite builds a temporary index for each
+ * CHECK (... IN (names)) list - with a record's five rows a statement
+ * this cost about as much as the rows' inserts; STORE_FMT_BATCH records
+ * (500 rows of 14 values) a statement make it small. The last records,
+ * fewer, go one at a time. Fewer when SQLite allows fewer parameters
+ * (999 before 3.32). */
+#define STORE_FMT_BATCH 100
 
 struct gs_store {
     sqlite3 *db;
     char path[4096];
     sqlite3_stmt *stmt[ST_N];
+    size_t fmt_batch, fmt_exp_batch;   /* records in ST_FMT_BATCH's, rows in ST_FMT_EXP_BATCH's */
     sqlite3_stmt *clear[16];  /* a cell's rows: per child table, then runs (clear_cell) */
     int col_param[MAX_PARAMS];   /* per column of the result table: its INSERT's parameter */
     int key_param[MAX_PARAMS];   /* per config key: its parameter in the runs INSERT (0: none) */

@@ -90,9 +90,11 @@ static void series_insert(const char *table, const char *keys, const series_colu
     for (size_t i = 0; i < n && len < cap; i++)
         len += (size_t)snprintf(sql + len, cap - len, ", %s", cols[i].name);
     params += (int)n;
+    /* "?", numbered in order: "?NNN" would make preparing a statement of
+     * thousands quadratic (SQLite looks each number up in a list) */
     for (int i = 1; i <= params * tuples && len < cap; i++)
-        len += (size_t)snprintf(sql + len, cap - len, "%s?%d",
-                                i == 1 ? ") VALUES (" : i % params == 1 ? "), (" : ", ", i);
+        len += (size_t)snprintf(sql + len, cap - len, "%s?",
+                                i == 1 ? ") VALUES (" : i % params == 1 ? "), (" : ", ");
     if (len < cap)
         snprintf(sql + len, cap - len, ")");
     assert(len + 1 < cap);   /* the statement fits */
@@ -140,20 +142,46 @@ int store_prepare_inserts(gs_store_t *st, char *err, size_t errlen)
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         NULL,   /* ST_BLOCK: series_insert */
         NULL,   /* ST_HEAD: series_insert */
+        NULL,   /* ST_FMT_BATCH, ST_FMT_EXP_BATCH: below */
+        NULL,
     };
     _Static_assert(sizeof child / sizeof *child == ST_N, "a statement per ST_*");
-    for (size_t i = 0; i < STORE_N_SERIES; i++) {
-        const store_series_t *x = &store_series[i];
-        char sql[4096];
-        /* format_stats: a record's rows of every format in one statement -
-         * its CHECK (... IN (5 names)) lists build a temporary index each
-         * time a statement runs, which cost more than the rows' inserts */
-        series_insert(x->table, x->keys, x->cols, x->n, i == STORE_FORMAT_STATS ? GS_N_FMT : 1, sql,
-                      sizeof sql);
-        if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[x->which],
-                               NULL) != SQLITE_OK)
-            return store_sqlfail(st, err, errlen, "preparing inserts");
+    /* big enough for STORE_FMT_BATCH records' rows: 7,000 parameters */
+    enum { SQL_CAP = 96 * 1024 };
+    char *sql = malloc(SQL_CAP);
+    if (!sql) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
     }
+    const store_series_t *fx = &store_series[STORE_FORMAT_STATS];
+    size_t max_params = (size_t)sqlite3_limit(st->db, SQLITE_LIMIT_VARIABLE_NUMBER, -1),
+           rec_params = GS_N_FMT * (5 + fx->n);   /* the key's five and the columns */
+    st->fmt_batch = max_params / rec_params < STORE_FMT_BATCH ? max_params / rec_params
+                                                               : STORE_FMT_BATCH;
+    st->fmt_exp_batch = max_params / 6 < STORE_FMT_BATCH ? max_params / 6 : STORE_FMT_BATCH;
+    assert(st->fmt_batch >= 1 && st->fmt_exp_batch >= 1);   /* SQLite allows 999 at least */
+    for (size_t i = 0; i <= STORE_N_SERIES; i++) {
+        /* format_stats: a record's rows of every format in one statement
+         * (fmt_batch records' in the last) */
+        const store_series_t *x = i < STORE_N_SERIES ? &store_series[i] : fx;
+        size_t tuples = x == fx ? GS_N_FMT * (i < STORE_N_SERIES ? 1 : st->fmt_batch) : 1;
+        series_insert(x->table, x->keys, x->cols, x->n, (int)tuples, sql, SQL_CAP);
+        if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+                               &st->stmt[i < STORE_N_SERIES ? x->which : ST_FMT_BATCH],
+                               NULL) != SQLITE_OK) {
+            free(sql);
+            return store_sqlfail(st, err, errlen, "preparing inserts");
+        }
+    }
+    size_t len = (size_t)snprintf(sql, SQL_CAP, "%s", child[ST_FMT_EXP]);
+    for (size_t t = 1; t < st->fmt_exp_batch; t++)   /* ?1 .. ?6 then 7, 8, ... */
+        len += (size_t)snprintf(sql + len, SQL_CAP - len, ", (?, ?, ?, ?, ?, ?)");
+    assert(len + 1 < SQL_CAP);
+    rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[ST_FMT_EXP_BATCH],
+                            NULL);
+    free(sql);
+    if (rc != SQLITE_OK)
+        return store_sqlfail(st, err, errlen, "preparing inserts");
     for (size_t i = 0; i <= store_n_child; i++) {
         char del[128];
         snprintf(del, sizeof del, "DELETE FROM %s WHERE %s = ?1",
@@ -428,8 +456,21 @@ static size_t json_counts(const long *counts, int n, char *buf, size_t cap)
 {
     assert(n >= 1 && cap >= JSON_COUNTS_CAP(n));
     size_t len = 0;
-    for (int b = 0; b < n; b++)
-        len += (size_t)snprintf(buf + len, cap - len, "%c%ld", b ? ',' : '[', counts[b]);
+    for (int b = 0; b < n; b++) {   /* snprintf's parsing of "%ld" cost more than the rest */
+        buf[len++] = b ? ',' : '[';
+        long v = counts[b];
+        unsigned long u = v < 0 ? 0ul - (unsigned long)v : (unsigned long)v;
+        char digits[21];
+        int k = 0;
+        do {
+            digits[k++] = (char)('0' + u % 10);
+            u /= 10;
+        } while (u);
+        if (v < 0)
+            buf[len++] = '-';
+        while (k)
+            buf[len++] = digits[--k];
+    }
     assert(len + 2 <= cap);
     buf[len++] = ']';
     buf[len] = '\0';
@@ -459,25 +500,28 @@ static int put_histograms(gs_store_t *st, sqlite3_int64 id, const gs_result_t *r
 }
 
 /* format_stats: a row per record and format, the key then the columns
- * of GS_FORMAT_STATS_COLUMNS (the shares and window from gs_format_row);
- * a record's GS_N_FMT rows in one statement (store_prepare_inserts) */
+ * of GS_FORMAT_STATS_COLUMNS (the shares and window from
+ * gs_format_row); st->fmt_batch records a statement, then one */
 static int put_format_stats(gs_store_t *st, sqlite3_int64 id, const gs_result_t *r, char *err,
                             size_t errlen)
 {
     const store_series_t *x = &store_series[STORE_FORMAT_STATS];
-    sqlite3_stmt *s = st->stmt[x->which];
-    for (size_t j = 0; j < r->n_fmt; j++) {
-        const gs_fmt_record_t *rec = &r->fmt[j];
+    for (size_t j = 0; j < r->n_fmt;) {
+        size_t batch = r->n_fmt - j >= st->fmt_batch ? st->fmt_batch : 1;
+        sqlite3_stmt *s = st->stmt[batch > 1 ? ST_FMT_BATCH : x->which];
         int i = 1;
-        for (int f = 0; f < GS_N_FMT; f++) {
-            gs_format_row_t row;
-            gs_format_row(rec, f, &row);
-            sqlite3_bind_int64(s, i++, id);
-            sqlite3_bind_int64(s, i++, rec->step);
-            sqlite3_bind_int64(s, i++, rec->layer);
-            sqlite3_bind_text(s, i++, gs_fmt_tensor_names[rec->tensor], -1, SQLITE_STATIC);
-            sqlite3_bind_text(s, i++, gs_fmt_names[f], -1, SQLITE_STATIC);
-            i = bind_series_row(s, x, (const char *)&row, i);
+        for (size_t end = j + batch; j < end; j++) {
+            const gs_fmt_record_t *rec = &r->fmt[j];
+            for (int f = 0; f < GS_N_FMT; f++) {
+                gs_format_row_t row;
+                gs_format_row(rec, f, &row);
+                sqlite3_bind_int64(s, i++, id);
+                sqlite3_bind_int64(s, i++, rec->step);
+                sqlite3_bind_int64(s, i++, rec->layer);
+                sqlite3_bind_text(s, i++, gs_fmt_tensor_names[rec->tensor], -1, SQLITE_STATIC);
+                sqlite3_bind_text(s, i++, gs_fmt_names[f], -1, SQLITE_STATIC);
+                i = bind_series_row(s, x, (const char *)&row, i);
+            }
         }
         assert(i == sqlite3_bind_parameter_count(s) + 1);   /* every column of every row bound */
         if (store_step_reset(st, s, err, errlen, "storing format_stats") != 0)
@@ -487,30 +531,32 @@ static int put_format_stats(gs_store_t *st, sqlite3_int64 id, const gs_result_t 
 }
 
 /* format_exponents: a record's histogram from its first nonzero bin to
- * its last, as a JSON array (none when every value is zero) */
+ * its last (the bins it keeps), as a JSON array (none when every value
+ * is zero); st->fmt_exp_batch rows a statement, then one */
 static int put_format_exponents(gs_store_t *st, sqlite3_int64 id, const gs_result_t *r,
                                 char *err, size_t errlen)
 {
-    sqlite3_stmt *s = st->stmt[ST_FMT_EXP];
-    assert(sqlite3_bind_parameter_count(s) == 6);
-    for (size_t j = 0; j < r->n_fmt; j++) {
-        const gs_fmt_record_t *rec = &r->fmt[j];
-        const long *h = rec->counts.hist;
-        int first = 0, last = GS_FMT_HIST_BINS - 1;
-        while (first < GS_FMT_HIST_BINS && h[first] == 0)
-            first++;
-        if (first == GS_FMT_HIST_BINS)
-            continue;
-        while (h[last] == 0)
-            last--;
-        char counts[JSON_COUNTS_CAP(GS_FMT_HIST_BINS)];
-        size_t len = json_counts(h + first, last - first + 1, counts, sizeof counts);
-        sqlite3_bind_int64(s, 1, id);
-        sqlite3_bind_int64(s, 2, rec->step);
-        sqlite3_bind_int(s, 3, rec->layer);
-        sqlite3_bind_text(s, 4, gs_fmt_tensor_names[rec->tensor], -1, SQLITE_STATIC);
-        sqlite3_bind_int(s, 5, gs_fmt_bin_exp(first));
-        sqlite3_bind_text(s, 6, counts, (int)len, SQLITE_STATIC);
+    size_t rows = 0;   /* the records with a row, and the next of them */
+    for (size_t j = 0; j < r->n_fmt; j++)
+        rows += r->fmt[j].n_bins > 0;
+    char counts[JSON_COUNTS_CAP(GS_FMT_HIST_BINS)];
+    for (size_t j = 0; rows > 0;) {
+        size_t batch = rows >= st->fmt_exp_batch ? st->fmt_exp_batch : 1;
+        sqlite3_stmt *s = st->stmt[batch > 1 ? ST_FMT_EXP_BATCH : ST_FMT_EXP];
+        assert(sqlite3_bind_parameter_count(s) == 6 * (int)batch);
+        for (int i = 0; i < 6 * (int)batch; j++) {
+            const gs_fmt_record_t *rec = &r->fmt[j];
+            if (rec->n_bins == 0)
+                continue;
+            size_t len = json_counts(r->fmt_bins + rec->bin_at, rec->n_bins, counts, sizeof counts);
+            sqlite3_bind_int64(s, ++i, id);
+            sqlite3_bind_int64(s, ++i, rec->step);
+            sqlite3_bind_int(s, ++i, rec->layer);
+            sqlite3_bind_text(s, ++i, gs_fmt_tensor_names[rec->tensor], -1, SQLITE_STATIC);
+            sqlite3_bind_int(s, ++i, gs_fmt_bin_exp(rec->bin_first));
+            sqlite3_bind_text(s, ++i, counts, (int)len, SQLITE_TRANSIENT);
+        }
+        rows -= batch;
         if (store_step_reset(st, s, err, errlen, "storing format_exponents") != 0)
             return -1;
     }
