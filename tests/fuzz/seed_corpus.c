@@ -55,6 +55,8 @@ static const seed_t seeds[] = {
                  "spectrum = yes\n"},
     {"transformer", "[sweep]\nname = tf\n[tf]\nmodel = transformer\ndepth = 1, 2\nwidth = 8\n"
                     "heads = 2\nseq_len = 4\nbatch = 2\nln = post, none\n"},
+    {"lowprec", "[sweep]\nname = lp\n[lp]\ndepth = 2\nwidth = 4\nbatch = 4\nactivation = sigmoid\n"
+                "format_stats = yes\ntask = probe, train\nsteps = 4\nlog_every = 2\n"},
 };
 
 typedef struct {
