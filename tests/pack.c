@@ -257,6 +257,24 @@ int main(void)
     free(bad);
     free(buf);
     gs_result_free(&r);
+    {   /* a transformer's result: no layer_stats rows (n_layers 0), its
+         * format records per block (layer 1..depth+1) */
+        gs_result_t t, tu;
+        memset(&t, 0, sizeof t);
+        t.n_fmt = 1;
+        t.fmt = calloc(1, sizeof *t.fmt);
+        t.fmt[0].layer = 3;
+        t.fmt[0].tensor = GS_FT_ACTIVATION;
+        size_t tlen;
+        unsigned char *tb = gs_pack_result(&t, &meta, &tlen);
+        int ok = tb && gs_unpack_result(tb, tlen, &tu, &back) == 0;
+        tap_ok(ok && tu.n_layers == 0 && tu.n_fmt == 1 && tu.fmt[0].layer == 3,
+               "a result without layer rows (a transformer's) keeps its format records' layers");
+        if (ok)
+            gs_result_free(&tu);
+        free(tb);
+        gs_result_free(&t);
+    }
     size_t n_r, travelled = every_column_travels(&n_r);
     tap_ok(n_r > 30 && travelled == n_r,
            "every measured column of the result table travels (%zu of %zu)",

@@ -10,7 +10,8 @@
  * with dropout=0 is the cell without the key (key, seeds, rows). With
  * qk_norm (QK-LayerNorm) the same, its logit bound at init (every
  * block's attn_logit_max <= sqrt(d_head)), its refusals, and qk_norm=no
- * the cell without the key. */
+ * the cell without the key. format_stats=yes: each record against the
+ * engine's arrays counted directly (format_records). */
 #include <config.h>
 
 #include <math.h>
@@ -126,6 +127,144 @@ static void check_against_engine(const char *words, const gs_cell_t *c, const gs
     free(y);
     gs_net_free(net);
     gs_dataset_free(&batch);
+}
+
+/* Whether record rec holds the counts c: its tally bit for bit and its
+ * kept bins c's histogram */
+static int record_is(const gs_result_t *r, const gs_fmt_record_t *rec, const gs_fmt_counts_t *c)
+{
+    if (!rec || memcmp(&rec->counts, &c->tally, sizeof c->tally) != 0)
+        return 0;
+    for (int b = 0; b < GS_FMT_HIST_BINS; b++)
+        if (gs_fmt_record_bin(r, rec, b) != c->hist[b])
+            return 0;
+    return 1;
+}
+
+static const gs_fmt_record_t *record_of(const gs_result_t *r, long step, int layer,
+                                        gs_fmt_tensor_t t)
+{
+    for (size_t i = 0; i < r->n_fmt; i++)
+        if (r->fmt[i].step == step && r->fmt[i].layer == layer && r->fmt[i].tensor == (int)t)
+            return &r->fmt[i];
+    return NULL;
+}
+
+/* format_stats=yes on a transformer (issue 20 for issue 21's model): per
+ * block l its residual stream x_l, dL/dx entering it (grad_x_norm's
+ * values), and its six matrices (four without the MLP) counted as one
+ * tensor, their gradients and, training, their update; the readout's
+ * logits, dL/dlogits and W_out. Each record against the engine's arrays
+ * counted here, dL/dx against grad_x_norm (its exponent histogram
+ * brackets the norm squared), the update against SGD's -lr g. */
+static void format_records(void)
+{
+    static const char *const cells[] = {
+        "model=transformer depth=2 width=8 heads=2 seq_len=4 batch=2 ln=post format_stats=yes",
+        "model=transformer depth=1 width=4 heads=1 seq_len=3 batch=2 ln=pre mlp=no causal=yes "
+        "vocab=5 format_stats=yes",
+    };
+    for (size_t i = 0; i < sizeof cells / sizeof *cells; i++) {
+        gs_cell_t c;
+        gs_result_t r;
+        if (tc_run(cells[i], &c, &r) != 0) {
+            tap_ok(0, "%s: runs", cells[i]);
+            continue;
+        }
+        gs_plan_t p;
+        gs_plan_make(&c, &p);
+        gs_dataset_t batch;
+        gs_net_t *net = rebuild(&p, &batch);
+        size_t B = p.batch, T = p.tf.seq_len, V = p.tf.vocab, L = p.depth, d = p.tf.d_model;
+        int *y = malloc(B * T * sizeof *y);
+        for (size_t k = 0; k < B * T; k++)
+            y[k] = (int)batch.t[k];
+        net->ops->forward(net, batch.x, B, 1);
+        gs_softmax_ce_forward(net->dout, net->out, y, B * T, V, NULL);
+        gs_softmax_ce_backward(net->dout, net->dout, y, B * T, V, 1.0 / (double)(B * T));
+        net->measure = 1;
+        net->ops->backward(net, B);
+        gs_tf_block_stats_t *st = malloc(L * sizeof *st);
+        gs_tf_block_stats(net, B, st);
+        int bad = 0, bracket = 0;
+        size_t mats = 0;
+        gs_fmt_counts_t want;
+        for (size_t l = 1; l <= L + 1; l++) {
+            const double *act = l <= L ? gs_tf_block_output(net, l) : net->out;
+            gs_fmt_counts_clear(&want);
+            gs_fmt_count(&want, act, B * T * (l <= L ? d : V));
+            bad += !record_is(&r, record_of(&r, 0, (int)l, GS_FT_ACTIVATION), &want);
+            const double *src[2] = {net->grads, net->params};
+            const gs_fmt_tensor_t as[2] = {GS_FT_GRAD_WEIGHT, GS_FT_WEIGHT};
+            for (int w = 0; w < 2; w++) {
+                gs_fmt_counts_clear(&want);
+                size_t k = 0;
+                for (size_t s = 0; s < 6; s++) {   /* q k v o w1 w2: kinds[0..6) */
+                    const gs_tensor_t *t = l <= L ? gs_net_tensor_of(net, kinds[s], l)
+                                                  : s == 0 ? gs_net_tensor_of(net, GS_TENSOR_W, 0)
+                                                           : NULL;
+                    if (t) {
+                        gs_fmt_count(&want, src[w] + t->offset, t->rows * t->cols);
+                        k++;
+                    }
+                }
+                mats += w == 0 && l == 1 ? k : 0;
+                bad += !record_is(&r, record_of(&r, 0, (int)l, as[w]), &want);
+            }
+            const gs_fmt_record_t *g = record_of(&r, 0, (int)l, GS_FT_GRAD_ACTIVATION);
+            if (l > L) {   /* the readout's: dL/dlogits */
+                gs_fmt_counts_clear(&want);
+                gs_fmt_count(&want, net->dout, B * T * V);
+                bad += !record_is(&r, g, &want);
+                continue;
+            }
+            double lo = 0, n2 = st[l - 1].grad_x_norm * st[l - 1].grad_x_norm;
+            for (int b = 0; g && b < GS_FMT_HIST_BINS; b++)
+                lo += (double)gs_fmt_record_bin(&r, g, b) * ldexp(1.0, 2 * gs_fmt_bin_exp(b));
+            bracket += g && g->counts.n == (long)(B * T * d) && g->counts.nonzero > 0 &&
+                       lo <= n2 * (1 + 1e-12) && n2 < 4 * lo;
+        }
+        tap_ok(r.n_fmt == (L + 1) * 4 && bad == 0 && mats == (c.mlp ? 6u : 4u),
+               "%s: %zu records (blocks and readout x 4 tensors); x_l, the logits, dL/dlogits and "
+               "the %zu matrices (gradients, weights) are the engine's, counted here (%d differ)",
+               cells[i], r.n_fmt, mats, bad);
+        tap_ok(bracket == (int)L, "%s: each block's dL/dx is grad_x_norm's: %zu values, sum "
+               "count 4^e <= grad_x_norm^2 < 4x it (%d of %zu)", cells[i], B * T * d, bracket, L);
+        free(st);
+        free(y);
+        gs_net_free(net);
+        gs_dataset_free(&batch);
+        gs_result_free(&r);
+    }
+    /* training: SGD at 2^-4 (no momentum, clipping or warm-up): each
+     * logged step's update is -2^-4 times the gradient, its histogram the
+     * gradient's four binades down */
+    gs_cell_t c;
+    gs_result_t r;
+    if (tc_run("model=transformer task=train depth=2 width=8 heads=2 seq_len=4 batch=2 "
+               "optimizer=sgd lr=0.0625 steps=4 log_every=2 format_stats=yes", &c, &r) != 0) {
+        tap_ok(0, "transformer training with format_stats runs");
+        return;
+    }
+    int bad = 0, updates = 0;
+    for (size_t i = 0; i < r.n_fmt; i++) {
+        const gs_fmt_record_t *u = &r.fmt[i];
+        if (u->tensor != GS_FT_UPDATE)
+            continue;
+        updates++;
+        const gs_fmt_record_t *g = record_of(&r, u->step, u->layer, GS_FT_GRAD_WEIGHT);
+        int same = g && u->counts.nonzero == g->counts.nonzero &&
+                   u->counts.max_abs == 0.0625 * g->counts.max_abs &&
+                   u->counts.min_abs == 0.0625 * g->counts.min_abs;
+        for (int b = 4; same && b < GS_FMT_HIST_BINS - 1; b++)
+            same = gs_fmt_record_bin(&r, u, b - 4) == gs_fmt_record_bin(&r, g, b);
+        bad += !same;
+    }
+    tap_ok(r.status == GS_STATUS_DONE && r.n_fmt == 3 * 3 * 5 && updates == 3 * 3 && bad == 0,
+           "transformer training: the five tensors of 2 blocks and the readout at logged steps "
+           "1, 2, 4 (%zu records); the update is SGD's -2^-4 g, four binades down (%d of %d "
+           "differ)", r.n_fmt, bad, updates);
+    gs_result_free(&r);
 }
 
 /* The count of r's rows of sublayer s */
@@ -246,7 +385,6 @@ int main(void)
         {"model=transformer width=10 heads=4", "heads=4: must divide width=10"},
         {"model=transformer dataset=gaussian", "dataset=gaussian: model=transformer"},
         {"model=mlp dataset=tokens", "dataset=tokens: needs model=transformer"},
-        {"model=transformer format_stats=yes", "format_stats=yes: not measured for model=transformer"},
         {"model=transformer precision=float16", "precision=float16: needs model=mlp"},
         {"model=transformer dataset=charlm", "charlm needs vocab >= 96"},   /* (task=train: tftrain) */
         {"model=transformer norm=layer", "norm: model=transformer"},
@@ -328,5 +466,6 @@ int main(void)
     gs_cell_key(&a, key, sizeof key);
     tap_ok(strstr(key, "heads") == NULL && strstr(key, "ln=") == NULL,
            "an mlp's canonical key names no transformer key (%s)", key);
+    format_records();
     return tap_done();
 }

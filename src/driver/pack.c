@@ -187,7 +187,8 @@ static int unpack_arrays(const unsigned char *p, const unsigned char *end, gs_re
 #undef GET
     for (size_t i = 0; i < r->n_fmt; i++)   /* stored by name: one of the names */
         if (r->fmt[i].tensor < 0 || r->fmt[i].tensor >= GS_N_FMT_TENSORS ||
-            r->fmt[i].layer < 1 || (uint64_t)r->fmt[i].layer > r->n_layers ||
+            r->fmt[i].layer < 1 ||
+            (r->n_layers && (uint64_t)r->fmt[i].layer > r->n_layers) ||   /* transformer: 0 */
             r->fmt[i].bin_first < 0 || r->fmt[i].n_bins < 0 ||
             r->fmt[i].n_bins > GS_FMT_HIST_BINS - r->fmt[i].bin_first ||
             r->fmt[i].bin_at > r->n_fmt_bins ||

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "nn/linear.h"
+#include "nn/transformer.h"
 #include "theory/meanfield.h"
 #include "theory/spectrum.h"
 
@@ -338,23 +339,33 @@ long gs_fmt_record_bin(const gs_result_t *r, const gs_fmt_record_t *rec, int bin
     return k >= 0 && k < rec->n_bins ? r->fmt_bins[rec->bin_at + (size_t)k] : 0;
 }
 
-/* Layer l's (0-based; depth: the readout) weight matrices: the MLP's
- * W_l or W_out (one); a recurrent layer's Wx_l and Wh_l (two, counted as
- * one tensor: the counts add). Returns how many, in T[0..2). */
+/* Layer l's (0-based; depth: the readout) weight matrices, counted as
+ * one tensor (the counts add): the MLP's W_l or W_out; a recurrent
+ * layer's Wx_l and Wh_l; a transformer block's Wq, Wk, Wv, Wo and, with
+ * its MLP, Wfc and Wproj (block_stats' q .. w2). Returns how many, in
+ * T[0..LAYER_WEIGHTS_MAX). */
+#define LAYER_WEIGHTS_MAX 6
 static size_t layer_weights(const gs_plan_t *p, const gs_net_t *net, size_t l,
-                            const gs_tensor_t *T[2])
+                            const gs_tensor_t *T[LAYER_WEIGHTS_MAX])
 {
+    static const gs_tensor_kind_t block[LAYER_WEIGHTS_MAX] = {
+        GS_TENSOR_WQ, GS_TENSOR_WK, GS_TENSOR_WV, GS_TENSOR_WO, GS_TENSOR_WFC, GS_TENSOR_WPROJ};
     size_t k = 0;
-    if (l == p->depth)
+    if (l == p->depth) {
         T[k++] = gs_net_tensor_of(net, GS_TENSOR_W, 0);
-    else if (!p->recurrent)
+    } else if (p->transformer) {
+        for (size_t i = 0; i < LAYER_WEIGHTS_MAX; i++)
+            if ((T[k] = gs_net_tensor_of(net, block[i], l + 1)))
+                k++;   /* mlp = no: no Wfc, Wproj */
+    } else if (!p->recurrent) {
         T[k++] = gs_net_tensor_of(net, GS_TENSOR_W, l + 1);
-    else {
+    } else {
         T[k++] = gs_net_tensor_of(net, GS_TENSOR_WX, l + 1);
         T[k++] = gs_net_tensor_of(net, GS_TENSOR_WH, l + 1);
     }
     for (size_t i = 0; i < k; i++)
         assert(T[i] != NULL);   /* every layer has them */
+    assert(k >= 1);
     return k;
 }
 
@@ -374,13 +385,18 @@ void ex_format_stats(const gs_plan_t *p, const gs_net_t *net, size_t n, long ste
     if (!p->format_stats)
         return;
     gs_fmt_counts_t c;
+    /* a transformer's rows are its n sequences' tokens */
+    size_t rows = p->transformer ? n * p->tf.seq_len : n;
     for (size_t l = 0; l < p->n_layers; l++) {
-        const gs_tensor_t *T[2];
+        const gs_tensor_t *T[LAYER_WEIGHTS_MAX];
         size_t k = layer_weights(p, net, l, T), n_act;
         const double *act;
         if (l == p->depth) {
             act = net->out;
-            n_act = n * T[0]->rows;
+            n_act = rows * T[0]->rows;
+        } else if (p->transformer) {
+            act = gs_tf_block_output(net, l + 1);   /* the residual stream x_l */
+            n_act = rows * p->tf.d_model;
         } else if (p->recurrent) {
             act = gs_rnn_layer_states(net, l, n, &n_act);   /* h_1..h_T */
         } else {
@@ -403,7 +419,7 @@ void ex_format_updates(const gs_plan_t *p, const gs_net_t *net, long step, const
         return;
     gs_fmt_counts_t c;
     for (size_t l = 0; l < p->n_layers; l++) {
-        const gs_tensor_t *T[2];
+        const gs_tensor_t *T[LAYER_WEIGHTS_MAX];
         size_t k = layer_weights(p, net, l, T);
         fmt_record(p, r, step, l, GS_FT_UPDATE, count_weights(&c, delta, T, k));
     }

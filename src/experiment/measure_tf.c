@@ -212,6 +212,7 @@ int ex_tf_probe(const gs_plan_t *p, gs_net_t *net, const gs_dataset_t *batch, gs
     r->n_head = ex_tf_head_rows(p, net, B, 0, r->head);
     if (!r->n_block || !r->n_head)
         goto out;
+    ex_format_stats(p, net, B, 0, net->fmt_grad_pre, r);
     r->grad_ratio = ex_tf_grad_ratio(p, r->block, r->n_block);
     r->diagnosis = ex_tf_diagnose(p, r->block, r->n_block, &r->grad_h_ratio);
     r->output_change = ex_tf_output_change(net, batch->x, B, work);

@@ -146,6 +146,8 @@ static int tf_step(ex_trainer_t *tr, long step, scratch_t *s, size_t B)
     double loss = gs_softmax_ce_forward(net->dout, net->out, s->y, rows, V, NULL);
     gs_softmax_ce_backward(net->dout, net->dout, s->y, rows, V, 1.0 / (double)rows);
     net->ops->backward(net, B);
+    if (logged)   /* before clipping and the update change the gradient and weights */
+        ex_format_stats(p, net, B, step, net->fmt_grad_pre, r);
     gs_block_row_t *mine = NULL;   /* this step's rows, before clipping and the update */
     size_t n_mine = 0;
     if (step == 1) {   /* the measurements at init: step 1 is logged */
@@ -205,6 +207,7 @@ static int tf_step(ex_trainer_t *tr, long step, scratch_t *s, size_t B)
         r->diagnosis_final = ex_tf_diagnose(p, mine, n_mine, &r->grad_h_ratio_final);
         ex_update(tr, step, tr->delta, NULL);
         ex_tf_update_ratios(net, tr->delta, mine, n_mine);
+        ex_format_updates(p, net, step, tr->delta, r);
     }
     if (tr->progress && tr->progress->on_log)
         tr->progress->on_log(tr->progress->ctx, row, NULL, 0, p->steps);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "nn/arena.h"
+#include "nn/format.h"
 #include "nn/gemm.h"
 #include "nn/linear.h"
 #include "nn/norm.h"
@@ -867,6 +868,10 @@ static void tf_backward(gs_net_t *net, size_t n)
     gs_tf_t *m = (gs_tf_t *)net;
     const gs_tf_spec_t *s = &m->spec;
     size_t T = s->seq_len, d = s->d_model, N = n * T;
+    if (net->measure && net->fmt_grad_pre) {   /* the readout's: dL/dlogits */
+        gs_fmt_counts_clear(&net->fmt_grad_pre[s->depth]);
+        gs_fmt_count(&net->fmt_grad_pre[s->depth], net->dout, N * s->vocab);
+    }
     if (s->ln == GS_LN_PRE) {
         gs_linear_backward(m->dA, m->top_g[GS_TENSOR_W], m->top_g[GS_TENSOR_B], net->dout, m->xL,
                            m->top_p[GS_TENSOR_W], N, d, s->vocab, 0);
@@ -883,6 +888,10 @@ static void tf_backward(gs_net_t *net, size_t n)
         sublayer_backward(m, b, SUB_ATTN, n);
         if (net->measure)
             b->grad_x_norm = gs_norm2(m->dx, N * d);
+        if (net->measure && net->fmt_grad_pre) {   /* the values of grad_x_norm */
+            gs_fmt_counts_clear(&net->fmt_grad_pre[l]);
+            gs_fmt_count(&net->fmt_grad_pre[l], m->dx, N * d);
+        }
     }
     embed_backward(m->top_g[GS_TENSOR_WTE], m->top_g[GS_TENSOR_WPE], m->dx, m->tokens, n, T,
                    s->vocab, d);

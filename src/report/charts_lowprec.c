@@ -365,10 +365,15 @@ static int chart_flush_map(rp_model_t *m, rp_exp_t *e, size_t t, const char *dir
              "layers counted from the output (1, at the left: the top hidden layer), rows "
              "float16 (f16), bfloat16 (bf16), e5m2 and e4m3. White is one half; orange: more is lost, blue: "
              "less. A run computed in a format (precision) counts values already rounded to it: "
-             "its own format's row is the share of its values that are zero.%s%s", flush_maps[t].words,
+             "its own format's row is the share of its values that are zero.%s%s%s",
+             flush_maps[t].words,
              marked ? " In each row the cross marks the findings' layer - the first from the "
                      "output losing more than half - and the circle the layer mean-field theory "
                      "predicts from chi1 (where it falls inside the net)." : "",
+             runs[0]->sc->cell.model == GS_MODEL_TRANSFORMER
+                 ? " A transformer's layer is a block: its dL/dh is dL/dx of the residual stream "
+                   "entering the block (block_stats' grad_x_norm), its dL/dW the gradients of "
+                   "its attention's and MLP's matrices together." : "",
              n_more ? " Only the first configurations are drawn." : "");
     rc = rp_chart_publish(c, m, dir, nm.file, nm.title, drawn, n_drawn, cap, out, err, errlen);
 done:
