@@ -280,6 +280,26 @@ ok" ] && grep -q "1 stored already, 6 to run" v7.err'
 check "the upgraded database holds the same rows as a fresh one (format tables included)" \
     '[ "$(dump_rows v7.db format_stats)" = "$(dump_rows lp.db format_stats)" ]'
 
+# the tables' CHECKs (written as OR chains: SQLite's IN lists cost a
+# temporary index per row) still refuse a tensor or format not in the
+# names, and take each name
+cp lp.db ck.db
+id=$(sqlite3 ck.db "SELECT run_id FROM format_stats LIMIT 1")
+bad_t=$(sqlite3 ck.db "INSERT INTO format_stats (run_id, step, layer, tensor, format)
+  VALUES ($id, 999, 1, 'gradient', 'float16')" 2>&1)
+bad_f=$(sqlite3 ck.db "INSERT INTO format_exponents (run_id, step, layer, tensor, exp_lo, counts)
+  VALUES ($id, 999, 1, 'Weight', 0, '[1]')" 2>&1)
+bad_g=$(sqlite3 ck.db "INSERT INTO format_stats (run_id, step, layer, tensor, format)
+  VALUES ($id, 999, 1, 'weight', 'fp8')" 2>&1)
+good=$(sqlite3 ck.db "INSERT INTO format_stats (run_id, step, layer, tensor, format)
+  SELECT $id, 999, 1, t.value, f.value FROM json_each('[\"activation\", \"grad_activation\",
+  \"grad_weight\", \"weight\", \"update\"]') t, json_each('[\"float32\", \"bfloat16\",
+  \"float16\", \"e5m2\", \"e4m3\"]') f; SELECT count(*) FROM format_stats WHERE step = 999" 2>&1)
+check "format tables' CHECKs: a tensor or format not named is refused, every named pair taken ($good)" \
+    'printf "%s" "$bad_t" | grep -q "CHECK constraint failed" &&
+     printf "%s" "$bad_f" | grep -q "CHECK constraint failed" &&
+     printf "%s" "$bad_g" | grep -q "CHECK constraint failed" && [ "$good" = 25 ]'
+
 # ---- bad input ----
 msg=$("$gs" probe format_stats=maybe 2>&1); st=$?
 check "format_stats=maybe: exit 2 naming the values ($msg)" '[ $st -eq 2 ] && printf "%s" "$msg" | grep -q "no, yes"'

@@ -28,13 +28,11 @@ enum {
     ST_FMT_BATCH, ST_FMT_EXP_BATCH,   /* STORE_FMT_BATCH records' rows in one statement */
     ST_N
 };
-/* format_stats and format_exponents: the records a statement stores. Each
- * time a statement runs, SQLite builds a temporary index for each
- * CHECK (... IN (names)) list - with a record's five rows a statement
- * this cost about as much as the rows' inserts; STORE_FMT_BATCH records
- * (500 rows of 14 values) a statement make it small. The last records,
- * fewer, go one at a time. Fewer when SQLite allows fewer parameters
- * (999 before 3.32). */
+/* format_stats and format_exponents: the records a statement stores,
+ * STORE_FMT_BATCH (500 rows of 14 values; with a record's five rows a
+ * statement, storing took a fifth longer); the last records, fewer, go
+ * one at a time. Fewer when SQLite allows fewer parameters (999
+ * before 3.32). */
 #define STORE_FMT_BATCH 100
 
 struct gs_store {

@@ -404,18 +404,33 @@ static size_t head_stats_sql(char *s, size_t len, size_t cap)
         ") WITHOUT ROWID;\n", cols);
 }
 
+/* "col = 'a' OR col = 'b' ..." of names[0..n) into buf: a CHECK that
+ * SQLite evaluates as comparisons. Its "col IN ('a', 'b', ...)" builds a
+ * temporary index for each row inserted (more than two names): on
+ * format_stats, 33,000 rows a narrow cell, the two IN lists took as long
+ * as the rest of the insert (issue 20's cost). */
+static void names_or(char *buf, size_t cap, const char *col, const char *const *names, size_t n)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && len < cap; i++)
+        len += (size_t)snprintf(buf + len, cap - len, "%s%s = '%s'", i ? " OR " : "", col,
+                                names[i]);
+    assert(len < cap);   /* the list fits */
+}
+
 static size_t format_tables_sql(char *s, size_t len, size_t cap)
 {
-    char tensor_in[256], format_in[256], cols[2048];
-    store_names_in(tensor_in, sizeof tensor_in, gs_fmt_tensor_names, GS_N_FMT_TENSORS);
-    store_names_in(format_in, sizeof format_in, gs_fmt_names, GS_N_FMT);
+    char tensor_in[512], format_in[512], cols[2048];
+    names_or(tensor_in, sizeof tensor_in, "tensor", gs_fmt_tensor_names, GS_N_FMT_TENSORS);
+    names_or(format_in, sizeof format_in, "format", gs_fmt_names, GS_N_FMT);
     series_sql(&store_series[STORE_FORMAT_STATS], cols, sizeof cols);
     /* the key both tables share, %s the tensors' CHECK list */
     static const char key[] =
         "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,  -- the cell\n"
         "  step INTEGER NOT NULL,               -- 0: the probe; else a logged step (train_log's)\n"
         "  layer INTEGER NOT NULL,              -- 1..depth from the input; depth+1 the readout\n"
-        "  tensor TEXT NOT NULL CHECK (tensor IN (%s)),  -- what of the layer:\n"
+        "  tensor TEXT NOT NULL CHECK (%s),  -- what of the layer:\n"
         "                                       -- activation: x_l (the readout's: the logits);\n"
         "                                       -- grad_activation: dL/dh_l (layer_stats.grad_pre_norm's);\n"
         "                                       -- grad_weight: dL/dW_l before clipping; weight: W_l\n"
@@ -424,7 +439,7 @@ static size_t format_tables_sql(char *s, size_t len, size_t cap)
                   "-- format_stats=yes: what each format does to a tensor\n");
     len = appendf(s, len, cap, key, tensor_in);
     len = appendf(s, len, cap,
-        "  format TEXT NOT NULL CHECK (format IN (%s)),  -- rounded to it, nearest-even,\n"
+        "  format TEXT NOT NULL CHECK (%s),  -- rounded to it, nearest-even,\n"
         "                                       -- from the double value\n"
         "%s"
         "  PRIMARY KEY (run_id, step, layer, tensor, format)\n"
