@@ -365,20 +365,36 @@ static size_t appendf(char *s, size_t len, size_t cap, const char *fmt, ...)
     return len;
 }
 
+/* "col = 'a' OR col = 'b' ..." of names[0..n) into buf: a CHECK that
+ * SQLite evaluates as comparisons. Its "col IN ('a', 'b', ...)" builds a
+ * temporary index for each row inserted (more than two names): on
+ * format_stats, 33,000 rows a narrow cell, the two IN lists took as long
+ * as the rest of the insert (issue 20's cost). The series tables of many
+ * rows (format_stats, format_exponents, block_stats) use it. */
+static void names_or(char *buf, size_t cap, const char *col, const char *const *names, size_t n)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && len < cap; i++)
+        len += (size_t)snprintf(buf + len, cap - len, "%s%s = '%s'", i ? " OR " : "", col,
+                                names[i]);
+    assert(len < cap);   /* the list fits */
+}
+
 /* The table block_stats (schema version 9, model=transformer): per
  * measured step, block and sublayer, the columns of
  * GS_BLOCK_STATS_COLUMNS. Appended to s[len..cap); the new length. */
 static size_t block_stats_sql(char *s, size_t len, size_t cap)
 {
-    char sub_in[256], cols[2048];
-    store_names_in(sub_in, sizeof sub_in, gs_sublayer_names, GS_N_SUBLAYERS);
+    char sub_in[512], cols[2048];
+    names_or(sub_in, sizeof sub_in, "sublayer", gs_sublayer_names, GS_N_SUBLAYERS);
     series_sql(&store_series[STORE_BLOCK_STATS], cols, sizeof cols);
     return appendf(s, len, cap,
         "\nCREATE TABLE IF NOT EXISTS block_stats (  -- model=transformer: per block and sublayer\n"
         "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,  -- the cell\n"
         "  step INTEGER NOT NULL,               -- 0: at init (probe and train); else a logged step\n"
         "  layer INTEGER NOT NULL,              -- block 1..depth, 1 next to the embeddings\n"
-        "  sublayer TEXT NOT NULL CHECK (sublayer IN (%s)),  --\n"
+        "  sublayer TEXT NOT NULL CHECK (%s),  --\n"
         "                                       -- q, k, v, o: the attention's matrices; w1, w2: the\n"
         "                                       -- MLP's first and second; ln1, ln2: the two norms'\n"
         "                                       -- gains (ln != none only); block: the block's row\n"
@@ -402,21 +418,6 @@ static size_t head_stats_sql(char *s, size_t len, size_t cap)
         "%s"
         "  PRIMARY KEY (run_id, step, layer, head)\n"
         ") WITHOUT ROWID;\n", cols);
-}
-
-/* "col = 'a' OR col = 'b' ..." of names[0..n) into buf: a CHECK that
- * SQLite evaluates as comparisons. Its "col IN ('a', 'b', ...)" builds a
- * temporary index for each row inserted (more than two names): on
- * format_stats, 33,000 rows a narrow cell, the two IN lists took as long
- * as the rest of the insert (issue 20's cost). */
-static void names_or(char *buf, size_t cap, const char *col, const char *const *names, size_t n)
-{
-    size_t len = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; i < n && len < cap; i++)
-        len += (size_t)snprintf(buf + len, cap - len, "%s%s = '%s'", i ? " OR " : "", col,
-                                names[i]);
-    assert(len < cap);   /* the list fits */
 }
 
 static size_t format_tables_sql(char *s, size_t len, size_t cap)
