@@ -236,7 +236,7 @@ SQL
                           ELSE 'partly' END
                 FROM f p WHERE p.kind = 'part' AND p.id LIKE c.id || '.%')")
     check "$what: the transformer claims' verdicts from their parts ($verdicts; ${bad:-all})" \
-        '[ -z "$bad" ] && [ "$(echo "$verdicts" | wc -w)" -eq 4 ]'
+        '[ -z "$bad" ] && [ "$(printf "%s" "$verdicts" | tr -cd "=" | wc -c)" -eq 4 ]'
     # the heads map and its finding (head_stats): the lowest entropy is
     # its run's least at that run's last measured step, in the block said;
     # every value the map draws is a stored head's at that block; the map's

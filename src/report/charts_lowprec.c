@@ -328,7 +328,7 @@ static int chart_flush_map(rp_model_t *m, rp_exp_t *e, size_t t, const char *dir
     gs_chart_t *c = rp_chart_start(e, flush_maps[t].kind, flush_maps[t].what, &nm);
     if (!c)
         goto done;
-    int nx, ny, marks = t == 0, marked = 0;
+    int nx, ny, marks = t == 0, marked = 0, circled = 0;
     rp_grid_for((int)n, &nx, &ny);
     gs_chart_grid(c, nx, ny, marks ? 24 : 12);
     const rp_run_t *drawn[HEAT_PANELS];
@@ -349,15 +349,15 @@ static int chart_flush_map(rp_model_t *m, rp_exp_t *e, size_t t, const char *dir
                 gs_chart_marker(c, (double)(half[j] - 1) - MARK_SHIFT, (double)j,
                                 GS_SERIES_GREY, GS_MARK_CROSS);
             double pred = rp_lowprec_chi1_layer(m, r, shown[j]);
-            if (isfinite(pred) && pred >= 1 && pred <= (double)depth && ++marked)
+            if (isfinite(pred) && pred >= 1 && pred <= (double)depth && ++marked && ++circled)
                 gs_chart_marker(c, pred - 1 - MARK_SHIFT, (double)j, GS_SERIES_GREY,
                                 GS_MARK_CIRCLE);
         }
     }
-    if (marked) {
+    if (marked)
         gs_chart_legend_key(c, "first > 1/2", GS_SERIES_GREY, GS_KEY_CROSS);
+    if (circled)   /* none where theory has no chi1 (a transformer) */
         gs_chart_legend_key(c, "chi1's", GS_SERIES_GREY, GS_KEY_CIRCLE);
-    }
     char cap[1200];
     snprintf(cap, sizeof cap,
              "Per configuration (its first repeat), the share of each hidden layer's nonzero "
@@ -367,9 +367,12 @@ static int chart_flush_map(rp_model_t *m, rp_exp_t *e, size_t t, const char *dir
              "less. A run computed in a format (precision) counts values already rounded to it: "
              "its own format's row is the share of its values that are zero.%s%s%s",
              flush_maps[t].words,
-             marked ? " In each row the cross marks the findings' layer - the first from the "
-                     "output losing more than half - and the circle the layer mean-field theory "
-                     "predicts from chi1 (where it falls inside the net)." : "",
+             !marked ? "" : circled ? " In each row the cross marks the findings' layer - the "
+                                      "first from the output losing more than half - and the "
+                                      "circle the layer mean-field theory predicts from chi1 "
+                                      "(where it falls inside the net)."
+                                    : " In each row the cross marks the findings' layer - the "
+                                      "first from the output losing more than half.",
              runs[0]->sc->cell.model == GS_MODEL_TRANSFORMER
                  ? " A transformer's layer is a block: its dL/dh is dL/dx of the residual stream "
                    "entering the block (block_stats' grad_x_norm), its dL/dW the gradients of "
@@ -441,7 +444,12 @@ int rp_chart_lowprec(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *o
         if (rp_lineset_load(&ls[loaded], m, e, e->n_runs, rp_format_zero_series,
                             gs_fmt_names[shown[loaded]]) != 0)
             goto done;   /* no rows (an older database): no chart */
+    /* the colours: the activation's values, else the first axis that is
+     * not depth (the x of the window chart; a transformer's ln) */
     int ca = rp_axis_of(e, "activation");
+    for (size_t a = 0; ca < 0 && a < e->ex->n_axes; a++)
+        if (strcmp(e->ex->axes[a].key, "depth") != 0)
+            ca = (int)a;
     if (ca < 0 && e->ex->n_axes > 0)
         ca = 0;
     /* nets of one hidden layer (the recurrent probes): no lines to draw,

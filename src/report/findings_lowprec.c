@@ -81,7 +81,17 @@ static void find_half_lost(rp_model_t *m, rp_findings_t *fs, const rp_exp_t *e)
         const rp_run_t *r = &e->runs[i];
         if (!has_formats(m, r))
             continue;
-        if (!f) {
+        /* a transformer's layer is a block, its dL/dh the residual stream's dL/dx;
+         * mean-field theory has no chi1 for it */
+        int tf = r->sc->cell.model == GS_MODEL_TRANSFORMER;
+        if (!f && tf) {
+            if (!(f = rp_finding_new(fs, e, "lowprec")))
+                return;
+            rp_say(f, "In %s, the first block counted from the output (1st: the top one) "
+                   "where a format rounds more than half of dL/dx - the residual stream's "
+                   "gradient entering the block - to zero, at the first measured step: ",
+                   e->ex->name);
+        } else if (!f) {
             if (!(f = rp_finding_new(fs, e, "lowprec")))
                 return;
             rp_say(f, "In %s, the first hidden layer counted from the output (1st: the top "
@@ -121,14 +131,16 @@ static void find_half_lost(rp_model_t *m, rp_findings_t *fs, const rp_exp_t *e)
                 rp_say(f, " %s %ld%s", gs_fmt_names[fm], got, rp_ordinal(got));
             else
                 rp_say(f, " %s none", gs_fmt_names[fm]);
-            if (!isfinite(pred))
-                rp_say(f, " (%s)", r->chi1 >= 1 ? "chi1 >= 1" : "no chi1");
-            else if (pred < 1)
-                rp_say(f, " (<1)");
-            else if (pred >= 1000)
-                rp_say(f, " (>1000)");
-            else
-                rp_say(f, " (%.1f)", pred);
+            if (!tf) {   /* theory's layer in brackets */
+                if (!isfinite(pred))
+                    rp_say(f, " (%s)", r->chi1 >= 1 ? "chi1 >= 1" : "no chi1");
+                else if (pred < 1)
+                    rp_say(f, " (<1)");
+                else if (pred >= 1000)
+                    rp_say(f, " (>1000)");
+                else
+                    rp_say(f, " (%.1f)", pred);
+            }
             rp_say(f, "%s", k + 1 < N_OF(layer_fmts) ? "," : "");
         }
     }
