@@ -219,7 +219,11 @@ static void print_time_table(const gs_result_t *r)
  * layer's ends, as the loss_scale_window view takes them). */
 static void print_format_table(const gs_result_t *r)
 {
-    printf("\nshare of dL/dh flushed to zero (format_stats; readout = layer %zu)\n%6s", r->n_layers,
+    int readout = 0;   /* the last layer: depth + 1 (a transformer has no layer rows) */
+    for (size_t i = 0; i < r->n_fmt; i++)
+        readout = r->fmt[i].layer > readout ? r->fmt[i].layer : readout;
+    printf("\nshare of dL/dh flushed to zero (format_stats; readout = layer %d%s)\n%6s", readout,
+           r->n_block ? "; a transformer's layer is a block, its dL/dh the dL/dx entering it" : "",
            "layer");
     for (int f = 0; f < GS_N_FMT; f++)
         printf(" %9s", gs_fmt_names[f]);
