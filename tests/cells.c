@@ -98,3 +98,32 @@ int tc_run_threads(const char *words, gs_result_t *a, gs_result_t *b)
 #endif
     return ra == 0 && rb == 0 ? 0 : -1;
 }
+
+const gs_fmt_record_t *tc_fmt_record(const gs_result_t *r, long step, int layer, int tensor)
+{
+    for (size_t i = 0; i < r->n_fmt; i++)
+        if (r->fmt[i].step == step && r->fmt[i].layer == layer && r->fmt[i].tensor == tensor)
+            return &r->fmt[i];
+    return NULL;
+}
+
+int tc_fmt_updates_not_sgd(const gs_result_t *r, int shift, int *n_updates)
+{
+    int bad = 0;
+    double f = ldexp(1.0, -shift);
+    *n_updates = 0;
+    for (size_t i = 0; i < r->n_fmt; i++) {
+        const gs_fmt_record_t *u = &r->fmt[i];
+        if (u->tensor != GS_FT_UPDATE)
+            continue;
+        ++*n_updates;
+        const gs_fmt_record_t *g = tc_fmt_record(r, u->step, u->layer, GS_FT_GRAD_WEIGHT);
+        int same = g && u->counts.nonzero == g->counts.nonzero &&
+                   u->counts.max_abs == f * g->counts.max_abs &&
+                   u->counts.min_abs == f * g->counts.min_abs;
+        for (int b = shift; same && b < GS_FMT_HIST_BINS - 1; b++)
+            same = gs_fmt_record_bin(r, u, b - shift) == gs_fmt_record_bin(r, g, b);
+        bad += !same;
+    }
+    return bad;
+}

@@ -32,4 +32,13 @@ const gs_train_layer_row_t *tc_layer_row(const gs_result_t *r, long step, int la
  * update moves them, and the skipped step has no update ratio. */
 int tc_skip_kept(const gs_result_t *r, long step, int n_layers);
 
+/* r's format record of step, layer and tensor (gs_fmt_tensor_t), or NULL */
+const gs_fmt_record_t *tc_fmt_record(const gs_result_t *r, long step, int layer, int tensor);
+
+/* Of r's update records, how many are not SGD's -2^-shift times the
+ * weight gradient of the same step and layer: the same nonzero count,
+ * extremes times 2^-shift, the histogram `shift` binades down bin for
+ * bin. *n_updates: the update records seen. */
+int tc_fmt_updates_not_sgd(const gs_result_t *r, int shift, int *n_updates);
+
 #endif

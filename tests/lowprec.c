@@ -25,6 +25,7 @@
 
 #include "experiment/experiment.h"
 #include "sweep/cell.h"
+#include "cells.h"
 #include "tap.h"
 
 static int run(const char *words, gs_result_t *r)
@@ -42,12 +43,10 @@ static int run(const char *words, gs_result_t *r)
     return gs_experiment_run(&c, r, NULL);
 }
 
+/* r's record of step, layer and tensor t */
 static const gs_fmt_record_t *find(const gs_result_t *r, long step, int layer, gs_fmt_tensor_t t)
 {
-    for (size_t i = 0; i < r->n_fmt; i++)
-        if (r->fmt[i].step == step && r->fmt[i].layer == layer && r->fmt[i].tensor == (int)t)
-            return &r->fmt[i];
-    return NULL;
+    return tc_fmt_record(r, step, layer, (int)t);
 }
 
 static void gaussian_prediction(void)
@@ -113,21 +112,10 @@ static void training_updates(void)
     tap_ok(r.n_fmt == 3 * 4 * 5 && find(&r, 4, 4, GS_FT_UPDATE) && !find(&r, 3, 1, GS_FT_WEIGHT),
            "every logged step (1, 2, 4) has the five tensors of the four layers (%zu records)",
            r.n_fmt);
-    int bad = 0;
-    for (size_t i = 0; i < r.n_fmt; i++) {
-        const gs_fmt_record_t *u = &r.fmt[i];
-        if (u->tensor != GS_FT_UPDATE)
-            continue;
-        const gs_fmt_record_t *g = find(&r, u->step, u->layer, GS_FT_GRAD_WEIGHT);
-        int same = g && u->counts.nonzero == g->counts.nonzero &&
-                   u->counts.max_abs == 0.0625 * g->counts.max_abs &&
-                   u->counts.min_abs == 0.0625 * g->counts.min_abs;
-        for (int b = 4; same && b < GS_FMT_HIST_BINS - 1; b++)
-            same = gs_fmt_record_bin(&r, u, b - 4) == gs_fmt_record_bin(&r, g, b);
-        bad += !same;
-    }
-    tap_ok(bad == 0, "the update counted is the one applied: SGD at 2^-4 moves the weight "
-           "gradient's histogram down 4 binades ( %d layers and steps differ)", bad);
+    int n_updates, bad = tc_fmt_updates_not_sgd(&r, 4, &n_updates);
+    tap_ok(bad == 0 && n_updates == 3 * 4, "the update counted is the one applied: SGD at 2^-4 "
+           "moves the weight gradient's histogram down 4 binades (%d of %d layers and steps "
+           "differ)", bad, n_updates);
     gs_result_free(&r);
 }
 

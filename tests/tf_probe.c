@@ -144,10 +144,7 @@ static int record_is(const gs_result_t *r, const gs_fmt_record_t *rec, const gs_
 static const gs_fmt_record_t *record_of(const gs_result_t *r, long step, int layer,
                                         gs_fmt_tensor_t t)
 {
-    for (size_t i = 0; i < r->n_fmt; i++)
-        if (r->fmt[i].step == step && r->fmt[i].layer == layer && r->fmt[i].tensor == (int)t)
-            return &r->fmt[i];
-    return NULL;
+    return tc_fmt_record(r, step, layer, (int)t);
 }
 
 /* format_stats=yes on a transformer (issue 20 for issue 21's model): per
@@ -246,20 +243,7 @@ static void format_records(void)
         tap_ok(0, "transformer training with format_stats runs");
         return;
     }
-    int bad = 0, updates = 0;
-    for (size_t i = 0; i < r.n_fmt; i++) {
-        const gs_fmt_record_t *u = &r.fmt[i];
-        if (u->tensor != GS_FT_UPDATE)
-            continue;
-        updates++;
-        const gs_fmt_record_t *g = record_of(&r, u->step, u->layer, GS_FT_GRAD_WEIGHT);
-        int same = g && u->counts.nonzero == g->counts.nonzero &&
-                   u->counts.max_abs == 0.0625 * g->counts.max_abs &&
-                   u->counts.min_abs == 0.0625 * g->counts.min_abs;
-        for (int b = 4; same && b < GS_FMT_HIST_BINS - 1; b++)
-            same = gs_fmt_record_bin(&r, u, b - 4) == gs_fmt_record_bin(&r, g, b);
-        bad += !same;
-    }
+    int updates, bad = tc_fmt_updates_not_sgd(&r, 4, &updates);
     tap_ok(r.status == GS_STATUS_DONE && r.n_fmt == 3 * 3 * 5 && updates == 3 * 3 && bad == 0,
            "transformer training: the five tensors of 2 blocks and the readout at logged steps "
            "1, 2, 4 (%zu records); the update is SGD's -2^-4 g, four binades down (%d of %d "
