@@ -4,7 +4,6 @@
 
 #include <assert.h>
 #include <math.h>
-#include <omp.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,14 +93,13 @@ typedef struct {
     double *dh;                   /* (N, ffn) */
     double *init_work;            /* the largest weight matrix, for orthogonal init */
     /* the arithmetic (spec.fmt; fmt NULL: float64, nothing laid out): ar
-     * for the products outside the attention's tasks, and attn_slots
-     * slices of attn_work_n floats from attn_work, one per thread of the
-     * attention's team (attn_team), for each task's Q K^T, P V and their
-     * backward products */
+     * for the products outside the attention's tasks, and capacity x
+     * heads slices of attn_work_n floats from attn_work, one per
+     * (sequence, head) task, for its Q K^T, P V and their backward
+     * products */
     gs_arith_t ar;
     float *attn_work;
     size_t attn_work_n;
-    int attn_team;
     /* dropout: the keys' generator, the key of the masks in use, and
      * whether the last forward applied them */
     gs_rng_t drop_rng;
@@ -240,14 +238,6 @@ static size_t attn_slice_doubles(const gs_tf_spec_t *s)
     return ((a > b ? a : b) + 1) / 2;
 }
 
-/* Threads the attention's team may have: one slice each (1 in float64,
- * where no slice is laid out) */
-static int attn_slots(const gs_tf_spec_t *s)
-{
-    int t = omp_get_max_threads();
-    return s->fmt && t > 1 ? t : 1;
-}
-
 static size_t init_work_size(const gs_tf_spec_t *s)
 {
     size_t d = s->d_model, w = d * d;
@@ -313,13 +303,11 @@ static size_t lay_out_acts(const gs_tf_spec_t *s, gs_tf_t *m, gs_arena_cursor_t 
     double *iw = take(c, &cnt, init_work_size(s));
     /* the arithmetic's scratch, last: float64 lays out nothing here */
     size_t fw = fmt_work_floats(s), slice = attn_slice_doubles(s);
-    int slots = attn_slots(s);
-    double *lw = take(c, &cnt, (fw + 1) / 2), *aw = take(c, &cnt, (size_t)slots * slice);
+    double *lw = take(c, &cnt, (fw + 1) / 2), *aw = take(c, &cnt, s->capacity * H * slice);
     if (m) {
         m->ar = (gs_arith_t){s->fmt, (float *)lw, fw};
         m->attn_work = (float *)aw;
         m->attn_work_n = 2 * slice;
-        m->attn_team = s->fmt ? slots : 0;
     }
     if (m) {
         m->fxhat = fx, m->fmean = fm, m->frstd = fr, m->fnormed = fn;
@@ -576,24 +564,16 @@ static void to_fmt(const gs_tf_t *m, double *x, size_t n)
     gs_arith_round(&m->ar, x, n);
 }
 
-/* The attention's team: one thread per slice of scratch with a format;
- * float64's default team otherwise */
-static int attn_team(const gs_tf_t *m)
-{
-    return m->ar.fmt ? m->attn_team : omp_get_max_threads();
-}
-
-/* The arithmetic of an attention task, inside the attention's parallel
- * loop: its thread's slice of scratch (float64: m->ar, gs_gemm). The
- * slice holds only the float copies of one product at a time, so the
- * task's results do not depend on which thread runs it. */
-static gs_arith_t task_arith(const gs_tf_t *m)
+/* The arithmetic of attention task bh (sequence bh / H, head bh % H):
+ * its own slice of scratch (float64: m->ar, gs_gemm) - no two tasks
+ * share one, whichever threads run them, and the model's size does not
+ * depend on the thread count. */
+static gs_arith_t task_arith(const gs_tf_t *m, size_t bh)
 {
     if (!m->ar.fmt)
         return m->ar;
-    int t = omp_get_thread_num();
-    assert(t >= 0 && t < m->attn_team);
-    return (gs_arith_t){m->ar.fmt, m->attn_work + (size_t)t * m->attn_work_n, m->attn_work_n};
+    assert(bh < m->spec.capacity * m->spec.heads);
+    return (gs_arith_t){m->ar.fmt, m->attn_work + bh * m->attn_work_n, m->attn_work_n};
 }
 
 /* Row i of S (T, T) in place: softmax of its first `valid` entries (the
@@ -702,10 +682,9 @@ static void attention_forward(double *out, tf_block_t *b, const double *in, size
     /* heads batched: one task per (sequence, head), each two products
      * (each a value of the format: the logits S, P after the softmax,
      * P o M and Y) */
-#pragma omp parallel for schedule(static) num_threads(attn_team(m)) \
-    if (n * H > 1 && N * T * d >= GS_PAR_MIN)
+#pragma omp parallel for schedule(static) if (n * H > 1 && N * T * d >= GS_PAR_MIN)
     for (size_t bh = 0; bh < n * H; bh++) {
-        gs_arith_t ar = task_arith(m);
+        gs_arith_t ar = task_arith(m, bh);
         size_t q = bh / H, h = bh % H;
         const double *Q = b->qkv + q * T * 3 * d + h * dh, *K = Q + d, *V = Q + 2 * d;
         double *P = b->prob + bh * T * T;               /* (T, T) */
@@ -744,10 +723,9 @@ static void attention_backward(double *din, const double *dout, tf_block_t *b, c
     gs_linear_backward_ar(&m->ar, m->datty, b->g[GS_TENSOR_WO], b->g[GS_TENSOR_BO], dout, b->atty,
                           b->p[GS_TENSOR_WO], N, d, d, 0);
     /* each task's dV, dP (masked), dS, dQ, dK values of the format */
-#pragma omp parallel for schedule(static) num_threads(attn_team(m)) \
-    if (n * H > 1 && N * T * d >= GS_PAR_MIN)
+#pragma omp parallel for schedule(static) if (n * H > 1 && N * T * d >= GS_PAR_MIN)
     for (size_t bh = 0; bh < n * H; bh++) {
-        gs_arith_t ar = task_arith(m);
+        gs_arith_t ar = task_arith(m, bh);
         size_t q = bh / H, h = bh % H;
         size_t off = q * T * 3 * d + h * dh;
         const double *Q = b->qkv + off, *K = Q + d, *V = Q + 2 * d;

@@ -51,8 +51,9 @@
  * gs_gemm (gs_gemm_fmt with a format, below); attention runs one
  * (sequence, head) pair per task, so the result does not depend on the
  * thread count (with a format, each task's products round their inputs
- * into its thread's own slice of float scratch, planned at create for
- * omp_get_max_threads() threads: the attention's team is never larger). Layer norm is nn/norm.c's
+ * into the task's own slice of float scratch, T T + 2 T d_head floats,
+ * laid out at create for capacity x heads tasks: no two tasks share one,
+ * and the model's size does not depend on the thread count). Layer norm is nn/norm.c's
  * (eps 1e-5). Parameters start at zero: call gs_tf_init. */
 #ifndef GS_NN_TRANSFORMER_H
 #define GS_NN_TRANSFORMER_H
@@ -99,8 +100,8 @@ typedef struct {
 const char *gs_tf_spec_error(const gs_tf_spec_t *spec);
 
 /* Bytes gs_tf_create would allocate, or SIZE_MAX on overflow (with a
- * format: the products' float scratch, one attention slice per thread
- * of omp_get_max_threads() at the call, included). */
+ * format: the products' float scratch, the attention tasks' slices
+ * included). */
 size_t gs_tf_bytes(const gs_tf_spec_t *spec);
 
 /* NULL when memory is short or the spec is invalid. */
