@@ -51,7 +51,7 @@ expect_bad "heads not dividing width" "heads=3: must divide width=16" probe mode
 expect_bad "tokens with an mlp" "dataset=tokens: needs model=transformer" probe dataset=tokens
 expect_bad "transformer and gaussian" "dataset=gaussian: model=transformer reads token sequences; allowed: dataset=tokens" probe model=transformer dataset=gaussian
 expect_bad "charlm with too few symbols" "charlm needs vocab >= 96" train model=transformer dataset=charlm width=16
-expect_bad "a transformer in float16" "precision=float16: needs model=mlp" train model=transformer precision=float16 width=16
+expect_bad "a transformer's loss scale in float64" "loss_scale, master_weights and rounding apply to a reduced precision" train model=transformer loss_scale=dynamic width=16
 
 # bad input computes nothing: no output on stdout
 if [ -z "$("$gs" train depth=0 2>/dev/null)" ]; then ok "bad input prints nothing on stdout"; else notok "bad input printed on stdout"; fi

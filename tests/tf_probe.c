@@ -369,7 +369,7 @@ int main(void)
         {"model=transformer width=10 heads=4", "heads=4: must divide width=10"},
         {"model=transformer dataset=gaussian", "dataset=gaussian: model=transformer"},
         {"model=mlp dataset=tokens", "dataset=tokens: needs model=transformer"},
-        {"model=transformer precision=float16", "precision=float16: needs model=mlp"},
+        {"model=transformer loss_scale=dynamic", "loss_scale, master_weights and rounding apply to a reduced precision"},
         {"model=transformer dataset=charlm", "charlm needs vocab >= 96"},   /* (task=train: tftrain) */
         {"model=transformer norm=layer", "norm: model=transformer"},
         {"model=transformer spectrum=yes", "spectrum=yes: not measured for model=transformer"},

@@ -308,7 +308,7 @@ int gs_experiment_run(const gs_cell_t *c, gs_result_t *r, const gs_progress_t *p
     r->setup_s = t_steps - t_start;
     /* a transformer is probed by measure_tf.c, trained by train_tf.c */
     if (p.transformer) {
-        if ((p.trains ? ex_tf_train(&tr, &train, &brng) : ex_tf_probe(&p, net, &train, r)) != 0) {
+        if ((p.trains ? ex_tf_train(&tr, &train, &brng) : ex_tf_probe(&tr, &train)) != 0) {
             rc = fail(r, "out of memory measuring the transformer");
             goto out;
         }

@@ -92,11 +92,4 @@ double ex_tf_grad_ratio(const gs_plan_t *p, const gs_block_row_t *rows, size_t n
 gs_diag_t ex_tf_diagnose(const gs_plan_t *p, const gs_block_row_t *rows, size_t n,
                          double *ratio);
 
-/* The probe of a transformer cell: forward, cross-entropy at every
- * position, backward over the batch's first p->batch sequences; the
- * block rows at step 0, grad_ratio, grad_h_ratio, the diagnosis,
- * init_loss and output_change into r (r->block holds the plan's
- * n_block_max rows). -1 when memory is short. */
-int ex_tf_probe(const gs_plan_t *p, gs_net_t *net, const gs_dataset_t *batch, gs_result_t *r);
-
 #endif

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "experiment/precision.h"
+#include "experiment/train.h"
 #include "nn/linear.h"
 #include "nn/loss.h"
 #include "nn/transformer.h"
@@ -185,8 +187,11 @@ static void forensics(gs_result_t *r, int loss_finite)
     }
 }
 
-int ex_tf_probe(const gs_plan_t *p, gs_net_t *net, const gs_dataset_t *batch, gs_result_t *r)
+int ex_tf_probe(ex_trainer_t *tr, const gs_dataset_t *batch)
 {
+    const gs_plan_t *p = tr->p;
+    gs_net_t *net = tr->net;
+    gs_result_t *r = tr->r;
     size_t B = p->batch, T = p->tf.seq_len, V = p->tf.vocab, rows = B * T;
     assert(p->transformer && !p->trains && batch->n >= B && batch->dim == T &&
            batch->n_targets == T);
@@ -199,11 +204,17 @@ int ex_tf_probe(const gs_plan_t *p, gs_net_t *net, const gs_dataset_t *batch, gs
         y[i] = (int)batch->t[i];
     r->status = GS_STATUS_DONE;
     r->n_layers = 0;   /* no layer_stats rows (above) */
+    ex_prec_start(tr);
     net->measure = 1;
     net->ops->forward(net, batch->x, B, 1);
     double loss = gs_softmax_ce_forward(net->dout, net->out, y, rows, V, NULL);
     gs_softmax_ce_backward(net->dout, net->dout, y, rows, V, 1.0 / (double)rows);
+    ex_prec_scale_loss(tr, B);
     net->ops->backward(net, B);
+    /* the format's counts of the loss-scaled tensors, as they were
+     * stored; then the gradients unscaled for the block rows */
+    ex_format_stats(p, net, B, 0, net->fmt_grad_pre, r);
+    ex_prec_unscale(tr, 1);
     r->init_loss = loss;
     r->steps_run = 1;
     /* the block statistics read the activations of this forward pass:
@@ -212,7 +223,6 @@ int ex_tf_probe(const gs_plan_t *p, gs_net_t *net, const gs_dataset_t *batch, gs
     r->n_head = ex_tf_head_rows(p, net, B, 0, r->head);
     if (!r->n_block || !r->n_head)
         goto out;
-    ex_format_stats(p, net, B, 0, net->fmt_grad_pre, r);
     r->grad_ratio = ex_tf_grad_ratio(p, r->block, r->n_block);
     r->diagnosis = ex_tf_diagnose(p, r->block, r->n_block, &r->grad_h_ratio);
     r->output_change = ex_tf_output_change(net, batch->x, B, work);

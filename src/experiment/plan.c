@@ -169,6 +169,7 @@ static void plan_shape(const gs_cell_t *c, gs_plan_t *p)
             .causal = c->causal,
             .dropout = c->dropout,
             .qk_norm = c->qk_norm,
+            .fmt = p->fmt,
         };
         p->model_bytes = gs_tf_bytes(&p->tf);
     } else if (recurrent) {

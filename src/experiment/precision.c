@@ -110,8 +110,10 @@ void ex_prec_store(ex_trainer_t *tr, gs_train_layer_row_t *rows)
     const gs_net_t *net = tr->net;
     if (!p->fmt)
         return;
+    /* per layer, of its weight matrices; a transformer has no layer rows
+     * (L = 0: only the rounding) */
     size_t L = tr->r->n_layers;
-    long changed[L], lost[L];   /* per layer, of its weight matrices */
+    long changed[L + 1], lost[L + 1];
     memset(changed, 0, sizeof changed);
     memset(lost, 0, sizeof lost);
     /* tensor by tensor in parameter order: the stochastic draws follow
@@ -123,7 +125,7 @@ void ex_prec_store(ex_trainer_t *tr, gs_train_layer_row_t *rows)
         long c = 0, l = 0;
         store_range(tr, T->offset, T->offset + T->rows * T->cols, &c, &l);
         done = T->offset + T->rows * T->cols;
-        int layer = ex_weight_layer(T, L - 1);
+        int layer = L ? ex_weight_layer(T, L - 1) : 0;
         if (layer > 0) {
             changed[layer - 1] += c;
             lost[layer - 1] += l;
@@ -157,7 +159,7 @@ static size_t kept_count(const gs_plan_t *p, size_t l, size_t n)
 
 size_t ex_prec_twin_doubles(const gs_plan_t *p)
 {
-    if (!p->fmt)
+    if (!p->fmt || p->transformer)   /* a transformer has no twin (no layer_stats rows) */
         return 0;
     size_t a = kept_count(p, 0, p->batch), b = kept_count(p, p->depth, p->batch);
     return p->n_layers * (a > b ? a : b);

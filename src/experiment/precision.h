@@ -1,5 +1,6 @@
 /* Training and probing in reduced precision (issue 20), around the
- * model's own emulated arithmetic (gs_mlp_spec_t.fmt): the loss scale,
+ * model's own emulated arithmetic (gs_mlp_spec_t.fmt, gs_rnn_spec_t's,
+ * gs_tf_spec_t's): the loss scale,
  * the master weights and the rounding of every update to them.
  *
  * A step, for a plan with p->fmt set:
@@ -48,7 +49,9 @@ void ex_prec_before_update(ex_trainer_t *tr);
 void ex_prec_store(ex_trainer_t *tr, gs_train_layer_row_t *rows);
 
 /* Doubles of one net's kept dL/dh (nn/net.h keep_grad_pre; a recurrent
- * layer's: dL/dz over all steps): 0 without a format */
+ * layer's: dL/dz over all steps): 0 without a format, and for a
+ * transformer (no twin: twin_rel_err and twin_cos are layer_stats
+ * columns, and a transformer has no layer rows) */
 size_t ex_prec_twin_doubles(const gs_plan_t *p);
 
 /* Build the float64 twin of a reduced-precision MLP or recurrent model

@@ -82,6 +82,14 @@ void ex_update(ex_trainer_t *tr, long step, double *delta, gs_train_layer_row_t 
  * short. */
 int ex_tf_train(ex_trainer_t *tr, const gs_dataset_t *train, gs_rng_t *brng);
 
+/* The probe of a transformer cell (measure_tf.c): forward, cross-entropy
+ * at every position, backward over the batch's first p->batch
+ * sequences, in the plan's precision with its loss scale (as the MLP's
+ * probe: experiment/precision.h); the block rows at step 0, grad_ratio,
+ * grad_h_ratio, the diagnosis, init_loss and output_change into tr->r
+ * (r->block holds the plan's n_block_max rows). -1 when memory is short. */
+int ex_tf_probe(ex_trainer_t *tr, const gs_dataset_t *batch);
+
 /* The clip share and the final losses over every position of train and
  * test (or a diverged run's NaNs), as ex_finish for the MLP. */
 void ex_tf_finish(ex_trainer_t *tr, const gs_dataset_t *train, const gs_dataset_t *test);

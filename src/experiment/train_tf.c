@@ -13,7 +13,13 @@
  * change holds step 1's masks. No layer_stats and no
  * train_layer_log rows: block_stats carries a transformer's per-matrix
  * gradient, weight and update norms (the train_layer_log columns) per
- * sublayer, where a layer row would have to merge eight matrices. */
+ * sublayer, where a layer row would have to merge eight matrices.
+ * In a reduced precision (p->fmt: the model's arithmetic,
+ * nn/transformer.h) the step is train.c's, by experiment/precision.h:
+ * the loss's gradient scaled, the gradient unscaled after backward (with
+ * loss_scale=dynamic a step with an inf or NaN skipped), the weights
+ * rounded to their storage after the update. No lost_update_frac (a
+ * train_layer_log column) and no float64 twin (a layer_stats one). */
 #include <config.h>
 
 #include <assert.h>
@@ -23,6 +29,7 @@
 #include <string.h>
 
 #include "experiment/measure.h"
+#include "experiment/precision.h"
 #include "experiment/train.h"
 #include "nn/linear.h"
 #include "nn/loss.h"
@@ -145,9 +152,12 @@ static int tf_step(ex_trainer_t *tr, long step, scratch_t *s, size_t B)
     net->ops->forward(net, s->x, B, 1);
     double loss = gs_softmax_ce_forward(net->dout, net->out, s->y, rows, V, NULL);
     gs_softmax_ce_backward(net->dout, net->dout, s->y, rows, V, 1.0 / (double)rows);
+    ex_prec_scale_loss(tr, B);
     net->ops->backward(net, B);
-    if (logged)   /* before clipping and the update change the gradient and weights */
+    if (logged)   /* before clipping and the update change the gradient and weights,
+                     and before the loss scale is divided out (train.c) */
         ex_format_stats(p, net, B, step, net->fmt_grad_pre, r);
+    int skip = ex_prec_unscale(tr, step) && isfinite(loss);
     gs_block_row_t *mine = NULL;   /* this step's rows, before clipping and the update */
     size_t n_mine = 0;
     if (step == 1) {   /* the measurements at init: step 1 is logged */
@@ -183,9 +193,10 @@ static int tf_step(ex_trainer_t *tr, long step, scratch_t *s, size_t B)
     if (step == 1)   /* after the block rows: its forward pass overwrites the activations */
         r->output_change = ex_tf_output_change(net, s->x, B, s->work);
     gs_clip_result_t cr;
-    int diverged = ex_clip(tr, step, loss, 0, &cr);
+    int diverged = ex_clip(tr, step, loss, skip, &cr);
     if (!diverged && !logged) {
-        ex_update(tr, step, NULL, NULL);
+        if (!skip)
+            ex_update(tr, step, NULL, NULL);
         return 0;
     }
     if (!mine) {   /* a diverged step that was not scheduled: its rows for the forensics */
@@ -202,7 +213,7 @@ static int tf_step(ex_trainer_t *tr, long step, scratch_t *s, size_t B)
         r->status = GS_STATUS_DIVERGED;
         r->diverged_step = step;
         forensics(r, mine, n_mine, isfinite(loss));
-    } else {
+    } else if (!skip) {   /* (a skipped step's rows keep update_ratio NULL) */
         r->grad_ratio_final = ex_tf_grad_ratio(p, mine, n_mine);
         r->diagnosis_final = ex_tf_diagnose(p, mine, n_mine, &r->grad_h_ratio_final);
         ex_update(tr, step, tr->delta, NULL);
@@ -235,6 +246,7 @@ int ex_tf_train(ex_trainer_t *tr, const gs_dataset_t *train, gs_rng_t *brng)
         goto out;
     r->status = GS_STATUS_DONE;
     r->n_layers = 0;   /* no layer_stats or train_layer_log rows (above) */
+    ex_prec_start(tr);
     for (size_t i = 0; i < train->n; i++)
         s.order[i] = i;
     gs_rng_shuffle(brng, s.order, train->n);
@@ -267,6 +279,7 @@ void ex_tf_finish(ex_trainer_t *tr, const gs_dataset_t *train, const gs_dataset_
     if (!p->trains)
         return;
     r->clip_fraction = r->steps_run ? (double)tr->clipped / (double)r->steps_run : 0.0;
+    ex_prec_finish(tr);
     if (r->status == GS_STATUS_DIVERGED) {
         r->diagnosis_final = GS_DIAG_DIVERGED;
         r->grad_ratio_final = r->grad_h_ratio_final = NAN;

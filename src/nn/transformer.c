@@ -92,6 +92,14 @@ typedef struct {
     double *dprob;                /* (n, H, T, T) */
     double *dh;                   /* (N, ffn) */
     double *init_work;            /* the largest weight matrix, for orthogonal init */
+    /* the arithmetic (spec.fmt; fmt NULL: float64, nothing laid out): ar
+     * for the products outside the attention's tasks, and capacity x
+     * heads slices of attn_work_n floats from attn_work, one per
+     * (sequence, head) task, for its Q K^T, P V and their backward
+     * products */
+    gs_arith_t ar;
+    float *attn_work;
+    size_t attn_work_n;
     /* dropout: the keys' generator, the key of the masks in use, and
      * whether the last forward applied them */
     gs_rng_t drop_rng;
@@ -202,6 +210,34 @@ static double *take(gs_arena_cursor_t *c, size_t *count, size_t n)
     return c ? gs_arena_take(c, n) : NULL;
 }
 
+/* Floats of gs_gemm_fmt's scratch for the largest product outside the
+ * attention's tasks: the linear layers and the readout (0 in float64) */
+static size_t fmt_work_floats(const gs_tf_spec_t *s)
+{
+    if (!s->fmt)
+        return 0;
+    size_t N = s->capacity * s->seq_len, d = s->d_model, f = s->ffn;
+    size_t w[] = {gs_linear_fmt_work(N, d, 3 * d), gs_linear_fmt_work(N, d, d),
+                  s->mlp ? gs_linear_fmt_work(N, d, f) : 0, s->mlp ? gs_linear_fmt_work(N, f, d) : 0,
+                  gs_linear_fmt_work(N, d, s->vocab)};
+    size_t most = 0;
+    for (size_t k = 0; k < sizeof w / sizeof *w; k++)
+        most = w[k] > most ? w[k] : most;
+    return most;
+}
+
+/* Doubles of one attention task's slice of float scratch: its largest
+ * product, (T, T, d_head) - Q K^T, dP = dY V^T - or (T, d_head, T) - P V,
+ * dV, dQ, dK (0 in float64) */
+static size_t attn_slice_doubles(const gs_tf_spec_t *s)
+{
+    if (!s->fmt)
+        return 0;
+    size_t T = s->seq_len, dh = s->d_model / s->heads;
+    size_t a = gs_gemm_fmt_work(T, T, dh), b = gs_gemm_fmt_work(T, dh, T);
+    return ((a > b ? a : b) + 1) / 2;
+}
+
 static size_t init_work_size(const gs_tf_spec_t *s)
 {
     size_t d = s->d_model, w = d * d;
@@ -265,6 +301,14 @@ static size_t lay_out_acts(const gs_tf_spec_t *s, gs_tf_t *m, gs_arena_cursor_t 
     double *datty = take(c, &cnt, nd), *dprob = take(c, &cnt, probs);
     double *dh = s->mlp ? take(c, &cnt, N * s->ffn) : NULL;
     double *iw = take(c, &cnt, init_work_size(s));
+    /* the arithmetic's scratch, last: float64 lays out nothing here */
+    size_t fw = fmt_work_floats(s), slice = attn_slice_doubles(s);
+    double *lw = take(c, &cnt, (fw + 1) / 2), *aw = take(c, &cnt, s->capacity * H * slice);
+    if (m) {
+        m->ar = (gs_arith_t){s->fmt, (float *)lw, fw};
+        m->attn_work = (float *)aw;
+        m->attn_work_n = 2 * slice;
+    }
     if (m) {
         m->fxhat = fx, m->fmean = fm, m->frstd = fr, m->fnormed = fn;
         m->net.out = out, m->net.dout = dout;
@@ -514,6 +558,24 @@ static void apply_mask(double *out, const double *x, const double *mask, size_t 
         out[i] = x[i] * mask[i];
 }
 
+/* n values stored in the model's format (nothing in float64) */
+static void to_fmt(const gs_tf_t *m, double *x, size_t n)
+{
+    gs_arith_round(&m->ar, x, n);
+}
+
+/* The arithmetic of attention task bh (sequence bh / H, head bh % H):
+ * its own slice of scratch (float64: m->ar, gs_gemm) - no two tasks
+ * share one, whichever threads run them, and the model's size does not
+ * depend on the thread count. */
+static gs_arith_t task_arith(const gs_tf_t *m, size_t bh)
+{
+    if (!m->ar.fmt)
+        return m->ar;
+    assert(bh < m->spec.capacity * m->spec.heads);
+    return (gs_arith_t){m->ar.fmt, m->attn_work + bh * m->attn_work_n, m->attn_work_n};
+}
+
 /* Row i of S (T, T) in place: softmax of its first `valid` entries (the
  * causal mask: valid = i + 1), zeros after; returns the row's largest logit. */
 static double softmax_row(double *s, size_t valid, size_t T)
@@ -610,21 +672,29 @@ static void attention_forward(double *out, tf_block_t *b, const double *in, size
     size_t T = s->seq_len, d = s->d_model, H = s->heads, dh = d / H, N = n * T;
     const double *mask = m->drop_on ? drop_of(m, b)->mask[GS_TF_DROP_ATTN] : NULL;
     double scale = 1.0 / sqrt((double)dh);
-    gs_linear_forward(b->qkv, in, b->p[GS_TENSOR_WQ], b->p[GS_TENSOR_BQ], N, d, 3 * d);
-    if (s->qk_norm)   /* qkv keeps the normed Q and K */
-        qk_norm_forward(b->qkv, &m->qkn[b - m->blocks], N, d, H);
-    /* heads batched: one task per (sequence, head), each two products */
+    gs_linear_forward_ar(&m->ar, b->qkv, in, b->p[GS_TENSOR_WQ], b->p[GS_TENSOR_BQ], N, d, 3 * d);
+    if (s->qk_norm) {   /* qkv keeps the normed Q and K */
+        tf_qkn_t *qn = &m->qkn[b - m->blocks];
+        qk_norm_forward(b->qkv, qn, N, d, H);
+        to_fmt(m, b->qkv, 3 * N * d);   /* V is a value of the format already */
+        to_fmt(m, qn->xhat, 2 * N * d);
+    }
+    /* heads batched: one task per (sequence, head), each two products
+     * (each a value of the format: the logits S, P after the softmax,
+     * P o M and Y) */
 #pragma omp parallel for schedule(static) if (n * H > 1 && N * T * d >= GS_PAR_MIN)
     for (size_t bh = 0; bh < n * H; bh++) {
+        gs_arith_t ar = task_arith(m, bh);
         size_t q = bh / H, h = bh % H;
         const double *Q = b->qkv + q * T * 3 * d + h * dh, *K = Q + d, *V = Q + 2 * d;
         double *P = b->prob + bh * T * T;               /* (T, T) */
-        gs_gemm(0, 1, T, T, dh, scale, Q, 3 * d, K, 3 * d, 0.0, P, T);
+        gs_gemm_fmt(&ar, 0, 1, T, T, dh, scale, Q, 3 * d, K, 3 * d, 0.0, P, T);
         double mx = -INFINITY;
         for (size_t i = 0; i < T; i++) {
             double r = softmax_row(P + i * T, s->causal ? i + 1 : T, T);
             mx = r > mx ? r : mx;
         }
+        gs_arith_round(&ar, P, T * T);
         b->lmax[bh] = mx;
         const double *Pd = P;
         if (mask) {
@@ -632,12 +702,13 @@ static void attention_forward(double *out, tf_block_t *b, const double *in, size
             const double *M = mask + bh * T * T;
             for (size_t i = 0; i < T * T; i++)
                 D[i] = P[i] * M[i];
+            gs_arith_round(&ar, D, T * T);
             Pd = D;
         }
         double *Y = b->atty + q * T * d + h * dh;       /* (T, dh) of (N, d) */
-        gs_gemm(0, 0, T, dh, T, 1.0, Pd, T, V, 3 * d, 0.0, Y, d);
+        gs_gemm_fmt(&ar, 0, 0, T, dh, T, 1.0, Pd, T, V, 3 * d, 0.0, Y, d);
     }
-    gs_linear_forward(out, b->atty, b->p[GS_TENSOR_WO], b->p[GS_TENSOR_BO], N, d, d);
+    gs_linear_forward_ar(&m->ar, out, b->atty, b->p[GS_TENSOR_WO], b->p[GS_TENSOR_BO], N, d, d);
 }
 
 /* din (N, d) written from dout (N, d); the block's attention gradients
@@ -649,10 +720,12 @@ static void attention_backward(double *din, const double *dout, tf_block_t *b, c
     size_t T = s->seq_len, d = s->d_model, H = s->heads, dh = d / H, N = n * T;
     double scale = 1.0 / sqrt((double)dh);
     const double *mask = m->drop_on ? drop_of(m, b)->mask[GS_TF_DROP_ATTN] : NULL;
-    gs_linear_backward(m->datty, b->g[GS_TENSOR_WO], b->g[GS_TENSOR_BO], dout, b->atty,
-                       b->p[GS_TENSOR_WO], N, d, d, 0);
+    gs_linear_backward_ar(&m->ar, m->datty, b->g[GS_TENSOR_WO], b->g[GS_TENSOR_BO], dout, b->atty,
+                          b->p[GS_TENSOR_WO], N, d, d, 0);
+    /* each task's dV, dP (masked), dS, dQ, dK values of the format */
 #pragma omp parallel for schedule(static) if (n * H > 1 && N * T * d >= GS_PAR_MIN)
     for (size_t bh = 0; bh < n * H; bh++) {
+        gs_arith_t ar = task_arith(m, bh);
         size_t q = bh / H, h = bh % H;
         size_t off = q * T * 3 * d + h * dh;
         const double *Q = b->qkv + off, *K = Q + d, *V = Q + 2 * d;
@@ -664,13 +737,15 @@ static void attention_backward(double *din, const double *dout, tf_block_t *b, c
             const double *M = mask + bh * T * T;
             for (size_t i = 0; i < T * T; i++)
                 dP[i] = P[i] * M[i];
-            gs_gemm(1, 0, T, dh, T, 1.0, dP, T, dY, d, 0.0, dV, 3 * d);
-            gs_gemm(0, 1, T, T, dh, 1.0, dY, d, V, 3 * d, 0.0, dP, T);
+            gs_arith_round(&ar, dP, T * T);   /* the forward's P o M */
+            gs_gemm_fmt(&ar, 1, 0, T, dh, T, 1.0, dP, T, dY, d, 0.0, dV, 3 * d);
+            gs_gemm_fmt(&ar, 0, 1, T, T, dh, 1.0, dY, d, V, 3 * d, 0.0, dP, T);
             for (size_t i = 0; i < T * T; i++)
                 dP[i] *= M[i];
+            gs_arith_round(&ar, dP, T * T);
         } else {
-            gs_gemm(1, 0, T, dh, T, 1.0, P, T, dY, d, 0.0, dV, 3 * d);    /* dV = P^T dY */
-            gs_gemm(0, 1, T, T, dh, 1.0, dY, d, V, 3 * d, 0.0, dP, T);    /* dP = dY V^T */
+            gs_gemm_fmt(&ar, 1, 0, T, dh, T, 1.0, P, T, dY, d, 0.0, dV, 3 * d);    /* dV = P^T dY */
+            gs_gemm_fmt(&ar, 0, 1, T, T, dh, 1.0, dY, d, V, 3 * d, 0.0, dP, T);    /* dP = dY V^T */
         }
         /* dS = P (dP - sum_j P dP), masked entries P = 0 */
         for (size_t i = 0; i < T; i++) {
@@ -681,13 +756,19 @@ static void attention_backward(double *din, const double *dout, tf_block_t *b, c
             for (size_t j = 0; j < T; j++)
                 g[j] = p[j] * (g[j] - dot);
         }
-        gs_gemm(0, 0, T, dh, T, scale, dP, T, K, 3 * d, 0.0, dQ, 3 * d);   /* dQ = dS K */
-        gs_gemm(1, 0, T, dh, T, scale, dP, T, Q, 3 * d, 0.0, dK, 3 * d);   /* dK = dS^T Q */
+        gs_arith_round(&ar, dP, T * T);
+        gs_gemm_fmt(&ar, 0, 0, T, dh, T, scale, dP, T, K, 3 * d, 0.0, dQ, 3 * d);   /* dQ = dS K */
+        gs_gemm_fmt(&ar, 1, 0, T, dh, T, scale, dP, T, Q, 3 * d, 0.0, dK, 3 * d);   /* dK = dS^T Q */
     }
-    if (s->qk_norm)
-        qk_norm_backward(m->dqkv, &m->qkn[b - m->blocks], N, d, H);
-    gs_linear_backward(din, b->g[GS_TENSOR_WQ], b->g[GS_TENSOR_BQ], m->dqkv,
-                       in, b->p[GS_TENSOR_WQ], N, d, 3 * d, 0);
+    if (s->qk_norm) {
+        tf_qkn_t *qn = &m->qkn[b - m->blocks];
+        qk_norm_backward(m->dqkv, qn, N, d, H);
+        to_fmt(m, m->dqkv, 3 * N * d);   /* dV is a value of the format already */
+        for (int k = 0; k < 4; k++)
+            to_fmt(m, qn->g[k], dh);
+    }
+    gs_linear_backward_ar(&m->ar, din, b->g[GS_TENSOR_WQ], b->g[GS_TENSOR_BQ], m->dqkv,
+                          in, b->p[GS_TENSOR_WQ], N, d, 3 * d, 0);
 }
 
 /* out (N, d) = phi(in Wfc^T + bfc) Wproj^T + bproj; with dropout on,
@@ -696,15 +777,17 @@ static void mlp_forward(double *out, tf_block_t *b, const double *in, size_t n, 
 {
     const gs_tf_spec_t *s = &m->spec;
     size_t N = n * s->seq_len, d = s->d_model, f = s->ffn;
-    gs_linear_forward(b->fch, in, b->p[GS_TENSOR_WFC], b->p[GS_TENSOR_BFC], N, d, f);
+    gs_linear_forward_ar(&m->ar, b->fch, in, b->p[GS_TENSOR_WFC], b->p[GS_TENSOR_BFC], N, d, f);
     gs_act_forward(s->act, s->act_param, b->fcg, b->fch, N * f);
+    to_fmt(m, b->fcg, N * f);
     const double *g = b->fcg;
     if (m->drop_on) {
         tf_drop_t *dr = drop_of(m, b);
         apply_mask(dr->fcd, b->fcg, dr->mask[GS_TF_DROP_ACT], N * f);
+        to_fmt(m, dr->fcd, N * f);
         g = dr->fcd;
     }
-    gs_linear_forward(out, g, b->p[GS_TENSOR_WPROJ], b->p[GS_TENSOR_BPROJ], N, f, d);
+    gs_linear_forward_ar(&m->ar, out, g, b->p[GS_TENSOR_WPROJ], b->p[GS_TENSOR_BPROJ], N, f, d);
 }
 
 static void mlp_backward(double *din, const double *dout, tf_block_t *b, const double *in,
@@ -712,14 +795,17 @@ static void mlp_backward(double *din, const double *dout, tf_block_t *b, const d
 {
     const gs_tf_spec_t *s = &m->spec;
     size_t N = n * s->seq_len, d = s->d_model, f = s->ffn;
-    gs_linear_backward(m->dh, b->g[GS_TENSOR_WPROJ], b->g[GS_TENSOR_BPROJ], dout,
-                       m->drop_on ? drop_of(m, b)->fcd : b->fcg, b->p[GS_TENSOR_WPROJ], N, f,
-                       d, 0);
-    if (m->drop_on)
+    gs_linear_backward_ar(&m->ar, m->dh, b->g[GS_TENSOR_WPROJ], b->g[GS_TENSOR_BPROJ], dout,
+                          m->drop_on ? drop_of(m, b)->fcd : b->fcg, b->p[GS_TENSOR_WPROJ], N, f,
+                          d, 0);
+    if (m->drop_on) {
         apply_mask(m->dh, m->dh, drop_of(m, b)->mask[GS_TF_DROP_ACT], N * f);
+        to_fmt(m, m->dh, N * f);
+    }
     gs_act_backward(s->act, s->act_param, m->dh, m->dh, b->fch, b->fcg, N * f);
-    gs_linear_backward(din, b->g[GS_TENSOR_WFC], b->g[GS_TENSOR_BFC], m->dh, in,
-                       b->p[GS_TENSOR_WFC], N, d, f, 0);
+    to_fmt(m, m->dh, N * f);
+    gs_linear_backward_ar(&m->ar, din, b->g[GS_TENSOR_WFC], b->g[GS_TENSOR_BFC], m->dh, in,
+                          b->p[GS_TENSOR_WFC], N, d, f, 0);
 }
 
 /* The norm's gain and shift of sublayer k, by kind */
@@ -767,6 +853,8 @@ static const double *sublayer_forward(gs_tf_t *m, tf_block_t *b, int k, const do
     if (s->ln == GS_LN_PRE) {
         gs_norm_forward(u->normed, u->xhat, u->mean, u->rstd, x, gam, bet, NULL, NULL, N, d,
                         GS_NORM_LAYER);
+        to_fmt(m, u->normed, N * d);
+        to_fmt(m, u->xhat, N * d);
         u->in_f = u->normed;
     }
     if (m->drop_on)
@@ -775,16 +863,21 @@ static const double *sublayer_forward(gs_tf_t *m, tf_block_t *b, int k, const do
         attention_forward(u->f, b, u->in_f, n, m);
     else
         mlp_forward(u->f, b, u->in_f, n, m);
-    if (m->drop_on)   /* F(x) o M: what the residual sum (and ReZero's ds) sees */
+    if (m->drop_on) {   /* F(x) o M: what the residual sum (and ReZero's ds) sees */
         apply_mask(u->f, u->f, drop_of(m, b)->mask[out_site[k]], N * d);
+        to_fmt(m, u->f, N * d);
+    }
     double a = s->skip ? m->alpha : 0.0, sc = branch_scale(b, k);
 #pragma omp parallel for simd schedule(static) if (N * d >= GS_PAR_MIN)
     for (size_t i = 0; i < N * d; i++)
         u->res[i] = a * x[i] + sc * u->f[i];
+    to_fmt(m, u->res, N * d);
     u->out = u->res;
     if (s->ln == GS_LN_POST) {
         gs_norm_forward(u->normed, u->xhat, u->mean, u->rstd, u->res, gam, bet, NULL, NULL, N, d,
                         GS_NORM_LAYER);
+        to_fmt(m, u->normed, N * d);
+        to_fmt(m, u->xhat, N * d);
         u->out = u->normed;
     }
     return u->out;
@@ -801,6 +894,9 @@ static void sublayer_backward(gs_tf_t *m, tf_block_t *b, int k, size_t n)
     double *dx = m->dx, *dres = dx;
     if (s->ln == GS_LN_POST) {   /* dres = LN'(dx) */
         gs_norm_backward(m->dB, dgam, dbet, dx, u->xhat, u->rstd, gam, N, d, GS_NORM_LAYER);
+        to_fmt(m, m->dB, N * d);
+        to_fmt(m, dgam, d);
+        to_fmt(m, dbet, d);
         dres = m->dB;
     }
     const double *df = dres;
@@ -811,10 +907,13 @@ static void sublayer_backward(gs_tf_t *m, tf_block_t *b, int k, size_t n)
             m->dC[i] = sc * dres[i];
         }
         b->g[GS_TENSOR_REZERO][k] = ds;
+        to_fmt(m, &b->g[GS_TENSOR_REZERO][k], 1);
+        to_fmt(m, m->dC, N * d);
         df = m->dC;
     }
     if (m->drop_on) {   /* f = F o M: dF = df o M */
         apply_mask(m->dC, df, drop_of(m, b)->mask[out_site[k]], N * d);
+        to_fmt(m, m->dC, N * d);
         df = m->dC;
     }
     if (k == SUB_ATTN)
@@ -824,12 +923,16 @@ static void sublayer_backward(gs_tf_t *m, tf_block_t *b, int k, size_t n)
     const double *dinx = m->dA;   /* dL/dx through F */
     if (s->ln == GS_LN_PRE) {
         gs_norm_backward(m->dB, dgam, dbet, m->dA, u->xhat, u->rstd, gam, N, d, GS_NORM_LAYER);
+        to_fmt(m, m->dB, N * d);
+        to_fmt(m, dgam, d);
+        to_fmt(m, dbet, d);
         dinx = m->dB;
     }
     double a = s->skip ? m->alpha : 0.0;
 #pragma omp parallel for simd schedule(static) if (N * d >= GS_PAR_MIN)
     for (size_t i = 0; i < N * d; i++)
         dx[i] = dinx[i] + a * dres[i];
+    to_fmt(m, dx, N * d);
 }
 
 static void tf_forward(gs_net_t *net, const double *x, size_t n, int train)
@@ -847,6 +950,7 @@ static void tf_forward(gs_net_t *net, const double *x, size_t n, int train)
         assert(x[i] >= 0 && x[i] < (double)s->vocab && x[i] == floor(x[i]));
     m->tokens = x;
     embed_forward(m->x0, x, m->top_p[GS_TENSOR_WTE], m->top_p[GS_TENSOR_WPE], n, T, d);
+    to_fmt(m, m->x0, N * d);
     const double *h = m->x0;
     for (size_t l = 0; l < s->depth; l++) {
         tf_block_t *b = &m->blocks[l];
@@ -857,10 +961,13 @@ static void tf_forward(gs_net_t *net, const double *x, size_t n, int train)
     if (s->ln == GS_LN_PRE) {
         gs_norm_forward(m->fnormed, m->fxhat, m->fmean, m->frstd, h, m->top_p[GS_TENSOR_GAMMA],
                         m->top_p[GS_TENSOR_BETA], NULL, NULL, N, d, GS_NORM_LAYER);
+        to_fmt(m, m->fnormed, N * d);
+        to_fmt(m, m->fxhat, N * d);
         h = m->fnormed;
     }
     m->xL = h;
-    gs_linear_forward(net->out, h, m->top_p[GS_TENSOR_W], m->top_p[GS_TENSOR_B], N, d, s->vocab);
+    gs_linear_forward_ar(&m->ar, net->out, h, m->top_p[GS_TENSOR_W], m->top_p[GS_TENSOR_B], N, d,
+                         s->vocab);
 }
 
 static void tf_backward(gs_net_t *net, size_t n)
@@ -868,18 +975,22 @@ static void tf_backward(gs_net_t *net, size_t n)
     gs_tf_t *m = (gs_tf_t *)net;
     const gs_tf_spec_t *s = &m->spec;
     size_t T = s->seq_len, d = s->d_model, N = n * T;
+    to_fmt(m, net->dout, N * s->vocab);
     if (net->measure && net->fmt_grad_pre) {   /* the readout's: dL/dlogits */
         gs_fmt_counts_clear(&net->fmt_grad_pre[s->depth]);
         gs_fmt_count(&net->fmt_grad_pre[s->depth], net->dout, N * s->vocab);
     }
     if (s->ln == GS_LN_PRE) {
-        gs_linear_backward(m->dA, m->top_g[GS_TENSOR_W], m->top_g[GS_TENSOR_B], net->dout, m->xL,
-                           m->top_p[GS_TENSOR_W], N, d, s->vocab, 0);
+        gs_linear_backward_ar(&m->ar, m->dA, m->top_g[GS_TENSOR_W], m->top_g[GS_TENSOR_B],
+                              net->dout, m->xL, m->top_p[GS_TENSOR_W], N, d, s->vocab, 0);
         gs_norm_backward(m->dx, m->top_g[GS_TENSOR_GAMMA], m->top_g[GS_TENSOR_BETA], m->dA,
                          m->fxhat, m->frstd, m->top_p[GS_TENSOR_GAMMA], N, d, GS_NORM_LAYER);
+        to_fmt(m, m->dx, N * d);
+        to_fmt(m, m->top_g[GS_TENSOR_GAMMA], d);
+        to_fmt(m, m->top_g[GS_TENSOR_BETA], d);
     } else {
-        gs_linear_backward(m->dx, m->top_g[GS_TENSOR_W], m->top_g[GS_TENSOR_B], net->dout, m->xL,
-                           m->top_p[GS_TENSOR_W], N, d, s->vocab, 0);
+        gs_linear_backward_ar(&m->ar, m->dx, m->top_g[GS_TENSOR_W], m->top_g[GS_TENSOR_B],
+                              net->dout, m->xL, m->top_p[GS_TENSOR_W], N, d, s->vocab, 0);
     }
     for (size_t l = s->depth; l-- > 0;) {
         tf_block_t *b = &m->blocks[l];
@@ -895,6 +1006,9 @@ static void tf_backward(gs_net_t *net, size_t n)
     }
     embed_backward(m->top_g[GS_TENSOR_WTE], m->top_g[GS_TENSOR_WPE], m->dx, m->tokens, n, T,
                    s->vocab, d);
+    /* summed in double, rounded once (as a bias's gradient) */
+    to_fmt(m, m->top_g[GS_TENSOR_WTE], s->vocab * d);
+    to_fmt(m, m->top_g[GS_TENSOR_WPE], T * d);
 }
 
 /* ---- measurements ---- */
@@ -977,7 +1091,7 @@ void gs_tf_block_stats(const gs_net_t *net, size_t n, gs_tf_block_stats_t *stats
         const tf_block_t *b = &m->blocks[l];
         gs_tf_block_stats_t *st = &stats[l];
         const double *X = gs_tf_block_output(net, l + 1);
-        st->grad_x_norm = b->grad_x_norm;
+        st->grad_x_norm = b->grad_x_norm / net->grad_scale;   /* backward's is loss-scaled */
         st->rms = gs_norm2(X, n * T * d) / sqrt((double)(n * T * d));
         /* the backward scratch dqkv (3 N d >= 2 d) is free between steps */
         token_geometry(X, n, T, d, &st->token_cosine, &st->rank_residual, m->dqkv);

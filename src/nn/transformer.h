@@ -1,5 +1,6 @@
 /* A decoder/encoder transformer stack over token sequences (GPT-2's
- * layout, after llm.c's train_gpt2.c), in double precision.
+ * layout, after llm.c's train_gpt2.c), in double precision
+ * or in an emulated narrower format (spec.fmt).
  *
  * Input: n sequences of T token ids (passed as doubles, in_dim = T).
  * Output: logits (n, T * vocab), i.e. (n T, vocab) rows, one per position;
@@ -47,8 +48,12 @@
  *
  * Backward writes every parameter gradient (embeddings included: rows of
  * tokens absent from the batch get 0). Every matrix product is one
- * gs_gemm; attention runs one (sequence, head) pair per task, so the
- * result does not depend on the thread count. Layer norm is nn/norm.c's
+ * gs_gemm (gs_gemm_fmt with a format, below); attention runs one
+ * (sequence, head) pair per task, so the result does not depend on the
+ * thread count (with a format, each task's products round their inputs
+ * into the task's own slice of float scratch, T T + 2 T d_head floats,
+ * laid out at create for capacity x heads tasks: no two tasks share one,
+ * and the model's size does not depend on the thread count). Layer norm is nn/norm.c's
  * (eps 1e-5). Parameters start at zero: call gs_tf_init. */
 #ifndef GS_NN_TRANSFORMER_H
 #define GS_NN_TRANSFORMER_H
@@ -56,6 +61,7 @@
 #include <stddef.h>
 
 #include "nn/activation.h"
+#include "nn/format.h"
 #include "nn/init.h"
 #include "nn/net.h"
 #include "nn/rng.h"
@@ -76,13 +82,26 @@ typedef struct {
     int skip, mlp, causal;           /* 0 or 1 */
     double dropout;                  /* p in [0, 1); 0: none (nothing allocated) */
     int qk_norm;                     /* 0 or 1: QK-LayerNorm (d_head >= 2) */
+    /* The arithmetic (issue 20): NULL is float64; a format (nn/format.h)
+     * as the MLP's (nn/mlp.h): every product through gs_gemm_fmt (inputs
+     * rounded, float32 sums, the result rounded) - the four linear layers
+     * of a block, the readout, and each (sequence, head)'s Q K^T, P V and
+     * their backward products - and every tensor the network keeps
+     * (x_0, qkv, the logits, P, the attention's and the MLP's outputs,
+     * residual sums, norm outputs, dropout outputs, logits, every
+     * gradient and parameter gradient) rounded to the format once;
+     * softmax, the norms, phi and their derivatives in double, rounded
+     * once. Norm statistics (mean, rstd) stay in double. */
+    const gs_fmt_t *fmt;
 } gs_tf_spec_t;
 
 /* NULL when the spec is valid, else what is wrong with it (d_model not a
  * multiple of heads, a zero size, ...). */
 const char *gs_tf_spec_error(const gs_tf_spec_t *spec);
 
-/* Bytes gs_tf_create would allocate, or SIZE_MAX on overflow. */
+/* Bytes gs_tf_create would allocate, or SIZE_MAX on overflow (with a
+ * format: the products' float scratch, the attention tasks' slices
+ * included). */
 size_t gs_tf_bytes(const gs_tf_spec_t *spec);
 
 /* NULL when memory is short or the spec is invalid. */
@@ -128,7 +147,8 @@ const double *gs_tf_dropout_mask(const gs_net_t *net, size_t l, gs_tf_drop_site_
  * block's output after its dropped sublayers; the attention entropy and
  * logit of P before its dropout (a distribution over keys):
  *   grad_x_norm       ||dL/dx|| of the residual stream entering the block
- *                     (recorded by backward when net->measure)
+ *                     (recorded by backward when net->measure), divided
+ *                     by net->grad_scale (the loss scale of a format)
  *   rms               RMS of the block's output x_l
  *   token_cosine      mean over sequences and token pairs i != j of the
  *                     cosine between x_l's rows

@@ -159,10 +159,11 @@ static const keydef_t keys[] = {
      "init and every logged step (tables format_stats, format_exponents; off by "
      "default: ~100 rows per layer and logged step)", 0},
     {"precision", K_CHOICE, OFF(precision), gs_precision_names, 0, 0, 0, 1, "float64",
-     "the arithmetic of forward and backward (mlp, rnn, lstm, gru), emulated: every product's "
-     "inputs rounded to the format and summed in float32 (as tensor cores do), every stored "
-     "tensor rounded to it, with its subnormals, overflow and NaN; the run's statistics are its "
-     "own", KF_HEADLINE},
+     "the arithmetic of forward and backward (every model), emulated: every product's "
+     "inputs rounded to the format and summed in float32 (as tensor cores do; a transformer's "
+     "attention products too), every stored tensor rounded to it, with its subnormals, overflow "
+     "and NaN; the run's statistics are its own (the float64 twin: mlp and recurrent models "
+     "only)", KF_HEADLINE},
     {"loss_scale", K_SCALE, OFF(loss_scale), NULL, 0, 0, 0, 1, "none",
      "multiplies dL/dout before backward (precision other than float64), divided out of the "
      "gradient before the update: none, a number, or dynamic (GradScaler: start 2^16, x2 after "
@@ -664,12 +665,6 @@ int gs_cell_validate(const gs_cell_t *c, char *err, size_t errlen)
     if (c->spectrum && (gs_cell_is_recurrent(c) || c->norm != GS_NORM_NONE)) {
         snprintf(err, errlen, "spectrum=yes: needs model=mlp and norm=none (model=%s, norm=%s)",
                  model, gs_norm_names[c->norm]);
-        return -1;
-    }
-    if (c->precision != 0 && c->model == GS_MODEL_TRANSFORMER) {
-        snprintf(err, errlen, "precision=%s: needs model=mlp, rnn, lstm or gru (model=%s: "
-                 "reduced-precision arithmetic is not yet emulated in the transformer; allowed: "
-                 "precision=float64)", gs_precision_names[c->precision], model);
         return -1;
     }
     if (c->precision == 0 && (c->loss_scale != GS_LOSS_SCALE_NONE || c->rounding != GS_ROUND_NEAREST ||
