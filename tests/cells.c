@@ -127,3 +127,15 @@ int tc_fmt_updates_not_sgd(const gs_result_t *r, int shift, int *n_updates)
     }
     return bad;
 }
+
+int tc_in_format(const gs_fmt_t *f, const double *x, size_t n, size_t *bad)
+{
+    for (size_t i = 0; i < n; i++) {
+        double v = gs_fmt_round(f, x[i], 0);
+        if (!(v == x[i] || (isnan(v) && isnan(x[i])))) {
+            *bad = i;
+            return 0;
+        }
+    }
+    return 1;
+}

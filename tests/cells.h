@@ -41,4 +41,8 @@ const gs_fmt_record_t *tc_fmt_record(const gs_result_t *r, long step, int layer,
  * bin. *n_updates: the update records seen. */
 int tc_fmt_updates_not_sgd(const gs_result_t *r, int shift, int *n_updates);
 
+/* 1 when x[0..n) are all values of f (NaN counts as one); else 0, with
+ * *bad the first that is not */
+int tc_in_format(const gs_fmt_t *f, const double *x, size_t n, size_t *bad);
+
 #endif

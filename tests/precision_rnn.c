@@ -113,19 +113,6 @@ static void against_float64(void)
     }
 }
 
-/* x[0..n) all values of f (NaN counts as one) */
-static int in_format(const gs_fmt_t *f, const double *x, size_t n, size_t *bad)
-{
-    for (size_t i = 0; i < n; i++) {
-        double v = gs_fmt_round(f, x[i], 0);
-        if (!(v == x[i] || (isnan(v) && isnan(x[i])))) {
-            *bad = i;
-            return 0;
-        }
-    }
-    return 1;
-}
-
 /* Straight at the model: a forward and backward in each format; every
  * stored value checked */
 static void representable(void)
@@ -153,19 +140,19 @@ static void representable(void)
             const char *what = "";
             for (size_t l = 0; ok && l < depth; l++) {
                 const double *v = gs_rnn_layer_states(net, l, n, &cnt);
-                if (!(ok = in_format(fm, v, cnt, &bad)))
+                if (!(ok = tc_in_format(fm, v, cnt, &bad)))
                     what = "h_t";
                 static const char *const bufs[] = {"gates", "c_t", "tanh(c_t)"};
                 for (int b = 0; ok && b < 3; b++) {
                     v = gs_rnn_layer_buffer(net, l, (gs_rnn_buf_t)b, n, &cnt);
-                    ok = !v ? b > 0 && k != GS_CELL_LSTM : in_format(fm, v, cnt, &bad);
+                    ok = !v ? b > 0 && k != GS_CELL_LSTM : tc_in_format(fm, v, cnt, &bad);
                     if (!ok)
                         what = bufs[b];
                 }
             }
-            if (ok && !(ok = in_format(fm, net->out, n * n_out, &bad)))
+            if (ok && !(ok = tc_in_format(fm, net->out, n * n_out, &bad)))
                 what = "out";
-            if (ok && !(ok = in_format(fm, net->grads, net->n_params, &bad)))
+            if (ok && !(ok = tc_in_format(fm, net->grads, net->n_params, &bad)))
                 what = "grads";
             int some = 0;   /* and the gradients are not all zero */
             for (size_t i = 0; i < net->n_params; i++)

@@ -101,19 +101,6 @@ static void against_float64(void)
     }
 }
 
-/* x[0..n) all values of f (NaN counts as one) */
-static int in_format(const gs_fmt_t *f, const double *x, size_t n, size_t *bad)
-{
-    for (size_t i = 0; i < n; i++) {
-        double v = gs_fmt_round(f, x[i], 0);
-        if (!(v == x[i] || (isnan(v) && isnan(x[i])))) {
-            *bad = i;
-            return 0;
-        }
-    }
-    return 1;
-}
-
 /* Straight at the model: a training forward (dropout on) and a backward
  * in each format; every value the tests can reach checked */
 static void representable(void)
@@ -175,14 +162,14 @@ static void representable(void)
             char what[64] = "";
             for (size_t l = 0; ok && l <= L + 1; l++) {
                 const double *v = gs_tf_block_output(net, l);
-                if (v && !(ok = in_format(fm, v, N * s.d_model, &bad)))
+                if (v && !(ok = tc_in_format(fm, v, N * s.d_model, &bad)))
                     snprintf(what, sizeof what, "x_%zu", l);
             }
-            if (ok && !(ok = in_format(fm, net->out, N * V, &bad)))
+            if (ok && !(ok = tc_in_format(fm, net->out, N * V, &bad)))
                 snprintf(what, sizeof what, "logits");
-            if (ok && !(ok = in_format(fm, net->dout, N * V, &bad)))
+            if (ok && !(ok = tc_in_format(fm, net->dout, N * V, &bad)))
                 snprintf(what, sizeof what, "dL/dlogits");
-            if (ok && !(ok = in_format(fm, net->grads, net->n_params, &bad)))
+            if (ok && !(ok = tc_in_format(fm, net->grads, net->n_params, &bad)))
                 snprintf(what, sizeof what, "gradients");
             int some = 0, dropped = shapes[k].dropout == 0;
             for (size_t i = 0; i < net->n_params; i++)
