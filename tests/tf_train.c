@@ -252,7 +252,7 @@ static void diverges(void)
     tap_ok(r.diverged_layer >= 1 && r.diverged_layer <= 3 &&
                r.diagnosis_final == GS_DIAG_DIVERGED && isnan(r.test_loss) &&
                isfinite(r.last_finite_grad_norm),
-           "the forensics name block %d (%s), diagnosis_final diverged, no final loss",
+           "the forensics name block %ld (%s), diagnosis_final diverged, no final loss",
            r.diverged_layer, r.diverged_tensor == GS_NONFINITE_WEIGHT ? "weight"
                              : r.diverged_tensor == GS_NONFINITE_ACTIVATION ? "activation"
                              : r.diverged_tensor == GS_NONFINITE_GRADIENT ? "gradient" : "loss");
@@ -276,7 +276,7 @@ static void diverges(void)
         if (r.block[i].step == r.diverged_step && r.block[i].layer < r.diverged_layer &&
             r.block[i].sublayer != GS_SUB_BLOCK && !isfinite(r.block[i].w_norm))
             agrees = 0;
-    tap_ok(agrees, "the forensics' sublayer '%s' of block %d holds that non-finite value in its row",
+    tap_ok(agrees, "the forensics' sublayer '%s' of block %ld holds that non-finite value in its row",
            r.diverged_sublayer, r.diverged_layer);
     gs_result_free(&r);
 }
