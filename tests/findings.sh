@@ -127,6 +127,11 @@ check "a dead network is called dead, at init ($n_dead) and at the end of traini
 bad=$(q "SELECT u.id FROM u WHERE u.diag != u.diagnosis LIMIT 3")
 check "the stored diagnosis is the one recomputed from layer_stats (${bad:-all})" '[ -z "$bad" ]'
 
+# ---- every fact its own id (a ranking's rank.N and a transformer's
+# relative residual once shared theirs, and the checks mixed them) ----
+bad=$(q "SELECT id || ' x' || count(*) FROM f GROUP BY id HAVING count(*) > 1 LIMIT 3")
+check "every fact's id is its own (${bad:-all unique})" '[ -z "$bad" ]'
+
 # ---- divergence: named with its step, never ranked ----
 bad=$(q "SELECT f.id FROM f JOIN fr USING (id) JOIN runs r ON r.id = fr.run WHERE f.kind = 'diverged'
           AND NOT (r.status = 'diverged' AND r.diverged_step = CAST(f.value AS INTEGER)

@@ -479,7 +479,8 @@ static void acc_draw_bar(gs_chart_t *c, const acc_bar_t *b, size_t i, size_t n)
  * something only on data with structure), trained. */
 static int has_accuracy(const rp_run_t *r)
 {
-    return rp_usable(r) && r->sc->cell.task == GS_TASK_TRAIN && r->sc->cell.dataset == GS_DATA_DIGITS;
+    return rp_usable(r) && r->sc->cell.task == GS_TASK_TRAIN &&
+           (r->sc->cell.dataset == GS_DATA_DIGITS || GS_DATA_IS_TOKEN_TASK(r->sc->cell.dataset));
 }
 
 int rp_chart_acc(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, char *err,
@@ -511,19 +512,28 @@ int rp_chart_acc(rp_model_t *m, rp_exp_t *e, const char *dir, rp_charts_t *out, 
     gs_chart_hbar_axes(c, 0, 0, 1, n, "test accuracy");
     for (size_t i = 0; i < n; i++)
         acc_draw_bar(c, &bars[i], i, n);
-    gs_chart_series(c, "chance (10 classes)");
-    double chance = 0.1;
+    /* chance: the digits' 10 classes, a token task's vocab symbols (a
+     * position's target is one of them) */
+    const gs_cell_t *c0 = &runs[0]->sc->cell;
+    long classes = c0->dataset == GS_DATA_DIGITS ? 10 : c0->vocab;
+    char chance_label[64];
+    snprintf(chance_label, sizeof chance_label, "chance (%ld %s)", classes,
+             c0->dataset == GS_DATA_DIGITS ? "classes" : "symbols");
+    gs_chart_series(c, chance_label);
+    double chance = 1.0 / (double)classes;
     gs_chart_vline(c, chance, GS_SERIES_GREY, GS_DASHED, NULL);
-    gs_chart_text(c, chance + 0.005, (double)n - 0.3, 0.0, 0.8, "chance (10 classes)");
+    gs_chart_text(c, chance + 0.005, (double)n - 0.3, 0.0, 0.8, chance_label);
     char cap[1024];
     snprintf(cap, sizeof cap,
              "Final test accuracy of each configuration%s, best on top; bar colour gives the "
              "diagnosis at initialization (green healthy, blue vanishing, red exploding, black "
-             "dead). The dashed line is chance for 10 classes: a network whose early layers "
+             "dead). The dashed line is chance, 1 in %ld%s: a network whose early layers "
              "receive no gradient stays near it.",
              whiskers ? " (the median over its repeats that did not diverge, with the whisker "
                         "from their 10% to their 90% quantile)"
-                      : " (one run each: no spread to show)");
+                      : " (one run each: no spread to show)",
+             classes, c0->dataset == GS_DATA_DIGITS ? "" : " (a token's accuracy: each "
+                                                          "position's target among the vocab)");
     rc = rp_chart_publish(c, m, dir, nm.file, nm.title, runs, n_used, cap, out, err, errlen);
 done:
     free(bars);

@@ -531,7 +531,7 @@ static void find_training(rp_findings_t *fs, const rp_exp_t *e)
     if (c->dataset == GS_DATA_ADDING) {
         find_baseline(fs, e);
         find_ranking(fs, e, &rp_score_loss, "loss");
-    } else if (c->dataset == GS_DATA_DIGITS) {
+    } else if (c->dataset == GS_DATA_DIGITS || GS_DATA_IS_TOKEN_TASK(c->dataset)) {
         find_ranking(fs, e, &rp_score_acc, "accuracy");
     }
     find_clip_fired(fs, e);

@@ -219,7 +219,7 @@ static void find_rank(rp_model_t *m, rp_findings_t *fs, const rp_exp_t *e)
             }
             const rp_series_t *c = have_cos ? &cos.lines[i] : NULL;
             double top_cos = c && c->n ? c->y[c->n - 1] : NAN;
-            config_fact(fs, f, e, i, "rank", "rank_residual_min", lowest, (double)below);
+            config_fact(fs, f, e, i, "rank_residual", "rank_residual_min", lowest, (double)below);
             if (isfinite(top_cos))
                 config_fact(fs, f, e, i, "cosine", "token_cosine_top", top_cos, c->x[c->n - 1]);
             if (told++ >= MAX_TOLD)
